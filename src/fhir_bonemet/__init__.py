@@ -1,0 +1,3 @@
+"""fhir-bonemet: a CDS Hooks service for adults with bone metastases."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The pure reasoning core: facts in, Assessment out.  Standard library only; no clock, files or network."""

@@ -1,0 +1,67 @@
+"""Thresholds the rules compare against, as loaded from the one reviewed data file.
+
+The values live in ``src/fhir_bonemet/knowledge/thresholds.toml``; :mod:`fhir_bonemet.knowledge` reads and
+validates that file at start-up and hands a :class:`Thresholds` to the core.  Each entry says where it
+comes from: ``evidence`` (with a source id), ``service-default`` (an engineering default, shown as such in
+card text) or ``unverified`` (awaiting clinical review).
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+BASES = ("evidence", "service-default", "unverified")
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    key: str  # "exercise.platelets_hold_below"
+    value: float
+    unit: str  # UCUM, or "{score}", "d" (days), "h" (hours), "1" (ratio)
+    basis: str  # one of BASES
+    source: str | None  # evidence id ("S09") when basis is evidence
+    note: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        return self.basis == "service-default"
+
+    def label(self) -> str:
+        """How card text cites this value: '20 10*9/L (service default)' or '20 10*9/L (S09)'."""
+        shown = f"{self.value:g} {self.unit}".strip()
+        if self.basis == "service-default":
+            return f"{shown} (service default)"
+        if self.basis == "unverified":
+            return f"{shown} (awaiting clinical review)"
+        return f"{shown} ({self.source})" if self.source else shown
+
+
+class UnknownThresholdError(KeyError):
+    """A rule asked for a threshold the data file does not define (caught by the start-up check)."""
+
+
+class Thresholds(Mapping[str, Threshold]):
+    """Read-only mapping key → :class:`Threshold`; ``th.v(key)`` gives the bare value."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Threshold]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> Threshold:
+        try:
+            return self._items[key]
+        except KeyError:
+            raise UnknownThresholdError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def v(self, key: str) -> float:
+        return self[key].value

@@ -1,0 +1,89 @@
+"""Loads and validates the reviewed knowledge files shipped with the package.
+
+``thresholds.toml`` (every number the rules compare against) and ``sources.toml`` (the evidence ids that
+findings cite).  Both are read once at start-up; a malformed entry raises :class:`KnowledgeError` naming
+the file and key, so the service refuses to start rather than fail mid-request.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fhir_bonemet.core.thresholds import BASES, Threshold, Thresholds
+from fhir_bonemet.errors import KnowledgeError
+
+__all__ = ["EvidenceSource", "load_sources", "load_thresholds"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSource:
+    id: str
+    citation: str
+    year: str
+    url: str
+
+
+def _read_toml(name: str, path: Path | None) -> dict[str, Any]:
+    try:
+        if path is not None:
+            text = path.read_text(encoding="utf-8")
+        else:
+            text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+        return tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeError(f"{path or name}: cannot be read: {exc}") from exc
+
+
+def _threshold(file: str, key: str, raw: Any, sources: set[str]) -> Threshold:
+    if not isinstance(raw, dict):
+        raise KnowledgeError(f"{file}: [{key}] must be a table with value, unit and basis")
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KnowledgeError(f"{file}: [{key}].value must be a number, got {value!r}")
+    unit = raw.get("unit")
+    if not isinstance(unit, str):
+        raise KnowledgeError(f"{file}: [{key}].unit must be a string")
+    basis = raw.get("basis")
+    if basis not in BASES:
+        raise KnowledgeError(f"{file}: [{key}].basis must be one of {', '.join(BASES)}, got {basis!r}")
+    source = raw.get("source")
+    if basis == "evidence" and source not in sources:
+        raise KnowledgeError(f"{file}: [{key}] has basis evidence but source {source!r} is not in sources.toml")
+    if source is not None and source not in sources:
+        raise KnowledgeError(f"{file}: [{key}].source {source!r} is not in sources.toml")
+    unknown = set(raw) - {"value", "unit", "basis", "source", "note"}
+    if unknown:
+        raise KnowledgeError(f"{file}: [{key}] has unknown fields {sorted(unknown)}")
+    return Threshold(key=key, value=float(value), unit=unit, basis=basis, source=source, note=raw.get("note", ""))
+
+
+@cache
+def load_sources(path: Path | None = None) -> dict[str, EvidenceSource]:
+    data = _read_toml("sources.toml", path)
+    out: dict[str, EvidenceSource] = {}
+    for sid, raw in data.items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("citation"), str):
+            raise KnowledgeError(f"sources.toml: [{sid}] needs a citation string")
+        out[sid] = EvidenceSource(sid, raw["citation"], str(raw.get("year", "")), str(raw.get("url", "")))
+    return out
+
+
+@cache
+def load_thresholds(path: Path | None = None, sources_path: Path | None = None) -> Thresholds:
+    """Read and validate thresholds.toml (sections of tables, keys ``section.name``)."""
+    file = str(path or "thresholds.toml")
+    data = _read_toml("thresholds.toml", path)
+    sources = set(load_sources(sources_path))
+    items: dict[str, Threshold] = {}
+    for section, entries in data.items():
+        if not isinstance(entries, dict):
+            raise KnowledgeError(f"{file}: top-level {section!r} must be a section of tables")
+        for name, raw in entries.items():
+            key = f"{section}.{name}"
+            items[key] = _threshold(file, key, raw, sources)
+    return Thresholds(items)
