@@ -1,0 +1,108 @@
+"""What an EHR sends to ``POST /cds-services/{id}/feedback``: ``{"feedback": [Feedback, ...]}``.
+
+Invariants: cds-fb-1 (outcome is ``accepted`` or ``overridden``), cds-fb-2 (``accepted`` ⇒
+``acceptedSuggestions``), cds-fb-3 (an ``overrideReason`` has a ``reason``, a ``userComment`` or both).
+``outcomeTimestamp`` is an RFC 3339 date-time with an offset; it is stored in UTC.
+
+Leniency, on purpose: the override ``reason`` Coding may lack ``display`` (the service supplied it on the
+card; the CDS Hooks Sandbox sends only ``code`` and ``system``) and even ``system`` (the Sandbox omits it
+when the card's reason had none).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from fhir_bonemet.cds.wire import InboundModel, NonEmptyStr
+from fhir_bonemet.store.base import FeedbackItem
+
+__all__ = ["AcceptedSuggestion", "CDSFeedback", "Feedback", "FeedbackCoding", "OverrideReason"]
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+)
+
+
+def parse_rfc3339(value: Any) -> datetime:
+    """RFC 3339 §5.6 ``date-time`` → aware UTC datetime (fractions beyond microseconds are truncated)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("must carry a UTC offset")
+        return value.astimezone(UTC)
+    match = _RFC3339.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("must be an RFC 3339 date-time such as 1985-04-12T23:20:50.52Z")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    if zulu:
+        tz = UTC
+    else:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        tz = timezone(-offset if sign == "-" else offset)
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+    except ValueError as exc:
+        raise ValueError("must be a valid calendar date and time") from exc
+    return parsed.astimezone(UTC)
+
+
+class FeedbackCoding(InboundModel):
+    code: NonEmptyStr
+    system: NonEmptyStr | None = None
+    display: NonEmptyStr | None = None
+
+
+class OverrideReason(InboundModel):
+    reason: FeedbackCoding | None = None
+    userComment: NonEmptyStr | None = None
+
+    @model_validator(mode="after")
+    def _cds_fb_3(self) -> OverrideReason:
+        if self.reason is None and self.userComment is None:
+            raise ValueError("an overrideReason needs a reason, a userComment or both (cds-fb-3)")
+        return self
+
+
+class AcceptedSuggestion(InboundModel):
+    id: NonEmptyStr
+
+
+class Feedback(InboundModel):
+    card: NonEmptyStr
+    outcome: Literal["accepted", "overridden"]  # cds-fb-1
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: Annotated[datetime, BeforeValidator(parse_rfc3339)]
+    extension: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _cds_fb_2(self) -> Feedback:
+        if self.outcome == "accepted" and not self.acceptedSuggestions:
+            raise ValueError("an accepted outcome needs acceptedSuggestions (cds-fb-2)")
+        return self
+
+    def to_item(self) -> FeedbackItem:
+        reason = self.overrideReason.reason if self.overrideReason else None
+        return FeedbackItem(
+            card_uuid=self.card,
+            outcome=self.outcome,
+            outcome_timestamp=self.outcomeTimestamp,
+            accepted_suggestion_ids=tuple(s.id for s in self.acceptedSuggestions or ()),
+            override_reason_code=reason.code if reason else None,
+            override_reason_system=reason.system if reason else None,
+            override_reason_display=reason.display if reason else None,
+            override_user_comment=self.overrideReason.userComment if self.overrideReason else None,
+        )
+
+
+class CDSFeedback(InboundModel):
+    """The feedback request body."""
+
+    feedback: list[Feedback] = Field(min_length=1)
+
+    def to_items(self) -> list[FeedbackItem]:
+        return [entry.to_item() for entry in self.feedback]

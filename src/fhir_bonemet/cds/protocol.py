@@ -1,0 +1,60 @@
+"""The seam between the HTTP layer and the clinical workflow.
+
+The HTTP layer validates a hook call, then hands it to a :class:`HookHandler`::
+
+    def handle_hook(service: ServiceDefinition, request: CDSRequest, deps: HookDeps) -> CDSResponse
+
+``request.context`` is already the hook's own model (:class:`PatientViewContext`,
+:class:`OrderSelectContext` or :class:`OrderSignContext`); ``request.prefetch`` is the JSON exactly as sent.
+The handler runs in a worker thread (it may block on FHIR calls through ``deps.session``).  It signals
+"required data unobtainable" by raising :class:`~fhir_bonemet.errors.PreconditionFailedError` (→ 412) and
+other caller errors with the matching :class:`~fhir_bonemet.errors.RequestError`; anything else becomes a
+500.  The HTTP layer records the issued cards (uuids, rule ids, indicators) in the store itself.
+
+The default handler is :func:`fhir_bonemet.workflow.handle_hook`, imported on first use so that the HTTP
+layer can be built and tested without the reasoning stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+
+from fhir_bonemet.cds.auth import ClientIdentity
+from fhir_bonemet.cds.request import CDSRequest
+from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.services import ServiceDefinition
+from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.base import Store
+
+__all__ = ["HookDeps", "HookHandler", "workflow_handler"]
+
+
+@dataclass(frozen=True, slots=True)
+class HookDeps:
+    """What a hook handler may use.  Built per call; the members are shared, long-lived objects."""
+
+    settings: Settings
+    store: Store
+    session: requests.Session  # the one outbound HTTP session (FHIR calls); timeouts in settings.fhir_timeouts
+    client: ClientIdentity | None  # the verified caller; None when JWT verification is off (--no-auth)
+
+
+class HookHandler(Protocol):
+    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse: ...
+
+
+def workflow_handler(service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
+    """The production handler: ``fhir_bonemet.workflow.handle_hook``, imported on first call."""
+    try:
+        module = importlib.import_module("fhir_bonemet.workflow")
+    except ModuleNotFoundError as exc:
+        if exc.name != "fhir_bonemet.workflow":
+            raise
+        raise ConfigurationError("fhir_bonemet.workflow is not installed; no hook handler available") from exc
+    handler: HookHandler = module.handle_hook
+    return handler(service, request, deps)

@@ -1,0 +1,104 @@
+"""Structural checks on FHIR JSON received over the wire (prefetch values and server responses).
+
+These checks decide whether a payload can be *used at all*: a Bundle whose ``entry`` is not a list of
+objects, or that carries OperationOutcomes, is a failed read, not data.  Judging individual resources is
+the reader's job (``fhir_bonemet.fhir``); one malformed resource inside a well-formed Bundle passes here.
+Messages never quote the payload, so they are safe to log and to return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "JsonObject",
+    "bundle_outcome_count",
+    "next_link",
+    "payload_problem",
+]
+
+JsonObject = dict[str, Any]
+
+
+def payload_problem(value: object, *, expected_type: str | None = None) -> str | None:
+    """Why ``value`` is not a usable FHIR resource (or Bundle), or ``None`` when it is.
+
+    ``expected_type``: the resourceType the request implies (``"Bundle"`` for a search, ``"Patient"`` for
+    ``Patient/123``); ``None`` accepts any type.
+    """
+    if not isinstance(value, Mapping):
+        return f"expected a JSON object, got {_json_kind(value)}"
+    resource_type = value.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        return "the object has no resourceType"
+    if resource_type == "OperationOutcome":
+        return "the value is an OperationOutcome (the data could not be provided)"
+    if expected_type is not None and resource_type != expected_type:
+        return f"expected a {expected_type}, got a {resource_type}"
+    if resource_type == "Bundle":
+        return _bundle_problem(value)
+    return None
+
+
+def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:
+    entries = bundle.get("entry", [])
+    if entries is None:
+        return None
+    if not isinstance(entries, list):
+        return f"Bundle.entry is {_json_kind(entries)}, not an array"
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            return f"Bundle.entry[{index}] is {_json_kind(entry)}, not an object"
+        resource = entry.get("resource")
+        if resource is not None and not isinstance(resource, Mapping):
+            return f"Bundle.entry[{index}].resource is {_json_kind(resource)}, not an object"
+    outcomes = bundle_outcome_count(bundle)
+    if outcomes:
+        # CDS Hooks 2.0: OperationOutcome entries in prefetched data signal a failed query.
+        return f"the Bundle contains {outcomes} OperationOutcome entr{'y' if outcomes == 1 else 'ies'}"
+    links = bundle.get("link", [])
+    if links is not None and not (isinstance(links, list) and all(isinstance(x, Mapping) for x in links)):
+        return "Bundle.link is not an array of objects"
+    return None
+
+
+def bundle_outcome_count(bundle: Mapping[str, Any]) -> int:
+    """Number of entries whose resource is an OperationOutcome."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return 0
+    return sum(
+        1
+        for entry in entries
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("resource"), Mapping)
+        and entry["resource"].get("resourceType") == "OperationOutcome"
+    )
+
+
+def next_link(bundle: Mapping[str, Any]) -> str | None:
+    """The URL of ``link[relation=next]``, if the Bundle has one."""
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, Mapping) and link.get("relation") == "next":
+            url = link.get("url")
+            if isinstance(url, str) and url:
+                return url
+    return None
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,0 +1,310 @@
+"""Outbound FHIR REST calls over an injected :class:`requests.Session`.
+
+One :class:`FhirClient` talks to one FHIR server on behalf of one caller (one access token).  The session is
+shared and never carries the token itself: the token rides on each request through an auth object, so it
+can never leak into another caller's request or onto another host.
+
+Safety rules enforced here, before any byte leaves the process:
+
+* the server base URL must be http(s), without credentials, query or fragment, and allowed by the
+  :class:`ServerPolicy` (an allowlist; "allow any" only by an explicit flag, for local development);
+* redirects are not followed, and ``link[relation=next]`` is only followed on the server's own origin,
+  so the bearer token is only ever sent to the server it was issued for;
+* errors carry a redacted path (resource type and parameter names, no ids, values, host or token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from fhir_bonemet.client.bundles import JsonObject, next_link, payload_problem
+from fhir_bonemet.client.policy import FhirServerNotAllowedError, ServerPolicy
+from fhir_bonemet.client.urls import origin_of, redact_url, relative_url_problem
+from fhir_bonemet.errors import FhirClientError
+
+__all__ = [
+    "CreateResult",
+    "FhirClient",
+    "FhirServerNotAllowedError",
+    "FhirTimeoutError",
+    "SearchResult",
+    "ServerPolicy",
+    "Timeouts",
+]
+
+log = logging.getLogger(__name__)
+
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+_RESOURCE_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_TRANSIENT = frozenset({502, 503, 504})
+_FHIR_JSON = "application/fhir+json"
+
+
+class FhirTimeoutError(FhirClientError):
+    """The FHIR server did not answer within the read timeout or the overall deadline."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to wait for a connection and between bytes of a response."""
+
+    connect: float = 2.0
+    read: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A search with its pages merged into one searchset Bundle."""
+
+    bundle: JsonObject
+    pages: int
+    truncated: bool = False  # more pages existed but were not read (``stop_reason`` says why)
+    stop_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    status: int  # 201 created, 200 when a conditional create found an existing match
+    resource_id: str | None
+    location: str | None
+    resource: JsonObject | None
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets (or removes) the Authorization header per request; passing an auth object also stops
+    requests from adding credentials from ~/.netrc."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:  # never show the token
+        return "_BearerAuth(<redacted>)"
+
+
+class FhirClient:
+    """Read, search and create against one FHIR server.
+
+    ``deadline`` is an absolute :func:`time.monotonic` value after which no request starts and every
+    read timeout is clipped to the time left.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        *,
+        policy: ServerPolicy,
+        access_token: str | None = None,
+        timeouts: Timeouts = Timeouts(),
+        max_pages: int = 10,
+        max_response_bytes: int = 32 * 1024 * 1024,
+        deadline: float | None = None,
+    ) -> None:
+        self.base_url = policy.check(base_url)
+        self.origin = origin_of(self.base_url)
+        self._session = session
+        self._auth = _BearerAuth(access_token)
+        self.timeouts = timeouts
+        self.max_pages = max(1, max_pages)
+        self.max_response_bytes = max_response_bytes
+        self.deadline = deadline
+
+    def __repr__(self) -> str:
+        return f"FhirClient(origin={self.origin!r})"
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def read(self, resource_type: str, resource_id: str) -> JsonObject:
+        if not _RESOURCE_TYPE.match(resource_type) or not _RESOURCE_ID.match(resource_id):
+            raise FhirClientError("read needs a resource type and a FHIR id ([A-Za-z0-9-.]{1,64})")
+        return self.get(f"{resource_type}/{resource_id}", expected_type=resource_type)
+
+    def get(self, relative_url: str, *, expected_type: str | None = None) -> JsonObject:
+        """GET a URL relative to the base and return the resource it answers with."""
+        url = self._absolute(relative_url)
+        return self._get_resource(url, expected_type)
+
+    def search(self, relative_url: str) -> SearchResult:
+        """Run a search and follow ``link[relation=next]`` up to ``max_pages`` pages."""
+        first = self._get_resource(self._absolute(relative_url), "Bundle")
+        return self.follow_pages(first)
+
+    def follow_pages(self, first_page: Mapping[str, Any]) -> SearchResult:
+        """Merge ``first_page`` with the pages its next links lead to (same origin, page cap)."""
+        problem = payload_problem(first_page, expected_type="Bundle")
+        if problem:
+            raise FhirClientError(f"search result unusable: {problem}")
+        entries: list[Any] = list(first_page.get("entry") or [])
+        pages, page, seen = 1, first_page, set[str]()
+        truncated, reason = False, None
+        while (link := next_link(page)) is not None:
+            url = urljoin(self.base_url + "/", link)
+            if origin_of(url) != self.origin:
+                truncated, reason = True, "the next link points to another server; it was not followed"
+                break
+            if url in seen:
+                truncated, reason = True, "the next link repeats an earlier page; paging stopped"
+                break
+            if pages >= self.max_pages:
+                truncated, reason = True, f"more than {self.max_pages} pages; the rest were not read"
+                break
+            seen.add(url)
+            page = self._get_resource(url, "Bundle")
+            pages += 1
+            entries.extend(page.get("entry") or [])
+        merged: JsonObject = {key: value for key, value in first_page.items() if key not in ("entry", "link")}
+        if entries:  # FHIR JSON has no empty arrays
+            merged["entry"] = entries
+        return SearchResult(bundle=merged, pages=pages, truncated=truncated, stop_reason=reason)
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def create(self, resource: Mapping[str, Any]) -> CreateResult:
+        return self._create(resource, headers={})
+
+    def conditional_create(self, resource: Mapping[str, Any], if_none_exist: str) -> CreateResult:
+        """POST with ``If-None-Exist``: 201 when created, 200 when a match already existed."""
+        criteria = if_none_exist.split("?", 1)[1] if "?" in if_none_exist else if_none_exist
+        if not criteria or "\n" in criteria or "\r" in criteria:
+            raise FhirClientError("If-None-Exist needs search criteria such as identifier=system|value")
+        return self._create(resource, headers={"If-None-Exist": criteria})
+
+    def _create(self, resource: Mapping[str, Any], headers: dict[str, str]) -> CreateResult:
+        resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str) or not _RESOURCE_TYPE.match(resource_type):
+            raise FhirClientError("a resource to create needs a valid resourceType")
+        url = self._absolute(resource_type)
+        body = json.dumps(resource, separators=(",", ":")).encode("utf-8")
+        headers = {**headers, "Content-Type": f"{_FHIR_JSON}; charset=utf-8"}
+        status, payload, response_headers = self._send("POST", url, body=body, headers=headers)
+        if status not in (200, 201):
+            raise FhirClientError(
+                f"create answered {status}", status=status, url_path=redact_url(url, self.base_url)
+            )
+        created = payload if isinstance(payload, dict) else None
+        location = response_headers.get("Location") or response_headers.get("Content-Location")
+        resource_id = _id_from_location(location, resource_type)
+        if resource_id is None and created is not None and isinstance(created.get("id"), str):
+            resource_id = created["id"]
+        return CreateResult(status=status, resource_id=resource_id, location=location, resource=created)
+
+    # -- transport ----------------------------------------------------------------------------------
+
+    def _absolute(self, relative_url: str) -> str:
+        problem = relative_url_problem(relative_url)
+        if problem:
+            raise FhirClientError(f"not a relative FHIR URL: {problem}")
+        return f"{self.base_url}/{relative_url.lstrip('/')}"
+
+    def _get_resource(self, url: str, expected_type: str | None) -> JsonObject:
+        status, payload, _ = self._send("GET", url)
+        path = redact_url(url, self.base_url)
+        if status != 200:
+            raise FhirClientError(f"FHIR server answered {status}", status=status, url_path=path)
+        problem = payload_problem(payload, expected_type=expected_type)
+        if problem or not isinstance(payload, dict):
+            raise FhirClientError(f"response unusable: {problem}", status=status, url_path=path)
+        return payload
+
+    def _send(
+        self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, object, Mapping[str, str]]:
+        path = redact_url(url, self.base_url)
+        attempts = 2 if method == "GET" else 1  # one retry of an idempotent read on a transient 5xx
+        for attempt in range(attempts):
+            status, payload, response_headers = self._send_once(method, url, body, headers or {}, path)
+            if (
+                status not in _TRANSIENT
+                or attempt + 1 == attempts
+                or self._time_left() < self.timeouts.connect
+            ):
+                return status, payload, response_headers
+            log.info("fhir %s %s answered %d; retrying once", method, path, status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], path: str
+    ) -> tuple[int, object, Mapping[str, str]]:
+        left = self._time_left()
+        if left <= 0:
+            raise FhirTimeoutError("the overall deadline passed before the request", url_path=path)
+        timeout = (min(self.timeouts.connect, left), min(self.timeouts.read, left))
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                data=body,
+                headers={"Accept": _FHIR_JSON, **headers},
+                auth=self._auth,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                content = self._read_limited(response, path)
+        except requests.Timeout:
+            raise FhirTimeoutError(f"no answer within {timeout[1]:.1f} s", url_path=path) from None
+        except requests.RequestException as exc:
+            # The exception text contains the full URL (host, ids); keep only its class name.
+            raise FhirClientError(f"request failed ({type(exc).__name__})", url_path=path) from None
+        status = response.status_code
+        log.debug("fhir %s %s -> %d in %.0f ms", method, path, status, (time.monotonic() - started) * 1000)
+        if 300 <= status < 400:
+            raise FhirClientError(
+                f"FHIR server redirected ({status}); redirects are not followed", status=status, url_path=path
+            )
+        return status, _parse_json(content, status, path), response.headers
+
+    def _read_limited(self, response: requests.Response, path: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise FhirClientError(
+                    f"response larger than {self.max_response_bytes} bytes",
+                    status=response.status_code,
+                    url_path=path,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _time_left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+
+def _parse_json(content: bytes, status: int, path: str) -> object:
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        if 200 <= status < 300:
+            raise FhirClientError("response is not JSON", status=status, url_path=path) from None
+        return None  # an error page in HTML: the status says enough
+
+
+def _id_from_location(location: str | None, resource_type: str) -> str | None:
+    if not location:
+        return None
+    parts = urlsplit(location).path.split("/")
+    for index in range(len(parts) - 1):
+        if parts[index] == resource_type and _RESOURCE_ID.match(parts[index + 1]):
+            return parts[index + 1]
+    return None

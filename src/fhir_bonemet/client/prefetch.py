@@ -1,0 +1,303 @@
+"""Prefetch resolution exactly as CDS Hooks 2.0 describes it ("Providing FHIR Resources to a CDS Service").
+
+For every prefetch key the service declared:
+
+* key **absent** → the client did not (or could not) satisfy it: render the template and fetch it from
+  ``fhirServer`` with the ``fhirAuthorization`` bearer token;
+* key **null** → the client has no data: use "none", never re-query;
+* value an **OperationOutcome**, a Bundle with OperationOutcome entries, or not a usable resource at all
+  (a string, a Bundle whose entries are not objects, a Patient where a Bundle was asked for) → a failed
+  prefetch: re-fetch it if a FHIR server is reachable, else the key is unavailable;
+* a searchset Bundle with ``link[relation=next]`` → read the remaining pages (page cap);
+* a key the caller declared *required* that ends up unavailable → :class:`PreconditionFailedError` (412).
+
+Independent keys are fetched concurrently over the one injected :class:`requests.Session`, each request
+with connect/read timeouts and all of them under one overall deadline.  Issues and log lines name keys
+and causes, never tokens, ids or other patient data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from fhir_bonemet.client.bundles import JsonObject, next_link, payload_problem
+from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
+from fhir_bonemet.client.tokens import RenderedUrl, expected_resource_type, render_template
+from fhir_bonemet.core.facts import ReadIssue
+from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
+
+__all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchLimits:
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    deadline_seconds: float = 4.0  # for all fetches of one hook call together
+    max_pages: int = 10  # per key, counting the first page
+    max_workers: int = 4  # concurrent fetches per hook call
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchRequest:
+    """The parts of a hook request that prefetch resolution reads."""
+
+    hook_instance: str
+    context: Mapping[str, Any]
+    prefetch: Mapping[str, Any] | None = None
+    fhir_server: str | None = None
+    fhir_authorization: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchResult:
+    """What each key resolved to.
+
+    ``data[key]`` is a resource or searchset Bundle, or ``None`` when there is no data (the client said
+    ``null``, or the read found nothing).  Unavailable keys are not in ``data``: their facts are
+    *unknown*, not absent.  ``fetched``: keys whose data (or part of it) came from the FHIR server.
+    ``truncated``: keys whose data lacks pages that could not be read.
+    """
+
+    data: Mapping[str, JsonObject | None]
+    unavailable: frozenset[str] = frozenset()
+    fetched: frozenset[str] = frozenset()
+    truncated: frozenset[str] = frozenset()
+    issues: tuple[ReadIssue, ...] = ()
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """How one key ended: data (or ``None``), or unavailable; plus what to report."""
+
+    available: bool
+    data: JsonObject | None = None
+    fetched: bool = False
+    truncated: bool = False
+    issues: list[ReadIssue] = field(default_factory=list)
+
+
+def _issue(key: str, message: str, severity: str = "error") -> ReadIssue:
+    return ReadIssue(location=f"prefetch.{key}", message=message, severity=severity)
+
+
+def _unavailable(key: str, message: str) -> _Outcome:
+    return _Outcome(available=False, issues=[_issue(key, message)])
+
+
+class PrefetchResolver:
+    """Resolves prefetch for hook calls; one per service, shared by all requests."""
+
+    def __init__(
+        self, session: requests.Session, policy: ServerPolicy, limits: PrefetchLimits = PrefetchLimits()
+    ):
+        self._session = session
+        self._policy = policy
+        self.limits = limits
+
+    def resolve(
+        self,
+        templates: Mapping[str, str],
+        request: PrefetchRequest,
+        required: frozenset[str] = frozenset(),
+    ) -> PrefetchResult:
+        unknown = required - templates.keys()
+        if unknown:
+            raise ValueError(f"required prefetch keys without a template: {sorted(unknown)}")
+        started = time.monotonic()
+        deadline = started + self.limits.deadline_seconds
+        provided = request.prefetch if isinstance(request.prefetch, Mapping) else {}
+        outcomes: dict[str, _Outcome] = {}
+        jobs: dict[str, Callable[[FhirClient], _Outcome]] = {}
+        for key, template in templates.items():
+            outcome, job = self._plan(key, template, provided, request.context)
+            if outcome is not None:
+                outcomes[key] = outcome
+            if job is not None:
+                jobs[key] = job
+        if jobs:
+            outcomes.update(self._run(jobs, request, deadline, outcomes))
+        result = _collect(templates, outcomes)
+        self._log(request.hook_instance, result, provided, started)
+        missing = sorted(required & result.unavailable)
+        if missing:
+            problems = tuple(
+                Problem(location=issue.location, message=issue.message, code="incomplete")
+                for issue in result.issues
+                if issue.severity == "error" and issue.location.removeprefix("prefetch.") in missing
+            )
+            raise PreconditionFailedError(
+                f"Required FHIR data could not be prefetched or fetched: {', '.join(missing)}", problems
+            )
+        return result
+
+    def _plan(
+        self, key: str, template: str, provided: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> tuple[_Outcome | None, Callable[[FhirClient], _Outcome] | None]:
+        """Decide from the request alone what to do with one key: (outcome so far, fetch job)."""
+        notes: list[ReadIssue] = []
+        if key in provided:
+            value = provided[key]
+            if value is None:
+                return _Outcome(available=True, data=None), None  # the client has no data: do not re-query
+            problem = payload_problem(value, expected_type=expected_resource_type(template))
+            if problem is None and next_link(value) is None:
+                return _Outcome(available=True, data=dict(value)), None
+            if problem is None:
+                first_page = dict(value)
+                return _Outcome(available=True, data=first_page), lambda client: _more_pages(
+                    key, client, first_page
+                )
+            notes.append(
+                _issue(key, f"prefetched value unusable ({problem}); fetching it instead", "warning")
+            )
+        try:
+            rendered = render_template(template, context)
+        except ValueError as exc:
+            return _Outcome(available=False, issues=[*notes, _issue(key, str(exc))]), None
+        return _Outcome(available=False, issues=notes), lambda client: _fetch(key, client, rendered)
+
+    def _run(
+        self,
+        jobs: Mapping[str, Callable[[FhirClient], _Outcome]],
+        request: PrefetchRequest,
+        deadline: float,
+        planned: Mapping[str, _Outcome],
+    ) -> dict[str, _Outcome]:
+        results: dict[str, _Outcome] = {}
+        try:
+            client = self._client(request, deadline)
+        except FhirClientError as exc:
+            for key in jobs:
+                results[key] = _cannot_fetch(key, planned.get(key), str(exc))
+            return results
+        executor = ThreadPoolExecutor(max_workers=min(self.limits.max_workers, len(jobs)))
+        try:
+            futures: dict[Future[_Outcome], str] = {
+                executor.submit(job, client): key for key, job in jobs.items()
+            }
+            # A little grace past the deadline: requests whose timeout was clipped to it end on their own.
+            wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.25)
+            for future, key in futures.items():
+                if future.done() and future.exception() is None:
+                    results[key] = _after_plan(planned.get(key), future.result())
+                    continue
+                if future.done():
+                    log.error("prefetch key %s: unexpected %s", key, type(future.exception()).__name__)
+                    reason = "fetching failed unexpectedly"
+                else:
+                    reason = "no answer from the FHIR server before the overall deadline"
+                results[key] = _cannot_fetch(key, planned.get(key), reason)
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        return results
+
+    def _client(self, request: PrefetchRequest, deadline: float) -> FhirClient:
+        if not request.fhir_server:
+            raise FhirClientError("the request has no fhirServer, so the data cannot be fetched")
+        token = None
+        if isinstance(request.fhir_authorization, Mapping):
+            raw = request.fhir_authorization.get("access_token")
+            token = raw if isinstance(raw, str) and raw else None
+        return FhirClient(
+            self._session,
+            request.fhir_server,
+            policy=self._policy,
+            access_token=token,
+            timeouts=self.limits.timeouts,
+            max_pages=self.limits.max_pages,
+            deadline=deadline,
+        )
+
+    def _log(
+        self, hook_instance: str, result: PrefetchResult, provided: Mapping[str, Any], started: float
+    ) -> None:
+        label = _log_safe(hook_instance)
+        for issue in result.issues:
+            log.warning("prefetch hookInstance=%s %s: %s", label, issue.location, issue.message)
+        log.info(
+            "prefetch hookInstance=%s keys=%d provided=%d fetched=%s unavailable=%s truncated=%s in %.0f ms",
+            label,
+            len(result.data) + len(result.unavailable),
+            len(provided),
+            sorted(result.fetched),
+            sorted(result.unavailable),
+            sorted(result.truncated),
+            (time.monotonic() - started) * 1000,
+        )
+
+
+def _fetch(key: str, client: FhirClient, rendered: RenderedUrl) -> _Outcome:
+    try:
+        if rendered.read_type is not None:
+            return _Outcome(
+                available=True, data=client.get(rendered.url, expected_type=rendered.read_type), fetched=True
+            )
+        result = client.search(rendered.url)
+    except FhirClientError as exc:
+        if rendered.is_read and exc.status in (404, 410):
+            # A read that finds nothing is "no data", exactly like a prefetch value of null.
+            return _Outcome(
+                True, None, True, issues=[_issue(key, f"not found ({exc.status}); no data", "warning")]
+            )
+        return _unavailable(key, f"fetching {exc.url_path or 'it'} failed: {exc}")
+    issues = [] if not result.truncated else [_issue(key, f"incomplete: {result.stop_reason}", "warning")]
+    return _Outcome(True, result.bundle, True, result.truncated, issues)
+
+
+def _more_pages(key: str, client: FhirClient, first_page: JsonObject) -> _Outcome:
+    try:
+        result = client.follow_pages(first_page)
+    except FhirClientError as exc:
+        # The first page is good data; what is missing is reported, never silently dropped.
+        return _Outcome(
+            True, first_page, False, True, [_issue(key, f"incomplete: a next page failed: {exc}", "warning")]
+        )
+    issues = [] if not result.truncated else [_issue(key, f"incomplete: {result.stop_reason}", "warning")]
+    return _Outcome(True, result.bundle, result.pages > 1, result.truncated, issues)
+
+
+def _after_plan(planned: _Outcome | None, fetched: _Outcome) -> _Outcome:
+    """Keep what planning already reported (e.g. why a prefetched value was refused) before the rest."""
+    if planned is not None:
+        fetched.issues[:0] = planned.issues
+    return fetched
+
+
+def _cannot_fetch(key: str, planned: _Outcome | None, reason: str) -> _Outcome:
+    notes = list(planned.issues) if planned else []
+    if planned is not None and planned.available:  # a provided first page whose next pages are out of reach
+        notes.append(_issue(key, f"incomplete: the next pages cannot be read ({reason})", "warning"))
+        return _Outcome(True, planned.data, False, True, notes)
+    return _Outcome(False, issues=[*notes, _issue(key, reason)])
+
+
+def _collect(templates: Mapping[str, str], outcomes: Mapping[str, _Outcome]) -> PrefetchResult:
+    data: dict[str, JsonObject | None] = {}
+    issues: list[ReadIssue] = []
+    for key in templates:  # template order: deterministic output whatever finished first
+        outcome = outcomes[key]
+        if outcome.available:
+            data[key] = outcome.data
+        issues.extend(outcome.issues)
+    return PrefetchResult(
+        data=data,
+        unavailable=frozenset(key for key in templates if not outcomes[key].available),
+        fetched=frozenset(key for key in templates if outcomes[key].fetched),
+        truncated=frozenset(key for key in templates if outcomes[key].truncated),
+        issues=tuple(issues),
+    )
+
+
+def _log_safe(value: str) -> str:
+    """hookInstance comes from the caller: keep log lines single and short."""
+    return re.sub(r"[^A-Za-z0-9._:-]", "?", value[:64]) if isinstance(value, str) else "?"

@@ -1,0 +1,172 @@
+"""Global gates that apply before tiering (clinical-rules §2.5): blood counts, calcium, fever, fatigue.
+
+A *hold* gate suspends structured exercise (functional mobility only); a *restriction* gate removes or
+softens domains.  A laboratory value that is missing is never assumed normal: the gap is reported, the
+plan asks for the test before the first session, and no tier is lowered because of it.
+
+Performance status (ECOG/KPS) is a person modifier and lives in :mod:`fhir_bonemet.core.exercise_tiers`.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.fact_index import FactIndex
+from fhir_bonemet.core.facts import PatientFacts
+from fhir_bonemet.core.findings import MissingFact, UsedFact
+from fhir_bonemet.core.labs import CalciumMethod, corrected_calcium, latest_lab
+from fhir_bonemet.core.select import has_active, within_days
+from fhir_bonemet.core.thresholds import Thresholds
+from fhir_bonemet.core.trace import ACTIVE_STATUSES, num, used_condition, used_obs
+
+__all__ = ["Gates", "global_gates"]
+
+
+@dataclass(slots=True)
+class Gates:
+    hold: list[str] = field(default_factory=list)  # reasons that suspend structured exercise
+    no_resistance: bool = False  # platelets 20-<50: no resistance training
+    no_impact: bool = False
+    light_aerobic_only: bool = False
+    low_moderate_intensity: bool = False  # Hb < 8 g/dL
+    short_bouts: bool = False  # severe fatigue
+    no_group_settings: bool = False
+    descriptions: list[str] = field(default_factory=list)  # every gate that applied, for the card
+    used: list[UsedFact] = field(default_factory=list)
+    missing: list[MissingFact] = field(default_factory=list)
+    checks_before_start: list[str] = field(default_factory=list)  # tests to do before the first session
+    keys: set[str] = field(default_factory=set)
+    unverified: bool = False
+
+    @property
+    def any(self) -> bool:
+        return bool(self.descriptions)
+
+
+def global_gates(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> Gates:
+    g = Gates()
+    days = th.v("lookback.lab_days")
+    g.keys.add("lookback.lab_days")
+    _platelets(facts, today, th, idx, days, g)
+    _haemoglobin(facts, today, th, idx, days, g)
+    _neutrophils_and_fever(facts, today, th, idx, days, g)
+    _calcium(facts, today, th, idx, g)
+    _fatigue(idx, today, th, g)
+    return g
+
+
+def _platelets(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates) -> None:
+    plt = latest_lab(facts, c.LAB_PLATELETS, today, days, idx)
+    if plt is None:
+        g.missing.append(MissingFact(f"platelet count within {num(days)} days", "not assumed normal"))
+        g.checks_before_start.append("full blood count")
+        return
+    g.keys.update(("exercise.platelets_hold_below", "exercise.platelets_restrict_below"))
+    if plt.value < th.v("exercise.platelets_hold_below"):
+        g.hold.append(f"platelets {num(plt.value)} {plt.unit}")
+        g.descriptions.append(f"Platelets {num(plt.value)}: hold; functional mobility only, avoid falls and Valsalva")
+        g.used.append(plt.used())
+    elif plt.value < th.v("exercise.platelets_restrict_below"):
+        g.no_resistance = g.no_impact = g.light_aerobic_only = True
+        g.descriptions.append(f"Platelets {num(plt.value)}: no resistance, impact or contact; light aerobic only")
+        g.used.append(plt.used())
+
+
+def _haemoglobin(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates) -> None:
+    hb = latest_lab(facts, c.LAB_HAEMOGLOBIN, today, days, idx)
+    if hb is None:
+        g.missing.append(MissingFact(f"haemoglobin within {num(days)} days", "not assumed normal"))
+        if "full blood count" not in g.checks_before_start:
+            g.checks_before_start.append("full blood count")
+        return
+    g.keys.update(("exercise.haemoglobin_hold_below", "exercise.haemoglobin_low_intensity_below"))
+    if hb.value < th.v("exercise.haemoglobin_hold_below"):
+        g.hold.append(f"haemoglobin {num(hb.value)} {hb.unit}")
+        g.descriptions.append(f"Haemoglobin {num(hb.value)} g/dL: hold; medical review")
+        g.used.append(hb.used())
+    elif hb.value < th.v("exercise.haemoglobin_low_intensity_below"):
+        g.low_moderate_intensity = True
+        g.descriptions.append(f"Haemoglobin {num(hb.value)} g/dL: low-to-moderate intensity only; medical review")
+        g.used.append(hb.used())
+
+
+def _neutrophils_and_fever(
+    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates
+) -> None:
+    anc = latest_lab(facts, c.LAB_NEUTROPHILS, today, days, idx)
+    if anc is not None:
+        g.keys.add("exercise.neutrophils_hold_below")
+        if anc.value < th.v("exercise.neutrophils_hold_below"):
+            g.hold.append(f"neutrophils {num(anc.value)} {anc.unit}")
+            g.no_group_settings = True
+            g.descriptions.append(f"Neutrophils {num(anc.value)}: hold (infection risk); no group or gym settings")
+            g.used.append(anc.used())
+    elif has_active(facts, today, c.CHEMOTHERAPY):
+        # On chemotherapy an unknown neutrophil count may be dangerously low.
+        g.missing.append(MissingFact(f"neutrophil count within {num(days)} days while on chemotherapy", "not assumed normal"))
+        if "full blood count" not in g.checks_before_start:
+            g.checks_before_start.append("full blood count")
+    fever_days = th.v("exercise.fever_lookback_days")
+    g.keys.update(("exercise.fever_lookback_days", "exercise.fever_temperature_min"))
+    for obs in idx.observations(c.FEVER):
+        if not within_days(obs.effective, today, fever_days):
+            continue
+        febrile = obs.flag is True or (
+            obs.quantity is not None and obs.quantity.unit == "Cel" and obs.quantity.value >= th.v("exercise.fever_temperature_min")
+        )
+        if febrile:
+            g.hold.append("fever")
+            g.descriptions.append("Fever: hold until assessed")
+            g.used.append(used_obs("Fever", obs))
+        break  # only the newest answer within the window counts
+    for cond in idx.conditions(c.FEVER):
+        if cond.clinical_status in ACTIVE_STATUSES and within_days(cond.onset or cond.recorded, today, fever_days):
+            if "fever" not in g.hold:
+                g.hold.append("fever")
+                g.descriptions.append("Fever: hold until assessed")
+            g.used.append(used_condition("Fever", cond))
+
+
+def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g: Gates) -> None:
+    ca = corrected_calcium(facts, today, th, idx)
+    symptomatic = [
+        o for o in idx.observations(c.SYMPTOMATIC_HYPERCALCAEMIA)[:1]
+        if o.flag is True and within_days(o.effective, today, th.v("red_flags.symptom_lookback_days"))
+    ]
+    if ca is None:
+        g.missing.append(MissingFact("calcium within the lab lookback", "not assumed normal"))
+        g.checks_before_start.append("calcium with albumin")
+    else:
+        ionised = ca.method is CalciumMethod.IONISED
+        key = "exercise.ionised_calcium_hold_min" if ionised else "exercise.calcium_hold_min"
+        g.keys.add(key)
+        g.unverified = g.unverified or th[key].basis == "unverified"
+        if ca.method is CalciumMethod.UNCORRECTED:
+            g.missing.append(MissingFact("albumin with the calcium", "calcium not corrected; may be higher"))
+        if ca.value >= th.v(key):
+            g.hold.append(f"{ca.label.lower()} {ca.shown()}")
+            g.descriptions.append(f"{ca.label} {ca.shown()}: hold (see R03)")
+            g.used.extend(ca.used)
+    if symptomatic and not any("calcium" in h for h in g.hold):
+        g.hold.append("symptomatic hypercalcaemia")
+        g.descriptions.append("Symptomatic hypercalcaemia: hold (see R03)")
+        g.used.extend(used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic)
+
+
+def _fatigue(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
+    obs = next(
+        (o for o in idx.observations(c.FATIGUE_SCORE) if o.quantity is not None
+         and within_days(o.effective, today, th.v("exercise.fatigue_lookback_days"))),
+        None,
+    )
+    if obs is None or obs.quantity is None:
+        return
+    g.keys.update(("exercise.fatigue_severe_min", "exercise.fatigue_lookback_days"))
+    if obs.quantity.value >= th.v("exercise.fatigue_severe_min"):
+        g.short_bouts = True
+        g.descriptions.append(f"Fatigue {num(obs.quantity.value)}/10: light intensity; short, frequent bouts")
+        g.used.append(used_obs("Fatigue", obs))

@@ -1,0 +1,44 @@
+"""The population gate: who the service speaks for (clinical-rules scope; CDS Hooks usageRequirements).
+
+The service gives advice only for adults with at least one active bone metastasis.  The reader puts into
+``facts.lesions`` only bone-metastasis sites whose Condition is active (active, recurrence or relapse) and
+neither refuted nor entered in error, so "has an active bone lesion" is simply ``facts.lesions``.  A
+patient whose only metastasis is elsewhere (brain, liver) has no lesion and gets no card, even when a drug
+or laboratory trigger would otherwise match.
+
+Unknown birth date: the service speaks when a bone lesion exists.  Staying silent would hide red flags
+such as cord compression from a patient who is almost certainly an adult (bone metastases in children are
+rare and the record comes from an oncology context); the reason string says the age was unknown, and the
+exercise finding lists the birth date as missing.  A recorded age under the threshold is always silent.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.facts import PatientFacts
+from fhir_bonemet.core.thresholds import Thresholds
+
+__all__ = ["AGE_UNKNOWN_REASON", "population_gate"]
+
+AGE_UNKNOWN_REASON = (
+    "active bone metastasis; birth date not recorded, treated as adult so red flags are not hidden"
+)
+
+
+def population_gate(facts: PatientFacts, today: date, th: Thresholds) -> tuple[bool, str]:
+    """(in_population, reason).  The reason carries no patient data: it is logged and audited."""
+    adult_age = th.v("population.adult_age")
+    if not facts.lesions:
+        if facts.conditions and any(c.SECONDARY_MALIGNANCY in cond.concepts for cond in facts.conditions):
+            return False, "no active bone metastasis (metastases recorded at other sites only)"
+        return False, "no active bone metastasis"
+    age = facts.age_on(today)
+    if age is None:
+        return True, AGE_UNKNOWN_REASON
+    if age < adult_age:
+        return False, f"under {adult_age:g} years"
+    return True, f"adult with {len(facts.lesions)} active bone metastasis site(s)"

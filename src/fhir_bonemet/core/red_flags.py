@@ -1,0 +1,337 @@
+"""Red flags that come before any advice (clinical-rules §4): R01, R02, R03 and R08.
+
+R04 (fracture) and R05 (pain escalation) need per-lesion attribution and live in
+:mod:`fhir_bonemet.core.red_flags_skeletal`; :func:`assess_red_flags` runs all six in a fixed order.
+The exercise rules read the same findings for their pre-gate (§2.3 STEP 0): any *critical* red flag
+puts exercise on hold.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.fact_index import FactIndex
+from fhir_bonemet.core.facts import ObservationFact, PatientFacts
+from fhir_bonemet.core.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
+from fhir_bonemet.core.labs import CalciumMethod, corrected_calcium, latest_lab
+from fhir_bonemet.core.red_flags_skeletal import r04_fracture, r05_pain_escalation
+from fhir_bonemet.core.rules import register
+from fhir_bonemet.core.select import within_days
+from fhir_bonemet.core.thresholds import Thresholds
+from fhir_bonemet.core.trace import ACTIVE_STATUSES, defaults_in, fit_summary, num, used_condition, used_obs
+
+__all__ = ["assess_red_flags", "r01_mscc", "r02_spinal", "r03_hypercalcaemia", "r08_cytopenia", "symptoms"]
+
+_SYMPTOM_LABELS = {
+    c.RF_RADICULAR_PAIN: "Radicular pain",
+    c.RF_LIMB_WEAKNESS: "Limb weakness",
+    c.RF_WALKING_DIFFICULTY: "Difficulty walking",
+    c.RF_SENSORY_LOSS: "Sensory loss",
+    c.RF_BLADDER_BOWEL: "Bladder or bowel dysfunction",
+    c.RF_THORACIC_CERVICAL_PAIN: "Thoracic or cervical spinal pain",
+    c.RF_PROGRESSIVE_LUMBAR_PAIN: "Progressive lumbar pain",
+    c.RF_PAIN_ON_STRAINING: "Spinal pain on straining",
+    c.RF_SPINAL_TENDERNESS: "Localised spinal tenderness",
+    c.RF_NOCTURNAL_SPINAL_PAIN: "Nocturnal spinal pain",
+}
+
+register(
+    "R01",
+    "Suspected metastatic spinal cord compression",
+    Category.RED_FLAG,
+    concepts=(c.CORD_COMPRESSION, *c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS),
+    thresholds=(
+        "red_flags.mscc_recent_days",
+        "red_flags.symptom_lookback_days",
+        "red_flags.mscc_dexamethasone_mg",
+        "red_flags.mscc_mri_hours",
+    ),
+    evidence=("S12", "S15b"),
+    unverified=True,
+)
+register(
+    "R02",
+    "Suspected spinal metastasis without neurological signs",
+    Category.RED_FLAG,
+    concepts=c.SPINAL_MET_SYMPTOMS,
+    thresholds=(
+        "red_flags.symptom_lookback_days",
+        "red_flags.spinal_contact_hours",
+        "red_flags.spinal_mri_days",
+        "exercise.sins_potentially_unstable_min",
+    ),
+    evidence=("S12", "S13"),
+)
+register(
+    "R03",
+    "Hypercalcaemia",
+    Category.RED_FLAG,
+    concepts=(
+        c.LAB_CALCIUM,
+        c.LAB_CALCIUM_CORRECTED,
+        c.LAB_CALCIUM_IONISED,
+        c.LAB_ALBUMIN,
+        c.SYMPTOMATIC_HYPERCALCAEMIA,
+        c.HYPERCALCAEMIA,
+    ),
+    thresholds=(
+        "lookback.lab_days",
+        "labs.calcium_albumin_pair_hours",
+        "red_flags.calcium_albumin_coefficient",
+        "red_flags.calcium_reference_albumin",
+        "red_flags.calcium_uln",
+        "red_flags.calcium_urgent_min",
+        "red_flags.calcium_critical_min",
+        "red_flags.ionised_calcium_uln",
+        "red_flags.ionised_calcium_urgent_min",
+        "red_flags.ionised_calcium_critical_min",
+        "red_flags.symptom_lookback_days",
+    ),
+    evidence=("S24", "S17"),
+)
+register(
+    "R08",
+    "Critical cytopenia",
+    Category.RED_FLAG,
+    concepts=(c.LAB_PLATELETS, c.LAB_HAEMOGLOBIN),
+    thresholds=(
+        "lookback.lab_days",
+        "red_flags.platelets_critical_below",
+        "red_flags.haemoglobin_critical_below",
+    ),
+    evidence=("S09",),
+)
+
+
+def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, ...]) -> list[ObservationFact]:
+    """Red-flag symptoms whose newest answer within the lookback is "yes" (a later "no" clears one)."""
+    days = th.v("red_flags.symptom_lookback_days")
+    present: list[ObservationFact] = []
+    for concept in concepts:
+        newest = next(
+            (
+                o
+                for o in idx.observations(concept)
+                if o.flag is not None and within_days(o.effective, today, days)
+            ),
+            None,
+        )
+        if newest is not None and newest.flag:
+            present.append(newest)
+    return present
+
+
+def r01_mscc(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
+    recent = th.v("red_flags.mscc_recent_days")
+    used: list[UsedFact] = []
+    missing: list[MissingFact] = []
+    for cond in idx.conditions(c.CORD_COMPRESSION):
+        if cond.clinical_status not in ACTIVE_STATUSES:
+            continue
+        when = cond.onset or cond.recorded
+        if when is None:
+            missing.append(MissingFact("onset date of the cord-compression record", "treated as new"))
+        elif not within_days(when, today, recent):
+            continue
+        used.append(used_condition("Spinal cord compression", cond))
+    neuro = symptoms(idx, today, th, c.MSCC_NEURO_SYMPTOMS)
+    used.extend(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in neuro)
+    if not used:
+        return ()
+    spinal = symptoms(idx, today, th, c.SPINAL_MET_SYMPTOMS)
+    used.extend(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in spinal)
+    dex = th["red_flags.mscc_dexamethasone_mg"]
+    mri = th["red_flags.mscc_mri_hours"]
+    return (
+        Finding(
+            rule_id="R01",
+            title="Suspected metastatic spinal cord compression",
+            category=Category.RED_FLAG,
+            indicator=Indicator.CRITICAL,
+            summary=fit_summary(
+                "Possible spinal cord compression: contact acute oncology/MSCC team now; urgent whole-spine MRI; "
+                "stop exercise"
+            ),
+            rationale="Cord compression or neurological symptoms recorded in a patient with bone metastases.",
+            recommendations=(
+                "Oncological emergency: contact the MSCC coordinator or acute oncology immediately.",
+                f"Suggest whole-spine MRI urgently (within {mri.label()}).",
+                f"If neurological symptoms or signs: consider dexamethasone {num(dex.value)} mg oral (or equivalent) "
+                "as soon as possible, unless contraindicated.",
+                "Stop all exercise and put the exercise plan on hold until assessed.",
+            ),
+            evidence=("S12", "S15b"),
+            used=tuple(used),
+            missing=tuple(missing),
+            referrals=(Referral.MSCC_PATHWAY, Referral.ACUTE_ONCOLOGY),
+            related_rules=("R02",) if spinal else (),
+            defaults_used=defaults_in(th, ("red_flags.mscc_recent_days", "red_flags.symptom_lookback_days")),
+            unverified=True,
+        ),
+    )
+
+
+def r02_spinal(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
+    present = symptoms(idx, today, th, c.SPINAL_MET_SYMPTOMS)
+    if not present or symptoms(idx, today, th, c.MSCC_NEURO_SYMPTOMS):
+        return ()  # with neurological symptoms R01 speaks and lists these as related
+    contact = th["red_flags.spinal_contact_hours"]
+    mri = th["red_flags.spinal_mri_days"]
+    sins = th["exercise.sins_potentially_unstable_min"]
+    return (
+        Finding(
+            rule_id="R02",
+            title="Suspected spinal metastasis",
+            category=Category.RED_FLAG,
+            indicator=Indicator.WARNING,
+            summary=fit_summary(
+                "Spinal red-flag pain: suggest contacting the MSCC coordinator within "
+                f"{num(contact.value)} h and MRI within {num(mri.value)} days; hold axial loading"
+            ),
+            rationale="Spinal pain pattern suggestive of spinal metastasis, without neurological symptoms.",
+            recommendations=(
+                f"Contact the MSCC coordinator urgently (within {contact.label()}).",
+                f"Suggest MRI of the spine within {mri.label()}.",
+                "Hold axial loading and spinal flexion or rotation until assessed.",
+                f"Calculate SINS once imaging is available; if {num(sins.value)} or more, seek a surgical opinion.",
+                "Tell the patient to report any weakness, numbness or bladder/bowel change at once.",
+            ),
+            evidence=("S12", "S13"),
+            used=tuple(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in present),
+            referrals=(Referral.MSCC_PATHWAY,),
+            defaults_used=defaults_in(th, ("red_flags.symptom_lookback_days",)),
+        ),
+    )
+
+
+def r03_hypercalcaemia(
+    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
+) -> tuple[Finding, ...]:
+    ca = corrected_calcium(facts, today, th, idx)
+    symptomatic = symptoms(idx, today, th, (c.SYMPTOMATIC_HYPERCALCAEMIA,))
+    used: list[UsedFact] = [used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic]
+    missing: list[MissingFact] = []
+    keys = ["red_flags.calcium_uln"]
+    if ca is None:
+        conds = [x for x in idx.conditions(c.HYPERCALCAEMIA) if x.clinical_status in ACTIVE_STATUSES]
+        if not conds and not symptomatic:
+            return ()
+        used.extend(used_condition("Hypercalcaemia", x) for x in conds)
+        missing.append(
+            MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
+        )
+        band, shown = ("critical" if symptomatic else "urgent"), "not measured recently"
+    else:
+        used.extend(ca.used)
+        if ca.method is CalciumMethod.UNCORRECTED:
+            missing.append(
+                MissingFact("albumin taken with the calcium", "not corrected; true value may be higher")
+            )
+        prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
+        keys = [prefix + "uln", prefix + "urgent_min", prefix + "critical_min"]
+        if ca.value >= th.v(prefix + "critical_min"):
+            band = "critical"
+        elif ca.value >= th.v(prefix + "urgent_min"):
+            band = "urgent"
+        elif ca.value > th.v(prefix + "uln"):
+            band = "mild"
+        else:
+            return ()
+        if symptomatic:
+            band = "critical"
+        shown = f"{ca.label.lower()} {ca.shown()}"
+    return (_r03_finding(band, shown, used, missing, th, keys),)
+
+
+def _r03_finding(
+    band: str, shown: str, used: list[UsedFact], missing: list[MissingFact], th: Thresholds, keys: list[str]
+) -> Finding:
+    hold = "hold exercise"
+    if band == "critical":
+        summary = f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {hold}"
+        recs = (
+            "Severe (or symptomatic: confusion, polyuria, constipation, weakness): suggest admission now.",
+            "IV fluids and a bisphosphonate per local protocol; review calcium and vitamin D supplements.",
+        )
+    elif band == "urgent":
+        summary = (
+            f"Hypercalcaemia ({shown}): suggest urgent review, IV fluids, consider bisphosphonate; {hold}"
+        )
+        recs = (
+            "Urgent medical review; IV rehydration.",
+            f"Consider zoledronic acid for hypercalcaemia of malignancy (from {th['red_flags.calcium_urgent_min'].label()}).",
+            "Hold structured exercise until calcium is controlled.",
+        )
+    else:
+        summary = f"Calcium above normal ({shown}): suggest repeat test and review causes"
+        recs = (
+            "Repeat calcium with albumin and review causes.",
+            "Consider holding calcium and vitamin D supplements while calcium is rising.",
+        )
+    return Finding(
+        rule_id="R03",
+        title="Hypercalcaemia",
+        category=Category.RED_FLAG,
+        indicator=Indicator.CRITICAL if band == "critical" else Indicator.WARNING,
+        summary=fit_summary(summary),
+        rationale=f"Hypercalcaemia band: {band} ({shown}).",
+        recommendations=recs,
+        evidence=("S24", "S17"),
+        used=tuple(used),
+        missing=tuple(missing),
+        referrals=(Referral.ACUTE_ONCOLOGY,) if band != "mild" else (),
+        defaults_used=defaults_in(th, keys),
+        unverified=any(th[k].basis == "unverified" for k in keys),
+    )
+
+
+def r08_cytopenia(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
+    days = th.v("lookback.lab_days")
+    used: list[UsedFact] = []
+    keys: list[str] = []
+    plt = latest_lab(facts, c.LAB_PLATELETS, today, days, idx)
+    if plt is not None and plt.value < th.v("red_flags.platelets_critical_below"):
+        used.append(plt.used())
+        keys.append("red_flags.platelets_critical_below")
+    hb = latest_lab(facts, c.LAB_HAEMOGLOBIN, today, days, idx)
+    if hb is not None and hb.value < th.v("red_flags.haemoglobin_critical_below"):
+        used.append(hb.used())
+        keys.append("red_flags.haemoglobin_critical_below")
+    if not used:
+        return ()
+    what = " and ".join(f"{u.label.lower()} {u.value}" for u in used)
+    return (
+        Finding(
+            rule_id="R08",
+            title="Critical cytopenia",
+            category=Category.RED_FLAG,
+            indicator=Indicator.WARNING,
+            summary=fit_summary(f"Critical cytopenia ({what}): hold exercise; suggest medical review"),
+            rationale="Platelets or haemoglobin below the critical threshold.",
+            recommendations=(
+                "Hold structured exercise; functional mobility only; minimise fall and impact risk.",
+                "Medical review of the blood count.",
+            ),
+            evidence=("S09",),
+            used=tuple(used),
+            defaults_used=defaults_in(th, ["lookback.lab_days", *keys]),
+        ),
+    )
+
+
+def assess_red_flags(
+    facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
+) -> tuple[Finding, ...]:
+    """Every red-flag finding, in rule order (R01, R02, R03, R04, R05, R08) and reference order within."""
+    idx = index if index is not None else FactIndex(facts)
+    return (
+        *r01_mscc(facts, today, th, idx),
+        *r02_spinal(facts, today, th, idx),
+        *r03_hypercalcaemia(facts, today, th, idx),
+        *r04_fracture(facts, today, th, idx),
+        *r05_pain_escalation(facts, today, th, idx),
+        *r08_cytopenia(facts, today, th, idx),
+    )

@@ -1,0 +1,310 @@
+"""Per-lesion skeletal evidence: which scores, fractures, pain and procedures belong to which lesion.
+
+Used by the fracture red flag (R04), the pain-escalation red flag (R05) and the exercise tiering (§2.3),
+so that "the SINS of the T9 lesion" means the same thing everywhere.
+
+Attribution.  A fact belongs to a lesion when its ``focus`` names the lesion's Condition (if it has a
+focus) and its body site is compatible with the lesion's site (if it has a site).  A fact that fits more
+than one lesion is *shared*: callers apply it to every candidate when it signals risk, and never use it
+to reassure (a low SINS that may belong to another vertebra does not lower a tier).  A fact with neither
+focus nor site fits every eligible lesion.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.fact_index import FactIndex
+from fhir_bonemet.core.facts import (
+    BodySite,
+    BoneLesion,
+    ConditionFact,
+    Laterality,
+    ObservationFact,
+    PatientFacts,
+    ProcedureFact,
+    SiteClass,
+)
+from fhir_bonemet.core.select import within_days
+from fhir_bonemet.core.thresholds import Thresholds
+
+__all__ = [
+    "AXIAL_SITES",
+    "LONG_BONE_SITES",
+    "SPINE_SITES",
+    "WEIGHT_BEARING_SITES",
+    "Attributed",
+    "LesionEvidence",
+    "attribute",
+    "lesion_evidence",
+    "lesion_key",
+    "lesion_label",
+    "review_covers",
+    "sites_compatible",
+]
+
+S = SiteClass
+SPINE_SITES = frozenset({S.SPINE_CERVICAL, S.SPINE_THORACIC, S.SPINE_LUMBAR, S.SPINE_UNSPECIFIED, S.SACRUM})
+LONG_BONE_SITES = frozenset({S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.HUMERUS_PROXIMAL, S.UPPER_LIMB})
+# §2.4: thoracic, lumbar and sacral spine, pelvis and lower-limb bones carry body weight.  An unspecified
+# spinal level or an unknown site may be any of them, so both count as weight-bearing (the cautious side).
+WEIGHT_BEARING_SITES = frozenset(
+    {
+        S.SPINE_THORACIC,
+        S.SPINE_LUMBAR,
+        S.SPINE_UNSPECIFIED,
+        S.SACRUM,
+        S.PELVIS,
+        S.FEMUR_PROXIMAL,
+        S.FEMUR,
+        S.LOWER_LIMB,
+        S.UNKNOWN,
+    }
+)
+# §2.4 axial skeleton and girdles; only the free upper limb is neither axial nor weight-bearing.
+AXIAL_SITES = frozenset(SPINE_SITES | {S.PELVIS, S.RIB, S.STERNUM, S.SCAPULA, S.CLAVICLE, S.SKULL, S.UNKNOWN})
+
+# Groups of site classes that may describe the same bone at different precision.
+_SAME_BONE: tuple[frozenset[SiteClass], ...] = (
+    frozenset({S.FEMUR_PROXIMAL, S.FEMUR}),
+    frozenset({S.HUMERUS_PROXIMAL, S.UPPER_LIMB}),
+)
+
+LesionKey = tuple[str, int]
+
+
+def lesion_key(lesion: BoneLesion) -> LesionKey:
+    return (lesion.ref, lesion.index)
+
+
+def lesion_label(lesion: BoneLesion) -> str:
+    """How a lesion is named in card text: the record's own site text when it has one."""
+    site = lesion.site
+    if site.text:
+        return f"{site.text} lesion"
+    side = f"{site.laterality.value} " if site.laterality in (Laterality.LEFT, Laterality.RIGHT) else ""
+    name = "site not recorded" if site.site is S.UNKNOWN else site.site.value.replace("-", " ")
+    return f"{side}{name} lesion"
+
+
+def sites_compatible(a: SiteClass, b: SiteClass) -> bool:
+    if S.UNKNOWN in (a, b) or a is b:
+        return True
+    if S.SPINE_UNSPECIFIED in (a, b):
+        return a in SPINE_SITES and b in SPINE_SITES
+    return any(a in group and b in group for group in _SAME_BONE)
+
+
+def _sides_compatible(a: Laterality | None, b: Laterality | None) -> bool:
+    one_sided = (Laterality.LEFT, Laterality.RIGHT)
+    return not (a in one_sided and b in one_sided and a is not b)
+
+
+def _fits(lesion: BoneLesion, focus: tuple[str, ...], site: BodySite | None) -> bool:
+    if focus and lesion.ref not in focus:
+        return False
+    if site is None or site.site is S.UNKNOWN:
+        return True
+    return sites_compatible(lesion.site.site, site.site) and _sides_compatible(
+        lesion.site.laterality, site.laterality
+    )
+
+
+def attribute(
+    lesions: Iterable[BoneLesion],
+    focus: tuple[str, ...],
+    site: BodySite | None,
+    eligible: Callable[[BoneLesion], bool] = lambda _lesion: True,
+) -> tuple[BoneLesion, ...]:
+    """The eligible lesions a fact with this focus and body site may be about."""
+    return tuple(lesion for lesion in lesions if eligible(lesion) and _fits(lesion, focus, site))
+
+
+@dataclass(frozen=True, slots=True)
+class Attributed:
+    """A fact attributed to a lesion; ``shared`` when it fits other lesions too."""
+
+    ref: str
+    when: date | None
+    shared: bool
+    value: float | None = None  # scores and NRS
+    code: str | None = None  # lesion type
+    flag: bool | None = None  # mechanical pain
+    status: str | None = None  # clinical status of a condition
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LesionEvidence:
+    lesion: BoneLesion
+    sins: Attributed | None = None
+    mirels: Attributed | None = None
+    stale_score: Attributed | None = None  # newest SINS/Mirels that was older than the lookback
+    lesion_type: Attributed | None = None
+    fractures: tuple[Attributed, ...] = ()  # pathological fractures at this lesion, any time
+    impending: tuple[Attributed, ...] = ()
+    mechanical_pain: Attributed | None = None  # newest mechanical-pain answer within the pain lookback
+    pain: Attributed | None = None  # newest NRS within the pain lookback
+    radiotherapy: Attributed | None = None  # newest RT to this lesion within the lookback (or undated)
+    surgical_review: Attributed | None = None  # newest completed spine/orthopaedic review of this site
+
+    @property
+    def key(self) -> LesionKey:
+        return lesion_key(self.lesion)
+
+
+def _obs_day(obs: ObservationFact) -> date | None:
+    return obs.effective.date() if isinstance(obs.effective, datetime) else None
+
+
+def _newest_obs(
+    idx: FactIndex,
+    lesion: BoneLesion,
+    concept: str,
+    eligible: Callable[[BoneLesion], bool],
+    accept: Callable[[ObservationFact], bool],
+) -> Attributed | None:
+    for obs in idx.observations(concept):  # newest first
+        if not accept(obs):
+            continue
+        fits = attribute(idx.facts.lesions, obs.focus, obs.site, eligible)
+        if lesion in fits:
+            return Attributed(
+                ref=obs.ref,
+                when=_obs_day(obs),
+                shared=len(fits) > 1,
+                value=obs.quantity.value if obs.quantity is not None else None,
+                code=obs.code,
+                flag=obs.flag,
+                display=obs.display,
+            )
+    return None
+
+
+def _conditions(idx: FactIndex, lesion: BoneLesion, concept: str) -> tuple[Attributed, ...]:
+    found: list[Attributed] = []
+    for cond in idx.conditions(concept):
+        fits = attribute(idx.facts.lesions, (), cond.site)
+        if lesion in fits:
+            found.append(_cond(cond, shared=len(fits) > 1))
+    return tuple(found)
+
+
+def _cond(cond: ConditionFact, shared: bool) -> Attributed:
+    return Attributed(
+        ref=cond.ref,
+        when=cond.onset or cond.recorded,
+        shared=shared,
+        status=cond.clinical_status,
+        display=cond.display,
+    )
+
+
+def _procedure(
+    idx: FactIndex, lesion: BoneLesion, concept: str, accept: Callable[[ProcedureFact], bool]
+) -> Attributed | None:
+    chosen = sorted(
+        (p for p in idx.procedures(concept) if accept(p)),
+        key=lambda p: (p.performed is None, -(p.performed.toordinal() if p.performed else 0), p.ref),
+    )
+    for proc in chosen:
+        fits = attribute(idx.facts.lesions, (), proc.site)
+        if lesion in fits:
+            return Attributed(
+                proc.ref, proc.performed, len(fits) > 1, status=proc.status, display=proc.display
+            )
+    return None
+
+
+# Procedure statuses under which radiotherapy was (at least partly) given.
+_RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
+
+
+def _is_spine(lesion: BoneLesion) -> bool:
+    return lesion.site.site in SPINE_SITES
+
+
+def _is_long_bone(lesion: BoneLesion) -> bool:
+    return lesion.site.site in LONG_BONE_SITES
+
+
+def lesion_evidence(
+    facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
+) -> tuple[LesionEvidence, ...]:
+    """Evidence per lesion, in a deterministic order (Condition reference, then bodySite position)."""
+    idx = index if index is not None else FactIndex(facts)
+    score_days = th.v("lookback.score_days")
+    pain_days = th.v("lookback.pain_score_days")
+    rt_days = th.v("lookback.recent_radiotherapy_days")
+
+    def recent_score(obs: ObservationFact) -> bool:
+        return obs.quantity is not None and within_days(obs.effective, today, score_days)
+
+    def any_score(obs: ObservationFact) -> bool:
+        return obs.quantity is not None
+
+    def recent_pain(obs: ObservationFact) -> bool:
+        return within_days(obs.effective, today, pain_days)
+
+    def rt_recent(proc: ProcedureFact) -> bool:
+        # An undated radiotherapy record may be recent: treat it as such (cautious) and say so.
+        return proc.status not in _RT_NOT_GIVEN and (
+            proc.performed is None or within_days(proc.performed, today, rt_days)
+        )
+
+    def review_done(proc: ProcedureFact) -> bool:
+        return proc.status == "completed"
+
+    out: list[LesionEvidence] = []
+    for lesion in sorted(facts.lesions, key=lesion_key):
+        sins = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, recent_score)
+        mirels = _newest_obs(idx, lesion, c.MIRELS_TOTAL, _is_long_bone, recent_score)
+        stale = None
+        if sins is None and mirels is None:
+            stale = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, any_score) or _newest_obs(
+                idx, lesion, c.MIRELS_TOTAL, _is_long_bone, any_score
+            )
+        out.append(
+            LesionEvidence(
+                lesion=lesion,
+                sins=sins,
+                mirels=mirels,
+                stale_score=stale,
+                lesion_type=_newest_obs(
+                    idx, lesion, c.LESION_TYPE, lambda _l: True, lambda o: o.code is not None
+                ),
+                fractures=_conditions(idx, lesion, c.PATHOLOGICAL_FRACTURE),
+                impending=_conditions(idx, lesion, c.IMPENDING_FRACTURE),
+                mechanical_pain=_newest_obs(
+                    idx,
+                    lesion,
+                    c.PAIN_MECHANICAL,
+                    lambda _l: True,
+                    lambda o: o.flag is not None and recent_pain(o),
+                ),
+                pain=_newest_obs(
+                    idx,
+                    lesion,
+                    c.PAIN_SCORE,
+                    lambda _l: True,
+                    lambda o: o.quantity is not None and recent_pain(o),
+                ),
+                radiotherapy=_procedure(idx, lesion, c.RADIOTHERAPY, rt_recent),
+                surgical_review=_procedure(idx, lesion, c.SURGICAL_REVIEW, review_done),
+            )
+        )
+    return tuple(out)
+
+
+def review_covers(ev: LesionEvidence, score: Attributed | None) -> bool:
+    """A recorded surgical review settles a borderline score only when it is this lesion's own review
+    (not shared with other lesions), dated, and not older than the score it is meant to settle."""
+    review = ev.surgical_review
+    if review is None or review.shared or review.when is None:
+        return False
+    return score is None or score.when is None or review.when >= score.when

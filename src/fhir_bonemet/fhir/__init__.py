@@ -1,0 +1,1 @@
+"""FHIR JSON in and out: the tolerant reader, terminology, and the resources the service builds."""

@@ -1,0 +1,214 @@
+"""Observation → :class:`~fhir_bonemet.core.facts.ObservationFact` (labs, scores, lesion type, red flags).
+
+Each concept has one kind of value:
+
+- *measured* (labs, weight, scores; :data:`~fhir_bonemet.fhir.units.UNIT_RULES`): a number normalised to the
+  concept's canonical unit.  An unknown unit, a comparator (``<20``) or an out-of-range score makes the
+  value unusable: it is reported, never guessed.
+- *coded* (lesion type, pain mechanism): a project code, from the local CodeSystem or from the words of
+  the answer ("osteolytic" → ``lytic``).
+- *yes/no* (red-flag symptoms, mechanical pain): ``valueBoolean``, a yes/no answer, or a finding recorded
+  without a value, which asserts the finding.
+
+Components are read like the Observation itself (a panel can carry SINS items or several labs).
+``status`` registered, cancelled and entered-in-error results are not results and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Final
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.facts import BodySite, ObservationFact, Quantity
+from fhir_bonemet.fhir.extraction import Extraction
+from fhir_bonemet.fhir.read import Item
+from fhir_bonemet.fhir.sites import read_body_site
+from fhir_bonemet.fhir.units import UNIT_RULES, Normalised, normalise
+from fhir_bonemet.fhir.values import (
+    JsonDict,
+    as_list,
+    as_number,
+    clean_codeable,
+    codeable_display,
+    codeable_words,
+    parse_datetime,
+    reference_of,
+)
+
+_NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
+_FLAGS: Final = frozenset(
+    {name for name in c.ALL_CONCEPTS if name.startswith("rf-")}
+    | {c.PAIN_MECHANICAL, c.SYMPTOMATIC_HYPERCALCAEMIA, c.FEVER}
+)
+# Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
+_CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
+    c.LESION_TYPE: (
+        ("mixed", re.compile(r"\bmixed\b")),
+        ("lytic", re.compile(r"\b(?:osteo)?lytic\b|\blysis\b")),
+        ("blastic", re.compile(r"\b(?:osteo)?blastic\b|\bsclerotic\b")),
+    ),
+    c.PAIN_MECHANISM: (
+        ("pain-mixed", re.compile(r"\bmixed\b")),
+        ("pain-neuropathic", re.compile(r"\bneuropathic\b")),
+        ("pain-nociceptive", re.compile(r"\bnociceptive\b|\bsomatic\b|\bvisceral\b")),
+    ),
+}
+_YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
+_NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
+_EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
+VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
+"""Concepts an Observation can carry a value for."""
+
+
+def _effective(data: JsonDict) -> datetime | None:
+    for key in _EFFECTIVE_KEYS:
+        found = parse_datetime(data.get(key))
+        if found is not None:
+            return found
+    period = data.get("effectivePeriod")
+    if isinstance(period, dict):
+        found = parse_datetime(period.get("start")) or parse_datetime(period.get("end"))
+        if found is not None:
+            return found
+    return parse_datetime(data.get("issued"))
+
+
+def _measured(extraction: Extraction, item: Item, path: str, concept: str, data: JsonDict) -> Quantity | None:
+    quantity = data.get("valueQuantity")
+    if quantity is not None:
+        if not isinstance(quantity, dict):
+            extraction.issue(item, f"{path}valueQuantity", "not a Quantity; value not used")
+            return None
+        if quantity.get("comparator") is not None:
+            extraction.issue(item, f"{path}valueQuantity", "value has a comparator (< or >); value not used")
+            return None
+        value = as_number(quantity.get("value"))
+        if value is None:
+            extraction.issue(item, f"{path}valueQuantity.value", "not a number; value not used")
+            return None
+        unit = quantity.get("code") or quantity.get("unit")
+        result = normalise(concept, value, unit if isinstance(unit, str) else None)
+    else:
+        raw: Any = data.get("valueInteger")
+        if raw is None:
+            raw = data.get("valueDecimal", data.get("valueString"))
+        if raw is None:
+            if data.get("valueCodeableConcept") is not None:
+                extraction.issue(item, f"{path}valueCodeableConcept", f"coded value for {concept} not used")
+            return None
+        value = as_number(raw)
+        if value is None:
+            extraction.issue(item, f"{path}value", f"value for {concept} is not a number; not used")
+            return None
+        result = normalise(concept, value, None)
+    if isinstance(result, Normalised):
+        return Quantity(result.value, result.unit)
+    extraction.issue(item, f"{path}value", result)
+    return None
+
+
+def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
+    answer = clean_codeable(data.get("valueCodeableConcept"))
+    words = ""
+    if answer is not None:
+        wanted = {code for code, _ in _CODED[concept]}
+        for coding in as_list(answer.get("coding")):
+            code = coding.get("code") if isinstance(coding, dict) else None
+            if code in wanted and coding.get("system") == extraction.terminology.local_system:
+                return str(code)
+        words = codeable_words(answer)
+    else:
+        text = data.get("valueString")
+        words = text.lower() if isinstance(text, str) else ""
+    for code, pattern in _CODED[concept]:
+        if pattern.search(words):
+            return code
+    return None
+
+
+def _flag(data: JsonDict) -> bool | None:
+    value = data.get("valueBoolean")
+    if isinstance(value, bool):
+        return value
+    answer = clean_codeable(data.get("valueCodeableConcept"))
+    if answer is not None:
+        said = {codeable_words(answer).strip()}
+        for coding in as_list(answer.get("coding")):
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                said.add(coding["code"].lower())
+        if said & _YES:
+            return True
+        if said & _NO:
+            return False
+        return None
+    text = data.get("valueString")
+    if isinstance(text, str):
+        lowered = text.strip().lower()
+        return True if lowered in _YES else False if lowered in _NO else None
+    if data.get("dataAbsentReason") is not None or any(key.startswith("value") for key in data):
+        return None
+    return True  # a finding recorded without a value asserts the finding
+
+
+def _facts_for(
+    extraction: Extraction, item: Item, path: str, data: JsonDict, common: dict[str, Any]
+) -> list[ObservationFact]:
+    code = clean_codeable(data.get("code"))
+    if code is None:
+        if data.get("code") is not None:
+            extraction.issue(item, f"{path}code", "not a CodeableConcept; ignored")
+        return []
+    concepts = extraction.terminology.concepts_for(code) & VALUE_CONCEPTS
+    if not concepts:
+        return []
+    display = codeable_display(code)
+    facts: list[ObservationFact] = []
+    for concept in sorted(concepts):
+        if concept in UNIT_RULES:
+            quantity = _measured(extraction, item, path, concept, data)
+            if quantity is not None:
+                facts.append(ObservationFact(concept=concept, quantity=quantity, display=display, **common))
+        elif concept in _CODED:
+            answer = _coded(extraction, concept, data)
+            if answer is not None:
+                facts.append(ObservationFact(concept=concept, code=answer, display=display, **common))
+            elif any(key.startswith("value") for key in data):
+                extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
+        else:
+            flag = _flag(data)
+            if flag is not None:
+                facts.append(ObservationFact(concept=concept, flag=flag, display=display, **common))
+    return facts
+
+
+def _site(extraction: Extraction, item: Item) -> BodySite | None:
+    body_site = extraction.codeable(item, "bodySite")
+    return read_body_site(body_site, extraction.terminology)[0] if body_site is not None else None
+
+
+def observation_facts(extraction: Extraction, items: list[Item]) -> list[ObservationFact]:
+    facts: list[ObservationFact] = []
+    for item in items:
+        data = item.data
+        status = data.get("status")
+        if status in _NOT_RESULTS or not extraction.belongs_to_patient(item):
+            continue
+        focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
+        common: dict[str, Any] = {
+            "ref": item.ref,
+            "effective": _effective(data),
+            "site": _site(extraction, item) if "bodySite" in data else None,
+            "focus": focus,
+        }
+        facts.extend(_facts_for(extraction, item, "", data, common))
+        components = data.get("component")
+        if components is None:
+            continue
+        for position, component in enumerate(as_list(components)):
+            if isinstance(component, dict):
+                facts.extend(_facts_for(extraction, item, f"component[{position}].", component, common))
+            else:
+                extraction.issue(item, f"component[{position}]", "not a JSON object; ignored")
+    return facts

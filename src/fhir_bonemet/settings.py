@@ -1,0 +1,229 @@
+"""Service settings: the only module that reads the environment.
+
+Every setting can be given as an environment variable with the prefix ``BONEMET_`` (``BONEMET_PORT=8080``,
+``BONEMET_DATABASE_URL=postgresql://…``); list and mapping settings take JSON, and the list settings also
+accept a comma-separated string.  The one exception is JWT verification: it is on by default and can only be
+switched off by the ``--no-auth`` command-line flag (``Settings(auth_required=False)``), never by the
+environment, so a stray variable in a deployment cannot open the service to anonymous callers.
+
+Trusted JWT issuers (``BONEMET_TRUSTED_ISSUERS`` as JSON, or ``BONEMET_TRUSTED_ISSUERS_FILE`` pointing to a
+JSON file with the same shape)::
+
+    {"https://sandbox.cds-hooks.org": {
+        "jwks_file": "keys/sandbox-jwks.json",          # or "jwks": {"keys": [...]} inline
+        "jku": ["https://sandbox.cds-hooks.org/.well-known/jwks.json"],   # jku URLs that may be fetched
+        "tenants": []}}                                  # empty: any tenant
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+__all__ = ["REPO_SERVICES_DIR", "Settings", "TrustedIssuer"]
+
+# The service definitions live next to the package in a source checkout (src layout: repo/src/fhir_bonemet).
+REPO_SERVICES_DIR = Path(__file__).resolve().parents[2] / "cds_hooks"
+
+# Signing algorithms that must never be accepted whatever the configuration says: "none" has no signature
+# and HMAC needs a secret shared with every client (CDS Hooks 2.0 forbids both).
+_FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+
+
+def _split_list(value: Any) -> Any:
+    """Accept JSON arrays and plain comma-separated strings for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _is_absolute_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
+class TrustedIssuer(BaseModel):
+    """Where the keys of one trusted JWT issuer come from, and which tenants it may speak for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jwks: dict[str, Any] | None = None
+    jwks_file: Path | None = None
+    jku: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()
+
+    @field_validator("jku")
+    @classmethod
+    def _jku_https(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if urlsplit(url).scheme != "https" or not urlsplit(url).netloc:
+                raise ValueError("every allowlisted jku must be an absolute https URL")
+        return value
+
+    @model_validator(mode="after")
+    def _has_key_source(self) -> TrustedIssuer:
+        if self.jwks is None and self.jwks_file is None and not self.jku:
+            raise ValueError("a trusted issuer needs jwks, jwks_file or at least one allowlisted jku")
+        return self
+
+
+class _EnvWithoutAuthSwitch(EnvSettingsSource):
+    """The environment source, minus ``auth_required``: only ``--no-auth`` may turn verification off."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        data.pop("auth_required", None)
+        return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BONEMET_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("./var")
+    database_url: str | None = None  # default: SQLite file in data_dir; postgresql://… selects PostgreSQL
+    services_dir: Path = REPO_SERVICES_DIR
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- JWT verification of the calling CDS client ----------------------------------------------------
+    auth_required: bool = True
+    public_base_url: str | None = None  # e.g. https://cds.example.org; JWT aud = this + endpoint path
+    trusted_issuers: dict[str, TrustedIssuer] = Field(default_factory=dict)
+    trusted_issuers_file: Path | None = None
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ("ES384", "RS384")
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # A JWT may live at most this long (exp - iat) and its jti is remembered this long, so a replay can
+    # never outlive the replay cache.  CDS Hooks best practice: no more than an hour.
+    jti_cache_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    jwks_cache_ttl_seconds: int = Field(default=3600, ge=60)
+    jwks_min_refetch_seconds: int = Field(default=60, ge=0)
+
+    # --- HTTP surface -----------------------------------------------------------------------------------
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    # --- Outbound FHIR calls ----------------------------------------------------------------------------
+    fhir_server_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
+    fhir_server_allow_any: bool | None = None  # None: allow any fhirServer only when auth is off
+    fhir_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    fhir_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    prefetch_page_cap: int = Field(default=10, ge=1)
+
+    # --- Output -----------------------------------------------------------------------------------------
+    writeback_mode: Literal["suggest", "write"] = "suggest"
+    conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No .env or secrets directory: what the process environment says is what runs.
+        return (init_settings, _EnvWithoutAuthSwitch(settings_cls))
+
+    @field_validator("jwt_algorithms", "cors_origins", "fhir_server_allowlist", "conceptmap_dirs", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _safe_algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one JWT algorithm is needed (default: ES384, RS384)")
+        bad = sorted(alg for alg in value if alg in _FORBIDDEN_ALGORITHMS or alg.upper().startswith("HS"))
+        if bad:
+            raise ValueError(f"JWT algorithms {bad} are forbidden by CDS Hooks (no 'none', no HMAC)")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if not _is_absolute_http_url(value) or parts.query or parts.fragment:
+            raise ValueError("public_base_url must be an absolute http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("fhir_server_allowlist")
+    @classmethod
+    def _allowlist_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not _is_absolute_http_url(url):
+                raise ValueError("every fhir_server_allowlist entry must be an absolute http(s) URL")
+        return tuple(url.rstrip("/") for url in value)
+
+    @model_validator(mode="after")
+    def _merge_issuers_file(self) -> Settings:
+        if self.trusted_issuers_file is None:
+            return self
+        try:
+            raw = json.loads(self.trusted_issuers_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"trusted_issuers_file {self.trusted_issuers_file} cannot be read: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"trusted_issuers_file {self.trusted_issuers_file} must hold a JSON object")
+        merged = {iss: TrustedIssuer.model_validate(cfg) for iss, cfg in raw.items()}
+        merged.update(self.trusted_issuers)  # explicit settings win over the file
+        object.__setattr__(self, "trusted_issuers", merged)
+        return self
+
+    @model_validator(mode="after")
+    def _cors_wildcard_only_without_auth(self) -> Settings:
+        if self.auth_required and "*" in self.cors_origins:
+            raise ValueError("cors_origins '*' is allowed only with --no-auth; list the EHR origins instead")
+        return self
+
+    # --- Derived values -----------------------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'bonemet.sqlite3').as_posix()}"
+
+    @property
+    def effective_cors_origins(self) -> tuple[str, ...]:
+        """Configured origins; with auth off and none configured, any origin (the Sandbox runs anywhere)."""
+        if self.cors_origins:
+            return self.cors_origins
+        return () if self.auth_required else ("*",)
+
+    @property
+    def allows_any_fhir_server(self) -> bool:
+        if self.fhir_server_allow_any is not None:
+            return self.fhir_server_allow_any
+        return not self.auth_required
+
+    def is_fhir_server_allowed(self, url: str) -> bool:
+        """True when the service may send requests (and the caller's bearer token) to ``url``."""
+        if not _is_absolute_http_url(url):
+            return False
+        if self.allows_any_fhir_server:
+            return True
+        candidate = url.rstrip("/")
+        return any(candidate == base or candidate.startswith(base + "/") for base in self.fhir_server_allowlist)
+
+    @property
+    def fhir_timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts for ``requests``."""
+        return (self.fhir_connect_timeout_seconds, self.fhir_read_timeout_seconds)

@@ -1,0 +1,169 @@
+"""The persistence contract: card feedback, the audit of issued cards, and the write-back outbox.
+
+Two implementations share this contract and one test suite: :mod:`fhir_bonemet.store.sqlite` (embedded
+default) and :mod:`fhir_bonemet.store.postgres`.  Both create their schema when opened, are safe to call
+from several threads, and raise :class:`StoreError` (never a driver exception) when the database fails.
+
+What is stored, and why it is safe:
+
+- feedback: what a clinician did with a card (ids, outcome, coded override reason, free-text comment);
+- issued cards: card/suggestion uuids, rule ids and indicator per hook call, so feedback can be joined to the
+  rules that produced the card; no patient data;
+- outbox: FHIR resources waiting to be written back (this does hold patient data, as the EHR will).
+
+All timestamps are timezone-aware UTC ``datetime`` objects; a naive datetime is a programming error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from fhir_bonemet.errors import BonemetError
+
+__all__ = [
+    "FeedbackItem",
+    "IssuedCard",
+    "OutboxItem",
+    "OutboxStatus",
+    "Store",
+    "StoreError",
+    "StoredFeedback",
+    "StoredIssuedCard",
+    "feedback_key",
+    "to_utc",
+]
+
+OutboxStatus = Literal["pending", "done", "failed"]
+OUTBOX_STATUSES: tuple[OutboxStatus, ...] = ("pending", "done", "failed")
+
+
+class StoreError(BonemetError):
+    """The database could not be reached or refused an operation; the message carries no data values."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackItem:
+    """One entry of a CDS Hooks feedback body, as it is stored."""
+
+    card_uuid: str
+    outcome: Literal["accepted", "overridden"]
+    outcome_timestamp: datetime
+    accepted_suggestion_ids: tuple[str, ...] = ()
+    override_reason_code: str | None = None
+    override_reason_system: str | None = None
+    override_reason_display: str | None = None
+    override_user_comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFeedback:
+    service_id: str
+    item: FeedbackItem
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """What one card proposed: enough to join feedback to rule ids, nothing about the patient."""
+
+    uuid: str
+    rule_ids: tuple[str, ...]
+    indicator: str
+    suggestion_uuids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIssuedCard:
+    service_id: str
+    hook: str
+    hook_instance: str
+    card: IssuedCard
+    issued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    key: str
+    fhir_base: str
+    resource_type: str
+    if_none_exist: str | None
+    body_json: str
+    status: OutboxStatus
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    location: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@runtime_checkable
+class Store(Protocol):
+    def ping(self) -> None:
+        """Raise :class:`StoreError` unless the database answers a trivial query."""
+
+    def close(self) -> None: ...
+
+    def save_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+        """Store each item once; returns how many were new (repeats of a stored item count 0)."""
+
+    def list_feedback(
+        self, service_id: str | None = None, card_uuid: str | None = None, limit: int | None = None
+    ) -> list[StoredFeedback]:
+        """Oldest first."""
+
+    def record_issued_cards(
+        self, service_id: str, hook: str, hook_instance: str, cards: Sequence[IssuedCard]
+    ) -> None:
+        """Idempotent per (hook_instance, card uuid)."""
+
+    def issued_cards(
+        self, service_id: str | None = None, hook_instance: str | None = None, card_uuid: str | None = None
+    ) -> list[StoredIssuedCard]:
+        """Oldest first."""
+
+    def outbox_put(
+        self, key: str, fhir_base: str, resource_type: str, if_none_exist: str | None, body_json: str
+    ) -> bool:
+        """Queue a write; False (and nothing changed) when ``key`` is already queued or done."""
+
+    def outbox_due(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Pending items whose next attempt is due at ``now``, oldest first."""
+
+    def outbox_mark_done(self, key: str, location: str | None) -> None: ...
+
+    def outbox_mark_failed(self, key: str, error: str, next_attempt_at: datetime | None) -> None:
+        """Count a failed attempt; retry at ``next_attempt_at``, or give up (status failed) when None."""
+
+    def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]: ...
+
+
+def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def feedback_key(service_id: str, item: FeedbackItem) -> str:
+    """The idempotency key of a feedback item: a client reporting the same action twice is stored once."""
+    parts = [
+        service_id,
+        item.card_uuid,
+        item.outcome,
+        to_utc(item.outcome_timestamp).isoformat(timespec="microseconds"),
+        *sorted(item.accepted_suggestion_ids),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def check_status(status: str | None) -> None:
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise ValueError(f"outbox status must be one of {', '.join(OUTBOX_STATUSES)}")

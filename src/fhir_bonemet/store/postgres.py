@@ -1,0 +1,149 @@
+"""PostgreSQL store (psycopg 3), selected when ``BONEMET_DATABASE_URL`` is a ``postgresql://`` URL.
+
+Tables live in one schema (``public`` unless told otherwise) that is created on open.  One connection is
+shared under a lock; when it breaks, the next call reconnects.  A failed statement is never retried
+blindly, because an update (an outbox attempt counter) must not be applied twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from fhir_bonemet.store.base import StoreError
+from fhir_bonemet.store.sql import Row, SqlStore
+
+__all__ = ["PostgresStore"]
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS feedback (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        service_id TEXT NOT NULL,
+        card_uuid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        outcome_timestamp TIMESTAMPTZ NOT NULL,
+        accepted_suggestion_ids TEXT NOT NULL,
+        override_reason_code TEXT,
+        override_reason_system TEXT,
+        override_reason_display TEXT,
+        override_user_comment TEXT,
+        received_at TIMESTAMPTZ NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid)",
+    """CREATE TABLE IF NOT EXISTS issued_cards (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        service_id TEXT NOT NULL,
+        hook TEXT NOT NULL,
+        hook_instance TEXT NOT NULL,
+        card_uuid TEXT NOT NULL,
+        rule_ids TEXT NOT NULL,
+        indicator TEXT NOT NULL,
+        suggestion_uuids TEXT NOT NULL,
+        issued_at TIMESTAMPTZ NOT NULL,
+        UNIQUE (hook_instance, card_uuid))""",
+    "CREATE INDEX IF NOT EXISTS issued_cards_card ON issued_cards (card_uuid)",
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        fhir_base TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        if_none_exist TEXT,
+        body_json TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        next_attempt_at TIMESTAMPTZ,
+        location TEXT,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt_at)",
+)
+
+
+def _pg(statement: str) -> str:
+    # The shared statements use DB-API "qmark" placeholders; psycopg wants "format" ones.
+    return statement.replace("?", "%s")
+
+
+def _error(exc: psycopg.Error) -> StoreError:
+    # Only the class and SQLSTATE: PostgreSQL messages can quote row values.
+    state = getattr(exc, "sqlstate", None) or "-"
+    return StoreError(f"PostgreSQL store: {type(exc).__name__} (SQLSTATE {state})")
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str, *, schema: str = "public", connect_timeout: int = 5) -> None:
+        self._url = url
+        self.schema = schema
+        self._connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        with self._lock:
+            conn = self._connection()
+            try:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+            except psycopg.Error as exc:
+                raise _error(exc) from exc
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The live connection, (re)connecting and selecting the schema when needed.  Caller holds the lock."""
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout)
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+
+    def _run(self, statement: str, params: Sequence[Any] = (), *, fetch: bool = False) -> tuple[int, list[Row]]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                cursor = conn.execute(_pg(statement), tuple(params))
+                rows = [tuple(row) for row in cursor.fetchall()] if fetch else []
+                return cursor.rowcount, rows
+            except psycopg.Error as exc:
+                raise _error(exc) from exc
+
+    def _run_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
+        with self._lock:
+            conn = self._connection()
+            try:
+                total = 0
+                with conn.transaction():
+                    for statement, params in statements:
+                        total += conn.execute(_pg(statement), tuple(params)).rowcount
+                return total
+            except psycopg.Error as exc:
+                raise _error(exc) from exc
+
+    def _ts_in(self, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def _ts_out(self, value: Any) -> datetime:
+        if not isinstance(value, datetime):
+            raise StoreError("PostgreSQL store: a timestamp column returned a non-timestamp value")
+        return value.astimezone(UTC)
+
+    def drop_schema(self) -> None:
+        """Remove the schema and everything in it (used to clean up isolated test schemas)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+            except psycopg.Error as exc:
+                raise _error(exc) from exc

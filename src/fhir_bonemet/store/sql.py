@@ -1,0 +1,228 @@
+"""Behaviour shared by the SQL stores: one set of statements, one set of row conversions.
+
+Subclasses provide a connection (``_run``), the DDL, and how timestamps travel to and from the driver.
+Statements are written with ``?`` placeholders; the PostgreSQL store rewrites them to ``%s``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from fhir_bonemet.store.base import (
+    FeedbackItem,
+    IssuedCard,
+    OutboxItem,
+    OutboxStatus,
+    StoredFeedback,
+    StoredIssuedCard,
+    check_status,
+    feedback_key,
+    to_utc,
+    utc_now,
+)
+
+Row = tuple[Any, ...]
+
+_FEEDBACK_COLUMNS = (
+    "service_id, card_uuid, outcome, outcome_timestamp, accepted_suggestion_ids, override_reason_code, "
+    "override_reason_system, override_reason_display, override_user_comment, received_at"
+)
+_ISSUED_COLUMNS = "service_id, hook, hook_instance, card_uuid, rule_ids, indicator, suggestion_uuids, issued_at"
+_OUTBOX_COLUMNS = (
+    "key, fhir_base, resource_type, if_none_exist, body_json, status, attempts, last_error, next_attempt_at, "
+    "location, created_at, updated_at"
+)
+
+
+class SqlStore(ABC):
+    """A :class:`~fhir_bonemet.store.base.Store` over a DB-API connection."""
+
+    @abstractmethod
+    def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> tuple[int, list[Row]]:
+        """Execute one statement atomically; return (rowcount, rows if ``fetch``)."""
+
+    @abstractmethod
+    def _run_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
+        """Execute statements in one transaction; return the summed rowcount."""
+
+    @abstractmethod
+    def _ts_in(self, value: datetime) -> Any: ...
+
+    @abstractmethod
+    def _ts_out(self, value: Any) -> datetime: ...
+
+    def _ts_out_opt(self, value: Any) -> datetime | None:
+        return None if value is None else self._ts_out(value)
+
+    # --- health ---------------------------------------------------------------------------------------
+    def ping(self) -> None:
+        self._run("SELECT 1", fetch=True)
+
+    # --- feedback -------------------------------------------------------------------------------------
+    def save_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+        received = self._ts_in(utc_now())
+        statements = [
+            (
+                f"INSERT INTO feedback (key, {_FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (
+                    feedback_key(service_id, item),
+                    service_id,
+                    item.card_uuid,
+                    item.outcome,
+                    self._ts_in(to_utc(item.outcome_timestamp)),
+                    json.dumps(list(item.accepted_suggestion_ids)),
+                    item.override_reason_code,
+                    item.override_reason_system,
+                    item.override_reason_display,
+                    item.override_user_comment,
+                    received,
+                ),
+            )
+            for item in items
+        ]
+        return self._run_many(statements) if statements else 0
+
+    def list_feedback(
+        self, service_id: str | None = None, card_uuid: str | None = None, limit: int | None = None
+    ) -> list[StoredFeedback]:
+        where, params = _filters(service_id=service_id, card_uuid=card_uuid)
+        sql = f"SELECT {_FEEDBACK_COLUMNS} FROM feedback{where} ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        _, rows = self._run(sql, params, fetch=True)
+        return [self._feedback(row) for row in rows]
+
+    def _feedback(self, row: Row) -> StoredFeedback:
+        item = FeedbackItem(
+            card_uuid=row[1],
+            outcome=row[2],
+            outcome_timestamp=self._ts_out(row[3]),
+            accepted_suggestion_ids=tuple(json.loads(row[4])),
+            override_reason_code=row[5],
+            override_reason_system=row[6],
+            override_reason_display=row[7],
+            override_user_comment=row[8],
+        )
+        return StoredFeedback(service_id=row[0], item=item, received_at=self._ts_out(row[9]))
+
+    # --- audit of issued cards ------------------------------------------------------------------------
+    def record_issued_cards(
+        self, service_id: str, hook: str, hook_instance: str, cards: Sequence[IssuedCard]
+    ) -> None:
+        issued = self._ts_in(utc_now())
+        statements = [
+            (
+                f"INSERT INTO issued_cards ({_ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (hook_instance, card_uuid) DO NOTHING",
+                (
+                    service_id,
+                    hook,
+                    hook_instance,
+                    card.uuid,
+                    json.dumps(list(card.rule_ids)),
+                    card.indicator,
+                    json.dumps(list(card.suggestion_uuids)),
+                    issued,
+                ),
+            )
+            for card in cards
+        ]
+        if statements:
+            self._run_many(statements)
+
+    def issued_cards(
+        self, service_id: str | None = None, hook_instance: str | None = None, card_uuid: str | None = None
+    ) -> list[StoredIssuedCard]:
+        where, params = _filters(service_id=service_id, hook_instance=hook_instance, card_uuid=card_uuid)
+        _, rows = self._run(f"SELECT {_ISSUED_COLUMNS} FROM issued_cards{where} ORDER BY seq", params, fetch=True)
+        return [
+            StoredIssuedCard(
+                service_id=row[0],
+                hook=row[1],
+                hook_instance=row[2],
+                card=IssuedCard(
+                    uuid=row[3],
+                    rule_ids=tuple(json.loads(row[4])),
+                    indicator=row[5],
+                    suggestion_uuids=tuple(json.loads(row[6])),
+                ),
+                issued_at=self._ts_out(row[7]),
+            )
+            for row in rows
+        ]
+
+    # --- write-back outbox ----------------------------------------------------------------------------
+    def outbox_put(
+        self, key: str, fhir_base: str, resource_type: str, if_none_exist: str | None, body_json: str
+    ) -> bool:
+        now = self._ts_in(utc_now())
+        count, _ = self._run(
+            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, NULL, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING",
+            (key, fhir_base, resource_type, if_none_exist, body_json, now, now),
+        )
+        return count == 1
+
+    def outbox_due(self, now: datetime, limit: int) -> list[OutboxItem]:
+        _, rows = self._run(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY seq LIMIT ?",
+            (self._ts_in(to_utc(now)), int(limit)),
+            fetch=True,
+        )
+        return [self._outbox(row) for row in rows]
+
+    def outbox_mark_done(self, key: str, location: str | None) -> None:
+        count, _ = self._run(
+            "UPDATE outbox SET status = 'done', location = ?, next_attempt_at = NULL, updated_at = ? WHERE key = ?",
+            (location, self._ts_in(utc_now()), key),
+        )
+        if count != 1:
+            raise KeyError("no outbox item with that key")
+
+    def outbox_mark_failed(self, key: str, error: str, next_attempt_at: datetime | None) -> None:
+        status = "pending" if next_attempt_at is not None else "failed"
+        retry_at = None if next_attempt_at is None else self._ts_in(to_utc(next_attempt_at))
+        count, _ = self._run(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+            "updated_at = ? WHERE key = ?",
+            (status, error, retry_at, self._ts_in(utc_now()), key),
+        )
+        if count != 1:
+            raise KeyError("no outbox item with that key")
+
+    def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
+        check_status(status)
+        where, params = _filters(status=status)
+        _, rows = self._run(f"SELECT {_OUTBOX_COLUMNS} FROM outbox{where} ORDER BY seq", params, fetch=True)
+        return [self._outbox(row) for row in rows]
+
+    def _outbox(self, row: Row) -> OutboxItem:
+        return OutboxItem(
+            key=row[0],
+            fhir_base=row[1],
+            resource_type=row[2],
+            if_none_exist=row[3],
+            body_json=row[4],
+            status=cast(OutboxStatus, row[5]),
+            attempts=int(row[6]),
+            last_error=row[7],
+            next_attempt_at=self._ts_out_opt(row[8]),
+            location=row[9],
+            created_at=self._ts_out(row[10]),
+            updated_at=self._ts_out(row[11]),
+        )
+
+
+def _filters(**conditions: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause for the given column=value conditions; None means 'any'.  Column names are ours."""
+    used = [(column, value) for column, value in conditions.items() if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{column} = ?" for column, _ in used), [value for _, value in used]

@@ -1,0 +1,122 @@
+"""The embedded default store: one SQLite file in the data directory (WAL journal, safe across threads)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fhir_bonemet.store.base import StoreError
+from fhir_bonemet.store.sql import Row, SqlStore
+
+__all__ = ["SqliteStore"]
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order equals time order in SQL comparisons
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS feedback (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        service_id TEXT NOT NULL,
+        card_uuid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        outcome_timestamp TEXT NOT NULL,
+        accepted_suggestion_ids TEXT NOT NULL,
+        override_reason_code TEXT,
+        override_reason_system TEXT,
+        override_reason_display TEXT,
+        override_user_comment TEXT,
+        received_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid)",
+    """CREATE TABLE IF NOT EXISTS issued_cards (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        service_id TEXT NOT NULL,
+        hook TEXT NOT NULL,
+        hook_instance TEXT NOT NULL,
+        card_uuid TEXT NOT NULL,
+        rule_ids TEXT NOT NULL,
+        indicator TEXT NOT NULL,
+        suggestion_uuids TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        UNIQUE (hook_instance, card_uuid))""",
+    "CREATE INDEX IF NOT EXISTS issued_cards_card ON issued_cards (card_uuid)",
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        fhir_base TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        if_none_exist TEXT,
+        body_json TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        location TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt_at)",
+)
+
+
+class SqliteStore(SqlStore):
+    """SQLite file store.  One connection guarded by a lock: the service's writes are small and rare."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; multi-statement writes open their own transaction.
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from exc
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        """``sqlite:///relative/path.sqlite3`` or ``sqlite:////absolute/path.sqlite3``."""
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or len(url) == len(prefix):
+            raise StoreError("a SQLite database URL looks like sqlite:///path/to/file.sqlite3")
+        return cls(Path(url[len(prefix) :]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> tuple[int, list[Row]]:
+        with self._lock:
+            try:
+                cursor = self._conn.execute(sql, tuple(params))
+                rows = [tuple(row) for row in cursor.fetchall()] if fetch else []
+                return cursor.rowcount, rows
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {type(exc).__name__}: {exc}") from exc
+
+    def _run_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
+        with self._lock:
+            try:
+                total = 0
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, params in statements:
+                        total += self._conn.execute(sql, tuple(params)).rowcount
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+                return total
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {type(exc).__name__}: {exc}") from exc
+
+    def _ts_in(self, value: datetime) -> str:
+        return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+    def _ts_out(self, value: Any) -> datetime:
+        return datetime.strptime(str(value), _TS_FORMAT).replace(tzinfo=UTC)

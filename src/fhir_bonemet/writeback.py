@@ -1,0 +1,239 @@
+"""Getting the CarePlan into the EHR: ``suggest`` (default) or ``write`` mode, with a durable outbox.
+
+* ``suggest``: nothing is written; the CarePlan travels in the exercise card's *create* action and exists
+  only once a clinician accepts it.
+* ``write``: the service creates the CarePlan as a ``draft`` on ``fhirServer`` with a conditional create
+  (``If-None-Exist: identifier=<system>|<value>``), and the card offers an *update* that makes it active.
+  It writes only when the hook's ``fhirAuthorization.scope`` grants writing CarePlan; otherwise, and when the
+  server refuses the write (4xx), nothing is written and the plan travels in the card as in ``suggest``.
+
+Never lost, never duplicated: a write that fails for a transient reason (5xx, 429, timeout, connection
+error) is put into the store's outbox under a key derived from the server and the plan identifier (a second
+put of the same key is a no-op) and retried by :func:`drain_outbox` with exponential backoff; every attempt
+is a conditional create, so a retry after a lost response finds the plan instead of creating it again.
+
+Credentials: the hook's access token is used for the first attempt only and is **never stored**.  Retries
+from the outbox run later, outside the hook call, with the service's own write-back credential
+(``BONEMET_WRITEBACK_TOKEN``, a bearer token issued to the service for writing CarePlans) or, when none is
+configured, with no Authorization header (for servers that authorise the service by network or mTLS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Literal
+
+import requests
+
+from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
+from fhir_bonemet.errors import FhirClientError
+from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, with_status
+from fhir_bonemet.store.base import Store, StoreError
+
+__all__ = [
+    "Delivery",
+    "DrainReport",
+    "OutboxWorker",
+    "WriteOutcome",
+    "WritebackMode",
+    "backoff",
+    "deliver_careplan",
+    "drain_outbox",
+    "outbox_key",
+    "scope_allows_write",
+]
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# SMART v1 "user/CarePlan.write", "patient/*.*"; SMART v2 "user/CarePlan.cruds", "patient/*.c".
+_SCOPE = re.compile(r"^(user|patient|system)/(CarePlan|\*)\.(write|\*|[cruds]+)$")
+
+
+class WritebackMode(str, Enum):
+    SUGGEST = "suggest"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    state: Literal["written", "existing", "queued", "no-scope", "rejected"]
+    location: str | None = None  # "CarePlan/<id>" when written or found
+    reason: str = ""  # for logs: never patient data or tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the card builder needs: the plan to offer, and where it was written (or that it is queued)."""
+
+    careplan: BuiltCarePlan | None
+    location: str | None = None
+    queued: bool = False
+    outcome: WriteOutcome | None = None
+
+
+def scope_allows_write(scope: str | None) -> bool:
+    """True when a space-separated SMART scope string lets the token create CarePlans."""
+    for item in (scope or "").split():
+        match = _SCOPE.match(item)
+        if match and (match.group(3) in ("write", "*") or "c" in match.group(3)):
+            return True
+    return False
+
+
+def outbox_key(fhir_base: str, if_none_exist: str) -> str:
+    return hashlib.sha256(f"{fhir_base.rstrip('/')}\n{if_none_exist}".encode()).hexdigest()
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min … capped at 1 h."""
+    return min(BACKOFF_BASE * (2 ** max(0, min(attempts, 16))), BACKOFF_CAP)
+
+
+def _transient(exc: FhirClientError) -> bool:
+    return exc.status is None or exc.status in _TRANSIENT_STATUS
+
+
+def _location(resource_type: str, resource_id: str | None) -> str | None:
+    return f"{resource_type}/{resource_id}" if resource_id else None
+
+
+def deliver_careplan(
+    plan: BuiltCarePlan | None,
+    *,
+    mode: WritebackMode,
+    client: FhirClient | None,
+    scope: str | None,
+    store: Store,
+) -> Delivery:
+    """Write the plan in ``write`` mode when allowed; otherwise hand it to the card as a suggestion."""
+    if plan is None or mode is WritebackMode.SUGGEST or client is None:
+        return Delivery(plan)
+    outcome = write_careplan(plan, client=client, scope=scope, store=store)
+    log.info("careplan write-back: %s %s", outcome.state, outcome.reason)
+    if outcome.state in ("written", "existing"):
+        return Delivery(plan, location=outcome.location, outcome=outcome)
+    if outcome.state == "queued":
+        return Delivery(plan, queued=True, outcome=outcome)
+    return Delivery(plan, outcome=outcome)  # not written: the plan travels in the card instead
+
+
+def write_careplan(
+    plan: BuiltCarePlan, *, client: FhirClient, scope: str | None, store: Store
+) -> WriteOutcome:
+    if not scope_allows_write(scope):
+        return WriteOutcome("no-scope", reason="the access token's scope does not allow writing CarePlan")
+    draft = with_status(plan, CarePlanStatus.DRAFT)
+    key = outbox_key(client.base_url, draft.if_none_exist)
+    try:
+        if any(item.key == key for item in store.outbox_list("pending")):
+            # Already waiting for the retry worker: one writer per plan, so a race cannot duplicate it.
+            return WriteOutcome("queued", reason="an earlier write of this plan is waiting in the outbox")
+    except StoreError:
+        log.warning("careplan write-back: outbox unreadable; writing directly")
+    try:
+        result = client.conditional_create(draft.resource, draft.if_none_exist)
+    except FhirClientError as exc:
+        if not _transient(exc):
+            return WriteOutcome("rejected", reason=f"FHIR server refused the write ({exc.status})")
+        return _queue(store, key, client.base_url, draft, str(exc))
+    state: Literal["written", "existing"] = "written" if result.status == 201 else "existing"
+    return WriteOutcome(state, _location("CarePlan", result.resource_id), f"HTTP {result.status}")
+
+
+def _queue(store: Store, key: str, base: str, draft: BuiltCarePlan, error: str) -> WriteOutcome:
+    body = json.dumps(draft.resource, separators=(",", ":"), ensure_ascii=False)
+    try:
+        store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)
+    except StoreError:
+        # Could not queue: say so, and let the plan travel in the card so it is still not lost.
+        return WriteOutcome("rejected", reason="write failed and the outbox could not store it")
+    return WriteOutcome("queued", reason=f"write failed ({error}); queued for retry")
+
+
+@dataclass(frozen=True, slots=True)
+class DrainReport:
+    written: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def drain_outbox(
+    store: Store,
+    session: requests.Session,
+    now: datetime,
+    *,
+    token: str | None = None,
+    policy: ServerPolicy | None = None,
+    timeouts: Timeouts = Timeouts(),
+    limit: int = 20,
+) -> DrainReport:
+    """Try every due outbox item once: done on success, retried later on a transient error (backoff), failed
+    (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it."""
+    report = DrainReport()
+    for item in store.outbox_due(now, limit):
+        try:
+            client = FhirClient(
+                session,
+                item.fhir_base,
+                policy=policy or ServerPolicy([item.fhir_base]),
+                access_token=token,
+                timeouts=timeouts,
+            )
+            resource = json.loads(item.body_json)
+            if item.if_none_exist:
+                result = client.conditional_create(resource, item.if_none_exist)
+            else:
+                result = client.create(resource)
+        except FhirClientError as exc:
+            if _transient(exc):
+                store.outbox_mark_failed(item.key, str(exc), now + backoff(item.attempts))
+                report = replace(report, retrying=report.retrying + 1)
+            else:
+                store.outbox_mark_failed(item.key, str(exc), None)
+                report = replace(report, failed=report.failed + 1)
+            continue
+        store.outbox_mark_done(item.key, _location(item.resource_type, result.resource_id))
+        report = replace(report, written=report.written + 1)
+    return report
+
+
+def requeue_failed(store: Store, now: datetime) -> int:
+    """Put every failed item back in the queue, due now (operator asked for a retry)."""
+    failed = store.outbox_list("failed")
+    for item in failed:
+        store.outbox_mark_failed(item.key, f"retry requested; last error: {item.last_error}", now)
+    return len(failed)
+
+
+class OutboxWorker:
+    """A daemon thread that drains the outbox every ``interval`` seconds until :meth:`stop`."""
+
+    def __init__(self, drain: Callable[[], DrainReport], interval: float = 30.0) -> None:
+        self._drain, self._interval = drain, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bonemet-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._drain()
+            except Exception:  # a broken database must not kill the thread; log without data
+                log.exception("outbox drain failed; will try again")

@@ -1,0 +1,126 @@
+"""``fhir-bonemet outbox [--json] [--all] [--retry]``: pending and failed CarePlan writes.
+
+The listing shows what is waiting, how often it was tried, when it is tried next and the last error; never
+the resource itself (it holds patient data).  ``--retry`` puts failed items back in the queue and drains
+the queue once, with the service's write-back credential (``BONEMET_WRITEBACK_TOKEN``) or none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from fhir_bonemet.store.base import OutboxItem
+
+__all__ = ["outbox_rows", "register", "writeback_token"]
+
+
+def writeback_token(settings: Any) -> str | None:
+    """The service's own write-back credential from settings, if configured (plain or secret string)."""
+    value = getattr(settings, "writeback_token", None)
+    if value is None:
+        return None
+    secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return str(secret) or None
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
+
+
+def outbox_rows(items: Sequence[OutboxItem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": item.key,
+            "status": item.status,
+            "resourceType": item.resource_type,
+            "fhirBase": item.fhir_base,
+            "ifNoneExist": item.if_none_exist,
+            "attempts": item.attempts,
+            "nextAttemptAt": _ts(item.next_attempt_at),
+            "lastError": item.last_error,
+            "location": item.location,
+            "createdAt": _ts(item.created_at),
+            "updatedAt": _ts(item.updated_at),
+        }
+        for item in items
+    ]
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "outbox is empty: no pending or failed writes"
+    header = ("key", "status", "type", "attempts", "next attempt", "FHIR server", "last error")
+    lines = [
+        (
+            r["key"][:12],
+            r["status"],
+            r["resourceType"],
+            str(r["attempts"]),
+            r["nextAttemptAt"] or "-",
+            r["fhirBase"],
+            r["lastError"] or "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True)) + "  " + line[-1]
+        for line in [header, *lines]
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fhir_bonemet.client.fhir import Timeouts
+    from fhir_bonemet.settings import Settings
+    from fhir_bonemet.store import open_store
+    from fhir_bonemet.writeback import drain_outbox, requeue_failed
+
+    settings = Settings()
+    store = open_store(settings)
+    try:
+        if args.retry:
+            now = datetime.now(UTC)
+            requeued = requeue_failed(store, now)
+            with requests.Session() as session:
+                connect, read = settings.fhir_timeouts
+                report = drain_outbox(
+                    store,
+                    session,
+                    now,
+                    token=writeback_token(settings),
+                    timeouts=Timeouts(connect, read),
+                    limit=1000,
+                )
+            print(
+                f"retry: {requeued} failed item(s) re-queued; written {report.written}, "
+                f"retrying later {report.retrying}, failed {report.failed}"
+            )
+        items = (
+            store.outbox_list() if args.all else store.outbox_list("pending") + store.outbox_list("failed")
+        )
+    finally:
+        store.close()
+    rows = outbox_rows(sorted(items, key=lambda i: (i.created_at, i.key)))
+    print(json.dumps({"items": rows}, indent=2) if args.json else _table(rows))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``outbox`` to the ``fhir-bonemet`` command line."""
+    parser = subparsers.add_parser(
+        "outbox",
+        help="show pending and failed CarePlan write-backs (--retry to retry now)",
+        description="CarePlan writes waiting to reach the FHIR server, or failed; no patient data is shown.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--all", action="store_true", help="also list completed writes")
+    parser.add_argument(
+        "--retry", action="store_true", help="re-queue failed writes and try every due write once now"
+    )
+    parser.set_defaults(func=_run)

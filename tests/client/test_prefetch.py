@@ -1,0 +1,298 @@
+"""Prefetch resolution per CDS Hooks 2.0, against a scripted transport (corner cases, concurrency,
+deadlines).  The same paths run against the real FHIR server in tests/integration."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+from fake_fhir_transport import BASE, FakeFhir, Reply, bundle, outcome
+
+from fhir_bonemet.client import PrefetchLimits, PrefetchRequest, PrefetchResolver, ServerPolicy, Timeouts
+from fhir_bonemet.errors import PreconditionFailedError
+
+TOKEN = "opaque-access-token-4711"
+PATIENT_ID = "pat-123"
+TEMPLATES = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+}
+PATIENT = {"resourceType": "Patient", "id": PATIENT_ID}
+CONDITION = {"resourceType": "Condition", "id": "c1", "subject": {"reference": f"Patient/{PATIENT_ID}"}}
+PATIENT_URL = f"{BASE}/Patient/{PATIENT_ID}"
+CONDITIONS_URL = f"{BASE}/Condition?patient={PATIENT_ID}"
+
+
+def request(prefetch: dict[str, Any] | None = None, **overrides: Any) -> PrefetchRequest:
+    fields: dict[str, Any] = {
+        "hook_instance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"patientId": PATIENT_ID, "userId": "Practitioner/prac-1"},
+        "prefetch": prefetch,
+        "fhir_server": BASE,
+        "fhir_authorization": {
+            "access_token": TOKEN,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "user/*.read",
+            "subject": "bonemet",
+        },
+    }
+    fields.update(overrides)
+    return PrefetchRequest(**fields)
+
+
+def resolver(fake: FakeFhir, **limits: Any) -> PrefetchResolver:
+    return PrefetchResolver(fake.session(), ServerPolicy([BASE]), PrefetchLimits(**limits))
+
+
+def server_with_data() -> FakeFhir:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(CONDITION)))
+    return fake
+
+
+def test_absent_keys_are_fetched_with_the_fhir_authorization_token() -> None:
+    fake = server_with_data()
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}))
+    assert result.data == {"patient": PATIENT, "conditions": bundle(CONDITION)}
+    assert result.fetched == {"patient", "conditions"}
+    assert not result.unavailable
+    assert not result.issues
+    assert sorted(seen.url for seen in fake.seen) == sorted([CONDITIONS_URL, PATIENT_URL])
+    assert {seen.headers["Authorization"] for seen in fake.seen} == {f"Bearer {TOKEN}"}
+
+
+def test_a_missing_prefetch_object_means_every_key_is_absent() -> None:
+    result = resolver(server_with_data()).resolve(TEMPLATES, request(prefetch=None))
+    assert result.fetched == {"patient", "conditions"}
+
+
+def test_without_fhir_authorization_the_fetch_is_unauthenticated() -> None:
+    fake = server_with_data()
+    resolver(fake).resolve(TEMPLATES, request(prefetch={}, fhir_authorization=None))
+    assert all("Authorization" not in seen.headers for seen in fake.seen)
+
+
+def test_provided_values_are_used_and_null_is_never_re_queried() -> None:
+    fake = server_with_data()
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": None}))
+    assert result.data == {"patient": PATIENT, "conditions": None}
+    assert fake.seen == []
+    assert not result.fetched
+    assert not result.issues
+
+
+@pytest.mark.parametrize(
+    "bad_value",
+    [
+        outcome("EHR could not run the query"),
+        bundle(CONDITION, outcome()),
+        "Condition?patient=pat-123",
+        ["not", "an", "object"],
+        {"resourceType": "Bundle", "type": "searchset", "entry": ["not an object"]},
+        {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": "text"}]},
+        {"resourceType": "Bundle", "type": "searchset", "entry": {"resource": CONDITION}},
+        CONDITION,  # a resource where the search template asked for a Bundle
+        {"entry": []},
+    ],
+)
+def test_failed_or_malformed_prefetch_values_are_re_fetched(bad_value: Any) -> None:
+    fake = server_with_data()
+    result = resolver(fake).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": bad_value})
+    )
+    assert result.data["conditions"] == bundle(CONDITION)
+    assert result.fetched == {"conditions"}
+    assert [seen.url for seen in fake.seen] == [CONDITIONS_URL]
+    (issue,) = result.issues
+    assert issue.location == "prefetch.conditions"
+    assert issue.severity == "warning"
+    assert "fetching it instead" in issue.message
+
+
+def test_failed_prefetch_without_a_fhir_server_makes_the_key_unavailable() -> None:
+    result = resolver(FakeFhir()).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": outcome()}, fhir_server=None)
+    )
+    assert result.data == {"patient": PATIENT}
+    assert result.unavailable == {"conditions"}
+    assert [issue.severity for issue in result.issues] == ["warning", "error"]
+    assert "no fhirServer" in result.issues[-1].message
+
+
+def test_required_key_unavailable_is_412_naming_the_key_without_patient_data() -> None:
+    fake = FakeFhir()
+    fake.add("GET", CONDITIONS_URL, Reply(401, outcome("bad token")))
+    with pytest.raises(PreconditionFailedError) as raised:
+        resolver(fake).resolve(
+            TEMPLATES, request(prefetch={"patient": PATIENT}), required=frozenset({"conditions"})
+        )
+    error = raised.value
+    assert error.status_code == 412
+    assert "conditions" in error.message
+    (problem,) = error.problems
+    assert problem.location == "prefetch.conditions"
+    assert problem.code == "incomplete"
+    assert "401" in problem.message
+    for secret in (TOKEN, PATIENT_ID, "fhir.example.org"):
+        assert secret not in error.message
+        assert secret not in problem.message
+
+
+def test_optional_key_unavailable_is_reported_not_raised() -> None:
+    fake = FakeFhir()
+    fake.add("GET", CONDITIONS_URL, Reply(500, outcome()))
+    result = resolver(fake).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT}), required=frozenset({"patient"})
+    )
+    assert result.unavailable == {"conditions"}
+    assert "conditions" not in result.data
+    assert result.issues[0].message.startswith("fetching Condition?patient=* failed")
+
+
+def test_a_read_that_finds_nothing_is_no_data_not_a_failure() -> None:
+    fake = FakeFhir()  # every route answers 404
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle()))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}), required=frozenset({"patient"}))
+    assert result.data["patient"] is None
+    assert not result.unavailable
+    assert result.issues[0].severity == "warning"
+    assert "404" in result.issues[0].message
+
+
+def test_unresolvable_tokens_make_the_key_unavailable_without_a_request() -> None:
+    fake = server_with_data()
+    templates = {**TEMPLATES, "encounter": "Encounter/{{context.encounterId}}"}
+    result = resolver(fake).resolve(templates, request(prefetch={}))
+    assert result.unavailable == {"encounter"}
+    assert "context.encounterId is absent" in result.issues[0].message
+    assert all("Encounter" not in seen.url for seen in fake.seen)
+
+
+def test_a_fhir_server_off_the_allowlist_is_never_called() -> None:
+    fake = server_with_data()
+    result = resolver(fake).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT}, fhir_server="https://evil.example.com/fhir")
+    )
+    assert fake.seen == []
+    assert result.data == {"patient": PATIENT}
+    assert result.unavailable == {"conditions"}
+    assert "allowlist" in result.issues[0].message
+
+
+def test_provided_first_page_is_completed_from_the_server() -> None:
+    fake = FakeFhir()
+    fake.add("GET", f"{BASE}/Condition?page=2", Reply(json_body=bundle({**CONDITION, "id": "c2"})))
+    first_page = bundle(CONDITION, next_url=f"{BASE}/Condition?page=2")
+    result = resolver(fake).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": first_page})
+    )
+    assert [entry["resource"]["id"] for entry in result.data["conditions"]["entry"]] == ["c1", "c2"]
+    assert result.fetched == {"conditions"}
+    assert not result.truncated
+
+
+def test_provided_first_page_without_a_server_is_kept_and_marked_incomplete() -> None:
+    first_page = bundle(CONDITION, next_url=f"{BASE}/Condition?page=2")
+    result = resolver(FakeFhir()).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": first_page}, fhir_server=None)
+    )
+    assert result.data["conditions"] == first_page
+    assert result.truncated == {"conditions"}
+    assert not result.unavailable
+    assert result.issues[0].severity == "warning"
+    assert "incomplete" in result.issues[0].message
+
+
+def test_a_failing_next_page_keeps_the_first_page_and_reports_it() -> None:
+    fake = FakeFhir()
+    fake.add("GET", f"{BASE}/Condition?page=2", Reply(503, outcome()))
+    first_page = bundle(CONDITION, next_url=f"{BASE}/Condition?page=2")
+    result = resolver(fake).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": first_page})
+    )
+    assert result.data["conditions"] == first_page
+    assert result.truncated == {"conditions"}
+    assert "503" in result.issues[0].message
+
+
+def test_keys_are_fetched_concurrently() -> None:
+    barrier = threading.Barrier(2, timeout=5)
+
+    def wait_for_the_other(reply: Reply) -> Any:
+        def handler(_: requests.PreparedRequest) -> Reply:
+            barrier.wait()  # breaks (and the key fails) unless both requests are in flight together
+            return reply
+
+        return handler
+
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, wait_for_the_other(Reply(json_body=PATIENT)))
+    fake.add("GET", CONDITIONS_URL, wait_for_the_other(Reply(json_body=bundle(CONDITION))))
+    result = resolver(fake, deadline_seconds=10).resolve(TEMPLATES, request(prefetch={}))
+    assert not result.unavailable
+    assert result.fetched == {"patient", "conditions"}
+
+
+def test_the_overall_deadline_bounds_the_whole_resolution() -> None:
+    release = threading.Event()
+
+    def hang(_: requests.PreparedRequest) -> Reply:
+        release.wait(10)
+        return Reply(json_body=bundle(CONDITION))
+
+    fake = server_with_data()
+    fake.add("GET", CONDITIONS_URL, hang)
+    started = time.monotonic()
+    try:
+        result = resolver(fake, deadline_seconds=0.3, timeouts=Timeouts(1, 1)).resolve(
+            TEMPLATES, request(prefetch={})
+        )
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2
+    assert result.data == {"patient": PATIENT}
+    assert result.unavailable == {"conditions"}
+    assert "deadline" in result.issues[0].message
+
+
+def test_results_keep_template_order_whatever_finishes_first() -> None:
+    fake = FakeFhir()
+    templates = {f"k{n}": f"Condition?code={n}" for n in range(6)}
+    result = resolver(fake).resolve(templates, request(prefetch={}))  # all 404: search failures
+    assert [issue.location for issue in result.issues] == [f"prefetch.k{n}" for n in range(6)]
+
+
+def test_required_keys_must_have_templates() -> None:
+    with pytest.raises(ValueError, match="without a template"):
+        resolver(FakeFhir()).resolve(TEMPLATES, request(), required=frozenset({"medications"}))
+
+
+def test_logs_name_the_hook_instance_and_keys_but_never_tokens_or_patient_data(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeFhir()
+    fake.add("GET", CONDITIONS_URL, Reply(401, outcome()))
+    caplog.set_level(logging.DEBUG, logger="fhir_bonemet")
+    resolver(fake).resolve(TEMPLATES, request(prefetch={"patient": PATIENT}))
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea" in text
+    assert "prefetch.conditions" in text
+    for secret in (TOKEN, PATIENT_ID, "fhir.example.org"):
+        assert secret not in text
+
+
+def test_hook_instance_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="fhir_bonemet")
+    resolver(FakeFhir()).resolve(
+        TEMPLATES,
+        request(
+            prefetch={"patient": None, "conditions": None}, hook_instance="x\nprefetch hookInstance=forged"
+        ),
+    )
+    assert all("\n" not in record.getMessage() for record in caplog.records)

@@ -1,0 +1,172 @@
+"""The tolerant reader: every shape of prefetch value, NDJSON, malformed input, deduplication."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fhir_bonemet.fhir.read import ReadResult, contained, read_draft_orders, read_ndjson, read_prefetch
+
+
+def _obs(obs_id: str, **extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": obs_id, "status": "final", **extra}
+
+
+def _searchset(*resources: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"fullUrl": f"http://ehr.example/fhir/x/{i}", "resource": r} for i, r in enumerate(resources)],
+    }
+
+
+def _refs(result: ReadResult, resource_type: str) -> list[str]:
+    return [item.ref for item in result.items(resource_type)]
+
+
+def test_prefetch_accepts_resource_bundle_and_array() -> None:
+    result = read_prefetch(
+        {
+            "patient": {"resourceType": "Patient", "id": "p1"},
+            "observations": _searchset(_obs("o1"), _obs("o2")),
+            "conditions": [{"resourceType": "Condition", "id": "c1"}, _searchset({"resourceType": "Condition", "id": "c2"})],
+        }
+    )
+    assert _refs(result, "Patient") == ["Patient/p1"]
+    assert _refs(result, "Observation") == ["Observation/o1", "Observation/o2"]
+    assert _refs(result, "Condition") == ["Condition/c1", "Condition/c2"]
+    assert result.issues == []
+    assert result.unavailable == set()
+
+
+def test_malformed_entries_are_skipped_and_located_without_patient_data() -> None:
+    bundle = _searchset(
+        _obs("ok"),
+        "not an object",
+        {"id": "no-type", "status": "final", "valueString": "Jane Doe"},
+        {"resourceType": "Observation", "id": 42},
+        _obs("ok2"),
+    )
+    bundle["entry"].append("garbage entry")
+    result = read_prefetch({"observations": bundle})
+    assert _refs(result, "Observation") == ["Observation/ok", "Observation/ok2"]
+    locations = [issue.location for issue in result.issues]
+    assert locations == [
+        "prefetch.observations.entry[1]",
+        "prefetch.observations.entry[2].resource",
+        "prefetch.observations.entry[3].resource",
+        "prefetch.observations.entry[5]",
+    ]
+    assert all("Jane" not in issue.message for issue in result.issues)
+
+
+def test_null_or_unusable_prefetch_keys_make_the_source_unavailable() -> None:
+    result = read_prefetch(
+        {
+            "conditions": None,
+            "medications": "oops",
+            "observations": {"resourceType": "OperationOutcome", "issue": []},
+            "patient": {"resourceType": "Patient", "id": "p1"},
+        }
+    )
+    assert result.unavailable == {"conditions", "medications", "observations"}
+    assert {issue.severity for issue in result.issues} == {"error"}
+    assert _refs(result, "Patient") == ["Patient/p1"]
+
+
+def test_non_object_prefetch_is_one_error_not_an_exception() -> None:
+    result = read_prefetch(["not", "an", "object"])  # type: ignore[arg-type]
+    assert result.count() == 0
+    assert [issue.location for issue in result.issues] == ["prefetch"]
+
+
+def test_same_resource_through_several_keys_is_kept_once_newest_copy_wins() -> None:
+    old = _obs("dup", meta={"lastUpdated": "2024-01-01T00:00:00Z"}, valueInteger=3)
+    new = _obs("dup", meta={"lastUpdated": "2024-02-01T00:00:00Z"}, valueInteger=6)
+    result = read_prefetch({"a": _searchset(old), "b": [new], "c": old})
+    items = result.items("Observation")
+    assert len(items) == 1
+    assert items[0].data["valueInteger"] == 6
+    assert result.resolve("Observation/dup") is new
+
+
+def test_search_outcome_entries_and_entries_without_resource_are_ignored() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"resource": {"resourceType": "OperationOutcome"}, "search": {"mode": "outcome"}},
+            {"fullUrl": "urn:uuid:1"},
+            {"resource": _obs("o1"), "search": {"mode": "match"}},
+        ],
+    }
+    result = read_prefetch({"observations": bundle})
+    assert list(result.by_type) == ["Observation"]
+    assert result.issues == []
+
+
+def test_bundle_entry_not_an_array_is_reported() -> None:
+    result = read_prefetch({"observations": {"resourceType": "Bundle", "entry": {"resource": _obs("x")}}})
+    assert result.count() == 0
+    assert result.issues[0].location == "prefetch.observations.entry"
+
+
+def test_nested_bundles_are_followed_but_not_forever() -> None:
+    inner: dict[str, Any] = {"resourceType": "Bundle", "entry": [{"resource": _obs("deep")}]}
+    nested = inner
+    for _ in range(10):
+        nested = {"resourceType": "Bundle", "entry": [{"resource": nested}]}
+    result = read_prefetch({"doc": {"resourceType": "Bundle", "entry": [{"resource": inner}]}, "deep": nested})
+    assert _refs(result, "Observation") == ["Observation/deep"]
+    assert any("nested too deeply" in issue.message for issue in result.issues)
+
+
+def test_references_resolve_by_relative_absolute_and_fullurl() -> None:
+    med = {"resourceType": "Medication", "id": "m1"}
+    anonymous = {"resourceType": "Medication"}
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"fullUrl": "http://ehr.example/fhir/Medication/m1", "resource": med},
+            {"fullUrl": "urn:uuid:7f1c", "resource": anonymous},
+        ],
+    }
+    result = read_prefetch({"meds": bundle})
+    assert result.resolve("Medication/m1") is med
+    assert result.resolve("https://other.example/fhir/Medication/m1/_history/3") is med
+    assert result.resolve("urn:uuid:7f1c") is anonymous
+    assert result.resolve("Medication/unknown") is None
+    # A resource without id still gets a distinct, non-identifying reference.
+    assert _refs(result, "Medication")[1] == "Medication/#prefetch.meds.entry[1].resource"
+
+
+def test_ndjson_reads_good_lines_and_reports_bad_ones() -> None:
+    lines = [json.dumps(_obs("a")), "{not json", "", json.dumps([1, 2]), json.dumps(_obs("b"))]
+    result = read_ndjson("\n".join(lines).encode(), source="Observation.ndjson")
+    assert _refs(result, "Observation") == ["Observation/a", "Observation/b"]
+    assert [issue.location for issue in result.issues] == [
+        "Observation.ndjson[line 2]",
+        "Observation.ndjson[line 4]",
+    ]
+
+
+def test_draft_orders_bundle() -> None:
+    draft = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "MedicationRequest", "id": "d1", "status": "draft"}},
+            {"resource": {"resourceType": "ServiceRequest", "id": "s1", "status": "draft"}},
+        ],
+    }
+    result = read_draft_orders(draft)
+    assert _refs(result, "MedicationRequest") == ["MedicationRequest/d1"]
+    assert result.items("ServiceRequest")[0].location == "context.draftOrders.entry[1].resource"
+    assert read_draft_orders(None).count() == 0
+
+
+def test_contained_lookup() -> None:
+    request = {"contained": [{"resourceType": "Medication", "id": "med1"}, "junk"]}
+    assert contained(request, "#med1") == {"resourceType": "Medication", "id": "med1"}
+    assert contained(request, "#med2") is None
+    assert contained({"contained": "junk"}, "#med1") is None
