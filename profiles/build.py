@@ -38,12 +38,27 @@ def _toml(name: str) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
-def _code(system: str, code: str, display: str, status: str, *, prefix: bool = False, note: str = "",
-          route: str = "") -> Json:
+def _code(
+    system: str,
+    code: str,
+    display: str,
+    status: str,
+    *,
+    prefix: bool = False,
+    note: str = "",
+    route: str = "",
+) -> Json:
     if status not in STATUSES:
         raise SystemExit(f"{system}|{code}: verification {status!r} is not one of {STATUSES}")
-    return {"system": system, "code": code, "display": display, "v": status, "prefix": prefix,
-            "note": note, "route": route}
+    return {
+        "system": system,
+        "code": code,
+        "display": display,
+        "v": status,
+        "prefix": prefix,
+        "note": note,
+        "route": route,
+    }
 
 
 def codesystem() -> Json:
@@ -59,17 +74,28 @@ def codesystem() -> Json:
         else:
             nodes[parent].setdefault("concept", []).append(node)
     return {
-        "resourceType": "CodeSystem", "id": "bonemet", "url": LOCAL_SYSTEM, "version": VERSION,
-        "name": "BonemetLocalCodes", "title": "fhir-bonemet local codes", "status": "draft",
-        "experimental": False, "publisher": "fhir-bonemet",
+        "resourceType": "CodeSystem",
+        "id": "bonemet",
+        "url": LOCAL_SYSTEM,
+        "version": VERSION,
+        "name": "BonemetLocalCodes",
+        "title": "fhir-bonemet local codes",
+        "status": "draft",
+        "experimental": False,
+        "publisher": "fhir-bonemet",
         "description": "Codes for which no standard code was found (SINS, Mirels, lesion type, red-flag "
-                       "symptoms, exercise domains, CarePlan categories), clinical-rules §5.4.",
-        "caseSensitive": True, "hierarchyMeaning": "is-a", "content": "complete",
-        "count": len(nodes), "concept": roots,
+        "symptoms, exercise domains, CarePlan categories), clinical-rules §5.4.",
+        "caseSensitive": True,
+        "hierarchyMeaning": "is-a",
+        "content": "complete",
+        "count": len(nodes),
+        "concept": roots,
     }
 
 
-def medication_codes(systems: dict[str, str], meds: dict[str, Any], products: list[Json]) -> dict[str, list[Json]]:
+def medication_codes(
+    systems: dict[str, str], meds: dict[str, Any], products: list[Json]
+) -> dict[str, list[Json]]:
     """Class concept id -> RxNorm ingredient, salt and product codes plus ATC codes of its ingredients."""
     out: dict[str, list[Json]] = {}
     rx, atc = systems["rxnorm"], systems["atc"]
@@ -79,7 +105,9 @@ def medication_codes(systems: dict[str, str], meds: dict[str, Any], products: li
         codes = []
         if "rxcui" in ing:
             codes.append(_code(rx, ing["rxcui"], f"{name} (ingredient)", ing["v"]))
-        codes += [_code(rx, s["rxcui"], s["name"], s["v"], note=s.get("source", "")) for s in ing.get("salts", [])]
+        codes += [
+            _code(rx, s["rxcui"], s["name"], s["v"], note=s.get("source", "")) for s in ing.get("salts", [])
+        ]
         codes += [_code(atc, a["c"], name, a["v"]) for a in ing.get("atc", [])]
         for cls in plain:
             out.setdefault(cls, []).extend(codes)
@@ -123,9 +151,16 @@ def valueset(concept_id: str, row: Json, codes: list[Json]) -> Json:
             {"extension": extension, "code": code["code"], "display": code["display"]}
         )
     return {
-        "resourceType": "ValueSet", "id": concept_id, "url": f"{BASE}/ValueSet/{concept_id}",
-        "version": VERSION, "name": concept_id, "title": row["title"], "status": "draft",
-        "experimental": False, "publisher": "fhir-bonemet", "description": row["description"],
+        "resourceType": "ValueSet",
+        "id": concept_id,
+        "url": f"{BASE}/ValueSet/{concept_id}",
+        "version": VERSION,
+        "name": concept_id,
+        "title": row["title"],
+        "status": "draft",
+        "experimental": False,
+        "publisher": "fhir-bonemet",
+        "description": row["description"],
         "compose": {"include": [{"system": s, "concept": c} for s, c in groups.items()]},
     }
 
@@ -141,12 +176,22 @@ def build() -> dict[Path, str]:
     readme_rows: list[tuple[str, Json]] = []
     for concept_id, row in _toml("concepts.toml").items():
         codes = [
-            _code(systems[c["s"]], c["c"], c["d"], c["v"], prefix=c.get("prefix", False), note=c.get("note", ""))
+            _code(
+                systems[c["s"]], c["c"], c["d"], c["v"], prefix=c.get("prefix", False), note=c.get("note", "")
+            )
             for c in row["codes"]
         ]
         if row.get("solid_icd10cm_families"):
-            codes += [_code(systems["icd10cm"], fam, f"Malignant neoplasm, ICD-10-CM category {fam}",
-                            "unverified", prefix=True) for fam in SOLID_FAMILIES]
+            codes += [
+                _code(
+                    systems["icd10cm"],
+                    fam,
+                    f"Malignant neoplasm, ICD-10-CM category {fam}",
+                    "unverified",
+                    prefix=True,
+                )
+                for fam in SOLID_FAMILIES
+            ]
         codes += med_codes.pop(concept_id, [])
         if not codes:
             raise SystemExit(f"concepts.toml: {concept_id} has no codes")
@@ -155,13 +200,17 @@ def build() -> dict[Path, str]:
     if med_codes:
         raise SystemExit(f"medications.toml names classes without a concept: {sorted(med_codes)}")
     files[HERE / "systems.json"] = _dump({"systems": [{"key": k, **v} for k, v in system_rows.items()]})
-    files[HERE / "medications" / "ingredients.json"] = _dump({"ingredients": [
-        {"name": name, **ing} for name, ing in meds["ingredients"].items()
-    ]})
-    files[HERE / "medications" / "rxnorm-products.json"] = _dump({"products": [
-        {**p, "strengths": [{"ingredient": i, "value": v, "unit": u} for i, v, u in p["strengths"]]}
-        for p in products
-    ]})
+    files[HERE / "medications" / "ingredients.json"] = _dump(
+        {"ingredients": [{"name": name, **ing} for name, ing in meds["ingredients"].items()]}
+    )
+    files[HERE / "medications" / "rxnorm-products.json"] = _dump(
+        {
+            "products": [
+                {**p, "strengths": [{"ingredient": i, "value": v, "unit": u} for i, v, u in p["strengths"]]}
+                for p in products
+            ]
+        }
+    )
     files[HERE / "medications" / "lexicon.json"] = _dump(
         {"brands": meds["brands"], "dose_forms": meds["dose_forms"], "route_words": meds["route_words"]}
     )
@@ -172,10 +221,15 @@ def build() -> dict[Path, str]:
 def readme(rows: list[tuple[str, Json]], products: list[Json], systems: dict[str, str]) -> str:
     short = {v: k for k, v in systems.items()}
     lines = [(HERE / "source" / "README-head.md").read_text(encoding="utf-8").rstrip(), ""]
-    lines += ["## Codes awaiting verification (UNVERIFIED or [M])", "",
-              "Generated by `profiles/build.py`; every row is marked in its ValueSet with the "
-              f"`{EXT_VERIFICATION}` extension (valueCode `unverified`).", "",
-              "| Concept | System | Code | Display | Prefix | Note |", "|---|---|---|---|---|---|"]
+    lines += [
+        "## Codes awaiting verification (UNVERIFIED or [M])",
+        "",
+        "Generated by `profiles/build.py`; every row is marked in its ValueSet with the "
+        f"`{EXT_VERIFICATION}` extension (valueCode `unverified`).",
+        "",
+        "| Concept | System | Code | Display | Prefix | Note |",
+        "|---|---|---|---|---|---|",
+    ]
     seen: set[tuple[str, str, str]] = set()
     for concept_id, c in rows:
         key = (concept_id, c["system"], c["code"])
@@ -183,14 +237,30 @@ def readme(rows: list[tuple[str, Json]], products: list[Json], systems: dict[str
             continue
         seen.add(key)
         prefix = "yes" if c["prefix"] else ""
-        lines.append(f"| {concept_id} | {short[c['system']]} | `{c['code']}` | {c['display']} | {prefix} | {c['note']} |")
-    lines += ["", "## Code families matched by prefix", "",
-              "| Concept | System | Prefix | Display |", "|---|---|---|---|"]
-    lines += [f"| {cid} | {short[c['system']]} | `{c['code']}` | {c['display']} |"
-              for cid, c in rows if c["prefix"]]
-    lines += ["", "## RxNorm products (offline table `medications/rxnorm-products.json`)", "",
-              "| RxCUI | TTY | Name | Verification | Source |", "|---|---|---|---|---|"]
-    lines += [f"| {p['rxcui']} | {p['tty']} | {p['name']} | {p['v']} | {p.get('source', '')} |" for p in products]
+        lines.append(
+            f"| {concept_id} | {short[c['system']]} | `{c['code']}` | {c['display']} "
+            f"| {prefix} | {c['note']} |"
+        )
+    lines += [
+        "",
+        "## Code families matched by prefix",
+        "",
+        "| Concept | System | Prefix | Display |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {cid} | {short[c['system']]} | `{c['code']}` | {c['display']} |" for cid, c in rows if c["prefix"]
+    ]
+    lines += [
+        "",
+        "## RxNorm products (offline table `medications/rxnorm-products.json`)",
+        "",
+        "| RxCUI | TTY | Name | Verification | Source |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['rxcui']} | {p['tty']} | {p['name']} | {p['v']} | {p.get('source', '')} |" for p in products
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,10 +1,11 @@
 """Shared fixtures.
 
 ``fhir_server`` (session scope) runs the real FHIR R4 test server in ``tests/fhir_server`` (Node,
-@medplum/fhir-router, in memory, 127.0.0.1 only) and yields a :class:`FhirTestServer`.  ``fhir`` (function
-scope) is the same server, reset to empty before the test.  Tests that use either are marked
-``integration`` automatically.  The server's Node packages are installed by ``make node-deps``
-(``npm ci --prefix tests/fhir_server``); without them these tests fail with that instruction.
+@medplum/fhir-router, in memory, 127.0.0.1 only) and yields a :class:`FhirTestServer`.
+``fresh_fhir`` (function scope) is the same server, reset to empty before the test.  Tests that use
+either are marked ``integration`` automatically.  The server's Node packages are installed by
+``make node-deps`` (``npm ci --prefix tests/fhir_server``); without them these tests fail with that
+instruction.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 import requests
 
 FHIR_SERVER_DIR = Path(__file__).parent / "fhir_server"
-_FHIR_FIXTURES = ("fhir_server", "fhir")
+_FHIR_FIXTURES = ("fhir_server", "fresh_fhir")
 _START_TIMEOUT_S = 60.0
 
 
@@ -173,7 +174,7 @@ def fhir_server() -> Iterator[FhirTestServer]:
 
 
 @pytest.fixture
-def fhir(fhir_server: FhirTestServer) -> FhirTestServer:
+def fresh_fhir(fhir_server: FhirTestServer) -> FhirTestServer:
     fhir_server.reset()
     return fhir_server
 

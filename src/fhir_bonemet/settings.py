@@ -140,7 +140,9 @@ class Settings(BaseSettings):
         # No .env or secrets directory: what the process environment says is what runs.
         return (init_settings, _EnvWithoutAuthSwitch(settings_cls))
 
-    @field_validator("jwt_algorithms", "cors_origins", "fhir_server_allowlist", "conceptmap_dirs", mode="before")
+    @field_validator(
+        "jwt_algorithms", "cors_origins", "fhir_server_allowlist", "conceptmap_dirs", mode="before"
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -180,7 +182,9 @@ class Settings(BaseSettings):
         try:
             raw = json.loads(self.trusted_issuers_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"trusted_issuers_file {self.trusted_issuers_file} cannot be read: {exc}") from exc
+            raise ValueError(
+                f"trusted_issuers_file {self.trusted_issuers_file} cannot be read: {exc}"
+            ) from exc
         if not isinstance(raw, dict):
             raise ValueError(f"trusted_issuers_file {self.trusted_issuers_file} must hold a JSON object")
         merged = {iss: TrustedIssuer.model_validate(cfg) for iss, cfg in raw.items()}
@@ -221,7 +225,9 @@ class Settings(BaseSettings):
         if self.allows_any_fhir_server:
             return True
         candidate = url.rstrip("/")
-        return any(candidate == base or candidate.startswith(base + "/") for base in self.fhir_server_allowlist)
+        return any(
+            candidate == base or candidate.startswith(base + "/") for base in self.fhir_server_allowlist
+        )
 
     @property
     def fhir_timeouts(self) -> tuple[float, float]:

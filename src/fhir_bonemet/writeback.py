@@ -27,8 +27,8 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Literal
 
 import requests
@@ -36,7 +36,8 @@ import requests
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
 from fhir_bonemet.errors import FhirClientError
 from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, with_status
-from fhir_bonemet.store.base import Store, StoreError
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.base import OutboxItem, Store, StoreError
 
 __all__ = [
     "Delivery",
@@ -46,9 +47,11 @@ __all__ = [
     "WritebackMode",
     "backoff",
     "deliver_careplan",
+    "drain_configured",
     "drain_outbox",
     "outbox_key",
     "scope_allows_write",
+    "start_outbox_worker",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,7 +63,7 @@ _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _SCOPE = re.compile(r"^(user|patient|system)/(CarePlan|\*)\.(write|\*|[cruds]+)$")
 
 
-class WritebackMode(str, Enum):
+class WritebackMode(StrEnum):
     SUGGEST = "suggest"
     WRITE = "write"
 
@@ -97,7 +100,8 @@ def outbox_key(fhir_base: str, if_none_exist: str) -> str:
 
 def backoff(attempts: int) -> timedelta:
     """Delay before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min … capped at 1 h."""
-    return min(BACKOFF_BASE * (2 ** max(0, min(attempts, 16))), BACKOFF_CAP)
+    delay: timedelta = BACKOFF_BASE * (2 ** max(0, min(attempts, 16)))
+    return min(delay, BACKOFF_CAP)
 
 
 def _transient(exc: FhirClientError) -> bool:
@@ -115,12 +119,13 @@ def deliver_careplan(
     client: FhirClient | None,
     scope: str | None,
     store: Store,
+    now: datetime,
 ) -> Delivery:
     """Write the plan in ``write`` mode when allowed; otherwise hand it to the card as a suggestion."""
     if plan is None or mode is WritebackMode.SUGGEST or client is None:
         return Delivery(plan)
-    outcome = write_careplan(plan, client=client, scope=scope, store=store)
-    log.info("careplan write-back: %s %s", outcome.state, outcome.reason)
+    outcome = write_careplan(plan, client=client, scope=scope, store=store, now=now)
+    log.info("careplan write-back: %s (%s)", outcome.state, outcome.reason)
     if outcome.state in ("written", "existing"):
         return Delivery(plan, location=outcome.location, outcome=outcome)
     if outcome.state == "queued":
@@ -128,33 +133,47 @@ def deliver_careplan(
     return Delivery(plan, outcome=outcome)  # not written: the plan travels in the card instead
 
 
+def _queued_item(store: Store, key: str) -> OutboxItem | None:
+    try:
+        return next((item for item in store.outbox_list() if item.key == key), None)
+    except StoreError:
+        log.warning("careplan write-back: outbox unreadable")
+        return None
+
+
 def write_careplan(
-    plan: BuiltCarePlan, *, client: FhirClient, scope: str | None, store: Store
+    plan: BuiltCarePlan, *, client: FhirClient, scope: str | None, store: Store, now: datetime
 ) -> WriteOutcome:
+    """One conditional create of the plan as a draft; a transient failure queues it in the outbox."""
     if not scope_allows_write(scope):
         return WriteOutcome("no-scope", reason="the access token's scope does not allow writing CarePlan")
     draft = with_status(plan, CarePlanStatus.DRAFT)
     key = outbox_key(client.base_url, draft.if_none_exist)
-    try:
-        if any(item.key == key for item in store.outbox_list("pending")):
-            # Already waiting for the retry worker: one writer per plan, so a race cannot duplicate it.
-            return WriteOutcome("queued", reason="an earlier write of this plan is waiting in the outbox")
-    except StoreError:
-        log.warning("careplan write-back: outbox unreadable; writing directly")
+    earlier = _queued_item(store, key)
+    if earlier is not None and earlier.status == "pending":
+        # Already waiting for the retry worker: one writer per plan, so no race can duplicate it.
+        return WriteOutcome("queued", reason="an earlier write of this plan is waiting in the outbox")
     try:
         result = client.conditional_create(draft.resource, draft.if_none_exist)
     except FhirClientError as exc:
         if not _transient(exc):
             return WriteOutcome("rejected", reason=f"FHIR server refused the write ({exc.status})")
-        return _queue(store, key, client.base_url, draft, str(exc))
+        if earlier is not None and earlier.status == "done":
+            return WriteOutcome("existing", earlier.location, "written earlier through the outbox")
+        return _queue(store, key, client.base_url, draft, str(exc), now)
     state: Literal["written", "existing"] = "written" if result.status == 201 else "existing"
     return WriteOutcome(state, _location("CarePlan", result.resource_id), f"HTTP {result.status}")
 
 
-def _queue(store: Store, key: str, base: str, draft: BuiltCarePlan, error: str) -> WriteOutcome:
+def _queue(
+    store: Store, key: str, base: str, draft: BuiltCarePlan, error: str, now: datetime
+) -> WriteOutcome:
     body = json.dumps(draft.resource, separators=(",", ":"), ensure_ascii=False)
     try:
-        store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)
+        store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)  # False: already there (failed)
+        # The direct attempt counts as the first one: the worker waits one backoff step, which also leaves
+        # time for a server that answered too slowly to finish what it may still be doing.
+        store.outbox_mark_failed(key, error, now + backoff(0))
     except StoreError:
         # Could not queue: say so, and let the plan travel in the card so it is still not lost.
         return WriteOutcome("rejected", reason="write failed and the outbox could not store it")
@@ -175,7 +194,7 @@ def drain_outbox(
     *,
     token: str | None = None,
     policy: ServerPolicy | None = None,
-    timeouts: Timeouts = Timeouts(),
+    timeouts: Timeouts | None = None,
     limit: int = 20,
 ) -> DrainReport:
     """Try every due outbox item once: done on success, retried later on a transient error (backoff), failed
@@ -188,7 +207,7 @@ def drain_outbox(
                 item.fhir_base,
                 policy=policy or ServerPolicy([item.fhir_base]),
                 access_token=token,
-                timeouts=timeouts,
+                timeouts=timeouts or Timeouts(),
             )
             resource = json.loads(item.body_json)
             if item.if_none_exist:
@@ -237,3 +256,39 @@ class OutboxWorker:
                 self._drain()
             except Exception:  # a broken database must not kill the thread; log without data
                 log.exception("outbox drain failed; will try again")
+
+
+def drain_configured(
+    settings: Settings, store: Store, session: requests.Session, now: datetime, limit: int = 20
+) -> DrainReport:
+    """:func:`drain_outbox` with the settings' FHIR allowlist, timeouts and write-back credential."""
+    policy = ServerPolicy(settings.fhir_server_allowlist, allow_any=settings.allows_any_fhir_server)
+    connect, read = settings.fhir_timeouts
+    return drain_outbox(
+        store,
+        session,
+        now,
+        token=writeback_token(settings),
+        policy=policy,
+        timeouts=Timeouts(connect, read),
+        limit=limit,
+    )
+
+
+def start_outbox_worker(
+    settings: Settings, store: Store, session: requests.Session, interval: float = 30.0
+) -> OutboxWorker:
+    """Start the app's background retry worker (settings' credential, never a hook's token); ``stop()`` it
+    on shutdown."""
+    worker = OutboxWorker(lambda: drain_configured(settings, store, session, datetime.now(UTC)), interval)
+    worker.start()
+    return worker
+
+
+def writeback_token(settings: Settings) -> str | None:
+    """The service's own write-back credential (``writeback_token`` setting), if one is configured."""
+    value = getattr(settings, "writeback_token", None)
+    if value is None:
+        return None
+    secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return str(secret) or None

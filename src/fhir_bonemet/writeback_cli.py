@@ -17,16 +17,7 @@ import requests
 
 from fhir_bonemet.store.base import OutboxItem
 
-__all__ = ["outbox_rows", "register", "writeback_token"]
-
-
-def writeback_token(settings: Any) -> str | None:
-    """The service's own write-back credential from settings, if configured (plain or secret string)."""
-    value = getattr(settings, "writeback_token", None)
-    if value is None:
-        return None
-    secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    return str(secret) or None
+__all__ = ["outbox_rows", "register"]
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -76,10 +67,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fhir_bonemet.client.fhir import Timeouts
     from fhir_bonemet.settings import Settings
     from fhir_bonemet.store import open_store
-    from fhir_bonemet.writeback import drain_outbox, requeue_failed
+    from fhir_bonemet.writeback import drain_configured, requeue_failed
 
     settings = Settings()
     store = open_store(settings)
@@ -88,15 +78,7 @@ def _run(args: argparse.Namespace) -> int:
             now = datetime.now(UTC)
             requeued = requeue_failed(store, now)
             with requests.Session() as session:
-                connect, read = settings.fhir_timeouts
-                report = drain_outbox(
-                    store,
-                    session,
-                    now,
-                    token=writeback_token(settings),
-                    timeouts=Timeouts(connect, read),
-                    limit=1000,
-                )
+                report = drain_configured(settings, store, session, now, limit=1000)
             print(
                 f"retry: {requeued} failed item(s) re-queued; written {report.written}, "
                 f"retrying later {report.retrying}, failed {report.failed}"

@@ -16,7 +16,9 @@ def _searchset(*resources: Any) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "entry": [{"fullUrl": f"http://ehr.example/fhir/x/{i}", "resource": r} for i, r in enumerate(resources)],
+        "entry": [
+            {"fullUrl": f"http://ehr.example/fhir/x/{i}", "resource": r} for i, r in enumerate(resources)
+        ],
     }
 
 
@@ -29,7 +31,10 @@ def test_prefetch_accepts_resource_bundle_and_array() -> None:
         {
             "patient": {"resourceType": "Patient", "id": "p1"},
             "observations": _searchset(_obs("o1"), _obs("o2")),
-            "conditions": [{"resourceType": "Condition", "id": "c1"}, _searchset({"resourceType": "Condition", "id": "c2"})],
+            "conditions": [
+                {"resourceType": "Condition", "id": "c1"},
+                _searchset({"resourceType": "Condition", "id": "c2"}),
+            ],
         }
     )
     assert _refs(result, "Patient") == ["Patient/p1"]
@@ -116,7 +121,9 @@ def test_nested_bundles_are_followed_but_not_forever() -> None:
     nested = inner
     for _ in range(10):
         nested = {"resourceType": "Bundle", "entry": [{"resource": nested}]}
-    result = read_prefetch({"doc": {"resourceType": "Bundle", "entry": [{"resource": inner}]}, "deep": nested})
+    result = read_prefetch(
+        {"doc": {"resourceType": "Bundle", "entry": [{"resource": inner}]}, "deep": nested}
+    )
     assert _refs(result, "Observation") == ["Observation/deep"]
     assert any("nested too deeply" in issue.message for issue in result.issues)
 

@@ -92,7 +92,8 @@ def test_unknown_units_are_refused_with_a_reason(concept: str, unit: str | None)
 
 
 @pytest.mark.parametrize(
-    ("concept", "value"), [(c.PAIN_SCORE, 11), (c.PAIN_SCORE, -1), (c.ECOG, 6), (c.MIRELS_TOTAL, 3), (c.SINS_TOTAL, 19)]
+    ("concept", "value"),
+    [(c.PAIN_SCORE, 11), (c.PAIN_SCORE, -1), (c.ECOG, 6), (c.MIRELS_TOTAL, 3), (c.SINS_TOTAL, 19)],
 )
 def test_scores_out_of_their_range_are_refused(concept: str, value: float) -> None:
     assert isinstance(normalise(concept, value, "{score}"), str)

@@ -12,7 +12,10 @@ CLINICAL_STATUS = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 
 
 def _entry(resource: dict[str, Any], full_url: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+    entry: dict[str, Any] = {
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"]},
+    }
     if full_url:
         entry["fullUrl"] = full_url
     return entry
@@ -32,7 +35,9 @@ def pain_score(value: int, day: date) -> dict[str, Any]:
 def patient_bundle(pain_scores: int = 3, first_day: date = date(2024, 1, 1)) -> dict[str, Any]:
     """One patient with an active and a resolved bone-metastasis Condition and ``pain_scores`` daily
     pain-score Observations from ``first_day`` on."""
-    entries = [_entry({"resourceType": "Patient", "birthDate": "1961-04-02", "gender": "female"}, PATIENT_UUID)]
+    entries = [
+        _entry({"resourceType": "Patient", "birthDate": "1961-04-02", "gender": "female"}, PATIENT_UUID)
+    ]
     for status in ("active", "resolved"):
         entries.append(
             _entry(

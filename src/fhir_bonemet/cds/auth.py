@@ -1,4 +1,4 @@
-"""Verification of the CDS client's JWT (``Authorization: Bearer <JWT>``), CDS Hooks 2.0 "Trusting CDS Clients".
+"""Verification of the CDS client's JWT (``Authorization: Bearer <JWT>``), per CDS Hooks 2.0.
 
 Checks, in order: a bearer token is present; header ``alg`` is in the configured allowlist (``none`` and
 HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is present; ``iss`` is a trusted
@@ -68,7 +68,9 @@ class ReplayCache:
 
 
 class JwtVerifier:
-    def __init__(self, settings: Settings, session: requests.Session, replay_cache: ReplayCache | None = None) -> None:
+    def __init__(
+        self, settings: Settings, session: requests.Session, replay_cache: ReplayCache | None = None
+    ) -> None:
         self._settings = settings
         self._algorithms = frozenset(settings.jwt_algorithms)
         self._keys = KeyResolver(settings, session)

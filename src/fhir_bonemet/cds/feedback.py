@@ -44,7 +44,9 @@ def parse_rfc3339(value: Any) -> datetime:
         tz = timezone(-offset if sign == "-" else offset)
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
-        parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+        )
     except ValueError as exc:
         raise ValueError("must be a valid calendar date and time") from exc
     return parsed.astimezone(UTC)

@@ -69,7 +69,9 @@ class KeyResolver:
             keys: dict[str, Jwk] = {}
             try:
                 if issuer.jwks_file is not None:
-                    keys.update(_keys_by_kid(json.loads(issuer.jwks_file.read_text("utf-8")), str(issuer.jwks_file)))
+                    keys.update(
+                        _keys_by_kid(json.loads(issuer.jwks_file.read_text("utf-8")), str(issuer.jwks_file))
+                    )
                 if issuer.jwks is not None:
                     keys.update(_keys_by_kid(issuer.jwks, f"trusted issuer {iss} jwks"))
             except (OSError, ValueError) as exc:

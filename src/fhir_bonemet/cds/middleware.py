@@ -18,7 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fhir_bonemet.cds.problems import operation_outcome
 from fhir_bonemet.errors import Problem
 
-__all__ = ["LOG_STATE_KEY", "BodyLimitMiddleware", "ErrorGuardMiddleware", "RequestLogMiddleware"]
+__all__ = [
+    "LOG_STATE_KEY",
+    "BodyLimitMiddleware",
+    "ErrorGuardMiddleware",
+    "RequestLogMiddleware",
+    "loggable_path",
+]
 
 log = logging.getLogger("fhir_bonemet.http")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]{0,200}$")
@@ -74,7 +80,9 @@ class BodyLimitMiddleware:
                 chunks.append(chunk)
                 more = message.get("more_body", False)
         except _TooLarge:
-            problem = Problem("$this", f"The request body exceeds the limit of {self.max_bytes} bytes.", "too-long")
+            problem = Problem(
+                "$this", f"The request body exceeds the limit of {self.max_bytes} bytes.", "too-long"
+            )
             await send_outcome(send, 413, problem)
             return
         except ValueError:
@@ -119,11 +127,13 @@ class ErrorGuardMiddleware:
         except Exception:
             log.error("unhandled error", exc_info=True, extra=_log_fields(scope))
             if not started:
-                problem = Problem("$this", "Internal error; it has been logged with the hookInstance.", "exception")
+                problem = Problem(
+                    "$this", "Internal error; it has been logged with the hookInstance.", "exception"
+                )
                 await send_outcome(send, 500, problem)
 
 
-def _loggable_path(path: str) -> str:
+def loggable_path(path: str) -> str:
     # The CDS Hooks URLs carry only service ids; anything stranger is not echoed into the logs.
     return path if _PATH.match(path) else "invalid"
 
@@ -159,7 +169,7 @@ class RequestLogMiddleware:
         finally:
             fields = {
                 "method": scope["method"],
-                "path": _loggable_path(scope["path"]),
+                "path": loggable_path(scope["path"]),
                 "status": status,
                 "latency_ms": round((time.perf_counter() - start) * 1000, 1),
                 **_log_fields(scope),

@@ -15,7 +15,13 @@ e.g. ``["R01", "P14"]``) that produced the card.  Build it with :func:`rules_ext
 
 from __future__ import annotations
 
-from fhir_bonemet.cds.feedback import AcceptedSuggestion, CDSFeedback, Feedback, FeedbackCoding, OverrideReason
+from fhir_bonemet.cds.feedback import (
+    AcceptedSuggestion,
+    CDSFeedback,
+    Feedback,
+    FeedbackCoding,
+    OverrideReason,
+)
 from fhir_bonemet.cds.request import (
     CONTEXT_MODELS,
     CDSRequest,
@@ -29,8 +35,8 @@ from fhir_bonemet.cds.request import (
 from fhir_bonemet.cds.response import (
     RULES_EXTENSION,
     Action,
-    CDSResponse,
     Card,
+    CDSResponse,
     Coding,
     Link,
     Source,

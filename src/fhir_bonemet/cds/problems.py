@@ -44,9 +44,12 @@ def problems_from_validation(exc: ValidationError, prefix: str = "") -> tuple[Pr
     for error in exc.errors(include_input=False, include_url=False, include_context=False):
         location = location_of(error["loc"], prefix)
         message = _message(error)
-        where = location or "body"
         problems.append(
-            Problem(location=location, message=f"{where}: {message}", code=_ISSUE_CODES.get(error["type"], "invalid"))
+            Problem(
+                location=location,
+                message=f"{location}: {message}" if location else message,
+                code=_ISSUE_CODES.get(error["type"], "invalid"),
+            )
         )
     return tuple(problems)
 

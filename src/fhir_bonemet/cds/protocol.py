@@ -40,8 +40,10 @@ class HookDeps:
 
     settings: Settings
     store: Store
-    session: requests.Session  # the one outbound HTTP session (FHIR calls); timeouts in settings.fhir_timeouts
-    client: ClientIdentity | None  # the verified caller; None when JWT verification is off (--no-auth)
+    # The one outbound HTTP session (FHIR calls); timeouts in settings.fhir_timeouts.
+    session: requests.Session
+    # The verified caller; None when JWT verification is off (--no-auth).
+    client: ClientIdentity | None
 
 
 class HookHandler(Protocol):

@@ -64,7 +64,9 @@ class HookContext(InboundModel):
 
 
 class PatientViewContext(HookContext):
-    USER_TYPES: ClassVar[frozenset[str]] = frozenset({"Practitioner", "PractitionerRole", "Patient", "RelatedPerson"})
+    USER_TYPES: ClassVar[frozenset[str]] = frozenset(
+        {"Practitioner", "PractitionerRole", "Patient", "RelatedPerson"}
+    )
 
 
 def _draft_order_refs(bundle: Mapping[str, Any]) -> frozenset[str]:
@@ -152,12 +154,17 @@ def parse_request(body: Mapping[str, Any], context_model: type[HookContext]) -> 
         except ValidationError as exc:
             problems.extend(problems_from_validation(exc, "context"))
     # The context was validated above; a validated (or blank) instance passes through unchanged here.
-    envelope = {**body, "context": context if context is not None else HookContext.model_construct()}
+    envelope = {
+        **body,
+        "context": context if context is not None else HookContext.model_construct(userId="", patientId=""),
+    }
     try:
         request = CDSRequest.model_validate(envelope)
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc))
     if problems:
         count = len(problems)
-        raise InvalidRequestError(f"The request is invalid ({count} problem{'s' if count != 1 else ''})", tuple(problems))
+        raise InvalidRequestError(
+            f"The request is invalid ({count} problem{'s' if count != 1 else ''})", tuple(problems)
+        )
     return request

@@ -43,13 +43,18 @@ async def _json_object(request: Request) -> dict[str, Any]:
         body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         # json's messages give line and column, never the offending text.
-        detail = f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
+        detail = (
+            f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
+        )
         raise InvalidRequestError(
             "The body is not valid JSON.",
             (Problem("$this", f"The body is not valid JSON ({detail}).", "structure"),),
         ) from exc
     if not isinstance(body, dict):
-        raise InvalidRequestError("The body must be a JSON object.", (Problem("$this", "The body must be a JSON object.", "structure"),))
+        raise InvalidRequestError(
+            "The body must be a JSON object.",
+            (Problem("$this", "The body must be a JSON object.", "structure"),),
+        )
     return body
 
 
@@ -83,7 +88,9 @@ async def call_service(
     _log_fields(request, hookInstance=safe_hook_instance(body.get("hookInstance")))
     hook = body.get("hook")
     if not isinstance(hook, str) or not hook:
-        raise InvalidRequestError("hook is required", (Problem("hook", "hook: a hook name is required", "required"),))
+        raise InvalidRequestError(
+            "hook is required", (Problem("hook", "hook: a hook name is required", "required"),)
+        )
     service = catalogue.get(service_id, hook)
     if service is None:
         served = ", ".join(catalogue.hooks_of(service_id))
@@ -119,7 +126,11 @@ def _audit(store: Store, service_id: str, hook: str, hook_instance: str, respons
     except Exception as exc:
         log.error(
             "issued-card audit not recorded",
-            extra={"service": service_id, "hookInstance": safe_hook_instance(hook_instance), "error_type": type(exc).__name__},
+            extra={
+                "service": service_id,
+                "hookInstance": safe_hook_instance(hook_instance),
+                "error_type": type(exc).__name__,
+            },
         )
 
 
@@ -147,5 +158,7 @@ async def health(store: StoreDep) -> JSONResponse:
         await run_in_threadpool(store.ping)
     except Exception as exc:
         log.warning("store not ready", extra={"error_type": type(exc).__name__})
-        return JSONResponse({"status": "unavailable", "live": True, "ready": False, "store": "unavailable"}, 503)
+        return JSONResponse(
+            {"status": "unavailable", "live": True, "ready": False, "store": "unavailable"}, 503
+        )
     return JSONResponse({"status": "ok", "live": True, "ready": True, "store": "ok"})

@@ -35,7 +35,9 @@ REQUIRED_PREFETCH_EXTENSION = "org.fhir-bonemet.required-prefetch"
 PREFETCH_CONTEXT_FIELDS: Mapping[str, frozenset[str]] = {
     hook: frozenset({"userId", "patientId", "encounterId"}) for hook in CONTEXT_MODELS
 }
-USER_TOKENS = frozenset({"userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"})
+USER_TOKENS = frozenset(
+    {"userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"}
+)
 _TOKEN = re.compile(r"\{\{(.*?)\}\}")
 _TEMPLATE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)(?:/(?P<id>[^/?]+)|\?(?P<query>.+))$")
 _SPECIAL_PARAMS = frozenset({"_count", "_sort", "_id"})
@@ -52,7 +54,9 @@ def _check_template(hook: str, key: str, template: str) -> None:
             continue
         if token in USER_TOKENS:
             continue
-        raise ValueError(f"prefetch[{key}]: token {{{{{token}}}}} is not a CDS Hooks 2.0 prefetch token for {hook}")
+        raise ValueError(
+            f"prefetch[{key}]: token {{{{{token}}}}} is not a CDS Hooks 2.0 prefetch token for {hook}"
+        )
     bare = _TOKEN.sub("x", template)
     if "{" in bare or "}" in bare:
         raise ValueError(f"prefetch[{key}]: unbalanced token braces")
@@ -64,7 +68,9 @@ def _check_template(hook: str, key: str, template: str) -> None:
         if base.startswith("_") and base not in _SPECIAL_PARAMS:
             raise ValueError(f"prefetch[{key}]: {base} is outside the recommended prefetch subset")
         if modifier and modifier != "in":
-            raise ValueError(f"prefetch[{key}]: modifier :{modifier} is outside the recommended prefetch subset")
+            raise ValueError(
+                f"prefetch[{key}]: modifier :{modifier} is outside the recommended prefetch subset"
+            )
 
 
 class ServiceDefinition(BaseModel):
@@ -112,7 +118,10 @@ class ServiceDefinition(BaseModel):
 
 
 class ServiceCatalogue:
-    """The loaded services, looked up by (id, hook): one id may serve several hooks (stale-guidance update)."""
+    """The loaded services, looked up by (id, hook).
+
+    One id may serve several hooks (the spec's way to update stale guidance), so calls dispatch on both.
+    """
 
     def __init__(self, services: Iterable[ServiceDefinition]) -> None:
         self.services = tuple(sorted(services, key=lambda s: (s.id, s.hook)))
@@ -139,7 +148,9 @@ class ServiceCatalogue:
 def load_services(directory: Path) -> ServiceCatalogue:
     """Load every ``*.json`` directly in ``directory`` (examples in sub-folders are not services)."""
     if not directory.is_dir():
-        raise ConfigurationError(f"service definitions directory {directory} does not exist (BONEMET_SERVICES_DIR)")
+        raise ConfigurationError(
+            f"service definitions directory {directory} does not exist (BONEMET_SERVICES_DIR)"
+        )
     services = []
     for path in sorted(directory.glob("*.json")):
         try:

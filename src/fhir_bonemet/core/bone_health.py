@@ -158,7 +158,7 @@ def p07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     "P08",
     "Zoledronic acid dose for renal function",
     Category.BONE_HEALTH,
-    concepts=(c.ZOLEDRONIC_ACID, *RENAL_CONCEPTS),
+    concepts=(c.ZOLEDRONIC_ACID, c.HYPERCALCAEMIA, *RENAL_CONCEPTS),
     thresholds=ZA_KEYS,
     evidence=("S17", "S16"),
     on_orders=True,
@@ -190,8 +190,11 @@ def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         )
     tolerance = t.v("pain.za_dose_tolerance_mg")
     too_high: list[tuple[MedicationFact, float]] = []
+    for_hypercalcaemia = [m for m in za if c.HYPERCALCAEMIA in m.reason_concepts]
     for med in za:
         ordered = dose_mg(med, ZA_NAME)
+        if med in for_hypercalcaemia:
+            continue  # the CrCl table is the bone-metastasis schedule; not applied to a hypercalcaemia dose
         if isinstance(ordered, str):
             t.miss(f"ordered dose of {med.ref} ({ordered})", f"compare it with the {advised:g} mg advised")
         elif ordered > advised + tolerance:
@@ -206,7 +209,15 @@ def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         Indicator.WARNING,
         summary,
         f"Zoledronic acid dose depends on renal function: {renal.describe()}.",
-        (table, "Withhold if renal function worsens."),
+        (
+            table,
+            "Withhold if renal function worsens.",
+            *(
+                ["Ordered for hypercalcaemia: check the dose against the label for that indication."]
+                if for_hypercalcaemia
+                else []
+            ),
+        ),
     )
 
 
@@ -249,8 +260,9 @@ def p09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         )
         reasons.append("no recent calcium result")
     denosumab = ctx.active(c.DENOSUMAB)
+    limit = t.label("pain.denosumab_high_risk_crcl_below")
     if denosumab:
-        renal = t.renal("the higher hypocalcaemia risk of CrCl < 30 cannot be excluded")
+        renal = t.renal(f"the higher hypocalcaemia risk of CrCl below {limit} cannot be excluded")
         if renal.value is None:
             reasons.append("renal function unknown on denosumab")
         elif renal.value < t.v("pain.denosumab_high_risk_crcl_below"):
@@ -271,7 +283,6 @@ def p09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     elif vit.quantity is not None:
         t.fact(UsedFact("25-OH vitamin D", f"{vit.quantity.value:g} {vit.quantity.unit}", vit.ref))
     if denosumab:
-        limit = t.label("pain.denosumab_high_risk_crcl_below")
         recs.append(
             f"Denosumab with CrCl below {limit} carries the highest hypocalcaemia risk: monitor calcium."
         )

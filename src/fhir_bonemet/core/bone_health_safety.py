@@ -62,10 +62,9 @@ def r06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     if ca.method is CalciumMethod.UNCORRECTED:
         recs.append("Repeat calcium with albumin to confirm the corrected value.")
     if ctx.active(c.DENOSUMAB):
-        renal = t.renal("the highest-risk group (denosumab with CrCl < 30) cannot be excluded")
-        limit = t.v("pain.denosumab_high_risk_crcl_below")
-        if renal.value is None or renal.value < limit:
-            shown = t.label("pain.denosumab_high_risk_crcl_below")
+        shown = t.label("pain.denosumab_high_risk_crcl_below")
+        renal = t.renal(f"the highest-risk group (denosumab with CrCl below {shown}) cannot be excluded")
+        if renal.value is None or renal.value < t.v("pain.denosumab_high_risk_crcl_below"):
             recs.append(f"Denosumab with CrCl below {shown} carries the highest risk.")
     t.act(bmas, "delete", "hold this dose until calcium is corrected")
     return t.finding(

@@ -33,7 +33,8 @@ __all__ = [
     "renal_function",
 ]
 
-ACTIVE_CONDITION_STATUSES = frozenset({"active", "recurrence", "relapse"})
+# "unknown" counts as current: an unknown status is not evidence that the problem has gone away.
+ACTIVE_CONDITION_STATUSES = frozenset({"active", "recurrence", "relapse", "unknown"})
 
 
 def _iso(when: date | datetime | None) -> str | None:
@@ -273,8 +274,8 @@ def renal_function(facts: PatientFacts, today: date, th: Thresholds) -> RenalFun
     if creat is not None and weight is not None and scr and kg and age is not None and not missing:
         value = cockcroft_gault(scr, kg, age, facts.sex)
         notes = []
-        if facts.sex is not Sex.MALE:
-            notes.append("sex recorded as female, other or unknown: female factor applied (lower value)")
+        if facts.sex not in (Sex.MALE, Sex.FEMALE):
+            notes.append("sex not recorded as male or female: female factor applied (the lower value)")
         used = (
             UsedFact("Serum creatinine", f"{scr:.2f} mg/dL", creat.ref, _iso(obs_date(creat))),
             UsedFact("Body weight", f"{kg:.1f} kg", weight.ref, _iso(obs_date(weight))),

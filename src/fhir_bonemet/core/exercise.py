@@ -24,14 +24,28 @@ from collections.abc import Sequence
 from datetime import date
 
 from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.exercise_domains import site_row
+from fhir_bonemet.core.exercise_domains import STRUCTURED_DOMAINS, site_row
 from fhir_bonemet.core.exercise_findings import ex01_plan, ex02_gates, ex03_missing
 from fhir_bonemet.core.exercise_gates import global_gates
-from fhir_bonemet.core.exercise_prescription import RegionCells, build_domains, progression, stop_and_call, supervision
+from fhir_bonemet.core.exercise_prescription import (
+    RegionCells,
+    build_domains,
+    progression,
+    stop_and_call,
+    supervision,
+)
 from fhir_bonemet.core.exercise_tiers import bma_active, person_tier, tier_lesion
 from fhir_bonemet.core.fact_index import FactIndex
 from fhir_bonemet.core.facts import PatientFacts, SiteClass
-from fhir_bonemet.core.findings import Category, DomainStatus, ExercisePlan, Finding, Indicator, LesionRisk, Tier
+from fhir_bonemet.core.findings import (
+    Category,
+    DomainStatus,
+    ExercisePlan,
+    Finding,
+    Indicator,
+    LesionRisk,
+    Tier,
+)
 from fhir_bonemet.core.red_flags import assess_red_flags
 from fhir_bonemet.core.red_flags_skeletal import escalations
 from fhir_bonemet.core.rules import register
@@ -85,29 +99,69 @@ _GATE_THRESHOLDS = (
     "red_flags.symptom_lookback_days",
 )
 _TIER_CONCEPTS = (
-    c.BONE_METASTASIS, c.SINS_TOTAL, c.MIRELS_TOTAL, c.LESION_TYPE, c.PAIN_MECHANICAL, c.PAIN_SCORE,
-    c.PATHOLOGICAL_FRACTURE, c.IMPENDING_FRACTURE, c.RADIOTHERAPY, c.SURGICAL_REVIEW, c.BONE_MODIFYING_AGENT,
-    c.ZOLEDRONIC_ACID, c.DENOSUMAB, c.PAMIDRONATE, c.ECOG, c.KPS, c.FALLS_HISTORY, c.FALL_RISK,
-    c.MORSE_FALL_SCALE, c.PERIPHERAL_NEUROPATHY, c.OSTEOPOROSIS, c.GABAPENTINOID, c.SNRI_TCA,
-    c.BENZODIAZEPINE, c.OPIOID, c.CORD_COMPRESSION,
+    c.BONE_METASTASIS,
+    c.SINS_TOTAL,
+    c.MIRELS_TOTAL,
+    c.LESION_TYPE,
+    c.PAIN_MECHANICAL,
+    c.PAIN_SCORE,
+    c.PATHOLOGICAL_FRACTURE,
+    c.IMPENDING_FRACTURE,
+    c.RADIOTHERAPY,
+    c.SURGICAL_REVIEW,
+    c.BONE_MODIFYING_AGENT,
+    c.ZOLEDRONIC_ACID,
+    c.DENOSUMAB,
+    c.PAMIDRONATE,
+    c.ECOG,
+    c.KPS,
+    c.FALLS_HISTORY,
+    c.FALL_RISK,
+    c.MORSE_FALL_SCALE,
+    c.PERIPHERAL_NEUROPATHY,
+    c.OSTEOPOROSIS,
+    c.GABAPENTINOID,
+    c.SNRI_TCA,
+    c.BENZODIAZEPINE,
+    c.OPIOID,
+    c.CORD_COMPRESSION,
 )
 _GATE_CONCEPTS = (
-    c.LAB_PLATELETS, c.LAB_HAEMOGLOBIN, c.LAB_NEUTROPHILS, c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED,
-    c.LAB_CALCIUM_IONISED, c.LAB_ALBUMIN, c.FEVER, c.FATIGUE_SCORE, c.SYMPTOMATIC_HYPERCALCAEMIA, c.CHEMOTHERAPY,
+    c.LAB_PLATELETS,
+    c.LAB_HAEMOGLOBIN,
+    c.LAB_NEUTROPHILS,
+    c.LAB_CALCIUM,
+    c.LAB_CALCIUM_CORRECTED,
+    c.LAB_CALCIUM_IONISED,
+    c.LAB_ALBUMIN,
+    c.FEVER,
+    c.FATIGUE_SCORE,
+    c.SYMPTOMATIC_HYPERCALCAEMIA,
+    c.CHEMOTHERAPY,
 )
 register(
-    "EX01", "Exercise tier and prescription", Category.EXERCISE,
-    concepts=(*_TIER_CONCEPTS, *_GATE_CONCEPTS), thresholds=(*_TIER_THRESHOLDS, *_GATE_THRESHOLDS),
+    "EX01",
+    "Exercise tier and prescription",
+    Category.EXERCISE,
+    concepts=(*_TIER_CONCEPTS, *_GATE_CONCEPTS),
+    thresholds=(*_TIER_THRESHOLDS, *_GATE_THRESHOLDS),
     evidence=("S03", "S04", "S05", "S06", "S07", "S10", "S11", "S13", "S01"),
 )
 register(
-    "EX02", "Global exercise gate", Category.EXERCISE,
-    concepts=_GATE_CONCEPTS, thresholds=_GATE_THRESHOLDS, evidence=("S09", "S08", "S24", "S01"),
+    "EX02",
+    "Global exercise gate",
+    Category.EXERCISE,
+    concepts=_GATE_CONCEPTS,
+    thresholds=_GATE_THRESHOLDS,
+    evidence=("S09", "S08", "S24", "S01"),
 )
 register(
-    "EX03", "Screening data to complete before exercise", Category.EXERCISE,
+    "EX03",
+    "Screening data to complete before exercise",
+    Category.EXERCISE,
     concepts=(c.SINS_TOTAL, c.MIRELS_TOTAL, c.ECOG, c.KPS, c.LAB_PLATELETS, c.LAB_HAEMOGLOBIN, c.LAB_CALCIUM),
-    thresholds=("lookback.score_days", "lookback.lab_days"), evidence=("S03", "S10", "S11"),
+    thresholds=("lookback.score_days", "lookback.lab_days"),
+    evidence=("S03", "S10", "S11"),
 )
 
 
@@ -126,8 +180,11 @@ def assess_exercise(
     if not facts.lesions:
         return None, ()
     idx = index if index is not None else FactIndex(facts)
-    flags = [f for f in (red_flags if red_flags is not None else assess_red_flags(facts, today, th, idx))
-             if f.category is Category.RED_FLAG]
+    flags = [
+        f
+        for f in (red_flags if red_flags is not None else assess_red_flags(facts, today, th, idx))
+        if f.category is Category.RED_FLAG
+    ]
     critical = sorted({f.rule_id for f in flags if f.indicator is Indicator.CRITICAL})
     spinal_suspected = any("R02" in f.rule_ids for f in flags)
     escalated = {lesion_key(lesion) for esc in escalations(facts, today, th, idx) for lesion in esc.lesions}
@@ -137,8 +194,13 @@ def assess_exercise(
     regions: list[RegionCells] = []
     keys: set[str] = set()
     for ev in lesion_evidence(facts, today, th, idx):
-        lt = tier_lesion(ev, th, bma_active=bma, escalated=lesion_key(ev.lesion) in escalated,
-                         spinal_suspected=spinal_suspected)
+        lt = tier_lesion(
+            ev,
+            th,
+            bma_active=bma,
+            escalated=lesion_key(ev.lesion) in escalated,
+            spinal_suspected=spinal_suspected,
+        )
         keys |= lt.keys
         cells = site_row(ev.lesion.site.site)
         label = lesion_label(ev.lesion)
@@ -149,8 +211,10 @@ def assess_exercise(
                 site=ev.lesion.site,
                 tier=lt.tier,
                 reasons=tuple(lt.reasons),
-                avoided_domains=tuple(d for d, cell in cells.items() if cell.status is DomainStatus.AVOID),
-                restricted_domains=tuple(d for d, cell in cells.items() if cell.status is DomainStatus.RESTRICTED),
+                avoided_domains=tuple(d for d in STRUCTURED_DOMAINS if cells[d].status is DomainStatus.AVOID),
+                restricted_domains=tuple(
+                    d for d in STRUCTURED_DOMAINS if cells[d].status is DomainStatus.RESTRICTED
+                ),
                 used=tuple(lt.used),
                 missing=tuple(lt.missing),
             )
@@ -161,7 +225,9 @@ def assess_exercise(
         # R02: a spinal metastasis is suspected but not imaged: hold axial loading as for an unscored,
         # unlocated spinal lesion.
         person.raise_to(Tier.HIGH, "suspected spinal metastasis (R02)")
-        regions.append(RegionCells("suspected spinal metastasis", site_row(SiteClass.SPINE_UNSPECIFIED), True))
+        regions.append(
+            RegionCells("suspected spinal metastasis", site_row(SiteClass.SPINE_UNSPECIFIED), True)
+        )
     gates = global_gates(facts, today, th, idx)
     keys |= gates.keys
 
@@ -189,7 +255,7 @@ def assess_exercise(
     findings = [ex01_plan(plan, facts, person, gates, th, keys)]
     if gates.any:
         findings.append(ex02_gates(gates, th))
-    missing = ex03_missing(plan, person, gates, th)
+    missing = ex03_missing(plan, facts, person, gates, th)
     if missing is not None:
         findings.append(missing)
     return plan, tuple(findings)

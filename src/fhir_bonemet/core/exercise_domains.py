@@ -52,7 +52,16 @@ IMPACT = "ex-impact"
 ADL_ONLY = "ex-adl-only"
 
 # Order of domains in every plan and CarePlan (deterministic output).
-STRUCTURED_DOMAINS = (AEROBIC_WB, AEROBIC_NWB, RESIST_UPPER, RESIST_TRUNK, RESIST_LOWER, FLEX, BALANCE, IMPACT)
+STRUCTURED_DOMAINS = (
+    AEROBIC_WB,
+    AEROBIC_NWB,
+    RESIST_UPPER,
+    RESIST_TRUNK,
+    RESIST_LOWER,
+    FLEX,
+    BALANCE,
+    IMPACT,
+)
 DOMAIN_ORDER = (*STRUCTURED_DOMAINS, ADL_ONLY)
 
 
@@ -66,7 +75,7 @@ P = Cell(DomainStatus.PERMITTED)
 A = Cell(DomainStatus.AVOID)
 
 
-def R(text: str) -> Cell:  # noqa: N802 - reads like the ✓/✗/R cells of the source table
+def R(text: str) -> Cell:
     return Cell(DomainStatus.RESTRICTED, text)
 
 
@@ -78,9 +87,21 @@ NO_SPINE_OR_SHOULDER = NO_SPINE_MOTION + "; " + NO_SHOULDER.lower()
 
 Row = dict[str, Cell]
 
-_PELVIS: Row = {RESIST_UPPER: P, RESIST_TRUNK: P, RESIST_LOWER: R(KNEE_ONLY), AEROBIC_WB: A, AEROBIC_NWB: P, FLEX: P}
+_PELVIS: Row = {
+    RESIST_UPPER: P,
+    RESIST_TRUNK: P,
+    RESIST_LOWER: R(KNEE_ONLY),
+    AEROBIC_WB: A,
+    AEROBIC_NWB: P,
+    FLEX: P,
+}
 _LUMBAR: Row = {
-    RESIST_UPPER: P, RESIST_TRUNK: A, RESIST_LOWER: P, AEROBIC_WB: A, AEROBIC_NWB: P, FLEX: R(NO_SPINE_MOTION)
+    RESIST_UPPER: P,
+    RESIST_TRUNK: A,
+    RESIST_LOWER: P,
+    AEROBIC_WB: A,
+    AEROBIC_NWB: P,
+    FLEX: R(NO_SPINE_MOTION),
 }
 _THORACIC: Row = {
     RESIST_UPPER: R(ELBOW_ONLY),
@@ -91,7 +112,12 @@ _THORACIC: Row = {
     FLEX: R(NO_SPINE_OR_SHOULDER),
 }
 _HUMERUS: Row = {
-    RESIST_UPPER: R(NO_SHOULDER), RESIST_TRUNK: P, RESIST_LOWER: P, AEROBIC_WB: P, AEROBIC_NWB: P, FLEX: R(NO_SHOULDER)
+    RESIST_UPPER: R(NO_SHOULDER),
+    RESIST_TRUNK: P,
+    RESIST_LOWER: P,
+    AEROBIC_WB: P,
+    AEROBIC_NWB: P,
+    FLEX: R(NO_SHOULDER),
 }
 _ALL: Row = {
     RESIST_UPPER: R(ELBOW_ONLY),
@@ -115,7 +141,13 @@ def _union(*rows: Row) -> Row:
     for domain in (AEROBIC_WB, AEROBIC_NWB, RESIST_UPPER, RESIST_TRUNK, RESIST_LOWER, FLEX):
         cells = [row[domain] for row in rows]
         worst = max(cells, key=lambda cell: _RANK[cell.status])
-        texts = list(dict.fromkeys(cell.exclusion for cell in cells if cell.exclusion))
+        # Exclusion texts are "; "-separated clauses; keep each clause once, whatever its case.
+        clauses: dict[str, str] = {}
+        for cell in cells:
+            for clause in (cell.exclusion or "").split("; "):
+                if clause:
+                    clauses.setdefault(clause.lower(), clause[0].upper() + clause[1:])
+        texts = list(clauses.values())
         if worst.status is DomainStatus.AVOID:
             out[domain] = A
         elif worst.status is DomainStatus.RESTRICTED:
@@ -147,7 +179,17 @@ _ROWS: dict[SiteClass, Row] = {
 }
 # Sites whose row is an engineering default rather than a transcription of the trial tables.
 DEFAULT_ROWS = frozenset(
-    {S.SPINE_UNSPECIFIED, S.SACRUM, S.FEMUR, S.UPPER_LIMB, S.LOWER_LIMB, S.SKULL, S.STERNUM, S.SCAPULA, S.CLAVICLE}
+    {
+        S.SPINE_UNSPECIFIED,
+        S.SACRUM,
+        S.FEMUR,
+        S.UPPER_LIMB,
+        S.LOWER_LIMB,
+        S.SKULL,
+        S.STERNUM,
+        S.SCAPULA,
+        S.CLAVICLE,
+    }
 )
 
 

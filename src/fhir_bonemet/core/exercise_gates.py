@@ -36,11 +36,19 @@ class Gates:
     short_bouts: bool = False  # severe fatigue
     no_group_settings: bool = False
     descriptions: list[str] = field(default_factory=list)  # every gate that applied, for the card
-    used: list[UsedFact] = field(default_factory=list)
+    used: list[UsedFact] = field(default_factory=list)  # every value checked, normal or not
+    triggers: list[UsedFact] = field(default_factory=list)  # the values behind the gates that applied
     missing: list[MissingFact] = field(default_factory=list)
     checks_before_start: list[str] = field(default_factory=list)  # tests to do before the first session
     keys: set[str] = field(default_factory=set)
     unverified: bool = False
+
+    def apply(self, description: str, *facts: UsedFact, hold: str | None = None) -> None:
+        """Record a gate that applied, the values behind it and, for a hold gate, the hold reason."""
+        self.descriptions.append(description)
+        self.triggers.extend(facts)
+        if hold is not None:
+            self.hold.append(hold)
 
     @property
     def any(self) -> bool:
@@ -59,39 +67,49 @@ def global_gates(facts: PatientFacts, today: date, th: Thresholds, idx: FactInde
     return g
 
 
-def _platelets(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates) -> None:
+def _need_blood_count(g: Gates) -> None:
+    if "full blood count" not in g.checks_before_start:
+        g.checks_before_start.append("full blood count")
+
+
+def _platelets(
+    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates
+) -> None:
     plt = latest_lab(facts, c.LAB_PLATELETS, today, days, idx)
     if plt is None:
         g.missing.append(MissingFact(f"platelet count within {num(days)} days", "not assumed normal"))
-        g.checks_before_start.append("full blood count")
+        _need_blood_count(g)
         return
     g.keys.update(("exercise.platelets_hold_below", "exercise.platelets_restrict_below"))
+    g.used.append(plt.used())
+    shown = f"Platelets {num(plt.value)}"
     if plt.value < th.v("exercise.platelets_hold_below"):
-        g.hold.append(f"platelets {num(plt.value)} {plt.unit}")
-        g.descriptions.append(f"Platelets {num(plt.value)}: hold; functional mobility only, avoid falls and Valsalva")
-        g.used.append(plt.used())
+        g.apply(
+            f"{shown}: hold; functional mobility only, avoid falls and Valsalva",
+            plt.used(),
+            hold=shown.lower(),
+        )
     elif plt.value < th.v("exercise.platelets_restrict_below"):
         g.no_resistance = g.no_impact = g.light_aerobic_only = True
-        g.descriptions.append(f"Platelets {num(plt.value)}: no resistance, impact or contact; light aerobic only")
-        g.used.append(plt.used())
+        g.apply(f"{shown}: no resistance, impact or contact; light aerobic only", plt.used())
 
 
-def _haemoglobin(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates) -> None:
+def _haemoglobin(
+    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates
+) -> None:
     hb = latest_lab(facts, c.LAB_HAEMOGLOBIN, today, days, idx)
     if hb is None:
         g.missing.append(MissingFact(f"haemoglobin within {num(days)} days", "not assumed normal"))
-        if "full blood count" not in g.checks_before_start:
-            g.checks_before_start.append("full blood count")
+        _need_blood_count(g)
         return
     g.keys.update(("exercise.haemoglobin_hold_below", "exercise.haemoglobin_low_intensity_below"))
+    g.used.append(hb.used())
+    shown = f"Haemoglobin {num(hb.value)} g/dL"
     if hb.value < th.v("exercise.haemoglobin_hold_below"):
-        g.hold.append(f"haemoglobin {num(hb.value)} {hb.unit}")
-        g.descriptions.append(f"Haemoglobin {num(hb.value)} g/dL: hold; medical review")
-        g.used.append(hb.used())
+        g.apply(f"{shown}: hold; medical review", hb.used(), hold=shown.lower())
     elif hb.value < th.v("exercise.haemoglobin_low_intensity_below"):
         g.low_moderate_intensity = True
-        g.descriptions.append(f"Haemoglobin {num(hb.value)} g/dL: low-to-moderate intensity only; medical review")
-        g.used.append(hb.used())
+        g.apply(f"{shown}: low-to-moderate intensity only; medical review", hb.used())
 
 
 def _neutrophils_and_fever(
@@ -100,73 +118,93 @@ def _neutrophils_and_fever(
     anc = latest_lab(facts, c.LAB_NEUTROPHILS, today, days, idx)
     if anc is not None:
         g.keys.add("exercise.neutrophils_hold_below")
+        g.used.append(anc.used())
         if anc.value < th.v("exercise.neutrophils_hold_below"):
-            g.hold.append(f"neutrophils {num(anc.value)} {anc.unit}")
             g.no_group_settings = True
-            g.descriptions.append(f"Neutrophils {num(anc.value)}: hold (infection risk); no group or gym settings")
-            g.used.append(anc.used())
+            shown = f"Neutrophils {num(anc.value)}"
+            g.apply(
+                f"{shown}: hold (infection risk); no group or gym settings", anc.used(), hold=shown.lower()
+            )
     elif has_active(facts, today, c.CHEMOTHERAPY):
         # On chemotherapy an unknown neutrophil count may be dangerously low.
-        g.missing.append(MissingFact(f"neutrophil count within {num(days)} days while on chemotherapy", "not assumed normal"))
-        if "full blood count" not in g.checks_before_start:
-            g.checks_before_start.append("full blood count")
+        g.missing.append(
+            MissingFact(
+                f"neutrophil count within {num(days)} days while on chemotherapy", "not assumed normal"
+            )
+        )
+        _need_blood_count(g)
     fever_days = th.v("exercise.fever_lookback_days")
     g.keys.update(("exercise.fever_lookback_days", "exercise.fever_temperature_min"))
-    for obs in idx.observations(c.FEVER):
-        if not within_days(obs.effective, today, fever_days):
-            continue
-        febrile = obs.flag is True or (
-            obs.quantity is not None and obs.quantity.unit == "Cel" and obs.quantity.value >= th.v("exercise.fever_temperature_min")
+    evidence: list[UsedFact] = []
+    newest = next((o for o in idx.observations(c.FEVER) if within_days(o.effective, today, fever_days)), None)
+    if newest is not None and (
+        newest.flag is True
+        or (
+            newest.quantity is not None
+            and newest.quantity.unit == "Cel"
+            and newest.quantity.value >= th.v("exercise.fever_temperature_min")
         )
-        if febrile:
-            g.hold.append("fever")
-            g.descriptions.append("Fever: hold until assessed")
-            g.used.append(used_obs("Fever", obs))
-        break  # only the newest answer within the window counts
+    ):
+        evidence.append(used_obs("Fever", newest))
     for cond in idx.conditions(c.FEVER):
-        if cond.clinical_status in ACTIVE_STATUSES and within_days(cond.onset or cond.recorded, today, fever_days):
-            if "fever" not in g.hold:
-                g.hold.append("fever")
-                g.descriptions.append("Fever: hold until assessed")
-            g.used.append(used_condition("Fever", cond))
+        when = cond.onset or cond.recorded
+        if cond.clinical_status in ACTIVE_STATUSES and within_days(when, today, fever_days):
+            evidence.append(used_condition("Fever", cond))
+    if evidence:
+        g.used.extend(evidence)
+        g.apply("Fever: hold until assessed", *evidence, hold="fever")
 
 
 def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g: Gates) -> None:
     ca = corrected_calcium(facts, today, th, idx)
-    symptomatic = [
-        o for o in idx.observations(c.SYMPTOMATIC_HYPERCALCAEMIA)[:1]
-        if o.flag is True and within_days(o.effective, today, th.v("red_flags.symptom_lookback_days"))
-    ]
+    days = th.v("red_flags.symptom_lookback_days")
+    newest = next(iter(idx.observations(c.SYMPTOMATIC_HYPERCALCAEMIA)), None)
+    symptomatic = (
+        newest
+        if newest is not None and newest.flag is True and within_days(newest.effective, today, days)
+        else None
+    )
+    held = False
     if ca is None:
         g.missing.append(MissingFact("calcium within the lab lookback", "not assumed normal"))
         g.checks_before_start.append("calcium with albumin")
     else:
-        ionised = ca.method is CalciumMethod.IONISED
-        key = "exercise.ionised_calcium_hold_min" if ionised else "exercise.calcium_hold_min"
+        key = (
+            "exercise.ionised_calcium_hold_min"
+            if ca.method is CalciumMethod.IONISED
+            else "exercise.calcium_hold_min"
+        )
         g.keys.add(key)
+        g.used.extend(ca.used)
         g.unverified = g.unverified or th[key].basis == "unverified"
         if ca.method is CalciumMethod.UNCORRECTED:
             g.missing.append(MissingFact("albumin with the calcium", "calcium not corrected; may be higher"))
         if ca.value >= th.v(key):
-            g.hold.append(f"{ca.label.lower()} {ca.shown()}")
-            g.descriptions.append(f"{ca.label} {ca.shown()}: hold (see R03)")
-            g.used.extend(ca.used)
-    if symptomatic and not any("calcium" in h for h in g.hold):
-        g.hold.append("symptomatic hypercalcaemia")
-        g.descriptions.append("Symptomatic hypercalcaemia: hold (see R03)")
-        g.used.extend(used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic)
+            held = True
+            g.apply(
+                f"{ca.label} {ca.shown()}: hold (see R03)", *ca.used, hold=f"{ca.label.lower()} {ca.shown()}"
+            )
+    if symptomatic is not None and not held:
+        fact = used_obs("Symptoms of hypercalcaemia", symptomatic)
+        g.used.append(fact)
+        g.apply("Symptomatic hypercalcaemia: hold (see R03)", fact, hold="symptomatic hypercalcaemia")
 
 
 def _fatigue(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
+    days = th.v("exercise.fatigue_lookback_days")
     obs = next(
-        (o for o in idx.observations(c.FATIGUE_SCORE) if o.quantity is not None
-         and within_days(o.effective, today, th.v("exercise.fatigue_lookback_days"))),
+        (
+            o
+            for o in idx.observations(c.FATIGUE_SCORE)
+            if o.quantity is not None and within_days(o.effective, today, days)
+        ),
         None,
     )
     if obs is None or obs.quantity is None:
         return
     g.keys.update(("exercise.fatigue_severe_min", "exercise.fatigue_lookback_days"))
+    fact = used_obs("Fatigue", obs)
+    g.used.append(fact)
     if obs.quantity.value >= th.v("exercise.fatigue_severe_min"):
         g.short_bouts = True
-        g.descriptions.append(f"Fatigue {num(obs.quantity.value)}/10: light intensity; short, frequent bouts")
-        g.used.append(used_obs("Fatigue", obs))
+        g.apply(f"Fatigue {num(obs.quantity.value)}/10: light intensity; short, frequent bouts", fact)

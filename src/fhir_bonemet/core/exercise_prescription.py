@@ -50,11 +50,14 @@ class RegionCells:
 def supervision(tier: Tier) -> str:
     return {
         Tier.LOW: "Qualified exercise professional for the initial sessions, then home or community based.",
-        Tier.MODERATE: "Supervised by a physiotherapist or clinical exercise physiologist with oncology training "
+        Tier.MODERATE: "Supervised by a physiotherapist or clinical exercise physiologist with oncology "
+        "training "
         "for most sessions.",
-        Tier.HIGH: "Only after medical/surgical review; 1:1 physiotherapist supervision; ADL and safe-movement "
+        Tier.HIGH: "Only after medical/surgical review; 1:1 physiotherapist supervision; ADL and "
+        "safe-movement "
         "education first.",
-        Tier.ADL_ONLY: "No structured programme: ADL, transfer and mobility maintenance with PT/OT referral and "
+        Tier.ADL_ONLY: "No structured programme: ADL, transfer and mobility maintenance with PT/OT "
+        "referral and "
         "positioning advice.",
         Tier.HOLD: "Structured exercise on hold: functional mobility only until reviewed and re-tiered.",
     }[tier]
@@ -63,9 +66,12 @@ def supervision(tier: Tier) -> str:
 def progression(tier: Tier, th: Thresholds) -> str:
     if tier is Tier.LOW:
         lo, hi = th["exercise.progression_low_weeks_min"], th["exercise.progression_low_weeks_max"]
-        return f"One variable at a time every {num(lo.value)}-{num(hi.value)} weeks if pain is stable (service default)."
+        weeks = f"{num(lo.value)}-{num(hi.value)} weeks"
+        return f"One variable at a time every {weeks} if pain is stable (service default)."
     if tier is Tier.MODERATE:
-        return f"Every {th['exercise.progression_moderate_weeks'].label().replace(' wk', ' weeks')} if stable."
+        return (
+            f"Every {th['exercise.progression_moderate_weeks'].label().replace(' wk', ' weeks')} if stable."
+        )
     return "No progression until re-tiered."
 
 
@@ -74,7 +80,8 @@ def stop_and_call(th: Thresholds) -> tuple[str, ...]:
     hours = num(th.v("exercise.stop_pain_persist_hours"))
     weeks = num(th.v("exercise.restratify_weeks"))
     return (
-        f"New or worse pain at a lesion (NRS rise of {rise} or more lasting over {hours} h): stop and contact the team.",
+        f"New or worse pain at a lesion (NRS rise of {rise} or more lasting over {hours} h): stop and "
+        "contact the team.",
         "New weakness, numbness, difficulty walking or bladder/bowel change: stop and seek urgent help.",
         "A fall: stop and contact the team.",
         f"Re-assess every {weeks} weeks, and on any new lesion, score, fracture, radiotherapy or ECOG.",
@@ -83,11 +90,14 @@ def stop_and_call(th: Thresholds) -> tuple[str, ...]:
 
 def _dose(domain: str, tier: Tier, gates: Gates, th: Thresholds) -> str | None:
     rpe = f"RPE {num(th.v('exercise.rpe_low_min'))}-{num(th.v('exercise.rpe_low_max'))}"
-    rm = f"{num(th.v('exercise.resistance_target_rm_min'))}-{num(th.v('exercise.resistance_target_rm_max'))}RM"
+    rm = (
+        f"{num(th.v('exercise.resistance_target_rm_min'))}-{num(th.v('exercise.resistance_target_rm_max'))}RM"
+    )
     table: dict[str, dict[Tier, str]] = {
         "aerobic": {
             Tier.LOW: f"Moderate intensity ({rpe} on the 6-20 scale), building towards the survivor dose",
-            Tier.MODERATE: "Light to moderate intensity; non-weight-bearing preferred for weight-bearing lesions",
+            Tier.MODERATE: "Light to moderate intensity; non-weight-bearing preferred for weight-bearing "
+            "lesions",
             Tier.HIGH: "Non-weight-bearing or seated only; short bouts",
         },
         "resist": {
@@ -110,10 +120,13 @@ def _dose(domain: str, tier: Tier, gates: Gates, th: Thresholds) -> str | None:
     text = table.get(group, {}).get(tier)
     if text is None:
         return None
+    if domain == RESIST_TRUNK and tier is Tier.HIGH:
+        text = "Light isometric holds only; nothing that loads a lesion"
+    if domain in _AEROBIC and (gates.light_aerobic_only or gates.short_bouts) and tier is not Tier.HIGH:
+        why = [w for w, on in (("platelets", gates.light_aerobic_only), ("fatigue", gates.short_bouts)) if on]
+        text = f"Light intensity only ({', '.join(why)})"
     extra = []
-    if gates.light_aerobic_only and domain in _AEROBIC:
-        extra.append("light intensity only (platelets)")
-    if gates.low_moderate_intensity and domain in (*_AEROBIC, *_RESIST):
+    if gates.low_moderate_intensity and domain in (*_AEROBIC, *_RESIST) and tier is Tier.LOW:
         extra.append("low-to-moderate intensity only (haemoglobin)")
     if gates.short_bouts and domain in _AEROBIC:
         extra.append("short, frequent bouts (fatigue)")
@@ -136,15 +149,18 @@ def build_domains(
         for region in regions:
             cell = region.cells[domain]
             status = _tighten(status, cell.status)
-            text = cell.exclusion if cell.status is DomainStatus.RESTRICTED else "Avoid"
-            if cell.status is not DomainStatus.PERMITTED:
-                exclusions.append(f"{text} ({region.label})")
-        status, exclusions = _tier_rules(domain, status, exclusions, tier, gates, any_wb)
+            if cell.status is DomainStatus.RESTRICTED:
+                exclusions.append(f"{cell.exclusion} ({region.label})")
+            elif cell.status is DomainStatus.AVOID:
+                exclusions.append(f"Avoided for the {region.label}")
+        dose: str | None = None
         if tier in (Tier.HOLD, Tier.ADL_ONLY):
             status = DomainStatus.AVOID
-            exclusions.append(f"On hold: {hold_reason}" if tier is Tier.HOLD else "ADL-only plan (performance status)")
-            dose = None
+            exclusions.append(
+                f"On hold: {hold_reason}" if tier is Tier.HOLD else "ADL-only plan (performance status)"
+            )
         else:
+            status, exclusions = _tier_rules(domain, status, exclusions, tier, gates, any_wb)
             dose = _dose(domain, tier, gates, th) if status is not DomainStatus.AVOID else None
         out.append(DomainAdvice(domain, status, tuple(dict.fromkeys(exclusions)), dose))
     if tier is Tier.HOLD:
@@ -158,10 +174,14 @@ def build_domains(
         )
     elif tier is Tier.ADL_ONLY:
         out.append(
-            DomainAdvice(ADL_ONLY, DomainStatus.PERMITTED, (), "ADL, transfers and mobility maintenance with PT/OT")
+            DomainAdvice(
+                ADL_ONLY, DomainStatus.PERMITTED, (), "ADL, transfers and mobility maintenance with PT/OT"
+            )
         )
     elif tier is Tier.HIGH:
-        out.append(DomainAdvice(ADL_ONLY, DomainStatus.PERMITTED, (), "ADL and safe-movement education first"))
+        out.append(
+            DomainAdvice(ADL_ONLY, DomainStatus.PERMITTED, (), "ADL and safe-movement education first")
+        )
     return tuple(out)
 
 
@@ -170,24 +190,26 @@ def _tier_rules(
 ) -> tuple[DomainStatus, list[str]]:
     high = tier.rank >= Tier.HIGH.rank
     moderate = tier.rank >= Tier.MODERATE.rank
-    if domain == IMPACT and (moderate or gates.no_impact):
+    if domain == IMPACT and gates.no_impact:
         status = DomainStatus.AVOID
-        exclusions.append("Avoid impact, contact and ballistic loading" + (" (platelets)" if gates.no_impact else ""))
+        exclusions.append("No impact or contact while platelets are low")
+    if domain == IMPACT and moderate and status is not DomainStatus.AVOID:
+        status = DomainStatus.AVOID
+        exclusions.append(f"Avoided at the {tier.value} tier")
     if domain in _RESIST and gates.no_resistance:
         status = DomainStatus.AVOID
         exclusions.append("No resistance training while platelets are low")
     if domain == AEROBIC_WB and high:
         status = DomainStatus.AVOID
-        exclusions.append("Non-weight-bearing or seated aerobic only (HIGH tier)")
+        exclusions.append("Non-weight-bearing or seated aerobic only (high tier)")
     elif domain == AEROBIC_WB and moderate and any_wb and status is DomainStatus.PERMITTED:
         status = DomainStatus.RESTRICTED
         exclusions.append("Non-weight-bearing preferred (weight-bearing lesion)")
+    # The tier's own limits for these domains are carried by the dose text (see _dose).
     if domain in (*_RESIST, FLEX) and high:
         status = _tighten(status, DomainStatus.RESTRICTED)
-        exclusions.append("Light or isometric; unaffected limbs only (HIGH tier)" if domain != FLEX else "Gentle range of motion only (HIGH tier)")
     if domain == BALANCE and moderate:
         status = _tighten(status, DomainStatus.RESTRICTED)
-        exclusions.append("Seated or supported only" if high else "Supported balance work")
     if domain in _AEROBIC and (gates.light_aerobic_only or gates.low_moderate_intensity or gates.short_bouts):
         status = _tighten(status, DomainStatus.RESTRICTED)
     return status, exclusions

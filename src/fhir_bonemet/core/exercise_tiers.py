@@ -89,7 +89,9 @@ def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Ti
         out.reasons.append(f"{name} {value}")
     if score.shared:
         out.missing.append(
-            MissingFact(f"which lesion the {name} result describes", "not used to lower the tier of the " + label)
+            MissingFact(
+                f"which lesion the {name} result describes", "not used to lower the tier of the " + label
+            )
         )
         return tier.at_least(unscored)
     return tier
@@ -103,7 +105,9 @@ def _unscored_non_wb(ev: LesionEvidence) -> Tier:
 
 def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: SiteClass) -> None:
     if site is S.UNKNOWN:
-        out.missing.append(MissingFact("site of the bone lesion", "MODERATE at least; restrictions of every site"))
+        out.missing.append(
+            MissingFact("site of the bone lesion", "MODERATE at least; restrictions of every site")
+        )
         out.reasons.append("site not recorded")
         return
     score = "SINS" if site in SPINE_SITES else "Mirels" if site in LONG_BONE_SITES else None
@@ -111,7 +115,14 @@ def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: Sit
         out.reasons.append("no validated score for this site")
         return
     stale = " (only an older result exists)" if ev.stale_score is not None else ""
-    out.missing.append(MissingFact(f"{score} for the {label} within the score lookback{stale}", "tier not lowered below MODERATE"))
+    out.missing.append(
+        MissingFact(
+            f"{score} for the {label} within the score lookback{stale}",
+            "tier not lowered below MODERATE"
+            if site in _UNSCORED_MODERATE
+            else "tier from site and lesion type only (LOW only if blastic)",
+        )
+    )
     out.reasons.append(f"no recent {score}")
     out.keys.add("lookback.score_days")
 
@@ -134,23 +145,35 @@ def tier_lesion(
         out.reasons.append("pathological or impending fracture at this site")
     upgrades = 0
     mech = ev.mechanical_pain if ev.mechanical_pain is not None and ev.mechanical_pain.flag else None
-    severe = ev.pain if ev.pain is not None and (ev.pain.value or 0) >= th.v("exercise.pain_upgrade_nrs_min") else None
+    severe = (
+        ev.pain
+        if ev.pain is not None and (ev.pain.value or 0) >= th.v("exercise.pain_upgrade_nrs_min")
+        else None
+    )
     if mech or severe:
         upgrades += 1
         out.keys.add("exercise.pain_upgrade_nrs_min")
         for fact, name in ((mech, "Mechanical pain"), (severe, "Pain NRS")):
             if fact is not None:
                 out.used.append(used_attr(f"{name} ({label})", fact))
-        out.reasons.append("mechanical pain" if mech else f"pain NRS {num(severe.value or 0) if severe else ''}")
+        out.reasons.append(
+            "mechanical pain" if mech else f"pain NRS {num(severe.value or 0) if severe else ''}"
+        )
     lt = ev.lesion_type
     lytic_or_unknown = lt is None or lt.shared or lt.code not in ("blastic", "mixed")
     if lt is not None:
         out.used.append(used_attr(f"Lesion type ({label})", lt))
     if wb and lytic_or_unknown:
         upgrades += 1
-        out.reasons.append("lytic lesion in a weight-bearing bone" if lt and lt.code == "lytic" else "lesion type unknown in a weight-bearing bone")
+        out.reasons.append(
+            "lytic lesion in a weight-bearing bone"
+            if lt and lt.code == "lytic"
+            else "lesion type unknown in a weight-bearing bone"
+        )
         if lt is None or lt.code != "lytic":
-            out.missing.append(MissingFact(f"lesion type (lytic/blastic/mixed) of the {label}", "treated as lytic"))
+            out.missing.append(
+                MissingFact(f"lesion type (lytic/blastic/mixed) of the {label}", "treated as lytic")
+            )
     if ev.radiotherapy is not None:
         upgrades += 1
         out.keys.add("lookback.recent_radiotherapy_days")
@@ -206,7 +229,11 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
             out.raise_to(Tier.MODERATE, name)
             out.used.extend(used_condition(name.capitalize(), x) for x in conds)
     morse = _latest_number(idx, c.MORSE_FALL_SCALE, today, days)
-    if morse is not None and morse.quantity is not None and morse.quantity.value >= th.v("exercise.morse_high_risk_min"):
+    if (
+        morse is not None
+        and morse.quantity is not None
+        and morse.quantity.value >= th.v("exercise.morse_high_risk_min")
+    ):
         out.raise_to(Tier.MODERATE, f"Morse Fall Scale {num(morse.quantity.value)}")
         out.used.append(used_obs("Morse Fall Scale", morse))
         out.keys.add("exercise.morse_high_risk_min")
@@ -218,13 +245,17 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
     elif age >= th.v("exercise.older_age_min"):
         out.raise_to(Tier.MODERATE, f"age {age}")
         out.used.append(UsedFact("Age", f"{age} years", facts.patient_ref))
-    sedating = active_meds(facts, today, *_SEDATING)
+    sedating = sorted(active_meds(facts, today, *_SEDATING), key=lambda m: m.ref)
     if sedating:
         out.raise_to(Tier.MODERATE, "sedating or fall-risk medicine")
-        out.used.extend(UsedFact("Medication", m.display or ", ".join(m.ingredients) or "active", m.ref) for m in sedating)
+        out.used.extend(
+            UsedFact("Medication", m.display or ", ".join(m.ingredients) or "active", m.ref) for m in sedating
+        )
     elif _medications_unknown(facts):
         out.raise_to(Tier.MODERATE, "medications could not be read")
-        out.missing.append(MissingFact("medication list", "sedating medicines not excluded: at least MODERATE"))
+        out.missing.append(
+            MissingFact("medication list", "sedating medicines not excluded: at least MODERATE")
+        )
     compression = [x for x in idx.conditions(c.CORD_COMPRESSION) if x.clinical_status in ACTIVE_STATUSES]
     if compression:
         out.raise_to(Tier.HIGH, "spinal cord compression on record")

@@ -107,6 +107,8 @@ def _per_administration(
         if unit in _MG_PER_MASS_UNIT:
             return amount * _MG_PER_MASS_UNIT[unit], "mg"
         return amount * _MCG_H_PER_RATE_UNIT[unit], "ug/h"
+    if unit != "mL" and not _is_count_unit(unit):
+        return f"dose unit {unit} not understood"
     strengths = [s for s in med.strengths if _matches(ingredient, s.ingredient)]
     if not strengths:
         return f"strength of {ingredient} in the product not recorded"
@@ -116,13 +118,11 @@ def _per_administration(
         if s_unit.endswith("/mL") and s_unit.removesuffix("/mL") in _MG_PER_MASS_UNIT:
             return amount * strength.value * _MG_PER_MASS_UNIT[s_unit.removesuffix("/mL")], "mg"
         return f"dose in mL but the strength of {ingredient} is not per mL ({strength.unit})"
-    if _is_count_unit(unit):
-        if s_unit in _MG_PER_MASS_UNIT:
-            return amount * strength.value * _MG_PER_MASS_UNIT[s_unit], "mg"
-        if s_unit in _MCG_H_PER_RATE_UNIT:
-            return amount * strength.value * _MCG_H_PER_RATE_UNIT[s_unit], "ug/h"
-        return f"strength unit {strength.unit} of {ingredient} not understood"
-    return f"dose unit {unit} not understood"
+    if s_unit in _MG_PER_MASS_UNIT:
+        return amount * strength.value * _MG_PER_MASS_UNIT[s_unit], "mg"
+    if s_unit in _MCG_H_PER_RATE_UNIT:
+        return amount * strength.value * _MCG_H_PER_RATE_UNIT[s_unit], "ug/h"
+    return f"strength unit {strength.unit} of {ingredient} not understood"
 
 
 def _one_instruction(med: MedicationFact, dose: DoseInstruction, ingredient: str) -> DailyAmount | str:
@@ -226,10 +226,6 @@ class IngredientTotal:
     @property
     def complete(self) -> bool:
         return not self.not_computable
-
-    @property
-    def refs(self) -> tuple[str, ...]:
-        return tuple(m.ref for m in self.per_med) + tuple(ref for ref, _ in self.not_computable)
 
     @property
     def as_needed_counted_at_max(self) -> bool:

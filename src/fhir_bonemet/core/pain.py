@@ -22,6 +22,7 @@ from fhir_bonemet.core import (
     pain_analgesia,
     pain_dosing,
     pain_nsaid,
+    pain_review,
     pain_safety,
 )
 from fhir_bonemet.core.facts import PatientFacts
@@ -42,6 +43,7 @@ PAIN_RULES: tuple[PainRule, ...] = tuple(
     sorted(
         (
             *pain_analgesia.RULES,
+            *pain_review.RULES,
             *pain_safety.RULES,
             *pain_nsaid.RULES,
             *pain_dosing.RULES,
@@ -63,7 +65,8 @@ P25_SPEC = register("P25", "Pain plan and exercise", Category.PAIN, evidence=("S
 
 
 def _p25(ctx: PainContext, fired: tuple[Finding, ...]) -> Finding | None:
-    pain_findings = [f for f in fired if f.rule_id.startswith("P")]
+    # Analgesia and its side effects matter for exercise timing; bone-modifying-agent checks do not.
+    pain_findings = [f for f in fired if f.category in (Category.PAIN, Category.MEDICATION_SAFETY)]
     if not ctx.exercise_active or not pain_findings:
         return None
     t = Trace(ctx, P25_SPEC)

@@ -17,7 +17,8 @@ from fhir_bonemet.core.labs import LabValue, latest_lab
 from fhir_bonemet.core.pain_context import RENAL_CONCEPTS, RENAL_KEYS, Trace
 from fhir_bonemet.core.select import latest, obs_date
 
-ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
+# "unknown" counts as current: an unknown status is not evidence that the problem has gone away.
+ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse", "unknown"})
 
 # Threshold keys read by the helpers below: rules that call a helper declare its keys.
 OLDER_KEYS = ("pain.older_adult_age",)

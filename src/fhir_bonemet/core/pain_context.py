@@ -177,7 +177,9 @@ class Trace:
         if not renal.known:
             self.miss("renal function: " + "; ".join(renal.missing), consequence)
         elif renal.method != "cockcroft-gault":
-            self.miss("Cockcroft-Gault creatinine clearance", "; ".join(renal.missing))
+            self.miss(
+                "Cockcroft-Gault creatinine clearance", f"{renal.describe()}; " + "; ".join(renal.missing)
+            )
         elif renal.missing:
             self.miss("sex", "; ".join(renal.missing))
         return renal
@@ -206,8 +208,8 @@ class Trace:
         related: Sequence[str] = (),
     ) -> Finding:
         spec = self.spec
-        if len(summary) >= SUMMARY_MAX:
-            raise ValueError(f"{spec.id}: summary longer than {SUMMARY_MAX - 1} characters: {summary!r}")
+        if len(summary) >= SUMMARY_MAX:  # never fail a request over wording: shorten, keep the start
+            summary = summary[: SUMMARY_MAX - 2].rstrip() + "…"
         return Finding(
             rule_id=spec.id,
             title=spec.title,

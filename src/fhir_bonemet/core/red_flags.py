@@ -152,14 +152,16 @@ def r01_mscc(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -
             category=Category.RED_FLAG,
             indicator=Indicator.CRITICAL,
             summary=fit_summary(
-                "Possible spinal cord compression: contact acute oncology/MSCC team now; urgent whole-spine MRI; "
+                "Possible spinal cord compression: contact acute oncology/MSCC team now; urgent "
+                "whole-spine MRI; "
                 "stop exercise"
             ),
             rationale="Cord compression or neurological symptoms recorded in a patient with bone metastases.",
             recommendations=(
                 "Oncological emergency: contact the MSCC coordinator or acute oncology immediately.",
                 f"Suggest whole-spine MRI urgently (within {mri.label()}).",
-                f"If neurological symptoms or signs: consider dexamethasone {num(dex.value)} mg oral (or equivalent) "
+                f"If neurological symptoms or signs: consider dexamethasone {num(dex.value)} mg oral "
+                "(or equivalent) "
                 "as soon as possible, unless contraindicated.",
                 "Stop all exercise and put the exercise plan on hold until assessed.",
             ),
@@ -196,7 +198,8 @@ def r02_spinal(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex)
                 f"Contact the MSCC coordinator urgently (within {contact.label()}).",
                 f"Suggest MRI of the spine within {mri.label()}.",
                 "Hold axial loading and spinal flexion or rotation until assessed.",
-                f"Calculate SINS once imaging is available; if {num(sins.value)} or more, seek a surgical opinion.",
+                f"Calculate SINS once imaging is available; if {num(sins.value)} or more, seek a "
+                "surgical opinion.",
                 "Tell the patient to report any weakness, numbness or bladder/bowel change at once.",
             ),
             evidence=("S12", "S13"),
@@ -250,6 +253,7 @@ def _r03_finding(
     band: str, shown: str, used: list[UsedFact], missing: list[MissingFact], th: Thresholds, keys: list[str]
 ) -> Finding:
     hold = "hold exercise"
+    recs: tuple[str, ...]
     if band == "critical":
         summary = f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {hold}"
         recs = (
@@ -262,7 +266,8 @@ def _r03_finding(
         )
         recs = (
             "Urgent medical review; IV rehydration.",
-            f"Consider zoledronic acid for hypercalcaemia of malignancy (from {th['red_flags.calcium_urgent_min'].label()}).",
+            "Consider zoledronic acid for hypercalcaemia of malignancy (from "
+            f"{th['red_flags.calcium_urgent_min'].label()}).",
             "Hold structured exercise until calcium is controlled.",
         )
     else:

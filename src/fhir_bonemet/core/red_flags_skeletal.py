@@ -104,7 +104,8 @@ def _finding(
         summary=fit_summary(summary),
         rationale=rationale,
         recommendations=(
-            "Refer to orthopaedics or spine surgery; prophylactic fixation is preferred over fixing after fracture.",
+            "Refer to orthopaedics or spine surgery; prophylactic fixation is preferred over fixing after "
+            "fracture.",
             "No loading of the site; protected weight-bearing advice pending review.",
             "Consider post-operative radiotherapy after fixation.",
         ),
@@ -138,8 +139,10 @@ def _fracture_findings(idx: FactIndex, today: date, th: Thresholds) -> list[Find
             out.append(
                 _finding(
                     Indicator.CRITICAL,
-                    f"{name} ({where}): suggest urgent orthopaedic/spine surgical review; no loading of the site",
-                    f"{name} recorded{' within ' + num(recent) + ' days' if concept == c.PATHOLOGICAL_FRACTURE else ''}.",
+                    f"{name} ({where}): suggest urgent orthopaedic/spine surgical review; no loading of "
+                    "the site",
+                    f"{name} recorded"
+                    + (f" within {num(recent)} days." if concept == c.PATHOLOGICAL_FRACTURE else "."),
                     [used_condition(name, cond)],
                     missing,
                     _referrals(lesions, cond),
@@ -183,10 +186,12 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], th: Thresholds) -> lis
         indicator, name, score, lesions = groups[ref]
         where = _where(tuple(lesions))
         if indicator is Indicator.CRITICAL:
-            summary = f"{name} {num(score.value or 0)} at {where}: high fracture/instability risk; suggest urgent surgical review"
+            shown = f"{name} {num(score.value or 0)} at {where}"
+            summary = f"{shown}: high fracture/instability risk; suggest urgent surgical review"
             why = f"{name} at or above the surgical threshold."
         else:
-            summary = f"{name} {num(score.value or 0)} at {where}, no surgical review recorded: suggest spine/orthopaedic review"
+            shown = f"{name} {num(score.value or 0)} at {where}"
+            summary = f"{shown}, no surgical review recorded: suggest spine/orthopaedic review"
             why = f"Borderline {name} without a recorded surgical review."
         missing = (
             [MissingFact("surgical review of this lesion", "treated as unreviewed: HIGH tier")]
@@ -232,6 +237,7 @@ def escalations(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
     window = th.v("red_flags.pain_rise_window_days")
     rise = th.v("red_flags.pain_rise_points")
     severe = th.v("red_flags.pain_escalation_nrs_min")
+    pain_days = th.v("lookback.pain_score_days")
     by_trigger: dict[str, Escalation] = {}
     for ev in lesion_evidence(facts, today, th, idx):
         if ev.pain is None or ev.pain.value is None:
@@ -244,20 +250,29 @@ def escalations(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
         latest = next((o for o in series if o.ref == ev.pain.ref), None)
         if latest is None:
             continue
-        earlier = _lowest_before(latest, series, window)
-        risen = (
-            earlier is not None
-            and latest.quantity is not None
-            and earlier.quantity is not None
-            and (latest.quantity.value - earlier.quantity.value >= rise)
-        )
+        # A rise counts wherever it happened inside the pain lookback, not only at the newest score, so
+        # a further score can never hide an escalation that has already been recorded.
+        peak, earlier = latest, None
+        for obs in series:
+            if obs.quantity is None or not within_days(obs.effective, today, pain_days):
+                continue
+            low = _lowest_before(obs, series, window)
+            if (
+                low is not None
+                and low.quantity is not None
+                and obs.quantity.value - low.quantity.value >= rise
+            ):
+                peak, earlier = obs, low
+                break
+        risen = earlier is not None
         mech = ev.mechanical_pain if ev.mechanical_pain is not None and ev.mechanical_pain.flag else None
         severe_mechanical = mech is not None and ev.pain.value >= severe
         if not (risen or severe_mechanical):
             continue
-        found = by_trigger.get(latest.ref)
+        trigger = peak if risen else latest
+        found = by_trigger.get(trigger.ref)
         lesions = (*found.lesions, ev.lesion) if found else (ev.lesion,)
-        by_trigger[latest.ref] = Escalation(latest, earlier if risen else None, mech, lesions)
+        by_trigger[trigger.ref] = Escalation(trigger, earlier, mech, lesions)
     return tuple(by_trigger[k] for k in sorted(by_trigger))
 
 
@@ -314,7 +329,7 @@ def r05_pain_escalation(
                 summary=fit_summary(
                     f"{what} ({where}): suggest imaging for fracture or instability; pause loading"
                 ),
-                rationale="Escalating or mechanical pain at a bone metastasis may signal fracture or instability.",
+                rationale="Escalating or mechanical pain at a bone metastasis may signal a fracture.",
                 recommendations=(
                     "Assess for fracture or instability (imaging).",
                     "Pause loading of the affected region and re-tier the exercise plan.",

@@ -14,6 +14,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +46,7 @@ __all__ = [
     "lesion_key",
     "lesion_label",
     "review_covers",
+    "site_label",
     "sites_compatible",
 ]
 
@@ -84,12 +86,26 @@ def lesion_key(lesion: BoneLesion) -> LesionKey:
 
 def lesion_label(lesion: BoneLesion) -> str:
     """How a lesion is named in card text: the record's own site text when it has one."""
-    site = lesion.site
+    return site_label(lesion.site)
+
+
+_LEVEL_TEXT = re.compile(r"^[CTLS]\d{1,2}\b")
+
+
+def site_label(site: BodySite) -> str:
+    """ "T9 lesion", "left proximal femur lesion": the record's words, completed with side and qualifier."""
     if site.text:
-        return f"{site.text} lesion"
-    side = f"{site.laterality.value} " if site.laterality in (Laterality.LEFT, Laterality.RIGHT) else ""
-    name = "site not recorded" if site.site is S.UNKNOWN else site.site.value.replace("-", " ")
-    return f"{side}{name} lesion"
+        name = site.text if _LEVEL_TEXT.match(site.text) else site.text.lower()
+    elif site.site is S.UNKNOWN:
+        name = "site not recorded"
+    else:
+        name = site.site.value.replace("-", " ")
+    words = name.split()
+    if "proximal" in site.qualifiers and "proximal" not in words and site.site is not S.UNKNOWN:
+        name = f"proximal {name}" if "proximal" not in name else name
+    if site.laterality in (Laterality.LEFT, Laterality.RIGHT) and site.laterality.value not in words:
+        name = f"{site.laterality.value} {name}"
+    return f"{name} lesion"
 
 
 def sites_compatible(a: SiteClass, b: SiteClass) -> bool:

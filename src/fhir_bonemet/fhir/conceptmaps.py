@@ -49,7 +49,9 @@ def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise TerminologyError(f"{path}: not a ConceptMap (nor a Bundle of ConceptMaps)")
 
 
-def _mappings_of(path: Path, where: str, cmap: dict[str, Any], index: CodeIndex) -> Iterator[tuple[Key, Mapping]]:
+def _mappings_of(
+    path: Path, where: str, cmap: dict[str, Any], index: CodeIndex
+) -> Iterator[tuple[Key, Mapping]]:
     url = cmap.get("url") if isinstance(cmap.get("url"), str) else None
     map_url = url or f"{path.name}#{cmap.get('id', '')}"
     groups = cmap.get("group")
@@ -94,7 +96,8 @@ def _target(tgt: Any, spot: str, map_url: str, target_system: str, index: CodeIn
     concepts = frozenset(m.concept for m in members)
     if not concepts:
         raise TerminologyError(
-            f"{spot}: target {target_system}|{code} is in no project ValueSet; map to a code listed in profiles/valuesets"
+            f"{spot}: target {target_system}|{code} is in no project ValueSet; "
+            "map to a code listed in profiles/valuesets"
         )
     return Mapping(map_url, target_system, code, concepts, equivalence)
 

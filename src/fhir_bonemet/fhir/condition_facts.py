@@ -47,7 +47,7 @@ class _Read:
     item: Item
     concepts: frozenset[str]
     status: str
-    sites: tuple[tuple[BodySite, bool], ...]
+    sites: tuple[tuple[int, BodySite, bool], ...]  # (position on the Condition, site, evidently bone)
     onset: date | None
     recorded: date | None
     abatement: date | None
@@ -80,7 +80,10 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
     if not concepts:
         return None
     abatement = _date_of(item, "abatement")
-    sites = tuple(read_body_site(b, extraction.terminology) for b in extraction.codeables(item, "bodySite"))
+    sites = tuple(
+        (position, *read_body_site(body_site, extraction.terminology))
+        for position, body_site in extraction.codeables(item, "bodySite")
+    )
     return _Read(
         item=item,
         concepts=concepts,
@@ -109,7 +112,7 @@ def _related_primary(read: _Read, by_ref: dict[str, frozenset[str]]) -> str | No
 def _is_bone_metastasis(read: _Read) -> bool:
     if c.BONE_METASTASIS in read.concepts:
         return True
-    return c.SECONDARY_MALIGNANCY in read.concepts and any(is_bone for _, is_bone in read.sites)
+    return c.SECONDARY_MALIGNANCY in read.concepts and any(is_bone for _, _, is_bone in read.sites)
 
 
 def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
@@ -125,7 +128,7 @@ def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
             primary_cancer=primary,
             index=index,
         )
-        for index, (site, is_bone) in enumerate(read.sites)
+        for index, site, is_bone in read.sites
         if every_site or is_bone
     ]
     if not lesions:
@@ -157,7 +160,7 @@ def condition_facts(
             lesions.extend(_lesions(read, _related_primary(read, by_ref) or record_primary))
             continue
         concepts = read.concepts | {c.BONE_METASTASIS} if bone else read.concepts
-        bone_sites = [site for site, is_bone in read.sites if is_bone]
+        bone_sites = [site for _, site, is_bone in read.sites if is_bone]
         conditions.append(
             ConditionFact(
                 ref=read.item.ref,

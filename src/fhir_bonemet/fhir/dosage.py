@@ -76,6 +76,16 @@ _DOSE_UNITS: Final[dict[str, tuple[str, float]]] = {
     "mcg/hr": ("mcg/h", 1.0),
     "ug/hr": ("mcg/h", 1.0),
     "mg/h": ("mg/h", 1.0),
+    # Body-size-based doses stay in their own units: without a weight they cannot become milligrams.
+    "mg/kg": ("mg/kg", 1.0),
+    "mcg/kg": ("mcg/kg", 1.0),
+    "ug/kg": ("mcg/kg", 1.0),
+    "mg/m2": ("mg/m2", 1.0),
+    "u": ("U", 1.0),
+    "iu": ("U", 1.0),
+    "[iu]": ("U", 1.0),
+    "meq": ("meq", 1.0),
+    "mmol": ("mmol", 1.0),
 }
 _PRODUCT_UNITS: Final[dict[str, str]] = {
     "tab": "{tablet}",
@@ -94,9 +104,15 @@ _PRODUCT_UNITS: Final[dict[str, str]] = {
     "ampule": "{ampoule}",
     "ampoule": "{ampoule}",
     "lozenge": "{lozenge}",
+    "ea": "{each}",
+    "each": "{each}",
+    "opdrop": "{drop}",
+    "gtt": "{drop}",
+    "vagtab": "{tablet}",
+    "unit": "{unit}",
 }
 _EVERY_HOURS = re.compile(
-    r"\b(?:q|every)\s*(\d+(?:\.\d+)?)\s*(?:(?:-|to)\s*\d+(?:\.\d+)?\s*)?(?:h\b|hr|hour)"
+    r"\b(?:q|every)\s*(\d+(?:\.\d+)?)\s*(?:(?:-|to)\s*(?:\d+(?:\.\d+)?|[a-z]+)\s*)?(?:h\b|hr|hour)"
 )
 _TIMES_A_DAY: Final[tuple[tuple[re.Pattern[str], float], ...]] = (
     (re.compile(r"\b(?:qid|four times (?:a|per|each) day|4 times (?:a|per) day)\b"), 4.0),
@@ -109,6 +125,13 @@ _TIMES_A_DAY: Final[tuple[tuple[re.Pattern[str], float], ...]] = (
         1.0,
     ),
 )
+_NUMBERS: Final = {
+    word: str(value)
+    for value, word in enumerate(
+        ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"), 1
+    )
+}
+_NUMBER_WORDS = re.compile(r"(?<=every )(?:" + "|".join(_NUMBERS) + r")\b")
 _PRN = re.compile(r"\b(?:prn|as needed|when needed|as required|if needed)\b")
 _TEXT_DOSE = re.compile(
     r"\b(\d+(?:\.\d+)?)\s*(mg|mcg|micrograms?|ml|g|tablets?|tabs?|capsules?|caps?|patch(?:es)?)\b"
@@ -201,6 +224,7 @@ def _per_day_from_timing(timing: Mapping[str, Any] | None) -> float | None:
 
 def per_day_from_text(text: str) -> float | None:
     """Administrations per day from free text: "q6h", "every 4-6 hours" (→ 6), "BID", "once daily"."""
+    text = _NUMBER_WORDS.sub(lambda match: _NUMBERS[match.group(0)], text)
     every = _EVERY_HOURS.search(text)
     if every is not None:
         hours = float(every.group(1))

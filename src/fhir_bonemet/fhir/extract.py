@@ -75,7 +75,7 @@ def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact
                 ref=item.ref,
                 concepts=concepts,
                 performed=performed,
-                site=read_body_site(sites[0], extraction.terminology)[0] if sites else None,
+                site=read_body_site(sites[0][1], extraction.terminology)[0] if sites else None,
                 status=status,
                 display=codeable_display(code),
             )
@@ -89,6 +89,8 @@ def _orders(extraction: Extraction, draft: ReadResult, selections: frozenset[str
         if resource_type in _MEDICATION_TYPES or resource_type == "Medication":
             continue
         for item in items:
+            if not extraction.belongs_to_patient(item):
+                continue
             code = next(
                 (extraction.codeable(item, key) for key in _ORDER_CODE_KEYS if key in item.data), None
             )
@@ -153,7 +155,11 @@ def extract_facts(
         draft_extraction = Extraction(
             terminology=terminology, payload=_merged(draft, resources), patient_id=patient_id
         )
-        medications.extend(_medications(draft_extraction, draft, is_draft=True, selections=chosen))
+        drafts = _medications(draft_extraction, draft, is_draft=True, selections=chosen)
+        # An order under review may also come back from the EHR's own search: the draft copy is the one
+        # the hook is about, so the other is not counted twice.
+        draft_refs = {fact.ref for fact in drafts}
+        medications = [fact for fact in medications if fact.ref not in draft_refs] + drafts
         orders = _orders(draft_extraction, draft, chosen)
         extraction.issues.extend(draft_extraction.issues)
     issues.extend(extraction.issues)

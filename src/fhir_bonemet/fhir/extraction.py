@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fhir_bonemet.core.facts import ReadIssue
 from fhir_bonemet.fhir.read import Item, ReadResult
 from fhir_bonemet.fhir.terminology import Terminology
-from fhir_bonemet.fhir.values import JsonDict, clean_codeable, reference_of
+from fhir_bonemet.fhir.values import JsonDict, clean_codeable, relative_ref
 
 
 @dataclass(slots=True)
@@ -21,6 +21,7 @@ class Extraction:
     payload: ReadResult
     patient_id: str | None  # None: accept every subject (offline tools reading files of many patients)
     issues: list[ReadIssue] = field(default_factory=list)
+    _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient
 
     def issue(self, item: Item, path: str, message: str) -> None:
         self.issues.append(ReadIssue(f"{item.ref}.{path}" if path else item.ref, message))
@@ -37,19 +38,19 @@ class Extraction:
             self.issue(item, f"{key}.coding", "a coding is not a JSON object; that coding ignored")
         return value
 
-    def codeables(self, item: Item, key: str) -> list[JsonDict]:
-        """``item.data[key]`` as a list of usable CodeableConcepts (malformed elements reported, skipped)."""
+    def codeables(self, item: Item, key: str) -> list[tuple[int, JsonDict]]:
+        """``item.data[key]`` as (position, CodeableConcept) pairs; malformed elements reported, skipped."""
         raw = item.data.get(key)
         if raw is None:
             return []
         elements = raw if isinstance(raw, list) else [raw]
-        kept: list[JsonDict] = []
+        kept: list[tuple[int, JsonDict]] = []
         for position, element in enumerate(elements):
             value = clean_codeable(element)
             if value is None:
                 self.issue(item, f"{key}[{position}]", "not a CodeableConcept; element ignored")
             else:
-                kept.append(value)
+                kept.append((position, value))
         return kept
 
     def belongs_to_patient(self, item: Item, key: str = "subject") -> bool:
@@ -60,16 +61,24 @@ class Extraction:
         """
         if self.patient_id is None:
             return True
-        reference = reference_of(item.data.get(key))
-        if reference is None or not reference.startswith(("Patient/", "urn:")):
+        subject = item.data.get(key)
+        raw = subject.get("reference") if isinstance(subject, dict) else None
+        if not isinstance(raw, str):
             return True
+        same = self._same_patient.get(raw)
+        if same is None:
+            reference = relative_ref(raw)
+            checkable = reference is not None and reference.startswith(("Patient/", "urn:"))
+            same = self._names_patient(reference) if checkable and reference else True
+            self._same_patient[raw] = same
+        if not same:
+            self.issue(item, key, "refers to a different patient; resource ignored")
+        return same
+
+    def _names_patient(self, reference: str) -> bool:
         if reference.startswith("urn:"):
             target = self.payload.resolve(reference)
             if target is None or target.get("resourceType") != "Patient" or not target.get("id"):
                 return True
-            same = target.get("id") == self.patient_id
-        else:
-            same = reference == f"Patient/{self.patient_id}"
-        if not same:
-            self.issue(item, key, "refers to a different patient; resource ignored")
-        return same
+            return bool(target.get("id") == self.patient_id)
+        return reference == f"Patient/{self.patient_id}"

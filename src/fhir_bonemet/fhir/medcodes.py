@@ -28,6 +28,7 @@ class Ingredient:
     route_classes: Mapping[str, frozenset[str]]  # concept id -> routes it needs (topical lidocaine)
     rxcuis: tuple[str, ...]  # ingredient first, then salts
     atc: tuple[str, ...]
+    names: tuple[str, ...] = ()  # lower-case spellings matched in text, the canonical name first
 
     def classes_for(self, route: str | None) -> frozenset[str]:
         routed = {c for c, routes in self.route_classes.items() if route in routes}
@@ -71,24 +72,35 @@ def _ingredient(row: Any, where: str, known: frozenset[str]) -> Ingredient:
     unknown = sorted((set(classes) | set(route_classes)) - known)
     if unknown:
         raise TerminologyError(f"{where}: unknown concept ids {unknown}")
+    names = row.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise TerminologyError(f"{where}.names: must be a list of non-empty strings")
     rxcuis = [row["rxcui"]] if "rxcui" in row else []
     rxcuis += [salt.get("rxcui") for salt in row.get("salts", []) if isinstance(salt, dict)]
     if not all(isinstance(r, str) and r.isdigit() for r in rxcuis):
         raise TerminologyError(f"{where}: RxCUIs must be strings of digits")
-    atc = [a.get("c") for a in row.get("atc", []) if isinstance(a, dict)]
-    if not all(isinstance(a, str) and a for a in atc):
-        raise TerminologyError(f"{where}.atc: each entry needs a code 'c'")
+    atc: list[str] = []
+    for entry in row.get("atc", []):
+        code = entry.get("c") if isinstance(entry, dict) else None
+        if not isinstance(code, str) or not code:
+            raise TerminologyError(f"{where}.atc: each entry needs a code 'c'")
+        atc.append(code)
     return Ingredient(
         name=row["name"],
         classes=frozenset(classes),
         route_classes={k: frozenset(v) for k, v in route_classes.items()},
         rxcuis=tuple(rxcuis),
         atc=tuple(a.upper() for a in atc),
+        names=tuple(n.lower() for n in [row["name"], *names]),
     )
 
 
 def _product(row: Any, where: str, ingredients: Mapping[str, Ingredient]) -> Product:
-    if not isinstance(row, dict) or not isinstance(row.get("rxcui"), str) or not isinstance(row.get("name"), str):
+    if (
+        not isinstance(row, dict)
+        or not isinstance(row.get("rxcui"), str)
+        or not isinstance(row.get("name"), str)
+    ):
         raise TerminologyError(f"{where}: needs string 'rxcui' and 'name'")
     if row.get("v") not in VERIFICATION:
         raise TerminologyError(f"{where}.v: must be one of {', '.join(VERIFICATION)}")
@@ -103,8 +115,15 @@ def _product(row: Any, where: str, ingredients: Mapping[str, Ingredient]) -> Pro
         strengths.append(Strength(s["ingredient"], float(value), unit))
     if not strengths:
         raise TerminologyError(f"{where}: a product needs at least one strength")
-    return Product(row["rxcui"], str(row.get("tty", "")), row["name"], tuple(strengths),
-                   row.get("dose_form") or None, row.get("route") or None, row["v"])
+    return Product(
+        row["rxcui"],
+        str(row.get("tty", "")),
+        row["name"],
+        tuple(strengths),
+        row.get("dose_form") or None,
+        row.get("route") or None,
+        row["v"],
+    )
 
 
 def load_medication_tables(directory: Path, known: frozenset[str]) -> MedicationTables:
@@ -119,7 +138,9 @@ def load_medication_tables(directory: Path, known: frozenset[str]) -> Medication
         ingredients[ingredient.name] = ingredient
         for rxcui in ingredient.rxcuis:
             if by_rxcui.setdefault(rxcui, ingredient.name) != ingredient.name:
-                raise TerminologyError(f"{ing_path}: ingredients[{i}]: RxCUI {rxcui} also names {by_rxcui[rxcui]!r}")
+                raise TerminologyError(
+                    f"{ing_path}: ingredients[{i}]: RxCUI {rxcui} also names {by_rxcui[rxcui]!r}"
+                )
         for code in ingredient.atc:
             by_atc.setdefault(code, ingredient.name)
     prod_path = directory / "rxnorm-products.json"
@@ -138,16 +159,17 @@ def _text_parser(directory: Path, ingredients: Mapping[str, Ingredient]) -> Text
     if not isinstance(lexicon, dict):
         raise TerminologyError(f"{lex_path}: expected an object with brands, dose_forms, route_words")
     names: dict[str, tuple[str, ...]] = {}
-    ing_rows = read_json(directory / "ingredients.json")["ingredients"]
-    for row in ing_rows:
-        for spelling in [row["name"], *row.get("names", [])]:
-            names[spelling.lower()] = (row["name"],)
+    for ingredient in ingredients.values():
+        for spelling in ingredient.names:
+            names[spelling] = (ingredient.name,)
     brands, forms, routes = lexicon.get("brands"), lexicon.get("dose_forms"), lexicon.get("route_words")
     if not isinstance(brands, dict) or not isinstance(forms, dict) or not isinstance(routes, dict):
         raise TerminologyError(f"{lex_path}: brands, dose_forms and route_words must be objects")
     for brand, members in brands.items():
         if not isinstance(members, list) or not members or any(m not in ingredients for m in members):
-            raise TerminologyError(f"{lex_path}: brands.{brand}: every ingredient must be in ingredients.json")
+            raise TerminologyError(
+                f"{lex_path}: brands.{brand}: every ingredient must be in ingredients.json"
+            )
         names[brand.lower()] = tuple(members)
     for phrase, pair in forms.items():
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):

@@ -3,8 +3,8 @@
 The medication itself may be a ``medicationCodeableConcept``, a contained ``Medication`` (``#med1``) or a
 ``Medication`` elsewhere in the payload (``Medication/123``, an absolute URL or a ``urn:uuid``).  Classes
 and ingredients come from the terminology (RxNorm ingredient and product codes, ATC, ingredient names);
-strengths from ``Medication.ingredient.strength``, else the terminology's product table, else the words
-of the product name ("oxycodone 5 MG Oral Tablet").
+strengths from ``Medication.ingredient.strength``, else what the terminology reads from the product code
+or name ("oxycodone 5 MG Oral Tablet").
 
 Orders that are not real (entered-in-error, ``doNotPerform``) and statements of a drug not taken are
 dropped; every other status is kept as recorded and the rules decide what counts as active.
@@ -12,7 +12,6 @@ dropped; every other status is kept as recorded and the rules decide what counts
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Final
 
@@ -35,12 +34,6 @@ _DROPPED: Final[dict[str, frozenset[str]]] = {
     "MedicationRequest": frozenset({"entered-in-error"}),
     "MedicationStatement": frozenset({"entered-in-error", "not-taken"}),
 }
-_TEXT_STRENGTH = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|g|micrograms?)\b(?:\s*(?:/|per)\s*(ml|hr|h|hour|actuation|actuat)\b)?"
-)
-_PER: Final[dict[str, str]] = {"ml": "/mL", "hr": "/h", "h": "/h", "hour": "/h", "actuation": "/{actuation}"}
-_PER["actuat"] = _PER["actuation"]
-_SEGMENT = re.compile(r"\s+/\s+|,|;|\s+and\s+|\s+with\s+")
 
 
 def _medication(extraction: Extraction, item: Item) -> tuple[JsonDict | None, JsonDict | None]:
@@ -51,7 +44,12 @@ def _medication(extraction: Extraction, item: Item) -> tuple[JsonDict | None, Js
         return codeable, None
     reference = as_dict(data.get("medicationReference"))
     if reference is None:
-        extraction.issue(item, "medication[x]", "no medication given; medication not classified")
+        if data.get("medicationReference") is not None:
+            extraction.issue(item, "medicationReference", "not a Reference; medication not classified")
+        elif data.get("medicationCodeableConcept") is not None:
+            extraction.issue(item, "medicationCodeableConcept", "not a CodeableConcept; not classified")
+        else:
+            extraction.issue(item, "medication[x]", "no medication given; medication not classified")
         return None, None
     raw = reference.get("reference")
     resource: JsonDict | None = None
@@ -87,7 +85,10 @@ def _ratio_strength(ingredient: str, ratio: JsonDict) -> Strength | None:
         "hour",
     ):
         suffix = "/h"
-    return Strength(ingredient=ingredient, value=round(amount * unit[1] / per, 6), unit=unit[0] + suffix)
+    value = amount * unit[1] / per
+    if unit[0] == "mg" and suffix == "/h":  # patches are written 0.025 mg/h or 25 mcg/h: one unit for both
+        value, unit = value * 1000.0, ("mcg", 1.0)
+    return Strength(ingredient=ingredient, value=round(value, 6), unit=unit[0] + suffix)
 
 
 def _ingredient_strengths(
@@ -112,27 +113,6 @@ def _ingredient_strengths(
             if strength is not None:
                 strengths.append(strength)
     return names, classes, strengths
-
-
-def strengths_from_text(text: str, ingredients: tuple[str, ...]) -> list[Strength]:
-    """Strengths written in a product name: "acetaminophen 325 MG / oxycodone HCl 5 MG Oral Tablet"."""
-    if not ingredients:
-        return []
-    lowered = text.lower()
-    segments = [lowered] if len(ingredients) == 1 else _SEGMENT.split(lowered)
-    found: list[Strength] = []
-    for ingredient in ingredients:
-        for segment in segments:
-            if len(ingredients) > 1 and ingredient not in segment:
-                continue
-            match = _TEXT_STRENGTH.search(segment)
-            unit = dose_unit({"unit": match.group(2)}) if match is not None else None
-            if match is not None and unit is not None:
-                suffix = _PER.get(match.group(3) or "", "")
-                value = round(float(match.group(1)) * unit[1], 6)
-                found.append(Strength(ingredient=ingredient, value=value, unit=unit[0] + suffix))
-                break
-    return found
 
 
 def _dates(data: JsonDict, resource_type: str) -> tuple[date | None, date | None]:
@@ -180,7 +160,7 @@ def _doses(extraction: Extraction, item: Item, key: str, route: str | None) -> t
 
 def _reasons(extraction: Extraction, item: Item) -> frozenset[str]:
     found: set[str] = set()
-    for reason in extraction.codeables(item, "reasonCode"):
+    for _, reason in extraction.codeables(item, "reasonCode"):
         found |= extraction.terminology.concepts_for(reason)
     for reference in as_list(item.data.get("reasonReference")):
         target = extraction.payload.resolve(reference_of(reference))
@@ -210,10 +190,8 @@ def medication_fact(
         ingredients.extend(name for name in names if name not in ingredients)
         classes |= more_classes
     if not strengths:
-        strengths = list(codes.strengths)
+        strengths = list(codes.strengths)  # the product table, else the strength written in the name
     display = codeable_display(codeable)
-    if not strengths and display:
-        strengths = strengths_from_text(display, tuple(ingredients))
     start, end = _dates(data, resource_type)
     dose_key = "dosageInstruction" if resource_type == "MedicationRequest" else "dosage"
     return MedicationFact(

@@ -22,7 +22,9 @@ _STRENGTH = re.compile(
     r"(?:\s*(?:/|per)\s*" + _NUMBER + r"?\s*(ml|hr|h|hours?|actuat)(?![a-z]))?"
 )
 # "5/325 mg", "5-325 mg", "10/325": one unit after a list of numbers, assigned in ingredient order.
-_RATIO = re.compile(_NUMBER + r"\s*(?:mg\s*)?[/-]\s*" + _NUMBER + r"(?:\s*[/-]\s*" + _NUMBER + r")?\s*(mg|mcg)?(?![a-z0-9])")
+_RATIO = re.compile(
+    _NUMBER + r"\s*(?:mg\s*)?[/-]\s*" + _NUMBER + r"(?:\s*[/-]\s*" + _NUMBER + r")?\s*(mg|mcg)?(?![a-z0-9])"
+)
 _MICRO = {"mcg", "µg", "ug", "microgram", "micrograms"}
 _GRAM = {"g", "gram", "grams"}
 
@@ -89,7 +91,9 @@ class TextParser:
         dose_form, route = self._form(lowered)
         return TextReading(tuple(ingredients), strengths, dose_form, route)
 
-    def _strengths(self, text: str, matches: list[re.Match[str]], ingredients: list[str]) -> tuple[Strength, ...]:
+    def _strengths(
+        self, text: str, matches: list[re.Match[str]], ingredients: list[str]
+    ) -> tuple[Strength, ...]:
         if not ingredients:
             return ()
         ratio = _RATIO.search(text)
@@ -97,7 +101,9 @@ class TextParser:
             numbers = [float(n) for n in ratio.groups()[:3] if n is not None]
             if len(numbers) == len(ingredients):
                 unit = ratio.group(4) or "mg"
-                return tuple(_strength(i, v, unit, None, None) for i, v in zip(ingredients, numbers, strict=True))
+                return tuple(
+                    _strength(i, v, unit, None, None) for i, v in zip(ingredients, numbers, strict=True)
+                )
         found: list[Strength] = []
         for position, match in enumerate(matches):
             owners = self._names[match.group(0)]

@@ -25,7 +25,7 @@ from fhir_bonemet.core.facts import BodySite, ObservationFact, Quantity
 from fhir_bonemet.fhir.extraction import Extraction
 from fhir_bonemet.fhir.read import Item
 from fhir_bonemet.fhir.sites import read_body_site
-from fhir_bonemet.fhir.units import UNIT_RULES, Normalised, normalise
+from fhir_bonemet.fhir.units import SCORE, UNIT_RULES, Normalised, normalise
 from fhir_bonemet.fhir.values import (
     JsonDict,
     as_list,
@@ -57,6 +57,7 @@ _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
 }
 _YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
 _NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
+_LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
 _EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
 VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
 """Concepts an Observation can carry a value for."""
@@ -94,9 +95,12 @@ def _measured(extraction: Extraction, item: Item, path: str, concept: str, data:
         raw: Any = data.get("valueInteger")
         if raw is None:
             raw = data.get("valueDecimal", data.get("valueString"))
-        if raw is None:
-            if data.get("valueCodeableConcept") is not None:
+        if raw is None and data.get("valueCodeableConcept") is not None:
+            raw = _score_in_answer(concept, data.get("valueCodeableConcept"))
+            if raw is None:
                 extraction.issue(item, f"{path}valueCodeableConcept", f"coded value for {concept} not used")
+                return None
+        if raw is None:
             return None
         value = as_number(raw)
         if value is None:
@@ -109,6 +113,15 @@ def _measured(extraction: Extraction, item: Item, path: str, concept: str, data:
     return None
 
 
+def _score_in_answer(concept: str, answer: object) -> str | None:
+    """The number that opens a score answer's text ("100 - Normal; no complaints"), for scores only."""
+    if UNIT_RULES[concept].canonical != SCORE:
+        return None
+    words = codeable_words(clean_codeable(answer))
+    found = _LEADING_NUMBER.match(words)
+    return found.group(1) if found is not None else None
+
+
 def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
     answer = clean_codeable(data.get("valueCodeableConcept"))
     words = ""
@@ -116,7 +129,11 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
         wanted = {code for code, _ in _CODED[concept]}
         for coding in as_list(answer.get("coding")):
             code = coding.get("code") if isinstance(coding, dict) else None
-            if code in wanted and coding.get("system") == extraction.terminology.local_system:
+            if (
+                isinstance(code, str)
+                and code in wanted
+                and coding.get("system") == extraction.terminology.local_system
+            ):
                 return str(code)
         words = codeable_words(answer)
     else:
@@ -155,18 +172,22 @@ def _flag(data: JsonDict) -> bool | None:
 def _facts_for(
     extraction: Extraction, item: Item, path: str, data: JsonDict, common: dict[str, Any]
 ) -> list[ObservationFact]:
-    code = clean_codeable(data.get("code"))
+    raw = data.get("code")
+    code = clean_codeable(raw)
     if code is None:
-        if data.get("code") is not None:
+        if raw is not None:
             extraction.issue(item, f"{path}code", "not a CodeableConcept; ignored")
         return []
+    if code is not raw:
+        extraction.issue(item, f"{path}code.coding", "a coding is not a JSON object; that coding ignored")
     concepts = extraction.terminology.concepts_for(code) & VALUE_CONCEPTS
     if not concepts:
         return []
     display = codeable_display(code)
     facts: list[ObservationFact] = []
     for concept in sorted(concepts):
-        if concept in UNIT_RULES:
+        # A yes/no concept that may also be measured (fever: a temperature) is measured when it has a number.
+        if concept in UNIT_RULES and (concept not in _FLAGS or "valueQuantity" in data):
             quantity = _measured(extraction, item, path, concept, data)
             if quantity is not None:
                 facts.append(ObservationFact(concept=concept, quantity=quantity, display=display, **common))
@@ -180,6 +201,8 @@ def _facts_for(
             flag = _flag(data)
             if flag is not None:
                 facts.append(ObservationFact(concept=concept, flag=flag, display=display, **common))
+            elif data.get("dataAbsentReason") is None:
+                extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
     return facts
 
 
@@ -193,7 +216,7 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
     for item in items:
         data = item.data
         status = data.get("status")
-        if status in _NOT_RESULTS or not extraction.belongs_to_patient(item):
+        if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
             continue
         focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
         common: dict[str, Any] = {

@@ -109,4 +109,5 @@ def build_referral(
         resource["requester"] = {"reference": requester_ref}
     if encounter_ref and encounter_ref.startswith("Encounter/"):
         resource["encounter"] = {"reference": encounter_ref}
-    return ServiceRequest(**resource).model_dump(mode="json", exclude_none=True)
+    serialised: dict[str, Any] = ServiceRequest(**resource).model_dump(mode="json", exclude_none=True)
+    return serialised

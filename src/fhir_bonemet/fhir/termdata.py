@@ -37,7 +37,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TerminologyError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
+        raise TerminologyError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,9 @@ def load_systems(path: Path) -> Systems:
         if not isinstance(key, str) or not isinstance(canonical, str) or not canonical:
             raise TerminologyError(f"{where}: needs string 'key' and 'canonical'")
         if kind not in NORMALISERS:
-            raise TerminologyError(f"{where}.normalise: must be one of {', '.join(NORMALISERS)}, got {kind!r}")
+            raise TerminologyError(
+                f"{where}.normalise: must be one of {', '.join(NORMALISERS)}, got {kind!r}"
+            )
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise TerminologyError(f"{where}.aliases: must be a list of strings")
         for spelling in [canonical, *aliases]:
@@ -141,6 +145,7 @@ class CodeIndex:
     prefix_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     routed: dict[Key, list[Member]] = field(default_factory=dict)
     valuesets: dict[str, str] = field(default_factory=dict)  # concept id -> file it came from
+    titles: dict[str, str] = field(default_factory=dict)  # concept id -> ValueSet.title
 
     def members(self, system: str, code: str) -> list[Member]:
         """Members matching a canonical system and normalised code, exact first, then code families."""
@@ -178,7 +183,9 @@ def _extensions(concept: dict[str, Any], where: str) -> tuple[str, bool, frozens
         if url == EXT_VERIFICATION:
             verification = ext.get("valueCode")
             if verification not in VERIFICATION:
-                raise TerminologyError(f"{where}: verification-status must be one of {', '.join(VERIFICATION)}")
+                raise TerminologyError(
+                    f"{where}: verification-status must be one of {', '.join(VERIFICATION)}"
+                )
         elif url == EXT_PREFIX:
             if not isinstance(ext.get("valueBoolean"), bool):
                 raise TerminologyError(f"{where}: match-prefix needs valueBoolean")
@@ -202,7 +209,9 @@ def load_valueset(path: Path, index: CodeIndex, known: frozenset[str], local_cod
     if name not in known:
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TerminologyError(f"{path}: ValueSet.name {name!r} is not a concept id of core/concepts.py{hint}")
+        raise TerminologyError(
+            f"{path}: ValueSet.name {name!r} is not a concept id of core/concepts.py{hint}"
+        )
     if name in index.valuesets:
         raise TerminologyError(f"{path}: ValueSet.name {name!r} is also defined in {index.valuesets[name]}")
     includes = data.get("compose", {}).get("include") if isinstance(data.get("compose"), dict) else None
@@ -226,13 +235,26 @@ def load_valueset(path: Path, index: CodeIndex, known: frozenset[str], local_cod
                 raise TerminologyError(f"{here}: code {code!r} does not exist in the local CodeSystem")
             verification, prefix, routes = _extensions(concept, here)
             display = concept.get("display")
-            index.add(Member(name, canonical, code, display if isinstance(display, str) else code,
-                             verification, prefix, routes))
+            index.add(
+                Member(
+                    name,
+                    canonical,
+                    code,
+                    display if isinstance(display, str) else code,
+                    verification,
+                    prefix,
+                    routes,
+                )
+            )
     index.valuesets[name] = str(path)
+    title = data.get("title")
+    index.titles[name] = title if isinstance(title, str) and title else name
     return name
 
 
-def load_valuesets(directory: Path, systems: Systems, known: Iterable[str], local_codes: frozenset[str]) -> CodeIndex:
+def load_valuesets(
+    directory: Path, systems: Systems, known: Iterable[str], local_codes: frozenset[str]
+) -> CodeIndex:
     """Every ``ValueSet-*.json`` of ``directory``; each concept id must have exactly one."""
     known_ids = frozenset(known)
     index = CodeIndex(systems)

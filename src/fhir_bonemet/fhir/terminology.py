@@ -22,10 +22,23 @@ from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.conceptmaps import Mapping as ConceptMapping
 from fhir_bonemet.fhir.conceptmaps import load_conceptmaps
 from fhir_bonemet.fhir.medcodes import MedicationTables, load_medication_tables
-from fhir_bonemet.fhir.termdata import LOCAL_SYSTEM, CodeIndex, Key, load_local_codes, load_systems, load_valuesets
+from fhir_bonemet.fhir.termdata import (
+    LOCAL_SYSTEM,
+    CodeIndex,
+    Key,
+    load_local_codes,
+    load_systems,
+    load_valuesets,
+)
 
-__all__ = ["LOCAL_SYSTEM", "CodingVerdict", "MedicationCodes", "Terminology", "default_profiles_dir",
-           "default_terminology"]
+__all__ = [
+    "LOCAL_SYSTEM",
+    "CodingVerdict",
+    "MedicationCodes",
+    "Terminology",
+    "default_profiles_dir",
+    "default_terminology",
+]
 
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC: Final = "http://www.whocc.no/atc"
@@ -44,6 +57,7 @@ class CodingVerdict:
     unverified: bool = False  # every direct match is a code awaiting verification
     family: str | None = None  # the code family (match-prefix) that matched, if any
     conditional: frozenset[str] = frozenset()  # concepts that apply only for some routes (requires-route)
+    direct: frozenset[str] = frozenset()  # the part of ``understood`` the ValueSets give without ConceptMaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +89,17 @@ def _codings(codeable_concept: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]
 class Terminology:
     local_system: str = LOCAL_SYSTEM
 
-    def __init__(self, index: CodeIndex, medications: MedicationTables,
-                 maps: dict[Key, tuple[ConceptMapping, ...]]) -> None:
+    def __init__(
+        self,
+        index: CodeIndex,
+        medications: MedicationTables,
+        maps: dict[Key, tuple[ConceptMapping, ...]],
+        local_codes: frozenset[str] = frozenset(),
+    ) -> None:
         self._index = index
         self._meds = medications
         self._maps = maps
+        self._local_codes = local_codes
         self.concept_ids: frozenset[str] = frozenset(index.valuesets)
         # Medication classes are the concepts whose ValueSets hold RxNorm or ATC codes.
         members = [m for ms in index.exact.values() for m in ms]
@@ -87,6 +107,10 @@ class Terminology:
         self.medication_concepts: frozenset[str] = frozenset(
             m.concept for m in members if m.system in (RXNORM, ATC)
         )
+        displays: dict[str, list[str]] = {cid: [index.titles.get(cid, cid)] for cid in self.concept_ids}
+        for member in members:
+            displays[member.concept].append(member.display)
+        self._displays = {cid: tuple(texts) for cid, texts in displays.items()}
 
     @classmethod
     def load(cls, profiles_dir: Path | None = None, conceptmap_dirs: Sequence[Path] = ()) -> Terminology:
@@ -98,7 +122,7 @@ class Terminology:
         index = load_valuesets(root / "valuesets", systems, ALL_CONCEPTS, local_codes)
         medications = load_medication_tables(root / "medications", ALL_CONCEPTS)
         maps = load_conceptmaps([Path(d) for d in conceptmap_dirs], index)
-        terminology = cls(index, medications, maps)
+        terminology = cls(index, medications, maps, local_codes)
         terminology._check_medications(root / "medications")
         return terminology
 
@@ -137,7 +161,8 @@ class Terminology:
             return CodingVerdict(system, code, _EMPTY, None, unknown=True)
         members = self._index.members(*key)
         mapped = self._maps.get(key, ())
-        understood = frozenset(m.concept for m in members).union(*(m.concepts for m in mapped))
+        direct = frozenset(m.concept for m in members)
+        understood = direct.union(*(m.concepts for m in mapped))
         conditional = frozenset(m.concept for m in self._index.routed.get(key, ())) - understood
         family = next((m.code for m in members if m.prefix), None)
         return CodingVerdict(
@@ -149,6 +174,7 @@ class Terminology:
             unverified=bool(members) and not mapped and all(m.verification == "unverified" for m in members),
             family=family,
             conditional=conditional,
+            direct=direct,
         )
 
     def _known_medication(self, key: Key) -> bool:
@@ -159,6 +185,18 @@ class Terminology:
 
     def valueset_file(self, concept: str) -> str:
         return self._index.valuesets[concept]
+
+    def title(self, concept: str) -> str:
+        return self._index.titles[concept]
+
+    def displays(self, concept: str) -> tuple[str, ...]:
+        """Title and code displays of a concept's ValueSet (for suggesting a concept for an unknown code)."""
+        return self._displays.get(concept, ())
+
+    def is_local_code(self, system: str | None, code: str | None) -> bool:
+        """A code of the project CodeSystem (also the values, e.g. ``lytic``, that name no concept)."""
+        key = self._key(system, code)
+        return key is not None and key[0] == LOCAL_SYSTEM and key[1] in self._local_codes
 
     # ------------------------------------------------------------------------------------- medications
 
@@ -199,7 +237,13 @@ class Terminology:
                     _add(ingredients, (s.ingredient for s in product.strengths))
                     strengths = strengths or product.strengths
                     dose_form, route = dose_form or product.dose_form, route or product.route
-                name = meds.by_rxcui.get(code) if system == RXNORM else meds.by_atc.get(code) if system == ATC else None
+                name = (
+                    meds.by_rxcui.get(code)
+                    if system == RXNORM
+                    else meds.by_atc.get(code)
+                    if system == ATC
+                    else None
+                )
                 if name is not None:
                     _add(ingredients, (name,))
         for said in texts:
@@ -230,8 +274,9 @@ class Terminology:
             in_valuesets = self.concepts_for_coding(RXNORM, product.rxcui) & self.medication_concepts
             if in_valuesets != expected:
                 raise TerminologyError(
-                    f"{directory / 'rxnorm-products.json'}: RxCUI {product.rxcui} has classes {sorted(expected)} "
-                    f"from its ingredients but the ValueSets give {sorted(in_valuesets)}; regenerate with profiles/build.py"
+                    f"{directory / 'rxnorm-products.json'}: RxCUI {product.rxcui} has classes "
+                    f"{sorted(expected)} from its ingredients but the ValueSets give {sorted(in_valuesets)}; "
+                    "regenerate with profiles/build.py"
                 )
 
 

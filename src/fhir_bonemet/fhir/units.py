@@ -13,6 +13,7 @@ monomer convention used by laboratories).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -104,6 +105,7 @@ class UnitRule:
     factors: dict[str, float]  # spelling → factor to the canonical unit
     minimum: float | None = None  # plausible range of the instrument; outside it the value is unusable
     maximum: float | None = None
+    offsets: dict[str, float] | None = None  # spelling → offset added after the factor (°F → °C)
 
 
 def _mass_rule(canonical: str, grams_per_litre: float, molar_mass: float | None = None) -> UnitRule:
@@ -141,6 +143,14 @@ UNIT_RULES: Final[dict[str, UnitRule]] = {
     c.LAB_BILIRUBIN: _mass_rule("mg/dL", 0.01, 584.66),
     c.LAB_INR: UnitRule("{INR}", dict.fromkeys(_DIMENSIONLESS, 1.0), 0.0, None),
     c.BODY_WEIGHT: UnitRule("kg", _MASS, 0.0, None),
+    # A fever Observation may carry the body temperature itself (exercise gate "fever").
+    c.FEVER: UnitRule(
+        "Cel",
+        {"cel": 1.0, "°c": 1.0, "degc": 1.0, "[degf]": 5 / 9, "°f": 5 / 9, "degf": 5 / 9},
+        25.0,
+        45.0,
+        {"[degf]": -160 / 9, "°f": -160 / 9, "degf": -160 / 9},
+    ),
     c.PAIN_SCORE: _score(0, 10),
     c.FATIGUE_SCORE: _score(0, 10),
     c.ECOG: _score(0, 5),
@@ -154,6 +164,7 @@ UNIT_RULES: Final[dict[str, UnitRule]] = {
 CANONICAL_UNITS: Final[dict[str, str]] = {concept: rule.canonical for concept, rule in UNIT_RULES.items()}
 
 _SPELLING_CACHE: dict[str, str] = {}
+_UNIT_LIKE = re.compile(r"[A-Za-z0-9*/^.%{}\[\]_µμ²³×-]{1,20}(?: [A-Za-z0-9*/^.%{}\[\]_µμ²³-]{1,8})?")
 
 
 def _spelling(unit: str) -> str:
@@ -186,9 +197,13 @@ def normalise(concept: str, value: float, unit: str | None) -> Normalised | str:
         return f"{concept} is not a measured concept"
     factor = rule.factors.get(_spelling(unit) if unit is not None else "")
     if factor is None:
-        shown = unit if unit else "(none)"
-        return f"unit {shown!r} is not a known unit for {concept}; value not used"
-    converted = round(value * factor, 6)
+        # The unit is echoed only when it looks like one: a free-text field may hold anything.
+        shown = repr(unit) if unit and _UNIT_LIKE.fullmatch(unit) else "(none)" if not unit else "(free text)"
+        return f"unit {shown} is not a known unit for {concept}; value not used"
+    converted = value * factor
+    if rule.offsets:
+        converted += rule.offsets.get(_spelling(unit or ""), 0.0)
+    converted = round(converted, 6)
     if (rule.minimum is not None and converted < rule.minimum) or (
         rule.maximum is not None and converted > rule.maximum
     ):

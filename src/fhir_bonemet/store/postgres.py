@@ -83,6 +83,7 @@ class PostgresStore(SqlStore):
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        self._closed = False
         with self._lock:
             conn = self._connection()
             try:
@@ -92,7 +93,12 @@ class PostgresStore(SqlStore):
                 raise _error(exc) from exc
 
     def _connection(self) -> psycopg.Connection[Any]:
-        """The live connection, (re)connecting and selecting the schema when needed.  Caller holds the lock."""
+        """The live connection, (re)connecting and selecting the schema when needed.
+
+        The caller holds the lock.
+        """
+        if self._closed:
+            raise StoreError("PostgreSQL store: used after close()")
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         try:
@@ -106,10 +112,13 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._conn is not None:
                 self._conn.close()
 
-    def _run(self, statement: str, params: Sequence[Any] = (), *, fetch: bool = False) -> tuple[int, list[Row]]:
+    def _run(
+        self, statement: str, params: Sequence[Any] = (), *, fetch: bool = False
+    ) -> tuple[int, list[Row]]:
         with self._lock:
             conn = self._connection()
             try:
@@ -138,12 +147,3 @@ class PostgresStore(SqlStore):
         if not isinstance(value, datetime):
             raise StoreError("PostgreSQL store: a timestamp column returned a non-timestamp value")
         return value.astimezone(UTC)
-
-    def drop_schema(self) -> None:
-        """Remove the schema and everything in it (used to clean up isolated test schemas)."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
-            except psycopg.Error as exc:
-                raise _error(exc) from exc

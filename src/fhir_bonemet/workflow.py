@@ -1,0 +1,249 @@
+"""The imperative shell: the one place that orchestrates I/O for a hook call.
+
+    prefetch (gap-filled from fhirServer) → tolerant read → PatientFacts → pure core → cards (+ CarePlan)
+
+Everything long-lived (terminology, thresholds, evidence sources, the prefetch resolver) is built once by
+:meth:`Workflow.from_settings` at start-up, where every knowledge file and the rule catalogue are
+validated: a broken file stops the service with a precise message instead of failing mid-request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+# Imported for their side effect: each rule module registers its rules in the catalogue.
+import fhir_bonemet.core.engine as engine
+from fhir_bonemet.cds.protocol import HookDeps
+from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignContext
+from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.services import ServiceDefinition
+from fhir_bonemet.client.fhir import FhirClient, Timeouts
+from fhir_bonemet.client.policy import ServerPolicy
+from fhir_bonemet.client.prefetch import PrefetchLimits, PrefetchRequest, PrefetchResolver
+from fhir_bonemet.core.concepts import ALL_CONCEPTS
+from fhir_bonemet.core.facts import PatientFacts, ReadIssue
+from fhir_bonemet.core.findings import Assessment
+from fhir_bonemet.core.rules import validate_catalogue
+from fhir_bonemet.core.thresholds import Thresholds
+from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.fhir.cards import CardContext, build_cards
+from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
+from fhir_bonemet.fhir.extract import extract_facts
+from fhir_bonemet.fhir.outbound_codes import OutboundCodes, load_outbound_codes
+from fhir_bonemet.fhir.read import read_prefetch
+from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.writeback import WritebackMode, deliver_careplan
+
+__all__ = ["READ_ISSUES_EXTENSION", "Workflow", "handle_hook"]
+
+log = logging.getLogger("fhir_bonemet.workflow")
+
+# Response-level extension listing what could not be read (locations and reasons, never patient data).
+READ_ISSUES_EXTENSION = "org.fhir-bonemet.read-issues"
+_MAX_REPORTED_ISSUES = 50
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A hook handler (see :class:`fhir_bonemet.cds.protocol.HookHandler`) with its knowledge loaded."""
+
+    terminology: Terminology
+    thresholds: Thresholds
+    sources: Mapping[str, EvidenceSource]
+    codes: OutboundCodes
+    resolver: PrefetchResolver | None = None
+    clock: Callable[[], date] = _today
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Callable[[], date] = _today) -> Workflow:
+        """Load and cross-check every knowledge file; raises ConfigurationError naming what is wrong."""
+        terminology = Terminology.load(conceptmap_dirs=settings.conceptmap_dirs)
+        thresholds = load_thresholds()
+        sources = load_sources()
+        problems = validate_catalogue(ALL_CONCEPTS, thresholds, sources)
+        if problems:
+            raise ConfigurationError("rule catalogue is inconsistent:\n  " + "\n  ".join(problems))
+        return cls(terminology, thresholds, sources, load_outbound_codes(), clock=clock)
+
+    def _resolver(self, deps: HookDeps) -> PrefetchResolver:
+        if self.resolver is not None:
+            return self.resolver
+        settings = deps.settings
+        limits = PrefetchLimits(
+            timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
+            max_pages=settings.prefetch_page_cap,
+        )
+        return PrefetchResolver(deps.session, server_policy(settings), limits)
+
+    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
+        context = request.context
+        auth = request.fhirAuthorization
+        prefetch = self._resolver(deps).resolve(
+            service.prefetch or {},
+            PrefetchRequest(
+                hook_instance=request.hookInstance,
+                context=context.model_dump(mode="json", exclude_none=True),
+                prefetch=request.prefetch,
+                fhir_server=request.fhirServer,
+                fhir_authorization=_authorization(request),
+            ),
+            required=frozenset(service.required_prefetch),
+        )
+        draft_orders: Mapping[str, Any] | None = None
+        selections: tuple[str, ...] = ()
+        if isinstance(context, OrderSignContext):
+            draft_orders = context.draftOrders
+        if isinstance(context, OrderSelectContext):
+            selections = tuple(context.selections)
+        resources = read_prefetch(prefetch.data)
+        facts = extract_facts(
+            resources,
+            self.terminology,
+            patient_id=context.patientId,
+            draft_orders=draft_orders,
+            selections=selections,
+            unavailable=prefetch.unavailable,
+        )
+        issues = (*prefetch.issues, *facts.issues)
+        _log_issues(request.hookInstance, issues)
+
+        today = self.clock()
+        assessment = engine.assess(facts, today, self.thresholds, hook=request.hook)
+        plan = self._careplan(assessment, facts, today, deps)
+        delivery = deliver_careplan(
+            plan,
+            mode=WritebackMode(deps.settings.writeback_mode),
+            client=self._write_client(request, deps),
+            scope=auth.scope if auth is not None else None,
+            store=deps.store,
+            now=datetime.now(UTC),
+        )
+        cards = build_cards(
+            assessment,
+            context=CardContext(
+                hook=request.hook,
+                hook_instance=request.hookInstance,
+                patient_ref=facts.patient_ref,
+                today=today,
+                user_ref=context.userId,
+                encounter_ref=f"Encounter/{context.encounterId}" if context.encounterId else None,
+                draft_orders=_drafts_by_ref(draft_orders),
+                careplan=delivery.careplan,
+                careplan_location=delivery.location,
+                careplan_queued=delivery.queued,
+            ),
+            codes=self.codes,
+            sources=self.sources,
+            thresholds=self.thresholds,
+        )
+        log.info(
+            "assessed",
+            extra={
+                "hookInstance": request.hookInstance,
+                "in_population": assessment.in_population,
+                "findings": len(assessment.findings),
+                "cards": len(cards),
+                "read_issues": len(issues),
+            },
+        )
+        extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues and cards else None
+        return CDSResponse(cards=cards, extension=extension)
+
+    def _careplan(
+        self, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
+    ) -> BuiltCarePlan | None:
+        if not assessment.in_population or assessment.exercise is None:
+            return None
+        status = CarePlanStatus.DRAFT if deps.settings.writeback_mode == "write" else CarePlanStatus.ACTIVE
+        return build_careplan(
+            assessment,
+            patient_ref=facts.patient_ref,
+            today=today,
+            status=status,
+            opioid=on_opioid(facts, today),
+            codes=self.codes,
+        )
+
+    def _write_client(self, request: CDSRequest, deps: HookDeps) -> FhirClient | None:
+        if deps.settings.writeback_mode != "write" or request.fhirServer is None:
+            return None
+        auth = request.fhirAuthorization
+        return FhirClient(
+            deps.session,
+            request.fhirServer,
+            policy=server_policy(deps.settings),
+            access_token=auth.access_token.get_secret_value() if auth is not None else None,
+            timeouts=Timeouts(
+                deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
+            ),
+        )
+
+
+def server_policy(settings: Settings) -> ServerPolicy:
+    allow_any = settings.fhir_server_allow_any
+    if allow_any is None:
+        allow_any = not settings.auth_required
+    return ServerPolicy(settings.fhir_server_allowlist, allow_any=allow_any)
+
+
+def _authorization(request: CDSRequest) -> Mapping[str, Any] | None:
+    auth = request.fhirAuthorization
+    if auth is None:
+        return None
+    # The token leaves its SecretStr wrapper only here, on its way into the Authorization header.
+    return {
+        "access_token": auth.access_token.get_secret_value(),
+        "token_type": auth.token_type,
+        "scope": auth.scope,
+    }
+
+
+def _drafts_by_ref(bundle: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    drafts: dict[str, Mapping[str, Any]] = {}
+    for entry in (bundle or {}).get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+            drafts[f"{resource.get('resourceType')}/{resource['id']}"] = resource
+    return drafts
+
+
+def _issue_list(issues: tuple[ReadIssue, ...]) -> list[dict[str, str]]:
+    shown = [{"location": i.location, "message": i.message, "severity": i.severity} for i in issues]
+    if len(shown) > _MAX_REPORTED_ISSUES:
+        more = len(shown) - _MAX_REPORTED_ISSUES
+        shown = [*shown[:_MAX_REPORTED_ISSUES], {"location": "", "message": f"{more} more", "severity": "warning"}]
+    return shown
+
+
+def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
+    for issue in issues:
+        # Locations and reasons only: the reader never puts patient data into a ReadIssue.
+        log.warning(
+            "unusable input skipped",
+            extra={"hookInstance": hook_instance, "location": issue.location, "reason": issue.message},
+        )
+
+
+def handle_hook(service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
+    """Module-level handler for callers that do not build a :class:`Workflow` themselves."""
+    return _default_workflow(deps.settings)(service, request, deps)
+
+
+_WORKFLOWS: dict[int, Workflow] = {}
+
+
+def _default_workflow(settings: Settings) -> Workflow:
+    key = id(settings)
+    if key not in _WORKFLOWS:
+        _WORKFLOWS[key] = Workflow.from_settings(settings)
+    return _WORKFLOWS[key]

@@ -1,0 +1,134 @@
+"""``fhir-bonemet serve``: starts the real service; JWT verification can only be switched off by --no-auth."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from fhir_bonemet.cli import build_parser
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BONEMET_")}
+    env["BONEMET_DATA_DIR"] = str(tmp_path / "var")
+    env.update(extra)
+    return env
+
+
+def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fhir_bonemet", *args],
+        env=environment(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_parser_knows_serve_and_its_options() -> None:
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "8123", "--no-auth"])
+    assert (args.command, args.host, args.port, args.no_auth) == ("serve", "0.0.0.0", 8123, True)
+    assert build_parser().parse_args(["serve"]).no_auth is False
+
+
+def test_a_subcommand_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([])
+    assert info.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fhir_bonemet",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-auth",
+        ],
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.trust_env = False
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if session.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the service did not start: {process.communicate(timeout=5)[1]}")
+            time.sleep(0.1)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_serve_no_auth_starts_answers_and_warns_loudly(
+    served: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    base, process = served
+    session = requests.Session()
+    session.trust_env = False
+    discovery = session.get(f"{base}/cds-services", timeout=5)
+    assert discovery.status_code == 200
+    assert len(discovery.json()["services"]) == 3
+    assert (tmp_path / "var" / "bonemet.sqlite3").is_file()  # the embedded default store
+    process.terminate()
+    _, stderr = process.communicate(timeout=10)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    [warning] = [line for line in lines if "JWT VERIFICATION IS DISABLED" in line["event"]]
+    assert warning["level"] == "WARNING"
+    assert any(line["event"] == "request" and line["path"] == "/cds-services" for line in lines)
+
+
+def test_serve_without_auth_configuration_refuses_to_start(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "BONEMET_PUBLIC_BASE_URL" in result.stderr
+    assert "--no-auth" in result.stderr
+
+
+def test_the_environment_cannot_disable_auth(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--port", str(free_port()), BONEMET_AUTH_REQUIRED="false")
+    assert result.returncode == 2
+    assert "JWT verification needs" in result.stderr
+
+
+def test_invalid_settings_are_reported_without_their_values(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--no-auth", BONEMET_MAX_BODY_BYTES="tiny-secret-value")
+    assert result.returncode == 2
+    assert "max_body_bytes" in result.stderr
+    assert "tiny-secret-value" not in result.stderr

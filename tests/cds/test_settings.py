@@ -1,0 +1,131 @@
+"""Settings: environment parsing, safe defaults, and the rule that only --no-auth disables JWT checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fhir_bonemet.settings import Settings, TrustedIssuer
+
+JWKS = {"keys": [{"kty": "EC", "crv": "P-384", "kid": "k1", "x": "AA", "y": "AA"}]}
+
+
+def test_defaults_are_safe() -> None:
+    settings = Settings()
+    assert settings.auth_required is True
+    assert settings.jwt_algorithms == ("ES384", "RS384")
+    assert settings.effective_cors_origins == ()
+    assert settings.allows_any_fhir_server is False
+    assert settings.max_body_bytes == 5 * 1024 * 1024
+    assert settings.writeback_mode == "suggest"
+    assert settings.effective_database_url == "sqlite:///var/bonemet.sqlite3"
+
+
+def test_environment_is_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BONEMET_PORT", "9090")
+    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BONEMET_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    monkeypatch.setenv("BONEMET_CORS_ORIGINS", "https://ehr.example.org, https://sandbox.example.org")
+    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOWLIST", '["https://fhir.example.org/r4/"]')
+    monkeypatch.setenv("BONEMET_CONCEPTMAP_DIRS", f"{tmp_path}/a,{tmp_path}/b")
+    monkeypatch.setenv("BONEMET_WRITEBACK_MODE", "write")
+    monkeypatch.setenv("BONEMET_PUBLIC_BASE_URL", "https://cds.example.org/")
+    monkeypatch.setenv("BONEMET_TRUSTED_ISSUERS", json.dumps({"https://ehr.example.org": {"jwks": JWKS}}))
+    settings = Settings()
+    assert settings.port == 9090
+    assert settings.data_dir == tmp_path
+    assert settings.effective_database_url.startswith("postgresql://")
+    assert settings.cors_origins == ("https://ehr.example.org", "https://sandbox.example.org")
+    assert settings.fhir_server_allowlist == ("https://fhir.example.org/r4",)
+    assert settings.conceptmap_dirs == (tmp_path / "a", tmp_path / "b")
+    assert settings.writeback_mode == "write"
+    assert settings.public_base_url == "https://cds.example.org"
+    assert settings.trusted_issuers["https://ehr.example.org"].jwks == JWKS
+
+
+@pytest.mark.parametrize("value", ["false", "0", "no"])
+def test_the_environment_cannot_switch_auth_off(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("BONEMET_AUTH_REQUIRED", value)
+    assert Settings().auth_required is True
+    assert Settings(auth_required=False).auth_required is False  # what --no-auth does
+
+
+@pytest.mark.parametrize("algorithms", [("none",), ("HS256",), ("ES384", "HS512"), ()])
+def test_symmetric_and_unsigned_algorithms_can_never_be_configured(algorithms: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError, match="jwt_algorithms"):
+        Settings(jwt_algorithms=algorithms)
+
+
+def test_cors_wildcard_only_without_auth() -> None:
+    with pytest.raises(ValidationError, match="only with --no-auth"):
+        Settings(cors_origins=("*",))
+    assert Settings(auth_required=False).effective_cors_origins == ("*",)
+    assert Settings(auth_required=False, cors_origins=("http://localhost:8080",)).effective_cors_origins == (
+        "http://localhost:8080",
+    )
+
+
+def test_fhir_server_allowlist_matching() -> None:
+    settings = Settings(fhir_server_allowlist=("https://fhir.example.org/r4",))
+    assert settings.is_fhir_server_allowed("https://fhir.example.org/r4")
+    assert settings.is_fhir_server_allowed("https://fhir.example.org/r4/")
+    assert not settings.is_fhir_server_allowed("https://fhir.example.org/r4-evil")
+    assert not settings.is_fhir_server_allowed("https://fhir.example.org.evil.com/r4")
+    assert not settings.is_fhir_server_allowed("ftp://fhir.example.org/r4")
+
+
+def test_any_fhir_server_only_without_auth_unless_explicit() -> None:
+    assert Settings(auth_required=False).is_fhir_server_allowed("http://localhost:8081/fhir")
+    assert not Settings().is_fhir_server_allowed("http://localhost:8081/fhir")
+    assert Settings(fhir_server_allow_any=True).is_fhir_server_allowed("http://localhost:8081/fhir")
+    assert not Settings(auth_required=False, fhir_server_allow_any=False).is_fhir_server_allowed(
+        "http://x/fhir"
+    )
+
+
+def test_trusted_issuers_file_is_merged(tmp_path: Path) -> None:
+    path = tmp_path / "issuers.json"
+    path.write_text(
+        json.dumps(
+            {"https://a.example": {"jwks": JWKS}, "https://b.example": {"jku": ["https://b.example/jwks"]}}
+        )
+    )
+    settings = Settings(
+        trusted_issuers_file=path, trusted_issuers={"https://b.example": TrustedIssuer(jwks=JWKS)}
+    )
+    assert set(settings.trusted_issuers) == {"https://a.example", "https://b.example"}
+    assert settings.trusted_issuers["https://b.example"].jwks == JWKS  # explicit settings win
+
+
+def test_unreadable_issuers_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="cannot be read"):
+        Settings(trusted_issuers_file=tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    ("issuer", "message"),
+    [
+        ({}, "needs jwks, jwks_file or"),
+        ({"jku": ["http://insecure.example/jwks"]}, "https"),
+        ({"jwks": JWKS, "x": 1}, "x"),
+    ],
+)
+def test_trusted_issuer_shape(issuer: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        TrustedIssuer.model_validate(issuer)
+
+
+@pytest.mark.parametrize(
+    "url", ["cds.example.org", "https://cds.example.org/?x=1", "https://cds.example.org/#f"]
+)
+def test_public_base_url_must_be_a_plain_absolute_url(url: str) -> None:
+    with pytest.raises(ValidationError, match="public_base_url"):
+        Settings(public_base_url=url)
+
+
+def test_body_limit_has_a_floor() -> None:
+    with pytest.raises(ValidationError, match="max_body_bytes"):
+        Settings(max_body_bytes=10)

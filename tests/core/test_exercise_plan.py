@@ -1,0 +1,296 @@
+"""Global gates (§2.5), the site domain matrix (§2.6), tier → prescription (§2.7) and the EX findings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from builders import TODAY, condition, lesion, med, obs, patient
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.exercise import assess_exercise
+from fhir_bonemet.core.exercise_domains import site_row
+from fhir_bonemet.core.facts import ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.findings import DomainStatus, ExercisePlan, Finding, Indicator, Referral, Tier
+from fhir_bonemet.knowledge import load_thresholds
+
+TH = load_thresholds()
+S = SiteClass
+A, R, P = DomainStatus.AVOID, DomainStatus.RESTRICTED, DomainStatus.PERMITTED
+WB, NWB, UP, TRUNK, LOW_, FLEX, BAL, IMPACT = (
+    "ex-aerobic-wb",
+    "ex-aerobic-nwb",
+    "ex-resist-upper",
+    "ex-resist-trunk",
+    "ex-resist-lower",
+    "ex-flex",
+    "ex-balance",
+    "ex-impact",
+)
+STRUCTURED = (WB, NWB, UP, TRUNK, LOW_, FLEX, BAL, IMPACT)
+
+
+# §2.6: the transcribed rows and the service-default rows.
+@pytest.mark.parametrize(
+    ("site", "cells"),
+    [
+        (S.PELVIS, {UP: P, TRUNK: P, LOW_: R, WB: A, NWB: P, FLEX: P, IMPACT: A}),
+        (S.FEMUR_PROXIMAL, {UP: P, TRUNK: P, LOW_: R, WB: A, NWB: P, FLEX: P, IMPACT: A}),
+        (S.SPINE_LUMBAR, {UP: P, TRUNK: A, LOW_: P, WB: A, NWB: P, FLEX: R, IMPACT: A}),
+        (S.SPINE_THORACIC, {UP: R, TRUNK: A, LOW_: P, WB: P, NWB: P, FLEX: R, IMPACT: A}),
+        (S.RIB, {UP: R, TRUNK: A, LOW_: P, WB: P, NWB: P, FLEX: R, IMPACT: A}),
+        (S.SPINE_CERVICAL, {UP: R, TRUNK: A, LOW_: P, WB: P, NWB: P, FLEX: R, IMPACT: A}),
+        (S.HUMERUS_PROXIMAL, {UP: R, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: R, IMPACT: R}),
+        (S.UNKNOWN, {UP: R, TRUNK: A, LOW_: R, WB: A, NWB: P, FLEX: R, IMPACT: A}),
+        (S.SKULL, {UP: P, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: P, IMPACT: A}),
+        (S.STERNUM, {UP: P, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: P, IMPACT: A}),
+        (S.SCAPULA, {UP: R, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: P, IMPACT: A}),
+        (S.SACRUM, {UP: P, TRUNK: A, LOW_: R, WB: A, NWB: P, FLEX: R, IMPACT: A}),
+        (S.SPINE_UNSPECIFIED, {UP: R, TRUNK: A, LOW_: P, WB: A, NWB: P, FLEX: R, IMPACT: A}),
+        (S.LOWER_LIMB, {UP: P, TRUNK: P, LOW_: R, WB: A, NWB: P, FLEX: P, IMPACT: A}),
+        (S.UPPER_LIMB, {UP: R, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: P, IMPACT: R}),
+    ],
+)
+def test_site_matrix(site: SiteClass, cells: dict[str, DomainStatus]) -> None:
+    row = site_row(site)
+    assert {d: row[d].status for d in cells} == cells
+    assert row[BAL].status is P
+    for cell in row.values():
+        assert (cell.status is R) == bool(cell.exclusion)
+
+
+def test_union_rows_keep_each_exclusion_once() -> None:
+    flex = site_row(S.SPINE_UNSPECIFIED)[FLEX].exclusion or ""
+    assert flex.lower().count("no spinal flexion") == 1
+    assert "shoulder" in flex
+
+
+def fit(*extra: ObservationFact, labs: bool = True) -> list[ObservationFact]:
+    base = [obs(c.ECOG, 0, days_ago=1), obs(c.LESION_TYPE, code="blastic", days_ago=9)]
+    if labs:
+        base += [
+            obs(c.LAB_PLATELETS, 250, "10*9/L", days_ago=1),
+            obs(c.LAB_HAEMOGLOBIN, 13, "g/dL", days_ago=1),
+            obs(c.LAB_CALCIUM, 9.4, "mg/dL", days_ago=1),
+            obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1),
+        ]
+    replaced = {o.concept for o in extra}
+    return [o for o in base if o.concept not in replaced] + list(extra)
+
+
+def assess(facts: PatientFacts) -> tuple[ExercisePlan, dict[str, Finding]]:
+    plan, findings = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    return plan, {f.rule_id: f for f in findings}
+
+
+def skull(
+    *extra: ObservationFact, labs: bool = True, **kw: object
+) -> tuple[ExercisePlan, dict[str, Finding]]:
+    return assess(patient(lesions=[lesion(S.SKULL)], observations=fit(*extra, labs=labs), **kw))  # type: ignore[arg-type]
+
+
+def statuses(plan: ExercisePlan) -> dict[str, DomainStatus]:
+    return {d.domain: d.status for d in plan.domains}
+
+
+def test_site_restrictions_apply_at_every_tier() -> None:
+    """A LOW lumbar lesion still avoids trunk resistance and weight-bearing aerobic (§2.6)."""
+    facts = patient(
+        lesions=[lesion(S.SPINE_LUMBAR, ref="Condition/m")],
+        observations=fit(replace(obs(c.SINS_TOTAL, 2, days_ago=3), focus=("Condition/m",))),
+        medications=[med(c.BONE_MODIFYING_AGENT)],
+    )
+    plan, _ = assess(facts)
+    assert plan.tier is Tier.LOW
+    assert statuses(plan)[TRUNK] is A
+    assert statuses(plan)[WB] is A
+    assert plan.lesions[0].avoided_domains == (WB, TRUNK, IMPACT)
+    flex = next(d for d in plan.domains if d.domain == FLEX)
+    assert flex.status is R
+    assert any("spinal flexion" in e and "lesion" in e for e in flex.exclusions)
+
+
+def test_impact_is_restricted_not_avoided_for_a_low_arm_lesion_only() -> None:
+    facts = patient(
+        lesions=[lesion(S.HUMERUS_PROXIMAL, ref="Condition/m")],
+        observations=fit(replace(obs(c.MIRELS_TOTAL, 5, days_ago=3), focus=("Condition/m",))),
+    )
+    plan, _ = assess(facts)
+    assert plan.tier is Tier.LOW
+    assert statuses(plan)[IMPACT] is R
+    assert statuses(plan)[UP] is R
+
+
+# §2.7 tier → prescription.
+def test_low_prescription_text() -> None:
+    plan, found = skull()
+    assert plan.tier is Tier.LOW
+    dose = {d.domain: d.dose or "" for d in plan.domains}
+    assert "RPE 11-13" in dose[NWB]
+    assert "10-12RM" in dose[UP]
+    assert "start low, go slow" in dose[UP]
+    assert "tandem walking" in dose[BAL]
+    assert "ex-adl-only" not in dose
+    assert "2-4 weeks" in plan.progression
+    assert "service default" in plan.progression
+    assert any("NRS rise of 2" in s and "24 h" in s for s in plan.stop_and_call)
+    ex01 = found["EX01"]
+    assert ex01.indicator is Indicator.INFO
+    assert ex01.referrals == (Referral.EXERCISE_PHYSIOLOGY,)
+    assert ex01.unverified  # RPE band awaits clinical review
+    assert "exercise.rpe_low_min" not in ex01.defaults_used  # unverified, not a service default
+
+
+def test_moderate_prescription_text() -> None:
+    plan, found = assess(
+        patient(lesions=[lesion(S.PELVIS)], observations=fit(), medications=[med(c.BONE_MODIFYING_AGENT)])
+    )
+    assert plan.tier is Tier.MODERATE
+    assert "oncology training" in plan.supervision
+    assert statuses(plan)[IMPACT] is A
+    assert statuses(plan)[BAL] is R
+    assert "4 weeks" in plan.progression
+    assert found["EX01"].referrals == (Referral.PHYSIOTHERAPY,)
+
+
+def test_moderate_tier_prefers_non_weight_bearing_aerobic_for_a_weight_bearing_lesion() -> None:
+    facts = patient(
+        lesions=[lesion(S.SPINE_THORACIC, ref="Condition/m")],
+        observations=fit(),  # no SINS: MODERATE; thoracic row permits weight-bearing aerobic
+        medications=[med(c.BONE_MODIFYING_AGENT)],
+    )
+    plan, _ = assess(facts)
+    wb = next(d for d in plan.domains if d.domain == WB)
+    assert plan.tier is Tier.MODERATE
+    assert wb.status is R
+    assert any("Non-weight-bearing preferred" in e for e in wb.exclusions)
+
+
+def test_high_prescription_text() -> None:
+    plan, found = assess(
+        patient(lesions=[lesion(S.PELVIS)], observations=fit(obs(c.LESION_TYPE, code="lytic")))
+    )
+    assert plan.tier is Tier.HIGH
+    assert "surgical review" in plan.supervision
+    assert "1:1" in plan.supervision
+    st = statuses(plan)
+    assert st[WB] is A
+    assert st[IMPACT] is A
+    assert st[UP] is R
+    assert st[FLEX] is R
+    assert st[BAL] is R
+    assert st["ex-adl-only"] is P
+    assert plan.progression == "No progression until re-tiered."
+    assert found["EX01"].indicator is Indicator.WARNING
+
+
+def test_adl_only_plan() -> None:
+    plan, found = skull(obs(c.ECOG, 3, days_ago=1))
+    assert plan.tier is Tier.ADL_ONLY
+    assert all(statuses(plan)[d] is A for d in STRUCTURED)
+    assert statuses(plan)["ex-adl-only"] is P
+    assert "PT/OT" in found["EX01"].summary
+
+
+# §2.5 global gates.
+@pytest.mark.parametrize(
+    ("lab", "held"),
+    [
+        (obs(c.LAB_PLATELETS, 19.9, "10*9/L"), True),
+        (obs(c.LAB_PLATELETS, 20, "10*9/L"), False),
+        (obs(c.LAB_HAEMOGLOBIN, 6.9, "g/dL"), True),
+        (obs(c.LAB_HAEMOGLOBIN, 69, "g/L"), True),
+        (obs(c.LAB_HAEMOGLOBIN, 7.0, "g/dL"), False),
+        (obs(c.LAB_NEUTROPHILS, 0.4, "10*9/L"), True),
+        (obs(c.LAB_NEUTROPHILS, 0.5, "10*9/L"), False),
+        (obs(c.LAB_CALCIUM, 12.0, "mg/dL"), True),
+        (obs(c.LAB_CALCIUM, 11.9, "mg/dL"), False),
+        (obs(c.LAB_CALCIUM_IONISED, 1.6, "mmol/L"), True),
+        (obs(c.LAB_CALCIUM_IONISED, 1.4, "mmol/L"), False),
+        (obs(c.FEVER, flag=True), True),
+        (obs(c.FEVER, flag=False), False),
+        (obs(c.SYMPTOMATIC_HYPERCALCAEMIA, flag=True), True),
+    ],
+)
+def test_hold_gates(lab: ObservationFact, held: bool) -> None:
+    plan, found = skull(lab)
+    assert (plan.tier is Tier.HOLD) is held
+    if held:
+        assert found["EX02"].indicator is Indicator.WARNING
+        assert found["EX02"].used
+        assert plan.on_hold_reason
+        assert all(statuses(plan)[d] is A for d in STRUCTURED)
+        assert statuses(plan)["ex-adl-only"] is R
+
+
+def test_a_fever_condition_holds_but_an_old_one_does_not() -> None:
+    assert skull(conditions=[condition(c.FEVER, onset_days_ago=1)])[0].tier is Tier.HOLD
+    assert skull(conditions=[condition(c.FEVER, onset_days_ago=10)])[0].tier is Tier.LOW
+
+
+def test_platelets_under_50_remove_resistance_and_impact_but_keep_the_tier() -> None:
+    plan, found = skull(obs(c.LAB_PLATELETS, 49, "10*9/L"))
+    assert plan.tier is Tier.LOW
+    st = statuses(plan)
+    assert (st[UP], st[TRUNK], st[LOW_], st[IMPACT]) == (A, A, A, A)
+    assert st[NWB] is R
+    nwb = next(d for d in plan.domains if d.domain == NWB)
+    assert nwb.dose is not None
+    assert nwb.dose.startswith("Light intensity only")
+    assert found["EX02"].indicator is Indicator.INFO
+    assert [u.label for u in found["EX02"].used] == ["Platelets"]
+
+
+def test_low_haemoglobin_and_fatigue_soften_intensity() -> None:
+    plan, found = skull(obs(c.LAB_HAEMOGLOBIN, 7.9, "g/dL"), obs(c.FATIGUE_SCORE, 7))
+    assert plan.tier is Tier.LOW
+    nwb = next(d for d in plan.domains if d.domain == NWB)
+    assert nwb.dose is not None
+    assert "low-to-moderate" in nwb.dose
+    assert "short, frequent bouts" in nwb.dose
+    assert len(found["EX02"].recommendations) == 2
+
+
+def test_missing_labs_are_reported_and_never_assumed_normal() -> None:
+    plan, found = skull(labs=False)
+    assert plan.tier is Tier.LOW  # a lesion tier is never lowered, and missing labs do not hold
+    assert "EX02" not in found
+    ex01, ex03 = found["EX01"], found["EX03"]
+    assert any("full blood count" in r and "calcium" in r for r in ex01.recommendations)
+    whats = {m.what for m in ex01.missing}
+    assert {"platelet count within 30 days", "haemoglobin within 30 days"} <= whats
+    assert any(r.startswith("Record full blood count") for r in ex03.recommendations)
+
+
+def test_old_labs_count_as_missing() -> None:
+    plan, found = skull(obs(c.LAB_PLATELETS, 10, "10*9/L", days_ago=40))
+    assert plan.tier is Tier.LOW
+    assert any(m.what.startswith("platelet count") for m in found["EX01"].missing)
+
+
+def test_neutrophils_are_asked_for_only_on_chemotherapy() -> None:
+    _, found = skull()
+    assert not any("neutrophil" in m.what for m in found["EX01"].missing)
+    _, found = skull(medications=[med(c.CHEMOTHERAPY)])
+    assert any("neutrophil" in m.what for m in found["EX01"].missing)
+
+
+def test_uncorrected_calcium_is_flagged_as_missing_albumin() -> None:
+    facts = patient(
+        lesions=[lesion(S.SKULL)],
+        observations=[o for o in fit() if o.concept != c.LAB_ALBUMIN],
+    )
+    _, found = assess(facts)
+    assert any("albumin" in m.what for m in found["EX01"].missing)
+
+
+def test_summaries_are_short_and_say_what_to_do() -> None:
+    for plan, found in (skull(), skull(obs(c.LAB_PLATELETS, 5, "10*9/L")), skull(obs(c.ECOG, 4))):
+        for finding in found.values():
+            assert len(finding.summary) < 140
+        assert "suggest" in found["EX01"].summary.lower() or plan.tier is Tier.HOLD
+
+
+def test_no_lesion_no_plan() -> None:
+    assert assess_exercise(patient(lesions=[]), TODAY, TH) == (None, ())

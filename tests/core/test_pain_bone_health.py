@@ -1,0 +1,248 @@
+"""Bone-modifying agents: P07, P08, P09, P10, R06 (hypocalcaemia) and R07 (osteonecrosis of the jaw)."""
+
+from __future__ import annotations
+
+import pytest
+from builders import condition, lesion, med, obs, order, patient, procedure
+from pain_support import ca_vit_d, crcl_labs, denosumab, fired, refs, run, zoledronic
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.findings import Indicator, Referral
+
+CA_OK = [obs(c.LAB_CALCIUM, 9.4, "mg/dL", days_ago=2), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=2)]
+DENTAL = procedure(c.DENTAL_EXAM, days_ago=100)
+
+
+# --- P07 --------------------------------------------------------------------------------------------
+
+
+def test_p07_breast_primary_without_bma() -> None:
+    met = lesion(primary=c.PRIMARY_BREAST)
+    found = run(patient(lesions=[met], observations=crcl_labs(80)))["P07"]
+    assert found.recommendations[0].startswith("Breast or prostate primary")
+    assert found.referrals == (Referral.DENTAL,)
+
+
+def test_p07_other_or_unknown_primary_mentions_life_expectancy() -> None:
+    found = run(patient(observations=crcl_labs(80)))["P07"]
+    assert "life expectancy" in found.recommendations[0]
+    assert any(m.what == "primary cancer" for m in found.missing)
+
+
+def test_p07_low_clearance_steers_away_from_zoledronic_acid() -> None:
+    found = run(patient(lesions=[lesion(primary=c.PRIMARY_PROSTATE)], observations=crcl_labs(25)))["P07"]
+    assert any("zoledronic acid not recommended" in r for r in found.recommendations)
+
+
+def test_p07_silent_on_denosumab_and_without_bone_lesion() -> None:
+    assert "P07" not in fired(patient(medications=[denosumab(), ca_vit_d()], observations=CA_OK))
+    assert "P07" not in fired(patient(lesions=[]))
+
+
+def test_p07_no_dental_referral_when_exam_recorded() -> None:
+    assert run(patient(procedures=[DENTAL], observations=crcl_labs(80)))["P07"].referrals == ()
+
+
+# --- P08 --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("crcl", "advised"),
+    [(61, 4.0), (60, 3.5), (50, 3.5), (49.5, 3.3), (40, 3.3), (39, 3.0), (30, 3.0)],
+)
+def test_p08_renally_adjusted_dose_by_band(crcl: float, advised: float) -> None:
+    za = zoledronic(advised)
+    found = run(
+        patient(observations=[*crcl_labs(crcl), *CA_OK], medications=[za, ca_vit_d()], procedures=[DENTAL])
+    )["P08"]
+    assert found.indicator is Indicator.WARNING
+    assert f"{advised:g} mg advised" in found.summary
+    assert found.order_actions == ()
+
+
+def test_p08_dose_above_the_band_is_flagged() -> None:
+    za = zoledronic(4.0, draft=True)
+    found = run(
+        patient(observations=[*crcl_labs(45), *CA_OK], medications=[za, ca_vit_d()], procedures=[DENTAL]),
+        hook="order-sign",
+    )["P08"]
+    assert "4 mg is above the 3.3 mg advised" in found.summary
+    assert [(a.order_ref, a.action) for a in found.order_actions] == [(za.ref, "update")]
+    assert "3.3 mg" in found.order_actions[0].description
+
+
+def test_p08_below_30_is_critical_and_removes_the_draft() -> None:
+    za = zoledronic(3.0, draft=True)
+    found = run(
+        patient(observations=[*crcl_labs(29), *CA_OK], medications=[za, ca_vit_d()]), hook="order-sign"
+    )["P08"]
+    assert found.indicator is Indicator.CRITICAL
+    assert [(a.order_ref, a.action) for a in found.order_actions] == [(za.ref, "delete")]
+
+
+def test_p08_unknown_renal_function_says_check_before_dosing() -> None:
+    found = run(patient(observations=CA_OK, medications=[zoledronic(), ca_vit_d()], procedures=[DENTAL]))[
+        "P08"
+    ]
+    assert found.summary.startswith("Renal function unknown")
+    assert found.indicator is Indicator.WARNING
+
+
+def test_p08_unreadable_dose_is_reported_missing() -> None:
+    za = med(c.ZOLEDRONIC_ACID, ingredients=["zoledronic acid"])
+    found = run(
+        patient(observations=[*crcl_labs(45), *CA_OK], medications=[za, ca_vit_d()], procedures=[DENTAL])
+    )["P08"]
+    assert any(m.what.startswith(f"ordered dose of {za.ref}") for m in found.missing)
+
+
+def test_p08_silent_on_denosumab() -> None:
+    assert "P08" not in fired(
+        patient(observations=[*crcl_labs(20), *CA_OK], medications=[denosumab(), ca_vit_d()])
+    )
+
+
+# --- P09 --------------------------------------------------------------------------------------------
+
+
+def test_p09_no_calcium_vitamin_d_supplement() -> None:
+    found = run(
+        patient(observations=[*crcl_labs(80), *CA_OK], medications=[denosumab()], procedures=[DENTAL])
+    )["P09"]
+    assert "no calcium and vitamin D supplement" in found.rationale
+    assert any("500 mg calcium" in r for r in found.recommendations)
+
+
+def test_p09_silent_with_supplement_normal_calcium_and_clearance() -> None:
+    facts = patient(
+        observations=[*crcl_labs(80), *CA_OK], medications=[denosumab(), ca_vit_d()], procedures=[DENTAL]
+    )
+    assert "P09" not in fired(facts)
+
+
+def test_p09_denosumab_with_low_clearance() -> None:
+    facts = patient(observations=[*crcl_labs(25), *CA_OK], medications=[denosumab(), ca_vit_d()])
+    assert "denosumab with CrCl 25" in run(facts)["P09"].rationale
+
+
+def test_p09_no_recent_calcium() -> None:
+    found = run(patient(observations=crcl_labs(80), medications=[zoledronic(), ca_vit_d()]))["P09"]
+    assert "no recent calcium result" in found.rationale
+
+
+def test_p09_hypercalcaemic_patient_is_not_told_to_take_calcium() -> None:
+    high = [obs(c.LAB_CALCIUM, 11.5, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1)]
+    assert "P09" not in fired(patient(observations=[*crcl_labs(80), *high], medications=[zoledronic()]))
+
+
+# --- R06 --------------------------------------------------------------------------------------------
+
+
+def test_r06_corrected_calcium_below_lln_on_denosumab() -> None:
+    # 8.0 + 0.8 x (4.0 - 3.5) = 8.4 mg/dL corrected: below 8.5, not below 8.0
+    ca = [obs(c.LAB_CALCIUM, 8.0, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 3.5, "g/dL", days_ago=1)]
+    result = run(patient(observations=[*crcl_labs(80), *ca], medications=[denosumab()]))
+    assert "P09" not in result
+    found = result["R06"]
+    assert found.indicator is Indicator.WARNING
+    assert found.related_rules == ("P09",)
+    assert {o.ref for o in ca} <= refs(found)
+
+
+def test_r06_critical_below_8() -> None:
+    ca = [obs(c.LAB_CALCIUM, 7.5, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1)]
+    assert (
+        run(patient(observations=[*crcl_labs(80), *ca], medications=[zoledronic()]))["R06"].indicator
+        is Indicator.CRITICAL
+    )
+
+
+def test_r06_silent_when_albumin_correction_brings_calcium_to_normal() -> None:
+    # 8.2 + 0.8 x (4.0 - 3.0) = 9.0 mg/dL corrected
+    ca = [obs(c.LAB_CALCIUM, 8.2, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 3.0, "g/dL", days_ago=1)]
+    assert "R06" not in fired(
+        patient(observations=[*crcl_labs(80), *ca], medications=[denosumab(), ca_vit_d()])
+    )
+
+
+def test_r06_uncorrected_low_calcium_fires_and_asks_for_albumin() -> None:
+    found = run(
+        patient(observations=[obs(c.LAB_CALCIUM, 8.3, "mg/dL", days_ago=1)], medications=[denosumab()])
+    )["R06"]
+    assert any("albumin" in r for r in found.recommendations)
+    assert any("albumin" in m.what for m in found.missing)
+
+
+def test_r06_silent_without_bma() -> None:
+    assert "R06" not in fired(patient(observations=[obs(c.LAB_CALCIUM, 7.0, "mg/dL")]))
+
+
+# --- R07 --------------------------------------------------------------------------------------------
+
+
+def test_r07_onj_condition_on_zoledronic_acid() -> None:
+    onj = condition(c.ONJ)
+    found = run(
+        patient(
+            observations=[*crcl_labs(80), *CA_OK], conditions=[onj], medications=[zoledronic(), ca_vit_d()]
+        )
+    )["R07"]
+    assert found.referrals == (Referral.DENTAL,)
+    assert found.unverified
+    assert onj.ref in refs(found)
+
+
+def test_r07_jaw_symptom_observation() -> None:
+    symptom = obs(c.RF_ONJ_SYMPTOM, flag=True, days_ago=2)
+    assert "R07" in fired(patient(observations=[symptom], medications=[denosumab()]))
+
+
+def test_r07_silent_without_bma_or_with_negative_symptom() -> None:
+    assert "R07" not in fired(patient(conditions=[condition(c.ONJ)]))
+    assert "R07" not in fired(
+        patient(observations=[obs(c.RF_ONJ_SYMPTOM, flag=False)], medications=[denosumab()])
+    )
+
+
+# --- P10 --------------------------------------------------------------------------------------------
+
+
+def test_p10_bma_without_dental_exam() -> None:
+    found = run(patient(medications=[denosumab(), ca_vit_d()], observations=CA_OK))["P10"]
+    assert found.referrals == (Referral.DENTAL,)
+
+
+def test_p10_silent_with_dental_exam_procedure_observation_or_order() -> None:
+    for extra in (
+        {"procedures": [DENTAL]},
+        {"observations": [*CA_OK, obs(c.DENTAL_EXAM, flag=True, days_ago=40)]},
+        {"orders": [order(c.DENTAL_EXAM)]},
+    ):
+        facts = patient(medications=[denosumab(), ca_vit_d()], **{"observations": CA_OK, **extra})
+        assert "P10" not in fired(facts)
+
+
+def test_p10_not_done_dental_procedure_does_not_count() -> None:
+    not_done = procedure(c.DENTAL_EXAM, days_ago=5, status="not-done")
+    assert "P10" in fired(
+        patient(medications=[denosumab(), ca_vit_d()], observations=CA_OK, procedures=[not_done])
+    )
+
+
+def test_p09_hypercalcaemic_patient_on_denosumab_with_low_clearance_is_not_told_to_add_calcium() -> None:
+    high = [obs(c.LAB_CALCIUM, 11.5, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1)]
+    vit_d = obs(c.LAB_VITAMIN_D, 32, "ng/mL", days_ago=20)
+    found = run(
+        patient(observations=[*crcl_labs(25), *high, vit_d], medications=[denosumab(draft=True)]),
+        hook="order-sign",
+    )["P09"]
+    assert any("do not add calcium" in r for r in found.recommendations)
+    assert found.order_actions == ()
+    assert vit_d.ref in refs(found)
+
+
+def test_p08_dose_for_hypercalcaemia_is_not_reduced_by_the_bone_metastasis_table() -> None:
+    za = zoledronic(4.0, draft=True, reasons=[c.HYPERCALCAEMIA])
+    found = run(patient(observations=[*crcl_labs(45), *CA_OK], medications=[za]), hook="order-sign")["P08"]
+    assert found.order_actions == ()
+    assert any("hypercalcaemia" in r for r in found.recommendations)

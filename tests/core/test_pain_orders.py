@@ -1,0 +1,142 @@
+"""Order-entry awareness: draft orders on order-select / order-sign are evaluated as if active, the rules
+speak about the drafts in focus, and findings name the draft order so the card can change or remove it."""
+
+from __future__ import annotations
+
+import pytest
+from builders import TODAY, med, obs, patient
+from pain_support import (
+    TH,
+    acetaminophen,
+    ca_vit_d,
+    crcl_labs,
+    denosumab,
+    docusate,
+    fired,
+    ibuprofen,
+    morphine,
+    oxycodone,
+    pain,
+    run,
+    senna,
+    zoledronic,
+)
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.pain import assess_pain
+
+PLATELETS_OK = obs(c.LAB_PLATELETS, 250, "10*9/L", days_ago=1)
+
+
+def actions(finding) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(a.order_ref, a.action) for a in finding.order_actions]
+
+
+def test_draft_nsaid_with_renal_impairment_on_order_sign_names_the_draft() -> None:
+    draft = ibuprofen(draft=True)
+    found = run(patient(observations=[*crcl_labs(25), PLATELETS_OK], medications=[draft]), hook="order-sign")[
+        "P16"
+    ]
+    assert actions(found) == [(draft.ref, "delete")]
+    assert "CrCl 25 mL/min" in found.order_actions[0].description
+    assert draft.ref in {u.ref for u in found.used}
+    assert any(u.value == "draft order" for u in found.used)
+
+
+def test_draft_nsaid_is_ignored_on_patient_view() -> None:
+    facts = patient(observations=[*crcl_labs(25), PLATELETS_OK], medications=[ibuprofen(draft=True)])
+    assert "P16" not in fired(facts, "patient-view")
+
+
+def test_order_select_focuses_on_the_selected_draft() -> None:
+    selected = oxycodone(draft=True, selected=True)
+    other = ibuprofen(draft=True)
+    result = run(
+        patient(observations=[*crcl_labs(25), PLATELETS_OK], medications=[selected, other]),
+        hook="order-select",
+    )
+    assert "P16" not in result  # the NSAID draft is not the one being selected
+    assert actions(result["P15"]) == [(selected.ref, "update")]
+
+
+def test_order_select_without_marked_selection_considers_every_draft() -> None:
+    facts = patient(observations=[*crcl_labs(25), PLATELETS_OK], medications=[ibuprofen(draft=True)])
+    assert "P16" in fired(facts, "order-select")
+
+
+def test_existing_nsaid_is_left_to_patient_view_when_an_unrelated_draft_is_signed() -> None:
+    facts = patient(observations=[*crcl_labs(25), PLATELETS_OK], medications=[ibuprofen(), senna()])
+    facts_with_draft = patient(
+        observations=[*crcl_labs(25), PLATELETS_OK],
+        medications=[ibuprofen(), senna(), acetaminophen(draft=True)],
+    )
+    assert "P16" in fired(facts)
+    assert "P16" not in fired(facts_with_draft, "order-sign")
+
+
+def test_opioid_draft_without_bowel_regimen_and_with_docusate_only() -> None:
+    draft = oxycodone(draft=True)
+    assert actions(run(patient(medications=[draft]), hook="order-sign")["P15"]) == [(draft.ref, "update")]
+    assert "P15" in fired(patient(medications=[draft, docusate()]), "order-sign")
+
+
+def test_opioid_draft_signed_together_with_senna_draft_is_fine() -> None:
+    laxative = med(c.LAXATIVE_STIMULANT, ingredients=["sennosides"], draft=True)
+    assert "P15" not in fired(patient(medications=[oxycodone(draft=True), laxative]), "order-sign")
+
+
+def test_benzodiazepine_draft_for_patient_on_opioid() -> None:
+    benzo = med(c.BENZODIAZEPINE, ingredients=["lorazepam"], draft=True)
+    active_opioid = oxycodone()
+    found = run(patient(medications=[active_opioid, senna(), benzo]), hook="order-sign")["P14"]
+    assert actions(found) == [(benzo.ref, "delete")]  # the active opioid is not an order being signed
+
+
+def test_benzodiazepine_draft_with_opioid_and_gabapentinoid_is_r09() -> None:
+    benzo = med(c.BENZODIAZEPINE, ingredients=["alprazolam"], draft=True)
+    meds = [oxycodone(), med(c.GABAPENTINOID, ingredients=["pregabalin"]), senna(), benzo]
+    result = run(patient(medications=meds), hook="order-sign")
+    assert "P14" not in result
+    assert actions(result["R09"]) == [(benzo.ref, "delete")]
+
+
+def test_zoledronic_acid_draft_with_adjusted_dose_needs_no_change() -> None:
+    draft = zoledronic(3.3, draft=True)
+    found = run(patient(observations=crcl_labs(45), medications=[draft, ca_vit_d()]), hook="order-sign")[
+        "P08"
+    ]
+    assert found.order_actions == ()
+    assert "3.3 mg advised" in found.summary
+
+
+def test_morphine_draft_with_low_clearance_is_removed() -> None:
+    draft = morphine(draft=True)
+    found = run(patient(observations=crcl_labs(20), medications=[draft, senna()]), hook="order-sign")["P23"]
+    assert actions(found) == [(draft.ref, "delete")]
+
+
+def test_bma_draft_with_low_calcium_is_held() -> None:
+    draft = denosumab(draft=True)
+    ca = obs(c.LAB_CALCIUM_CORRECTED, 7.8, "mg/dL", days_ago=1)
+    found = run(patient(observations=[ca], medications=[draft]), hook="order-sign")["R06"]
+    assert actions(found) == [(draft.ref, "delete")]
+
+
+def test_acetaminophen_draft_that_pushes_the_total_over_the_maximum() -> None:
+    existing = acetaminophen(tabs=2, per_day=3, start_days_ago=3)  # 3000 mg
+    draft = acetaminophen(tabs=1, per_day=4, draft=True)  # + 2000 mg
+    found = run(patient(age=50, medications=[existing, draft]), hook="order-sign")["P20"]
+    assert actions(found) == [(draft.ref, "update")]
+    assert "5000 mg/day" in found.summary
+
+
+def test_order_hooks_skip_patient_level_rules() -> None:
+    facts = patient(observations=[pain(8)], medications=[ibuprofen(draft=True)])
+    result = fired(facts, "order-sign")
+    assert not {"P01", "P04", "P06", "P07", "P25"} & result
+    assert {"P04", "P06", "P07"} <= fired(facts, "patient-view")
+
+
+def test_unknown_hook_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown hook"):
+        assess_pain(patient(), TODAY, TH, hook="encounter-start")

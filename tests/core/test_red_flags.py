@@ -1,0 +1,293 @@
+"""Red flags R01, R02, R04, R05 and R08 (clinical-rules §4) and their effect on exercise (STEP 0)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from builders import TODAY, condition, lesion, obs, patient, procedure, site
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.exercise import assess_exercise
+from fhir_bonemet.core.facts import ConditionFact, PatientFacts, SiteClass
+from fhir_bonemet.core.findings import Finding, Indicator, Referral, Tier
+from fhir_bonemet.core.red_flags import assess_red_flags
+from fhir_bonemet.knowledge import load_thresholds
+
+TH = load_thresholds()
+S = SiteClass
+
+
+def flags(facts: PatientFacts) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for finding in assess_red_flags(facts, TODAY, TH):
+        out.setdefault(finding.rule_id, []).append(finding)
+    return out
+
+
+def spine(*observations: object, conditions: tuple[ConditionFact, ...] = (), **kw: object) -> PatientFacts:
+    return patient(
+        lesions=[lesion(S.SPINE_THORACIC, ref="Condition/m", text="T9")],
+        observations=list(observations),  # type: ignore[arg-type]
+        conditions=conditions,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def at(cond: ConditionFact, cls: SiteClass) -> ConditionFact:
+    return replace(cond, site=site(cls))
+
+
+# R01 suspected MSCC.
+@pytest.mark.parametrize("symptom", c.MSCC_NEURO_SYMPTOMS)
+def test_any_neurological_symptom_is_critical(symptom: str) -> None:
+    found = flags(spine(obs(symptom, flag=True, days_ago=1)))
+    (r01,) = found["R01"]
+    assert r01.indicator is Indicator.CRITICAL
+    assert r01.referrals == (Referral.MSCC_PATHWAY, Referral.ACUTE_ONCOLOGY)
+    assert r01.used[0].ref is not None
+    assert any("dexamethasone 16 mg" in r for r in r01.recommendations)
+    assert r01.unverified  # MRI timing awaits review
+    assert "R02" not in found
+
+
+def test_a_later_no_clears_a_symptom_and_old_answers_are_ignored() -> None:
+    assert "R01" not in flags(
+        spine(obs(c.RF_LIMB_WEAKNESS, flag=True, days_ago=3), obs(c.RF_LIMB_WEAKNESS, flag=False, days_ago=1))
+    )
+    assert "R01" not in flags(spine(obs(c.RF_LIMB_WEAKNESS, flag=True, days_ago=20)))
+    assert "R01" not in flags(spine(obs(c.RF_LIMB_WEAKNESS, flag=False, days_ago=1)))
+
+
+@pytest.mark.parametrize(
+    ("onset", "status", "fires"),
+    [
+        (3, "active", True),
+        (14, "active", True),
+        (30, "active", False),
+        (3, "resolved", False),
+        (None, "active", True),
+    ],
+)
+def test_cord_compression_condition(onset: float | None, status: str, fires: bool) -> None:
+    found = flags(spine(conditions=(condition(c.CORD_COMPRESSION, onset_days_ago=onset, status=status),)))
+    assert ("R01" in found) is fires
+    if fires and onset is None:
+        assert found["R01"][0].missing[0].consequence == "treated as new"
+
+
+def test_spinal_symptoms_with_neurological_ones_are_one_r01() -> None:
+    found = flags(spine(obs(c.RF_SENSORY_LOSS, flag=True), obs(c.RF_SPINAL_TENDERNESS, flag=True)))
+    assert list(found) == ["R01"]
+    assert found["R01"][0].related_rules == ("R02",)
+    assert len(found["R01"][0].used) == 2
+
+
+# R02 suspected spinal metastasis.
+@pytest.mark.parametrize("symptom", c.SPINAL_MET_SYMPTOMS)
+def test_spinal_symptoms_alone_are_a_warning(symptom: str) -> None:
+    (r02,) = flags(spine(obs(symptom, flag=True)))["R02"]
+    assert r02.indicator is Indicator.WARNING
+    assert r02.referrals == (Referral.MSCC_PATHWAY,)
+    assert "24 h" in r02.summary
+    assert "7 days" in r02.summary
+
+
+def test_r01_holds_exercise_and_r02_restricts_the_spine() -> None:
+    plan, _ = assess_exercise(spine(obs(c.RF_BLADDER_BOWEL, flag=True)), TODAY, TH)
+    assert plan is not None
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason is not None
+    assert "R01" in plan.on_hold_reason
+    femur = patient(lesions=[lesion(S.FEMUR)], observations=[obs(c.RF_NOCTURNAL_SPINAL_PAIN, flag=True)])
+    plan, _ = assess_exercise(femur, TODAY, TH)
+    assert plan is not None
+    assert plan.tier is Tier.HIGH
+    trunk = next(d for d in plan.domains if d.domain == "ex-resist-trunk")
+    assert any("suspected spinal metastasis" in e for e in trunk.exclusions)
+
+
+# R04 pathological or impending fracture.
+def femur(*observations: object, conditions: tuple[ConditionFact, ...] = (), **kw: object) -> PatientFacts:
+    return patient(
+        lesions=[lesion(S.FEMUR_PROXIMAL, ref="Condition/f")],
+        observations=list(observations),  # type: ignore[arg-type]
+        conditions=conditions,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("onset", "status", "indicator"),
+    [
+        (10, "active", Indicator.CRITICAL),
+        (90, "active", Indicator.CRITICAL),
+        (91, "active", None),
+        (10, "resolved", None),
+        (10, "inactive", None),
+        (None, "active", Indicator.CRITICAL),
+    ],
+)
+def test_fracture_recency_and_status(onset: float | None, status: str, indicator: Indicator | None) -> None:
+    fx = at(condition(c.PATHOLOGICAL_FRACTURE, onset_days_ago=onset, status=status), S.FEMUR)
+    found = flags(femur(conditions=(fx,)))
+    assert (found["R04"][0].indicator if "R04" in found else None) is indicator
+    if indicator is not None:
+        assert found["R04"][0].referrals == (Referral.ORTHOPAEDIC_SURGERY,)
+        assert found["R04"][0].used[0].ref == fx.ref
+
+
+def test_a_fracture_without_a_site_still_fires_and_raises_every_lesion() -> None:
+    fx = condition(c.PATHOLOGICAL_FRACTURE, onset_days_ago=5)
+    facts = patient(
+        lesions=[lesion(S.SKULL, ref="Condition/a"), lesion(S.SPINE_LUMBAR, ref="Condition/b")],
+        conditions=[fx],
+    )
+    (r04,) = flags(facts)["R04"]
+    assert set(r04.referrals) == {Referral.SPINE_SURGERY, Referral.ORTHOPAEDIC_SURGERY}
+    plan, _ = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    assert [r.tier for r in plan.lesions] == [Tier.HIGH, Tier.HIGH]
+
+
+def test_impending_fracture_is_critical_while_active() -> None:
+    assert flags(femur(conditions=(condition(c.IMPENDING_FRACTURE, onset_days_ago=200),)))["R04"][
+        0
+    ].indicator is (Indicator.CRITICAL)
+    assert "R04" not in flags(femur(conditions=(condition(c.IMPENDING_FRACTURE, status="resolved"),)))
+
+
+@pytest.mark.parametrize(
+    ("concept", "value", "indicator"),
+    [
+        (c.MIRELS_TOTAL, 12, Indicator.CRITICAL),
+        (c.MIRELS_TOTAL, 9, Indicator.CRITICAL),
+        (c.MIRELS_TOTAL, 8, Indicator.WARNING),
+        (c.MIRELS_TOTAL, 7, None),
+    ],
+)
+def test_mirels_bands(concept: str, value: float, indicator: Indicator | None) -> None:
+    found = flags(femur(obs(concept, value, days_ago=2)))
+    assert (found["R04"][0].indicator if "R04" in found else None) is indicator
+
+
+@pytest.mark.parametrize(
+    ("value", "indicator"),
+    [
+        (18, Indicator.CRITICAL),
+        (13, Indicator.CRITICAL),
+        (12, Indicator.WARNING),
+        (7, Indicator.WARNING),
+        (6, None),
+    ],
+)
+def test_sins_bands(value: float, indicator: Indicator | None) -> None:
+    found = flags(spine(obs(c.SINS_TOTAL, value, days_ago=2)))
+    assert (found["R04"][0].indicator if "R04" in found else None) is indicator
+    if indicator is not None:
+        assert found["R04"][0].referrals == (Referral.SPINE_SURGERY,)
+        assert "T9" in found["R04"][0].summary
+
+
+def test_a_recorded_review_silences_the_borderline_warning_only() -> None:
+    review = [procedure(c.SURGICAL_REVIEW, days_ago=1, where=site(S.SPINE_THORACIC))]
+    assert "R04" not in flags(spine(obs(c.SINS_TOTAL, 10, days_ago=5), procedures=review))
+    assert "R04" in flags(spine(obs(c.SINS_TOTAL, 14, days_ago=5), procedures=review))
+    # A review older than the score does not cover it.
+    old = [procedure(c.SURGICAL_REVIEW, days_ago=30, where=site(S.SPINE_THORACIC))]
+    assert "R04" in flags(spine(obs(c.SINS_TOTAL, 10, days_ago=5), procedures=old))
+
+
+def test_a_critical_fracture_flag_puts_exercise_on_hold() -> None:
+    plan, findings = assess_exercise(femur(obs(c.MIRELS_TOTAL, 10, days_ago=2)), TODAY, TH)
+    assert plan is not None
+    assert plan.tier is Tier.HOLD
+    assert plan.lesions[0].tier is Tier.HIGH
+    assert "hold" in findings[0].summary.lower()
+
+
+def test_one_finding_per_score_even_when_it_fits_several_lesions() -> None:
+    facts = patient(
+        lesions=[lesion(S.SPINE_THORACIC, ref="Condition/a"), lesion(S.SPINE_THORACIC, ref="Condition/b")],
+        observations=[obs(c.SINS_TOTAL, 15, days_ago=2, where=site(S.SPINE_THORACIC))],
+    )
+    (r04,) = flags(facts)["R04"]
+    assert any("which lesion" in m.what for m in r04.missing)
+
+
+# R05 sudden pain escalation.
+def pain(value: float, days_ago: float, where: SiteClass | None = S.FEMUR_PROXIMAL) -> object:
+    return obs(c.PAIN_SCORE, value, days_ago=days_ago, where=site(where) if where else None)
+
+
+def test_a_rise_of_three_within_seven_days_fires() -> None:
+    (r05,) = flags(femur(pain(2, 6), pain(5, 0)))["R05"]
+    assert r05.indicator is Indicator.WARNING
+    assert [u.label for u in r05.used] == ["Pain NRS", "Earlier pain NRS"]
+    assert "from 2 to 5" in r05.summary
+
+
+@pytest.mark.parametrize(
+    ("series", "fires"),
+    [
+        ([(2, 6), (4, 0)], False),  # rise of 2
+        ([(2, 8), (6, 0)], False),  # earlier score outside the 7-day window
+        ([(2, 5), (6, 3), (4, 0)], True),  # a rise inside the lookback is not hidden by a later score
+        ([(7, 3), (9, 0)], False),  # severe but no rise of 3 and no mechanical pain
+    ],
+)
+def test_rise_window(series: list[tuple[float, float]], fires: bool) -> None:
+    assert ("R05" in flags(femur(*(pain(v, d) for v, d in series)))) is fires
+
+
+def test_severe_pain_with_mechanical_pain_fires_and_pauses_loading() -> None:
+    facts = femur(pain(7, 0), obs(c.PAIN_MECHANICAL, flag=True, days_ago=1, where=site(S.FEMUR_PROXIMAL)))
+    assert "R05" in flags(facts)
+    plan, _ = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    assert plan.lesions[0].tier is Tier.HIGH
+
+
+def test_pain_at_another_site_does_not_fire() -> None:
+    assert "R05" not in flags(femur(pain(1, 5, S.HUMERUS_PROXIMAL), pain(8, 0, S.HUMERUS_PROXIMAL)))
+
+
+def test_unsited_pain_is_assumed_to_involve_every_lesion() -> None:
+    (r05,) = flags(femur(pain(1, 5, None), pain(8, 0, None)))["R05"]
+    assert r05.missing[0].what == "site of the pain"
+
+
+# R08 critical cytopenia.
+@pytest.mark.parametrize(
+    ("lab", "fires"),
+    [
+        (obs(c.LAB_PLATELETS, 19, "10*9/L"), True),
+        (obs(c.LAB_PLATELETS, 19000, "/uL"), False),  # unit not understood: not used, never guessed
+        (obs(c.LAB_PLATELETS, 20, "10*9/L"), False),
+        (obs(c.LAB_PLATELETS, 19, "10*3/uL"), True),
+        (obs(c.LAB_HAEMOGLOBIN, 6.9, "g/dL"), True),
+        (obs(c.LAB_HAEMOGLOBIN, 7.0, "g/dL"), False),
+        (obs(c.LAB_HAEMOGLOBIN, 60, "g/L"), True),
+        (obs(c.LAB_PLATELETS, 5, "10*9/L", days_ago=45), False),
+    ],
+)
+def test_critical_cytopenia(lab: object, fires: bool) -> None:
+    found = flags(femur(lab))
+    assert ("R08" in found) is fires
+    if fires:
+        assert found["R08"][0].indicator is Indicator.WARNING
+        assert "hold exercise" in found["R08"][0].summary
+
+
+def test_red_flags_come_out_in_rule_order() -> None:
+    facts = femur(
+        obs(c.RF_LIMB_WEAKNESS, flag=True),
+        obs(c.LAB_CALCIUM, 14.2, "mg/dL"),
+        obs(c.MIRELS_TOTAL, 10),
+        pain(1, 4),
+        pain(9, 0),
+        obs(c.LAB_PLATELETS, 10, "10*9/L"),
+    )
+    ids = [f.rule_id for f in assess_red_flags(facts, TODAY, TH)]
+    assert ids == ["R01", "R03", "R04", "R05", "R08"]
+    assert assess_red_flags(facts, TODAY, TH) == assess_red_flags(facts, TODAY, TH)

@@ -1,0 +1,343 @@
+"""Cards built from findings: CDS Hooks invariants, order, uuids, dedupe, suggestions and detail text."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from cards_builders import (
+    PATIENT,
+    TODAY,
+    draft_orders,
+    exercise_finding,
+    exercise_plan,
+    full_assessment,
+    p04,
+    p14,
+    r04,
+)
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
+from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse
+from fhir_bonemet.core.findings import Assessment, Category, Finding, Indicator, UsedFact
+from fhir_bonemet.fhir.cards import SKELETAL_RISK_EXTENSION, CardContext, build_cards, issued
+from fhir_bonemet.fhir.careplan import build_careplan
+from fhir_bonemet.fhir.outbound_codes import load_outbound_codes
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+LOCAL = load_outbound_codes().local_system
+
+
+def ctx(
+    hook: str = "patient-view", instance: str = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", **kw: Any
+) -> CardContext:
+    return CardContext(hook=hook, hook_instance=instance, patient_ref=PATIENT, today=TODAY, **kw)
+
+
+def wire(cards: list[Card]) -> list[dict[str, Any]]:
+    return CDSResponse(cards=cards).to_wire()["cards"]
+
+
+def by_rule(cards: list[dict[str, Any]], rule: str) -> dict[str, Any]:
+    return next(c for c in cards if c["extension"][RULES_EXTENSION][0] == rule)
+
+
+def test_every_card_meets_the_cds_hooks_response_invariants() -> None:
+    plan = build_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
+    cards = wire(
+        build_cards(full_assessment(), context=ctx("order-sign", careplan=plan, draft_orders=draft_orders()))
+    )
+    assert cards
+    for card in cards:
+        Card.model_validate(card)  # the wire model re-checks everything below as well
+        assert UUID.match(card["uuid"])
+        assert 0 < len(card["summary"]) < 140
+        assert card["indicator"] in ("info", "warning", "critical")
+        assert card["source"]["label"]
+        assert card["source"]["topic"]["system"] == LOCAL
+        assert ("suggestions" in card) == ("selectionBehavior" in card)
+        assert all(reason["display"] for reason in card["overrideReasons"])
+        for link in card.get("links", []):
+            assert link["type"] == "absolute"
+            assert link["url"].startswith(("https://", "http://"))
+            assert "appContext" not in link
+        for suggestion in card.get("suggestions", []):
+            assert UUID.match(suggestion["uuid"])
+            for action in suggestion["actions"]:
+                assert action["description"]
+                if action["type"] == "delete":
+                    assert action["resourceId"]
+                    assert "resource" not in action
+                else:
+                    assert action["resource"]["resourceType"]
+        assert not any(value in (None, [], {}) for value in card.values())
+
+
+def test_critical_cards_come_first_then_warnings_then_info() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx()))
+    ranks = [{"critical": 0, "warning": 1, "info": 2}[c["indicator"]] for c in cards]
+    assert ranks == sorted(ranks)
+    assert [c["extension"][RULES_EXTENSION][0] for c in cards] == ["R04", "R09", "EX-TIER", "P04", "P07"]
+
+
+def test_order_is_stable_whatever_order_the_findings_arrive_in() -> None:
+    base = full_assessment()
+    expected = [c.extension for c in build_cards(base, context=ctx())]
+    for permutation in itertools.islice(itertools.permutations(base.findings), 0, 720, 97):
+        shuffled = replace(base, findings=permutation)
+        assert [c.extension for c in build_cards(shuffled, context=ctx())] == expected
+
+
+def test_uuids_are_stable_across_retries_and_differ_between_hook_calls() -> None:
+    first = wire(build_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
+    again = wire(build_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
+    other = wire(
+        build_cards(
+            full_assessment(), context=ctx("order-sign", "another-instance", draft_orders=draft_orders())
+        )
+    )
+
+    def ids(cards: list[dict[str, Any]]) -> list[str]:
+        return [c["uuid"] for c in cards] + [s["uuid"] for c in cards for s in c.get("suggestions", [])]
+
+    assert ids(first) == ids(again)
+    assert not set(ids(first)) & set(ids(other))
+    assert len(set(ids(first))) == len(ids(first))
+
+
+def test_a_concern_fires_once_merged_rule_ids_name_every_rule() -> None:
+    # R09 covers P14: the P14 finding joins the R09 card instead of making a second card.
+    cards = wire(build_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
+    assert by_rule(cards, "R09")["extension"][RULES_EXTENSION] == ["R09", "P14"]
+    assert sum("P14" in c["extension"][RULES_EXTENSION] for c in cards) == 1
+    # Its advice is not lost: the merged finding's summary is in the detail.
+    assert "Avoid adding lorazepam" in by_rule(cards, "R09")["detail"]
+    # The lorazepam draft is deleted once, not by both findings.
+    deletes = [
+        a for c in cards for s in c.get("suggestions", []) for a in s["actions"] if a["type"] == "delete"
+    ]
+    assert [d["resourceId"] for d in deletes] == ["MedicationRequest/draft-lorazepam"]
+
+
+def test_the_same_rule_firing_twice_gives_one_card() -> None:
+    second = replace(p04(), summary="Severe pain at the femur: titrate the strong opioid")
+    cards = wire(build_cards(Assessment(True, "x", (p04(), second)), context=ctx()))
+    assert len(cards) == 1
+    assert "titrate the strong opioid" in cards[0]["detail"]
+
+
+def test_each_referral_is_proposed_once_on_the_most_severe_card() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx()))
+    labels = [s["label"] for c in cards for s in c.get("suggestions", [])]
+    assert labels.count("Referral to radiation oncology") == 1
+    assert "Referral to radiation oncology" in [s["label"] for s in by_rule(cards, "R04")["suggestions"]]
+
+
+def test_red_flag_cards_allow_at_most_one_suggestion_others_any() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx()))
+    red = by_rule(cards, "R04")
+    assert red["selectionBehavior"] == "at-most-one"
+    assert [s.get("isRecommended", False) for s in red["suggestions"]] == [True, False]
+    assert red["suggestions"][0]["label"] == "Referral to spine surgery (spinal stability)"
+    assert by_rule(cards, "EX-TIER")["selectionBehavior"] == "any"
+
+
+def test_referral_suggestion_creates_a_valid_draft_service_request() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx(user_ref="Practitioner/dr-1")))
+    create = by_rule(cards, "R04")["suggestions"][1]["actions"][0]
+    resource = create["resource"]
+    ServiceRequest.model_validate(resource)
+    assert (resource["status"], resource["intent"], resource["priority"]) == ("draft", "order", "urgent")
+    codes = {(c["system"], c["code"]) for c in resource["code"]["coding"]}
+    assert (LOCAL, "ref-radiation-oncology") in codes
+    assert ("http://snomed.info/sct", "306140002") in codes
+    assert resource["subject"] == {"reference": PATIENT}
+    assert resource["requester"] == {"reference": "Practitioner/dr-1"}
+    assert resource["supportingInfo"] == [{"reference": "Observation/sins-1"}]
+    assert "R04" in resource["note"][0]["text"]
+
+
+def test_order_actions_only_on_order_hooks_and_only_for_this_calls_drafts() -> None:
+    on_view = wire(build_cards(full_assessment(), context=ctx("patient-view", draft_orders=draft_orders())))
+    assert not any(
+        a["type"] in ("delete", "update")
+        for c in on_view
+        for s in c.get("suggestions", [])
+        for a in s["actions"]
+    )
+    no_drafts = wire(build_cards(full_assessment(), context=ctx("order-select")))
+    assert not any(
+        a["type"] == "delete" for c in no_drafts for s in c.get("suggestions", []) for a in s["actions"]
+    )
+
+
+def test_update_action_carries_the_entire_draft_with_the_advice_noted() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx("order-select", draft_orders=draft_orders())))
+    update = next(
+        a for s in by_rule(cards, "P07")["suggestions"] for a in s["actions"] if a["type"] == "update"
+    )
+    assert update["resource"]["id"] == "draft-za"
+    assert update["resource"]["medicationCodeableConcept"] == {"text": "Zoledronic acid 4 mg IV"}
+    assert [n["text"] for n in update["resource"]["note"]] == [
+        "existing note",
+        "fhir-bonemet P07: Check creatinine before dosing",
+    ]
+
+
+def test_rule_ids_and_skeletal_risk_in_the_extension() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx()))
+    exercise = by_rule(cards, "EX-TIER")
+    assert exercise["extension"][SKELETAL_RISK_EXTENSION] == {
+        "overall": "high",
+        "lesions": [
+            {"condition": "Condition/met-1", "site": "T9", "tier": "high"},
+            {"condition": "Condition/met-2", "site": "left proximal femur", "tier": "high"},
+        ],
+    }
+    assert SKELETAL_RISK_EXTENSION not in by_rule(cards, "R04")["extension"]
+
+
+def test_careplan_travels_on_the_exercise_card() -> None:
+    plan = build_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
+    assert plan is not None
+    cards = wire(build_cards(full_assessment(), context=ctx(careplan=plan)))
+    creates = [
+        a
+        for c in cards
+        for s in c.get("suggestions", [])
+        for a in s["actions"]
+        if a["resource"]["resourceType"] == "CarePlan"
+        if "resource" in a
+    ]
+    assert len(creates) == 1
+    suggestion = by_rule(cards, "EX-TIER")["suggestions"][0]
+    assert suggestion["label"] == "Create the exercise and pain CarePlan"
+    CarePlan.model_validate(suggestion["actions"][0]["resource"])
+    assert suggestion["actions"][0]["resource"]["identifier"] == plan.resource["identifier"]
+
+
+def test_written_draft_is_offered_for_activation_and_a_queued_one_not_again() -> None:
+    plan = build_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
+    written = wire(
+        build_cards(full_assessment(), context=ctx(careplan=plan, careplan_location="CarePlan/cp-9"))
+    )
+    action = by_rule(written, "EX-TIER")["suggestions"][0]["actions"][0]
+    assert action["type"] == "update"
+    assert (action["resource"]["id"], action["resource"]["status"]) == ("cp-9", "active")
+    assert "`CarePlan/cp-9`" in by_rule(written, "EX-TIER")["detail"]
+
+    queued = wire(build_cards(full_assessment(), context=ctx(careplan=plan, careplan_queued=True)))
+    labels = [s["label"] for s in by_rule(queued, "EX-TIER").get("suggestions", [])]
+    assert not [label for label in labels if "CarePlan" in label]
+    assert "queued" in by_rule(queued, "EX-TIER")["detail"]
+
+
+def test_pain_card_carries_the_plan_when_there_is_no_exercise_card() -> None:
+    assessment = Assessment(True, "x", (p04(), r04()), exercise_plan())
+    plan = build_careplan(assessment, patient_ref=PATIENT, today=TODAY)
+    cards = wire(build_cards(assessment, context=ctx(careplan=plan)))
+    assert by_rule(cards, "P04")["suggestions"][0]["label"] == "Create the exercise and pain CarePlan"
+
+
+def test_detail_explains_what_why_missing_defaults_evidence_and_review_state() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx()))
+    detail = by_rule(cards, "R04")["detail"]
+    assert "**What to do**" in detail
+    assert "- Urgent spine surgery opinion" in detail
+    assert "**R04** Pathological or impending fracture" in detail
+    assert "SINS (T9): **14** (2025-05-23, `Observation/sins-1`)" in detail
+    assert "`lookback.score_days` = 90 d (service default)" in detail
+    assert "S10: Fisher CG" in detail
+    assert detail.rstrip().endswith("the treating team decides.*")
+    assert "awaiting clinical review" not in detail
+    exercise = by_rule(cards, "EX-TIER")["detail"]
+    assert "lesion type of the T9 lesion: treated as lytic" in exercise
+    assert "awaiting clinical review" in by_rule(cards, "R09")["detail"]
+
+
+def test_patient_data_cannot_inject_markdown_or_html() -> None:
+    evil = replace(
+        p04(), used=(UsedFact("Note <script>x</script>", "*bold* [link](http://x)", "Observation/o", None),)
+    )
+    detail = wire(build_cards(Assessment(True, "x", (evil,)), context=ctx()))[0]["detail"]
+    assert not re.search(r"(?<!\\)<", detail)  # every < is escaped
+    for escaped in (r"\<script>", r"\*bold\*", r"\[link\]"):
+        assert escaped in detail
+
+
+def test_long_summary_is_clipped_below_140_characters_at_a_word() -> None:
+    long = replace(p04(), summary="Severe pain " + "with a very long explanation " * 8)
+    summary = wire(build_cards(Assessment(True, "x", (long,)), context=ctx()))[0]["summary"]
+    assert len(summary) < 140
+    assert summary.endswith("…")
+    assert not summary[:-1].endswith(" ")
+
+
+def test_source_links_point_to_the_evidence() -> None:
+    cards = wire(build_cards(full_assessment(), context=ctx()))
+    red = by_rule(cards, "R04")
+    assert red["source"]["label"] == "fhir-bonemet (evidence S10, S14)"
+    assert red["source"]["topic"] == {"system": LOCAL, "code": "red-flag", "display": "Red flag"}
+    assert red["source"]["url"].startswith("https://")
+    assert [link["label"][:4] for link in red["links"]] == ["S10:", "S14:"]
+    assert [r["code"] for r in red["overrideReasons"]] == [
+        "already-addressed",
+        "patient-declined",
+        "not-clinically-appropriate",
+        "data-incorrect",
+    ]
+
+
+@pytest.mark.parametrize(
+    "assessment",
+    [
+        Assessment(False, "no active bone metastasis", (p04(),)),
+        Assessment(True, "bone metastasis, nothing to say"),
+    ],
+)
+def test_no_cards_outside_the_population_or_when_nothing_fired(assessment: Assessment) -> None:
+    assert build_cards(assessment, context=ctx()) == []
+
+
+def test_issued_records_name_rules_and_suggestions_without_patient_data() -> None:
+    cards = build_cards(full_assessment(), context=ctx())
+    records = issued(cards)
+    assert [r.rule_ids for r in records] == [
+        tuple(c.extension[RULES_EXTENSION]) for c in cards if c.extension
+    ]
+    assert records[0].indicator == "critical"
+    assert records[0].suggestion_uuids == tuple(s.uuid for s in cards[0].suggestions or ())
+
+
+def test_a_finding_of_every_category_gets_its_topic() -> None:
+    topics = {}
+    for category in Category:
+        finding = Finding("X01", "t", category, Indicator.INFO, "Do this", "why")
+        topics[category] = wire(build_cards(Assessment(True, "x", (finding,)), context=ctx()))[0]["source"][
+            "topic"
+        ]["code"]
+    assert topics == {c: c.value for c in Category}
+
+
+def test_exercise_finding_alone_without_plan_has_no_skeletal_extension() -> None:
+    cards = wire(build_cards(Assessment(True, "x", (exercise_finding(),)), context=ctx()))
+    assert SKELETAL_RISK_EXTENSION not in cards[0]["extension"]
+
+
+def test_p14_alone_deletes_its_draft_on_order_select() -> None:
+    cards = wire(
+        build_cards(Assessment(True, "x", (p14(),)), context=ctx("order-select", draft_orders=draft_orders()))
+    )
+    (suggestion,) = cards[0]["suggestions"]
+    assert suggestion["actions"] == [
+        {
+            "type": "delete",
+            "description": "Remove the lorazepam draft order",
+            "resourceId": "MedicationRequest/draft-lorazepam",
+        }
+    ]
+    assert cards[0]["selectionBehavior"] == "any"

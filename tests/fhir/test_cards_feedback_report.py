@@ -1,0 +1,137 @@
+"""Feedback joined to the rule ids of issued cards: per-rule acceptance, override rates and reasons."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cards_builders import PATIENT, TODAY, full_assessment
+
+from fhir_bonemet import reports
+from fhir_bonemet.fhir.cards import CardContext, build_cards, issued
+from fhir_bonemet.store.base import FeedbackItem
+from fhir_bonemet.store.sqlite import SqliteStore
+
+T0 = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
+LOCAL = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "bonemet.sqlite3")
+    yield opened
+    opened.close()
+
+
+def issue(store: SqliteStore, instance: str) -> dict[str, str]:
+    """Issue the cards of one patient-view call; card uuid by leading rule id."""
+    context = CardContext("patient-view", instance, PATIENT, TODAY)
+    cards = build_cards(full_assessment(), context=context)
+    store.record_issued_cards("bonemet-patient-view", "patient-view", instance, issued(cards))
+    return {card.extension["org.fhir-bonemet.rules"][0]: card.uuid for card in cards if card.extension}
+
+
+def overridden(card: str, minute: int, code: str | None, comment: str | None = None) -> FeedbackItem:
+    return FeedbackItem(
+        card_uuid=card,
+        outcome="overridden",
+        outcome_timestamp=T0.replace(minute=minute),
+        override_reason_code=code,
+        override_reason_system=LOCAL if code else None,
+        override_reason_display={"patient-declined": "Patient declined"}.get(code or ""),
+        override_user_comment=comment,
+    )
+
+
+def accepted(card: str, minute: int) -> FeedbackItem:
+    return FeedbackItem(card_uuid=card, outcome="accepted", outcome_timestamp=T0.replace(minute=minute))
+
+
+def test_feedback_for_cards_of_two_rules_shows_up_per_rule(store: SqliteStore) -> None:
+    first = issue(store, "hook-1")
+    second = issue(store, "hook-2")
+    issue(store, "hook-1")  # a retried call records the same cards again: counted once
+    store.save_feedback(
+        "bonemet-patient-view",
+        [
+            accepted(first["R04"], 1),
+            accepted(second["R04"], 2),
+            overridden(first["EX-TIER"], 3, "patient-declined"),
+            overridden(second["EX-TIER"], 4, "patient-declined"),
+            overridden(first["R09"], 5, None, "discussed with the palliative team"),
+            accepted("4b0c8a36-0000-5000-8000-000000000000", 6),  # a card this store never issued
+        ],
+    )
+    report = reports.feedback_report(store)
+    rows = {row.rule_id: row for row in report.rules}
+    assert [r.rule_id for r in report.rules] == ["EX-TIER", "P04", "P07", "P14", "R04", "R09"]
+    assert (rows["R04"].cards_issued, rows["R04"].feedback, rows["R04"].accepted) == (2, 2, 2)
+    assert rows["R04"].acceptance_rate == 1.0
+    assert rows["R04"].override_rate == 0.0
+    assert (rows["EX-TIER"].overridden, rows["EX-TIER"].override_rate) == (2, 1.0)
+    assert dict(rows["EX-TIER"].override_reasons) == {"patient-declined (Patient declined)": 2}
+    # R09's card also names P14: its feedback counts for both rules.
+    assert dict(rows["P14"].override_reasons) == {reports.COMMENT_ONLY: 1}
+    assert (rows["P04"].cards_issued, rows["P04"].feedback, rows["P04"].acceptance_rate) == (2, 0, None)
+    assert report.unmatched_feedback == 1
+
+
+def test_report_renders_as_a_table_and_as_json(store: SqliteStore) -> None:
+    cards = issue(store, "hook-1")
+    store.save_feedback(
+        "bonemet-patient-view", [accepted(cards["R04"], 1), overridden(cards["P07"], 2, "patient-declined")]
+    )
+    report = reports.feedback_report(store)
+    table = reports.render_table(report).splitlines()
+    assert table[0].split() == [
+        "Rule",
+        "Issued",
+        "Feedback",
+        "Accepted",
+        "Overridden",
+        "Accept%",
+        "Override%",
+        "Override",
+        "reasons",
+    ]
+    r04 = next(line for line in table if line.startswith("R04"))
+    assert r04.split()[1:7] == ["1", "1", "1", "0", "100%", "0%"]
+    p07 = next(line for line in table if line.startswith("P07"))
+    assert p07.endswith("patient-declined (Patient declined) x1")
+    data = report.as_json()
+    assert data["rules"][0].keys() >= {
+        "rule",
+        "cardsIssued",
+        "acceptanceRate",
+        "overrideRate",
+        "overrideReasons",
+    }
+    p07_json = next(r for r in data["rules"] if r["rule"] == "P07")
+    assert p07_json["overrideReasons"] == [{"reason": "patient-declined (Patient declined)", "count": 1}]
+
+
+def test_cli_prints_the_report_from_the_configured_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BONEMET_DATABASE_URL", raising=False)
+    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    cards = issue(store, "hook-1")
+    store.save_feedback("bonemet-patient-view", [overridden(cards["R04"], 1, "patient-declined")])
+    store.close()
+    assert reports._run(argparse.Namespace(json=True, service=None)) == 0
+    data = json.loads(capsys.readouterr().out)
+    r04 = next(r for r in data["rules"] if r["rule"] == "R04")
+    assert (r04["feedback"], r04["overridden"], r04["overrideRate"]) == (1, 1, 1.0)
+    assert reports._run(argparse.Namespace(json=False, service="another-service")) == 0
+    assert "(no cards issued yet)" in capsys.readouterr().out
+
+
+def test_empty_store_reports_nothing(store: SqliteStore) -> None:
+    report = reports.feedback_report(store)
+    assert report.rules == ()
+    assert report.unmatched_feedback == 0

@@ -1,0 +1,253 @@
+"""MedicationRequest / MedicationStatement / draft orders → MedicationFact."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from reader_fixtures import PATIENT_ID, RXNORM, SCT, SUBJECT, coding, facts_of, patient, terminology
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.facts import MedicationFact, Strength
+from fhir_bonemet.fhir.extract import extract_facts
+from fhir_bonemet.fhir.read import read_prefetch
+
+ORAL = {"coding": [coding(SCT, "26643006", "Oral route")]}
+
+
+def _request(req_id: str, medication: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": req_id,
+        "status": "active",
+        "intent": "order",
+        "subject": SUBJECT,
+        "authoredOn": "2025-02-01",
+        **medication,
+        **extra,
+    }
+
+
+def _by_ref(*resources: dict[str, Any], **options: Any) -> dict[str, MedicationFact]:
+    return {m.ref: m for m in facts_of(*resources, **options).medications}
+
+
+def test_contained_medication_is_resolved_and_classified() -> None:
+    request = _request(
+        "rx1",
+        {"medicationReference": {"reference": "#med1"}},
+        contained=[
+            {
+                "resourceType": "Medication",
+                "id": "med1",
+                "code": {"text": "Oxycodone hydrochloride 5 mg oral tablet"},
+            }
+        ],
+        dosageInstruction=[
+            {
+                "text": "1 tablet every 4 hours as needed",
+                "timing": {"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}},
+                "asNeededBoolean": True,
+                "route": ORAL,
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "TAB", "code": "TAB"}}],
+            }
+        ],
+    )
+    med = _by_ref(request)["MedicationRequest/rx1"]
+    assert med.ingredients == ("oxycodone",)
+    assert c.OPIOID in med.classes
+    assert med.strengths == (Strength("oxycodone", 5.0, "mg"),)
+    [dose] = med.doses
+    assert (dose.amount, dose.amount_unit, dose.per_day, dose.as_needed, dose.route) == (
+        1.0,
+        "{tablet}",
+        6.0,
+        True,
+        "oral",
+    )
+    assert (med.source, med.status, med.start) == ("MedicationRequest", "active", date(2025, 2, 1))
+
+
+def test_referenced_medication_with_ingredient_strength_patch() -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "fent",
+        "code": {"text": "Fentanyl transdermal system"},
+        "ingredient": [
+            {
+                "itemCodeableConcept": {"coding": [coding(RXNORM, "4337", "fentanyl")]},
+                "strength": {
+                    "numerator": {"value": 25, "unit": "mcg"},
+                    "denominator": {"value": 1, "unit": "h"},
+                },
+            }
+        ],
+    }
+    request = _request(
+        "rx2",
+        {"medicationReference": {"reference": "Medication/fent"}},
+        dosageInstruction=[
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 72, "periodUnit": "h"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "patch"}}],
+            }
+        ],
+    )
+    med = _by_ref(request, medication)["MedicationRequest/rx2"]
+    assert med.ingredients == ("fentanyl",)
+    assert {c.OPIOID, c.STRONG_OPIOID} <= med.classes
+    assert med.strengths == (Strength("fentanyl", 25.0, "mcg/h"),)
+    assert med.doses[0].per_day == pytest.approx(1 / 3, rel=1e-4)
+    assert med.doses[0].amount_unit == "{patch}"
+
+
+def test_unresolvable_reference_is_reported_and_classified_by_its_display() -> None:
+    request = _request(
+        "rx3", {"medicationReference": {"reference": "Medication/missing", "display": "Morphine"}}
+    )
+    facts = facts_of(request)
+    [med] = facts.medications
+    assert c.OPIOID in med.classes
+    assert [i.location for i in facts.issues] == ["MedicationRequest/rx3.medicationReference"]
+
+
+def test_rxnorm_product_code_gives_ingredients_and_strengths() -> None:
+    scd = {"coding": [coding(RXNORM, "1049221")]}  # acetaminophen 325 MG / oxycodone HCl 5 MG Oral Tablet
+    med = _by_ref(_request("rx4", {"medicationCodeableConcept": scd}))["MedicationRequest/rx4"]
+    assert set(med.ingredients) == {"acetaminophen", "oxycodone"}
+    assert {c.OPIOID, c.ACETAMINOPHEN} <= med.classes
+    assert set(med.strengths) == {Strength("acetaminophen", 325.0, "mg"), Strength("oxycodone", 5.0, "mg")}
+
+
+def test_medication_statement_with_effective_period_and_dosage() -> None:
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "ms1",
+        "status": "active",
+        "subject": SUBJECT,
+        "medicationCodeableConcept": {"text": "gabapentin 300 mg capsule"},
+        "effectivePeriod": {"start": "2025-01-10", "end": "2025-06"},
+        "dosage": [{"text": "300 mg three times a day"}],
+        "reasonCode": [{"coding": [coding(SCT, "247398009", "Neuropathic pain")]}],
+    }
+    med = _by_ref(statement)["MedicationStatement/ms1"]
+    assert med.source == "MedicationStatement"
+    assert c.GABAPENTINOID in med.classes
+    assert (med.start, med.end) == (date(2025, 1, 10), date(2025, 6, 30))
+    assert (med.doses[0].amount, med.doses[0].per_day) == (300.0, 3.0)
+    assert c.NEUROPATHIC_PAIN in med.reason_concepts
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "status", "kept"),
+    [
+        ("MedicationRequest", "entered-in-error", False),
+        ("MedicationRequest", "stopped", True),
+        ("MedicationRequest", "completed", True),
+        ("MedicationStatement", "not-taken", False),
+        ("MedicationStatement", "entered-in-error", False),
+        ("MedicationStatement", "intended", True),
+    ],
+)
+def test_statuses(resource_type: str, status: str, kept: bool) -> None:
+    resource = _request("m", {"medicationCodeableConcept": {"text": "morphine"}}, status=status)
+    resource["resourceType"] = resource_type
+    meds = facts_of(resource).medications
+    assert bool(meds) is kept
+    if kept:
+        assert meds[0].status == status
+
+
+def test_do_not_perform_orders_are_not_medications() -> None:
+    request = _request("dnp", {"medicationCodeableConcept": {"text": "ibuprofen"}}, doNotPerform=True)
+    assert facts_of(request).medications == ()
+
+
+def test_draft_orders_are_drafts_and_selected_ones_are_marked() -> None:
+    draft = {
+        "resourceType": "Bundle",
+        "entry": [
+            {
+                "resource": _request(
+                    "d1", {"medicationCodeableConcept": {"text": "naproxen 500 mg"}}, status="draft"
+                )
+            },
+            {"resource": _request("d2", {"medicationCodeableConcept": {"text": "senna"}}, status="draft")},
+            {
+                "resource": {
+                    "resourceType": "ServiceRequest",
+                    "id": "s1",
+                    "status": "draft",
+                    "subject": SUBJECT,
+                    "code": {"coding": [coding(SCT, "108290001", "Radiation oncology AND/OR radiotherapy")]},
+                }
+            },
+        ],
+    }
+    facts = extract_facts(
+        read_prefetch({"patient": patient()}),
+        terminology(),
+        patient_id=PATIENT_ID,
+        draft_orders=draft,
+        selections=["MedicationRequest/d1", "ServiceRequest/s1"],
+    )
+    drafts = {m.ref: m for m in facts.medications}
+    assert (drafts["MedicationRequest/d1"].is_draft, drafts["MedicationRequest/d1"].is_selected) == (
+        True,
+        True,
+    )
+    assert c.NSAID in drafts["MedicationRequest/d1"].classes
+    assert (drafts["MedicationRequest/d2"].is_draft, drafts["MedicationRequest/d2"].is_selected) == (
+        True,
+        False,
+    )
+    [order] = facts.orders
+    assert (order.ref, order.resource_type, order.is_selected) == (
+        "ServiceRequest/s1",
+        "ServiceRequest",
+        True,
+    )
+
+
+def test_draft_order_may_reference_a_medication_from_the_prefetch() -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "zol",
+        "code": {"text": "zoledronic acid 4 mg/5 mL injection"},
+    }
+    draft = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": _request("d1", {"medicationReference": {"reference": "Medication/zol"}})}],
+    }
+    facts = extract_facts(
+        read_prefetch({"patient": patient(), "meds": medication}),
+        terminology(),
+        patient_id=PATIENT_ID,
+        draft_orders=draft,
+    )
+    assert c.BONE_MODIFYING_AGENT in facts.medications[0].classes
+    assert facts.issues == ()
+
+
+def test_unknown_medication_is_kept_without_classes() -> None:
+    med = _by_ref(_request("u", {"medicationCodeableConcept": {"text": "Unobtainium 5 mg"}}))[
+        "MedicationRequest/u"
+    ]
+    assert (med.ingredients, med.classes) == ((), frozenset())
+
+
+def test_missing_medication_is_reported() -> None:
+    facts = facts_of(_request("none", {}))
+    assert [i.location for i in facts.issues] == ["MedicationRequest/none.medication[x]"]
+
+
+def test_draft_order_also_returned_by_the_search_is_counted_once() -> None:
+    order = _request("d1", {"medicationCodeableConcept": {"text": "ibuprofen 400 mg"}}, status="draft")
+    facts = extract_facts(
+        read_prefetch({"patient": patient(), "meds": order}),
+        terminology(),
+        patient_id=PATIENT_ID,
+        draft_orders={"resourceType": "Bundle", "entry": [{"resource": order}]},
+    )
+    assert [(m.ref, m.is_draft) for m in facts.medications] == [("MedicationRequest/d1", True)]

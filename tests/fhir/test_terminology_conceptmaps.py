@@ -1,0 +1,134 @@
+"""Integrator ConceptMaps: applied when reading, validated at start-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.fhir.terminology import Terminology, default_profiles_dir
+
+EXAMPLES = default_profiles_dir().parent / "examples" / "conceptmaps"
+FLOWSHEET = "http://hospital.example.org/flowsheet"
+EXAMPLE_URL = "http://hospital.example.org/fhir/ConceptMap/local-flowsheets"
+
+
+@pytest.fixture(scope="module")
+def mapped() -> Terminology:
+    return Terminology.load(conceptmap_dirs=[EXAMPLES])
+
+
+def _write(directory: Path, name: str, resource: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(json.dumps(resource), encoding="utf-8")
+    return path
+
+
+def _map(
+    source: str, target_system: str, code: str, target: str, equivalence: str = "equivalent"
+) -> dict[str, Any]:
+    return {
+        "resourceType": "ConceptMap",
+        "url": "http://example.org/cm",
+        "group": [
+            {
+                "source": source,
+                "target": target_system,
+                "element": [{"code": code, "target": [{"code": target, "equivalence": equivalence}]}],
+            }
+        ],
+    }
+
+
+def test_local_pain_code_becomes_pain_score(mapped: Terminology) -> None:
+    assert mapped.concepts_for({"coding": [{"system": FLOWSHEET, "code": "PAIN-NRS"}]}) == {c.PAIN_SCORE}
+    verdict = mapped.explain(FLOWSHEET, "PAIN-NRS")
+    assert verdict.understood == {c.PAIN_SCORE}
+    assert verdict.mapped_via == EXAMPLE_URL
+    assert verdict.direct == frozenset()
+
+
+def test_example_map_covers_ecog_labs_and_local_targets(mapped: Terminology) -> None:
+    assert mapped.concepts_for_coding(FLOWSHEET, "ECOG") == {c.ECOG}
+    assert mapped.concepts_for_coding(FLOWSHEET, "SPINE-SINS") == {c.SINS_TOTAL}
+    assert mapped.concepts_for_coding("http://hospital.example.org/lab", "PLT") == {c.LAB_PLATELETS}
+
+
+def test_unmatched_elements_are_not_applied(mapped: Terminology) -> None:
+    assert mapped.explain(FLOWSHEET, "PAIN-FACES").unknown
+
+
+def test_without_the_map_the_code_is_unknown() -> None:
+    assert Terminology.load().explain(FLOWSHEET, "PAIN-NRS").unknown
+
+
+def test_mapped_formulary_code_is_classified_as_its_target_product(mapped: Terminology) -> None:
+    med = mapped.classify_medication(
+        {"coding": [{"system": "http://hospital.example.org/formulary", "code": "OXYIR5"}]}
+    )
+    assert med.ingredients == ("oxycodone",)
+    assert c.STRONG_OPIOID in med.classes
+
+
+def test_target_system_alias_is_accepted(tmp_path: Path) -> None:
+    _write(
+        tmp_path, "m.json", _map("http://ehr.example/obs", "urn:oid:2.16.840.1.113883.6.1", "WT", "29463-7")
+    )
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.concepts_for_coding("http://ehr.example/obs", "WT") == {c.BODY_WEIGHT}
+
+
+def test_bundle_of_conceptmaps(tmp_path: Path) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7")}
+    ]}  # fmt: skip
+    _write(tmp_path, "bundle.json", bundle)
+    assert Terminology.load(conceptmap_dirs=[tmp_path]).concepts_for_coding(
+        "http://ehr.example/obs", "HB"
+    ) == {c.LAB_HAEMOGLOBIN}
+
+
+def test_target_outside_every_valueset_stops_start_up(tmp_path: Path) -> None:
+    _write(tmp_path, "bad.json", _map("http://ehr.example/obs", "http://loinc.org", "X", "8310-5"))
+    with pytest.raises(
+        TerminologyError,
+        match=r"bad\.json: ConceptMap\.group\[0\]\.element\[0\]\.target\[0\]: "
+        r"target http://loinc\.org\|8310-5 is in no project ValueSet",
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_unknown_equivalence(tmp_path: Path) -> None:
+    _write(tmp_path, "eq.json", _map("http://ehr.example/obs", "http://loinc.org", "X", "718-7", "similar"))
+    with pytest.raises(TerminologyError, match=r"eq\.json: .*target\[0\]\.equivalence 'similar'"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_group_without_source_system(tmp_path: Path) -> None:
+    cmap = _map("http://ehr.example/obs", "http://loinc.org", "X", "718-7")
+    del cmap["group"][0]["source"]
+    _write(tmp_path, "nosource.json", cmap)
+    with pytest.raises(TerminologyError, match=r"nosource\.json: ConceptMap\.group\[0\]\.source"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_malformed_conceptmap_file(tmp_path: Path) -> None:
+    tmp_path.joinpath("broken.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(TerminologyError, match=r"broken\.json: not valid JSON"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_not_a_conceptmap(tmp_path: Path) -> None:
+    _write(tmp_path, "patient.json", {"resourceType": "Patient"})
+    with pytest.raises(TerminologyError, match=r"patient\.json: not a ConceptMap"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_missing_conceptmap_directory(tmp_path: Path) -> None:
+    with pytest.raises(TerminologyError, match=r"ConceptMap directory does not exist"):
+        Terminology.load(conceptmap_dirs=[tmp_path / "absent"])

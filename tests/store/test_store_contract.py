@@ -1,0 +1,211 @@
+"""The Store contract, run against every backend (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from store_helpers import StoreFactory
+
+from fhir_bonemet.store.base import FeedbackItem, IssuedCard, Store, StoreError
+
+T0 = datetime(2026, 3, 31, 14, 7, 12, 345000, tzinfo=UTC)
+
+
+def accepted(card: str = "card-1", *suggestions: str, at: datetime = T0) -> FeedbackItem:
+    return FeedbackItem(
+        card_uuid=card,
+        outcome="accepted",
+        outcome_timestamp=at,
+        accepted_suggestion_ids=suggestions or ("s-1",),
+    )
+
+
+def overridden(card: str = "card-2", at: datetime = T0) -> FeedbackItem:
+    return FeedbackItem(
+        card_uuid=card,
+        outcome="overridden",
+        outcome_timestamp=at,
+        override_reason_code="12354",
+        override_reason_system="http://example.org/cds-services/fhir/CodeSystem/override-reasons",
+        override_reason_display="Contraindicated",
+        override_user_comment="Patient already reviewed by the spine team.",
+    )
+
+
+class TestHealth:
+    def test_ping_succeeds_on_an_open_store(self, store: Store) -> None:
+        store.ping()
+
+    def test_ping_raises_store_error_once_closed(self, make_store: StoreFactory) -> None:
+        store = make_store()
+        store.close()
+        with pytest.raises(StoreError):
+            store.ping()
+
+
+class TestFeedback:
+    def test_every_field_round_trips(self, store: Store) -> None:
+        items = [accepted("card-1", "s-1", "s-2"), overridden()]
+        assert store.save_feedback("bonemet-patient-view", items) == 2
+        stored = store.list_feedback()
+        assert [entry.item for entry in stored] == items
+        assert {entry.service_id for entry in stored} == {"bonemet-patient-view"}
+        for entry in stored:
+            assert entry.item.outcome_timestamp.tzinfo is not None
+            assert entry.received_at.tzinfo is not None
+            assert abs(datetime.now(UTC) - entry.received_at) < timedelta(minutes=5)
+
+    def test_the_same_feedback_twice_is_stored_once(self, store: Store) -> None:
+        item = accepted("card-1", "s-1")
+        assert store.save_feedback("svc", [item]) == 1
+        assert store.save_feedback("svc", [item]) == 0
+        assert len(store.list_feedback()) == 1
+
+    def test_repeat_detection_ignores_suggestion_order_and_offset_notation(self, store: Store) -> None:
+        store.save_feedback("svc", [accepted("card-1", "s-1", "s-2")])
+        same_instant = T0.astimezone(timezone(timedelta(hours=2)))
+        assert store.save_feedback("svc", [accepted("card-1", "s-2", "s-1", at=same_instant)]) == 0
+
+    def test_distinct_actions_on_one_card_are_all_kept(self, store: Store) -> None:
+        later = T0 + timedelta(seconds=30)
+        new = store.save_feedback(
+            "svc", [accepted("card-1", "s-1"), accepted("card-1", "s-1", at=later), overridden("card-1")]
+        )
+        assert new == 3
+        assert store.save_feedback("other-svc", [accepted("card-1", "s-1")]) == 1
+
+    def test_a_batch_with_repeats_counts_only_new_items(self, store: Store) -> None:
+        store.save_feedback("svc", [accepted("card-1")])
+        assert store.save_feedback("svc", [accepted("card-1"), overridden("card-9")]) == 1
+
+    def test_filters_order_and_limit(self, store: Store) -> None:
+        store.save_feedback("a", [accepted("card-1"), overridden("card-2")])
+        store.save_feedback("b", [overridden("card-3")])
+        assert [e.item.card_uuid for e in store.list_feedback()] == ["card-1", "card-2", "card-3"]
+        assert [e.item.card_uuid for e in store.list_feedback(service_id="a")] == ["card-1", "card-2"]
+        assert [e.item.card_uuid for e in store.list_feedback(card_uuid="card-3")] == ["card-3"]
+        assert [e.item.card_uuid for e in store.list_feedback(limit=1)] == ["card-1"]
+
+    def test_naive_timestamps_are_refused(self, store: Store) -> None:
+        naive = FeedbackItem(card_uuid="c", outcome="overridden", outcome_timestamp=datetime(2026, 1, 1))
+        with pytest.raises(ValueError, match="timezone-aware"):
+            store.save_feedback("svc", [naive])
+
+    def test_concurrent_writers_store_each_item_once(self, store: Store) -> None:
+        items = [overridden(f"card-{n}") for n in range(20)]
+        counts: list[int] = []
+
+        def write() -> None:
+            counts.append(store.save_feedback("svc", items))
+
+        threads = [threading.Thread(target=write) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(counts) == 20
+        assert len(store.list_feedback()) == 20
+
+    def test_feedback_survives_reopening_the_store(self, make_store: StoreFactory) -> None:
+        first = make_store()
+        first.save_feedback("svc", [overridden()])
+        first.close()
+        assert [e.item for e in make_store().list_feedback()] == [overridden()]
+
+
+class TestIssuedCards:
+    def test_issued_cards_round_trip_and_are_idempotent_per_hook_instance(self, store: Store) -> None:
+        cards = [
+            IssuedCard(
+                uuid="card-1", rule_ids=("R01", "R03"), indicator="critical", suggestion_uuids=("s-1",)
+            ),
+            IssuedCard(uuid="card-2", rule_ids=(), indicator="info"),
+        ]
+        store.record_issued_cards("bonemet-patient-view", "patient-view", "hook-1", cards)
+        store.record_issued_cards("bonemet-patient-view", "patient-view", "hook-1", cards)
+        store.record_issued_cards("bonemet-order-sign", "order-sign", "hook-2", cards[:1])
+        rows = store.issued_cards()
+        assert [(r.hook_instance, r.card) for r in rows] == [
+            ("hook-1", cards[0]),
+            ("hook-1", cards[1]),
+            ("hook-2", cards[0]),
+        ]
+        assert rows[0].service_id == "bonemet-patient-view"
+        assert rows[0].hook == "patient-view"
+        assert rows[0].issued_at.tzinfo is not None
+
+    def test_filters(self, store: Store) -> None:
+        card = IssuedCard(uuid="card-1", rule_ids=("P14",), indicator="warning")
+        store.record_issued_cards("a", "order-sign", "h1", [card])
+        store.record_issued_cards("b", "order-select", "h2", [IssuedCard("card-2", ("P15",), "warning")])
+        assert [r.card.uuid for r in store.issued_cards(service_id="b")] == ["card-2"]
+        assert [r.card.uuid for r in store.issued_cards(hook_instance="h1")] == ["card-1"]
+        assert [r.hook_instance for r in store.issued_cards(card_uuid="card-1")] == ["h1"]
+
+
+class TestOutbox:
+    def put(self, store: Store, key: str = "k1") -> bool:
+        return store.outbox_put(
+            key,
+            "https://fhir.example.org/r4",
+            "CarePlan",
+            "identifier=urn:x|1",
+            '{"resourceType":"CarePlan"}',
+        )
+
+    def test_a_key_is_queued_once(self, store: Store) -> None:
+        assert self.put(store) is True
+        assert self.put(store) is False
+        [item] = store.outbox_list()
+        assert (item.key, item.status, item.attempts, item.resource_type) == ("k1", "pending", 0, "CarePlan")
+        assert item.if_none_exist == "identifier=urn:x|1"
+        assert item.body_json == '{"resourceType":"CarePlan"}'
+        assert item.fhir_base == "https://fhir.example.org/r4"
+
+    def test_due_items_come_oldest_first_within_the_limit(self, store: Store) -> None:
+        for key in ("k1", "k2", "k3"):
+            self.put(store, key)
+        assert [i.key for i in store.outbox_due(datetime.now(UTC), limit=2)] == ["k1", "k2"]
+
+    def test_a_failed_attempt_waits_for_its_retry_time(self, store: Store) -> None:
+        self.put(store)
+        now = datetime.now(UTC)
+        store.outbox_mark_failed("k1", "HTTP 503 from the FHIR server", now + timedelta(minutes=5))
+        assert store.outbox_due(now, 10) == []
+        [due] = store.outbox_due(now + timedelta(minutes=6), 10)
+        assert (due.status, due.attempts, due.last_error) == ("pending", 1, "HTTP 503 from the FHIR server")
+        assert due.next_attempt_at is not None
+        assert due.next_attempt_at > now
+
+    def test_giving_up_marks_failed_and_never_due_again(self, store: Store) -> None:
+        self.put(store)
+        store.outbox_mark_failed("k1", "HTTP 400", None)
+        assert store.outbox_due(datetime.now(UTC) + timedelta(days=365), 10) == []
+        [item] = store.outbox_list(status="failed")
+        assert (item.attempts, item.last_error, item.next_attempt_at) == (1, "HTTP 400", None)
+
+    def test_done_items_keep_their_location_and_cannot_be_queued_again(self, store: Store) -> None:
+        self.put(store)
+        store.outbox_mark_done("k1", "CarePlan/123/_history/1")
+        [item] = store.outbox_list(status="done")
+        assert item.location == "CarePlan/123/_history/1"
+        assert item.updated_at >= item.created_at
+        assert store.outbox_due(datetime.now(UTC), 10) == []
+        assert self.put(store) is False
+
+    def test_status_filter(self, store: Store) -> None:
+        self.put(store, "k1")
+        self.put(store, "k2")
+        store.outbox_mark_done("k2", None)
+        assert [i.key for i in store.outbox_list(status="pending")] == ["k1"]
+        assert [i.key for i in store.outbox_list()] == ["k1", "k2"]
+        with pytest.raises(ValueError, match="outbox status"):
+            store.outbox_list(status="lost")  # type: ignore[arg-type]
+
+    def test_unknown_keys_are_reported(self, store: Store) -> None:
+        with pytest.raises(KeyError):
+            store.outbox_mark_done("missing", None)
+        with pytest.raises(KeyError):
+            store.outbox_mark_failed("missing", "x", None)
