@@ -89,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     mapcheck.register(subparsers)
     writeback_cli.register(subparsers)  # outbox
     reports.register(subparsers)  # feedback-report
-    # Further subcommands: one import and one register() call each, e.g.
-    #   from fhir_bonemet.fhir import mapcheck
-    #   mapcheck.register(subparsers)
+    # Further subcommands: one import at the top of this module and one register() call here.
     return parser
 
 

@@ -40,7 +40,7 @@ from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan
 
-__all__ = ["READ_ISSUES_EXTENSION", "Workflow", "handle_hook"]
+__all__ = ["READ_ISSUES_EXTENSION", "Workflow", "server_policy"]
 
 log = logging.getLogger("fhir_bonemet.workflow")
 
@@ -232,18 +232,3 @@ def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
             "unusable input skipped",
             extra={"hookInstance": hook_instance, "location": issue.location, "reason": issue.message},
         )
-
-
-def handle_hook(service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
-    """Module-level handler for callers that do not build a :class:`Workflow` themselves."""
-    return _default_workflow(deps.settings)(service, request, deps)
-
-
-_WORKFLOWS: dict[int, Workflow] = {}
-
-
-def _default_workflow(settings: Settings) -> Workflow:
-    key = id(settings)
-    if key not in _WORKFLOWS:
-        _WORKFLOWS[key] = Workflow.from_settings(settings)
-    return _WORKFLOWS[key]

@@ -33,7 +33,7 @@ from typing import Literal
 
 import requests
 
-from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
+from fhir_bonemet.client.fhir import FhirClient, FhirServerNotAllowedError, ServerPolicy, Timeouts
 from fhir_bonemet.errors import FhirClientError
 from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, with_status
 from fhir_bonemet.settings import Settings
@@ -130,7 +130,8 @@ def deliver_careplan(
         return Delivery(plan, location=outcome.location, outcome=outcome)
     if outcome.state == "queued":
         return Delivery(plan, queued=True, outcome=outcome)
-    return Delivery(plan, outcome=outcome)  # not written: the plan travels in the card instead
+    # Not written: the plan travels in the card instead, as a suggestion a clinician accepts (so active).
+    return Delivery(with_status(plan, CarePlanStatus.ACTIVE), outcome=outcome)
 
 
 def _queued_item(store: Store, key: str) -> OutboxItem | None:
@@ -215,7 +216,8 @@ def drain_outbox(
             else:
                 result = client.create(resource)
         except FhirClientError as exc:
-            if _transient(exc):
+            # A server no longer on the allowlist is a configuration matter: failed, for an operator to see.
+            if _transient(exc) and not isinstance(exc, FhirServerNotAllowedError):
                 store.outbox_mark_failed(item.key, str(exc), now + backoff(item.attempts))
                 report = replace(report, retrying=report.retrying + 1)
             else:

@@ -118,6 +118,17 @@ class TestAccepted:
         assert handler.calls[0][2].client is not None
         assert handler.calls[0][2].client.tenant == "hospital-a"
 
+    def test_without_jku_header_the_allowlisted_url_is_the_key_source(
+        self,
+        auth_client: TestClient,
+        epic_signer: Signer,
+        jwks_adapter: JwksAdapter,
+        patient_view_body: dict[str, Any],
+    ) -> None:
+        token = epic_token(epic_signer, headers={"jku": None})
+        assert auth_client.post(PV, json=patient_view_body, headers=bearer(token)).status_code == 200
+        assert jwks_adapter.requested == [EPIC_JKU]
+
     def test_audience_may_be_an_array(
         self, auth_client: TestClient, sandbox_signer: Signer, patient_view_body: dict[str, Any]
     ) -> None:

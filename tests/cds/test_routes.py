@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from fhir_bonemet.cds.models import (
     Suggestion,
     rules_extension,
 )
-from fhir_bonemet.errors import PreconditionFailedError, Problem
+from fhir_bonemet.errors import ConfigurationError, PreconditionFailedError, Problem
 from fhir_bonemet.settings import REPO_SERVICES_DIR, Settings
 from fhir_bonemet.store.base import IssuedCard, StoreError
 from fhir_bonemet.store.sqlite import SqliteStore
@@ -393,30 +392,23 @@ class TestDispatch:
 
 
 class TestDefaultHandler:
-    """Without an injected handler the service calls ``fhir_bonemet.workflow.handle_hook``."""
+    """Without an injected handler the service runs the clinical workflow, built at start-up."""
 
-    def test_the_workflow_module_is_called(
-        self,
-        monkeypatch: pytest.MonkeyPatch,
-        open_settings: Settings,
-        store: SqliteStore,
-        patient_view_body: dict[str, Any],
+    def test_the_workflow_answers_a_patient_outside_the_population(
+        self, open_settings: Settings, store: SqliteStore, patient_view_body: dict[str, Any]
     ) -> None:
-        recorded = RecordingHandler()
-        workflow = types.ModuleType("fhir_bonemet.workflow")
-        workflow.handle_hook = recorded  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "fhir_bonemet.workflow", workflow)
         client = TestClient(create_app(open_settings, store=store))
-        assert client.post(PV, json=patient_view_body).json() == {"cards": []}
-        assert len(recorded.calls) == 1
+        body = dict(patient_view_body)
+        # No FHIR server and the required keys sent as null: the EHR has no data, so nobody to speak for.
+        body["prefetch"] = {"patient": None, "conditions": None}
+        body.pop("fhirServer", None)
+        body.pop("fhirAuthorization", None)
+        assert client.post(PV, json=body).json() == {"cards": []}
 
-    def test_a_missing_workflow_is_a_500_not_a_crash(
-        self,
-        monkeypatch: pytest.MonkeyPatch,
-        open_settings: Settings,
-        store: SqliteStore,
-        patient_view_body: dict[str, Any],
+    def test_a_broken_conceptmap_stops_the_service_at_start_up(
+        self, open_settings: Settings, store: SqliteStore, tmp_path: Path
     ) -> None:
-        monkeypatch.setitem(sys.modules, "fhir_bonemet.workflow", None)
-        client = TestClient(create_app(open_settings, store=store))
-        assert_outcome(client.post(PV, json=patient_view_body), 500, "$this")
+        (tmp_path / "ConceptMap-broken.json").write_text('{"resourceType": "ConceptMap", "group": 3}')
+        settings = open_settings.model_copy(update={"conceptmap_dirs": (tmp_path,)})
+        with pytest.raises(ConfigurationError, match=r"ConceptMap-broken\.json"):
+            create_app(settings, store=store)

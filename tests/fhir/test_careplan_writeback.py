@@ -23,6 +23,7 @@ from fhir_bonemet import writeback_cli
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
 from fhir_bonemet.core.findings import Assessment
 from fhir_bonemet.fhir.careplan import BuiltCarePlan, build_careplan
+from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.writeback import (
     DrainReport,
@@ -30,6 +31,7 @@ from fhir_bonemet.writeback import (
     WritebackMode,
     backoff,
     deliver_careplan,
+    drain_configured,
     drain_outbox,
     scope_allows_write,
 )
@@ -355,3 +357,17 @@ def test_worker_thread_drains_until_stopped() -> None:
     count = len(calls)
     time.sleep(0.05)
     assert len(calls) == count
+
+
+def test_retry_worker_never_calls_a_server_off_the_allowlist(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session
+) -> None:
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {"mode": WritebackMode.WRITE, "scope": WRITE_SCOPE, "store": store, "now": NOW}
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    fresh_fhir.clear_requests()
+    settings = Settings(fhir_server_allowlist=("https://ehr.example.org/fhir",))
+    assert drain_configured(settings, store, session, NOW + timedelta(minutes=1)) == DrainReport(failed=1)
+    assert fresh_fhir.requests_seen() == []
+    (failed,) = store.outbox_list("failed")
+    assert "allowlist" in (failed.last_error or "")

@@ -25,7 +25,7 @@ from fhir_bonemet.cds.middleware import (
     loggable_path,
 )
 from fhir_bonemet.cds.problems import operation_outcome
-from fhir_bonemet.cds.protocol import HookHandler, workflow_handler
+from fhir_bonemet.cds.protocol import HookHandler, default_handler
 from fhir_bonemet.cds.routes import router
 from fhir_bonemet.cds.services import load_services
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem, RequestError
@@ -113,7 +113,7 @@ def create_app(
     own_store = store is None
     db = store if store is not None else open_store(settings)
     verifier = JwtVerifier(settings, http) if settings.auth_required else None
-    state = AppState(settings, catalogue, db, http, verifier, hook_handler or workflow_handler)
+    state = AppState(settings, catalogue, db, http, verifier, hook_handler or default_handler(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,7 +1,9 @@
 """Public keys of trusted CDS clients: configured JWK Sets, and allowlisted ``jku`` URLs fetched on demand.
 
 A ``jku`` header is followed only when that exact URL is allowlisted for the token's issuer; any other URL
-is never fetched (no server-side request forgery, no attacker-supplied keys).  Fetched sets are cached for
+is never fetched (no server-side request forgery, no attacker-supplied keys).  A token without ``jku`` is
+checked against the issuer's configured JWK Set, then against its allowlisted URLs (the key set agreed
+out of band).  Fetched sets are cached for
 ``jwks_cache_ttl_seconds``; an unknown ``kid`` triggers one refetch (key rotation) at most every
 ``jwks_min_refetch_seconds``; when a fetch fails, the last good set keeps serving.
 """
@@ -84,10 +86,15 @@ class KeyResolver:
     def key_for(self, iss: str, kid: str, jku: str | None, alg: str) -> Jwk:
         """The JWK that must have signed a token from ``iss`` with header ``kid``/``jku``/``alg``."""
         jwk = self._static.get(iss, {}).get(kid)
-        if jwk is None and jku is not None:
-            if jku not in self._issuers[iss].jku:
+        if jwk is None:
+            allowed = self._issuers[iss].jku
+            if jku is not None and jku not in allowed:
                 raise AuthenticationError("jku is not allowlisted for this issuer")
-            jwk = self._from_jku(jku, kid)
+            # Without a jku header, the issuer's allowlisted JWK Set URLs are its out-of-band key source.
+            for url in (jku,) if jku is not None else allowed:
+                jwk = self._from_jku(url, kid)
+                if jwk is not None:
+                    break
         if jwk is None:
             raise AuthenticationError("no key with this kid for this issuer")
         _check_key_matches(jwk, alg)

@@ -11,8 +11,8 @@ The handler runs in a worker thread (it may block on FHIR calls through ``deps.s
 other caller errors with the matching :class:`~fhir_bonemet.errors.RequestError`; anything else becomes a
 500.  The HTTP layer records the issued cards (uuids, rule ids, indicators) in the store itself.
 
-The default handler is :func:`fhir_bonemet.workflow.handle_hook`, imported on first use so that the HTTP
-layer can be built and tested without the reasoning stack.
+The default handler is :class:`fhir_bonemet.workflow.Workflow`, built by :func:`default_handler` when the
+app is created.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
 
-__all__ = ["HookDeps", "HookHandler", "workflow_handler"]
+__all__ = ["HookDeps", "HookHandler", "default_handler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,13 @@ class HookHandler(Protocol):
     def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse: ...
 
 
-def workflow_handler(service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
-    """The production handler: ``fhir_bonemet.workflow.handle_hook``, imported on first call."""
-    try:
-        module = importlib.import_module("fhir_bonemet.workflow")
-    except ModuleNotFoundError as exc:
-        if exc.name != "fhir_bonemet.workflow":
-            raise
-        raise ConfigurationError("fhir_bonemet.workflow is not installed; no hook handler available") from exc
-    handler: HookHandler = module.handle_hook
-    return handler(service, request, deps)
+def default_handler(settings: Settings) -> HookHandler:
+    """The production handler, :class:`fhir_bonemet.workflow.Workflow`, built at start-up.
+
+    Building it loads and cross-checks terminology, thresholds, evidence sources and the rule catalogue,
+    so a broken knowledge file stops the service before it accepts a request.  Imported here, not at the
+    top, so that the HTTP layer can be built and tested without the reasoning stack.
+    """
+    module = importlib.import_module("fhir_bonemet.workflow")
+    handler: HookHandler = module.Workflow.from_settings(settings)
+    return handler

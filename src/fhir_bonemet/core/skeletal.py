@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from fhir_bonemet.core import concepts as c
@@ -178,28 +178,63 @@ def _obs_day(obs: ObservationFact) -> date | None:
     return obs.effective.date() if isinstance(obs.effective, datetime) else None
 
 
+def _value_risk(fact: Attributed) -> float:
+    return fact.value if fact.value is not None else 0.0
+
+
+_TYPE_RISK = {"lytic": 2.0, "mixed": 1.0, "blastic": 0.0}
+
+
+def _type_risk(fact: Attributed) -> float:
+    return _TYPE_RISK.get(fact.code or "", 0.0)
+
+
+def _flag_risk(fact: Attributed) -> float:
+    return 1.0 if fact.flag else 0.0
+
+
 def _newest_obs(
     idx: FactIndex,
     lesion: BoneLesion,
     concept: str,
     eligible: Callable[[BoneLesion], bool],
     accept: Callable[[ObservationFact], bool],
+    risk: Callable[[Attributed], float] = _value_risk,
 ) -> Attributed | None:
+    """The value to reason on for one lesion.
+
+    The lesion's own newest result (attributed to it alone) is the value, unless a newer result that may
+    describe another lesion signals more risk: then that risk applies here too.  Without a result of its
+    own, the riskiest of the results that may describe it is used, marked ``shared`` so that it is never
+    used to reassure.  Either way, taking away a reassuring result can only raise the risk.
+    """
+    others: list[Attributed] = []
+    own: Attributed | None = None
     for obs in idx.observations(concept):  # newest first
         if not accept(obs):
             continue
         fits = attribute(idx.facts.lesions, obs.focus, obs.site, eligible)
-        if lesion in fits:
-            return Attributed(
-                ref=obs.ref,
-                when=_obs_day(obs),
-                shared=len(fits) > 1,
-                value=obs.quantity.value if obs.quantity is not None else None,
-                code=obs.code,
-                flag=obs.flag,
-                display=obs.display,
-            )
-    return None
+        if lesion not in fits:
+            continue
+        fact = Attributed(
+            ref=obs.ref,
+            when=_obs_day(obs),
+            shared=len(fits) > 1,
+            value=obs.quantity.value if obs.quantity is not None else None,
+            code=obs.code,
+            flag=obs.flag,
+            display=obs.display,
+        )
+        if not fact.shared:
+            own = fact
+            break
+        others.append(fact)
+    riskiest = max(others, key=risk, default=None)  # the newest among equals: max keeps the first
+    if own is None:
+        return riskiest
+    if riskiest is not None and risk(riskiest) > risk(own):
+        return replace(riskiest, shared=False)  # a newer, riskier result applies to this lesion as well
+    return own
 
 
 def _conditions(idx: FactIndex, lesion: BoneLesion, concept: str) -> tuple[Attributed, ...]:
@@ -222,15 +257,21 @@ def _cond(cond: ConditionFact, shared: bool) -> Attributed:
 
 
 def _procedure(
-    idx: FactIndex, lesion: BoneLesion, concept: str, accept: Callable[[ProcedureFact], bool]
+    idx: FactIndex,
+    lesion: BoneLesion,
+    concept: str,
+    accept: Callable[[ProcedureFact], bool],
+    own_only: bool = False,
 ) -> Attributed | None:
+    """Newest matching procedure at this lesion; ``own_only`` skips those that may be at another lesion
+    (a surgical review reassures only about the lesion it certainly concerns)."""
     chosen = sorted(
         (p for p in idx.procedures(concept) if accept(p)),
         key=lambda p: (p.performed is None, -(p.performed.toordinal() if p.performed else 0), p.ref),
     )
     for proc in chosen:
         fits = attribute(idx.facts.lesions, (), proc.site)
-        if lesion in fits:
+        if lesion in fits and not (own_only and len(fits) > 1):
             return Attributed(
                 proc.ref, proc.performed, len(fits) > 1, status=proc.status, display=proc.display
             )
@@ -292,7 +333,7 @@ def lesion_evidence(
                 mirels=mirels,
                 stale_score=stale,
                 lesion_type=_newest_obs(
-                    idx, lesion, c.LESION_TYPE, lambda _l: True, lambda o: o.code is not None
+                    idx, lesion, c.LESION_TYPE, lambda _l: True, lambda o: o.code is not None, _type_risk
                 ),
                 fractures=_conditions(idx, lesion, c.PATHOLOGICAL_FRACTURE),
                 impending=_conditions(idx, lesion, c.IMPENDING_FRACTURE),
@@ -302,6 +343,7 @@ def lesion_evidence(
                     c.PAIN_MECHANICAL,
                     lambda _l: True,
                     lambda o: o.flag is not None and recent_pain(o),
+                    _flag_risk,
                 ),
                 pain=_newest_obs(
                     idx,
@@ -311,7 +353,7 @@ def lesion_evidence(
                     lambda o: o.quantity is not None and recent_pain(o),
                 ),
                 radiotherapy=_procedure(idx, lesion, c.RADIOTHERAPY, rt_recent),
-                surgical_review=_procedure(idx, lesion, c.SURGICAL_REVIEW, review_done),
+                surgical_review=_procedure(idx, lesion, c.SURGICAL_REVIEW, review_done, own_only=True),
             )
         )
     return tuple(out)

@@ -178,10 +178,15 @@ def build_careplan(
         notes=[n for n in notes if n != txt.DISCLAIMER],
     )
     resource["text"] = {"status": "generated", "div": div}
-    value = content_digest(patient_ref, CarePlan(**resource).model_dump(mode="json", exclude_none=True))
-    resource["identifier"] = [{"system": codes.careplan_identifier_system, "value": value}]
-    serialised = CarePlan(**resource).model_dump(mode="json", exclude_none=True)
+    # Serialised once; the identifier (a digest of that serialisation) is then added to the JSON itself.
+    serialised: dict[str, Any] = CarePlan(**resource).model_dump(mode="json", exclude_none=True)
+    value = content_digest(patient_ref, serialised)
     system = codes.careplan_identifier_system
+    serialised = {
+        "resourceType": "CarePlan",
+        "identifier": [{"system": system, "value": value}],
+        **serialised,
+    }
     return BuiltCarePlan(serialised, system, value, tuple(rule_ids), parts.held)
 
 
