@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -126,6 +126,10 @@ class Settings(BaseSettings):
 
     # --- Output -----------------------------------------------------------------------------------------
     writeback_mode: Literal["suggest", "write"] = "suggest"
+    # The service's own credential for retrying queued CarePlan writes: a hook's access token is transient
+    # and is never stored, so the outbox cannot reuse it.  Unset: retries go without Authorization.
+    writeback_token: SecretStr | None = None
+    outbox_retry_interval_seconds: float = Field(default=30.0, gt=0)
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
 
     @classmethod

@@ -289,8 +289,5 @@ def start_outbox_worker(
 
 def writeback_token(settings: Settings) -> str | None:
     """The service's own write-back credential (``writeback_token`` setting), if one is configured."""
-    value = getattr(settings, "writeback_token", None)
-    if value is None:
-        return None
-    secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    return str(secret) or None
+    value = settings.writeback_token
+    return value.get_secret_value() or None if value is not None else None

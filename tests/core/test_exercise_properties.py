@@ -322,7 +322,7 @@ def test_the_generator_reaches_every_tier() -> None:
     """Guard against a generator too tame to exercise the properties above."""
     seen: set[Tier] = set()
 
-    @settings(max_examples=300, deadline=None, database=None)
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
     @given(records())
     def collect(facts: PatientFacts) -> None:
         seen.add(plan_of(facts).tier)

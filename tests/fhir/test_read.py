@@ -65,18 +65,25 @@ def test_malformed_entries_are_skipped_and_located_without_patient_data() -> Non
     assert all("Jane" not in issue.message for issue in result.issues)
 
 
-def test_null_or_unusable_prefetch_keys_make_the_source_unavailable() -> None:
+def test_unusable_prefetch_keys_make_the_source_unavailable() -> None:
     result = read_prefetch(
         {
-            "conditions": None,
             "medications": "oops",
             "observations": {"resourceType": "OperationOutcome", "issue": []},
             "patient": {"resourceType": "Patient", "id": "p1"},
         }
     )
-    assert result.unavailable == {"conditions", "medications", "observations"}
+    assert result.unavailable == {"medications", "observations"}
     assert {issue.severity for issue in result.issues} == {"error"}
     assert _refs(result, "Patient") == ["Patient/p1"]
+
+
+def test_null_prefetch_key_means_no_data_not_a_problem() -> None:
+    # CDS Hooks 2.0: the EHR sends null when it has no data for a key.
+    result = read_prefetch({"conditions": None, "patient": {"resourceType": "Patient", "id": "p1"}})
+    assert result.unavailable == frozenset()
+    assert list(result.issues) == []
+    assert result.items("Condition") == []
 
 
 def test_non_object_prefetch_is_one_error_not_an_exception() -> None:

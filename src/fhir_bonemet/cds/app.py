@@ -32,6 +32,7 @@ from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store import open_store
 from fhir_bonemet.store.base import Store, StoreError
+from fhir_bonemet.writeback import start_outbox_worker
 
 __all__ = ["create_app"]
 
@@ -117,7 +118,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # In write mode, plans whose first write failed wait in the outbox; retry them in the background.
+        worker = (
+            start_outbox_worker(settings, db, http, settings.outbox_retry_interval_seconds)
+            if settings.writeback_mode == "write"
+            else None
+        )
         yield
+        if worker is not None:
+            worker.stop()
         if own_store:
             db.close()
         if own_session:

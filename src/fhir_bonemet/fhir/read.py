@@ -71,7 +71,11 @@ class ReadResult:
             self._add_one(value, location, None, 0)
 
     def add_prefetch(self, prefetch: Mapping[str, Any] | None) -> None:
-        """Add every value of a CDS Hooks ``prefetch`` object; a null or unusable key is *unavailable*."""
+        """Add every value of a CDS Hooks ``prefetch`` object; an unusable key is *unavailable*.
+
+        ``null`` is the EHR saying it has no data for that key (CDS Hooks 2.0): nothing to read, and not a
+        problem either, so it is neither reported nor marked unavailable.
+        """
         if prefetch is None:
             return
         if not isinstance(prefetch, Mapping):
@@ -81,8 +85,8 @@ class ReadResult:
             value = prefetch[key]
             location = f"prefetch.{key}"
             if value is None:
-                self._fail(location, "prefetch value is null (the EHR did not provide it)", key)
-            elif not isinstance(value, dict | list):
+                continue
+            if not isinstance(value, dict | list):
                 self._fail(location, "prefetch value is neither a resource, a Bundle nor an array", key)
             elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
                 self._fail(location, "prefetch returned an OperationOutcome instead of data", key)
