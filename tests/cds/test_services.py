@@ -68,9 +68,9 @@ class TestShippedDefinitions:
     def test_prefetch_reads_the_data_the_rules_use(self, hook: str) -> None:
         prefetch = shipped(hook)["prefetch"]
         assert prefetch["patient"] == "Patient/{{context.patientId}}"
-        assert prefetch["conditions"].startswith(
-            "Condition?patient={{context.patientId}}&clinical-status=active"
-        )
+        # Every Condition, whatever its status: resolved fractures and falls still count, and the reader
+        # drops refuted and entered-in-error records itself.
+        assert prefetch["conditions"] == "Condition?patient={{context.patientId}}"
         for code in ("72514-3", "89247-1", "17861-6", "1751-7", "2160-0", "777-3", "29463-7"):
             assert f"http://loinc.org|{code}" in prefetch["observations"]
         for code in ("sins-total", "mirels-total", "lesion-type", "rf-limb-weakness"):

@@ -162,7 +162,11 @@ def _add_condition(cond: ConditionFact) -> Change:
 
 @st.composite
 def risk_factors(draw: st.DrawFn, facts: PatientFacts) -> Change:
-    """One added fact that signals more risk (clinical-rules §2.3-§2.5, §4)."""
+    """One added fact that signals more risk (clinical-rules §2.3-§2.5, §4).
+
+    A measurement is added at its worst value: a newer, milder measurement (ECOG 2 after ECOG 3) is an
+    improvement the plan should follow, not an added risk factor.
+    """
     target = draw(st.sampled_from(facts.lesions))
     where = target.site
     choices: list[Change] = [
@@ -176,13 +180,13 @@ def risk_factors(draw: st.DrawFn, facts: PatientFacts) -> Change:
         lambda f: replace(f, procedures=(*f.procedures, procedure(c.RADIOTHERAPY, days_ago=0, where=where))),
         _add_obs(replace(obs(c.SINS_TOTAL, 18, days_ago=NOW), focus=(target.ref,))),
         _add_obs(replace(obs(c.MIRELS_TOTAL, 12, days_ago=NOW), focus=(target.ref,))),
-        _add_obs(obs(c.ECOG, draw(st.integers(2, 4)), days_ago=NOW)),
-        _add_obs(obs(c.KPS, draw(st.sampled_from([30, 40, 50, 60])), days_ago=NOW)),
-        _add_obs(obs(c.MORSE_FALL_SCALE, 60, days_ago=NOW)),
-        _add_obs(obs(c.FATIGUE_SCORE, 9, days_ago=NOW)),
-        _add_obs(obs(c.LAB_PLATELETS, draw(st.integers(5, 49)), "10*9/L", days_ago=NOW)),
-        _add_obs(obs(c.LAB_HAEMOGLOBIN, draw(st.floats(5, 7.9)), "g/dL", days_ago=NOW)),
-        _add_obs(obs(c.LAB_NEUTROPHILS, 0.2, "10*9/L", days_ago=NOW)),
+        _add_obs(obs(c.ECOG, 4, days_ago=NOW)),
+        _add_obs(obs(c.KPS, 30, days_ago=NOW)),
+        _add_obs(obs(c.MORSE_FALL_SCALE, 125, days_ago=NOW)),
+        _add_obs(obs(c.FATIGUE_SCORE, 10, days_ago=NOW)),
+        _add_obs(obs(c.LAB_PLATELETS, 5, "10*9/L", days_ago=NOW)),
+        _add_obs(obs(c.LAB_HAEMOGLOBIN, 5, "g/dL", days_ago=NOW)),
+        _add_obs(obs(c.LAB_NEUTROPHILS, 0.1, "10*9/L", days_ago=NOW)),
         _add_obs(obs(c.FEVER, flag=True, days_ago=NOW)),
         _add_obs(
             obs(draw(st.sampled_from(c.MSCC_NEURO_SYMPTOMS + c.SPINAL_MET_SYMPTOMS)), flag=True, days_ago=NOW)

@@ -130,8 +130,9 @@ def test_same_payload_in_any_order_gives_identical_facts() -> None:
 
 
 def test_unavailable_sources_are_carried_to_the_facts() -> None:
-    result = read_prefetch({"patient": patient(), "conditions": None})
+    result = read_prefetch({"patient": patient(), "conditions": "not a Bundle", "procedures": None})
     facts = extract_facts(result, terminology(), patient_id=PATIENT_ID, unavailable=frozenset({"Procedure"}))
+    # An unusable key and a source the caller could not fetch are unknown; null is "no data".
     assert facts.unavailable == {"conditions", "Procedure"}
     assert [i.severity for i in facts.issues] == ["error"]
 

@@ -91,9 +91,9 @@ def test_published_templates_resolve_against_a_real_server(
     found = {key: len((value or {}).get("entry", [])) for key, value in result.data.items()}
     assert result.data["patient"] is not None
     assert result.data["patient"]["id"] == patient_id
-    # What the fixture holds for this patient, key by key (the resolved Condition is not active).
+    # What the fixture holds for this patient, key by key (the resolved Condition too: history counts).
     expected = {
-        "conditions": 1,
+        "conditions": 2,
         "observations": 3,
         "medication-requests": 1,
         "medication-statements": 1,
