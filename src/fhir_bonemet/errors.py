@@ -3,7 +3,7 @@
 ::
 
     BonemetError                      base of everything the service raises on purpose
-    ├── ConfigurationError            settings, knowledge or profile files are wrong: the service will not start
+    ├── ConfigurationError            settings, knowledge or profile files are wrong: no start
     │   ├── KnowledgeError            thresholds.toml / sources.toml malformed or inconsistent
     │   └── TerminologyError          a ValueSet / CodeSystem / ConceptMap in profiles/ is malformed
     ├── RequestError                  the caller sent something unusable → 4xx with an OperationOutcome

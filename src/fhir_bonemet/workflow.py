@@ -221,7 +221,10 @@ def _issue_list(issues: tuple[ReadIssue, ...]) -> list[dict[str, str]]:
     shown = [{"location": i.location, "message": i.message, "severity": i.severity} for i in issues]
     if len(shown) > _MAX_REPORTED_ISSUES:
         more = len(shown) - _MAX_REPORTED_ISSUES
-        shown = [*shown[:_MAX_REPORTED_ISSUES], {"location": "", "message": f"{more} more", "severity": "warning"}]
+        shown = [
+            *shown[:_MAX_REPORTED_ISSUES],
+            {"location": "", "message": f"{more} more", "severity": "warning"},
+        ]
     return shown
 
 

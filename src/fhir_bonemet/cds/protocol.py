@@ -27,7 +27,6 @@ from fhir_bonemet.cds.auth import ClientIdentity
 from fhir_bonemet.cds.request import CDSRequest
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
-from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
 

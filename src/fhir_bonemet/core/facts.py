@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class SiteClass(str, Enum):
+class SiteClass(StrEnum):
     """Skeletal site classes of clinical-rules §2.4 (one lesion has exactly one)."""
 
     SPINE_CERVICAL = "spine-cervical"
@@ -40,14 +40,14 @@ class SiteClass(str, Enum):
     UNKNOWN = "unknown"
 
 
-class Laterality(str, Enum):
+class Laterality(StrEnum):
     LEFT = "left"
     RIGHT = "right"
     BILATERAL = "bilateral"
     MIDLINE = "midline"
 
 
-class Sex(str, Enum):
+class Sex(StrEnum):
     FEMALE = "female"
     MALE = "male"
     OTHER = "other"
@@ -72,7 +72,7 @@ class BoneLesion:
     site: BodySite
     onset: date | None = None
     recorded: date | None = None
-    primary_cancer: str | None = None  # concept id: "primary-breast", "primary-prostate", "primary-solid", ...
+    primary_cancer: str | None = None  # concept id: "primary-breast", "primary-prostate", ...
     index: int = 0  # position of the bodySite on the Condition, so two lesions of one Condition differ
 
 
@@ -134,9 +134,10 @@ class Strength:
 class DoseInstruction:
     """One dosage instruction, reduced to what dose arithmetic needs.
 
-    ``amount`` is the dose per administration in ``amount_unit`` (``"mg"``, ``"mcg"``, ``"mcg/h"``, ``"mL"`` or
-    a product unit such as ``"{tablet}"``); ``per_day`` is administrations per day; ``max_per_day`` is the
-    ceiling from ``maxDosePerPeriod`` in the same unit as ``amount``.  ``None`` means the record did not say.
+    ``amount`` is the dose per administration in ``amount_unit`` (``"mg"``, ``"mcg"``, ``"mcg/h"``,
+    ``"mL"`` or a product unit such as ``"{tablet}"``); ``per_day`` is administrations per day;
+    ``max_per_day`` is the ceiling from ``maxDosePerPeriod`` in the same unit as ``amount``.  ``None``
+    means the record did not say.
     """
 
     amount: float | None = None

@@ -12,12 +12,12 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from fhir_bonemet.core.facts import BodySite
 
 
-class Indicator(str, Enum):
+class Indicator(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
@@ -27,7 +27,7 @@ class Indicator(str, Enum):
         return {"info": 0, "warning": 1, "critical": 2}[self.value]
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     RED_FLAG = "red-flag"
     EXERCISE = "exercise"
     PAIN = "pain"
@@ -35,7 +35,7 @@ class Category(str, Enum):
     MEDICATION_SAFETY = "medication-safety"
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """Skeletal-complication risk tier, ordered; HOLD and ADL_ONLY suspend structured exercise."""
 
     LOW = "low"
@@ -52,7 +52,7 @@ class Tier(str, Enum):
         return self if self.rank >= other.rank else other
 
 
-class Referral(str, Enum):
+class Referral(StrEnum):
     """Referrals a finding may propose; the card layer turns them into ServiceRequest suggestions."""
 
     PHYSIOTHERAPY = "physiotherapy"
@@ -117,7 +117,7 @@ class Finding:
         return (self.rule_id, *self.related_rules)
 
 
-class DomainStatus(str, Enum):
+class DomainStatus(StrEnum):
     PERMITTED = "permitted"
     RESTRICTED = "restricted"  # permitted with exclusions (e.g. "elbow only")
     AVOID = "avoid"

@@ -76,9 +76,7 @@ def validate_catalogue(
     problems: list[str] = []
     for spec in sorted(specs.values(), key=lambda s: s.id):
         for concept in sorted(spec.concepts - known_concepts):
-            problems.append(
-                f"rule {spec.id}: unknown concept {concept!r}{_suggest(concept, known_concepts)}"
-            )
+            problems.append(f"rule {spec.id}: unknown concept {concept!r}{_suggest(concept, known_concepts)}")
         for key in sorted(spec.thresholds - set(thresholds)):
             problems.append(f"rule {spec.id}: unknown threshold {key!r}{_suggest(key, thresholds)}")
         for source in spec.evidence:

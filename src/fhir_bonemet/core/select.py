@@ -23,7 +23,7 @@ def obs_date(obs: ObservationFact) -> date | None:
 
 
 def within_days(when: date | datetime | None, today: date, days: float) -> bool:
-    """True when ``when`` is known, not in the future (beyond a day of clock skew) and at most ``days`` old."""
+    """True when ``when`` is known, at most ``days`` old and not in the future (one day of skew allowed)."""
     if when is None:
         return False
     day = when.date() if isinstance(when, datetime) else when
@@ -66,11 +66,7 @@ def is_active(med: MedicationFact, today: date) -> bool:
 def active_meds(facts: PatientFacts, today: date, *classes: str) -> list[MedicationFact]:
     """Active medications in any of ``classes`` (all active medications when none are given)."""
     wanted = set(classes)
-    return [
-        m
-        for m in facts.medications
-        if is_active(m, today) and (not wanted or wanted & m.classes)
-    ]
+    return [m for m in facts.medications if is_active(m, today) and (not wanted or wanted & m.classes)]
 
 
 def has_active(facts: PatientFacts, today: date, *classes: str) -> bool:

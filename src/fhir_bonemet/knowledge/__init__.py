@@ -53,13 +53,17 @@ def _threshold(file: str, key: str, raw: Any, sources: set[str]) -> Threshold:
         raise KnowledgeError(f"{file}: [{key}].basis must be one of {', '.join(BASES)}, got {basis!r}")
     source = raw.get("source")
     if basis == "evidence" and source not in sources:
-        raise KnowledgeError(f"{file}: [{key}] has basis evidence but source {source!r} is not in sources.toml")
+        raise KnowledgeError(
+            f"{file}: [{key}] has basis evidence but source {source!r} is not in sources.toml"
+        )
     if source is not None and source not in sources:
         raise KnowledgeError(f"{file}: [{key}].source {source!r} is not in sources.toml")
     unknown = set(raw) - {"value", "unit", "basis", "source", "note"}
     if unknown:
         raise KnowledgeError(f"{file}: [{key}] has unknown fields {sorted(unknown)}")
-    return Threshold(key=key, value=float(value), unit=unit, basis=basis, source=source, note=raw.get("note", ""))
+    return Threshold(
+        key=key, value=float(value), unit=unit, basis=basis, source=source, note=raw.get("note", "")
+    )
 
 
 @cache
