@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fhir_bonemet import __version__, reports, writeback_cli
+from fhir_bonemet import __version__, reports, rules_doc, writeback_cli
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir import mapcheck
 from fhir_bonemet.settings import Settings
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     mapcheck.register(subparsers)
     writeback_cli.register(subparsers)  # outbox
     reports.register(subparsers)  # feedback-report
+    rules_doc.register(subparsers)  # rules
     # Further subcommands: one import at the top of this module and one register() call here.
     return parser
 

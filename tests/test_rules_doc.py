@@ -1,0 +1,33 @@
+"""docs/rules.md is the rule catalogue as the service loads it; it must never drift from the code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fhir_bonemet.cli import main
+from fhir_bonemet.core.rules import CATALOGUE
+from fhir_bonemet.rules_doc import catalogue_rows, render_markdown
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
+
+
+def test_docs_rules_md_matches_the_catalogue() -> None:
+    assert DOC.read_text(encoding="utf-8") == render_markdown(catalogue_rows()), (
+        "regenerate with: fhir-bonemet rules --markdown > docs/rules.md"
+    )
+
+
+def test_every_rule_of_the_knowledge_catalogue_is_registered() -> None:
+    expected = {f"R0{i}" for i in range(1, 10)} | {f"P{i:02d}" for i in range(1, 26)}
+    assert expected <= CATALOGUE.keys()
+
+
+def test_rules_command_lists_evidence_and_review_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "--json"]) == 0
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["R04"]["evidence"] and not rows["R04"]["awaiting_review"]
+    assert rows["P24"]["awaiting_review"]
+    assert all(t["basis"] in {"evidence", "service-default", "unverified"} for t in rows["P16"]["thresholds"])
