@@ -28,6 +28,7 @@ def test_every_rule_of_the_knowledge_catalogue_is_registered() -> None:
 def test_rules_command_lists_evidence_and_review_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "--json"]) == 0
     rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
-    assert rows["R04"]["evidence"] and not rows["R04"]["awaiting_review"]
+    assert rows["R04"]["evidence"]
+    assert not rows["R04"]["awaiting_review"]
     assert rows["P24"]["awaiting_review"]
     assert all(t["basis"] in {"evidence", "service-default", "unverified"} for t in rows["P16"]["thresholds"])
