@@ -87,6 +87,17 @@ def test_provided_values_are_used_and_null_is_never_re_queried() -> None:
     assert not result.issues
 
 
+def test_one_malformed_entry_does_not_discard_the_good_ones() -> None:
+    # The reader skips and reports the bad entry; the key itself is usable and is not re-queried.
+    fake = server_with_data()
+    value = {"resourceType": "Bundle", "type": "searchset", "entry": ["not an object", {"resource": "text"}]}
+    value["entry"].append({"resource": CONDITION})
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": value}))
+    assert result.data["conditions"] == value
+    assert fake.seen == []
+    assert not result.unavailable
+
+
 @pytest.mark.parametrize(
     "bad_value",
     [
@@ -94,8 +105,6 @@ def test_provided_values_are_used_and_null_is_never_re_queried() -> None:
         bundle(CONDITION, outcome()),
         "Condition?patient=pat-123",
         ["not", "an", "object"],
-        {"resourceType": "Bundle", "type": "searchset", "entry": ["not an object"]},
-        {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": "text"}]},
         {"resourceType": "Bundle", "type": "searchset", "entry": {"resource": CONDITION}},
         CONDITION,  # a resource where the search template asked for a Bundle
         {"entry": []},

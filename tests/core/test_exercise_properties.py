@@ -2,8 +2,8 @@
 
 * Adding a risk factor never lowers the patient tier or any lesion's tier.
 * Removing data never lowers a tier: taking away a reassuring fact (a low score, a normal laboratory
-  value, a recorded surgical review, a bone-modifying agent, the birth date) can only leave the tier
-  where it was or raise it.  Facts that themselves signal risk are not "data whose absence reassures",
+  value, a recorded surgical review, a bone-modifying agent, the birth date) so that it is missing can
+  only leave the tier where it was or raise it.  Facts that themselves signal risk are not "data whose absence reassures",
   so they are excluded from the removals (removing a fracture is removing a risk factor).
 * Every domain avoided for a lesion stays avoided, in the lesion and in the plan, whatever is added.
 * The answer does not depend on the order in which the record lists its facts.
@@ -230,9 +230,18 @@ def _reassuring(o: ObservationFact) -> bool:
 
 
 def removals(facts: PatientFacts) -> list[Change]:
+    """Ways to make the record lose a reassuring datum.
+
+    An observation is removed only when it is the record's only result of its kind: then removing it
+    means "this value is now missing".  With several results the newest one is the value; removing it
+    brings back an older measurement, which the plan rightly follows whichever way it points.
+    """
     out: list[Change] = []
+    counts: dict[str, int] = {}
     for o in facts.observations:
-        if _reassuring(o):
+        counts[o.concept] = counts.get(o.concept, 0) + 1
+    for o in facts.observations:
+        if _reassuring(o) and counts[o.concept] == 1:
             out.append(lambda f, o=o: replace(f, observations=tuple(x for x in f.observations if x is not o)))
     for m in facts.medications:
         if c.BONE_MODIFYING_AGENT in m.classes:

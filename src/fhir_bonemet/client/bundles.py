@@ -47,12 +47,8 @@ def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:
         return None
     if not isinstance(entries, list):
         return f"Bundle.entry is {_json_kind(entries)}, not an array"
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, Mapping):
-            return f"Bundle.entry[{index}] is {_json_kind(entry)}, not an object"
-        resource = entry.get("resource")
-        if resource is not None and not isinstance(resource, Mapping):
-            return f"Bundle.entry[{index}].resource is {_json_kind(resource)}, not an object"
+    # A malformed entry (a string, a resource that is not an object) is one bad resource among good ones:
+    # the reader skips and reports it; it must not throw away the whole key.
     outcomes = bundle_outcome_count(bundle)
     if outcomes:
         # CDS Hooks 2.0: OperationOutcome entries in prefetched data signal a failed query.

@@ -1,0 +1,176 @@
+"""The whole hook pipeline through the HTTP layer, with everything sent as prefetch (no FHIR server).
+
+Prefetch → tolerant reader → facts → core → cards, with the real terminology, thresholds and rules, and a
+fixed clock so the example patients' dates stay current.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_bonemet.cds.app import create_app
+from fhir_bonemet.examples_runner import default_examples_dir, load_manifest
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
+
+EXAMPLES = default_examples_dir()
+ANCHOR = date.fromisoformat(load_manifest(EXAMPLES)["anchorDate"])
+RULES = "org.fhir-bonemet.rules"
+PV = "/cds-services/bonemet-patient-view"
+SIGN = "/cds-services/bonemet-order-sign"
+
+KEYS_BY_TYPE = {
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationRequest": "medication-requests",
+    "MedicationStatement": "medication-statements",
+    "Procedure": "procedures",
+}
+
+
+def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+def prefetch_for(scenario: str) -> dict[str, Any]:
+    """Every key of the service's templates, filled from the scenario bundle as an EHR would."""
+    bundle = json.loads((EXAMPLES / scenario / "bundle.json").read_text(encoding="utf-8"))
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    prefetch: dict[str, Any] = {
+        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
+        "observations-local": None,  # everything is in "observations" below: null means no more data
+    }
+    for kind, key in KEYS_BY_TYPE.items():
+        prefetch[key] = _searchset([r for r in resources if r["resourceType"] == kind])
+    return prefetch
+
+
+def request_for(scenario: str, hook: str = "patient-view") -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((EXAMPLES / scenario / f"{hook}.json").read_text(encoding="utf-8"))
+    body.pop("fhirServer", None)
+    body.pop("fhirAuthorization", None)
+    body["prefetch"] = prefetch_for(scenario)
+    return body
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(auth_required=False, data_dir=tmp_path)
+    workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
+    with TestClient(create_app(settings, hook_handler=workflow)) as test_client:
+        yield test_client
+
+
+def rule_ids(response: Any) -> list[list[str]]:
+    assert response.status_code == 200, response.text
+    return [card["extension"][RULES] for card in response.json()["cards"]]
+
+
+def test_cord_compression_comes_first_and_holds_exercise(client: TestClient) -> None:
+    cards = rule_ids(client.post(PV, json=request_for("suspected-cord-compression")))
+    assert "R01" in cards[0]
+    response = client.post(PV, json=request_for("suspected-cord-compression")).json()
+    first = response["cards"][0]
+    assert first["indicator"] == "critical"
+    exercise = next(c for c in response["cards"] if c["extension"][RULES][0].startswith("EX"))
+    assert exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"] == "hold"
+
+
+def test_brain_only_metastasis_gets_no_cards(client: TestClient) -> None:
+    assert client.post(PV, json=request_for("brain-only-metastasis")).json() == {"cards": []}
+
+
+def test_nsaid_draft_with_renal_impairment_on_order_sign_names_the_draft(client: TestClient) -> None:
+    # The scenario's naproxen draft, signed (its order-select example carries the same draft).
+    body = request_for("nsaid-renal-impairment", "order-select")
+    body["hook"] = "order-sign"
+    del body["context"]["selections"]
+    response = client.post(SIGN, json=body)
+    cards = response.json()["cards"]
+    p16 = next(c for c in cards if "P16" in c["extension"][RULES])
+    drafts = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in body["context"]["draftOrders"]["entry"]
+    }
+    deletes = [
+        action["resourceId"]
+        for suggestion in p16.get("suggestions", [])
+        for action in suggestion.get("actions", [])
+        if action["type"] == "delete"
+    ]
+    assert deletes
+    assert set(deletes) <= drafts
+
+
+def test_a_malformed_resource_is_reported_and_the_rest_still_answers(client: TestClient) -> None:
+    good = client.post(PV, json=request_for("thoracic-spine-sins14")).json()
+    body = request_for("thoracic-spine-sins14")
+    observations = body["prefetch"]["observations"]["entry"]
+    observations.insert(0, {"resource": {"resourceType": "Observation", "id": 17, "status": ["final"]}})
+    observations.insert(1, "not a resource")
+    response = client.post(PV, json=body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert [c["extension"][RULES] for c in answer["cards"]] == [c["extension"][RULES] for c in good["cards"]]
+    locations = [issue["location"] for issue in answer["extension"][READ_ISSUES_EXTENSION]]
+    assert "prefetch.observations.entry[0].resource" in locations
+    assert "prefetch.observations.entry[1]" in locations
+
+
+def test_unreadable_labs_make_the_advice_more_cautious_not_less(client: TestClient) -> None:
+    full = client.post(PV, json=request_for("rib-blastic-ecog1")).json()
+    body = request_for("rib-blastic-ecog1")
+    body["prefetch"]["observations"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]}
+    partial = client.post(PV, json=body).json()
+
+    def tier(answer: dict[str, Any]) -> str:
+        card = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
+        risk: str = card["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"]
+        return risk
+
+    order = ["low", "moderate", "high", "adl-only", "hold"]
+    assert order.index(tier(partial)) >= order.index(tier(full))
+    assert "missing" in json.dumps(partial["cards"]).lower()
+
+
+def test_required_data_unobtainable_is_412(client: TestClient) -> None:
+    body = request_for("rib-blastic-ecog1")
+    del body["prefetch"]["conditions"]  # absent, and no fhirServer to fetch it from
+    response = client.post(PV, json=body)
+    assert response.status_code == 412
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "conditions" in json.dumps(outcome)
+    assert "bm-rib-blastic" not in json.dumps(outcome)
+
+
+def test_a_one_megabyte_prefetch_with_a_thousand_resources_is_answered(client: TestClient) -> None:
+    body = request_for("opioid-benzodiazepine")
+    template = next(
+        e["resource"] for e in body["prefetch"]["observations"]["entry"] if e["resource"]["code"]["coding"]
+    )
+    entries = body["prefetch"]["observations"]["entry"]
+    for i in range(1000):
+        extra = copy.deepcopy(template)
+        extra["id"] = f"bulk-{i}"
+        extra["note"] = [{"text": "x" * 900}]
+        entries.append({"resource": extra})
+    payload = json.dumps(body)
+    assert len(payload) > 1_000_000
+    response = client.post(PV, content=payload, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["cards"]
+
+
+def test_same_call_twice_gives_the_same_cards_and_uuids(client: TestClient) -> None:
+    first = client.post(PV, json=request_for("opioid-benzodiazepine")).json()
+    second = client.post(PV, json=request_for("opioid-benzodiazepine")).json()
+    assert first == second
