@@ -294,3 +294,10 @@ def test_summaries_are_short_and_say_what_to_do() -> None:
 
 def test_no_lesion_no_plan() -> None:
     assert assess_exercise(patient(lesions=[]), TODAY, TH) == (None, ())
+
+
+def test_service_default_site_rows_are_labelled_as_such() -> None:
+    _, found = skull()
+    assert any("service default" in r and "skull lesion" in r for r in found["EX01"].recommendations)
+    _, found = assess(patient(lesions=[lesion(S.PELVIS)], observations=fit()))
+    assert not any("Site restrictions" in r for r in found["EX01"].recommendations)

@@ -3,8 +3,8 @@
 * Adding a risk factor never lowers the patient tier or any lesion's tier.
 * Removing data never lowers a tier: taking away a reassuring fact (a low score, a normal laboratory
   value, a recorded surgical review, a bone-modifying agent, the birth date) so that it is missing can
-  only leave the tier where it was or raise it.  Facts that themselves signal risk are not "data whose absence reassures",
-  so they are excluded from the removals (removing a fracture is removing a risk factor).
+  only leave the tier where it was or raise it.  Facts that themselves signal risk are not data whose
+  absence reassures, so they are not removed (removing a fracture is removing a risk factor).
 * Every domain avoided for a lesion stays avoided, in the lesion and in the plan, whatever is added.
 * The answer does not depend on the order in which the record lists its facts.
 """
@@ -34,7 +34,7 @@ from fhir_bonemet.core.facts import (
     SiteClass,
 )
 from fhir_bonemet.core.findings import DomainStatus, ExercisePlan, Tier
-from fhir_bonemet.core.skeletal import LONG_BONE_SITES, SPINE_SITES
+from fhir_bonemet.core.lesion_sites import LONG_BONE_SITES, SPINE_SITES
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

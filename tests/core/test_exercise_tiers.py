@@ -353,6 +353,8 @@ def test_a_fit_patient_with_a_low_lesion_is_low() -> None:
         ({"medications": [med(c.BENZODIAZEPINE)]}, "sedating or fall-risk medicine"),
         ({"medications": [med(c.OPIOID)]}, "sedating or fall-risk medicine"),
         ({"unavailable": ["MedicationRequest"]}, "medications could not be read"),
+        ({"unavailable": ["medication-statements"]}, "medications could not be read"),
+        ({"unavailable": ["procedures"]}, "procedures could not be read"),
     ],
 )
 def test_person_modifiers_raise_the_patient_to_moderate(kw: dict[str, object], factor: str) -> None:

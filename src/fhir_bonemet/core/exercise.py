@@ -46,10 +46,11 @@ from fhir_bonemet.core.findings import (
     LesionRisk,
     Tier,
 )
+from fhir_bonemet.core.lesion_sites import WEIGHT_BEARING_SITES, lesion_key, lesion_label
 from fhir_bonemet.core.red_flags import assess_red_flags
-from fhir_bonemet.core.red_flags_skeletal import escalations
+from fhir_bonemet.core.red_flags_pain import escalations
 from fhir_bonemet.core.rules import register
-from fhir_bonemet.core.skeletal import WEIGHT_BEARING_SITES, lesion_evidence, lesion_key, lesion_label
+from fhir_bonemet.core.skeletal import lesion_evidence
 from fhir_bonemet.core.thresholds import Thresholds
 
 __all__ = ["EXERCISE_RULE_IDS", "assess_exercise"]

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 from fhir_bonemet.core.facts import SiteClass
 from fhir_bonemet.core.findings import DomainStatus
-from fhir_bonemet.core.skeletal import AXIAL_SITES, WEIGHT_BEARING_SITES
+from fhir_bonemet.core.lesion_sites import AXIAL_SITES, WEIGHT_BEARING_SITES
 
 __all__ = [
     "ADL_ONLY",
     "AEROBIC_NWB",
     "AEROBIC_WB",
     "BALANCE",
+    "DEFAULT_ROWS",
     "DOMAIN_ORDER",
     "FLEX",
     "IMPACT",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fhir_bonemet.core.exercise_domains import ADL_ONLY
+from fhir_bonemet.core.exercise_domains import ADL_ONLY, DEFAULT_ROWS
 from fhir_bonemet.core.exercise_gates import Gates
 from fhir_bonemet.core.exercise_tiers import PersonTier
 from fhir_bonemet.core.facts import PatientFacts
@@ -24,7 +24,7 @@ from fhir_bonemet.core.findings import (
     Tier,
     UsedFact,
 )
-from fhir_bonemet.core.skeletal import lesion_label, site_label
+from fhir_bonemet.core.lesion_sites import lesion_label, site_label
 from fhir_bonemet.core.thresholds import Thresholds
 from fhir_bonemet.core.trace import MAX_SUMMARY, defaults_in, fit_summary, iso
 
@@ -92,6 +92,12 @@ def _lines(plan: ExercisePlan, gates: Gates) -> tuple[str, ...]:
         else:
             parts = [p for p in (advice.dose, limits) if p]
             lines.append(f"{name}: {'; '.join(parts)}." if parts else f"{name}: permitted.")
+    defaults = [lesion_label_of(r) for r in plan.lesions if r.site.site in DEFAULT_ROWS]
+    if defaults:
+        lines.append(
+            f"Site restrictions for the {', '.join(dict.fromkeys(defaults))} are a service default "
+            "(no trial module for this site)."
+        )
     lines.append(f"Progression: {plan.progression}")
     lines.extend(f"Stop and call: {item}" for item in plan.stop_and_call)
     return tuple(lines)

@@ -87,7 +87,7 @@ def _platelets(
         g.apply(
             f"{shown}: hold; functional mobility only, avoid falls and Valsalva",
             plt.used(),
-            hold=shown.lower(),
+            hold=shown[0].lower() + shown[1:],
         )
     elif plt.value < th.v("exercise.platelets_restrict_below"):
         g.no_resistance = g.no_impact = g.light_aerobic_only = True
@@ -106,7 +106,7 @@ def _haemoglobin(
     g.used.append(hb.used())
     shown = f"Haemoglobin {num(hb.value)} g/dL"
     if hb.value < th.v("exercise.haemoglobin_hold_below"):
-        g.apply(f"{shown}: hold; medical review", hb.used(), hold=shown.lower())
+        g.apply(f"{shown}: hold; medical review", hb.used(), hold=f"haemoglobin {num(hb.value)} g/dL")
     elif hb.value < th.v("exercise.haemoglobin_low_intensity_below"):
         g.low_moderate_intensity = True
         g.apply(f"{shown}: low-to-moderate intensity only; medical review", hb.used())
@@ -123,7 +123,9 @@ def _neutrophils_and_fever(
             g.no_group_settings = True
             shown = f"Neutrophils {num(anc.value)}"
             g.apply(
-                f"{shown}: hold (infection risk); no group or gym settings", anc.used(), hold=shown.lower()
+                f"{shown}: hold (infection risk); no group or gym settings",
+                anc.used(),
+                hold=shown[0].lower() + shown[1:],
             )
     elif has_active(facts, today, c.CHEMOTHERAPY):
         # On chemotherapy an unknown neutrophil count may be dangerously low.
@@ -181,9 +183,7 @@ def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g
             g.missing.append(MissingFact("albumin with the calcium", "calcium not corrected; may be higher"))
         if ca.value >= th.v(key):
             held = True
-            g.apply(
-                f"{ca.label} {ca.shown()}: hold (see R03)", *ca.used, hold=f"{ca.label.lower()} {ca.shown()}"
-            )
+            g.apply(f"{ca.label} {ca.shown()}: hold (see R03)", *ca.used, hold=ca.short)
     if symptomatic is not None and not held:
         fact = used_obs("Symptoms of hypercalcaemia", symptomatic)
         g.used.append(fact)

@@ -18,16 +18,9 @@ from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.fact_index import FactIndex
 from fhir_bonemet.core.facts import ObservationFact, PatientFacts, SiteClass
 from fhir_bonemet.core.findings import MissingFact, Tier, UsedFact
+from fhir_bonemet.core.lesion_sites import LONG_BONE_SITES, SPINE_SITES, WEIGHT_BEARING_SITES, lesion_label
 from fhir_bonemet.core.select import active_meds, has_active, within_days
-from fhir_bonemet.core.skeletal import (
-    LONG_BONE_SITES,
-    SPINE_SITES,
-    WEIGHT_BEARING_SITES,
-    Attributed,
-    LesionEvidence,
-    lesion_label,
-    review_covers,
-)
+from fhir_bonemet.core.skeletal import Attributed, LesionEvidence, review_covers
 from fhir_bonemet.core.thresholds import Thresholds
 from fhir_bonemet.core.trace import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
 
@@ -209,8 +202,10 @@ class PersonTier:
         self.factors.append(factor)
 
 
-def _medications_unknown(facts: PatientFacts) -> bool:
-    return any(source.lower().startswith("medication") for source in facts.unavailable)
+def _unreadable(facts: PatientFacts, kind: str) -> bool:
+    """Whether a whole source of this kind (prefetch key or resource type, e.g. "medication-requests",
+    "MedicationStatement", "procedures") could not be read: its facts are unknown, not absent."""
+    return any(source.lower().startswith(kind) for source in facts.unavailable)
 
 
 def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> PersonTier:
@@ -251,10 +246,17 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
         out.used.extend(
             UsedFact("Medication", m.display or ", ".join(m.ingredients) or "active", m.ref) for m in sedating
         )
-    elif _medications_unknown(facts):
+    elif _unreadable(facts, "medication"):
         out.raise_to(Tier.MODERATE, "medications could not be read")
         out.missing.append(
             MissingFact("medication list", "sedating medicines not excluded: at least MODERATE")
+        )
+    if _unreadable(facts, "procedure"):
+        out.raise_to(Tier.MODERATE, "procedures could not be read")
+        out.missing.append(
+            MissingFact(
+                "procedure records", "recent radiotherapy not excluded, reviews not credited: MODERATE"
+            )
         )
     compression = [x for x in idx.conditions(c.CORD_COMPRESSION) if x.clinical_status in ACTIVE_STATUSES]
     if compression:

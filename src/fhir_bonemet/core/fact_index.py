@@ -10,8 +10,10 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Hashable, Sequence
+from datetime import date, datetime
+from operator import attrgetter
+from typing import TypeVar, cast
 
 from fhir_bonemet.core.facts import ConditionFact, ObservationFact, PatientFacts, ProcedureFact
 from fhir_bonemet.core.select import within_days
@@ -19,28 +21,69 @@ from fhir_bonemet.core.select import within_days
 __all__ = ["FactIndex", "instant"]
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def instant(when: datetime) -> float:
     """Seconds since the epoch; a time without an offset is read as UTC, never as the server's zone."""
-    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when).timestamp()
+    if when.tzinfo is None:
+        return (when - _EPOCH).total_seconds()
+    return when.timestamp()
 
 
 def _newest_first(obs: ObservationFact) -> tuple[bool, float, str]:
     return (obs.effective is not None, instant(obs.effective) if obs.effective else 0.0, obs.ref)
 
 
-class FactIndex:
-    """Read-only views of one patient's facts grouped by concept id."""
+_BY_REF = attrgetter("ref")
+_BY_TIME = attrgetter("effective")
 
-    __slots__ = ("_conditions", "_observations", "_procedures", "facts")
+
+def _sort_newest_first(group: list[ObservationFact]) -> None:
+    """Newest first, undated last, ties by reference: the order of ``select.observations``.
+
+    Two stable sorts (by reference, then by time) give that order far more cheaply than one sort on a
+    composite key, which matters for records with hundreds of results.
+    """
+    group.sort(key=_BY_REF, reverse=True)
+    try:
+        if all(o.effective is not None for o in group):
+            group.sort(key=_BY_TIME, reverse=True)
+        else:
+            # Undated results go last: they are never "recent".
+            dated = [o for o in group if o.effective is not None]
+            undated = [o for o in group if o.effective is None]
+            dated.sort(key=_BY_TIME, reverse=True)
+            group[:] = dated + undated
+    except TypeError:  # offset and offset-free times mixed: compare them as instants
+        group.sort(key=_newest_first, reverse=True)
+
+
+T = TypeVar("T")
+
+
+class FactIndex:
+    """Read-only views of one patient's facts grouped by concept id, plus a per-call memo.
+
+    Observation groups are sorted on first use only: a record holds many results no rule reads.  The
+    memo lets rule modules share derived values (per-lesion evidence, corrected calcium) within one
+    assessment; an index lives for one call, so nothing is ever shared between patients or days.
+    """
+
+    __slots__ = ("_conditions", "_memo", "_observations", "_procedures", "_sorted", "facts")
 
     def __init__(self, facts: PatientFacts) -> None:
         self.facts = facts
         obs: dict[str, list[ObservationFact]] = {}
+        group_of = obs.get  # a bound method: this loop runs over every observation of the record
         for o in facts.observations:
-            obs.setdefault(o.concept, []).append(o)
-        for group in obs.values():
-            group.sort(key=_newest_first, reverse=True)
+            group = group_of(o.concept)
+            if group is None:
+                obs[o.concept] = [o]
+            else:
+                group.append(o)
         self._observations = obs
+        self._sorted: set[str] = set()
         conds: dict[str, list[ConditionFact]] = {}
         for cond in sorted(facts.conditions, key=lambda x: x.ref):
             for concept in cond.concepts:
@@ -53,16 +96,47 @@ class FactIndex:
             for concept in proc.concepts:
                 procs.setdefault(concept, []).append(proc)
         self._procedures = procs
+        self._memo: dict[Hashable, object] = {}
 
     def observations(self, concept: str) -> Sequence[ObservationFact]:
         """Observations of ``concept``, newest first; undated ones last."""
-        return self._observations.get(concept, ())
+        group = self._observations.get(concept)
+        if group is None:
+            return ()
+        if concept not in self._sorted:
+            _sort_newest_first(group)
+            self._sorted.add(concept)
+        return group
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per key for the life of this index (one assessment)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast(T, self._memo[key])
 
     def latest(self, concept: str, today: date, max_age_days: float) -> ObservationFact | None:
         for obs in self.observations(concept):
             if within_days(obs.effective, today, max_age_days):
                 return obs
         return None
+
+    def answered_yes(
+        self, concepts: Sequence[str], today: date, max_age_days: float
+    ) -> list[ObservationFact]:
+        """Yes/no findings whose newest answer within the lookback is "yes" (a later "no" clears one)."""
+        present: list[ObservationFact] = []
+        for concept in concepts:
+            newest = next(
+                (
+                    o
+                    for o in self.observations(concept)
+                    if o.flag is not None and within_days(o.effective, today, max_age_days)
+                ),
+                None,
+            )
+            if newest is not None and newest.flag:
+                present.append(newest)
+        return present
 
     def conditions(self, concept: str) -> Sequence[ConditionFact]:
         """Conditions carrying ``concept`` (any clinical status), by reference."""

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.fact_index import FactIndex
+from fhir_bonemet.core.fact_index import FactIndex, instant
 from fhir_bonemet.core.facts import ObservationFact, PatientFacts
 from fhir_bonemet.core.findings import UsedFact
 from fhir_bonemet.core.select import within_days
@@ -155,6 +155,17 @@ class CalciumResult:
             CalciumMethod.UNCORRECTED: "Calcium (not corrected for albumin)",
         }[self.method]
 
+    @property
+    def short(self) -> str:
+        """The value as card summaries show it: "corrected Ca 12.8 mg/dL", "ionised Ca 1.70 mmol/L"."""
+        name = {
+            CalciumMethod.IONISED: "ionised Ca",
+            CalciumMethod.MEASURED_CORRECTED: "corrected Ca",
+            CalciumMethod.ALBUMIN_CORRECTED: "corrected Ca",
+            CalciumMethod.UNCORRECTED: "uncorrected Ca",
+        }[self.method]
+        return f"{name} {self.shown()}"
+
     def shown(self) -> str:
         return f"{self.value:.1f} {self.unit}" if self.is_total else f"{self.value:.2f} {self.unit}"
 
@@ -188,6 +199,11 @@ def corrected_calcium(
     laboratory-corrected) within the pairing window of that time point wins over a computed one.
     """
     idx = index if index is not None else FactIndex(facts)
+    return idx.memo(("corrected_calcium", today, id(th)), lambda: _corrected_calcium(idx, today, th))
+
+
+def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumResult | None:
+    facts = idx.facts
     lookback = th.v("lookback.lab_days")
     pair_hours = th.v("labs.calcium_albumin_pair_hours")
     ionised = latest_lab(facts, c.LAB_CALCIUM_IONISED, today, lookback, idx)
@@ -239,7 +255,10 @@ def corrected_calcium(
 def _paired_albumin(idx: FactIndex, total: LabValue, pair_hours: float) -> LabValue | None:
     """The albumin result closest in time to the calcium, if within the pairing window."""
     best: tuple[timedelta, LabValue] | None = None
-    for obs in idx.observations(c.LAB_ALBUMIN):
+    earliest = instant(total.when) - pair_hours * 3600 if total.when is not None else 0.0
+    for obs in idx.observations(c.LAB_ALBUMIN):  # newest first, undated last
+        if obs.effective is None or (total.when is not None and instant(obs.effective) < earliest):
+            break  # every later albumin is older still
         if not _close(obs.effective, total.when, pair_hours):
             continue
         value = to_canonical(c.LAB_ALBUMIN, obs)

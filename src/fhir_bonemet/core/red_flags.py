@@ -1,7 +1,7 @@
-"""Red flags that come before any advice (clinical-rules §4): R01, R02, R03 and R08.
+"""Red flags that come before any advice (clinical-rules §4): R01, R02 and R08 here; R03 in
+:mod:`.red_flags_calcium`, R04 in :mod:`.red_flags_skeletal`, R05 in :mod:`.red_flags_pain`.
 
-R04 (fracture) and R05 (pain escalation) need per-lesion attribution and live in
-:mod:`fhir_bonemet.core.red_flags_skeletal`; :func:`assess_red_flags` runs all six in a fixed order.
+:func:`assess_red_flags` runs all six in a fixed order.
 The exercise rules read the same findings for their pre-gate (§2.3 STEP 0): any *critical* red flag
 puts exercise on hold.
 
@@ -16,8 +16,10 @@ from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.fact_index import FactIndex
 from fhir_bonemet.core.facts import ObservationFact, PatientFacts
 from fhir_bonemet.core.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
-from fhir_bonemet.core.labs import CalciumMethod, corrected_calcium, latest_lab
-from fhir_bonemet.core.red_flags_skeletal import r04_fracture, r05_pain_escalation
+from fhir_bonemet.core.labs import latest_lab
+from fhir_bonemet.core.red_flags_calcium import r03_hypercalcaemia
+from fhir_bonemet.core.red_flags_pain import r05_pain_escalation
+from fhir_bonemet.core.red_flags_skeletal import r04_fracture
 from fhir_bonemet.core.rules import register
 from fhir_bonemet.core.select import within_days
 from fhir_bonemet.core.thresholds import Thresholds
@@ -66,33 +68,6 @@ register(
     evidence=("S12", "S13"),
 )
 register(
-    "R03",
-    "Hypercalcaemia",
-    Category.RED_FLAG,
-    concepts=(
-        c.LAB_CALCIUM,
-        c.LAB_CALCIUM_CORRECTED,
-        c.LAB_CALCIUM_IONISED,
-        c.LAB_ALBUMIN,
-        c.SYMPTOMATIC_HYPERCALCAEMIA,
-        c.HYPERCALCAEMIA,
-    ),
-    thresholds=(
-        "lookback.lab_days",
-        "labs.calcium_albumin_pair_hours",
-        "red_flags.calcium_albumin_coefficient",
-        "red_flags.calcium_reference_albumin",
-        "red_flags.calcium_uln",
-        "red_flags.calcium_urgent_min",
-        "red_flags.calcium_critical_min",
-        "red_flags.ionised_calcium_uln",
-        "red_flags.ionised_calcium_urgent_min",
-        "red_flags.ionised_calcium_critical_min",
-        "red_flags.symptom_lookback_days",
-    ),
-    evidence=("S24", "S17"),
-)
-register(
     "R08",
     "Critical cytopenia",
     Category.RED_FLAG,
@@ -108,20 +83,7 @@ register(
 
 def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, ...]) -> list[ObservationFact]:
     """Red-flag symptoms whose newest answer within the lookback is "yes" (a later "no" clears one)."""
-    days = th.v("red_flags.symptom_lookback_days")
-    present: list[ObservationFact] = []
-    for concept in concepts:
-        newest = next(
-            (
-                o
-                for o in idx.observations(concept)
-                if o.flag is not None and within_days(o.effective, today, days)
-            ),
-            None,
-        )
-        if newest is not None and newest.flag:
-            present.append(newest)
-    return present
+    return idx.answered_yes(concepts, today, th.v("red_flags.symptom_lookback_days"))
 
 
 def r01_mscc(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
@@ -152,9 +114,8 @@ def r01_mscc(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -
             category=Category.RED_FLAG,
             indicator=Indicator.CRITICAL,
             summary=fit_summary(
-                "Possible spinal cord compression: contact acute oncology/MSCC team now; urgent "
-                "whole-spine MRI; "
-                "stop exercise"
+                "Possible spinal cord compression: suggest contacting acute oncology/MSCC team now and "
+                "urgent whole-spine MRI; stop exercise"
             ),
             rationale="Cord compression or neurological symptoms recorded in a patient with bone metastases.",
             recommendations=(
@@ -207,89 +168,6 @@ def r02_spinal(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex)
             referrals=(Referral.MSCC_PATHWAY,),
             defaults_used=defaults_in(th, ("red_flags.symptom_lookback_days",)),
         ),
-    )
-
-
-def r03_hypercalcaemia(
-    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
-) -> tuple[Finding, ...]:
-    ca = corrected_calcium(facts, today, th, idx)
-    symptomatic = symptoms(idx, today, th, (c.SYMPTOMATIC_HYPERCALCAEMIA,))
-    used: list[UsedFact] = [used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic]
-    missing: list[MissingFact] = []
-    keys = ["red_flags.calcium_uln"]
-    if ca is None:
-        conds = [x for x in idx.conditions(c.HYPERCALCAEMIA) if x.clinical_status in ACTIVE_STATUSES]
-        if not conds and not symptomatic:
-            return ()
-        used.extend(used_condition("Hypercalcaemia", x) for x in conds)
-        missing.append(
-            MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
-        )
-        band, shown = ("critical" if symptomatic else "urgent"), "not measured recently"
-    else:
-        used.extend(ca.used)
-        if ca.method is CalciumMethod.UNCORRECTED:
-            missing.append(
-                MissingFact("albumin taken with the calcium", "not corrected; true value may be higher")
-            )
-        prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
-        keys = [prefix + "uln", prefix + "urgent_min", prefix + "critical_min"]
-        if ca.value >= th.v(prefix + "critical_min"):
-            band = "critical"
-        elif ca.value >= th.v(prefix + "urgent_min"):
-            band = "urgent"
-        elif ca.value > th.v(prefix + "uln"):
-            band = "mild"
-        else:
-            return ()
-        if symptomatic:
-            band = "critical"
-        shown = f"{ca.label.lower()} {ca.shown()}"
-    return (_r03_finding(band, shown, used, missing, th, keys),)
-
-
-def _r03_finding(
-    band: str, shown: str, used: list[UsedFact], missing: list[MissingFact], th: Thresholds, keys: list[str]
-) -> Finding:
-    hold = "hold exercise"
-    recs: tuple[str, ...]
-    if band == "critical":
-        summary = f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {hold}"
-        recs = (
-            "Severe (or symptomatic: confusion, polyuria, constipation, weakness): suggest admission now.",
-            "IV fluids and a bisphosphonate per local protocol; review calcium and vitamin D supplements.",
-        )
-    elif band == "urgent":
-        summary = (
-            f"Hypercalcaemia ({shown}): suggest urgent review, IV fluids, consider bisphosphonate; {hold}"
-        )
-        recs = (
-            "Urgent medical review; IV rehydration.",
-            "Consider zoledronic acid for hypercalcaemia of malignancy (from "
-            f"{th['red_flags.calcium_urgent_min'].label()}).",
-            "Hold structured exercise until calcium is controlled.",
-        )
-    else:
-        summary = f"Calcium above normal ({shown}): suggest repeat test and review causes"
-        recs = (
-            "Repeat calcium with albumin and review causes.",
-            "Consider holding calcium and vitamin D supplements while calcium is rising.",
-        )
-    return Finding(
-        rule_id="R03",
-        title="Hypercalcaemia",
-        category=Category.RED_FLAG,
-        indicator=Indicator.CRITICAL if band == "critical" else Indicator.WARNING,
-        summary=fit_summary(summary),
-        rationale=f"Hypercalcaemia band: {band} ({shown}).",
-        recommendations=recs,
-        evidence=("S24", "S17"),
-        used=tuple(used),
-        missing=tuple(missing),
-        referrals=(Referral.ACUTE_ONCOLOGY,) if band != "mild" else (),
-        defaults_used=defaults_in(th, keys),
-        unverified=any(th[k].basis == "unverified" for k in keys),
     )
 
 

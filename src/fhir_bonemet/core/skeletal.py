@@ -3,142 +3,33 @@
 Used by the fracture red flag (R04), the pain-escalation red flag (R05) and the exercise tiering (§2.3),
 so that "the SINS of the T9 lesion" means the same thing everywhere.
 
-Attribution.  A fact belongs to a lesion when its ``focus`` names the lesion's Condition (if it has a
-focus) and its body site is compatible with the lesion's site (if it has a site).  A fact that fits more
-than one lesion is *shared*: callers apply it to every candidate when it signals risk, and never use it
-to reassure (a low SINS that may belong to another vertebra does not lower a tier).  A fact with neither
-focus nor site fits every eligible lesion.
+Attribution follows :mod:`fhir_bonemet.core.lesion_sites`.  A fact that fits more than one lesion is
+*shared*: it is applied to every candidate when it signals risk, and never used to reassure (a low SINS
+that may belong to another vertebra does not lower a tier).
 
 Standard library only: this module is part of the pure core.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.fact_index import FactIndex
-from fhir_bonemet.core.facts import (
-    BodySite,
-    BoneLesion,
-    ConditionFact,
-    Laterality,
-    ObservationFact,
-    PatientFacts,
-    ProcedureFact,
-    SiteClass,
+from fhir_bonemet.core.facts import BoneLesion, ConditionFact, ObservationFact, PatientFacts, ProcedureFact
+from fhir_bonemet.core.lesion_sites import (
+    LONG_BONE_SITES,
+    SPINE_SITES,
+    LesionKey,
+    attribute,
+    lesion_key,
 )
 from fhir_bonemet.core.select import within_days
 from fhir_bonemet.core.thresholds import Thresholds
 
-__all__ = [
-    "AXIAL_SITES",
-    "LONG_BONE_SITES",
-    "SPINE_SITES",
-    "WEIGHT_BEARING_SITES",
-    "Attributed",
-    "LesionEvidence",
-    "attribute",
-    "lesion_evidence",
-    "lesion_key",
-    "lesion_label",
-    "review_covers",
-    "site_label",
-    "sites_compatible",
-]
-
-S = SiteClass
-SPINE_SITES = frozenset({S.SPINE_CERVICAL, S.SPINE_THORACIC, S.SPINE_LUMBAR, S.SPINE_UNSPECIFIED, S.SACRUM})
-LONG_BONE_SITES = frozenset({S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.HUMERUS_PROXIMAL, S.UPPER_LIMB})
-# §2.4: thoracic, lumbar and sacral spine, pelvis and lower-limb bones carry body weight.  An unspecified
-# spinal level or an unknown site may be any of them, so both count as weight-bearing (the cautious side).
-WEIGHT_BEARING_SITES = frozenset(
-    {
-        S.SPINE_THORACIC,
-        S.SPINE_LUMBAR,
-        S.SPINE_UNSPECIFIED,
-        S.SACRUM,
-        S.PELVIS,
-        S.FEMUR_PROXIMAL,
-        S.FEMUR,
-        S.LOWER_LIMB,
-        S.UNKNOWN,
-    }
-)
-# §2.4 axial skeleton and girdles; only the free upper limb is neither axial nor weight-bearing.
-AXIAL_SITES = frozenset(SPINE_SITES | {S.PELVIS, S.RIB, S.STERNUM, S.SCAPULA, S.CLAVICLE, S.SKULL, S.UNKNOWN})
-
-# Groups of site classes that may describe the same bone at different precision.
-_SAME_BONE: tuple[frozenset[SiteClass], ...] = (
-    frozenset({S.FEMUR_PROXIMAL, S.FEMUR}),
-    frozenset({S.HUMERUS_PROXIMAL, S.UPPER_LIMB}),
-)
-
-LesionKey = tuple[str, int]
-
-
-def lesion_key(lesion: BoneLesion) -> LesionKey:
-    return (lesion.ref, lesion.index)
-
-
-def lesion_label(lesion: BoneLesion) -> str:
-    """How a lesion is named in card text: the record's own site text when it has one."""
-    return site_label(lesion.site)
-
-
-_LEVEL_TEXT = re.compile(r"^[CTLS]\d{1,2}\b")
-
-
-def site_label(site: BodySite) -> str:
-    """ "T9 lesion", "left proximal femur lesion": the record's words, completed with side and qualifier."""
-    if site.text:
-        name = site.text if _LEVEL_TEXT.match(site.text) else site.text.lower()
-    elif site.site is S.UNKNOWN:
-        name = "site not recorded"
-    else:
-        name = site.site.value.replace("-", " ")
-    words = name.split()
-    if "proximal" in site.qualifiers and "proximal" not in words and site.site is not S.UNKNOWN:
-        name = f"proximal {name}" if "proximal" not in name else name
-    if site.laterality in (Laterality.LEFT, Laterality.RIGHT) and site.laterality.value not in words:
-        name = f"{site.laterality.value} {name}"
-    return f"{name} lesion"
-
-
-def sites_compatible(a: SiteClass, b: SiteClass) -> bool:
-    if S.UNKNOWN in (a, b) or a is b:
-        return True
-    if S.SPINE_UNSPECIFIED in (a, b):
-        return a in SPINE_SITES and b in SPINE_SITES
-    return any(a in group and b in group for group in _SAME_BONE)
-
-
-def _sides_compatible(a: Laterality | None, b: Laterality | None) -> bool:
-    one_sided = (Laterality.LEFT, Laterality.RIGHT)
-    return not (a in one_sided and b in one_sided and a is not b)
-
-
-def _fits(lesion: BoneLesion, focus: tuple[str, ...], site: BodySite | None) -> bool:
-    if focus and lesion.ref not in focus:
-        return False
-    if site is None or site.site is S.UNKNOWN:
-        return True
-    return sites_compatible(lesion.site.site, site.site) and _sides_compatible(
-        lesion.site.laterality, site.laterality
-    )
-
-
-def attribute(
-    lesions: Iterable[BoneLesion],
-    focus: tuple[str, ...],
-    site: BodySite | None,
-    eligible: Callable[[BoneLesion], bool] = lambda _lesion: True,
-) -> tuple[BoneLesion, ...]:
-    """The eligible lesions a fact with this focus and body site may be about."""
-    return tuple(lesion for lesion in lesions if eligible(lesion) and _fits(lesion, focus, site))
+__all__ = ["Attributed", "LesionEvidence", "lesion_evidence", "review_covers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +91,7 @@ def _newest_obs(
     eligible: Callable[[BoneLesion], bool],
     accept: Callable[[ObservationFact], bool],
     risk: Callable[[Attributed], float] = _value_risk,
+    since: date | None = None,
 ) -> Attributed | None:
     """The value to reason on for one lesion.
 
@@ -207,10 +99,13 @@ def _newest_obs(
     describe another lesion signals more risk: then that risk applies here too.  Without a result of its
     own, the riskiest of the results that may describe it is used, marked ``shared`` so that it is never
     used to reassure.  Either way, taking away a reassuring result can only raise the risk.
+    ``since`` is the oldest day a result may have (lookback); undated results then never count.
     """
     others: list[Attributed] = []
     own: Attributed | None = None
-    for obs in idx.observations(concept):  # newest first
+    for obs in idx.observations(concept):  # newest first, undated last
+        if since is not None and (obs.effective is None or obs.effective.date() < since):
+            break  # every later result is older still
         if not accept(obs):
             continue
         fits = attribute(idx.facts.lesions, obs.focus, obs.site, eligible)
@@ -295,9 +190,16 @@ def lesion_evidence(
 ) -> tuple[LesionEvidence, ...]:
     """Evidence per lesion, in a deterministic order (Condition reference, then bodySite position)."""
     idx = index if index is not None else FactIndex(facts)
+    return idx.memo(("lesion_evidence", today, id(th)), lambda: _lesion_evidence(idx, today, th))
+
+
+def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[LesionEvidence, ...]:
+    facts = idx.facts
     score_days = th.v("lookback.score_days")
     pain_days = th.v("lookback.pain_score_days")
     rt_days = th.v("lookback.recent_radiotherapy_days")
+    score_since = today - timedelta(days=score_days)
+    pain_since = today - timedelta(days=pain_days)
 
     def recent_score(obs: ObservationFact) -> bool:
         return obs.quantity is not None and within_days(obs.effective, today, score_days)
@@ -319,8 +221,8 @@ def lesion_evidence(
 
     out: list[LesionEvidence] = []
     for lesion in sorted(facts.lesions, key=lesion_key):
-        sins = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, recent_score)
-        mirels = _newest_obs(idx, lesion, c.MIRELS_TOTAL, _is_long_bone, recent_score)
+        sins = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, recent_score, since=score_since)
+        mirels = _newest_obs(idx, lesion, c.MIRELS_TOTAL, _is_long_bone, recent_score, since=score_since)
         stale = None
         if sins is None and mirels is None:
             stale = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, any_score) or _newest_obs(
@@ -344,6 +246,7 @@ def lesion_evidence(
                     lambda _l: True,
                     lambda o: o.flag is not None and recent_pain(o),
                     _flag_risk,
+                    since=pain_since,
                 ),
                 pain=_newest_obs(
                     idx,
@@ -351,6 +254,7 @@ def lesion_evidence(
                     c.PAIN_SCORE,
                     lambda _l: True,
                     lambda o: o.quantity is not None and recent_pain(o),
+                    since=pain_since,
                 ),
                 radiotherapy=_procedure(idx, lesion, c.RADIOTHERAPY, rt_recent),
                 surgical_review=_procedure(idx, lesion, c.SURGICAL_REVIEW, review_done, own_only=True),

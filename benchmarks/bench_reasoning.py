@@ -1,0 +1,181 @@
+"""Reasoning time for a 1,000-resource patient once the facts are read (exercise half and red flags).
+
+The facts are built directly (no FHIR parsing): a patient with three bone-metastasis sites on one
+Condition, a year of laboratory results, pain scores, performance status, lesion scores and types, red-flag
+answers, fifty medications, procedures and conditions: 1,000 facts in all, deterministic (seeded).  The
+timed path is what the service runs per hook call for this half: the population gate, the red flags
+(R01-R05, R08) and the exercise plan, sharing one fact index.  Reported: the median of N runs in
+microseconds (and the best run, the cost without interference from other processes) and the median's
+ratio to the 1 ms target.
+
+    python benchmarks/bench_reasoning.py [--runs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import date, datetime, timedelta
+
+from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.exercise import assess_exercise
+from fhir_bonemet.core.fact_index import FactIndex
+from fhir_bonemet.core.facts import (
+    BodySite,
+    BoneLesion,
+    ConditionFact,
+    Laterality,
+    MedicationFact,
+    ObservationFact,
+    PatientFacts,
+    ProcedureFact,
+    Quantity,
+    SiteClass,
+)
+from fhir_bonemet.core.population import population_gate
+from fhir_bonemet.core.red_flags import assess_red_flags
+from fhir_bonemet.knowledge import load_thresholds
+
+TODAY = date(2025, 6, 1)
+TARGET_US = 1000.0
+T9 = BodySite(SiteClass.SPINE_THORACIC, text="T9")
+FEMUR = BodySite(SiteClass.FEMUR_PROXIMAL, laterality=Laterality.LEFT, qualifiers=("proximal",))
+PELVIS = BodySite(SiteClass.PELVIS)
+SITES = (T9, FEMUR, PELVIS)
+# (concept, low, high, unit) for the measured results of a year of care.
+MEASURED = (
+    (c.LAB_PLATELETS, 60.0, 350.0, "10*9/L"),
+    (c.LAB_HAEMOGLOBIN, 8.5, 14.0, "g/dL"),
+    (c.LAB_NEUTROPHILS, 0.8, 7.0, "10*9/L"),
+    (c.LAB_CALCIUM, 8.6, 10.4, "mg/dL"),
+    (c.LAB_ALBUMIN, 3.0, 4.5, "g/dL"),
+    (c.LAB_CREATININE, 0.6, 1.4, "mg/dL"),
+    (c.LAB_EGFR, 45.0, 100.0, "mL/min/{1.73_m2}"),
+    (c.LAB_ALT, 10.0, 60.0, "U/L"),
+    (c.LAB_BILIRUBIN, 0.3, 1.2, "mg/dL"),
+    (c.BODY_WEIGHT, 60.0, 80.0, "kg"),
+    (c.PAIN_SCORE, 1.0, 6.0, "{score}"),
+    (c.FATIGUE_SCORE, 1.0, 6.0, "{score}"),
+)
+
+
+def _when(rnd: random.Random, days: int = 365) -> datetime:
+    return datetime.combine(TODAY, datetime.min.time()) - timedelta(minutes=rnd.randrange(days * 24 * 60))
+
+
+def build_patient(total: int = 1000, seed: int = 7) -> PatientFacts:
+    rnd = random.Random(seed)
+    lesions = tuple(BoneLesion("Condition/met", site, index=i) for i, site in enumerate(SITES))
+    conditions = [
+        ConditionFact(
+            f"Condition/c{i}", frozenset({concept}), onset=TODAY - timedelta(days=rnd.randrange(900))
+        )
+        for i, concept in enumerate([c.OSTEOPOROSIS, c.NEUROPATHIC_PAIN, c.COPD, c.LIVER_DISEASE] * 5)
+    ]
+    medications = [
+        MedicationFact(
+            f"MedicationRequest/m{i}",
+            "MedicationRequest",
+            rnd.choice(["active", "completed", "stopped"]),
+            (name,),
+            frozenset({cls}),
+        )
+        for i, (name, cls) in enumerate(
+            [
+                ("oxycodone", c.OPIOID),
+                ("zoledronic acid", c.BONE_MODIFYING_AGENT),
+                ("paracetamol", c.ACETAMINOPHEN),
+            ]
+            * 17
+        )
+    ][:50]
+    procedures = [
+        ProcedureFact(
+            f"Procedure/p{i}",
+            frozenset({rnd.choice([c.RADIOTHERAPY, c.SURGICAL_REVIEW, c.DENTAL_EXAM])}),
+            TODAY - timedelta(days=rnd.randrange(30, 700)),
+            site=rnd.choice(SITES),
+        )
+        for i in range(30)
+    ]
+    observations: list[ObservationFact] = [
+        ObservationFact(
+            "Observation/sins",
+            c.SINS_TOTAL,
+            _when(rnd, 60),
+            Quantity(8, "{score}"),
+            site=T9,
+            focus=("Condition/met",),
+        ),
+        ObservationFact(
+            "Observation/mirels", c.MIRELS_TOTAL, _when(rnd, 60), Quantity(7, "{score}"), site=FEMUR
+        ),
+        ObservationFact("Observation/ecog", c.ECOG, _when(rnd, 30), Quantity(1, "{score}")),
+    ]
+    for i, site in enumerate(SITES):
+        observations.append(
+            ObservationFact(f"Observation/type{i}", c.LESION_TYPE, _when(rnd), code="blastic", site=site)
+        )
+    for i, concept in enumerate(c.MSCC_NEURO_SYMPTOMS + c.SPINAL_MET_SYMPTOMS):
+        observations.append(ObservationFact(f"Observation/rf{i}", concept, _when(rnd, 200), flag=False))
+    remaining = (
+        total - len(lesions) // 3 - len(conditions) - len(medications) - len(procedures) - len(observations)
+    )
+    for i in range(remaining):
+        concept, low, high, unit = MEASURED[i % len(MEASURED)]
+        site = rnd.choice(SITES) if concept == c.PAIN_SCORE and rnd.random() < 0.5 else None
+        value = round(rnd.uniform(low, high), 1)
+        observations.append(
+            ObservationFact(f"Observation/o{i}", concept, _when(rnd), Quantity(value, unit), site=site)
+        )
+    return PatientFacts(
+        patient_ref="Patient/bench",
+        birth_date=date(1958, 3, 14),
+        lesions=lesions,
+        conditions=tuple(conditions),
+        observations=tuple(observations),
+        medications=tuple(medications),
+        procedures=tuple(procedures),
+    )
+
+
+def reason(facts: PatientFacts) -> None:
+    th = load_thresholds()
+    in_population, _ = population_gate(facts, TODAY, th)
+    assert in_population
+    index = FactIndex(facts)
+    flags = assess_red_flags(facts, TODAY, th, index)
+    plan, _ = assess_exercise(facts, TODAY, th, flags, index)
+    assert plan is not None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    facts = build_patient()
+    resources = (
+        1 + len(facts.conditions) + len(facts.observations) + len(facts.medications) + len(facts.procedures)
+    )
+    load_thresholds()  # read once at start-up, as the service does
+    for _ in range(10):
+        reason(facts)
+    timings = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        reason(facts)
+        timings.append((time.perf_counter() - start) * 1e6)
+    median = statistics.median(timings)
+    best = min(timings)
+    print(f"patient record: {resources} resources, {len(facts.lesions)} lesions")
+    print(
+        f"reasoning (population gate, red flags, exercise plan): median {median:.0f} us, best {best:.0f} us"
+    )
+    print(f"runs: {args.runs} (the best run shows the cost without interference from other processes)")
+    print(f"ratio to the {TARGET_US:.0f} us target: {median / TARGET_US:.2f}")
+
+
+if __name__ == "__main__":
+    main()

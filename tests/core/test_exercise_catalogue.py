@@ -1,0 +1,31 @@
+"""The exercise and red-flag rules are registered consistently with the knowledge files."""
+
+from __future__ import annotations
+
+import fhir_bonemet.core.exercise  # noqa: F401  (registers EX01-EX03 and, through red_flags, R01-R05, R08)
+from fhir_bonemet.core.concepts import ALL_CONCEPTS
+from fhir_bonemet.core.rules import CATALOGUE, validate_catalogue
+from fhir_bonemet.knowledge import load_sources, load_thresholds
+
+MINE = ("EX01", "EX02", "EX03", "R01", "R02", "R03", "R04", "R05", "R08")
+
+
+def test_every_rule_is_registered_and_valid() -> None:
+    assert set(MINE) <= set(CATALOGUE)
+    mine = {rule_id: CATALOGUE[rule_id] for rule_id in MINE}
+    assert validate_catalogue(ALL_CONCEPTS, load_thresholds(), load_sources(), mine) == []
+
+
+def test_every_exercise_and_red_flag_threshold_is_used_by_a_rule() -> None:
+    """A value in the reviewed file that no rule declares would be reviewed for nothing (or drift)."""
+    declared = {key for rule_id in MINE for key in CATALOGUE[rule_id].thresholds}
+    own = {key for key in load_thresholds() if key.startswith(("exercise.", "red_flags."))}
+    assert own - declared == set()
+
+
+def test_every_threshold_says_where_it_comes_from() -> None:
+    for key, threshold in load_thresholds().items():
+        if key.startswith(("exercise.", "red_flags.")):
+            assert threshold.unit, key
+            assert threshold.basis in ("evidence", "service-default", "unverified"), key
+            assert (threshold.basis == "evidence") is (threshold.source is not None), key
