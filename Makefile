@@ -44,6 +44,7 @@ test: install-dev node-deps lint typecheck
 bench: install-dev
 	$(BIN)/python benchmarks/bench_read.py
 	$(BIN)/python benchmarks/bench_reasoning.py
+	$(BIN)/python benchmarks/bench_hook.py
 
 clean:
 	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.examples_runner import default_examples_dir, load_manifest
+from fhir_bonemet.cli import main
+from fhir_bonemet.examples_runner import default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
 
@@ -27,38 +28,9 @@ RULES = "org.fhir-bonemet.rules"
 PV = "/cds-services/bonemet-patient-view"
 SIGN = "/cds-services/bonemet-order-sign"
 
-KEYS_BY_TYPE = {
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationRequest": "medication-requests",
-    "MedicationStatement": "medication-statements",
-    "Procedure": "procedures",
-}
-
-
-def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
-
-
-def prefetch_for(scenario: str) -> dict[str, Any]:
-    """Every key of the service's templates, filled from the scenario bundle as an EHR would."""
-    bundle = json.loads((EXAMPLES / scenario / "bundle.json").read_text(encoding="utf-8"))
-    resources = [entry["resource"] for entry in bundle["entry"]]
-    prefetch: dict[str, Any] = {
-        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
-        "observations-local": None,  # everything is in "observations" below: null means no more data
-    }
-    for kind, key in KEYS_BY_TYPE.items():
-        prefetch[key] = _searchset([r for r in resources if r["resourceType"] == kind])
-    return prefetch
-
 
 def request_for(scenario: str, hook: str = "patient-view") -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((EXAMPLES / scenario / f"{hook}.json").read_text(encoding="utf-8"))
-    body.pop("fhirServer", None)
-    body.pop("fhirAuthorization", None)
-    body["prefetch"] = prefetch_for(scenario)
-    return body
+    return prefetched_request(scenario, hook)
 
 
 @pytest.fixture
@@ -174,3 +146,13 @@ def test_same_call_twice_gives_the_same_cards_and_uuids(client: TestClient) -> N
     first = client.post(PV, json=request_for("opioid-benzodiazepine")).json()
     second = client.post(PV, json=request_for("opioid-benzodiazepine")).json()
     assert first == second
+
+
+def test_example_request_command_prints_a_request_the_service_answers(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["example-request", "hypercalcaemia", "--today", ANCHOR.isoformat()]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert "fhirServer" not in body
+    cards = rule_ids(client.post(PV, json=body))
+    assert any("R03" in ids for ids in cards)

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fhir_bonemet import __version__, reports, rules_doc, writeback_cli
+from fhir_bonemet import __version__, examples_runner, reports, rules_doc, writeback_cli
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir import mapcheck
 from fhir_bonemet.settings import Settings
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     writeback_cli.register(subparsers)  # outbox
     reports.register(subparsers)  # feedback-report
     rules_doc.register(subparsers)  # rules
+    examples_runner.register(subparsers)  # example-request
     # Further subcommands: one import at the top of this module and one register() call here.
     return parser
 

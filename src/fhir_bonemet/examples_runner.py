@@ -24,7 +24,15 @@ from typing import Any
 
 import requests
 
-__all__ = ["HOOKS", "default_examples_dir", "load_manifest", "main", "shift_dates"]
+__all__ = [
+    "HOOKS",
+    "default_examples_dir",
+    "load_manifest",
+    "main",
+    "prefetched_request",
+    "register",
+    "shift_dates",
+]
 
 HOOKS = ("patient-view", "order-select", "order-sign")
 # Clinical dates that move with the anchor; birthDate deliberately does not (ages stay as written).
@@ -113,6 +121,65 @@ def _hook_request(path: Path, days: int, fhir: str, fhir_token: str | None) -> d
             "patient": request["context"]["patientId"],
         }
     return request
+
+
+# Which prefetch key of the shipped service definitions holds which resource type (cds_hooks/*.json).
+PREFETCH_KEYS = {
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationRequest": "medication-requests",
+    "MedicationStatement": "medication-statements",
+    "Procedure": "procedures",
+}
+
+
+def prefetched_request(
+    scenario: str, hook: str = "patient-view", *, today: date | None = None, examples: Path | None = None
+) -> dict[str, Any]:
+    """A scenario's hook request with every prefetch key filled from its bundle, as an EHR would send it.
+
+    Needs no FHIR server: ``fhirServer`` and ``fhirAuthorization`` are left out.  Dates are moved so that
+    the data look current on ``today`` (default: the anchor date, i.e. unchanged).
+    """
+    folder = (examples or default_examples_dir()) / scenario
+    anchor = date.fromisoformat(load_manifest(folder.parent)["anchorDate"])
+    days = ((today or anchor) - anchor).days
+    resources = [entry["resource"] for entry in _read(folder / "bundle.json", days)["entry"]]
+    request = _read(folder / f"{hook}.json", days)
+    request.pop("fhirServer", None)
+    request.pop("fhirAuthorization", None)
+    prefetch: dict[str, Any] = {
+        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
+        # Everything coded locally is already in "observations": null tells the service there is no more.
+        "observations-local": None,
+    }
+    for resource_type, key in PREFETCH_KEYS.items():
+        found = [r for r in resources if r["resourceType"] == resource_type]
+        prefetch[key] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in found],
+        }
+    request["prefetch"] = prefetch
+    return request
+
+
+def _print_request(args: argparse.Namespace) -> int:
+    today = date.fromisoformat(args.today) if args.today else date.today()
+    print(json.dumps(prefetched_request(args.scenario, args.hook, today=today), indent=1))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """``fhir-bonemet example-request SCENARIO``: a ready-to-POST hook request for an example patient."""
+    names = [s["id"] for s in load_manifest(default_examples_dir())["scenarios"]]
+    parser = subparsers.add_parser(
+        "example-request", help="print an example patient's hook request with all data prefetched"
+    )
+    parser.add_argument("scenario", choices=names)
+    parser.add_argument("--hook", choices=HOOKS, default="patient-view")
+    parser.add_argument("--today", default=None, help="date the data should look current on (default today)")
+    parser.set_defaults(func=_print_request)
 
 
 def describe(response: dict[str, Any]) -> list[str]:

@@ -1,0 +1,94 @@
+"""Whole hook calls through the HTTP app: what an EHR waits for, without network or FHIR server.
+
+Fires ``patient-view`` with everything prefetched (an example patient, and the same patient padded to
+~1,000 resources) at the app in-process, and compares the median latency with a floor measured in the same
+run: a bare FastAPI route that only parses the same JSON body.  Prints milliseconds and the ratio; the
+CDS Hooks guidance is "on the order of 500 ms" per call.
+
+    .venv/bin/python benchmarks/bench_hook.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from fhir_bonemet.cds.app import create_app
+from fhir_bonemet.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.workflow import Workflow
+
+EXAMPLES = default_examples_dir()
+SCENARIO = "opioid-benzodiazepine"
+
+
+def hook_body(padding: int) -> bytes:
+    """The scenario's patient-view request, with ``padding`` older observations added to its prefetch."""
+    body = prefetched_request(SCENARIO)
+    entries = body["prefetch"]["observations"]["entry"]
+    originals = [e["resource"] for e in entries]
+    # Older pain scores and labs, as a long-followed patient's record would hold.
+    for i in range(padding):
+        extra = copy.deepcopy(originals[i % len(originals)])
+        extra["id"] = f"history-{i}"
+        extra["effectiveDateTime"] = f"20{10 + i % 14:02d}-0{1 + i % 9}-1{i % 10}"
+        entries.append({"resource": extra})
+    return json.dumps(body).encode()
+
+
+def median_ms(client: TestClient, path: str, payload: bytes, runs: int) -> float:
+    headers = {"Content-Type": "application/json"}
+    for _ in range(3):
+        client.post(path, content=payload, headers=headers)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.post(path, content=payload, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+        if response.status_code != 200:
+            sys.exit(f"unexpected status {response.status_code}: {response.text[:200]}")
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    anchor = date.fromisoformat(load_manifest(EXAMPLES)["anchorDate"])
+
+    floor_app = FastAPI()
+
+    @floor_app.post("/parse")
+    async def parse(request: Request) -> dict[str, Any]:
+        json.loads(await request.body())
+        return {"cards": []}
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(auth_required=False, data_dir=Path(data_dir))
+        app = create_app(settings, hook_handler=Workflow.from_settings(settings, clock=lambda: anchor))
+        with TestClient(app) as service, TestClient(floor_app) as floor:
+            print(f"patient-view, everything prefetched; median of {args.runs} calls")
+            for label, padding in (("example patient", 0), ("~1,000 resources", 990)):
+                payload = hook_body(padding)
+                hook = median_ms(service, "/cds-services/bonemet-patient-view", payload, args.runs)
+                bare = median_ms(floor, "/parse", payload, args.runs)
+                print(
+                    f"{label:<18} {len(payload) / 1024:8.0f} KiB   service {hook:8.2f} ms   "
+                    f"parse-only floor {bare:7.2f} ms   ratio {hook / bare:5.1f}   "
+                    f"share of 500 ms {hook / 500:5.1%}"
+                )
+
+
+if __name__ == "__main__":
+    main()
