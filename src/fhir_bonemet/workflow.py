@@ -190,10 +190,7 @@ class Workflow:
 
 
 def server_policy(settings: Settings) -> ServerPolicy:
-    allow_any = settings.fhir_server_allow_any
-    if allow_any is None:
-        allow_any = not settings.auth_required
-    return ServerPolicy(settings.fhir_server_allowlist, allow_any=allow_any)
+    return ServerPolicy(settings.fhir_server_allowlist, allow_any=settings.allows_any_fhir_server)
 
 
 def _authorization(request: CDSRequest) -> Mapping[str, Any] | None:
