@@ -6,6 +6,9 @@
 either are marked ``integration`` automatically.  The server's Node packages are installed by
 ``make node-deps`` (``npm ci --prefix tests/fhir_server``); without them these tests fail with that
 instruction.
+
+``store`` is an embedded SQLite store in the test's temporary directory, closed afterwards
+(``tests/store`` overrides it to run the contract suite against PostgreSQL as well).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from fhir_bonemet.store.sqlite import SqliteStore
 
 FHIR_SERVER_DIR = Path(__file__).parent / "fhir_server"
 _FHIR_FIXTURES = ("fhir_server", "fresh_fhir")
@@ -183,3 +188,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(name in getattr(item, "fixturenames", ()) for name in _FHIR_FIXTURES):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "bonemet.sqlite3")
+    yield opened
+    opened.close()

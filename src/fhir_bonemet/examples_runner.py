@@ -24,6 +24,9 @@ from typing import Any
 
 import requests
 
+from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.project_dirs import EXAMPLES
+
 __all__ = [
     "HOOKS",
     "default_examples_dir",
@@ -44,7 +47,8 @@ TIMEOUT = (5.0, 60.0)
 
 
 def default_examples_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "examples"
+    """``examples/`` of the source tree (see :mod:`fhir_bonemet.project_dirs`)."""
+    return EXAMPLES.default
 
 
 def _shift(value: str, days: int) -> str:
@@ -68,7 +72,9 @@ def shift_dates(node: Any, days: int) -> Any:
 
 
 def load_manifest(examples: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads((examples / "scenarios.json").read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(
+        (EXAMPLES.require(examples) / "scenarios.json").read_text(encoding="utf-8")
+    )
     return manifest
 
 
@@ -172,7 +178,10 @@ def _print_request(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """``fhir-bonemet example-request SCENARIO``: a ready-to-POST hook request for an example patient."""
-    names = [s["id"] for s in load_manifest(default_examples_dir())["scenarios"]]
+    try:
+        names: list[str] | None = [s["id"] for s in load_manifest(default_examples_dir())["scenarios"]]
+    except ConfigurationError:
+        names = None  # not a source checkout: the other commands must still work; this one says why
     parser = subparsers.add_parser(
         "example-request", help="print an example patient's hook request with all data prefetched"
     )

@@ -31,10 +31,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["REPO_SERVICES_DIR", "Settings", "TrustedIssuer"]
+from fhir_bonemet.project_dirs import PROFILES, SERVICES
 
-# The service definitions live next to the package in a source checkout (src layout: repo/src/fhir_bonemet).
-REPO_SERVICES_DIR = Path(__file__).resolve().parents[2] / "cds_hooks"
+__all__ = ["Settings", "TrustedIssuer"]
 
 # Signing algorithms that must never be accepted whatever the configuration says: "none" has no signature
 # and HMAC needs a secret shared with every client (CDS Hooks 2.0 forbids both).
@@ -97,7 +96,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     data_dir: Path = Path("./var")
     database_url: str | None = None  # default: SQLite file in data_dir; postgresql://… selects PostgreSQL
-    services_dir: Path = REPO_SERVICES_DIR
+    # Data directories of the source tree (see project_dirs); checked when they are loaded.
+    services_dir: Path = SERVICES.default
+    profiles_dir: Path = PROFILES.default
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- JWT verification of the calling CDS client ----------------------------------------------------

@@ -33,7 +33,7 @@ from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir.cards import CardContext, build_cards
 from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
 from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.outbound_codes import OutboundCodes, load_outbound_codes
+from fhir_bonemet.fhir.outbound_codes import OutboundCodes, default_codes_path, load_outbound_codes
 from fhir_bonemet.fhir.read import read_prefetch
 from fhir_bonemet.fhir.terminology import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
@@ -67,13 +67,14 @@ class Workflow:
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Callable[[], date] = _today) -> Workflow:
         """Load and cross-check every knowledge file; raises ConfigurationError naming what is wrong."""
-        terminology = Terminology.load(conceptmap_dirs=settings.conceptmap_dirs)
+        terminology = Terminology.load(settings.profiles_dir, settings.conceptmap_dirs)
         thresholds = load_thresholds()
         sources = load_sources()
         problems = validate_catalogue(ALL_CONCEPTS, thresholds, sources)
         if problems:
             raise ConfigurationError("rule catalogue is inconsistent:\n  " + "\n  ".join(problems))
-        return cls(terminology, thresholds, sources, load_outbound_codes(), clock=clock)
+        codes = load_outbound_codes(default_codes_path(settings.profiles_dir))
+        return cls(terminology, thresholds, sources, codes, clock=clock)
 
     def _resolver(self, deps: HookDeps) -> PrefetchResolver:
         if self.resolver is not None:

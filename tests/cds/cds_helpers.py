@@ -18,9 +18,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from fhir_bonemet.cds.models import CDSRequest, CDSResponse
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.services import ServiceDefinition
-from fhir_bonemet.settings import REPO_SERVICES_DIR
+from fhir_bonemet.project_dirs import SERVICES
 
-EXAMPLES = REPO_SERVICES_DIR / "examples"
+EXAMPLES = SERVICES.default / "examples"
 PUBLIC_BASE = "https://cds.example.org"
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
@@ -123,6 +123,18 @@ class JwksAdapter(requests.adapters.BaseAdapter):
 
     def close(self) -> None:
         return None
+
+
+def preflight(client: Any, path: str, origin: str = "http://localhost:8080") -> Any:
+    """The CORS preflight a browser-based CDS client (the Sandbox) sends before its POST."""
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
 
 
 def deep(data: dict[str, Any]) -> dict[str, Any]:

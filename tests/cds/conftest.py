@@ -63,13 +63,6 @@ def handler() -> RecordingHandler:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    db = SqliteStore(tmp_path / "store.sqlite3")
-    yield db
-    db.close()
-
-
-@pytest.fixture
 def open_settings(tmp_path: Path) -> Settings:
     """Settings as ``fhir-bonemet serve --no-auth`` would build them."""
     return Settings(auth_required=False, data_dir=tmp_path)

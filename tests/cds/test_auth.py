@@ -24,6 +24,7 @@ from cds_helpers import (
     Signer,
     assert_outcome,
     ec_signer,
+    preflight,
 )
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
@@ -137,16 +138,9 @@ class TestAccepted:
 
     def test_health_and_preflight_need_no_token(self, auth_client: TestClient) -> None:
         assert auth_client.get("/health").status_code == 200
-        preflight = auth_client.options(
-            PV,
-            headers={
-                "Origin": "http://localhost:8080",
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization, content-type",
-            },
-        )
-        assert preflight.status_code == 200
-        assert preflight.headers["access-control-allow-origin"] == "http://localhost:8080"
+        answer = preflight(auth_client, PV)
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "http://localhost:8080"
 
 
 class TestRejected:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from cds_helpers import RecordingHandler, assert_outcome, example
+from cds_helpers import RecordingHandler, assert_outcome, example, preflight
 from fastapi.testclient import TestClient
 
 from fhir_bonemet.cds.app import create_app
@@ -25,7 +25,8 @@ from fhir_bonemet.cds.models import (
     rules_extension,
 )
 from fhir_bonemet.errors import ConfigurationError, PreconditionFailedError, Problem
-from fhir_bonemet.settings import REPO_SERVICES_DIR, Settings
+from fhir_bonemet.project_dirs import SERVICES
+from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import IssuedCard, StoreError
 from fhir_bonemet.store.sqlite import SqliteStore
 
@@ -321,14 +322,7 @@ class TestCors:
         assert response.headers["access-control-allow-origin"] == "*"
 
     def test_preflight_is_answered_for_the_sandbox_headers(self, client: TestClient) -> None:
-        response = client.options(
-            PV,
-            headers={
-                "Origin": "http://localhost:8080",
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization, content-type",
-            },
-        )
+        response = preflight(client, PV)
         assert response.status_code == 200
         assert "POST" in response.headers["access-control-allow-methods"]
         allowed = response.headers["access-control-allow-headers"].lower()
@@ -356,7 +350,7 @@ class TestDispatch:
         services = tmp_path / "services"
         services.mkdir()
         for hook in ("patient-view", "order-sign"):
-            data = json.loads((REPO_SERVICES_DIR / f"{hook}.json").read_text())
+            data = json.loads((SERVICES.default / f"{hook}.json").read_text())
             data["id"] = "bonemet"
             (services / f"{hook}.json").write_text(json.dumps(data))
         settings = Settings(auth_required=False, data_dir=tmp_path, services_dir=services)

@@ -10,7 +10,7 @@ import pytest
 
 from fhir_bonemet.cds.services import REQUIRED_PREFETCH_EXTENSION, load_services, template_tokens
 from fhir_bonemet.errors import ConfigurationError
-from fhir_bonemet.settings import REPO_SERVICES_DIR
+from fhir_bonemet.project_dirs import SERVICES
 
 LOCAL_SYSTEM = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
 V2_TOKENS = {"context.userId", "context.patientId", "context.encounterId"} | {
@@ -22,7 +22,7 @@ V2_TOKENS = {"context.userId", "context.patientId", "context.encounterId"} | {
 
 
 def shipped(hook: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPO_SERVICES_DIR / f"{hook}.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((SERVICES.default / f"{hook}.json").read_text(encoding="utf-8"))
     return data
 
 
@@ -35,7 +35,7 @@ def write(directory: Path, name: str, data: Any) -> Path:
 
 class TestShippedDefinitions:
     def test_one_service_per_served_hook(self) -> None:
-        catalogue = load_services(REPO_SERVICES_DIR)
+        catalogue = load_services(SERVICES.default)
         assert {(s.id, s.hook) for s in catalogue.services} == {
             ("bonemet-patient-view", "patient-view"),
             ("bonemet-order-select", "order-select"),
@@ -43,7 +43,7 @@ class TestShippedDefinitions:
         }
 
     def test_discovery_entries_have_the_spec_fields_and_nothing_empty(self) -> None:
-        for entry in load_services(REPO_SERVICES_DIR).discovery()["services"]:
+        for entry in load_services(SERVICES.default).discovery()["services"]:
             assert set(entry) == {
                 "id",
                 "hook",
@@ -84,14 +84,14 @@ class TestShippedDefinitions:
         assert prefetch["procedures"].startswith("Procedure?patient={{context.patientId}}")
 
     def test_required_prefetch_is_published_as_an_extension(self) -> None:
-        for service in load_services(REPO_SERVICES_DIR).services:
+        for service in load_services(SERVICES.default).services:
             assert service.required_prefetch == ("patient", "conditions")
             assert service.discovery_entry()["extension"] == {
                 REQUIRED_PREFETCH_EXTENSION: ["patient", "conditions"]
             }
 
     def test_usage_requirements_state_the_population_and_degradation(self) -> None:
-        for service in load_services(REPO_SERVICES_DIR).services:
+        for service in load_services(SERVICES.default).services:
             text = service.usageRequirements or ""
             assert "18" in text
             assert "bone metastasis" in text
@@ -202,5 +202,5 @@ class TestStartupChecks:
             load_services(tmp_path / "nowhere")
 
     def test_examples_in_subfolders_are_not_services(self) -> None:
-        assert (REPO_SERVICES_DIR / "examples" / "patient-view.request.json").is_file()
-        assert len(load_services(REPO_SERVICES_DIR).services) == 3
+        assert (SERVICES.default / "examples" / "patient-view.request.json").is_file()
+        assert len(load_services(SERVICES.default).services) == 3

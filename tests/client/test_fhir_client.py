@@ -79,14 +79,21 @@ def test_a_malformed_allowlist_entry_is_a_configuration_error() -> None:
 def test_read_sends_the_bearer_token_per_request_and_never_on_the_session() -> None:
     fake = FakeFhir()
     fake.add("GET", f"{BASE}/Patient/pat-7", Reply(json_body=PATIENT))
-    fhir = client(fake, timeouts=Timeouts(connect=1.5, read=3.0))
+    session = fake.session()
+    fhir = FhirClient(
+        session,
+        BASE,
+        policy=ServerPolicy([BASE]),
+        access_token=TOKEN,
+        timeouts=Timeouts(connect=1.5, read=3.0),
+    )
     assert fhir.read("Patient", "pat-7") == PATIENT
     (seen,) = fake.seen
     assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
     assert seen.headers["Accept"] == "application/fhir+json"
     assert seen.timeout == (1.5, 3.0)
     assert TOKEN not in repr(fhir)
-    assert "Authorization" not in fhir._session.headers
+    assert "Authorization" not in session.headers
 
 
 def test_no_token_means_no_authorization_header() -> None:

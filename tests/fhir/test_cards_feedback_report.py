@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,13 +17,6 @@ from fhir_bonemet.store.sqlite import SqliteStore
 
 T0 = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
 LOCAL = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "bonemet.sqlite3")
-    yield opened
-    opened.close()
 
 
 def issue(store: SqliteStore, instance: str) -> dict[str, str]:

@@ -41,13 +41,6 @@ WRITE_SCOPE = "launch patient/*.read user/CarePlan.write"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "bonemet.sqlite3")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def session() -> Iterator[requests.Session]:
     with requests.Session() as s:
         s.trust_env = False

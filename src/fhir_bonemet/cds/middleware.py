@@ -43,6 +43,19 @@ async def send_outcome(send: Send, status: int, problem: Problem) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class _ResponseWatch:
+    """Passes messages on to ``send`` and remembers the status once the response has started."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        await self._send(message)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -114,19 +127,12 @@ class ErrorGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        response = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, response.send)
         except Exception:
             log.error("unhandled error", exc_info=True, extra=_log_fields(scope))
-            if not started:
+            if response.status is None:  # nothing sent yet, so an answer can still be given
                 problem = Problem(
                     "$this", "Internal error; it has been logged with the hookInstance.", "exception"
                 )
@@ -140,8 +146,7 @@ def loggable_path(path: str) -> str:
 
 def _log_fields(scope: Scope) -> dict[str, Any]:
     state = scope.get("state") or {}
-    fields: dict[str, Any] = dict(state.get(LOG_STATE_KEY, {}))
-    return fields
+    return dict(state.get(LOG_STATE_KEY, {}))
 
 
 class RequestLogMiddleware:
@@ -156,17 +161,12 @@ class RequestLogMiddleware:
             return
         scope.setdefault("state", {})
         start = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        response = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, response.send)
         finally:
+            # No response at all (the client went away, or nothing could answer) is logged as a failure.
+            status = 500 if response.status is None else response.status
             fields = {
                 "method": scope["method"],
                 "path": loggable_path(scope["path"]),

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fhir_bonemet.cds.problems import problems_from_validation
 from fhir_bonemet.cds.request import CONTEXT_MODELS
 from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.project_dirs import SERVICES
 
 __all__ = ["REQUIRED_PREFETCH_EXTENSION", "ServiceCatalogue", "ServiceDefinition", "load_services"]
 
@@ -147,10 +148,7 @@ class ServiceCatalogue:
 
 def load_services(directory: Path) -> ServiceCatalogue:
     """Load every ``*.json`` directly in ``directory`` (examples in sub-folders are not services)."""
-    if not directory.is_dir():
-        raise ConfigurationError(
-            f"service definitions directory {directory} does not exist (BONEMET_SERVICES_DIR)"
-        )
+    SERVICES.require(directory)
     services = []
     for path in sorted(directory.glob("*.json")):
         try:

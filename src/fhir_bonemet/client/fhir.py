@@ -16,9 +16,7 @@ Safety rules enforced here, before any byte leaves the process:
 from __future__ import annotations
 
 import json
-import logging
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ import requests
 
 from fhir_bonemet.client.bundles import JsonObject, next_link, payload_problem
 from fhir_bonemet.client.policy import FhirServerNotAllowedError, ServerPolicy
+from fhir_bonemet.client.transport import FHIR_JSON, FhirTimeoutError, Timeouts, Transport
 from fhir_bonemet.client.urls import origin_of, redact_url, relative_url_problem
 from fhir_bonemet.errors import FhirClientError
 
@@ -41,24 +40,9 @@ __all__ = [
     "Timeouts",
 ]
 
-log = logging.getLogger(__name__)
-
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _RESOURCE_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_TRANSIENT = frozenset({502, 503, 504})
-_FHIR_JSON = "application/fhir+json"
-
-
-class FhirTimeoutError(FhirClientError):
-    """The FHIR server did not answer within the read timeout or the overall deadline."""
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds to wait for a connection and between bytes of a response."""
-
-    connect: float = 2.0
-    read: float = 5.0
+_DEFAULT_TIMEOUTS = Timeouts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,28 +63,10 @@ class CreateResult:
     resource: JsonObject | None
 
 
-class _BearerAuth(requests.auth.AuthBase):
-    """Sets (or removes) the Authorization header per request; passing an auth object also stops
-    requests from adding credentials from ~/.netrc."""
-
-    def __init__(self, token: str | None) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.pop("Authorization", None)
-        if self._token:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:  # never show the token
-        return "_BearerAuth(<redacted>)"
-
-
 class FhirClient:
     """Read, search and create against one FHIR server.
 
-    ``deadline`` is an absolute :func:`time.monotonic` value after which no request starts and every
-    read timeout is clipped to the time left.
+    The HTTP exchange itself (token, timeouts under ``deadline``, retry, size cap) is :class:`Transport`.
     """
 
     def __init__(
@@ -110,19 +76,22 @@ class FhirClient:
         *,
         policy: ServerPolicy,
         access_token: str | None = None,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = _DEFAULT_TIMEOUTS,
         max_pages: int = 10,
         max_response_bytes: int = 32 * 1024 * 1024,
         deadline: float | None = None,
     ) -> None:
         self.base_url = policy.check(base_url)
         self.origin = origin_of(self.base_url)
-        self._session = session
-        self._auth = _BearerAuth(access_token)
-        self.timeouts = timeouts
         self.max_pages = max(1, max_pages)
-        self.max_response_bytes = max_response_bytes
-        self.deadline = deadline
+        self._transport = Transport(
+            session,
+            self.base_url,
+            access_token=access_token,
+            timeouts=timeouts,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
+        )
 
     def __repr__(self) -> str:
         return f"FhirClient(origin={self.origin!r})"
@@ -190,8 +159,8 @@ class FhirClient:
             raise FhirClientError("a resource to create needs a valid resourceType")
         url = self._absolute(resource_type)
         body = json.dumps(resource, separators=(",", ":")).encode("utf-8")
-        headers = {**headers, "Content-Type": f"{_FHIR_JSON}; charset=utf-8"}
-        status, payload, response_headers = self._send("POST", url, body=body, headers=headers)
+        headers = {**headers, "Content-Type": f"{FHIR_JSON}; charset=utf-8"}
+        status, payload, response_headers = self._transport.send("POST", url, body=body, headers=headers)
         if status not in (200, 201):
             raise FhirClientError(
                 f"create answered {status}", status=status, url_path=redact_url(url, self.base_url)
@@ -212,7 +181,7 @@ class FhirClient:
         return f"{self.base_url}/{relative_url.lstrip('/')}"
 
     def _get_resource(self, url: str, expected_type: str | None) -> JsonObject:
-        status, payload, _ = self._send("GET", url)
+        status, payload, _ = self._transport.send("GET", url)
         path = redact_url(url, self.base_url)
         if status != 200:
             raise FhirClientError(f"FHIR server answered {status}", status=status, url_path=path)
@@ -220,84 +189,6 @@ class FhirClient:
         if problem or not isinstance(payload, dict):
             raise FhirClientError(f"response unusable: {problem}", status=status, url_path=path)
         return payload
-
-    def _send(
-        self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
-    ) -> tuple[int, object, Mapping[str, str]]:
-        path = redact_url(url, self.base_url)
-        attempts = 2 if method == "GET" else 1  # one retry of an idempotent read on a transient 5xx
-        for attempt in range(attempts):
-            status, payload, response_headers = self._send_once(method, url, body, headers or {}, path)
-            if (
-                status not in _TRANSIENT
-                or attempt + 1 == attempts
-                or self._time_left() < self.timeouts.connect
-            ):
-                return status, payload, response_headers
-            log.info("fhir %s %s answered %d; retrying once", method, path, status)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _send_once(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], path: str
-    ) -> tuple[int, object, Mapping[str, str]]:
-        left = self._time_left()
-        if left <= 0:
-            raise FhirTimeoutError("the overall deadline passed before the request", url_path=path)
-        timeout = (min(self.timeouts.connect, left), min(self.timeouts.read, left))
-        started = time.monotonic()
-        try:
-            response = self._session.request(
-                method,
-                url,
-                data=body,
-                headers={"Accept": _FHIR_JSON, **headers},
-                auth=self._auth,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-            with response:
-                content = self._read_limited(response, path)
-        except requests.Timeout:
-            raise FhirTimeoutError(f"no answer within {timeout[1]:.1f} s", url_path=path) from None
-        except requests.RequestException as exc:
-            # The exception text contains the full URL (host, ids); keep only its class name.
-            raise FhirClientError(f"request failed ({type(exc).__name__})", url_path=path) from None
-        status = response.status_code
-        log.debug("fhir %s %s -> %d in %.0f ms", method, path, status, (time.monotonic() - started) * 1000)
-        if 300 <= status < 400:
-            raise FhirClientError(
-                f"FHIR server redirected ({status}); redirects are not followed", status=status, url_path=path
-            )
-        return status, _parse_json(content, status, path), response.headers
-
-    def _read_limited(self, response: requests.Response, path: str) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise FhirClientError(
-                    f"response larger than {self.max_response_bytes} bytes",
-                    status=response.status_code,
-                    url_path=path,
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _time_left(self) -> float:
-        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
-
-
-def _parse_json(content: bytes, status: int, path: str) -> object:
-    if not content.strip():
-        return None
-    try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        if 200 <= status < 300:
-            raise FhirClientError("response is not JSON", status=status, url_path=path) from None
-        return None  # an error page in HTML: the status says enough
 
 
 def _id_from_location(location: str | None, resource_type: str) -> str | None:

@@ -28,9 +28,19 @@ from typing import Any
 
 import requests
 
-from fhir_bonemet.client.bundles import JsonObject, next_link, payload_problem
+from fhir_bonemet.client.bundles import next_link, payload_problem
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
-from fhir_bonemet.client.tokens import RenderedUrl, expected_resource_type, render_template
+from fhir_bonemet.client.prefetch_outcomes import (
+    KeyOutcome,
+    PrefetchResult,
+    after_plan,
+    cannot_fetch,
+    collect,
+    fetch_key,
+    key_issue,
+    more_pages,
+)
+from fhir_bonemet.client.tokens import expected_resource_type, render_template
 from fhir_bonemet.core.facts import ReadIssue
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
 
@@ -58,42 +68,6 @@ class PrefetchRequest:
     fhir_authorization: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PrefetchResult:
-    """What each key resolved to.
-
-    ``data[key]`` is a resource or searchset Bundle, or ``None`` when there is no data (the client said
-    ``null``, or the read found nothing).  Unavailable keys are not in ``data``: their facts are
-    *unknown*, not absent.  ``fetched``: keys whose data (or part of it) came from the FHIR server.
-    ``truncated``: keys whose data lacks pages that could not be read.
-    """
-
-    data: Mapping[str, JsonObject | None]
-    unavailable: frozenset[str] = frozenset()
-    fetched: frozenset[str] = frozenset()
-    truncated: frozenset[str] = frozenset()
-    issues: tuple[ReadIssue, ...] = ()
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """How one key ended: data (or ``None``), or unavailable; plus what to report."""
-
-    available: bool
-    data: JsonObject | None = None
-    fetched: bool = False
-    truncated: bool = False
-    issues: list[ReadIssue] = field(default_factory=list)
-
-
-def _issue(key: str, message: str, severity: str = "error") -> ReadIssue:
-    return ReadIssue(location=f"prefetch.{key}", message=message, severity=severity)
-
-
-def _unavailable(key: str, message: str) -> _Outcome:
-    return _Outcome(available=False, issues=[_issue(key, message)])
-
-
 class PrefetchResolver:
     """Resolves prefetch for hook calls; one per service, shared by all requests."""
 
@@ -116,8 +90,8 @@ class PrefetchResolver:
         started = time.monotonic()
         deadline = started + self.limits.deadline_seconds
         provided = request.prefetch if isinstance(request.prefetch, Mapping) else {}
-        outcomes: dict[str, _Outcome] = {}
-        jobs: dict[str, Callable[[FhirClient], _Outcome]] = {}
+        outcomes: dict[str, KeyOutcome] = {}
+        jobs: dict[str, Callable[[FhirClient], KeyOutcome]] = {}
         for key, template in templates.items():
             outcome, job = self._plan(key, template, provided, request.context)
             if outcome is not None:
@@ -126,7 +100,7 @@ class PrefetchResolver:
                 jobs[key] = job
         if jobs:
             outcomes.update(self._run(jobs, request, deadline, outcomes))
-        result = _collect(templates, outcomes)
+        result = collect(templates, outcomes)
         self._log(request.hook_instance, result, provided, started)
         missing = sorted(required & result.unavailable)
         if missing:
@@ -142,61 +116,61 @@ class PrefetchResolver:
 
     def _plan(
         self, key: str, template: str, provided: Mapping[str, Any], context: Mapping[str, Any]
-    ) -> tuple[_Outcome | None, Callable[[FhirClient], _Outcome] | None]:
+    ) -> tuple[KeyOutcome | None, Callable[[FhirClient], KeyOutcome] | None]:
         """Decide from the request alone what to do with one key: (outcome so far, fetch job)."""
         notes: list[ReadIssue] = []
         if key in provided:
             value = provided[key]
             if value is None:
-                return _Outcome(available=True, data=None), None  # the client has no data: do not re-query
+                return KeyOutcome(available=True, data=None), None  # the client has no data: do not re-query
             problem = payload_problem(value, expected_type=expected_resource_type(template))
             if problem is None and next_link(value) is None:
-                return _Outcome(available=True, data=dict(value)), None
+                return KeyOutcome(available=True, data=dict(value)), None
             if problem is None:
                 first_page = dict(value)
-                return _Outcome(available=True, data=first_page), lambda client: _more_pages(
+                return KeyOutcome(available=True, data=first_page), lambda client: more_pages(
                     key, client, first_page
                 )
             notes.append(
-                _issue(key, f"prefetched value unusable ({problem}); fetching it instead", "warning")
+                key_issue(key, f"prefetched value unusable ({problem}); fetching it instead", "warning")
             )
         try:
             rendered = render_template(template, context)
         except ValueError as exc:
-            return _Outcome(available=False, issues=[*notes, _issue(key, str(exc))]), None
-        return _Outcome(available=False, issues=notes), lambda client: _fetch(key, client, rendered)
+            return KeyOutcome(available=False, issues=[*notes, key_issue(key, str(exc))]), None
+        return KeyOutcome(available=False, issues=notes), lambda client: fetch_key(key, client, rendered)
 
     def _run(
         self,
-        jobs: Mapping[str, Callable[[FhirClient], _Outcome]],
+        jobs: Mapping[str, Callable[[FhirClient], KeyOutcome]],
         request: PrefetchRequest,
         deadline: float,
-        planned: Mapping[str, _Outcome],
-    ) -> dict[str, _Outcome]:
-        results: dict[str, _Outcome] = {}
+        planned: Mapping[str, KeyOutcome],
+    ) -> dict[str, KeyOutcome]:
+        results: dict[str, KeyOutcome] = {}
         try:
             client = self._client(request, deadline)
         except FhirClientError as exc:
             for key in jobs:
-                results[key] = _cannot_fetch(key, planned.get(key), str(exc))
+                results[key] = cannot_fetch(key, planned.get(key), str(exc))
             return results
         executor = ThreadPoolExecutor(max_workers=min(self.limits.max_workers, len(jobs)))
         try:
-            futures: dict[Future[_Outcome], str] = {
+            futures: dict[Future[KeyOutcome], str] = {
                 executor.submit(job, client): key for key, job in jobs.items()
             }
             # A little grace past the deadline: requests whose timeout was clipped to it end on their own.
             wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.25)
             for future, key in futures.items():
                 if future.done() and future.exception() is None:
-                    results[key] = _after_plan(planned.get(key), future.result())
+                    results[key] = after_plan(planned.get(key), future.result())
                     continue
                 if future.done():
                     log.error("prefetch key %s: unexpected %s", key, type(future.exception()).__name__)
                     reason = "fetching failed unexpectedly"
                 else:
                     reason = "no answer from the FHIR server before the overall deadline"
-                results[key] = _cannot_fetch(key, planned.get(key), reason)
+                results[key] = cannot_fetch(key, planned.get(key), reason)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
         return results
@@ -234,68 +208,6 @@ class PrefetchResolver:
             sorted(result.truncated),
             (time.monotonic() - started) * 1000,
         )
-
-
-def _fetch(key: str, client: FhirClient, rendered: RenderedUrl) -> _Outcome:
-    try:
-        if rendered.read_type is not None:
-            return _Outcome(
-                available=True, data=client.get(rendered.url, expected_type=rendered.read_type), fetched=True
-            )
-        result = client.search(rendered.url)
-    except FhirClientError as exc:
-        if rendered.is_read and exc.status in (404, 410):
-            # A read that finds nothing is "no data", exactly like a prefetch value of null.
-            return _Outcome(
-                True, None, True, issues=[_issue(key, f"not found ({exc.status}); no data", "warning")]
-            )
-        return _unavailable(key, f"fetching {exc.url_path or 'it'} failed: {exc}")
-    issues = [] if not result.truncated else [_issue(key, f"incomplete: {result.stop_reason}", "warning")]
-    return _Outcome(True, result.bundle, True, result.truncated, issues)
-
-
-def _more_pages(key: str, client: FhirClient, first_page: JsonObject) -> _Outcome:
-    try:
-        result = client.follow_pages(first_page)
-    except FhirClientError as exc:
-        # The first page is good data; what is missing is reported, never silently dropped.
-        return _Outcome(
-            True, first_page, False, True, [_issue(key, f"incomplete: a next page failed: {exc}", "warning")]
-        )
-    issues = [] if not result.truncated else [_issue(key, f"incomplete: {result.stop_reason}", "warning")]
-    return _Outcome(True, result.bundle, result.pages > 1, result.truncated, issues)
-
-
-def _after_plan(planned: _Outcome | None, fetched: _Outcome) -> _Outcome:
-    """Keep what planning already reported (e.g. why a prefetched value was refused) before the rest."""
-    if planned is not None:
-        fetched.issues[:0] = planned.issues
-    return fetched
-
-
-def _cannot_fetch(key: str, planned: _Outcome | None, reason: str) -> _Outcome:
-    notes = list(planned.issues) if planned else []
-    if planned is not None and planned.available:  # a provided first page whose next pages are out of reach
-        notes.append(_issue(key, f"incomplete: the next pages cannot be read ({reason})", "warning"))
-        return _Outcome(True, planned.data, False, True, notes)
-    return _Outcome(False, issues=[*notes, _issue(key, reason)])
-
-
-def _collect(templates: Mapping[str, str], outcomes: Mapping[str, _Outcome]) -> PrefetchResult:
-    data: dict[str, JsonObject | None] = {}
-    issues: list[ReadIssue] = []
-    for key in templates:  # template order: deterministic output whatever finished first
-        outcome = outcomes[key]
-        if outcome.available:
-            data[key] = outcome.data
-        issues.extend(outcome.issues)
-    return PrefetchResult(
-        data=data,
-        unavailable=frozenset(key for key in templates if not outcomes[key].available),
-        fetched=frozenset(key for key in templates if outcomes[key].fetched),
-        truncated=frozenset(key for key in templates if outcomes[key].truncated),
-        issues=tuple(issues),
-    )
 
 
 def _log_safe(value: str) -> str:

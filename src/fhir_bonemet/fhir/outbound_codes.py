@@ -16,6 +16,7 @@ from typing import Any
 
 from fhir_bonemet.core.findings import Category, Referral, Tier
 from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.project_dirs import PROFILES
 
 __all__ = ["OutboundCodes", "ReferralCode", "Schedule", "default_codes_path", "load_outbound_codes"]
 
@@ -91,9 +92,10 @@ class OutboundCodes:
         return self.referrals[referral.value]
 
 
-def default_codes_path() -> Path:
-    """``profiles/outbound-codes.toml`` of the source tree (the package is installed editable)."""
-    return Path(__file__).resolve().parents[3] / "profiles" / FILE_NAME
+def default_codes_path(profiles_dir: Path | None = None) -> Path:
+    """``outbound-codes.toml`` in ``profiles_dir`` (default: the source tree's, see
+    :mod:`fhir_bonemet.project_dirs`); a missing directory is reported by the setting that names it."""
+    return PROFILES.require(profiles_dir) / FILE_NAME
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from fhir_bonemet.fhir.termdata import (
     load_systems,
     load_valuesets,
 )
+from fhir_bonemet.project_dirs import PROFILES
 
 __all__ = [
     "LOCAL_SYSTEM",
@@ -75,8 +76,8 @@ _NO_MEDICATION: Final = MedicationCodes((), _EMPTY, (), None, None)
 
 
 def default_profiles_dir() -> Path:
-    """``profiles/`` of the source tree (the package is installed editable)."""
-    return Path(__file__).resolve().parents[3] / "profiles"
+    """``profiles/`` of the source tree (see :mod:`fhir_bonemet.project_dirs`)."""
+    return PROFILES.default
 
 
 def _codings(codeable_concept: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
@@ -114,9 +115,7 @@ class Terminology:
 
     @classmethod
     def load(cls, profiles_dir: Path | None = None, conceptmap_dirs: Sequence[Path] = ()) -> Terminology:
-        root = profiles_dir or default_profiles_dir()
-        if not root.is_dir():
-            raise TerminologyError(f"{root}: profiles directory not found")
+        root = PROFILES.require(profiles_dir)
         systems = load_systems(root / "systems.json")
         local_codes = load_local_codes(root / "CodeSystem-bonemet.json")
         index = load_valuesets(root / "valuesets", systems, ALL_CONCEPTS, local_codes)
@@ -136,6 +135,10 @@ class Terminology:
 
     def _direct(self, key: Key) -> frozenset[str]:
         return frozenset(m.concept for m in self._index.members(*key))
+
+    def canonical_system(self, system: str) -> str:
+        """The canonical URI of a code system spelled any known way (``urn:oid:2.16.840.1.113883.6.1``)."""
+        return self._index.systems.canonical(system)
 
     def concepts_for_coding(self, system: str | None, code: str | None) -> frozenset[str]:
         key = self._key(system, code)

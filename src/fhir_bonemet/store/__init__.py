@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.store.base import (
-    FeedbackItem,
-    IssuedCard,
-    OutboxItem,
-    OutboxStatus,
-    Store,
-    StoredFeedback,
-    StoredIssuedCard,
-    StoreError,
-)
+from fhir_bonemet.store import base
+from fhir_bonemet.store.base import *  # noqa: F403  (the contract, as base.__all__ lists it)
+from fhir_bonemet.store.base import Store
 
-__all__ = [
-    "FeedbackItem",
-    "IssuedCard",
-    "OutboxItem",
-    "OutboxStatus",
-    "Store",
-    "StoreError",
-    "StoredFeedback",
-    "StoredIssuedCard",
-    "open_store",
-]
+# The package exports the contract of base.py (what callers and both implementations share) and the
+# factory that picks an implementation.
+__all__ = [*base.__all__, "open_store"]
 
 
 def open_store(settings: Settings) -> Store:

@@ -33,8 +33,6 @@ __all__ = [
     "StoreError",
     "StoredFeedback",
     "StoredIssuedCard",
-    "feedback_key",
-    "to_utc",
 ]
 
 OutboxStatus = Literal["pending", "done", "failed"]

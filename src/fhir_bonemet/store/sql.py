@@ -1,6 +1,7 @@
-"""Behaviour shared by the SQL stores: one set of statements, one set of row conversions.
+"""Behaviour shared by the SQL stores: one schema, one set of statements, one set of row conversions.
 
-Subclasses provide a connection (``_run``), the DDL, and how timestamps travel to and from the driver.
+Subclasses provide a connection (``_run``), the two dialect words of the schema (:func:`schema`), and how
+timestamps travel to and from the driver.
 Statements are written with ``?`` placeholders; the PostgreSQL store rewrites them to ``%s``.  Only our
 own constants (column lists, column names) are ever formatted into SQL text (hence the ``noqa: S608``
 marks); every value travels as a bound parameter.
@@ -27,6 +28,8 @@ from fhir_bonemet.store.base import (
     utc_now,
 )
 
+__all__ = ["Row", "SqlStore", "schema"]
+
 Row = tuple[Any, ...]
 
 _FEEDBACK_COLUMNS = (
@@ -40,6 +43,57 @@ _OUTBOX_COLUMNS = (
     "key, fhir_base, resource_type, if_none_exist, body_json, status, attempts, last_error, next_attempt_at, "
     "location, created_at, updated_at"
 )
+
+
+def schema(row_number: str, timestamp: str) -> tuple[str, ...]:
+    """The tables and indexes, created when a store opens.
+
+    The dialects differ only in how ``seq`` (the insertion order every listing follows) is generated
+    and in the column type of timestamps; ``row_number`` and ``timestamp`` are our own constants.
+    """
+    return (
+        f"""CREATE TABLE IF NOT EXISTS feedback (
+        seq {row_number},
+        key TEXT NOT NULL UNIQUE,
+        service_id TEXT NOT NULL,
+        card_uuid TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        outcome_timestamp {timestamp} NOT NULL,
+        accepted_suggestion_ids TEXT NOT NULL,
+        override_reason_code TEXT,
+        override_reason_system TEXT,
+        override_reason_display TEXT,
+        override_user_comment TEXT,
+        received_at {timestamp} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid)",
+        f"""CREATE TABLE IF NOT EXISTS issued_cards (
+        seq {row_number},
+        service_id TEXT NOT NULL,
+        hook TEXT NOT NULL,
+        hook_instance TEXT NOT NULL,
+        card_uuid TEXT NOT NULL,
+        rule_ids TEXT NOT NULL,
+        indicator TEXT NOT NULL,
+        suggestion_uuids TEXT NOT NULL,
+        issued_at {timestamp} NOT NULL,
+        UNIQUE (hook_instance, card_uuid))""",
+        "CREATE INDEX IF NOT EXISTS issued_cards_card ON issued_cards (card_uuid)",
+        f"""CREATE TABLE IF NOT EXISTS outbox (
+        seq {row_number},
+        key TEXT NOT NULL UNIQUE,
+        fhir_base TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        if_none_exist TEXT,
+        body_json TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        next_attempt_at {timestamp},
+        location TEXT,
+        created_at {timestamp} NOT NULL,
+        updated_at {timestamp} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt_at)",
+    )
 
 
 class SqlStore(ABC):

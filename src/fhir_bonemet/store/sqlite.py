@@ -10,55 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from fhir_bonemet.store.base import StoreError
-from fhir_bonemet.store.sql import Row, SqlStore
+from fhir_bonemet.store.sql import Row, SqlStore, schema
 
 __all__ = ["SqliteStore"]
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order equals time order in SQL comparisons
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS feedback (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
-        service_id TEXT NOT NULL,
-        card_uuid TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        outcome_timestamp TEXT NOT NULL,
-        accepted_suggestion_ids TEXT NOT NULL,
-        override_reason_code TEXT,
-        override_reason_system TEXT,
-        override_reason_display TEXT,
-        override_user_comment TEXT,
-        received_at TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid)",
-    """CREATE TABLE IF NOT EXISTS issued_cards (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        service_id TEXT NOT NULL,
-        hook TEXT NOT NULL,
-        hook_instance TEXT NOT NULL,
-        card_uuid TEXT NOT NULL,
-        rule_ids TEXT NOT NULL,
-        indicator TEXT NOT NULL,
-        suggestion_uuids TEXT NOT NULL,
-        issued_at TEXT NOT NULL,
-        UNIQUE (hook_instance, card_uuid))""",
-    "CREATE INDEX IF NOT EXISTS issued_cards_card ON issued_cards (card_uuid)",
-    """CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
-        fhir_base TEXT NOT NULL,
-        resource_type TEXT NOT NULL,
-        if_none_exist TEXT,
-        body_json TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
-        attempts INTEGER NOT NULL,
-        last_error TEXT,
-        next_attempt_at TEXT,
-        location TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt_at)",
-)
+_SCHEMA = schema(row_number="INTEGER PRIMARY KEY AUTOINCREMENT", timestamp="TEXT")
 
 
 class SqliteStore(SqlStore):

@@ -1,0 +1,130 @@
+"""How each prefetch key ended: the per-key outcome, the fetch jobs that produce it, and the merged result.
+
+:mod:`fhir_bonemet.client.prefetch` decides per key what to do and runs the jobs; this module holds what a
+job returns and how the outcomes of all keys become one :class:`PrefetchResult`.  Every issue is located at
+``prefetch.<key>`` and names a cause, never a token, id or other patient data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fhir_bonemet.client.bundles import JsonObject
+from fhir_bonemet.client.fhir import FhirClient
+from fhir_bonemet.client.tokens import RenderedUrl
+from fhir_bonemet.core.facts import ReadIssue
+from fhir_bonemet.errors import FhirClientError
+
+__all__ = [
+    "KeyOutcome",
+    "PrefetchResult",
+    "after_plan",
+    "cannot_fetch",
+    "collect",
+    "fetch_key",
+    "key_issue",
+    "more_pages",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchResult:
+    """What each key resolved to.
+
+    ``data[key]`` is a resource or searchset Bundle, or ``None`` when there is no data (the client said
+    ``null``, or the read found nothing).  Unavailable keys are not in ``data``: their facts are
+    *unknown*, not absent.  ``fetched``: keys whose data (or part of it) came from the FHIR server.
+    ``truncated``: keys whose data lacks pages that could not be read.
+    """
+
+    data: Mapping[str, JsonObject | None]
+    unavailable: frozenset[str] = frozenset()
+    fetched: frozenset[str] = frozenset()
+    truncated: frozenset[str] = frozenset()
+    issues: tuple[ReadIssue, ...] = ()
+
+
+@dataclass(slots=True)
+class KeyOutcome:
+    """How one key ended: data (or ``None``), or unavailable; plus what to report."""
+
+    available: bool
+    data: JsonObject | None = None
+    fetched: bool = False
+    truncated: bool = False
+    issues: list[ReadIssue] = field(default_factory=list)
+
+
+def key_issue(key: str, message: str, severity: str = "error") -> ReadIssue:
+    return ReadIssue(location=f"prefetch.{key}", message=message, severity=severity)
+
+
+def unavailable(key: str, message: str) -> KeyOutcome:
+    return KeyOutcome(available=False, issues=[key_issue(key, message)])
+
+
+def fetch_key(key: str, client: FhirClient, rendered: RenderedUrl) -> KeyOutcome:
+    try:
+        if rendered.read_type is not None:
+            return KeyOutcome(
+                available=True, data=client.get(rendered.url, expected_type=rendered.read_type), fetched=True
+            )
+        result = client.search(rendered.url)
+    except FhirClientError as exc:
+        if rendered.is_read and exc.status in (404, 410):
+            # A read that finds nothing is "no data", exactly like a prefetch value of null.
+            return KeyOutcome(
+                True, None, True, issues=[key_issue(key, f"not found ({exc.status}); no data", "warning")]
+            )
+        return unavailable(key, f"fetching {exc.url_path or 'it'} failed: {exc}")
+    issues = [] if not result.truncated else [key_issue(key, f"incomplete: {result.stop_reason}", "warning")]
+    return KeyOutcome(True, result.bundle, True, result.truncated, issues)
+
+
+def more_pages(key: str, client: FhirClient, first_page: JsonObject) -> KeyOutcome:
+    try:
+        result = client.follow_pages(first_page)
+    except FhirClientError as exc:
+        # The first page is good data; what is missing is reported, never silently dropped.
+        return KeyOutcome(
+            True,
+            first_page,
+            False,
+            True,
+            [key_issue(key, f"incomplete: a next page failed: {exc}", "warning")],
+        )
+    issues = [] if not result.truncated else [key_issue(key, f"incomplete: {result.stop_reason}", "warning")]
+    return KeyOutcome(True, result.bundle, result.pages > 1, result.truncated, issues)
+
+
+def after_plan(planned: KeyOutcome | None, fetched: KeyOutcome) -> KeyOutcome:
+    """Keep what planning already reported (e.g. why a prefetched value was refused) before the rest."""
+    if planned is not None:
+        fetched.issues[:0] = planned.issues
+    return fetched
+
+
+def cannot_fetch(key: str, planned: KeyOutcome | None, reason: str) -> KeyOutcome:
+    notes = list(planned.issues) if planned else []
+    if planned is not None and planned.available:  # a provided first page whose next pages are out of reach
+        notes.append(key_issue(key, f"incomplete: the next pages cannot be read ({reason})", "warning"))
+        return KeyOutcome(True, planned.data, False, True, notes)
+    return KeyOutcome(False, issues=[*notes, key_issue(key, reason)])
+
+
+def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) -> PrefetchResult:
+    data: dict[str, JsonObject | None] = {}
+    issues: list[ReadIssue] = []
+    for key in templates:  # template order: deterministic output whatever finished first
+        outcome = outcomes[key]
+        if outcome.available:
+            data[key] = outcome.data
+        issues.extend(outcome.issues)
+    return PrefetchResult(
+        data=data,
+        unavailable=frozenset(key for key in templates if not outcomes[key].available),
+        fetched=frozenset(key for key in templates if outcomes[key].fetched),
+        truncated=frozenset(key for key in templates if outcomes[key].truncated),
+        issues=tuple(issues),
+    )

@@ -1,0 +1,158 @@
+"""One HTTP exchange with a FHIR server: bearer token per request, timeouts under a deadline, one retry
+of a read on a transient 5xx, no redirects, a response size cap, and JSON parsing.
+
+Errors carry the redacted path the caller passes in (resource type and parameter names only); a
+``requests`` exception's text, which holds the full URL, never reaches a message or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import requests
+
+from fhir_bonemet.client.urls import redact_url
+from fhir_bonemet.errors import FhirClientError
+
+__all__ = ["FhirTimeoutError", "Timeouts", "Transport"]
+
+log = logging.getLogger("fhir_bonemet.client.fhir")  # one logger for the client, whichever module logs
+
+_TRANSIENT = frozenset({502, 503, 504})
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirTimeoutError(FhirClientError):
+    """The FHIR server did not answer within the read timeout or the overall deadline."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to wait for a connection and between bytes of a response."""
+
+    connect: float = 2.0
+    read: float = 5.0
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets (or removes) the Authorization header per request; passing an auth object also stops
+    requests from adding credentials from ~/.netrc."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:  # never show the token
+        return "_BearerAuth(<redacted>)"
+
+
+class Transport:
+    """Sends requests for one caller to one FHIR server over the shared session.
+
+    ``deadline`` is an absolute :func:`time.monotonic` value after which no request starts and every
+    read timeout is clipped to the time left.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        *,
+        access_token: str | None,
+        timeouts: Timeouts,
+        max_response_bytes: int,
+        deadline: float | None,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url
+        self._auth = _BearerAuth(access_token)
+        self.timeouts = timeouts
+        self.max_response_bytes = max_response_bytes
+        self.deadline = deadline
+
+    def send(
+        self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, object, Mapping[str, str]]:
+        path = redact_url(url, self._base_url)
+        attempts = 2 if method == "GET" else 1  # one retry of an idempotent read on a transient 5xx
+        for attempt in range(attempts):
+            status, payload, response_headers = self._send_once(method, url, body, headers or {}, path)
+            if (
+                status not in _TRANSIENT
+                or attempt + 1 == attempts
+                or self._time_left() < self.timeouts.connect
+            ):
+                return status, payload, response_headers
+            log.info("fhir %s %s answered %d; retrying once", method, path, status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], path: str
+    ) -> tuple[int, object, Mapping[str, str]]:
+        left = self._time_left()
+        if left <= 0:
+            raise FhirTimeoutError("the overall deadline passed before the request", url_path=path)
+        timeout = (min(self.timeouts.connect, left), min(self.timeouts.read, left))
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                data=body,
+                headers={"Accept": FHIR_JSON, **headers},
+                auth=self._auth,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                content = self._read_limited(response, path)
+        except requests.Timeout:
+            raise FhirTimeoutError(f"no answer within {timeout[1]:.1f} s", url_path=path) from None
+        except requests.RequestException as exc:
+            # The exception text contains the full URL (host, ids); keep only its class name.
+            raise FhirClientError(f"request failed ({type(exc).__name__})", url_path=path) from None
+        status = response.status_code
+        log.debug("fhir %s %s -> %d in %.0f ms", method, path, status, (time.monotonic() - started) * 1000)
+        if 300 <= status < 400:
+            raise FhirClientError(
+                f"FHIR server redirected ({status}); redirects are not followed", status=status, url_path=path
+            )
+        return status, _parse_json(content, status, path), response.headers
+
+    def _read_limited(self, response: requests.Response, path: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise FhirClientError(
+                    f"response larger than {self.max_response_bytes} bytes",
+                    status=response.status_code,
+                    url_path=path,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _time_left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+
+def _parse_json(content: bytes, status: int, path: str) -> object:
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        if 200 <= status < 300:
+            raise FhirClientError("response is not JSON", status=status, url_path=path) from None
+        return None  # an error page in HTML: the status says enough
