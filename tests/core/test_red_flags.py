@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from builders import TODAY, condition, lesion, obs, patient, procedure, site
+from builders import TODAY, condition, lesion, med, obs, patient, procedure, site
 
 from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.exercise import assess_exercise
 from fhir_bonemet.core.facts import ConditionFact, PatientFacts, SiteClass
 from fhir_bonemet.core.findings import Finding, Indicator, Referral, Tier
@@ -291,3 +292,49 @@ def test_red_flags_come_out_in_rule_order() -> None:
     ids = [f.rule_id for f in assess_red_flags(facts, TODAY, TH)]
     assert ids == ["R01", "R03", "R04", "R05", "R08"]
     assert assess_red_flags(facts, TODAY, TH) == assess_red_flags(facts, TODAY, TH)
+
+
+def test_an_undated_symptom_is_treated_as_current_and_says_so() -> None:
+    """A red-flag answer without any date may be today's: it is not ignored (missing data, more caution)."""
+    (r01,) = flags(spine(obs(c.RF_LIMB_WEAKNESS, flag=True, undated=True)))["R01"]
+    assert r01.indicator is Indicator.CRITICAL
+    assert any("treated as current" in m.consequence for m in r01.missing)
+    (r02,) = flags(spine(obs(c.RF_PAIN_ON_STRAINING, flag=True, undated=True)))["R02"]
+    assert r02.missing
+    assert r02.missing[0].consequence == "treated as current"
+    # A dated answer within the lookback still decides.
+    assert "R01" not in flags(
+        spine(
+            obs(c.RF_LIMB_WEAKNESS, flag=True, undated=True), obs(c.RF_LIMB_WEAKNESS, flag=False, days_ago=1)
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "extra"),
+    [
+        ("R09", {"medications": [med(c.OPIOID), med(c.BENZODIAZEPINE), med(c.GABAPENTINOID)]}),
+        (
+            "R06",
+            {
+                "medications": [med(c.BONE_MODIFYING_AGENT, c.DENOSUMAB), med(c.CALCIUM_VITAMIN_D)],
+                "observations": [
+                    obs(c.LAB_CALCIUM, 7.4, "mg/dL", days_ago=1),
+                    obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1),
+                ],
+            },
+        ),
+    ],
+)
+def test_a_critical_red_flag_from_the_medication_rules_also_holds_exercise(
+    rule: str, extra: dict[str, object]
+) -> None:
+    """§2.3 STEP 0: *any* critical red flag (§4, R06 and R09 included) puts the exercise plan on hold."""
+    facts = patient(lesions=[lesion(S.HUMERUS_PROXIMAL, ref="Condition/m")], **extra)  # type: ignore[arg-type]
+    result = assess(facts, TODAY, TH)
+    assert any(f.rule_id == rule and f.indicator is Indicator.CRITICAL for f in result.findings)
+    assert result.exercise is not None
+    assert result.exercise.tier is Tier.HOLD
+    assert result.exercise.on_hold_reason is not None
+    assert f"red flag {rule}" in result.exercise.on_hold_reason
+    assert all(f.rule_id != "P25" for f in result.findings)  # no advice to time a programme on hold

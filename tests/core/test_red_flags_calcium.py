@@ -164,3 +164,23 @@ def test_a_hypercalcaemia_diagnosis_without_a_recent_result_asks_for_one() -> No
     assert finding.indicator is Indicator.WARNING
     assert finding.missing[0].what.startswith("calcium result")
     assert r03(facts()) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "indicator"),
+    [
+        (3.45, "mmol/L", Indicator.CRITICAL),  # CKS severe: >3.40 mmol/L (13.8 mg/dL)
+        (3.40, "mmol/L", Indicator.WARNING),
+        (13.8, "mg/dL", Indicator.WARNING),  # the mg/dL band stays 12-<14
+    ],
+)
+def test_calcium_in_mmol_per_litre_uses_the_published_mmol_severe_band(
+    value: float, unit: str, indicator: Indicator
+) -> None:
+    """clinical-rules R03: admit at >=14 mg/dL *or* >3.4 mmol/L; the two do not convert exactly."""
+    albumin = alb(40, "g/L") if unit == "mmol/L" else alb(4.0)
+    finding = r03(facts(ca(value, unit), albumin))
+    assert finding is not None
+    assert finding.indicator is indicator
+    if unit == "mmol/L":
+        assert f"{value:.2f} mmol/L" in finding.summary

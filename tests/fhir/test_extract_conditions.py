@@ -211,3 +211,14 @@ def test_malformed_fields_skip_only_that_field() -> None:
     assert [lesion.site.site for lesion in facts.lesions] == [SiteClass.FEMUR, SiteClass.RIB]
     locations = {issue.location for issue in facts.issues}
     assert locations == {"Condition/m.bodySite[1]", "Condition/bad-code.code"}
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [(SCT, "71286001"), (ICD10CM, "G95.20"), (ICD10CM, "G83.4"), (SCT, "192970008")],
+)
+def test_cord_and_cauda_equina_compression_in_either_vocabulary(system: str, code: str) -> None:
+    """Cauda equina syndrome coded in SNOMED CT is as much an MSCC record (R01) as its ICD-10-CM code."""
+    mscc = condition("mscc", {"coding": [coding(system, code)]}, onsetDateTime="2025-02-27")
+    [fact] = facts_of(mscc).conditions
+    assert c.CORD_COMPRESSION in fact.concepts

@@ -260,3 +260,64 @@ def test_yes_no_concept_with_an_unreadable_answer_is_reported() -> None:
     facts = facts_of(observation("w", local, "rf-limb-weakness", valueQuantity={"value": 3}))
     assert facts.observations == ()
     assert [i.location for i in facts.issues] == ["Observation/w.value"]
+
+
+@pytest.mark.parametrize(
+    ("code", "concept", "answer", "expected"),
+    [
+        (ECOG, c.ECOG, coding(LOINC, "LA9625-0"), 3.0),
+        (ECOG, c.ECOG, coding("urn:oid:2.16.840.1.113883.6.1", "LA9626-8"), 4.0),
+        ("89243-0", c.KPS, coding(LOINC, "LA29181-7"), 40.0),
+        ("89243-0", c.KPS, coding(LOINC, "LA29179-1"), 60.0),
+    ],
+)
+def test_performance_status_as_a_loinc_answer_code(
+    code: str, concept: str, answer: dict[str, Any], expected: float
+) -> None:
+    """ECOG/KPS sent as the LL529-9 / LL4986-7 answer code (no number in the display) are still read."""
+    as_value = observation("v", LOINC, code, valueCodeableConcept={"coding": [answer]})
+    as_interpretation = observation("i", LOINC, code, interpretation=[{"coding": [answer]}])
+    facts = facts_of(as_value, as_interpretation)
+    assert [(o.ref, o.concept, o.quantity.value if o.quantity else None) for o in facts.observations] == [
+        ("Observation/i", concept, expected),
+        ("Observation/v", concept, expected),
+    ]
+    assert facts.issues == ()
+
+
+def test_performance_status_code_and_display_disagreeing_gives_the_worse_score() -> None:
+    ecog = observation(
+        "e", LOINC, ECOG, valueCodeableConcept={"coding": [coding(LOINC, "LA9622-7", "3 - in bed >50%")]}
+    )
+    [fact] = _only(c.ECOG, ecog)
+    assert fact.quantity is not None
+    assert fact.quantity.value == 3.0
+
+
+def test_karnofsky_in_percent_is_read() -> None:
+    [fact] = _only(c.KPS, observation("k", LOINC, "89243-0", **quantity(40, "%")))
+    assert fact.quantity is not None
+    assert fact.quantity.value == 40.0
+
+
+def test_the_reported_unit_is_kept_next_to_the_normalised_value() -> None:
+    [fact] = _only(c.LAB_CALCIUM, observation("ca", LOINC, CALCIUM, **quantity(3.45, "mmol/L")))
+    assert fact.quantity is not None
+    assert (fact.quantity.unit, fact.quantity.reported_unit) == ("mg/dL", "mmol/L")
+    [same] = _only(c.LAB_CALCIUM, observation("mg", LOINC, CALCIUM, **quantity(13.8, "mg/dL")))
+    assert same.quantity is not None
+    assert same.quantity.reported_unit is None
+
+
+def test_pain_score_sent_out_of_ten_is_read() -> None:
+    [fact] = _only(c.PAIN_SCORE, observation("p", LOINC, PAIN, **quantity(8, "/10")))
+    assert fact.quantity is not None
+    assert fact.quantity.value == 8.0
+
+
+def test_body_temperature_vital_sign_is_read_for_the_fever_gate() -> None:
+    """A febrile patient is recorded as a LOINC 8310-5 vital sign, not as a fever finding."""
+    temperature = observation("t", LOINC, "8310-5", **quantity(38.4, "Cel"))
+    [fact] = _only(c.FEVER, temperature)
+    assert fact.quantity is not None
+    assert (fact.quantity.value, fact.quantity.unit) == (38.4, "Cel")

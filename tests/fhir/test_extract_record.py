@@ -194,3 +194,23 @@ def test_a_broken_resource_does_not_sink_the_others() -> None:
     assert [o.ref for o in facts.observations] == ["Observation/ok"]
     broken = sorted({i.location.split(".")[0] for i in facts.issues})
     assert broken == ["Condition/broken", "MedicationRequest/broken", "Observation/broken"]
+
+
+def test_radiotherapy_named_only_in_the_category_and_to_several_sites() -> None:
+    """A course coded locally, with "radiotherapy" in Procedure.category, to T9 and the left femur: both
+    lesions count as recently irradiated (clinical-rules §2.3 upgrade, P06)."""
+    course = _procedure(
+        "course",
+        "http://ehr.example/rt-course",
+        "RT-8GY-1F",
+        performedDateTime="2025-02-20",
+        category={"coding": [coding(SCT, "1287742003", "Radiotherapy")]},
+        bodySite=[site("122495006", text="T9"), site("71341001", side="left")],
+    )
+    unrelated = _procedure("other", "http://ehr.example/rt-course", "CONSULT", performedDateTime="2025-02-20")
+    facts = facts_of(course, unrelated)
+    assert [(p.ref, p.site.site if p.site else None) for p in facts.procedures] == [
+        ("Procedure/course", SiteClass.SPINE_THORACIC),
+        ("Procedure/course", SiteClass.FEMUR),
+    ]
+    assert all(c.RADIOTHERAPY in p.concepts for p in facts.procedures)

@@ -94,11 +94,11 @@ def test_bundle_of_conceptmaps(tmp_path: Path) -> None:
 
 
 def test_target_outside_every_valueset_stops_start_up(tmp_path: Path) -> None:
-    _write(tmp_path, "bad.json", _map("http://ehr.example/obs", "http://loinc.org", "X", "8310-5"))
+    _write(tmp_path, "bad.json", _map("http://ehr.example/obs", "http://loinc.org", "X", "8867-4"))
     with pytest.raises(
         TerminologyError,
         match=r"bad\.json: ConceptMap\.group\[0\]\.element\[0\]\.target\[0\]: "
-        r"target http://loinc\.org\|8310-5 is in no project ValueSet",
+        r"target http://loinc\.org\|8867-4 is in no project ValueSet",
     ):
         Terminology.load(conceptmap_dirs=[tmp_path])
 

@@ -18,7 +18,7 @@ from fhir_bonemet.core.labs import CalciumResult, corrected_calcium
 from fhir_bonemet.core.medications import dose_mg, has_ingredient
 from fhir_bonemet.core.pain_context import RENAL_CONCEPTS, RENAL_KEYS, PainContext, PainRule, Trace, pain_rule
 from fhir_bonemet.core.rules import RuleSpec
-from fhir_bonemet.core.select import latest, observations, procedures
+from fhir_bonemet.core.select import procedures
 
 RULES: list[PainRule] = []
 
@@ -72,7 +72,7 @@ def _za_table(t: Trace) -> str:
 def calcium(t: Trace) -> CalciumResult | None:
     for key in CALCIUM_KEYS[:2]:
         t.v(key)
-    result = corrected_calcium(t.ctx.facts, t.ctx.today, t.ctx.th)
+    result = corrected_calcium(t.ctx.facts, t.ctx.today, t.ctx.th, t.ctx.index)
     if result is not None:
         t.fact(*result.used)
         if result.note:
@@ -91,7 +91,7 @@ def dental_exam_on_record(ctx: PainContext) -> bool:
     done = [p for p in procedures(ctx.facts, c.DENTAL_EXAM) if p.status not in ("not-done", "stopped")]
     return bool(
         done
-        or observations(ctx.facts, c.DENTAL_EXAM)
+        or ctx.index.observations(c.DENTAL_EXAM)
         or [o for o in ctx.facts.orders if c.DENTAL_EXAM in o.concepts]
     )
 
@@ -277,7 +277,7 @@ def p09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     ]
     if high:
         recs[1] = "Calcium is above normal: do not add calcium supplements now (see R03)."
-    vit = latest(ctx.facts, c.LAB_VITAMIN_D, ctx.today, t.v("lookback.lab_days"))
+    vit = ctx.index.latest(c.LAB_VITAMIN_D, ctx.today, t.v("lookback.lab_days"))
     if vit is None:
         recs.append("Check 25-OH vitamin D.")
     elif vit.quantity is not None:

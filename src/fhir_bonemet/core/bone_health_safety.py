@@ -21,7 +21,7 @@ from fhir_bonemet.core.labs import CalciumMethod
 from fhir_bonemet.core.pain_checks import active_conditions
 from fhir_bonemet.core.pain_context import RENAL_CONCEPTS, RENAL_KEYS, PainContext, PainRule, Trace, pain_rule
 from fhir_bonemet.core.rules import RuleSpec
-from fhir_bonemet.core.select import latest, obs_date
+from fhir_bonemet.core.select import obs_date
 
 RULES: list[PainRule] = []
 
@@ -93,7 +93,7 @@ def r07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         return None
     t = Trace(ctx, spec)
     onj = active_conditions(t, (c.ONJ,))
-    symptom = latest(ctx.facts, c.RF_ONJ_SYMPTOM, ctx.today, t.v("red_flags.symptom_lookback_days"))
+    symptom = ctx.index.latest(c.RF_ONJ_SYMPTOM, ctx.today, t.v("red_flags.symptom_lookback_days"))
     if symptom is not None and symptom.flag:
         when = obs_date(symptom)
         t.fact(

@@ -9,13 +9,14 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.fact_index import FactIndex
 from fhir_bonemet.core.facts import BodySite, ObservationFact, PatientFacts, Sex
 from fhir_bonemet.core.findings import UsedFact
-from fhir_bonemet.core.select import latest, obs_date, observations, within_days
+from fhir_bonemet.core.select import obs_date, within_days
 from fhir_bonemet.core.thresholds import Thresholds
 
 __all__ = [
@@ -60,19 +61,27 @@ class PainScore:
         return UsedFact(f"Pain score 0-10{where}", f"{self.value:g}", self.ref, _iso(self.effective))
 
 
-def pain_scores(facts: PatientFacts, today: date, days: float) -> list[PainScore]:
+def pain_scores(
+    facts: PatientFacts, today: date, days: float, index: FactIndex | None = None
+) -> list[PainScore]:
     """Dated numeric pain scores within ``days`` of ``today``, newest first."""
+    idx = index if index is not None else FactIndex(facts)
+    oldest = today - timedelta(days=days)
     found: list[PainScore] = []
-    for obs in observations(facts, c.PAIN_SCORE):
+    for obs in idx.observations(c.PAIN_SCORE):  # newest first, undated last
+        if obs.effective is not None and obs.effective.date() < oldest:
+            break  # every later score is older still (or undated, which never counts)
         if obs.quantity is None or obs.effective is None or not within_days(obs.effective, today, days):
             continue
         found.append(PainScore(obs.ref, obs.quantity.value, obs.effective, obs.site))
     return found
 
 
-def latest_pain(facts: PatientFacts, today: date, th: Thresholds) -> PainScore | None:
+def latest_pain(
+    facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
+) -> PainScore | None:
     """``latestNRS`` of clinical-rules §3: the newest score within ``lookback.pain_score_days``."""
-    scores = pain_scores(facts, today, th.v("lookback.pain_score_days"))
+    scores = pain_scores(facts, today, th.v("lookback.pain_score_days"), index)
     return scores[0] if scores else None
 
 
@@ -94,13 +103,13 @@ class PainTrend:
         return tuple(s.ref for s in self.scores)
 
 
-def pain_trend(facts: PatientFacts, today: date, th: Thresholds) -> PainTrend:
+def pain_trend(facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None) -> PainTrend:
     """Direction of the pain scores within ``pain.trend_window_days``: newest compared with oldest.
 
     A change smaller than ``pain.trend_min_change`` NRS points is "stable", so one noisy score does not
     make a trend.
     """
-    scores = tuple(reversed(pain_scores(facts, today, th.v("pain.trend_window_days"))))
+    scores = tuple(reversed(pain_scores(facts, today, th.v("pain.trend_window_days"), index)))
     if len(scores) < 2:
         return PainTrend(Trend.UNKNOWN, None, scores)
     change = scores[-1].value - scores[0].value
@@ -136,17 +145,16 @@ class PainMechanism:
         return self.kind in (Mechanism.NEUROPATHIC, Mechanism.MIXED)
 
 
-def _recent(facts: PatientFacts, concept: str, today: date, days: float) -> ObservationFact | None:
-    return latest(facts, concept, today, days)
-
-
-def pain_mechanism(facts: PatientFacts, today: date, th: Thresholds) -> PainMechanism:
+def pain_mechanism(
+    facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
+) -> PainMechanism:
     """Nociceptive, neuropathic or mixed, as the union of every recorded component.
 
     Pain from a bone metastasis is nociceptive; any neuropathic feature on top of it (neuropathic-pain or
     peripheral-neuropathy Condition, radicular pain, or a recorded ``pain-mechanism`` assessment) makes it
     mixed.  A recorded assessment adds its component(s); it does not erase the others.
     """
+    idx = index if index is not None else FactIndex(facts)
     days = th.v("pain.mechanism_lookback_days")
     nociceptive: list[str] = sorted({lesion.ref for lesion in facts.lesions})
     neuropathic: list[str] = []
@@ -162,11 +170,11 @@ def pain_mechanism(facts: PatientFacts, today: date, th: Thresholds) -> PainMech
             used.append(
                 UsedFact(cond.display or "Neuropathic condition", "active", cond.ref, _iso(cond.onset))
             )
-    radicular = _recent(facts, c.RF_RADICULAR_PAIN, today, days)
+    radicular = idx.latest(c.RF_RADICULAR_PAIN, today, days)
     if radicular is not None and radicular.flag:
         neuropathic.append(radicular.ref)
         used.append(UsedFact("Radicular pain", "present", radicular.ref, _iso(obs_date(radicular))))
-    assessed = _recent(facts, c.PAIN_MECHANISM, today, days)
+    assessed = idx.latest(c.PAIN_MECHANISM, today, days)
     if assessed is not None and assessed.code in {m.value for m in Mechanism} - {Mechanism.UNKNOWN.value}:
         used.append(
             UsedFact("Recorded pain mechanism", str(assessed.code), assessed.ref, _iso(obs_date(assessed)))
@@ -249,15 +257,18 @@ def _weight_kg(obs: ObservationFact) -> float | None:
     return obs.quantity.value * _KG_PER_UNIT[obs.quantity.unit]
 
 
-def renal_function(facts: PatientFacts, today: date, th: Thresholds) -> RenalFunction:
+def renal_function(
+    facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
+) -> RenalFunction:
     """Cockcroft-Gault CrCl when creatinine, weight and age are known; else a measured CrCl; else eGFR.
 
     Unknown or non-binary sex uses the female factor, the lower (cautious) value, and says so.
     """
+    idx = index if index is not None else FactIndex(facts)
     lab_days = th.v("lookback.lab_days")
     missing: list[str] = []
-    creat = latest(facts, c.LAB_CREATININE, today, lab_days)
-    weight = latest(facts, c.BODY_WEIGHT, today, th.v("pain.weight_lookback_days"))
+    creat = idx.latest(c.LAB_CREATININE, today, lab_days)
+    weight = idx.latest(c.BODY_WEIGHT, today, th.v("pain.weight_lookback_days"))
     age = facts.age_on(today)
     scr = _creatinine_mg_dl(creat) if creat is not None else None
     kg = _weight_kg(weight) if weight is not None else None
@@ -288,7 +299,7 @@ def renal_function(facts: PatientFacts, today: date, th: Thresholds) -> RenalFun
         (c.LAB_CRCL, "measured", "Creatinine clearance (measured)"),
         (c.LAB_EGFR, "egfr", "eGFR"),
     ):
-        obs = latest(facts, concept, today, lab_days)
+        obs = idx.latest(concept, today, lab_days)
         if obs is not None and obs.quantity is not None:
             used_fact = UsedFact(
                 label, f"{obs.quantity.value:g} {obs.quantity.unit}", obs.ref, _iso(obs_date(obs))

@@ -5,7 +5,7 @@ Order of work, as a clinician would read it:
 1. Population gate: adults with an active bone metastasis; anyone else gets an empty Assessment (the
    service stays silent).
 2. Red flags (cord compression, hypercalcaemia, fracture, pain escalation, cytopenia) — they also gate
-   exercise.
+   exercise, as do the critical medication red flags of step 4 (R06, R09).
 3. Exercise safety (per-lesion and patient tier, domain matrix, prescription) on ``patient-view``.
 4. Pain management, pharmacovigilance and bone-modifying agents; on ``order-select``/``order-sign`` only
    the rules about the draft orders in focus speak.
@@ -56,7 +56,18 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     red_flags = assess_red_flags(facts, today, th, index)
     order_hook = hook != "patient-view"
     plan, exercise_findings = assess_exercise(facts, today, th, red_flags=red_flags, index=index)
-    pain_findings = assess_pain(facts, today, th, hook=hook, exercise=plan)
+    pain_findings = assess_pain(facts, today, th, hook=hook, exercise=plan, index=index)
+    # clinical-rules §2.3 STEP 0 holds exercise on *any* critical red flag, including the two the
+    # medication rules raise (R06 severe hypocalcaemia, R09 triple CNS depression).  Rare, so the plan
+    # and the pain rules that look at it (P12, P25) are simply worked out again.
+    late = tuple(
+        f for f in pain_findings if f.category is Category.RED_FLAG and f.indicator is Indicator.CRITICAL
+    )
+    if late and plan is not None:
+        plan, exercise_findings = assess_exercise(
+            facts, today, th, red_flags=(*red_flags, *late), index=index
+        )
+        pain_findings = assess_pain(facts, today, th, hook=hook, exercise=plan, index=index)
 
     findings: list[Finding] = []
     if order_hook:

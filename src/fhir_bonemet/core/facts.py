@@ -98,6 +98,9 @@ class Quantity:
 
     value: float
     unit: str
+    # The unit as the laboratory reported it, when it differs from ``unit`` (e.g. "mmol/L" for a calcium
+    # normalised to mg/dL): some bands are published per unit system and do not convert exactly.
+    reported_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class LabValue:
     unit: str
     ref: str
     when: datetime | None
+    reported_unit: str | None = None  # the laboratory's own unit when it was not ``unit``
 
     def used(self) -> UsedFact:
         return UsedFact(
@@ -114,7 +115,13 @@ def latest_lab(
             continue
         value = to_canonical(concept, obs)
         if value is not None:
-            return LabValue(concept, value, canonical_unit(concept), obs.ref, obs.effective)
+            unit = canonical_unit(concept)
+            reported = None
+            if obs.quantity is not None:
+                reported = obs.quantity.reported_unit or (
+                    obs.quantity.unit if obs.quantity.unit != unit else None
+                )
+            return LabValue(concept, value, unit, obs.ref, obs.effective, reported)
     return None
 
 
@@ -140,6 +147,14 @@ class CalciumResult:
     when: date | None
     used: tuple[UsedFact, ...]
     note: str = ""
+    # The laboratory reported the (total or corrected) calcium in mmol/L: the published mmol/L bands apply
+    # too, since they do not convert exactly into the mg/dL ones (severe: >3.4 mmol/L vs >=14 mg/dL).
+    molar: bool = False
+
+    @property
+    def mmol_per_l(self) -> float:
+        """The value in mmol/L (ionised values already are)."""
+        return self.value if not self.is_total else self.value / _CA_MG_DL_PER_MMOL_L
 
     @property
     def is_total(self) -> bool:
@@ -222,6 +237,7 @@ def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumRe
                 (preferred.ref,),
                 _day(preferred.when),
                 (preferred.used(),),
+                molar=method is not CalciumMethod.IONISED and _molar(preferred),
             )
     # Only a total calcium is the newest: correct it with an albumin taken close to it.
     if total is None:  # unreachable: newest is one of the three and the first two returned above
@@ -237,6 +253,7 @@ def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumRe
             (total.used(),),
             note=f"no albumin within {pair_hours:g} h of the calcium: not corrected; the corrected value "
             "may be higher when albumin is low",
+            molar=_molar(total),
         )
     coefficient = th.v("red_flags.calcium_albumin_coefficient")
     reference = th.v("red_flags.calcium_reference_albumin")
@@ -249,7 +266,13 @@ def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumRe
         _day(total.when),
         (total.used(), albumin.used()),
         note=f"Ca + {coefficient:g} x ({reference:g} - albumin g/dL)",
+        molar=_molar(total),
     )
+
+
+def _molar(lab: LabValue) -> bool:
+    unit = lab.reported_unit
+    return unit is not None and unit.replace(" ", "").lower() == "mmol/l"
 
 
 def _paired_albumin(idx: FactIndex, total: LabValue, pair_hours: float) -> LabValue | None:

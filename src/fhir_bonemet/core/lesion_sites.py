@@ -121,6 +121,9 @@ def attribute(
     eligible: Callable[[BoneLesion], bool] = lambda _lesion: True,
 ) -> tuple[BoneLesion, ...]:
     """The eligible lesions a fact with this focus and body site may be about."""
+    if not focus and (site is None or site.site is S.UNKNOWN):
+        # Nothing narrows it down (the usual pain score): every eligible lesion, without a check each.
+        return tuple(lesion for lesion in lesions if eligible(lesion))
     return tuple(lesion for lesion in lesions if eligible(lesion) and _fits(lesion, focus, site))
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.facts import DoseInstruction, MedicationFact
@@ -72,8 +73,26 @@ def _matches(name: str, ingredient: str) -> bool:
     return ingredient == name or ingredient.startswith(name + " ")
 
 
+@lru_cache(maxsize=1024)
+def _lowered(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(w.lower() for w in words)
+
+
 def has_ingredient(med: MedicationFact, *names: str) -> bool:
-    return any(_matches(n, i) for n in names for i in med.ingredients)
+    """Any of ``names`` among ``med``'s ingredients, as :func:`_matches` decides.
+
+    Asked dozens of times per assessment (each medication against several drug lists), so the lower-case
+    spellings of the ingredient and name lists (drug names, a small set) are remembered.
+    """
+    if not med.ingredients:
+        return False
+    ingredients = _lowered(med.ingredients)
+    for name in _lowered(names):
+        salt = name + " "
+        for ingredient in ingredients:
+            if ingredient == name or ingredient.startswith(salt):
+                return True
+    return False
 
 
 def _is_count_unit(unit: str) -> bool:

@@ -25,6 +25,7 @@ from fhir_bonemet.core import (
     pain_review,
     pain_safety,
 )
+from fhir_bonemet.core.fact_index import FactIndex
 from fhir_bonemet.core.facts import PatientFacts
 from fhir_bonemet.core.findings import Category, ExercisePlan, Finding, Indicator, Tier
 from fhir_bonemet.core.pain_context import HOOKS, PainContext, PainRule, Trace, build_context
@@ -112,15 +113,17 @@ def assess_pain(
     *,
     hook: str,
     exercise: ExercisePlan | None = None,
+    index: FactIndex | None = None,
 ) -> tuple[Finding, ...]:
     """Pain and bone-health findings for one patient on one hook, in a deterministic order.
 
     ``hook`` is ``patient-view`` (all rules, active medications only), ``order-select`` or ``order-sign``
     (draft orders count as active; only medication rules about a draft in focus speak).  ``exercise`` is
     the exercise plan issued in the same call, if any (P12 and P25 take an exercise programme into
-    account).  Raises ``ValueError`` for an unknown hook.
+    account).  ``index`` is the call's fact index when the caller already has one.  Raises
+    ``ValueError`` for an unknown hook.
     """
-    ctx = build_context(facts, today, th, hook, exercise_active=exercise_in_progress(exercise))
+    ctx = build_context(facts, today, th, hook, exercise_active=exercise_in_progress(exercise), index=index)
     findings: list[Finding] = []
     for rule in PAIN_RULES:
         if ctx.order_hook and not rule.on_orders:

@@ -15,7 +15,7 @@ from fhir_bonemet.core.facts import ConditionFact
 from fhir_bonemet.core.findings import UsedFact
 from fhir_bonemet.core.labs import LabValue, latest_lab
 from fhir_bonemet.core.pain_context import RENAL_CONCEPTS, RENAL_KEYS, Trace
-from fhir_bonemet.core.select import latest, obs_date
+from fhir_bonemet.core.select import obs_date
 
 # "unknown" counts as current: an unknown status is not evidence that the problem has gone away.
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse", "unknown"})
@@ -119,7 +119,7 @@ def liver_risk(t: Trace) -> list[tuple[str, str]]:
     ]
     multiple = t.v("pain.liver_enzyme_uln_multiple")
     for concept, key, name in ((c.LAB_ALT, "pain.alt_uln", "ALT"), (c.LAB_AST, "pain.ast_uln", "AST")):
-        obs = latest(t.ctx.facts, concept, t.ctx.today, t.v("lookback.lab_days"))
+        obs = t.ctx.index.latest(concept, t.ctx.today, t.v("lookback.lab_days"))
         if obs is None or obs.quantity is None or obs.quantity.unit != "U/L":
             continue
         when = obs_date(obs)

@@ -22,6 +22,7 @@ from datetime import date
 
 from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.derived import PainScore, RenalFunction, latest_pain, renal_function
+from fhir_bonemet.core.fact_index import FactIndex
 from fhir_bonemet.core.facts import MedicationFact, PatientFacts
 from fhir_bonemet.core.findings import (
     Category,
@@ -65,7 +66,14 @@ class PainContext:
     focus: frozenset[str] | None  # refs of the draft orders in focus; None on patient-view
     renal: RenalFunction
     pain: PainScore | None
+    # The call's fact index (shared with the red-flag and exercise rules), so the rules look facts up
+    # by concept instead of scanning the record; built by build_context when the caller has none.
+    index: FactIndex = field(compare=False, repr=False)
     exercise_active: bool = False  # a structured exercise programme is in progress (P12, P25)
+    # active(*classes) answers, remembered: the rules ask about the same drug classes again and again.
+    _active: dict[tuple[str, ...], tuple[MedicationFact, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def order_hook(self) -> bool:
@@ -76,8 +84,11 @@ class PainContext:
         return self.facts.age_on(self.today)
 
     def active(self, *classes: str) -> list[MedicationFact]:
-        wanted = set(classes)
-        return [m for m in self.meds if wanted & m.classes]
+        found = self._active.get(classes)
+        if found is None:
+            wanted = set(classes)
+            found = self._active[classes] = tuple(m for m in self.meds if wanted & m.classes)
+        return list(found)  # a list of its own: callers may change it
 
     def has(self, *classes: str) -> bool:
         return bool(self.active(*classes))
@@ -91,7 +102,13 @@ class PainContext:
 
 
 def build_context(
-    facts: PatientFacts, today: date, th: Thresholds, hook: str, *, exercise_active: bool = False
+    facts: PatientFacts,
+    today: date,
+    th: Thresholds,
+    hook: str,
+    *,
+    exercise_active: bool = False,
+    index: FactIndex | None = None,
 ) -> PainContext:
     if hook not in HOOKS:
         raise ValueError(f"unknown hook {hook!r}; expected one of {', '.join(HOOKS)}")
@@ -104,6 +121,7 @@ def build_context(
         selected = [m for m in drafts if m.is_selected]
         chosen = selected if hook == ORDER_SELECT and selected else drafts
         focus = frozenset(m.ref for m in chosen)
+    idx = index if index is not None else FactIndex(facts)
     return PainContext(
         facts=facts,
         today=today,
@@ -111,9 +129,10 @@ def build_context(
         hook=hook,
         meds=meds,
         focus=focus,
-        renal=renal_function(facts, today, th),
-        pain=latest_pain(facts, today, th),
+        renal=renal_function(facts, today, th, idx),
+        pain=latest_pain(facts, today, th, idx),
         exercise_active=exercise_active,
+        index=idx,
     )
 
 

@@ -40,7 +40,19 @@ _PAIN_REASONS = frozenset({c.NEOPLASM_PAIN, c.NEUROPATHIC_PAIN, c.BONE_METASTASI
 
 
 def _products(ctx: PainContext) -> list[MedicationFact]:
-    return [m for m in ctx.meds if c.ACETAMINOPHEN in m.classes or has_ingredient(m, *ACETAMINOPHEN_NAMES)]
+    found = ctx.index.memo(
+        ("acetaminophen_products", ctx.hook, ctx.today),  # P20 and P21 ask: worked out once per call
+        lambda: tuple(
+            m for m in ctx.meds if c.ACETAMINOPHEN in m.classes or has_ingredient(m, *ACETAMINOPHEN_NAMES)
+        ),
+    )
+    return list(found)
+
+
+def _acetaminophen_total(ctx: PainContext, products: list[MedicationFact]) -> IngredientTotal:
+    # P20 and P21 read the same total: worked out once per call (``products`` is ``_products(ctx)``).
+    key = ("daily_acetaminophen", ctx.hook, ctx.today)
+    return ctx.index.memo(key, lambda: daily_acetaminophen(products))
 
 
 def _total_facts(t: Trace, total: IngredientTotal) -> None:
@@ -77,7 +89,7 @@ def p20(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     if not products or not ctx.concerns_focus(products):
         return None
     t = Trace(ctx, spec)
-    total = daily_acetaminophen(products)
+    total = _acetaminophen_total(ctx, products)
     long_days = t.v("pain.acetaminophen_long_term_days")
     starts = [m.start for m in products if m.start is not None and not m.is_draft]
     long_term = any(ctx.today - s > timedelta(days=long_days) for s in starts)
@@ -127,7 +139,7 @@ def p21(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         return None
     t = Trace(ctx, spec)
     reasons = liver_risk(t)
-    total = daily_acetaminophen(products)
+    total = _acetaminophen_total(ctx, products)
     cap = t.v("pain.acetaminophen_liver_max_mg_day")
     over = total.total > cap or not total.complete
     if not reasons and over:

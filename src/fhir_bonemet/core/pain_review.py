@@ -73,7 +73,7 @@ def p05(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     if latest is None or latest.value < moderate or not strong:
         return None
     run: list[PainScore] = []
-    for score in pain_scores(ctx.facts, ctx.today, t.v("pain.trend_window_days")):
+    for score in pain_scores(ctx.facts, ctx.today, t.v("pain.trend_window_days"), ctx.index):
         if score.value < moderate:
             break
         run.append(score)
@@ -94,7 +94,7 @@ def p05(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         "fracture.",
         "Refer to palliative care or a pain specialist (interventional options).",
     ]
-    if pain_mechanism(ctx.facts, ctx.today, ctx.th).has_neuropathic_component:
+    if pain_mechanism(ctx.facts, ctx.today, ctx.th, ctx.index).has_neuropathic_component:
         recs.insert(1, "Neuropathic component recorded: add or optimise an adjuvant (see P11).")
     return t.finding(
         Indicator.WARNING,
@@ -202,7 +202,7 @@ def p11(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     if score is None or score.value < t.v("pain.nrs_moderate_min") or ctx.has(c.GABAPENTINOID, c.SNRI_TCA):
         return None
     t.v("pain.mechanism_lookback_days")
-    mechanism = pain_mechanism(ctx.facts, ctx.today, ctx.th)
+    mechanism = pain_mechanism(ctx.facts, ctx.today, ctx.th, ctx.index)
     if not mechanism.has_neuropathic_component:
         return None
     t.fact(UsedFact("Pain mechanism", mechanism.kind.value), *mechanism.used)

@@ -16,7 +16,6 @@ from fhir_bonemet.core.medications import daily_mme, has_ingredient
 from fhir_bonemet.core.pain_checks import OLDER_KEYS, active_conditions, is_older
 from fhir_bonemet.core.pain_context import CNS_ACTIVE, PainContext, PainRule, Trace, med_label, pain_rule
 from fhir_bonemet.core.rules import RuleSpec
-from fhir_bonemet.core.select import latest
 
 RULES: list[PainRule] = []
 
@@ -53,7 +52,7 @@ def p12(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         reasons.append(f"age {ctx.age}")
     if active_conditions(t, (c.FALLS_HISTORY, c.FALL_RISK), include_resolved=True):
         reasons.append("falls history or fall risk recorded")
-    morse = latest(ctx.facts, c.MORSE_FALL_SCALE, ctx.today, t.v("lookback.score_days"))
+    morse = ctx.index.latest(c.MORSE_FALL_SCALE, ctx.today, t.v("lookback.score_days"))
     if morse is not None and morse.quantity is not None:
         t.fact(UsedFact("Morse Fall Scale", f"{morse.quantity.value:g}", morse.ref))
         if morse.quantity.value >= t.v("pain.morse_fall_risk_min"):

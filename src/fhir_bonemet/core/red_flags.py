@@ -82,8 +82,33 @@ register(
 
 
 def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, ...]) -> list[ObservationFact]:
-    """Red-flag symptoms whose newest answer within the lookback is "yes" (a later "no" clears one)."""
-    return idx.answered_yes(concepts, today, th.v("red_flags.symptom_lookback_days"))
+    """Red-flag symptoms whose newest answer within the lookback is "yes" (a later "no" clears one).
+
+    A "yes" recorded without any date may be current: unless a dated answer within the lookback settles
+    that symptom, it counts (a missing date must not silence a red flag) and :func:`undated_missing`
+    says so.
+    """
+    days = th.v("red_flags.symptom_lookback_days")
+    present = idx.answered_yes(concepts, today, days)
+    seen = {o.concept for o in present}
+    for concept in concepts:
+        if concept in seen:
+            continue
+        answers = idx.observations(concept)
+        if any(o.flag is not None and within_days(o.effective, today, days) for o in answers):
+            continue
+        undated = next((o for o in answers if o.effective is None and o.flag is True), None)
+        if undated is not None:
+            present.append(undated)
+    return present
+
+
+def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
+    return [
+        MissingFact(f"date of the {_SYMPTOM_LABELS[o.concept].lower()} record", "treated as current")
+        for o in found
+        if o.effective is None
+    ]
 
 
 def r01_mscc(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
@@ -105,6 +130,7 @@ def r01_mscc(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -
         return ()
     spinal = symptoms(idx, today, th, c.SPINAL_MET_SYMPTOMS)
     used.extend(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in spinal)
+    missing.extend(undated_missing([*neuro, *spinal]))
     dex = th["red_flags.mscc_dexamethasone_mg"]
     mri = th["red_flags.mscc_mri_hours"]
     return (
@@ -165,6 +191,7 @@ def r02_spinal(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex)
             ),
             evidence=("S12", "S13"),
             used=tuple(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in present),
+            missing=tuple(undated_missing(present)),
             referrals=(Referral.MSCC_PATHWAY,),
             defaults_used=defaults_in(th, ("red_flags.symptom_lookback_days",)),
         ),

@@ -2,7 +2,9 @@
 
 Bands on corrected total calcium: above the upper limit of normal (warning: repeat, review causes),
 12 to <14 mg/dL (warning: urgent review; exercise is held by the global gate), >= 14 mg/dL or symptomatic
-(critical: admit).  An ionised result is banded on its own thresholds, which await clinical review.
+(critical: admit).  A calcium the laboratory reported in mmol/L is critical above 3.4 mmol/L as well (the
+published mmol/L band, 13.6 mg/dL: the two unit systems' bands do not convert exactly, and the lower one
+is the cautious one).  An ionised result is banded on its own thresholds, which await clinical review.
 
 Standard library only: this module is part of the pure core.
 """
@@ -42,6 +44,7 @@ register(
         "red_flags.calcium_uln",
         "red_flags.calcium_urgent_min",
         "red_flags.calcium_critical_min",
+        "red_flags.calcium_critical_above_mmol",
         "red_flags.ionised_calcium_uln",
         "red_flags.ionised_calcium_urgent_min",
         "red_flags.ionised_calcium_critical_min",
@@ -78,7 +81,11 @@ def r03_hypercalcaemia(
             )
         prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
         keys = [prefix + "uln", prefix + "urgent_min", prefix + "critical_min"]
-        if ca.value >= th.v(prefix + "critical_min"):
+        # A calcium reported in mmol/L is also read against the mmol/L severe band, which lies lower.
+        molar_severe = ca.molar and ca.mmol_per_l > th.v("red_flags.calcium_critical_above_mmol")
+        if ca.molar:
+            keys.append("red_flags.calcium_critical_above_mmol")
+        if ca.value >= th.v(prefix + "critical_min") or molar_severe:
             band = "critical"
         elif ca.value >= th.v(prefix + "urgent_min"):
             band = "urgent"
@@ -88,7 +95,7 @@ def r03_hypercalcaemia(
             return ()
         if symptomatic:
             band = "critical"
-        shown = ca.short
+        shown = ca.short + (f" ({ca.mmol_per_l:.2f} mmol/L)" if ca.molar else "")
     return (_r03_finding(band, shown, used, missing, th, keys),)
 
 

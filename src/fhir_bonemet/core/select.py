@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from fhir_bonemet.core.facts import MedicationFact, ObservationFact, PatientFacts, ProcedureFact
 
@@ -22,12 +23,19 @@ def obs_date(obs: ObservationFact) -> date | None:
     return obs.effective.date() if obs.effective is not None else None
 
 
+@lru_cache(maxsize=256)
+def _window(today: date, days: float) -> tuple[date, date]:
+    # The rules ask about a handful of (today, lookback) pairs hundreds of times per call.
+    return today - timedelta(days=days), today + timedelta(days=1)
+
+
 def within_days(when: date | datetime | None, today: date, days: float) -> bool:
     """True when ``when`` is known, at most ``days`` old and not in the future (one day of skew allowed)."""
     if when is None:
         return False
     day = when.date() if isinstance(when, datetime) else when
-    return today - timedelta(days=days) <= day <= today + timedelta(days=1)
+    oldest, newest = _window(today, days)
+    return oldest <= day <= newest
 
 
 def observations(facts: PatientFacts, concept: str) -> list[ObservationFact]:

@@ -24,7 +24,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
 
 def md_escape(text: str) -> str:
     """Patient data is shown literally: no character of it may become Markdown or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    text = " ".join(text.split())
+    # Most strings have nothing to escape: a search is cheaper than a substitution (hundreds per call).
+    return _MD_SPECIAL.sub(r"\\\1", text) if _MD_SPECIAL.search(text) else text
 
 
 def _unique(items: Sequence[_H]) -> list[_H]:

@@ -14,6 +14,10 @@ by one conditional create, so a retried write can never leave orphan Goals behin
 the plan's content without dates or status.  The same plan for the same patient always has the same
 identifier, so ``If-None-Exist`` makes creation idempotent, while a changed plan (new lesion, new tier)
 gets a new one.
+
+Every plan is validated as a typed ``CarePlan`` (Goals and activities included, once); the JSON sent is the
+JSON it was validated from, built in the order the model serialises it (see
+:mod:`fhir_bonemet.fhir.careplan_parts`), so the model's slow serialisation is not run on every call.
 """
 
 from __future__ import annotations
@@ -27,11 +31,15 @@ from enum import StrEnum
 from typing import Any
 
 from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.timing import Timing
 
 from fhir_bonemet.core import concepts, select
 from fhir_bonemet.core.facts import PatientFacts
 from fhir_bonemet.core.findings import Assessment, Category, Finding
 from fhir_bonemet.fhir import careplan_text as txt
+from fhir_bonemet.fhir.card_elements import typed_element
 from fhir_bonemet.fhir.careplan_parts import PlanParts, codeable
 from fhir_bonemet.fhir.outbound_codes import OutboundCodes, load_outbound_codes
 
@@ -51,6 +59,7 @@ TITLE = "Bone-metastasis exercise and pain plan"
 _UNDATED_TOP = frozenset({"created", "period", "status", "identifier", "text"})
 _UNDATED_NESTED = frozenset({"dueDate", "startDate"})
 _PLAN_CATEGORIES = (Category.EXERCISE, Category.PAIN)
+_ELEMENTS = tuple(CarePlan.elements_sequence())
 
 
 class CarePlanStatus(StrEnum):
@@ -60,7 +69,7 @@ class CarePlanStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BuiltCarePlan:
-    resource: dict[str, Any]  # R4 JSON, serialised once
+    resource: dict[str, Any]  # R4 JSON, validated as a typed CarePlan
     identifier_system: str
     identifier_value: str
     rule_ids: tuple[str, ...]
@@ -77,11 +86,14 @@ def on_opioid(facts: PatientFacts, today: date) -> bool:
 
 
 def _strip(node: Any, top: bool) -> Any:
+    # Leaves (most of the plan) are returned as they are without a call of their own.
     if isinstance(node, dict):
         drop = _UNDATED_TOP if top else _UNDATED_NESTED
-        return {k: _strip(v, False) for k, v in node.items() if k not in drop}
+        return {
+            k: _strip(v, False) if isinstance(v, dict | list) else v for k, v in node.items() if k not in drop
+        }
     if isinstance(node, list):
-        return [_strip(v, False) for v in node]
+        return [_strip(v, False) if isinstance(v, dict | list) else v for v in node]
     return node
 
 
@@ -93,6 +105,50 @@ def content_digest(patient_ref: str, resource: dict[str, Any]) -> str:
 def _refs(prefix: str, refs: Sequence[str | None]) -> list[dict[str, str]]:
     unique = dict.fromkeys(r for r in refs if r and r.startswith(prefix))
     return [{"reference": r} for r in unique]
+
+
+def in_element_order(resource: dict[str, Any]) -> dict[str, Any]:
+    """A CarePlan's top-level elements in definition order, as the typed model writes them."""
+    ordered = {"resourceType": resource["resourceType"]}
+    for name in _ELEMENTS:
+        if name in resource:
+            ordered[name] = resource[name]
+    unknown = set(resource) - set(ordered)
+    if unknown:  # model validation rejects these first; never drop anything silently
+        raise ValueError(f"CarePlan has elements the model does not define: {sorted(unknown)}")
+    return ordered
+
+
+def _typed_detail(activity: Any) -> Any:
+    detail = activity.get("detail") if isinstance(activity, dict) else None
+    if not isinstance(detail, dict):
+        return activity
+    typed = dict(detail)
+    if "code" in typed:
+        typed["code"] = typed_element(CodeableConcept, typed["code"])
+    if "scheduledTiming" in typed:
+        typed["scheduledTiming"] = typed_element(Timing, typed["scheduledTiming"])
+    for key in ("goal", "performer"):
+        if isinstance(typed.get(key), list):
+            typed[key] = [typed_element(Reference, r) for r in typed[key]]
+    return {**activity, "detail": typed}
+
+
+def _validate(resource: dict[str, Any]) -> None:
+    """Validate ``resource`` as a typed R4B CarePlan; its code-table elements (activity codes, schedules,
+    performers, goal links, categories) as typed objects validated once (see :func:`typed_element`)."""
+    checked = dict(resource)
+    if isinstance(checked.get("activity"), list):
+        checked["activity"] = [_typed_detail(a) for a in checked["activity"]]
+    if isinstance(checked.get("category"), list):
+        checked["category"] = [typed_element(CodeableConcept, c) for c in checked["category"]]
+    CarePlan.model_validate(checked)
+
+
+def _validated(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` in element order, after it passed validation as a typed R4B CarePlan."""
+    _validate(resource)
+    return in_element_order(resource)
 
 
 def _rule_ids(findings: Sequence[Finding]) -> list[str]:
@@ -137,7 +193,7 @@ def build_careplan(
     lesions = parts.plan.lesions if parts.plan is not None else ()
     conditions = _refs("Condition/", [les.lesion_ref for les in lesions])
     goals = parts.goals(today, conditions)
-    exercise_goals = [str(g.id) for g in goals if g.id != "goal-pain"]
+    exercise_goals = [g["id"] for g in goals if g["id"] != "goal-pain"]
     activities = parts.exercise_activities(exercise_goals) + parts.pain_activities()
     plan_findings = [f for f in assessment.findings if f.category in _PLAN_CATEGORIES]
     used = [u.ref for les in lesions for u in les.used] + [u.ref for f in plan_findings for u in f.used]
@@ -147,52 +203,48 @@ def build_careplan(
         c for c, on in (("bm-exercise", parts.plan is not None), ("bm-pain", parts.has_pain_plan)) if on
     ]
     notes = _notes(assessment, parts)
-    resource: dict[str, Any] = {
-        "status": status.value,
-        "intent": "plan",
-        "title": TITLE,
-        "category": [codeable(codes.local(c, codes.careplan_categories[c])) for c in categories],
-        "subject": {"reference": patient_ref},
-        "created": today.isoformat(),
-        "period": {"start": today.isoformat()},
-        "contained": goals,
-        "goal": [{"reference": f"#{g.id}"} for g in goals],
-        "activity": activities,
-        "note": [{"text": n} for n in notes],
-    }
-    if parts.plan is not None:
-        held = "; structured exercise on hold" if parts.held else ""
-        resource["description"] = f"Skeletal-risk tier {parts.plan.tier.value}{held}"
-    if conditions:
-        resource["addresses"] = conditions
-    if observations:
-        resource["supportingInfo"] = observations
     div = txt.narrative(
         title=TITLE,
         plan=parts.plan,
         held=parts.held,
         hold_reason=parts.hold_reason,
         activities=parts.lines,
-        goals=[str(g.description.text) for g in goals],
+        goals=[g["description"]["text"] for g in goals],
         rule_ids=rule_ids,
         notes=[n for n in notes if n != txt.DISCLAIMER],
     )
-    resource["text"] = {"status": "generated", "div": div}
-    # Serialised once; the identifier (a digest of that serialisation) is then added to the JSON itself.
-    serialised: dict[str, Any] = CarePlan(**resource).model_dump(mode="json", exclude_none=True)
-    value = content_digest(patient_ref, serialised)
-    system = codes.careplan_identifier_system
-    serialised = {
-        "resourceType": "CarePlan",
-        "identifier": [{"system": system, "value": value}],
-        **serialised,
+    # Elements in definition order, as the typed model would write them (and, like it, no empty lists).
+    resource: dict[str, Any] = {"resourceType": "CarePlan", "text": {"status": "generated", "div": div}}
+    if goals:
+        resource["contained"] = goals
+    resource |= {
+        "status": status.value,
+        "intent": "plan",
+        "category": [codeable(codes.local(c, codes.careplan_categories[c])) for c in categories],
+        "title": TITLE,
     }
-    return BuiltCarePlan(serialised, system, value, tuple(rule_ids), parts.held)
-
-
-def _validated(resource: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = CarePlan.model_validate(resource).model_dump(mode="json", exclude_none=True)
-    return data
+    if parts.plan is not None:
+        held = "; structured exercise on hold" if parts.held else ""
+        resource["description"] = f"Skeletal-risk tier {parts.plan.tier.value}{held}"
+    resource["subject"] = {"reference": patient_ref}
+    resource["period"] = {"start": today.isoformat()}
+    resource["created"] = today.isoformat()
+    if conditions:
+        resource["addresses"] = conditions
+    if observations:
+        resource["supportingInfo"] = observations
+    if goals:
+        resource["goal"] = [{"reference": f"#{g['id']}"} for g in goals]
+    if activities:
+        resource["activity"] = activities
+    resource["note"] = [{"text": n} for n in notes]
+    # Validated once as a typed CarePlan (contained Goals and activities included); the identifier, a
+    # digest of the validated content, then goes into the JSON itself, right after resourceType.
+    _validate(resource)
+    value = content_digest(patient_ref, resource)
+    system = codes.careplan_identifier_system
+    built = {"resourceType": "CarePlan", "identifier": [{"system": system, "value": value}], **resource}
+    return BuiltCarePlan(built, system, value, tuple(rule_ids), parts.held)
 
 
 def activated(resource: dict[str, Any], resource_id: str) -> dict[str, Any]:

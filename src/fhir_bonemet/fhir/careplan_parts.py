@@ -1,8 +1,14 @@
-"""The activities and Goals of the CarePlan, as typed ``fhir.resources.R4B`` objects.
+"""The activities and Goals of the CarePlan, as FHIR R4 JSON in the order the R4B models serialise it.
 
 One activity per exercise domain (``detail.code`` = the ``ex-*`` code, ``doNotPerform`` for avoided domains,
 status ``scheduled`` or ``on-hold``), the stop-and-call criteria, and the pain-plan activities (pain diary,
 reassessment, bowel regimen with an opioid).  Every activity also becomes a row of the narrative table.
+
+The parts are plain JSON, each element in its FHIR definition order (the order ``fhir.resources.R4B``
+writes them): :func:`fhir_bonemet.fhir.careplan.build_careplan` validates the whole plan, Goals and
+activities included, once as a typed ``CarePlan`` and sends this JSON, which a test proves identical to the
+model's own serialisation for every example patient.  Serialising the typed model instead costs several
+times more than building and validating it.
 """
 
 from __future__ import annotations
@@ -10,9 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
-
-from fhir.resources.R4B.careplan import CarePlanActivity, CarePlanActivityDetail
-from fhir.resources.R4B.goal import Goal, GoalTarget
 
 from fhir_bonemet.core.findings import Assessment, Category, DomainAdvice, DomainStatus, Indicator, Tier
 from fhir_bonemet.fhir import careplan_text as txt
@@ -36,11 +39,14 @@ _GOAL_CATEGORY = {"goal-safety": "safety", "goal-function": "physiotherapy", "go
 _PATIENT = "Patient and carers"
 
 
-def codeable(coding: dict[str, str]) -> dict[str, Any]:
+Json = dict[str, Any]
+
+
+def codeable(coding: dict[str, str]) -> Json:
     return {"coding": [coding], "text": coding["display"]}
 
 
-def _timing(schedule: Schedule) -> dict[str, Any]:
+def _timing(schedule: Schedule) -> Json:
     repeat = {"frequency": schedule.frequency, "period": schedule.period, "periodUnit": schedule.period_unit}
     return {"repeat": repeat}
 
@@ -84,26 +90,25 @@ class PlanParts:
         performer: str | None = None,
         do_not: bool = False,
         goals: Sequence[str] = (),
-    ) -> CarePlanActivity:
-        detail: dict[str, Any] = {
-            "code": codeable(self.codes.activity(code)),
-            "status": status,
-            "description": description,
-        }
+    ) -> Json:
+        # CarePlan.activity.detail elements in definition order (see the module docstring).
+        detail: Json = {"code": codeable(self.codes.activity(code))}
+        if goals:
+            detail["goal"] = [{"reference": f"#{g}"} for g in goals]
+        detail["status"] = status
         if do_not:
             detail["doNotPerform"] = True
         if schedule is not None:
             detail["scheduledTiming"] = _timing(schedule)
         if performer:
             detail["performer"] = [{"display": performer}]
-        if goals:
-            detail["goal"] = [{"reference": f"#{g}"} for g in goals]
+        detail["description"] = description
         shown = "do not perform" if do_not else status
         when = schedule.label() if schedule is not None else ""
         self.lines.append(txt.ActivityLine(self.codes.activities[code], shown, description, when))
-        return CarePlanActivity(detail=CarePlanActivityDetail(**detail))
+        return {"detail": detail}
 
-    def exercise_activities(self, goal_ids: Sequence[str]) -> list[CarePlanActivity]:
+    def exercise_activities(self, goal_ids: Sequence[str]) -> list[Json]:
         plan = self.plan
         if plan is None:
             return []
@@ -112,7 +117,7 @@ class PlanParts:
             # clinical-rules §2.5: a hold or ADL-only gate leaves a daily-activities-and-mobility plan.
             by_domain["ex-adl-only"] = DomainAdvice("ex-adl-only", DomainStatus.PERMITTED)
         sessions = self.codes.schedules["exercise"]
-        out: list[CarePlanActivity] = []
+        out: list[Json] = []
         for advice in sorted(by_domain.values(), key=_domain_rank):
             display = self.codes.activities.get(advice.domain, advice.domain)
             avoid = advice.status is DomainStatus.AVOID
@@ -138,7 +143,7 @@ class PlanParts:
             )
         return out
 
-    def pain_activities(self) -> list[CarePlanActivity]:
+    def pain_activities(self) -> list[Json]:
         if not self.has_pain_plan:
             return []
         diary, reassess = self.codes.schedules["pain-diary"], self.codes.schedules["pain-reassessment"]
@@ -172,7 +177,8 @@ class PlanParts:
             )
         return out
 
-    def goals(self, today: date, conditions: list[dict[str, str]]) -> list[Goal]:
+    def goals(self, today: date, conditions: list[dict[str, str]]) -> list[Json]:
+        """The contained Goals (validated with the CarePlan that contains them)."""
         review = self.codes.schedules["review"]
         due = (today + timedelta(weeks=review.period)).isoformat()
         texts = txt.goal_texts(
@@ -184,26 +190,29 @@ class PlanParts:
         )
         if self.has_pain_plan:
             texts["goal-pain"] = txt.pain_goal(self.codes.schedules["pain-reassessment"])
-        goals: list[Goal] = []
+        goals: list[Json] = []
         for gid, text in texts.items():
-            target: dict[str, Any] = {"dueDate": due}
+            target: Json = {}
             if gid == "goal-pain":
                 target["measure"] = codeable(self.codes.goal_measures["pain-score"])
+            target["dueDate"] = due
             category = _GOAL_CATEGORY[gid]
             coding = {
                 "system": self.codes.goal_category_system,
                 "code": category,
                 "display": self.codes.goal_categories[category],
             }
-            goal = Goal(
-                id=gid,
-                lifecycleStatus="proposed",
-                description={"text": text},
-                category=[codeable(coding)],
-                subject={"reference": self.patient_ref},
-                startDate=today.isoformat(),
-                target=[GoalTarget(**target)],
-                addresses=conditions or None,
-            )
+            goal: Json = {
+                "resourceType": "Goal",
+                "id": gid,
+                "lifecycleStatus": "proposed",
+                "category": [codeable(coding)],
+                "description": {"text": text},
+                "subject": {"reference": self.patient_ref},
+                "startDate": today.isoformat(),
+                "target": [target],
+            }
+            if conditions:
+                goal["addresses"] = conditions
             goals.append(goal)
         return goals

@@ -76,7 +76,7 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
     if first_code(item.data.get("verificationStatus")) in _NOT_REAL:
         return None
     code = extraction.codeable(item, "code")
-    concepts = extraction.terminology.concepts_for(code) if code is not None else frozenset()
+    concepts = extraction.concepts_for(code) if code is not None else frozenset()
     if not concepts:
         return None
     abatement = _date_of(item, "abatement")

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
+from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.facts import (
+    BodySite,
     BoneLesion,
     MedicationFact,
     ObservationFact,
@@ -62,25 +64,40 @@ def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact
         if status in _PROCEDURE_DROPPED or not extraction.belongs_to_patient(item):
             continue
         code = extraction.codeable(item, "code")
-        concepts = extraction.terminology.concepts_for(code) if code is not None else frozenset()
+        concepts = extraction.concepts_for(code) if code is not None else frozenset()
+        if c.RADIOTHERAPY not in concepts and _radiotherapy_category(extraction, item):
+            # Oncology systems often code the course locally (or in a national procedure code) and say
+            # "radiotherapy" only in Procedure.category (mCODE / oBDS style).
+            concepts = concepts | {c.RADIOTHERAPY}
         if not concepts:
             continue
         # Performed at the latest day the record allows: a recent procedure is the cautious reading.
         performed = parse_date(data.get("performedDateTime"), upper=True) or period_date(
             data.get("performedPeriod"), upper=True
         )
-        sites = extraction.codeables(item, "bodySite")
-        facts.append(
-            ProcedureFact(
-                ref=item.ref,
-                concepts=concepts,
-                performed=performed,
-                site=read_body_site(sites[0][1], extraction.terminology)[0] if sites else None,
-                status=status,
-                display=codeable_display(code),
+        # One fact per treated site: a course to T9 and the left femur concerns both lesions.
+        sites: list[BodySite | None] = [
+            read_body_site(cc, extraction.terminology)[0] for _, cc in extraction.codeables(item, "bodySite")
+        ]
+        for site in sites or [None]:
+            facts.append(
+                ProcedureFact(
+                    ref=item.ref,
+                    concepts=concepts,
+                    performed=performed,
+                    site=site,
+                    status=status,
+                    display=codeable_display(code),
+                )
             )
-        )
     return facts
+
+
+def _radiotherapy_category(extraction: Extraction, item: Item) -> bool:
+    return any(
+        c.RADIOTHERAPY in extraction.concepts_for(category)
+        for _, category in extraction.codeables(item, "category")
+    )
 
 
 def _orders(extraction: Extraction, draft: ReadResult, selections: frozenset[str]) -> list[OrderFact]:
@@ -98,7 +115,7 @@ def _orders(extraction: Extraction, draft: ReadResult, selections: frozenset[str
                 OrderFact(
                     ref=item.ref,
                     resource_type=resource_type,
-                    concepts=extraction.terminology.concepts_for(code) if code is not None else frozenset(),
+                    concepts=extraction.concepts_for(code) if code is not None else frozenset(),
                     is_selected=item.ref in selections,
                     display=codeable_display(code),
                 )

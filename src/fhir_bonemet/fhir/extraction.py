@@ -7,11 +7,13 @@ message without patient data) and apply the same patient check.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fhir_bonemet.core.facts import ReadIssue
 from fhir_bonemet.fhir.read import Item, ReadResult
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.fhir.terminology import MedicationCodes, Terminology
 from fhir_bonemet.fhir.values import JsonDict, clean_codeable, relative_ref
 
 
@@ -22,9 +24,44 @@ class Extraction:
     patient_id: str | None  # None: accept every subject (offline tools reading files of many patients)
     issues: list[ReadIssue] = field(default_factory=list)
     _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient
+    # A record repeats the same codes hundreds of times (one lab code per result, one product per order):
+    # terminology answers are pure functions of the codings, so each distinct one is looked up once.
+    _concepts: dict[Hashable, frozenset[str]] = field(default_factory=dict)  # per (system, code)
+    _medications: dict[Hashable, MedicationCodes] = field(default_factory=dict)
 
     def issue(self, item: Item, path: str, message: str) -> None:
         self.issues.append(ReadIssue(f"{item.ref}.{path}" if path else item.ref, message))
+
+    def concepts_for(self, codeable: Mapping[str, Any] | None) -> frozenset[str]:
+        """``terminology.concepts_for`` (the union over the codings), each (system, code) looked up once."""
+        if not isinstance(codeable, Mapping):
+            return self.terminology.concepts_for(codeable)
+        found: set[str] = set()
+        memo, lookup = self._concepts, self.terminology.concepts_for_coding
+        for coding in _codings(codeable):
+            system, code = coding.get("system"), coding.get("code")
+            try:
+                concepts = memo[(system, code)]
+            except KeyError:
+                concepts = memo[(system, code)] = lookup(system, code)
+            except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
+                concepts = lookup(system, code)
+            found |= concepts
+        return frozenset(found)
+
+    def classify_medication(self, codeable: Mapping[str, Any] | None) -> MedicationCodes:
+        """``terminology.classify_medication``, remembered per distinct text and codings."""
+        if not isinstance(codeable, Mapping):
+            return self.terminology.classify_medication(codeable)
+        codings = tuple((c.get("system"), c.get("code"), c.get("display")) for c in _codings(codeable))
+        key = (codeable.get("text"), codings)
+        try:
+            return self._medications[key]
+        except KeyError:
+            codes = self._medications[key] = self.terminology.classify_medication(codeable)
+            return codes
+        except TypeError:  # a malformed (unhashable) element: classify it, do not remember
+            return self.terminology.classify_medication(codeable)
 
     def codeable(self, item: Item, key: str) -> JsonDict | None:
         """``item.data[key]`` as a usable CodeableConcept; a present but malformed one is reported."""
@@ -82,3 +119,9 @@ class Extraction:
                 return True
             return bool(target.get("id") == self.patient_id)
         return reference == f"Patient/{self.patient_id}"
+
+
+def _codings(codeable: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    # The codings the terminology reads (the same filter as ``Terminology``): JSON objects in a list.
+    codings = codeable.get("coding")
+    return [c for c in codings if isinstance(c, Mapping)] if isinstance(codings, list) else []

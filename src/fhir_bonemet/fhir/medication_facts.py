@@ -103,7 +103,7 @@ def _ingredient_strengths(
         item = clean_codeable(ingredient.get("itemCodeableConcept"))
         if item is None:
             continue
-        codes = extraction.terminology.classify_medication(item)
+        codes = extraction.classify_medication(item)
         names.extend(codes.ingredients)
         classes.update(codes.classes)
         ratio = as_dict(ingredient.get("strength"))
@@ -161,11 +161,11 @@ def _doses(extraction: Extraction, item: Item, key: str, route: str | None) -> t
 def _reasons(extraction: Extraction, item: Item) -> frozenset[str]:
     found: set[str] = set()
     for _, reason in extraction.codeables(item, "reasonCode"):
-        found |= extraction.terminology.concepts_for(reason)
+        found |= extraction.concepts_for(reason)
     for reference in as_list(item.data.get("reasonReference")):
         target = extraction.payload.resolve(reference_of(reference))
         if target is not None:
-            found |= extraction.terminology.concepts_for(clean_codeable(target.get("code")))
+            found |= extraction.concepts_for(clean_codeable(target.get("code")))
     return frozenset(found)
 
 
@@ -181,7 +181,7 @@ def medication_fact(
     if not extraction.belongs_to_patient(item):
         return None
     codeable, medication = _medication(extraction, item)
-    codes = extraction.terminology.classify_medication(codeable)
+    codes = extraction.classify_medication(codeable)
     ingredients = list(codes.ingredients)
     classes = set(codes.classes)
     strengths: list[Strength] = []

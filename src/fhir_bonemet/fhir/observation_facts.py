@@ -55,6 +55,20 @@ _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
         ("pain-nociceptive", re.compile(r"\bnociceptive\b|\bsomatic\b|\bvisceral\b")),
     ),
 }
+# LOINC answer lists of the mCODE performance-status profiles: ECOG LL529-9 and Karnofsky LL4986-7.  EHRs
+# send the answer code as valueCodeableConcept, or only as the profile's required `interpretation`.
+_LOINC: Final = "http://loinc.org"
+_SCORE_ANSWERS: Final[dict[str, dict[str, int]]] = {
+    c.ECOG: {
+        "LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3, "LA9626-8": 4, "LA9627-6": 5,
+    },
+    c.KPS: {
+        "LA29175-9": 100, "LA29176-7": 90, "LA29177-5": 80, "LA29178-3": 70, "LA29179-1": 60,
+        "LA29180-9": 50, "LA29181-7": 40, "LA29182-5": 30, "LA29183-3": 20, "LA29184-1": 10, "LA9627-6": 0,
+    },
+}  # fmt: skip
+# Performance status: a higher ECOG and a lower Karnofsky score are the worse, more cautious readings.
+_WORSE_IS_HIGHER: Final = {c.ECOG: True, c.KPS: False}
 _YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
 _NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
 _LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
@@ -78,6 +92,7 @@ def _effective(data: JsonDict) -> datetime | None:
 
 def _measured(extraction: Extraction, item: Item, path: str, concept: str, data: JsonDict) -> Quantity | None:
     quantity = data.get("valueQuantity")
+    reported: str | None = None
     if quantity is not None:
         if not isinstance(quantity, dict):
             extraction.issue(item, f"{path}valueQuantity", "not a Quantity; value not used")
@@ -90,16 +105,21 @@ def _measured(extraction: Extraction, item: Item, path: str, concept: str, data:
             extraction.issue(item, f"{path}valueQuantity.value", "not a number; value not used")
             return None
         unit = quantity.get("code") or quantity.get("unit")
-        result = normalise(concept, value, unit if isinstance(unit, str) else None)
+        reported = unit if isinstance(unit, str) else None
+        result = normalise(concept, value, reported)
     else:
         raw: Any = data.get("valueInteger")
         if raw is None:
             raw = data.get("valueDecimal", data.get("valueString"))
         if raw is None and data.get("valueCodeableConcept") is not None:
-            raw = _score_in_answer(concept, data.get("valueCodeableConcept"))
+            raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
             if raw is None:
                 extraction.issue(item, f"{path}valueCodeableConcept", f"coded value for {concept} not used")
                 return None
+        if raw is None and not any(key.startswith("value") for key in data):
+            # mCODE requires the performance-status interpretation: with no value it still gives the score.
+            scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
+            raw = next((score for score in scores if score is not None), None)
         if raw is None:
             return None
         value = as_number(raw)
@@ -108,18 +128,47 @@ def _measured(extraction: Extraction, item: Item, path: str, concept: str, data:
             return None
         result = normalise(concept, value, None)
     if isinstance(result, Normalised):
-        return Quantity(result.value, result.unit)
+        return Quantity(result.value, result.unit, reported if reported != result.unit else None)
     extraction.issue(item, f"{path}value", result)
     return None
 
 
-def _score_in_answer(concept: str, answer: object) -> str | None:
-    """The number that opens a score answer's text ("100 - Normal; no complaints"), for scores only."""
+def _score_in_answer(extraction: Extraction, concept: str, answer: object) -> str | None:
+    """The score a coded answer stands for, for scores only: a LOINC answer code of the score's answer
+    list (ECOG LA9625-0 = 3), or the number that opens the answer's text ("100 - Normal; no complaints").
+    When the two disagree the worse score is used: a wrong display must not make the advice less cautious.
+    """
     if UNIT_RULES[concept].canonical != SCORE:
         return None
     words = codeable_words(clean_codeable(answer))
     found = _LEADING_NUMBER.match(words)
-    return found.group(1) if found is not None else None
+    from_text = int(found.group(1)) if found is not None else None
+    from_code = _coded_score(extraction, concept, answer)
+    if from_code is None or from_text is None:
+        chosen = from_code if from_code is not None else from_text
+    else:
+        chosen = max(from_code, from_text) if _WORSE_IS_HIGHER[concept] else min(from_code, from_text)
+    return None if chosen is None else str(chosen)
+
+
+def _coded_score(extraction: Extraction, concept: str, answer: object) -> int | None:
+    """The score of a LOINC answer code from the concept's answer list, if any coding carries one."""
+    table = _SCORE_ANSWERS.get(concept)
+    cleaned = clean_codeable(answer)
+    if table is None or cleaned is None:
+        return None
+    for coding in as_list(cleaned.get("coding")):
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        if (
+            isinstance(system, str)
+            and isinstance(code, str)
+            and extraction.terminology.canonical_system(system) == _LOINC
+            and code.strip() in table
+        ):
+            return table[code.strip()]
+    return None
 
 
 def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
@@ -180,7 +229,7 @@ def _facts_for(
         return []
     if code is not raw:
         extraction.issue(item, f"{path}code.coding", "a coding is not a JSON object; that coding ignored")
-    concepts = extraction.terminology.concepts_for(code) & VALUE_CONCEPTS
+    concepts = extraction.concepts_for(code) & VALUE_CONCEPTS
     if not concepts:
         return []
     display = codeable_display(code)

@@ -5,6 +5,10 @@ A referral is created by the EHR only when a clinician accepts the card's sugges
 Each carries a stable ``identifier`` (patient + referral + rule ids) so an EHR can recognise a repeat of the
 same proposal, the Conditions and Observations the finding used (``reasonReference`` / ``supportingInfo``),
 and a note naming the rule, so the receiving service knows why it was asked.
+
+Each request is validated as a typed ``ServiceRequest``; the JSON sent is the JSON it was validated from,
+built in the order the model serialises it, which a test proves identical to the model's own serialisation
+for every example patient (serialising the typed model costs several times more than validating it).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from datetime import date
 from html import escape
 from typing import Any
 
+from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from fhir_bonemet.core.findings import Finding, Indicator, Referral
+from fhir_bonemet.fhir.card_elements import typed_element
 from fhir_bonemet.fhir.outbound_codes import OutboundCodes, load_outbound_codes
 
 __all__ = ["build_referral", "referral_priority"]
@@ -53,7 +59,8 @@ def build_referral(
     encounter_ref: str | None = None,
     codes: OutboundCodes | None = None,
 ) -> dict[str, Any]:
-    """One draft ServiceRequest for ``referral``, justified by ``finding``; R4 JSON, serialised once."""
+    """One draft ServiceRequest for ``referral``, justified by ``finding``; R4 JSON, validated as a typed
+    ServiceRequest."""
     codes = codes or load_outbound_codes()
     code = codes.referral(referral)
     rules = rule_ids or finding.rule_ids
@@ -63,7 +70,16 @@ def build_referral(
     digest = hashlib.sha256("\n".join((patient_ref, referral.value, *sorted(rules))).encode()).hexdigest()
     priority = referral_priority(referral, finding, codes)
     reason = f"{finding.rule_id} {finding.title}: {finding.summary}"
+    # Elements in definition order, as the typed model would write them.
     resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "text": {
+            "status": "generated",
+            "div": (
+                f'<div xmlns="{_XHTML}"><p><b>{escape(code.display)}</b> ({escape(priority)})</p>'
+                f"<p>{escape(reason)}</p></div>"
+            ),
+        },
         "identifier": [{"system": codes.referral_identifier_system, "value": digest}],
         "status": "draft",
         "intent": "order",
@@ -81,21 +97,12 @@ def build_referral(
         "priority": priority,
         "code": {"coding": coding, "text": code.display},
         "subject": {"reference": patient_ref},
-        "authoredOn": today.isoformat(),
-        "note": [
-            {
-                "text": f"Proposed by fhir-bonemet (rules {', '.join(rules)}). {reason} "
-                f"Why: {finding.rationale}"
-            }
-        ],
-        "text": {
-            "status": "generated",
-            "div": (
-                f'<div xmlns="{_XHTML}"><p><b>{escape(code.display)}</b> ({escape(priority)})</p>'
-                f"<p>{escape(reason)}</p></div>"
-            ),
-        },
     }
+    if encounter_ref and encounter_ref.startswith("Encounter/"):
+        resource["encounter"] = {"reference": encounter_ref}
+    resource["authoredOn"] = today.isoformat()
+    if requester_ref and requester_ref.startswith(_REQUESTER_TYPES):
+        resource["requester"] = {"reference": requester_ref}
     used_refs = [u.ref for u in finding.used]
     reasons = _unique(used_refs, ("Condition/", "Observation/"))
     if reasons:
@@ -105,9 +112,14 @@ def build_referral(
     )
     if supporting:
         resource["supportingInfo"] = supporting
-    if requester_ref and requester_ref.startswith(_REQUESTER_TYPES):
-        resource["requester"] = {"reference": requester_ref}
-    if encounter_ref and encounter_ref.startswith("Encounter/"):
-        resource["encounter"] = {"reference": encounter_ref}
-    serialised: dict[str, Any] = ServiceRequest(**resource).model_dump(mode="json", exclude_none=True)
-    return serialised
+    resource["note"] = [
+        {"text": f"Proposed by fhir-bonemet (rules {', '.join(rules)}). {reason} Why: {finding.rationale}"}
+    ]
+    # The category and the referral code come from the code table: checked as typed elements validated once.
+    checked = {
+        **resource,
+        "category": [typed_element(CodeableConcept, c) for c in resource["category"]],
+        "code": typed_element(CodeableConcept, resource["code"]),
+    }
+    ServiceRequest.model_validate(checked)
+    return resource

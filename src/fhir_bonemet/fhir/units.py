@@ -116,8 +116,12 @@ def _mass_rule(canonical: str, grams_per_litre: float, molar_mass: float | None 
     return UnitRule(canonical, factors)
 
 
-def _score(low: float, high: float) -> UnitRule:
-    return UnitRule(SCORE, dict.fromkeys(_DIMENSIONLESS, 1.0), low, high)
+def _score(low: float, high: float, *extra: str) -> UnitRule:
+    return UnitRule(SCORE, dict.fromkeys(_DIMENSIONLESS | set(extra), 1.0), low, high)
+
+
+# A 0-10 rating is often sent "out of ten".
+_OUT_OF_TEN: Final = ("/10", "{score}/10", "{scoreof10}")
 
 
 _CALCIUM_MG_DL: Final = _mass_rule("mg/dL", 0.01, 40.08)
@@ -151,10 +155,11 @@ UNIT_RULES: Final[dict[str, UnitRule]] = {
         45.0,
         {"[degf]": -160 / 9, "°f": -160 / 9, "degf": -160 / 9},
     ),
-    c.PAIN_SCORE: _score(0, 10),
-    c.FATIGUE_SCORE: _score(0, 10),
+    c.PAIN_SCORE: _score(0, 10, *_OUT_OF_TEN),
+    c.FATIGUE_SCORE: _score(0, 10, *_OUT_OF_TEN),
     c.ECOG: _score(0, 5),
-    c.KPS: _score(0, 100),
+    # Karnofsky is a percentage scale: EHRs often send the unit "%".
+    c.KPS: _score(0, 100, "%"),
     c.MORSE_FALL_SCALE: _score(0, 125),
     c.SINS_TOTAL: _score(0, 18),
     c.MIRELS_TOTAL: _score(4, 12),
