@@ -60,6 +60,17 @@ def test_p08_renally_adjusted_dose_by_band(crcl: float, advised: float) -> None:
     assert found.order_actions == ()
 
 
+def test_p08_clearance_just_under_a_band_boundary_is_not_shown_as_the_boundary() -> None:
+    found = run(
+        patient(
+            observations=[*crcl_labs(39.9), *CA_OK],
+            medications=[zoledronic(3.0), ca_vit_d()],
+            procedures=[DENTAL],
+        )
+    )["P08"]
+    assert "3 mg advised for CrCl 39.9" in found.summary
+
+
 def test_p08_dose_above_the_band_is_flagged() -> None:
     za = zoledronic(4.0, draft=True)
     found = run(

@@ -12,6 +12,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.derived import clearance_text
 from fhir_bonemet.core.facts import MedicationFact
 from fhir_bonemet.core.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.labs import CalciumResult, corrected_calcium
@@ -178,7 +179,7 @@ def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
             "Zoledronic acid active or ordered and no recent creatinine clearance or eGFR.",
             (table,),
         )
-    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {renal.value:.0f}"
+    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {clearance_text(renal.value)}"
     advised = za_dose_for(renal.value, t)
     if advised is None:
         t.act(za, "delete", f"zoledronic acid not recommended with {renal.describe()}")

@@ -47,6 +47,12 @@ def _iso(when: date | datetime | None) -> str | None:
 # --- Pain score and trend ---------------------------------------------------------------------------
 
 
+
+def clearance_text(value: float) -> str:
+    """Renal function as shown to clinicians: one decimal, so a value just under a dosing band boundary
+    (39.9 mL/min) is never displayed as the boundary itself (40)."""
+    return f"{round(value, 1):g}"
+
 @dataclass(frozen=True, slots=True)
 class PainScore:
     """One 0-10 NRS pain score (worst pain in 24 h)."""
@@ -235,9 +241,9 @@ class RenalFunction:
         if self.value is None:
             return "renal function unknown"
         if self.method == "egfr":
-            return f"eGFR {self.value:.0f} mL/min/1.73 m2 (used in place of creatinine clearance)"
+            return f"eGFR {clearance_text(self.value)} mL/min/1.73 m2 (used in place of creatinine clearance)"
         how = "Cockcroft-Gault" if self.method == "cockcroft-gault" else "measured"
-        return f"CrCl {self.value:.0f} mL/min ({how})"
+        return f"CrCl {clearance_text(self.value)} mL/min ({how})"
 
 
 def _creatinine_mg_dl(obs: ObservationFact) -> float | None:
@@ -290,7 +296,7 @@ def renal_function(
         used = (
             UsedFact("Serum creatinine", f"{scr:.2f} mg/dL", creat.ref, _iso(obs_date(creat))),
             UsedFact("Body weight", f"{kg:.1f} kg", weight.ref, _iso(obs_date(weight))),
-            UsedFact("Creatinine clearance (Cockcroft-Gault)", f"{value:.0f} mL/min"),
+            UsedFact("Creatinine clearance (Cockcroft-Gault)", f"{clearance_text(value)} mL/min"),
         )
         return RenalFunction(
             value, "cockcroft-gault", (creat.ref, weight.ref), tuple(notes), obs_date(creat), used
