@@ -47,11 +47,11 @@ def _iso(when: date | datetime | None) -> str | None:
 # --- Pain score and trend ---------------------------------------------------------------------------
 
 
-
 def clearance_text(value: float) -> str:
     """Renal function as shown to clinicians: one decimal, so a value just under a dosing band boundary
     (39.9 mL/min) is never displayed as the boundary itself (40)."""
     return f"{round(value, 1):g}"
+
 
 @dataclass(frozen=True, slots=True)
 class PainScore:
