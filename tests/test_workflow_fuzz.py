@@ -1,0 +1,87 @@
+"""Whatever an EHR sends, the answer is cards or an OperationOutcome, never a 500.
+
+Hypothesis corrupts real example requests (all three hooks) at random places — deletes fields, swaps a
+value for another JSON type, empties lists — and fires them through the real workflow.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fhir_bonemet.cds.app import create_app
+from fhir_bonemet.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.workflow import Workflow
+
+EXAMPLES = default_examples_dir()
+MANIFEST = load_manifest(EXAMPLES)
+ANCHOR = date.fromisoformat(MANIFEST["anchorDate"])
+SCENARIOS = [s["id"] for s in MANIFEST["scenarios"]]
+REQUESTS = {(s, h): prefetched_request(s, h) for s in SCENARIOS for h in HOOKS}
+
+REPLACEMENTS = st.sampled_from([None, "", "x", 0, -1, 3.5, True, [], {}, ["x"], {"resourceType": 7}])
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    # Module-scoped: hypothesis runs many examples against one app, as an EHR would.
+    config = Settings(auth_required=False, data_dir=tmp_path_factory.mktemp("fuzz"))
+    app = create_app(config, hook_handler=Workflow.from_settings(config, clock=lambda: ANCHOR))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(_paths(value, (*prefix, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_paths(value, (*prefix, index)))
+    return found
+
+
+def _mutate(body: dict[str, Any], path: tuple[Any, ...], action: str, replacement: Any) -> None:
+    parent: Any = body
+    for step in path[:-1]:
+        parent = parent[step]
+    last = path[-1]
+    if action == "delete":
+        del parent[last]
+    else:
+        parent[last] = replacement
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    case=st.sampled_from(sorted(REQUESTS)),
+    picks=st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(["delete", "replace"]), REPLACEMENTS),
+                   min_size=1, max_size=4),
+)  # fmt: skip
+def test_corrupted_requests_never_cause_a_server_error(
+    client: TestClient, case: tuple[str, str], picks: list[tuple[int, str, Any]]
+) -> None:
+    scenario, hook = case
+    body = copy.deepcopy(REQUESTS[case])
+    for index, action, replacement in picks:
+        paths = _paths(body)
+        if not paths:
+            break
+        _mutate(body, paths[index % len(paths)], action, replacement)
+    response = client.post(f"/cds-services/bonemet-{hook}", json=body)
+    assert response.status_code in {200, 400, 412}, (scenario, hook, response.status_code, response.text)
+    answer = response.json()
+    if response.status_code == 200:
+        assert isinstance(answer["cards"], list)
+    else:
+        assert answer["resourceType"] == "OperationOutcome"
+        assert answer["issue"]
