@@ -22,7 +22,7 @@ from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignCo
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
-from fhir_bonemet.client.policy import ServerPolicy
+from fhir_bonemet.client.policy import server_policy
 from fhir_bonemet.client.prefetch import PrefetchLimits, PrefetchRequest, PrefetchResolver
 from fhir_bonemet.core.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.facts import PatientFacts, ReadIssue
@@ -40,7 +40,7 @@ from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan
 
-__all__ = ["READ_ISSUES_EXTENSION", "Workflow", "server_policy"]
+__all__ = ["READ_ISSUES_EXTENSION", "Workflow"]
 
 log = logging.getLogger("fhir_bonemet.workflow")
 
@@ -188,10 +188,6 @@ class Workflow:
                 deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
             ),
         )
-
-
-def server_policy(settings: Settings) -> ServerPolicy:
-    return ServerPolicy(settings.fhir_server_allowlist, allow_any=settings.allows_any_fhir_server)
 
 
 def _authorization(request: CDSRequest) -> Mapping[str, Any] | None:

@@ -34,6 +34,7 @@ from typing import Literal
 import requests
 
 from fhir_bonemet.client.fhir import FhirClient, FhirServerNotAllowedError, ServerPolicy, Timeouts
+from fhir_bonemet.client.policy import server_policy
 from fhir_bonemet.errors import FhirClientError
 from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, with_status
 from fhir_bonemet.settings import Settings
@@ -264,7 +265,7 @@ def drain_configured(
     settings: Settings, store: Store, session: requests.Session, now: datetime, limit: int = 20
 ) -> DrainReport:
     """:func:`drain_outbox` with the settings' FHIR allowlist, timeouts and write-back credential."""
-    policy = ServerPolicy(settings.fhir_server_allowlist, allow_any=settings.allows_any_fhir_server)
+    policy = server_policy(settings)
     connect, read = settings.fhir_timeouts
     return drain_outbox(
         store,

@@ -9,11 +9,15 @@ for explicitly.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from fhir_bonemet.client.urls import normalize_base_url
 from fhir_bonemet.errors import ConfigurationError, FhirClientError
 
-__all__ = ["FhirServerNotAllowedError", "ServerPolicy"]
+if TYPE_CHECKING:
+    from fhir_bonemet.settings import Settings
+
+__all__ = ["FhirServerNotAllowedError", "ServerPolicy", "server_policy"]
 
 
 class FhirServerNotAllowedError(FhirClientError):
@@ -47,3 +51,9 @@ class ServerPolicy:
                 "fhirServer is not on the allowlist of FHIR servers; add its base URL to the allowlist"
             )
         return normalized
+
+
+def server_policy(settings: Settings) -> ServerPolicy:
+    """The FHIR servers the settings allow: the allowlist, or any server where explicitly allowed (local
+    development, and by default with ``--no-auth``)."""
+    return ServerPolicy(settings.fhir_server_allowlist, allow_any=settings.allows_any_fhir_server)
