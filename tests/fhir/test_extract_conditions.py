@@ -101,6 +101,25 @@ def test_generic_secondary_malignancy_with_bone_site_is_a_lesion_only_at_bone_si
     assert [(lesion.index, lesion.site.site) for lesion in facts.lesions] == [(1, SiteClass.FEMUR)]
 
 
+ICDO3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
+
+
+@pytest.mark.parametrize(
+    ("topography", "expected"),
+    [
+        ("C41.2", SiteClass.SPINE_UNSPECIFIED),
+        ("C41.4", SiteClass.PELVIS),
+        ("C40.2", SiteClass.FEMUR),
+        ("C41.3", SiteClass.RIB),
+        ("C41.0", SiteClass.SKULL),
+    ],
+)
+def test_icd_o_3_topography_body_sites_as_mcode_allows(topography: str, expected: SiteClass) -> None:
+    body_site = {"coding": [coding(ICDO3, topography)]}
+    facts = facts_of(condition("met-o", SECONDARY_ANY, sites=[body_site]))
+    assert [lesion.site.site for lesion in facts.lesions] == [expected]
+
+
 def test_icd_unspecified_secondary_with_bone_body_site_text() -> None:
     c799 = {"coding": [coding(ICD10CM, "C79.9", "Secondary malignant neoplasm of unspecified site")]}
     facts = facts_of(condition("met-u", c799, sites=[{"text": "bone"}]))
