@@ -184,6 +184,19 @@ def test_lidocaine_is_topical_only_with_a_topical_route(term: Terminology) -> No
     assert injection.classes == frozenset()
 
 
+@pytest.mark.parametrize(
+    ("code", "ingredient"),
+    [("1897", "calcium carbonate"), ("2418", "cholecalciferol"), ("4450", "ergocalciferol")],
+)
+def test_calcium_and_vitamin_d_supplements_by_ingredient_code(
+    term: Terminology, code: str, ingredient: str
+) -> None:
+    # P09 asks whether a patient on a bone-modifying agent takes calcium and vitamin D.
+    found = term.classify_medication(_rx(code))
+    assert found.ingredients == (ingredient,)
+    assert found.classes == {c.CALCIUM_VITAMIN_D}
+
+
 def test_calcium_salts_of_other_products_are_not_supplements(term: Terminology) -> None:
     # A TPN additive (R4 example med0318) must not count as the calcium supplement P09 asks for.
     med = term.classify_medication({"text": "TPN Electrolytes SODIUM CHLORIDE, CALCIUM CHLORIDE injection"})
