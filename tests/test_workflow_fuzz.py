@@ -58,7 +58,8 @@ def _mutate(body: dict[str, Any], path: tuple[Any, ...], action: str, replacemen
     if action == "delete":
         del parent[last]
     else:
-        parent[last] = replacement
+        # A fresh copy: the same sampled list or object put in two places would make the body cyclic.
+        parent[last] = copy.deepcopy(replacement)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
