@@ -25,9 +25,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fhir_bonemet.core.facts import PatientFacts
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import read_prefetch
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_prefetch
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 PATIENT = "bench-1"
 SCT = "http://snomed.info/sct"

@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.engine import assess
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.fact_index import FactIndex
-from fhir_bonemet.core.facts import (
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import (
     BodySite,
     BoneLesion,
     ConditionFact,
@@ -38,7 +38,7 @@ from fhir_bonemet.core.facts import (
     SiteClass,
 )
 from fhir_bonemet.core.population import population_gate
-from fhir_bonemet.core.red_flags import assess_red_flags
+from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 from fhir_bonemet.knowledge import load_thresholds
 
 TODAY = date(2025, 6, 1)

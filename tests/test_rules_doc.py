@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fhir_bonemet.cli import main
-from fhir_bonemet.core.rules import CATALOGUE
-from fhir_bonemet.rules_doc import catalogue_rows, render_markdown
+from fhir_bonemet.cli.main import main
+from fhir_bonemet.cli.rules import catalogue_rows, render_markdown
+from fhir_bonemet.core.model.catalogue import CATALOGUE
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 

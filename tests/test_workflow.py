@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.cli import main
-from fhir_bonemet.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.main import main
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
 
 EXAMPLES = default_examples_dir()

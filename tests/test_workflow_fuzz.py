@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()

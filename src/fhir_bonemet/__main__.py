@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from fhir_bonemet.cli import main
+from fhir_bonemet.cli.main import main
 
 sys.exit(main())

@@ -17,6 +17,7 @@ from typing import Any
 
 # Imported for their side effect: each rule module registers its rules in the catalogue.
 import fhir_bonemet.core.engine as engine
+from fhir_bonemet.cards.build import CardContext, build_cards
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignContext
 from fhir_bonemet.cds.response import CDSResponse
@@ -24,18 +25,17 @@ from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
 from fhir_bonemet.client.policy import server_policy
 from fhir_bonemet.client.prefetch import PrefetchLimits, PrefetchRequest, PrefetchResolver
-from fhir_bonemet.core.concepts import ALL_CONCEPTS
-from fhir_bonemet.core.facts import PatientFacts, ReadIssue
-from fhir_bonemet.core.findings import Assessment
-from fhir_bonemet.core.rules import validate_catalogue
-from fhir_bonemet.core.thresholds import Thresholds
+from fhir_bonemet.core.model.catalogue import validate_catalogue
+from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
+from fhir_bonemet.core.model.facts import PatientFacts, ReadIssue
+from fhir_bonemet.core.model.findings import Assessment
+from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.errors import ConfigurationError
-from fhir_bonemet.fhir.cards import CardContext, build_cards
-from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.outbound_codes import OutboundCodes, default_codes_path, load_outbound_codes
-from fhir_bonemet.fhir.read import read_prefetch
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_prefetch
+from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
+from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan

@@ -36,7 +36,7 @@ import requests
 from fhir_bonemet.client.fhir import FhirClient, FhirServerNotAllowedError, ServerPolicy, Timeouts
 from fhir_bonemet.client.policy import server_policy
 from fhir_bonemet.errors import FhirClientError
-from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, with_status
+from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, with_status
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import OutboxItem, Store, StoreError
 

@@ -28,10 +28,10 @@ from cds_helpers import (
 )
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.cds.logs import JsonFormatter
 from fhir_bonemet.settings import Settings, TrustedIssuer
 from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.app import create_app
+from fhir_bonemet.web.logs import JsonFormatter
 
 
 @pytest.fixture(autouse=True)

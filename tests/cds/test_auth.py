@@ -29,12 +29,12 @@ from cds_helpers import (
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.cds.auth import ReplayCache
-from fhir_bonemet.cds.jwks import KeyResolver
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError
 from fhir_bonemet.settings import Settings, TrustedIssuer
 from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.app import create_app
+from fhir_bonemet.web.auth import ReplayCache
+from fhir_bonemet.web.jwks import KeyResolver
 
 PV = "/cds-services/bonemet-patient-view"
 PV_AUD = PUBLIC_BASE + PV

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from fhir_bonemet.cli import build_parser
+from fhir_bonemet.cli.main import build_parser
 
 
 def free_port() -> int:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from fhir_bonemet.cds.app import create_app
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest
 from fhir_bonemet.errors import ConfigurationError, TerminologyError
-from fhir_bonemet.examples_runner import default_examples_dir, load_manifest
-from fhir_bonemet.fhir.terminology import Terminology, default_profiles_dir
+from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
 from fhir_bonemet.project_dirs import EXAMPLES, PROFILES, SERVICES, SOURCE_TREE
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 

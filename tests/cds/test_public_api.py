@@ -50,7 +50,6 @@ def test_the_package_exports_its_version_only() -> None:
 @pytest.mark.parametrize(
     ("module", "names"),
     [
-        ("fhir_bonemet.cds", ["HookDeps", "HookHandler", "create_app"]),
         (
             "fhir_bonemet.store",
             [

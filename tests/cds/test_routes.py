@@ -12,7 +12,6 @@ import requests
 from cds_helpers import RecordingHandler, assert_outcome, example, preflight
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cds.app import create_app
 from fhir_bonemet.cds.models import (
     Action,
     Card,
@@ -29,6 +28,7 @@ from fhir_bonemet.project_dirs import SERVICES
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import IssuedCard, StoreError
 from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.app import create_app
 
 PV = "/cds-services/bonemet-patient-view"
 OSEL = "/cds-services/bonemet-order-select"

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from fhir_bonemet.core.facts import (
+from fhir_bonemet.core.model.facts import (
     BodySite,
     BoneLesion,
     ConditionFact,

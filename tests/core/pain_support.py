@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from builders import TODAY, dose, med, obs, strength
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import MedicationFact, ObservationFact, PatientFacts
-from fhir_bonemet.core.findings import ExercisePlan, Finding, Tier
-from fhir_bonemet.core.pain import assess_pain
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import MedicationFact, ObservationFact, PatientFacts
+from fhir_bonemet.core.model.findings import ExercisePlan, Finding, Tier
+from fhir_bonemet.core.pain.assess import assess_pain
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

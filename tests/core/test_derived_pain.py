@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from builders import TODAY, condition, lesion, obs, patient
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.derived import (
+from fhir_bonemet.core.evidence.derived import (
     Mechanism,
     Trend,
     cockcroft_gault,
@@ -15,7 +14,8 @@ from fhir_bonemet.core.derived import (
     pain_trend,
     renal_function,
 )
-from fhir_bonemet.core.facts import Sex
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Sex
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import fhir_bonemet.core.exercise  # noqa: F401  (registers EX01-EX03 and, through red_flags, R01-R05, R08)
-from fhir_bonemet.core.concepts import ALL_CONCEPTS
-from fhir_bonemet.core.rules import CATALOGUE, validate_catalogue
+import fhir_bonemet.core.exercise.assess  # noqa: F401  (registers EX01-EX03 and, through red_flags, R01-R05, R08)
+from fhir_bonemet.core.model.catalogue import CATALOGUE, validate_catalogue
+from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.knowledge import load_sources, load_thresholds
 
 MINE = ("EX01", "EX02", "EX03", "R01", "R02", "R03", "R04", "R05", "R08")

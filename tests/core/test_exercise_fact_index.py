@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from builders import lesion, obs, patient
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.fact_index import FactIndex, instant
-from fhir_bonemet.core.facts import ObservationFact
-from fhir_bonemet.core.select import observations
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.fact_index import FactIndex, instant
+from fhir_bonemet.core.model.facts import ObservationFact
+from fhir_bonemet.core.model.queries import observations
 
 
 def _results(rnd: random.Random, zones: bool) -> list[ObservationFact]:

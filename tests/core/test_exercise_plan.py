@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 from builders import TODAY, condition, lesion, med, obs, patient
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.exercise_domains import site_row
-from fhir_bonemet.core.facts import ObservationFact, PatientFacts, SiteClass
-from fhir_bonemet.core.findings import DomainStatus, ExercisePlan, Finding, Indicator, Referral, Tier
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.exercise.domains import site_row
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.findings import DomainStatus, ExercisePlan, Finding, Indicator, Referral, Tier
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

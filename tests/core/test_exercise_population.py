@@ -6,10 +6,10 @@ from datetime import date
 
 from builders import TODAY, condition, lesion, patient
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.facts import PatientFacts
-from fhir_bonemet.core.findings import Tier
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.findings import Tier
 from fhir_bonemet.core.population import AGE_UNKNOWN_REASON, population_gate
 from fhir_bonemet.knowledge import load_thresholds
 

@@ -20,9 +20,10 @@ from builders import TODAY, at, condition, med, obs, procedure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.facts import (
+from fhir_bonemet.core.evidence.lesion_sites import LONG_BONE_SITES, SPINE_SITES
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import (
     BodySite,
     BoneLesion,
     ConditionFact,
@@ -33,8 +34,7 @@ from fhir_bonemet.core.facts import (
     ProcedureFact,
     SiteClass,
 )
-from fhir_bonemet.core.findings import DomainStatus, ExercisePlan, Tier
-from fhir_bonemet.core.lesion_sites import LONG_BONE_SITES, SPINE_SITES
+from fhir_bonemet.core.model.findings import DomainStatus, ExercisePlan, Tier
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

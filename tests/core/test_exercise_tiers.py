@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from builders import TODAY, condition, lesion, med, obs, patient, procedure, site
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.facts import BodySite, Laterality, ObservationFact, PatientFacts, SiteClass
-from fhir_bonemet.core.findings import ExercisePlan, Finding, LesionRisk, Tier
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import BodySite, Laterality, ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.findings import ExercisePlan, Finding, LesionRisk, Tier
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

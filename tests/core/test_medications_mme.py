@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from builders import dose, med, strength
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.medications import daily_acetaminophen, daily_amount, daily_mme, deduplicate, dose_mg
+from fhir_bonemet.core.evidence.dose_arithmetic import (
+    daily_acetaminophen,
+    daily_amount,
+    daily_mme,
+    deduplicate,
+    dose_mg,
+)
+from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

@@ -16,9 +16,9 @@ from pain_support import (
     run,
 )
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import SiteClass
-from fhir_bonemet.core.findings import ExercisePlan, Indicator, Referral, Tier
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import SiteClass
+from fhir_bonemet.core.model.findings import ExercisePlan, Indicator, Referral, Tier
 
 # --- P01 --------------------------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ import pytest
 from builders import condition, lesion, med, obs, order, patient, procedure
 from pain_support import ca_vit_d, crcl_labs, denosumab, fired, refs, run, zoledronic
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.findings import Indicator, Referral
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.findings import Indicator, Referral
 
 CA_OK = [obs(c.LAB_CALCIUM, 9.4, "mg/dL", days_ago=2), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=2)]
 DENTAL = procedure(c.DENTAL_EXAM, days_ago=100)

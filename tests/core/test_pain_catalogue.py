@@ -24,11 +24,11 @@ from pain_support import (
     zoledronic,
 )
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import PatientFacts, SiteClass
-from fhir_bonemet.core.medications import MME_FACTOR_KEYS
-from fhir_bonemet.core.pain import PAIN_RULES, assess_pain
-from fhir_bonemet.core.rules import CATALOGUE, validate_catalogue
+from fhir_bonemet.core.evidence.dose_arithmetic import MME_FACTOR_KEYS
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import CATALOGUE, validate_catalogue
+from fhir_bonemet.core.model.facts import PatientFacts, SiteClass
+from fhir_bonemet.core.pain.assess import PAIN_RULES, assess_pain
 from fhir_bonemet.knowledge import load_sources
 
 PAIN_IDS = {f"P{n:02d}" for n in range(1, 26)} | {"R06", "R07", "R09"}

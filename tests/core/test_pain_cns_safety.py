@@ -6,9 +6,9 @@ import pytest
 from builders import condition, med, obs, patient
 from pain_support import docusate, fired, oxycodone, plan, run, senna
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import Sex
-from fhir_bonemet.core.findings import Indicator
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Sex
+from fhir_bonemet.core.model.findings import Indicator
 
 
 def gabapentin(**kw):  # type: ignore[no-untyped-def]

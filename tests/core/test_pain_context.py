@@ -6,9 +6,9 @@ import pytest
 from builders import TODAY, patient
 from pain_support import TH, ibuprofen, oxycodone
 
-from fhir_bonemet.core.findings import Category, Indicator
-from fhir_bonemet.core.pain_context import SUMMARY_MAX, Trace, build_context
-from fhir_bonemet.core.rules import RuleSpec
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.findings import Category, Indicator
+from fhir_bonemet.core.pain.context import SUMMARY_MAX, Trace, build_context
 
 SPEC = RuleSpec(
     id="PX",

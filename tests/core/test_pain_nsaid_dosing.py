@@ -16,8 +16,8 @@ from pain_support import (
     senna,
 )
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.findings import Indicator
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.findings import Indicator
 
 PLATELETS_OK = obs(c.LAB_PLATELETS, 200, "10*9/L", days_ago=2)
 

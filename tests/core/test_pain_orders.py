@@ -22,8 +22,8 @@ from pain_support import (
     zoledronic,
 )
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.pain import assess_pain
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.pain.assess import assess_pain
 
 PLATELETS_OK = obs(c.LAB_PLATELETS, 250, "10*9/L", days_ago=1)
 

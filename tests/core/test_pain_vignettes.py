@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from fhir_bonemet.core.findings import Finding
-from fhir_bonemet.core.pain import assess_pain
+from fhir_bonemet.core.model.findings import Finding
+from fhir_bonemet.core.pain.assess import assess_pain
 from fhir_bonemet.core.population import population_gate
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import read_prefetch
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_prefetch
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import load_thresholds
 
 VIGNETTES = Path(__file__).resolve().parents[1] / "data" / "vignettes" / "pain"

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 from builders import TODAY, condition, lesion, med, obs, patient, procedure, site
 
-from fhir_bonemet.core import concepts as c
 from fhir_bonemet.core.engine import assess
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.facts import ConditionFact, PatientFacts, SiteClass
-from fhir_bonemet.core.findings import Finding, Indicator, Referral, Tier
-from fhir_bonemet.core.red_flags import assess_red_flags
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import ConditionFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.findings import Finding, Indicator, Referral, Tier
+from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

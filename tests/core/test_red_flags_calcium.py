@@ -8,11 +8,11 @@ from datetime import UTC
 import pytest
 from builders import TODAY, condition, lesion, obs, patient
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import ObservationFact, PatientFacts, SiteClass
-from fhir_bonemet.core.findings import Finding, Indicator, Referral
-from fhir_bonemet.core.labs import CalciumMethod, corrected_calcium, latest_lab
-from fhir_bonemet.core.red_flags import assess_red_flags
+from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium, latest_lab
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.findings import Finding, Indicator, Referral
+from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import PatientFacts
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import ReadResult, read_values
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import ReadResult, read_values
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 pytestmark = pytest.mark.corpus
 

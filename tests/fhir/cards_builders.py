@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fhir_bonemet.core.facts import BodySite, Laterality, SiteClass
-from fhir_bonemet.core.findings import (
+from fhir_bonemet.core.model.facts import BodySite, Laterality, SiteClass
+from fhir_bonemet.core.model.findings import (
     Assessment,
     Category,
     DomainAdvice,

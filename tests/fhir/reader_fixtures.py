@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from fhir_bonemet.core.facts import PatientFacts
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import ReadResult, read_prefetch
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import ReadResult, read_prefetch
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 SCT = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -22,11 +22,11 @@ from cards_builders import (
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from fhir_bonemet.cards.build import SKELETAL_RISK_EXTENSION, CardContext, build_cards, issued
 from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse
-from fhir_bonemet.core.findings import Assessment, Category, Finding, Indicator, UsedFact
-from fhir_bonemet.fhir.cards import SKELETAL_RISK_EXTENSION, CardContext, build_cards, issued
-from fhir_bonemet.fhir.careplan import build_careplan
-from fhir_bonemet.fhir.outbound_codes import load_outbound_codes
+from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, UsedFact
+from fhir_bonemet.fhir.outbound.careplan import build_careplan
+from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 LOCAL = load_outbound_codes().local_system

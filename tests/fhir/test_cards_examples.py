@@ -12,9 +12,9 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 
+from fhir_bonemet.cards.build import CardContext, build_cards
 from fhir_bonemet.cds.models import CDSResponse
-from fhir_bonemet.core import concepts
-from fhir_bonemet.examples_runner import (
+from fhir_bonemet.cli.examples_runner import (
     HOOKS,
     default_examples_dir,
     describe,
@@ -22,9 +22,9 @@ from fhir_bonemet.examples_runner import (
     load_manifest,
     shift_dates,
 )
-from fhir_bonemet.fhir.cards import CardContext, build_cards
-from fhir_bonemet.fhir.careplan import build_careplan, on_opioid
-from fhir_bonemet.fhir.terminology import default_terminology
+from fhir_bonemet.core.model import concepts
+from fhir_bonemet.fhir.outbound.careplan import build_careplan, on_opioid
+from fhir_bonemet.fhir.terminology.lookup import default_terminology
 
 EXAMPLES = default_examples_dir()
 MANIFEST = load_manifest(EXAMPLES)
@@ -224,13 +224,13 @@ DESIGNED: dict[str, dict[str, set[str]]] = {
 
 
 def _assess(scenario: str, hook: str) -> tuple[Any, Any]:
-    from fhir_bonemet.core.exercise import assess_exercise
-    from fhir_bonemet.core.findings import Assessment
-    from fhir_bonemet.core.pain import assess_pain
+    from fhir_bonemet.core.exercise.assess import assess_exercise
+    from fhir_bonemet.core.model.findings import Assessment
+    from fhir_bonemet.core.pain.assess import assess_pain
     from fhir_bonemet.core.population import population_gate
-    from fhir_bonemet.core.red_flags import assess_red_flags
-    from fhir_bonemet.fhir.extract import extract_facts
-    from fhir_bonemet.fhir.read import read_values
+    from fhir_bonemet.core.red_flags.spinal import assess_red_flags
+    from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+    from fhir_bonemet.fhir.intake.read import read_values
     from fhir_bonemet.knowledge import load_thresholds
 
     today = date.fromisoformat(MANIFEST["anchorDate"])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cards_builders import PATIENT, TODAY, full_assessment
 
-from fhir_bonemet import reports
-from fhir_bonemet.fhir.cards import CardContext, build_cards, issued
+from fhir_bonemet.cards.build import CardContext, build_cards, issued
+from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.store.base import FeedbackItem
 from fhir_bonemet.store.sqlite import SqliteStore
 

@@ -23,11 +23,17 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
-from fhir_bonemet.fhir.card_elements import typed_element
-from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, activated, content_digest, with_status
+from fhir_bonemet.cli.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.fhir.outbound.careplan import (
+    BuiltCarePlan,
+    CarePlanStatus,
+    activated,
+    content_digest,
+    with_status,
+)
+from fhir_bonemet.fhir.outbound.elements import typed_element
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()

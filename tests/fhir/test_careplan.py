@@ -12,10 +12,16 @@ from cards_builders import PATIENT, TODAY, exercise_finding, exercise_plan, full
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.goal import Goal
 
-from fhir_bonemet.core.findings import Assessment, Category, Finding, Indicator, Referral, Tier
+from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, Referral, Tier
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.careplan import BuiltCarePlan, CarePlanStatus, activated, build_careplan, with_status
-from fhir_bonemet.fhir.outbound_codes import default_codes_path, load_outbound_codes, parse_outbound_codes
+from fhir_bonemet.fhir.outbound.careplan import (
+    BuiltCarePlan,
+    CarePlanStatus,
+    activated,
+    build_careplan,
+    with_status,
+)
+from fhir_bonemet.fhir.outbound.codes import default_codes_path, load_outbound_codes, parse_outbound_codes
 
 CODES = load_outbound_codes()
 LOCAL = CODES.local_system

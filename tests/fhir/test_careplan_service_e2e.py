@@ -22,10 +22,10 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from fhir_bonemet import examples_runner
-from fhir_bonemet.cds.app import create_app
+from fhir_bonemet.cli import examples_runner
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.writeback import drain_configured
 
 EXAMPLES = examples_runner.default_examples_dir()

@@ -19,10 +19,10 @@ import pytest
 import requests
 from cards_builders import PATIENT, TODAY, exercise_finding, exercise_plan, p04
 
-from fhir_bonemet import writeback_cli
+from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
-from fhir_bonemet.core.findings import Assessment
-from fhir_bonemet.fhir.careplan import BuiltCarePlan, build_careplan
+from fhir_bonemet.core.model.findings import Assessment
+from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, build_careplan
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.writeback import (

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from reader_fixtures import BONE_MET_CODE, ICD10CM, SCT, coding, condition, facts_of, site
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import Laterality, SiteClass
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Laterality, SiteClass
 
 FEMUR, HUMERUS, RIB, PELVIS, SPINE, THORACIC = (
     "71341001",

@@ -20,8 +20,8 @@ from reader_fixtures import (
     terminology,
 )
 
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import read_draft_orders, read_prefetch
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_draft_orders, read_prefetch
 
 _TYPES = [
     "Condition",

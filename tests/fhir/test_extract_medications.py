@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from reader_fixtures import PATIENT_ID, RXNORM, SCT, SUBJECT, coding, facts_of, patient, terminology
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import MedicationFact, Strength
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import read_prefetch
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import MedicationFact, Strength
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_prefetch
 
 ORAL = {"coding": [coding(SCT, "26643006", "Oral route")]}
 

@@ -20,10 +20,10 @@ from reader_fixtures import (
     terminology,
 )
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import ObservationFact, SiteClass
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.terminology import Terminology
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import ObservationFact, SiteClass
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 CALCIUM, HB, PLATELETS, PAIN, ECOG = "17861-6", "718-7", "777-3", "72514-3", "89247-1"
 

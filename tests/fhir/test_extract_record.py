@@ -24,10 +24,10 @@ from reader_fixtures import (
     terminology,
 )
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import Sex, SiteClass
-from fhir_bonemet.fhir.extract import extract_facts
-from fhir_bonemet.fhir.read import read_prefetch
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Sex, SiteClass
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_prefetch
 
 
 def _procedure(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fhir_bonemet.fhir.mapcheck import run_check
+from fhir_bonemet.mapcheck.check import run_check
 
 pytestmark = pytest.mark.corpus
 

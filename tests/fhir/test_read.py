@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fhir_bonemet.fhir.read import ReadResult, contained, read_draft_orders, read_ndjson, read_prefetch
+from fhir_bonemet.fhir.intake.read import ReadResult, contained, read_draft_orders, read_ndjson, read_prefetch
 
 
 def _obs(obs_id: str, **extra: Any) -> dict[str, Any]:

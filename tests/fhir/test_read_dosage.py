@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fhir_bonemet.fhir.dosage import parse_dosage, per_day_from_text
+from fhir_bonemet.fhir.intake.dosage import parse_dosage, per_day_from_text
 
 ORAL = {"coding": [{"system": "http://snomed.info/sct", "code": "26643006", "display": "Oral route"}]}
 

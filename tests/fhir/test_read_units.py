@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.fhir.units import CANONICAL_UNITS, Normalised, normalise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.fhir.intake.units import CANONICAL_UNITS, Normalised, normalise
 
 
 def _value(concept: str, value: float, unit: str | None) -> float:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.concepts import ALL_CONCEPTS
-from fhir_bonemet.fhir.terminology import LOCAL_SYSTEM, Terminology, default_terminology
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
+from fhir_bonemet.fhir.terminology.lookup import LOCAL_SYSTEM, Terminology, default_terminology
 
 SCT = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -198,7 +198,7 @@ def test_local_value_codes_are_recognised(term: Terminology) -> None:
 
 
 def test_public_api_is_pinned() -> None:
-    import fhir_bonemet.fhir.terminology as module
+    import fhir_bonemet.fhir.terminology.lookup as module
 
     assert set(module.__all__) == {
         "LOCAL_SYSTEM",

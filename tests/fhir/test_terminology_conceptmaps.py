@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from fhir_bonemet.core import concepts as c
+from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.terminology import Terminology, default_profiles_dir
+from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
 
 EXAMPLES = default_profiles_dir().parent / "examples" / "conceptmaps"
 FLOWSHEET = "http://hospital.example.org/flowsheet"

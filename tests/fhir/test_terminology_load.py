@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.terminology import Terminology, default_profiles_dir
+from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
 
 PROFILES = default_profiles_dir()
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import Strength
-from fhir_bonemet.fhir.terminology import (
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Strength
+from fhir_bonemet.fhir.terminology.lookup import (
     MedicationCodes,
     Terminology,
     default_profiles_dir,

@@ -1,8 +1,2 @@
-"""The CDS Hooks 2.0 HTTP layer: wire models, service definitions, JWT verification, routes, app factory."""
-
-from __future__ import annotations
-
-from fhir_bonemet.cds.app import create_app
-from fhir_bonemet.cds.protocol import HookDeps, HookHandler
-
-__all__ = ["HookDeps", "HookHandler", "create_app"]
+"""The CDS Hooks 2.0 protocol: wire models named as the specification names them, service definitions,
+error bodies, and the seam (:class:`HookHandler`) between the web layer and the clinical workflow."""

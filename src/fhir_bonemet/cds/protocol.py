@@ -23,12 +23,12 @@ from typing import Protocol
 
 import requests
 
-from fhir_bonemet.cds.auth import ClientIdentity
 from fhir_bonemet.cds.request import CDSRequest
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
+from fhir_bonemet.web.auth import ClientIdentity
 
 __all__ = ["HookDeps", "HookHandler", "default_handler"]
 

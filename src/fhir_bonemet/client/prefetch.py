@@ -41,7 +41,7 @@ from fhir_bonemet.client.prefetch_outcomes import (
     more_pages,
 )
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
-from fhir_bonemet.core.facts import ReadIssue
+from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
 
 __all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchResult"]

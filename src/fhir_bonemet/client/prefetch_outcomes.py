@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fhir_bonemet.client.bundles import JsonObject
 from fhir_bonemet.client.fhir import FhirClient
 from fhir_bonemet.client.tokens import RenderedUrl
-from fhir_bonemet.core.facts import ReadIssue
+from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.errors import FhirClientError
 
 __all__ = [

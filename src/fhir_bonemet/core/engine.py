@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_bonemet.core.exercise import assess_exercise
-from fhir_bonemet.core.fact_index import FactIndex
-from fhir_bonemet.core.facts import PatientFacts
-from fhir_bonemet.core.findings import Assessment, Category, Finding, Indicator
-from fhir_bonemet.core.pain import assess_pain
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator
+from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.pain.assess import assess_pain
 from fhir_bonemet.core.population import population_gate
-from fhir_bonemet.core.red_flags import assess_red_flags
-from fhir_bonemet.core.thresholds import Thresholds
+from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 
 __all__ = ["HOOKS", "assess"]
 

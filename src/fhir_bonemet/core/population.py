@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_bonemet.core import concepts as c
-from fhir_bonemet.core.facts import PatientFacts
-from fhir_bonemet.core.thresholds import Thresholds
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = ["AGE_UNKNOWN_REASON", "population_gate"]
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fhir_bonemet.core.thresholds import BASES, Threshold, Thresholds
+from fhir_bonemet.core.model.thresholds import BASES, Threshold, Thresholds
 from fhir_bonemet.errors import KnowledgeError
 
 __all__ = ["EvidenceSource", "load_sources", "load_thresholds"]

@@ -1,0 +1,217 @@
+"""CDS Hooks cards from an :class:`~fhir_bonemet.core.model.findings.Assessment`: one card per concern.
+
+* Concerns and their order: :mod:`fhir_bonemet.cards.concerns` (critical red flags first, nothing
+  twice); suggestions: :mod:`fhir_bonemet.cards.suggestions`; detail text:
+  :mod:`fhir_bonemet.cards.detail`.
+* Every card and suggestion has a uuid derived (uuid5) from hookInstance, the rule ids and the concern, so a
+  retried call returns the same uuids and feedback is always joined to the card it is about.
+* ``extension["org.fhir-bonemet.rules"]`` names the rule ids; exercise cards also carry
+  ``extension["org.fhir-bonemet.skeletal-risk"]`` = ``{"overall": tier, "lesions": [{"condition", "site",
+  "tier"}]}`` with tiers ``low`` / ``moderate`` / ``high`` / ``hold`` / ``adl-only``.
+* Red-flag cards let the clinician choose at most one suggestion (the first is recommended); other cards
+  allow any.  Each card is validated by the CDS Hooks wire model, so every response invariant holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+from fhir_bonemet.cards import detail as card_detail
+from fhir_bonemet.cards.concerns import Concern, group_concerns
+from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
+from fhir_bonemet.cds.models import Card, rule_ids_of, rules_extension
+from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding
+from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
+from fhir_bonemet.fhir.outbound.careplan_text import lesion_label
+from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
+from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
+from fhir_bonemet.store.base import IssuedCard
+
+__all__ = [
+    "SKELETAL_RISK_EXTENSION",
+    "CardContext",
+    "build_cards",
+    "card_uuid",
+    "issued",
+    "skeletal_risk",
+]
+
+SKELETAL_RISK_EXTENSION = "org.fhir-bonemet.skeletal-risk"
+SERVICE_LABEL = "fhir-bonemet"
+SUMMARY_LIMIT = 139  # CDS Hooks: summary < 140 characters
+LINK_LABEL_LIMIT = 90
+
+
+@dataclass(frozen=True, slots=True)
+class CardContext:
+    """What the card builder needs to know about the hook call and the write-back outcome."""
+
+    hook: str
+    hook_instance: str
+    patient_ref: str  # "Patient/123"
+    today: date
+    user_ref: str | None = None  # "Practitioner/…" or "PractitionerRole/…": requester of referrals
+    encounter_ref: str | None = None
+    # Draft orders of order-select / order-sign by reference ("MedicationRequest/1" → resource JSON).
+    draft_orders: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    careplan: BuiltCarePlan | None = None
+    careplan_location: str | None = None  # write mode: "CarePlan/…" of the draft written → offer activation
+    careplan_queued: bool = False  # write mode: waiting in the outbox → no create action (no duplicate)
+
+
+def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -> str:
+    return str(
+        uuid.uuid5(UUID_NAMESPACE, "\n".join((hook_instance, ",".join(sorted(rule_ids)), concern_key)))
+    )
+
+
+def clip(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """One line of at most ``limit`` characters, cut at a word boundary when it must be shortened."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"{cut}…"
+
+
+def _absolute(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def skeletal_risk(plan: ExercisePlan) -> dict[str, Any]:
+    lesions = [
+        {"condition": les.lesion_ref, "site": lesion_label(les), "tier": les.tier.value}
+        for les in plan.lesions
+    ]
+    return {"overall": plan.tier.value, "lesions": lesions}
+
+
+class _CardBuilder:
+    def __init__(
+        self,
+        assessment: Assessment,
+        ctx: CardContext,
+        codes: OutboundCodes,
+        sources: Mapping[str, EvidenceSource],
+        thresholds: Thresholds,
+    ) -> None:
+        self.assessment, self.ctx, self.codes = assessment, ctx, codes
+        self.sources, self.thresholds = sources, thresholds
+        self.suggest = SuggestionBuilder(
+            codes,
+            hook=ctx.hook,
+            patient_ref=ctx.patient_ref,
+            today=ctx.today,
+            user_ref=ctx.user_ref,
+            encounter_ref=ctx.encounter_ref,
+            draft_orders=ctx.draft_orders,
+        )
+
+    def card(self, concern: Concern, carries_plan: bool) -> dict[str, Any]:
+        primary, findings, rule_ids = concern.primary, list(concern.findings), concern.rule_ids
+        cid = card_uuid(self.ctx.hook_instance, rule_ids, concern.key)
+        suggestions = self.suggest.referrals(concern, cid) + self.suggest.order_actions(concern, cid)
+        extra: list[str] = []
+        if carries_plan and self.ctx.careplan is not None:
+            plan_suggestion, note = self.suggest.careplan(
+                self.ctx.careplan, cid, location=self.ctx.careplan_location, queued=self.ctx.careplan_queued
+            )
+            extra.append(note)
+            if plan_suggestion is not None:
+                suggestions.insert(0, plan_suggestion)
+        detail = card_detail.detail_markdown(
+            findings, sources=self.sources, thresholds=self.thresholds, extra=extra
+        )
+        card: dict[str, Any] = {
+            "uuid": cid,
+            "summary": clip(primary.summary),
+            "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
+            "detail": detail,
+            "source": self._source(findings, primary.category),
+            "overrideReasons": [
+                self.codes.local(code, display) for code, display in self.codes.override_reasons
+            ],
+            "extension": rules_extension(rule_ids),
+        }
+        if primary.category is Category.EXERCISE and self.assessment.exercise is not None:
+            card["extension"][SKELETAL_RISK_EXTENSION] = skeletal_risk(self.assessment.exercise)
+        for suggestion in suggestions:
+            suggestion["label"] = clip(suggestion["label"], 120)
+        if suggestions:
+            red_flag = primary.category is Category.RED_FLAG
+            card["selectionBehavior"] = "at-most-one" if red_flag else "any"
+            if red_flag:
+                suggestions[0]["isRecommended"] = True
+            card["suggestions"] = suggestions
+        links = self._links(findings)
+        if links:
+            card["links"] = links
+        return card
+
+    def _evidence(self, findings: list[Finding]) -> list[str]:
+        return list(dict.fromkeys(e for f in findings for e in f.evidence))
+
+    def _source(self, findings: list[Finding], category: Category) -> dict[str, Any]:
+        evidence = self._evidence(findings)
+        label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")
+        source: dict[str, Any] = {"label": label, "topic": self.codes.topic(category)}
+        urls = [self.sources[e].url for e in evidence if e in self.sources and _absolute(self.sources[e].url)]
+        if urls:
+            source["url"] = urls[0]
+        return source
+
+    def _links(self, findings: list[Finding]) -> list[dict[str, Any]]:
+        links: dict[str, dict[str, Any]] = {}
+        for sid in self._evidence(findings):
+            src = self.sources.get(sid)
+            if src is not None and _absolute(src.url) and src.url not in links:
+                label = clip(f"{sid}: {src.citation}", LINK_LABEL_LIMIT)
+                links[src.url] = {"label": label, "url": src.url, "type": "absolute"}
+        return list(links.values())
+
+
+def build_cards(
+    assessment: Assessment,
+    *,
+    context: CardContext,
+    codes: OutboundCodes | None = None,
+    sources: Mapping[str, EvidenceSource] | None = None,
+    thresholds: Thresholds | None = None,
+) -> list[Card]:
+    """Cards for one hook call, validated against the CDS Hooks wire model (so every response invariant
+    holds); ``[]`` outside the population or when nothing fired."""
+    if not assessment.in_population or not assessment.findings:
+        return []
+    builder = _CardBuilder(
+        assessment,
+        context,
+        codes or load_outbound_codes(),
+        load_sources() if sources is None else sources,
+        load_thresholds() if thresholds is None else thresholds,
+    )
+    concerns = group_concerns(assessment.findings)
+    # The CarePlan rides on the first exercise card, else on the first pain card.
+    carrier = next((c for c in concerns if c.primary.category is Category.EXERCISE), None) or next(
+        (c for c in concerns if c.primary.category is Category.PAIN), None
+    )
+    return [Card.model_validate(builder.card(c, c is carrier)) for c in concerns]
+
+
+def issued(cards: list[Card]) -> list[IssuedCard]:
+    """The audit records of what was proposed (no patient data), for ``Store.record_issued_cards``."""
+    return [
+        IssuedCard(
+            uuid=card.uuid,
+            rule_ids=rule_ids_of(card),
+            indicator=card.indicator,
+            suggestion_uuids=tuple(s.uuid for s in card.suggestions or ()),
+        )
+        for card in cards
+    ]

@@ -1,0 +1,267 @@
+"""Load the example patients into a FHIR server and fire their hooks at a running fhir-bonemet service.
+
+::
+
+    python -m fhir_bonemet.cli.examples_runner --fhir http://127.0.0.1:8090/fhir --service http://127.0.0.1:8080
+
+For each scenario in ``examples/`` it POSTs ``bundle.json`` (a transaction of PUTs, so re-running is
+harmless) to the FHIR server, then sends ``patient-view.json``, ``order-select.json`` and
+``order-sign.json`` to the service's matching CDS services (found through discovery), with ``fhirServer``
+set to the FHIR server so the service fetches what it needs, and prints each card's indicator, summary
+and rule ids.  The example data are written as of ``anchorDate`` (``examples/scenarios.json``); every
+clinical date is moved forward by the same number of days so that "pain score yesterday" stays yesterday.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.project_dirs import EXAMPLES
+
+__all__ = [
+    "HOOKS",
+    "default_examples_dir",
+    "load_manifest",
+    "main",
+    "prefetched_request",
+    "register",
+    "shift_dates",
+]
+
+HOOKS = ("patient-view", "order-select", "order-sign")
+# Clinical dates that move with the anchor; birthDate deliberately does not (ages stay as written).
+DATE_KEYS = frozenset({
+    "effectiveDateTime", "onsetDateTime", "recordedDate", "authoredOn", "performedDateTime", "dateAsserted",
+    "issued", "start", "end", "dueDate", "abatementDateTime",
+})  # fmt: skip
+TIMEOUT = (5.0, 60.0)
+
+
+def default_examples_dir() -> Path:
+    """``examples/`` of the source tree (see :mod:`fhir_bonemet.project_dirs`)."""
+    return EXAMPLES.default
+
+
+def _shift(value: str, days: int) -> str:
+    try:
+        moved = date.fromisoformat(value[:10]) + timedelta(days=days)
+    except ValueError:
+        return value
+    return moved.isoformat() + value[10:]
+
+
+def shift_dates(node: Any, days: int) -> Any:
+    """A copy of ``node`` with every clinical date (see :data:`DATE_KEYS`) moved by ``days``."""
+    if isinstance(node, dict):
+        return {
+            k: _shift(v, days) if k in DATE_KEYS and isinstance(v, str) else shift_dates(v, days)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [shift_dates(v, days) for v in node]
+    return node
+
+
+def load_manifest(examples: Path) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads(
+        (EXAMPLES.require(examples) / "scenarios.json").read_text(encoding="utf-8")
+    )
+    return manifest
+
+
+def _read(path: Path, days: int) -> dict[str, Any]:
+    data: dict[str, Any] = shift_dates(json.loads(path.read_text(encoding="utf-8")), days)
+    return data
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def load_bundle(session: requests.Session, fhir: str, bundle: dict[str, Any], token: str | None) -> int:
+    """POST a transaction Bundle; the number of entries stored (raises on any failure)."""
+    response = session.post(
+        fhir.rstrip("/"),
+        json=bundle,
+        headers={"Content-Type": "application/fhir+json", **_auth(token)},
+        timeout=TIMEOUT,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"loading the bundle answered HTTP {response.status_code}")
+    entries = response.json().get("entry", [])
+    failed = [e for e in entries if not str(e.get("response", {}).get("status", "")).startswith("2")]
+    if failed:
+        raise RuntimeError(f"{len(failed)} bundle entries were refused")
+    return len(entries)
+
+
+def discover(session: requests.Session, service: str, bearer: str | None) -> dict[str, str]:
+    """Hook name → id of the first service answering that hook."""
+    response = session.get(f"{service.rstrip('/')}/cds-services", headers=_auth(bearer), timeout=TIMEOUT)
+    response.raise_for_status()
+    found: dict[str, str] = {}
+    for entry in response.json().get("services", []):
+        found.setdefault(entry["hook"], entry["id"])
+    return found
+
+
+def _hook_request(path: Path, days: int, fhir: str, fhir_token: str | None) -> dict[str, Any]:
+    request = _read(path, days)
+    request["fhirServer"] = fhir.rstrip("/")
+    if fhir_token:
+        request["fhirAuthorization"] = {
+            "access_token": fhir_token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read user/CarePlan.write",
+            "subject": "fhir-bonemet-examples",
+            "patient": request["context"]["patientId"],
+        }
+    return request
+
+
+# Which prefetch key of the shipped service definitions holds which resource type (cds_hooks/*.json).
+PREFETCH_KEYS = {
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationRequest": "medication-requests",
+    "MedicationStatement": "medication-statements",
+    "Procedure": "procedures",
+}
+
+
+def prefetched_request(
+    scenario: str, hook: str = "patient-view", *, today: date | None = None, examples: Path | None = None
+) -> dict[str, Any]:
+    """A scenario's hook request with every prefetch key filled from its bundle, as an EHR would send it.
+
+    Needs no FHIR server: ``fhirServer`` and ``fhirAuthorization`` are left out.  Dates are moved so that
+    the data look current on ``today`` (default: the anchor date, i.e. unchanged).
+    """
+    folder = (examples or default_examples_dir()) / scenario
+    anchor = date.fromisoformat(load_manifest(folder.parent)["anchorDate"])
+    days = ((today or anchor) - anchor).days
+    resources = [entry["resource"] for entry in _read(folder / "bundle.json", days)["entry"]]
+    request = _read(folder / f"{hook}.json", days)
+    request.pop("fhirServer", None)
+    request.pop("fhirAuthorization", None)
+    prefetch: dict[str, Any] = {
+        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
+        # Everything coded locally is already in "observations": null tells the service there is no more.
+        "observations-local": None,
+    }
+    for resource_type, key in PREFETCH_KEYS.items():
+        found = [r for r in resources if r["resourceType"] == resource_type]
+        prefetch[key] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in found],
+        }
+    request["prefetch"] = prefetch
+    return request
+
+
+def _print_request(args: argparse.Namespace) -> int:
+    today = date.fromisoformat(args.today) if args.today else date.today()
+    print(json.dumps(prefetched_request(args.scenario, args.hook, today=today), indent=1))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """``fhir-bonemet example-request SCENARIO``: a ready-to-POST hook request for an example patient."""
+    try:
+        names: list[str] | None = [s["id"] for s in load_manifest(default_examples_dir())["scenarios"]]
+    except ConfigurationError:
+        names = None  # not a source checkout: the other commands must still work; this one says why
+    parser = subparsers.add_parser(
+        "example-request", help="print an example patient's hook request with all data prefetched"
+    )
+    parser.add_argument("scenario", choices=names)
+    parser.add_argument("--hook", choices=HOOKS, default="patient-view")
+    parser.add_argument("--today", default=None, help="date the data should look current on (default today)")
+    parser.set_defaults(func=_print_request)
+
+
+def describe(response: dict[str, Any]) -> list[str]:
+    """One line per card: indicator, summary, rule ids, suggestion labels."""
+    lines = []
+    for card in response.get("cards", []):
+        rules = ", ".join((card.get("extension") or {}).get("org.fhir-bonemet.rules", []))
+        lines.append(f"  [{card['indicator']:>8}] {card['summary']}  ({rules})")
+        for suggestion in card.get("suggestions", []):
+            lines.append(f"             -> {suggestion['label']}")
+    return lines or ["  (no cards)"]
+
+
+def run(args: argparse.Namespace, session: requests.Session) -> list[dict[str, Any]]:
+    examples = Path(args.examples)
+    manifest = load_manifest(examples)
+    days = (date.fromisoformat(args.today) - date.fromisoformat(manifest["anchorDate"])).days
+    services = discover(session, args.service, args.bearer)
+    results: list[dict[str, Any]] = []
+    for scenario in manifest["scenarios"]:
+        if args.scenario and scenario["id"] not in args.scenario:
+            continue
+        folder = examples / scenario["id"]
+        stored = load_bundle(session, args.fhir, _read(folder / "bundle.json", days), args.fhir_token)
+        if not args.json:
+            print(f"\n== {scenario['id']}: {scenario['title']} ({stored} resources loaded)")
+        for hook in HOOKS:
+            if hook not in services:
+                continue
+            request = _hook_request(folder / f"{hook}.json", days, args.fhir, args.fhir_token)
+            url = f"{args.service.rstrip('/')}/cds-services/{services[hook]}"
+            response = session.post(url, json=request, headers=_auth(args.bearer), timeout=TIMEOUT)
+            body = (
+                response.json() if response.headers.get("Content-Type", "").startswith("application/") else {}
+            )
+            results.append(
+                {"scenario": scenario["id"], "hook": hook, "status": response.status_code, "body": body}
+            )
+            if not args.json:
+                print(f"-- {hook}: HTTP {response.status_code}")
+                print("\n".join(describe(body) if response.status_code == 200 else [f"  {body}"]))
+    return results
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m fhir_bonemet.cli.examples_runner", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--fhir", required=True, help="FHIR server base URL to load the patients into")
+    p.add_argument("--service", required=True, help="base URL of the running fhir-bonemet service")
+    p.add_argument("--examples", default=str(default_examples_dir()), help="examples directory")
+    p.add_argument("--scenario", action="append", help="only this scenario id (repeatable)")
+    p.add_argument("--today", default=date.today().isoformat(), help="date the data should look current on")
+    p.add_argument(
+        "--fhir-token", default=None, help="bearer token for the FHIR server (also sent to the service)"
+    )
+    p.add_argument("--bearer", default=None, help="JWT for the service, when it runs with authentication")
+    p.add_argument("--json", action="store_true", help="print the raw responses as JSON")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    with requests.Session() as session:
+        try:
+            results = run(args, session)
+        except (requests.RequestException, RuntimeError, KeyError, ValueError) as exc:
+            print(f"examples runner failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0 if all(r["status"] == 200 for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

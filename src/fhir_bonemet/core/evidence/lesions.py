@@ -1,0 +1,278 @@
+"""Per-lesion skeletal evidence: which scores, fractures, pain and procedures belong to which lesion.
+
+Used by the fracture red flag (R04), the pain-escalation red flag (R05) and the exercise tiering (§2.3),
+so that "the SINS of the T9 lesion" means the same thing everywhere.
+
+Attribution follows :mod:`fhir_bonemet.core.evidence.lesion_sites`.  A fact that fits more than one lesion is
+*shared*: it is applied to every candidate when it signals risk, and never used to reassure (a low SINS
+that may belong to another vertebra does not lower a tier).
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from fhir_bonemet.core.evidence.lesion_sites import (
+    LONG_BONE_SITES,
+    SPINE_SITES,
+    LesionKey,
+    attribute,
+    lesion_key,
+)
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import (
+    BoneLesion,
+    ConditionFact,
+    ObservationFact,
+    PatientFacts,
+    ProcedureFact,
+)
+from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.thresholds import Thresholds
+
+__all__ = ["Attributed", "LesionEvidence", "lesion_evidence", "review_covers"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attributed:
+    """A fact attributed to a lesion; ``shared`` when it fits other lesions too."""
+
+    ref: str
+    when: date | None
+    shared: bool
+    value: float | None = None  # scores and NRS
+    code: str | None = None  # lesion type
+    flag: bool | None = None  # mechanical pain
+    status: str | None = None  # clinical status of a condition
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LesionEvidence:
+    lesion: BoneLesion
+    sins: Attributed | None = None
+    mirels: Attributed | None = None
+    stale_score: Attributed | None = None  # newest SINS/Mirels that was older than the lookback
+    lesion_type: Attributed | None = None
+    fractures: tuple[Attributed, ...] = ()  # pathological fractures at this lesion, any time
+    impending: tuple[Attributed, ...] = ()
+    mechanical_pain: Attributed | None = None  # newest mechanical-pain answer within the pain lookback
+    pain: Attributed | None = None  # newest NRS within the pain lookback
+    radiotherapy: Attributed | None = None  # newest RT to this lesion within the lookback (or undated)
+    surgical_review: Attributed | None = None  # newest completed spine/orthopaedic review of this site
+
+    @property
+    def key(self) -> LesionKey:
+        return lesion_key(self.lesion)
+
+
+def _obs_day(obs: ObservationFact) -> date | None:
+    return obs.effective.date() if isinstance(obs.effective, datetime) else None
+
+
+def _value_risk(fact: Attributed) -> float:
+    return fact.value if fact.value is not None else 0.0
+
+
+_TYPE_RISK = {"lytic": 2.0, "mixed": 1.0, "blastic": 0.0}
+
+
+def _type_risk(fact: Attributed) -> float:
+    return _TYPE_RISK.get(fact.code or "", 0.0)
+
+
+def _flag_risk(fact: Attributed) -> float:
+    return 1.0 if fact.flag else 0.0
+
+
+def _newest_obs(
+    idx: FactIndex,
+    lesion: BoneLesion,
+    concept: str,
+    eligible: Callable[[BoneLesion], bool],
+    accept: Callable[[ObservationFact], bool],
+    risk: Callable[[Attributed], float] = _value_risk,
+    since: date | None = None,
+) -> Attributed | None:
+    """The value to reason on for one lesion.
+
+    The lesion's own newest result (attributed to it alone) is the value, unless a newer result that may
+    describe another lesion signals more risk: then that risk applies here too.  Without a result of its
+    own, the riskiest of the results that may describe it is used, marked ``shared`` so that it is never
+    used to reassure.  Either way, taking away a reassuring result can only raise the risk.
+    ``since`` is the oldest day a result may have (lookback); undated results then never count.
+    """
+    others: list[Attributed] = []
+    own: Attributed | None = None
+    for obs in idx.observations(concept):  # newest first, undated last
+        if since is not None and (obs.effective is None or obs.effective.date() < since):
+            break  # every later result is older still
+        if not accept(obs):
+            continue
+        fits = attribute(idx.facts.lesions, obs.focus, obs.site, eligible)
+        if lesion not in fits:
+            continue
+        fact = Attributed(
+            ref=obs.ref,
+            when=_obs_day(obs),
+            shared=len(fits) > 1,
+            value=obs.quantity.value if obs.quantity is not None else None,
+            code=obs.code,
+            flag=obs.flag,
+            display=obs.display,
+        )
+        if not fact.shared:
+            own = fact
+            break
+        others.append(fact)
+    riskiest = max(others, key=risk, default=None)  # the newest among equals: max keeps the first
+    if own is None:
+        return riskiest
+    if riskiest is not None and risk(riskiest) > risk(own):
+        return replace(riskiest, shared=False)  # a newer, riskier result applies to this lesion as well
+    return own
+
+
+def _conditions(idx: FactIndex, lesion: BoneLesion, concept: str) -> tuple[Attributed, ...]:
+    found: list[Attributed] = []
+    for cond in idx.conditions(concept):
+        fits = attribute(idx.facts.lesions, (), cond.site)
+        if lesion in fits:
+            found.append(_cond(cond, shared=len(fits) > 1))
+    return tuple(found)
+
+
+def _cond(cond: ConditionFact, shared: bool) -> Attributed:
+    return Attributed(
+        ref=cond.ref,
+        when=cond.onset or cond.recorded,
+        shared=shared,
+        status=cond.clinical_status,
+        display=cond.display,
+    )
+
+
+def _procedure(
+    idx: FactIndex,
+    lesion: BoneLesion,
+    concept: str,
+    accept: Callable[[ProcedureFact], bool],
+    own_only: bool = False,
+) -> Attributed | None:
+    """Newest matching procedure at this lesion; ``own_only`` skips those that may be at another lesion
+    (a surgical review reassures only about the lesion it certainly concerns)."""
+    chosen = sorted(
+        (p for p in idx.procedures(concept) if accept(p)),
+        key=lambda p: (p.performed is None, -(p.performed.toordinal() if p.performed else 0), p.ref),
+    )
+    for proc in chosen:
+        fits = attribute(idx.facts.lesions, (), proc.site)
+        if lesion in fits and not (own_only and len(fits) > 1):
+            return Attributed(
+                proc.ref, proc.performed, len(fits) > 1, status=proc.status, display=proc.display
+            )
+    return None
+
+
+# Procedure statuses under which radiotherapy was (at least partly) given.
+_RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
+
+
+def _is_spine(lesion: BoneLesion) -> bool:
+    return lesion.site.site in SPINE_SITES
+
+
+def _is_long_bone(lesion: BoneLesion) -> bool:
+    return lesion.site.site in LONG_BONE_SITES
+
+
+def lesion_evidence(
+    facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
+) -> tuple[LesionEvidence, ...]:
+    """Evidence per lesion, in a deterministic order (Condition reference, then bodySite position)."""
+    idx = index if index is not None else FactIndex(facts)
+    return idx.memo(("lesion_evidence", today, id(th)), lambda: _lesion_evidence(idx, today, th))
+
+
+def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[LesionEvidence, ...]:
+    facts = idx.facts
+    score_days = th.v("lookback.score_days")
+    pain_days = th.v("lookback.pain_score_days")
+    rt_days = th.v("lookback.recent_radiotherapy_days")
+    score_since = today - timedelta(days=score_days)
+    pain_since = today - timedelta(days=pain_days)
+
+    def recent_score(obs: ObservationFact) -> bool:
+        return obs.quantity is not None and within_days(obs.effective, today, score_days)
+
+    def any_score(obs: ObservationFact) -> bool:
+        return obs.quantity is not None
+
+    def recent_pain(obs: ObservationFact) -> bool:
+        return within_days(obs.effective, today, pain_days)
+
+    def rt_recent(proc: ProcedureFact) -> bool:
+        # An undated radiotherapy record may be recent: treat it as such (cautious) and say so.
+        return proc.status not in _RT_NOT_GIVEN and (
+            proc.performed is None or within_days(proc.performed, today, rt_days)
+        )
+
+    def review_done(proc: ProcedureFact) -> bool:
+        return proc.status == "completed"
+
+    out: list[LesionEvidence] = []
+    for lesion in sorted(facts.lesions, key=lesion_key):
+        sins = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, recent_score, since=score_since)
+        mirels = _newest_obs(idx, lesion, c.MIRELS_TOTAL, _is_long_bone, recent_score, since=score_since)
+        stale = None
+        if sins is None and mirels is None:
+            stale = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, any_score) or _newest_obs(
+                idx, lesion, c.MIRELS_TOTAL, _is_long_bone, any_score
+            )
+        out.append(
+            LesionEvidence(
+                lesion=lesion,
+                sins=sins,
+                mirels=mirels,
+                stale_score=stale,
+                lesion_type=_newest_obs(
+                    idx, lesion, c.LESION_TYPE, lambda _l: True, lambda o: o.code is not None, _type_risk
+                ),
+                fractures=_conditions(idx, lesion, c.PATHOLOGICAL_FRACTURE),
+                impending=_conditions(idx, lesion, c.IMPENDING_FRACTURE),
+                mechanical_pain=_newest_obs(
+                    idx,
+                    lesion,
+                    c.PAIN_MECHANICAL,
+                    lambda _l: True,
+                    lambda o: o.flag is not None and recent_pain(o),
+                    _flag_risk,
+                    since=pain_since,
+                ),
+                pain=_newest_obs(
+                    idx,
+                    lesion,
+                    c.PAIN_SCORE,
+                    lambda _l: True,
+                    lambda o: o.quantity is not None and recent_pain(o),
+                    since=pain_since,
+                ),
+                radiotherapy=_procedure(idx, lesion, c.RADIOTHERAPY, rt_recent),
+                surgical_review=_procedure(idx, lesion, c.SURGICAL_REVIEW, review_done, own_only=True),
+            )
+        )
+    return tuple(out)
+
+
+def review_covers(ev: LesionEvidence, score: Attributed | None) -> bool:
+    """A recorded surgical review settles a borderline score only when it is this lesion's own review
+    (not shared with other lesions), dated, and not older than the score it is meant to settle."""
+    review = ev.surgical_review
+    if review is None or review.shared or review.when is None:
+        return False
+    return score is None or score.when is None or review.when >= score.when

@@ -1,0 +1,1 @@
+"""Exercise safety: skeletal risk per lesion and per person, the site-by-domain matrix, the prescription."""

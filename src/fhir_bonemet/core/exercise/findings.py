@@ -1,0 +1,226 @@
+"""The exercise findings EX01 (tier and prescription), EX02 (global gate) and EX03 (data to complete).
+
+They only describe the plan built by :func:`~fhir_bonemet.core.exercise.assess.assess_exercise`; nothing
+clinical
+is decided here.  Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fhir_bonemet.core.evidence.lesion_sites import lesion_label, site_label
+from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
+from fhir_bonemet.core.exercise.gates import Gates
+from fhir_bonemet.core.exercise.tiers import PersonTier
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.findings import (
+    Category,
+    DomainStatus,
+    ExercisePlan,
+    Finding,
+    Indicator,
+    LesionRisk,
+    MissingFact,
+    Referral,
+    Tier,
+    UsedFact,
+)
+from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.traceability import MAX_SUMMARY, defaults_in, fit_summary, iso
+
+__all__ = ["DOMAIN_NAMES", "ex01_plan", "ex02_gates", "ex03_missing"]
+
+DOMAIN_NAMES = {
+    "ex-aerobic-wb": "weight-bearing aerobic",
+    "ex-aerobic-nwb": "non-weight-bearing aerobic",
+    "ex-resist-upper": "upper-body resistance",
+    "ex-resist-trunk": "trunk resistance",
+    "ex-resist-lower": "lower-body resistance",
+    "ex-flex": "flexibility",
+    "ex-balance": "balance",
+    "ex-impact": "impact/contact",
+    ADL_ONLY: "daily activities and mobility",
+}
+
+
+def _unique(items: Iterable[UsedFact]) -> tuple[UsedFact, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _unique_missing(items: Iterable[MissingFact]) -> tuple[MissingFact, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _summary(plan: ExercisePlan) -> str:
+    if plan.tier is Tier.HOLD:
+        return f"Exercise on hold ({plan.on_hold_reason}): functional mobility only until reviewed"
+    if plan.tier is Tier.ADL_ONLY:
+        return "Poor performance status: suggest ADL and mobility upkeep with PT/OT, not structured exercise"
+    if plan.tier is Tier.HIGH:
+        return "High skeletal risk: exercise only after surgical review, 1:1 physio; no loading of the lesion"
+    if plan.tier is Tier.MODERATE:
+        head = "Moderate skeletal risk: suggest oncology-trained supervision"
+    else:
+        head = "Low skeletal risk: suggest supervised start, then progressive exercise"
+    avoided = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.AVOID]
+    # Name as many avoided domains as fit; the card detail lists them all.
+    for shown in range(len(avoided), 0, -1):
+        rest = len(avoided) - shown
+        text = f"{head}; avoid {', '.join(avoided[:shown])}" + (f" and {rest} more" if rest else "")
+        if len(text) <= MAX_SUMMARY:
+            return text
+    return head
+
+
+def _lines(plan: ExercisePlan, gates: Gates) -> tuple[str, ...]:
+    lines = [plan.supervision]
+    if gates.checks_before_start:
+        lines.append(f"Check {' and '.join(gates.checks_before_start)} before the first session.")
+    if plan.tier in (Tier.HOLD, Tier.ADL_ONLY):
+        # Every structured domain is suspended: one line says so instead of eight.
+        lines.append(
+            f"Structured exercise (all domains): {'on hold' if plan.tier is Tier.HOLD else 'not advised'}."
+        )
+        lines.extend(f"{DOMAIN_NAMES[a.domain].capitalize()}: {a.dose}." for a in plan.domains if a.dose)
+        lines.extend(f"Stop and call: {item}" for item in plan.stop_and_call)
+        return tuple(lines)
+    for advice in plan.domains:
+        name = DOMAIN_NAMES[advice.domain].capitalize()
+        limits = "; ".join(advice.exclusions)
+        if advice.status is DomainStatus.AVOID:
+            lines.append(f"{name}: avoid ({limits})." if limits else f"{name}: avoid.")
+        else:
+            parts = [p for p in (advice.dose, limits) if p]
+            lines.append(f"{name}: {'; '.join(parts)}." if parts else f"{name}: permitted.")
+    defaults = [lesion_label_of(r) for r in plan.lesions if r.site.site in DEFAULT_ROWS]
+    if defaults:
+        lines.append(
+            f"Site restrictions for the {', '.join(dict.fromkeys(defaults))} are a service default "
+            "(no trial module for this site)."
+        )
+    lines.append(f"Progression: {plan.progression}")
+    lines.extend(f"Stop and call: {item}" for item in plan.stop_and_call)
+    return tuple(lines)
+
+
+def _rationale(plan: ExercisePlan) -> str:
+    parts = [f"{lesion_label_of(r)} {r.tier.value} ({', '.join(r.reasons)})" for r in plan.lesions]
+    if plan.person_factors:
+        parts.append("person factors: " + ", ".join(plan.person_factors))
+    if plan.gates:
+        parts.append("gates: " + "; ".join(plan.gates))
+    return f"Tier {plan.tier.value}: " + "; ".join(parts) + "."
+
+
+def lesion_label_of(risk: LesionRisk) -> str:
+    return site_label(risk.site)
+
+
+def ex01_plan(
+    plan: ExercisePlan, facts: PatientFacts, person: PersonTier, gates: Gates, th: Thresholds, keys: set[str]
+) -> Finding:
+    used: list[UsedFact] = [
+        UsedFact("Bone metastasis", lesion_label(lesion), lesion.ref, iso(lesion.onset or lesion.recorded))
+        for lesion in sorted(facts.lesions, key=lambda x: (x.ref, x.index))
+    ]
+    missing: list[MissingFact] = []
+    for risk in plan.lesions:
+        used.extend(risk.used)
+        missing.extend(risk.missing)
+    used.extend(person.used)
+    used.extend(gates.used)
+    missing.extend(person.missing)
+    missing.extend(gates.missing)
+    evidence = ["S03", "S04", "S05", "S06", "S01"]
+    labels = " ".join(u.label for u in used)
+    for marker, source in (("SINS", "S10"), ("Mirels", "S11"), ("Surgical review", "S13")):
+        if marker in labels:
+            evidence.append(source)
+    if plan.tier is Tier.LOW:
+        evidence.append("S07")
+    if gates.any:
+        evidence.append("S09")
+    referrals = {
+        Tier.LOW: (Referral.EXERCISE_PHYSIOLOGY,),
+        Tier.MODERATE: (Referral.PHYSIOTHERAPY,),
+        Tier.HIGH: (Referral.PHYSIOTHERAPY,),
+        Tier.ADL_ONLY: (Referral.PHYSIOTHERAPY,),
+        Tier.HOLD: (),
+    }[plan.tier]
+    low_dose_keys = {"exercise.rpe_low_min", "exercise.rpe_low_max"} if plan.tier is Tier.LOW else set()
+    return Finding(
+        rule_id="EX01",
+        title=f"Exercise plan: {plan.tier.value} skeletal-risk tier",
+        category=Category.EXERCISE,
+        indicator=Indicator.INFO if plan.tier in (Tier.LOW, Tier.MODERATE) else Indicator.WARNING,
+        summary=fit_summary(_summary(plan)),
+        rationale=_rationale(plan),
+        recommendations=_lines(plan, gates),
+        evidence=tuple(evidence),
+        used=_unique(used),
+        missing=_unique_missing(missing),
+        referrals=referrals,
+        defaults_used=defaults_in(th, keys | low_dose_keys),
+        unverified=bool(low_dose_keys) or gates.unverified,
+    )
+
+
+def ex02_gates(gates: Gates, th: Thresholds) -> Finding:
+    hold = bool(gates.hold)
+    head = "Hold structured exercise" if hold else "Adjust exercise"
+    evidence = ["S09", "S08"]
+    if any("calcium" in d.lower() for d in gates.descriptions):
+        evidence.append("S24")
+    if gates.short_bouts:
+        evidence.append("S01")
+    return Finding(
+        rule_id="EX02",
+        title="Exercise limited by blood results or symptoms",
+        category=Category.EXERCISE,
+        indicator=Indicator.WARNING if hold else Indicator.INFO,
+        summary=fit_summary(f"{head}: " + "; ".join(gates.descriptions)),
+        rationale="Global pre-exercise gates applied: " + "; ".join(gates.descriptions) + ".",
+        recommendations=tuple(gates.descriptions),
+        evidence=tuple(evidence),
+        used=_unique(gates.triggers),
+        defaults_used=defaults_in(th, gates.keys),
+        unverified=gates.unverified,
+    )
+
+
+def ex03_missing(
+    plan: ExercisePlan, facts: PatientFacts, person: PersonTier, gates: Gates, th: Thresholds
+) -> Finding | None:
+    """What to record before exercise starts: the gaps that made this plan more cautious."""
+    items: list[str] = list(gates.checks_before_start)
+    missing: list[MissingFact] = list(gates.missing)
+    # The record that was searched: the patient for labs and performance status, the lesion otherwise.
+    used: list[UsedFact] = []
+    if items or person.missing:
+        used.append(UsedFact("Patient record", "searched", facts.patient_ref))
+    items.extend(m.what for m in person.missing)  # performance status, birth date, medication list
+    missing.extend(person.missing)
+    for risk in plan.lesions:
+        for gap in risk.missing:
+            if gap.what.startswith(("SINS", "Mirels", "site of")):
+                missing.append(gap)
+                used.append(UsedFact("Bone metastasis", lesion_label_of(risk), risk.lesion_ref))
+                score = gap.what.split(" for ")[0] if " for " in gap.what else "site"
+                items.append(f"{score} for the {lesion_label_of(risk)}" if score != "site" else "lesion site")
+    if not items:
+        return None
+    items = list(dict.fromkeys(items))
+    return Finding(
+        rule_id="EX03",
+        title="Screening data to complete before exercise",
+        category=Category.EXERCISE,
+        indicator=Indicator.INFO,
+        summary=fit_summary("Before exercise, suggest recording: " + "; ".join(items)),
+        rationale="Screening data missing: the plan was made more cautious rather than assume normal values.",
+        recommendations=tuple(f"Record {item}." for item in items),
+        evidence=("S03", "S10", "S11"),
+        used=_unique(used),
+        missing=_unique_missing(missing),
+        defaults_used=defaults_in(th, ("lookback.score_days", "lookback.lab_days")),
+    )

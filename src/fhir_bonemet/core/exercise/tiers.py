@@ -1,0 +1,311 @@
+"""Skeletal-risk tier per lesion (§2.3 STEP 2) and the person-level minimum tier (STEP 3).
+
+Lesion tier: the base tier from the first matching row (SINS for spinal lesions, Mirels for long bones,
+otherwise the site class and lesion type), then one-tier upgrades capped at HIGH.  A fact that may belong
+to several lesions (see :mod:`~fhir_bonemet.core.evidence.lesions`) raises every candidate and never lowers
+one: a
+shared score gives the higher of "scored" and "unscored".  Missing data never lowers a tier; each gap
+is recorded as a :class:`MissingFact` saying what was assumed.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from fhir_bonemet.core.evidence.lesion_sites import (
+    LONG_BONE_SITES,
+    SPINE_SITES,
+    WEIGHT_BEARING_SITES,
+    lesion_label,
+)
+from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, review_covers
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.findings import MissingFact, Tier, UsedFact
+from fhir_bonemet.core.model.queries import active_meds, has_active, within_days
+from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.traceability import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
+
+__all__ = ["LesionTier", "PersonTier", "bma_active", "person_tier", "tier_lesion"]
+
+S = SiteClass
+# §2.3 "no score, weight-bearing/axial site" row: spine, sacrum, pelvis, femur, tibia (and unknown).
+_UNSCORED_MODERATE = frozenset(SPINE_SITES | {S.PELVIS, S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.UNKNOWN})
+_SEDATING = (c.GABAPENTINOID, c.SNRI_TCA, c.BENZODIAZEPINE, c.OPIOID)
+_BMA = (c.BONE_MODIFYING_AGENT, c.ZOLEDRONIC_ACID, c.DENOSUMAB, c.PAMIDRONATE)
+
+
+def _up(tier: Tier) -> Tier:
+    return Tier.MODERATE if tier is Tier.LOW else Tier.HIGH
+
+
+@dataclass(slots=True)
+class LesionTier:
+    tier: Tier
+    reasons: list[str] = field(default_factory=list)
+    used: list[UsedFact] = field(default_factory=list)
+    missing: list[MissingFact] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # thresholds relied on
+
+
+def _score_tier(ev: LesionEvidence, score: Attributed, th: Thresholds, high: str, low: str) -> Tier:
+    value = score.value or 0.0
+    if value >= th.v(high):
+        return Tier.HIGH
+    if value >= th.v(low):
+        return Tier.MODERATE if review_covers(ev, score) else Tier.HIGH
+    return Tier.LOW
+
+
+def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Tier:
+    site = ev.lesion.site.site
+    unscored = Tier.MODERATE if site in _UNSCORED_MODERATE else _unscored_non_wb(ev)
+    scored: tuple[str, Attributed, str, str] | None = None
+    if site in SPINE_SITES and ev.sins is not None:
+        scored = ("SINS", ev.sins, "exercise.sins_unstable_min", "exercise.sins_potentially_unstable_min")
+    elif site in LONG_BONE_SITES and ev.mirels is not None:
+        scored = ("Mirels", ev.mirels, "exercise.mirels_fixation_min", "exercise.mirels_borderline")
+    if scored is None:
+        _explain_unscored(ev, out, label, site)
+        return unscored
+    name, score, high, low = scored
+    out.keys.update((high, low))
+    out.used.append(used_attr(f"{name} ({label})", score))
+    tier = _score_tier(ev, score, th, high, low)
+    value = num(score.value or 0.0)
+    if tier is Tier.MODERATE:
+        out.reasons.append(f"{name} {value} with a recorded surgical review")
+        if ev.surgical_review is not None:
+            out.used.append(used_attr(f"Surgical review ({label})", ev.surgical_review))
+    elif tier is Tier.HIGH and (score.value or 0.0) < th.v(high):
+        out.reasons.append(f"{name} {value} without a recorded surgical review")
+        out.missing.append(MissingFact(f"surgical review of the {label}", "treated as unreviewed: HIGH"))
+    else:
+        out.reasons.append(f"{name} {value}")
+    if score.shared:
+        out.missing.append(
+            MissingFact(
+                f"which lesion the {name} result describes", "not used to lower the tier of the " + label
+            )
+        )
+        return tier.at_least(unscored)
+    return tier
+
+
+def _unscored_non_wb(ev: LesionEvidence) -> Tier:
+    # §2.3: a non-weight-bearing site without a score is LOW only when known to be blastic.
+    lt = ev.lesion_type
+    return Tier.LOW if lt is not None and lt.code == "blastic" and not lt.shared else Tier.MODERATE
+
+
+def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: SiteClass) -> None:
+    if site is S.UNKNOWN:
+        out.missing.append(
+            MissingFact("site of the bone lesion", "MODERATE at least; restrictions of every site")
+        )
+        out.reasons.append("site not recorded")
+        return
+    score = "SINS" if site in SPINE_SITES else "Mirels" if site in LONG_BONE_SITES else None
+    if score is None:
+        out.reasons.append("no validated score for this site")
+        return
+    stale = " (only an older result exists)" if ev.stale_score is not None else ""
+    out.missing.append(
+        MissingFact(
+            f"{score} for the {label} within the score lookback{stale}",
+            "tier not lowered below MODERATE"
+            if site in _UNSCORED_MODERATE
+            else "tier from site and lesion type only (LOW only if blastic)",
+        )
+    )
+    out.reasons.append(f"no recent {score}")
+    out.keys.add("lookback.score_days")
+
+
+def tier_lesion(
+    ev: LesionEvidence, th: Thresholds, *, bma_active: bool, escalated: bool, spinal_suspected: bool = False
+) -> LesionTier:
+    """The lesion's tier with the reasons, data used and data missing."""
+    label = lesion_label(ev.lesion)
+    site = ev.lesion.site.site
+    out = LesionTier(Tier.LOW)
+    tier = _base(ev, th, out, label)
+    wb = site in WEIGHT_BEARING_SITES
+    fractures = list(ev.fractures)  # any time, any status: the bone stays weakened (§2.3)
+    impending = [f for f in ev.impending if f.status in ACTIVE_STATUSES]
+    if fractures or impending:
+        tier = Tier.HIGH
+        for f in (*fractures, *impending):
+            out.used.append(used_attr(f"Fracture ({label})", f))
+        out.reasons.append("pathological or impending fracture at this site")
+    upgrades = 0
+    mech = ev.mechanical_pain if ev.mechanical_pain is not None and ev.mechanical_pain.flag else None
+    severe = (
+        ev.pain
+        if ev.pain is not None and (ev.pain.value or 0) >= th.v("exercise.pain_upgrade_nrs_min")
+        else None
+    )
+    if mech or severe:
+        upgrades += 1
+        out.keys.add("exercise.pain_upgrade_nrs_min")
+        for fact, name in ((mech, "Mechanical pain"), (severe, "Pain NRS")):
+            if fact is not None:
+                out.used.append(used_attr(f"{name} ({label})", fact))
+        out.reasons.append(
+            "mechanical pain" if mech else f"pain NRS {num(severe.value or 0) if severe else ''}"
+        )
+    lt = ev.lesion_type
+    lytic_or_unknown = lt is None or lt.shared or lt.code not in ("blastic", "mixed")
+    if lt is not None:
+        out.used.append(used_attr(f"Lesion type ({label})", lt))
+    if wb and lytic_or_unknown:
+        upgrades += 1
+        out.reasons.append(
+            "lytic lesion in a weight-bearing bone"
+            if lt and lt.code == "lytic"
+            else "lesion type unknown in a weight-bearing bone"
+        )
+        if lt is None or lt.code != "lytic":
+            out.missing.append(
+                MissingFact(f"lesion type (lytic/blastic/mixed) of the {label}", "treated as lytic")
+            )
+    if ev.radiotherapy is not None:
+        upgrades += 1
+        out.keys.add("lookback.recent_radiotherapy_days")
+        out.used.append(used_attr(f"Radiotherapy ({label})", ev.radiotherapy))
+        out.reasons.append("radiotherapy to this site within the lookback")
+        if ev.radiotherapy.when is None:
+            out.missing.append(MissingFact("date of the radiotherapy", "treated as recent"))
+    if upgrades == 0 and wb and not bma_active:
+        upgrades = 1  # weak modifier, only when nothing else upgrades (§2.3)
+        out.reasons.append("weight-bearing site and no bone-modifying agent")
+    for _ in range(upgrades):
+        tier = _up(tier)
+    if escalated:
+        tier = Tier.HIGH
+        out.reasons.append("pain escalation at this site (R05): loading paused")
+    if spinal_suspected and site in SPINE_SITES:
+        tier = Tier.HIGH
+    out.tier = tier.at_least(Tier.LOW)
+    return out
+
+
+@dataclass(slots=True)
+class PersonTier:
+    minimum: Tier = Tier.LOW
+    adl_only: bool = False
+    factors: list[str] = field(default_factory=list)
+    used: list[UsedFact] = field(default_factory=list)
+    missing: list[MissingFact] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+    def raise_to(self, tier: Tier, factor: str) -> None:
+        self.minimum = self.minimum.at_least(tier)
+        self.factors.append(factor)
+
+
+def _unreadable(facts: PatientFacts, kind: str) -> bool:
+    """Whether a whole source of this kind (prefetch key or resource type, e.g. "medication-requests",
+    "MedicationStatement", "procedures") could not be read: its facts are unknown, not absent."""
+    return any(source.lower().startswith(kind) for source in facts.unavailable)
+
+
+def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> PersonTier:
+    """STEP 3: person-related factors setting a patient-level minimum tier, and the ADL-only switch."""
+    out = PersonTier()
+    days = th.v("lookback.score_days")
+    _performance(idx, today, th, days, out)
+    for concept, name, any_status in (
+        (c.FALLS_HISTORY, "falls history", True),
+        (c.FALL_RISK, "at risk of falls", False),
+        (c.PERIPHERAL_NEUROPATHY, "peripheral neuropathy", False),
+        (c.OSTEOPOROSIS, "osteoporosis", False),
+    ):
+        conds = [x for x in idx.conditions(concept) if any_status or x.clinical_status in ACTIVE_STATUSES]
+        if conds:
+            out.raise_to(Tier.MODERATE, name)
+            out.used.extend(used_condition(name.capitalize(), x) for x in conds)
+    morse = _latest_number(idx, c.MORSE_FALL_SCALE, today, days)
+    if (
+        morse is not None
+        and morse.quantity is not None
+        and morse.quantity.value >= th.v("exercise.morse_high_risk_min")
+    ):
+        out.raise_to(Tier.MODERATE, f"Morse Fall Scale {num(morse.quantity.value)}")
+        out.used.append(used_obs("Morse Fall Scale", morse))
+        out.keys.add("exercise.morse_high_risk_min")
+    age = facts.age_on(today)
+    out.keys.add("exercise.older_age_min")
+    if age is None:
+        out.raise_to(Tier.MODERATE, "age unknown")
+        out.missing.append(MissingFact("birth date", "older age not excluded: at least MODERATE"))
+    elif age >= th.v("exercise.older_age_min"):
+        out.raise_to(Tier.MODERATE, f"age {age}")
+        out.used.append(UsedFact("Age", f"{age} years", facts.patient_ref))
+    sedating = sorted(active_meds(facts, today, *_SEDATING), key=lambda m: m.ref)
+    if sedating:
+        out.raise_to(Tier.MODERATE, "sedating or fall-risk medicine")
+        out.used.extend(
+            UsedFact("Medication", m.display or ", ".join(m.ingredients) or "active", m.ref) for m in sedating
+        )
+    elif _unreadable(facts, "medication"):
+        out.raise_to(Tier.MODERATE, "medications could not be read")
+        out.missing.append(
+            MissingFact("medication list", "sedating medicines not excluded: at least MODERATE")
+        )
+    if _unreadable(facts, "procedure"):
+        out.raise_to(Tier.MODERATE, "procedures could not be read")
+        out.missing.append(
+            MissingFact(
+                "procedure records", "recent radiotherapy not excluded, reviews not credited: MODERATE"
+            )
+        )
+    compression = [x for x in idx.conditions(c.CORD_COMPRESSION) if x.clinical_status in ACTIVE_STATUSES]
+    if compression:
+        out.raise_to(Tier.HIGH, "spinal cord compression on record")
+        out.used.extend(used_condition("Spinal cord compression", x) for x in compression)
+    return out
+
+
+def _latest_number(idx: FactIndex, concept: str, today: date, days: float) -> ObservationFact | None:
+    for obs in idx.observations(concept):
+        if obs.quantity is not None and within_days(obs.effective, today, days):
+            return obs
+    return None
+
+
+def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: PersonTier) -> None:
+    ecog = _latest_number(idx, c.ECOG, today, days)
+    kps = _latest_number(idx, c.KPS, today, days)
+    out.keys.update(("exercise.ecog_moderate_min", "exercise.ecog_adl_only_min", "lookback.score_days"))
+    if ecog is None and kps is None:
+        out.raise_to(Tier.MODERATE, "performance status unknown")
+        out.missing.append(
+            MissingFact("ECOG or Karnofsky performance status", "not assumed ECOG 0-1: at least MODERATE")
+        )
+        return
+    if ecog is not None and ecog.quantity is not None:
+        out.used.append(used_obs("ECOG", ecog))
+        value = ecog.quantity.value
+        if value >= th.v("exercise.ecog_adl_only_min"):
+            out.adl_only = True
+            out.factors.append(f"ECOG {num(value)}")
+        elif value >= th.v("exercise.ecog_moderate_min"):
+            out.raise_to(Tier.MODERATE, f"ECOG {num(value)}")
+    if kps is not None and kps.quantity is not None:
+        out.used.append(used_obs("Karnofsky", kps))
+        out.keys.update(("exercise.kps_moderate_max", "exercise.kps_adl_only_max"))
+        value = kps.quantity.value
+        if value <= th.v("exercise.kps_adl_only_max"):
+            out.adl_only = True
+            out.factors.append(f"KPS {num(value)}")
+        elif value <= th.v("exercise.kps_moderate_max"):
+            out.raise_to(Tier.MODERATE, f"KPS {num(value)}")
+
+
+def bma_active(facts: PatientFacts, today: date) -> bool:
+    return has_active(facts, today, *_BMA)

@@ -1,0 +1,232 @@
+"""Patient facts: the immutable, typed input of the reasoning core.
+
+The FHIR layer (``fhir.intake.patient_facts``) builds a :class:`PatientFacts` from whatever the EHR sent;
+the core never sees FHIR JSON.  Every fact keeps ``ref``, the relative reference of the resource it came
+from (``"Observation/abc"``), so every finding can say which patient data it used.
+
+Clinical meaning is carried by *concept ids* (``"opioid"``, ``"lab-platelets"``, ``"pathological-fracture"``):
+the names of the project's ValueSets in ``profiles/`` (see :mod:`fhir_bonemet.core.model.concepts`).  The core
+never compares clinical codes; the terminology layer has already answered "is this an opioid".
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class SiteClass(StrEnum):
+    """Skeletal site classes of clinical-rules §2.4 (one lesion has exactly one)."""
+
+    SPINE_CERVICAL = "spine-cervical"
+    SPINE_THORACIC = "spine-thoracic"
+    SPINE_LUMBAR = "spine-lumbar"
+    SPINE_UNSPECIFIED = "spine-unspecified"
+    SACRUM = "sacrum"
+    PELVIS = "pelvis"
+    FEMUR_PROXIMAL = "femur-proximal"
+    FEMUR = "femur"
+    LOWER_LIMB = "lower-limb"
+    HUMERUS_PROXIMAL = "humerus-proximal"
+    UPPER_LIMB = "upper-limb"
+    RIB = "rib"
+    STERNUM = "sternum"
+    SCAPULA = "scapula"
+    CLAVICLE = "clavicle"
+    SKULL = "skull"
+    UNKNOWN = "unknown"
+
+
+class Laterality(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    BILATERAL = "bilateral"
+    MIDLINE = "midline"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class BodySite:
+    """Where on the skeleton a fact applies: a site class plus what the record said about it."""
+
+    site: SiteClass
+    text: str | None = None  # e.g. "T9", "left proximal femur": shown to clinicians, never reasoned on
+    laterality: Laterality | None = None
+    qualifiers: tuple[str, ...] = ()  # body-location qualifiers as text, e.g. ("proximal",)
+
+
+@dataclass(frozen=True, slots=True)
+class BoneLesion:
+    """One bone-metastasis site.  A Condition with three bodySites yields three lesions."""
+
+    ref: str  # the Condition, e.g. "Condition/met-1"
+    site: BodySite
+    onset: date | None = None
+    recorded: date | None = None
+    primary_cancer: str | None = None  # concept id: "primary-breast", "primary-prostate", ...
+    index: int = 0  # position of the bodySite on the Condition, so two lesions of one Condition differ
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFact:
+    """A clinically relevant condition other than the bone metastasis itself."""
+
+    ref: str
+    concepts: frozenset[str]  # e.g. {"pathological-fracture"}, {"peripheral-neuropathy"}
+    onset: date | None = None
+    recorded: date | None = None
+    site: BodySite | None = None
+    display: str | None = None
+    # "active" | "recurrence" | "relapse" | "inactive" | "remission" | "resolved" | "unknown".  Refuted and
+    # entered-in-error records never become facts; resolved ones do (history of falls still matters).
+    clinical_status: str = "active"
+    abatement: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A measured value already normalised to the concept's canonical unit (UCUM)."""
+
+    value: float
+    unit: str
+    # The unit as the laboratory reported it, when it differs from ``unit`` (e.g. "mmol/L" for a calcium
+    # normalised to mg/dL): some bands are published per unit system and do not convert exactly.
+    reported_unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationFact:
+    """One Observation (or one component of it) the rules care about.
+
+    Exactly one of ``quantity``, ``code`` or ``flag`` carries the value:
+    numeric results and scores use ``quantity`` (scores have unit ``"{score}"``),
+    coded results such as lesion type use ``code`` (a local code, e.g. ``"lytic"``),
+    yes/no findings such as red-flag symptoms use ``flag``.
+    """
+
+    ref: str
+    concept: str  # e.g. "lab-calcium", "pain-score", "sins-total", "lesion-type", "rf-limb-weakness"
+    effective: datetime | None
+    quantity: Quantity | None = None
+    code: str | None = None
+    flag: bool | None = None
+    site: BodySite | None = None
+    focus: tuple[str, ...] = ()  # references of the Conditions this result is about (Observation.focus)
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Strength:
+    """Amount of one ingredient in one unit of the product (mg per tablet, mcg/h per patch, mg/mL)."""
+
+    ingredient: str
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoseInstruction:
+    """One dosage instruction, reduced to what dose arithmetic needs.
+
+    ``amount`` is the dose per administration in ``amount_unit`` (``"mg"``, ``"mcg"``, ``"mcg/h"``,
+    ``"mL"`` or a product unit such as ``"{tablet}"``); ``per_day`` is administrations per day;
+    ``max_per_day`` is the ceiling from ``maxDosePerPeriod`` in the same unit as ``amount``.  ``None``
+    means the record did not say.
+    """
+
+    amount: float | None = None
+    amount_unit: str | None = None
+    per_day: float | None = None
+    max_per_day: float | None = None
+    as_needed: bool = False
+    route: str | None = None  # "oral", "transdermal", "intravenous", "subcutaneous", ... or None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationFact:
+    """A medication from MedicationRequest, MedicationStatement or a draft order in the hook context."""
+
+    ref: str
+    source: str  # "MedicationRequest" | "MedicationStatement"
+    status: str  # FHIR status as recorded ("active", "draft", "intended", ...)
+    ingredients: tuple[str, ...]  # canonical ingredient names, e.g. ("oxycodone", "acetaminophen")
+    classes: frozenset[str]  # concept ids, e.g. {"opioid", "acetaminophen"}
+    display: str | None = None
+    start: date | None = None
+    end: date | None = None
+    doses: tuple[DoseInstruction, ...] = ()
+    strengths: tuple[Strength, ...] = ()
+    is_draft: bool = False  # came from context.draftOrders: evaluated as if active
+    is_selected: bool = False  # named in context.selections (order-select)
+    reason_concepts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureFact:
+    """Radiotherapy, surgical fixation, vertebroplasty/kyphoplasty, dental examination, surgical review."""
+
+    ref: str
+    concepts: frozenset[str]  # e.g. {"radiotherapy"}, {"surgical-review"}
+    performed: date | None
+    site: BodySite | None = None
+    status: str = "completed"
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    """A non-medication draft order (ServiceRequest, DeviceRequest, ...) from context.draftOrders."""
+
+    ref: str
+    resource_type: str
+    concepts: frozenset[str]
+    is_selected: bool = False
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIssue:
+    """Something the reader could not use.  Carries locations, never patient data."""
+
+    location: str  # e.g. "prefetch.observations.entry[3]" or "Observation/abc.valueQuantity"
+    message: str
+    severity: str = "warning"  # "warning": skipped one resource; "error": a whole source was unusable
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFacts:
+    """Everything the reasoning core knows about one patient, at one moment."""
+
+    patient_ref: str
+    birth_date: date | None = None
+    sex: Sex = Sex.UNKNOWN
+    lesions: tuple[BoneLesion, ...] = ()
+    # Bone-metastasis Conditions that are not active (resolved, refuted, ...) are not lesions; other
+    # metastases (brain, liver) are recorded here so the population gate can say why it stayed silent.
+    conditions: tuple[ConditionFact, ...] = ()
+    observations: tuple[ObservationFact, ...] = ()
+    medications: tuple[MedicationFact, ...] = ()
+    procedures: tuple[ProcedureFact, ...] = ()
+    orders: tuple[OrderFact, ...] = ()
+    # Sources (prefetch keys or resource types) that could not be read at all: the rules treat their
+    # facts as *unknown*, not as absent, and become more cautious.
+    unavailable: frozenset[str] = frozenset()
+    issues: tuple[ReadIssue, ...] = field(default=())
+
+    def age_on(self, today: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        years = today.year - self.birth_date.year
+        if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years

@@ -1,0 +1,171 @@
+"""Findings and the Assessment: the output of the reasoning core.
+
+A :class:`Finding` is one concern a rule raised, with everything a clinician or a CDS committee needs to
+trace it: the rule id, the patient data it used (with resource references and dates), what was missing
+and how that made the advice more cautious, a one-line rationale and the evidence source ids (``S01`` ...
+of ``clinical-rules.md`` §1).  The card and CarePlan builders in ``fhir_bonemet.fhir`` only format
+findings; they never decide anything clinical.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from fhir_bonemet.core.model.facts import BodySite
+
+
+class Indicator(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "critical": 2}[self.value]
+
+
+class Category(StrEnum):
+    RED_FLAG = "red-flag"
+    EXERCISE = "exercise"
+    PAIN = "pain"
+    BONE_HEALTH = "bone-health"  # bone-modifying agents and their safety checks
+    MEDICATION_SAFETY = "medication-safety"
+
+
+class Tier(StrEnum):
+    """Skeletal-complication risk tier, ordered; HOLD and ADL_ONLY suspend structured exercise."""
+
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    ADL_ONLY = "adl-only"
+    HOLD = "hold"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 0, "moderate": 1, "high": 2, "adl-only": 3, "hold": 4}[self.value]
+
+    def at_least(self, other: Tier) -> Tier:
+        return self if self.rank >= other.rank else other
+
+
+class Referral(StrEnum):
+    """Referrals a finding may propose; the card layer turns them into ServiceRequest suggestions."""
+
+    PHYSIOTHERAPY = "physiotherapy"
+    EXERCISE_PHYSIOLOGY = "exercise-physiology"
+    RADIATION_ONCOLOGY = "radiation-oncology"
+    ORTHOPAEDIC_SURGERY = "orthopaedic-surgery"
+    SPINE_SURGERY = "spine-surgery"
+    MSCC_PATHWAY = "mscc-pathway"
+    DENTAL = "dental-examination"
+    PALLIATIVE_CARE = "palliative-care"
+    PAIN_SPECIALIST = "pain-specialist"
+    ACUTE_ONCOLOGY = "acute-oncology"
+
+
+@dataclass(frozen=True, slots=True)
+class UsedFact:
+    """A piece of patient data a rule relied on, as it will be shown in the card."""
+
+    label: str  # "Platelets", "SINS (T9)", "Oxycodone 5 mg tablet"
+    value: str  # "42 10*9/L", "14", "active"
+    ref: str | None = None  # "Observation/abc"; None for derived values
+    when: str | None = None  # ISO date of the fact, when known
+
+
+@dataclass(frozen=True, slots=True)
+class MissingFact:
+    """Data a rule wanted and did not have, and what the rule assumed instead (always the cautious side)."""
+
+    what: str  # "SINS for the T9 lesion", "platelet count within 30 days"
+    consequence: str  # "tier not lowered below MODERATE", "treated as possibly unstable"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAction:
+    """What a finding proposes to do with a draft order it concerns."""
+
+    order_ref: str  # "MedicationRequest/draft-1"
+    action: str  # "delete" | "update"
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str  # "R01", "P16", "EX-TIER", ...
+    title: str
+    category: Category
+    indicator: Indicator
+    summary: str  # < 140 characters, says what to do
+    rationale: str  # one line: why this fired
+    recommendations: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()  # source ids, e.g. ("S10", "S13")
+    used: tuple[UsedFact, ...] = ()
+    missing: tuple[MissingFact, ...] = ()
+    referrals: tuple[Referral, ...] = ()
+    order_actions: tuple[OrderAction, ...] = ()
+    related_rules: tuple[str, ...] = ()  # further rule ids merged into this concern (e.g. P14 into R09)
+    defaults_used: tuple[str, ...] = ()  # threshold keys tagged [D] that this finding relied on
+    unverified: bool = False  # relies on [M]/UNVERIFIED knowledge awaiting clinical review
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return (self.rule_id, *self.related_rules)
+
+
+class DomainStatus(StrEnum):
+    PERMITTED = "permitted"
+    RESTRICTED = "restricted"  # permitted with exclusions (e.g. "elbow only")
+    AVOID = "avoid"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainAdvice:
+    """One exercise domain (``ex-*`` code) for the whole patient, after every lesion's restrictions."""
+
+    domain: str  # "ex-aerobic-wb", "ex-resist-trunk", ...
+    status: DomainStatus
+    exclusions: tuple[str, ...] = ()  # "No spinal flexion, extension or rotation (T9 lesion)"
+    dose: str | None = None  # tier-specific prescription text for this domain
+
+
+@dataclass(frozen=True, slots=True)
+class LesionRisk:
+    lesion_ref: str
+    site: BodySite
+    tier: Tier
+    reasons: tuple[str, ...]  # "SINS 14 (unstable)", "lytic lesion in a weight-bearing bone"
+    avoided_domains: tuple[str, ...]
+    restricted_domains: tuple[str, ...] = ()
+    used: tuple[UsedFact, ...] = ()
+    missing: tuple[MissingFact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExercisePlan:
+    """The exercise prescription: overall tier, per-lesion tiers and the domain matrix."""
+
+    tier: Tier
+    lesions: tuple[LesionRisk, ...]
+    domains: tuple[DomainAdvice, ...]
+    supervision: str
+    progression: str
+    stop_and_call: tuple[str, ...]
+    person_factors: tuple[str, ...] = ()
+    gates: tuple[str, ...] = ()  # global gates that applied (platelets, Hb, ECOG, ...)
+    on_hold_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The whole answer of the core for one patient and one hook call."""
+
+    in_population: bool
+    population_reason: str  # why the service speaks or stays silent, for logs and audit (no patient data)
+    findings: tuple[Finding, ...] = ()
+    exercise: ExercisePlan | None = None
+    notes: tuple[str, ...] = field(default=())  # e.g. unreadable resources summarised, without patient data

@@ -1,0 +1,91 @@
+"""Small, shared queries over :class:`PatientFacts` used by every rule module.
+
+Kept in one place so that "latest value within the lookback" and "active medication" mean the same thing
+in every rule.  Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+from fhir_bonemet.core.model.facts import MedicationFact, ObservationFact, PatientFacts, ProcedureFact
+
+# Statuses under which a medication counts as currently taken (clinical-rules §3 "activeMeds"):
+# MedicationRequest active; MedicationStatement active or intended.  Draft orders in the hook context
+# are evaluated as if active (order-select / order-sign).
+ACTIVE_REQUEST_STATUSES = frozenset({"active"})
+ACTIVE_STATEMENT_STATUSES = frozenset({"active", "intended"})
+
+
+def obs_date(obs: ObservationFact) -> date | None:
+    return obs.effective.date() if obs.effective is not None else None
+
+
+@lru_cache(maxsize=256)
+def _window(today: date, days: float) -> tuple[date, date]:
+    # The rules ask about a handful of (today, lookback) pairs hundreds of times per call.
+    return today - timedelta(days=days), today + timedelta(days=1)
+
+
+def within_days(when: date | datetime | None, today: date, days: float) -> bool:
+    """True when ``when`` is known, at most ``days`` old and not in the future (one day of skew allowed)."""
+    if when is None:
+        return False
+    day = when.date() if isinstance(when, datetime) else when
+    oldest, newest = _window(today, days)
+    return oldest <= day <= newest
+
+
+def observations(facts: PatientFacts, concept: str) -> list[ObservationFact]:
+    """All observations of a concept, newest first; undated ones last (never treated as recent)."""
+    found = [o for o in facts.observations if o.concept == concept]
+    return sorted(
+        found,
+        key=lambda o: (o.effective is not None, o.effective.timestamp() if o.effective else 0.0, o.ref),
+        reverse=True,
+    )
+
+
+def latest(facts: PatientFacts, concept: str, today: date, max_age_days: float) -> ObservationFact | None:
+    """The newest observation of ``concept`` taken within ``max_age_days`` of ``today``, or None."""
+    for obs in observations(facts, concept):
+        if within_days(obs.effective, today, max_age_days):
+            return obs
+    return None
+
+
+def latest_value(facts: PatientFacts, concept: str, today: date, max_age_days: float) -> float | None:
+    obs = latest(facts, concept, today, max_age_days)
+    return obs.quantity.value if obs is not None and obs.quantity is not None else None
+
+
+def is_active(med: MedicationFact, today: date) -> bool:
+    """Currently taken: active status (or a draft order under review) and not past its end date."""
+    if med.is_draft:
+        return True
+    allowed = ACTIVE_STATEMENT_STATUSES if med.source == "MedicationStatement" else ACTIVE_REQUEST_STATUSES
+    if med.status not in allowed:
+        return False
+    return med.end is None or med.end >= today
+
+
+def active_meds(facts: PatientFacts, today: date, *classes: str) -> list[MedicationFact]:
+    """Active medications in any of ``classes`` (all active medications when none are given)."""
+    wanted = set(classes)
+    return [m for m in facts.medications if is_active(m, today) and (not wanted or wanted & m.classes)]
+
+
+def has_active(facts: PatientFacts, today: date, *classes: str) -> bool:
+    return bool(active_meds(facts, today, *classes))
+
+
+def procedures(facts: PatientFacts, concept: str) -> list[ProcedureFact]:
+    return [p for p in facts.procedures if concept in p.concepts and p.status != "entered-in-error"]
+
+
+def conditions_with(facts: PatientFacts, concepts: Iterable[str]) -> list[str]:
+    """References of non-metastasis conditions carrying any of ``concepts``."""
+    wanted = set(concepts)
+    return [c.ref for c in facts.conditions if wanted & c.concepts]

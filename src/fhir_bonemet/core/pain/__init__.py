@@ -1,0 +1,1 @@
+"""Pain management, pharmacovigilance and bone-modifying agents."""

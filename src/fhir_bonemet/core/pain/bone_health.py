@@ -1,0 +1,297 @@
+"""Bone-modifying agents (BMA): P07-P10, R06 (hypocalcaemia on a BMA) and R07 (osteonecrosis of the jaw).
+
+Zoledronic acid is dosed by Cockcroft-Gault CrCl (S17): the renally adjusted dose is compared with the
+dose the order carries, and a draft order with too high a dose (or any dose when CrCl is below the
+minimum) is named so the card can offer to change or remove it.  Calcium is the albumin-corrected value
+of :func:`fhir_bonemet.core.evidence.labs.corrected_calcium` (ionised calcium compared with ionised limits).
+R06 supersedes P09 when calcium is already low.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from fhir_bonemet.core.evidence.derived import clearance_text
+from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
+from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
+from fhir_bonemet.core.model.queries import procedures
+from fhir_bonemet.core.pain.context import RENAL_CONCEPTS, RENAL_KEYS, PainContext, PainRule, Trace, pain_rule
+
+RULES: list[PainRule] = []
+
+BMA_CLASSES = (c.BONE_MODIFYING_AGENT, c.ZOLEDRONIC_ACID, c.PAMIDRONATE, c.DENOSUMAB)
+ZA_NAME = "zoledronic acid"
+# (lower CrCl bound of the band, dose key), highest band first; below the last bound: not recommended.
+ZA_BANDS = (
+    ("pain.za_crcl_full_dose_above", "pain.za_dose_full"),
+    ("pain.za_crcl_band_50_min", "pain.za_dose_crcl_50_60"),
+    ("pain.za_crcl_band_40_min", "pain.za_dose_crcl_40_49"),
+    ("pain.za_crcl_min", "pain.za_dose_crcl_30_39"),
+)
+ZA_KEYS = (*RENAL_KEYS, *(k for band in ZA_BANDS for k in band), "pain.za_dose_tolerance_mg")
+CALCIUM_KEYS = (
+    "lookback.lab_days",
+    "labs.calcium_albumin_pair_hours",
+    "red_flags.calcium_albumin_coefficient",
+    "red_flags.calcium_reference_albumin",
+    "pain.calcium_lln",
+    "pain.ionised_calcium_lln",
+)
+CALCIUM_CONCEPTS = (c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED, c.LAB_CALCIUM_IONISED, c.LAB_ALBUMIN)
+
+
+def bmas_of(ctx: PainContext) -> list[MedicationFact]:
+    return ctx.active(*BMA_CLASSES)
+
+
+def za_dose_for(crcl: float, t: Trace) -> float | None:
+    """Renally adjusted zoledronic acid dose in mg (S17); None when CrCl is below the minimum."""
+    full_above, full_dose = ZA_BANDS[0]
+    if crcl > t.v(full_above):
+        return t.v(full_dose)
+    for bound, dose in ZA_BANDS[1:]:
+        if crcl >= t.v(bound):
+            return t.v(dose)
+    return None
+
+
+def _za_table(t: Trace) -> str:
+    v = t.v
+    full, b50, b40, low = (v(bound) for bound, _ in ZA_BANDS)
+    d_full, d50, d40, d30 = (v(dose) for _, dose in ZA_BANDS)
+    return (
+        f"Zoledronic acid by CrCl (S17): >{full:g} mL/min {d_full:g} mg; {b50:g}-{full:g} {d50:g} mg; "
+        f"{b40:g}-{b50 - 1:g} {d40:g} mg; {low:g}-{b40 - 1:g} {d30:g} mg; <{low:g} not recommended. "
+        "Check creatinine before every dose."
+    )
+
+
+def calcium(t: Trace) -> CalciumResult | None:
+    for key in CALCIUM_KEYS[:2]:
+        t.v(key)
+    result = corrected_calcium(t.ctx.facts, t.ctx.today, t.ctx.th, t.ctx.index)
+    if result is not None:
+        t.fact(*result.used)
+        if result.note:
+            t.miss("albumin taken with the calcium", result.note)
+    return result
+
+
+def calcium_low(t: Trace, ca: CalciumResult | None) -> bool:
+    if ca is None:
+        return False
+    key = "pain.calcium_lln" if ca.is_total else "pain.ionised_calcium_lln"
+    return ca.value < t.v(key)
+
+
+def dental_exam_on_record(ctx: PainContext) -> bool:
+    done = [p for p in procedures(ctx.facts, c.DENTAL_EXAM) if p.status not in ("not-done", "stopped")]
+    return bool(
+        done
+        or ctx.index.observations(c.DENTAL_EXAM)
+        or [o for o in ctx.facts.orders if c.DENTAL_EXAM in o.concepts]
+    )
+
+
+@pain_rule(
+    RULES,
+    "P07",
+    "Bone-modifying agent not in use",
+    Category.BONE_HEALTH,
+    concepts=(
+        *BMA_CLASSES,
+        c.BONE_METASTASIS,
+        c.PRIMARY_BREAST,
+        c.PRIMARY_PROSTATE,
+        c.PRIMARY_SOLID,
+        c.DENTAL_EXAM,
+        *RENAL_CONCEPTS,
+    ),
+    thresholds=(*RENAL_KEYS, "pain.za_crcl_min", "pain.bma_min_life_expectancy_months"),
+    evidence=("S14", "S16"),
+)
+def p07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    if not ctx.facts.lesions or bmas_of(ctx):
+        return None
+    t = Trace(ctx, spec)
+    primaries = {les.primary_cancer for les in ctx.facts.lesions if les.primary_cancer}
+    primaries |= {concept for cond in ctx.facts.conditions for concept in cond.concepts} & {
+        c.PRIMARY_BREAST,
+        c.PRIMARY_PROSTATE,
+        c.PRIMARY_SOLID,
+    }
+    t.fact(UsedFact("Bone metastasis", "active", ctx.facts.lesions[0].ref))
+    months = t.label("pain.bma_min_life_expectancy_months")
+    if primaries & {c.PRIMARY_BREAST, c.PRIMARY_PROSTATE}:
+        first = (
+            "Breast or prostate primary: zoledronic acid or denosumab reduce skeletal-related events (S14)."
+        )
+    else:
+        if not primaries:
+            t.miss("primary cancer", f"advice given as for other solid tumours (life expectancy >= {months})")
+        first = (
+            f"Other solid tumour: consider zoledronic acid or denosumab if life expectancy is >= {months}."
+        )
+    recs = [first, "Before starting: dental examination, calcium, creatinine and 25-OH vitamin D."]
+    renal = t.renal("agent and dose cannot be chosen yet: check creatinine first")
+    if renal.value is None:
+        recs.append("Renal function unknown: check creatinine and calculate CrCl before choosing the agent.")
+    elif renal.value < t.v("pain.za_crcl_min"):
+        recs.append(
+            f"{renal.describe()}: zoledronic acid not recommended; denosumab needs close calcium monitoring."
+        )
+    referrals = () if dental_exam_on_record(ctx) else (Referral.DENTAL,)
+    return t.finding(
+        Indicator.INFO,
+        "Bone metastases without a bone-modifying agent: consider zoledronic acid or denosumab",
+        "Bone metastasis and no zoledronic acid, pamidronate or denosumab among the active medications.",
+        recs,
+        referrals=referrals,
+    )
+
+
+@pain_rule(
+    RULES,
+    "P08",
+    "Zoledronic acid dose for renal function",
+    Category.BONE_HEALTH,
+    concepts=(c.ZOLEDRONIC_ACID, c.HYPERCALCAEMIA, *RENAL_CONCEPTS),
+    thresholds=ZA_KEYS,
+    evidence=("S17", "S16"),
+    on_orders=True,
+)
+def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    za = [m for m in ctx.meds if c.ZOLEDRONIC_ACID in m.classes or has_ingredient(m, ZA_NAME)]
+    if not za or not ctx.concerns_focus(za):
+        return None
+    t = Trace(ctx, spec)
+    t.meds(za)
+    renal = t.renal("the dose cannot be adjusted: check creatinine and calculate CrCl before every dose")
+    table = _za_table(t)
+    if renal.value is None:
+        return t.finding(
+            Indicator.WARNING,
+            "Renal function unknown: check creatinine (CrCl) before dosing zoledronic acid",
+            "Zoledronic acid active or ordered and no recent creatinine clearance or eGFR.",
+            (table,),
+        )
+    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {clearance_text(renal.value)}"
+    advised = za_dose_for(renal.value, t)
+    if advised is None:
+        t.act(za, "delete", f"zoledronic acid not recommended with {renal.describe()}")
+        return t.finding(
+            Indicator.CRITICAL,
+            f"Zoledronic acid with {shown}: not recommended; consider denosumab with calcium checks",
+            f"{renal.describe()} is below {t.label('pain.za_crcl_min')}.",
+            (table, "Denosumab is an alternative: correct calcium first and monitor it closely (R06)."),
+        )
+    tolerance = t.v("pain.za_dose_tolerance_mg")
+    too_high: list[tuple[MedicationFact, float]] = []
+    for_hypercalcaemia = [m for m in za if c.HYPERCALCAEMIA in m.reason_concepts]
+    for med in za:
+        ordered = dose_mg(med, ZA_NAME)
+        if med in for_hypercalcaemia:
+            continue  # the CrCl table is the bone-metastasis schedule; not applied to a hypercalcaemia dose
+        if isinstance(ordered, str):
+            t.miss(f"ordered dose of {med.ref} ({ordered})", f"compare it with the {advised:g} mg advised")
+        elif ordered > advised + tolerance:
+            too_high.append((med, ordered))
+            t.act([med], "update", f"reduce the dose to {advised:g} mg for {renal.describe()}")
+    if too_high:
+        ordered_mg = too_high[0][1]
+        summary = f"Zoledronic acid {ordered_mg:g} mg is above the {advised:g} mg advised for {shown}: reduce"
+    else:
+        summary = f"Zoledronic acid: {advised:g} mg advised for {shown}; check creatinine before each dose"
+    return t.finding(
+        Indicator.WARNING,
+        summary,
+        f"Zoledronic acid dose depends on renal function: {renal.describe()}.",
+        (
+            table,
+            "Withhold if renal function worsens.",
+            *(
+                ["Ordered for hypercalcaemia: check the dose against the label for that indication."]
+                if for_hypercalcaemia
+                else []
+            ),
+        ),
+    )
+
+
+@pain_rule(
+    RULES,
+    "P09",
+    "Calcium and vitamin D on a bone-modifying agent",
+    Category.BONE_HEALTH,
+    concepts=(*BMA_CLASSES, c.CALCIUM_VITAMIN_D, c.LAB_VITAMIN_D, *CALCIUM_CONCEPTS, *RENAL_CONCEPTS),
+    thresholds=(
+        *CALCIUM_KEYS,
+        *RENAL_KEYS,
+        "red_flags.calcium_uln",
+        "red_flags.ionised_calcium_uln",
+        "pain.denosumab_high_risk_crcl_below",
+        "pain.calcium_supplement_min_mg",
+        "pain.vitamin_d_supplement_min_iu",
+    ),
+    evidence=("S17",),
+    on_orders=True,
+)
+def p09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    bmas = bmas_of(ctx)
+    if not bmas or not ctx.concerns_focus(bmas):
+        return None
+    t = Trace(ctx, spec)
+    ca = calcium(t)
+    if calcium_low(t, ca):
+        return None  # R06 speaks, with P09 as a related rule
+    high = ca is not None and ca.value > t.v(
+        "red_flags.calcium_uln" if ca.is_total else "red_flags.ionised_calcium_uln"
+    )
+    reasons: list[str] = []
+    if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
+        reasons.append("no calcium and vitamin D supplement")
+    if ca is None:
+        t.miss(
+            f"calcium within {t.label('lookback.lab_days')}",
+            "hypocalcaemia cannot be excluded: check before the next dose",
+        )
+        reasons.append("no recent calcium result")
+    denosumab = ctx.active(c.DENOSUMAB)
+    limit = t.label("pain.denosumab_high_risk_crcl_below")
+    if denosumab:
+        renal = t.renal(f"the higher hypocalcaemia risk of CrCl below {limit} cannot be excluded")
+        if renal.value is None:
+            reasons.append("renal function unknown on denosumab")
+        elif renal.value < t.v("pain.denosumab_high_risk_crcl_below"):
+            reasons.append(f"denosumab with {renal.describe()}")
+    if not reasons:
+        return None
+    t.meds(bmas)
+    ca_mg, vit_d = t.v("pain.calcium_supplement_min_mg"), t.v("pain.vitamin_d_supplement_min_iu")
+    recs = [
+        "Correct hypocalcaemia before the next dose.",
+        f"Supplement at least {ca_mg:g} mg calcium and {vit_d:g} IU vitamin D daily unless hypercalcaemic.",
+    ]
+    if high:
+        recs[1] = "Calcium is above normal: do not add calcium supplements now (see R03)."
+    vit = ctx.index.latest(c.LAB_VITAMIN_D, ctx.today, t.v("lookback.lab_days"))
+    if vit is None:
+        recs.append("Check 25-OH vitamin D.")
+    elif vit.quantity is not None:
+        t.fact(UsedFact("25-OH vitamin D", f"{vit.quantity.value:g} {vit.quantity.unit}", vit.ref))
+    if denosumab:
+        recs.append(
+            f"Denosumab with CrCl below {limit} carries the highest hypocalcaemia risk: monitor calcium."
+        )
+    if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
+        t.act(bmas, "update", "add daily calcium and vitamin D supplements with this order")
+    return t.finding(
+        Indicator.WARNING,
+        "Bone-modifying agent: secure calcium and vitamin D and check calcium before the next dose",
+        "Bone-modifying agent active with " + "; ".join(reasons) + ".",
+        recs,
+    )

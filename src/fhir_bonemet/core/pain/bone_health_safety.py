@@ -1,0 +1,146 @@
+"""Safety of bone-modifying agents: P10 (dental exam), R06 (hypocalcaemia) and R07 (jaw osteonecrosis).
+
+On order hooks each rule speaks only when a bone-modifying-agent draft is in focus, and names it so the
+card can offer to hold (remove) the dose.  Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from fhir_bonemet.core.evidence.labs import CalciumMethod
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
+from fhir_bonemet.core.model.queries import obs_date
+from fhir_bonemet.core.pain.bone_health import (
+    BMA_CLASSES,
+    CALCIUM_CONCEPTS,
+    CALCIUM_KEYS,
+    bmas_of,
+    calcium,
+    calcium_low,
+    dental_exam_on_record,
+)
+from fhir_bonemet.core.pain.checks import active_conditions
+from fhir_bonemet.core.pain.context import RENAL_CONCEPTS, RENAL_KEYS, PainContext, PainRule, Trace, pain_rule
+
+RULES: list[PainRule] = []
+
+
+@pain_rule(
+    RULES,
+    "R06",
+    "Hypocalcaemia on a bone-modifying agent",
+    Category.RED_FLAG,
+    concepts=(*BMA_CLASSES, *CALCIUM_CONCEPTS, *RENAL_CONCEPTS),
+    thresholds=(
+        *CALCIUM_KEYS,
+        *RENAL_KEYS,
+        "pain.calcium_critical_low",
+        "pain.ionised_calcium_critical_low",
+        "pain.denosumab_high_risk_crcl_below",
+    ),
+    evidence=("S17",),
+    on_orders=True,
+)
+def r06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    bmas = bmas_of(ctx)
+    if not bmas or not ctx.concerns_focus(bmas):
+        return None
+    t = Trace(ctx, spec)
+    ca = calcium(t)
+    if ca is None or not calcium_low(t, ca):
+        return None
+    t.meds(bmas)
+    critical_key = "pain.calcium_critical_low" if ca.is_total else "pain.ionised_calcium_critical_low"
+    critical = ca.value < t.v(critical_key)
+    recs = [
+        "Hold the next dose until calcium is corrected.",
+        "Give calcium and vitamin D; check magnesium, phosphate and 25-OH vitamin D.",
+    ]
+    if critical:
+        recs.insert(0, f"Calcium below {t.label(critical_key)}: urgent medical review.")
+    if ca.method is CalciumMethod.UNCORRECTED:
+        recs.append("Repeat calcium with albumin to confirm the corrected value.")
+    if ctx.active(c.DENOSUMAB):
+        shown = t.label("pain.denosumab_high_risk_crcl_below")
+        renal = t.renal(f"the highest-risk group (denosumab with CrCl below {shown}) cannot be excluded")
+        if renal.value is None or renal.value < t.v("pain.denosumab_high_risk_crcl_below"):
+            recs.append(f"Denosumab with CrCl below {shown} carries the highest risk.")
+    t.act(bmas, "delete", "hold this dose until calcium is corrected")
+    return t.finding(
+        Indicator.CRITICAL if critical else Indicator.WARNING,
+        f"{ca.label} {ca.shown()} on a bone-modifying agent: hold the next dose, correct calcium",
+        f"{ca.label} is below the lower limit of normal while on a bone-modifying agent.",
+        recs,
+        related=("P09",),
+    )
+
+
+@pain_rule(
+    RULES,
+    "R07",
+    "Suspected osteonecrosis of the jaw",
+    Category.RED_FLAG,
+    concepts=(*BMA_CLASSES, c.ONJ, c.RF_ONJ_SYMPTOM),
+    thresholds=("red_flags.symptom_lookback_days",),
+    evidence=("S16", "S17"),
+    unverified=True,  # the action (holding the agent) is [M]
+    on_orders=True,
+)
+def r07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    bmas = bmas_of(ctx)
+    if not bmas or not ctx.concerns_focus(bmas):
+        return None
+    t = Trace(ctx, spec)
+    onj = active_conditions(t, (c.ONJ,))
+    symptom = ctx.index.latest(c.RF_ONJ_SYMPTOM, ctx.today, t.v("red_flags.symptom_lookback_days"))
+    if symptom is not None and symptom.flag:
+        when = obs_date(symptom)
+        t.fact(
+            UsedFact(
+                "Jaw symptom (pain, exposed bone)", "present", symptom.ref, when.isoformat() if when else None
+            )
+        )
+    elif not onj:
+        return None
+    t.meds(bmas)
+    t.act(bmas, "delete", "discuss holding the bone-modifying agent while the jaw is assessed")
+    return t.finding(
+        Indicator.WARNING,
+        "Possible osteonecrosis of the jaw on a bone-modifying agent: dental referral; discuss holding it",
+        "Jaw osteonecrosis recorded or jaw symptoms reported while on a bone-modifying agent.",
+        (
+            "Refer to dentistry or oral-maxillofacial surgery.",
+            "Discuss holding the bone-modifying agent with the oncologist (awaiting clinical review).",
+            "Avoid invasive dental procedures; keep good oral hygiene.",
+        ),
+        referrals=(Referral.DENTAL,),
+    )
+
+
+@pain_rule(
+    RULES,
+    "P10",
+    "Dental examination before a bone-modifying agent",
+    Category.BONE_HEALTH,
+    concepts=(*BMA_CLASSES, c.DENTAL_EXAM),
+    evidence=("S16",),
+    on_orders=True,
+)
+def p10(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    bmas = bmas_of(ctx)
+    if not bmas or not ctx.concerns_focus(bmas) or dental_exam_on_record(ctx):
+        return None
+    t = Trace(ctx, spec)
+    t.meds(bmas)
+    t.miss("dental examination", "treated as not done: a dental examination is advised")
+    return t.finding(
+        Indicator.INFO,
+        "No dental examination on record: arrange one before or early in bone-modifying therapy",
+        "Bone-modifying agent active or ordered and no dental examination recorded (ONJ risk).",
+        (
+            "Dental examination and preventive dentistry before starting, where possible.",
+            "Avoid invasive dental procedures during therapy; keep good oral hygiene.",
+        ),
+        referrals=(Referral.DENTAL,),
+    )

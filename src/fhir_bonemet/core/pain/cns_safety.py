@@ -1,0 +1,268 @@
+"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24 and R09 (clinical-rules §3, §4).
+
+Sedation, dizziness, respiratory depression and constipation are what stop patients moving (S02).  On
+order hooks these rules speak only when a draft order in focus is part of the concern, and name it.
+R09 (opioid + benzodiazepine + gabapentinoid) supersedes P14 and P13: only one card for that combination.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
+from fhir_bonemet.core.pain.context import CNS_ACTIVE, PainContext, PainRule, Trace, med_label, pain_rule
+
+RULES: list[PainRule] = []
+
+_NALOXONE = (
+    "Consider a take-home naloxone prescription and teach the patient and carers to use it "
+    "(awaiting clinical review)."
+)
+
+
+def _mme_fact(t: Trace) -> None:
+    opioids = t.ctx.active(c.OPIOID)
+    if opioids:
+        t.fact(UsedFact("Daily oral morphine equivalents", daily_mme(opioids, t.ctx.th).describe()))
+
+
+@pain_rule(
+    RULES,
+    "P12",
+    "Sedating adjuvant and fall risk",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.GABAPENTINOID, c.SNRI_TCA, c.FALLS_HISTORY, c.FALL_RISK, c.MORSE_FALL_SCALE, *CNS_ACTIVE),
+    thresholds=(*OLDER_KEYS, "pain.morse_fall_risk_min", "pain.cns_active_drug_count", "lookback.score_days"),
+    evidence=("S23", "S02"),
+    on_orders=True,
+)
+def p12(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    adjuvants = ctx.active(c.GABAPENTINOID, c.SNRI_TCA)
+    if not adjuvants or not ctx.concerns_focus(adjuvants):
+        return None
+    t = Trace(ctx, spec)
+    reasons: list[str] = []
+    older = is_older(t, "older age not excluded: fall-risk precautions advised")
+    if older:
+        reasons.append(f"age {ctx.age}")
+    if active_conditions(t, (c.FALLS_HISTORY, c.FALL_RISK), include_resolved=True):
+        reasons.append("falls history or fall risk recorded")
+    morse = ctx.index.latest(c.MORSE_FALL_SCALE, ctx.today, t.v("lookback.score_days"))
+    if morse is not None and morse.quantity is not None:
+        t.fact(UsedFact("Morse Fall Scale", f"{morse.quantity.value:g}", morse.ref))
+        if morse.quantity.value >= t.v("pain.morse_fall_risk_min"):
+            reasons.append(f"Morse Fall Scale {morse.quantity.value:g}")
+    if ctx.exercise_active:
+        reasons.append("exercise programme in progress")
+    if older is None:
+        reasons.append("age unknown")
+    if not reasons:
+        return None
+    t.meds(adjuvants)
+    recs = [
+        "Use the lowest effective dose; review fall risk (gait, balance, home hazards).",
+        "Schedule exercise at times of lower sedation and supervise balance work.",
+    ]
+    cns = [m for m in ctx.meds if set(CNS_ACTIVE) & m.classes]
+    limit = t.v("pain.cns_active_drug_count")
+    if older and len(cns) >= limit:
+        t.meds(cns)
+        recs.insert(0, f"{len(cns)} CNS-active drugs at age {ctx.age}: reduce their number (Beers, S23).")
+    t.act(adjuvants, "update", "use the lowest effective dose; fall risk present")
+    return t.finding(
+        Indicator.WARNING,
+        "Sedating adjuvant with fall risk: lowest effective dose, review falls",
+        "Gabapentinoid, SNRI or TCA active with " + ", ".join(reasons) + ".",
+        recs,
+    )
+
+
+def _cns_combination(
+    ctx: PainContext,
+) -> tuple[list[MedicationFact], list[MedicationFact], list[MedicationFact]]:
+    return ctx.active(c.OPIOID), ctx.active(c.BENZODIAZEPINE), ctx.active(c.GABAPENTINOID)
+
+
+@pain_rule(
+    RULES,
+    "R09",
+    "Opioid, benzodiazepine and gabapentinoid together",
+    Category.RED_FLAG,
+    concepts=(c.OPIOID, c.BENZODIAZEPINE, c.GABAPENTINOID, c.NALOXONE, c.COPD),
+    evidence=("S21", "S22", "S23"),
+    on_orders=True,
+)
+def r09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    opioids, benzos, gabas = _cns_combination(ctx)
+    if not (opioids and benzos and gabas) or not ctx.concerns_focus(opioids + benzos + gabas):
+        return None
+    t = Trace(ctx, spec)
+    t.meds(opioids + benzos + gabas)
+    _mme_fact(t)
+    t.act(benzos, "delete", "avoid adding a benzodiazepine to an opioid and a gabapentinoid")
+    t.act(gabas, "update", "avoid, or start at the lowest dose with sedation and breathing monitoring")
+    t.act(opioids, "update", "lowest effective dose; monitor sedation and breathing")
+    recs = [
+        "Triple CNS depression: profound sedation, respiratory depression, coma and death are possible.",
+        "Co-prescribe only if alternatives are inadequate: taper the benzodiazepine if possible; lowest "
+        "doses, shortest duration.",
+        "Monitor sedation and respiratory rate; counsel the patient and carers.",
+    ]
+    if not ctx.has(c.NALOXONE):
+        recs.append(_NALOXONE)
+    if active_conditions(t, (c.COPD,)):
+        recs.append("COPD recorded: respiratory depression risk is higher.")
+    return t.finding(
+        Indicator.CRITICAL,
+        "Opioid + benzodiazepine + gabapentinoid: avoid this combination; reduce or stop one",
+        "An opioid, a benzodiazepine and a gabapentinoid are all active (boxed warnings S21, S22).",
+        recs,
+        related=("P14", "P13"),
+    )
+
+
+@pain_rule(
+    RULES,
+    "P14",
+    "Opioid with a benzodiazepine",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.OPIOID, c.BENZODIAZEPINE, c.GABAPENTINOID, c.NALOXONE),
+    evidence=("S21", "S23"),
+    on_orders=True,
+)
+def p14(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    opioids, benzos, gabas = _cns_combination(ctx)
+    if not (opioids and benzos) or gabas or not ctx.concerns_focus(opioids + benzos):
+        return None  # with a gabapentinoid as well, R09 speaks instead
+    t = Trace(ctx, spec)
+    t.meds(opioids + benzos)
+    _mme_fact(t)
+    t.act(benzos, "delete", "avoid a benzodiazepine with an opioid unless alternatives are inadequate")
+    t.act(opioids, "update", "benzodiazepine active: lowest effective opioid dose and shortest duration")
+    recs = [
+        "Boxed warning: profound sedation, respiratory depression, coma and death.",
+        "Co-prescribe only if alternatives are inadequate; lowest doses and shortest duration.",
+        "Counsel the patient and carers about sedation and breathing.",
+    ]
+    if not ctx.has(c.NALOXONE):
+        recs.append(_NALOXONE)
+    return t.finding(
+        Indicator.WARNING,
+        "Opioid with a benzodiazepine: avoid unless no alternative; lowest doses if needed",
+        "An opioid and a benzodiazepine are both active (boxed warning S21).",
+        recs,
+    )
+
+
+@pain_rule(
+    RULES,
+    "P13",
+    "Gabapentinoid with an opioid",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.OPIOID, c.GABAPENTINOID, c.BENZODIAZEPINE, c.COPD),
+    thresholds=OLDER_KEYS,
+    evidence=("S22",),
+    on_orders=True,
+)
+def p13(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    opioids, benzos, gabas = _cns_combination(ctx)
+    if not (opioids and gabas) or benzos or not ctx.concerns_focus(opioids + gabas):
+        return None  # with a benzodiazepine as well, R09 speaks instead
+    t = Trace(ctx, spec)
+    t.meds(opioids + gabas)
+    _mme_fact(t)
+    recs = [
+        "Start the gabapentinoid at the lowest dose and titrate slowly; adjust to renal function.",
+        "Monitor sedation and breathing, especially after starting or increasing either drug.",
+    ]
+    higher = []
+    if active_conditions(t, (c.COPD,)):
+        higher.append("COPD")
+    if is_older(t, "older age not excluded"):
+        higher.append(f"age {ctx.age}")
+    if higher:
+        recs.append("Higher risk of respiratory depression: " + ", ".join(higher) + ".")
+    t.act(gabas, "update", "start at the lowest dose with sedation and breathing monitoring (opioid active)")
+    t.act(opioids, "update", "gabapentinoid active: lowest effective opioid dose; monitor breathing")
+    return t.finding(
+        Indicator.WARNING,
+        "Gabapentinoid with an opioid: lowest dose, monitor sedation and breathing",
+        "A gabapentinoid and an opioid are both active (FDA warning S22).",
+        recs,
+    )
+
+
+@pain_rule(
+    RULES,
+    "P15",
+    "Opioid without a bowel regimen",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.OPIOID, c.LAXATIVE_STIMULANT, c.LAXATIVE_OSMOTIC, c.LAXATIVE_SOFTENER),
+    evidence=("S19", "S02"),
+    unverified=True,
+    on_orders=True,
+)
+def p15(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    opioids = ctx.active(c.OPIOID)
+    if not opioids or ctx.has(c.LAXATIVE_STIMULANT, c.LAXATIVE_OSMOTIC) or not ctx.concerns_focus(opioids):
+        return None
+    t = Trace(ctx, spec)
+    t.meds(opioids)
+    softeners = ctx.active(c.LAXATIVE_SOFTENER)
+    t.meds(softeners)
+    if any("medication" in source.lower() for source in ctx.facts.unavailable):
+        t.miss("medication list (could not be read completely)", "a laxative may exist but could not be seen")
+    recs = [
+        "Prescribe a bowel regimen with the opioid: a stimulant (senna or bisacodyl) with or without an "
+        "osmotic laxative (macrogol/PEG 3350 or lactulose).",
+        "If constipation is refractory, consider a peripherally acting opioid antagonist (methylnaltrexone, "
+        "naloxegol, naldemedine).",
+    ]
+    if softeners:
+        recs.insert(1, "A stool softener (docusate) alone is not enough.")
+    t.act(opioids, "update", "add a stimulant laxative (with or without an osmotic) alongside this order")
+    names = ", ".join(med_label(m) for m in opioids)
+    return t.finding(
+        Indicator.WARNING,
+        "Opioid without a stimulant or osmotic laxative: add a bowel regimen",
+        f"Opioid active ({names}) and no stimulant or osmotic laxative"
+        + (" (softener only)." if softeners else "."),
+        recs,
+    )
+
+
+@pain_rule(
+    RULES,
+    "P24",
+    "Tramadol with a serotonergic antidepressant",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.TRAMADOL, c.SNRI_TCA, c.SSRI),
+    evidence=(),  # product labels [M]: no catalogue source yet, flagged as awaiting clinical review
+    unverified=True,
+    on_orders=True,
+)
+def p24(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    tramadol = [m for m in ctx.meds if c.TRAMADOL in m.classes or has_ingredient(m, "tramadol")]
+    serotonergic = ctx.active(c.SNRI_TCA, c.SSRI)
+    if not tramadol or not serotonergic or not ctx.concerns_focus(tramadol + serotonergic):
+        return None
+    t = Trace(ctx, spec)
+    t.meds(tramadol + serotonergic)
+    t.act(tramadol, "delete", "consider an alternative opioid (serotonergic antidepressant active)")
+    t.act(
+        serotonergic, "update", "tramadol active: review the combination or choose a non-serotonergic option"
+    )
+    return t.finding(
+        Indicator.WARNING,
+        "Tramadol with an SSRI, SNRI or TCA: serotonin toxicity and seizure risk; consider an alternative",
+        "Tramadol and a serotonergic antidepressant are both active (product labels, awaiting review).",
+        (
+            "Consider an alternative opioid to tramadol.",
+            "If continued: watch for agitation, tremor, clonus, hyperthermia and seizures.",
+        ),
+    )

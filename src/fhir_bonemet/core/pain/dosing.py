@@ -1,0 +1,252 @@
+"""Dose-dependent analgesic safety: acetaminophen ceilings (P20, P21), corticosteroid duration (P22) and
+renally cleared opioids (P23) (clinical-rules §3).
+
+Acetaminophen is totalled across every active product, combination products included (see
+:mod:`~fhir_bonemet.core.evidence.dose_arithmetic`); a product whose dose cannot be read is named, never
+assumed small.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fhir_bonemet.core.evidence.dose_arithmetic import (
+    ACETAMINOPHEN_NAMES,
+    IngredientTotal,
+    daily_acetaminophen,
+    has_ingredient,
+)
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.pain.checks import LIVER_KEYS, OLDER_KEYS, is_older, liver_risk
+from fhir_bonemet.core.pain.context import (
+    RENAL_CONCEPTS,
+    RENAL_KEYS,
+    PainContext,
+    PainRule,
+    Trace,
+    is_systemic,
+    med_label,
+    pain_rule,
+)
+
+RULES: list[PainRule] = []
+
+# A corticosteroid whose recorded reason is one of these is "for pain" (P22); no reason recorded counts too.
+_PAIN_REASONS = frozenset({c.NEOPLASM_PAIN, c.NEUROPATHIC_PAIN, c.BONE_METASTASIS})
+
+
+def _products(ctx: PainContext) -> list[MedicationFact]:
+    found = ctx.index.memo(
+        ("acetaminophen_products", ctx.hook, ctx.today),  # P20 and P21 ask: worked out once per call
+        lambda: tuple(
+            m for m in ctx.meds if c.ACETAMINOPHEN in m.classes or has_ingredient(m, *ACETAMINOPHEN_NAMES)
+        ),
+    )
+    return list(found)
+
+
+def _acetaminophen_total(ctx: PainContext, products: list[MedicationFact]) -> IngredientTotal:
+    # P20 and P21 read the same total: worked out once per call (``products`` is ``_products(ctx)``).
+    key = ("daily_acetaminophen", ctx.hook, ctx.today)
+    return ctx.index.memo(key, lambda: daily_acetaminophen(products))
+
+
+def _total_facts(t: Trace, total: IngredientTotal) -> None:
+    for part in total.per_med:
+        t.fact(
+            UsedFact(
+                part.display, f"acetaminophen {part.daily.value:g} mg/day ({part.daily.basis})", part.ref
+            )
+        )
+    for ref, reason in total.not_computable:
+        t.miss(f"daily acetaminophen dose of {ref} ({reason})", "the total may be higher than shown")
+    for dropped, kept in total.duplicates:
+        t.fact(UsedFact("Not counted twice", f"{dropped} records the same drug as {kept}", dropped))
+    shown = f"{total.total:g} mg/day" + ("" if total.complete else " (at least)")
+    t.fact(UsedFact("Total daily acetaminophen", shown))
+
+
+@pain_rule(
+    RULES,
+    "P20",
+    "Total daily acetaminophen above the maximum",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.ACETAMINOPHEN,),
+    thresholds=(
+        "pain.acetaminophen_max_mg_day",
+        "pain.acetaminophen_long_term_max_mg_day",
+        "pain.acetaminophen_long_term_days",
+    ),
+    evidence=("S25", "S20"),
+    on_orders=True,
+)
+def p20(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    products = _products(ctx)
+    if not products or not ctx.concerns_focus(products):
+        return None
+    t = Trace(ctx, spec)
+    total = _acetaminophen_total(ctx, products)
+    long_days = t.v("pain.acetaminophen_long_term_days")
+    starts = [m.start for m in products if m.start is not None and not m.is_draft]
+    long_term = any(ctx.today - s > timedelta(days=long_days) for s in starts)
+    if not long_term and len(starts) < len([m for m in products if not m.is_draft]):
+        long_term = True  # a start date is missing: the duration cannot be shown to be short
+        t.miss("start date of an acetaminophen product", "treated as long-term use (the lower ceiling)")
+    key = "pain.acetaminophen_long_term_max_mg_day" if long_term else "pain.acetaminophen_max_mg_day"
+    cap = t.v(key)
+    if total.total <= cap and total.complete:
+        return None
+    _total_facts(t, total)
+    t.meds(products)
+    term = "long-term" if long_term else "short-term"
+    if total.total > cap:
+        t.act(products, "update", f"reduce so the total daily acetaminophen stays at or below {cap:g} mg")
+        return t.finding(
+            Indicator.WARNING,
+            f"Acetaminophen {total.total:g} mg/day exceeds the {term} maximum of {cap:g} mg: reduce",
+            f"Total daily acetaminophen across {len(total.per_med)} product(s) is above {t.label(key)}.",
+            (
+                f"Keep the total at or below {t.label('pain.acetaminophen_max_mg_day')} short term and "
+                f"{t.label('pain.acetaminophen_long_term_max_mg_day')} long term.",
+                "Count combination products (e.g. with an opioid) and over-the-counter products.",
+            ),
+        )
+    return t.finding(
+        Indicator.INFO,
+        f"Check total daily acetaminophen: {len(total.not_computable)} product dose(s) could not be read",
+        f"The daily acetaminophen total could not be computed; the known part is {total.total:g} mg/day.",
+        (f"Confirm the total stays at or below {cap:g} mg/day ({term}), counting combination products.",),
+    )
+
+
+@pain_rule(
+    RULES,
+    "P21",
+    "Acetaminophen with liver disease or older age",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.ACETAMINOPHEN, c.LIVER_DISEASE, c.LAB_ALT, c.LAB_AST),
+    thresholds=(*LIVER_KEYS, *OLDER_KEYS, "pain.acetaminophen_liver_max_mg_day"),
+    evidence=("S25", "S29"),
+    on_orders=True,
+)
+def p21(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    products = _products(ctx)
+    if not products or not ctx.concerns_focus(products):
+        return None
+    t = Trace(ctx, spec)
+    reasons = liver_risk(t)
+    total = _acetaminophen_total(ctx, products)
+    cap = t.v("pain.acetaminophen_liver_max_mg_day")
+    over = total.total > cap or not total.complete
+    if not reasons and over:
+        older = is_older(t, "older age not excluded: the lower ceiling applies")
+        if older or older is None:
+            shown = f"age {ctx.age}" if older else "age unknown"
+            reasons.append((shown, shown))
+    if not reasons:
+        return None
+    _total_facts(t, total)
+    t.meds(products)
+    if over:
+        t.act(products, "update", f"cap total daily acetaminophen at {cap:g} mg")
+    return t.finding(
+        Indicator.WARNING,
+        f"Acetaminophen with {reasons[0][0]}: cap at {cap:g} mg/day and monitor liver function",
+        "Acetaminophen active with " + "; ".join(detail for _, detail in reasons) + ".",
+        (
+            f"Keep total daily acetaminophen at or below {t.label('pain.acetaminophen_liver_max_mg_day')}, "
+            "counting combination products.",
+            "Monitor liver function tests.",
+        ),
+    )
+
+
+@pain_rule(
+    RULES,
+    "P22",
+    "Prolonged corticosteroid for pain",
+    Category.PAIN,
+    concepts=(c.CORTICOSTEROID, c.NSAID, *_PAIN_REASONS),
+    thresholds=("pain.corticosteroid_review_days",),
+    evidence=("S18", "S19", "S14"),
+    unverified=True,
+)
+def p22(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    t = Trace(ctx, spec)
+    days = t.v("pain.corticosteroid_review_days")
+    long: list[MedicationFact] = []
+    for med in ctx.active(c.CORTICOSTEROID):
+        if not is_systemic(med) or (med.reason_concepts and not med.reason_concepts & _PAIN_REASONS):
+            continue  # topical/inhaled, or prescribed for another reason (e.g. antiemetic, cord compression)
+        if med.start is None:
+            t.miss(
+                f"start date of {med_label(med)}", "duration unknown: reviewed as if longer than the limit"
+            )
+            long.append(med)
+        elif (ctx.today - med.start).days > days:
+            long.append(med)
+    if not long:
+        return None
+    t.meds(long)
+    recs = [
+        "Use corticosteroids for pain and pain flare as short courses; review the need and taper.",
+        "Monitor blood glucose; watch for myopathy, infection and mood change.",
+    ]
+    if ctx.active(c.NSAID):
+        t.meds(ctx.active(c.NSAID))
+        recs.append("NSAID co-prescribed: add gastric protection (see P19).")
+    return t.finding(
+        Indicator.INFO,
+        f"Corticosteroid for pain beyond {days:g} days: review the need, taper, monitor glucose",
+        f"Systemic corticosteroid active for longer than {t.label('pain.corticosteroid_review_days')} "
+        "(or for an unknown time).",
+        recs,
+    )
+
+
+@pain_rule(
+    RULES,
+    "P23",
+    "Morphine or codeine with renal impairment",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.RENAL_RISK_OPIOID, *RENAL_CONCEPTS),
+    thresholds=(*RENAL_KEYS, "pain.renal_opioid_crcl_below"),
+    evidence=("S20",),
+    on_orders=True,
+)
+def p23(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+    opioids = [
+        m for m in ctx.meds if c.RENAL_RISK_OPIOID in m.classes or has_ingredient(m, "morphine", "codeine")
+    ]
+    if not opioids or not ctx.concerns_focus(opioids):
+        return None
+    t = Trace(ctx, spec)
+    renal = t.renal("accumulation of active metabolites cannot be excluded: check renal function")
+    limit = t.label("pain.renal_opioid_crcl_below")
+    if renal.value is None:
+        t.meds(opioids)
+        return t.finding(
+            Indicator.INFO,
+            "Renal function unknown on morphine or codeine: check creatinine clearance",
+            "Morphine or codeine active and no recent creatinine clearance or eGFR.",
+            (f"Below {limit} their active metabolites accumulate: consider an alternative opioid.",),
+        )
+    if renal.value >= t.v("pain.renal_opioid_crcl_below"):
+        return None
+    t.meds(opioids)
+    t.act(opioids, "delete", f"consider an alternative opioid at a reduced dose ({renal.describe()})")
+    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {renal.value:.0f}"
+    return t.finding(
+        Indicator.WARNING,
+        f"Morphine or codeine with {shown}: consider an alternative opioid and a lower dose",
+        f"Renally cleared opioid active with {renal.describe()}, below {limit}.",
+        (
+            "Active metabolites accumulate (sedation, myoclonus, respiratory depression).",
+            "Consider an alternative opioid and reduce the dose; monitor for toxicity.",
+        ),
+    )

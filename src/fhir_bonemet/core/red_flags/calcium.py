@@ -1,0 +1,149 @@
+"""Red flag R03 (clinical-rules §4): hypercalcaemia, on the calcium value of :func:`.labs.corrected_calcium`.
+
+Bands on corrected total calcium: above the upper limit of normal (warning: repeat, review causes),
+12 to <14 mg/dL (warning: urgent review; exercise is held by the global gate), >= 14 mg/dL or symptomatic
+(critical: admit).  A calcium the laboratory reported in mmol/L is critical above 3.4 mmol/L as well (the
+published mmol/L band, 13.6 mg/dL: the two unit systems' bands do not convert exactly, and the lower one
+is the cautious one).  An ionised result is banded on its own thresholds, which await clinical review.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import register
+from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
+from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.traceability import (
+    ACTIVE_STATUSES,
+    defaults_in,
+    fit_summary,
+    used_condition,
+    used_obs,
+)
+
+__all__ = ["r03_hypercalcaemia"]
+
+register(
+    "R03",
+    "Hypercalcaemia",
+    Category.RED_FLAG,
+    concepts=(
+        c.LAB_CALCIUM,
+        c.LAB_CALCIUM_CORRECTED,
+        c.LAB_CALCIUM_IONISED,
+        c.LAB_ALBUMIN,
+        c.SYMPTOMATIC_HYPERCALCAEMIA,
+        c.HYPERCALCAEMIA,
+    ),
+    thresholds=(
+        "lookback.lab_days",
+        "labs.calcium_albumin_pair_hours",
+        "red_flags.calcium_albumin_coefficient",
+        "red_flags.calcium_reference_albumin",
+        "red_flags.calcium_uln",
+        "red_flags.calcium_urgent_min",
+        "red_flags.calcium_critical_min",
+        "red_flags.calcium_critical_above_mmol",
+        "red_flags.ionised_calcium_uln",
+        "red_flags.ionised_calcium_urgent_min",
+        "red_flags.ionised_calcium_critical_min",
+        "red_flags.symptom_lookback_days",
+    ),
+    evidence=("S24", "S17"),
+)
+
+
+def r03_hypercalcaemia(
+    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
+) -> tuple[Finding, ...]:
+    ca = corrected_calcium(facts, today, th, idx)
+    symptomatic = idx.answered_yes(
+        (c.SYMPTOMATIC_HYPERCALCAEMIA,), today, th.v("red_flags.symptom_lookback_days")
+    )
+    used: list[UsedFact] = [used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic]
+    missing: list[MissingFact] = []
+    keys = ["red_flags.calcium_uln"]
+    if ca is None:
+        conds = [x for x in idx.conditions(c.HYPERCALCAEMIA) if x.clinical_status in ACTIVE_STATUSES]
+        if not conds and not symptomatic:
+            return ()
+        used.extend(used_condition("Hypercalcaemia", x) for x in conds)
+        missing.append(
+            MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
+        )
+        band, shown = ("critical" if symptomatic else "urgent"), "not measured recently"
+    else:
+        used.extend(ca.used)
+        if ca.method is CalciumMethod.UNCORRECTED:
+            missing.append(
+                MissingFact("albumin taken with the calcium", "not corrected; true value may be higher")
+            )
+        prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
+        keys = [prefix + "uln", prefix + "urgent_min", prefix + "critical_min"]
+        # A calcium reported in mmol/L is also read against the mmol/L severe band, which lies lower.
+        molar_severe = ca.molar and ca.mmol_per_l > th.v("red_flags.calcium_critical_above_mmol")
+        if ca.molar:
+            keys.append("red_flags.calcium_critical_above_mmol")
+        if ca.value >= th.v(prefix + "critical_min") or molar_severe:
+            band = "critical"
+        elif ca.value >= th.v(prefix + "urgent_min"):
+            band = "urgent"
+        elif ca.value > th.v(prefix + "uln"):
+            band = "mild"
+        else:
+            return ()
+        if symptomatic:
+            band = "critical"
+        shown = ca.short + (f" ({ca.mmol_per_l:.2f} mmol/L)" if ca.molar else "")
+    return (_r03_finding(band, shown, used, missing, th, keys),)
+
+
+def _r03_finding(
+    band: str, shown: str, used: list[UsedFact], missing: list[MissingFact], th: Thresholds, keys: list[str]
+) -> Finding:
+    hold = "hold exercise"
+    recs: tuple[str, ...]
+    if band == "critical":
+        summary = f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {hold}"
+        recs = (
+            "Severe (or symptomatic: confusion, polyuria, constipation, weakness): suggest admission now.",
+            "IV fluids and a bisphosphonate per local protocol; review calcium and vitamin D supplements.",
+        )
+    elif band == "urgent":
+        summary = (
+            f"Hypercalcaemia ({shown}): suggest urgent review, IV fluids, consider bisphosphonate; {hold}"
+        )
+        recs = (
+            "Urgent medical review; IV rehydration.",
+            "Consider zoledronic acid for hypercalcaemia of malignancy (from "
+            f"{th['red_flags.calcium_urgent_min'].label()}).",
+            "Hold structured exercise until calcium is controlled.",
+        )
+    else:
+        summary = f"Calcium above normal ({shown}): suggest repeat test and review causes"
+        recs = (
+            "Repeat calcium with albumin and review causes.",
+            "Consider holding calcium and vitamin D supplements while calcium is rising.",
+        )
+    return Finding(
+        rule_id="R03",
+        title="Hypercalcaemia",
+        category=Category.RED_FLAG,
+        indicator=Indicator.CRITICAL if band == "critical" else Indicator.WARNING,
+        summary=fit_summary(summary),
+        rationale=f"Hypercalcaemia band: {band} ({shown}).",
+        recommendations=recs,
+        evidence=("S24", "S17"),
+        used=tuple(used),
+        missing=tuple(missing),
+        referrals=(Referral.ACUTE_ONCOLOGY,) if band != "mild" else (),
+        defaults_used=defaults_in(th, keys),
+        unverified=any(th[k].basis == "unverified" for k in keys),
+    )

@@ -1,0 +1,207 @@
+"""Red flag R04 (clinical-rules §4): pathological or impending fracture.
+
+It reads the per-lesion evidence of :mod:`~fhir_bonemet.core.evidence.lesions`, as the exercise tiering
+does, so a
+lesion flagged here is never tiered as if it were stable.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_bonemet.core.evidence.lesion_sites import SPINE_SITES, attribute, lesions_label, site_label
+from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, lesion_evidence, review_covers
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import register
+from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact, PatientFacts
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
+from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.traceability import (
+    ACTIVE_STATUSES,
+    defaults_in,
+    fit_summary,
+    num,
+    used_attr,
+    used_condition,
+)
+
+__all__ = ["r04_fracture"]
+
+register(
+    "R04",
+    "Pathological or impending fracture",
+    Category.RED_FLAG,
+    concepts=(c.PATHOLOGICAL_FRACTURE, c.IMPENDING_FRACTURE, c.SINS_TOTAL, c.MIRELS_TOTAL, c.SURGICAL_REVIEW),
+    thresholds=(
+        "lookback.recent_fracture_days",
+        "lookback.score_days",
+        "exercise.sins_unstable_min",
+        "exercise.sins_potentially_unstable_min",
+        "exercise.mirels_fixation_min",
+        "exercise.mirels_borderline",
+    ),
+    evidence=("S11", "S10", "S13", "S14"),
+)
+
+
+def _referrals(lesions: tuple[BoneLesion, ...], cond: ConditionFact | None = None) -> tuple[Referral, ...]:
+    sites = {lesion.site.site for lesion in lesions}
+    if cond is not None and cond.site is not None:
+        sites.add(cond.site.site)
+    spine = any(s in SPINE_SITES for s in sites)
+    limb = any(s not in SPINE_SITES for s in sites) or not sites
+    return tuple(r for r, on in ((Referral.SPINE_SURGERY, spine), (Referral.ORTHOPAEDIC_SURGERY, limb)) if on)
+
+
+def _where(lesions: tuple[BoneLesion, ...], cond: ConditionFact | None = None) -> str:
+    if cond is not None and cond.site is not None:
+        return site_label(cond.site).removesuffix(" lesion")
+    return lesions_label(lesions)
+
+
+def _surgeon(referrals: tuple[Referral, ...]) -> str:
+    if referrals == (Referral.SPINE_SURGERY,):
+        return "spine surgical"
+    if referrals == (Referral.ORTHOPAEDIC_SURGERY,):
+        return "orthopaedic"
+    return "orthopaedic/spine surgical"
+
+
+def _finding(
+    indicator: Indicator,
+    summary: str,
+    rationale: str,
+    used: list[UsedFact],
+    missing: list[MissingFact],
+    referrals: tuple[Referral, ...],
+    th: Thresholds,
+    keys: tuple[str, ...],
+) -> Finding:
+    return Finding(
+        rule_id="R04",
+        title="Pathological or impending fracture",
+        category=Category.RED_FLAG,
+        indicator=indicator,
+        summary=fit_summary(summary),
+        rationale=rationale,
+        recommendations=(
+            "Refer to orthopaedics or spine surgery; prophylactic fixation is preferred over fixing after "
+            "fracture.",
+            "No loading of the site; protected weight-bearing advice pending review.",
+            "Consider post-operative radiotherapy after fixation.",
+        ),
+        evidence=("S11", "S10", "S13", "S14"),
+        used=tuple(used),
+        missing=tuple(missing),
+        referrals=referrals,
+        defaults_used=defaults_in(th, keys),
+    )
+
+
+def _fracture_findings(idx: FactIndex, today: date, th: Thresholds) -> list[Finding]:
+    out: list[Finding] = []
+    recent = th.v("lookback.recent_fracture_days")
+    for concept, name in (
+        (c.PATHOLOGICAL_FRACTURE, "Pathological fracture"),
+        (c.IMPENDING_FRACTURE, "Impending fracture"),
+    ):
+        for cond in idx.conditions(concept):
+            if cond.clinical_status not in ACTIVE_STATUSES:
+                continue  # a resolved or inactive fracture is history: it still raises the lesion's tier
+            missing: list[MissingFact] = []
+            when = cond.onset or cond.recorded
+            if concept == c.PATHOLOGICAL_FRACTURE:
+                if when is None:
+                    missing.append(MissingFact("onset date of the fracture", "treated as a new fracture"))
+                elif not within_days(when, today, recent):
+                    continue
+            lesions = attribute(idx.facts.lesions, (), cond.site)
+            where = _where(lesions, cond)
+            surgeon = _surgeon(_referrals(lesions, cond))
+            out.append(
+                _finding(
+                    Indicator.CRITICAL,
+                    f"{name} ({where}): suggest urgent {surgeon} review; no loading of the site",
+                    f"{name} recorded"
+                    + (f" within {num(recent)} days." if concept == c.PATHOLOGICAL_FRACTURE else "."),
+                    [used_condition(name, cond)],
+                    missing,
+                    _referrals(lesions, cond),
+                    th,
+                    ("lookback.recent_fracture_days",),
+                )
+            )
+    return out
+
+
+def _score_findings(evidence: tuple[LesionEvidence, ...], th: Thresholds) -> list[Finding]:
+    """One finding per score result; a score that fits several lesions names all of them."""
+    groups: dict[str, tuple[Indicator, str, Attributed, list[BoneLesion]]] = {}
+    for ev in evidence:
+        for name, score, high, borderline_lo, borderline_hi in (
+            ("SINS", ev.sins, "exercise.sins_unstable_min", "exercise.sins_potentially_unstable_min", None),
+            (
+                "Mirels",
+                ev.mirels,
+                "exercise.mirels_fixation_min",
+                "exercise.mirels_borderline",
+                "exercise.mirels_borderline",
+            ),
+        ):
+            if score is None or score.value is None:
+                continue
+            if score.value >= th.v(high):
+                indicator = Indicator.CRITICAL
+            elif (
+                score.value >= th.v(borderline_lo)
+                and (borderline_hi is None or score.value <= th.v(borderline_hi))
+                and not review_covers(ev, score)
+            ):
+                indicator = Indicator.WARNING
+            else:
+                continue
+            entry = groups.setdefault(score.ref, (indicator, name, score, []))
+            entry[3].append(ev.lesion)
+    out: list[Finding] = []
+    for ref in sorted(groups):
+        indicator, name, score, lesions = groups[ref]
+        where = _where(tuple(lesions))
+        shown = f"{name} {num(score.value or 0)} at {where}"
+        surgeon = _surgeon(_referrals(tuple(lesions)))
+        if indicator is Indicator.CRITICAL:
+            summary = f"{shown}: high fracture/instability risk; suggest urgent {surgeon} review"
+            why = f"{name} at or above the surgical threshold."
+        else:
+            summary = f"{shown}, no surgical review recorded: suggest {surgeon} review"
+            why = f"Borderline {name} without a recorded surgical review."
+        missing = (
+            [MissingFact("surgical review of this lesion", "treated as unreviewed: HIGH tier")]
+            if indicator is Indicator.WARNING
+            else []
+        )
+        if score.shared:
+            missing.append(
+                MissingFact("which lesion the score belongs to", "applied to every lesion it may describe")
+            )
+        out.append(
+            _finding(
+                indicator,
+                summary,
+                why,
+                [used_attr(f"{name} ({where})", score)],
+                missing,
+                _referrals(tuple(lesions)),
+                th,
+                ("lookback.score_days",),
+            )
+        )
+    return out
+
+
+def r04_fracture(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
+    evidence = lesion_evidence(facts, today, th, idx)
+    return (*_fracture_findings(idx, today, th), *_score_findings(evidence, th))

@@ -1,0 +1,1 @@
+"""Tolerant reading of FHIR JSON into the facts the reasoning core takes."""

@@ -1,0 +1,176 @@
+"""Condition → bone lesions and condition facts, handled as a clinician would.
+
+- ``verificationStatus`` entered-in-error or refuted: the record is not real; dropped.
+- A bone metastasis (concept ``bone-metastasis``, or ``secondary-malignancy`` with a bone ``bodySite``)
+  that is active, recurrent or relapsed becomes one :class:`BoneLesion` per bodySite, or one lesion of
+  unknown site when no bodySite is given.  A missing clinicalStatus counts as active unless an abatement
+  is recorded: treating a metastasis as gone because a field was left empty would be the less cautious
+  error.
+- Anything else with a known concept (including an inactive bone metastasis and a brain or liver
+  metastasis) becomes a :class:`ConditionFact` that keeps its status; the rules decide what "resolved"
+  means for them (a resolved fall still counts as a falls history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import BodySite, BoneLesion, ConditionFact, SiteClass
+from fhir_bonemet.fhir.intake.context import Extraction
+from fhir_bonemet.fhir.intake.read import Item
+from fhir_bonemet.fhir.intake.sites import read_body_site
+from fhir_bonemet.fhir.intake.values import (
+    as_list,
+    codeable_display,
+    first_code,
+    parse_date,
+    period_date,
+    reference_of,
+)
+
+ACTIVE_STATUSES: Final = frozenset({"active", "recurrence", "relapse"})
+_KNOWN_STATUSES: Final = ACTIVE_STATUSES | {"inactive", "remission", "resolved"}
+_NOT_REAL: Final = frozenset({"entered-in-error", "refuted"})
+# Primary cancers in order of preference when a record names several: the specific ones first.
+_PRIMARIES: Final = (c.PRIMARY_BREAST, c.PRIMARY_PROSTATE, c.MYELOMA, c.PRIMARY_SOLID)
+_RELATED_URLS: Final = (
+    "http://hl7.org/fhir/StructureDefinition/condition-related",
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-related-primary-cancer-condition",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    item: Item
+    concepts: frozenset[str]
+    status: str
+    sites: tuple[tuple[int, BodySite, bool], ...]  # (position on the Condition, site, evidently bone)
+    onset: date | None
+    recorded: date | None
+    abatement: date | None
+    display: str | None
+
+
+def _status(extraction: Extraction, item: Item, abatement: date | None) -> str:
+    code = first_code(item.data.get("clinicalStatus"))
+    if code in _KNOWN_STATUSES:
+        return code
+    if code is not None:
+        extraction.issue(item, "clinicalStatus", "clinical status not recognised; read as if missing")
+    # FHIR con-4: an abated condition is inactive, resolved or in remission; "inactive" claims least.
+    return "inactive" if abatement is not None else "active"
+
+
+def _date_of(data: Item, prefix: str) -> date | None:
+    # Onset and abatement dates are read at their latest possible day: "recent" then errs cautious.
+    found = parse_date(data.data.get(f"{prefix}DateTime"), upper=True)
+    return found if found is not None else period_date(data.data.get(f"{prefix}Period"), upper=True)
+
+
+def _read(extraction: Extraction, item: Item) -> _Read | None:
+    if not extraction.belongs_to_patient(item):
+        return None
+    if first_code(item.data.get("verificationStatus")) in _NOT_REAL:
+        return None
+    code = extraction.codeable(item, "code")
+    concepts = extraction.concepts_for(code) if code is not None else frozenset()
+    if not concepts:
+        return None
+    abatement = _date_of(item, "abatement")
+    sites = tuple(
+        (position, *read_body_site(body_site, extraction.terminology))
+        for position, body_site in extraction.codeables(item, "bodySite")
+    )
+    return _Read(
+        item=item,
+        concepts=concepts,
+        status=_status(extraction, item, abatement),
+        sites=sites,
+        onset=_date_of(item, "onset"),
+        recorded=parse_date(item.data.get("recordedDate"), upper=True),
+        abatement=abatement,
+        display=codeable_display(code),
+    )
+
+
+def _related_primary(read: _Read, by_ref: dict[str, frozenset[str]]) -> str | None:
+    for extension in as_list(read.item.data.get("extension")):
+        if not isinstance(extension, dict) or extension.get("url") not in _RELATED_URLS:
+            continue
+        reference = reference_of(extension.get("valueReference"))
+        related = by_ref.get(reference) if reference is not None else None
+        if related is not None:
+            for concept in _PRIMARIES:
+                if concept in related:
+                    return concept
+    return None
+
+
+def _is_bone_metastasis(read: _Read) -> bool:
+    if c.BONE_METASTASIS in read.concepts:
+        return True
+    return c.SECONDARY_MALIGNANCY in read.concepts and any(is_bone for _, _, is_bone in read.sites)
+
+
+def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
+    # A generic secondary-malignancy Condition may list a liver and a femur site: only the bones are
+    # lesions.  A bone-metastasis code makes every listed site a bone site, named or not.
+    every_site = c.BONE_METASTASIS in read.concepts
+    lesions = [
+        BoneLesion(
+            ref=read.item.ref,
+            site=site,
+            onset=read.onset,
+            recorded=read.recorded,
+            primary_cancer=primary,
+            index=index,
+        )
+        for index, site, is_bone in read.sites
+        if every_site or is_bone
+    ]
+    if not lesions:
+        lesions.append(
+            BoneLesion(
+                ref=read.item.ref,
+                site=BodySite(site=SiteClass.UNKNOWN),
+                onset=read.onset,
+                recorded=read.recorded,
+                primary_cancer=primary,
+            )
+        )
+    return lesions
+
+
+def condition_facts(
+    extraction: Extraction, items: list[Item]
+) -> tuple[list[BoneLesion], list[ConditionFact]]:
+    reads = [read for item in items if (read := _read(extraction, item)) is not None]
+    by_ref = {read.item.ref: read.concepts for read in reads}
+    record_primary = next(
+        (concept for concept in _PRIMARIES if any(concept in read.concepts for read in reads)), None
+    )
+    lesions: list[BoneLesion] = []
+    conditions: list[ConditionFact] = []
+    for read in reads:
+        bone = _is_bone_metastasis(read)
+        if bone and read.status in ACTIVE_STATUSES:
+            lesions.extend(_lesions(read, _related_primary(read, by_ref) or record_primary))
+            continue
+        concepts = read.concepts | {c.BONE_METASTASIS} if bone else read.concepts
+        bone_sites = [site for _, site, is_bone in read.sites if is_bone]
+        conditions.append(
+            ConditionFact(
+                ref=read.item.ref,
+                concepts=concepts,
+                onset=read.onset,
+                recorded=read.recorded,
+                site=bone_sites[0] if bone_sites else None,
+                display=read.display,
+                clinical_status=read.status,
+                abatement=read.abatement,
+            )
+        )
+    return lesions, conditions

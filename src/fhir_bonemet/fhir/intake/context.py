@@ -1,0 +1,127 @@
+"""State shared by the fact extractors: terminology, the payload, the patient, and the issue list.
+
+The extractors (``condition_facts``, ``observation_facts``, ``medication_facts``, ``extract``) read one
+resource type each; they all report problems the same way (location ``"Observation/abc.valueQuantity"``,
+message without patient data) and apply the same patient check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_bonemet.core.model.facts import ReadIssue
+from fhir_bonemet.fhir.intake.read import Item, ReadResult
+from fhir_bonemet.fhir.intake.values import JsonDict, clean_codeable, relative_ref
+from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
+
+
+@dataclass(slots=True)
+class Extraction:
+    terminology: Terminology
+    payload: ReadResult
+    patient_id: str | None  # None: accept every subject (offline tools reading files of many patients)
+    issues: list[ReadIssue] = field(default_factory=list)
+    _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient
+    # A record repeats the same codes hundreds of times (one lab code per result, one product per order):
+    # terminology answers are pure functions of the codings, so each distinct one is looked up once.
+    _concepts: dict[Hashable, frozenset[str]] = field(default_factory=dict)  # per (system, code)
+    _medications: dict[Hashable, MedicationCodes] = field(default_factory=dict)
+
+    def issue(self, item: Item, path: str, message: str) -> None:
+        self.issues.append(ReadIssue(f"{item.ref}.{path}" if path else item.ref, message))
+
+    def concepts_for(self, codeable: Mapping[str, Any] | None) -> frozenset[str]:
+        """``terminology.concepts_for`` (the union over the codings), each (system, code) looked up once."""
+        if not isinstance(codeable, Mapping):
+            return self.terminology.concepts_for(codeable)
+        found: set[str] = set()
+        memo, lookup = self._concepts, self.terminology.concepts_for_coding
+        for coding in _codings(codeable):
+            system, code = coding.get("system"), coding.get("code")
+            try:
+                concepts = memo[(system, code)]
+            except KeyError:
+                concepts = memo[(system, code)] = lookup(system, code)
+            except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
+                concepts = lookup(system, code)
+            found |= concepts
+        return frozenset(found)
+
+    def classify_medication(self, codeable: Mapping[str, Any] | None) -> MedicationCodes:
+        """``terminology.classify_medication``, remembered per distinct text and codings."""
+        if not isinstance(codeable, Mapping):
+            return self.terminology.classify_medication(codeable)
+        codings = tuple((c.get("system"), c.get("code"), c.get("display")) for c in _codings(codeable))
+        key = (codeable.get("text"), codings)
+        try:
+            return self._medications[key]
+        except KeyError:
+            codes = self._medications[key] = self.terminology.classify_medication(codeable)
+            return codes
+        except TypeError:  # a malformed (unhashable) element: classify it, do not remember
+            return self.terminology.classify_medication(codeable)
+
+    def codeable(self, item: Item, key: str) -> JsonDict | None:
+        """``item.data[key]`` as a usable CodeableConcept; a present but malformed one is reported."""
+        raw = item.data.get(key)
+        if raw is None:
+            return None
+        value = clean_codeable(raw)
+        if value is None:
+            self.issue(item, key, "not a CodeableConcept; element ignored")
+        elif value is not raw:
+            self.issue(item, f"{key}.coding", "a coding is not a JSON object; that coding ignored")
+        return value
+
+    def codeables(self, item: Item, key: str) -> list[tuple[int, JsonDict]]:
+        """``item.data[key]`` as (position, CodeableConcept) pairs; malformed elements reported, skipped."""
+        raw = item.data.get(key)
+        if raw is None:
+            return []
+        elements = raw if isinstance(raw, list) else [raw]
+        kept: list[tuple[int, JsonDict]] = []
+        for position, element in enumerate(elements):
+            value = clean_codeable(element)
+            if value is None:
+                self.issue(item, f"{key}[{position}]", "not a CodeableConcept; element ignored")
+            else:
+                kept.append((position, value))
+        return kept
+
+    def belongs_to_patient(self, item: Item, key: str = "subject") -> bool:
+        """False when the resource names a *different* patient; such a resource is reported and skipped.
+
+        A resource naming no patient, or one through a reference that cannot be checked, is kept: the
+        prefetch queries are already scoped to the patient.
+        """
+        if self.patient_id is None:
+            return True
+        subject = item.data.get(key)
+        raw = subject.get("reference") if isinstance(subject, dict) else None
+        if not isinstance(raw, str):
+            return True
+        same = self._same_patient.get(raw)
+        if same is None:
+            reference = relative_ref(raw)
+            checkable = reference is not None and reference.startswith(("Patient/", "urn:"))
+            same = self._names_patient(reference) if checkable and reference else True
+            self._same_patient[raw] = same
+        if not same:
+            self.issue(item, key, "refers to a different patient; resource ignored")
+        return same
+
+    def _names_patient(self, reference: str) -> bool:
+        if reference.startswith("urn:"):
+            target = self.payload.resolve(reference)
+            if target is None or target.get("resourceType") != "Patient" or not target.get("id"):
+                return True
+            return bool(target.get("id") == self.patient_id)
+        return reference == f"Patient/{self.patient_id}"
+
+
+def _codings(codeable: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    # The codings the terminology reads (the same filter as ``Terminology``): JSON objects in a list.
+    codings = codeable.get("coding")
+    return [c for c in codings if isinstance(c, Mapping)] if isinstance(codings, list) else []

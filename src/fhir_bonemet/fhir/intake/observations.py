@@ -1,0 +1,288 @@
+"""Observation → :class:`~fhir_bonemet.core.model.facts.ObservationFact` (labs, scores, lesion type, red
+flags).
+
+Each concept has one kind of value:
+
+- *measured* (labs, weight, scores; :data:`~fhir_bonemet.fhir.intake.units.UNIT_RULES`): a number
+normalised to the
+  concept's canonical unit.  An unknown unit, a comparator (``<20``) or an out-of-range score makes the
+  value unusable: it is reported, never guessed.
+- *coded* (lesion type, pain mechanism): a project code, from the local CodeSystem or from the words of
+  the answer ("osteolytic" → ``lytic``).
+- *yes/no* (red-flag symptoms, mechanical pain): ``valueBoolean``, a yes/no answer, or a finding recorded
+  without a value, which asserts the finding.
+
+Components are read like the Observation itself (a panel can carry SINS items or several labs).
+``status`` registered, cancelled and entered-in-error results are not results and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Final
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity
+from fhir_bonemet.fhir.intake.context import Extraction
+from fhir_bonemet.fhir.intake.read import Item
+from fhir_bonemet.fhir.intake.sites import read_body_site
+from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, Normalised, normalise
+from fhir_bonemet.fhir.intake.values import (
+    JsonDict,
+    as_list,
+    as_number,
+    clean_codeable,
+    codeable_display,
+    codeable_words,
+    parse_datetime,
+    reference_of,
+)
+
+_NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
+_FLAGS: Final = frozenset(
+    {name for name in c.ALL_CONCEPTS if name.startswith("rf-")}
+    | {c.PAIN_MECHANICAL, c.SYMPTOMATIC_HYPERCALCAEMIA, c.FEVER}
+)
+# Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
+_CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
+    c.LESION_TYPE: (
+        ("mixed", re.compile(r"\bmixed\b")),
+        ("lytic", re.compile(r"\b(?:osteo)?lytic\b|\blysis\b")),
+        ("blastic", re.compile(r"\b(?:osteo)?blastic\b|\bsclerotic\b")),
+    ),
+    c.PAIN_MECHANISM: (
+        ("pain-mixed", re.compile(r"\bmixed\b")),
+        ("pain-neuropathic", re.compile(r"\bneuropathic\b")),
+        ("pain-nociceptive", re.compile(r"\bnociceptive\b|\bsomatic\b|\bvisceral\b")),
+    ),
+}
+# LOINC answer lists of the mCODE performance-status profiles: ECOG LL529-9 and Karnofsky LL4986-7.  EHRs
+# send the answer code as valueCodeableConcept, or only as the profile's required `interpretation`.
+_LOINC: Final = "http://loinc.org"
+_SCORE_ANSWERS: Final[dict[str, dict[str, int]]] = {
+    c.ECOG: {
+        "LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3, "LA9626-8": 4, "LA9627-6": 5,
+    },
+    c.KPS: {
+        "LA29175-9": 100, "LA29176-7": 90, "LA29177-5": 80, "LA29178-3": 70, "LA29179-1": 60,
+        "LA29180-9": 50, "LA29181-7": 40, "LA29182-5": 30, "LA29183-3": 20, "LA29184-1": 10, "LA9627-6": 0,
+    },
+}  # fmt: skip
+# Performance status: a higher ECOG and a lower Karnofsky score are the worse, more cautious readings.
+_WORSE_IS_HIGHER: Final = {c.ECOG: True, c.KPS: False}
+_YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
+_NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
+_LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
+_EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
+VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
+"""Concepts an Observation can carry a value for."""
+
+
+def _effective(data: JsonDict) -> datetime | None:
+    for key in _EFFECTIVE_KEYS:
+        found = parse_datetime(data.get(key))
+        if found is not None:
+            return found
+    period = data.get("effectivePeriod")
+    if isinstance(period, dict):
+        found = parse_datetime(period.get("start")) or parse_datetime(period.get("end"))
+        if found is not None:
+            return found
+    return parse_datetime(data.get("issued"))
+
+
+def _measured(extraction: Extraction, item: Item, path: str, concept: str, data: JsonDict) -> Quantity | None:
+    quantity = data.get("valueQuantity")
+    reported: str | None = None
+    if quantity is not None:
+        if not isinstance(quantity, dict):
+            extraction.issue(item, f"{path}valueQuantity", "not a Quantity; value not used")
+            return None
+        if quantity.get("comparator") is not None:
+            extraction.issue(item, f"{path}valueQuantity", "value has a comparator (< or >); value not used")
+            return None
+        value = as_number(quantity.get("value"))
+        if value is None:
+            extraction.issue(item, f"{path}valueQuantity.value", "not a number; value not used")
+            return None
+        unit = quantity.get("code") or quantity.get("unit")
+        reported = unit if isinstance(unit, str) else None
+        result = normalise(concept, value, reported)
+    else:
+        raw: Any = data.get("valueInteger")
+        if raw is None:
+            raw = data.get("valueDecimal", data.get("valueString"))
+        if raw is None and data.get("valueCodeableConcept") is not None:
+            raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
+            if raw is None:
+                extraction.issue(item, f"{path}valueCodeableConcept", f"coded value for {concept} not used")
+                return None
+        if raw is None and not any(key.startswith("value") for key in data):
+            # mCODE requires the performance-status interpretation: with no value it still gives the score.
+            scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
+            raw = next((score for score in scores if score is not None), None)
+        if raw is None:
+            return None
+        value = as_number(raw)
+        if value is None:
+            extraction.issue(item, f"{path}value", f"value for {concept} is not a number; not used")
+            return None
+        result = normalise(concept, value, None)
+    if isinstance(result, Normalised):
+        return Quantity(result.value, result.unit, reported if reported != result.unit else None)
+    extraction.issue(item, f"{path}value", result)
+    return None
+
+
+def _score_in_answer(extraction: Extraction, concept: str, answer: object) -> str | None:
+    """The score a coded answer stands for, for scores only: a LOINC answer code of the score's answer
+    list (ECOG LA9625-0 = 3), or the number that opens the answer's text ("100 - Normal; no complaints").
+    When the two disagree the worse score is used: a wrong display must not make the advice less cautious.
+    """
+    if UNIT_RULES[concept].canonical != SCORE:
+        return None
+    words = codeable_words(clean_codeable(answer))
+    found = _LEADING_NUMBER.match(words)
+    from_text = int(found.group(1)) if found is not None else None
+    from_code = _coded_score(extraction, concept, answer)
+    if from_code is None or from_text is None:
+        chosen = from_code if from_code is not None else from_text
+    else:
+        chosen = max(from_code, from_text) if _WORSE_IS_HIGHER[concept] else min(from_code, from_text)
+    return None if chosen is None else str(chosen)
+
+
+def _coded_score(extraction: Extraction, concept: str, answer: object) -> int | None:
+    """The score of a LOINC answer code from the concept's answer list, if any coding carries one."""
+    table = _SCORE_ANSWERS.get(concept)
+    cleaned = clean_codeable(answer)
+    if table is None or cleaned is None:
+        return None
+    for coding in as_list(cleaned.get("coding")):
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        if (
+            isinstance(system, str)
+            and isinstance(code, str)
+            and extraction.terminology.canonical_system(system) == _LOINC
+            and code.strip() in table
+        ):
+            return table[code.strip()]
+    return None
+
+
+def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
+    answer = clean_codeable(data.get("valueCodeableConcept"))
+    words = ""
+    if answer is not None:
+        wanted = {code for code, _ in _CODED[concept]}
+        for coding in as_list(answer.get("coding")):
+            code = coding.get("code") if isinstance(coding, dict) else None
+            if (
+                isinstance(code, str)
+                and code in wanted
+                and coding.get("system") == extraction.terminology.local_system
+            ):
+                return str(code)
+        words = codeable_words(answer)
+    else:
+        text = data.get("valueString")
+        words = text.lower() if isinstance(text, str) else ""
+    for code, pattern in _CODED[concept]:
+        if pattern.search(words):
+            return code
+    return None
+
+
+def _flag(data: JsonDict) -> bool | None:
+    value = data.get("valueBoolean")
+    if isinstance(value, bool):
+        return value
+    answer = clean_codeable(data.get("valueCodeableConcept"))
+    if answer is not None:
+        said = {codeable_words(answer).strip()}
+        for coding in as_list(answer.get("coding")):
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                said.add(coding["code"].lower())
+        if said & _YES:
+            return True
+        if said & _NO:
+            return False
+        return None
+    text = data.get("valueString")
+    if isinstance(text, str):
+        lowered = text.strip().lower()
+        return True if lowered in _YES else False if lowered in _NO else None
+    if data.get("dataAbsentReason") is not None or any(key.startswith("value") for key in data):
+        return None
+    return True  # a finding recorded without a value asserts the finding
+
+
+def _facts_for(
+    extraction: Extraction, item: Item, path: str, data: JsonDict, common: dict[str, Any]
+) -> list[ObservationFact]:
+    raw = data.get("code")
+    code = clean_codeable(raw)
+    if code is None:
+        if raw is not None:
+            extraction.issue(item, f"{path}code", "not a CodeableConcept; ignored")
+        return []
+    if code is not raw:
+        extraction.issue(item, f"{path}code.coding", "a coding is not a JSON object; that coding ignored")
+    concepts = extraction.concepts_for(code) & VALUE_CONCEPTS
+    if not concepts:
+        return []
+    display = codeable_display(code)
+    facts: list[ObservationFact] = []
+    for concept in sorted(concepts):
+        # A yes/no concept that may also be measured (fever: a temperature) is measured when it has a number.
+        if concept in UNIT_RULES and (concept not in _FLAGS or "valueQuantity" in data):
+            quantity = _measured(extraction, item, path, concept, data)
+            if quantity is not None:
+                facts.append(ObservationFact(concept=concept, quantity=quantity, display=display, **common))
+        elif concept in _CODED:
+            answer = _coded(extraction, concept, data)
+            if answer is not None:
+                facts.append(ObservationFact(concept=concept, code=answer, display=display, **common))
+            elif any(key.startswith("value") for key in data):
+                extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
+        else:
+            flag = _flag(data)
+            if flag is not None:
+                facts.append(ObservationFact(concept=concept, flag=flag, display=display, **common))
+            elif data.get("dataAbsentReason") is None:
+                extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
+    return facts
+
+
+def _site(extraction: Extraction, item: Item) -> BodySite | None:
+    body_site = extraction.codeable(item, "bodySite")
+    return read_body_site(body_site, extraction.terminology)[0] if body_site is not None else None
+
+
+def observation_facts(extraction: Extraction, items: list[Item]) -> list[ObservationFact]:
+    facts: list[ObservationFact] = []
+    for item in items:
+        data = item.data
+        status = data.get("status")
+        if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
+            continue
+        focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
+        common: dict[str, Any] = {
+            "ref": item.ref,
+            "effective": _effective(data),
+            "site": _site(extraction, item) if "bodySite" in data else None,
+            "focus": focus,
+        }
+        facts.extend(_facts_for(extraction, item, "", data, common))
+        components = data.get("component")
+        if components is None:
+            continue
+        for position, component in enumerate(as_list(components)):
+            if isinstance(component, dict):
+                facts.extend(_facts_for(extraction, item, f"component[{position}].", component, common))
+            else:
+                extraction.issue(item, f"component[{position}]", "not a JSON object; ignored")
+    return facts

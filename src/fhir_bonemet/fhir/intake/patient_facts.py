@@ -1,0 +1,212 @@
+"""Read resources → :class:`~fhir_bonemet.core.model.facts.PatientFacts`, the only input of the reasoning
+core.
+
+:func:`extract_facts` takes what :mod:`~fhir_bonemet.fhir.intake.read` produced (prefetch and fetched
+resources,
+and separately the hook's ``context.draftOrders``) and builds immutable facts, each keeping the reference
+of its resource.  Nothing here raises on bad data: what cannot be used becomes a ``ReadIssue``.  Facts are
+sorted, so the same payload always yields the same ``PatientFacts`` whatever order the EHR sent it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import (
+    BodySite,
+    BoneLesion,
+    MedicationFact,
+    ObservationFact,
+    OrderFact,
+    PatientFacts,
+    ProcedureFact,
+    Sex,
+)
+from fhir_bonemet.fhir.intake.conditions import condition_facts
+from fhir_bonemet.fhir.intake.context import Extraction
+from fhir_bonemet.fhir.intake.medications import medication_fact
+from fhir_bonemet.fhir.intake.observations import observation_facts
+from fhir_bonemet.fhir.intake.read import Item, ReadResult, read_draft_orders
+from fhir_bonemet.fhir.intake.sites import read_body_site
+from fhir_bonemet.fhir.intake.values import codeable_display, parse_date, period_date, relative_ref
+from fhir_bonemet.fhir.terminology.lookup import Terminology
+
+_SEX: Final = {"female": Sex.FEMALE, "male": Sex.MALE, "other": Sex.OTHER}
+_PROCEDURE_DROPPED: Final = frozenset({"not-done", "entered-in-error"})
+_MEDICATION_TYPES: Final = ("MedicationRequest", "MedicationStatement")
+# Where a draft order that is not a medication keeps what it orders.
+_ORDER_CODE_KEYS: Final = ("code", "codeCodeableConcept", "productCodeableConcept", "itemCodeableConcept")
+_EARLIEST: Final = datetime.min
+_NO_DATE: Final = date.min
+
+
+def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, Sex]:
+    patients = payload.items("Patient")
+    wanted = [
+        p for p in patients if extraction.patient_id is None or p.data.get("id") == extraction.patient_id
+    ]
+    if not wanted:
+        return None, Sex.UNKNOWN
+    data = wanted[0].data
+    gender = data.get("gender")
+    # A partial birth date ("1950") is read as its first day: the older age is the cautious one.
+    sex = _SEX.get(gender, Sex.UNKNOWN) if isinstance(gender, str) else Sex.UNKNOWN
+    return parse_date(data.get("birthDate")), sex
+
+
+def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact]:
+    facts: list[ProcedureFact] = []
+    for item in items:
+        data = item.data
+        status = data.get("status")
+        status = status if isinstance(status, str) and status else "unknown"
+        if status in _PROCEDURE_DROPPED or not extraction.belongs_to_patient(item):
+            continue
+        code = extraction.codeable(item, "code")
+        concepts = extraction.concepts_for(code) if code is not None else frozenset()
+        if c.RADIOTHERAPY not in concepts and _radiotherapy_category(extraction, item):
+            # Oncology systems often code the course locally (or in a national procedure code) and say
+            # "radiotherapy" only in Procedure.category (mCODE / oBDS style).
+            concepts = concepts | {c.RADIOTHERAPY}
+        if not concepts:
+            continue
+        # Performed at the latest day the record allows: a recent procedure is the cautious reading.
+        performed = parse_date(data.get("performedDateTime"), upper=True) or period_date(
+            data.get("performedPeriod"), upper=True
+        )
+        # One fact per treated site: a course to T9 and the left femur concerns both lesions.
+        sites: list[BodySite | None] = [
+            read_body_site(cc, extraction.terminology)[0] for _, cc in extraction.codeables(item, "bodySite")
+        ]
+        for site in sites or [None]:
+            facts.append(
+                ProcedureFact(
+                    ref=item.ref,
+                    concepts=concepts,
+                    performed=performed,
+                    site=site,
+                    status=status,
+                    display=codeable_display(code),
+                )
+            )
+    return facts
+
+
+def _radiotherapy_category(extraction: Extraction, item: Item) -> bool:
+    return any(
+        c.RADIOTHERAPY in extraction.concepts_for(category)
+        for _, category in extraction.codeables(item, "category")
+    )
+
+
+def _orders(extraction: Extraction, draft: ReadResult, selections: frozenset[str]) -> list[OrderFact]:
+    facts: list[OrderFact] = []
+    for resource_type, items in draft.by_type.items():
+        if resource_type in _MEDICATION_TYPES or resource_type == "Medication":
+            continue
+        for item in items:
+            if not extraction.belongs_to_patient(item):
+                continue
+            code = next(
+                (extraction.codeable(item, key) for key in _ORDER_CODE_KEYS if key in item.data), None
+            )
+            facts.append(
+                OrderFact(
+                    ref=item.ref,
+                    resource_type=resource_type,
+                    concepts=extraction.concepts_for(code) if code is not None else frozenset(),
+                    is_selected=item.ref in selections,
+                    display=codeable_display(code),
+                )
+            )
+    return facts
+
+
+def _medications(
+    extraction: Extraction, payload: ReadResult, *, is_draft: bool, selections: frozenset[str]
+) -> list[MedicationFact]:
+    facts: list[MedicationFact] = []
+    for resource_type in _MEDICATION_TYPES:
+        for item in payload.items(resource_type):
+            fact = medication_fact(extraction, item, is_draft=is_draft, selections=selections)
+            if fact is not None:
+                facts.append(fact)
+    return facts
+
+
+def _selection_refs(selections: Iterable[str]) -> frozenset[str]:
+    return frozenset(ref for ref in (relative_ref(s) for s in selections) if ref is not None)
+
+
+def extract_facts(
+    resources: ReadResult,
+    terminology: Terminology,
+    *,
+    patient_id: str | None,
+    draft_orders: ReadResult | Mapping[str, Any] | None = None,
+    selections: Iterable[str] = (),
+    unavailable: frozenset[str] = frozenset(),
+) -> PatientFacts:
+    """Everything the rules need to know about one patient, from what the EHR sent.
+
+    ``patient_id`` is the hook's ``context.patientId``: resources naming another patient are reported and
+    ignored.  ``draft_orders`` is ``context.draftOrders`` (read or raw); its medication orders become
+    :class:`MedicationFact` with ``is_draft=True``, its other orders :class:`OrderFact`.  ``selections`` is
+    ``context.selections``.  ``unavailable`` names sources the caller could not obtain at all; together
+    with the reader's own unusable prefetch keys they tell the rules which facts are unknown.
+    """
+    extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id)
+    chosen = _selection_refs(selections)
+    birth_date, sex = _patient(extraction, resources)
+    lesions, conditions = condition_facts(extraction, resources.items("Condition"))
+    observations = observation_facts(extraction, resources.items("Observation"))
+    medications = _medications(extraction, resources, is_draft=False, selections=chosen)
+    procedures = _procedures(extraction, resources.items("Procedure"))
+    orders: list[OrderFact] = []
+    issues = list(resources.issues)
+    if draft_orders is not None:
+        draft = draft_orders if isinstance(draft_orders, ReadResult) else read_draft_orders(draft_orders)
+        issues.extend(draft.issues)
+        # Draft orders may name a Medication that only the prefetch carries, and vice versa.
+        draft_extraction = Extraction(
+            terminology=terminology, payload=_merged(draft, resources), patient_id=patient_id
+        )
+        drafts = _medications(draft_extraction, draft, is_draft=True, selections=chosen)
+        # An order under review may also come back from the EHR's own search: the draft copy is the one
+        # the hook is about, so the other is not counted twice.
+        draft_refs = {fact.ref for fact in drafts}
+        medications = [fact for fact in medications if fact.ref not in draft_refs] + drafts
+        orders = _orders(draft_extraction, draft, chosen)
+        extraction.issues.extend(draft_extraction.issues)
+    issues.extend(extraction.issues)
+    return PatientFacts(
+        patient_ref=f"Patient/{patient_id}" if patient_id else "Patient/unknown",
+        birth_date=birth_date,
+        sex=sex,
+        lesions=tuple(sorted(lesions, key=_lesion_key)),
+        conditions=tuple(sorted(conditions, key=lambda f: (f.ref, sorted(f.concepts)))),
+        observations=tuple(sorted(observations, key=_observation_key)),
+        medications=tuple(sorted(medications, key=lambda f: (f.is_draft, f.ref))),
+        procedures=tuple(sorted(procedures, key=lambda f: (f.performed or _NO_DATE, f.ref))),
+        orders=tuple(sorted(orders, key=lambda f: f.ref)),
+        unavailable=frozenset(unavailable) | frozenset(resources.unavailable),
+        issues=tuple(issues),
+    )
+
+
+def _merged(draft: ReadResult, resources: ReadResult) -> ReadResult:
+    return ReadResult(by_type=draft.by_type, index={**resources.index, **draft.index})
+
+
+def _lesion_key(lesion: BoneLesion) -> tuple[str, int]:
+    return lesion.ref, lesion.index
+
+
+def _observation_key(fact: ObservationFact) -> tuple[str, datetime, str, str]:
+    return fact.concept, fact.effective or _EARLIEST, fact.ref, fact.code or ""
+
+
+__all__ = ["extract_facts"]

@@ -1,0 +1,225 @@
+"""Tolerant reader: whatever JSON the EHR sent → resources grouped by type, plus what could not be read.
+
+Accepts CDS Hooks prefetch values (a resource, a searchset/collection Bundle, an array), NDJSON, and the
+``context.draftOrders`` Bundle.  A malformed element never raises: it is skipped and reported as a
+:class:`~fhir_bonemet.core.model.facts.ReadIssue` whose location says where it was
+(``prefetch.observations.entry[3]``) and whose message never repeats patient data.  A resource that
+arrives through several prefetch keys is kept once (by type and id; the most recently updated copy wins).
+
+Plain ``dict`` access only: this runs on every hook call, so no model validation here (see
+``fhir-tooling.md`` §1 for what a pydantic parse of a large prefetch costs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_bonemet.core.model.facts import ReadIssue
+from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
+
+# Nested Bundles (a document inside a collection) are followed this deep, no deeper: a deliberately
+# deep payload must not exhaust the stack.
+_MAX_BUNDLE_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One resource as read: its reference, its JSON, and where in the payload it was found."""
+
+    ref: str  # "Observation/abc"; for a resource without id: "Observation/#<location>"
+    data: JsonDict
+    location: str
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """Resources by type (first arrival order), a reference index, and the issues met on the way."""
+
+    by_type: dict[str, list[Item]] = field(default_factory=dict)
+    index: dict[str, JsonDict] = field(default_factory=dict)  # "Type/id" and Bundle fullUrls → resource
+    issues: list[ReadIssue] = field(default_factory=list)
+    unavailable: set[str] = field(default_factory=set)  # prefetch keys / sources that were unusable
+    _slot: dict[str, tuple[str, int]] = field(default_factory=dict)  # ref → (type, position) for dedup
+
+    def items(self, resource_type: str) -> list[Item]:
+        return self.by_type.get(resource_type, [])
+
+    def resolve(self, reference: str | None) -> JsonDict | None:
+        """The resource a relative reference, absolute URL or ``urn:uuid`` names, if it is in the payload."""
+        if reference is None:
+            return None
+        found = self.index.get(reference)
+        if found is None:
+            short = relative_ref(reference)
+            found = self.index.get(short) if short is not None else None
+        return found
+
+    def count(self) -> int:
+        return sum(len(items) for items in self.by_type.values())
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def add_value(self, value: object, location: str) -> None:
+        """Add a prefetch-style value: a resource, a Bundle, or an array of either."""
+        if isinstance(value, list):
+            for position, element in enumerate(value):
+                self._add_one(element, f"{location}[{position}]", None, 0)
+        else:
+            self._add_one(value, location, None, 0)
+
+    def add_prefetch(self, prefetch: Mapping[str, Any] | None) -> None:
+        """Add every value of a CDS Hooks ``prefetch`` object; an unusable key is *unavailable*.
+
+        ``null`` is the EHR saying it has no data for that key (CDS Hooks 2.0): nothing to read, and not a
+        problem either, so it is neither reported nor marked unavailable.
+        """
+        if prefetch is None:
+            return
+        if not isinstance(prefetch, Mapping):
+            self._fail("prefetch", "prefetch is not a JSON object; no prefetched data was used")
+            return
+        for key in sorted(prefetch):
+            value = prefetch[key]
+            location = f"prefetch.{key}"
+            if value is None:
+                continue
+            if not isinstance(value, dict | list):
+                self._fail(location, "prefetch value is neither a resource, a Bundle nor an array", key)
+            elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
+                self._fail(location, "prefetch returned an OperationOutcome instead of data", key)
+            else:
+                self.add_value(value, location)
+
+    def add_ndjson(self, text: str | bytes, source: str) -> None:
+        """Add newline-delimited JSON (bulk data export); a bad line is reported and skipped."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            location = f"{source}[line {number}]"
+            try:
+                value = json.loads(line)
+            except ValueError:
+                self.issues.append(ReadIssue(location, "line is not valid JSON; skipped"))
+                continue
+            self._add_one(value, location, None, 0)
+
+    def _fail(self, location: str, message: str, source: str | None = None) -> None:
+        self.issues.append(ReadIssue(location, message, severity="error"))
+        if source is not None:
+            self.unavailable.add(source)
+
+    def _add_one(self, value: object, location: str, full_url: str | None, depth: int) -> None:
+        if not isinstance(value, dict):
+            self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
+            return
+        resource_type = value.get("resourceType")
+        if not isinstance(resource_type, str) or not resource_type:
+            self.issues.append(ReadIssue(location, "no resourceType; skipped"))
+            return
+        if resource_type == "Bundle":
+            self._add_bundle(value, location, depth)
+            return
+        raw_id = value.get("id")
+        if raw_id is not None and not isinstance(raw_id, str):
+            self.issues.append(ReadIssue(location, f"{resource_type}.id is not a string; skipped"))
+            return
+        ref = f"{resource_type}/{raw_id}" if raw_id else f"{resource_type}/#{location}"
+        if full_url is not None:
+            self.index.setdefault(full_url, value)
+        known = self._slot.get(ref)
+        if known is not None:
+            self._replace_if_newer(known, Item(ref, value, location))
+            return
+        bucket = self.by_type.setdefault(resource_type, [])
+        self._slot[ref] = (resource_type, len(bucket))
+        bucket.append(Item(ref, value, location))
+        if raw_id:
+            self.index[ref] = value
+
+    def _replace_if_newer(self, known: tuple[str, int], item: Item) -> None:
+        resource_type, position = known
+        current = self.by_type[resource_type][position]
+        if _last_updated(item.data) > _last_updated(current.data):
+            self.by_type[resource_type][position] = item
+            self.index[item.ref] = item.data
+
+    def _add_bundle(self, bundle: JsonDict, location: str, depth: int) -> None:
+        if depth >= _MAX_BUNDLE_DEPTH:
+            self.issues.append(ReadIssue(location, "Bundle nested too deeply; skipped"))
+            return
+        entries = bundle.get("entry")
+        if entries is None:
+            return
+        if not isinstance(entries, list):
+            self.issues.append(ReadIssue(f"{location}.entry", "Bundle.entry is not an array; skipped"))
+            return
+        for position, entry in enumerate(entries):
+            entry_location = f"{location}.entry[{position}]"
+            if not isinstance(entry, dict):
+                self.issues.append(ReadIssue(entry_location, "Bundle entry is not a JSON object; skipped"))
+                continue
+            resource = entry.get("resource")
+            if resource is None:
+                continue  # a transaction-response or deleted-history entry carries no resource
+            search = entry.get("search")
+            if isinstance(search, dict) and search.get("mode") == "outcome":
+                continue  # server warnings about the search itself, not patient data
+            full_url = entry.get("fullUrl")
+            self._add_one(
+                resource,
+                f"{entry_location}.resource" if isinstance(resource, dict) else entry_location,
+                full_url if isinstance(full_url, str) and full_url else None,
+                depth + 1,
+            )
+
+
+def _last_updated(resource: JsonDict) -> str:
+    meta = resource.get("meta")
+    stamp = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return stamp if isinstance(stamp, str) else ""
+
+
+def read_prefetch(prefetch: Mapping[str, Any] | None) -> ReadResult:
+    """Read a CDS Hooks ``prefetch`` object."""
+    result = ReadResult()
+    result.add_prefetch(prefetch)
+    return result
+
+
+def read_values(values: Iterable[tuple[str, object]]) -> ReadResult:
+    """Read several (location, value) pairs into one result, e.g. prefetch plus resources fetched later."""
+    result = ReadResult()
+    for location, value in values:
+        result.add_value(value, location)
+    return result
+
+
+def read_ndjson(text: str | bytes, source: str = "ndjson") -> ReadResult:
+    result = ReadResult()
+    result.add_ndjson(text, source)
+    return result
+
+
+def read_draft_orders(bundle: object) -> ReadResult:
+    """Read ``context.draftOrders`` (a Bundle of draft requests)."""
+    result = ReadResult()
+    if bundle is not None:
+        result.add_value(bundle, "context.draftOrders")
+    return result
+
+
+def contained(resource: JsonDict, local_id: str) -> JsonDict | None:
+    """A contained resource by its local id (``"#med1"`` or ``"med1"``)."""
+    wanted = local_id[1:] if local_id.startswith("#") else local_id
+    inner = resource.get("contained")
+    if not isinstance(inner, list):
+        return None
+    for candidate in inner:
+        if isinstance(candidate, dict) and candidate.get("id") == wanted:
+            return candidate
+    return None

@@ -1,0 +1,185 @@
+"""``bodySite`` → :class:`~fhir_bonemet.core.model.facts.BodySite`: site class, laterality, location
+qualifiers.
+
+Sources, in order of trust:
+
+1. the bodySite codings, through the terminology's ``site-*`` concepts (clinical-rules §5.2);
+2. the mCODE extensions on the bodySite: laterality qualifier and body-location qualifier (§5.6);
+3. the words of ``bodySite.text`` and coding displays: vertebral levels ("T9", "L3 vertebra"), bone names
+   ("left proximal femur", "rib 5").  Text refines an unspecific coded site (a coded "spine" with text
+   "T9" is thoracic) but never overrides a specific one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import BodySite, Laterality, SiteClass
+from fhir_bonemet.fhir.intake.values import JsonDict, as_list, codeable_display, codeable_words
+
+LATERALITY_URL: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier"
+LOCATION_QUALIFIER_URL: Final = (
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-body-location-qualifier"
+)
+
+
+class ConceptLookup(Protocol):
+    def concepts_for(self, codeable_concept: Mapping[str, Any] | None) -> frozenset[str]: ...
+
+
+# Coded site concepts, most specific first.  Where a coding falls in two spinal regions (a junctional
+# code), the weight-bearing region wins: thoracic, then lumbar, then cervical.
+_CODED_SITES: Final[tuple[tuple[str, SiteClass], ...]] = (
+    (c.SITE_SPINE_THORACIC, SiteClass.SPINE_THORACIC),
+    (c.SITE_SPINE_LUMBAR, SiteClass.SPINE_LUMBAR),
+    (c.SITE_SPINE_CERVICAL, SiteClass.SPINE_CERVICAL),
+    (c.SITE_SACRUM, SiteClass.SACRUM),
+    (c.SITE_PELVIS, SiteClass.PELVIS),
+    # A hip lesion is peritrochanteric until shown otherwise: the site with the highest fracture risk.
+    (c.SITE_HIP, SiteClass.FEMUR_PROXIMAL),
+    (c.SITE_FEMUR, SiteClass.FEMUR),
+    (c.SITE_LOWER_LIMB, SiteClass.LOWER_LIMB),
+    (c.SITE_HUMERUS, SiteClass.UPPER_LIMB),
+    (c.SITE_UPPER_LIMB, SiteClass.UPPER_LIMB),
+    (c.SITE_RIB, SiteClass.RIB),
+    (c.SITE_STERNUM, SiteClass.STERNUM),
+    (c.SITE_SCAPULA, SiteClass.SCAPULA),
+    (c.SITE_CLAVICLE, SiteClass.CLAVICLE),
+    (c.SITE_SKULL, SiteClass.SKULL),
+    (c.SITE_SPINE, SiteClass.SPINE_UNSPECIFIED),
+)
+_HUMERUS_CONCEPTS: Final = frozenset({c.SITE_HUMERUS})
+
+_LEVEL = re.compile(r"\b(c|t|th|d|l|s)\s?-?\s?(\d{1,2})\b")
+_LEVEL_CLASSES: Final[dict[str, tuple[SiteClass, int]]] = {
+    "c": (SiteClass.SPINE_CERVICAL, 7),
+    "t": (SiteClass.SPINE_THORACIC, 12),
+    "th": (SiteClass.SPINE_THORACIC, 12),
+    "d": (SiteClass.SPINE_THORACIC, 12),  # "dorsal" levels, older notation
+    "l": (SiteClass.SPINE_LUMBAR, 5),
+    "s": (SiteClass.SACRUM, 5),
+}
+# Bone names in text, most specific first.  "cervical" and "thoracic" alone also name lymph-node
+# stations and the chest, so they count only next to a spinal word.
+_TEXT_SITES: Final[tuple[tuple[re.Pattern[str], SiteClass], ...]] = tuple(
+    (re.compile(pattern), site)
+    for pattern, site in (
+        (r"\bsacr(?:um|al)\b|\bcoccy", SiteClass.SACRUM),
+        (r"acetabul|\bili(?:um|ac)\b|\bischi|\bpubi[cs]\b|\bpelvi[cs]\b", SiteClass.PELVIS),
+        (r"\bhip\b|trochant|femoral neck|neck of femur", SiteClass.FEMUR_PROXIMAL),
+        (r"\bfemora?l?\b|\bfemur\b|\bthigh\b", SiteClass.FEMUR),
+        (r"\btibi|\bfibul", SiteClass.LOWER_LIMB),
+        (r"\bhumer", SiteClass.UPPER_LIMB),
+        (r"\bradius\b|\bulna", SiteClass.UPPER_LIMB),
+        (r"\bribs?\b|\bcostal\b", SiteClass.RIB),
+        (r"\bstern(?:um|al)\b", SiteClass.STERNUM),
+        (r"\bscapul", SiteClass.SCAPULA),
+        (r"\bclavic", SiteClass.CLAVICLE),
+        (r"\bskull\b|\bcrani(?:um|al)\b|\bcalvari", SiteClass.SKULL),
+        (r"\bcervical (?:spine|vertebra|column|cord)", SiteClass.SPINE_CERVICAL),
+        (r"\b(?:thoracic|dorsal) (?:spine|vertebra|column)", SiteClass.SPINE_THORACIC),
+        (r"\blumbar\b", SiteClass.SPINE_LUMBAR),
+        (r"\bspin(?:e|al)\b|\bvertebra", SiteClass.SPINE_UNSPECIFIED),
+    )
+)
+_BONE_WORDS = re.compile(r"\bbones?\b|\bbony\b|\bosseous\b|\bskelet")
+_LATERALITY_WORDS: Final[tuple[tuple[re.Pattern[str], Laterality], ...]] = (
+    (re.compile(r"\bbilateral\b|\bboth\b|right and left|left and right"), Laterality.BILATERAL),
+    (re.compile(r"\bleft\b|\blt\b"), Laterality.LEFT),
+    (re.compile(r"\bright\b|\brt\b"), Laterality.RIGHT),
+    (re.compile(r"\bmidline\b|\bmedian\b"), Laterality.MIDLINE),
+)
+_PROXIMAL = re.compile(r"\bproximal\b")
+_UNSPECIFIC: Final = frozenset({SiteClass.SPINE_UNSPECIFIED, SiteClass.UNKNOWN})
+
+
+def _coded_site(concepts: frozenset[str]) -> SiteClass | None:
+    for concept, site in _CODED_SITES:
+        if concept in concepts:
+            return site
+    return None
+
+
+def _text_site(words: str) -> SiteClass | None:
+    for match in _LEVEL.finditer(words):
+        site, highest = _LEVEL_CLASSES[match.group(1)]
+        if 1 <= int(match.group(2)) <= highest:
+            return site
+    for pattern, site in _TEXT_SITES:
+        if pattern.search(words):
+            return site
+    return None
+
+
+def _laterality(words: str) -> Laterality | None:
+    for pattern, side in _LATERALITY_WORDS:
+        if pattern.search(words):
+            return side
+    return None
+
+
+def _extensions(body_site: JsonDict, url: str) -> list[JsonDict]:
+    found: list[JsonDict] = []
+    for extension in as_list(body_site.get("extension")):
+        if isinstance(extension, dict) and extension.get("url") == url:
+            value = extension.get("valueCodeableConcept")
+            if isinstance(value, dict):
+                found.append(value)
+    return found
+
+
+def _qualifiers(body_site: JsonDict, words: str, terminology: ConceptLookup) -> tuple[str, ...]:
+    qualifiers: list[str] = []
+    for value in _extensions(body_site, LOCATION_QUALIFIER_URL):
+        said = codeable_words(value)
+        if c.QUALIFIER_PROXIMAL in terminology.concepts_for(value) or _PROXIMAL.search(said):
+            qualifiers.append("proximal")
+        elif said:
+            qualifiers.append(said)
+    if "proximal" not in qualifiers and _PROXIMAL.search(words):
+        qualifiers.append("proximal")
+    return tuple(dict.fromkeys(qualifiers))
+
+
+def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[BodySite, bool]:
+    """The BodySite a ``bodySite`` CodeableConcept describes, and whether it is evidently bone.
+
+    "Evidently bone" means a coded skeletal site, a bone named in the text, or the word "bone": it decides
+    whether a generic secondary-malignancy Condition is a bone metastasis.
+    """
+    concepts = terminology.concepts_for(body_site)
+    words = codeable_words(body_site)
+    site = _coded_site(concepts)
+    coded = site is not None
+    if site is None or site in _UNSPECIFIC:
+        from_text = _text_site(words) if words else None
+        if from_text is not None:
+            site = from_text
+    is_bone = site is not None or bool(words and _BONE_WORDS.search(words))
+    qualifiers = _qualifiers(body_site, words, terminology)
+    if "proximal" in qualifiers:
+        if site is SiteClass.FEMUR:
+            site = SiteClass.FEMUR_PROXIMAL
+        elif site is SiteClass.UPPER_LIMB and (
+            (coded and _HUMERUS_CONCEPTS & concepts) or (not coded and "humer" in words)
+        ):
+            site = SiteClass.HUMERUS_PROXIMAL
+    laterality = None
+    for value in _extensions(body_site, LATERALITY_URL):
+        laterality = _laterality(codeable_words(value))
+        if laterality is not None:
+            break
+    if laterality is None and words:
+        laterality = _laterality(words)
+    return (
+        BodySite(
+            site=site if site is not None else SiteClass.UNKNOWN,
+            text=codeable_display(body_site),
+            laterality=laterality,
+            qualifiers=qualifiers,
+        ),
+        is_bone,
+    )

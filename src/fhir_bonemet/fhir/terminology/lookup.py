@@ -1,0 +1,296 @@
+"""The terminology layer: incoming codes → the concept ids the rules reason on.
+
+Loaded once at start-up from ``profiles/`` (CodeSystem, one enumerated ValueSet per concept id of
+:mod:`~fhir_bonemet.core.model.concepts`, code-system aliases, the offline medication tables) plus any
+integrator
+ConceptMaps.  Every file is validated when loaded; a malformed one raises
+:class:`~fhir_bonemet.errors.TerminologyError` naming the file and element, so the service does not start
+with half its codes.  Lookups are dictionary lookups (a code family match costs one lookup per distinct
+family length of that system).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
+from fhir_bonemet.core.model.facts import Strength
+from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.fhir.terminology.conceptmaps import Mapping as ConceptMapping
+from fhir_bonemet.fhir.terminology.conceptmaps import load_conceptmaps
+from fhir_bonemet.fhir.terminology.files import (
+    LOCAL_SYSTEM,
+    CodeIndex,
+    Key,
+    load_local_codes,
+    load_systems,
+    load_valuesets,
+)
+from fhir_bonemet.fhir.terminology.medications import MedicationTables, load_medication_tables
+from fhir_bonemet.project_dirs import PROFILES
+
+__all__ = [
+    "LOCAL_SYSTEM",
+    "CodingVerdict",
+    "MedicationCodes",
+    "Terminology",
+    "default_profiles_dir",
+    "default_terminology",
+]
+
+RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC: Final = "http://www.whocc.no/atc"
+_EMPTY: Final[frozenset[str]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CodingVerdict:
+    """What the service makes of one (system, code): for ``map-check`` and for audit."""
+
+    system: str | None  # canonical system (aliases resolved)
+    code: str | None
+    understood: frozenset[str]  # concept ids, directly or through a ConceptMap
+    mapped_via: str | None  # url of the ConceptMap that supplied concepts, if any
+    unknown: bool  # no concept at all
+    unverified: bool = False  # every direct match is a code awaiting verification
+    family: str | None = None  # the code family (match-prefix) that matched, if any
+    conditional: frozenset[str] = frozenset()  # concepts that apply only for some routes (requires-route)
+    direct: frozenset[str] = frozenset()  # the part of ``understood`` the ValueSets give without ConceptMaps
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationCodes:
+    """A medication reduced to what the rules need."""
+
+    ingredients: tuple[str, ...]  # canonical ingredient names, in the order found
+    classes: frozenset[str]  # medication concept ids
+    strengths: tuple[Strength, ...]
+    dose_form: str | None
+    route: str | None
+
+
+_NO_MEDICATION: Final = MedicationCodes((), _EMPTY, (), None, None)
+
+
+def default_profiles_dir() -> Path:
+    """``profiles/`` of the source tree (see :mod:`fhir_bonemet.project_dirs`)."""
+    return PROFILES.default
+
+
+def _codings(codeable_concept: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    codings = codeable_concept.get("coding")
+    if isinstance(codings, list):
+        return (c for c in codings if isinstance(c, Mapping))
+    return ()
+
+
+class Terminology:
+    local_system: str = LOCAL_SYSTEM
+
+    def __init__(
+        self,
+        index: CodeIndex,
+        medications: MedicationTables,
+        maps: dict[Key, tuple[ConceptMapping, ...]],
+        local_codes: frozenset[str] = frozenset(),
+    ) -> None:
+        self._index = index
+        self._meds = medications
+        self._maps = maps
+        self._local_codes = local_codes
+        self.concept_ids: frozenset[str] = frozenset(index.valuesets)
+        # Medication classes are the concepts whose ValueSets hold RxNorm or ATC codes.
+        members = [m for ms in index.exact.values() for m in ms]
+        members += [m for fam in index.prefixes.values() for ms in fam.values() for m in ms]
+        self.medication_concepts: frozenset[str] = frozenset(
+            m.concept for m in members if m.system in (RXNORM, ATC)
+        )
+        displays: dict[str, list[str]] = {cid: [index.titles.get(cid, cid)] for cid in self.concept_ids}
+        for member in members:
+            displays[member.concept].append(member.display)
+        self._displays = {cid: tuple(texts) for cid, texts in displays.items()}
+
+    @classmethod
+    def load(cls, profiles_dir: Path | None = None, conceptmap_dirs: Sequence[Path] = ()) -> Terminology:
+        root = PROFILES.require(profiles_dir)
+        systems = load_systems(root / "systems.json")
+        local_codes = load_local_codes(root / "CodeSystem-bonemet.json")
+        index = load_valuesets(root / "valuesets", systems, ALL_CONCEPTS, local_codes)
+        medications = load_medication_tables(root / "medications", ALL_CONCEPTS)
+        maps = load_conceptmaps([Path(d) for d in conceptmap_dirs], index)
+        terminology = cls(index, medications, maps, local_codes)
+        terminology._check_medications(root / "medications")
+        return terminology
+
+    # ------------------------------------------------------------------------------------- lookups
+
+    def _key(self, system: str | None, code: str | None) -> Key | None:
+        if not isinstance(system, str) or not isinstance(code, str) or not system.strip() or not code.strip():
+            return None
+        canonical = self._index.systems.canonical(system)
+        return canonical, self._index.systems.normalise(canonical, code)
+
+    def _direct(self, key: Key) -> frozenset[str]:
+        return frozenset(m.concept for m in self._index.members(*key))
+
+    def canonical_system(self, system: str) -> str:
+        """The canonical URI of a code system spelled any known way (``urn:oid:2.16.840.1.113883.6.1``)."""
+        return self._index.systems.canonical(system)
+
+    def concepts_for_coding(self, system: str | None, code: str | None) -> frozenset[str]:
+        key = self._key(system, code)
+        if key is None:
+            return _EMPTY
+        found = self._direct(key)
+        mapped = self._maps.get(key)
+        if mapped:
+            found = found.union(*(m.concepts for m in mapped))
+        return found
+
+    def concepts_for(self, codeable_concept: Mapping[str, Any] | None) -> frozenset[str]:
+        if not isinstance(codeable_concept, Mapping):
+            return _EMPTY
+        found: set[str] = set()
+        for coding in _codings(codeable_concept):
+            found |= self.concepts_for_coding(coding.get("system"), coding.get("code"))
+        return frozenset(found)
+
+    def explain(self, system: str | None, code: str | None) -> CodingVerdict:
+        key = self._key(system, code)
+        if key is None:
+            return CodingVerdict(system, code, _EMPTY, None, unknown=True)
+        members = self._index.members(*key)
+        mapped = self._maps.get(key, ())
+        direct = frozenset(m.concept for m in members)
+        understood = direct.union(*(m.concepts for m in mapped))
+        conditional = frozenset(m.concept for m in self._index.routed.get(key, ())) - understood
+        family = next((m.code for m in members if m.prefix), None)
+        return CodingVerdict(
+            system=key[0],
+            code=code,
+            understood=understood,
+            mapped_via=mapped[0].map_url if mapped else None,
+            unknown=not understood and not conditional and not self._known_medication(key),
+            unverified=bool(members) and not mapped and all(m.verification == "unverified" for m in members),
+            family=family,
+            conditional=conditional,
+            direct=direct,
+        )
+
+    def _known_medication(self, key: Key) -> bool:
+        system, code = key
+        if system == RXNORM:
+            return code in self._meds.products or code in self._meds.by_rxcui
+        return system == ATC and code in self._meds.by_atc
+
+    def valueset_file(self, concept: str) -> str:
+        return self._index.valuesets[concept]
+
+    def title(self, concept: str) -> str:
+        return self._index.titles[concept]
+
+    def displays(self, concept: str) -> tuple[str, ...]:
+        """Title and code displays of a concept's ValueSet (for suggesting a concept for an unknown code)."""
+        return self._displays.get(concept, ())
+
+    def is_local_code(self, system: str | None, code: str | None) -> bool:
+        """A code of the project CodeSystem (also the values, e.g. ``lytic``, that name no concept)."""
+        key = self._key(system, code)
+        return key is not None and key[0] == LOCAL_SYSTEM and key[1] in self._local_codes
+
+    # ------------------------------------------------------------------------------------- medications
+
+    def classify_medication(self, codeable_concept: Mapping[str, Any] | None) -> MedicationCodes:
+        """Ingredients, classes, strengths, dose form and route of a medication CodeableConcept.
+
+        Codes first (RxNorm product table, RxNorm ingredient/salt codes, ATC codes, ConceptMaps), then the
+        text and the coding displays.  Ingredients found either way are combined: a name in the text that
+        the code did not explain is kept, because missing an opioid is the unsafe error.
+        """
+        if not isinstance(codeable_concept, Mapping):
+            return _NO_MEDICATION
+        meds = self._meds
+        ingredients: list[str] = []
+        strengths: tuple[Strength, ...] = ()
+        dose_form: str | None = None
+        route: str | None = None
+        classes: set[str] = set()
+        texts: list[str] = []
+        text = codeable_concept.get("text")
+        if isinstance(text, str):
+            texts.append(text)
+        for coding in _codings(codeable_concept):
+            display = coding.get("display")
+            if isinstance(display, str):
+                texts.append(display)
+            key = self._key(coding.get("system"), coding.get("code"))
+            if key is None:
+                continue
+            keys = [key] + [
+                (m.target_system, self._index.systems.normalise(m.target_system, m.target_code))
+                for m in self._maps.get(key, ())
+            ]
+            for system, code in keys:
+                classes |= self.concepts_for_coding(system, code) & self.medication_concepts
+                product = meds.products.get(code) if system == RXNORM else None
+                if product is not None:
+                    _add(ingredients, (s.ingredient for s in product.strengths))
+                    strengths = strengths or product.strengths
+                    dose_form, route = dose_form or product.dose_form, route or product.route
+                name = (
+                    meds.by_rxcui.get(code)
+                    if system == RXNORM
+                    else meds.by_atc.get(code)
+                    if system == ATC
+                    else None
+                )
+                if name is not None:
+                    _add(ingredients, (name,))
+        for said in texts:
+            reading = meds.text.read(said)
+            _add(ingredients, reading.ingredients)
+            strengths = strengths or reading.strengths
+            dose_form, route = dose_form or reading.dose_form, route or reading.route
+        for name in ingredients:
+            classes |= meds.ingredients[name].classes_for(route)
+        return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route)
+
+    def _check_medications(self, directory: Path) -> None:
+        """The medication tables and the ValueSets must tell the same story about every RxCUI."""
+        meds = self._meds
+        for ingredient in meds.ingredients.values():
+            for rxcui in ingredient.rxcuis:
+                in_valuesets = self.concepts_for_coding(RXNORM, rxcui) & self.medication_concepts
+                if in_valuesets != ingredient.classes:
+                    raise TerminologyError(
+                        f"{directory / 'ingredients.json'}: {ingredient.name} (RxCUI {rxcui}) has classes "
+                        f"{sorted(ingredient.classes)} but the ValueSets give {sorted(in_valuesets)}; "
+                        "regenerate with profiles/build.py"
+                    )
+        for product in meds.products.values():
+            expected = frozenset().union(
+                *(meds.ingredients[s.ingredient].classes_for(product.route) for s in product.strengths)
+            )
+            in_valuesets = self.concepts_for_coding(RXNORM, product.rxcui) & self.medication_concepts
+            if in_valuesets != expected:
+                raise TerminologyError(
+                    f"{directory / 'rxnorm-products.json'}: RxCUI {product.rxcui} has classes "
+                    f"{sorted(expected)} from its ingredients but the ValueSets give {sorted(in_valuesets)}; "
+                    "regenerate with profiles/build.py"
+                )
+
+
+def _add(found: list[str], names: Iterable[str]) -> None:
+    for name in names:
+        if name not in found:
+            found.append(name)
+
+
+@cache
+def default_terminology() -> Terminology:
+    """The shipped terminology without ConceptMaps, loaded once per process (tests, offline tools)."""
+    return Terminology.load()

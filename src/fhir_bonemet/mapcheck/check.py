@@ -1,0 +1,297 @@
+"""``fhir-bonemet map-check FILE... [--conceptmaps DIR]... [--json]``: which of an EHR's codes does the
+service understand?
+
+Before go-live an integrator exports sample data (Bundles, NDJSON, CDS Hooks requests) and runs this check.
+For every distinct (system, code) found in a Coding it reports: understood (which concepts), mapped through
+which ConceptMap, a local project code, or unknown; how often and where (file position and element path,
+never patient data).  For unknown codes at a place the rules read (``Observation.code``,
+``Condition.bodySite``, medication codes, ...) it names the rules that would have used them and, from the
+coding's display, the concept it most likely meant.  The exit status is 2 when a required concept
+(:data:`~.mapcheck_places.REQUIRED`) has no usable data, 1 when an input or ConceptMap could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import CATALOGUE, RuleSpec
+from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
+from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.fhir.terminology.lookup import Terminology
+from fhir_bonemet.mapcheck import places
+from fhir_bonemet.mapcheck.inputs import InputProblem, Located, read_inputs
+
+# The modules that register rules in the catalogue when imported.  The only place that tolerates a module
+# being absent (a trimmed build): map-check then names fewer rules, and says which modules were missing.
+RULE_MODULES: Final = (
+    "fhir_bonemet.core.red_flags.spinal",
+    "fhir_bonemet.core.exercise.assess",
+    "fhir_bonemet.core.pain.assess",
+)
+MAX_EXAMPLES: Final = 3
+INPUT_EXIT: Final = 1  # an input file or a ConceptMap could not be read: the report is incomplete
+REQUIRED_EXIT: Final = 2  # a required concept has no usable data in the files
+_INDEX = re.compile(r"\[\d+\]")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP: Final = frozenset({"the", "and", "for", "with", "without", "in", "of", "or", "by", "per", "to", "on"})
+
+
+@dataclass(slots=True)
+class CodeReport:
+    system: str
+    code: str
+    display: str | None
+    status: str  # "understood" | "mapped" | "local" | "unknown"
+    concepts: tuple[str, ...] = ()
+    mapped_via: str | None = None
+    unverified: bool = False
+    family: str | None = None
+    count: int = 0
+    places: set[str] = field(default_factory=set)
+    examples: list[str] = field(default_factory=list)
+    rules: tuple[str, ...] = ()  # understood: rules reading its concepts; unknown: rules that would have
+    likely: tuple[str, ...] = ()  # unknown at a rule-relevant place: concepts its display resembles
+
+    @property
+    def relevant(self) -> bool:
+        return any(p in places.PLACES for p in self.places)
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    concepts: tuple[str, ...]  # any one of them will do
+    required: bool
+    present: bool
+
+
+@dataclass(slots=True)
+class MapCheckReport:
+    files: list[str]
+    resources: int = 0
+    codings: int = 0
+    codes: list[CodeReport] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    missing_rule_modules: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return INPUT_EXIT
+        return REQUIRED_EXIT if any(cov.required and not cov.present for cov in self.coverage) else 0
+
+
+def load_rule_catalogue() -> tuple[dict[str, RuleSpec], list[str]]:
+    missing: list[str] = []
+    for module in RULE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            missing.append(module)
+    return dict(CATALOGUE), missing
+
+
+def _codings(value: Any, path: str, where: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(normalised path, indexed path, Coding) for every Coding under ``value``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("contained", "meta", "text") and path.count(".") == 0:
+                continue  # contained resources are checked on their own; meta and narrative carry no codes
+            if key == "coding" and isinstance(item, list):
+                for i, coding in enumerate(item):
+                    if isinstance(coding, dict):
+                        yield f"{path}.coding", f"{where}.coding[{i}]", coding
+            elif key == "valueCoding" and isinstance(item, dict):
+                yield f"{path}.valueCoding", f"{where}.valueCoding", item
+            else:
+                yield from _codings(item, f"{path}.{key}", f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _codings(item, path, f"{where}[{i}]")
+
+
+def _is_real(resource: Mapping[str, Any]) -> bool:
+    status = resource.get("status")
+    if isinstance(status, str) and status in places.NOT_REAL_STATUS.get(
+        str(resource.get("resourceType")), ()
+    ):
+        return False
+    verification = resource.get("verificationStatus")
+    codings = verification.get("coding") if isinstance(verification, dict) else None
+    codes = [x.get("code") for x in codings if isinstance(x, dict)] if isinstance(codings, list) else []
+    return not any(isinstance(code, str) and code in places.NOT_REAL_VERIFICATION for code in codes)
+
+
+class MapChecker:
+    def __init__(self, terminology: Terminology, catalogue: Mapping[str, RuleSpec]) -> None:
+        self.terminology = terminology
+        self.catalogue = catalogue
+        # Word sets of each concept's title and code displays, for guessing what an unknown code meant.
+        self._texts = {
+            cid: [ws for ws in (frozenset(_words(t)) for t in terminology.displays(cid)) if ws]
+            for cid in terminology.concept_ids
+        }
+
+    def check(self, located: list[Located], report: MapCheckReport) -> MapCheckReport:
+        found: dict[tuple[str, str], CodeReport] = {}
+        present: set[str] = set()
+        for item in located:
+            report.resources += 1
+            resource_concepts: dict[str, set[str]] = {}
+            kind = str(item.resource.get("resourceType"))
+            for path, indexed, coding in _codings(item.resource, kind, kind):
+                report.codings += 1
+                entry = self._entry(found, coding)
+                entry.count += 1
+                entry.places.add(path)
+                if len(entry.examples) < MAX_EXAMPLES:
+                    entry.examples.append(f"{item.location}: {indexed}")
+                if path in places.PLACES:
+                    resource_concepts.setdefault(path, set()).update(entry.concepts)
+            if _is_real(item.resource):
+                present |= self._usable(kind, resource_concepts)
+        for entry in found.values():
+            self._explain_rules(entry)
+        report.codes = sorted(
+            found.values(), key=lambda e: (e.status != "unknown", not e.relevant, e.system, e.code)
+        )
+        groups = [(g, True) for g in places.REQUIRED] + [(g, False) for g in places.RECOMMENDED]
+        report.coverage = [Coverage(g, req, bool(present & set(g))) for g, req in groups]
+        return report
+
+    def _entry(self, found: dict[tuple[str, str], CodeReport], coding: Mapping[str, Any]) -> CodeReport:
+        system, code = coding.get("system"), coding.get("code")
+        key = (system if isinstance(system, str) else "", code if isinstance(code, str) else "")
+        entry = found.get(key)
+        if entry is None:
+            verdict = self.terminology.explain(*key)
+            if verdict.understood:
+                status = "understood" if verdict.direct else "mapped"
+            elif not verdict.unknown:
+                status = "understood"  # a medication the tables know, or a route-dependent class
+            else:
+                status = "local" if self.terminology.is_local_code(*key) else "unknown"
+            display = coding.get("display")
+            entry = CodeReport(
+                system=verdict.system or key[0],
+                code=key[1],
+                display=display[:80] if isinstance(display, str) else None,
+                status=status,
+                concepts=tuple(sorted(verdict.understood | verdict.conditional)),
+                mapped_via=verdict.mapped_via,
+                unverified=verdict.unverified,
+                family=verdict.family,
+            )
+            found[key] = entry
+        return entry
+
+    def _usable(self, kind: str, found: dict[str, set[str]]) -> set[str]:
+        usable = {cid for concepts in found.values() for cid in concepts}
+        # mCODE pattern: a secondary malignancy whose bodySite is a bone is a bone metastasis.
+        site = found.get(f"{kind}.bodySite.coding", set()) - {c.LATERALITY, c.QUALIFIER_PROXIMAL}
+        if (
+            kind == "Condition"
+            and c.SECONDARY_MALIGNANCY in found.get("Condition.code.coding", set())
+            and site
+        ):
+            usable.add(c.BONE_METASTASIS)
+        return usable
+
+    def _explain_rules(self, entry: CodeReport) -> None:
+        if entry.concepts:
+            entry.rules = self._rules_for(frozenset(entry.concepts))
+            return
+        kinds = {places.PLACES[p] for p in entry.places if p in places.PLACES}
+        if entry.status != "unknown" or not kinds:
+            return
+        pool = frozenset().union(
+            *(places.candidates(k, ALL_CONCEPTS, self.terminology.medication_concepts) for k in kinds)
+        )
+        entry.likely = self._guess(entry.display, pool)
+        if places.SITE in kinds:
+            pool = pool | places.SITE_CARRIERS
+        entry.rules = self._rules_for(frozenset(entry.likely) or pool)
+
+    def _rules_for(self, concepts: frozenset[str]) -> tuple[str, ...]:
+        wanted = concepts | (places.SITE_CARRIERS if concepts & places.SITES else frozenset())
+        return tuple(sorted(rid for rid, spec in self.catalogue.items() if spec.concepts & wanted))
+
+    def _guess(self, display: str | None, pool: frozenset[str]) -> tuple[str, ...]:
+        words = set(_words(display or ""))
+        if not words:
+            return ()
+        # Best share of one display's words found in the coding's display: "Femur" matches the display
+        # "Femur" fully, and the title "Lower limb bones other than femur" only by one word in six.
+        scores = {
+            cid: max((len(words & text) / len(text) for text in self._texts.get(cid, ())), default=0.0)
+            for cid in pool
+        }
+        best = max(scores.values(), default=0.0)
+        return tuple(sorted(cid for cid, s in scores.items() if s == best)) if best > 0 else ()
+
+
+def _words(text: str) -> Iterator[str]:
+    """Lower-case words without stop words; a plural "s" is dropped so "platelets" meets "platelet"."""
+    for word in _WORD.findall(text.lower()):
+        if len(word) > 1 and word not in _STOP:
+            yield word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def run_check(
+    files: list[Path], conceptmap_dirs: list[Path], profiles_dir: Path | None = None
+) -> MapCheckReport:
+    """Load the terminology (with the ConceptMaps), read the files, check every coding."""
+    terminology = Terminology.load(profiles_dir, conceptmap_dirs)
+    catalogue, missing = load_rule_catalogue()
+    located, problems = read_inputs(files)
+    report = MapCheckReport(files=[str(f) for f in files], problems=problems, missing_rule_modules=missing)
+    return MapChecker(terminology, catalogue).check(located, report)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "map-check",
+        help="report which codes in FHIR files the service understands",
+        description=(
+            "Report, for every distinct code in FHIR Bundles, resources, JSON arrays, NDJSON or CDS Hooks "
+            "requests, whether the service understands it (which concepts), maps it through a ConceptMap, "
+            "or does not know it, and which rules would have used the unknown ones. Exit status: 0 ok, "
+            "1 unreadable input or ConceptMap, 2 a required concept (bone metastasis) has no usable data."
+        ),
+    )
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="Bundle, resource, array or NDJSON"
+    )
+    parser.add_argument(
+        "--conceptmaps",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="directory of ConceptMap JSON files to apply (repeatable)",
+    )
+    parser.add_argument("--profiles", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fhir_bonemet.mapcheck.report import to_json, to_text
+
+    try:
+        report = run_check(list(args.files), list(args.conceptmaps), args.profiles)
+    except TerminologyError as exc:
+        print(f"fhir-bonemet map-check: {exc}", file=sys.stderr)
+        return INPUT_EXIT
+    print(to_json(report) if args.json else to_text(report))
+    return report.exit_code

@@ -1,0 +1,1 @@
+"""The HTTP service: app factory, routes, JWT verification, middleware and structured logs."""

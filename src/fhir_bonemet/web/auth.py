@@ -1,0 +1,131 @@
+"""Verification of the CDS client's JWT (``Authorization: Bearer <JWT>``), per CDS Hooks 2.0.
+
+Checks, in order: a bearer token is present; header ``alg`` is in the configured allowlist (``none`` and
+HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is present; ``iss`` is a trusted
+issuer; the key comes from that issuer's configured JWK Set or from an allowlisted ``jku``; the signature;
+``aud`` equals the URL of the endpoint called, built from the configured public base URL (never from the
+``Host`` header); ``exp``, ``iat`` and ``jti`` are present, ``exp``/``nbf``/``iat`` hold with a small
+leeway, and the token lives no longer than the replay cache remembers; ``tenant`` is allowlisted when the
+issuer has a tenant list; ``jti`` was not seen before from that issuer.
+
+Any failure raises :class:`AuthenticationError` whose message is for the log only; the caller gets a bare
+401.  The token itself is never logged.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import requests
+
+from fhir_bonemet.errors import AuthenticationError
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.jwks import KeyResolver
+
+__all__ = ["ClientIdentity", "JwtVerifier", "ReplayCache"]
+
+_REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who called, as established by a verified JWT.  Safe to log."""
+
+    issuer: str
+    tenant: str | None
+    jti: str
+
+
+class ReplayCache:
+    """Remembers (iss, jti) pairs until their token expires; thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._adds = 0
+
+    def add(self, iss: str, jti: str, until: float) -> bool:
+        """Record the pair; False when it was already recorded and has not expired (a replay)."""
+        now = self._clock()
+        with self._lock:
+            expiry = self._seen.get((iss, jti))
+            if expiry is not None and expiry > now:
+                return False
+            self._seen[(iss, jti)] = until
+            self._adds += 1
+            if self._adds % 256 == 0:
+                self._seen = {key: exp for key, exp in self._seen.items() if exp > now}
+            return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class JwtVerifier:
+    def __init__(
+        self, settings: Settings, session: requests.Session, replay_cache: ReplayCache | None = None
+    ) -> None:
+        self._settings = settings
+        self._algorithms = frozenset(settings.jwt_algorithms)
+        self._keys = KeyResolver(settings, session)
+        self._replays = replay_cache or ReplayCache()
+
+    def verify(self, token: str, audience: str) -> ClientIdentity:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"malformed JWT ({type(exc).__name__})") from exc
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise AuthenticationError("alg not allowed")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
+            raise AuthenticationError("typ is not JWT")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthenticationError("kid missing")
+        iss = unverified.get("iss")
+        if not isinstance(iss, str) or not self._keys.is_trusted(iss):
+            raise AuthenticationError("issuer not trusted")
+        jku = header.get("jku")
+        jwk = self._keys.key_for(iss, kid, jku if isinstance(jku, str) else None, alg)
+        claims = self._decode(token, jwk, alg, audience, iss)
+        return self._accept(claims, iss)
+
+    def _decode(self, token: str, jwk: dict[str, Any], alg: str, audience: str, iss: str) -> dict[str, Any]:
+        try:
+            key = jwt.PyJWK(jwk, algorithm=alg)
+            return jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=iss,
+                leeway=self._settings.jwt_leeway_seconds,
+                options={"require": _REQUIRED_CLAIMS, "strict_aud": False},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise AuthenticationError(f"JWT rejected ({type(exc).__name__})") from exc
+
+    def _accept(self, claims: dict[str, Any], iss: str) -> ClientIdentity:
+        exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+        if not isinstance(jti, str) or not jti:
+            raise AuthenticationError("jti must be a non-empty string")
+        if exp - iat > self._settings.jti_cache_ttl_seconds:
+            raise AuthenticationError("JWT lifetime exceeds the replay window")
+        tenant = claims.get("tenant")
+        if tenant is not None and not isinstance(tenant, str):
+            raise AuthenticationError("tenant must be a string")
+        allowed_tenants = self._settings.trusted_issuers[iss].tenants
+        if allowed_tenants and tenant not in allowed_tenants:
+            raise AuthenticationError("tenant not allowed for this issuer")
+        if not self._replays.add(iss, jti, until=float(exp) + self._settings.jwt_leeway_seconds):
+            raise AuthenticationError("jti replayed")
+        return ClientIdentity(issuer=iss, tenant=tenant, jti=jti)

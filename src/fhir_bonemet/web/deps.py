@@ -1,0 +1,94 @@
+"""FastAPI dependencies, as ``Annotated`` aliases the routes declare in their signatures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import requests
+from fastapi import Depends, Request
+
+from fhir_bonemet.cds.protocol import HookHandler
+from fhir_bonemet.cds.services import ServiceCatalogue
+from fhir_bonemet.errors import AuthenticationError
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.base import Store
+from fhir_bonemet.web.auth import ClientIdentity, JwtVerifier
+
+__all__ = [
+    "AppState",
+    "CatalogueDep",
+    "ClientDep",
+    "HandlerDep",
+    "SessionDep",
+    "SettingsDep",
+    "StateDep",
+    "StoreDep",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """Everything built once at start-up (``app.state.bonemet``)."""
+
+    settings: Settings
+    catalogue: ServiceCatalogue
+    store: Store
+    session: requests.Session
+    verifier: JwtVerifier | None  # None only when JWT verification is off (--no-auth)
+    handler: HookHandler
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.bonemet
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_store(state: StateDep) -> Store:
+    return state.store
+
+
+def get_catalogue(state: StateDep) -> ServiceCatalogue:
+    return state.catalogue
+
+
+def get_session(state: StateDep) -> requests.Session:
+    return state.session
+
+
+def get_handler(state: StateDep) -> HookHandler:
+    return state.handler
+
+
+def endpoint_path(request: Request) -> str:
+    """The path of the endpoint within the application (a proxy prefix belongs in public_base_url)."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path") or ""
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def authenticated_client(request: Request, state: StateDep) -> ClientIdentity | None:
+    """Verify the caller's JWT; None when verification is off.  A sync dependency: FastAPI runs it in a
+    worker thread, since fetching an allowlisted ``jku`` may block."""
+    if state.verifier is None:
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("no bearer token")
+    audience = f"{state.settings.public_base_url}{endpoint_path(request)}"
+    return state.verifier.verify(token.strip(), audience)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+CatalogueDep = Annotated[ServiceCatalogue, Depends(get_catalogue)]
+SessionDep = Annotated[requests.Session, Depends(get_session)]
+HandlerDep = Annotated[HookHandler, Depends(get_handler)]
+ClientDep = Annotated[ClientIdentity | None, Depends(authenticated_client)]

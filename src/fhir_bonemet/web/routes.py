@@ -1,0 +1,164 @@
+"""The CDS Hooks endpoints: discovery, hook calls, feedback; and the health probe."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from fhir_bonemet.cds.feedback import CDSFeedback
+from fhir_bonemet.cds.problems import validation_failure
+from fhir_bonemet.cds.protocol import HookDeps
+from fhir_bonemet.cds.request import CONTEXT_MODELS, parse_request
+from fhir_bonemet.cds.response import CDSResponse, rule_ids_of
+from fhir_bonemet.cds.services import ServiceCatalogue
+from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
+from fhir_bonemet.store.base import IssuedCard, Store
+from fhir_bonemet.web.deps import CatalogueDep, ClientDep, HandlerDep, SessionDep, SettingsDep, StoreDep
+from fhir_bonemet.web.logs import safe_hook_instance
+from fhir_bonemet.web.middleware import LOG_STATE_KEY
+
+__all__ = ["router"]
+
+log = logging.getLogger("fhir_bonemet.cds")
+router = APIRouter()
+
+
+def _log_fields(request: Request, **fields: Any) -> None:
+    request.scope.setdefault("state", {}).setdefault(LOG_STATE_KEY, {}).update(fields)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # json's messages give line and column, never the offending text.
+        detail = (
+            f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
+        )
+        raise InvalidRequestError(
+            "The body is not valid JSON.",
+            (Problem("$this", f"The body is not valid JSON ({detail}).", "structure"),),
+        ) from exc
+    if not isinstance(body, dict):
+        raise InvalidRequestError(
+            "The body must be a JSON object.",
+            (Problem("$this", "The body must be a JSON object.", "structure"),),
+        )
+    return body
+
+
+def _known_service(catalogue: ServiceCatalogue, service_id: str) -> None:
+    if not catalogue.has_id(service_id):
+        raise UnknownServiceError(
+            "No CDS service with this id; GET /cds-services lists them.",
+            (Problem("url", "No CDS service with this id; GET /cds-services lists them.", "not-found"),),
+        )
+
+
+@router.get("/cds-services")
+async def discovery(catalogue: CatalogueDep, _client: ClientDep) -> JSONResponse:
+    return JSONResponse(catalogue.discovery())
+
+
+@router.post("/cds-services/{service_id}")
+async def call_service(
+    service_id: str,
+    request: Request,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    session: SessionDep,
+    handler: HandlerDep,
+    client: ClientDep,
+) -> JSONResponse:
+    _known_service(catalogue, service_id)
+    _log_fields(request, service=service_id)
+    body = await _json_object(request)
+    _log_fields(request, hookInstance=safe_hook_instance(body.get("hookInstance")))
+    hook = body.get("hook")
+    if not isinstance(hook, str) or not hook:
+        raise InvalidRequestError(
+            "hook is required", (Problem("hook", "hook: a hook name is required", "required"),)
+        )
+    service = catalogue.get(service_id, hook)
+    if service is None:
+        served = ", ".join(catalogue.hooks_of(service_id))
+        message = f"hook: this service serves only {served}"
+        raise HookMismatchError(message, (Problem("hook", message, "not-supported"),))
+    _log_fields(request, hook=hook)
+    cds_request = parse_request(body, CONTEXT_MODELS[hook])
+    deps = HookDeps(settings=settings, store=store, session=session, client=client)
+    response = await run_in_threadpool(handler, service, cds_request, deps)
+    if not isinstance(response, CDSResponse):
+        raise TypeError("the hook handler must return a CDSResponse")
+    _log_fields(request, cards=len(response.cards))
+    await run_in_threadpool(_audit, store, service_id, hook, cds_request.hookInstance, response)
+    return JSONResponse(response.to_wire())
+
+
+def _audit(store: Store, service_id: str, hook: str, hook_instance: str, response: CDSResponse) -> None:
+    """Record what was issued, so feedback can be joined to rule ids.  Never blocks the cards: a store
+    failure here is logged and the clinician still gets the answer."""
+    if not response.cards:
+        return
+    cards = [
+        IssuedCard(
+            uuid=card.uuid,
+            rule_ids=rule_ids_of(card),
+            indicator=card.indicator,
+            suggestion_uuids=tuple(suggestion.uuid for suggestion in card.suggestions or ()),
+        )
+        for card in response.cards
+    ]
+    try:
+        store.record_issued_cards(service_id, hook, hook_instance, cards)
+    except Exception as exc:
+        log.error(
+            "issued-card audit not recorded",
+            extra={
+                "service": service_id,
+                "hookInstance": safe_hook_instance(hook_instance),
+                "error_type": type(exc).__name__,
+            },
+        )
+
+
+@router.post("/cds-services/{service_id}/feedback")
+async def feedback(
+    service_id: str, request: Request, catalogue: CatalogueDep, store: StoreDep, _client: ClientDep
+) -> JSONResponse:
+    _known_service(catalogue, service_id)
+    _log_fields(request, service=service_id)
+    body = await _json_object(request)
+    try:
+        parsed = CDSFeedback.model_validate(body)
+    except ValidationError as exc:
+        raise validation_failure("The feedback", exc) from exc
+    items = parsed.to_items()
+    stored = await run_in_threadpool(store.save_feedback, service_id, items)
+    _log_fields(request, feedback=len(items), feedback_new=stored)
+    return JSONResponse({})
+
+
+@router.get("/health")
+async def health(store: StoreDep) -> JSONResponse:
+    """Liveness (the process answers) and readiness (the store answers): 503 when not ready."""
+    try:
+        await run_in_threadpool(store.ping)
+    except Exception as exc:
+        log.warning("store not ready", extra={"error_type": type(exc).__name__})
+        return JSONResponse(
+            {"status": "unavailable", "live": True, "ready": False, "store": "unavailable"}, 503
+        )
+    return JSONResponse({"status": "ok", "live": True, "ready": True, "store": "ok"})
