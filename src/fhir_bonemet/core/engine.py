@@ -22,6 +22,7 @@ from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.pain.assess import assess_pain
 from fhir_bonemet.core.population import population_gate
@@ -29,19 +30,11 @@ from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 
 __all__ = ["HOOKS", "assess"]
 
-HOOKS = ("patient-view", "order-select", "order-sign")
-
-_CATEGORY_ORDER = {
-    Category.RED_FLAG: 0,
-    Category.MEDICATION_SAFETY: 1,
-    Category.EXERCISE: 2,
-    Category.PAIN: 3,
-    Category.BONE_HEALTH: 4,
-}
+HOOKS = tuple(hook.value for hook in Hook)
 
 
 def _priority(finding: Finding) -> tuple[int, int]:
-    return (-finding.indicator.rank, _CATEGORY_ORDER[finding.category])
+    return (-finding.indicator.rank, finding.category.rank)
 
 
 def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "patient-view") -> Assessment:

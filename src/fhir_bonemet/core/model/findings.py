@@ -34,6 +34,20 @@ class Category(StrEnum):
     BONE_HEALTH = "bone-health"  # bone-modifying agents and their safety checks
     MEDICATION_SAFETY = "medication-safety"
 
+    @property
+    def rank(self) -> int:
+        """Reading order among concerns of the same urgency: red flags first, then medication harm."""
+        return _CATEGORY_RANK[self]
+
+
+_CATEGORY_RANK = {
+    Category.RED_FLAG: 0,
+    Category.MEDICATION_SAFETY: 1,
+    Category.EXERCISE: 2,
+    Category.PAIN: 3,
+    Category.BONE_HEALTH: 4,
+}
+
 
 class Tier(StrEnum):
     """Skeletal-complication risk tier, ordered; HOLD and ADL_ONLY suspend structured exercise."""
