@@ -30,6 +30,7 @@ serve: install
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -37,7 +38,7 @@ typecheck: install-dev
 unit: install-dev
 	$(BIN)/pytest -m "not integration and not corpus and not postgres"
 
-# Everything CI runs: lint, types, the whole test suite (unit, integration, corpus, PostgreSQL).
+# Everything CI runs: lint (with the import contracts), types, the whole test suite (unit, integration, corpus, PostgreSQL).
 test: install-dev node-deps lint typecheck
 	$(BIN)/pytest
 

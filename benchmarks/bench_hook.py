@@ -26,8 +26,8 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()
@@ -89,7 +89,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(auth_required=False, data_dir=Path(data_dir))
-        app = create_app(settings, hook_handler=Workflow.from_settings(settings, clock=lambda: anchor))
+        app = build_app(settings, handler=Workflow.from_settings(settings, clock=lambda: anchor))
         with TestClient(app) as service, TestClient(floor_app) as floor:
             print(f"patient-view, everything prefetched; {args.runs} interleaved calls each")
             for label, padding in (("example patient", 0), ("~1,000 resources", 990)):

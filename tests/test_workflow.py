@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.cli.main import main
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
 
 EXAMPLES = default_examples_dir()
@@ -37,7 +37,7 @@ def request_for(scenario: str, hook: str = "patient-view") -> dict[str, Any]:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(auth_required=False, data_dir=tmp_path)
     workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
-    with TestClient(create_app(settings, hook_handler=workflow)) as test_client:
+    with TestClient(build_app(settings, handler=workflow)) as test_client:
         yield test_client
 
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fhir_bonemet.cli.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()
@@ -34,7 +34,7 @@ REPLACEMENTS = st.sampled_from([None, "", "x", 0, -1, 3.5, True, [], {}, ["x"], 
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     # Module-scoped: hypothesis runs many examples against one app, as an EHR would.
     config = Settings(auth_required=False, data_dir=tmp_path_factory.mktemp("fuzz"))
-    app = create_app(config, hook_handler=Workflow.from_settings(config, clock=lambda: ANCHOR))
+    app = build_app(config, handler=Workflow.from_settings(config, clock=lambda: ANCHOR))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -115,7 +115,9 @@ class Workflow:
             selections=selections,
             unavailable=prefetch.unavailable,
         )
-        issues = (*prefetch.issues, *facts.issues)
+        # What could not be fetched and what could not be read are reported together, in one shape.
+        fetch_issues = (ReadIssue(i.location, i.message, i.severity) for i in prefetch.issues)
+        issues = (*fetch_issues, *facts.issues)
         _log_issues(request.hookInstance, issues)
 
         today = self.clock()

@@ -70,7 +70,7 @@ def open_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(open_settings: Settings, handler: RecordingHandler, store: SqliteStore) -> TestClient:
-    return TestClient(create_app(open_settings, hook_handler=handler, store=store))
+    return TestClient(create_app(open_settings, handler=handler, store=store))
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +122,7 @@ def auth_settings(tmp_path: Path, sandbox_signer: Signer) -> Settings:
 def auth_client(
     auth_settings: Settings, handler: RecordingHandler, store: SqliteStore, jwks_session: requests.Session
 ) -> TestClient:
-    return TestClient(create_app(auth_settings, hook_handler=handler, store=store, session=jwks_session))
+    return TestClient(create_app(auth_settings, handler=handler, store=store, session=jwks_session))
 
 
 @pytest.fixture

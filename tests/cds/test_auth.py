@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings, TrustedIssuer
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
@@ -290,7 +291,7 @@ class TestKeyRotation:
             trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))},
             jwks_min_refetch_seconds=refetch,
         )
-        return TestClient(create_app(settings, hook_handler=RecordingHandler(), store=store, session=session))
+        return TestClient(create_app(settings, handler=RecordingHandler(), store=store, session=session))
 
     def test_a_new_kid_triggers_one_refetch(
         self,
@@ -375,13 +376,11 @@ class TestConfiguration:
             trusted_issuers={SANDBOX_ISS: TrustedIssuer(jwks={"keys": [sandbox_signer.public_jwk]})},
         )
         with pytest.raises(ConfigurationError, match="BONEMET_PUBLIC_BASE_URL"):
-            create_app(settings, hook_handler=RecordingHandler())
+            build_app(settings, handler=RecordingHandler())
 
     def test_auth_needs_a_trusted_issuer(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigurationError, match="trusted issuer"):
-            create_app(
-                Settings(data_dir=tmp_path, public_base_url=PUBLIC_BASE), hook_handler=RecordingHandler()
-            )
+            build_app(Settings(data_dir=tmp_path, public_base_url=PUBLIC_BASE), handler=RecordingHandler())
 
     def test_a_malformed_jwks_file_stops_start_up(self, tmp_path: Path) -> None:
         path = tmp_path / "jwks.json"
@@ -392,7 +391,7 @@ class TestConfiguration:
             trusted_issuers={SANDBOX_ISS: TrustedIssuer(jwks_file=path)},
         )
         with pytest.raises(ConfigurationError, match="JWK Set"):
-            create_app(settings, hook_handler=RecordingHandler())
+            build_app(settings, handler=RecordingHandler())
 
     def test_jwks_file_is_used(
         self, tmp_path: Path, sandbox_signer: Signer, store: SqliteStore, patient_view_body: dict[str, Any]
@@ -404,7 +403,7 @@ class TestConfiguration:
             public_base_url=PUBLIC_BASE,
             trusted_issuers={SANDBOX_ISS: TrustedIssuer(jwks_file=path)},
         )
-        client = TestClient(create_app(settings, hook_handler=RecordingHandler(), store=store))
+        client = TestClient(create_app(settings, handler=RecordingHandler(), store=store))
         assert (
             client.post(PV, json=patient_view_body, headers=bearer(sandbox_token(sandbox_signer))).status_code
             == 200
@@ -418,7 +417,7 @@ class TestConfiguration:
             public_base_url=PUBLIC_BASE,
             trusted_issuers={SANDBOX_ISS: TrustedIssuer(jwks={"keys": [sandbox_signer.public_jwk]})},
         )
-        client = TestClient(create_app(settings, hook_handler=RecordingHandler(), store=store))
+        client = TestClient(create_app(settings, handler=RecordingHandler(), store=store))
         response = client.get("/health", headers={"Origin": "http://localhost:8080"})
         assert "access-control-allow-origin" not in response.headers
 

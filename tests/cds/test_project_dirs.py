@@ -11,9 +11,9 @@ import pytest
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest
 from fhir_bonemet.errors import ConfigurationError, TerminologyError
 from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
+from fhir_bonemet.main import build_app
 from fhir_bonemet.project_dirs import EXAMPLES, PROFILES, SERVICES, SOURCE_TREE
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 
@@ -62,7 +62,7 @@ def test_a_missing_services_directory_names_its_setting(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigurationError, match=r"service definitions directory not found: .*BONEMET_SERVICES_DIR"
     ):
-        create_app(settings)
+        build_app(settings)
 
 
 def test_a_file_is_not_a_directory(tmp_path: Path) -> None:

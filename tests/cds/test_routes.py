@@ -24,6 +24,7 @@ from fhir_bonemet.cds.models import (
     rules_extension,
 )
 from fhir_bonemet.errors import ConfigurationError, PreconditionFailedError, Problem
+from fhir_bonemet.main import build_app
 from fhir_bonemet.project_dirs import SERVICES
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import IssuedCard, StoreError
@@ -134,7 +135,7 @@ class TestHookCalls:
 
         card = Card(summary="Check calcium", indicator="warning", source=Source(label="fhir-bonemet"))
         handler = RecordingHandler(response=CDSResponse(cards=[card]))
-        app = create_app(open_settings, hook_handler=handler, store=AuditDown(tmp_path / "audit.sqlite3"))
+        app = create_app(open_settings, handler=handler, store=AuditDown(tmp_path / "audit.sqlite3"))
         response = TestClient(app).post(PV, json=patient_view_body)
         assert response.status_code == 200
         assert response.json()["cards"][0]["uuid"] == card.uuid
@@ -252,7 +253,7 @@ class TestBodyLimit:
     @pytest.fixture
     def small_client(self, tmp_path: Any, handler: RecordingHandler, store: SqliteStore) -> TestClient:
         settings = Settings(auth_required=False, data_dir=tmp_path, max_body_bytes=64 * 1024)
-        return TestClient(create_app(settings, hook_handler=handler, store=store))
+        return TestClient(create_app(settings, handler=handler, store=store))
 
     def oversized(self) -> bytes:
         body = example("patient-view.request.json")
@@ -354,7 +355,7 @@ class TestDispatch:
             data["id"] = "bonemet"
             (services / f"{hook}.json").write_text(json.dumps(data))
         settings = Settings(auth_required=False, data_dir=tmp_path, services_dir=services)
-        client = TestClient(create_app(settings, hook_handler=handler, store=store))
+        client = TestClient(create_app(settings, handler=handler, store=store))
         assert client.post("/cds-services/bonemet", json=order_sign_body).status_code == 200
         assert client.post("/cds-services/bonemet", json=patient_view_body).status_code == 200
         assert [service.hook for service, _, _ in handler.calls] == ["order-sign", "patient-view"]
@@ -367,7 +368,7 @@ class TestDispatch:
     ) -> None:
         session = requests.Session()
         handler = RecordingHandler()
-        client = TestClient(create_app(open_settings, hook_handler=handler, store=store, session=session))
+        client = TestClient(create_app(open_settings, handler=handler, store=store, session=session))
         client.post(PV, json=patient_view_body)
         client.post(PV, json=patient_view_body)
         assert all(deps.session is session and deps.store is store for _, _, deps in handler.calls)
@@ -391,7 +392,7 @@ class TestDefaultHandler:
     def test_the_workflow_answers_a_patient_outside_the_population(
         self, open_settings: Settings, store: SqliteStore, patient_view_body: dict[str, Any]
     ) -> None:
-        client = TestClient(create_app(open_settings, store=store))
+        client = TestClient(build_app(open_settings, store=store))
         body = dict(patient_view_body)
         # No FHIR server and the required keys sent as null: the EHR has no data, so nobody to speak for.
         body["prefetch"] = {"patient": None, "conditions": None}
@@ -405,4 +406,4 @@ class TestDefaultHandler:
         (tmp_path / "ConceptMap-broken.json").write_text('{"resourceType": "ConceptMap", "group": 3}')
         settings = open_settings.model_copy(update={"conceptmap_dirs": (tmp_path,)})
         with pytest.raises(ConfigurationError, match=r"ConceptMap-broken\.json"):
-            create_app(settings, store=store)
+            build_app(settings, store=store)

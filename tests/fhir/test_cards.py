@@ -22,11 +22,12 @@ from cards_builders import (
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from fhir_bonemet.cards.build import SKELETAL_RISK_EXTENSION, CardContext, build_cards, issued
+from fhir_bonemet.cards.build import SKELETAL_RISK_EXTENSION, CardContext, build_cards
 from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse
 from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, UsedFact
 from fhir_bonemet.fhir.outbound.careplan import build_careplan
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
+from fhir_bonemet.web.routes import issued_cards
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 LOCAL = load_outbound_codes().local_system
@@ -305,7 +306,7 @@ def test_no_cards_outside_the_population_or_when_nothing_fired(assessment: Asses
 
 def test_issued_records_name_rules_and_suggestions_without_patient_data() -> None:
     cards = build_cards(full_assessment(), context=ctx())
-    records = issued(cards)
+    records = issued_cards(cards)
     assert [r.rule_ids for r in records] == [
         tuple(c.extension[RULES_EXTENSION]) for c in cards if c.extension
     ]

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from cards_builders import PATIENT, TODAY, full_assessment
 
-from fhir_bonemet.cards.build import CardContext, build_cards, issued
+from fhir_bonemet.cards.build import CardContext, build_cards
 from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.store.base import FeedbackItem
 from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.routes import issued_cards
 
 T0 = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
 LOCAL = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
@@ -23,7 +24,7 @@ def issue(store: SqliteStore, instance: str) -> dict[str, str]:
     """Issue the cards of one patient-view call; card uuid by leading rule id."""
     context = CardContext("patient-view", instance, PATIENT, TODAY)
     cards = build_cards(full_assessment(), context=context)
-    store.record_issued_cards("bonemet-patient-view", "patient-view", instance, issued(cards))
+    store.record_issued_cards("bonemet-patient-view", "patient-view", instance, issued_cards(cards))
     return {card.extension["org.fhir-bonemet.rules"][0]: card.uuid for card in cards if card.extension}
 
 

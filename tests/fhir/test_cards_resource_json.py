@@ -32,8 +32,8 @@ from fhir_bonemet.fhir.outbound.careplan import (
     with_status,
 )
 from fhir_bonemet.fhir.outbound.elements import typed_element
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()
@@ -56,7 +56,7 @@ def same_json(sent: dict[str, Any], expected: dict[str, Any]) -> bool:
 def client() -> Iterator[TestClient]:
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(auth_required=False, data_dir=Path(data_dir))
-        app = create_app(settings, hook_handler=Workflow.from_settings(settings, clock=lambda: ANCHOR))
+        app = build_app(settings, handler=Workflow.from_settings(settings, clock=lambda: ANCHOR))
         with TestClient(app) as test_client:
             yield test_client
 

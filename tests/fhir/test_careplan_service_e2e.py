@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fhir_bonemet.cli import examples_runner
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
-from fhir_bonemet.web.app import create_app
 from fhir_bonemet.writeback import drain_configured
 
 EXAMPLES = examples_runner.default_examples_dir()
@@ -85,7 +85,7 @@ def _exercise_card(response: requests.Response | Any) -> dict[str, Any]:
 def write_app(fresh_fhir: Any, tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]:
     _load(fresh_fhir, SCENARIO)
     settings = _settings(tmp_path, fresh_fhir, "write")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(build_app(settings)) as client:
         yield client, settings
 
 
@@ -161,7 +161,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_service(fresh_fhir: Any, tmp_path: Path) -> Iterator[str]:
-    app: FastAPI = create_app(_settings(tmp_path, fresh_fhir, "suggest"))
+    app: FastAPI = build_app(_settings(tmp_path, fresh_fhir, "suggest"))
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)

@@ -24,21 +24,19 @@ from urllib.parse import urlsplit
 from fhir_bonemet.cards import detail as card_detail
 from fhir_bonemet.cards.concerns import Concern, group_concerns
 from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
-from fhir_bonemet.cds.models import Card, rule_ids_of, rules_extension
+from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
 from fhir_bonemet.fhir.outbound.careplan_text import lesion_label
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
-from fhir_bonemet.store.base import IssuedCard
 
 __all__ = [
     "SKELETAL_RISK_EXTENSION",
     "CardContext",
     "build_cards",
     "card_uuid",
-    "issued",
     "skeletal_risk",
 ]
 
@@ -202,16 +200,3 @@ def build_cards(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [Card.model_validate(builder.card(c, c is carrier)) for c in concerns]
-
-
-def issued(cards: list[Card]) -> list[IssuedCard]:
-    """The audit records of what was proposed (no patient data), for ``Store.record_issued_cards``."""
-    return [
-        IssuedCard(
-            uuid=card.uuid,
-            rule_ids=rule_ids_of(card),
-            indicator=card.indicator,
-            suggestion_uuids=tuple(s.uuid for s in card.suggestions or ()),
-        )
-        for card in cards
-    ]

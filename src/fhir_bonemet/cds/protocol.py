@@ -11,13 +11,14 @@ The handler runs in a worker thread (it may block on FHIR calls through ``deps.s
 other caller errors with the matching :class:`~fhir_bonemet.errors.RequestError`; anything else becomes a
 500.  The HTTP layer records the issued cards (uuids, rule ids, indicators) in the store itself.
 
-The default handler is :class:`fhir_bonemet.workflow.Workflow`, built by :func:`default_handler` when the
-app is created.
+The production handler is :class:`fhir_bonemet.workflow.Workflow`; the composition root
+(:mod:`fhir_bonemet.main`) builds it and hands it to the app factory.  This module names only the shapes
+both sides agree on, so the HTTP layer never imports the workflow and the workflow never imports the HTTP
+layer.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,9 +29,17 @@ from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
-from fhir_bonemet.web.auth import ClientIdentity
 
-__all__ = ["HookDeps", "HookHandler", "default_handler"]
+__all__ = ["ClientIdentity", "HookDeps", "HookHandler"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who called, as established by a verified JWT (see :mod:`fhir_bonemet.web.auth`).  Safe to log."""
+
+    issuer: str
+    tenant: str | None
+    jti: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +56,3 @@ class HookDeps:
 
 class HookHandler(Protocol):
     def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse: ...
-
-
-def default_handler(settings: Settings) -> HookHandler:
-    """The production handler, :class:`fhir_bonemet.workflow.Workflow`, built at start-up.
-
-    Building it loads and cross-checks terminology, thresholds, evidence sources and the rule catalogue,
-    so a broken knowledge file stops the service before it accepts a request.  Imported here, not at the
-    top, so that the HTTP layer can be built and tested without the reasoning stack.
-    """
-    module = importlib.import_module("fhir_bonemet.workflow")
-    handler: HookHandler = module.Workflow.from_settings(settings)
-    return handler

@@ -1,5 +1,8 @@
-"""The ``fhir-bonemet`` command and its sub-commands."""
+"""The ``fhir-bonemet`` command (:mod:`.main`) and one module per sub-command: ``serve`` (in :mod:`.main`,
+through the composition root :mod:`fhir_bonemet.main`), ``map-check`` (:mod:`.map_check`), ``outbox``
+(:mod:`.outbox`), ``feedback-report`` (:mod:`.feedback_report`), ``rules`` (:mod:`.rules`) and
+``example-request`` (:mod:`.examples_runner`, also runnable as
+``python -m fhir_bonemet.cli.examples_runner``).
 
-from fhir_bonemet.cli.main import main
-
-__all__ = ["main"]
+Nothing imports this package: it sits on top of everything else.
+"""

@@ -26,12 +26,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from fhir_bonemet import __version__
-from fhir_bonemet.cli import examples_runner
+from fhir_bonemet.cli import examples_runner, map_check
 from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.cli import rules as rules_doc
 from fhir_bonemet.errors import ConfigurationError
-from fhir_bonemet.mapcheck import check as mapcheck
 from fhir_bonemet.settings import Settings
 
 __all__ = ["build_parser", "load_settings", "main"]
@@ -66,14 +65,14 @@ def _register_serve(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from fhir_bonemet.web.app import create_app
+    from fhir_bonemet.main import build_app
     from fhir_bonemet.web.logs import configure_logging
 
     settings = load_settings(host=args.host, port=args.port, auth_required=False if args.no_auth else None)
     configure_logging(settings.log_level)
     if not settings.auth_required:
         log.warning(NO_AUTH_WARNING)
-    app = create_app(settings)
+    app = build_app(settings)
     log.info(
         "starting",
         extra={"host": settings.host, "port": settings.port, "auth_required": settings.auth_required},
@@ -90,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_serve(subparsers)
-    mapcheck.register(subparsers)
+    map_check.register(subparsers)  # map-check
     writeback_cli.register(subparsers)  # outbox
     reports.register(subparsers)  # feedback-report
     rules_doc.register(subparsers)  # rules

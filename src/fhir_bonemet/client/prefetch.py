@@ -31,6 +31,7 @@ import requests
 from fhir_bonemet.client.bundles import next_link, payload_problem
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
 from fhir_bonemet.client.prefetch_outcomes import (
+    FetchIssue,
     KeyOutcome,
     PrefetchResult,
     after_plan,
@@ -41,7 +42,6 @@ from fhir_bonemet.client.prefetch_outcomes import (
     more_pages,
 )
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
-from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
 
 __all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchResult"]
@@ -118,7 +118,7 @@ class PrefetchResolver:
         self, key: str, template: str, provided: Mapping[str, Any], context: Mapping[str, Any]
     ) -> tuple[KeyOutcome | None, Callable[[FhirClient], KeyOutcome] | None]:
         """Decide from the request alone what to do with one key: (outcome so far, fetch job)."""
-        notes: list[ReadIssue] = []
+        notes: list[FetchIssue] = []
         if key in provided:
             value = provided[key]
             if value is None:

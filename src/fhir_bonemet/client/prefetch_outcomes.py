@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from fhir_bonemet.client.bundles import JsonObject
 from fhir_bonemet.client.fhir import FhirClient
 from fhir_bonemet.client.tokens import RenderedUrl
-from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.errors import FhirClientError
 
 __all__ = [
+    "FetchIssue",
     "KeyOutcome",
     "PrefetchResult",
     "after_plan",
@@ -26,6 +26,16 @@ __all__ = [
     "key_issue",
     "more_pages",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchIssue:
+    """A prefetch key that could not be (fully) obtained.  The workflow reports it beside what the reader
+    could not use, so it has the same three fields; it carries locations and causes, never patient data."""
+
+    location: str  # "prefetch.<key>"
+    message: str
+    severity: str = "error"  # "error": the key is unavailable; "warning": its data is incomplete
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +52,7 @@ class PrefetchResult:
     unavailable: frozenset[str] = frozenset()
     fetched: frozenset[str] = frozenset()
     truncated: frozenset[str] = frozenset()
-    issues: tuple[ReadIssue, ...] = ()
+    issues: tuple[FetchIssue, ...] = ()
 
 
 @dataclass(slots=True)
@@ -53,11 +63,11 @@ class KeyOutcome:
     data: JsonObject | None = None
     fetched: bool = False
     truncated: bool = False
-    issues: list[ReadIssue] = field(default_factory=list)
+    issues: list[FetchIssue] = field(default_factory=list)
 
 
-def key_issue(key: str, message: str, severity: str = "error") -> ReadIssue:
-    return ReadIssue(location=f"prefetch.{key}", message=message, severity=severity)
+def key_issue(key: str, message: str, severity: str = "error") -> FetchIssue:
+    return FetchIssue(location=f"prefetch.{key}", message=message, severity=severity)
 
 
 def unavailable(key: str, message: str) -> KeyOutcome:
@@ -115,7 +125,7 @@ def cannot_fetch(key: str, planned: KeyOutcome | None, reason: str) -> KeyOutcom
 
 def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) -> PrefetchResult:
     data: dict[str, JsonObject | None] = {}
-    issues: list[ReadIssue] = []
+    issues: list[FetchIssue] = []
     for key in templates:  # template order: deterministic output whatever finished first
         outcome = outcomes[key]
         if outcome.available:

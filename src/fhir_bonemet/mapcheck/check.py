@@ -1,5 +1,5 @@
-"""``fhir-bonemet map-check FILE... [--conceptmaps DIR]... [--json]``: which of an EHR's codes does the
-service understand?
+"""Which of an EHR's codes does the service understand?  (The ``fhir-bonemet map-check`` command is
+:mod:`fhir_bonemet.cli.map_check`.)
 
 Before go-live an integrator exports sample data (Bundles, NDJSON, CDS Hooks requests) and runs this check.
 For every distinct (system, code) found in a Coding it reports: understood (which concepts), mapped through
@@ -12,10 +12,8 @@ coding's display, the concept it most likely meant.  The exit status is 2 when a
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,6 @@ from typing import Any, Final
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import CATALOGUE, RuleSpec
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
-from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.mapcheck import places
 from fhir_bonemet.mapcheck.inputs import InputProblem, Located, read_inputs
@@ -256,42 +253,3 @@ def run_check(
     located, problems = read_inputs(files)
     report = MapCheckReport(files=[str(f) for f in files], problems=problems, missing_rule_modules=missing)
     return MapChecker(terminology, catalogue).check(located, report)
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "map-check",
-        help="report which codes in FHIR files the service understands",
-        description=(
-            "Report, for every distinct code in FHIR Bundles, resources, JSON arrays, NDJSON or CDS Hooks "
-            "requests, whether the service understands it (which concepts), maps it through a ConceptMap, "
-            "or does not know it, and which rules would have used the unknown ones. Exit status: 0 ok, "
-            "1 unreadable input or ConceptMap, 2 a required concept (bone metastasis) has no usable data."
-        ),
-    )
-    parser.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE", help="Bundle, resource, array or NDJSON"
-    )
-    parser.add_argument(
-        "--conceptmaps",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="directory of ConceptMap JSON files to apply (repeatable)",
-    )
-    parser.add_argument("--profiles", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from fhir_bonemet.mapcheck.report import to_json, to_text
-
-    try:
-        report = run_check(list(args.files), list(args.conceptmaps), args.profiles)
-    except TerminologyError as exc:
-        print(f"fhir-bonemet map-check: {exc}", file=sys.stderr)
-        return INPUT_EXIT
-    print(to_json(report) if args.json else to_text(report))
-    return report.exit_code

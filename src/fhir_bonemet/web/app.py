@@ -1,12 +1,16 @@
-"""The application factory: ``create_app(settings)`` builds the whole HTTP service, checking its
-configuration first (a service that cannot verify callers, or has malformed service definitions, does not
-start)."""
+"""The application factory: ``create_app(settings, handler=..., store=...)`` builds the HTTP service
+around parts built elsewhere (by the composition root, :mod:`fhir_bonemet.main`), checking its configuration
+first (a service that cannot verify callers, or has malformed service definitions, does not start).
+
+The web layer knows the hook handler only as :class:`~fhir_bonemet.cds.protocol.HookHandler`: it never
+imports the workflow, the rules or the cards."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import requests
 from fastapi import FastAPI, Request
@@ -17,11 +21,10 @@ from starlette.middleware.cors import CORSMiddleware
 
 from fhir_bonemet import __version__
 from fhir_bonemet.cds.problems import operation_outcome
-from fhir_bonemet.cds.protocol import HookHandler, default_handler
+from fhir_bonemet.cds.protocol import HookHandler
 from fhir_bonemet.cds.services import load_services
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem, RequestError
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.store import open_store
 from fhir_bonemet.store.base import Store, StoreError
 from fhir_bonemet.web.auth import JwtVerifier
 from fhir_bonemet.web.deps import AppState
@@ -32,13 +35,18 @@ from fhir_bonemet.web.middleware import (
     loggable_path,
 )
 from fhir_bonemet.web.routes import router
-from fhir_bonemet.writeback import start_outbox_worker
 
-__all__ = ["create_app"]
+__all__ = ["BackgroundWorker", "create_app"]
 
 log = logging.getLogger("fhir_bonemet.cds")
 
 _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported"}
+
+
+class BackgroundWorker(Protocol):
+    """Something that runs beside the app while it serves (e.g. the outbox retry worker)."""
+
+    def stop(self) -> None: ...
 
 
 def _check_auth_config(settings: Settings) -> None:
@@ -100,35 +108,32 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(
     settings: Settings,
     *,
-    hook_handler: HookHandler | None = None,
-    store: Store | None = None,
+    handler: HookHandler,
+    store: Store,
     session: requests.Session | None = None,
+    workers: Sequence[Callable[[], BackgroundWorker]] = (),
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
-    """Build the service.  ``hook_handler``, ``store`` and ``session`` replace the defaults (the workflow,
-    the store named by the settings, a new ``requests.Session``); what this function opens it also closes
-    at shutdown."""
+    """Build the service around ``handler`` (the clinical workflow in production) and ``store``.
+
+    ``session`` is the one outbound HTTP session (JWKS, FHIR); without one the app opens its own and closes
+    it at shutdown.  ``workers`` are started when the app starts and stopped when it stops; ``on_shutdown``
+    runs after them (the caller closes there what it opened for this app)."""
     _check_auth_config(settings)
     catalogue = load_services(settings.services_dir)
     own_session = session is None
     http = session if session is not None else requests.Session()
-    own_store = store is None
-    db = store if store is not None else open_store(settings)
     verifier = JwtVerifier(settings, http) if settings.auth_required else None
-    state = AppState(settings, catalogue, db, http, verifier, hook_handler or default_handler(settings))
+    state = AppState(settings, catalogue, store, http, verifier, handler)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # In write mode, plans whose first write failed wait in the outbox; retry them in the background.
-        worker = (
-            start_outbox_worker(settings, db, http, settings.outbox_retry_interval_seconds)
-            if settings.writeback_mode == "write"
-            else None
-        )
+        running = [start() for start in workers]
         yield
-        if worker is not None:
+        for worker in running:
             worker.stop()
-        if own_store:
-            db.close()
+        for close in on_shutdown:
+            close()
         if own_session:
             http.close()
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import requests
 
+from fhir_bonemet.cds.protocol import ClientIdentity
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.web.jwks import KeyResolver
@@ -30,15 +30,6 @@ from fhir_bonemet.web.jwks import KeyResolver
 __all__ = ["ClientIdentity", "JwtVerifier", "ReplayCache"]
 
 _REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClientIdentity:
-    """Who called, as established by a verified JWT.  Safe to log."""
-
-    issuer: str
-    tenant: str | None
-    jti: str
 
 
 class ReplayCache:

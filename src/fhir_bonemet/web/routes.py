@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from fhir_bonemet.cds.feedback import CDSFeedback
 from fhir_bonemet.cds.problems import validation_failure
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CONTEXT_MODELS, parse_request
-from fhir_bonemet.cds.response import CDSResponse, rule_ids_of
+from fhir_bonemet.cds.response import Card, CDSResponse, rule_ids_of
 from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
 from fhir_bonemet.store.base import IssuedCard, Store
@@ -23,7 +24,7 @@ from fhir_bonemet.web.deps import CatalogueDep, ClientDep, HandlerDep, SessionDe
 from fhir_bonemet.web.logs import safe_hook_instance
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
 
-__all__ = ["router"]
+__all__ = ["issued_cards", "router"]
 
 log = logging.getLogger("fhir_bonemet.cds")
 router = APIRouter()
@@ -107,22 +108,26 @@ async def call_service(
     return JSONResponse(response.to_wire())
 
 
-def _audit(store: Store, service_id: str, hook: str, hook_instance: str, response: CDSResponse) -> None:
-    """Record what was issued, so feedback can be joined to rule ids.  Never blocks the cards: a store
-    failure here is logged and the clinician still gets the answer."""
-    if not response.cards:
-        return
-    cards = [
+def issued_cards(cards: Sequence[Card]) -> list[IssuedCard]:
+    """The audit records of what was proposed (no patient data), for ``Store.record_issued_cards``."""
+    return [
         IssuedCard(
             uuid=card.uuid,
             rule_ids=rule_ids_of(card),
             indicator=card.indicator,
             suggestion_uuids=tuple(suggestion.uuid for suggestion in card.suggestions or ()),
         )
-        for card in response.cards
+        for card in cards
     ]
+
+
+def _audit(store: Store, service_id: str, hook: str, hook_instance: str, response: CDSResponse) -> None:
+    """Record what was issued, so feedback can be joined to rule ids.  Never blocks the cards: a store
+    failure here is logged and the clinician still gets the answer."""
+    if not response.cards:
+        return
     try:
-        store.record_issued_cards(service_id, hook, hook_instance, cards)
+        store.record_issued_cards(service_id, hook, hook_instance, issued_cards(response.cards))
     except Exception as exc:
         log.error(
             "issued-card audit not recorded",

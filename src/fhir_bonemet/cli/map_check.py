@@ -1,0 +1,51 @@
+"""``fhir-bonemet map-check FILE... [--conceptmaps DIR]... [--json]``: which of an EHR's codes does the
+service understand?  The check itself is :mod:`fhir_bonemet.mapcheck`; this module is its command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.mapcheck.check import INPUT_EXIT, run_check
+from fhir_bonemet.mapcheck.report import to_json, to_text
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "map-check",
+        help="report which codes in FHIR files the service understands",
+        description=(
+            "Report, for every distinct code in FHIR Bundles, resources, JSON arrays, NDJSON or CDS Hooks "
+            "requests, whether the service understands it (which concepts), maps it through a ConceptMap, "
+            "or does not know it, and which rules would have used the unknown ones. Exit status: 0 ok, "
+            "1 unreadable input or ConceptMap, 2 a required concept (bone metastasis) has no usable data."
+        ),
+    )
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="Bundle, resource, array or NDJSON"
+    )
+    parser.add_argument(
+        "--conceptmaps",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="directory of ConceptMap JSON files to apply (repeatable)",
+    )
+    parser.add_argument("--profiles", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = run_check(list(args.files), list(args.conceptmaps), args.profiles)
+    except TerminologyError as exc:
+        print(f"fhir-bonemet map-check: {exc}", file=sys.stderr)
+        return INPUT_EXIT
+    print(to_json(report) if args.json else to_text(report))
+    return report.exit_code
