@@ -65,6 +65,41 @@ def test_the_package_exports_its_version_only() -> None:
             ],
         ),
         ("fhir_bonemet.settings", ["Settings", "TrustedIssuer"]),
+        (
+            "fhir_bonemet.cds",
+            [
+                *models.__all__,
+                "ClientIdentity",
+                "HookDeps",
+                "HookHandler",
+                "ServiceCatalogue",
+                "ServiceDefinition",
+                "load_services",
+                "operation_outcome",
+            ],
+        ),
+        (
+            "fhir_bonemet.web",
+            ["BackgroundWorker", "JwtVerifier", "configure_logging", "create_app", "issued_cards"],
+        ),
+        ("fhir_bonemet.cards", ["SKELETAL_RISK_EXTENSION", "CardContext", "build_cards"]),
+        ("fhir_bonemet.main", ["build_app"]),
+        (
+            "fhir_bonemet.client",
+            [
+                "CreateResult",
+                "FhirClient",
+                "FhirServerNotAllowedError",
+                "FhirTimeoutError",
+                "PrefetchLimits",
+                "PrefetchRequest",
+                "PrefetchResolver",
+                "PrefetchResult",
+                "SearchResult",
+                "ServerPolicy",
+                "Timeouts",
+            ],
+        ),
     ],
 )
 def test_package_exports(module: str, names: list[str]) -> None:
