@@ -159,7 +159,10 @@ class _CardBuilder:
     def _source(self, findings: list[Finding], category: Category) -> dict[str, Any]:
         evidence = self._evidence(findings)
         label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")
-        source: dict[str, Any] = {"label": label, "topic": self.codes.topic(category)}
+        source: dict[str, Any] = {
+            "label": label,
+            "topic": self.codes.local(category.value, self.codes.topics[category.value]),
+        }
         urls = [self.sources[e].url for e in evidence if e in self.sources and _absolute(self.sources[e].url)]
         if urls:
             source["url"] = urls[0]

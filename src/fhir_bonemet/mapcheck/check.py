@@ -7,7 +7,8 @@ which ConceptMap, a local project code, or unknown; how often and where (file po
 never patient data).  For unknown codes at a place the rules read (``Observation.code``,
 ``Condition.bodySite``, medication codes, ...) it names the rules that would have used them and, from the
 coding's display, the concept it most likely meant.  The exit status is 2 when a required concept
-(:data:`~.mapcheck_places.REQUIRED`) has no usable data, 1 when an input or ConceptMap could not be read.
+(:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data, 1 when an input or ConceptMap could
+not be read.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Renders a :class:`~.mapcheck.MapCheckReport` as a human table or as JSON for machines."""
+"""Renders a :class:`~fhir_bonemet.mapcheck.check.MapCheckReport` as a human table or as JSON for machines."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """State shared by the fact extractors: terminology, the payload, the patient, and the issue list.
 
-The extractors (``condition_facts``, ``observation_facts``, ``medication_facts``, ``extract``) read one
+The extractors (``condition_facts``, ``observation_facts``, ``medication_fact``, ``extract_facts``) read one
 resource type each; they all report problems the same way (location ``"Observation/abc.valueQuantity"``,
 message without patient data) and apply the same patient check.
 """

@@ -1,4 +1,5 @@
-"""Codes and display texts for what the service sends: cards, CarePlan, Goal and ServiceRequest.
+"""Codes and display texts for what the service sends: CarePlan, Goal, ServiceRequest, and the card topics
+and override reasons (data only: the cards in :mod:`fhir_bonemet.cards` decide how to use them).
 
 They live in one data file, ``profiles/outbound-codes.toml``, so that no clinical or local code is scattered
 through the builders as a literal.  The file is read once and validated: a missing section or code raises
@@ -61,7 +62,7 @@ class OutboundCodes:
     snomed_system: str
     careplan_identifier_system: str
     referral_identifier_system: str
-    topics: dict[str, str]
+    topics: dict[str, str]  # card source topic per finding category
     override_reasons: tuple[tuple[str, str], ...]
     careplan_categories: dict[str, str]
     activities: dict[str, str]
@@ -75,9 +76,6 @@ class OutboundCodes:
 
     def local(self, code: str, display: str) -> dict[str, str]:
         return {"system": self.local_system, "code": code, "display": display}
-
-    def topic(self, category: Category) -> dict[str, str]:
-        return self.local(category.value, self.topics[category.value])
 
     def activity(self, code: str) -> dict[str, str]:
         try:

@@ -1,3 +1,6 @@
-"""Incoming codes to concept ids: the project ValueSets, integrator ConceptMaps, the
-offline medication tables.
+"""Incoming codes → the concept ids the rules reason on.
+
+:class:`~.lookup.Terminology` is what the reader uses; it is built from the project ValueSets and code
+systems (:mod:`.valuesets`), integrator ConceptMaps (:mod:`.conceptmaps`) and the offline medication tables
+(:mod:`.medications`, with the product-text parser :mod:`.medication_text`).
 """

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.terminology.files import CodeIndex, Key, read_json
+from fhir_bonemet.fhir.terminology.valuesets import CodeIndex, Key, read_json
 
 # R4 ConceptMapEquivalence: every positive relation is applied; "unmatched" and "disjoint" say "no map".
 APPLIED: Final = frozenset(

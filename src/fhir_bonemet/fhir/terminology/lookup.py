@@ -22,7 +22,8 @@ from fhir_bonemet.core.model.facts import Strength
 from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.conceptmaps import Mapping as ConceptMapping
 from fhir_bonemet.fhir.terminology.conceptmaps import load_conceptmaps
-from fhir_bonemet.fhir.terminology.files import (
+from fhir_bonemet.fhir.terminology.medications import MedicationTables, load_medication_tables
+from fhir_bonemet.fhir.terminology.valuesets import (
     LOCAL_SYSTEM,
     CodeIndex,
     Key,
@@ -30,7 +31,6 @@ from fhir_bonemet.fhir.terminology.files import (
     load_systems,
     load_valuesets,
 )
-from fhir_bonemet.fhir.terminology.medications import MedicationTables, load_medication_tables
 from fhir_bonemet.project_dirs import PROFILES
 
 __all__ = [

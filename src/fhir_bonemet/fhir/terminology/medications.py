@@ -5,7 +5,8 @@
 ``lexicon.json``          brand names, dose-form phrases and route words for text matching
 
 There is no network at run time, so product codes are resolved from this table; anything it does not
-know falls back to ingredient codes, ATC codes and the product text (:mod:`~.medtext`).
+know falls back to ingredient codes, ATC codes and the product text
+(:mod:`~fhir_bonemet.fhir.terminology.medication_text`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 
 from fhir_bonemet.core.model.facts import Strength
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.terminology.files import VERIFICATION, read_json
 from fhir_bonemet.fhir.terminology.medication_text import TextParser
+from fhir_bonemet.fhir.terminology.valuesets import VERIFICATION, read_json
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Reads and validates the project terminology in ``profiles/``: code systems, the local CodeSystem and the
-enumerated ValueSets, into :class:`CodeIndex`, the lookup tables behind :class:`~.terminology.Terminology`.
+enumerated ValueSets, into :class:`CodeIndex`, the lookup tables behind
+:class:`~fhir_bonemet.fhir.terminology.lookup.Terminology`.
 
 Every problem raises :class:`~fhir_bonemet.errors.TerminologyError` naming the file and the element, so a
 malformed profile stops start-up instead of silently dropping a code.
