@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fhir_bonemet.cli.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.workflow import Workflow
@@ -25,7 +26,7 @@ EXAMPLES = default_examples_dir()
 MANIFEST = load_manifest(EXAMPLES)
 ANCHOR = date.fromisoformat(MANIFEST["anchorDate"])
 SCENARIOS = [s["id"] for s in MANIFEST["scenarios"]]
-REQUESTS = {(s, h): prefetched_request(s, h) for s in SCENARIOS for h in HOOKS}
+REQUESTS = {(s, h): prefetched_request(s, h) for s in SCENARIOS for h in Hook}
 
 REPLACEMENTS = st.sampled_from([None, "", "x", 0, -1, 3.5, True, [], {}, ["x"], {"resourceType": 7}])
 

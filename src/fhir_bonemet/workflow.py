@@ -29,6 +29,7 @@ from fhir_bonemet.core.model.catalogue import validate_catalogue
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.model.facts import PatientFacts, ReadIssue
 from fhir_bonemet.core.model.findings import Assessment
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
@@ -134,7 +135,7 @@ class Workflow:
         cards = build_cards(
             assessment,
             context=CardContext(
-                hook=request.hook,
+                hook=Hook(request.hook),
                 hook_instance=request.hookInstance,
                 patient_ref=facts.patient_ref,
                 today=today,

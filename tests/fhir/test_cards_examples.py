@@ -15,7 +15,6 @@ from fhir.resources.R4B.careplan import CarePlan
 from fhir_bonemet.cards.build import CardContext, build_cards
 from fhir_bonemet.cds.models import CDSResponse
 from fhir_bonemet.cli.examples_runner import (
-    HOOKS,
     default_examples_dir,
     describe,
     load_bundle,
@@ -23,6 +22,7 @@ from fhir_bonemet.cli.examples_runner import (
     shift_dates,
 )
 from fhir_bonemet.core.model import concepts
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.fhir.outbound.careplan import build_careplan, on_opioid
 from fhir_bonemet.fhir.terminology.lookup import default_terminology
 
@@ -52,7 +52,7 @@ def test_at_least_eight_scenarios_each_with_a_bundle_and_three_hooks() -> None:
     for scenario in SCENARIOS:
         assert {p.name for p in (EXAMPLES / scenario).iterdir()} >= {
             "bundle.json",
-            *(f"{h}.json" for h in HOOKS),
+            *(f"{h}.json" for h in Hook),
         }
 
 
@@ -84,7 +84,7 @@ def _references(node: Any) -> list[str]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_hook_requests_name_the_patient_and_carry_valid_draft_orders(scenario: str) -> None:
     patient = MANIFEST["scenarios"][SCENARIOS.index(scenario)]["patientId"]
-    for hook in HOOKS:
+    for hook in Hook:
         request = hook_request(scenario, hook)
         assert request["hook"] == hook
         assert request["context"]["patientId"] == patient
@@ -106,7 +106,7 @@ def test_hook_requests_name_the_patient_and_carry_valid_draft_orders(scenario: s
 
 
 def test_every_hook_request_has_its_own_hook_instance() -> None:
-    instances = [hook_request(s, h)["hookInstance"] for s in SCENARIOS for h in HOOKS]
+    instances = [hook_request(s, h)["hookInstance"] for s in SCENARIOS for h in Hook]
     assert len(set(instances)) == len(instances)
 
 
@@ -256,7 +256,7 @@ def _assess(scenario: str, hook: str) -> tuple[Any, Any]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_scenario_gives_its_designed_cards_through_the_real_rules(scenario: str) -> None:
     today = date.fromisoformat(MANIFEST["anchorDate"])
-    for hook in HOOKS:
+    for hook in Hook:
         assessment, facts = _assess(scenario, hook)
         request = hook_request(scenario, hook)
         drafts = {

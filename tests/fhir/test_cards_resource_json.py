@@ -23,7 +23,8 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
-from fhir_bonemet.cli.examples_runner import HOOKS, default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.fhir.outbound.careplan import (
     BuiltCarePlan,
     CarePlanStatus,
@@ -87,7 +88,7 @@ def test_sent_careplans_and_referrals_equal_the_models_serialisation(
 ) -> None:
     ids = service_ids(client)
     checked = 0
-    for hook in HOOKS:
+    for hook in Hook:
         response = client.post(f"/cds-services/{ids[hook]}", json=prefetched_request(scenario, hook))
         assert response.status_code == 200, response.text
         cards = response.json()["cards"]

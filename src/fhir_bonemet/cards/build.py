@@ -26,6 +26,7 @@ from fhir_bonemet.cards.concerns import Concern, group_concerns
 from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
 from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
 from fhir_bonemet.fhir.outbound.careplan_text import lesion_label
@@ -50,7 +51,7 @@ LINK_LABEL_LIMIT = 90
 class CardContext:
     """What the card builder needs to know about the hook call and the write-back outcome."""
 
-    hook: str
+    hook: Hook
     hook_instance: str
     patient_ref: str  # "Patient/123"
     today: date

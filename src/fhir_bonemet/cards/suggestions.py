@@ -20,6 +20,7 @@ from typing import Any
 
 from fhir_bonemet.cards.concerns import Concern
 from fhir_bonemet.core.model.findings import Finding, OrderAction, Referral
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, activated
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.referrals import build_referral
@@ -27,7 +28,6 @@ from fhir_bonemet.fhir.outbound.referrals import build_referral
 __all__ = ["UUID_NAMESPACE", "SuggestionBuilder"]
 
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "http://fhir-bonemet.org/cds-hooks/cards")
-ORDER_HOOKS = frozenset({"order-select", "order-sign"})
 Json = dict[str, Any]
 
 
@@ -58,14 +58,14 @@ class SuggestionBuilder:
         self,
         codes: OutboundCodes,
         *,
-        hook: str,
+        hook: Hook,
         patient_ref: str,
         today: date,
         user_ref: str | None,
         encounter_ref: str | None,
         draft_orders: Mapping[str, Mapping[str, Any]],
     ) -> None:
-        self.codes, self.hook, self.patient_ref, self.today = codes, hook, patient_ref, today
+        self.codes, self.hook, self.patient_ref, self.today = codes, Hook(hook), patient_ref, today
         self.user_ref, self.encounter_ref, self.draft_orders = user_ref, encounter_ref, draft_orders
         self._referrals: set[Referral] = set()
         self._orders: set[str] = set()
@@ -97,7 +97,7 @@ class SuggestionBuilder:
         return out
 
     def order_actions(self, concern: Concern, card_uuid: str) -> list[Json]:
-        if self.hook not in ORDER_HOOKS:
+        if not self.hook.is_order_entry:
             return []
         out: list[Json] = []
         for finding in concern.findings:

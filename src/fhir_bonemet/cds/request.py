@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError, Validati
 
 from fhir_bonemet.cds.problems import problems_from_validation
 from fhir_bonemet.cds.wire import AbsoluteUrl, FhirId, InboundModel, NonEmptyStr, Reference, split_reference
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.errors import InvalidRequestError, Problem
 
 __all__ = [
@@ -111,10 +112,11 @@ class OrderSelectContext(OrderSignContext):
     selections: list[Annotated[Reference, AfterValidator(_selected_draft_order)]] = Field(min_length=1)
 
 
+# One context model per served hook; a Hook is a str, so the wire's hook name looks its model up directly.
 CONTEXT_MODELS: Mapping[str, type[HookContext]] = {
-    "patient-view": PatientViewContext,
-    "order-select": OrderSelectContext,
-    "order-sign": OrderSignContext,
+    Hook.PATIENT_VIEW: PatientViewContext,
+    Hook.ORDER_SELECT: OrderSelectContext,
+    Hook.ORDER_SIGN: OrderSignContext,
 }
 
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fhir_bonemet.cds.problems import problems_from_validation
-from fhir_bonemet.cds.request import CONTEXT_MODELS
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.project_dirs import SERVICES
 
@@ -34,7 +34,7 @@ REQUIRED_PREFETCH_EXTENSION = "org.fhir-bonemet.required-prefetch"
 
 # Context fields each served hook marks "Prefetch Token: Yes" (CDS Hooks Library 1.0.1).
 PREFETCH_CONTEXT_FIELDS: Mapping[str, frozenset[str]] = {
-    hook: frozenset({"userId", "patientId", "encounterId"}) for hook in CONTEXT_MODELS
+    hook: frozenset({"userId", "patientId", "encounterId"}) for hook in Hook
 }
 USER_TOKENS = frozenset(
     {"userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId"}
@@ -90,8 +90,8 @@ class ServiceDefinition(BaseModel):
     @field_validator("hook")
     @classmethod
     def _served_hook(cls, value: str) -> str:
-        if value not in CONTEXT_MODELS:
-            raise ValueError(f"hook must be one of the served hooks: {', '.join(CONTEXT_MODELS)}")
+        if value not in set(Hook):
+            raise ValueError(f"hook must be one of the served hooks: {', '.join(Hook)}")
         return value
 
     @model_validator(mode="after")

@@ -24,11 +24,11 @@ from typing import Any
 
 import requests
 
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.project_dirs import EXAMPLES
 
 __all__ = [
-    "HOOKS",
     "default_examples_dir",
     "load_manifest",
     "main",
@@ -37,7 +37,6 @@ __all__ = [
     "shift_dates",
 ]
 
-HOOKS = ("patient-view", "order-select", "order-sign")
 # Clinical dates that move with the anchor; birthDate deliberately does not (ages stay as written).
 DATE_KEYS = frozenset({
     "effectiveDateTime", "onsetDateTime", "recordedDate", "authoredOn", "performedDateTime", "dateAsserted",
@@ -140,7 +139,7 @@ PREFETCH_KEYS = {
 
 
 def prefetched_request(
-    scenario: str, hook: str = "patient-view", *, today: date | None = None, examples: Path | None = None
+    scenario: str, hook: Hook = Hook.PATIENT_VIEW, *, today: date | None = None, examples: Path | None = None
 ) -> dict[str, Any]:
     """A scenario's hook request with every prefetch key filled from its bundle, as an EHR would send it.
 
@@ -186,7 +185,7 @@ def register(subparsers: Any) -> None:
         "example-request", help="print an example patient's hook request with all data prefetched"
     )
     parser.add_argument("scenario", choices=names)
-    parser.add_argument("--hook", choices=HOOKS, default="patient-view")
+    parser.add_argument("--hook", type=Hook, choices=list(Hook), default=Hook.PATIENT_VIEW)
     parser.add_argument("--today", default=None, help="date the data should look current on (default today)")
     parser.set_defaults(func=_print_request)
 
@@ -215,7 +214,7 @@ def run(args: argparse.Namespace, session: requests.Session) -> list[dict[str, A
         stored = load_bundle(session, args.fhir, _read(folder / "bundle.json", days), args.fhir_token)
         if not args.json:
             print(f"\n== {scenario['id']}: {scenario['title']} ({stored} resources loaded)")
-        for hook in HOOKS:
+        for hook in Hook:
             if hook not in services:
                 continue
             request = _hook_request(folder / f"{hook}.json", days, args.fhir, args.fhir_token)
