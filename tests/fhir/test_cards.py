@@ -195,8 +195,8 @@ def test_rule_ids_and_skeletal_risk_in_the_extension() -> None:
     assert exercise["extension"][SKELETAL_RISK_EXTENSION] == {
         "overall": "high",
         "lesions": [
-            {"condition": "Condition/met-1", "site": "T9", "tier": "high"},
-            {"condition": "Condition/met-2", "site": "left proximal femur", "tier": "high"},
+            {"condition": "Condition/met-1", "site": "T9 lesion", "tier": "high"},
+            {"condition": "Condition/met-2", "site": "left proximal femur lesion", "tier": "high"},
         ],
     }
     assert SKELETAL_RISK_EXTENSION not in by_rule(cards, "R04")["extension"]

@@ -25,11 +25,12 @@ from fhir_bonemet.cards import detail as card_detail
 from fhir_bonemet.cards.concerns import Concern, group_concerns
 from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
 from fhir_bonemet.cds.response import Card, rules_extension
+from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.traceability import fit_summary
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
-from fhir_bonemet.fhir.outbound.careplan_text import lesion_label
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 
@@ -43,7 +44,7 @@ __all__ = [
 
 SKELETAL_RISK_EXTENSION = "org.fhir-bonemet.skeletal-risk"
 SERVICE_LABEL = "fhir-bonemet"
-SUMMARY_LIMIT = 139  # CDS Hooks: summary < 140 characters
+SUGGESTION_LABEL_LIMIT = 120
 LINK_LABEL_LIMIT = 90
 
 
@@ -70,8 +71,9 @@ def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -
     )
 
 
-def clip(text: str, limit: int = SUMMARY_LIMIT) -> str:
-    """One line of at most ``limit`` characters, cut at a word boundary when it must be shortened."""
+def clip(text: str, limit: int) -> str:
+    """A label on one line of at most ``limit`` characters, cut at a word boundary when it must be shortened.
+    (Summaries are fitted by the core, :func:`~fhir_bonemet.core.model.traceability.fit_summary`.)"""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -86,7 +88,7 @@ def _absolute(url: str) -> bool:
 
 def skeletal_risk(plan: ExercisePlan) -> dict[str, Any]:
     lesions = [
-        {"condition": les.lesion_ref, "site": lesion_label(les), "tier": les.tier.value}
+        {"condition": les.lesion_ref, "site": site_label(les.site), "tier": les.tier.value}
         for les in plan.lesions
     ]
     return {"overall": plan.tier.value, "lesions": lesions}
@@ -130,7 +132,7 @@ class _CardBuilder:
         )
         card: dict[str, Any] = {
             "uuid": cid,
-            "summary": clip(primary.summary),
+            "summary": fit_summary(primary.summary),
             "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
             "detail": detail,
             "source": self._source(findings, primary.category),
@@ -142,7 +144,7 @@ class _CardBuilder:
         if primary.category is Category.EXERCISE and self.assessment.exercise is not None:
             card["extension"][SKELETAL_RISK_EXTENSION] = skeletal_risk(self.assessment.exercise)
         for suggestion in suggestions:
-            suggestion["label"] = clip(suggestion["label"], 120)
+            suggestion["label"] = clip(suggestion["label"], SUGGESTION_LABEL_LIMIT)
         if suggestions:
             red_flag = primary.category is Category.RED_FLAG
             card["selectionBehavior"] = "at-most-one" if red_flag else "any"

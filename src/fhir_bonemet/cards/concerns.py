@@ -15,29 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fhir_bonemet.core.model.findings import Category, Finding
+from fhir_bonemet.core.model.findings import Finding
 
-__all__ = ["CATEGORY_ORDER", "Concern", "group_concerns", "natural_key"]
-
-CATEGORY_ORDER = (
-    Category.RED_FLAG,
-    Category.MEDICATION_SAFETY,
-    Category.EXERCISE,
-    Category.PAIN,
-    Category.BONE_HEALTH,
-)
+__all__ = ["Concern", "group_concerns", "natural_key"]
 
 
 def natural_key(rule_id: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", rule_id))
 
 
-def _category_rank(category: Category) -> int:
-    return CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
-
-
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
-    return (-finding.indicator.rank, _category_rank(finding.category), natural_key(finding.rule_id))
+    return (-finding.indicator.rank, finding.category.rank, natural_key(finding.rule_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from fhir_bonemet.cds.wire import (
     empty_to_none,
     split_reference,
 )
+from fhir_bonemet.core.model.traceability import MAX_SUMMARY
 
 __all__ = [
     "RULES_EXTENSION",
@@ -47,7 +48,8 @@ __all__ = [
 
 RULES_EXTENSION = "org.fhir-bonemet.rules"
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SUMMARY_MAX = 139  # the spec says "<140-character"
+# The spec says "<140-character"; the core fits every summary to this same limit.
+SUMMARY_MAX = MAX_SUMMARY
 
 Extension = Annotated[dict[str, Any] | None, BeforeValidator(empty_to_none)]
 

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.model.findings import (
     DomainAdvice,
     DomainStatus,
     ExercisePlan,
     Finding,
-    LesionRisk,
     Tier,
 )
 from fhir_bonemet.fhir.outbound.codes import Schedule
@@ -28,7 +28,6 @@ __all__ = [
     "ActivityLine",
     "domain_description",
     "goal_texts",
-    "lesion_label",
     "narrative",
     "pain_goal",
     "reassessment",
@@ -75,14 +74,6 @@ class ActivityLine:
     status: str  # "scheduled", "on-hold", "do not perform"
     details: str
     when: str = ""
-
-
-def lesion_label(lesion: LesionRisk) -> str:
-    site = lesion.site.text or lesion.site.site.value.replace("-", " ")
-    side = f"{lesion.site.laterality.value} " if lesion.site.laterality is not None else ""
-    if side and side.strip() in site.lower():
-        side = ""
-    return f"{side}{site}"
 
 
 def _sentence(text: str) -> str:
@@ -161,7 +152,7 @@ def narrative(
             out.append(
                 _ul(
                     [
-                        f"{lesion_label(les)}: {les.tier.value}"
+                        f"{site_label(les.site)}: {les.tier.value}"
                         + (f" ({'; '.join(les.reasons)})" if les.reasons else "")
                         for les in plan.lesions
                     ]
