@@ -16,6 +16,7 @@ import requests
 from fastapi import FastAPI
 
 from fhir_bonemet.cds.protocol import HookHandler
+from fhir_bonemet.client.policy import server_policy
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store import open_store
 from fhir_bonemet.store.base import Store
@@ -40,6 +41,8 @@ def build_app(
     down.  Building the workflow loads and cross-checks every knowledge file and the rule catalogue, so a
     broken file stops the service (``ConfigurationError``) before it accepts a request.
     """
+    # The FHIR-server allowlist is applied per call; an entry that is not a base URL stops start-up here.
+    server_policy(settings)
     hook_handler = handler if handler is not None else Workflow.from_settings(settings)
     on_shutdown: list[Callable[[], None]] = []
     http = session

@@ -219,20 +219,11 @@ class Settings(BaseSettings):
 
     @property
     def allows_any_fhir_server(self) -> bool:
+        """Whether any http(s) FHIR server may be called; the policy itself is
+        :func:`fhir_bonemet.client.policy.server_policy`."""
         if self.fhir_server_allow_any is not None:
             return self.fhir_server_allow_any
         return not self.auth_required
-
-    def is_fhir_server_allowed(self, url: str) -> bool:
-        """True when the service may send requests (and the caller's bearer token) to ``url``."""
-        if not _is_absolute_http_url(url):
-            return False
-        if self.allows_any_fhir_server:
-            return True
-        candidate = url.rstrip("/")
-        return any(
-            candidate == base or candidate.startswith(base + "/") for base in self.fhir_server_allowlist
-        )
 
     @property
     def fhir_timeouts(self) -> tuple[float, float]:

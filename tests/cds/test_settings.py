@@ -68,24 +68,6 @@ def test_cors_wildcard_only_without_auth() -> None:
     )
 
 
-def test_fhir_server_allowlist_matching() -> None:
-    settings = Settings(fhir_server_allowlist=("https://fhir.example.org/r4",))
-    assert settings.is_fhir_server_allowed("https://fhir.example.org/r4")
-    assert settings.is_fhir_server_allowed("https://fhir.example.org/r4/")
-    assert not settings.is_fhir_server_allowed("https://fhir.example.org/r4-evil")
-    assert not settings.is_fhir_server_allowed("https://fhir.example.org.evil.com/r4")
-    assert not settings.is_fhir_server_allowed("ftp://fhir.example.org/r4")
-
-
-def test_any_fhir_server_only_without_auth_unless_explicit() -> None:
-    assert Settings(auth_required=False).is_fhir_server_allowed("http://localhost:8081/fhir")
-    assert not Settings().is_fhir_server_allowed("http://localhost:8081/fhir")
-    assert Settings(fhir_server_allow_any=True).is_fhir_server_allowed("http://localhost:8081/fhir")
-    assert not Settings(auth_required=False, fhir_server_allow_any=False).is_fhir_server_allowed(
-        "http://x/fhir"
-    )
-
-
 def test_trusted_issuers_file_is_merged(tmp_path: Path) -> None:
     path = tmp_path / "issuers.json"
     path.write_text(
