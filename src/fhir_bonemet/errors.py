@@ -10,7 +10,6 @@
     │   ├── UnknownServiceError       404: no service with that id
     │   ├── HookMismatchError         400: the service does not serve that hook
     │   ├── InvalidRequestError       400: body fails validation (carries locations)
-    │   ├── PayloadTooLargeError      413: body over the configured size limit
     │   └── PreconditionFailedError   412: required FHIR data could neither be prefetched nor fetched
     ├── AuthenticationError           401: missing or invalid JWT (the response never says why)
     └── FhirClientError               an outbound FHIR call failed (status, timeout, malformed body)
@@ -68,10 +67,6 @@ class HookMismatchError(RequestError):
 
 class InvalidRequestError(RequestError):
     status_code = 400
-
-
-class PayloadTooLargeError(RequestError):
-    status_code = 413
 
 
 class PreconditionFailedError(RequestError):

@@ -10,7 +10,7 @@ import pytest
 
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest
 from fhir_bonemet.errors import ConfigurationError, TerminologyError
-from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.main import build_app
 from fhir_bonemet.project_dirs import EXAMPLES, PROFILES, SERVICES, SOURCE_TREE
 from fhir_bonemet.settings import Settings
@@ -21,7 +21,7 @@ def test_an_editable_install_finds_every_directory_in_the_source_tree() -> None:
     assert (SOURCE_TREE / "pyproject.toml").is_file()
     settings = Settings()
     assert settings.services_dir == SOURCE_TREE / "cds_hooks" == SERVICES.require()
-    assert settings.profiles_dir == SOURCE_TREE / "profiles" == PROFILES.require() == default_profiles_dir()
+    assert settings.profiles_dir == SOURCE_TREE / "profiles" == PROFILES.require() == PROFILES.default
     assert default_examples_dir() == SOURCE_TREE / "examples" == EXAMPLES.require()
     assert (settings.services_dir / "patient-view.json").is_file()
     assert (settings.profiles_dir / "outbound-codes.toml").is_file()

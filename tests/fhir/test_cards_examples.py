@@ -24,7 +24,7 @@ from fhir_bonemet.cli.examples_runner import (
 from fhir_bonemet.core.model import concepts
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.fhir.outbound.careplan import build_careplan, on_opioid
-from fhir_bonemet.fhir.terminology.lookup import default_terminology
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 EXAMPLES = default_examples_dir()
 MANIFEST = load_manifest(EXAMPLES)
@@ -111,7 +111,7 @@ def test_every_hook_request_has_its_own_hook_instance() -> None:
 
 
 def test_bone_metastases_use_the_mcode_codes_the_service_understands() -> None:
-    terminology = default_terminology()
+    terminology = Terminology.load()
     for scenario in SCENARIOS:
         for condition in resources(scenario, "Condition"):
             found = terminology.concepts_for(condition["code"])
@@ -127,7 +127,7 @@ def test_bone_metastases_use_the_mcode_codes_the_service_understands() -> None:
 
 
 def test_every_coded_observation_and_medication_maps_to_a_concept() -> None:
-    terminology = default_terminology()
+    terminology = Terminology.load()
     for scenario in SCENARIOS:
         for obs in resources(scenario, "Observation"):
             assert terminology.concepts_for(obs["code"]), f"{scenario}: {obs['id']} not understood"
@@ -239,7 +239,7 @@ def _assess(scenario: str, hook: str) -> tuple[Any, Any]:
     ctx = hook_request(scenario, hook)["context"]
     facts = extract_facts(
         read,
-        default_terminology(),
+        Terminology.load(),
         patient_id=ctx["patientId"],
         draft_orders=ctx.get("draftOrders"),
         selections=ctx.get("selections", ()),

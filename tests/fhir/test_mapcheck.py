@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from fhir_bonemet.cli.main import main
-from fhir_bonemet.fhir.terminology.lookup import default_profiles_dir
 from fhir_bonemet.mapcheck.check import REQUIRED_EXIT, RULE_MODULES, load_rule_catalogue
+from fhir_bonemet.project_dirs import PROFILES
 
-EXAMPLE_MAPS = default_profiles_dir().parent / "examples" / "conceptmaps"
+EXAMPLE_MAPS = PROFILES.default.parent / "examples" / "conceptmaps"
 SCT = "http://snomed.info/sct"
 FLOWSHEET = "http://hospital.example.org/flowsheet"
 

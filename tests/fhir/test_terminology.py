@@ -6,7 +6,7 @@ import pytest
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
-from fhir_bonemet.fhir.terminology.lookup import LOCAL_SYSTEM, Terminology, default_terminology
+from fhir_bonemet.fhir.terminology.lookup import LOCAL_SYSTEM, Terminology
 
 SCT = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -17,7 +17,7 @@ ATC = "http://www.whocc.no/atc"
 
 @pytest.fixture(scope="module")
 def term() -> Terminology:
-    return default_terminology()
+    return Terminology.load()
 
 
 def test_local_system_is_the_project_canonical(term: Terminology) -> None:
@@ -205,6 +205,4 @@ def test_public_api_is_pinned() -> None:
         "CodingVerdict",
         "MedicationCodes",
         "Terminology",
-        "default_profiles_dir",
-        "default_terminology",
     }

@@ -10,9 +10,10 @@ import pytest
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
+from fhir_bonemet.fhir.terminology.lookup import Terminology
+from fhir_bonemet.project_dirs import PROFILES
 
-EXAMPLES = default_profiles_dir().parent / "examples" / "conceptmaps"
+EXAMPLES = PROFILES.default.parent / "examples" / "conceptmaps"
 FLOWSHEET = "http://hospital.example.org/flowsheet"
 EXAMPLE_URL = "http://hospital.example.org/fhir/ConceptMap/local-flowsheets"
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from fhir_bonemet.errors import TerminologyError
-from fhir_bonemet.fhir.terminology.lookup import Terminology, default_profiles_dir
+from fhir_bonemet.fhir.terminology.lookup import Terminology
+from fhir_bonemet.project_dirs import PROFILES as PROFILE_DIRS
 
-PROFILES = default_profiles_dir()
+PROFILES = PROFILE_DIRS.default
 
 
 @pytest.fixture

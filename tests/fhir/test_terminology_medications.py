@@ -12,9 +12,8 @@ from fhir_bonemet.core.model.facts import Strength
 from fhir_bonemet.fhir.terminology.lookup import (
     MedicationCodes,
     Terminology,
-    default_profiles_dir,
-    default_terminology,
 )
+from fhir_bonemet.project_dirs import PROFILES
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -22,7 +21,7 @@ ATC = "http://www.whocc.no/atc"
 
 @pytest.fixture(scope="module")
 def term() -> Terminology:
-    return default_terminology()
+    return Terminology.load()
 
 
 def _rx(code: str, display: str | None = None) -> dict[str, Any]:
@@ -214,7 +213,7 @@ def test_unknown_or_empty_medication(term: Terminology) -> None:
 
 def test_every_product_name_parses_to_the_table(term: Terminology) -> None:
     """The offline table and the text parser agree on every product: each checks the other."""
-    table = json.loads((default_profiles_dir() / "medications" / "rxnorm-products.json").read_text("utf-8"))
+    table = json.loads((PROFILES.default / "medications" / "rxnorm-products.json").read_text("utf-8"))
     for product in table["products"]:
         by_code = term.classify_medication(_rx(product["rxcui"]))
         by_text = term.classify_medication({"text": product["name"]})

@@ -214,7 +214,3 @@ def normalise(concept: str, value: float, unit: str | None) -> Normalised | str:
     ):
         return f"value outside the possible range of {concept}; value not used"
     return Normalised(converted, rule.canonical)
-
-
-def is_measured(concept: str) -> bool:
-    return concept in UNIT_RULES

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,8 +37,6 @@ __all__ = [
     "CodingVerdict",
     "MedicationCodes",
     "Terminology",
-    "default_profiles_dir",
-    "default_terminology",
 ]
 
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -74,11 +71,6 @@ class MedicationCodes:
 
 
 _NO_MEDICATION: Final = MedicationCodes((), _EMPTY, (), None, None)
-
-
-def default_profiles_dir() -> Path:
-    """``profiles/`` of the source tree (see :mod:`fhir_bonemet.project_dirs`)."""
-    return PROFILES.default
 
 
 def _codings(codeable_concept: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
@@ -187,9 +179,6 @@ class Terminology:
             return code in self._meds.products or code in self._meds.by_rxcui
         return system == ATC and code in self._meds.by_atc
 
-    def valueset_file(self, concept: str) -> str:
-        return self._index.valuesets[concept]
-
     def title(self, concept: str) -> str:
         return self._index.titles[concept]
 
@@ -288,9 +277,3 @@ def _add(found: list[str], names: Iterable[str]) -> None:
     for name in names:
         if name not in found:
             found.append(name)
-
-
-@cache
-def default_terminology() -> Terminology:
-    """The shipped terminology without ConceptMaps, loaded once per process (tests, offline tools)."""
-    return Terminology.load()

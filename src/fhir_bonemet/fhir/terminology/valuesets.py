@@ -22,7 +22,6 @@ LOCAL_SYSTEM: Final = f"{BASE}/CodeSystem/bonemet"
 EXT_VERIFICATION: Final = f"{BASE}/StructureDefinition/verification-status"
 EXT_PREFIX: Final = f"{BASE}/StructureDefinition/match-prefix"
 EXT_ROUTE: Final = f"{BASE}/StructureDefinition/requires-route"
-EXT_NOTE: Final = f"{BASE}/StructureDefinition/verification-note"
 VERIFICATION: Final = ("verified", "corroborated", "unverified")
 NORMALISERS: Final = ("exact", "upper", "icd")
 
