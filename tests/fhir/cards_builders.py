@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
+from fhir_bonemet.cards.build import build_cards
 from fhir_bonemet.core.model.facts import BodySite, Laterality, SiteClass
 from fhir_bonemet.core.model.findings import (
     Assessment,
@@ -21,6 +23,9 @@ from fhir_bonemet.core.model.findings import (
     Tier,
     UsedFact,
 )
+from fhir_bonemet.fhir.outbound.careplan import build_careplan
+from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
+from fhir_bonemet.knowledge import load_sources, load_thresholds
 
 TODAY = date(2025, 6, 2)
 PATIENT = "Patient/bm-1"
@@ -211,3 +216,11 @@ def draft_orders() -> dict[str, dict[str, Any]]:
             "note": [{"text": "existing note"}],
         },
     }
+
+
+# The shipped knowledge, loaded once: the builders take it as arguments and never read files themselves.
+CODES = load_outbound_codes()
+SOURCES = load_sources()
+THRESHOLDS = load_thresholds()
+make_cards = partial(build_cards, codes=CODES, sources=SOURCES, thresholds=THRESHOLDS)
+make_careplan = partial(build_careplan, codes=CODES)

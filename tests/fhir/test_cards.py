@@ -15,6 +15,8 @@ from cards_builders import (
     exercise_finding,
     exercise_plan,
     full_assessment,
+    make_cards,
+    make_careplan,
     p04,
     p14,
     r04,
@@ -22,10 +24,9 @@ from cards_builders import (
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from fhir_bonemet.cards.build import SKELETAL_RISK_EXTENSION, CardContext, build_cards
+from fhir_bonemet.cards.build import SKELETAL_RISK_EXTENSION, CardContext
 from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse
 from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, UsedFact
-from fhir_bonemet.fhir.outbound.careplan import build_careplan
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
 from fhir_bonemet.web.routes import issued_cards
 
@@ -48,9 +49,9 @@ def by_rule(cards: list[dict[str, Any]], rule: str) -> dict[str, Any]:
 
 
 def test_every_card_meets_the_cds_hooks_response_invariants() -> None:
-    plan = build_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
+    plan = make_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
     cards = wire(
-        build_cards(full_assessment(), context=ctx("order-sign", careplan=plan, draft_orders=draft_orders()))
+        make_cards(full_assessment(), context=ctx("order-sign", careplan=plan, draft_orders=draft_orders()))
     )
     assert cards
     for card in cards:
@@ -79,7 +80,7 @@ def test_every_card_meets_the_cds_hooks_response_invariants() -> None:
 
 
 def test_critical_cards_come_first_then_warnings_then_info() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx()))
+    cards = wire(make_cards(full_assessment(), context=ctx()))
     ranks = [{"critical": 0, "warning": 1, "info": 2}[c["indicator"]] for c in cards]
     assert ranks == sorted(ranks)
     assert [c["extension"][RULES_EXTENSION][0] for c in cards] == ["R04", "R09", "EX-TIER", "P04", "P07"]
@@ -87,17 +88,17 @@ def test_critical_cards_come_first_then_warnings_then_info() -> None:
 
 def test_order_is_stable_whatever_order_the_findings_arrive_in() -> None:
     base = full_assessment()
-    expected = [c.extension for c in build_cards(base, context=ctx())]
+    expected = [c.extension for c in make_cards(base, context=ctx())]
     for permutation in itertools.islice(itertools.permutations(base.findings), 0, 720, 97):
         shuffled = replace(base, findings=permutation)
-        assert [c.extension for c in build_cards(shuffled, context=ctx())] == expected
+        assert [c.extension for c in make_cards(shuffled, context=ctx())] == expected
 
 
 def test_uuids_are_stable_across_retries_and_differ_between_hook_calls() -> None:
-    first = wire(build_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
-    again = wire(build_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
+    first = wire(make_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
+    again = wire(make_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
     other = wire(
-        build_cards(
+        make_cards(
             full_assessment(), context=ctx("order-sign", "another-instance", draft_orders=draft_orders())
         )
     )
@@ -112,7 +113,7 @@ def test_uuids_are_stable_across_retries_and_differ_between_hook_calls() -> None
 
 def test_a_concern_fires_once_merged_rule_ids_name_every_rule() -> None:
     # R09 covers P14: the P14 finding joins the R09 card instead of making a second card.
-    cards = wire(build_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
+    cards = wire(make_cards(full_assessment(), context=ctx("order-sign", draft_orders=draft_orders())))
     assert by_rule(cards, "R09")["extension"][RULES_EXTENSION] == ["R09", "P14"]
     assert sum("P14" in c["extension"][RULES_EXTENSION] for c in cards) == 1
     # Its advice is not lost: the merged finding's summary is in the detail.
@@ -126,20 +127,20 @@ def test_a_concern_fires_once_merged_rule_ids_name_every_rule() -> None:
 
 def test_the_same_rule_firing_twice_gives_one_card() -> None:
     second = replace(p04(), summary="Severe pain at the femur: titrate the strong opioid")
-    cards = wire(build_cards(Assessment(True, "x", (p04(), second)), context=ctx()))
+    cards = wire(make_cards(Assessment(True, "x", (p04(), second)), context=ctx()))
     assert len(cards) == 1
     assert "titrate the strong opioid" in cards[0]["detail"]
 
 
 def test_each_referral_is_proposed_once_on_the_most_severe_card() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx()))
+    cards = wire(make_cards(full_assessment(), context=ctx()))
     labels = [s["label"] for c in cards for s in c.get("suggestions", [])]
     assert labels.count("Referral to radiation oncology") == 1
     assert "Referral to radiation oncology" in [s["label"] for s in by_rule(cards, "R04")["suggestions"]]
 
 
 def test_red_flag_cards_allow_at_most_one_suggestion_others_any() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx()))
+    cards = wire(make_cards(full_assessment(), context=ctx()))
     red = by_rule(cards, "R04")
     assert red["selectionBehavior"] == "at-most-one"
     assert [s.get("isRecommended", False) for s in red["suggestions"]] == [True, False]
@@ -148,7 +149,7 @@ def test_red_flag_cards_allow_at_most_one_suggestion_others_any() -> None:
 
 
 def test_referral_suggestion_creates_a_valid_draft_service_request() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx(user_ref="Practitioner/dr-1")))
+    cards = wire(make_cards(full_assessment(), context=ctx(user_ref="Practitioner/dr-1")))
     create = by_rule(cards, "R04")["suggestions"][1]["actions"][0]
     resource = create["resource"]
     ServiceRequest.model_validate(resource)
@@ -163,21 +164,21 @@ def test_referral_suggestion_creates_a_valid_draft_service_request() -> None:
 
 
 def test_order_actions_only_on_order_hooks_and_only_for_this_calls_drafts() -> None:
-    on_view = wire(build_cards(full_assessment(), context=ctx("patient-view", draft_orders=draft_orders())))
+    on_view = wire(make_cards(full_assessment(), context=ctx("patient-view", draft_orders=draft_orders())))
     assert not any(
         a["type"] in ("delete", "update")
         for c in on_view
         for s in c.get("suggestions", [])
         for a in s["actions"]
     )
-    no_drafts = wire(build_cards(full_assessment(), context=ctx("order-select")))
+    no_drafts = wire(make_cards(full_assessment(), context=ctx("order-select")))
     assert not any(
         a["type"] == "delete" for c in no_drafts for s in c.get("suggestions", []) for a in s["actions"]
     )
 
 
 def test_update_action_carries_the_entire_draft_with_the_advice_noted() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx("order-select", draft_orders=draft_orders())))
+    cards = wire(make_cards(full_assessment(), context=ctx("order-select", draft_orders=draft_orders())))
     update = next(
         a for s in by_rule(cards, "P07")["suggestions"] for a in s["actions"] if a["type"] == "update"
     )
@@ -190,7 +191,7 @@ def test_update_action_carries_the_entire_draft_with_the_advice_noted() -> None:
 
 
 def test_rule_ids_and_skeletal_risk_in_the_extension() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx()))
+    cards = wire(make_cards(full_assessment(), context=ctx()))
     exercise = by_rule(cards, "EX-TIER")
     assert exercise["extension"][SKELETAL_RISK_EXTENSION] == {
         "overall": "high",
@@ -203,9 +204,9 @@ def test_rule_ids_and_skeletal_risk_in_the_extension() -> None:
 
 
 def test_careplan_travels_on_the_exercise_card() -> None:
-    plan = build_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
+    plan = make_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
     assert plan is not None
-    cards = wire(build_cards(full_assessment(), context=ctx(careplan=plan)))
+    cards = wire(make_cards(full_assessment(), context=ctx(careplan=plan)))
     creates = [
         a
         for c in cards
@@ -222,16 +223,16 @@ def test_careplan_travels_on_the_exercise_card() -> None:
 
 
 def test_written_draft_is_offered_for_activation_and_a_queued_one_not_again() -> None:
-    plan = build_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
+    plan = make_careplan(full_assessment(), patient_ref=PATIENT, today=TODAY)
     written = wire(
-        build_cards(full_assessment(), context=ctx(careplan=plan, careplan_location="CarePlan/cp-9"))
+        make_cards(full_assessment(), context=ctx(careplan=plan, careplan_location="CarePlan/cp-9"))
     )
     action = by_rule(written, "EX-TIER")["suggestions"][0]["actions"][0]
     assert action["type"] == "update"
     assert (action["resource"]["id"], action["resource"]["status"]) == ("cp-9", "active")
     assert "`CarePlan/cp-9`" in by_rule(written, "EX-TIER")["detail"]
 
-    queued = wire(build_cards(full_assessment(), context=ctx(careplan=plan, careplan_queued=True)))
+    queued = wire(make_cards(full_assessment(), context=ctx(careplan=plan, careplan_queued=True)))
     labels = [s["label"] for s in by_rule(queued, "EX-TIER").get("suggestions", [])]
     assert not [label for label in labels if "CarePlan" in label]
     assert "queued" in by_rule(queued, "EX-TIER")["detail"]
@@ -239,13 +240,13 @@ def test_written_draft_is_offered_for_activation_and_a_queued_one_not_again() ->
 
 def test_pain_card_carries_the_plan_when_there_is_no_exercise_card() -> None:
     assessment = Assessment(True, "x", (p04(), r04()), exercise_plan())
-    plan = build_careplan(assessment, patient_ref=PATIENT, today=TODAY)
-    cards = wire(build_cards(assessment, context=ctx(careplan=plan)))
+    plan = make_careplan(assessment, patient_ref=PATIENT, today=TODAY)
+    cards = wire(make_cards(assessment, context=ctx(careplan=plan)))
     assert by_rule(cards, "P04")["suggestions"][0]["label"] == "Create the exercise and pain CarePlan"
 
 
 def test_detail_explains_what_why_missing_defaults_evidence_and_review_state() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx()))
+    cards = wire(make_cards(full_assessment(), context=ctx()))
     detail = by_rule(cards, "R04")["detail"]
     assert "**What to do**" in detail
     assert "- Urgent spine surgery opinion" in detail
@@ -264,7 +265,7 @@ def test_patient_data_cannot_inject_markdown_or_html() -> None:
     evil = replace(
         p04(), used=(UsedFact("Note <script>x</script>", "*bold* [link](http://x)", "Observation/o", None),)
     )
-    detail = wire(build_cards(Assessment(True, "x", (evil,)), context=ctx()))[0]["detail"]
+    detail = wire(make_cards(Assessment(True, "x", (evil,)), context=ctx()))[0]["detail"]
     assert not re.search(r"(?<!\\)<", detail)  # every < is escaped
     for escaped in (r"\<script>", r"\*bold\*", r"\[link\]"):
         assert escaped in detail
@@ -272,14 +273,14 @@ def test_patient_data_cannot_inject_markdown_or_html() -> None:
 
 def test_long_summary_is_clipped_below_140_characters_at_a_word() -> None:
     long = replace(p04(), summary="Severe pain " + "with a very long explanation " * 8)
-    summary = wire(build_cards(Assessment(True, "x", (long,)), context=ctx()))[0]["summary"]
+    summary = wire(make_cards(Assessment(True, "x", (long,)), context=ctx()))[0]["summary"]
     assert len(summary) < 140
     assert summary.endswith("…")
     assert not summary[:-1].endswith(" ")
 
 
 def test_source_links_point_to_the_evidence() -> None:
-    cards = wire(build_cards(full_assessment(), context=ctx()))
+    cards = wire(make_cards(full_assessment(), context=ctx()))
     red = by_rule(cards, "R04")
     assert red["source"]["label"] == "fhir-bonemet (evidence S10, S14)"
     assert red["source"]["topic"] == {"system": LOCAL, "code": "red-flag", "display": "Red flag"}
@@ -301,11 +302,11 @@ def test_source_links_point_to_the_evidence() -> None:
     ],
 )
 def test_no_cards_outside_the_population_or_when_nothing_fired(assessment: Assessment) -> None:
-    assert build_cards(assessment, context=ctx()) == []
+    assert make_cards(assessment, context=ctx()) == []
 
 
 def test_issued_records_name_rules_and_suggestions_without_patient_data() -> None:
-    cards = build_cards(full_assessment(), context=ctx())
+    cards = make_cards(full_assessment(), context=ctx())
     records = issued_cards(cards)
     assert [r.rule_ids for r in records] == [
         tuple(c.extension[RULES_EXTENSION]) for c in cards if c.extension
@@ -318,20 +319,20 @@ def test_a_finding_of_every_category_gets_its_topic() -> None:
     topics = {}
     for category in Category:
         finding = Finding("X01", "t", category, Indicator.INFO, "Do this", "why")
-        topics[category] = wire(build_cards(Assessment(True, "x", (finding,)), context=ctx()))[0]["source"][
+        topics[category] = wire(make_cards(Assessment(True, "x", (finding,)), context=ctx()))[0]["source"][
             "topic"
         ]["code"]
     assert topics == {c: c.value for c in Category}
 
 
 def test_exercise_finding_alone_without_plan_has_no_skeletal_extension() -> None:
-    cards = wire(build_cards(Assessment(True, "x", (exercise_finding(),)), context=ctx()))
+    cards = wire(make_cards(Assessment(True, "x", (exercise_finding(),)), context=ctx()))
     assert SKELETAL_RISK_EXTENSION not in cards[0]["extension"]
 
 
 def test_p14_alone_deletes_its_draft_on_order_select() -> None:
     cards = wire(
-        build_cards(Assessment(True, "x", (p14(),)), context=ctx("order-select", draft_orders=draft_orders()))
+        make_cards(Assessment(True, "x", (p14(),)), context=ctx("order-select", draft_orders=draft_orders()))
     )
     (suggestion,) = cards[0]["suggestions"]
     assert suggestion["actions"] == [

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 import requests
+from cards_builders import make_cards, make_careplan
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 
-from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cards.build import CardContext
 from fhir_bonemet.cds.models import CDSResponse
 from fhir_bonemet.cli.examples_runner import (
     default_examples_dir,
@@ -23,7 +24,7 @@ from fhir_bonemet.cli.examples_runner import (
 )
 from fhir_bonemet.core.model import concepts
 from fhir_bonemet.core.model.hooks import Hook
-from fhir_bonemet.fhir.outbound.careplan import build_careplan, on_opioid
+from fhir_bonemet.fhir.outbound.careplan import on_opioid
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 EXAMPLES = default_examples_dir()
@@ -264,11 +265,11 @@ def test_each_scenario_gives_its_designed_cards_through_the_real_rules(scenario:
             for e in request["context"].get("draftOrders", {}).get("entry", [])
         }
         patient = f"Patient/{request['context']['patientId']}"
-        plan = build_careplan(assessment, patient_ref=patient, today=today, opioid=on_opioid(facts, today))
+        plan = make_careplan(assessment, patient_ref=patient, today=today, opioid=on_opioid(facts, today))
         context = CardContext(
             hook, request["hookInstance"], patient, today, draft_orders=drafts, careplan=plan
         )
-        cards = CDSResponse(cards=build_cards(assessment, context=context)).to_wire()["cards"]
+        cards = CDSResponse(cards=make_cards(assessment, context=context)).to_wire()["cards"]
         if scenario == "brain-only-metastasis":
             assert cards == []
             assert plan is None
@@ -304,7 +305,7 @@ def test_each_scenario_gives_its_designed_cards_through_the_real_rules(scenario:
 def test_critical_red_flags_hold_the_exercise_plan_in_the_careplan() -> None:
     today = date.fromisoformat(MANIFEST["anchorDate"])
     assessment, _ = _assess("suspected-cord-compression", "patient-view")
-    plan = build_careplan(assessment, patient_ref="Patient/bm-cord-compression", today=today)
+    plan = make_careplan(assessment, patient_ref="Patient/bm-cord-compression", today=today)
     assert plan is not None
     assert plan.structured_exercise_held
     details = {a["detail"]["code"]["coding"][0]["code"]: a["detail"] for a in plan.resource["activity"]}

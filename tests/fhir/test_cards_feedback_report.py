@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cards_builders import PATIENT, TODAY, full_assessment
+from cards_builders import PATIENT, TODAY, full_assessment, make_cards
 
-from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cards.build import CardContext
 from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.store.base import FeedbackItem
 from fhir_bonemet.store.sqlite import SqliteStore
@@ -23,7 +23,7 @@ LOCAL = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
 def issue(store: SqliteStore, instance: str) -> dict[str, str]:
     """Issue the cards of one patient-view call; card uuid by leading rule id."""
     context = CardContext("patient-view", instance, PATIENT, TODAY)
-    cards = build_cards(full_assessment(), context=context)
+    cards = make_cards(full_assessment(), context=context)
     store.record_issued_cards("bonemet-patient-view", "patient-view", instance, issued_cards(cards))
     return {card.extension["org.fhir-bonemet.rules"][0]: card.uuid for card in cards if card.extension}
 

@@ -8,7 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from cards_builders import PATIENT, TODAY, exercise_finding, exercise_plan, full_assessment, p04, r04
+from cards_builders import (
+    PATIENT,
+    TODAY,
+    exercise_finding,
+    exercise_plan,
+    full_assessment,
+    make_careplan,
+    p04,
+    r04,
+)
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.goal import Goal
 
@@ -18,7 +27,6 @@ from fhir_bonemet.fhir.outbound.careplan import (
     BuiltCarePlan,
     CarePlanStatus,
     activated,
-    build_careplan,
     with_status,
 )
 from fhir_bonemet.fhir.outbound.codes import default_codes_path, load_outbound_codes, parse_outbound_codes
@@ -33,7 +41,7 @@ def planned() -> Assessment:
 
 
 def build(assessment: Assessment | None = None, **kw: Any) -> BuiltCarePlan:
-    plan = build_careplan(assessment or planned(), patient_ref=PATIENT, today=TODAY, **kw)
+    plan = make_careplan(assessment or planned(), patient_ref=PATIENT, today=TODAY, **kw)
     assert plan is not None
     return plan
 
@@ -167,11 +175,11 @@ def test_identifier_is_stable_for_the_same_plan_and_changes_with_content() -> No
     assert first.resource["identifier"] == [
         {"system": CODES.careplan_identifier_system, "value": first.identifier_value}
     ]
-    later = build_careplan(planned(), patient_ref=PATIENT, today=TODAY + timedelta(days=3))
+    later = make_careplan(planned(), patient_ref=PATIENT, today=TODAY + timedelta(days=3))
     draft = build(status=CarePlanStatus.DRAFT)
     assert later is not None
     assert later.identifier_value == first.identifier_value == draft.identifier_value
-    other_patient = build_careplan(planned(), patient_ref="Patient/other", today=TODAY)
+    other_patient = make_careplan(planned(), patient_ref="Patient/other", today=TODAY)
     other_tier = build(replace(planned(), exercise=exercise_plan(Tier.MODERATE)))
     assert other_patient is not None
     assert first.identifier_value not in (other_patient.identifier_value, other_tier.identifier_value)
@@ -191,11 +199,11 @@ def test_status_active_when_suggested_draft_when_written_and_activation() -> Non
 
 def test_no_plan_outside_the_population_or_without_anything_to_plan() -> None:
     assert (
-        build_careplan(Assessment(False, "x", (p04(),), exercise_plan()), patient_ref=PATIENT, today=TODAY)
+        make_careplan(Assessment(False, "x", (p04(),), exercise_plan()), patient_ref=PATIENT, today=TODAY)
         is None
     )
     red_flag_only = Assessment(True, "x", (r04(),))
-    assert build_careplan(red_flag_only, patient_ref=PATIENT, today=TODAY) is None
+    assert make_careplan(red_flag_only, patient_ref=PATIENT, today=TODAY) is None
 
 
 def test_unverified_rules_are_flagged_in_the_plan() -> None:

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 import requests
-from cards_builders import PATIENT, TODAY, exercise_finding, exercise_plan, p04
+from cards_builders import PATIENT, TODAY, exercise_finding, exercise_plan, make_careplan, p04
 
 from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
 from fhir_bonemet.core.model.findings import Assessment
-from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, build_careplan
+from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.writeback import (
@@ -49,7 +49,7 @@ def session() -> Iterator[requests.Session]:
 
 @pytest.fixture
 def plan() -> BuiltCarePlan:
-    built = build_careplan(
+    built = make_careplan(
         Assessment(True, "bone metastasis", (exercise_finding(), p04()), exercise_plan()),
         patient_ref=PATIENT,
         today=TODAY,

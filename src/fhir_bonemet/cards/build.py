@@ -31,8 +31,8 @@ from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.traceability import fit_summary
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
-from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
-from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
+from fhir_bonemet.fhir.outbound.codes import OutboundCodes
+from fhir_bonemet.knowledge import EvidenceSource
 
 __all__ = [
     "SKELETAL_RISK_EXTENSION",
@@ -185,21 +185,15 @@ def build_cards(
     assessment: Assessment,
     *,
     context: CardContext,
-    codes: OutboundCodes | None = None,
-    sources: Mapping[str, EvidenceSource] | None = None,
-    thresholds: Thresholds | None = None,
+    codes: OutboundCodes,
+    sources: Mapping[str, EvidenceSource],
+    thresholds: Thresholds,
 ) -> list[Card]:
     """Cards for one hook call, validated against the CDS Hooks wire model (so every response invariant
     holds); ``[]`` outside the population or when nothing fired."""
     if not assessment.in_population or not assessment.findings:
         return []
-    builder = _CardBuilder(
-        assessment,
-        context,
-        codes or load_outbound_codes(),
-        load_sources() if sources is None else sources,
-        load_thresholds() if thresholds is None else thresholds,
-    )
+    builder = _CardBuilder(assessment, context, codes, sources, thresholds)
     concerns = group_concerns(assessment.findings)
     # The CarePlan rides on the first exercise card, else on the first pain card.
     carrier = next((c for c in concerns if c.primary.category is Category.EXERCISE), None) or next(

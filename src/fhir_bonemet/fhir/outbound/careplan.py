@@ -41,7 +41,7 @@ from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import Assessment, Category, Finding
 from fhir_bonemet.fhir.outbound import careplan_text as txt
 from fhir_bonemet.fhir.outbound.careplan_parts import PlanParts, codeable
-from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
+from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.elements import typed_element
 
 __all__ = [
@@ -181,13 +181,12 @@ def build_careplan(
     today: date,
     status: CarePlanStatus = CarePlanStatus.ACTIVE,
     opioid: bool = False,
-    codes: OutboundCodes | None = None,
+    codes: OutboundCodes,
 ) -> BuiltCarePlan | None:
     """The plan for an in-population assessment with an exercise plan or a pain plan; otherwise None.
 
     ``opioid``: an opioid is active (see :func:`on_opioid`), which adds the bowel-regimen reminder.
     """
-    codes = codes or load_outbound_codes()
     parts = PlanParts(assessment, codes, patient_ref, opioid)
     if not assessment.in_population or (parts.plan is None and not parts.has_pain_plan):
         return None

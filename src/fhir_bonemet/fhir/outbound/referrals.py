@@ -23,7 +23,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from fhir_bonemet.core.model.findings import Finding, Indicator, Referral
-from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
+from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.elements import typed_element
 
 __all__ = ["build_referral", "referral_priority"]
@@ -57,11 +57,10 @@ def build_referral(
     rule_ids: tuple[str, ...] | None = None,
     requester_ref: str | None = None,
     encounter_ref: str | None = None,
-    codes: OutboundCodes | None = None,
+    codes: OutboundCodes,
 ) -> dict[str, Any]:
     """One draft ServiceRequest for ``referral``, justified by ``finding``; R4 JSON, validated as a typed
     ServiceRequest."""
-    codes = codes or load_outbound_codes()
     code = codes.referral(referral)
     rules = rule_ids or finding.rule_ids
     coding = [codes.local(code.local, code.display)]
