@@ -3,8 +3,9 @@ qualifiers.
 
 Sources, in order of trust:
 
-1. the bodySite codings, through the terminology's ``site-*`` concepts (clinical-rules §5.2);
-2. the mCODE extensions on the bodySite: laterality qualifier and body-location qualifier (§5.6);
+1. the bodySite codings, through the terminology's ``site-*`` concepts (SNOMED CT regions of DICOM CID
+   4031, evidence S27 in ``knowledge/sources.toml``);
+2. the mCODE extensions on the bodySite: laterality qualifier and body-location qualifier (mCODE IG, S26);
 3. the words of ``bodySite.text`` and coding displays: vertebral levels ("T9", "L3 vertebra"), bone names
    ("left proximal femur", "rib 5").  Text refines an unspecific coded site (a coded "spine" with text
    "T9" is thoracic) but never overrides a specific one.

@@ -3,7 +3,7 @@
 The thresholds in ``knowledge/thresholds.toml`` are written in these canonical units, so a calcium of
 2.6 mmol/L and one of 10.4 mg/dL compare against the same number.  A unit that is not known for a concept
 is never guessed: :func:`normalise` returns ``None`` and the caller reports the value as unusable
-(clinical-rules §5.7: normalise through UCUM before comparing against thresholds).
+(values are normalised through UCUM before any threshold is compared; see docs/clinical-model.md).
 
 Molar conversions use the analyte's molar mass, so mmol/L → mg/dL for calcium is ×4.008 (40.08 g/mol),
 µmol/L → mg/dL for creatinine is ÷88.4 (113.1 g/mol), for bilirubin ÷17.1 (584.7 g/mol), nmol/L → ng/mL

@@ -67,8 +67,9 @@ class PlanParts:
             for f in assessment.findings
             if f.category is Category.RED_FLAG and f.indicator is Indicator.CRITICAL
         ]
-        # A critical red flag suspends structured exercise (clinical-rules §2.3 step 0) even if the plan
-        # handed over did not say so: formatting must never be less cautious than the findings.
+        # A critical red flag (R01-R09) suspends structured exercise before any tiering (EX01; see
+        # docs/clinical-model.md) even if the plan handed over did not say so: formatting must never be
+        # less cautious than the findings.
         suspended = self.plan is not None and self.plan.tier in (Tier.HOLD, Tier.ADL_ONLY)
         self.held = self.plan is not None and (suspended or bool(flags))
         reason = self.plan.on_hold_reason if self.plan is not None else None
@@ -114,7 +115,8 @@ class PlanParts:
             return []
         by_domain: dict[str, DomainAdvice] = {d.domain: d for d in plan.domains}
         if self.held and "ex-adl-only" not in by_domain:
-            # clinical-rules §2.5: a hold or ADL-only gate leaves a daily-activities-and-mobility plan.
+            # A hold or ADL-only gate (EX02, EX01) leaves a daily-activities-and-mobility plan
+            # (docs/clinical-model.md).
             by_domain["ex-adl-only"] = DomainAdvice("ex-adl-only", DomainStatus.PERMITTED)
         sessions = self.codes.schedules["exercise"]
         out: list[Json] = []
