@@ -8,12 +8,12 @@ from typing import Annotated
 import requests
 from fastapi import Depends, Request
 
-from fhir_bonemet.cds.protocol import HookHandler
+from fhir_bonemet.cds.protocol import ClientIdentity, HookHandler
 from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
-from fhir_bonemet.web.auth import ClientIdentity, JwtVerifier
+from fhir_bonemet.web.auth import JwtVerifier
 
 __all__ = [
     "AppState",
