@@ -100,6 +100,11 @@ def marker_position(lesion: dict[str, Any]) -> tuple[str, float, float]:
     return "unknown", _MID, _UNKNOWN_Y
 
 
+def _pair(m: float, dx1: float, y1: float, dx2: float, y2: float) -> str:
+    left = f'<line x1="{m - dx1}" y1="{y1}" x2="{m - dx2}" y2="{y2}"/>'
+    return left + f'<line x1="{m + dx1}" y1="{y1}" x2="{m + dx2}" y2="{y2}"/>'
+
+
 def _skeleton(x0: float, back: bool) -> str:
     """A plain, decorative skeleton outline (hidden from assistive technology)."""
     m = x0 + _MID
@@ -110,10 +115,11 @@ def _skeleton(x0: float, back: bool) -> str:
         f'<ellipse cx="{m}" cy="130" rx="38" ry="42" class="cage"/>',
         f'<line x1="{m}" y1="96" x2="{m}" y2="158"/>' if not back else "",
         f'<path d="M{m - 34} 210 Q{m} 256 {m + 34} 210 L{m + 28} 240 Q{m} 252 {m - 28} 240 Z"/>',
-        f'<line x1="{m - 44}" y1="94" x2="{m - 58}" y2="180"/><line x1="{m + 44}" y1="94" x2="{m + 58}" y2="180"/>',
-        f'<line x1="{m - 58}" y1="184" x2="{m - 64}" y2="250"/><line x1="{m + 58}" y1="184" x2="{m + 64}" y2="250"/>',
-        f'<line x1="{m - 24}" y1="244" x2="{m - 30}" y2="330"/><line x1="{m + 24}" y1="244" x2="{m + 30}" y2="330"/>',
-        f'<line x1="{m - 30}" y1="336" x2="{m - 32}" y2="420"/><line x1="{m + 30}" y1="336" x2="{m + 32}" y2="420"/>',
+        # Arms (upper, fore) and legs (thigh, shin), mirrored about the midline.
+        _pair(m, 44, 94, 58, 180),
+        _pair(m, 58, 184, 64, 250),
+        _pair(m, 24, 244, 30, 330),
+        _pair(m, 30, 336, 32, 420),
     ]
     if back:
         parts.append(f'<path d="M{m - 44} 100 L{m - 20} 104 L{m - 30} 140 Z"/>')
@@ -154,7 +160,7 @@ def body_map_svg(lesions: list[dict[str, Any]]) -> str:
         markers.append(_marker(lesion, x + 18 * shift, y))
     unknown_box = (
         f'<rect x="{_MID - 70}" y="{_UNKNOWN_Y - 16}" width="140" height="32" class="unknown-box"/>'
-        f'<text x="{_MID - 64}" y="{_UNKNOWN_Y + 4}" class="caption" aria-hidden="true">Site not recorded</text>'
+        f'<text x="{_MID - 64}" y="{_UNKNOWN_Y + 4}" class="caption">Site not recorded</text>'
         if has_unknown
         else ""
     )
@@ -165,7 +171,8 @@ def body_map_svg(lesions: list[dict[str, Any]]) -> str:
         f'<g class="skeleton" aria-hidden="true">{_skeleton(0, back=False)}{_skeleton(_BACK_X, back=True)}'
         f'<text x="{_MID}" y="{VIEW_HEIGHT - 2}" class="caption" text-anchor="middle">Front</text>'
         f'<text x="{_BACK_X + _MID}" y="{VIEW_HEIGHT - 2}" class="caption" text-anchor="middle">Back</text>'
-        f'<text x="8" y="14" class="caption">R</text><text x="{VIEW_WIDTH - 16}" y="14" class="caption">L</text>'
+        f'<text x="8" y="14" class="caption">R</text>'
+        f'<text x="{VIEW_WIDTH - 16}" y="14" class="caption">L</text>'
         f'<text x="{_BACK_X + 8}" y="14" class="caption">L</text>'
         f'<text x="{_BACK_X + VIEW_WIDTH - 16}" y="14" class="caption">R</text>'
         f"{unknown_box}</g>"

@@ -84,7 +84,7 @@ def plain_sign(item: str) -> str | None:
 def _how_often(view: PlanView) -> str:
     found = _FREQUENCY.match(view["sessions"])
     if found is None:
-        return view["sessions"]
+        return str(view["sessions"])
     times, _, unit = found.groups()
     return f"{times} a {unit}"
 
@@ -111,12 +111,13 @@ def handout_content(view: PlanView) -> HandoutContent:
         elif d["code"] == "ex-adl-only":
             allowed.append((name, "Every day, gently, as your team has shown you."))
         else:
-            how = f"{how_often}." if not d["exclusions"] else f"{how_often}, but only the movements your team showed you."
+            only = ", but only the movements your team showed you" if d["exclusions"] else ""
+            how = f"{how_often}{only}."
             allowed.append((name, how[0].upper() + how[1:]))
     if held:
         intro = (
-            "Please do not start exercise sessions yet. Your team needs to check the weak spots in your bones "
-            "first. Keep doing your everyday activities, gently."
+            "Please do not start exercise sessions yet. Your team needs to check the weak spots in your "
+            "bones first. Keep doing your everyday activities, gently."
         )
     elif view["tier"] == "high":
         intro = "You can exercise, but only with a physiotherapist with you at every session to start with."
@@ -131,7 +132,9 @@ def handout_content(view: PlanView) -> HandoutContent:
         allowed=tuple(allowed),
         avoid=tuple(avoid),
         stop_signs=signs,
-        next_check=f"Your team will check this plan again by {view['review_on']}, or sooner if anything changes.",
+        next_check=(
+            f"Your team will check this plan again by {view['review_on']}, or sooner if anything changes."
+        ),
         how_often=how_often,
     )
 
@@ -145,7 +148,7 @@ def _log_table() -> str:
     )
     return (
         '<table class="log"><caption>My week: pain and exercise</caption>'
-        f'<thead><tr><td></td>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f"<thead><tr><td></td>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
@@ -156,11 +159,11 @@ def render_handout(view: PlanView, *, pdf_href: str) -> str:
     signs = "".join(f"<li>{e(s)}</li>" for s in content.stop_signs)
     body = (
         '<main class="handout-body"><h1>My exercise and pain plan</h1>'
-        f"<p class=\"lead\">{e(content.intro)}</p>"
+        f'<p class="lead">{e(content.intro)}</p>'
         '<section aria-labelledby="can-do"><h2 id="can-do">What I can do</h2>'
-        f"<ul class=\"allowed\">{allowed or '<li>Only what your team tells you.</li>'}</ul></section>"
+        f'<ul class="allowed">{allowed or "<li>Only what your team tells you.</li>"}</ul></section>'
         '<section aria-labelledby="avoid"><h2 id="avoid">What to avoid, and why</h2>'
-        f"<ul class=\"avoid\">{avoid or '<li>Nothing extra for now.</li>'}</ul></section>"
+        f'<ul class="avoid">{avoid or "<li>Nothing extra for now.</li>"}</ul></section>'
         '<section aria-labelledby="stop" class="stop"><h2 id="stop">Stop and call if you have</h2>'
         f'<ul class="stop-signs">{signs}</ul>'
         '<p class="call">Number to call: <span class="blank">&nbsp;</span></p></section>'

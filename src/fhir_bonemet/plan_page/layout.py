@@ -1,4 +1,4 @@
-"""The HTML shell shared by the plan pages: one stylesheet served by the service, no script, no third party."""
+"""The HTML shell of the plan pages: one stylesheet served by the service, no script, no third party."""
 
 from __future__ import annotations
 

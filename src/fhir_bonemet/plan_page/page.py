@@ -43,8 +43,8 @@ def _finding_block(f: dict[str, Any]) -> str:
     review = ' <span class="muted">(awaiting clinical review)</span>' if f.get("unverified") else ""
     return (
         f'<article class="finding indicator-{e(f["indicator"])}">'
-        f"<h4>{e(f['title'])} <span class=\"rule\">{e(rules)}</span>{review}</h4>"
-        f"<p><strong>{e(f['summary'])}</strong></p><p class=\"muted\">Why: {e(f['rationale'])}</p>"
+        f'<h4>{e(f["title"])} <span class="rule">{e(rules)}</span>{review}</h4>'
+        f'<p><strong>{e(f["summary"])}</strong></p><p class="muted">Why: {e(f["rationale"])}</p>'
         f"{_list(f['recommendations'])}</article>"
     )
 
@@ -54,7 +54,7 @@ def _lesions(view: PlanView) -> str:
         f'<li><span class="swatch tier-{e(t)}"></span>{e(TIER_NAMES[t])}</li>' for t in TIER_COLOURS
     )
     rows = "".join(
-        f"<tr><th scope=\"row\">{e(les['label'])}</th><td>{_tier_badge(les['tier'])}</td>"
+        f'<tr><th scope="row">{e(les["label"])}</th><td>{_tier_badge(les["tier"])}</td>'
         f"<td>{e(', '.join(les['reasons']) or '-')}</td>"
         f"<td>{e(', '.join(les['avoided']) or '-')}</td><td>{e(', '.join(les['restricted']) or '-')}</td>"
         f"<td><code>{e(les['ref'])}</code></td></tr>"
@@ -80,9 +80,9 @@ def _domains(view: PlanView) -> str:
         limits = [x for x in (d.get("dose"), *d["exclusions"]) if x]
         rows.append(
             f'<tr data-domain="{e(d["code"])}" data-status="{e(d["status"])}">'
-            f"<th scope=\"row\">{e(d['name'].capitalize())}</th>"
-            f'<td><span class="status status-{e(d["status"])}">{e(STATUS_WORDS.get(d["status"], d["status"]))}'
-            f"</span></td><td>{_list(limits) or '-'}</td>"
+            f'<th scope="row">{e(d["name"].capitalize())}</th>'
+            f'<td><span class="status status-{e(d["status"])}">'
+            f"{e(STATUS_WORDS.get(d['status'], d['status']))}</span></td><td>{_list(limits) or '-'}</td>"
             f"<td>{e(', '.join(d['causes']) or '-')}</td></tr>"
         )
     return (
@@ -106,7 +106,7 @@ def _supervision(view: PlanView) -> str:
         f"<dt>Supervision</dt><dd>{e(view['supervision'])}</dd>"
         f"<dt>Sessions</dt><dd>{e(view['sessions'])}</dd>"
         f"<dt>Progression</dt><dd>{e(view['progression'])}</dd>"
-        f"<dt>Review</dt><dd>By <time datetime=\"{e(view['review_on'])}\">{e(view['review_on'])}</time> "
+        f'<dt>Review</dt><dd>By <time datetime="{e(view["review_on"])}">{e(view["review_on"])}</time> '
         f"({e(view['review_every'])})</dd></dl>{extra}</section>"
     )
 
@@ -122,13 +122,13 @@ def _pain(view: PlanView) -> str:
     pain = view["pain"]
     if pain["medications"]:
         rows = "".join(
-            f"<tr><th scope=\"row\">{e(m['display'])}</th><td>{_list(m['daily'])}</td>"
+            f'<tr><th scope="row">{e(m["display"])}</th><td>{_list(m["daily"])}</td>'
             f"<td>{e('; '.join(m['instructions']) or '-')}</td><td>{e(m['since'] or '-')}</td>"
             f"<td><code>{e(m['ref'])}</code></td></tr>"
             for m in pain["medications"]
         )
         meds = (
-            '<table><caption>Analgesics in use, with daily totals</caption><thead><tr>'
+            "<table><caption>Analgesics in use, with daily totals</caption><thead><tr>"
             '<th scope="col">Medication</th><th scope="col">Daily total</th><th scope="col">Instructions</th>'
             f'<th scope="col">Since</th><th scope="col">Record</th></tr></thead><tbody>{rows}</tbody></table>'
         )
@@ -144,7 +144,7 @@ def _pain(view: PlanView) -> str:
 
 def _provenance(view: PlanView) -> str:
     used = "".join(
-        f"<tr><th scope=\"row\">{e(u['label'])}</th><td>{e(u['value'])}</td><td>{e(u['when'] or '-')}</td>"
+        f'<tr><th scope="row">{e(u["label"])}</th><td>{e(u["value"])}</td><td>{e(u["when"] or "-")}</td>'
         f"<td>{'<code>' + e(u['ref']) + '</code>' if u['ref'] else 'derived value'}</td>"
         f"<td>{e(', '.join(u['rules']))}</td></tr>"
         for u in view["used"]
@@ -166,7 +166,7 @@ def _provenance(view: PlanView) -> str:
         '<table class="used"><caption>Patient data the rules relied on</caption><thead><tr>'
         '<th scope="col">Item</th><th scope="col">Value</th><th scope="col">Date</th>'
         f'<th scope="col">Record</th><th scope="col">Rules</th></tr></thead><tbody>{used}</tbody></table>'
-        f'<h3>Missing or unreadable</h3>{missing}'
+        f"<h3>Missing or unreadable</h3>{missing}"
         f"<h3>Service defaults applied</h3><ul>{defaults or '<li>None</li>'}</ul>"
         f'<h3>Evidence</h3><ul class="evidence">{evidence}</ul></section>'
     )
@@ -175,10 +175,10 @@ def _provenance(view: PlanView) -> str:
 def render_plan_page(view: PlanView, *, handout_href: str, pdf_href: str) -> str:
     """The clinician page for one stored plan view."""
     flags = "".join(_finding_block(f) for f in view["red_flags"])
-    hold = f"<p class=\"hold\">{e(view['on_hold_reason'])}</p>" if view.get("on_hold_reason") else ""
+    hold = f'<p class="hold">{e(view["on_hold_reason"])}</p>' if view.get("on_hold_reason") else ""
     body = (
         '<header class="top"><h1>Bone metastases: exercise and pain plan</h1>'
-        f"<p>Made on <time datetime=\"{e(view['made_on'])}\">{e(view['made_on'])}</time>. "
+        f'<p>Made on <time datetime="{e(view["made_on"])}">{e(view["made_on"])}</time>. '
         f"Overall skeletal-risk tier: {_tier_badge(view['tier'])}</p>"
         f'<p class="muted">{e(view["tier_reason"])}</p>{hold}'
         f'<nav aria-label="Handout"><a href="{e(handout_href)}">Patient handout</a> · '

@@ -291,7 +291,6 @@ class SqlStore(ABC):
             updated_at=self._ts_out(row[11]),
         )
 
-
     # --- plan views behind signed links --------------------------------------------------------------------
     def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
         now = utc_now()
