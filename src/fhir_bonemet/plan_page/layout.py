@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["ASSET_PATH", "document", "e", "error_document"]
+__all__ = ["ASSET_PATH", "ICON_PATH", "document", "e", "error_document"]
 
 ASSET_PATH = "/plan-assets/plan.css"
+ICON_PATH = "/plan-assets/icon.svg"  # so the browser asks for no /favicon.ico
 
 
 def e(value: object) -> str:
@@ -21,6 +22,7 @@ def document(title: str, body: str, *, body_class: str) -> str:
         '<meta name="referrer" content="no-referrer">'
         '<meta name="robots" content="noindex, nofollow">'
         f"<title>{e(title)}</title>"
+        f'<link rel="icon" href="{ICON_PATH}" type="image/svg+xml">'
         f'<link rel="stylesheet" href="{ASSET_PATH}"></head>'
         f'<body class="{e(body_class)}">{body}</body></html>'
     )

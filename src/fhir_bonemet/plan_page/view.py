@@ -171,7 +171,9 @@ def build_plan_view(
     used: dict[tuple[str, str, str | None, str | None], list[str]] = {}
     for f in findings:
         for u in f.used:
-            used.setdefault((u.label, readable_value(u.value), u.ref, u.when), []).extend(f.rule_ids)
+            # The patient's own reference is the one identifier the view never keeps.
+            ref = None if u.ref is not None and u.ref.startswith("Patient/") else u.ref
+            used.setdefault((u.label, readable_value(u.value), ref, u.when), []).extend(f.rule_ids)
     missing = _unique((m.what, m.consequence) for f in findings for m in f.missing)
     defaults = []
     for key in _unique(k for f in findings for k in f.defaults_used):

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from fhir_bonemet.plan_page.handout import render_handout
-from fhir_bonemet.plan_page.layout import ASSET_PATH, error_document
+from fhir_bonemet.plan_page.layout import ASSET_PATH, ICON_PATH, error_document
 from fhir_bonemet.plan_page.page import render_plan_page
 from fhir_bonemet.plan_page.pdf import handout_pdf
 from fhir_bonemet.plan_page.publish import plan_path, signer_for
@@ -40,7 +40,9 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-_STYLESHEET = resources.files("fhir_bonemet.plan_page").joinpath("static/plan.css").read_text("utf-8")
+_STATIC = resources.files("fhir_bonemet.plan_page").joinpath("static")
+_STYLESHEET = _STATIC.joinpath("plan.css").read_text("utf-8")
+_ICON = _STATIC.joinpath("icon.svg").read_text("utf-8")
 
 
 class _Refused(Exception):
@@ -72,6 +74,12 @@ def _load(token: str, settings: SettingsDep, store: Store) -> PlanView:
 async def stylesheet() -> Response:
     headers = {**_HEADERS, "Cache-Control": "public, max-age=3600"}
     return Response(_STYLESHEET, media_type="text/css; charset=utf-8", headers=headers)
+
+
+@plan_router.get(ICON_PATH)
+async def icon() -> Response:
+    headers = {**_HEADERS, "Cache-Control": "public, max-age=86400"}
+    return Response(_ICON, media_type="image/svg+xml", headers=headers)
 
 
 @plan_router.get("/plan/{token}")
