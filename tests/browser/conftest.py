@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from plan_server import PlanServer, running_server  # noqa: E402
+from plan_server import PlanServer, running_server
 
 CHROMIUM = Path(os.environ.get("BONEMET_TEST_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -46,7 +46,10 @@ def plan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlanServer
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
+        message = f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # in CI a missing browser is a broken install step, not a reason to skip
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -58,5 +61,8 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE.exists():
-        pytest.skip(f"{AXE} is missing: npm ci --prefix tests/browser")
+        message = f"{AXE} is missing: npm ci --prefix tests/browser"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return AXE.read_text(encoding="utf-8")

@@ -28,7 +28,8 @@ def check_markers(page: Page, plan: ExercisePlan) -> None:
     assert sorted(m["tier"] for m in markers) == expected
     for marker in markers:
         assert marker["fill"] == _rgb(TIER_COLOURS[marker["tier"]]), marker
-        assert marker["title"] and marker["title"] == marker["label"]
+        assert marker["title"]
+        assert marker["title"] == marker["label"]
     rows = page.locator("table.lesions tbody tr").count()
     assert rows == len(plan.lesions), "the screen-reader table lists every lesion"
 

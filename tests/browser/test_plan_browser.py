@@ -58,7 +58,8 @@ def open_page(page: Page, url: str) -> list[str]:
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("requestfailed", lambda req: problems.append(f"failed: {req.url}"))
     response = page.goto(url)
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     page.wait_for_load_state("networkidle")
     return problems
 
@@ -153,7 +154,8 @@ def test_checks_fail_when_a_marker_a_domain_or_a_sign_is_missing(
     scenario = PLANNED[0]
     url = links[scenario]
     plan = core_plan(scenario)
-    assert url is not None and plan is not None
+    assert url is not None
+    assert plan is not None
     for selector, check in (
         ("svg.body-map .marker", check_markers),
         ("table.domains tbody tr", check_domains),
@@ -173,10 +175,12 @@ def test_altered_and_unknown_links_show_no_patient_data(page: Page, links: dict[
     altered = f"{head}.{mac[:-2]}{'AA' if not mac.endswith('AA') else 'BB'}"
     for bad in (altered, altered + "/handout", altered + "/handout.pdf"):
         response = page.goto(bad)
-        assert response is not None and response.status == 403
+        assert response is not None
+        assert response.status == 403
         text = page.inner_text("body")
         assert "not valid" in text
-        assert "lesion" not in text.lower() and "Condition/" not in text
+        assert "lesion" not in text.lower()
+        assert "Condition/" not in text
 
 
 def test_pages_are_not_cached_and_allow_only_their_own_resources(links: dict[str, str | None]) -> None:
@@ -186,7 +190,9 @@ def test_pages_are_not_cached_and_allow_only_their_own_resources(links: dict[str
         headers = requests.get(url + path, timeout=30).headers
         assert headers["cache-control"] == "no-store"
         csp = headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "style-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "default-src 'none'" in csp
+        assert "style-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
         assert "script-src" not in csp
 
 
