@@ -131,7 +131,7 @@ class Workflow:
             store=deps.store,
             now=datetime.now(UTC),
         )
-        plan_url = self._plan_url(assessment, facts, today, deps)
+        plan_url = self._plan_url(request.hookInstance, assessment, facts, today, deps)
         cards = build_cards(
             assessment,
             context=CardContext(
@@ -180,7 +180,7 @@ class Workflow:
         )
 
     def _plan_url(
-        self, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
+        self, hook_instance: str, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
     ) -> str | None:
         """The signed link to the full plan page (stored until the link expires), when there is a plan."""
         if deps.base_url is None:
@@ -192,6 +192,7 @@ class Workflow:
             return None
         link = publish_plan(
             view,
+            hook_instance=hook_instance,
             patient_ref=facts.patient_ref,
             store=deps.store,
             signer=signer_for(deps.settings),

@@ -122,3 +122,15 @@ def test_the_request_log_line_has_no_token(client: TestClient, caplog: pytest.Lo
     service_records = [r for r in caplog.records if r.name.startswith("fhir_bonemet")]
     assert service_records, "the service logged the request"
     assert all(token not in str(record.__dict__) for record in service_records)
+
+
+def test_a_retried_hook_call_gets_the_same_link_and_a_new_call_another(client: TestClient) -> None:
+    first = plan_link(hook(client, "thoracic-spine-sins14"))
+    assert plan_link(hook(client, "thoracic-spine-sins14")) == first  # same hookInstance: a retry
+    request = prefetched_request("thoracic-spine-sins14")
+    request["hookInstance"] = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
+    services = client.get("/cds-services").json()["services"]
+    service = next(s["id"] for s in services if s["hook"] == "patient-view")
+    other = plan_link(client.post(f"/cds-services/{service}", json=request).json()["cards"])
+    assert other != first
+    assert client.get(other).status_code == 200

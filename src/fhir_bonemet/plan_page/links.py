@@ -73,6 +73,11 @@ class LinkSigner:
         digest = hmac.new(self.secret, b"patient\n" + patient_ref.encode("utf-8"), hashlib.sha256)
         return digest.hexdigest()[:32]
 
+    def plan_id(self, hook_instance: str, patient_ref: str) -> str:
+        """One plan id per hook call and patient, so a retried call gets the same link (and card)."""
+        message = b"plan-id\n" + hook_instance.encode("utf-8") + b"\n" + patient_ref.encode("utf-8")
+        return _b64(hmac.new(self.secret, message, hashlib.sha256).digest()[:18])
+
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self.secret, b"plan-link\n" + payload, hashlib.sha256).digest()
 

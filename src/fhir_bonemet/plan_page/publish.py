@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +31,7 @@ def plan_path(token: str) -> str:
 def publish_plan(
     view: PlanView,
     *,
+    hook_instance: str,
     patient_ref: str,
     store: Store,
     signer: LinkSigner,
@@ -39,12 +39,20 @@ def publish_plan(
     now: datetime,
     ttl_seconds: int,
 ) -> PlanLink | None:
-    """Store the view and return its link; None (and the cards go out without it) if the store fails."""
-    expires_at = now + timedelta(seconds=ttl_seconds)
-    plan_id = secrets.token_urlsafe(18)
+    """Store the view and return its link; None (and the cards go out without it) if the store fails.
+
+    A retried hook call (same hookInstance, same patient) finds its plan still stored and gets the very
+    same link, so the cards of a retry are identical to the first answer.
+    """
+    plan_id = signer.plan_id(hook_instance, patient_ref)
     patient_key = signer.patient_key(patient_ref)
     try:
-        store.plan_put(plan_id, patient_key, json.dumps(view, ensure_ascii=False), expires_at)
+        existing = store.plan_get(plan_id, now)
+        if existing is not None and existing.patient_key == patient_key:
+            expires_at = existing.expires_at
+        else:
+            expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
+            store.plan_put(plan_id, patient_key, json.dumps(view, ensure_ascii=False), expires_at)
     except Exception as exc:
         log.error("plan view not stored", extra={"error_type": type(exc).__name__})
         return None
