@@ -7,14 +7,10 @@ where it is missing) and skip with a clear reason on a machine without it.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from plan_server import PlanServer, running_server
 
 CHROMIUM = Path(os.environ.get("BONEMET_TEST_CHROMIUM", "/usr/bin/chromium"))
