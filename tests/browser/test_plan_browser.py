@@ -99,6 +99,26 @@ def test_keyboard_focus_reaches_every_marker(page: Page, links: dict[str, str | 
     assert reached == expected
 
 
+def serious_violations(browser: Browser, axe_source: str, url: str, spoil: str | None = None) -> list[Any]:
+    """axe-core's serious and critical violations on ``url`` (after running ``spoil`` on the page)."""
+    # axe is injected as a script, which the page's own CSP (no script at all) rightly forbids.
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        if spoil is not None:
+            page.evaluate(spoil)
+        page.add_script_tag(content=axe_source)
+        result: dict[str, Any] = page.evaluate("async () => await axe.run(document)")
+    finally:
+        context.close()
+    return [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 @pytest.mark.parametrize("scenario", PLANNED)
 @pytest.mark.parametrize("which", ["", "/handout"])
 def test_axe_finds_no_serious_or_critical_violation(
@@ -106,21 +126,18 @@ def test_axe_finds_no_serious_or_critical_violation(
 ) -> None:
     url = links[scenario]
     assert url is not None
-    # axe is injected as a script, which the page's own CSP (no script at all) rightly forbids.
-    context = browser.new_context(bypass_csp=True)
-    try:
-        page = context.new_page()
-        page.goto(url + which)
-        page.add_script_tag(content=axe_source)
-        result: dict[str, Any] = page.evaluate("async () => await axe.run(document)")
-    finally:
-        context.close()
-    serious = [
-        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert serious_violations(browser, axe_source, url + which) == []
+
+
+def test_axe_would_report_a_marker_without_a_name(
+    browser: Browser, axe_source: str, links: dict[str, str | None]
+) -> None:
+    url = links[PLANNED[0]]
+    assert url is not None
+    spoil = """() => document.querySelectorAll('.marker').forEach(m => {
+        m.removeAttribute('aria-label'); m.querySelector('title').remove(); })"""
+    found = serious_violations(browser, axe_source, url, spoil)
+    assert found, "axe-core reports an unnamed image marker"
 
 
 @pytest.mark.parametrize("scenario", PLANNED)
