@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
-.PHONY: serve test install install-dev node-deps lint typecheck unit bench clean
+.PHONY: serve test install install-dev node-deps browser-deps lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ node-deps:
 	npm ci --prefix tests/fhir_server $(NPM_FLAGS)
 	npm ci --prefix tests/corpus $(NPM_FLAGS)
 
+# The browser tests drive the system Chromium (never a downloaded browser) and inject axe-core from npm.
+# CI runs as root on Debian: Chromium is installed with apt-get where it is missing.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "installing chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+	npm ci --prefix tests/browser $(NPM_FLAGS)
+
 # Starts the service on its embedded default: SQLite in ./var, JWT verification off for a local demo.
 serve: install
 	$(BIN)/fhir-bonemet serve --host $(HOST) --port $(PORT) --no-auth
@@ -36,10 +46,11 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 unit: install-dev
-	$(BIN)/pytest -m "not integration and not corpus and not postgres"
+	$(BIN)/pytest -m "not integration and not corpus and not postgres and not browser"
 
-# Everything CI runs: lint (with the import contracts), types, the whole test suite (unit, integration, corpus, PostgreSQL).
-test: install-dev node-deps lint typecheck
+# Everything CI runs: lint (with the import contracts), types, the whole test suite (unit, integration,
+# corpus, PostgreSQL, browser).
+test: install-dev node-deps browser-deps lint typecheck
 	$(BIN)/pytest
 
 bench: install-dev
@@ -48,4 +59,4 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_hook.py
 
 clean:
-	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules
+	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules tests/browser/node_modules

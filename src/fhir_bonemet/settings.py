@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     writeback_token: SecretStr | None = None
     outbox_retry_interval_seconds: float = Field(default=30.0, gt=0)
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
+    # Plan links (/plan/{token}): HMAC key (unset: one is generated and kept in data_dir) and lifetime.
+    plan_link_secret: SecretStr | None = None
+    plan_link_ttl_seconds: int = Field(default=4 * 3600, ge=60, le=7 * 86400)
 
     @classmethod
     def settings_customise_sources(

@@ -38,6 +38,8 @@ from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, b
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
+from fhir_bonemet.plan_page.publish import publish_plan, signer_for
+from fhir_bonemet.plan_page.view import build_plan_view
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan
 
@@ -132,6 +134,7 @@ class Workflow:
             store=deps.store,
             now=datetime.now(UTC),
         )
+        plan_url = self._plan_url(request.hookInstance, assessment, facts, today, deps)
         cards = build_cards(
             assessment,
             context=CardContext(
@@ -145,6 +148,7 @@ class Workflow:
                 careplan=delivery.careplan,
                 careplan_location=delivery.location,
                 careplan_queued=delivery.queued,
+                plan_url=plan_url,
             ),
             codes=self.codes,
             sources=self.sources,
@@ -177,6 +181,29 @@ class Workflow:
             opioid=on_opioid(facts, today),
             codes=self.codes,
         )
+
+    def _plan_url(
+        self, hook_instance: str, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
+    ) -> str | None:
+        """The signed link to the full plan page (stored until the link expires), when there is a plan."""
+        if deps.base_url is None:
+            return None
+        view = build_plan_view(
+            assessment, facts, today=today, thresholds=self.thresholds, sources=self.sources, codes=self.codes
+        )
+        if view is None:
+            return None
+        link = publish_plan(
+            view,
+            hook_instance=hook_instance,
+            patient_ref=facts.patient_ref,
+            store=deps.store,
+            signer=signer_for(deps.settings),
+            base_url=deps.base_url,
+            now=datetime.now(UTC),
+            ttl_seconds=deps.settings.plan_link_ttl_seconds,
+        )
+        return link.url if link is not None else None
 
     def _write_client(self, request: CDSRequest, deps: HookDeps) -> FhirClient | None:
         if deps.settings.writeback_mode != "write" or request.fhirServer is None:

@@ -61,6 +61,7 @@ def test_the_package_exports_its_version_only() -> None:
                 "StoreError",
                 "StoredFeedback",
                 "StoredIssuedCard",
+                "StoredPlanView",
                 "open_store",
             ],
         ),

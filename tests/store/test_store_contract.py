@@ -209,3 +209,42 @@ class TestOutbox:
             store.outbox_mark_done("missing", None)
         with pytest.raises(KeyError):
             store.outbox_mark_failed("missing", "x", None)
+
+
+# Storing a plan purges rows expired by the wall clock, so these expiries lie in the future.
+SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+
+
+class TestPlanViews:
+    def test_a_plan_view_is_returned_until_it_expires(self, store: Store) -> None:
+        store.plan_put("plan-1", "pk-1", '{"tier": "low"}', SOON + timedelta(hours=4))
+        stored = store.plan_get("plan-1", SOON)
+        assert stored is not None
+        assert (stored.plan_id, stored.patient_key, stored.body_json) == ("plan-1", "pk-1", '{"tier": "low"}')
+        assert stored.expires_at == SOON + timedelta(hours=4)
+        assert store.plan_get("plan-1", SOON + timedelta(hours=4)) is None
+        assert store.plan_get("plan-2", SOON) is None
+
+    def test_putting_again_replaces_the_view(self, store: Store) -> None:
+        store.plan_put("plan-1", "pk-1", "{}", SOON + timedelta(hours=1))
+        store.plan_put("plan-1", "pk-1", '{"v": 2}', SOON + timedelta(hours=2))
+        stored = store.plan_get("plan-1", SOON + timedelta(minutes=90))
+        assert stored is not None
+        assert stored.body_json == '{"v": 2}'
+
+    def test_expired_views_are_purged(self, store: Store) -> None:
+        store.plan_put("old", "pk", "{}", SOON)
+        store.plan_put("new", "pk", "{}", SOON + timedelta(days=1))
+        assert store.plan_purge(SOON + timedelta(seconds=1)) == 1
+        assert store.plan_get("new", SOON) is not None
+        assert store.plan_get("old", SOON - timedelta(days=1)) is None  # gone, not merely hidden
+
+    def test_putting_a_view_purges_the_expired_ones(self, store: Store) -> None:
+        # Rows already expired by the wall clock go when the next plan is stored.
+        store.plan_put("stale", "pk", "{}", datetime(2000, 1, 1, tzinfo=UTC))
+        store.plan_put("fresh", "pk", "{}", datetime.now(UTC) + timedelta(hours=1))
+        assert store.plan_get("stale", datetime(1999, 1, 1, tzinfo=UTC)) is None
+
+    def test_naive_expiry_is_rejected(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="timezone-aware"):
+            store.plan_put("p", "pk", "{}", datetime(2026, 1, 1))

@@ -35,6 +35,7 @@ from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.knowledge import EvidenceSource
 
 __all__ = [
+    "PLAN_LINK_LABEL",
     "SKELETAL_RISK_EXTENSION",
     "CardContext",
     "build_cards",
@@ -46,6 +47,7 @@ SKELETAL_RISK_EXTENSION = "org.fhir-bonemet.skeletal-risk"
 SERVICE_LABEL = "fhir-bonemet"
 SUGGESTION_LABEL_LIMIT = 120
 LINK_LABEL_LIMIT = 90
+PLAN_LINK_LABEL = "Open the full plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class CardContext:
     careplan: BuiltCarePlan | None = None
     careplan_location: str | None = None  # write mode: "CarePlan/…" of the draft written → offer activation
     careplan_queued: bool = False  # write mode: waiting in the outbox → no create action (no duplicate)
+    plan_url: str | None = None  # signed link to the full plan page and handout (plan_page)
 
 
 def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -> str:
@@ -152,6 +155,8 @@ class _CardBuilder:
                 suggestions[0]["isRecommended"] = True
             card["suggestions"] = suggestions
         links = self._links(findings)
+        if self.ctx.plan_url is not None and primary.category in (Category.EXERCISE, Category.PAIN):
+            links.insert(0, {"label": PLAN_LINK_LABEL, "url": self.ctx.plan_url, "type": "absolute"})
         if links:
             card["links"] = links
         return card

@@ -52,6 +52,8 @@ class HookDeps:
     session: requests.Session
     # The verified caller; None when JWT verification is off (--no-auth).
     client: ClientIdentity | None
+    # Where this service is reached (BONEMET_PUBLIC_BASE_URL, else the request's base URL): for plan links.
+    base_url: str | None = None
 
 
 class HookHandler(Protocol):

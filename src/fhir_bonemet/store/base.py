@@ -9,7 +9,9 @@ What is stored, and why it is safe:
 - feedback: what a clinician did with a card (ids, outcome, coded override reason, free-text comment);
 - issued cards: card/suggestion uuids, rule ids and indicator per hook call, so feedback can be joined to the
   rules that produced the card; no patient data;
-- outbox: FHIR resources waiting to be written back (this does hold patient data, as the EHR will).
+- outbox: FHIR resources waiting to be written back (this does hold patient data, as the EHR will);
+- plan views: the rendered plan behind a signed plan link (clinical data, no name or identifier), kept only
+  until the link expires; expired rows are purged.
 
 All timestamps are timezone-aware UTC ``datetime`` objects; a naive datetime is a programming error.
 """
@@ -33,6 +35,7 @@ __all__ = [
     "StoreError",
     "StoredFeedback",
     "StoredIssuedCard",
+    "StoredPlanView",
 ]
 
 OutboxStatus = Literal["pending", "done", "failed"]
@@ -99,6 +102,16 @@ class OutboxItem:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StoredPlanView:
+    """The plan view behind one plan link; ``patient_key`` is a keyed hash, never the patient id."""
+
+    plan_id: str
+    patient_key: str
+    body_json: str
+    expires_at: datetime
+
+
 @runtime_checkable
 class Store(Protocol):
     def ping(self) -> None:
@@ -138,6 +151,15 @@ class Store(Protocol):
         """Count a failed attempt; retry at ``next_attempt_at``, or give up (status failed) when None."""
 
     def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]: ...
+
+    def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
+        """Store (or replace) one plan view until ``expires_at``; rows already expired are purged."""
+
+    def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
+        """The plan view if it exists and has not expired at ``now``."""
+
+    def plan_purge(self, now: datetime) -> int:
+        """Delete every plan view expired at ``now``; returns how many."""
 
 
 def to_utc(value: datetime) -> datetime:

@@ -22,6 +22,7 @@ from fhir_bonemet.store.base import (
     OutboxStatus,
     StoredFeedback,
     StoredIssuedCard,
+    StoredPlanView,
     check_status,
     feedback_key,
     to_utc,
@@ -93,6 +94,13 @@ def schema(row_number: str, timestamp: str) -> tuple[str, ...]:
         created_at {timestamp} NOT NULL,
         updated_at {timestamp} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt_at)",
+        f"""CREATE TABLE IF NOT EXISTS plan_views (
+        plan_id TEXT PRIMARY KEY,
+        patient_key TEXT NOT NULL,
+        body_json TEXT NOT NULL,
+        expires_at {timestamp} NOT NULL,
+        created_at {timestamp} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS plan_views_expiry ON plan_views (expires_at)",
     )
 
 
@@ -282,6 +290,37 @@ class SqlStore(ABC):
             created_at=self._ts_out(row[10]),
             updated_at=self._ts_out(row[11]),
         )
+
+    # --- plan views behind signed links --------------------------------------------------------------------
+    def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
+        now = utc_now()
+        self._run_many(
+            [
+                ("DELETE FROM plan_views WHERE expires_at <= ?", (self._ts_in(now),)),
+                (
+                    "INSERT INTO plan_views (plan_id, patient_key, body_json, expires_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (plan_id) DO UPDATE SET patient_key = "
+                    "excluded.patient_key, body_json = excluded.body_json, expires_at = excluded.expires_at",
+                    (plan_id, patient_key, body_json, self._ts_in(to_utc(expires_at)), self._ts_in(now)),
+                ),
+            ]
+        )
+
+    def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
+        _, rows = self._run(
+            "SELECT plan_id, patient_key, body_json, expires_at FROM plan_views "
+            "WHERE plan_id = ? AND expires_at > ?",
+            (plan_id, self._ts_in(to_utc(now))),
+            fetch=True,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return StoredPlanView(row[0], row[1], row[2], self._ts_out(row[3]))
+
+    def plan_purge(self, now: datetime) -> int:
+        count, _ = self._run("DELETE FROM plan_views WHERE expires_at <= ?", (self._ts_in(to_utc(now)),))
+        return max(count, 0)
 
 
 def _filters(**conditions: str | None) -> tuple[str, list[Any]]:

@@ -34,6 +34,7 @@ from fhir_bonemet.web.middleware import (
     RequestLogMiddleware,
     loggable_path,
 )
+from fhir_bonemet.web.plan_routes import plan_router
 from fhir_bonemet.web.routes import router
 
 __all__ = ["BackgroundWorker", "create_app"]
@@ -147,6 +148,7 @@ def create_app(
     )
     app.state.bonemet = state
     app.include_router(router)
+    app.include_router(plan_router)
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(AuthenticationError, _authentication_error)
     app.add_exception_handler(StoreError, _store_error)

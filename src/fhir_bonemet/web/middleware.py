@@ -28,6 +28,7 @@ __all__ = [
 
 log = logging.getLogger("fhir_bonemet.http")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]{0,200}$")
+_PLAN_TOKEN = re.compile(r"^/plan/[^/]*")
 LOG_STATE_KEY = "bonemet_log"  # scope["state"][LOG_STATE_KEY]: fields the routes add to the request log line
 
 
@@ -140,7 +141,10 @@ class ErrorGuardMiddleware:
 
 
 def loggable_path(path: str) -> str:
-    # The CDS Hooks URLs carry only service ids; anything stranger is not echoed into the logs.
+    # The CDS Hooks URLs carry only service ids; anything stranger is not echoed into the logs.  A plan
+    # link carries its signed token in the path: only the route is logged, never the token.
+    if path.startswith("/plan/"):
+        path = _PLAN_TOKEN.sub("/plan/-token-", path)
     return path if _PATH.match(path) else "invalid"
 
 

@@ -99,7 +99,8 @@ async def call_service(
         raise HookMismatchError(message, (Problem("hook", message, "not-supported"),))
     _log_fields(request, hook=hook)
     cds_request = parse_request(body, CONTEXT_MODELS[hook])
-    deps = HookDeps(settings=settings, store=store, session=session, client=client)
+    base_url = settings.public_base_url or str(request.base_url).rstrip("/")
+    deps = HookDeps(settings=settings, store=store, session=session, client=client, base_url=base_url)
     response = await run_in_threadpool(handler, service, cds_request, deps)
     if not isinstance(response, CDSResponse):
         raise TypeError("the hook handler must return a CDSResponse")

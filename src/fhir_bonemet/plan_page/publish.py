@@ -1,0 +1,73 @@
+"""At hook time: keep the plan view for as long as its link is valid, and make the signed link."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fhir_bonemet.plan_page.links import LinkClaims, LinkSigner, load_link_secret
+from fhir_bonemet.plan_page.view import PlanView
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.base import Store
+
+__all__ = ["PlanLink", "plan_path", "publish_plan", "signer_for"]
+
+log = logging.getLogger("fhir_bonemet.plan_page")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLink:
+    url: str
+    expires_at: datetime
+
+
+def plan_path(token: str) -> str:
+    return f"/plan/{token}"
+
+
+def publish_plan(
+    view: PlanView,
+    *,
+    hook_instance: str,
+    patient_ref: str,
+    store: Store,
+    signer: LinkSigner,
+    base_url: str,
+    now: datetime,
+    ttl_seconds: int,
+) -> PlanLink | None:
+    """Store the view and return its link; None (and the cards go out without it) if the store fails.
+
+    A retried hook call (same hookInstance, same patient) finds its plan still stored and gets the very
+    same link, so the cards of a retry are identical to the first answer.
+    """
+    plan_id = signer.plan_id(hook_instance, patient_ref)
+    patient_key = signer.patient_key(patient_ref)
+    try:
+        existing = store.plan_get(plan_id, now)
+        if existing is not None and existing.patient_key == patient_key:
+            expires_at = existing.expires_at
+        else:
+            expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
+            store.plan_put(plan_id, patient_key, json.dumps(view, ensure_ascii=False), expires_at)
+    except Exception as exc:
+        log.error("plan view not stored", extra={"error_type": type(exc).__name__})
+        return None
+    token = signer.sign(LinkClaims(plan_id, patient_key, int(expires_at.timestamp())))
+    return PlanLink(base_url.rstrip("/") + plan_path(token), expires_at)
+
+
+_SIGNERS: dict[tuple[str, str], LinkSigner] = {}
+
+
+def signer_for(settings: Settings) -> LinkSigner:
+    """The signer of these settings, loaded once per process (the key file is read on first use)."""
+    secret = settings.plan_link_secret.get_secret_value() if settings.plan_link_secret is not None else ""
+    cache_key = (str(settings.data_dir.resolve()), hashlib.sha256(secret.encode("utf-8")).hexdigest())
+    signer = _SIGNERS.get(cache_key)
+    if signer is None:
+        signer = _SIGNERS.setdefault(cache_key, LinkSigner(load_link_secret(settings)))
+    return signer

@@ -1,0 +1,64 @@
+"""Signed plan links: tampering, expiry, another key, and one shared key for every worker."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from fhir_bonemet.plan_page.links import SECRET_FILE, LinkClaims, LinkSigner, load_link_secret
+from fhir_bonemet.settings import Settings
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SIGNER = LinkSigner(b"k" * 64)
+CLAIMS = LinkClaims("plan-1", SIGNER.patient_key("Patient/123"), int((NOW + timedelta(hours=1)).timestamp()))
+
+
+def test_a_genuine_token_verifies_until_it_expires() -> None:
+    token = SIGNER.sign(CLAIMS)
+    assert SIGNER.verify(token, NOW) == CLAIMS
+    assert SIGNER.verify(token, NOW + timedelta(minutes=59)) == CLAIMS
+    assert SIGNER.verify(token, NOW + timedelta(hours=1)) is None
+
+
+def test_every_altered_character_is_refused() -> None:
+    token = SIGNER.sign(CLAIMS)
+    for i, char in enumerate(token):
+        if char == ".":
+            continue
+        other = "A" if char != "A" else "B"
+        altered = token[:i] + other + token[i + 1 :]
+        claims = SIGNER.verify(altered, NOW)
+        # Base64 padding bits can make two spellings decode alike; then the claims are the genuine ones.
+        assert claims is None or claims == CLAIMS
+
+
+@pytest.mark.parametrize("token", ["", ".", "a.b.c", "x" * 600, "eyJ9.e30", "!!.??"])
+def test_garbage_is_refused_without_an_exception(token: str) -> None:
+    assert SIGNER.verify(token, NOW) is None
+
+
+def test_another_key_cannot_verify_and_patient_keys_differ() -> None:
+    other = LinkSigner(b"o" * 64)
+    assert other.verify(SIGNER.sign(CLAIMS), NOW) is None
+    assert other.patient_key("Patient/123") != SIGNER.patient_key("Patient/123")
+    assert SIGNER.patient_key("Patient/123") != SIGNER.patient_key("Patient/124")
+    assert "123" not in SIGNER.sign(CLAIMS)
+
+
+def test_without_a_configured_secret_one_is_made_once_and_shared(tmp_path: Path) -> None:
+    settings = Settings(auth_required=False, data_dir=tmp_path)
+    first = load_link_secret(settings)
+    second = load_link_secret(Settings(auth_required=False, data_dir=tmp_path))  # another worker
+    assert first == second
+    assert len(first) >= 32
+    assert stat.S_IMODE((tmp_path / SECRET_FILE).stat().st_mode) == 0o600
+
+
+def test_a_configured_secret_wins(tmp_path: Path) -> None:
+    settings = Settings(auth_required=False, data_dir=tmp_path, plan_link_secret=SecretStr("s" * 40))
+    assert load_link_secret(settings) == b"s" * 40
+    assert not (tmp_path / SECRET_FILE).exists()

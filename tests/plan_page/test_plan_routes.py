@@ -1,0 +1,136 @@
+"""The plan routes over HTTP: the link in the exercise card opens the page, the handout and the PDF; a bad
+link opens nothing; the token never reaches the logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_bonemet.cards.build import PLAN_LINK_LABEL
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.main import build_app
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.middleware import loggable_path
+from fhir_bonemet.workflow import Workflow
+
+ANCHOR = date.fromisoformat(load_manifest(default_examples_dir())["anchorDate"])
+PUBLIC = "https://cds.example.org/bonemet"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(auth_required=False, data_dir=tmp_path, public_base_url=PUBLIC)
+    app = build_app(settings, handler=Workflow.from_settings(settings, clock=lambda: ANCHOR))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def hook(client: TestClient, scenario: str) -> list[dict[str, Any]]:
+    services = client.get("/cds-services").json()["services"]
+    service = next(s["id"] for s in services if s["hook"] == "patient-view")
+    response = client.post(f"/cds-services/{service}", json=prefetched_request(scenario))
+    assert response.status_code == 200
+    cards: list[dict[str, Any]] = response.json()["cards"]
+    return cards
+
+
+def plan_link(cards: list[dict[str, Any]]) -> str:
+    exercise = [c for c in cards if "EX01" in c["extension"]["org.fhir-bonemet.rules"]]
+    assert exercise, "the example has an exercise card"
+    link = exercise[0]["links"][0]
+    assert link["label"] == PLAN_LINK_LABEL
+    assert link["type"] == "absolute"
+    url: str = link["url"]
+    assert url.startswith(f"{PUBLIC}/plan/")  # BONEMET_PUBLIC_BASE_URL names where the service is reached
+    return url.removeprefix(PUBLIC)
+
+
+def test_the_exercise_card_links_to_a_page_with_the_whole_plan(client: TestClient) -> None:
+    path = plan_link(hook(client, "thoracic-spine-sins14"))
+    page = client.get(path)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    html = page.text
+    for expected in ("T9 lesion", "SINS 14", "Stop and call", "Analgesics in use", "4000 mg/day", "S10"):
+        assert expected in html
+    # No third-party asset: the only URLs outside the evidence list are the service's own paths.
+    assert "<script" not in html
+    assert 'src="http' not in html
+    assert 'href="http' not in html.split('id="data-title"')[0]
+
+
+def test_handout_and_pdf_are_served_from_the_same_link(client: TestClient) -> None:
+    path = plan_link(hook(client, "rib-blastic-ecog1"))
+    handout = client.get(f"{path}/handout")
+    assert handout.status_code == 200
+    assert "Number to call" in handout.text
+    for paper in ("A4", "Letter"):
+        pdf = client.get(f"{path}/handout.pdf", params={"paper": paper})
+        assert pdf.status_code == 200
+        assert pdf.content.startswith(b"%PDF")
+        assert pdf.headers["cache-control"] == "no-store"
+
+
+def test_a_patient_outside_the_population_gets_no_plan_link(client: TestClient) -> None:
+    for card in hook(client, "brain-only-metastasis"):
+        assert all(link["label"] != PLAN_LINK_LABEL for link in card.get("links", ()))
+
+
+def test_altered_or_unknown_links_get_a_plain_page_without_patient_data(client: TestClient) -> None:
+    path = plan_link(hook(client, "thoracic-spine-sins14"))
+    altered = path[:-3] + ("xyz" if not path.endswith("xyz") else "abc")
+    for bad in (altered, f"{altered}/handout", f"{altered}/handout.pdf", "/plan/nonsense"):
+        response = client.get(bad)
+        assert response.status_code == 403
+        assert response.headers["cache-control"] == "no-store"
+        assert "T9" not in response.text
+        assert "lesion" not in response.text
+
+
+def test_an_expired_plan_is_gone(client: TestClient, tmp_path: Path) -> None:
+    path = plan_link(hook(client, "thoracic-spine-sins14"))
+    store = client.app.state.bonemet.store  # type: ignore[attr-defined]
+    assert isinstance(store, SqliteStore)
+    from datetime import UTC, datetime, timedelta
+
+    assert store.plan_purge(datetime.now(UTC) + timedelta(days=1)) >= 1
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "T9" not in response.text
+
+
+def test_plan_tokens_never_reach_the_request_log() -> None:
+    assert loggable_path("/plan/eyJhbGciOi.abcDEF_-") == "/plan/-token-"
+    assert loggable_path("/plan/eyJhbGciOi.abc/handout.pdf") == "/plan/-token-/handout.pdf"
+    assert loggable_path("/cds-services/x") == "/cds-services/x"
+
+
+def test_the_request_log_line_has_no_token(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    path = plan_link(hook(client, "thoracic-spine-sins14"))
+    token = path.removeprefix("/plan/")
+    with caplog.at_level(logging.INFO):
+        client.get(path)
+    service_records = [r for r in caplog.records if r.name.startswith("fhir_bonemet")]
+    assert service_records, "the service logged the request"
+    assert all(token not in str(record.__dict__) for record in service_records)
+
+
+def test_a_retried_hook_call_gets_the_same_link_and_a_new_call_another(client: TestClient) -> None:
+    first = plan_link(hook(client, "thoracic-spine-sins14"))
+    assert plan_link(hook(client, "thoracic-spine-sins14")) == first  # same hookInstance: a retry
+    request = prefetched_request("thoracic-spine-sins14")
+    request["hookInstance"] = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
+    services = client.get("/cds-services").json()["services"]
+    service = next(s["id"] for s in services if s["hook"] == "patient-view")
+    other = plan_link(client.post(f"/cds-services/{service}", json=request).json()["cards"])
+    assert other != first
+    assert client.get(other).status_code == 200
