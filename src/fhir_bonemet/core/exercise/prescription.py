@@ -29,7 +29,7 @@ from fhir_bonemet.core.exercise.domains import (
 from fhir_bonemet.core.exercise.gates import Gates
 from fhir_bonemet.core.model.findings import DomainAdvice, DomainStatus, Tier
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import num
+from fhir_bonemet.core.model.used_facts import num
 
 __all__ = ["RegionCells", "build_domains", "progression", "stop_and_call", "supervision"]
 

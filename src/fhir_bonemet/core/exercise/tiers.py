@@ -28,7 +28,7 @@ from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteCla
 from fhir_bonemet.core.model.findings import MissingFact, Tier, UsedFact
 from fhir_bonemet.core.model.queries import active_meds, has_active, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
+from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
 
 __all__ = ["LesionTier", "PersonTier", "bma_active", "person_tier", "tier_lesion"]
 
