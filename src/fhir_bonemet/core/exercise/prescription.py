@@ -1,4 +1,4 @@
-"""Tier → prescription (clinical-rules §2.7) and the patient-level domain list.
+"""Tier → prescription (docs/clinical-model.md#prescription-by-tier) and the patient-level domain list.
 
 The per-lesion cells of :mod:`fhir_bonemet.core.exercise.domains` are combined (the most restrictive cell
 wins, every exclusion is kept and names its lesion), then the patient tier and the global gates tighten

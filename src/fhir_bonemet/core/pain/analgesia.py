@@ -1,4 +1,4 @@
-"""Pain assessment and analgesia rules P01-P04 (clinical-rules §3): patient-view only.
+"""Pain assessment and analgesia rules P01-P04 (docs/clinical-model.md#pain): patient-view only.
 
 They read the latest 0-10 pain score (worst pain in 24 h) and the active analgesics, and suggest the next
 step: record a score, simple analgesia, a weak or low-dose strong opioid, a titrated strong opioid.

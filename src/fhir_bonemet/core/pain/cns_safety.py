@@ -1,4 +1,5 @@
-"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24 and R09 (clinical-rules §3, §4).
+"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24 and R09
+(docs/clinical-model.md#pharmacovigilance).
 
 Sedation, dizziness, respiratory depression and constipation are what stop patients moving (S02).  On
 order hooks these rules speak only when a draft order in focus is part of the concern, and name it.

@@ -1,5 +1,5 @@
 """Dose-dependent analgesic safety: acetaminophen ceilings (P20, P21), corticosteroid duration (P22) and
-renally cleared opioids (P23) (clinical-rules §3).
+renally cleared opioids (P23) (docs/clinical-model.md#pharmacovigilance).
 
 Acetaminophen is totalled across every active product, combination products included (see
 :mod:`~fhir_bonemet.core.evidence.dose_arithmetic`); a product whose dose cannot be read is named, never

@@ -1,4 +1,5 @@
-"""NSAID safety rules P16-P19 (clinical-rules §3): kidney, bleeding, platelets, GI/CV risk.
+"""NSAID safety rules P16-P19: kidney, bleeding, platelets, GI/CV risk
+(docs/clinical-model.md#pharmacovigilance).
 
 Only systemic NSAIDs count (a topical gel is not a renal or bleeding risk of the same order).  Renal
 function is the Cockcroft-Gault CrCl, else a measured clearance, else eGFR, and the card says which; when

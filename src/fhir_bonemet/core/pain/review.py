@@ -1,4 +1,5 @@
-"""Review of uncontrolled pain, local therapy and neuropathic adjuvants: P05, P06, P11 (clinical-rules §3).
+"""Review of uncontrolled pain, local therapy and neuropathic adjuvants: P05, P06, P11
+(docs/clinical-model.md#pain).
 
 Patient-view only.  P05 looks for pain that stays at or above the moderate band on a strong opioid; P06
 proposes radiotherapy for focal bone pain at a metastasis not irradiated recently; P11 proposes an
