@@ -168,7 +168,7 @@ def test_every_finding_is_traceable_and_well_formed(facts: PatientFacts, hook: s
     drafts = {m.ref for m in facts.medications if m.is_draft}
     assert findings == assess_pain(facts, TODAY, TH, hook=hook, exercise=plan() if exercise else None)
     assert [f.rule_id for f in findings] == sorted(
-        (f.rule_id for f in findings), key=lambda r: (r[0] != "R", int(r[1:]))
+        (f.rule_id for f in findings), key=lambda r: CATALOGUE[r].order
     )
     for f in findings:
         spec = CATALOGUE[f.rule_id]

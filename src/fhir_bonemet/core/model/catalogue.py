@@ -21,6 +21,8 @@ declared here too and applied by :func:`run_family`, not by the rule bodies:
 * ``absorbs``: when both fire, the absorbed finding's advice is merged into this one at the end of the
   call (:func:`merge_absorbed`; P21 keeps P20's recommendations).
 
+A rule declared ``reads_findings`` (P25) runs after the rest of its family and may read what they found.
+
 Rules register when their module is imported.  :func:`catalogue` imports every family package (each
 ``__init__`` imports all of its rule modules), so the catalogue is complete whoever asks for it.  At
 start-up :func:`validate_catalogue` checks every declaration against the loaded concepts, thresholds and
@@ -92,18 +94,20 @@ class RuleSpec:
     on_orders: bool = False  # also speaks on order-select / order-sign (about the draft orders in focus)
     supersedes: tuple[str, ...] = ()  # rules whose findings this one replaces (listed as related)
     absorbs: tuple[str, ...] = ()  # rules whose advice this one takes over when both fire
+    reads_findings: bool = False  # runs after the rest of its family and reads their findings (ctx.fired)
 
     @property
     def family(self) -> Family:
         return Family.of(self.category)
 
     @property
-    def order(self) -> tuple[int, str, int]:
-        """Run order: family, then id prefix and number (R01 < R02 < R10; P09 < P10)."""
+    def order(self) -> tuple[int, bool, str, int]:
+        """Run order: family; rules that read the others' findings last; then id prefix and number
+        (R01 < R02 < R10; P09 < P10)."""
         match = _ID.fullmatch(self.id)
         if match is None:
             raise ValueError(f"rule id {self.id!r} is not a prefix and a number")
-        return (_FAMILY_ORDER[self.family], match["prefix"], int(match["number"]))
+        return (_FAMILY_ORDER[self.family], self.reads_findings, match["prefix"], int(match["number"]))
 
 
 # A rule body: the call's context and the rule's own finding builder in, its finding(s) or None out.
@@ -135,6 +139,7 @@ def rule(
     on_orders: bool = False,
     supersedes: Iterable[str] = (),
     absorbs: Iterable[str] = (),
+    reads_findings: bool = False,
 ) -> Callable[[RuleFn], RuleFn]:
     """Declare a rule; ids must be unique.  The decorated function is returned unchanged."""
     spec = RuleSpec(
@@ -148,6 +153,7 @@ def rule(
         on_orders=on_orders,
         supersedes=tuple(supersedes),
         absorbs=tuple(absorbs),
+        reads_findings=reads_findings,
     )
     spec.order  # noqa: B018 - fail at import on an id the runner cannot order
 

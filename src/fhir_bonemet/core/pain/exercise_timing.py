@@ -1,7 +1,7 @@
 """P25: pain treatment in a patient with an exercise programme.
 
 It looks at what the other pain and medication-safety rules found in the same call (``ctx.fired``), so it
-runs last in its family (the highest pain-rule id).
+is declared ``reads_findings`` and runs after the rest of its family.
 
 Standard library only: this module is part of the pure core.
 """
@@ -16,7 +16,7 @@ from fhir_bonemet.core.model.findings import Category, Finding, Indicator
 __all__ = ["p25"]
 
 
-@rule("P25", "Pain plan and exercise", Category.PAIN, evidence=("S01", "S02"))
+@rule("P25", "Pain plan and exercise", Category.PAIN, evidence=("S01", "S02"), reads_findings=True)
 def p25(ctx: RuleContext, t: Trace) -> Finding | None:
     # Analgesia and its side effects matter for exercise timing; bone-modifying-agent checks do not.
     pain_findings = [f for f in ctx.fired if f.category in (Category.PAIN, Category.MEDICATION_SAFETY)]
