@@ -41,7 +41,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator
+from fhir_bonemet.core.model.findings import Category, Finding
 
 if TYPE_CHECKING:
     from fhir_bonemet.core.model.context import RuleContext
@@ -260,10 +260,6 @@ def merge_absorbed(findings: Sequence[Finding]) -> tuple[Finding, ...]:
             )
             result = [merged if f is keeper else f for f in result if f is not absorbed]
     return tuple(result)
-
-
-def critical(findings: Iterable[Finding]) -> tuple[Finding, ...]:
-    return tuple(f for f in findings if f.indicator is Indicator.CRITICAL)
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:
