@@ -26,18 +26,19 @@ from pain_support import (
 
 from fhir_bonemet.core.evidence.dose_arithmetic import MME_FACTOR_KEYS
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import CATALOGUE, validate_catalogue
+from fhir_bonemet.core.model.catalogue import CATALOGUE, Family, rules, validate_catalogue
 from fhir_bonemet.core.model.facts import PatientFacts, SiteClass
-from fhir_bonemet.core.pain.assess import PAIN_RULES, assess_pain
+from fhir_bonemet.core.pain.assess import assess_pain
 from fhir_bonemet.knowledge import load_sources
 
-PAIN_IDS = {f"P{n:02d}" for n in range(1, 26)} | {"R06", "R07", "R09"}
+# The rules declared in the pain package: the pain family and the medication red flags.
+PAIN_IDS = {r.spec.id for r in rules() if r.module.startswith("fhir_bonemet.core.pain.")}
 CORE = Path(__file__).resolve().parents[2] / "src" / "fhir_bonemet" / "core"
 
 
-def test_every_pain_rule_is_registered_once() -> None:
-    assert set(CATALOGUE) >= PAIN_IDS
-    assert {r.spec.id for r in PAIN_RULES} == PAIN_IDS - {"P25"}
+def test_the_pain_package_declares_the_whole_pain_family_and_only_red_flags_besides() -> None:
+    assert {r.spec.id for r in rules(Family.PAIN)} <= PAIN_IDS
+    assert {CATALOGUE[rid].family for rid in PAIN_IDS} == {Family.PAIN, Family.RED_FLAGS}
 
 
 def test_catalogue_names_only_known_concepts_thresholds_and_sources() -> None:
@@ -167,7 +168,7 @@ def test_every_finding_is_traceable_and_well_formed(facts: PatientFacts, hook: s
     drafts = {m.ref for m in facts.medications if m.is_draft}
     assert findings == assess_pain(facts, TODAY, TH, hook=hook, exercise=plan() if exercise else None)
     assert [f.rule_id for f in findings] == sorted(
-        (f.rule_id for f in findings), key=lambda r: (r[0] != "R", int(r[1:]))
+        (f.rule_id for f in findings), key=lambda r: CATALOGUE[r].order
     )
     for f in findings:
         spec = CATALOGUE[f.rule_id]

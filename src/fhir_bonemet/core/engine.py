@@ -1,14 +1,18 @@
 """The reasoning entry point: ``assess(facts, today, thresholds, hook=...) -> Assessment``.
 
-Order of work, as a clinician would read it:
+Order of work, as a clinician would read it (``docs/clinical-model.md``):
 
 1. Population gate: adults with an active bone metastasis; anyone else gets an empty Assessment (the
    service stays silent).
-2. Red flags (cord compression, hypercalcaemia, fracture, pain escalation, cytopenia) — they also gate
-   exercise, as do the critical medication red flags of step 4 (R06, R09).
-3. Exercise safety (per-lesion and patient tier, domain matrix, prescription) on ``patient-view``.
-4. Pain management, pharmacovigilance and bone-modifying agents; on ``order-select``/``order-sign`` only
-   the rules about the draft orders in focus speak.
+2. Red flags, every one in the catalogue (R01-R09): cord compression, hypercalcaemia, fracture, pain
+   escalation, cytopenia and the medication red flags.  Any critical one holds exercise.
+3. Exercise safety: the plan (per-lesion and patient tier, domain matrix, prescription) and EX01-EX03.
+4. Pain management, pharmacovigilance and bone-modifying agents (P01-P25).
+
+Each pass runs the rules of one family of the catalogue (:mod:`fhir_bonemet.core.model.catalogue`), each
+rule once; supersession (a red flag naming the pain rules it replaces) and merging are declared with the
+rules and applied by the runner.  On ``order-select``/``order-sign`` only the rules about the draft orders
+in focus speak, next to critical red flags.
 
 Findings come out critical first, red flags before other concerns of the same urgency, then in rule order,
 so the same facts always give the same Assessment.  Standard library only: part of the pure core.
@@ -16,17 +20,17 @@ so the same facts always give the same Assessment.  Standard library only: part 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-from fhir_bonemet.core.exercise.assess import assess_exercise
-from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.exercise.plan import build_plan, exercise_in_progress
+from fhir_bonemet.core.model.catalogue import Family, catalogue, merge_absorbed, run_family
+from fhir_bonemet.core.model.context import build_context
 from fhir_bonemet.core.model.facts import PatientFacts
-from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator
+from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.pain.assess import assess_pain
 from fhir_bonemet.core.population import population_gate
-from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 
 __all__ = ["HOOKS", "assess"]
 
@@ -45,37 +49,25 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     if not in_population:
         return Assessment(in_population=False, population_reason=reason)
 
-    index = FactIndex(facts)
-    red_flags = assess_red_flags(facts, today, th, index)
-    order_hook = hook != "patient-view"
-    plan, exercise_findings = assess_exercise(facts, today, th, red_flags=red_flags, index=index)
-    pain_findings = assess_pain(facts, today, th, hook=hook, exercise=plan, index=index)
-    # clinical-rules §2.3 STEP 0 holds exercise on *any* critical red flag, including the two the
-    # medication rules raise (R06 severe hypocalcaemia, R09 triple CNS depression).  Rare, so the plan
-    # and the pain rules that look at it (P12, P25) are simply worked out again.
-    late = tuple(
-        f for f in pain_findings if f.category is Category.RED_FLAG and f.indicator is Indicator.CRITICAL
-    )
-    if late and plan is not None:
-        plan, exercise_findings = assess_exercise(
-            facts, today, th, red_flags=(*red_flags, *late), index=index
-        )
-        pain_findings = assess_pain(facts, today, th, hook=hook, exercise=plan, index=index)
+    ctx = build_context(facts, today, th, hook)
+    red_flags = run_family(Family.RED_FLAGS, ctx)
+    work = build_plan(ctx, red_flags)
+    plan = work.plan if work is not None else None
+    ctx = replace(ctx, exercise=work, exercise_active=exercise_in_progress(plan))
+    run_family(Family.EXERCISE, ctx)
+    run_family(Family.PAIN, ctx)
 
-    findings: list[Finding] = []
-    if order_hook:
-        # During order entry the clinician is busy with the orders: only critical red flags interrupt,
-        # next to the medication findings about the drafts in focus.
-        findings.extend(f for f in red_flags if f.indicator is Indicator.CRITICAL)
-    else:
-        findings.extend(red_flags)
-        findings.extend(exercise_findings)
-    findings.extend(pain_findings)
-    # sorted() is stable: within one priority the rule modules' own deterministic order is kept.
-    ordered = tuple(sorted(findings, key=_priority))
+    shown = ctx.fired  # every finding kept, in run order, with supersession applied
+    if ctx.order_hook:
+        # During order entry the clinician is busy with the orders: red flags about the record itself
+        # interrupt only when critical; the medication rules speak about the drafts in focus.
+        specs = catalogue()
+        shown = [f for f in shown if specs[f.rule_id].on_orders or f.indicator is Indicator.CRITICAL]
+    # sorted() is stable: within one priority the catalogue's run order is kept.
+    ordered = tuple(sorted(merge_absorbed(shown), key=_priority))
     return Assessment(
         in_population=True,
         population_reason=reason,
         findings=ordered,
-        exercise=None if order_hook else plan,
+        exercise=None if ctx.order_hook else plan,
     )

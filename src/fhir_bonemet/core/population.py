@@ -1,4 +1,4 @@
-"""The population gate: who the service speaks for (clinical-rules scope; CDS Hooks usageRequirements).
+"""The population gate: who the service speaks for (docs/clinical-model.md#population).
 
 The service gives advice only for adults with at least one active bone metastasis.  The reader puts into
 ``facts.lesions`` only bone-metastasis sites whose Condition is active (active, recurrence or relapse) and

@@ -86,7 +86,7 @@ def pain_scores(
 def latest_pain(
     facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
 ) -> PainScore | None:
-    """``latestNRS`` of clinical-rules §3: the newest score within ``lookback.pain_score_days``."""
+    """The latest pain score: the newest within ``lookback.pain_score_days`` (docs/clinical-model.md#pain)."""
     scores = pain_scores(facts, today, th.v("lookback.pain_score_days"), index)
     return scores[0] if scores else None
 
@@ -202,7 +202,7 @@ def pain_mechanism(
 
 # --- Renal function ---------------------------------------------------------------------------------
 
-# Cockcroft-Gault, as used by the zoledronic acid label (S17; clinical-rules §5.7):
+# Cockcroft-Gault, as used by the zoledronic acid label (S17; docs/clinical-model.md#pharmacovigilance):
 #   CrCl [mL/min] = (140 - age) x weight [kg] / (72 x serum creatinine [mg/dL]), x 0.85 if female.
 # These are the published formula's coefficients, not tunable thresholds.
 _CG_AGE_CONSTANT = 140.0

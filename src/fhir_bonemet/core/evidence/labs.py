@@ -1,10 +1,10 @@
 """Derived laboratory values: corrected calcium and the latest blood counts.
 
 Every rule that compares a laboratory value goes through this module, so that "the patient's calcium" or
-"the latest platelet count" means the same thing for the red flags (R03, R08), the exercise gates (§2.5)
-and the bone-health rules (P09, R06).
+"the latest platelet count" means the same thing for the red flags (R03, R08), the exercise gates
+(docs/clinical-model.md#global-gates) and the bone-health rules (P09, R06).
 
-Calcium (clinical-rules §4 R03, §5.7):
+Calcium (R03, R06, P09; S24, S17):
 
 * an ionised calcium or a laboratory-reported albumin-corrected calcium taken within
   ``labs.calcium_albumin_pair_hours`` of the newest total calcium takes precedence over a computed value,

@@ -1,4 +1,5 @@
-"""Lesion sites: site-class families (§2.4), which facts may describe which lesion, and lesion names.
+"""Lesion sites: site-class families, which facts may describe which lesion, and lesion names
+(docs/clinical-model.md#skeletal-site-classes).
 
 Attribution.  A fact belongs to a lesion when its ``focus`` names the lesion's Condition (if it has a
 focus) and its body site is compatible with the lesion's site (if it has a site): same site class, or
@@ -33,8 +34,8 @@ __all__ = [
 S = SiteClass
 SPINE_SITES = frozenset({S.SPINE_CERVICAL, S.SPINE_THORACIC, S.SPINE_LUMBAR, S.SPINE_UNSPECIFIED, S.SACRUM})
 LONG_BONE_SITES = frozenset({S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.HUMERUS_PROXIMAL, S.UPPER_LIMB})
-# §2.4: thoracic, lumbar and sacral spine, pelvis and lower-limb bones carry body weight.  An unspecified
-# spinal level or an unknown site may be any of them, so both count as weight-bearing (the cautious side).
+# Thoracic, lumbar and sacral spine, pelvis and lower-limb bones carry body weight.  An unspecified spinal
+# level or an unknown site may be any of them, so both count as weight-bearing (the cautious side).
 WEIGHT_BEARING_SITES = frozenset(
     {
         S.SPINE_THORACIC,
@@ -48,7 +49,7 @@ WEIGHT_BEARING_SITES = frozenset(
         S.UNKNOWN,
     }
 )
-# §2.4 axial skeleton and girdles; only the free upper limb is neither axial nor weight-bearing.
+# Site classes: axial skeleton and girdles; only the free upper limb is neither axial nor weight-bearing.
 AXIAL_SITES = frozenset(SPINE_SITES | {S.PELVIS, S.RIB, S.STERNUM, S.SCAPULA, S.CLAVICLE, S.SKULL, S.UNKNOWN})
 
 # Groups of site classes that may describe the same bone at different precision.

@@ -1,7 +1,7 @@
 """Per-lesion skeletal evidence: which scores, fractures, pain and procedures belong to which lesion.
 
-Used by the fracture red flag (R04), the pain-escalation red flag (R05) and the exercise tiering (§2.3),
-so that "the SINS of the T9 lesion" means the same thing everywhere.
+Used by the fracture red flag (R04), the pain-escalation red flag (R05) and the exercise tiering
+(docs/clinical-model.md#tier-per-lesion), so that "the SINS of the T9 lesion" means the same thing everywhere.
 
 Attribution follows :mod:`fhir_bonemet.core.evidence.lesion_sites`.  A fact that fits more than one lesion is
 *shared*: it is applied to every candidate when it signals risk, and never used to reassure (a low SINS

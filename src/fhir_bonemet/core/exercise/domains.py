@@ -1,9 +1,10 @@
-"""The site-specific domain matrix (clinical-rules §2.6), applied to every lesion whatever the tier.
+"""The site-specific domain matrix, applied to every lesion whatever the tier
+(docs/clinical-model.md#site-by-domain-matrix; S05, S06).
 
-Each site class maps to a row: for each exercise domain (``ex-*`` codes of §5.4) whether it is permitted,
-restricted (permitted with exclusions) or to be avoided.  Rows for pelvis, proximal femur, lumbar,
-thoracic and cervical spine, ribs and proximal humerus transcribe the modular trial programmes (S05, S06);
-the remaining rows are service defaults built from them on the cautious side:
+Each site class maps to a row: for each exercise domain (``ex-*`` codes of the local CodeSystem) whether
+it is permitted, restricted (permitted with exclusions) or to be avoided.  Rows for pelvis, proximal
+femur, lumbar, thoracic and cervical spine, ribs and proximal humerus transcribe the modular trial
+programmes (S05, S06); the remaining rows are service defaults built from them on the cautious side:
 
 * sacrum: union of the pelvis and lumbar-spine rows (it carries both loads);
 * femur other than proximal: the proximal-femur row;
@@ -12,7 +13,7 @@ the remaining rows are service defaults built from them on the cautious side:
 * site unknown: the "multiple regions / all" row (the union of every row).
 
 Impact, high-velocity, contact or ballistic loading is avoided wherever a weight-bearing or axial lesion
-exists (§2.6); for a free upper-limb lesion it is restricted to spare the affected arm.
+exists (S05); for a free upper-limb lesion it is restricted to spare the affected arm.
 
 Standard library only: this module is part of the pure core.
 """

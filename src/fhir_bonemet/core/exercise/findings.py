@@ -1,8 +1,8 @@
 """The exercise findings EX01 (tier and prescription), EX02 (global gate) and EX03 (data to complete).
 
-They only describe the plan built by :func:`~fhir_bonemet.core.exercise.assess.assess_exercise`; nothing
-clinical
-is decided here.  Standard library only: this module is part of the pure core.
+They only describe the plan built by :func:`~fhir_bonemet.core.exercise.plan.build_plan` (read from the
+context's ``exercise``); nothing clinical is decided here.  Standard library only: this module is part of
+the pure core.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from collections.abc import Iterable
 from fhir_bonemet.core.evidence.lesion_sites import lesion_label, site_label
 from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
 from fhir_bonemet.core.exercise.gates import Gates
-from fhir_bonemet.core.exercise.tiers import PersonTier
-from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import (
+    MAX_SUMMARY,
     Category,
     DomainStatus,
     ExercisePlan,
@@ -26,10 +29,93 @@ from fhir_bonemet.core.model.findings import (
     Tier,
     UsedFact,
 )
-from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import MAX_SUMMARY, defaults_in, fit_summary, iso
+from fhir_bonemet.core.model.used_facts import iso
 
 __all__ = ["DOMAIN_NAMES", "ex01_plan", "ex02_gates", "ex03_missing"]
+
+_TIER_THRESHOLDS = (
+    "lookback.score_days",
+    "lookback.pain_score_days",
+    "lookback.recent_radiotherapy_days",
+    "exercise.sins_unstable_min",
+    "exercise.sins_potentially_unstable_min",
+    "exercise.mirels_fixation_min",
+    "exercise.mirels_borderline",
+    "exercise.pain_upgrade_nrs_min",
+    "exercise.ecog_moderate_min",
+    "exercise.ecog_adl_only_min",
+    "exercise.kps_moderate_max",
+    "exercise.kps_adl_only_max",
+    "exercise.morse_high_risk_min",
+    "exercise.older_age_min",
+    "exercise.rpe_low_min",
+    "exercise.rpe_low_max",
+    "exercise.resistance_target_rm_min",
+    "exercise.resistance_target_rm_max",
+    "exercise.progression_low_weeks_min",
+    "exercise.progression_low_weeks_max",
+    "exercise.progression_moderate_weeks",
+    "exercise.stop_pain_rise_points",
+    "exercise.stop_pain_persist_hours",
+    "exercise.restratify_weeks",
+)
+_GATE_THRESHOLDS = (
+    "lookback.lab_days",
+    "labs.calcium_albumin_pair_hours",
+    "exercise.platelets_hold_below",
+    "exercise.platelets_restrict_below",
+    "exercise.haemoglobin_hold_below",
+    "exercise.haemoglobin_low_intensity_below",
+    "exercise.neutrophils_hold_below",
+    "exercise.calcium_hold_min",
+    "exercise.ionised_calcium_hold_min",
+    "exercise.fever_temperature_min",
+    "exercise.fever_lookback_days",
+    "exercise.fatigue_severe_min",
+    "exercise.fatigue_lookback_days",
+    "red_flags.symptom_lookback_days",
+)
+_TIER_CONCEPTS = (
+    c.BONE_METASTASIS,
+    c.SINS_TOTAL,
+    c.MIRELS_TOTAL,
+    c.LESION_TYPE,
+    c.PAIN_MECHANICAL,
+    c.PAIN_SCORE,
+    c.PATHOLOGICAL_FRACTURE,
+    c.IMPENDING_FRACTURE,
+    c.RADIOTHERAPY,
+    c.SURGICAL_REVIEW,
+    c.BONE_MODIFYING_AGENT,
+    c.ZOLEDRONIC_ACID,
+    c.DENOSUMAB,
+    c.PAMIDRONATE,
+    c.ECOG,
+    c.KPS,
+    c.FALLS_HISTORY,
+    c.FALL_RISK,
+    c.MORSE_FALL_SCALE,
+    c.PERIPHERAL_NEUROPATHY,
+    c.OSTEOPOROSIS,
+    c.GABAPENTINOID,
+    c.SNRI_TCA,
+    c.BENZODIAZEPINE,
+    c.OPIOID,
+    c.CORD_COMPRESSION,
+)
+_GATE_CONCEPTS = (
+    c.LAB_PLATELETS,
+    c.LAB_HAEMOGLOBIN,
+    c.LAB_NEUTROPHILS,
+    c.LAB_CALCIUM,
+    c.LAB_CALCIUM_CORRECTED,
+    c.LAB_CALCIUM_IONISED,
+    c.LAB_ALBUMIN,
+    c.FEVER,
+    c.FATIGUE_SCORE,
+    c.SYMPTOMATIC_HYPERCALCAEMIA,
+    c.CHEMOTHERAPY,
+)
 
 DOMAIN_NAMES = {
     "ex-aerobic-wb": "weight-bearing aerobic",
@@ -117,9 +203,20 @@ def lesion_label_of(risk: LesionRisk) -> str:
     return site_label(risk.site)
 
 
-def ex01_plan(
-    plan: ExercisePlan, facts: PatientFacts, person: PersonTier, gates: Gates, th: Thresholds, keys: set[str]
-) -> Finding:
+@rule(
+    "EX01",
+    "Exercise tier and prescription",
+    Category.EXERCISE,
+    concepts=(*_TIER_CONCEPTS, *_GATE_CONCEPTS),
+    thresholds=(*_TIER_THRESHOLDS, *_GATE_THRESHOLDS),
+    evidence=("S03", "S04", "S05", "S06", "S07", "S10", "S11", "S13", "S01", "S09"),
+)
+def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Always emitted for a patient with a bone lesion: the plan itself."""
+    if ctx.exercise is None:
+        return None
+    plan, person, gates, keys = ctx.exercise.plan, ctx.exercise.person, ctx.exercise.gates, ctx.exercise.keys
+    facts = ctx.facts
     used: list[UsedFact] = [
         UsedFact("Bone metastasis", lesion_label(lesion), lesion.ref, iso(lesion.onset or lesion.recorded))
         for lesion in sorted(facts.lesions, key=lambda x: (x.ref, x.index))
@@ -149,24 +246,33 @@ def ex01_plan(
         Tier.HOLD: (),
     }[plan.tier]
     low_dose_keys = {"exercise.rpe_low_min", "exercise.rpe_low_max"} if plan.tier is Tier.LOW else set()
-    return Finding(
-        rule_id="EX01",
-        title=f"Exercise plan: {plan.tier.value} skeletal-risk tier",
-        category=Category.EXERCISE,
-        indicator=Indicator.INFO if plan.tier in (Tier.LOW, Tier.MODERATE) else Indicator.WARNING,
-        summary=fit_summary(_summary(plan)),
-        rationale=_rationale(plan),
-        recommendations=_lines(plan, gates),
-        evidence=tuple(evidence),
-        used=_unique(used),
-        missing=_unique_missing(missing),
+    t.fact(*used)
+    t.missing.extend(_unique_missing(missing))
+    t.rely(*keys, *low_dose_keys)
+    return t.finding(
+        Indicator.INFO if plan.tier in (Tier.LOW, Tier.MODERATE) else Indicator.WARNING,
+        _summary(plan),
+        _rationale(plan),
+        _lines(plan, gates),
         referrals=referrals,
-        defaults_used=defaults_in(th, keys | low_dose_keys),
+        evidence=evidence,
         unverified=bool(low_dose_keys) or gates.unverified,
     )
 
 
-def ex02_gates(gates: Gates, th: Thresholds) -> Finding:
+@rule(
+    "EX02",
+    "Global exercise gate",
+    Category.EXERCISE,
+    concepts=_GATE_CONCEPTS,
+    thresholds=_GATE_THRESHOLDS,
+    evidence=("S09", "S08", "S24", "S01"),
+)
+def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
+    """A gate applied: hold or restriction from blood results, calcium, fever or fatigue."""
+    if ctx.exercise is None or not ctx.exercise.gates.any:
+        return None
+    gates = ctx.exercise.gates
     hold = bool(gates.hold)
     head = "Hold structured exercise" if hold else "Adjust exercise"
     evidence = ["S09", "S08"]
@@ -174,25 +280,31 @@ def ex02_gates(gates: Gates, th: Thresholds) -> Finding:
         evidence.append("S24")
     if gates.short_bouts:
         evidence.append("S01")
-    return Finding(
-        rule_id="EX02",
-        title="Exercise limited by blood results or symptoms",
-        category=Category.EXERCISE,
-        indicator=Indicator.WARNING if hold else Indicator.INFO,
-        summary=fit_summary(f"{head}: " + "; ".join(gates.descriptions)),
-        rationale="Global pre-exercise gates applied: " + "; ".join(gates.descriptions) + ".",
-        recommendations=tuple(gates.descriptions),
-        evidence=tuple(evidence),
-        used=_unique(gates.triggers),
-        defaults_used=defaults_in(th, gates.keys),
+    t.fact(*gates.triggers)
+    t.rely(*gates.keys)
+    return t.finding(
+        Indicator.WARNING if hold else Indicator.INFO,
+        f"{head}: " + "; ".join(gates.descriptions),
+        "Global pre-exercise gates applied: " + "; ".join(gates.descriptions) + ".",
+        gates.descriptions,
+        evidence=evidence,
         unverified=gates.unverified,
     )
 
 
-def ex03_missing(
-    plan: ExercisePlan, facts: PatientFacts, person: PersonTier, gates: Gates, th: Thresholds
-) -> Finding | None:
+@rule(
+    "EX03",
+    "Screening data to complete before exercise",
+    Category.EXERCISE,
+    concepts=(c.SINS_TOTAL, c.MIRELS_TOTAL, c.ECOG, c.KPS, c.LAB_PLATELETS, c.LAB_HAEMOGLOBIN, c.LAB_CALCIUM),
+    thresholds=("lookback.score_days", "lookback.lab_days"),
+    evidence=("S03", "S10", "S11"),
+)
+def ex03_missing(ctx: RuleContext, t: Trace) -> Finding | None:
     """What to record before exercise starts: the gaps that made this plan more cautious."""
+    if ctx.exercise is None:
+        return None
+    plan, person, gates, facts = ctx.exercise.plan, ctx.exercise.person, ctx.exercise.gates, ctx.facts
     items: list[str] = list(gates.checks_before_start)
     missing: list[MissingFact] = list(gates.missing)
     # The record that was searched: the patient for labs and performance status, the lesion otherwise.
@@ -211,16 +323,12 @@ def ex03_missing(
     if not items:
         return None
     items = list(dict.fromkeys(items))
-    return Finding(
-        rule_id="EX03",
-        title="Screening data to complete before exercise",
-        category=Category.EXERCISE,
-        indicator=Indicator.INFO,
-        summary=fit_summary("Before exercise, suggest recording: " + "; ".join(items)),
-        rationale="Screening data missing: the plan was made more cautious rather than assume normal values.",
-        recommendations=tuple(f"Record {item}." for item in items),
-        evidence=("S03", "S10", "S11"),
-        used=_unique(used),
-        missing=_unique_missing(missing),
-        defaults_used=defaults_in(th, ("lookback.score_days", "lookback.lab_days")),
+    t.fact(*used)
+    t.missing.extend(_unique_missing(missing))
+    t.rely("lookback.score_days", "lookback.lab_days")
+    return t.finding(
+        Indicator.INFO,
+        "Before exercise, suggest recording: " + "; ".join(items),
+        "Screening data missing: the plan was made more cautious rather than assume normal values.",
+        tuple(f"Record {item}." for item in items),
     )

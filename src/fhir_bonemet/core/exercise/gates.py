@@ -1,4 +1,5 @@
-"""Global gates that apply before tiering (clinical-rules §2.5): blood counts, calcium, fever, fatigue.
+"""Global gates that apply before tiering: blood counts, calcium, fever, fatigue
+(``docs/clinical-model.md#global-gates``).  The blood-count gates are a table (:data:`LAB_GATES`).
 
 A *hold* gate suspends structured exercise (functional mobility only); a *restriction* gate removes or
 softens domains.  A laboratory value that is missing is never assumed normal: the gap is reported, the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium, latest_lab
 from fhir_bonemet.core.model import concepts as c
@@ -21,20 +23,87 @@ from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import MissingFact, UsedFact
 from fhir_bonemet.core.model.queries import has_active, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import ACTIVE_STATUSES, num, used_condition, used_obs
+from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
 
-__all__ = ["Gates", "global_gates"]
+__all__ = ["LAB_GATES", "LAB_TESTS", "Gates", "LabGate", "LabTest", "Limit", "global_gates"]
+
+
+class Limit(StrEnum):
+    """A restriction a gate puts on the prescription (read by :mod:`.prescription`)."""
+
+    NO_RESISTANCE = "no resistance training"
+    NO_IMPACT = "no impact or contact"
+    LIGHT_AEROBIC_ONLY = "light aerobic only"
+    LOW_MODERATE_INTENSITY = "low-to-moderate intensity"
+    SHORT_BOUTS = "short, frequent bouts"
+
+
+@dataclass(frozen=True, slots=True)
+class LabGate:
+    """One row of the laboratory gate table: a result below ``key`` has ``effect``.
+
+    Rows of one laboratory test are read in order and the first that applies wins, so the hold row comes
+    before the restriction row.
+    """
+
+    concept: str
+    key: str  # threshold key; the gate applies when the latest result is below it
+    effect: str  # card text after the value: "hold; medical review"
+    hold: bool = False  # suspends structured exercise
+    limits: frozenset[Limit] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class LabTest:
+    """How a laboratory test is shown, and when its absence matters."""
+
+    concept: str
+    name: str  # "Platelets"
+    unit: str  # shown after the value ("" when clinicians write the bare number)
+    missing_what: str  # "platelet count"
+    only_on_chemotherapy: bool = False  # a missing result matters only while on chemotherapy
+
+
+LAB_TESTS = (
+    LabTest(c.LAB_PLATELETS, "Platelets", "", "platelet count"),
+    LabTest(c.LAB_HAEMOGLOBIN, "Haemoglobin", " g/dL", "haemoglobin"),
+    # On chemotherapy an unknown neutrophil count may be dangerously low.
+    LabTest(c.LAB_NEUTROPHILS, "Neutrophils", "", "neutrophil count", only_on_chemotherapy=True),
+)
+
+LAB_GATES = (
+    LabGate(
+        c.LAB_PLATELETS,
+        "exercise.platelets_hold_below",
+        "hold; functional mobility only, avoid falls and Valsalva",
+        hold=True,
+    ),
+    LabGate(
+        c.LAB_PLATELETS,
+        "exercise.platelets_restrict_below",
+        "no resistance, impact or contact; light aerobic only",
+        limits=frozenset({Limit.NO_RESISTANCE, Limit.NO_IMPACT, Limit.LIGHT_AEROBIC_ONLY}),
+    ),
+    LabGate(c.LAB_HAEMOGLOBIN, "exercise.haemoglobin_hold_below", "hold; medical review", hold=True),
+    LabGate(
+        c.LAB_HAEMOGLOBIN,
+        "exercise.haemoglobin_low_intensity_below",
+        "low-to-moderate intensity only; medical review",
+        limits=frozenset({Limit.LOW_MODERATE_INTENSITY}),
+    ),
+    LabGate(
+        c.LAB_NEUTROPHILS,
+        "exercise.neutrophils_hold_below",
+        "hold (infection risk); no group or gym settings",
+        hold=True,
+    ),
+)
 
 
 @dataclass(slots=True)
 class Gates:
     hold: list[str] = field(default_factory=list)  # reasons that suspend structured exercise
-    no_resistance: bool = False  # platelets 20-<50: no resistance training
-    no_impact: bool = False
-    light_aerobic_only: bool = False
-    low_moderate_intensity: bool = False  # Hb < 8 g/dL
-    short_bouts: bool = False  # severe fatigue
-    no_group_settings: bool = False
+    limits: set[Limit] = field(default_factory=set)
     descriptions: list[str] = field(default_factory=list)  # every gate that applied, for the card
     used: list[UsedFact] = field(default_factory=list)  # every value checked, normal or not
     triggers: list[UsedFact] = field(default_factory=list)  # the values behind the gates that applied
@@ -54,87 +123,68 @@ class Gates:
     def any(self) -> bool:
         return bool(self.descriptions)
 
+    @property
+    def no_resistance(self) -> bool:
+        return Limit.NO_RESISTANCE in self.limits
+
+    @property
+    def no_impact(self) -> bool:
+        return Limit.NO_IMPACT in self.limits
+
+    @property
+    def light_aerobic_only(self) -> bool:
+        return Limit.LIGHT_AEROBIC_ONLY in self.limits
+
+    @property
+    def low_moderate_intensity(self) -> bool:
+        return Limit.LOW_MODERATE_INTENSITY in self.limits
+
+    @property
+    def short_bouts(self) -> bool:
+        return Limit.SHORT_BOUTS in self.limits
+
 
 def global_gates(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> Gates:
     g = Gates()
     days = th.v("lookback.lab_days")
     g.keys.add("lookback.lab_days")
-    _platelets(facts, today, th, idx, days, g)
-    _haemoglobin(facts, today, th, idx, days, g)
-    _neutrophils_and_fever(facts, today, th, idx, days, g)
+    for test in LAB_TESTS:
+        _lab(facts, today, th, idx, days, test, g)
+    _fever(idx, today, th, g)
     _calcium(facts, today, th, idx, g)
     _fatigue(idx, today, th, g)
     return g
 
 
-def _need_blood_count(g: Gates) -> None:
-    if "full blood count" not in g.checks_before_start:
-        g.checks_before_start.append("full blood count")
-
-
-def _platelets(
-    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates
+def _lab(
+    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, test: LabTest, g: Gates
 ) -> None:
-    plt = latest_lab(facts, c.LAB_PLATELETS, today, days, idx)
-    if plt is None:
-        g.missing.append(MissingFact(f"platelet count within {num(days)} days", "not assumed normal"))
-        _need_blood_count(g)
-        return
-    g.keys.update(("exercise.platelets_hold_below", "exercise.platelets_restrict_below"))
-    g.used.append(plt.used())
-    shown = f"Platelets {num(plt.value)}"
-    if plt.value < th.v("exercise.platelets_hold_below"):
-        g.apply(
-            f"{shown}: hold; functional mobility only, avoid falls and Valsalva",
-            plt.used(),
-            hold=shown[0].lower() + shown[1:],
-        )
-    elif plt.value < th.v("exercise.platelets_restrict_below"):
-        g.no_resistance = g.no_impact = g.light_aerobic_only = True
-        g.apply(f"{shown}: no resistance, impact or contact; light aerobic only", plt.used())
-
-
-def _haemoglobin(
-    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates
-) -> None:
-    hb = latest_lab(facts, c.LAB_HAEMOGLOBIN, today, days, idx)
-    if hb is None:
-        g.missing.append(MissingFact(f"haemoglobin within {num(days)} days", "not assumed normal"))
-        _need_blood_count(g)
-        return
-    g.keys.update(("exercise.haemoglobin_hold_below", "exercise.haemoglobin_low_intensity_below"))
-    g.used.append(hb.used())
-    shown = f"Haemoglobin {num(hb.value)} g/dL"
-    if hb.value < th.v("exercise.haemoglobin_hold_below"):
-        g.apply(f"{shown}: hold; medical review", hb.used(), hold=f"haemoglobin {num(hb.value)} g/dL")
-    elif hb.value < th.v("exercise.haemoglobin_low_intensity_below"):
-        g.low_moderate_intensity = True
-        g.apply(f"{shown}: low-to-moderate intensity only; medical review", hb.used())
-
-
-def _neutrophils_and_fever(
-    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, g: Gates
-) -> None:
-    anc = latest_lab(facts, c.LAB_NEUTROPHILS, today, days, idx)
-    if anc is not None:
-        g.keys.add("exercise.neutrophils_hold_below")
-        g.used.append(anc.used())
-        if anc.value < th.v("exercise.neutrophils_hold_below"):
-            g.no_group_settings = True
-            shown = f"Neutrophils {num(anc.value)}"
-            g.apply(
-                f"{shown}: hold (infection risk); no group or gym settings",
-                anc.used(),
-                hold=shown[0].lower() + shown[1:],
-            )
-    elif has_active(facts, today, c.CHEMOTHERAPY):
-        # On chemotherapy an unknown neutrophil count may be dangerously low.
+    """Apply the first row of :data:`LAB_GATES` for this test that the latest result falls under."""
+    lab = latest_lab(facts, test.concept, today, days, idx)
+    if lab is None:
+        if test.only_on_chemotherapy and not has_active(facts, today, c.CHEMOTHERAPY):
+            return
+        when = " while on chemotherapy" if test.only_on_chemotherapy else ""
         g.missing.append(
-            MissingFact(
-                f"neutrophil count within {num(days)} days while on chemotherapy", "not assumed normal"
-            )
+            MissingFact(f"{test.missing_what} within {num(days)} days{when}", "not assumed normal")
         )
-        _need_blood_count(g)
+        if "full blood count" not in g.checks_before_start:
+            g.checks_before_start.append("full blood count")
+        return
+    rows = [row for row in LAB_GATES if row.concept == test.concept]
+    g.keys.update(row.key for row in rows)
+    g.used.append(lab.used())
+    shown = f"{test.name} {num(lab.value)}{test.unit}"
+    for row in rows:
+        if lab.value < th.v(row.key):
+            g.limits |= row.limits
+            g.apply(
+                f"{shown}: {row.effect}", lab.used(), hold=shown[0].lower() + shown[1:] if row.hold else None
+            )
+            return
+
+
+def _fever(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
     fever_days = th.v("exercise.fever_lookback_days")
     g.keys.update(("exercise.fever_lookback_days", "exercise.fever_temperature_min"))
     evidence: list[UsedFact] = []
@@ -206,5 +256,5 @@ def _fatigue(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
     fact = used_obs("Fatigue", obs)
     g.used.append(fact)
     if obs.quantity.value >= th.v("exercise.fatigue_severe_min"):
-        g.short_bouts = True
+        g.limits.add(Limit.SHORT_BOUTS)
         g.apply(f"Fatigue {num(obs.quantity.value)}/10: light intensity; short, frequent bouts", fact)

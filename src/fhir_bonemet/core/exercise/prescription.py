@@ -1,4 +1,4 @@
-"""Tier → prescription (clinical-rules §2.7) and the patient-level domain list.
+"""Tier → prescription (docs/clinical-model.md#prescription-by-tier) and the patient-level domain list.
 
 The per-lesion cells of :mod:`fhir_bonemet.core.exercise.domains` are combined (the most restrictive cell
 wins, every exclusion is kept and names its lesion), then the patient tier and the global gates tighten
@@ -29,7 +29,7 @@ from fhir_bonemet.core.exercise.domains import (
 from fhir_bonemet.core.exercise.gates import Gates
 from fhir_bonemet.core.model.findings import DomainAdvice, DomainStatus, Tier
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import num
+from fhir_bonemet.core.model.used_facts import num
 
 __all__ = ["RegionCells", "build_domains", "progression", "stop_and_call", "supervision"]
 

@@ -1,4 +1,5 @@
-"""Skeletal-risk tier per lesion (§2.3 STEP 2) and the person-level minimum tier (STEP 3).
+"""Skeletal-risk tier per lesion and the person-level minimum tier
+(docs/clinical-model.md#tier-per-lesion, #person-modifiers-and-patient-tier).
 
 Lesion tier: the base tier from the first matching row (SINS for spinal lesions, Mirels for long bones,
 otherwise the site class and lesion type), then one-tier upgrades capped at HIGH.  A fact that may belong
@@ -28,12 +29,13 @@ from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteCla
 from fhir_bonemet.core.model.findings import MissingFact, Tier, UsedFact
 from fhir_bonemet.core.model.queries import active_meds, has_active, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
+from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
 
 __all__ = ["LesionTier", "PersonTier", "bma_active", "person_tier", "tier_lesion"]
 
 S = SiteClass
-# §2.3 "no score, weight-bearing/axial site" row: spine, sacrum, pelvis, femur, tibia (and unknown).
+# The "no score, weight-bearing/axial site" row of docs/clinical-model.md#tier-per-lesion:
+# spine, sacrum, pelvis, femur, tibia (and unknown).
 _UNSCORED_MODERATE = frozenset(SPINE_SITES | {S.PELVIS, S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.UNKNOWN})
 _SEDATING = (c.GABAPENTINOID, c.SNRI_TCA, c.BENZODIAZEPINE, c.OPIOID)
 _BMA = (c.BONE_MODIFYING_AGENT, c.ZOLEDRONIC_ACID, c.DENOSUMAB, c.PAMIDRONATE)
@@ -97,7 +99,7 @@ def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Ti
 
 
 def _unscored_non_wb(ev: LesionEvidence) -> Tier:
-    # §2.3: a non-weight-bearing site without a score is LOW only when known to be blastic.
+    # Tier table: a non-weight-bearing site without a score is LOW only when known to be blastic.
     lt = ev.lesion_type
     return Tier.LOW if lt is not None and lt.code == "blastic" and not lt.shared else Tier.MODERATE
 
@@ -135,7 +137,7 @@ def tier_lesion(
     out = LesionTier(Tier.LOW)
     tier = _base(ev, th, out, label)
     wb = site in WEIGHT_BEARING_SITES
-    fractures = list(ev.fractures)  # any time, any status: the bone stays weakened (§2.3)
+    fractures = list(ev.fractures)  # any time, any status: the bone stays weakened
     impending = [f for f in ev.impending if f.status in ACTIVE_STATUSES]
     if fractures or impending:
         tier = Tier.HIGH
@@ -181,7 +183,7 @@ def tier_lesion(
         if ev.radiotherapy.when is None:
             out.missing.append(MissingFact("date of the radiotherapy", "treated as recent"))
     if upgrades == 0 and wb and not bma_active:
-        upgrades = 1  # weak modifier, only when nothing else upgrades (§2.3)
+        upgrades = 1  # weak modifier, only when nothing else upgrades
         out.reasons.append("weight-bearing site and no bone-modifying agent")
     for _ in range(upgrades):
         tier = _up(tier)

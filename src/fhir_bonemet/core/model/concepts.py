@@ -37,7 +37,7 @@ PRIMARY_PROSTATE: Final = "primary-prostate"
 PRIMARY_SOLID: Final = "primary-solid-tumour"
 COPD: Final = "copd"
 
-# --- Body sites (SNOMED CT body structures → site classes of clinical-rules §2.4) --------------------
+# --- Body sites: SNOMED CT body structures → site classes (docs/clinical-model.md#skeletal-site-classes) ---
 SITE_SPINE: Final = "site-spine"
 SITE_SPINE_CERVICAL: Final = "site-spine-cervical"
 SITE_SPINE_THORACIC: Final = "site-spine-thoracic"
@@ -87,7 +87,7 @@ PAIN_MECHANISM: Final = "pain-mechanism"
 SYMPTOMATIC_HYPERCALCAEMIA: Final = "symptomatic-hypercalcaemia"
 FEVER: Final = "fever"
 
-# Red-flag symptoms (clinical-rules §5.4, CG75/NG234 list); yes/no Observations.
+# Red-flag symptoms of R01 and R02 (the NICE list, S12); yes/no Observations.
 RF_RADICULAR_PAIN: Final = "rf-radicular-pain"
 RF_LIMB_WEAKNESS: Final = "rf-limb-weakness"
 RF_WALKING_DIFFICULTY: Final = "rf-walking-difficulty"

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 
 class SiteClass(StrEnum):
-    """Skeletal site classes of clinical-rules §2.4 (one lesion has exactly one)."""
+    """Skeletal site classes (docs/clinical-model.md#skeletal-site-classes); one lesion has exactly one."""
 
     SPINE_CERVICAL = "spine-cervical"
     SPINE_THORACIC = "spine-thoracic"

@@ -3,8 +3,8 @@
 A :class:`Finding` is one concern a rule raised, with everything a clinician or a CDS committee needs to
 trace it: the rule id, the patient data it used (with resource references and dates), what was missing
 and how that made the advice more cautious, a one-line rationale and the evidence source ids (``S01`` ...
-of ``clinical-rules.md`` §1).  The card and CarePlan builders in ``fhir_bonemet.fhir`` only format
-findings; they never decide anything clinical.
+of ``knowledge/sources.toml``).  The card and CarePlan builders outside the core only format findings;
+they never decide anything clinical.
 
 Standard library only: this module is part of the pure core.
 """
@@ -15,6 +15,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fhir_bonemet.core.model.facts import BodySite
+
+MAX_SUMMARY = 139  # CDS Hooks asks for card summaries under 140 characters
+
+
+def fit_summary(text: str) -> str:
+    """Keep a summary under the CDS Hooks limit without cutting a word in half (the one place that does)."""
+    if len(text) <= MAX_SUMMARY:
+        return text
+    cut = text[: MAX_SUMMARY - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
 
 
 class Indicator(StrEnum):

@@ -1,18 +1,17 @@
 """Small, shared queries over :class:`PatientFacts` used by every rule module.
 
-Kept in one place so that "latest value within the lookback" and "active medication" mean the same thing
+Kept in one place so that "within the lookback" and "active medication" mean the same thing
 in every rule.  Standard library only: this module is part of the pure core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from fhir_bonemet.core.model.facts import MedicationFact, ObservationFact, PatientFacts, ProcedureFact
 
-# Statuses under which a medication counts as currently taken (clinical-rules §3 "activeMeds"):
+# Statuses under which a medication counts as currently taken (docs/clinical-model.md#medications):
 # MedicationRequest active; MedicationStatement active or intended.  Draft orders in the hook context
 # are evaluated as if active (order-select / order-sign).
 ACTIVE_REQUEST_STATUSES = frozenset({"active"})
@@ -48,19 +47,6 @@ def observations(facts: PatientFacts, concept: str) -> list[ObservationFact]:
     )
 
 
-def latest(facts: PatientFacts, concept: str, today: date, max_age_days: float) -> ObservationFact | None:
-    """The newest observation of ``concept`` taken within ``max_age_days`` of ``today``, or None."""
-    for obs in observations(facts, concept):
-        if within_days(obs.effective, today, max_age_days):
-            return obs
-    return None
-
-
-def latest_value(facts: PatientFacts, concept: str, today: date, max_age_days: float) -> float | None:
-    obs = latest(facts, concept, today, max_age_days)
-    return obs.quantity.value if obs is not None and obs.quantity is not None else None
-
-
 def is_active(med: MedicationFact, today: date) -> bool:
     """Currently taken: active status (or a draft order under review) and not past its end date."""
     if med.is_draft:
@@ -83,9 +69,3 @@ def has_active(facts: PatientFacts, today: date, *classes: str) -> bool:
 
 def procedures(facts: PatientFacts, concept: str) -> list[ProcedureFact]:
     return [p for p in facts.procedures if concept in p.concepts and p.status != "entered-in-error"]
-
-
-def conditions_with(facts: PatientFacts, concepts: Iterable[str]) -> list[str]:
-    """References of non-metastasis conditions carrying any of ``concepts``."""
-    wanted = set(concepts)
-    return [c.ref for c in facts.conditions if wanted & c.concepts]

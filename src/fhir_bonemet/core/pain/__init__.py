@@ -1,1 +1,25 @@
-"""Pain management, pharmacovigilance and bone-modifying agents."""
+"""Pain management, pharmacovigilance and bone-modifying agents: P01-P25 and the medication red flags
+R06, R07 and R09.  Importing this package declares every rule in it.
+"""
+
+from fhir_bonemet.core.pain import (
+    analgesia,
+    bone_health,
+    bone_health_safety,
+    cns_safety,
+    dosing,
+    exercise_timing,
+    nsaid,
+    review,
+)
+
+__all__ = [
+    "analgesia",
+    "bone_health",
+    "bone_health_safety",
+    "cns_safety",
+    "dosing",
+    "exercise_timing",
+    "nsaid",
+    "review",
+]

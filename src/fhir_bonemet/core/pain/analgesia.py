@@ -1,4 +1,4 @@
-"""Pain assessment and analgesia rules P01-P04 (clinical-rules §3): patient-view only.
+"""Pain assessment and analgesia rules P01-P04 (docs/clinical-model.md#pain): patient-view only.
 
 They read the latest 0-10 pain score (worst pain in 24 h) and the active analgesics, and suggest the next
 step: record a score, simple analgesia, a weak or low-dose strong opioid, a titrated strong opioid.
@@ -10,21 +10,13 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.finding_builder import PAIN_KEYS, RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
 from fhir_bonemet.core.pain.checks import NSAID_CAUTION_CONCEPTS, NSAID_CAUTION_KEYS, nsaid_cautions
-from fhir_bonemet.core.pain.context import (
-    PAIN_KEYS,
-    RENAL_CONCEPTS,
-    RENAL_KEYS,
-    PainContext,
-    PainRule,
-    Trace,
-    pain_rule,
-)
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 ANALGESICS = (c.ACETAMINOPHEN, c.NSAID, c.OPIOID)
 NON_DRUG = (
@@ -39,8 +31,7 @@ def _regular(med: MedicationFact) -> bool:
     return not med.doses or any(not d.as_needed for d in med.doses)
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P01",
     "Record a pain score",
     Category.PAIN,
@@ -48,10 +39,9 @@ def _regular(med: MedicationFact) -> bool:
     thresholds=("lookback.pain_score_days", "pain.nrs_detailed_assessment_min"),
     evidence=("S19", "S02"),
 )
-def p01(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p01(ctx: RuleContext, t: Trace) -> Finding | None:
     if not ctx.facts.lesions or ctx.pain is not None:
         return None
-    t = Trace(ctx, spec)
     days = t.label("lookback.pain_score_days")
     t.fact(UsedFact("Bone metastasis", "active", ctx.facts.lesions[0].ref))
     t.miss(f"0-10 pain score within {days}", "pain is not assumed to be controlled: a score is requested")
@@ -70,8 +60,7 @@ def p01(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P02",
     "Mild pain without regular analgesia",
     Category.PAIN,
@@ -80,8 +69,7 @@ def p01(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S18", "S19", "S02"),
     unverified=True,  # the NRS bands are [M]
 )
-def p02(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p02(ctx: RuleContext, t: Trace) -> Finding | None:
     score = t.pain()
     if score is None or not t.v("pain.nrs_mild_min") <= score.value < t.v("pain.nrs_moderate_min"):
         return None
@@ -100,8 +88,7 @@ def p02(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P03",
     "Moderate pain without an opioid",
     Category.PAIN,
@@ -110,8 +97,7 @@ def p02(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S19", "S18", "S20"),
     unverified=True,
 )
-def p03(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p03(ctx: RuleContext, t: Trace) -> Finding | None:
     score = t.pain()
     if score is None or not t.v("pain.nrs_moderate_min") <= score.value < t.v("pain.nrs_severe_min"):
         return None
@@ -140,8 +126,7 @@ def p03(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P04",
     "Severe pain",
     Category.PAIN,
@@ -155,8 +140,7 @@ def p03(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S18", "S19"),
     unverified=True,
 )
-def p04(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p04(ctx: RuleContext, t: Trace) -> Finding | None:
     score = t.pain()
     if score is None or score.value < t.v("pain.nrs_severe_min"):
         return None

@@ -15,13 +15,13 @@ from fhir_bonemet.core.evidence.derived import clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
 from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import procedures
-from fhir_bonemet.core.pain.context import RENAL_CONCEPTS, RENAL_KEYS, PainContext, PainRule, Trace, pain_rule
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 BMA_CLASSES = (c.BONE_MODIFYING_AGENT, c.ZOLEDRONIC_ACID, c.PAMIDRONATE, c.DENOSUMAB)
 ZA_NAME = "zoledronic acid"
@@ -44,7 +44,7 @@ CALCIUM_KEYS = (
 CALCIUM_CONCEPTS = (c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED, c.LAB_CALCIUM_IONISED, c.LAB_ALBUMIN)
 
 
-def bmas_of(ctx: PainContext) -> list[MedicationFact]:
+def bmas_of(ctx: RuleContext) -> list[MedicationFact]:
     return ctx.active(*BMA_CLASSES)
 
 
@@ -88,7 +88,7 @@ def calcium_low(t: Trace, ca: CalciumResult | None) -> bool:
     return ca.value < t.v(key)
 
 
-def dental_exam_on_record(ctx: PainContext) -> bool:
+def dental_exam_on_record(ctx: RuleContext) -> bool:
     done = [p for p in procedures(ctx.facts, c.DENTAL_EXAM) if p.status not in ("not-done", "stopped")]
     return bool(
         done
@@ -97,8 +97,7 @@ def dental_exam_on_record(ctx: PainContext) -> bool:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P07",
     "Bone-modifying agent not in use",
     Category.BONE_HEALTH,
@@ -114,10 +113,9 @@ def dental_exam_on_record(ctx: PainContext) -> bool:
     thresholds=(*RENAL_KEYS, "pain.za_crcl_min", "pain.bma_min_life_expectancy_months"),
     evidence=("S14", "S16"),
 )
-def p07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p07(ctx: RuleContext, t: Trace) -> Finding | None:
     if not ctx.facts.lesions or bmas_of(ctx):
         return None
-    t = Trace(ctx, spec)
     primaries = {les.primary_cancer for les in ctx.facts.lesions if les.primary_cancer}
     primaries |= {concept for cond in ctx.facts.conditions for concept in cond.concepts} & {
         c.PRIMARY_BREAST,
@@ -154,8 +152,7 @@ def p07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P08",
     "Zoledronic acid dose for renal function",
     Category.BONE_HEALTH,
@@ -164,11 +161,10 @@ def p07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S17", "S16"),
     on_orders=True,
 )
-def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p08(ctx: RuleContext, t: Trace) -> Finding | None:
     za = [m for m in ctx.meds if c.ZOLEDRONIC_ACID in m.classes or has_ingredient(m, ZA_NAME)]
     if not za or not ctx.concerns_focus(za):
         return None
-    t = Trace(ctx, spec)
     t.meds(za)
     renal = t.renal("the dose cannot be adjusted: check creatinine and calculate CrCl before every dose")
     table = _za_table(t)
@@ -222,8 +218,7 @@ def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P09",
     "Calcium and vitamin D on a bone-modifying agent",
     Category.BONE_HEALTH,
@@ -240,18 +235,18 @@ def p08(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S17",),
     on_orders=True,
 )
-def p09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p09(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
     if not bmas or not ctx.concerns_focus(bmas):
         return None
-    t = Trace(ctx, spec)
     ca = calcium(t)
-    if calcium_low(t, ca):
-        return None  # R06 speaks, with P09 as a related rule
+    low = calcium_low(t, ca)
     high = ca is not None and ca.value > t.v(
         "red_flags.calcium_uln" if ca.is_total else "red_flags.ionised_calcium_uln"
     )
     reasons: list[str] = []
+    if low:
+        reasons.append("calcium below the lower limit of normal")  # R06 then speaks, naming P09
     if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
         reasons.append("no calcium and vitamin D supplement")
     if ca is None:

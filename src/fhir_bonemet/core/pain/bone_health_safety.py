@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import obs_date
 from fhir_bonemet.core.pain.bone_health import (
@@ -21,13 +23,10 @@ from fhir_bonemet.core.pain.bone_health import (
     dental_exam_on_record,
 )
 from fhir_bonemet.core.pain.checks import active_conditions
-from fhir_bonemet.core.pain.context import RENAL_CONCEPTS, RENAL_KEYS, PainContext, PainRule, Trace, pain_rule
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 
-@pain_rule(
-    RULES,
+@rule(
     "R06",
     "Hypocalcaemia on a bone-modifying agent",
     Category.RED_FLAG,
@@ -41,12 +40,12 @@ RULES: list[PainRule] = []
     ),
     evidence=("S17",),
     on_orders=True,
+    supersedes=("P09",),  # with calcium already low, the calcium and vitamin D advice of P09 is part of R06
 )
-def r06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def r06(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
     if not bmas or not ctx.concerns_focus(bmas):
         return None
-    t = Trace(ctx, spec)
     ca = calcium(t)
     if ca is None or not calcium_low(t, ca):
         return None
@@ -72,12 +71,10 @@ def r06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         f"{ca.label} {ca.shown()} on a bone-modifying agent: hold the next dose, correct calcium",
         f"{ca.label} is below the lower limit of normal while on a bone-modifying agent.",
         recs,
-        related=("P09",),
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "R07",
     "Suspected osteonecrosis of the jaw",
     Category.RED_FLAG,
@@ -87,11 +84,10 @@ def r06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     unverified=True,  # the action (holding the agent) is [M]
     on_orders=True,
 )
-def r07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def r07(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
     if not bmas or not ctx.concerns_focus(bmas):
         return None
-    t = Trace(ctx, spec)
     onj = active_conditions(t, (c.ONJ,))
     symptom = ctx.index.latest(c.RF_ONJ_SYMPTOM, ctx.today, t.v("red_flags.symptom_lookback_days"))
     if symptom is not None and symptom.flag:
@@ -118,8 +114,7 @@ def r07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P10",
     "Dental examination before a bone-modifying agent",
     Category.BONE_HEALTH,
@@ -127,11 +122,10 @@ def r07(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S16",),
     on_orders=True,
 )
-def p10(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p10(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
     if not bmas or not ctx.concerns_focus(bmas) or dental_exam_on_record(ctx):
         return None
-    t = Trace(ctx, spec)
     t.meds(bmas)
     t.miss("dental examination", "treated as not done: a dental examination is advised")
     return t.finding(

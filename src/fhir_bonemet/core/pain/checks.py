@@ -1,7 +1,7 @@
 """Patient-level checks shared by several pain rules (older age, bleeding and liver risk, NSAID cautions).
 
-Each check records what it used in the rule's :class:`~fhir_bonemet.core.pain.context.Trace`, and treats
-unknown data as "cannot be excluded": the rule then says so instead of staying silent.
+Each check records what it used in the rule's :class:`~fhir_bonemet.core.model.finding_builder.Trace`,
+and treats unknown data as "cannot be excluded": the rule then says so instead of staying silent.
 
 Standard library only: this module is part of the pure core.
 """
@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from fhir_bonemet.core.evidence.labs import LabValue, latest_lab
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import ConditionFact
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import UsedFact
 from fhir_bonemet.core.model.queries import obs_date
-from fhir_bonemet.core.pain.context import RENAL_CONCEPTS, RENAL_KEYS, Trace
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 # "unknown" counts as current: an unknown status is not evidence that the problem has gone away.
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse", "unknown"})

@@ -1,4 +1,5 @@
-"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24 and R09 (clinical-rules §3, §4).
+"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24 and R09
+(docs/clinical-model.md#pharmacovigilance).
 
 Sedation, dizziness, respiratory depression and constipation are what stop patients moving (S02).  On
 order hooks these rules speak only when a draft order in focus is part of the concern, and name it.
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
-from fhir_bonemet.core.pain.context import CNS_ACTIVE, PainContext, PainRule, Trace, med_label, pain_rule
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import CNS_ACTIVE
 
 _NALOXONE = (
     "Consider a take-home naloxone prescription and teach the patient and carers to use it "
@@ -31,8 +33,7 @@ def _mme_fact(t: Trace) -> None:
         t.fact(UsedFact("Daily oral morphine equivalents", daily_mme(opioids, t.ctx.th).describe()))
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P12",
     "Sedating adjuvant and fall risk",
     Category.MEDICATION_SAFETY,
@@ -41,11 +42,10 @@ def _mme_fact(t: Trace) -> None:
     evidence=("S23", "S02"),
     on_orders=True,
 )
-def p12(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p12(ctx: RuleContext, t: Trace) -> Finding | None:
     adjuvants = ctx.active(c.GABAPENTINOID, c.SNRI_TCA)
     if not adjuvants or not ctx.concerns_focus(adjuvants):
         return None
-    t = Trace(ctx, spec)
     reasons: list[str] = []
     older = is_older(t, "older age not excluded: fall-risk precautions advised")
     if older:
@@ -83,25 +83,24 @@ def p12(ctx: PainContext, spec: RuleSpec) -> Finding | None:
 
 
 def _cns_combination(
-    ctx: PainContext,
+    ctx: RuleContext,
 ) -> tuple[list[MedicationFact], list[MedicationFact], list[MedicationFact]]:
     return ctx.active(c.OPIOID), ctx.active(c.BENZODIAZEPINE), ctx.active(c.GABAPENTINOID)
 
 
-@pain_rule(
-    RULES,
+@rule(
     "R09",
     "Opioid, benzodiazepine and gabapentinoid together",
     Category.RED_FLAG,
     concepts=(c.OPIOID, c.BENZODIAZEPINE, c.GABAPENTINOID, c.NALOXONE, c.COPD),
     evidence=("S21", "S22", "S23"),
     on_orders=True,
+    supersedes=("P14", "P13"),  # one card for the combination: P14 and P13 are named as related
 )
-def r09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def r09(ctx: RuleContext, t: Trace) -> Finding | None:
     opioids, benzos, gabas = _cns_combination(ctx)
     if not (opioids and benzos and gabas) or not ctx.concerns_focus(opioids + benzos + gabas):
         return None
-    t = Trace(ctx, spec)
     t.meds(opioids + benzos + gabas)
     _mme_fact(t)
     t.act(benzos, "delete", "avoid adding a benzodiazepine to an opioid and a gabapentinoid")
@@ -122,12 +121,10 @@ def r09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
         "Opioid + benzodiazepine + gabapentinoid: avoid this combination; reduce or stop one",
         "An opioid, a benzodiazepine and a gabapentinoid are all active (boxed warnings S21, S22).",
         recs,
-        related=("P14", "P13"),
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P14",
     "Opioid with a benzodiazepine",
     Category.MEDICATION_SAFETY,
@@ -135,11 +132,10 @@ def r09(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S21", "S23"),
     on_orders=True,
 )
-def p14(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    opioids, benzos, gabas = _cns_combination(ctx)
-    if not (opioids and benzos) or gabas or not ctx.concerns_focus(opioids + benzos):
-        return None  # with a gabapentinoid as well, R09 speaks instead
-    t = Trace(ctx, spec)
+def p14(ctx: RuleContext, t: Trace) -> Finding | None:
+    opioids, benzos, _ = _cns_combination(ctx)
+    if not (opioids and benzos) or not ctx.concerns_focus(opioids + benzos):
+        return None
     t.meds(opioids + benzos)
     _mme_fact(t)
     t.act(benzos, "delete", "avoid a benzodiazepine with an opioid unless alternatives are inadequate")
@@ -159,8 +155,7 @@ def p14(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P13",
     "Gabapentinoid with an opioid",
     Category.MEDICATION_SAFETY,
@@ -169,11 +164,10 @@ def p14(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S22",),
     on_orders=True,
 )
-def p13(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    opioids, benzos, gabas = _cns_combination(ctx)
-    if not (opioids and gabas) or benzos or not ctx.concerns_focus(opioids + gabas):
-        return None  # with a benzodiazepine as well, R09 speaks instead
-    t = Trace(ctx, spec)
+def p13(ctx: RuleContext, t: Trace) -> Finding | None:
+    opioids, _, gabas = _cns_combination(ctx)
+    if not (opioids and gabas) or not ctx.concerns_focus(opioids + gabas):
+        return None
     t.meds(opioids + gabas)
     _mme_fact(t)
     recs = [
@@ -197,8 +191,7 @@ def p13(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P15",
     "Opioid without a bowel regimen",
     Category.MEDICATION_SAFETY,
@@ -207,11 +200,10 @@ def p13(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     unverified=True,
     on_orders=True,
 )
-def p15(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p15(ctx: RuleContext, t: Trace) -> Finding | None:
     opioids = ctx.active(c.OPIOID)
     if not opioids or ctx.has(c.LAXATIVE_STIMULANT, c.LAXATIVE_OSMOTIC) or not ctx.concerns_focus(opioids):
         return None
-    t = Trace(ctx, spec)
     t.meds(opioids)
     softeners = ctx.active(c.LAXATIVE_SOFTENER)
     t.meds(softeners)
@@ -236,8 +228,7 @@ def p15(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P24",
     "Tramadol with a serotonergic antidepressant",
     Category.MEDICATION_SAFETY,
@@ -246,12 +237,11 @@ def p15(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     unverified=True,
     on_orders=True,
 )
-def p24(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p24(ctx: RuleContext, t: Trace) -> Finding | None:
     tramadol = [m for m in ctx.meds if c.TRAMADOL in m.classes or has_ingredient(m, "tramadol")]
     serotonergic = ctx.active(c.SNRI_TCA, c.SSRI)
     if not tramadol or not serotonergic or not ctx.concerns_focus(tramadol + serotonergic):
         return None
-    t = Trace(ctx, spec)
     t.meds(tramadol + serotonergic)
     t.act(tramadol, "delete", "consider an alternative opioid (serotonergic antidepressant active)")
     t.act(

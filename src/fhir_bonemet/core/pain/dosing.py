@@ -1,5 +1,5 @@
 """Dose-dependent analgesic safety: acetaminophen ceilings (P20, P21), corticosteroid duration (P22) and
-renally cleared opioids (P23) (clinical-rules §3).
+renally cleared opioids (P23) (docs/clinical-model.md#pharmacovigilance).
 
 Acetaminophen is totalled across every active product, combination products included (see
 :mod:`~fhir_bonemet.core.evidence.dose_arithmetic`); a product whose dose cannot be read is named, never
@@ -19,28 +19,20 @@ from fhir_bonemet.core.evidence.dose_arithmetic import (
     has_ingredient,
 )
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import LIVER_KEYS, OLDER_KEYS, is_older, liver_risk
-from fhir_bonemet.core.pain.context import (
-    RENAL_CONCEPTS,
-    RENAL_KEYS,
-    PainContext,
-    PainRule,
-    Trace,
-    is_systemic,
-    med_label,
-    pain_rule,
-)
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS, is_systemic
 
 # A corticosteroid whose recorded reason is one of these is "for pain" (P22); no reason recorded counts too.
 _PAIN_REASONS = frozenset({c.NEOPLASM_PAIN, c.NEUROPATHIC_PAIN, c.BONE_METASTASIS})
 
 
-def _products(ctx: PainContext) -> list[MedicationFact]:
+def _products(ctx: RuleContext) -> list[MedicationFact]:
     found = ctx.index.memo(
         ("acetaminophen_products", ctx.hook, ctx.today),  # P20 and P21 ask: worked out once per call
         lambda: tuple(
@@ -50,7 +42,7 @@ def _products(ctx: PainContext) -> list[MedicationFact]:
     return list(found)
 
 
-def _acetaminophen_total(ctx: PainContext, products: list[MedicationFact]) -> IngredientTotal:
+def _acetaminophen_total(ctx: RuleContext, products: list[MedicationFact]) -> IngredientTotal:
     # P20 and P21 read the same total: worked out once per call (``products`` is ``_products(ctx)``).
     key = ("daily_acetaminophen", ctx.hook, ctx.today)
     return ctx.index.memo(key, lambda: daily_acetaminophen(products))
@@ -71,8 +63,7 @@ def _total_facts(t: Trace, total: IngredientTotal) -> None:
     t.fact(UsedFact("Total daily acetaminophen", shown))
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P20",
     "Total daily acetaminophen above the maximum",
     Category.MEDICATION_SAFETY,
@@ -85,11 +76,10 @@ def _total_facts(t: Trace, total: IngredientTotal) -> None:
     evidence=("S25", "S20"),
     on_orders=True,
 )
-def p20(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     products = _products(ctx)
     if not products or not ctx.concerns_focus(products):
         return None
-    t = Trace(ctx, spec)
     total = _acetaminophen_total(ctx, products)
     long_days = t.v("pain.acetaminophen_long_term_days")
     starts = [m.start for m in products if m.start is not None and not m.is_draft]
@@ -124,8 +114,7 @@ def p20(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P21",
     "Acetaminophen with liver disease or older age",
     Category.MEDICATION_SAFETY,
@@ -133,12 +122,12 @@ def p20(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     thresholds=(*LIVER_KEYS, *OLDER_KEYS, "pain.acetaminophen_liver_max_mg_day"),
     evidence=("S25", "S29"),
     on_orders=True,
+    absorbs=("P20",),  # the lower ceiling includes the general one: one card, with P20's advice
 )
-def p21(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p21(ctx: RuleContext, t: Trace) -> Finding | None:
     products = _products(ctx)
     if not products or not ctx.concerns_focus(products):
         return None
-    t = Trace(ctx, spec)
     reasons = liver_risk(t)
     total = _acetaminophen_total(ctx, products)
     cap = t.v("pain.acetaminophen_liver_max_mg_day")
@@ -166,8 +155,7 @@ def p21(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P22",
     "Prolonged corticosteroid for pain",
     Category.PAIN,
@@ -176,8 +164,7 @@ def p21(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S18", "S19", "S14"),
     unverified=True,
 )
-def p22(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p22(ctx: RuleContext, t: Trace) -> Finding | None:
     days = t.v("pain.corticosteroid_review_days")
     long: list[MedicationFact] = []
     for med in ctx.active(c.CORTICOSTEROID):
@@ -209,8 +196,7 @@ def p22(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P23",
     "Morphine or codeine with renal impairment",
     Category.MEDICATION_SAFETY,
@@ -219,13 +205,12 @@ def p22(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S20",),
     on_orders=True,
 )
-def p23(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p23(ctx: RuleContext, t: Trace) -> Finding | None:
     opioids = [
         m for m in ctx.meds if c.RENAL_RISK_OPIOID in m.classes or has_ingredient(m, "morphine", "codeine")
     ]
     if not opioids or not ctx.concerns_focus(opioids):
         return None
-    t = Trace(ctx, spec)
     renal = t.renal("accumulation of active metabolites cannot be excluded: check renal function")
     limit = t.label("pain.renal_opioid_crcl_below")
     if renal.value is None:

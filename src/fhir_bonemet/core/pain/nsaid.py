@@ -1,4 +1,5 @@
-"""NSAID safety rules P16-P19 (clinical-rules §3): kidney, bleeding, platelets, GI/CV risk.
+"""NSAID safety rules P16-P19: kidney, bleeding, platelets, GI/CV risk
+(docs/clinical-model.md#pharmacovigilance).
 
 Only systemic NSAIDs count (a topical gel is not a renal or bleeding risk of the same order).  Renal
 function is the Cockcroft-Gault CrCl, else a measured clearance, else eGFR, and the card says which; when
@@ -10,31 +11,22 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older, platelets
-from fhir_bonemet.core.pain.context import (
-    RENAL_CONCEPTS,
-    RENAL_KEYS,
-    PainContext,
-    PainRule,
-    Trace,
-    is_systemic,
-    pain_rule,
-)
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS, is_systemic
 
 _ALTERNATIVES = "Prefer paracetamol or an opioid for analgesia."
 
 
-def _nsaids(ctx: PainContext) -> list[MedicationFact]:
+def _nsaids(ctx: RuleContext) -> list[MedicationFact]:
     return [m for m in ctx.active(c.NSAID) if is_systemic(m)]
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P16",
     "NSAID with severe renal impairment",
     Category.MEDICATION_SAFETY,
@@ -43,11 +35,10 @@ def _nsaids(ctx: PainContext) -> list[MedicationFact]:
     evidence=("S20", "S29"),
     on_orders=True,
 )
-def p16(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p16(ctx: RuleContext, t: Trace) -> Finding | None:
     nsaids = _nsaids(ctx)
     if not nsaids or not ctx.concerns_focus(nsaids):
         return None
-    t = Trace(ctx, spec)
     renal = t.renal("the NSAID cannot be confirmed safe for the kidneys: check creatinine first")
     avoid = t.label("pain.nsaid_avoid_crcl_below")
     caution = t.label("pain.nsaid_caution_crcl_below")
@@ -80,8 +71,7 @@ def p16(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P17",
     "NSAID with an anticoagulant",
     Category.MEDICATION_SAFETY,
@@ -89,12 +79,11 @@ def p16(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S20",),
     on_orders=True,
 )
-def p17(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p17(ctx: RuleContext, t: Trace) -> Finding | None:
     nsaids = _nsaids(ctx)
     anticoagulants = ctx.active(c.ANTICOAGULANT)
     if not nsaids or not anticoagulants or not ctx.concerns_focus(nsaids + anticoagulants):
         return None
-    t = Trace(ctx, spec)
     t.meds(nsaids + anticoagulants)
     t.act(nsaids, "delete", "avoid an NSAID with the active anticoagulant (bleeding risk)")
     t.act(anticoagulants, "update", "NSAID active: review the combination (bleeding risk)")
@@ -109,8 +98,7 @@ def p17(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P18",
     "NSAID with thrombocytopenia",
     Category.MEDICATION_SAFETY,
@@ -119,11 +107,10 @@ def p17(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S20",),
     on_orders=True,
 )
-def p18(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p18(ctx: RuleContext, t: Trace) -> Finding | None:
     nsaids = _nsaids(ctx)
     if not nsaids or not ctx.concerns_focus(nsaids):
         return None
-    t = Trace(ctx, spec)
     limit = t.label("pain.platelets_nsaid_avoid_below")
     plt = platelets(t)
     low_count = plt is not None and plt.value < t.v("pain.platelets_nsaid_avoid_below")
@@ -153,8 +140,7 @@ def p18(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P19",
     "NSAID with GI, renal or CV risk factors",
     Category.MEDICATION_SAFETY,
@@ -163,7 +149,7 @@ def p18(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S29", "S20", "S23"),
     on_orders=True,
 )
-def p19(ctx: PainContext, spec: RuleSpec) -> Finding | None:
+def p19(ctx: RuleContext, t: Trace) -> Finding | None:
     nsaids = _nsaids(ctx)
     if not nsaids:
         return None
@@ -171,7 +157,6 @@ def p19(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     chemo = ctx.active(c.CHEMOTHERAPY)
     if not ctx.concerns_focus(nsaids + steroids + chemo):
         return None
-    t = Trace(ctx, spec)
     reasons: list[str] = []
     if active_conditions(t, (c.GI_BLEED_ULCER,), include_resolved=True):
         reasons.append("GI bleeding or peptic ulcer history")

@@ -1,4 +1,5 @@
-"""Review of uncontrolled pain, local therapy and neuropathic adjuvants: P05, P06, P11 (clinical-rules §3).
+"""Review of uncontrolled pain, local therapy and neuropathic adjuvants: P05, P06, P11
+(docs/clinical-model.md#pain).
 
 Patient-view only.  P05 looks for pain that stays at or above the moderate band on a strong opioid; P06
 proposes radiotherapy for focal bone pain at a metastasis not irradiated recently; P11 proposes an
@@ -12,21 +13,13 @@ from __future__ import annotations
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import BoneLesion, ProcedureFact, SiteClass
+from fhir_bonemet.core.model.finding_builder import PAIN_KEYS, RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import procedures, within_days
-from fhir_bonemet.core.pain.context import (
-    PAIN_KEYS,
-    RENAL_CONCEPTS,
-    RENAL_KEYS,
-    PainContext,
-    PainRule,
-    Trace,
-    pain_rule,
-)
-
-RULES: list[PainRule] = []
+from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 _SPINE = frozenset(
     {
@@ -44,8 +37,7 @@ _REGIONS = (
 )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P05",
     "Pain uncontrolled on a strong opioid",
     Category.PAIN,
@@ -65,8 +57,7 @@ _REGIONS = (
     ),
     evidence=("S19", "S15a", "S02"),
 )
-def p05(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p05(ctx: RuleContext, t: Trace) -> Finding | None:
     latest = t.pain()
     moderate = t.v("pain.nrs_moderate_min")
     strong = ctx.active(c.STRONG_OPIOID)
@@ -112,7 +103,7 @@ def _same_region(a: SiteClass, b: SiteClass) -> bool:
     return any(a in region and b in region for region in _REGIONS)
 
 
-def _rt_covers(proc: ProcedureFact, lesion: BoneLesion, ctx: PainContext, days: float) -> bool:
+def _rt_covers(proc: ProcedureFact, lesion: BoneLesion, ctx: RuleContext, days: float) -> bool:
     if proc.status in ("not-done", "entered-in-error", "stopped"):
         return False
     recent = within_days(proc.performed, ctx.today, days) or (
@@ -121,8 +112,7 @@ def _rt_covers(proc: ProcedureFact, lesion: BoneLesion, ctx: PainContext, days: 
     return recent and proc.site is not None and _same_region(proc.site.site, lesion.site.site)
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P06",
     "Focal bone pain: radiotherapy referral",
     Category.PAIN,
@@ -130,8 +120,7 @@ def _rt_covers(proc: ProcedureFact, lesion: BoneLesion, ctx: PainContext, days: 
     thresholds=(*PAIN_KEYS, "pain.nrs_moderate_min", "pain.rt_recent_days"),
     evidence=("S15a", "S15b", "S14"),
 )
-def p06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p06(ctx: RuleContext, t: Trace) -> Finding | None:
     score = t.pain()
     if score is None or score.value < t.v("pain.nrs_moderate_min") or not ctx.facts.lesions:
         return None
@@ -176,8 +165,7 @@ def p06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     )
 
 
-@pain_rule(
-    RULES,
+@rule(
     "P11",
     "Neuropathic component without an adjuvant",
     Category.PAIN,
@@ -196,8 +184,7 @@ def p06(ctx: PainContext, spec: RuleSpec) -> Finding | None:
     evidence=("S19", "S18", "S20", "S02"),
     unverified=True,
 )
-def p11(ctx: PainContext, spec: RuleSpec) -> Finding | None:
-    t = Trace(ctx, spec)
+def p11(ctx: RuleContext, t: Trace) -> Finding | None:
     score = t.pain()
     if score is None or score.value < t.v("pain.nrs_moderate_min") or ctx.has(c.GABAPENTINOID, c.SNRI_TCA):
         return None

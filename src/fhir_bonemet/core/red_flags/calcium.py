@@ -1,4 +1,4 @@
-"""Red flag R03 (clinical-rules §4): hypercalcaemia, on the calcium value of :func:`.labs.corrected_calcium`.
+"""Red flag R03: hypercalcaemia, read on :func:`~fhir_bonemet.core.evidence.labs.corrected_calcium`.
 
 Bands on corrected total calcium: above the upper limit of normal (warning: repeat, review causes),
 12 to <14 mg/dL (warning: urgent review; exercise is held by the global gate), >= 14 mg/dL or symptomatic
@@ -11,26 +11,18 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from datetime import date
-
 from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import register
-from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
-from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import (
-    ACTIVE_STATUSES,
-    defaults_in,
-    fit_summary,
-    used_condition,
-    used_obs,
-)
+from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, used_condition, used_obs
 
 __all__ = ["r03_hypercalcaemia"]
 
-register(
+
+@rule(
     "R03",
     "Hypercalcaemia",
     Category.RED_FLAG,
@@ -58,11 +50,8 @@ register(
     ),
     evidence=("S24", "S17"),
 )
-
-
-def r03_hypercalcaemia(
-    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
-) -> tuple[Finding, ...]:
+def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
+    facts, today, th, idx = ctx.facts, ctx.today, ctx.th, ctx.index
     ca = corrected_calcium(facts, today, th, idx)
     symptomatic = idx.answered_yes(
         (c.SYMPTOMATIC_HYPERCALCAEMIA,), today, th.v("red_flags.symptom_lookback_days")
@@ -73,7 +62,7 @@ def r03_hypercalcaemia(
     if ca is None:
         conds = [x for x in idx.conditions(c.HYPERCALCAEMIA) if x.clinical_status in ACTIVE_STATUSES]
         if not conds and not symptomatic:
-            return ()
+            return None
         used.extend(used_condition("Hypercalcaemia", x) for x in conds)
         missing.append(
             MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
@@ -98,16 +87,18 @@ def r03_hypercalcaemia(
         elif ca.value > th.v(prefix + "uln"):
             band = "mild"
         else:
-            return ()
+            return None
         if symptomatic:
             band = "critical"
         shown = ca.short + (f" ({ca.mmol_per_l:.2f} mmol/L)" if ca.molar else "")
-    return (_r03_finding(band, shown, used, missing, th, keys),)
+    t.fact(*used)
+    t.missing.extend(missing)
+    t.rely(*keys)
+    return _r03_finding(t, band, shown, unverified=any(th[k].basis == "unverified" for k in keys))
 
 
-def _r03_finding(
-    band: str, shown: str, used: list[UsedFact], missing: list[MissingFact], th: Thresholds, keys: list[str]
-) -> Finding:
+def _r03_finding(t: Trace, band: str, shown: str, *, unverified: bool) -> Finding:
+    th = t.ctx.th
     hold = "hold exercise"
     recs: tuple[str, ...]
     if band == "critical":
@@ -132,18 +123,11 @@ def _r03_finding(
             "Repeat calcium with albumin and review causes.",
             "Consider holding calcium and vitamin D supplements while calcium is rising.",
         )
-    return Finding(
-        rule_id="R03",
-        title="Hypercalcaemia",
-        category=Category.RED_FLAG,
-        indicator=Indicator.CRITICAL if band == "critical" else Indicator.WARNING,
-        summary=fit_summary(summary),
-        rationale=f"Hypercalcaemia band: {band} ({shown}).",
-        recommendations=recs,
-        evidence=("S24", "S17"),
-        used=tuple(used),
-        missing=tuple(missing),
+    return t.finding(
+        Indicator.CRITICAL if band == "critical" else Indicator.WARNING,
+        summary,
+        f"Hypercalcaemia band: {band} ({shown}).",
+        recs,
         referrals=(Referral.ACUTE_ONCOLOGY,) if band != "mild" else (),
-        defaults_used=defaults_in(th, keys),
-        unverified=any(th[k].basis == "unverified" for k in keys),
+        unverified=unverified,
     )

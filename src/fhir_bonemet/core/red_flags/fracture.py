@@ -1,8 +1,8 @@
-"""Red flag R04 (clinical-rules §4): pathological or impending fracture.
+"""Red flag R04: pathological or impending fracture (``docs/clinical-model.md#red-flags``).
 
 It reads the per-lesion evidence of :mod:`~fhir_bonemet.core.evidence.lesions`, as the exercise tiering
-does, so a
-lesion flagged here is never tiered as if it were stable.
+does, so a lesion flagged here is never tiered as if it were stable.  One finding per fracture record and
+per score result.
 
 Standard library only: this module is part of the pure core.
 """
@@ -14,24 +14,19 @@ from datetime import date
 from fhir_bonemet.core.evidence.lesion_sites import SPINE_SITES, attribute, lesions_label, site_label
 from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, lesion_evidence, review_covers
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import register
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact, PatientFacts
+from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact
+from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import within_days
-from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import (
-    ACTIVE_STATUSES,
-    defaults_in,
-    fit_summary,
-    num,
-    used_attr,
-    used_condition,
-)
+from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition
 
 __all__ = ["r04_fracture"]
 
-register(
+
+@rule(
     "R04",
     "Pathological or impending fracture",
     Category.RED_FLAG,
@@ -46,6 +41,9 @@ register(
     ),
     evidence=("S11", "S10", "S13", "S14"),
 )
+def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
+    evidence = lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index)
+    return (*_fracture_findings(ctx.index, ctx.today, t), *_score_findings(evidence, t))
 
 
 def _referrals(lesions: tuple[BoneLesion, ...], cond: ConditionFact | None = None) -> tuple[Referral, ...]:
@@ -72,39 +70,36 @@ def _surgeon(referrals: tuple[Referral, ...]) -> str:
 
 
 def _finding(
+    rule: Trace,
     indicator: Indicator,
     summary: str,
     rationale: str,
     used: list[UsedFact],
     missing: list[MissingFact],
     referrals: tuple[Referral, ...],
-    th: Thresholds,
     keys: tuple[str, ...],
 ) -> Finding:
-    return Finding(
-        rule_id="R04",
-        title="Pathological or impending fracture",
-        category=Category.RED_FLAG,
-        indicator=indicator,
-        summary=fit_summary(summary),
-        rationale=rationale,
-        recommendations=(
+    t = Trace(rule.ctx, rule.spec)  # one builder per finding: each fracture or score is its own card
+    t.fact(*used)
+    t.missing.extend(missing)
+    t.rely(*keys)
+    return t.finding(
+        indicator,
+        summary,
+        rationale,
+        (
             "Refer to orthopaedics or spine surgery; prophylactic fixation is preferred over fixing after "
             "fracture.",
             "No loading of the site; protected weight-bearing advice pending review.",
             "Consider post-operative radiotherapy after fixation.",
         ),
-        evidence=("S11", "S10", "S13", "S14"),
-        used=tuple(used),
-        missing=tuple(missing),
         referrals=referrals,
-        defaults_used=defaults_in(th, keys),
     )
 
 
-def _fracture_findings(idx: FactIndex, today: date, th: Thresholds) -> list[Finding]:
+def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
     out: list[Finding] = []
-    recent = th.v("lookback.recent_fracture_days")
+    recent = t.ctx.th.v("lookback.recent_fracture_days")
     for concept, name in (
         (c.PATHOLOGICAL_FRACTURE, "Pathological fracture"),
         (c.IMPENDING_FRACTURE, "Impending fracture"),
@@ -124,6 +119,7 @@ def _fracture_findings(idx: FactIndex, today: date, th: Thresholds) -> list[Find
             surgeon = _surgeon(_referrals(lesions, cond))
             out.append(
                 _finding(
+                    t,
                     Indicator.CRITICAL,
                     f"{name} ({where}): suggest urgent {surgeon} review; no loading of the site",
                     f"{name} recorded"
@@ -131,15 +127,15 @@ def _fracture_findings(idx: FactIndex, today: date, th: Thresholds) -> list[Find
                     [used_condition(name, cond)],
                     missing,
                     _referrals(lesions, cond),
-                    th,
                     ("lookback.recent_fracture_days",),
                 )
             )
     return out
 
 
-def _score_findings(evidence: tuple[LesionEvidence, ...], th: Thresholds) -> list[Finding]:
+def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Finding]:
     """One finding per score result; a score that fits several lesions names all of them."""
+    th = t.ctx.th
     groups: dict[str, tuple[Indicator, str, Attributed, list[BoneLesion]]] = {}
     for ev in evidence:
         for name, score, high, borderline_lo, borderline_hi in (
@@ -189,19 +185,14 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], th: Thresholds) -> lis
             )
         out.append(
             _finding(
+                t,
                 indicator,
                 summary,
                 why,
                 [used_attr(f"{name} ({where})", score)],
                 missing,
                 _referrals(tuple(lesions)),
-                th,
                 ("lookback.score_days",),
             )
         )
     return out
-
-
-def r04_fracture(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Finding, ...]:
-    evidence = lesion_evidence(facts, today, th, idx)
-    return (*_fracture_findings(idx, today, th), *_score_findings(evidence, th))

@@ -1,4 +1,4 @@
-"""Red flag R05 (clinical-rules §4): sudden pain escalation at a bone lesion.
+"""Red flag R05: sudden pain escalation at a bone lesion (``docs/clinical-model.md#red-flags``).
 
 An NRS rise of at least N points within the window, or severe pain with mechanical pain at the lesion,
 may signal a fracture or instability.  :func:`escalations` is shared with the exercise tiering, which
@@ -15,17 +15,19 @@ from datetime import date, timedelta
 from fhir_bonemet.core.evidence.lesion_sites import attribute, lesions_label
 from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import register
+from fhir_bonemet.core.model.catalogue import rule
+from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex, instant
 from fhir_bonemet.core.model.facts import BoneLesion, ObservationFact, PatientFacts
+from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import defaults_in, fit_summary, num, used_attr, used_obs
+from fhir_bonemet.core.model.used_facts import num, used_attr, used_obs
 
 __all__ = ["Escalation", "escalations", "r05_pain_escalation"]
 
-register(
+_R05 = rule(
     "R05",
     "Sudden pain escalation at a lesion",
     Category.RED_FLAG,
@@ -127,11 +129,10 @@ def _lowest_before(
     return best
 
 
-def r05_pain_escalation(
-    facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
-) -> tuple[Finding, ...]:
+@_R05
+def r05_pain_escalation(ctx: RuleContext, rule: Trace) -> tuple[Finding, ...]:
     out: list[Finding] = []
-    for esc in escalations(facts, today, th, idx):
+    for esc in escalations(ctx.facts, ctx.today, ctx.th, ctx.index):
         sited = esc.latest.site is not None or bool(esc.latest.focus)
         where = lesions_label(esc.lesions) if sited else "site not recorded"
         now = num(esc.latest.quantity.value) if esc.latest.quantity else "?"
@@ -144,30 +145,22 @@ def r05_pain_escalation(
         if esc.mechanical is not None:
             used.append(used_attr("Mechanical pain", esc.mechanical))
         missing = [] if sited else [MissingFact("site of the pain", "assumed to involve every bone lesion")]
+        t = Trace(ctx, rule.spec)  # one builder per finding: each escalation is its own card
+        t.fact(*used)
+        t.missing.extend(missing)
+        t.rely(
+            "red_flags.pain_rise_points",
+            "red_flags.pain_rise_window_days",
+            "red_flags.pain_escalation_nrs_min",
+        )
         out.append(
-            Finding(
-                rule_id="R05",
-                title="Sudden pain escalation at a lesion",
-                category=Category.RED_FLAG,
-                indicator=Indicator.WARNING,
-                summary=fit_summary(
-                    f"{what} ({where}): suggest imaging for fracture or instability; pause loading"
-                ),
-                rationale="Escalating or mechanical pain at a bone metastasis may signal a fracture.",
-                recommendations=(
+            t.finding(
+                Indicator.WARNING,
+                f"{what} ({where}): suggest imaging for fracture or instability; pause loading",
+                "Escalating or mechanical pain at a bone metastasis may signal a fracture.",
+                (
                     "Assess for fracture or instability (imaging).",
                     "Pause loading of the affected region and re-tier the exercise plan.",
-                ),
-                evidence=("S01",),
-                used=tuple(used),
-                missing=tuple(missing),
-                defaults_used=defaults_in(
-                    th,
-                    (
-                        "red_flags.pain_rise_points",
-                        "red_flags.pain_rise_window_days",
-                        "red_flags.pain_escalation_nrs_min",
-                    ),
                 ),
             )
         )

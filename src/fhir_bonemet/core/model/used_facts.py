@@ -1,4 +1,4 @@
-"""Small helpers that turn facts into the traceable pieces of a finding (used facts, labels, summaries).
+"""Small helpers that turn facts into the traceable pieces of a finding: used facts, dates and numbers.
 
 Standard library only: this module is part of the pure core.
 """
@@ -9,16 +9,16 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from fhir_bonemet.core.evidence.lesions import Attributed
-from fhir_bonemet.core.model.facts import ConditionFact, ObservationFact, ProcedureFact
+from fhir_bonemet.core.model.facts import ConditionFact, MedicationFact, ObservationFact, ProcedureFact
 from fhir_bonemet.core.model.findings import UsedFact
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "MAX_SUMMARY",
     "defaults_in",
-    "fit_summary",
     "iso",
+    "med_label",
+    "med_used",
     "num",
     "used_attr",
     "used_condition",
@@ -29,8 +29,6 @@ __all__ = [
 # Clinical statuses under which a condition counts as current.  "unknown" counts: an unknown status is
 # not evidence that the problem has gone away.
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse", "unknown"})
-
-MAX_SUMMARY = 139  # CDS Hooks asks for summaries under 140 characters
 
 
 def iso(when: date | datetime | None) -> str | None:
@@ -78,12 +76,13 @@ def used_attr(label: str, fact: Attributed) -> UsedFact:
     return UsedFact(label=label, value=value, ref=fact.ref, when=iso(fact.when))
 
 
-def fit_summary(text: str) -> str:
-    """Keep a summary under the CDS Hooks limit without cutting a word in half."""
-    if len(text) <= MAX_SUMMARY:
-        return text
-    cut = text[: MAX_SUMMARY - 1].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
+def med_label(med: MedicationFact) -> str:
+    return med.display or " / ".join(med.ingredients) or med.ref
+
+
+def med_used(med: MedicationFact) -> UsedFact:
+    state = "draft order" if med.is_draft else f"{med.status} ({med.source})"
+    return UsedFact(med_label(med), state, med.ref, med.start.isoformat() if med.start else None)
 
 
 def defaults_in(th: Thresholds, keys: Iterable[str]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""The shared machinery of the pain rules: hooks, focus on draft orders, and the finding builder."""
+"""The rule context and the finding builder: hooks, focus on draft orders, declared thresholds."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from builders import TODAY, patient
 from pain_support import TH, ibuprofen, oxycodone
 
 from fhir_bonemet.core.model.catalogue import RuleSpec
-from fhir_bonemet.core.model.findings import Category, Indicator
-from fhir_bonemet.core.pain.context import SUMMARY_MAX, Trace, build_context
+from fhir_bonemet.core.model.context import build_context
+from fhir_bonemet.core.model.finding_builder import Trace
+from fhir_bonemet.core.model.findings import MAX_SUMMARY, Category, Indicator
 
 SPEC = RuleSpec(
     id="PX",
@@ -23,8 +24,35 @@ SPEC = RuleSpec(
 def test_long_summary_is_shortened_rather_than_failing_the_request() -> None:
     t = Trace(build_context(patient(), TODAY, TH, "patient-view"), SPEC)
     finding = t.finding(Indicator.INFO, "x" * 200, "why")
-    assert len(finding.summary) < SUMMARY_MAX
+    assert len(finding.summary) <= MAX_SUMMARY < 140
     assert finding.summary.endswith("…")
+
+
+def test_a_long_summary_is_cut_between_words() -> None:
+    t = Trace(build_context(patient(), TODAY, TH, "patient-view"), SPEC)
+    finding = t.finding(Indicator.INFO, "word " * 40, "why")
+    assert finding.summary.endswith("word…")
+
+
+def test_the_finding_takes_title_category_evidence_and_review_flag_from_the_declaration() -> None:
+    spec = RuleSpec(
+        id="PX",
+        title="declared title",
+        category=Category.MEDICATION_SAFETY,
+        concepts=frozenset(),
+        thresholds=frozenset({"lookback.lab_days"}),
+        evidence=("S19", "S02"),
+        unverified=True,
+    )
+    t = Trace(build_context(patient(), TODAY, TH, "patient-view"), spec)
+    t.v("lookback.lab_days")  # a service default: recorded so the card can say so
+    finding = t.finding(Indicator.WARNING, "summary", "why")
+    assert (finding.rule_id, finding.title, finding.category) == ("PX", "declared title", spec.category)
+    assert finding.evidence == ("S19", "S02")
+    assert finding.unverified
+    assert finding.defaults_used == ("lookback.lab_days",)
+    with pytest.raises(ValueError, match="did not declare"):
+        t.finding(Indicator.INFO, "summary", "why", evidence=("S01",))
 
 
 def test_reading_an_undeclared_threshold_is_a_programming_error() -> None:

@@ -1,0 +1,142 @@
+"""The exercise plan: skeletal risk per lesion and per person, global gates, the prescription.
+
+:func:`build_plan` follows ``docs/clinical-model.md#exercise-safety``:
+
+* red-flag pre-gate: a critical red flag puts exercise on hold (plan tier HOLD);
+* global gates (blood counts, calcium, fever, fatigue; :mod:`.gates`);
+* a tier per lesion (:mod:`.tiers`), with the site-by-domain matrix applied to every lesion
+  (:mod:`.domains`);
+* person modifiers and the patient tier; ECOG >= 3 / KPS <= 40 gives an ADL-only plan;
+* the tier-to-prescription table (:mod:`.prescription`).
+
+The findings EX01-EX03 that describe the plan are declared in :mod:`.findings`.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fhir_bonemet.core.evidence.lesion_sites import WEIGHT_BEARING_SITES, lesion_key, lesion_label
+from fhir_bonemet.core.evidence.lesions import lesion_evidence
+from fhir_bonemet.core.exercise.domains import STRUCTURED_DOMAINS, site_row
+from fhir_bonemet.core.exercise.gates import Gates, global_gates
+from fhir_bonemet.core.exercise.prescription import (
+    RegionCells,
+    build_domains,
+    progression,
+    stop_and_call,
+    supervision,
+)
+from fhir_bonemet.core.exercise.tiers import PersonTier, bma_active, person_tier, tier_lesion
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.facts import SiteClass
+from fhir_bonemet.core.model.findings import (
+    Category,
+    DomainStatus,
+    ExercisePlan,
+    Finding,
+    Indicator,
+    LesionRisk,
+    Tier,
+)
+from fhir_bonemet.core.red_flags.pain_escalation import escalations
+
+__all__ = ["ExerciseWork", "build_plan", "exercise_in_progress"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseWork:
+    """The plan and what the findings EX01-EX03 need to explain it."""
+
+    plan: ExercisePlan
+    person: PersonTier
+    gates: Gates
+    keys: frozenset[str]  # the thresholds the tiering and the gates relied on
+
+
+def exercise_in_progress(plan: ExercisePlan | None) -> bool:
+    """A structured exercise programme is being recommended and is not on hold."""
+    return plan is not None and plan.tier is not Tier.HOLD and plan.on_hold_reason is None
+
+
+def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork | None:
+    """The exercise plan and how it was reached; None when the patient has no bone lesion.
+
+    ``red_flags`` are the findings of the red-flag pass of the same call: any critical one holds exercise
+    (the pre-gate), a suspected spinal metastasis (R02) holds axial loading.
+    """
+    facts, today, th, idx = ctx.facts, ctx.today, ctx.th, ctx.index
+    if not facts.lesions:
+        return None
+    flags = [f for f in red_flags if f.category is Category.RED_FLAG]
+    critical = sorted({f.rule_id for f in flags if f.indicator is Indicator.CRITICAL})
+    spinal_suspected = any("R02" in f.rule_ids for f in flags)
+    escalated = {lesion_key(lesion) for esc in escalations(facts, today, th, idx) for lesion in esc.lesions}
+    bma = bma_active(facts, today)
+
+    lesions: list[LesionRisk] = []
+    regions: list[RegionCells] = []
+    keys: set[str] = set()
+    for ev in lesion_evidence(facts, today, th, idx):
+        lt = tier_lesion(
+            ev,
+            th,
+            bma_active=bma,
+            escalated=lesion_key(ev.lesion) in escalated,
+            spinal_suspected=spinal_suspected,
+        )
+        keys |= lt.keys
+        cells = site_row(ev.lesion.site.site)
+        label = lesion_label(ev.lesion)
+        regions.append(RegionCells(label, cells, ev.lesion.site.site in WEIGHT_BEARING_SITES))
+        lesions.append(
+            LesionRisk(
+                lesion_ref=ev.lesion.ref,
+                site=ev.lesion.site,
+                tier=lt.tier,
+                reasons=tuple(lt.reasons),
+                avoided_domains=tuple(d for d in STRUCTURED_DOMAINS if cells[d].status is DomainStatus.AVOID),
+                restricted_domains=tuple(
+                    d for d in STRUCTURED_DOMAINS if cells[d].status is DomainStatus.RESTRICTED
+                ),
+                used=tuple(lt.used),
+                missing=tuple(lt.missing),
+            )
+        )
+    person = person_tier(facts, today, th, idx)
+    keys |= person.keys
+    if spinal_suspected:
+        # R02: a spinal metastasis is suspected but not imaged: hold axial loading as for an unscored,
+        # unlocated spinal lesion.
+        person.raise_to(Tier.HIGH, "suspected spinal metastasis (R02)")
+        regions.append(
+            RegionCells("suspected spinal metastasis", site_row(SiteClass.SPINE_UNSPECIFIED), True)
+        )
+    gates = global_gates(facts, today, th, idx)
+    keys |= gates.keys
+
+    hold_reasons = [f"red flag {rid}" for rid in critical] + gates.hold
+    if hold_reasons:
+        tier = Tier.HOLD
+    elif person.adl_only:
+        tier = Tier.ADL_ONLY
+    else:
+        tier = person.minimum
+        for risk in lesions:
+            tier = tier.at_least(risk.tier)
+    hold_reason = "; ".join(hold_reasons) if hold_reasons else None
+    plan = ExercisePlan(
+        tier=tier,
+        lesions=tuple(lesions),
+        domains=build_domains(regions, tier, gates, th, hold_reason),
+        supervision=supervision(tier),
+        progression=progression(tier, th),
+        stop_and_call=stop_and_call(th),
+        person_factors=tuple(person.factors),
+        gates=tuple(gates.descriptions),
+        on_hold_reason=hold_reason,
+    )
+    return ExerciseWork(plan, person, gates, frozenset(keys))

@@ -1,0 +1,148 @@
+"""The one finding builder: :class:`Trace`, handed to every rule by the catalogue's runner.
+
+A Trace collects what one rule evaluation used, what was missing and what it assumed instead, which
+service-default thresholds it relied on and which draft orders it proposes to change; then it builds the
+:class:`~fhir_bonemet.core.model.findings.Finding`.  The title, category, evidence ids and the unverified
+flag come from the rule's declaration (:func:`~fhir_bonemet.core.model.catalogue.rule`), so a card can
+never name a rule differently from ``docs/rules.md``.  A threshold the rule did not declare cannot be read,
+which keeps the catalogue's dependencies truthful.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.findings import (
+    Finding,
+    Indicator,
+    MissingFact,
+    OrderAction,
+    Referral,
+    UsedFact,
+    fit_summary,
+)
+from fhir_bonemet.core.model.used_facts import med_label, med_used
+
+__all__ = ["PAIN_KEYS", "RENAL_KEYS", "Trace"]
+
+# Threshold keys behind the shared derived values of the context; rules that use them declare these.
+PAIN_KEYS = ("lookback.pain_score_days",)
+RENAL_KEYS = ("lookback.lab_days", "pain.weight_lookback_days")
+
+
+@dataclass
+class Trace:
+    """Collects what one rule evaluation used, missed and assumed; builds the Finding."""
+
+    ctx: RuleContext
+    spec: RuleSpec
+    used: list[UsedFact] = field(default_factory=list)
+    missing: list[MissingFact] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)
+    actions: list[OrderAction] = field(default_factory=list)
+
+    def v(self, key: str) -> float:
+        """A threshold value; service defaults are recorded so the card can label them."""
+        if key not in self.spec.thresholds:  # keeps the catalogue's declared dependencies truthful
+            raise KeyError(f"rule {self.spec.id} reads threshold {key!r} it did not declare")
+        if self.ctx.th[key].is_default and key not in self.defaults:
+            self.defaults.append(key)
+        return self.ctx.th.v(key)
+
+    def rely(self, *keys: str) -> None:
+        """The finding relies on these thresholds (compared elsewhere, e.g. by a shared helper): check they
+        were declared and record the service defaults among them, in key order."""
+        for key in sorted(set(keys)):
+            self.v(key)
+
+    def label(self, key: str) -> str:
+        """A threshold as card text cites it: '20 10*9/L (S09)', '7 d (service default)'."""
+        self.v(key)
+        return self.ctx.th[key].label()
+
+    def meds(self, meds: Iterable[MedicationFact]) -> None:
+        for med in meds:
+            self.fact(med_used(med))
+
+    def fact(self, *facts: UsedFact) -> None:
+        for fact in facts:
+            if fact not in self.used:
+                self.used.append(fact)
+
+    def miss(self, what: str, consequence: str) -> None:
+        self.missing.append(MissingFact(what, consequence))
+
+    def renal(self, consequence: str) -> RenalFunction:
+        """Record the renal function used (or that it is unknown, with ``consequence``)."""
+        renal = self.ctx.renal
+        for key in RENAL_KEYS:
+            self.v(key)
+        self.fact(*renal.used)
+        if not renal.known:
+            self.miss("renal function: " + "; ".join(renal.missing), consequence)
+        elif renal.method != "cockcroft-gault":
+            self.miss(
+                "Cockcroft-Gault creatinine clearance", f"{renal.describe()}; " + "; ".join(renal.missing)
+            )
+        elif renal.missing:
+            self.miss("sex", "; ".join(renal.missing))
+        return renal
+
+    def pain(self) -> PainScore | None:
+        """The latest pain score (recorded as used when present)."""
+        self.v(PAIN_KEYS[0])
+        if self.ctx.pain is not None:
+            self.fact(self.ctx.pain.used())
+        return self.ctx.pain
+
+    def act(self, meds: Iterable[MedicationFact], action: str, description: str) -> None:
+        """Offer ``action`` on every draft order in focus among ``meds``."""
+        for med in self.ctx.focused(meds):
+            if not any(a.order_ref == med.ref for a in self.actions):
+                self.actions.append(OrderAction(med.ref, action, f"{med_label(med)}: {description}"))
+
+    def finding(
+        self,
+        indicator: Indicator,
+        summary: str,
+        rationale: str,
+        recommendations: Sequence[str] = (),
+        *,
+        referrals: Sequence[Referral] = (),
+        related: Sequence[str] | None = None,
+        evidence: Sequence[str] | None = None,
+        unverified: bool = False,
+    ) -> Finding:
+        """The Finding.  ``related`` are the rules this concern includes: by default every rule the
+        declaration supersedes, or those of them that apply to this case.  ``evidence`` narrows the
+        declared sources to those this case relied on (EX01); ``unverified`` marks a case that relies on
+        unreviewed knowledge even when the rule as a whole does not."""
+        spec = self.spec
+        if related is not None and not set(related) <= set(spec.supersedes):
+            raise ValueError(f"rule {spec.id} names rules it does not supersede: {sorted(set(related))}")
+        if evidence is not None and not set(evidence) <= set(spec.evidence):
+            raise ValueError(f"rule {spec.id} cites evidence it did not declare: {sorted(set(evidence))}")
+        return Finding(
+            rule_id=spec.id,
+            title=spec.title,
+            category=spec.category,
+            indicator=indicator,
+            summary=fit_summary(summary),
+            rationale=rationale,
+            recommendations=tuple(recommendations),
+            evidence=spec.evidence if evidence is None else tuple(evidence),
+            used=tuple(self.used),
+            missing=tuple(self.missing),
+            referrals=tuple(referrals),
+            order_actions=tuple(self.actions),
+            related_rules=spec.supersedes if related is None else tuple(related),
+            defaults_used=tuple(self.defaults),
+            unverified=spec.unverified or unverified,
+        )
