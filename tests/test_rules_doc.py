@@ -10,7 +10,7 @@ import pytest
 
 from fhir_bonemet.cli.main import main
 from fhir_bonemet.cli.rules import catalogue_rows, render_markdown
-from fhir_bonemet.core.model.catalogue import CATALOGUE
+from fhir_bonemet.core.rulebook import CATALOGUE
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 

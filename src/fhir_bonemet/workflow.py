@@ -31,6 +31,7 @@ from fhir_bonemet.core.model.facts import PatientFacts, ReadIssue
 from fhir_bonemet.core.model.findings import Assessment
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.rulebook import catalogue
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch
@@ -73,7 +74,7 @@ class Workflow:
         terminology = Terminology.load(settings.profiles_dir, settings.conceptmap_dirs)
         thresholds = load_thresholds()
         sources = load_sources()
-        problems = validate_catalogue(ALL_CONCEPTS, thresholds, sources)
+        problems = validate_catalogue(ALL_CONCEPTS, thresholds, sources, catalogue())
         if problems:
             raise ConfigurationError("rule catalogue is inconsistent:\n  " + "\n  ".join(problems))
         codes = load_outbound_codes(default_codes_path(settings.profiles_dir))

@@ -12,20 +12,22 @@ from builders import TODAY, condition, lesion, med, obs, patient
 from pain_support import TH, oxycodone
 
 from fhir_bonemet.core import engine
-from fhir_bonemet.core.model import catalogue as cat
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import CATALOGUE, Family, Rule, RuleSpec, rules, validate_catalogue
+from fhir_bonemet.core.model import rule as declaration
+from fhir_bonemet.core.model.catalogue import Family, RuleSpec, validate_catalogue
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import SiteClass
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Tier
+from fhir_bonemet.core.model.rule import Rule
+from fhir_bonemet.core.rulebook import CATALOGUE, rules
 from fhir_bonemet.knowledge import load_sources
 
 
 def test_importing_only_the_model_gives_the_whole_catalogue() -> None:
     """Registration does not depend on which rule modules someone happened to import first."""
     code = (
-        "import json, sys; from fhir_bonemet.core.model.catalogue import catalogue; "
+        "import json, sys; from fhir_bonemet.core.rulebook import catalogue; "
         "ids = list(catalogue()); "
         "print(json.dumps([ids, sorted(m for m in sys.modules if m.startswith('fhir_bonemet.core.'))]))"
     )
@@ -47,12 +49,12 @@ def test_every_family_has_rules_and_runs_in_family_then_number_order() -> None:
 
 
 def test_the_catalogue_is_valid_against_the_knowledge_files() -> None:
-    assert validate_catalogue(c.ALL_CONCEPTS, TH, load_sources()) == []
+    assert validate_catalogue(c.ALL_CONCEPTS, TH, load_sources(), CATALOGUE) == []
 
 
 def test_a_superseded_rule_must_run_after_its_keeper() -> None:
     bad = RuleSpec("P99", "x", Category.PAIN, frozenset(), frozenset(), (), supersedes=("R01", "P98"))
-    problems = validate_catalogue(c.ALL_CONCEPTS, TH, load_sources(), {"P99": bad})
+    problems = validate_catalogue(c.ALL_CONCEPTS, TH, load_sources(), {"P99": bad}, all_rules=CATALOGUE)
     assert problems == [
         "rule P99: supersedes R01, which runs before it",
         "rule P99: supersedes or absorbs unknown rule 'P98'",
@@ -61,7 +63,7 @@ def test_a_superseded_rule_must_run_after_its_keeper() -> None:
 
 def test_declaring_a_rule_id_twice_fails_at_import() -> None:
     with pytest.raises(ValueError, match="declared twice"):
-        cat.rule("P01", "again", Category.PAIN)(lambda ctx, t: None)
+        declaration.rule("P01", "again", Category.PAIN)(lambda ctx, t: None)
 
 
 def _triple_cns_on_a_femur() -> object:
@@ -82,7 +84,7 @@ def test_every_rule_is_evaluated_at_most_once_per_call(monkeypatch: pytest.Monke
 
         return Rule(entry.spec, fn)
 
-    monkeypatch.setattr(cat, "_RULES", {rid: counted(r) for rid, r in cat._RULES.items()})
+    monkeypatch.setattr(declaration, "_RULES", {rid: counted(r) for rid, r in declaration._RULES.items()})
     assessment = engine.assess(_triple_cns_on_a_femur(), TODAY, TH)  # type: ignore[arg-type]
     # R09 fired: the pair rules it supersedes were not evaluated at all.
     assert set(calls) == set(CATALOGUE) - {"P13", "P14"}

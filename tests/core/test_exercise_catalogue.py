@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fhir_bonemet.core.model.catalogue import CATALOGUE, Family, validate_catalogue
+from fhir_bonemet.core.model.catalogue import Family, validate_catalogue
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
+from fhir_bonemet.core.rulebook import CATALOGUE
 from fhir_bonemet.knowledge import load_sources, load_thresholds
 
 MINE = tuple(rid for rid, spec in CATALOGUE.items() if spec.family in (Family.EXERCISE, Family.RED_FLAGS))
@@ -12,7 +13,9 @@ MINE = tuple(rid for rid, spec in CATALOGUE.items() if spec.family in (Family.EX
 def test_every_rule_is_registered_and_valid() -> None:
     assert set(MINE) <= set(CATALOGUE)
     mine = {rule_id: CATALOGUE[rule_id] for rule_id in MINE}
-    assert validate_catalogue(ALL_CONCEPTS, load_thresholds(), load_sources(), mine) == []
+    assert (
+        validate_catalogue(ALL_CONCEPTS, load_thresholds(), load_sources(), mine, all_rules=CATALOGUE) == []
+    )
 
 
 def test_every_exercise_and_red_flag_threshold_is_used_by_a_rule() -> None:

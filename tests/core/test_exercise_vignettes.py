@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from fhir_bonemet.core.exercise.assess import assess_exercise
-from fhir_bonemet.core.model.catalogue import CATALOGUE
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import Category, DomainStatus, Finding, Tier
 from fhir_bonemet.core.population import population_gate
 from fhir_bonemet.core.red_flags.spinal import assess_red_flags
+from fhir_bonemet.core.rulebook import CATALOGUE
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_values
 from fhir_bonemet.fhir.terminology.lookup import Terminology

@@ -26,9 +26,10 @@ from pain_support import (
 
 from fhir_bonemet.core.evidence.dose_arithmetic import MME_FACTOR_KEYS
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import CATALOGUE, Family, rules, validate_catalogue
+from fhir_bonemet.core.model.catalogue import Family, validate_catalogue
 from fhir_bonemet.core.model.facts import PatientFacts, SiteClass
 from fhir_bonemet.core.pain.assess import assess_pain
+from fhir_bonemet.core.rulebook import CATALOGUE, rules
 from fhir_bonemet.knowledge import load_sources
 
 # The rules declared in the pain package: the pain family and the medication red flags.
@@ -43,7 +44,7 @@ def test_the_pain_package_declares_the_whole_pain_family_and_only_red_flags_besi
 
 def test_catalogue_names_only_known_concepts_thresholds_and_sources() -> None:
     specs = {rid: CATALOGUE[rid] for rid in PAIN_IDS}
-    assert validate_catalogue(c.ALL_CONCEPTS, TH, load_sources(), specs) == []
+    assert validate_catalogue(c.ALL_CONCEPTS, TH, load_sources(), specs, all_rules=CATALOGUE) == []
 
 
 def test_every_pain_threshold_has_a_unit_a_basis_and_is_read_somewhere() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_bonemet.cli.main import main
-from fhir_bonemet.mapcheck.check import REQUIRED_EXIT, RULE_MODULES, load_rule_catalogue
+from fhir_bonemet.mapcheck.check import REQUIRED_EXIT
 from fhir_bonemet.project_dirs import PROFILES
 
 EXAMPLE_MAPS = PROFILES.default.parent / "examples" / "conceptmaps"
@@ -103,7 +103,7 @@ def test_mapped_pain_code_is_reported_with_its_conceptmap(
 def test_json_shape(capsys: pytest.CaptureFixture[str], bundle_file: Path) -> None:
     _, report = _json(capsys, str(bundle_file))
     assert set(report) == {
-        "files", "resources", "codings", "summary", "codes", "coverage", "problems", "missing_rule_modules",
+        "files", "resources", "codings", "summary", "codes", "coverage", "problems",
         "exit_code",
     }  # fmt: skip
     assert report["resources"] == 3
@@ -226,13 +226,6 @@ def test_invalid_conceptmap_is_reported_not_raised(
     captured = capsys.readouterr()
     assert code == 1
     assert "bad.json: ConceptMap.group is missing" in captured.err
-
-
-def test_rule_catalogue_comes_from_the_rule_modules() -> None:
-    catalogue, missing = load_rule_catalogue()
-    present = [m for m in RULE_MODULES if m not in missing]
-    assert present, "no rule module could be imported"
-    assert "P01" in catalogue or "fhir_bonemet.core.pain.assess" in missing
 
 
 def test_broken_ndjson_line_is_reported_and_the_rest_checked(

@@ -26,10 +26,9 @@ from fhir_bonemet.cards.concerns import Concern, group_concerns
 from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
 from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.evidence.lesion_sites import site_label
-from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding
+from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding, fit_summary
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.model.traceability import fit_summary
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.knowledge import EvidenceSource
@@ -76,7 +75,7 @@ def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -
 
 def clip(text: str, limit: int) -> str:
     """A label on one line of at most ``limit`` characters, cut at a word boundary when it must be shortened.
-    (Summaries are fitted by the core, :func:`~fhir_bonemet.core.model.traceability.fit_summary`.)"""
+    (Summaries are fitted by the core, :func:`~fhir_bonemet.core.model.findings.fit_summary`.)"""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text

@@ -30,7 +30,7 @@ from fhir_bonemet.cds.wire import (
     empty_to_none,
     split_reference,
 )
-from fhir_bonemet.core.model.traceability import MAX_SUMMARY
+from fhir_bonemet.core.model.findings import MAX_SUMMARY
 
 __all__ = [
     "RULES_EXTENSION",

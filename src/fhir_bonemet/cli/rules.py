@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fhir_bonemet.core.model.catalogue import catalogue
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.rulebook import catalogue
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 
 __all__ = ["catalogue_rows", "register", "render_markdown"]

@@ -9,7 +9,7 @@ Order of work, as a clinician would read it (``docs/clinical-model.md``):
 3. Exercise safety: the plan (per-lesion and patient tier, domain matrix, prescription) and EX01-EX03.
 4. Pain management, pharmacovigilance and bone-modifying agents (P01-P25).
 
-Each pass runs the rules of one family of the catalogue (:mod:`fhir_bonemet.core.model.catalogue`), each
+Each pass runs the rules of one family of the catalogue (:mod:`fhir_bonemet.core.rulebook`), each
 rule once; supersession (a red flag naming the pain rules it replaces) and merging are declared with the
 rules and applied by the runner.  On ``order-select``/``order-sign`` only the rules about the draft orders
 in focus speak, next to critical red flags.
@@ -24,13 +24,15 @@ from dataclasses import replace
 from datetime import date
 
 from fhir_bonemet.core.exercise.plan import build_plan, exercise_in_progress
-from fhir_bonemet.core.model.catalogue import Family, catalogue, merge_absorbed, run_family
+from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import build_context
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator
 from fhir_bonemet.core.model.hooks import Hook
+from fhir_bonemet.core.model.rule import merge_absorbed
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.population import population_gate
+from fhir_bonemet.core.rulebook import catalogue, run_family
 
 __all__ = ["HOOKS", "assess"]
 

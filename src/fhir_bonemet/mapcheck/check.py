@@ -13,7 +13,6 @@ not be read.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,19 +20,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import CATALOGUE, RuleSpec
+from fhir_bonemet.core.model.catalogue import RuleSpec
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
+from fhir_bonemet.core.rulebook import CATALOGUE
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.mapcheck import places
 from fhir_bonemet.mapcheck.inputs import InputProblem, Located, read_inputs
 
-# The modules that register rules in the catalogue when imported.  The only place that tolerates a module
-# being absent (a trimmed build): map-check then names fewer rules, and says which modules were missing.
-RULE_MODULES: Final = (
-    "fhir_bonemet.core.red_flags.spinal",
-    "fhir_bonemet.core.exercise.assess",
-    "fhir_bonemet.core.pain.assess",
-)
 MAX_EXAMPLES: Final = 3
 INPUT_EXIT: Final = 1  # an input file or a ConceptMap could not be read: the report is incomplete
 REQUIRED_EXIT: Final = 2  # a required concept has no usable data in the files
@@ -78,25 +71,12 @@ class MapCheckReport:
     codes: list[CodeReport] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
-    missing_rule_modules: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         if self.problems:
             return INPUT_EXIT
         return REQUIRED_EXIT if any(cov.required and not cov.present for cov in self.coverage) else 0
-
-
-def load_rule_catalogue() -> tuple[dict[str, RuleSpec], list[str]]:
-    missing: list[str] = []
-    for module in RULE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            missing.append(module)
-    return dict(CATALOGUE), missing
 
 
 def _codings(value: Any, path: str, where: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
@@ -250,7 +230,7 @@ def run_check(
 ) -> MapCheckReport:
     """Load the terminology (with the ConceptMaps), read the files, check every coding."""
     terminology = Terminology.load(profiles_dir, conceptmap_dirs)
-    catalogue, missing = load_rule_catalogue()
+    catalogue = dict(CATALOGUE)
     located, problems = read_inputs(files)
-    report = MapCheckReport(files=[str(f) for f in files], problems=problems, missing_rule_modules=missing)
+    report = MapCheckReport(files=[str(f) for f in files], problems=problems)
     return MapChecker(terminology, catalogue).check(located, report)

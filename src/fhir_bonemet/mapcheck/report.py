@@ -51,7 +51,6 @@ def to_json(report: MapCheckReport) -> str:
             for cov in report.coverage
         ],
         "problems": [{"location": p.location, "message": p.message} for p in report.problems],
-        "missing_rule_modules": report.missing_rule_modules,
         "exit_code": report.exit_code,
     }
     return json.dumps(body, indent=2, ensure_ascii=False)
@@ -116,8 +115,6 @@ def to_text(report: MapCheckReport) -> str:
         state = "present" if cov.present else "MISSING"
         kind = "required   " if cov.required else "recommended"
         lines.append(f"  {kind} {' or '.join(cov.concepts):<60} {state}")
-    if report.missing_rule_modules:
-        lines += ["", f"Rule modules not installed: {', '.join(report.missing_rule_modules)}"]
     if report.problems:
         lines += ["", "Input problems:"] + [f"  {p.location}: {p.message}" for p in report.problems]
     verdict = {0: "OK", 1: "INPUT PROBLEMS", 2: "REQUIRED DATA MISSING"}[report.exit_code]

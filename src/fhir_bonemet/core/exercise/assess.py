@@ -13,12 +13,13 @@ from dataclasses import replace
 from datetime import date
 
 from fhir_bonemet.core.exercise.plan import build_plan
-from fhir_bonemet.core.model.catalogue import Family, run_family
+from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import build_context
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import ExercisePlan, Finding
 from fhir_bonemet.core.model.hooks import Hook
+from fhir_bonemet.core.model.rule import declared, run_rules
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 
@@ -42,4 +43,5 @@ def assess_exercise(
     work = build_plan(ctx, flags)
     if work is None:
         return None, ()
-    return work.plan, run_family(Family.EXERCISE, replace(ctx, exercise=work))
+    mine = [r for r in declared().values() if r.spec.family is Family.EXERCISE]
+    return work.plan, run_rules(Family.EXERCISE, mine, replace(ctx, exercise=work))

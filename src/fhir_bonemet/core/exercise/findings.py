@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from fhir_bonemet.core.evidence.lesion_sites import lesion_label, site_label
 from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
 from fhir_bonemet.core.exercise.gates import Gates
+from fhir_bonemet.core.exercise.plan import ExerciseWork
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import (
@@ -29,6 +29,7 @@ from fhir_bonemet.core.model.findings import (
     Tier,
     UsedFact,
 )
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import iso
 
 __all__ = ["DOMAIN_NAMES", "ex01_plan", "ex02_gates", "ex03_missing"]
@@ -203,6 +204,11 @@ def lesion_label_of(risk: LesionRisk) -> str:
     return site_label(risk.site)
 
 
+def exercise_work(ctx: RuleContext) -> ExerciseWork | None:
+    """The plan this call built, as the engine put it in the context (None without a bone lesion)."""
+    return ctx.exercise if isinstance(ctx.exercise, ExerciseWork) else None
+
+
 @rule(
     "EX01",
     "Exercise tier and prescription",
@@ -213,9 +219,10 @@ def lesion_label_of(risk: LesionRisk) -> str:
 )
 def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
     """Always emitted for a patient with a bone lesion: the plan itself."""
-    if ctx.exercise is None:
+    work = exercise_work(ctx)
+    if work is None:
         return None
-    plan, person, gates, keys = ctx.exercise.plan, ctx.exercise.person, ctx.exercise.gates, ctx.exercise.keys
+    plan, person, gates, keys = work.plan, work.person, work.gates, work.keys
     facts = ctx.facts
     used: list[UsedFact] = [
         UsedFact("Bone metastasis", lesion_label(lesion), lesion.ref, iso(lesion.onset or lesion.recorded))
@@ -270,9 +277,10 @@ def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
 )
 def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
     """A gate applied: hold or restriction from blood results, calcium, fever or fatigue."""
-    if ctx.exercise is None or not ctx.exercise.gates.any:
+    work = exercise_work(ctx)
+    if work is None or not work.gates.any:
         return None
-    gates = ctx.exercise.gates
+    gates = work.gates
     hold = bool(gates.hold)
     head = "Hold structured exercise" if hold else "Adjust exercise"
     evidence = ["S09", "S08"]
@@ -302,9 +310,10 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
 )
 def ex03_missing(ctx: RuleContext, t: Trace) -> Finding | None:
     """What to record before exercise starts: the gaps that made this plan more cautious."""
-    if ctx.exercise is None:
+    work = exercise_work(ctx)
+    if work is None:
         return None
-    plan, person, gates, facts = ctx.exercise.plan, ctx.exercise.person, ctx.exercise.gates, ctx.facts
+    plan, person, gates, facts = work.plan, work.person, work.gates, ctx.facts
     items: list[str] = list(gates.checks_before_start)
     missing: list[MissingFact] = list(gates.missing)
     # The record that was searched: the patient for labs and performance status, the lesion otherwise.

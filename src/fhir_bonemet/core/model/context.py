@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
 
 from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction, latest_pain, renal_function
 from fhir_bonemet.core.model.fact_index import FactIndex
@@ -27,9 +26,6 @@ from fhir_bonemet.core.model.findings import Finding
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.queries import is_active
 from fhir_bonemet.core.model.thresholds import Thresholds
-
-if TYPE_CHECKING:
-    from fhir_bonemet.core.exercise.plan import ExerciseWork
 
 __all__ = ["RuleContext", "build_context"]
 
@@ -48,7 +44,9 @@ class RuleContext:
     index: FactIndex = field(compare=False, repr=False)
     exercise_active: bool = False  # a structured exercise programme is in progress (P12, P25)
     # The exercise plan and how it was reached, once the exercise pass has built it (read by EX01-EX03).
-    exercise: ExerciseWork | None = field(default=None, compare=False, repr=False)
+    # The exercise family's own working state (its ExerciseWork), carried for its rules only; typed loosely
+    # so the model does not import a family (the exercise rules read it back with a type check).
+    exercise: object | None = field(default=None, compare=False, repr=False)
     # Findings kept so far in this call, in run order: later rules may read them (P25) and supersession
     # is applied against them.  Shared by the copies the engine makes with dataclasses.replace.
     fired: list[Finding] = field(default_factory=list, compare=False, repr=False)

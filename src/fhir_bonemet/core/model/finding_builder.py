@@ -3,7 +3,7 @@
 A Trace collects what one rule evaluation used, what was missing and what it assumed instead, which
 service-default thresholds it relied on and which draft orders it proposes to change; then it builds the
 :class:`~fhir_bonemet.core.model.findings.Finding`.  The title, category, evidence ids and the unverified
-flag come from the rule's declaration (:func:`~fhir_bonemet.core.model.catalogue.rule`), so a card can
+flag come from the rule's declaration (:func:`~fhir_bonemet.core.model.rule.rule`), so a card can
 never name a rule differently from ``docs/rules.md``.  A threshold the rule did not declare cannot be read,
 which keeps the catalogue's dependencies truthful.
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import PAIN_KEYS, RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.checks import NSAID_CAUTION_CONCEPTS, NSAID_CAUTION_KEYS, nsaid_cautions
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 

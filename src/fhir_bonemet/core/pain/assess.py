@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import date
 
 from fhir_bonemet.core.exercise.plan import exercise_in_progress
-from fhir_bonemet.core.model.catalogue import Family, merge_absorbed, rules, run_family
+from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import build_context
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import ExercisePlan, Finding
+from fhir_bonemet.core.model.rule import declared, merge_absorbed, run_rules
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = ["assess_pain"]
@@ -43,7 +44,8 @@ def assess_pain(
     ``ValueError`` for an unknown hook.
     """
     ctx = build_context(facts, today, th, hook, exercise_active=exercise_in_progress(exercise), index=index)
-    mine = [r for r in rules(Family.RED_FLAGS) if r.module.startswith(__package__ or "")]
-    run_family(Family.RED_FLAGS, ctx, only=mine)
-    run_family(Family.PAIN, ctx)
+    # This package's __init__ imports all of its rule modules, so its own rules are all declared here.
+    mine = [r for r in declared().values() if r.module.startswith(f"{__package__}.")]
+    run_rules(Family.RED_FLAGS, [r for r in mine if r.spec.family is Family.RED_FLAGS], ctx)
+    run_rules(Family.PAIN, [r for r in mine if r.spec.family is Family.PAIN], ctx)
     return merge_absorbed(ctx.fired)

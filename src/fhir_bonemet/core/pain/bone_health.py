@@ -15,12 +15,12 @@ from fhir_bonemet.core.evidence.derived import clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
 from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import procedures
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 BMA_CLASSES = (c.BONE_MODIFYING_AGENT, c.ZOLEDRONIC_ACID, c.PAMIDRONATE, c.DENOSUMAB)

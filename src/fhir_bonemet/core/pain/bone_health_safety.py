@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import obs_date
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.bone_health import (
     BMA_CLASSES,
     CALCIUM_CONCEPTS,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
 from fhir_bonemet.core.pain.medicines import CNS_ACTIVE

@@ -19,11 +19,11 @@ from fhir_bonemet.core.evidence.dose_arithmetic import (
     has_ingredient,
 )
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import LIVER_KEYS, OLDER_KEYS, is_older, liver_risk
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS, is_systemic

@@ -8,10 +8,10 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator
+from fhir_bonemet.core.model.rule import rule
 
 __all__ = ["p25"]
 

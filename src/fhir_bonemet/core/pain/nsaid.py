@@ -11,11 +11,11 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older, platelets
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS, is_systemic
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import BoneLesion, ProcedureFact, SiteClass
 from fhir_bonemet.core.model.finding_builder import PAIN_KEYS, RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import procedures, within_days
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 _SPINE = frozenset(

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, used_condition, used_obs
 
 __all__ = ["r03_hypercalcaemia"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import latest_lab
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator
+from fhir_bonemet.core.model.rule import rule
 
 __all__ = ["r08_cytopenia"]
 

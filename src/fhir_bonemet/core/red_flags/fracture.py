@@ -14,13 +14,13 @@ from datetime import date
 from fhir_bonemet.core.evidence.lesion_sites import SPINE_SITES, attribute, lesions_label, site_label
 from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, lesion_evidence, review_covers
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition
 
 __all__ = ["r04_fracture"]

@@ -15,13 +15,13 @@ from datetime import date, timedelta
 from fhir_bonemet.core.evidence.lesion_sites import attribute, lesions_label
 from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import rule
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex, instant
 from fhir_bonemet.core.model.facts import BoneLesion, ObservationFact, PatientFacts
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact
 from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import num, used_attr, used_obs
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.catalogue import Family, rule, rules, run_family
+from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import RuleContext, build_context
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts
@@ -21,6 +21,7 @@ from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.rule import declared, rule, run_rules
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
 
@@ -179,5 +180,10 @@ def assess_red_flags(
     that want it without the medication context.
     """
     ctx = build_context(facts, today, th, Hook.PATIENT_VIEW, index=index)
-    mine = [r for r in rules(Family.RED_FLAGS) if r.module.startswith(__package__ or "")]
-    return run_family(Family.RED_FLAGS, ctx, only=mine)
+    # This package's __init__ imports all of its rule modules, so its own rules are all declared here.
+    mine = [r for r in declared().values() if r.spec.family is Family.RED_FLAGS and _own(r.module)]
+    return run_rules(Family.RED_FLAGS, mine, ctx)
+
+
+def _own(module: str) -> bool:
+    return module.startswith(f"{__package__}.")

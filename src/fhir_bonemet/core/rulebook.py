@@ -1,0 +1,57 @@
+"""The whole rule catalogue, complete whoever asks: every family package is imported here.
+
+A family package's ``__init__`` imports all of its rule modules, and each rule registers itself with
+:func:`~fhir_bonemet.core.model.rule.rule` when its module is imported.  Importing the three families at
+the top of this module is what makes :func:`catalogue` complete, whichever modules a caller happened to
+import before (a rule module added to a family needs one import line in that family's ``__init__``).
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+
+from fhir_bonemet.core import exercise, pain, red_flags
+from fhir_bonemet.core.model.catalogue import Family, RuleSpec
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.findings import Finding
+from fhir_bonemet.core.model.rule import Rule, declared, run_rules
+
+__all__ = ["CATALOGUE", "FAMILY_PACKAGES", "catalogue", "rules", "run_family"]
+
+# The packages whose rules make up the catalogue, in the order the engine runs their families.
+FAMILY_PACKAGES = (red_flags, exercise, pain)
+
+
+def rules(family: Family | None = None) -> tuple[Rule, ...]:
+    """Every declared rule (or those of one family), in run order."""
+    chosen = (r for r in declared().values() if family is None or r.spec.family is family)
+    return tuple(sorted(chosen, key=lambda r: r.spec.order))
+
+
+def catalogue() -> Mapping[str, RuleSpec]:
+    """Every rule's declaration by id, in run order."""
+    return MappingProxyType({r.spec.id: r.spec for r in rules()})
+
+
+class _Catalogue(Mapping[str, RuleSpec]):
+    """:func:`catalogue` as a module constant, for code that reads it like a dict."""
+
+    def __getitem__(self, rule_id: str) -> RuleSpec:
+        return catalogue()[rule_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(catalogue())
+
+    def __len__(self) -> int:
+        return len(catalogue())
+
+
+CATALOGUE: Mapping[str, RuleSpec] = _Catalogue()
+
+
+def run_family(family: Family, ctx: RuleContext) -> tuple[Finding, ...]:
+    """Every rule of one family on ``ctx``, each at most once, in run order (see :func:`run_rules`)."""
+    return run_rules(family, rules(family), ctx)
