@@ -83,6 +83,7 @@ class Workflow:
         limits = PrefetchLimits(
             timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
             max_pages=settings.prefetch_page_cap,
+            page_budget_seconds=settings.prefetch_page_budget_ms / 1000,
         )
         return PrefetchResolver(deps.session, server_policy(settings), limits)
 
@@ -142,6 +143,7 @@ class Workflow:
                 careplan=delivery.careplan,
                 careplan_location=delivery.location,
                 careplan_queued=delivery.queued,
+                incomplete_keys=tuple(sorted(prefetch.truncated)),
             ),
             codes=self.codes,
             sources=self.sources,

@@ -50,6 +50,7 @@ export class FhirService {
     this.baseUrl = baseUrl; // absolute, no trailing slash
     this.pageSize = pageSize;
     this.maxPageSize = maxPageSize;
+    this.initialMaxPageSize = maxPageSize;
     this.router = new FhirRouter();
     this.repo = new MemoryRepository();
     this.capability = undefined;

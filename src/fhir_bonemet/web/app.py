@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from fhir_bonemet import __version__
+from fhir_bonemet.cds.prefetch_templates import generated_prefetch
 from fhir_bonemet.cds.problems import operation_outcome
 from fhir_bonemet.cds.protocol import HookHandler, default_handler
 from fhir_bonemet.cds.services import load_services
@@ -108,7 +109,7 @@ def create_app(
     the store named by the settings, a new ``requests.Session``); what this function opens it also closes
     at shutdown."""
     _check_auth_config(settings)
-    catalogue = load_services(settings.services_dir)
+    catalogue = load_services(settings.services_dir, generated_prefetch(settings))
     own_session = session is None
     http = session if session is not None else requests.Session()
     own_store = store is None
