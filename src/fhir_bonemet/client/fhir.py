@@ -158,7 +158,12 @@ class FhirClient:
                 page = self._get_resource(url, "Bundle", self._page_transport)
             except FhirClientError as exc:
                 used = "page 1 was" if pages == 1 else f"pages 1-{pages} were"
-                truncated, reason = True, f"page {pages + 1} failed ({exc}); {used} used"
+                cause = (
+                    "the fetch budget ran out"
+                    if self.paging_deadline is not None and time.monotonic() >= self.paging_deadline
+                    else str(exc)
+                )
+                truncated, reason = True, f"page {pages + 1} failed ({cause}); {used} used"
                 break
             pages += 1
             entries.extend(page.get("entry") or [])

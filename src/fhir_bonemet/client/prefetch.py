@@ -57,7 +57,8 @@ class PrefetchLimits:
     deadline_seconds: float = 4.0  # for all fetches of one hook call together
     # Next pages are only requested within this budget from the start of the hook's fetches (first pages
     # run under the overall deadline): the newest results come first, so what the budget cuts is history.
-    page_budget_seconds: float = 0.3
+    # None: pages run under the overall deadline only.  The service sets it from the settings (300 ms).
+    page_budget_seconds: float | None = None
     max_pages: int = 10  # per key, counting the first page
     max_workers: int = 4  # concurrent fetches per hook call
 
@@ -94,7 +95,8 @@ class PrefetchResolver:
             raise ValueError(f"required prefetch keys without a template: {sorted(unknown)}")
         started = time.monotonic()
         deadline = started + self.limits.deadline_seconds
-        paging_deadline = started + self.limits.page_budget_seconds
+        budget = self.limits.page_budget_seconds
+        paging_deadline = deadline if budget is None else min(deadline, started + budget)
         provided = request.prefetch if isinstance(request.prefetch, Mapping) else {}
         outcomes: dict[str, KeyOutcome] = {}
         jobs: dict[str, Callable[[FhirClient], KeyOutcome]] = {}
