@@ -298,9 +298,11 @@ def test_a_failing_later_page_keeps_the_pages_already_read() -> None:
     fake.add("GET", f"{BASE}/Observation?page=2", Reply(json_body=bundle(outcome())))
     result = client(fake).search("Observation?page=1")
     assert [e["resource"]["id"] for e in result.bundle["entry"]] == ["o1"]
-    assert result.truncated and result.pages == 1
+    assert result.truncated
+    assert result.pages == 1
     assert result.stop_reason is not None
-    assert "page 2 failed" in result.stop_reason and "OperationOutcome" in result.stop_reason
+    assert "page 2 failed" in result.stop_reason
+    assert "OperationOutcome" in result.stop_reason
 
 
 def test_an_empty_search_has_no_empty_entry_array() -> None:
