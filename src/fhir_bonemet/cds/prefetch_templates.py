@@ -89,13 +89,12 @@ OBSERVATION_GROUPS: Final[tuple[ObservationGroup, ...]] = (
             | {
                 c.IMPENDING_FRACTURE,
                 c.SYMPTOMATIC_HYPERCALCAEMIA,
-                c.SURGICAL_REVIEW,
                 c.DENTAL_EXAM,
                 c.FEVER,
             }
         ),
         200,
-        "a daily nursing screen of the twelve red-flag symptoms over the 14-day lookback",
+        "a daily nursing screen of the eleven red-flag symptoms over the 14-day lookback",
     ),
 )
 
