@@ -137,6 +137,10 @@ class Terminology:
     def _direct(self, key: Key) -> frozenset[str]:
         return frozenset(m.concept for m in self._index.members(*key))
 
+    def search_key(self, system: str | None, code: str | None) -> Key | None:
+        """``(canonical system, normalised code)``: how codes are compared (``None`` for a blank one)."""
+        return self._key(system, code)
+
     def canonical_system(self, system: str) -> str:
         """The canonical URI of a code system spelled any known way (``urn:oid:2.16.840.1.113883.6.1``)."""
         return self._index.systems.canonical(system)
