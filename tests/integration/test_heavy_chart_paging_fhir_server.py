@@ -94,6 +94,13 @@ def _pain_values(bundle: dict[str, Any] | None) -> Counter[int]:
     return Counter(e["resource"]["valueInteger"] for e in (bundle or {}).get("entry", []))
 
 
+def _busy_server(fhir: Any) -> None:
+    """Every later page takes 250 ms, as on a busy production server: 15 pages cannot fit the budget,
+    however fast the test server happens to be on this machine."""
+    fhir.clear_faults()
+    fhir.inject_fault(delay_ms=250, path="Observation", query="_offset=", count=-1)
+
+
 def _offset(path: str) -> int:
     return int(parse_qs(urlsplit(path).query).get("_offset", ["0"])[0])
 
@@ -109,6 +116,7 @@ def test_paging_stops_at_the_fetch_budget_and_keeps_the_newest_results(
 ) -> None:
     fhir, patient_id = loaded_heavy_chart
     fhir.set_max_page_size(100)
+    _busy_server(fhir)
     templates = {
         "observations-pain": observation_templates(default_terminology().search_codes)["observations-pain"]
     }
@@ -143,6 +151,7 @@ def test_a_heavy_chart_answers_from_the_newest_results_and_says_history_may_be_i
 ) -> None:
     fhir, patient_id = loaded_heavy_chart
     fhir.set_max_page_size(100)
+    _busy_server(fhir)
     started = time.monotonic()
     answer = _call(service, fhir, patient_id)
     elapsed = time.monotonic() - started
@@ -159,6 +168,7 @@ def test_when_page_3_fails_pages_1_and_2_are_used_and_the_cards_say_so(
 ) -> None:
     fhir, patient_id = loaded_heavy_chart
     fhir.set_max_page_size(100)
+    fhir.clear_faults()
     fhir.inject_fault(status=500, path="Observation", query="_offset=200")
     settings = Settings(
         auth_required=False, data_dir=tmp_path, fhir_server_allow_any=True, prefetch_page_budget_ms=20000
