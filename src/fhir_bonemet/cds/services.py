@@ -10,6 +10,9 @@ hook, prefetch templates that are relative FHIR read/search URLs within the CDS 
 subset, and prefetch tokens from the 2.0 set only (``{{context.<field>}}`` for the hook's prefetch-token
 fields, ``{{userPractitionerId}}``, ``{{userPractitionerRoleId}}``, ``{{userPatientId}}``,
 ``{{userRelatedPersonId}}``).  FHIRPath tokens such as ``{{today()}}`` belong to the 3.0 ballot: rejected.
+
+The Observation searches are not written in the files: they are generated from the terminology at start-up
+(:mod:`fhir_bonemet.cds.prefetch_templates`), passed to :func:`load_services` and checked the same way.
 """
 
 from __future__ import annotations
