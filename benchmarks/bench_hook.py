@@ -37,14 +37,20 @@ SCENARIO = "opioid-benzodiazepine"
 def hook_body(padding: int) -> bytes:
     """The scenario's patient-view request, with ``padding`` older observations added to its prefetch."""
     body = prefetched_request(SCENARIO)
-    entries = body["prefetch"]["observations"]["entry"]
-    originals = [e["resource"] for e in entries]
+    # The Observation keys (observations-pain, -labs, ...), each padded with copies of its own results.
+    keys = [
+        key
+        for key, value in body["prefetch"].items()
+        if key.startswith("observations") and value.get("entry")
+    ]
+    originals = [(key, e["resource"]) for key in keys for e in body["prefetch"][key]["entry"]]
     # Older pain scores and labs, as a long-followed patient's record would hold.
     for i in range(padding):
-        extra = copy.deepcopy(originals[i % len(originals)])
+        key, original = originals[i % len(originals)]
+        extra = copy.deepcopy(original)
         extra["id"] = f"history-{i}"
         extra["effectiveDateTime"] = f"20{10 + i % 14:02d}-0{1 + i % 9}-1{i % 10}"
-        entries.append({"resource": extra})
+        body["prefetch"][key]["entry"].append({"resource": extra})
     return json.dumps(body).encode()
 
 

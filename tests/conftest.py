@@ -83,23 +83,30 @@ class FhirTestServer:
         count: int = 1,
         method: str | None = None,
         path: str | None = None,
+        query: str | None = None,
         body: str | None = None,
         content_type: str | None = None,
     ) -> None:
         """The next ``count`` FHIR requests (-1: all until cleared) whose path below the base starts with
-        ``path`` answer ``status`` (optionally with a raw ``body``) and/or wait ``delay_ms`` first."""
+        ``path`` (and whose query string contains ``query``) answer ``status`` (optionally with a raw
+        ``body``) and/or wait ``delay_ms`` first."""
         spec: dict[str, Any] = {"count": count}
         for key, value in (
             ("status", status),
             ("delayMs", delay_ms or None),
             ("method", method),
             ("path", path),
+            ("query", query),
             ("body", body),
             ("contentType", content_type),
         ):
             if value is not None:
                 spec[key] = value
         self._control("POST", "faults", spec)
+
+    def set_max_page_size(self, size: int) -> None:
+        """Cap every search page at ``size`` entries until the next reset."""
+        self._control("PUT", "max-page-size", {"maxPageSize": size})
 
     def clear_faults(self) -> None:
         self._control("DELETE", "faults")

@@ -85,7 +85,7 @@ def test_nsaid_draft_with_renal_impairment_on_order_sign_names_the_draft(client:
 def test_a_malformed_resource_is_reported_and_the_rest_still_answers(client: TestClient) -> None:
     good = client.post(PV, json=request_for("thoracic-spine-sins14")).json()
     body = request_for("thoracic-spine-sins14")
-    observations = body["prefetch"]["observations"]["entry"]
+    observations = body["prefetch"]["observations-scores"]["entry"]
     observations.insert(0, {"resource": {"resourceType": "Observation", "id": 17, "status": ["final"]}})
     observations.insert(1, "not a resource")
     response = client.post(PV, json=body)
@@ -93,14 +93,15 @@ def test_a_malformed_resource_is_reported_and_the_rest_still_answers(client: Tes
     answer = response.json()
     assert [c["extension"][RULES] for c in answer["cards"]] == [c["extension"][RULES] for c in good["cards"]]
     locations = [issue["location"] for issue in answer["extension"][READ_ISSUES_EXTENSION]]
-    assert "prefetch.observations.entry[0].resource" in locations
-    assert "prefetch.observations.entry[1]" in locations
+    assert "prefetch.observations-scores.entry[0].resource" in locations
+    assert "prefetch.observations-scores.entry[1]" in locations
 
 
 def test_unreadable_labs_make_the_advice_more_cautious_not_less(client: TestClient) -> None:
     full = client.post(PV, json=request_for("rib-blastic-ecog1")).json()
     body = request_for("rib-blastic-ecog1")
-    body["prefetch"]["observations"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]}
+    for key in [key for key in body["prefetch"] if key.startswith("observations")]:
+        body["prefetch"][key] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]}
     partial = client.post(PV, json=body).json()
 
     def tier(answer: dict[str, Any]) -> str:
@@ -126,10 +127,9 @@ def test_required_data_unobtainable_is_412(client: TestClient) -> None:
 
 def test_a_one_megabyte_prefetch_with_a_thousand_resources_is_answered(client: TestClient) -> None:
     body = request_for("opioid-benzodiazepine")
-    template = next(
-        e["resource"] for e in body["prefetch"]["observations"]["entry"] if e["resource"]["code"]["coding"]
-    )
-    entries = body["prefetch"]["observations"]["entry"]
+    key = next(k for k, v in body["prefetch"].items() if k.startswith("observations") and v.get("entry"))
+    entries = body["prefetch"][key]["entry"]
+    template = next(e["resource"] for e in entries if e["resource"]["code"]["coding"])
     for i in range(1000):
         extra = copy.deepcopy(template)
         extra["id"] = f"bulk-{i}"

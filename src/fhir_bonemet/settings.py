@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     fhir_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     fhir_read_timeout_seconds: float = Field(default=5.0, gt=0)
     prefetch_page_cap: int = Field(default=10, ge=1)
+    # Per hook call: next pages of a paged search are only requested within this many milliseconds of the
+    # start of the fetches, so that the whole answer stays well under CDS Hooks' 500 ms guidance.  Pages
+    # already read are kept; the cards then say that older history may be incomplete.
+    prefetch_page_budget_ms: int = Field(default=300, ge=0, le=60000)
 
     # --- Output -----------------------------------------------------------------------------------------
     writeback_mode: Literal["suggest", "write"] = "suggest"

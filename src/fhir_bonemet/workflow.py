@@ -87,6 +87,7 @@ class Workflow:
         limits = PrefetchLimits(
             timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
             max_pages=settings.prefetch_page_cap,
+            page_budget_seconds=settings.prefetch_page_budget_ms / 1000,
         )
         return PrefetchResolver(deps.session, server_policy(settings), limits)
 
@@ -150,6 +151,7 @@ class Workflow:
                 careplan_location=delivery.location,
                 careplan_queued=delivery.queued,
                 plan_url=plan_url,
+                incomplete_keys=tuple(sorted(prefetch.truncated)),
             ),
             codes=self.codes,
             sources=self.sources,

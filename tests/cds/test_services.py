@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from fhir_bonemet.cds.prefetch_templates import observation_templates
 from fhir_bonemet.cds.services import REQUIRED_PREFETCH_EXTENSION, load_services, template_tokens
 from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.project_dirs import SERVICES
 
 LOCAL_SYSTEM = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
@@ -71,10 +73,18 @@ class TestShippedDefinitions:
         # Every Condition, whatever its status: resolved fractures and falls still count, and the reader
         # drops refuted and entered-in-error records itself.
         assert prefetch["conditions"] == "Condition?patient={{context.patientId}}"
-        for code in ("72514-3", "89247-1", "17861-6", "1751-7", "2160-0", "777-3", "29463-7"):
-            assert f"http://loinc.org|{code}" in prefetch["observations"]
-        for code in ("sins-total", "mirels-total", "lesion-type", "rf-limb-weakness"):
-            assert f"{LOCAL_SYSTEM}|{code}" in prefetch["observations-local"]
+        # Observation searches are generated from the terminology at start-up, not written in the files.
+        assert not [key for key in prefetch if key.startswith("observations")]
+        generated = observation_templates(Terminology.load().search_codes)
+        catalogue = load_services(SERVICES.default, generated)
+        prefetch = dict(catalogue.services[0].prefetch or {})
+        for code in ("72514-3", "17861-6", "1751-7", "2160-0", "777-3"):
+            assert f"http://loinc.org|{code}" in prefetch["observations-labs"] + prefetch["observations-pain"]
+        for code in ("89247-1", "29463-7"):
+            assert f"http://loinc.org|{code}" in prefetch["observations-scores"]
+        for code in ("sins-total", "mirels-total", "lesion-type"):
+            assert f"{LOCAL_SYSTEM}|{code}" in prefetch["observations-scores"]
+        assert f"{LOCAL_SYSTEM}|rf-limb-weakness" in prefetch["observations-flags"]
         assert (
             prefetch["medication-requests"] == "MedicationRequest?patient={{context.patientId}}&status=active"
         )

@@ -288,7 +288,7 @@ def test_a_next_link_that_loops_stops_paging() -> None:
     assert len(fake.seen) == 2
 
 
-def test_a_failing_later_page_fails_the_search() -> None:
+def test_a_failing_later_page_keeps_the_pages_already_read() -> None:
     fake = FakeFhir()
     fake.add(
         "GET",
@@ -296,8 +296,13 @@ def test_a_failing_later_page_fails_the_search() -> None:
         Reply(json_body=bundle(obs(1), next_url=f"{BASE}/Observation?page=2")),
     )
     fake.add("GET", f"{BASE}/Observation?page=2", Reply(json_body=bundle(outcome())))
-    with pytest.raises(FhirClientError, match="OperationOutcome"):
-        client(fake).search("Observation?page=1")
+    result = client(fake).search("Observation?page=1")
+    assert [e["resource"]["id"] for e in result.bundle["entry"]] == ["o1"]
+    assert result.truncated
+    assert result.pages == 1
+    assert result.stop_reason is not None
+    assert "page 2 failed" in result.stop_reason
+    assert "OperationOutcome" in result.stop_reason
 
 
 def test_an_empty_search_has_no_empty_entry_array() -> None:

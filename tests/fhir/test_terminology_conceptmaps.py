@@ -133,3 +133,47 @@ def test_not_a_conceptmap(tmp_path: Path) -> None:
 def test_missing_conceptmap_directory(tmp_path: Path) -> None:
     with pytest.raises(TerminologyError, match=r"ConceptMap directory does not exist"):
         Terminology.load(conceptmap_dirs=[tmp_path / "absent"])
+
+
+def test_one_local_code_mapped_to_two_concepts_stops_start_up(tmp_path: Path) -> None:
+    two = _map("http://ehr.example/obs", "http://loinc.org", "SCORE", "72514-3")
+    two["group"][0]["element"][0]["target"].append({"code": "89247-1", "equivalence": "equivalent"})
+    _write(tmp_path, "two.json", two)
+    with pytest.raises(
+        TerminologyError,
+        match=r"two\.json: ConceptMap\.group\[0\]\.element\[0\]\.target\[1\]: "
+        r"http://ehr\.example/obs\|SCORE is mapped to \['ecog'\] here but to \['pain-score'\] at .*two\.json",
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_the_same_local_code_in_two_files_must_keep_its_meaning(tmp_path: Path) -> None:
+    _write(tmp_path, "a.json", _map("http://ehr.example/obs", "http://loinc.org", "S", "72514-3"))
+    _write(tmp_path, "b.json", _map("http://ehr.example/obs", "http://loinc.org", "S", "89247-1"))
+    with pytest.raises(TerminologyError, match=r"b\.json: .*mapped to \['ecog'\] here.*a\.json"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_two_targets_with_one_meaning_are_accepted(tmp_path: Path) -> None:
+    same = _map("http://ehr.example/obs", "http://loinc.org", "NRS", "72514-3")
+    same["group"][0]["element"][0]["target"].append({"code": "38208-5", "equivalence": "equivalent"})
+    _write(tmp_path, "same.json", same)
+    terminology = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert terminology.concepts_for_coding("http://ehr.example/obs", "NRS") == {c.PAIN_SCORE}
+
+
+@pytest.mark.parametrize(
+    ("code", "concept"),
+    [
+        ("SPINE-SINS", c.SINS_TOTAL),
+        ("MIRELS", c.MIRELS_TOTAL),
+        ("LESION-TYPE", c.LESION_TYPE),
+        ("RF-LEG-WEAK", c.RF_LIMB_WEAKNESS),
+        ("RF-BLADDER", c.RF_BLADDER_BOWEL),
+        ("ORTHO-REVIEW", c.SURGICAL_REVIEW),
+    ],
+)
+def test_example_map_covers_lesion_scores_red_flags_and_review(
+    mapped: Terminology, code: str, concept: str
+) -> None:
+    assert concept in mapped.concepts_for_coding(FLOWSHEET, code)

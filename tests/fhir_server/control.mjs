@@ -54,9 +54,12 @@ export class ControlState {
   }
 
   // The first queued fault that matches the request is consumed (count decremented) and returned.
-  takeFault(method, relPath) {
+  takeFault(method, relPath, query = '') {
     const index = this.faults.findIndex(
-      (fault) => (fault.method === null || fault.method === method) && relPath.startsWith(fault.path),
+      (fault) =>
+        (fault.method === null || fault.method === method) &&
+        relPath.startsWith(fault.path) &&
+        (fault.query === null || query.includes(fault.query)),
     );
     if (index < 0) return undefined;
     const fault = this.faults[index];
@@ -78,12 +81,13 @@ export class ControlState {
 // A fault: {"status": 503} answers with that status; {"delayMs": 2000} waits before answering (normally,
 // or with `status`); {"body": "...", "contentType": "..."} replaces the body. `count` (default 1, -1 =
 // until cleared) limits how many requests it hits; `method` and `path` (prefix of the path below the FHIR
-// base, e.g. "Observation") restrict which requests it hits.
+// base, e.g. "Observation") and `query` (text the query string must contain, e.g. "_offset=200": one page
+// of a paged search) restrict which requests it hits.
 function parseFault(spec) {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     throw new ControlError('fault must be a JSON object');
   }
-  const known = new Set(['status', 'delayMs', 'count', 'method', 'path', 'body', 'contentType']);
+  const known = new Set(['status', 'delayMs', 'count', 'method', 'path', 'query', 'body', 'contentType']);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) throw new ControlError(`unknown fault field ${key}`);
   }
@@ -98,6 +102,9 @@ function parseFault(spec) {
   const count = spec.count ?? 1;
   if (!Number.isInteger(count) || (count < 1 && count !== -1)) throw new ControlError('count must be >= 1 or -1');
   if (status === null && delayMs === 0) throw new ControlError('a fault needs a status or a delayMs');
+  if (spec.query !== undefined && (typeof spec.query !== 'string' || spec.query === '')) {
+    throw new ControlError('query must be a non-empty string');
+  }
   if (spec.body !== undefined && typeof spec.body !== 'string') throw new ControlError('body must be a string');
   if (spec.body !== undefined && status === null) throw new ControlError('body needs a status');
   return {
@@ -106,6 +113,7 @@ function parseFault(spec) {
     count,
     method: spec.method ? String(spec.method).toUpperCase() : null,
     path: spec.path ? String(spec.path).replace(/^\/+/, '') : '',
+    query: spec.query ?? null,
     body: spec.body ?? null,
     contentType: spec.contentType ?? 'application/fhir+json',
   };

@@ -30,8 +30,52 @@ export function indexDefinitions() {
   if (indexed) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+  indexSearchParameterBundle(perTypeSearchParameters(readJson('fhir/r4/search-parameters.json')));
   indexed = true;
+}
+
+// R4 shares one SearchParameter between many types (`patient` and `code` cover some thirty), with one
+// FHIRPath union over all of them; the in-memory repository evaluates the whole union for every resource,
+// which makes a search of a 1,500-Observation chart take seconds.  Each shared parameter is split into one
+// per base type that keeps only that type's terms: same matches, the cost of one term (a real server's
+// index plays this part).  `.where(resolve() is Patient)` is dropped too: a reference search value names
+// its type already (`Patient/123`; a bare id is expanded to it), and resolving every reference is slow.
+export function perTypeSearchParameters(bundle) {
+  const entry = [];
+  for (const item of bundle.entry ?? []) {
+    const param = item.resource;
+    const bases = param?.base ?? [];
+    if (param?.resourceType !== 'SearchParameter' || bases.length < 2 || !param.expression) {
+      entry.push(item);
+      continue;
+    }
+    const terms = splitUnion(param.expression);
+    for (const base of bases) {
+      const own = terms.filter((term) => term.replace(/^\(+/, '').startsWith(`${base}.`));
+      const narrowed = own.length > 0 ? own.join(' | ') : param.expression;
+      const expression = narrowed.replace(/\.where\(resolve\(\) is [A-Za-z]+\)/g, '');
+      entry.push({ ...item, resource: { ...param, id: `${param.id}-${base}`, base: [base], expression } });
+    }
+  }
+  return { ...bundle, entry };
+}
+
+// The top-level terms of a FHIRPath union `a | (b as X) | c.where(d | e)`.
+function splitUnion(expression) {
+  const terms = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < expression.length; i += 1) {
+    const ch = expression[i];
+    if (ch === '(') depth += 1;
+    else if (ch === ')') depth -= 1;
+    else if (ch === '|' && depth === 0) {
+      terms.push(expression.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  terms.push(expression.slice(start).trim());
+  return terms.filter((term) => term.length > 0);
 }
 
 function outcome(code, text, expression) {
@@ -50,6 +94,7 @@ export class FhirService {
     this.baseUrl = baseUrl; // absolute, no trailing slash
     this.pageSize = pageSize;
     this.maxPageSize = maxPageSize;
+    this.initialMaxPageSize = maxPageSize;
     this.router = new FhirRouter();
     this.repo = new MemoryRepository();
     this.capability = undefined;

@@ -94,7 +94,7 @@ async function handleFhir(req, url, relPath, body, fhir, control) {
     ifNoneExist: req.headers['if-none-exist'] ?? null,
     status: null,
   });
-  const fault = control.takeFault(req.method, relPath);
+  const fault = control.takeFault(req.method, relPath, query);
   if (fault?.delayMs) await sleep(fault.delayMs);
   let response;
   if (fault?.status != null) {
@@ -118,6 +118,7 @@ async function handleControl(req, action, body, fhir, control) {
   switch (route) {
     case 'POST reset':
       fhir.clear();
+      fhir.maxPageSize = fhir.initialMaxPageSize;
       control.reset();
       return ok(200, { reset: true });
     case 'GET requests':
@@ -136,6 +137,15 @@ async function handleControl(req, action, body, fhir, control) {
       const payload = parseJson(body);
       control.setToken(payload?.token ?? null);
       return ok(200, { tokenRequired: control.token !== null });
+    }
+    case 'PUT max-page-size': {
+      // Cap every search page at this size (as busy production servers do) until the next reset.
+      const size = parseJson(body)?.maxPageSize;
+      if (!Number.isInteger(size) || size < 1 || size > 100000) {
+        return errorResponse(400, 'invalid', 'maxPageSize must be an integer between 1 and 100000');
+      }
+      fhir.maxPageSize = size;
+      return ok(200, { maxPageSize: size });
     }
     case 'POST load':
       return fhir.load(parseJson(body));

@@ -14,7 +14,10 @@ import pytest
 import requests
 from fhir_fixtures import PATIENT_UUID, ids_of_type, patient_bundle
 
+from fhir_bonemet.cds.prefetch_templates import observation_templates
+from fhir_bonemet.cds.services import load_services
 from fhir_bonemet.client import PrefetchRequest, PrefetchResolver, ServerPolicy
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +71,11 @@ def test_services_publish_templates() -> None:
 def test_published_templates_resolve_against_a_real_server(
     fresh_fhir: Any, session: requests.Session, service_file: Path
 ) -> None:
-    service = json.loads(service_file.read_text(encoding="utf-8"))
+    # The templates as discovery publishes them: the files plus the Observation searches generated from
+    # the terminology at start-up.
+    loaded = load_services(service_file.parent, observation_templates(Terminology.load().search_codes))
+    definition = next(s for s in loaded.services if s.hook == service_file.stem)
+    service = definition.discovery_entry()
     bundle = patient_bundle(pain_scores=3)
     bundle["entry"].extend(_medication_and_procedure_entries())
     created = fresh_fhir.created_ids(fresh_fhir.load(bundle))
@@ -94,11 +101,11 @@ def test_published_templates_resolve_against_a_real_server(
     # What the fixture holds for this patient, key by key (the resolved Condition too: history counts).
     expected = {
         "conditions": 2,
-        "observations": 3,
+        "observations-pain": 3,
         "medication-requests": 1,
         "medication-statements": 1,
         "procedures": 1,
     }
     checked = {key: count for key, count in expected.items() if key in service["prefetch"]}
-    assert {"conditions", "observations"} <= checked.keys()
+    assert {"conditions", "observations-pain"} <= checked.keys()
     assert {key: found[key] for key in checked} == checked

@@ -65,6 +65,17 @@ class CardContext:
     careplan_location: str | None = None  # write mode: "CarePlan/…" of the draft written → offer activation
     careplan_queued: bool = False  # write mode: waiting in the outbox → no create action (no duplicate)
     plan_url: str | None = None  # signed link to the full plan page and handout (plan_page)
+    # Prefetch keys read only in part (a later page failed or the paging budget ran out): the newest
+    # results were used, older ones may be missing, and every card says so.
+    incomplete_keys: tuple[str, ...] = ()
+
+
+def incomplete_history_note(keys: tuple[str, ...]) -> str:
+    """The line a card carries when some prefetch keys were read only in part."""
+    return (
+        f"*Older history may be incomplete:* only the newest pages of {', '.join(keys)} could be read "
+        "(see the response's read issues); the advice rests on the newest results."
+    )
 
 
 def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -> str:
@@ -129,6 +140,8 @@ class _CardBuilder:
             extra.append(note)
             if plan_suggestion is not None:
                 suggestions.insert(0, plan_suggestion)
+        if self.ctx.incomplete_keys:
+            extra.append(incomplete_history_note(self.ctx.incomplete_keys))
         detail = card_detail.detail_markdown(
             findings, sources=self.sources, thresholds=self.thresholds, extra=extra
         )

@@ -10,6 +10,9 @@ hook, prefetch templates that are relative FHIR read/search URLs within the CDS 
 subset, and prefetch tokens from the 2.0 set only (``{{context.<field>}}`` for the hook's prefetch-token
 fields, ``{{userPractitionerId}}``, ``{{userPractitionerRoleId}}``, ``{{userPatientId}}``,
 ``{{userRelatedPersonId}}``).  FHIRPath tokens such as ``{{today()}}`` belong to the 3.0 ballot: rejected.
+
+The Observation searches are not written in the files: they are generated from the terminology at start-up
+(:mod:`fhir_bonemet.cds.prefetch_templates`), passed to :func:`load_services` and checked the same way.
 """
 
 from __future__ import annotations
@@ -146,15 +149,30 @@ class ServiceCatalogue:
         return {"services": [service.discovery_entry() for service in self.services]}
 
 
-def load_services(directory: Path) -> ServiceCatalogue:
-    """Load every ``*.json`` directly in ``directory`` (examples in sub-folders are not services)."""
+def load_services(directory: Path, generated_prefetch: Mapping[str, str] | None = None) -> ServiceCatalogue:
+    """Load every ``*.json`` directly in ``directory`` (examples in sub-folders are not services).
+
+    ``generated_prefetch``: templates built at start-up (the Observation searches of
+    :mod:`fhir_bonemet.cds.prefetch_templates`) added to every service's prefetch and checked like the
+    written ones; a file that writes a generated key itself is refused, so the two never disagree.
+    """
     SERVICES.require(directory)
+    generated = dict(generated_prefetch or {})
     services = []
     for path in sorted(directory.glob("*.json")):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"{path}: not readable JSON: {exc}") from exc
+        if generated and isinstance(raw, dict):
+            prefetch = raw.get("prefetch")
+            written: dict[str, Any] = prefetch if isinstance(prefetch, dict) else {}
+            clash = sorted(set(written) & set(generated))
+            if clash:
+                raise ConfigurationError(
+                    f"{path}: prefetch keys {clash} are generated from the terminology; remove them"
+                )
+            raw = {**raw, "prefetch": {**written, **generated}}
         try:
             services.append(ServiceDefinition.model_validate(raw))
         except ValidationError as exc:

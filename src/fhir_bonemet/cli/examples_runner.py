@@ -15,6 +15,7 @@ clinical date is moved forward by the same number of days so that "pain score ye
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -24,8 +25,10 @@ from typing import Any
 
 import requests
 
+from fhir_bonemet.cds.prefetch_templates import OBSERVATION_GROUPS, group_of, observation_templates
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.project_dirs import EXAMPLES
 
 __all__ = [
@@ -128,10 +131,10 @@ def _hook_request(path: Path, days: int, fhir: str, fhir_token: str | None) -> d
     return request
 
 
-# Which prefetch key of the shipped service definitions holds which resource type (cds_hooks/*.json).
+# Which prefetch key of the shipped service definitions holds which resource type (cds_hooks/*.json);
+# Observations go to the generated key of their group (fhir_bonemet.cds.prefetch_templates).
 PREFETCH_KEYS = {
     "Condition": "conditions",
-    "Observation": "observations",
     "MedicationRequest": "medication-requests",
     "MedicationStatement": "medication-statements",
     "Procedure": "procedures",
@@ -153,13 +156,16 @@ def prefetched_request(
     request = _read(folder / f"{hook}.json", days)
     request.pop("fhirServer", None)
     request.pop("fhirAuthorization", None)
-    prefetch: dict[str, Any] = {
-        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
-        # Everything coded locally is already in "observations": null tells the service there is no more.
-        "observations-local": None,
-    }
-    for resource_type, key in PREFETCH_KEYS.items():
-        found = [r for r in resources if r["resourceType"] == resource_type]
+    prefetch: dict[str, Any] = {"patient": next(r for r in resources if r["resourceType"] == "Patient")}
+    by_key: dict[str, list[dict[str, Any]]] = {key: [] for key in PREFETCH_KEYS.values()}
+    # Every generated Observation key is sent (an empty searchset is "nothing more"), as an EHR would.
+    terminology = _shipped_terminology()
+    by_key |= {key: [] for key in observation_templates(terminology.search_codes)}
+    for resource in resources:
+        key = _prefetch_key(resource, terminology)
+        if key is not None:
+            by_key[key].append(resource)
+    for key, found in by_key.items():
         prefetch[key] = {
             "resourceType": "Bundle",
             "type": "searchset",
@@ -167,6 +173,22 @@ def prefetched_request(
         }
     request["prefetch"] = prefetch
     return request
+
+
+@functools.cache
+def _shipped_terminology() -> Terminology:
+    """The project's own terminology (no ConceptMaps: the examples use the project's codes), loaded once."""
+    return Terminology.load()
+
+
+def _prefetch_key(resource: dict[str, Any], terminology: Terminology) -> str | None:
+    kind = resource.get("resourceType")
+    if kind != "Observation":
+        return PREFETCH_KEYS.get(str(kind))
+    concepts = terminology.concepts_for(resource.get("code"))
+    return next(
+        (key for concept in sorted(concepts) if (key := group_of(concept))), OBSERVATION_GROUPS[0].key
+    )
 
 
 def _print_request(args: argparse.Namespace) -> int:

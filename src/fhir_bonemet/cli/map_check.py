@@ -7,8 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.errors import ConfigurationError, TerminologyError
 from fhir_bonemet.mapcheck.check import INPUT_EXIT, run_check
+from fhir_bonemet.mapcheck.progress import Progress
 from fhir_bonemet.mapcheck.report import to_json, to_text
 
 __all__ = ["register", "run"]
@@ -21,8 +22,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Report, for every distinct code in FHIR Bundles, resources, JSON arrays, NDJSON or CDS Hooks "
             "requests, whether the service understands it (which concepts), maps it through a ConceptMap, "
-            "or does not know it, and which rules would have used the unknown ones. Exit status: 0 ok, "
-            "1 unreadable input or ConceptMap, 2 a required concept (bone metastasis) has no usable data."
+            "or does not know it, which rules would have used the unknown ones, and whether the prefetch "
+            "templates request the records each understood code sits on. Exit status: 0 ok, 1 unreadable "
+            "input or ConceptMap, 2 a required concept (bone metastasis) has no usable data, 3 an "
+            "understood or mapped code would never be fetched."
         ),
     )
     parser.add_argument(
@@ -37,15 +40,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="directory of ConceptMap JSON files to apply (repeatable)",
     )
     parser.add_argument("--profiles", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--services",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="service definitions whose prefetch templates to check against (default: cds_hooks/)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    progress = Progress(sys.stderr)  # shown only when stderr is a terminal
     try:
-        report = run_check(list(args.files), list(args.conceptmaps), args.profiles)
-    except TerminologyError as exc:
+        report = run_check(
+            list(args.files),
+            list(args.conceptmaps),
+            args.profiles,
+            services_dir=args.services,
+            progress=progress,
+        )
+    except (TerminologyError, ConfigurationError) as exc:
         print(f"fhir-bonemet map-check: {exc}", file=sys.stderr)
         return INPUT_EXIT
+    finally:
+        progress.finish()
     print(to_json(report) if args.json else to_text(report))
     return report.exit_code

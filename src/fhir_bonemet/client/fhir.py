@@ -15,8 +15,10 @@ Safety rules enforced here, before any byte leaves the process:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,18 +82,27 @@ class FhirClient:
         max_pages: int = 10,
         max_response_bytes: int = 32 * 1024 * 1024,
         deadline: float | None = None,
+        paging_deadline: float | None = None,
     ) -> None:
         self.base_url = policy.check(base_url)
         self.origin = origin_of(self.base_url)
         self.max_pages = max(1, max_pages)
-        self._transport = Transport(
+        self.paging_deadline = paging_deadline
+        transport = functools.partial(
+            Transport,
             session,
             self.base_url,
             access_token=access_token,
             timeouts=timeouts,
             max_response_bytes=max_response_bytes,
-            deadline=deadline,
         )
+        self._transport = transport(deadline=deadline)
+        # Next pages run on the paging budget (``paging_deadline``): no page starts after it and a page's
+        # read timeout is clipped to it, so a slow page 3 cannot hold the answer back.
+        page_deadline = (
+            deadline if paging_deadline is None else min(paging_deadline, deadline or paging_deadline)
+        )
+        self._page_transport = transport(deadline=page_deadline)
 
     def __repr__(self) -> str:
         return f"FhirClient(origin={self.origin!r})"
@@ -114,7 +125,11 @@ class FhirClient:
         return self.follow_pages(first)
 
     def follow_pages(self, first_page: Mapping[str, Any]) -> SearchResult:
-        """Merge ``first_page`` with the pages its next links lead to (same origin, page cap)."""
+        """Merge ``first_page`` with the pages its next links lead to (same origin, page cap, paging budget).
+
+        Pages already read are never thrown away: when a later page fails, is unusable or would start
+        after the paging budget, the result is the pages read so far, marked ``truncated`` with the reason.
+        """
         problem = payload_problem(first_page, expected_type="Bundle")
         if problem:
             raise FhirClientError(f"search result unusable: {problem}")
@@ -132,8 +147,24 @@ class FhirClient:
             if pages >= self.max_pages:
                 truncated, reason = True, f"more than {self.max_pages} pages; the rest were not read"
                 break
+            if self.paging_deadline is not None and time.monotonic() >= self.paging_deadline:
+                truncated, reason = (
+                    True,
+                    f"the fetch budget was spent after page {pages}; older pages not read",
+                )
+                break
             seen.add(url)
-            page = self._get_resource(url, "Bundle")
+            try:
+                page = self._get_resource(url, "Bundle", self._page_transport)
+            except FhirClientError as exc:
+                used = "page 1 was" if pages == 1 else f"pages 1-{pages} were"
+                cause = (
+                    "the fetch budget ran out"
+                    if self.paging_deadline is not None and time.monotonic() >= self.paging_deadline
+                    else str(exc)
+                )
+                truncated, reason = True, f"page {pages + 1} failed ({cause}); {used} used"
+                break
             pages += 1
             entries.extend(page.get("entry") or [])
         merged: JsonObject = {key: value for key, value in first_page.items() if key not in ("entry", "link")}
@@ -180,8 +211,10 @@ class FhirClient:
             raise FhirClientError(f"not a relative FHIR URL: {problem}")
         return f"{self.base_url}/{relative_url.lstrip('/')}"
 
-    def _get_resource(self, url: str, expected_type: str | None) -> JsonObject:
-        status, payload, _ = self._transport.send("GET", url)
+    def _get_resource(
+        self, url: str, expected_type: str | None, transport: Transport | None = None
+    ) -> JsonObject:
+        status, payload, _ = (transport or self._transport).send("GET", url)
         path = redact_url(url, self.base_url)
         if status != 200:
             raise FhirClientError(f"FHIR server answered {status}", status=status, url_path=path)

@@ -8,7 +8,9 @@ For every prefetch key the service declared:
 * value an **OperationOutcome**, a Bundle with OperationOutcome entries, or not a usable resource at all
   (a string, a Bundle whose entries are not objects, a Patient where a Bundle was asked for) → a failed
   prefetch: re-fetch it if a FHIR server is reachable, else the key is unavailable;
-* a searchset Bundle with ``link[relation=next]`` → read the remaining pages (page cap);
+* a searchset Bundle with ``link[relation=next]`` → read the remaining pages within the page cap and the
+  per-hook paging budget; a page that fails or would start after the budget ends paging, and the pages
+  already read are kept (the key is marked *truncated*, so the cards say older history may be missing);
 * a key the caller declared *required* that ends up unavailable → :class:`PreconditionFailedError` (412).
 
 Independent keys are fetched concurrently over the one injected :class:`requests.Session`, each request
@@ -53,6 +55,10 @@ log = logging.getLogger(__name__)
 class PrefetchLimits:
     timeouts: Timeouts = field(default_factory=Timeouts)
     deadline_seconds: float = 4.0  # for all fetches of one hook call together
+    # Next pages are only requested within this budget from the start of the hook's fetches (first pages
+    # run under the overall deadline): the newest results come first, so what the budget cuts is history.
+    # None: pages run under the overall deadline only.  The service sets it from the settings (300 ms).
+    page_budget_seconds: float | None = None
     max_pages: int = 10  # per key, counting the first page
     max_workers: int = 4  # concurrent fetches per hook call
 
@@ -89,6 +95,8 @@ class PrefetchResolver:
             raise ValueError(f"required prefetch keys without a template: {sorted(unknown)}")
         started = time.monotonic()
         deadline = started + self.limits.deadline_seconds
+        budget = self.limits.page_budget_seconds
+        paging_deadline = deadline if budget is None else min(deadline, started + budget)
         provided = request.prefetch if isinstance(request.prefetch, Mapping) else {}
         outcomes: dict[str, KeyOutcome] = {}
         jobs: dict[str, Callable[[FhirClient], KeyOutcome]] = {}
@@ -99,7 +107,7 @@ class PrefetchResolver:
             if job is not None:
                 jobs[key] = job
         if jobs:
-            outcomes.update(self._run(jobs, request, deadline, outcomes))
+            outcomes.update(self._run(jobs, request, (deadline, paging_deadline), outcomes))
         result = collect(templates, outcomes)
         self._log(request.hook_instance, result, provided, started)
         missing = sorted(required & result.unavailable)
@@ -144,12 +152,13 @@ class PrefetchResolver:
         self,
         jobs: Mapping[str, Callable[[FhirClient], KeyOutcome]],
         request: PrefetchRequest,
-        deadline: float,
+        deadlines: tuple[float, float],
         planned: Mapping[str, KeyOutcome],
     ) -> dict[str, KeyOutcome]:
         results: dict[str, KeyOutcome] = {}
+        deadline, paging_deadline = deadlines
         try:
-            client = self._client(request, deadline)
+            client = self._client(request, deadline, paging_deadline)
         except FhirClientError as exc:
             for key in jobs:
                 results[key] = cannot_fetch(key, planned.get(key), str(exc))
@@ -175,7 +184,7 @@ class PrefetchResolver:
             executor.shutdown(wait=False, cancel_futures=True)
         return results
 
-    def _client(self, request: PrefetchRequest, deadline: float) -> FhirClient:
+    def _client(self, request: PrefetchRequest, deadline: float, paging_deadline: float) -> FhirClient:
         if not request.fhir_server:
             raise FhirClientError("the request has no fhirServer, so the data cannot be fetched")
         token = None
@@ -190,6 +199,7 @@ class PrefetchResolver:
             timeouts=self.limits.timeouts,
             max_pages=self.limits.max_pages,
             deadline=deadline,
+            paging_deadline=paging_deadline,
         )
 
     def _log(

@@ -6,15 +6,21 @@ For every distinct (system, code) found in a Coding it reports: understood (whic
 which ConceptMap, a local project code, or unknown; how often and where (file position and element path,
 never patient data).  For unknown codes at a place the rules read (``Observation.code``,
 ``Condition.bodySite``, medication codes, ...) it names the rules that would have used them and, from the
-coding's display, the concept it most likely meant.  The exit status is 2 when a required concept
-(:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data, 1 when an input or ConceptMap could
-not be read.
+coding's display, the concept it most likely meant.  For every understood or mapped code it also says
+whether a prefetch template requests the records it sits on (:mod:`~fhir_bonemet.mapcheck.fetching`): a
+mapped local code that no Observation search names would never reach the rules.  The exit status is 1
+when an input or ConceptMap could not be read, 2 when a required concept
+(:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data, 3 when an understood or mapped code
+would never be fetched.
+
+Inputs are read as a stream (NDJSON line by line), so a 100 MB bulk export is checked in bounded memory:
+what is kept is one entry per distinct code.  On a terminal, progress is shown on stderr.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -25,11 +31,14 @@ from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.rulebook import CATALOGUE
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.mapcheck import places
-from fhir_bonemet.mapcheck.inputs import InputProblem, Located, read_inputs
+from fhir_bonemet.mapcheck.fetching import FetchCoverage
+from fhir_bonemet.mapcheck.inputs import InputProblem, Located, iter_inputs
+from fhir_bonemet.mapcheck.progress import Progress
 
 MAX_EXAMPLES: Final = 3
 INPUT_EXIT: Final = 1  # an input file or a ConceptMap could not be read: the report is incomplete
 REQUIRED_EXIT: Final = 2  # a required concept has no usable data in the files
+UNFETCHED_EXIT: Final = 3  # an understood or mapped code sits on records no prefetch template requests
 _INDEX = re.compile(r"\[\d+\]")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP: Final = frozenset({"the", "and", "for", "with", "without", "in", "of", "or", "by", "per", "to", "on"})
@@ -50,6 +59,8 @@ class CodeReport:
     examples: list[str] = field(default_factory=list)
     rules: tuple[str, ...] = ()  # understood: rules reading its concepts; unknown: rules that would have
     likely: tuple[str, ...] = ()  # unknown at a rule-relevant place: concepts its display resembles
+    fetched: bool | None = None  # understood/mapped: whether a prefetch template requests its records
+    fetched_by: tuple[str, ...] = ()  # the prefetch keys that do
 
     @property
     def relevant(self) -> bool:
@@ -73,10 +84,17 @@ class MapCheckReport:
     problems: list[InputProblem] = field(default_factory=list)
 
     @property
+    def unfetched(self) -> list[CodeReport]:
+        """Understood or mapped codes whose records no prefetch template would ever request."""
+        return [e for e in self.codes if e.status in ("understood", "mapped") and e.fetched is False]
+
+    @property
     def exit_code(self) -> int:
         if self.problems:
             return INPUT_EXIT
-        return REQUIRED_EXIT if any(cov.required and not cov.present for cov in self.coverage) else 0
+        if any(cov.required and not cov.present for cov in self.coverage):
+            return REQUIRED_EXIT
+        return UNFETCHED_EXIT if self.unfetched else 0
 
 
 def _codings(value: Any, path: str, where: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
@@ -111,16 +129,22 @@ def _is_real(resource: Mapping[str, Any]) -> bool:
 
 
 class MapChecker:
-    def __init__(self, terminology: Terminology, catalogue: Mapping[str, RuleSpec]) -> None:
+    def __init__(
+        self,
+        terminology: Terminology,
+        catalogue: Mapping[str, RuleSpec],
+        fetching: FetchCoverage | None = None,
+    ) -> None:
         self.terminology = terminology
         self.catalogue = catalogue
+        self.fetching = fetching
         # Word sets of each concept's title and code displays, for guessing what an unknown code meant.
         self._texts = {
             cid: [ws for ws in (frozenset(_words(t)) for t in terminology.displays(cid)) if ws]
             for cid in terminology.concept_ids
         }
 
-    def check(self, located: list[Located], report: MapCheckReport) -> MapCheckReport:
+    def check(self, located: Iterable[Located], report: MapCheckReport) -> MapCheckReport:
         found: dict[tuple[str, str], CodeReport] = {}
         present: set[str] = set()
         for item in located:
@@ -140,6 +164,9 @@ class MapChecker:
                 present |= self._usable(kind, resource_concepts)
         for entry in found.values():
             self._explain_rules(entry)
+            if self.fetching is not None and entry.status in ("understood", "mapped"):
+                verdict = self.fetching.verdict(entry.system, entry.code, entry.places, entry.concepts)
+                entry.fetched, entry.fetched_by = verdict.fetched, verdict.keys
         report.codes = sorted(
             found.values(), key=lambda e: (e.status != "unknown", not e.relevant, e.system, e.code)
         )
@@ -225,12 +252,32 @@ def _words(text: str) -> Iterator[str]:
             yield word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
+def published_templates(terminology: Terminology, services_dir: Path | None = None) -> dict[str, str]:
+    """Every prefetch template discovery would publish with this terminology (all services together)."""
+    from fhir_bonemet.cds.prefetch_templates import observation_templates
+    from fhir_bonemet.cds.services import load_services
+    from fhir_bonemet.project_dirs import SERVICES
+
+    catalogue = load_services(
+        services_dir or SERVICES.default, observation_templates(terminology.search_codes)
+    )
+    templates: dict[str, str] = {}
+    for service in catalogue.services:
+        templates.update(service.prefetch or {})
+    return templates
+
+
 def run_check(
-    files: list[Path], conceptmap_dirs: list[Path], profiles_dir: Path | None = None
+    files: list[Path],
+    conceptmap_dirs: list[Path],
+    profiles_dir: Path | None = None,
+    *,
+    services_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> MapCheckReport:
-    """Load the terminology (with the ConceptMaps), read the files, check every coding."""
+    """Load the terminology (with the ConceptMaps), stream the files, check every coding."""
     terminology = Terminology.load(profiles_dir, conceptmap_dirs)
-    catalogue = dict(CATALOGUE)
-    located, problems = read_inputs(files)
-    report = MapCheckReport(files=[str(f) for f in files], problems=problems)
-    return MapChecker(terminology, catalogue).check(located, report)
+    fetching = FetchCoverage(published_templates(terminology, services_dir), terminology)
+    report = MapCheckReport(files=[str(f) for f in files])
+    located = iter_inputs(files, report.problems, progress)
+    return MapChecker(terminology, dict(CATALOGUE), fetching).check(located, report)

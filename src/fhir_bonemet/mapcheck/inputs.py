@@ -4,6 +4,9 @@ Accepted shapes: a Bundle of any type (nested Bundles included), a single resour
 resources, NDJSON (one resource per line, as a FHIR bulk export writes it), and a CDS Hooks request (its
 ``prefetch`` values and ``context.draftOrders``).  Contained resources are yielded on their own so that a
 contained Medication is checked like any other.  Locations name the file and the position, never content.
+
+NDJSON is streamed line by line (a bulk export may be hundreds of megabytes); any other file is one JSON
+document and is parsed whole.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from fhir_bonemet.mapcheck.progress import Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,38 +32,61 @@ class InputProblem:
     message: str
 
 
-def _is_object(line: str) -> bool:
+def _is_object(line: bytes) -> bool:
     try:
         return isinstance(json.loads(line), dict)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return False
 
 
-def _parse(path: Path) -> tuple[list[tuple[str, Any]], list[InputProblem]]:
-    """(location, JSON value) pairs of one file, or the problems that stopped reading it."""
+def _first_line(handle: BinaryIO) -> bytes:
+    while line := handle.readline():
+        if line.strip():
+            return line
+    return b""
+
+
+def _values(path: Path, problems: list[InputProblem], progress: Progress | None) -> Iterator[tuple[str, Any]]:
+    """(location, JSON value) of one file: NDJSON line by line, anything else as one document."""
+    try:
+        total = path.stat().st_size
+        handle = path.open("rb")
+    except OSError as exc:
+        problems.append(InputProblem(str(path), f"cannot be read: {exc.__class__.__name__}"))
+        return
+    with handle:
+        first = _first_line(handle)
+        # NDJSON: the first line is a whole JSON object and another line follows.  A pretty-printed
+        # Bundle's first line ("{") is not; a one-line file is the same either way.
+        if _is_object(first.removeprefix(b"\xef\xbb\xbf")) and _first_line(handle):
+            handle.seek(0)
+            yield from _ndjson(path, handle, problems, progress, total)
+            return
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [InputProblem(str(path), f"cannot be read: {exc.__class__.__name__}")]
+        problems.append(InputProblem(str(path), f"cannot be read: {exc.__class__.__name__}"))
+        return
     try:
-        return [(str(path), json.loads(text))], []
-    except json.JSONDecodeError as whole:
-        # NDJSON reads as "Extra data" after the first line; a broken NDJSON line elsewhere still leaves a
-        # first line that is a whole JSON object.  Anything else is one malformed document.
-        first = next((line for line in text.splitlines() if line.strip()), "")
-        if whole.msg != "Extra data" and not _is_object(first):
-            message = f"not valid JSON (line {whole.lineno}, column {whole.colno}): {whole.msg}"
-            return [], [InputProblem(str(path), message)]
-    values: list[tuple[str, Any]] = []
-    problems: list[InputProblem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+        yield str(path), json.loads(text)
+    except json.JSONDecodeError as exc:
+        message = f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        problems.append(InputProblem(str(path), message))
+
+
+def _ndjson(
+    path: Path, handle: BinaryIO, problems: list[InputProblem], progress: Progress | None, total: int
+) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(iter(handle.readline, b""), start=1):
+        if progress is not None:
+            progress.update(number, handle.tell(), total)
         if not line.strip():
             continue
         try:
-            values.append((f"{path}:{number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.append(InputProblem(f"{path}:{number}", f"not valid JSON: {exc.msg}"))
-    return values, problems
+            yield f"{path}:{number}", json.loads(line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            problems.append(InputProblem(f"{path}:{number}", f"not valid JSON: {reason}"))
 
 
 def _resources(location: str, value: Any, problems: list[InputProblem]) -> Iterator[Located]:
@@ -102,13 +130,17 @@ def _hook_request(location: str, request: dict[str, Any], problems: list[InputPr
         yield from _resources(f"{location} context.draftOrders", orders, problems)
 
 
-def read_inputs(paths: list[Path]) -> tuple[list[Located], list[InputProblem]]:
-    """Every resource of every file, in file order; problems are collected, never raised."""
-    found: list[Located] = []
-    problems: list[InputProblem] = []
+def iter_inputs(
+    paths: list[Path], problems: list[InputProblem], progress: Progress | None = None
+) -> Iterator[Located]:
+    """Every resource of every file, in file order, read lazily; problems are appended, never raised."""
     for path in paths:
-        values, file_problems = _parse(path)
-        problems += file_problems
-        for location, value in values:
-            found.extend(_resources(location, value, problems))
+        for location, value in _values(path, problems, progress):
+            yield from _resources(location, value, problems)
+
+
+def read_inputs(paths: list[Path]) -> tuple[list[Located], list[InputProblem]]:
+    """Every resource of every file, as a list (small inputs and tests)."""
+    problems: list[InputProblem] = []
+    found = list(iter_inputs(paths, problems))
     return found, problems

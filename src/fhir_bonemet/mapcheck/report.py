@@ -17,6 +17,7 @@ def _summary(report: MapCheckReport) -> dict[str, int]:
     summary = {status: counts.get(status, 0) for status in _STATUS_ORDER}
     summary["unknown_relevant"] = sum(1 for e in report.codes if e.status == "unknown" and e.relevant)
     summary["unverified"] = sum(1 for e in report.codes if e.unverified)
+    summary["never_fetched"] = len(report.unfetched)
     return summary
 
 
@@ -36,6 +37,8 @@ def _code_json(entry: CodeReport) -> dict[str, Any]:
         "relevant": entry.relevant,
         "rules": list(entry.rules),
         "likely": list(entry.likely),
+        "fetched": entry.fetched,
+        "fetched_by": list(entry.fetched_by),
     }
 
 
@@ -72,6 +75,12 @@ def _places(entry: CodeReport) -> str:
     return ", ".join(sorted(entry.places))
 
 
+def _fetched(entry: CodeReport) -> str:
+    if entry.fetched is None:
+        return "-"
+    return ", ".join(entry.fetched_by) if entry.fetched else "NEVER FETCHED"
+
+
 def to_text(report: MapCheckReport) -> str:
     s = _summary(report)
     lines = [
@@ -98,11 +107,15 @@ def to_text(report: MapCheckReport) -> str:
                 str(e.count),
                 ", ".join(e.concepts),
                 e.mapped_via or ("code family " + e.family if e.family else "profiles"),
+                _fetched(e),
                 "UNVERIFIED" if e.unverified else "",
             ]
             for e in known
         ]
-        lines += _table(["code", "count", "concepts", "via", "note"], rows)
+        lines += _table(["code", "count", "concepts", "via", "requested by", "note"], rows)
+    if report.unfetched:
+        lines += ["", "NEVER FETCHED: no prefetch template requests the records these codes sit on:"]
+        lines += [f"  {_label(e)} at {_places(e)}" for e in report.unfetched]
     other = [e for e in report.codes if e.status == "unknown" and not e.relevant]
     local = [e for e in report.codes if e.status == "local"]
     if local:
@@ -117,6 +130,8 @@ def to_text(report: MapCheckReport) -> str:
         lines.append(f"  {kind} {' or '.join(cov.concepts):<60} {state}")
     if report.problems:
         lines += ["", "Input problems:"] + [f"  {p.location}: {p.message}" for p in report.problems]
-    verdict = {0: "OK", 1: "INPUT PROBLEMS", 2: "REQUIRED DATA MISSING"}[report.exit_code]
+    verdict = {0: "OK", 1: "INPUT PROBLEMS", 2: "REQUIRED DATA MISSING", 3: "CODES NEVER FETCHED"}[
+        report.exit_code
+    ]
     lines += ["", f"Result: {verdict} (exit {report.exit_code})"]
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from fhir_bonemet import __version__
+from fhir_bonemet.cds.prefetch_templates import generated_prefetch
 from fhir_bonemet.cds.problems import operation_outcome
 from fhir_bonemet.cds.protocol import HookHandler
 from fhir_bonemet.cds.services import load_services
@@ -121,7 +122,7 @@ def create_app(
     it at shutdown.  ``workers`` are started when the app starts and stopped when it stops; ``on_shutdown``
     runs after them (the caller closes there what it opened for this app)."""
     _check_auth_config(settings)
-    catalogue = load_services(settings.services_dir)
+    catalogue = load_services(settings.services_dir, generated_prefetch(settings))
     own_session = session is None
     http = session if session is not None else requests.Session()
     verifier = JwtVerifier(settings, http) if settings.auth_required else None

@@ -198,7 +198,7 @@ class OrderFact:
 class ReadIssue:
     """Something the reader could not use.  Carries locations, never patient data."""
 
-    location: str  # e.g. "prefetch.observations.entry[3]" or "Observation/abc.valueQuantity"
+    location: str  # e.g. "prefetch.observations-labs.entry[3]" or "Observation/abc.valueQuantity"
     message: str
     severity: str = "warning"  # "warning": skipped one resource; "error": a whole source was unusable
 

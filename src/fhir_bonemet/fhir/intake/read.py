@@ -3,7 +3,7 @@
 Accepts CDS Hooks prefetch values (a resource, a searchset/collection Bundle, an array), NDJSON, and the
 ``context.draftOrders`` Bundle.  A malformed element never raises: it is skipped and reported as a
 :class:`~fhir_bonemet.core.model.facts.ReadIssue` whose location says where it was
-(``prefetch.observations.entry[3]``) and whose message never repeats patient data.  A resource that
+(``prefetch.observations-labs.entry[3]``) and whose message never repeats patient data.  A resource that
 arrives through several prefetch keys is kept once (by type and id; the most recently updated copy wins).
 
 Plain ``dict`` access only: this runs on every hook call, and validating a large prefetch into typed models

@@ -2,8 +2,10 @@
 
 An integrator fixes a gap ("our flowsheet row PAIN-NRS is the 0-10 pain score") by dropping an R4
 ConceptMap into a configured directory instead of asking for a code change.  Each map is validated at
-start-up: every accepted target must be a code of some project ValueSet, otherwise the service refuses to
-start and names the file and the element.
+start-up, and the service refuses to start, naming the file and the element, when a file is not JSON or
+not a ConceptMap, when an accepted target is a code of no project ValueSet, or when one local code is
+mapped (in one map or across several) onto targets that mean different concepts: the service would have
+to guess which one the hospital meant.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Mapping:
     target_code: str  # as written in the ConceptMap
     concepts: frozenset[str]
     equivalence: str
+    where: str = ""  # "<file>: ConceptMap.group[0].element[3].target[0]", for start-up messages
 
 
 def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -99,7 +102,7 @@ def _target(tgt: Any, spot: str, map_url: str, target_system: str, index: CodeIn
             f"{spot}: target {target_system}|{code} is in no project ValueSet; "
             "map to a code listed in profiles/valuesets"
         )
-    return Mapping(map_url, target_system, code, concepts, equivalence)
+    return Mapping(map_url, target_system, code, concepts, equivalence, spot)
 
 
 def load_conceptmaps(directories: Sequence[Path], index: CodeIndex) -> dict[Key, tuple[Mapping, ...]]:
@@ -111,5 +114,20 @@ def load_conceptmaps(directories: Sequence[Path], index: CodeIndex) -> dict[Key,
         for path in sorted(directory.glob("*.json")):
             for where, cmap in _conceptmaps(path):
                 for key, mapping in _mappings_of(path, where, cmap, index):
+                    _check_one_meaning(key, found.get(key, ()), mapping)
                     found.setdefault(key, []).append(mapping)
     return {key: tuple(mappings) for key, mappings in found.items()}
+
+
+def _check_one_meaning(key: Key, earlier: Sequence[Mapping], mapping: Mapping) -> None:
+    """One local code means one thing: a second target must name the same concepts as the first.
+
+    (A single target code may belong to several ValueSets, e.g. a femur site is also a lower-limb site;
+    that is one meaning, so it passes.)
+    """
+    for other in earlier:
+        if other.concepts != mapping.concepts:
+            raise TerminologyError(
+                f"{mapping.where}: {key[0]}|{key[1]} is mapped to {sorted(mapping.concepts)} here but to "
+                f"{sorted(other.concepts)} at {other.where}; map each local code to one concept"
+            )

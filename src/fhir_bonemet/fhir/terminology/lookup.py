@@ -129,6 +129,10 @@ class Terminology:
     def _direct(self, key: Key) -> frozenset[str]:
         return frozenset(m.concept for m in self._index.members(*key))
 
+    def search_key(self, system: str | None, code: str | None) -> Key | None:
+        """``(canonical system, normalised code)``: how codes are compared (``None`` for a blank one)."""
+        return self._key(system, code)
+
     def canonical_system(self, system: str) -> str:
         """The canonical URI of a code system spelled any known way (``urn:oid:2.16.840.1.113883.6.1``)."""
         return self._index.systems.canonical(system)
@@ -172,6 +176,22 @@ class Terminology:
             conditional=conditional,
             direct=direct,
         )
+
+    def search_codes(self, concepts: frozenset[str]) -> list[tuple[str, str]]:
+        """``(system, code)`` pairs a search must name to find every record of ``concepts``: the codes the
+        ValueSets enumerate (code families and route-bound codes cannot be searched by exact code and are
+        left out) followed by the ConceptMap source codes (the EHR's own codes) that map onto them."""
+        found: list[tuple[str, str]] = []
+        for members in self._index.exact.values():
+            found += [(m.system, m.code) for m in members if m.concept in concepts]
+        for key, mappings in self._maps.items():
+            if any(m.concepts & concepts for m in mappings):
+                found.append(key)
+        return list(dict.fromkeys(found))
+
+    def mapped_codes(self) -> dict[Key, frozenset[str]]:
+        """Every ConceptMap source ``(system, code)`` with the concepts it maps onto."""
+        return {key: frozenset().union(*(m.concepts for m in maps)) for key, maps in self._maps.items()}
 
     def _known_medication(self, key: Key) -> bool:
         system, code = key
