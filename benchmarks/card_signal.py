@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cards"))
 
-from hook_answers import all_cases, fire  # noqa: E402 - located through the path set just above
+from hook_answers import all_cases, fire
 
 TARGETS = {"mean cards": 3.0, "max cards": 5, "median detail": 900, "max detail": 2500}
 

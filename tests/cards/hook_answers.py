@@ -73,7 +73,12 @@ def example_cases(today: date | None = None) -> Iterator[HookCase]:
     for scenario in load_manifest(examples)["scenarios"]:
         for hook in HOOKS:
             if (examples / scenario["id"] / f"{hook}.json").is_file():
-                yield HookCase(f"example:{scenario['id']}", hook, day, prefetched_request(scenario["id"], hook, today=day))
+                yield HookCase(
+                    f"example:{scenario['id']}",
+                    hook,
+                    day,
+                    prefetched_request(scenario["id"], hook, today=day),
+                )
 
 
 def pain_vignette_cases() -> Iterator[HookCase]:

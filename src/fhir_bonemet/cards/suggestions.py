@@ -1,14 +1,17 @@
-"""Suggestions a card offers: referrals, the CarePlan, and actions on the hook's draft orders.
+"""Suggestions a card offers: referrals, the CarePlan, and changes to the clinician's pending orders.
 
 * Referrals become draft ServiceRequests; each referral is proposed once per response, on the most severe
-  card that asks for it.
+  card that asks for it, and not at all when the same referral is already among this call's draft orders
+  (the clinician accepted it a moment ago).
 * The CarePlan: a *create* action (suggest mode, or write mode when nothing could be written), an *update*
   that activates the draft written to the record (write mode), or nothing while the write waits in the
-  outbox (offering it again would risk a duplicate).
-* On order-select / order-sign, a finding's order actions on draft orders of this call: *delete* with
-  ``resourceId``, or *update* with the entire resource; each draft order is acted on once per response.
+  outbox (offering it again would risk a duplicate) or when a CarePlan is already among the draft orders.
+* On order-select / order-sign, a finding's order actions become real changes (see
+  :mod:`fhir_bonemet.cards.orders`): cancel a draft, change its dose, or order what is missing; each draft
+  order is acted on once per response.
 
-Every suggestion's uuid derives from its card's uuid and what it proposes, so retries give the same uuids.
+Labels start with a verb and name the order.  Every suggestion's uuid derives from its card's uuid and what
+it proposes, so retries give the same uuids.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from datetime import date
 from typing import Any
 
 from fhir_bonemet.cards.concerns import Concern
-from fhir_bonemet.core.model.findings import Finding, OrderAction, Referral
+from fhir_bonemet.cards.orders import plan_order
+from fhir_bonemet.core.model.findings import Referral
+from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, activated
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.referrals import build_referral
@@ -31,24 +36,20 @@ ORDER_HOOKS = frozenset({"order-select", "order-sign"})
 Json = dict[str, Any]
 
 
-def _suggestion(card_uuid: str, key: str, label: str, actions: list[Json]) -> Json:
-    return {
+def _suggestion(card_uuid: str, key: str, label: str, actions: list[Json], recommended: bool = False) -> Json:
+    out: Json = {
         "label": label,
         "uuid": str(uuid.uuid5(UUID_NAMESPACE, f"{card_uuid}\n{key}")),
         "actions": actions,
     }
+    if recommended:
+        out["isRecommended"] = True
+    return out
 
 
-def order_action(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> Json | None:
-    if act.action == "delete":
-        return {"type": "delete", "description": act.description, "resourceId": act.order_ref}
-    if act.action == "update":
-        # The finding says in words what to change; the update records that advice on the draft order so the
-        # prescriber sees it while editing.  Everything else in the draft stays exactly as the EHR sent it.
-        note = {"text": f"fhir-bonemet {finding.rule_id}: {act.description}"}
-        resource = {**draft, "note": [*draft.get("note", []), note]}
-        return {"type": "update", "description": act.description, "resource": resource}
-    return None
+def _codes_of(resource: Mapping[str, Any]) -> set[tuple[str, str]]:
+    codings = (resource.get("code") or {}).get("coding") or []
+    return {(str(c.get("system")), str(c.get("code"))) for c in codings if isinstance(c, Mapping)}
 
 
 class SuggestionBuilder:
@@ -57,6 +58,7 @@ class SuggestionBuilder:
     def __init__(
         self,
         codes: OutboundCodes,
+        thresholds: Thresholds,
         *,
         hook: str,
         patient_ref: str,
@@ -65,10 +67,16 @@ class SuggestionBuilder:
         encounter_ref: str | None,
         draft_orders: Mapping[str, Mapping[str, Any]],
     ) -> None:
-        self.codes, self.hook, self.patient_ref, self.today = codes, hook, patient_ref, today
+        self.codes, self.thresholds, self.hook = codes, thresholds, hook
+        self.patient_ref, self.today = patient_ref, today
         self.user_ref, self.encounter_ref, self.draft_orders = user_ref, encounter_ref, draft_orders
         self._referrals: set[Referral] = set()
         self._orders: set[str] = set()
+        self._pending = [r for r in draft_orders.values() if r.get("resourceType") == "ServiceRequest"]
+
+    def _already_drafted(self, resource: Mapping[str, Any]) -> bool:
+        wanted = _codes_of(resource)
+        return any(wanted & _codes_of(pending) for pending in self._pending)
 
     def referrals(self, concern: Concern, card_uuid: str) -> list[Json]:
         out: list[Json] = []
@@ -87,13 +95,16 @@ class SuggestionBuilder:
                     encounter_ref=self.encounter_ref,
                     codes=self.codes,
                 )
+                if self._already_drafted(resource):
+                    continue
                 display = self.codes.referral(referral).display
                 action = {
                     "type": "create",
                     "description": f"Create a draft order: {display}",
                     "resource": resource,
                 }
-                out.append(_suggestion(card_uuid, f"referral:{referral.value}", display, [action]))
+                label = f"Order {display[0].lower()}{display[1:]}"
+                out.append(_suggestion(card_uuid, f"referral:{referral.value}", label, [action]))
         return out
 
     def order_actions(self, concern: Concern, card_uuid: str) -> list[Json]:
@@ -105,11 +116,21 @@ class SuggestionBuilder:
                 draft = self.draft_orders.get(act.order_ref)
                 if draft is None or act.order_ref in self._orders:
                     continue  # only this call's draft orders can be acted on, and each only once
-                action = order_action(act, draft, finding)
-                if action is not None:
-                    self._orders.add(act.order_ref)
-                    key = f"order:{act.action}:{act.order_ref}"
-                    out.append(_suggestion(card_uuid, key, act.description, [action]))
+                planned = plan_order(
+                    act,
+                    draft,
+                    finding,
+                    self.thresholds,
+                    patient_ref=self.patient_ref,
+                    today=self.today,
+                    requester=self.user_ref,
+                )
+                if planned is None:
+                    continue
+                self._orders.add(act.order_ref)
+                out.append(
+                    _suggestion(card_uuid, planned.key, planned.label, [planned.action], planned.recommended)
+                )
         return out
 
     def careplan(
@@ -123,13 +144,15 @@ class SuggestionBuilder:
                 "resource": activated(plan.resource, location.split("/")[-1]),
             }
             label = "Activate the draft exercise and pain CarePlan"
-            note = f"A draft CarePlan was written to the record (`{location}`); choose *{label}* to use it."
+            note = f"A draft CarePlan was written to the record; choose *{label}* to use it."
             return _suggestion(card_uuid, "careplan:activate", label, [action]), note
         if queued:
             return None, (
                 "The FHIR server could not be reached: the draft CarePlan is queued and will be written "
                 "once the server answers (never twice)."
             )
+        if any(r.get("resourceType") == "CarePlan" for r in self.draft_orders.values()):
+            return None, "The exercise and pain CarePlan is among the pending orders."
         action = {
             "type": "create",
             "description": "Create the CarePlan, with its goals, for this patient",
@@ -137,5 +160,5 @@ class SuggestionBuilder:
         }
         label = "Create the exercise and pain CarePlan"
         return _suggestion(card_uuid, "careplan:create", label, [action]), (
-            "The suggested CarePlan carries the whole plan: activities, goals, stop-and-call criteria."
+            "The CarePlan holds the full plan: every exercise domain with its dose, goals, stop criteria."
         )
