@@ -28,11 +28,11 @@ from fhir_bonemet.knowledge import EvidenceSource
 __all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain", "readable_units"]
 
 DISCLAIMER = "Decision support only: it does not replace clinical judgement, and the treating team decides."
-MAX_TODO = 6
-MAX_VALUES = 5
+MAX_TODO = 5
+MAX_VALUES = 3
 MAX_MISSING = 3
-MAX_EVIDENCE = 4
-LINE_LIMIT = 180
+MAX_EVIDENCE = 2
+LINE_LIMIT = 140
 _H = TypeVar("_H", bound=Hashable)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
 
@@ -46,6 +46,8 @@ _UNITS = (
     (re.compile(r"(\d)\s?a\b"), r"\1 years"),
     (re.compile(r"(\d)\s?mo\b"), r"\1 months"),
     (re.compile(r"(\d)\s?wk\b"), r"\1 weeks"),
+    (re.compile(r"(\d)\s?(mg|mL|IU|\[iU\])/d\b"), r"\1 \2/day"),
+    (re.compile(r"\[iU\]"), "IU"),
 )
 # Internal vocabulary that means nothing at the bedside.
 _INTERNAL = (
@@ -56,6 +58,8 @@ _INTERNAL = (
         "",
     ),
     (re.compile(r"\s*\b(?:red flag )?(?:R|P|EX)\d{2}\b:?"), ""),
+    (re.compile(r",?\s*\bS\d{2}[ab]?\b"), ""),  # evidence ids: the evidence line names the sources
+    (re.compile(r"\s*\((?:MedicationRequest|MedicationStatement)\)"), ""),
     (re.compile(r"\s*\(service default\)"), ""),
     (re.compile(r"\s*\\?\[[DM]\\?\]"), ""),
     (re.compile(r"\s*§\s?\d+(?:\.\d+)*(?:-\d+(?:\.\d+)*)?"), ""),
@@ -117,7 +121,9 @@ def _missing(fact: MissingFact) -> str:
 
 
 def _short_source(src: EvidenceSource) -> str:
-    """ "Campbell 2022", "NCCN 2019", "WHO 2018": first author or body, and the year."""
+    """The source's short name ("Campbell 2022 (JCO OP)"), else its first word and year."""
+    if src.short:
+        return src.short
     head = re.split(r"[\s,.]", src.citation.strip().lstrip('"'), maxsplit=1)[0]
     year = re.match(r"\d{4}", src.year)
     return f"{head} {year.group(0)}" if year else head
@@ -125,17 +131,20 @@ def _short_source(src: EvidenceSource) -> str:
 
 def _evidence_line(ids: Sequence[str], sources: Mapping[str, EvidenceSource]) -> str | None:
     parts: list[str] = []
-    for sid in ids[:MAX_EVIDENCE]:
-        src = sources.get(sid)
-        if src is None:
-            continue
+    # Primary sources first: a linked source is one a clinician can check in a click.
+    known = [sources[sid] for sid in ids if sid in sources]
+    for src in sorted(known, key=lambda s: not s.link)[:MAX_EVIDENCE]:
         label = md_escape(_short_source(src))
         parts.append(f"[{label}]({src.link})" if src.link else label)
     return f"**Evidence:** {' · '.join(parts)}" if parts else None
 
 
 def _stop_and_call(plan: ExercisePlan) -> str:
-    signs = [re.split(r"[:(]", item, maxsplit=1)[0].strip() for item in plan.stop_and_call]
+    signs = [
+        re.split(r"[:(]", item, maxsplit=1)[0].strip()
+        for item in plan.stop_and_call
+        if not item.lower().startswith("re-assess")  # the review schedule lives in the CarePlan
+    ]
     return "Stop and call the team on: " + "; ".join(s[0].lower() + s[1:] for s in signs if s) + "."
 
 
@@ -145,9 +154,7 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
     from fhir_bonemet.core.exercise.findings import DOMAIN_NAMES  # one naming of the domains
 
     todo = [plan.supervision]
-    if plan.tier in (Tier.HOLD, Tier.ADL_ONLY):
-        todo.append("No structured exercise until reviewed; keep daily activities and safe mobility.")
-    else:
+    if plan.tier not in (Tier.HOLD, Tier.ADL_ONLY):  # there the supervision line says it all
         avoided = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.AVOID]
         limited = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.RESTRICTED]
         if avoided:
@@ -175,14 +182,14 @@ def detail_markdown(
         todo = exercise_todo(plan)
     else:
         todo = list(primary.recommendations) or [primary.summary]
-    for other in findings[1:]:
-        if other.rule_id != primary.rule_id:
-            todo.append(other.summary)
+    # What the merged findings add comes before the lead's secondary advice: it is a decision of its own.
+    merged = [f.summary for f in findings[1:] if f.rule_id != primary.rule_id]
+    todo = [*todo[:2], *merged, *todo[2:]]
     lines = _unique(_clip(plain(line)) for line in todo if plain(line))
     out = [f"- {md_escape(line)}" for line in lines[:MAX_TODO]]
     out += [f"\n{line}" for line in extra]
 
-    why = md_escape(_clip(plain(primary.rationale), 240))
+    why = md_escape(_clip(plain(primary.rationale), 200))
     values = _unique(_value(u) for f in findings for u in f.used)
     if values:
         why += f" Based on: {'; '.join(values[:MAX_VALUES])}."

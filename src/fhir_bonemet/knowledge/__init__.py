@@ -43,6 +43,7 @@ class EvidenceSource:
     url: str
     doi: str = ""
     pmid: str = ""
+    short: str = ""  # "Campbell 2022 (JCO OP)": the name on a card's evidence line
 
     @property
     def link(self) -> str:
@@ -107,6 +108,7 @@ def load_sources(path: Path | None = None) -> dict[str, EvidenceSource]:
             str(raw.get("url", "")),
             doi=str(raw.get("doi", "")),
             pmid=str(raw.get("pmid", "")),
+            short=str(raw.get("short", "")),
         )
     return out
 
