@@ -183,7 +183,7 @@ def detail_markdown(
     else:
         todo = list(primary.recommendations) or [primary.summary]
     # What the merged findings add comes before the lead's secondary advice: it is a decision of its own.
-    merged = [f.summary for f in findings[1:] if f.rule_id != primary.rule_id]
+    merged = [f.summary for f in findings[1:] if f.summary != primary.summary]
     todo = [*todo[:2], *merged, *todo[2:]]
     lines = _unique(_clip(plain(line)) for line in todo if plain(line))
     out = [f"- {md_escape(line)}" for line in lines[:MAX_TODO]]
