@@ -162,7 +162,7 @@ class _CardBuilder:
         for suggestion in suggestions:
             suggestion["label"] = clip(suggestion["label"], 120)
         if suggestions:
-            exclusive = red_flag or sum(s.get("isRecommended", False) for s in suggestions) > 1
+            exclusive = red_flag or _alternatives(suggestions)
             card["selectionBehavior"] = "at-most-one" if exclusive else "any"
             if red_flag and not any(s.get("isRecommended") for s in suggestions):
                 suggestions[0]["isRecommended"] = True
@@ -222,6 +222,17 @@ def build_cards(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [Card.model_validate(builder.card(c, c is carrier)) for c in concerns]
+
+
+def _alternatives(suggestions: list[dict[str, Any]]) -> bool:
+    """Two suggestions changing the same draft order (cancel it, or lower its dose) exclude each other."""
+    targets = [
+        a.get("resourceId") or f"{a['resource']['resourceType']}/{a['resource'].get('id')}"
+        for s in suggestions
+        for a in s["actions"]
+        if a["type"] in ("delete", "update")
+    ]
+    return len(targets) != len(set(targets))
 
 
 def _indicator_of_words(finding: Finding) -> Finding:

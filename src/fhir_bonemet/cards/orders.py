@@ -63,6 +63,14 @@ def drug_label(draft: Mapping[str, Any]) -> str:
     return " ".join(str(text).split()).lower()
 
 
+def ingredient_name(draft: Mapping[str, Any]) -> str:
+    """ "zoledronic acid": the coded ingredient's name, else the first word of the order."""
+    concept = draft.get("medicationCodeableConcept") or {}
+    displays = [c.get("display") for c in concept.get("coding", []) if isinstance(c, Mapping)]
+    short = [d for d in displays if isinstance(d, str) and d and len(d.split()) <= 3]
+    return short[0].lower() if short else drug_label(draft).split(" ")[0]
+
+
 def _cancel(act: OrderAction, draft: Mapping[str, Any], recommended: bool) -> PlannedOrder:
     reason = act.description.split(": ", 1)[-1]
     return PlannedOrder(
@@ -73,8 +81,9 @@ def _cancel(act: OrderAction, draft: Mapping[str, Any], recommended: bool) -> Pl
     )
 
 
-def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float] | None:
-    """The single dosage instruction, its dose in mg and its administrations per day, when all are plain."""
+def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float | None] | None:
+    """The single dosage instruction, its dose in mg and its administrations per day (``None`` without a
+    plain daily timing), when the dose is plain."""
     dosages = draft.get("dosageInstruction") or []
     if len(dosages) != 1:
         return None
@@ -83,13 +92,17 @@ def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float] | None:
     quantity = (rates[0].get("doseQuantity") if len(rates) == 1 else None) or {}
     repeat = (dosage.get("timing") or {}).get("repeat") or {}
     periods = {"d": 1.0, "h": 24.0}
-    if quantity.get("code", quantity.get("unit")) != "mg" or repeat.get("periodUnit") not in periods:
+    if quantity.get("code", quantity.get("unit")) != "mg":
+        return None
+    try:
+        dose = float(quantity["value"])
+    except (KeyError, TypeError, ValueError):
         return None
     try:
         per_day = float(repeat["frequency"]) * periods[repeat["periodUnit"]] / float(repeat["period"])
-        return dosage, float(quantity["value"]), per_day
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return None
+        per_day = None
+    return dosage, dose, per_day
 
 
 def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str) -> Json:
@@ -112,7 +125,7 @@ def _new_dose(act: OrderAction, draft: Mapping[str, Any]) -> PlannedOrder | None
     resource = _with_dosage(
         draft, {**dosage, "doseAndRate": [rate]}, f"{advised:g} mg (reduced for renal function)"
     )
-    name = drug_label(draft).split(" ")[0]
+    name = ingredient_name(draft)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{advised:g}",
         f"Reduce {name} to {advised:g} mg",
@@ -128,6 +141,8 @@ def _daily_cap(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> 
     if cap_match is None or found is None:
         return None
     dosage, dose, per_day = found
+    if per_day is None:
+        return None
     cap = float(cap_match.group(1))
     total = next((_mg_per_day(u.value) for u in finding.used if u.label == "Total daily acetaminophen"), None)
     others = max(0.0, (total or dose * per_day) - dose * per_day)
@@ -139,7 +154,7 @@ def _daily_cap(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> 
     daily = dose * times
     text = f"{dose:g} mg up to {times} times daily (at most {daily:g} mg/day)"
     resource = _with_dosage(draft, {**dosage, "timing": timing}, text)
-    name = drug_label(draft).split(" ")[0]
+    name = ingredient_name(draft)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{times}/d",
         f"Reduce {name} to {daily / 1000:g} g/day ({dose:g} mg {times} times a day)",

@@ -72,6 +72,7 @@ class SuggestionBuilder:
         self.user_ref, self.encounter_ref, self.draft_orders = user_ref, encounter_ref, draft_orders
         self._referrals: set[Referral] = set()
         self._orders: set[str] = set()
+        self._planned: set[str] = set()
         self._pending = [r for r in draft_orders.values() if r.get("resourceType") == "ServiceRequest"]
 
     def _already_drafted(self, resource: Mapping[str, Any]) -> bool:
@@ -114,8 +115,8 @@ class SuggestionBuilder:
         for finding in concern.findings:
             for act in finding.order_actions:
                 draft = self.draft_orders.get(act.order_ref)
-                if draft is None or act.order_ref in self._orders:
-                    continue  # only this call's draft orders can be acted on, and each only once
+                if draft is None:
+                    continue  # only this call's draft orders can be acted on
                 planned = plan_order(
                     act,
                     draft,
@@ -125,12 +126,17 @@ class SuggestionBuilder:
                     today=self.today,
                     requester=self.user_ref,
                 )
-                if planned is None:
+                if planned is None or planned.key in self._planned:
                     continue
-                self._orders.add(act.order_ref)
-                out.append(
-                    _suggestion(card_uuid, planned.key, planned.label, [planned.action], planned.recommended)
+                if planned.action["type"] != "create":  # a new order leaves the draft as it is
+                    if act.order_ref in self._orders:
+                        continue  # each draft is changed once per response
+                    self._orders.add(act.order_ref)
+                self._planned.add(planned.key)
+                suggestion = _suggestion(
+                    card_uuid, planned.key, planned.label, [planned.action], planned.recommended
                 )
+                out.append(suggestion)
         return out
 
     def careplan(
