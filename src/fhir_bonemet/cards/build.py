@@ -126,7 +126,7 @@ class _CardBuilder:
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         referrals = self.suggest.referrals(concern, cid)
-        orders = self.suggest.order_actions(concern, cid)
+        orders = self.suggest.order_actions(concern, cid) + self.suggest.new_orders(concern, cid)
         # A red flag leads with its referral; elsewhere the change to the order is the point of the card.
         suggestions = referrals + orders if red_flag else orders + referrals
         extra: list[str] = []

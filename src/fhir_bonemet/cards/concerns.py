@@ -193,10 +193,19 @@ def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Conc
     if critical is not None:
         kept: list[Concern] = []
         for concern in out:
-            routine = concern.indicator is not Indicator.CRITICAL and (
-                concern.primary.rule_id in ROUTINE or concern.indicator is Indicator.INFO
-            )
-            (on_hold.extend(concern.findings) if routine else kept.append(concern))
+            if concern.indicator is Indicator.CRITICAL:
+                kept.append(concern)
+                continue
+            if concern.primary.rule_id in ROUTINE or concern.indicator is Indicator.INFO:
+                on_hold.extend(concern.findings)
+                continue
+            # A routine finding merged into an urgent concern (radiotherapy referral beside uncontrolled
+            # pain) waits as well; the rest of the concern stays.
+            routine = [f for f in concern.findings if f.rule_id in ROUTINE]
+            on_hold.extend(routine)
+            rest = _without(concern, routine)
+            if rest is not None:
+                kept.append(rest)
         out = kept
         first = next(i for i, c in enumerate(out) if c.indicator is Indicator.CRITICAL)
         host = out[first]

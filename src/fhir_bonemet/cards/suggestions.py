@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from fhir_bonemet.cards.concerns import Concern
-from fhir_bonemet.cards.orders import plan_order
+from fhir_bonemet.cards.orders import plan_order, senna_order
 from fhir_bonemet.core.model.findings import Referral
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, activated
@@ -137,6 +137,22 @@ class SuggestionBuilder:
                     card_uuid, planned.key, planned.label, [planned.action], planned.recommended
                 )
                 out.append(suggestion)
+        return out
+
+    def new_orders(self, concern: Concern, card_uuid: str) -> list[Json]:
+        """What is missing, ordered on any hook: a stimulant laxative beside the opioid (P15).  (Calcium and
+        vitamin D are ordered only where the core asks for them on a draft: it knows when calcium is high.)"""
+        out: list[Json] = []
+        for finding in concern.findings:
+            if finding.rule_id != "P15":
+                continue
+            planned = senna_order(patient_ref=self.patient_ref, today=self.today, requester=self.user_ref)
+            if planned.key in self._planned:
+                continue
+            self._planned.add(planned.key)
+            out.append(
+                _suggestion(card_uuid, planned.key, planned.label, [planned.action], planned.recommended)
+            )
         return out
 
     def careplan(
