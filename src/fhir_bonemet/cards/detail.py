@@ -47,6 +47,9 @@ _UNITS = (
     (re.compile(r"(\d)\s?mo\b"), r"\1 months"),
     (re.compile(r"(\d)\s?wk\b"), r"\1 weeks"),
     (re.compile(r"(\d)\s?(mg|mL|IU|\[iU\])/d\b"), r"\1 \2/day"),
+    (re.compile(r"(\d)/d\b"), r"\1/day"),
+    (re.compile(r"(\d)\s?d\b"), r"\1 days"),
+    (re.compile(r"\{([a-z][a-z ]*)\}"), r"\1"),  # UCUM annotations: "2 {tablet}" is 2 tablets
     (re.compile(r"\[iU\]"), "IU"),
 )
 # Internal vocabulary that means nothing at the bedside.
@@ -160,7 +163,7 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
         if avoided:
             todo.append(f"Avoid {', '.join(avoided)}.")
         if limited:
-            todo.append(f"Limit {', '.join(limited)}: nothing that loads a lesion.")
+            todo.append(f"Limit {', '.join(limited)}: light, nothing that loads a lesion.")
     if plan.stop_and_call:
         todo.append(_stop_and_call(plan))
     return todo
