@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -61,7 +62,7 @@ def _request(hook: str, patient_id: str, prefetch: Json, drafts: Json | None, se
         context["selections"] = selections
     return {
         "hook": hook,
-        "hookInstance": f"d0c5e1a2-0000-4000-8000-{abs(hash((hook, patient_id))) % 10**12:012d}",
+        "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fhir-bonemet-tests:{hook}:{patient_id}")),
         "context": context,
         "prefetch": prefetch,
     }
