@@ -83,6 +83,11 @@ def test_a_correct_zoledronic_acid_dose_is_a_remark_a_dose_to_change_a_card() ->
         order_actions=(OrderAction("MedicationRequest/za", "update", "ZA: reduce the dose to 3.5 mg"),),
     )
     assert rules(cards(too_high)) == [["P08"]]
+    # An active (not draft) dose above the advice has no order action, and still its card.
+    above = replace(correct, summary="Zoledronic acid 4 mg is above the 3.5 mg advised for CrCl 55: reduce")
+    assert rules(cards(above)) == [["P08"]]
+    refused = replace(correct, indicator=Indicator.CRITICAL, summary="Zoledronic acid: not recommended")
+    assert rules(cards(refused)) == [["P08"]]
 
 
 def test_exercise_timing_is_left_out_while_exercise_is_on_hold() -> None:

@@ -164,8 +164,15 @@ def _needs_no_action(finding: Finding, plan: ExercisePlan | None) -> bool:
     if finding.rule_id == "P02":
         return True  # mild pain: regular simple analgesia is a remark, not an alert
     if finding.rule_id == "P08":
-        # A zoledronic-acid dose that matches renal function: nothing to change, nothing missing.
-        return not finding.order_actions and not finding.missing
+        # A zoledronic-acid dose that matches renal function ("Zoledronic acid: 4 mg advised for CrCl 73"):
+        # nothing to change, nothing missing.  A dose above the advice, unknown renal function or an agent
+        # not recommended at all say otherwise in their summary and keep their card.
+        return (
+            finding.indicator is not Indicator.CRITICAL
+            and finding.summary.startswith("Zoledronic acid:")
+            and not finding.order_actions
+            and not finding.missing
+        )
     return finding.rule_id == "P25" and plan is not None and plan.tier in (Tier.HOLD, Tier.ADL_ONLY)
 
 
