@@ -120,7 +120,7 @@ def _value(fact: UsedFact) -> str:
 
 
 def _missing(fact: MissingFact) -> str:
-    return md_escape(plain(fact.what))
+    return md_escape(_clip(plain(fact.what), 80))
 
 
 def _short_source(src: EvidenceSource) -> str:
@@ -192,7 +192,7 @@ def detail_markdown(
     out = [f"- {md_escape(line)}" for line in lines[:MAX_TODO]]
     out += [f"\n{line}" for line in extra]
 
-    why = md_escape(_clip(plain(primary.rationale), 200))
+    why = md_escape(_clip(plain(primary.rationale), 180))
     values = _unique(_value(u) for f in findings for u in f.used)
     if values:
         why += f" Based on: {'; '.join(values[:MAX_VALUES])}."
@@ -201,7 +201,7 @@ def detail_markdown(
     missing = _unique(_missing(m) for f in findings for m in f.missing)
     if missing:
         shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
-        out += ["", f"**Missing:** {shown}. The advice stays on the cautious side."]
+        out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]
 
     if folded:
         head = "Also, when stable" if when_stable else "Also"
