@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from typing import Any
 
 import pytest
@@ -121,3 +122,11 @@ def test_no_critical_red_flag_loses_its_card_or_its_referral(
             assert leading[finding.rule_id]["indicator"] == "critical", finding.rule_id
             for referral in finding.referrals:
                 assert codes.referral(referral).local in offered, (finding.rule_id, referral)
+
+
+def test_cards_per_answer_and_detail_length_meet_the_targets(answers: dict[str, list[Json]]) -> None:
+    """The figures ``benchmarks/card_signal.py`` prints: mean at most 3 cards, median detail at most 900."""
+    counts = [len(cards) for cards in answers.values()]
+    lengths = sorted(len(c["detail"]) for cards in answers.values() for c in cards)
+    assert sum(counts) / len(counts) <= 3
+    assert statistics.median(lengths) <= 900
