@@ -150,3 +150,25 @@ def test_advice_without_a_concrete_change_offers_nothing() -> None:
     )
     card = _cards(finding, draft)[0]
     assert "suggestions" not in card
+
+
+def test_malformed_draft_orders_give_no_change_and_no_error() -> None:
+    finding = _finding(
+        "P20",
+        "update",
+        "reduce so the total daily acetaminophen stays at or below 3000 mg",
+        UsedFact("Total daily acetaminophen", "4000 mg/day"),
+    )
+    good = _draft("d1", "Acetaminophen 500 mg oral tablet", "161", "acetaminophen", 1000, 4)
+    broken: list[dict[str, Any]] = [
+        {**good, "dosageInstruction": "x"},
+        {**good, "dosageInstruction": ["x"]},
+        {**good, "dosageInstruction": [{"doseAndRate": ["x"], "timing": "x"}]},
+        {**good, "dosageInstruction": [{**good["dosageInstruction"][0], "timing": {"repeat": "x"}}]},
+        {**good, "medicationCodeableConcept": {"coding": "x", "text": ["x"]}},
+    ]
+    for draft in broken:
+        card = _cards(finding, draft)[0]
+        for suggestion in card.get("suggestions", []):
+            # Only when the dose was readable; an unreadable name falls back to "medication".
+            assert suggestion["label"].startswith(("Reduce acetaminophen", "Reduce medication"))

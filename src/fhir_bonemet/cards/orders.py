@@ -53,21 +53,35 @@ class PlannedOrder:
     recommended: bool = False
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Draft orders arrive as the EHR wrote them: any element may be malformed; read it as empty then."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _displays(draft: Mapping[str, Any]) -> list[str]:
+    codings = _list(_mapping(draft.get("medicationCodeableConcept")).get("coding"))
+    displays = [_mapping(c).get("display") for c in codings]
+    return [d for d in displays if isinstance(d, str) and d.strip()]
+
+
 def drug_label(draft: Mapping[str, Any]) -> str:
     """ "naproxen 500 mg oral tablet": the order as the prescriber wrote it, in running text."""
-    concept = draft.get("medicationCodeableConcept") or {}
-    text = concept.get("text") or next(
-        (c.get("display") for c in concept.get("coding", []) if c.get("display")), None
-    )
-    text = text or (draft.get("medicationReference") or {}).get("display") or "medication"
-    return " ".join(str(text).split()).lower()
+    candidates = [
+        _mapping(draft.get("medicationCodeableConcept")).get("text"),
+        *_displays(draft),
+        _mapping(draft.get("medicationReference")).get("display"),
+    ]
+    text = next((t for t in candidates if isinstance(t, str) and t.strip()), "medication")
+    return " ".join(text.split()).lower()
 
 
 def ingredient_name(draft: Mapping[str, Any]) -> str:
     """ "zoledronic acid": the coded ingredient's name, else the first word of the order."""
-    concept = draft.get("medicationCodeableConcept") or {}
-    displays = [c.get("display") for c in concept.get("coding", []) if isinstance(c, Mapping)]
-    short = [d for d in displays if isinstance(d, str) and d and len(d.split()) <= 3]
+    short = [d for d in _displays(draft) if len(d.split()) <= 3]
     return short[0].lower() if short else drug_label(draft).split(" ")[0]
 
 
@@ -84,13 +98,15 @@ def _cancel(act: OrderAction, draft: Mapping[str, Any], recommended: bool) -> Pl
 def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float | None] | None:
     """The single dosage instruction, its dose in mg and its administrations per day (``None`` without a
     plain daily timing), when the dose is plain."""
-    dosages = draft.get("dosageInstruction") or []
-    if len(dosages) != 1:
+    dosages = _list(draft.get("dosageInstruction"))
+    if len(dosages) != 1 or not isinstance(dosages[0], Mapping):
         return None
-    dosage = dosages[0]
-    rates = dosage.get("doseAndRate") or []
-    quantity = (rates[0].get("doseQuantity") if len(rates) == 1 else None) or {}
-    repeat = (dosage.get("timing") or {}).get("repeat") or {}
+    dosage = dict(dosages[0])
+    rates = _list(dosage.get("doseAndRate"))
+    if len(rates) != 1:
+        return None
+    quantity = _mapping(_mapping(rates[0]).get("doseQuantity"))
+    repeat = _mapping(_mapping(dosage.get("timing")).get("repeat"))
     periods = {"d": 1.0, "h": 24.0}
     if quantity.get("code", quantity.get("unit")) != "mg":
         return None
@@ -98,9 +114,11 @@ def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float | None] | None
         dose = float(quantity["value"])
     except (KeyError, TypeError, ValueError):
         return None
+    if not math.isfinite(dose) or dose <= 0:
+        return None
     try:
         per_day = float(repeat["frequency"]) * periods[repeat["periodUnit"]] / float(repeat["period"])
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
         per_day = None
     return dosage, dose, per_day
 
@@ -150,7 +168,8 @@ def _daily_cap(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> 
     if times < 1 or times >= per_day:
         return None  # no whole number of doses fits, or nothing to change: the detail says what to do
     repeat = {"frequency": times, "period": 1, "periodUnit": "d"}
-    timing = {**(dosage.get("timing") or {}), "repeat": {**dosage["timing"]["repeat"], **repeat}}
+    old_timing = _mapping(dosage.get("timing"))
+    timing = {**old_timing, "repeat": {**_mapping(old_timing.get("repeat")), **repeat}}
     daily = dose * times
     text = f"{dose:g} mg up to {times} times daily (at most {daily:g} mg/day)"
     resource = _with_dosage(draft, {**dosage, "timing": timing}, text)

@@ -48,7 +48,10 @@ def _suggestion(card_uuid: str, key: str, label: str, actions: list[Json], recom
 
 
 def _codes_of(resource: Mapping[str, Any]) -> set[tuple[str, str]]:
-    codings = (resource.get("code") or {}).get("coding") or []
+    code = resource.get("code")
+    codings = code.get("coding") if isinstance(code, Mapping) else None
+    if not isinstance(codings, list):
+        return set()
     return {(str(c.get("system")), str(c.get("code"))) for c in codings if isinstance(c, Mapping)}
 
 
@@ -73,7 +76,9 @@ class SuggestionBuilder:
         self._referrals: set[Referral] = set()
         self._orders: set[str] = set()
         self._planned: set[str] = set()
-        self._pending = [r for r in draft_orders.values() if r.get("resourceType") == "ServiceRequest"]
+        drafts = [r for r in draft_orders.values() if isinstance(r, Mapping)]
+        self._pending = [r for r in drafts if r.get("resourceType") == "ServiceRequest"]
+        self._careplan_pending = any(r.get("resourceType") == "CarePlan" for r in drafts)
 
     def _already_drafted(self, resource: Mapping[str, Any]) -> bool:
         wanted = _codes_of(resource)
@@ -173,7 +178,7 @@ class SuggestionBuilder:
                 "The FHIR server could not be reached: the draft CarePlan is queued and will be written "
                 "once the server answers (never twice)."
             )
-        if any(r.get("resourceType") == "CarePlan" for r in self.draft_orders.values()):
+        if self._careplan_pending:
             return None, "The exercise and pain CarePlan is among the pending orders."
         action = {
             "type": "create",
