@@ -57,6 +57,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_read.py
 	$(BIN)/python benchmarks/bench_reasoning.py
 	$(BIN)/python benchmarks/bench_hook.py
+	$(BIN)/python benchmarks/card_signal.py --quiet
 
 clean:
 	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules tests/browser/node_modules

@@ -76,7 +76,7 @@ def test_feedback_for_cards_of_two_rules_shows_up_per_rule(store: SqliteStore) -
 def test_report_renders_as_a_table_and_as_json(store: SqliteStore) -> None:
     cards = issue(store, "hook-1")
     store.save_feedback(
-        "bonemet-patient-view", [accepted(cards["R04"], 1), overridden(cards["P07"], 2, "patient-declined")]
+        "bonemet-patient-view", [accepted(cards["R04"], 1), overridden(cards["P04"], 2, "patient-declined")]
     )
     report = reports.feedback_report(store)
     table = reports.render_table(report).splitlines()
@@ -93,8 +93,8 @@ def test_report_renders_as_a_table_and_as_json(store: SqliteStore) -> None:
     ]
     r04 = next(line for line in table if line.startswith("R04"))
     assert r04.split()[1:7] == ["1", "1", "1", "0", "100%", "0%"]
-    p07 = next(line for line in table if line.startswith("P07"))
-    assert p07.endswith("patient-declined (Patient declined) x1")
+    p04 = next(line for line in table if line.startswith("P04"))
+    assert p04.endswith("patient-declined (Patient declined) x1")
     data = report.as_json()
     assert data["rules"][0].keys() >= {
         "rule",
@@ -103,8 +103,8 @@ def test_report_renders_as_a_table_and_as_json(store: SqliteStore) -> None:
         "overrideRate",
         "overrideReasons",
     }
-    p07_json = next(r for r in data["rules"] if r["rule"] == "P07")
-    assert p07_json["overrideReasons"] == [{"reason": "patient-declined (Patient declined)", "count": 1}]
+    p04_json = next(r for r in data["rules"] if r["rule"] == "P04")
+    assert p04_json["overrideReasons"] == [{"reason": "patient-declined (Patient declined)", "count": 1}]
 
 
 def test_cli_prints_the_report_from_the_configured_store(

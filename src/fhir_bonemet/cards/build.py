@@ -8,25 +8,36 @@
 * ``extension["org.fhir-bonemet.rules"]`` names the rule ids; exercise cards also carry
   ``extension["org.fhir-bonemet.skeletal-risk"]`` = ``{"overall": tier, "lesions": [{"condition", "site",
   "tier"}]}`` with tiers ``low`` / ``moderate`` / ``high`` / ``hold`` / ``adl-only``.
-* Red-flag cards let the clinician choose at most one suggestion (the first is recommended); other cards
-  allow any.  Each card is validated by the CDS Hooks wire model, so every response invariant holds.
+* Concerns, the folding of routine advice and the card budget: :func:`fhir_bonemet.cards.concerns.arrange`.
+* The indicator matches the words: a red flag whose summary asks for urgent action is shown as critical.
+* Red-flag cards, and cards offering alternative changes to one order, let the clinician choose at most
+  one suggestion; the safest is marked recommended.  Each card is validated by the CDS Hooks wire model, so
+  every response invariant holds.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
 from fhir_bonemet.cards import detail as card_detail
-from fhir_bonemet.cards.concerns import Concern, group_concerns
+from fhir_bonemet.cards.concerns import Concern, arrange, group_concerns
 from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
 from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.evidence.lesion_sites import site_label
-from fhir_bonemet.core.model.findings import Assessment, Category, ExercisePlan, Finding, fit_summary
+from fhir_bonemet.core.model.findings import (
+    Assessment,
+    Category,
+    ExercisePlan,
+    Finding,
+    Indicator,
+    fit_summary,
+)
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
@@ -47,6 +58,8 @@ SERVICE_LABEL = "fhir-bonemet"
 SUGGESTION_LABEL_LIMIT = 120
 LINK_LABEL_LIMIT = 90
 PLAN_LINK_LABEL = "Open the full plan"
+# Words that ask for action now: a card saying them is critical, whatever colour the rule gave it.
+_URGENT_WORDS = re.compile(r"\b(urgent|urgently|immediate|immediately|now|critical)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,7 @@ class _CardBuilder:
         self.sources, self.thresholds = sources, thresholds
         self.suggest = SuggestionBuilder(
             codes,
+            thresholds,
             hook=ctx.hook,
             patient_ref=ctx.patient_ref,
             today=ctx.today,
@@ -129,9 +143,13 @@ class _CardBuilder:
         )
 
     def card(self, concern: Concern, carries_plan: bool) -> dict[str, Any]:
-        primary, findings, rule_ids = concern.primary, list(concern.findings), concern.rule_ids
-        cid = card_uuid(self.ctx.hook_instance, rule_ids, concern.key)
-        suggestions = self.suggest.referrals(concern, cid) + self.suggest.order_actions(concern, cid)
+        primary, findings = concern.primary, list(concern.findings)
+        cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
+        red_flag = primary.category is Category.RED_FLAG
+        referrals = self.suggest.referrals(concern, cid)
+        orders = self.suggest.order_actions(concern, cid) + self.suggest.new_orders(concern, cid)
+        # A red flag leads with its referral; elsewhere the change to the order is the point of the card.
+        suggestions = referrals + orders if red_flag else orders + referrals
         extra: list[str] = []
         if carries_plan and self.ctx.careplan is not None:
             plan_suggestion, note = self.suggest.careplan(
@@ -142,28 +160,34 @@ class _CardBuilder:
                 suggestions.insert(0, plan_suggestion)
         if self.ctx.incomplete_keys:
             extra.append(incomplete_history_note(self.ctx.incomplete_keys))
+        plan = self.assessment.exercise if primary.category is Category.EXERCISE else None
         detail = card_detail.detail_markdown(
-            findings, sources=self.sources, thresholds=self.thresholds, extra=extra
+            findings,
+            sources=self.sources,
+            folded=concern.folded,
+            when_stable=concern.when_stable,
+            plan=plan,
+            extra=extra,
         )
         card: dict[str, Any] = {
             "uuid": cid,
-            "summary": fit_summary(primary.summary),
+            "summary": fit_summary(card_detail.plain(primary.summary)),
             "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
             "detail": detail,
             "source": self._source(findings, primary.category),
             "overrideReasons": [
                 self.codes.local(code, display) for code, display in self.codes.override_reasons
             ],
-            "extension": rules_extension(rule_ids),
+            "extension": rules_extension(concern.all_rule_ids),
         }
         if primary.category is Category.EXERCISE and self.assessment.exercise is not None:
             card["extension"][SKELETAL_RISK_EXTENSION] = skeletal_risk(self.assessment.exercise)
         for suggestion in suggestions:
             suggestion["label"] = clip(suggestion["label"], SUGGESTION_LABEL_LIMIT)
         if suggestions:
-            red_flag = primary.category is Category.RED_FLAG
-            card["selectionBehavior"] = "at-most-one" if red_flag else "any"
-            if red_flag:
+            exclusive = red_flag or _alternatives(suggestions)
+            card["selectionBehavior"] = "at-most-one" if exclusive else "any"
+            if red_flag and not any(s.get("isRecommended") for s in suggestions):
                 suggestions[0]["isRecommended"] = True
             card["suggestions"] = suggestions
         links = self._links(findings)
@@ -183,7 +207,9 @@ class _CardBuilder:
             "label": label,
             "topic": self.codes.local(category.value, self.codes.topics[category.value]),
         }
-        urls = [self.sources[e].url for e in evidence if e in self.sources and _absolute(self.sources[e].url)]
+        urls = [
+            self.sources[e].link for e in evidence if e in self.sources and _absolute(self.sources[e].link)
+        ]
         if urls:
             source["url"] = urls[0]
         return source
@@ -192,9 +218,9 @@ class _CardBuilder:
         links: dict[str, dict[str, Any]] = {}
         for sid in self._evidence(findings):
             src = self.sources.get(sid)
-            if src is not None and _absolute(src.url) and src.url not in links:
-                label = clip(f"{sid}: {src.citation}", LINK_LABEL_LIMIT)
-                links[src.url] = {"label": label, "url": src.url, "type": "absolute"}
+            if src is not None and _absolute(src.link) and src.link not in links:
+                label = clip(src.citation, LINK_LABEL_LIMIT)
+                links[src.link] = {"label": label, "url": src.link, "type": "absolute"}
         return list(links.values())
 
 
@@ -211,9 +237,32 @@ def build_cards(
     if not assessment.in_population or not assessment.findings:
         return []
     builder = _CardBuilder(assessment, context, codes, sources, thresholds)
-    concerns = group_concerns(assessment.findings)
+    findings = tuple(_indicator_of_words(f) for f in assessment.findings)
+    concerns = arrange(group_concerns(findings), assessment.exercise)
     # The CarePlan rides on the first exercise card, else on the first pain card.
     carrier = next((c for c in concerns if c.primary.category is Category.EXERCISE), None) or next(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [Card.model_validate(builder.card(c, c is carrier)) for c in concerns]
+
+
+def _alternatives(suggestions: list[dict[str, Any]]) -> bool:
+    """Two suggestions changing the same draft order (cancel it, or lower its dose) exclude each other."""
+    targets = [
+        a.get("resourceId") or f"{a['resource']['resourceType']}/{a['resource'].get('id')}"
+        for s in suggestions
+        for a in s["actions"]
+        if a["type"] in ("delete", "update")
+    ]
+    return len(targets) != len(set(targets))
+
+
+def _indicator_of_words(finding: Finding) -> Finding:
+    """A red flag whose words ask for urgent action is critical: the colour never contradicts the words."""
+    if (
+        finding.category is Category.RED_FLAG
+        and finding.indicator is not Indicator.CRITICAL
+        and _URGENT_WORDS.search(finding.summary)
+    ):
+        return replace(finding, indicator=Indicator.CRITICAL)
+    return finding

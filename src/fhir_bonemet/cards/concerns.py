@@ -1,45 +1,132 @@
-"""Grouping findings into concerns, and the order in which concerns become cards.
+"""Grouping findings into concerns, the order in which concerns become cards, and the card budget.
 
-A *concern* is a group of findings that share a rule id: a finding names the further rules it absorbed in
-``related_rules`` (R09 covers P14), and the same rule may fire twice (two lesions).  One concern gives one
-card, led by its most severe finding, so nothing fires twice for the same concern.
+A *concern* is one thing the clinician has to decide about; it becomes one card, led by its most severe
+finding.  Findings join the same concern when
 
-Order: critical, then warning, then info; within an indicator red flags first, then medication safety,
-exercise, pain, bone health; then rule id in natural order (P5 before P15).  Stable for equal input.
+* they share a rule id: a finding names the further rules it absorbed in ``related_rules`` (R09 covers
+  P14), and the same rule may fire twice (two lesions);
+* they belong to the same *family* (:data:`FAMILIES`): the NSAID rules about one drug, the exercise tier
+  with its gates, data requests and timing, uncontrolled pain with its dose review and radiotherapy
+  referral, the bone-modifying-agent rules.
+
+Then :func:`arrange` keeps what a clinician reads in seconds:
+
+* while a critical red flag is active, routine concerns (radiotherapy referral, starting a bone-modifying
+  agent, dental check, data requests, exercise timing, mild pain) are folded into one "Also, when stable"
+  line on the first critical card;
+* advice that needs no action (mild pain, a correct zoledronic-acid dose, exercise timing on a plan that is
+  on hold) is folded into another card or, with nowhere to go, left out;
+* at most :data:`CARD_BUDGET` cards: the least urgent are folded into the "Also" line of the last card kept.
+
+Folded findings keep their rule ids in the host card's extension, so every piece of advice stays traceable.
+A critical concern is never folded.
+
+Order: critical, then warning, then info; within an indicator by harm (:data:`HARM_ORDER`: red flags, then
+sedation and renal or bleeding toxicity, before bowel regimen and routine care); then rule id in natural
+order.  Stable for equal input.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fhir_bonemet.core.model.findings import Finding
+from fhir_bonemet.core.model.findings import ExercisePlan, Finding, Indicator, Tier
 
-__all__ = ["Concern", "group_concerns", "natural_key"]
+__all__ = [
+    "CARD_BUDGET",
+    "FAMILIES",
+    "HARM_ORDER",
+    "Concern",
+    "arrange",
+    "group_concerns",
+    "natural_key",
+]
+
+CARD_BUDGET = 5
+
+# Rules about the same decision: one card.  The NSAID family is further split per drug (see _family_key).
+FAMILIES: dict[str, frozenset[str]] = {
+    "nsaid": frozenset({"P16", "P17", "P18", "P19"}),
+    "exercise": frozenset({"EX01", "EX02", "EX03", "P25"}),
+    "pain-control": frozenset({"P01", "P02", "P03", "P04", "P05", "P06", "P11"}),
+    "bone-modifying-agent": frozenset({"P07", "P08", "P09", "P10"}),
+    "acetaminophen": frozenset({"P20", "P21"}),
+}
+
+# Reading order of warnings (and of infos) by the harm they prevent; rules not listed come after.
+HARM_ORDER: tuple[frozenset[str], ...] = (
+    frozenset({"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08"}),  # red flags
+    frozenset({"R09", "P13", "P14"}),  # respiratory depression
+    frozenset({"P16", "P17", "P18", "P19", "P23", "P08"}),  # renal or bleeding toxicity
+    frozenset({"P20", "P21"}),  # hepatotoxicity
+    frozenset({"P09", "P12"}),  # hypocalcaemia, falls
+    frozenset({"P03", "P04", "P05", "P11"}),  # uncontrolled pain
+    frozenset({"EX01", "EX02"}),  # exercise safety
+    frozenset({"P15"}),  # bowel regimen
+)
+
+# Routine care that waits while a critical red flag is handled.
+ROUTINE = frozenset({"P01", "P02", "P06", "P07", "P10", "EX03", "P25"})
 
 
 def natural_key(rule_id: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", rule_id))
 
 
+def _harm_rank(rule_id: str) -> int:
+    return next((i for i, group in enumerate(HARM_ORDER) if rule_id in group), len(HARM_ORDER))
+
+
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
-    return (-finding.indicator.rank, finding.category.rank, natural_key(finding.rule_id))
+    return (
+        -finding.indicator.rank,
+        _harm_rank(finding.rule_id),
+        finding.category.rank,
+        natural_key(finding.rule_id),
+    )
+
+
+def _medication_refs(finding: Finding) -> tuple[str, ...]:
+    refs = [a.order_ref for a in finding.order_actions]
+    refs += [u.ref for u in finding.used if u.ref and u.ref.startswith("Medication")]
+    return tuple(dict.fromkeys(refs))
+
+
+def _family_key(finding: Finding) -> str | None:
+    family = next((name for name, ids in FAMILIES.items() if finding.rule_id in ids), None)
+    if family == "nsaid":
+        # One card per drug: two NSAIDs (a draft beside an active one) are two decisions.
+        refs = _medication_refs(finding)
+        return f"nsaid:{refs[0]}" if refs else "nsaid"
+    return family
 
 
 @dataclass(frozen=True, slots=True)
 class Concern:
     findings: tuple[Finding, ...]  # most severe first
+    folded: tuple[Finding, ...] = ()  # routine advice shown as one "Also" line on this card
+    when_stable: bool = False  # the folded advice waits until the critical red flag is handled
 
     @property
     def primary(self) -> Finding:
         return self.findings[0]
 
     @property
+    def indicator(self) -> Indicator:
+        return self.primary.indicator
+
+    @property
     def rule_ids(self) -> tuple[str, ...]:
-        """Every rule behind the concern, the primary finding's first, each once."""
+        """Every rule behind the concern's own findings, the primary finding's first, each once."""
         return tuple(dict.fromkeys(r for f in self.findings for r in f.rule_ids))
+
+    @property
+    def all_rule_ids(self) -> tuple[str, ...]:
+        """The concern's rules, then the rules of the advice folded onto its card."""
+        return tuple(dict.fromkeys((*self.rule_ids, *(r for f in self.folded for r in f.rule_ids))))
 
     @property
     def key(self) -> str:
@@ -47,15 +134,96 @@ class Concern:
         return f"{self.primary.category.value}:{'+'.join(sorted(self.rule_ids))}"
 
 
+@dataclass(slots=True)
+class _Group:
+    findings: list[Finding] = field(default_factory=list)
+    rule_ids: set[str] = field(default_factory=set)
+    families: set[str] = field(default_factory=set)
+
+
 def group_concerns(findings: Sequence[Finding]) -> list[Concern]:
-    """Findings sharing any rule id form one concern; concerns come back in card order."""
-    groups: list[list[Finding]] = []
+    """Findings sharing a rule id or a family form one concern; concerns come back in card order."""
+    groups: list[_Group] = []
     for finding in findings:
-        ids = set(finding.rule_ids)
-        merged = [finding]
-        for group in [g for g in groups if ids & {r for f in g for r in f.rule_ids}]:
-            merged = group + merged
+        family = _family_key(finding)
+        merged = _Group([finding], set(finding.rule_ids), {family} if family else set())
+        for group in [g for g in groups if (merged.rule_ids & g.rule_ids) or (merged.families & g.families)]:
+            merged = _Group(
+                group.findings + merged.findings,
+                group.rule_ids | merged.rule_ids,
+                group.families | merged.families,
+            )
             groups.remove(group)
         groups.append(merged)
-    concerns = [Concern(tuple(sorted(g, key=_finding_key))) for g in groups]
+    concerns = [Concern(tuple(sorted(g.findings, key=_finding_key))) for g in groups]
     return sorted(concerns, key=lambda c: _finding_key(c.primary))
+
+
+def _needs_no_action(finding: Finding, plan: ExercisePlan | None) -> bool:
+    """Advice that asks for nothing to be done now: it never leads a card of its own."""
+    if finding.rule_id == "P02":
+        return True  # mild pain: regular simple analgesia is a remark, not an alert
+    if finding.rule_id == "P08":
+        # A zoledronic-acid dose that matches renal function ("Zoledronic acid: 4 mg advised for CrCl 73"):
+        # nothing to change, nothing missing.  A dose above the advice, unknown renal function or an agent
+        # not recommended at all say otherwise in their summary and keep their card.
+        return (
+            finding.indicator is not Indicator.CRITICAL
+            and finding.summary.startswith("Zoledronic acid:")
+            and not finding.order_actions
+            and not finding.missing
+        )
+    return finding.rule_id == "P25" and plan is not None and plan.tier in (Tier.HOLD, Tier.ADL_ONLY)
+
+
+def _without(concern: Concern, drop: Sequence[Finding]) -> Concern | None:
+    kept = tuple(f for f in concern.findings if f not in drop)
+    return replace(concern, findings=kept) if kept else None
+
+
+def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Concern]:
+    """The concerns that become cards, in order, with routine advice folded (see the module docstring)."""
+    folded_quiet: list[Finding] = []  # needs no action: an "Also" line wherever it fits
+    on_hold: list[Finding] = []
+    out: list[Concern] = []
+    for concern in concerns:
+        quiet = [f for f in concern.findings if _needs_no_action(f, plan)]
+        # Exercise timing means nothing while exercise is on hold: it is left out, not folded.
+        quiet_fold = [f for f in quiet if f.rule_id != "P25"]
+        rest = _without(concern, quiet)
+        if rest is None:
+            folded_quiet += quiet_fold
+            continue
+        out.append(replace(rest, folded=(*rest.folded, *quiet_fold)))
+
+    critical = next((i for i, c in enumerate(out) if c.indicator is Indicator.CRITICAL), None)
+    if critical is not None:
+        kept: list[Concern] = []
+        for concern in out:
+            if concern.indicator is Indicator.CRITICAL:
+                kept.append(concern)
+                continue
+            if concern.primary.rule_id in ROUTINE or concern.indicator is Indicator.INFO:
+                on_hold.extend(concern.findings)
+                continue
+            # A routine finding merged into an urgent concern (radiotherapy referral beside uncontrolled
+            # pain) waits as well; the rest of the concern stays.
+            routine = [f for f in concern.findings if f.rule_id in ROUTINE]
+            on_hold.extend(routine)
+            rest = _without(concern, routine)
+            if rest is not None:
+                kept.append(rest)
+        out = kept
+        first = next(i for i, c in enumerate(out) if c.indicator is Indicator.CRITICAL)
+        host = out[first]
+        out[first] = replace(host, folded=(*host.folded, *on_hold, *folded_quiet), when_stable=True)
+        folded_quiet = []
+
+    while len(out) > CARD_BUDGET and out[-1].indicator is not Indicator.CRITICAL:
+        last = out.pop()
+        host = out[-1]
+        out[-1] = replace(host, folded=(*host.folded, *last.findings, *last.folded))
+    if folded_quiet and out:
+        host = out[-1]
+        out[-1] = replace(host, folded=(*host.folded, *folded_quiet))
+    return out

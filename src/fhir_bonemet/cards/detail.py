@@ -1,109 +1,218 @@
-"""The Markdown ``detail`` of a card: what to do, why, what was missing, the evidence, a disclaimer.
+"""The Markdown ``detail`` of a card, short enough to read in seconds.
 
-A clinician should be able to check every statement: each rule is named with its id and title, each piece of
-patient data with its value, date and record reference, each missing item with how it made the advice more
-cautious, each engineering default as a "service default", and each rule awaiting clinical review as such.
+In this order: what to do (bullets), one line of why with the key dated values in readable units, what was
+missing (and that the advice stayed cautious), routine advice folded onto this card ("Also"), one evidence
+line linking primary sources (DOI or PubMed), and the decision-support line, once.
+
+Rule ids stay in the card's extension, threshold keys and resource ids in the logs and the CarePlan: the
+prose carries none of them, nor internal markers of the knowledge files (``[D]``, ``§2.2``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from datetime import date
 from typing import TypeVar
 
-from fhir_bonemet.core.model.findings import Finding, MissingFact, UsedFact
-from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.findings import (
+    DomainStatus,
+    ExercisePlan,
+    Finding,
+    MissingFact,
+    Tier,
+    UsedFact,
+)
 from fhir_bonemet.knowledge import EvidenceSource
 
-__all__ = ["DISCLAIMER", "detail_markdown", "md_escape"]
+__all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain", "readable_units"]
 
 DISCLAIMER = "Decision support only: it does not replace clinical judgement, and the treating team decides."
+MAX_TODO = 5
+MAX_VALUES = 3
+MAX_MISSING = 3
+MAX_EVIDENCE = 2
+LINE_LIMIT = 140
 _H = TypeVar("_H", bound=Hashable)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
+
+# UCUM codes as a clinician reads them.
+_UNITS = (
+    (re.compile(r"\s?10\*9/L\b"), " ×10⁹/L"),
+    (re.compile(r"\s?10\*12/L\b"), " ×10¹²/L"),
+    (re.compile(r"\s?\{score\}"), ""),
+    (re.compile(r"\s?/\{1\.73_m2\}"), "/1.73 m²"),
+    (re.compile(r"(\d)\s?Cel\b"), r"\1 °C"),
+    (re.compile(r"(\d)\s?a\b"), r"\1 years"),
+    (re.compile(r"(\d)\s?mo\b"), r"\1 months"),
+    (re.compile(r"(\d)\s?wk\b"), r"\1 weeks"),
+    (re.compile(r"(\d)\s?(mg|mL|IU|\[iU\])/d\b"), r"\1 \2/day"),
+    (re.compile(r"(\d)/d\b"), r"\1/day"),
+    (re.compile(r"(\d)\s?d\b"), r"\1 days"),
+    (re.compile(r"\{([a-z][a-z ]*)\}"), r"\1"),  # UCUM annotations: "2 {tablet}" is 2 tablets
+    (re.compile(r"\[iU\]"), "IU"),
+)
+# Internal vocabulary that means nothing at the bedside.
+_INTERNAL = (
+    (
+        re.compile(
+            r"\s*\((?:see |with |red flag )?(?:R|P|EX|S)\d{2}[ab]?(?:[,/ ]+(?:R|P|EX|S)\d{2}[ab]?)*\)"
+        ),
+        "",
+    ),
+    (re.compile(r"\s*\b(?:red flag )?(?:R|P|EX)\d{2}\b:?"), ""),
+    (re.compile(r",?\s*\bS\d{2}[ab]?\b"), ""),  # evidence ids: the evidence line names the sources
+    (re.compile(r"\s*\((?:MedicationRequest|MedicationStatement)\)"), ""),
+    (re.compile(r"\s*\(service default\)"), ""),
+    (re.compile(r"\s*\\?\[[DM]\\?\]"), ""),
+    (re.compile(r"\s*§\s?\d+(?:\.\d+)*(?:-\d+(?:\.\d+)*)?"), ""),
+    (re.compile(r"\blatestNRS\b"), "latest pain score"),
+    (re.compile(r"\(\s*\)"), ""),
+    (re.compile(r"\s+([,.;:)])"), r"\1"),
+)
 
 
 def md_escape(text: str) -> str:
     """Patient data is shown literally: no character of it may become Markdown or HTML."""
     text = " ".join(text.split())
-    # Most strings have nothing to escape: a search is cheaper than a substitution (hundreds per call).
+    # Most strings have nothing to escape: a search is cheaper than a substitution (dozens per call).
     return _MD_SPECIAL.sub(r"\\\1", text) if _MD_SPECIAL.search(text) else text
 
 
-def _unique(items: Sequence[_H]) -> list[_H]:
+def readable_units(text: str) -> str:
+    for pattern, replacement in _UNITS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def plain(text: str) -> str:
+    """Text for the bedside: readable units, no rule ids, threshold markers or section numbers."""
+    text = readable_units(" ".join(text.split()))
+    for pattern, replacement in _INTERNAL:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+def _clip(text: str, limit: int = LINE_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def _unique(items: Iterable[_H]) -> list[_H]:
     return list(dict.fromkeys(items))
 
 
-def _used_line(fact: UsedFact) -> str:
-    where = [w for w in (fact.when, f"`{fact.ref}`" if fact.ref else "derived value") if w]
-    return f"- {md_escape(fact.label)}: **{md_escape(fact.value)}** ({', '.join(where)})"
+def _when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        day = date.fromisoformat(iso[:10])
+    except ValueError:
+        return ""
+    return f"{day.day} {day:%b %Y}"
 
 
-def _missing_line(fact: MissingFact) -> str:
-    return f"- {md_escape(fact.what)}: {md_escape(fact.consequence)}"
+def _value(fact: UsedFact) -> str:
+    when = _when(fact.when)
+    text = f"{plain(fact.label)} {plain(fact.value)}" + (f" ({when})" if when else "")
+    return md_escape(text)
 
 
-def _default_line(key: str, thresholds: Mapping[str, object] | None) -> str:
-    if isinstance(thresholds, Thresholds) and key in thresholds:
-        threshold = thresholds[key]
-        note = f": {md_escape(threshold.note)}" if threshold.note else ""
-        return f"- `{key}` = {md_escape(threshold.label())}{note}"
-    return f"- `{key}` (service default)"
+def _missing(fact: MissingFact) -> str:
+    return md_escape(_clip(plain(fact.what), 80))
+
+
+def _short_source(src: EvidenceSource) -> str:
+    """The source's short name ("Campbell 2022 (JCO OP)"), else its first word and year."""
+    if src.short:
+        return src.short
+    head = re.split(r"[\s,.]", src.citation.strip().lstrip('"'), maxsplit=1)[0]
+    year = re.match(r"\d{4}", src.year)
+    return f"{head} {year.group(0)}" if year else head
+
+
+def _evidence_line(ids: Sequence[str], sources: Mapping[str, EvidenceSource]) -> str | None:
+    parts: list[str] = []
+    # Primary sources first: a linked source is one a clinician can check in a click.
+    known = [sources[sid] for sid in ids if sid in sources]
+    for src in sorted(known, key=lambda s: not s.link)[:MAX_EVIDENCE]:
+        label = md_escape(_short_source(src))
+        parts.append(f"[{label}]({src.link})" if src.link else label)
+    return f"**Evidence:** {' · '.join(parts)}" if parts else None
+
+
+def _stop_and_call(plan: ExercisePlan) -> str:
+    signs = [
+        re.split(r"[:(]", item, maxsplit=1)[0].strip()
+        for item in plan.stop_and_call
+        if not item.lower().startswith("re-assess")  # the review schedule lives in the CarePlan
+    ]
+    return "Stop and call the team on: " + "; ".join(s[0].lower() + s[1:] for s in signs if s) + "."
+
+
+def exercise_todo(plan: ExercisePlan) -> list[str]:
+    """The exercise card's short prescription: tier, key restrictions, what to do.  The whole plan (every
+    domain with its dose, progression) travels in the CarePlan."""
+    from fhir_bonemet.core.exercise.findings import DOMAIN_NAMES  # one naming of the domains
+
+    todo = [plan.supervision]
+    if plan.tier not in (Tier.HOLD, Tier.ADL_ONLY):  # there the supervision line says it all
+        avoided = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.AVOID]
+        limited = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.RESTRICTED]
+        if avoided:
+            todo.append(f"Avoid {', '.join(avoided)}.")
+        if limited:
+            todo.append(f"Limit {', '.join(limited)}: light, nothing that loads a lesion.")
+    if plan.stop_and_call:
+        todo.append(_stop_and_call(plan))
+    return todo
 
 
 def detail_markdown(
     findings: Sequence[Finding],
     *,
     sources: Mapping[str, EvidenceSource],
-    thresholds: Thresholds | None = None,
+    folded: Sequence[Finding] = (),
+    when_stable: bool = False,
+    plan: ExercisePlan | None = None,
     extra: Sequence[str] = (),
 ) -> str:
-    """Detail text for one concern; ``findings[0]`` is the primary finding, the rest were merged into it."""
+    """Detail text for one concern; ``findings[0]`` leads, the rest were merged into it, ``folded`` is
+    routine advice from other concerns shown as one line."""
     primary = findings[0]
-    out: list[str] = ["**What to do**", ""]
-    todo = [*primary.recommendations]
-    for other in findings[1:]:
-        todo.append(other.summary)
-        todo.extend(other.recommendations)
-    todo = _unique(todo) or [primary.summary]
-    out += [f"- {md_escape(line)}" for line in todo]
-    out += [*(f"\n{line}" for line in extra)]
+    if plan is not None and primary.rule_id == "EX01":
+        todo = exercise_todo(plan)
+    else:
+        todo = list(primary.recommendations) or [primary.summary]
+    # What the merged findings add comes before the lead's secondary advice: it is a decision of its own.
+    merged = [f.summary for f in findings[1:] if f.summary != primary.summary]
+    todo = [*todo[:2], *merged, *todo[2:]]
+    lines = _unique(_clip(plain(line)) for line in todo if plain(line))
+    out = [f"- {md_escape(line)}" for line in lines[:MAX_TODO]]
+    out += [f"\n{line}" for line in extra]
 
-    out += ["", "**Why**", ""]
-    for finding in findings:
-        review = " *(awaiting clinical review)*" if finding.unverified else ""
-        related = f" (also covers {', '.join(finding.related_rules)})" if finding.related_rules else ""
-        out.append(
-            f"- **{finding.rule_id}** {md_escape(finding.title)}{related}{review}: "
-            f"{md_escape(finding.rationale)}"
-        )
-    used = _unique([u for f in findings for u in f.used])
-    if used:
-        out += ["", "Patient data used:", "", *(_used_line(u) for u in used)]
+    why = md_escape(_clip(plain(primary.rationale), 180))
+    values = _unique(_value(u) for f in findings for u in f.used)
+    if values:
+        why += f" Based on: {'; '.join(values[:MAX_VALUES])}."
+    out += ["", f"**Why:** {why}"]
 
-    missing = _unique([m for f in findings for m in f.missing])
+    missing = _unique(_missing(m) for f in findings for m in f.missing)
     if missing:
-        out += ["", "**Missing data** (the advice was kept on the cautious side)", ""]
-        out += [_missing_line(m) for m in missing]
+        shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
+        out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]
 
-    defaults = _unique([k for f in findings for k in f.defaults_used])
-    if defaults:
-        out += [
-            "",
-            "**Service defaults used** (engineering defaults, configurable, not guideline values)",
-            "",
-        ]
-        out += [_default_line(k, thresholds) for k in defaults]
+    if folded:
+        head = "Also, when stable" if when_stable else "Also"
+        notes = _unique(_clip(plain(f.summary), 110) for f in folded)
+        out += ["", f"**{head}:** {md_escape('; '.join(notes))}."]
 
     if any(f.unverified for f in findings):
-        out += ["", "Parts of this advice rest on knowledge **awaiting clinical review**."]
+        out += ["", "Parts of this advice await clinical review."]
 
-    evidence = _unique([e for f in findings for e in f.evidence])
+    evidence = _evidence_line(_unique(e for f in findings for e in f.evidence), sources)
     if evidence:
-        out += ["", "**Evidence**", ""]
-        for sid in evidence:
-            src = sources.get(sid)
-            text = f"{md_escape(src.citation)} ({md_escape(src.year)})" if src else "not in the source list"
-            out.append(f"- {sid}: {text}")
-
-    out += ["", "---", f"*{DISCLAIMER}*"]
+        out += ["", evidence]
+    out += ["", f"*{DISCLAIMER}*"]
     return "\n".join(out)

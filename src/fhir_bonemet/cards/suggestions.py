@@ -1,14 +1,17 @@
-"""Suggestions a card offers: referrals, the CarePlan, and actions on the hook's draft orders.
+"""Suggestions a card offers: referrals, the CarePlan, and changes to the clinician's pending orders.
 
 * Referrals become draft ServiceRequests; each referral is proposed once per response, on the most severe
-  card that asks for it.
+  card that asks for it, and not at all when the same referral is already among this call's draft orders
+  (the clinician accepted it a moment ago).
 * The CarePlan: a *create* action (suggest mode, or write mode when nothing could be written), an *update*
   that activates the draft written to the record (write mode), or nothing while the write waits in the
-  outbox (offering it again would risk a duplicate).
-* On order-select / order-sign, a finding's order actions on draft orders of this call: *delete* with
-  ``resourceId``, or *update* with the entire resource; each draft order is acted on once per response.
+  outbox (offering it again would risk a duplicate) or when a CarePlan is already among the draft orders.
+* On order-select / order-sign, a finding's order actions become real changes (see
+  :mod:`fhir_bonemet.cards.orders`): cancel a draft, change its dose, or order what is missing; each draft
+  order is acted on once per response.
 
-Every suggestion's uuid derives from its card's uuid and what it proposes, so retries give the same uuids.
+Labels start with a verb and name the order.  Every suggestion's uuid derives from its card's uuid and what
+it proposes, so retries give the same uuids.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from datetime import date
 from typing import Any
 
 from fhir_bonemet.cards.concerns import Concern
-from fhir_bonemet.core.model.findings import Finding, OrderAction, Referral
+from fhir_bonemet.cards.orders import plan_order, senna_order
+from fhir_bonemet.core.model.findings import Referral
 from fhir_bonemet.core.model.hooks import Hook
+from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, activated
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.referrals import build_referral
@@ -31,24 +36,23 @@ UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "http://fhir-bonemet.org/cds-hoo
 Json = dict[str, Any]
 
 
-def _suggestion(card_uuid: str, key: str, label: str, actions: list[Json]) -> Json:
-    return {
+def _suggestion(card_uuid: str, key: str, label: str, actions: list[Json], recommended: bool = False) -> Json:
+    out: Json = {
         "label": label,
         "uuid": str(uuid.uuid5(UUID_NAMESPACE, f"{card_uuid}\n{key}")),
         "actions": actions,
     }
+    if recommended:
+        out["isRecommended"] = True
+    return out
 
 
-def order_action(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> Json | None:
-    if act.action == "delete":
-        return {"type": "delete", "description": act.description, "resourceId": act.order_ref}
-    if act.action == "update":
-        # The finding says in words what to change; the update records that advice on the draft order so the
-        # prescriber sees it while editing.  Everything else in the draft stays exactly as the EHR sent it.
-        note = {"text": f"fhir-bonemet {finding.rule_id}: {act.description}"}
-        resource = {**draft, "note": [*draft.get("note", []), note]}
-        return {"type": "update", "description": act.description, "resource": resource}
-    return None
+def _codes_of(resource: Mapping[str, Any]) -> set[tuple[str, str]]:
+    code = resource.get("code")
+    codings = code.get("coding") if isinstance(code, Mapping) else None
+    if not isinstance(codings, list):
+        return set()
+    return {(str(c.get("system")), str(c.get("code"))) for c in codings if isinstance(c, Mapping)}
 
 
 class SuggestionBuilder:
@@ -57,6 +61,7 @@ class SuggestionBuilder:
     def __init__(
         self,
         codes: OutboundCodes,
+        thresholds: Thresholds,
         *,
         hook: Hook,
         patient_ref: str,
@@ -65,10 +70,19 @@ class SuggestionBuilder:
         encounter_ref: str | None,
         draft_orders: Mapping[str, Mapping[str, Any]],
     ) -> None:
-        self.codes, self.hook, self.patient_ref, self.today = codes, Hook(hook), patient_ref, today
+        self.codes, self.thresholds, self.hook = codes, thresholds, Hook(hook)
+        self.patient_ref, self.today = patient_ref, today
         self.user_ref, self.encounter_ref, self.draft_orders = user_ref, encounter_ref, draft_orders
         self._referrals: set[Referral] = set()
         self._orders: set[str] = set()
+        self._planned: set[str] = set()
+        drafts = [r for r in draft_orders.values() if isinstance(r, Mapping)]
+        self._pending = [r for r in drafts if r.get("resourceType") == "ServiceRequest"]
+        self._careplan_pending = any(r.get("resourceType") == "CarePlan" for r in drafts)
+
+    def _already_drafted(self, resource: Mapping[str, Any]) -> bool:
+        wanted = _codes_of(resource)
+        return any(wanted & _codes_of(pending) for pending in self._pending)
 
     def referrals(self, concern: Concern, card_uuid: str) -> list[Json]:
         out: list[Json] = []
@@ -87,13 +101,16 @@ class SuggestionBuilder:
                     encounter_ref=self.encounter_ref,
                     codes=self.codes,
                 )
+                if self._already_drafted(resource):
+                    continue
                 display = self.codes.referral(referral).display
                 action = {
                     "type": "create",
                     "description": f"Create a draft order: {display}",
                     "resource": resource,
                 }
-                out.append(_suggestion(card_uuid, f"referral:{referral.value}", display, [action]))
+                label = f"Order {display[0].lower()}{display[1:]}"
+                out.append(_suggestion(card_uuid, f"referral:{referral.value}", label, [action]))
         return out
 
     def order_actions(self, concern: Concern, card_uuid: str) -> list[Json]:
@@ -103,13 +120,44 @@ class SuggestionBuilder:
         for finding in concern.findings:
             for act in finding.order_actions:
                 draft = self.draft_orders.get(act.order_ref)
-                if draft is None or act.order_ref in self._orders:
-                    continue  # only this call's draft orders can be acted on, and each only once
-                action = order_action(act, draft, finding)
-                if action is not None:
+                if draft is None:
+                    continue  # only this call's draft orders can be acted on
+                planned = plan_order(
+                    act,
+                    draft,
+                    finding,
+                    self.thresholds,
+                    patient_ref=self.patient_ref,
+                    today=self.today,
+                    requester=self.user_ref,
+                )
+                if planned is None or planned.key in self._planned:
+                    continue
+                if planned.action["type"] != "create":  # a new order leaves the draft as it is
+                    if act.order_ref in self._orders:
+                        continue  # each draft is changed once per response
                     self._orders.add(act.order_ref)
-                    key = f"order:{act.action}:{act.order_ref}"
-                    out.append(_suggestion(card_uuid, key, act.description, [action]))
+                self._planned.add(planned.key)
+                suggestion = _suggestion(
+                    card_uuid, planned.key, planned.label, [planned.action], planned.recommended
+                )
+                out.append(suggestion)
+        return out
+
+    def new_orders(self, concern: Concern, card_uuid: str) -> list[Json]:
+        """What is missing, ordered on any hook: a stimulant laxative beside the opioid (P15).  (Calcium and
+        vitamin D are ordered only where the core asks for them on a draft: it knows when calcium is high.)"""
+        out: list[Json] = []
+        for finding in concern.findings:
+            if finding.rule_id != "P15":
+                continue
+            planned = senna_order(patient_ref=self.patient_ref, today=self.today, requester=self.user_ref)
+            if planned.key in self._planned:
+                continue
+            self._planned.add(planned.key)
+            out.append(
+                _suggestion(card_uuid, planned.key, planned.label, [planned.action], planned.recommended)
+            )
         return out
 
     def careplan(
@@ -123,13 +171,15 @@ class SuggestionBuilder:
                 "resource": activated(plan.resource, location.split("/")[-1]),
             }
             label = "Activate the draft exercise and pain CarePlan"
-            note = f"A draft CarePlan was written to the record (`{location}`); choose *{label}* to use it."
+            note = f"A draft CarePlan was written to the record; choose *{label}* to use it."
             return _suggestion(card_uuid, "careplan:activate", label, [action]), note
         if queued:
             return None, (
                 "The FHIR server could not be reached: the draft CarePlan is queued and will be written "
                 "once the server answers (never twice)."
             )
+        if self._careplan_pending:
+            return None, "The exercise and pain CarePlan is among the pending orders."
         action = {
             "type": "create",
             "description": "Create the CarePlan, with its goals, for this patient",
@@ -137,5 +187,5 @@ class SuggestionBuilder:
         }
         label = "Create the exercise and pain CarePlan"
         return _suggestion(card_uuid, "careplan:create", label, [action]), (
-            "The suggested CarePlan carries the whole plan: activities, goals, stop-and-call criteria."
+            "The CarePlan holds the full plan: every exercise domain with its dose, goals, stop criteria."
         )

@@ -20,12 +20,40 @@ from fhir_bonemet.errors import KnowledgeError
 __all__ = ["EvidenceSource", "load_sources", "load_thresholds"]
 
 
+# Hosts of primary sources (publishers' DOI resolver, NCBI, guideline bodies, regulators): card links point
+# only there, never at third-party summary sites.
+PRIMARY_HOSTS = (
+    "doi.org",
+    "pubmed.ncbi.nlm.nih.gov",
+    "pmc.ncbi.nlm.nih.gov",
+    "www.who.int",
+    "www.fda.gov",
+    "fda.gov",
+    "www.nice.org.uk",
+    "www.ema.europa.eu",
+    "www.cdc.gov",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceSource:
     id: str
     citation: str
     year: str
     url: str
+    doi: str = ""
+    pmid: str = ""
+    short: str = ""  # "Campbell 2022 (JCO OP)": the name on a card's evidence line
+
+    @property
+    def link(self) -> str:
+        """A link to the primary source (DOI, then PubMed, then ``url`` on a primary host), or ``""``."""
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        if self.pmid:
+            return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+        host = self.url.split("://", 1)[-1].split("/", 1)[0].lower()
+        return self.url if self.url.startswith("https://") and host in PRIMARY_HOSTS else ""
 
 
 def _read_toml(name: str, path: Path | None) -> dict[str, Any]:
@@ -73,7 +101,15 @@ def load_sources(path: Path | None = None) -> dict[str, EvidenceSource]:
     for sid, raw in data.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("citation"), str):
             raise KnowledgeError(f"sources.toml: [{sid}] needs a citation string")
-        out[sid] = EvidenceSource(sid, raw["citation"], str(raw.get("year", "")), str(raw.get("url", "")))
+        out[sid] = EvidenceSource(
+            sid,
+            raw["citation"],
+            str(raw.get("year", "")),
+            str(raw.get("url", "")),
+            doi=str(raw.get("doi", "")),
+            pmid=str(raw.get("pmid", "")),
+            short=str(raw.get("short", "")),
+        )
     return out
 
 

@@ -149,7 +149,10 @@ def _summary(plan: ExercisePlan) -> str:
     if plan.tier is Tier.MODERATE:
         head = "Moderate skeletal risk: suggest oncology-trained supervision"
     else:
-        head = "Low skeletal risk: suggest supervised start, then progressive exercise"
+        # A blood-count or symptom gate limits the programme: no progression while it applies.
+        head = "Low skeletal risk: suggest supervised start" + (
+            "" if plan.gates else ", then progressive exercise"
+        )
     avoided = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.AVOID]
     # Name as many avoided domains as fit; the card detail lists them all.
     for shown in range(len(avoided), 0, -1):

@@ -144,6 +144,8 @@ def tier_lesion(
         for f in (*fractures, *impending):
             out.used.append(used_attr(f"Fracture ({label})", f))
         out.reasons.append("pathological or impending fracture at this site")
+    if fractures:  # a Mirels score predicts a fracture: on a broken bone it is not asked for
+        out.missing = [m for m in out.missing if not m.what.startswith("Mirels")]
     upgrades = 0
     mech = ev.mechanical_pain if ev.mechanical_pain is not None and ev.mechanical_pain.flag else None
     severe = (

@@ -78,7 +78,7 @@ def p02(ctx: RuleContext, t: Trace) -> Finding | None:
     t.meds(ctx.active(*ANALGESICS))
     return t.finding(
         Indicator.INFO,
-        f"Mild pain (NRS {score.value:g}): consider regular paracetamol and/or an NSAID if safe",
+        f"Mild pain (NRS {score.value:g}): consider regular paracetamol",
         "Mild pain and no regular analgesic.",
         (
             "Paracetamol (acetaminophen) and/or an NSAID, taking the contraindications below into account.",

@@ -64,10 +64,9 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
     if not reasons:
         return None
     t.meds(adjuvants)
-    recs = [
-        "Use the lowest effective dose; review fall risk (gait, balance, home hazards).",
-        "Schedule exercise at times of lower sedation and supervise balance work.",
-    ]
+    recs = ["Use the lowest effective dose; review fall risk (gait, balance, home hazards)."]
+    if ctx.exercise_active:  # no exercise to schedule while the plan is on hold
+        recs.append("Schedule exercise at times of lower sedation and supervise balance work.")
     cns = [m for m in ctx.meds if set(CNS_ACTIVE) & m.classes]
     limit = t.v("pain.cns_active_drug_count")
     if older and len(cns) >= limit:

@@ -1,0 +1,138 @@
+"""One card per concern, routine advice folded under a critical red flag, a budget of five, harm order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cards.concerns import CARD_BUDGET
+from fhir_bonemet.cds.response import RULES_EXTENSION, CDSResponse
+from fhir_bonemet.core.model.findings import (
+    Assessment,
+    Category,
+    ExercisePlan,
+    Finding,
+    Indicator,
+    OrderAction,
+    Referral,
+    Tier,
+    UsedFact,
+)
+from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
+from fhir_bonemet.knowledge import load_sources, load_thresholds
+
+PATIENT = "Patient/bm-1"
+CONTEXT = CardContext("patient-view", "i-1", PATIENT, date(2025, 6, 2))
+
+CODES = load_outbound_codes()
+SOURCES = load_sources()
+THRESHOLDS = load_thresholds()
+
+
+def f(rule: str, indicator: Indicator, category: Category, summary: str, **kw: Any) -> Finding:
+    return Finding(rule, rule, category, indicator, summary, "why", **kw)
+
+
+def cards(*findings: Finding, plan: ExercisePlan | None = None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = CDSResponse(
+        cards=build_cards(
+            Assessment(True, "x", findings, plan),
+            context=CONTEXT,
+            codes=CODES,
+            sources=SOURCES,
+            thresholds=THRESHOLDS,
+        )
+    ).to_wire()["cards"]
+    return out
+
+
+def rules(answer: list[dict[str, Any]]) -> list[list[str]]:
+    return [c["extension"][RULES_EXTENSION] for c in answer]
+
+
+IBU = UsedFact("Ibuprofen 400 mg", "active", "MedicationRequest/ibu")
+NAP = UsedFact("Naproxen 500 mg", "active", "MedicationRequest/nap")
+P16 = f("P16", Indicator.WARNING, Category.MEDICATION_SAFETY, "NSAID with CrCl 26: avoid", used=(IBU,))
+P19 = f("P19", Indicator.WARNING, Category.MEDICATION_SAFETY, "NSAID with risk factors", used=(IBU,))
+P15 = f("P15", Indicator.WARNING, Category.PAIN, "Opioid without a laxative: add a bowel regimen")
+P02 = f("P02", Indicator.INFO, Category.PAIN, "Mild pain (NRS 2): consider regular paracetamol")
+P06 = f(
+    "P06",
+    Indicator.INFO,
+    Category.PAIN,
+    "Focal bone pain: radiotherapy",
+    referrals=(Referral.RADIATION_ONCOLOGY,),
+)
+P07 = f("P07", Indicator.INFO, Category.BONE_HEALTH, "No bone-modifying agent: consider one")
+R01 = f("R01", Indicator.CRITICAL, Category.RED_FLAG, "Possible cord compression: MSCC pathway now")
+P04 = f("P04", Indicator.WARNING, Category.PAIN, "Severe pain: titrate the strong opioid")
+
+
+def test_the_nsaid_rules_about_one_drug_are_one_card_two_drugs_two() -> None:
+    assert rules(cards(P16, P19)) == [["P16", "P19"]]
+    other = replace(P19, used=(NAP,))
+    assert rules(cards(P16, other)) == [["P16"], ["P19"]]
+
+
+def test_renal_toxicity_reads_before_the_bowel_regimen() -> None:
+    assert [r[0] for r in rules(cards(P15, P16))] == ["P16", "P15"]
+
+
+def test_mild_pain_never_has_a_card_of_its_own() -> None:
+    assert cards(P02) == []
+    answer = cards(P02, P15)
+    assert rules(answer) == [["P15", "P02"]]
+    assert "**Also:** Mild pain (NRS 2): consider regular paracetamol." in answer[0]["detail"]
+
+
+def test_a_correct_zoledronic_acid_dose_is_a_remark_a_dose_to_change_a_card() -> None:
+    correct = f("P08", Indicator.WARNING, Category.BONE_HEALTH, "Zoledronic acid: 4 mg advised for CrCl 73")
+    assert cards(correct) == []
+    too_high = replace(
+        correct,
+        order_actions=(OrderAction("MedicationRequest/za", "update", "ZA: reduce the dose to 3.5 mg"),),
+    )
+    assert rules(cards(too_high)) == [["P08"]]
+    # An active (not draft) dose above the advice has no order action, and still its card.
+    above = replace(correct, summary="Zoledronic acid 4 mg is above the 3.5 mg advised for CrCl 55: reduce")
+    assert rules(cards(above)) == [["P08"]]
+    refused = replace(correct, indicator=Indicator.CRITICAL, summary="Zoledronic acid: not recommended")
+    assert rules(cards(refused)) == [["P08"]]
+
+
+def test_exercise_timing_is_left_out_while_exercise_is_on_hold() -> None:
+    p25 = f(
+        "P25", Indicator.INFO, Category.PAIN, "Exercise with pain treatment: time activity to analgesic peak"
+    )
+    on_hold = ExercisePlan(Tier.HOLD, (), (), "none", "none", (), on_hold_reason="red flag")
+    assert cards(p25, P15, plan=on_hold)[0]["extension"][RULES_EXTENSION] == ["P15"]
+    running = replace(on_hold, tier=Tier.LOW, on_hold_reason=None)
+    assert "P25" in {r for c in rules(cards(p25, P15, plan=running)) for r in c}
+
+
+def test_routine_advice_waits_on_the_critical_card_with_its_referral_left_out() -> None:
+    answer = cards(R01, P04, P06, P07)
+    assert rules(answer) == [["R01", "P06", "P07"], ["P04"]]
+    assert "**Also, when stable:**" in answer[0]["detail"]
+    labels = [s["label"] for c in answer for s in c.get("suggestions", [])]
+    assert not [label for label in labels if "radiation" in label]
+
+
+def test_a_red_flag_that_says_urgent_is_critical() -> None:
+    r03 = f("R03", Indicator.WARNING, Category.RED_FLAG, "Hypercalcaemia: suggest urgent review, IV fluids")
+    assert cards(r03)[0]["indicator"] == "critical"
+    r02 = f("R02", Indicator.WARNING, Category.RED_FLAG, "Spinal red-flag pain: MSCC coordinator within 24 h")
+    assert cards(r02)[0]["indicator"] == "warning"
+
+
+def test_beyond_the_budget_the_least_urgent_fold_into_the_last_card() -> None:
+    many = [
+        f(f"X{i}", Indicator.WARNING if i < 4 else Indicator.INFO, Category.PAIN, f"Advice number {i}")
+        for i in range(1, 9)
+    ]
+    answer = cards(*many)
+    assert len(answer) == CARD_BUDGET
+    assert answer[-1]["extension"][RULES_EXTENSION] == ["X5", "X6", "X7", "X8"]
+    assert "Advice number 8" in answer[-1]["detail"]

@@ -1,0 +1,186 @@
+"""Order suggestions that do what their label says, checked on the resources they send."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+
+from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.core.model import concepts
+from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, OrderAction, UsedFact
+from fhir_bonemet.fhir.intake.patient_facts import extract_facts
+from fhir_bonemet.fhir.intake.read import read_values
+from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
+from fhir_bonemet.fhir.terminology.lookup import Terminology
+from fhir_bonemet.knowledge import load_sources, load_thresholds
+
+TODAY = date(2025, 6, 2)
+PATIENT = "Patient/bm-1"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+AVOID_OR_LOWEST = "avoid, or start at the lowest dose with sedation and breathing monitoring"
+
+CODES = load_outbound_codes()
+SOURCES = load_sources()
+THRESHOLDS = load_thresholds()
+
+
+def _draft(ref_id: str, text: str, code: str, display: str, mg: float, per_day: int | None) -> dict[str, Any]:
+    dosage: dict[str, Any] = {
+        "doseAndRate": [
+            {"doseQuantity": {"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}
+        ]
+    }
+    if per_day:
+        dosage["timing"] = {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}}
+    return {
+        "resourceType": "MedicationRequest",
+        "id": ref_id,
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": PATIENT},
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": code, "display": display}],
+            "text": text,
+        },
+        "dosageInstruction": [dosage],
+    }
+
+
+def _finding(rule: str, action: str, description: str, *used: UsedFact) -> Finding:
+    return Finding(
+        rule_id=rule,
+        title=rule,
+        category=Category.MEDICATION_SAFETY,
+        indicator=Indicator.WARNING,
+        summary=f"{rule} summary: reduce",
+        rationale="why",
+        used=used,
+        order_actions=(OrderAction("MedicationRequest/d1", action, f"Order: {description}"),),
+    )
+
+
+def _cards(finding: Finding, draft: dict[str, Any]) -> list[dict[str, Any]]:
+    context = CardContext("order-sign", "i-1", PATIENT, TODAY, draft_orders={"MedicationRequest/d1": draft})
+    cards: list[dict[str, Any]] = CDSResponse(
+        cards=build_cards(
+            Assessment(True, "x", (finding,)),
+            context=context,
+            codes=CODES,
+            sources=SOURCES,
+            thresholds=THRESHOLDS,
+        )
+    ).to_wire()["cards"]
+    return cards
+
+
+def test_acetaminophen_over_the_ceiling_is_taken_fewer_times_a_day() -> None:
+    draft = _draft("d1", "Acetaminophen 500 mg oral tablet", "161", "acetaminophen", 1000, 4)
+    finding = _finding(
+        "P20",
+        "update",
+        "reduce so the total daily acetaminophen stays at or below 3000 mg",
+        UsedFact("Total daily acetaminophen", "4000 mg/day"),
+    )
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    assert suggestion["label"] == "Reduce acetaminophen to 3 g/day (1000 mg 3 times a day)"
+    assert suggestion["isRecommended"] is True
+    (action,) = suggestion["actions"]
+    assert action["type"] == "update"
+    resource = action["resource"]
+    MedicationRequest.model_validate(resource)
+    assert resource["id"] == "d1"
+    assert resource["dosageInstruction"][0]["timing"]["repeat"]["frequency"] == 3
+    assert resource["dosageInstruction"][0]["doseAndRate"] == draft["dosageInstruction"][0]["doseAndRate"]
+
+
+def test_acetaminophen_from_other_products_leaves_less_room_for_the_draft() -> None:
+    draft = _draft("d1", "Acetaminophen 500 mg oral tablet", "161", "acetaminophen", 1000, 4)
+    finding = _finding(
+        "P20",
+        "update",
+        "reduce so the total daily acetaminophen stays at or below 3000 mg",
+        UsedFact("Total daily acetaminophen", "5000 mg/day"),  # 1000 mg/day from a combination product
+    )
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    assert suggestion["label"] == "Reduce acetaminophen to 2 g/day (1000 mg 2 times a day)"
+
+
+def test_zoledronic_acid_dose_really_changes() -> None:
+    draft = _draft("d1", "zoledronic acid", "77655", "zoledronic acid", 4, None)
+    finding = _finding("P08", "update", "reduce the dose to 3.3 mg for CrCl 45 mL/min")
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    assert suggestion["label"] == "Reduce zoledronic acid to 3.3 mg"
+    dose = suggestion["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
+    assert dose["value"] == 3.3
+
+
+def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
+    draft = _draft("d1", "Gabapentin 300 mg oral capsule", "25480", "gabapentin", 300, 3)
+    finding = _finding(
+        "R09", "update", "avoid, or start at the lowest dose with sedation and breathing monitoring"
+    )
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    assert suggestion["label"] == "Cancel gabapentin 300 mg oral capsule order"
+    assert suggestion["actions"] == [
+        {
+            "type": "delete",
+            "description": f"Cancel the draft order: {AVOID_OR_LOWEST}",
+            "resourceId": "MedicationRequest/d1",
+        }
+    ]
+    assert suggestion["isRecommended"] is True
+
+
+def test_p15_orders_senna_that_the_service_then_reads_as_a_stimulant_laxative() -> None:
+    draft = _draft("d1", "Oxycodone 5 mg oral tablet", "7804", "oxycodone", 5, 4)
+    finding = _finding(
+        "P15", "update", "add a stimulant laxative (with or without an osmotic) alongside this order"
+    )
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    assert suggestion["label"].startswith("Order senna 8.6 mg")
+    (action,) = suggestion["actions"]
+    assert action["type"] == "create"
+    senna = {"id": "new-senna", **action["resource"]}
+    MedicationRequest.model_validate(senna)
+    assert senna["status"] == "draft"
+    facts = extract_facts(
+        read_values([]),
+        Terminology.load(),
+        patient_id="bm-1",
+        draft_orders={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": senna}]},
+    )
+    assert concepts.LAXATIVE_STIMULANT in facts.medications[0].classes
+
+
+def test_advice_without_a_concrete_change_offers_nothing() -> None:
+    draft = _draft("d1", "Oxycodone 5 mg oral tablet", "7804", "oxycodone", 5, 4)
+    finding = _finding(
+        "P14", "update", "benzodiazepine active: lowest effective opioid dose and shortest duration"
+    )
+    card = _cards(finding, draft)[0]
+    assert "suggestions" not in card
+
+
+def test_malformed_draft_orders_give_no_change_and_no_error() -> None:
+    finding = _finding(
+        "P20",
+        "update",
+        "reduce so the total daily acetaminophen stays at or below 3000 mg",
+        UsedFact("Total daily acetaminophen", "4000 mg/day"),
+    )
+    good = _draft("d1", "Acetaminophen 500 mg oral tablet", "161", "acetaminophen", 1000, 4)
+    broken: list[dict[str, Any]] = [
+        {**good, "dosageInstruction": "x"},
+        {**good, "dosageInstruction": ["x"]},
+        {**good, "dosageInstruction": [{"doseAndRate": ["x"], "timing": "x"}]},
+        {**good, "dosageInstruction": [{**good["dosageInstruction"][0], "timing": {"repeat": "x"}}]},
+        {**good, "medicationCodeableConcept": {"coding": "x", "text": ["x"]}},
+    ]
+    for draft in broken:
+        card = _cards(finding, draft)[0]
+        for suggestion in card.get("suggestions", []):
+            # Only when the dose was readable; an unreadable name falls back to "medication".
+            assert suggestion["label"].startswith(("Reduce acetaminophen", "Reduce medication"))
