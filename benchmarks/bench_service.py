@@ -82,7 +82,8 @@ def chart(resources: int) -> bytes:
     prefetch = body["prefetch"]
     pools = [
         prefetch[key]["entry"]
-        for key in ("observations", "medication-statements", "conditions", "procedures")
+        # Three observations for each medication statement.
+        for key in ("observations", "observations", "observations", "medication-statements")
     ]
     pools = [pool for pool in pools if pool]
     originals = [[entry["resource"] for entry in pool] for pool in pools]
