@@ -23,6 +23,7 @@ from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store import open_store
 from fhir_bonemet.store.base import Store, StoreError
+from fhir_bonemet.web.audit import IssuedCardWriter
 from fhir_bonemet.web.auth import JwtVerifier
 from fhir_bonemet.web.deps import AppState
 from fhir_bonemet.web.middleware import (
@@ -114,7 +115,10 @@ def create_app(
     own_store = store is None
     db = store if store is not None else open_store(settings)
     verifier = JwtVerifier(settings, http) if settings.auth_required else None
-    state = AppState(settings, catalogue, db, http, verifier, hook_handler or default_handler(settings))
+    audit = IssuedCardWriter(db, linger=settings.audit_linger_seconds)
+    state = AppState(
+        settings, catalogue, db, http, verifier, hook_handler or default_handler(settings), audit
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +131,7 @@ def create_app(
         yield
         if worker is not None:
             worker.stop()
+        audit.close()  # the issued-card records still queued are written before the store closes
         if own_store:
             db.close()
         if own_session:
