@@ -20,7 +20,7 @@ Ratios are service ÷ floor.  The load generator is plain asyncio speaking HTTP/
 dependency, and cheap enough that it does not starve the servers on a small machine).  It prints numbers;
 it is not a timed test.
 
-    .venv/bin/python benchmarks/bench_service.py [--workers 1] [--compare-workers 2] [--seconds 5]
+    .venv/bin/python benchmarks/bench_service.py [--workers 1] [--compare-workers 2] [--seconds 4]
 """
 
 from __future__ import annotations
@@ -272,9 +272,11 @@ def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[Serv
             process.wait()
 
 
-def service_command(port: int, workers: int | None) -> list[str]:
-    command = [sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth", "--port", str(port)]
-    return command if workers is None else [*command, "--workers", str(workers)]
+def service_command(port: int, workers: int) -> list[str]:
+    return [
+        *(sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth"),
+        *("--port", str(port), "--workers", str(workers)),
+    ]
 
 
 # --- report ---------------------------------------------------------------------------------------------
@@ -322,7 +324,7 @@ def measure_chart(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--workers", type=int, default=None, help="service workers (default: serve's own)")
+    parser.add_argument("--workers", type=int, default=1, help="service workers for the comparison")
     parser.add_argument(
         "--compare-workers", type=int, default=None, help="also measure throughput with this many workers"
     )
@@ -344,7 +346,7 @@ def main() -> None:
         env = {**os.environ, "BONEMET_DATA_DIR": data_dir, "BONEMET_LOG_LEVEL": "INFO"}
         floor_port, service_port = _free_port(), _free_port()
         floor_command = [sys.executable, __file__, "--floor-server", str(floor_port)]
-        workers = args.workers if args.workers is not None else 1
+        workers = args.workers
         print(
             f"patient-view, full prefetch, {SCENARIO} padded; service with {workers} worker(s) vs a "
             f"parse-only FastAPI floor; {os.cpu_count()} CPUs",
@@ -352,9 +354,7 @@ def main() -> None:
         )
         with (
             running(floor_command, floor_port, env) as floor,
-            running(
-                service_command(service_port, args.workers if args.workers else None), service_port, env
-            ) as service,
+            running(service_command(service_port, args.workers), service_port, env) as service,
         ):
             results = [
                 measure_chart(label, body, service, floor, rounds, args.seconds)

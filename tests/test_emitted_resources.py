@@ -8,6 +8,8 @@ modes' shapes (a created plan, an activated plan).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,14 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from fhir_bonemet.fhir.outbound.careplan import CarePlanStatus, activated, validate_careplan
+from fhir_bonemet.fhir.outbound.careplan import (
+    PLAN_VERSION,
+    CarePlanStatus,
+    _strip,
+    activated,
+    content_digest,
+    validate_careplan,
+)
 from fhir_bonemet.fhir.outbound.referrals import validate_referral
 from test_answers_golden import current_answers
 
@@ -56,3 +65,19 @@ def test_an_invalid_plan_is_caught_by_the_check() -> None:
         validate_careplan(
             {"resourceType": "CarePlan", "status": "active", "subject": {"reference": "Patient/1"}}
         )
+
+
+def test_the_plan_identifier_is_the_digest_of_the_standard_canonical_json(
+    emitted: list[dict[str, Any]],
+) -> None:
+    """The digest is computed with orjson; it must equal the one json.dumps's canonical text gives, so the
+    identifier of an unchanged plan never changes with the encoder."""
+    plans = [r for r in emitted if r["resourceType"] == "CarePlan"]
+    assert plans
+    for plan in plans:
+        content = {k: v for k, v in plan.items() if k != "identifier"}
+        text = json.dumps(_strip(content, True), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        patient = plan["subject"]["reference"]
+        expected = hashlib.sha256(f"{patient}\n{PLAN_VERSION}\n{text}".encode()).hexdigest()
+        assert plan["identifier"][0]["value"] == expected
+        assert content_digest(patient, content) == expected

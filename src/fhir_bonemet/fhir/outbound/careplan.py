@@ -24,13 +24,13 @@ per call.  The test suite validates every plan the examples produce, and the bui
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.reference import Reference
@@ -101,8 +101,10 @@ def _strip(node: Any, top: bool) -> Any:
 
 
 def content_digest(patient_ref: str, resource: dict[str, Any]) -> str:
-    canonical = json.dumps(_strip(resource, True), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{patient_ref}\n{PLAN_VERSION}\n{canonical}".encode()).hexdigest()
+    # orjson writes the same canonical text as json.dumps(sort_keys, compact separators, ensure_ascii=False)
+    # for the plan's strings, integers and references (it holds no floats), several times faster.
+    canonical = orjson.dumps(_strip(resource, True), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{patient_ref}\n{PLAN_VERSION}\n".encode() + canonical).hexdigest()
 
 
 def _refs(prefix: str, refs: Sequence[str | None]) -> list[dict[str, str]]:
