@@ -89,3 +89,35 @@ def test_two_workers_both_take_connections_and_stop_on_sigterm(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads worker processes from /proc (Linux)")
+def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL cannot be passed on; the workers notice they are orphaned and stop instead of holding the
+    port forever."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BONEMET_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth", "--port", str(port), "--workers", "2"],
+        env={**env, "BONEMET_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(process.pid)) < 2:
+        assert time.monotonic() < deadline, "the workers did not start"
+        time.sleep(0.2)
+    workers = _children(process.pid)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() and b"spawn_main" in _cmdline(pid) for pid in workers):
+        assert time.monotonic() < deadline, "orphaned workers kept running"
+        time.sleep(0.2)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

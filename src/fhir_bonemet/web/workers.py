@@ -19,9 +19,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import socket
 import sys
+import threading
+import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
@@ -62,11 +65,25 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     return sock
 
 
-def _run_worker(settings: Settings, reuse_port: bool) -> None:
+def _stop_when_orphaned(parent: int, interval: float = 1.0) -> None:
+    """Stop this worker gracefully (SIGTERM to itself) once its parent is gone, e.g. killed with SIGKILL,
+    which it cannot pass on: a worker must not keep serving the port on its own."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _run_worker(settings: Settings, reuse_port: bool, parent: int | None = None) -> None:
     """One worker: its own socket, its own application, one uvicorn server (which handles SIGTERM)."""
     from fhir_bonemet.web.app import create_app
     from fhir_bonemet.web.logs import configure_logging
 
+    if parent is not None:
+        _stop_when_orphaned(parent)
     configure_logging(settings.log_level)
     try:
         app = create_app(settings)
@@ -89,7 +106,9 @@ def serve(settings: Settings, workers: int) -> int:
         raise ConfigurationError("--workers above 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = [
-        context.Process(target=_run_worker, args=(settings, True), name=f"fhir-bonemet-worker-{n}")
+        context.Process(
+            target=_run_worker, args=(settings, True, os.getpid()), name=f"fhir-bonemet-worker-{n}"
+        )
         for n in range(workers)
     ]
     stopping = False
