@@ -113,6 +113,7 @@ class TestHookCalls:
         body = client.post(PV, json=patient_view_body).json()
         assert body == {"cards": [card.to_wire()]}
         assert "links" not in body["cards"][0]
+        client.app.state.bonemet.audit.flush()  # the audit is written in the background
         [issued] = store.issued_cards()
         assert (issued.service_id, issued.hook, issued.hook_instance) == (
             "bonemet-patient-view",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -59,26 +60,41 @@ def _register_serve(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="do not verify the caller's JWT (local testing only; logs a warning)",
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="worker processes sharing the port (default: the number of CPUs)",
+    )
     parser.set_defaults(func=_serve)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
+
+def _serve(args: argparse.Namespace) -> int:
     from fhir_bonemet.main import build_app
     from fhir_bonemet.web.logs import configure_logging
+    from fhir_bonemet.web.workers import serve
 
     settings = load_settings(host=args.host, port=args.port, auth_required=False if args.no_auth else None)
     configure_logging(settings.log_level)
     if not settings.auth_required:
         log.warning(NO_AUTH_WARNING)
-    app = build_app(settings)
     log.info(
         "starting",
-        extra={"host": settings.host, "port": settings.port, "auth_required": settings.auth_required},
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "auth_required": settings.auth_required,
+            "workers": args.workers,
+        },
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
-    return 0
+    return serve(settings, args.workers, build_app)
 
 
 def build_parser() -> argparse.ArgumentParser:

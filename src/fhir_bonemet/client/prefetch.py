@@ -46,7 +46,7 @@ from fhir_bonemet.client.prefetch_outcomes import (
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
 
-__all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchResult"]
+__all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchResult", "fetch_needed"]
 
 log = logging.getLogger(__name__)
 
@@ -223,3 +223,26 @@ class PrefetchResolver:
 def _log_safe(value: str) -> str:
     """hookInstance comes from the caller: keep log lines single and short."""
     return re.sub(r"[^A-Za-z0-9._:-]", "?", value[:64]) if isinstance(value, str) else "?"
+
+
+def fetch_needed(templates: Mapping[str, str], prefetch: Any, fhir_server: str | None) -> bool:
+    """Whether resolving this request's prefetch would call the FHIR server (the same decisions as
+    :meth:`PrefetchResolver._plan`): a key missing, an unusable payload, or a Bundle with a next page.
+
+    Without ``fhirServer`` there is nothing to call.  The web layer uses this to answer a fully prefetched
+    call in the event loop instead of handing it to a worker thread.
+    """
+    if fhir_server is None:
+        return False
+    provided = prefetch if isinstance(prefetch, Mapping) else {}
+    for key, template in templates.items():
+        if key not in provided:
+            return True
+        value = provided[key]
+        if value is None:
+            continue  # the client has no data: never re-queried
+        if payload_problem(value, expected_type=expected_resource_type(template)) is not None:
+            return True
+        if next_link(value) is not None:
+            return True
+    return False

@@ -27,6 +27,7 @@ from fhir_bonemet.cds.services import load_services
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem, RequestError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store, StoreError
+from fhir_bonemet.web.audit import IssuedCardWriter
 from fhir_bonemet.web.auth import JwtVerifier
 from fhir_bonemet.web.deps import AppState
 from fhir_bonemet.web.middleware import (
@@ -126,7 +127,8 @@ def create_app(
     own_session = session is None
     http = session if session is not None else requests.Session()
     verifier = JwtVerifier(settings, http) if settings.auth_required else None
-    state = AppState(settings, catalogue, store, http, verifier, handler)
+    audit = IssuedCardWriter(store, linger=settings.audit_linger_seconds)
+    state = AppState(settings, catalogue, store, http, verifier, handler, audit)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +136,7 @@ def create_app(
         yield
         for worker in running:
             worker.stop()
+        audit.close()  # the issued-card records still queued are written before the store closes
         for close in on_shutdown:
             close()
         if own_session:

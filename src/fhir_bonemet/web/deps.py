@@ -7,16 +7,19 @@ from typing import Annotated
 
 import requests
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from fhir_bonemet.cds.protocol import ClientIdentity, HookHandler
 from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
+from fhir_bonemet.web.audit import IssuedCardWriter
 from fhir_bonemet.web.auth import JwtVerifier
 
 __all__ = [
     "AppState",
+    "AuditDep",
     "CatalogueDep",
     "ClientDep",
     "HandlerDep",
@@ -37,9 +40,12 @@ class AppState:
     session: requests.Session
     verifier: JwtVerifier | None  # None only when JWT verification is off (--no-auth)
     handler: HookHandler
+    audit: IssuedCardWriter  # the issued-card records, written in the background
 
 
-def get_state(request: Request) -> AppState:
+# The getters are ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, and a thread
+# hand-off per attribute read cost more than the read.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.bonemet
     return state
 
@@ -47,24 +53,28 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_store(state: StateDep) -> Store:
+async def get_store(state: StateDep) -> Store:
     return state.store
 
 
-def get_catalogue(state: StateDep) -> ServiceCatalogue:
+async def get_catalogue(state: StateDep) -> ServiceCatalogue:
     return state.catalogue
 
 
-def get_session(state: StateDep) -> requests.Session:
+async def get_session(state: StateDep) -> requests.Session:
     return state.session
 
 
-def get_handler(state: StateDep) -> HookHandler:
+async def get_handler(state: StateDep) -> HookHandler:
     return state.handler
+
+
+async def get_audit(state: StateDep) -> IssuedCardWriter:
+    return state.audit
 
 
 def endpoint_path(request: Request) -> str:
@@ -74,11 +84,16 @@ def endpoint_path(request: Request) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def authenticated_client(request: Request, state: StateDep) -> ClientIdentity | None:
-    """Verify the caller's JWT; None when verification is off.  A sync dependency: FastAPI runs it in a
-    worker thread, since fetching an allowlisted ``jku`` may block."""
+async def authenticated_client(request: Request, state: StateDep) -> ClientIdentity | None:
+    """Verify the caller's JWT; None when verification is off.  The verification runs in a worker thread,
+    since fetching an allowlisted ``jku`` may block; without verification there is nothing to hand off."""
     if state.verifier is None:
         return None
+    return await run_in_threadpool(_verified_client, request, state)
+
+
+def _verified_client(request: Request, state: AppState) -> ClientIdentity:
+    assert state.verifier is not None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("no bearer token")
@@ -91,4 +106,5 @@ StoreDep = Annotated[Store, Depends(get_store)]
 CatalogueDep = Annotated[ServiceCatalogue, Depends(get_catalogue)]
 SessionDep = Annotated[requests.Session, Depends(get_session)]
 HandlerDep = Annotated[HookHandler, Depends(get_handler)]
+AuditDep = Annotated[IssuedCardWriter, Depends(get_audit)]
 ClientDep = Annotated[ClientIdentity | None, Depends(authenticated_client)]

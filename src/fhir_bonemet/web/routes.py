@@ -18,9 +18,19 @@ from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CONTEXT_MODELS, parse_request
 from fhir_bonemet.cds.response import Card, CDSResponse, rule_ids_of
 from fhir_bonemet.cds.services import ServiceCatalogue
+from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
-from fhir_bonemet.store.base import IssuedCard, Store
-from fhir_bonemet.web.deps import CatalogueDep, ClientDep, HandlerDep, SessionDep, SettingsDep, StoreDep
+from fhir_bonemet.store.base import IssuedCard
+from fhir_bonemet.web.deps import (
+    AuditDep,
+    CatalogueDep,
+    ClientDep,
+    HandlerDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+)
+from fhir_bonemet.web.json_response import FastJSONResponse
 from fhir_bonemet.web.logs import safe_hook_instance
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
 
@@ -81,6 +91,7 @@ async def call_service(
     store: StoreDep,
     session: SessionDep,
     handler: HandlerDep,
+    audit: AuditDep,
     client: ClientDep,
 ) -> JSONResponse:
     _known_service(catalogue, service_id)
@@ -101,12 +112,21 @@ async def call_service(
     cds_request = parse_request(body, CONTEXT_MODELS[hook])
     base_url = settings.public_base_url or str(request.base_url).rstrip("/")
     deps = HookDeps(settings=settings, store=store, session=session, client=client, base_url=base_url)
-    response = await run_in_threadpool(handler, service, cds_request, deps)
+    if settings.writeback_mode == "write" or fetch_needed(
+        service.prefetch or {}, cds_request.prefetch, cds_request.fhirServer
+    ):
+        response = await run_in_threadpool(handler, service, cds_request, deps)
+    else:
+        # Everything is in the request and nothing is written to a FHIR server: the call is computation
+        # only, answered here rather than handed to a worker thread and back.
+        response = handler(service, cds_request, deps)
     if not isinstance(response, CDSResponse):
         raise TypeError("the hook handler must return a CDSResponse")
     _log_fields(request, cards=len(response.cards))
-    await run_in_threadpool(_audit, store, service_id, hook, cds_request.hookInstance, response)
-    return JSONResponse(response.to_wire())
+    if response.cards:
+        # Recorded so that feedback can be joined to rule ids; written in the background (web/audit.py).
+        audit.submit(service_id, hook, cds_request.hookInstance, issued_cards(response.cards))
+    return FastJSONResponse(response.to_wire())
 
 
 def issued_cards(cards: Sequence[Card]) -> list[IssuedCard]:
@@ -120,24 +140,6 @@ def issued_cards(cards: Sequence[Card]) -> list[IssuedCard]:
         )
         for card in cards
     ]
-
-
-def _audit(store: Store, service_id: str, hook: str, hook_instance: str, response: CDSResponse) -> None:
-    """Record what was issued, so feedback can be joined to rule ids.  Never blocks the cards: a store
-    failure here is logged and the clinician still gets the answer."""
-    if not response.cards:
-        return
-    try:
-        store.record_issued_cards(service_id, hook, hook_instance, issued_cards(response.cards))
-    except Exception as exc:
-        log.error(
-            "issued-card audit not recorded",
-            extra={
-                "service": service_id,
-                "hookInstance": safe_hook_instance(hook_instance),
-                "error_type": type(exc).__name__,
-            },
-        )
 
 
 @router.post("/cds-services/{service_id}/feedback")

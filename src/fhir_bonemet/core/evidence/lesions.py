@@ -26,6 +26,7 @@ from fhir_bonemet.core.evidence.lesion_sites import (
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import (
+    BodySite,
     BoneLesion,
     ConditionFact,
     ObservationFact,
@@ -71,6 +72,37 @@ class LesionEvidence:
         return lesion_key(self.lesion)
 
 
+class _Attribution:
+    """Which lesions a fact may be about, worked out once per (focus, body site, eligibility) and then
+    looked up: the evidence of every lesion asks about the same facts, and asking ``attribute`` each time
+    made the cost grow with (lesions x facts x lesions)."""
+
+    def __init__(self, lesions: tuple[BoneLesion, ...]) -> None:
+        self._lesions = lesions
+        self._known: dict[
+            tuple[tuple[str, ...], BodySite | None, Callable[[BoneLesion], bool]],
+            tuple[tuple[BoneLesion, ...], frozenset[BoneLesion]],
+        ] = {}
+
+    def fits(
+        self,
+        focus: tuple[str, ...],
+        site: BodySite | None,
+        eligible: Callable[[BoneLesion], bool],
+    ) -> tuple[tuple[BoneLesion, ...], frozenset[BoneLesion]]:
+        """The lesions in order, and as a set for membership tests."""
+        key = (focus, site, eligible)
+        found = self._known.get(key)
+        if found is None:
+            fits = attribute(self._lesions, focus, site, eligible)
+            found = self._known[key] = (fits, frozenset(fits))
+        return found
+
+
+def _every_lesion(_lesion: BoneLesion) -> bool:
+    return True
+
+
 def _obs_day(obs: ObservationFact) -> date | None:
     return obs.effective.date() if isinstance(obs.effective, datetime) else None
 
@@ -92,6 +124,7 @@ def _flag_risk(fact: Attributed) -> float:
 
 def _newest_obs(
     idx: FactIndex,
+    attribution: _Attribution,
     lesion: BoneLesion,
     concept: str,
     eligible: Callable[[BoneLesion], bool],
@@ -114,8 +147,8 @@ def _newest_obs(
             break  # every later result is older still
         if not accept(obs):
             continue
-        fits = attribute(idx.facts.lesions, obs.focus, obs.site, eligible)
-        if lesion not in fits:
+        fits, fitting = attribution.fits(obs.focus, obs.site, eligible)
+        if lesion not in fitting:
             continue
         fact = Attributed(
             ref=obs.ref,
@@ -138,11 +171,13 @@ def _newest_obs(
     return own
 
 
-def _conditions(idx: FactIndex, lesion: BoneLesion, concept: str) -> tuple[Attributed, ...]:
+def _conditions(
+    idx: FactIndex, attribution: _Attribution, lesion: BoneLesion, concept: str
+) -> tuple[Attributed, ...]:
     found: list[Attributed] = []
     for cond in idx.conditions(concept):
-        fits = attribute(idx.facts.lesions, (), cond.site)
-        if lesion in fits:
+        fits, fitting = attribution.fits((), cond.site, _every_lesion)
+        if lesion in fitting:
             found.append(_cond(cond, shared=len(fits) > 1))
     return tuple(found)
 
@@ -159,6 +194,7 @@ def _cond(cond: ConditionFact, shared: bool) -> Attributed:
 
 def _procedure(
     idx: FactIndex,
+    attribution: _Attribution,
     lesion: BoneLesion,
     concept: str,
     accept: Callable[[ProcedureFact], bool],
@@ -171,8 +207,8 @@ def _procedure(
         key=lambda p: (p.performed is None, -(p.performed.toordinal() if p.performed else 0), p.ref),
     )
     for proc in chosen:
-        fits = attribute(idx.facts.lesions, (), proc.site)
-        if lesion in fits and not (own_only and len(fits) > 1):
+        fits, fitting = attribution.fits((), proc.site, _every_lesion)
+        if lesion in fitting and not (own_only and len(fits) > 1):
             return Attributed(
                 proc.ref, proc.performed, len(fits) > 1, status=proc.status, display=proc.display
             )
@@ -226,13 +262,16 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
         return proc.status == "completed"
 
     out: list[LesionEvidence] = []
+    attribution = _Attribution(facts.lesions)
     for lesion in sorted(facts.lesions, key=lesion_key):
-        sins = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, recent_score, since=score_since)
-        mirels = _newest_obs(idx, lesion, c.MIRELS_TOTAL, _is_long_bone, recent_score, since=score_since)
+        sins = _newest_obs(idx, attribution, lesion, c.SINS_TOTAL, _is_spine, recent_score, since=score_since)
+        mirels = _newest_obs(
+            idx, attribution, lesion, c.MIRELS_TOTAL, _is_long_bone, recent_score, since=score_since
+        )
         stale = None
         if sins is None and mirels is None:
-            stale = _newest_obs(idx, lesion, c.SINS_TOTAL, _is_spine, any_score) or _newest_obs(
-                idx, lesion, c.MIRELS_TOTAL, _is_long_bone, any_score
+            stale = _newest_obs(idx, attribution, lesion, c.SINS_TOTAL, _is_spine, any_score) or _newest_obs(
+                idx, attribution, lesion, c.MIRELS_TOTAL, _is_long_bone, any_score
             )
         out.append(
             LesionEvidence(
@@ -241,29 +280,39 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                 mirels=mirels,
                 stale_score=stale,
                 lesion_type=_newest_obs(
-                    idx, lesion, c.LESION_TYPE, lambda _l: True, lambda o: o.code is not None, _type_risk
+                    idx,
+                    attribution,
+                    lesion,
+                    c.LESION_TYPE,
+                    _every_lesion,
+                    lambda o: o.code is not None,
+                    _type_risk,
                 ),
-                fractures=_conditions(idx, lesion, c.PATHOLOGICAL_FRACTURE),
-                impending=_conditions(idx, lesion, c.IMPENDING_FRACTURE),
+                fractures=_conditions(idx, attribution, lesion, c.PATHOLOGICAL_FRACTURE),
+                impending=_conditions(idx, attribution, lesion, c.IMPENDING_FRACTURE),
                 mechanical_pain=_newest_obs(
                     idx,
+                    attribution,
                     lesion,
                     c.PAIN_MECHANICAL,
-                    lambda _l: True,
+                    _every_lesion,
                     lambda o: o.flag is not None and recent_pain(o),
                     _flag_risk,
                     since=pain_since,
                 ),
                 pain=_newest_obs(
                     idx,
+                    attribution,
                     lesion,
                     c.PAIN_SCORE,
-                    lambda _l: True,
+                    _every_lesion,
                     lambda o: o.quantity is not None and recent_pain(o),
                     since=pain_since,
                 ),
-                radiotherapy=_procedure(idx, lesion, c.RADIOTHERAPY, rt_recent),
-                surgical_review=_procedure(idx, lesion, c.SURGICAL_REVIEW, review_done, own_only=True),
+                radiotherapy=_procedure(idx, attribution, lesion, c.RADIOTHERAPY, rt_recent),
+                surgical_review=_procedure(
+                    idx, attribution, lesion, c.SURGICAL_REVIEW, review_done, own_only=True
+                ),
             )
         )
     return tuple(out)

@@ -36,6 +36,10 @@ _KNOWN_STATUSES: Final = ACTIVE_STATUSES | {"inactive", "remission", "resolved"}
 _NOT_REAL: Final = frozenset({"entered-in-error", "refuted"})
 # Primary cancers in order of preference when a record names several: the specific ones first.
 _PRIMARIES: Final = (c.PRIMARY_BREAST, c.PRIMARY_PROSTATE, c.MYELOMA, c.PRIMARY_SOLID)
+# More body sites than any real metastasis record lists: past this the record is malformed or hostile, and
+# reading every site would make the per-lesion reasoning grow with its square.  The first sites are read
+# and the rest stand as one lesion of unknown site, which every rule treats on the cautious side.
+MAX_BODY_SITES: Final = 50
 _RELATED_URLS: Final = (
     "http://hl7.org/fhir/StructureDefinition/condition-related",
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-related-primary-cancer-condition",
@@ -80,10 +84,19 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
     if not concepts:
         return None
     abatement = _date_of(item, "abatement")
+    listed = extraction.codeables(item, "bodySite")
     sites = tuple(
         (position, *read_body_site(body_site, extraction.terminology))
-        for position, body_site in extraction.codeables(item, "bodySite")
+        for position, body_site in listed[:MAX_BODY_SITES]
     )
+    if len(listed) > MAX_BODY_SITES:
+        extraction.issue(
+            item,
+            "bodySite",
+            f"{len(listed)} body sites on one Condition; the first {MAX_BODY_SITES} were read and the "
+            "rest count as one site not recorded",
+        )
+        sites = (*sites, (listed[MAX_BODY_SITES][0], BodySite(site=SiteClass.UNKNOWN), True))
     return _Read(
         item=item,
         concepts=concepts,

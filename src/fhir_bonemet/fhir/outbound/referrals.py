@@ -1,4 +1,4 @@
-"""ServiceRequest referrals proposed by cards, built as typed FHIR R4 (``fhir.resources.R4B``) objects.
+"""ServiceRequest referrals proposed by cards, as FHIR R4 JSON shaped like ``fhir.resources.R4B`` writes it.
 
 A referral is created by the EHR only when a clinician accepts the card's suggestion, so it is sent as
 ``status = draft`` / ``intent = order``: it joins the clinician's pending orders to be reviewed and signed.
@@ -6,9 +6,10 @@ Each carries a stable ``identifier`` (patient + referral + rule ids) so an EHR c
 same proposal, the Conditions and Observations the finding used (``reasonReference`` / ``supportingInfo``),
 and a note naming the rule, so the receiving service knows why it was asked.
 
-Each request is validated as a typed ``ServiceRequest``; the JSON sent is the JSON it was validated from,
-built in the order the model serialises it, which a test proves identical to the model's own serialisation
-for every example patient (serialising the typed model costs several times more than validating it).
+Each request is built as plain JSON in the order the typed ``ServiceRequest`` model serialises it, which a
+test proves identical to the model's own serialisation for every example patient; the test suite validates
+every referral the examples produce with :func:`validate_referral`, so the model runs in the tests, not per
+call.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fhir_bonemet.core.model.findings import Finding, Indicator, Referral
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.elements import typed_element
 
-__all__ = ["build_referral", "referral_priority"]
+__all__ = ["build_referral", "referral_priority", "validate_referral"]
 
 _REQUESTER_TYPES = ("Practitioner/", "PractitionerRole/")
 _XHTML = "http://www.w3.org/1999/xhtml"
@@ -114,11 +115,15 @@ def build_referral(
     resource["note"] = [
         {"text": f"Proposed by fhir-bonemet (rules {', '.join(rules)}). {reason} Why: {finding.rationale}"}
     ]
-    # The category and the referral code come from the code table: checked as typed elements validated once.
+    return resource
+
+
+def validate_referral(resource: dict[str, Any]) -> None:
+    """Validate ``resource`` as a typed R4B ServiceRequest (raises pydantic's ValidationError).  The
+    category and the referral code come from the code table: checked as typed elements validated once."""
     checked = {
         **resource,
         "category": [typed_element(CodeableConcept, c) for c in resource["category"]],
         "code": typed_element(CodeableConcept, resource["code"]),
     }
     ServiceRequest.model_validate(checked)
-    return resource
