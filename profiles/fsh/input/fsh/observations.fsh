@@ -1,0 +1,192 @@
+// Lesion-level scores and findings: each points at its bone-metastasis Condition through `focus` and
+// names the site in `bodySite` (spinal level in bodySite.text), which is how the service ties a score to a
+// lesion.  Totals are what the rules read; components are optional item scores an EHR may send.
+
+RuleSet: LesionObservation(code)
+* status MS
+* code = $bonemet#{code}
+* subject 1..1 MS
+* subject only Reference(Patient)
+* effective[x] 1..1 MS
+* effective[x] only dateTime or Period
+* focus MS
+* focus only Reference(Condition)
+* bodySite MS
+
+RuleSet: ItemComponent(slice, code, max)
+* component[{slice}].code = $bonemet#{code}
+* component[{slice}].value[x] only integer
+* component[{slice}].valueInteger 1..1
+* component[{slice}] obeys bonemet-item-range-{max}
+
+RuleSet: ComponentSlicing
+* component ^slicing.discriminator.type = #pattern
+* component ^slicing.discriminator.path = "code"
+* component ^slicing.rules = #open
+* component ^slicing.description = "Item scores, by code"
+
+Invariant: bonemet-item-range-3
+Description: "An item score of 0 to 3."
+Expression: "valueInteger >= 0 and valueInteger <= 3"
+Severity: #error
+
+Invariant: bonemet-item-range-4
+Description: "An item score of 0 to 4."
+Expression: "valueInteger >= 0 and valueInteger <= 4"
+Severity: #error
+
+Invariant: bonemet-mirels-item
+Description: "A Mirels item scores 1 to 3."
+Expression: "valueInteger >= 1 and valueInteger <= 3"
+Severity: #error
+
+Profile: BonemetSinsObservation
+Parent: Observation
+Id: bonemet-sins
+Title: "SINS (Spinal Instability Neoplastic Score)"
+Description: "SINS total 0-18 for one spinal lesion (Fisher 2010), with the six item scores as optional components. SINS 7-12 is potentially unstable and 13-18 unstable: both lead to a surgical opinion."
+* insert LesionObservation(sins-total)
+* value[x] 1..1 MS
+* value[x] only integer
+* valueInteger obeys bonemet-sins-range
+* insert ComponentSlicing
+* component contains location 0..1 and pain 0..1 and lesion 0..1 and alignment 0..1 and collapse 0..1 and posterolateral 0..1
+* insert ItemComponent(location, sins-location, 3)
+* insert ItemComponent(pain, sins-pain, 3)
+* component[lesion].code = $bonemet#sins-lesion
+* component[lesion].value[x] only integer
+* component[lesion].valueInteger 1..1
+* component[lesion] obeys bonemet-sins-lesion-item
+* insert ItemComponent(alignment, sins-alignment, 4)
+* insert ItemComponent(collapse, sins-collapse, 3)
+* insert ItemComponent(posterolateral, sins-posterolateral, 3)
+* obeys bonemet-sins-sum
+
+Invariant: bonemet-sins-range
+Description: "SINS total is 0 to 18."
+Expression: "$this >= 0 and $this <= 18"
+Severity: #error
+
+Invariant: bonemet-sins-lesion-item
+Description: "The SINS bone lesion item is 0 (blastic), 1 (mixed) or 2 (lytic)."
+Expression: "valueInteger >= 0 and valueInteger <= 2"
+Severity: #error
+
+Invariant: bonemet-sins-sum
+Description: "When all six SINS items are given, they add up to the total."
+Expression: "component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('sins-')).exists()).count() < 6 or value.ofType(integer) = component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('sins-')).exists()).value.ofType(integer).sum()"
+Severity: #error
+
+Profile: BonemetMirelsObservation
+Parent: Observation
+Id: bonemet-mirels
+Title: "Mirels score"
+Description: "Mirels score 4-12 for one long-bone lesion (Mirels 1989), with the four item scores (site, pain, lesion, size; 1-3 each) as optional components. 8 or more marks an impending pathological fracture."
+* insert LesionObservation(mirels-total)
+* value[x] 1..1 MS
+* value[x] only integer
+* valueInteger obeys bonemet-mirels-range
+* insert ComponentSlicing
+* component contains site 0..1 and pain 0..1 and lesion 0..1 and size 0..1
+* component[site].code = $bonemet#mirels-site
+* component[pain].code = $bonemet#mirels-pain
+* component[lesion].code = $bonemet#mirels-lesion
+* component[size].code = $bonemet#mirels-size
+* component[site].value[x] only integer
+* component[pain].value[x] only integer
+* component[lesion].value[x] only integer
+* component[size].value[x] only integer
+* component[site] obeys bonemet-mirels-item
+* component[pain] obeys bonemet-mirels-item
+* component[lesion] obeys bonemet-mirels-item
+* component[size] obeys bonemet-mirels-item
+* obeys bonemet-mirels-sum
+
+Invariant: bonemet-mirels-range
+Description: "A Mirels total is 4 to 12."
+Expression: "$this >= 4 and $this <= 12"
+Severity: #error
+
+Invariant: bonemet-mirels-sum
+Description: "When all four Mirels items are given, they add up to the total."
+Expression: "component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('mirels-')).exists()).count() < 4 or value.ofType(integer) = component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('mirels-')).exists()).value.ofType(integer).sum()"
+Severity: #error
+
+ValueSet: BonemetLesionTypeValues
+Id: bonemet-lesion-type-values
+Title: "Bone lesion radiological types"
+Description: "The values of a lesion-type Observation."
+* $bonemet#lytic "Lytic"
+* $bonemet#blastic "Blastic"
+* $bonemet#mixed "Mixed"
+
+Profile: BonemetLesionTypeObservation
+Parent: Observation
+Id: bonemet-lesion-type
+Title: "Bone lesion radiological type"
+Description: "Whether a bone metastasis is lytic, blastic or mixed on imaging (feeds SINS and Mirels lesion items and the exercise tier)."
+* insert LesionObservation(lesion-type)
+* value[x] 1..1 MS
+* value[x] only CodeableConcept
+* valueCodeableConcept from BonemetLesionTypeValues (required)
+
+Instance: example-sins
+InstanceOf: BonemetSinsObservation
+Title: "Example: SINS 14 at T9 with its six items"
+Usage: #example
+* status = #final
+* category = $obs-category#imaging "Imaging"
+* code = $bonemet#sins-total "SINS total score"
+* subject = Reference(Patient/example-patient)
+* effectiveDateTime = "2025-05-23T09:00:00Z"
+* focus = Reference(Condition/example-bone-metastasis-condition)
+* bodySite = $sct#122495006 "Thoracic spine structure"
+* bodySite.text = "T9"
+* valueInteger = 14
+* component[location].code = $bonemet#sins-location "SINS location item"
+* component[location].valueInteger = 1
+* component[pain].code = $bonemet#sins-pain "SINS pain item"
+* component[pain].valueInteger = 3
+* component[lesion].code = $bonemet#sins-lesion "SINS bone lesion item"
+* component[lesion].valueInteger = 2
+* component[alignment].code = $bonemet#sins-alignment "SINS spinal alignment item"
+* component[alignment].valueInteger = 2
+* component[collapse].code = $bonemet#sins-collapse "SINS vertebral body collapse item"
+* component[collapse].valueInteger = 3
+* component[posterolateral].code = $bonemet#sins-posterolateral "SINS posterolateral involvement item"
+* component[posterolateral].valueInteger = 3
+
+Instance: example-mirels
+InstanceOf: BonemetMirelsObservation
+Title: "Example: Mirels 9 at the left proximal femur with its four items"
+Usage: #example
+* status = #final
+* category = $obs-category#imaging "Imaging"
+* code = $bonemet#mirels-total "Mirels score"
+* subject = Reference(Patient/example-patient)
+* effectiveDateTime = "2025-05-23T09:00:00Z"
+* focus = Reference(Condition/example-bone-metastasis-condition)
+* bodySite = $sct#71341001 "Bone structure of femur"
+* bodySite.text = "Left proximal femur"
+* valueInteger = 9
+* component[site].code = $bonemet#mirels-site "Mirels site item"
+* component[site].valueInteger = 3
+* component[pain].code = $bonemet#mirels-pain "Mirels pain item"
+* component[pain].valueInteger = 2
+* component[lesion].code = $bonemet#mirels-lesion "Mirels lesion item"
+* component[lesion].valueInteger = 3
+* component[size].code = $bonemet#mirels-size "Mirels size item"
+* component[size].valueInteger = 1
+
+Instance: example-lesion-type
+InstanceOf: BonemetLesionTypeObservation
+Title: "Example: lytic lesion at the left proximal femur"
+Usage: #example
+* status = #final
+* category = $obs-category#imaging "Imaging"
+* code = $bonemet#lesion-type "Bone lesion radiological type"
+* subject = Reference(Patient/example-patient)
+* effectiveDateTime = "2025-05-23T09:00:00Z"
+* focus = Reference(Condition/example-bone-metastasis-condition)
+* bodySite = $sct#71341001 "Bone structure of femur"
+* valueCodeableConcept = $bonemet#lytic "Lytic"
