@@ -74,7 +74,7 @@ Severity: #error
 
 Invariant: bonemet-sins-sum
 Description: "When all six SINS items are given, they add up to the total."
-Expression: "component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('sins-')).exists()).count() < 6 or value.ofType(integer) = component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('sins-')).exists()).value.ofType(integer).sum()"
+Expression: "(component.where(code.coding.code = 'sins-location').value.ofType(integer).exists() and component.where(code.coding.code = 'sins-pain').value.ofType(integer).exists() and component.where(code.coding.code = 'sins-lesion').value.ofType(integer).exists() and component.where(code.coding.code = 'sins-alignment').value.ofType(integer).exists() and component.where(code.coding.code = 'sins-collapse').value.ofType(integer).exists() and component.where(code.coding.code = 'sins-posterolateral').value.ofType(integer).exists()).not() or value.ofType(integer) = component.where(code.coding.code = 'sins-location').value.ofType(integer) + component.where(code.coding.code = 'sins-pain').value.ofType(integer) + component.where(code.coding.code = 'sins-lesion').value.ofType(integer) + component.where(code.coding.code = 'sins-alignment').value.ofType(integer) + component.where(code.coding.code = 'sins-collapse').value.ofType(integer) + component.where(code.coding.code = 'sins-posterolateral').value.ofType(integer)"
 Severity: #error
 
 Profile: BonemetMirelsObservation
@@ -109,7 +109,7 @@ Severity: #error
 
 Invariant: bonemet-mirels-sum
 Description: "When all four Mirels items are given, they add up to the total."
-Expression: "component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('mirels-')).exists()).count() < 4 or value.ofType(integer) = component.where(code.coding.where(system = 'http://fhir-bonemet.org/fhir/CodeSystem/bonemet' and code.startsWith('mirels-')).exists()).value.ofType(integer).sum()"
+Expression: "(component.where(code.coding.code = 'mirels-site').value.ofType(integer).exists() and component.where(code.coding.code = 'mirels-pain').value.ofType(integer).exists() and component.where(code.coding.code = 'mirels-lesion').value.ofType(integer).exists() and component.where(code.coding.code = 'mirels-size').value.ofType(integer).exists()).not() or value.ofType(integer) = component.where(code.coding.code = 'mirels-site').value.ofType(integer) + component.where(code.coding.code = 'mirels-pain').value.ofType(integer) + component.where(code.coding.code = 'mirels-lesion').value.ofType(integer) + component.where(code.coding.code = 'mirels-size').value.ofType(integer)"
 Severity: #error
 
 ValueSet: BonemetLesionTypeValues

@@ -25,7 +25,7 @@ Description: "A referral proposed by a card, created by the EHR only when a clin
 * status = #draft
 * intent = #order
 * category 1..1
-* category = $sct#3457005
+* category obeys bonemet-referral-category
 * priority 1..1
 * code 1..1
 * code.coding ^slicing.discriminator.type = #value
@@ -44,6 +44,11 @@ Description: "A referral proposed by a card, created by the EHR only when a clin
 * reasonReference only Reference(Condition or Observation)
 * supportingInfo only Reference(Observation or MedicationRequest or MedicationStatement or Procedure)
 * note 1..*
+
+Invariant: bonemet-referral-category
+Description: "The category is SNOMED CT 3457005 Patient referral."
+Expression: "coding.where(system = 'http://snomed.info/sct' and code = '3457005').exists()"
+Severity: #error
 
 Instance: example-referral
 InstanceOf: BonemetReferralServiceRequest
