@@ -30,6 +30,7 @@ from fhir_bonemet.cli import examples_runner
 from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.cli import rules as rules_doc
+from fhir_bonemet.cli import validate as validate_cli
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.mapcheck import check as mapcheck
 from fhir_bonemet.settings import Settings
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports.register(subparsers)  # feedback-report
     rules_doc.register(subparsers)  # rules
     examples_runner.register(subparsers)  # example-request
+    validate_cli.register(subparsers)  # validate
     # Further subcommands: one import at the top of this module and one register() call here.
     return parser
 
