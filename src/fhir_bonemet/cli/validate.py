@@ -5,7 +5,7 @@ request) is checked against the profiles it claims and the project profile its c
 :mod:`fhir_bonemet.conformance.routing`), by the independent Node validator (``tools/validator``) and by an
 exact check of required bindings.  One line per issue::
 
-    export.ndjson: line 3: Observation.value.ofType(integer): error: Constraint bonemet-sins-range not met: ...
+    export.ndjson: line 3: Observation.value[x]: error: Constraint bonemet-sins-range not met: ...
 
 Exit status: 0 when no resource has an error (warnings are printed but pass), 1 otherwise, 2 when the
 validator itself cannot run (Node or ``tools/validator/node_modules`` missing).

@@ -71,19 +71,19 @@ def _choice(elements: dict[str, Json], path: str, key: str) -> tuple[Json, str, 
         base = element_path.rsplit(".", 1)[1][:-3]
         if key.startswith(base) and key[len(base) : len(base) + 1].isupper():
             suffix = key[len(base) :]
-            type_code = suffix if suffix[0].isupper() and suffix not in _PRIMITIVE_CASE else _PRIMITIVE_CASE[suffix]
+            type_code = (
+                suffix if suffix[0].isupper() and suffix not in _PRIMITIVE_CASE else _PRIMITIVE_CASE[suffix]
+            )
             return element, type_code, f"{base}.ofType({type_code})"
     return None
 
 
 # Choice-type suffixes of primitive types: valueInteger -> integer, valueDateTime -> dateTime, ...
-_PRIMITIVE_CASE = {
-    p[0].upper() + p[1:]: p
-    for p in (
-        "base64Binary boolean canonical code date dateTime decimal id instant integer markdown oid "
-        "positiveInt string time unsignedInt uri url uuid"
-    ).split()
-}
+_PRIMITIVE_TYPES = (
+    "base64Binary boolean canonical code date dateTime decimal id instant integer markdown oid positiveInt "
+    "string time unsignedInt uri url uuid"
+)
+_PRIMITIVE_CASE = {p[0].upper() + p[1:]: p for p in _PRIMITIVE_TYPES.split(" ")}
 
 
 class _Walker:
@@ -159,7 +159,7 @@ class _Walker:
         found: list[tuple[str | None, str]] = []
         if isinstance(value, str):
             found = [(None, value)]
-        elif isinstance(value, dict) and "coding" in value or type_code == "CodeableConcept":
+        elif (isinstance(value, dict) and "coding" in value) or type_code == "CodeableConcept":
             codings = value.get("coding") if isinstance(value, dict) else None
             found = [
                 (c.get("system"), c["code"])
@@ -187,7 +187,11 @@ class _Walker:
 def check_bindings(resource: Json, definitions: Definitions, profile: str | None = None) -> list[Issue]:
     """Required-binding errors of ``resource`` against ``profile`` (a canonical URL known to
     ``definitions``) or, when None, the base definition of its type.  Locations start at the type name."""
-    sd = definitions.structures.get(profile) if profile else definitions.types.get(resource.get("resourceType", ""))
+    sd = (
+        definitions.structures.get(profile)
+        if profile
+        else definitions.types.get(resource.get("resourceType", ""))
+    )
     if sd is None:
         return []
     walker = _Walker(definitions, profile)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from fhir_bonemet.conformance.bindings import check_bindings
 from fhir_bonemet.conformance.definitions import Definitions, load_definitions
@@ -51,7 +51,7 @@ class ValidatedResource:
         return f"{r.get('resourceType', '?')}/{r.get('id', '-')}"
 
 
-def _is_resource(value: Any) -> bool:
+def _is_resource(value: Any) -> TypeGuard[Json]:
     return isinstance(value, dict) and isinstance(value.get("resourceType"), str)
 
 
@@ -99,7 +99,9 @@ def read_subjects(path: Path) -> tuple[list[Subject], list[Issue]]:
             if _is_resource(value):
                 subjects.extend(_unpack(source, f"line {number}: {value['resourceType']}", value))
             else:
-                issues.append(Issue("error", f"line {number}", "not a FHIR resource (no resourceType)", "input"))
+                issues.append(
+                    Issue("error", f"line {number}", "not a FHIR resource (no resourceType)", "input")
+                )
         return subjects, issues
     try:
         data = json.loads(text)

@@ -30,8 +30,11 @@ def validate_profiles(tasks: Sequence[ProfileTask]) -> list[list[Issue]]:
     if node is None:
         raise ConfigurationError("node (Node.js 20 or later) is needed to validate against the profiles")
     script = validator_dir() / "validate.mjs"
-    payload = [{"key": i, "resource": resource, "profile": profile} for i, (resource, profile) in enumerate(tasks)]
-    proc = subprocess.run(
+    payload = [
+        {"key": i, "resource": resource, "profile": profile} for i, (resource, profile) in enumerate(tasks)
+    ]
+    # A fixed argv (Node and the project's script), no shell; the resources travel on stdin.
+    proc = subprocess.run(  # noqa: S603
         [node, str(script)],
         input=json.dumps(payload),
         capture_output=True,

@@ -3,8 +3,9 @@
 A resource is checked against every profile it claims in ``meta.profile`` that is available offline, and,
 by its content, against the project profile that describes it: a Condition coded as a bone metastasis, a
 SINS, Mirels or lesion-type Observation, a CarePlan or referral ServiceRequest with the service's
-identifier, a draft MedicationRequest the service annotated, the project's concept ValueSets and CodeSystem, and
-any ConceptMap (the validator is run on ConceptMaps meant for the service's ConceptMap directory).
+identifier, a draft MedicationRequest the service annotated, the project's concept ValueSets and
+CodeSystem, and any ConceptMap (ConceptMaps given to the validator are meant for the service's ConceptMap
+directory).
 Anything else is checked against the base R4 definition of its type.
 """
 
@@ -20,10 +21,17 @@ Json = dict[str, Any]
 BASE = None  # the base definition of the resource type
 _SD = "http://fhir-bonemet.org/fhir/StructureDefinition/"
 _LOCAL = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
-_OBSERVATIONS = {"sins-total": "bonemet-sins", "mirels-total": "bonemet-mirels", "lesion-type": "bonemet-lesion-type"}
+_OBSERVATIONS = {
+    "sins-total": "bonemet-sins",
+    "mirels-total": "bonemet-mirels",
+    "lesion-type": "bonemet-lesion-type",
+}
 _IDENTIFIED = {
     "CarePlan": ("http://fhir-bonemet.org/fhir/NamingSystem/careplan", "bonemet-exercise-careplan"),
-    "ServiceRequest": ("http://fhir-bonemet.org/fhir/NamingSystem/referral", "bonemet-referral-servicerequest"),
+    "ServiceRequest": (
+        "http://fhir-bonemet.org/fhir/NamingSystem/referral",
+        "bonemet-referral-servicerequest",
+    ),
 }
 
 
@@ -46,7 +54,9 @@ def _by_content(resource: Json, definitions: Definitions) -> str | None:
     elif kind in _IDENTIFIED:
         system, profile = _IDENTIFIED[kind]
         identifiers = resource.get("identifier")
-        if isinstance(identifiers, list) and any(isinstance(i, dict) and i.get("system") == system for i in identifiers):
+        if isinstance(identifiers, list) and any(
+            isinstance(i, dict) and i.get("system") == system for i in identifiers
+        ):
             return profile
     elif kind == "MedicationRequest":
         notes = resource.get("note")

@@ -91,9 +91,8 @@ Description: "The plan the service proposes: one activity per exercise domain (a
 * activity.detail.status from BonemetActivityStatuses (required)
 * activity.detail.description 1..1
 * activity.detail.goal obeys bonemet-goal-contained
-* activity.detail obeys bonemet-avoid-unscheduled
 * note 1..*
-* obeys bonemet-goals-resolve
+* obeys bonemet-goals-resolve and bonemet-avoid-unscheduled
 
 Invariant: bonemet-goal-contained
 Description: "Goals are referenced as contained resources (#id)."
@@ -102,7 +101,7 @@ Severity: #error
 
 Invariant: bonemet-avoid-unscheduled
 Description: "An activity the patient must not perform (doNotPerform = true) has no schedule and no performer."
-Expression: "doNotPerform = true implies (scheduled.empty() and performer.empty())"
+Expression: "activity.detail.where(doNotPerform = true).all(scheduled.empty() and performer.empty())"
 Severity: #error
 
 Invariant: bonemet-goals-resolve

@@ -1,3 +1,4 @@
+// Invariants on components are stated at the resource root, where every validator evaluates them.
 // Lesion-level scores and findings: each points at its bone-metastasis Condition through `focus` and
 // names the site in `bodySite` (spinal level in bodySite.text), which is how the service ties a score to a
 // lesion.  Totals are what the rules read; components are optional item scores an EHR may send.
@@ -13,32 +14,16 @@ RuleSet: LesionObservation(code)
 * focus only Reference(Condition)
 * bodySite MS
 
-RuleSet: ItemComponent(slice, code, max)
+RuleSet: ItemComponent(slice, code)
 * component[{slice}].code = $bonemet#{code}
 * component[{slice}].value[x] only integer
 * component[{slice}].valueInteger 1..1
-* component[{slice}] obeys bonemet-item-range-{max}
 
 RuleSet: ComponentSlicing
 * component ^slicing.discriminator.type = #pattern
 * component ^slicing.discriminator.path = "code"
 * component ^slicing.rules = #open
 * component ^slicing.description = "Item scores, by code"
-
-Invariant: bonemet-item-range-3
-Description: "An item score of 0 to 3."
-Expression: "valueInteger >= 0 and valueInteger <= 3"
-Severity: #error
-
-Invariant: bonemet-item-range-4
-Description: "An item score of 0 to 4."
-Expression: "valueInteger >= 0 and valueInteger <= 4"
-Severity: #error
-
-Invariant: bonemet-mirels-item
-Description: "A Mirels item scores 1 to 3."
-Expression: "valueInteger >= 1 and valueInteger <= 3"
-Severity: #error
 
 Profile: BonemetSinsObservation
 Parent: Observation
@@ -51,25 +36,22 @@ Description: "SINS total 0-18 for one spinal lesion (Fisher 2010), with the six 
 * valueInteger obeys bonemet-sins-range
 * insert ComponentSlicing
 * component contains location 0..1 and pain 0..1 and lesion 0..1 and alignment 0..1 and collapse 0..1 and posterolateral 0..1
-* insert ItemComponent(location, sins-location, 3)
-* insert ItemComponent(pain, sins-pain, 3)
-* component[lesion].code = $bonemet#sins-lesion
-* component[lesion].value[x] only integer
-* component[lesion].valueInteger 1..1
-* component[lesion] obeys bonemet-sins-lesion-item
-* insert ItemComponent(alignment, sins-alignment, 4)
-* insert ItemComponent(collapse, sins-collapse, 3)
-* insert ItemComponent(posterolateral, sins-posterolateral, 3)
-* obeys bonemet-sins-sum
+* insert ItemComponent(location, sins-location)
+* insert ItemComponent(pain, sins-pain)
+* insert ItemComponent(lesion, sins-lesion)
+* insert ItemComponent(alignment, sins-alignment)
+* insert ItemComponent(collapse, sins-collapse)
+* insert ItemComponent(posterolateral, sins-posterolateral)
+* obeys bonemet-sins-items and bonemet-sins-sum
+
+Invariant: bonemet-sins-items
+Description: "SINS items: location, pain, vertebral body collapse and posterolateral involvement 0-3, bone lesion 0-2, alignment 0-4."
+Expression: "component.where(code.coding.code = 'sins-location' or code.coding.code = 'sins-pain' or code.coding.code = 'sins-collapse' or code.coding.code = 'sins-posterolateral').all(value.ofType(integer) >= 0 and value.ofType(integer) <= 3) and component.where(code.coding.code = 'sins-lesion').all(value.ofType(integer) >= 0 and value.ofType(integer) <= 2) and component.where(code.coding.code = 'sins-alignment').all(value.ofType(integer) >= 0 and value.ofType(integer) <= 4)"
+Severity: #error
 
 Invariant: bonemet-sins-range
 Description: "SINS total is 0 to 18."
 Expression: "$this >= 0 and $this <= 18"
-Severity: #error
-
-Invariant: bonemet-sins-lesion-item
-Description: "The SINS bone lesion item is 0 (blastic), 1 (mixed) or 2 (lytic)."
-Expression: "valueInteger >= 0 and valueInteger <= 2"
 Severity: #error
 
 Invariant: bonemet-sins-sum
@@ -96,11 +78,12 @@ Description: "Mirels score 4-12 for one long-bone lesion (Mirels 1989), with the
 * component[pain].value[x] only integer
 * component[lesion].value[x] only integer
 * component[size].value[x] only integer
-* component[site] obeys bonemet-mirels-item
-* component[pain] obeys bonemet-mirels-item
-* component[lesion] obeys bonemet-mirels-item
-* component[size] obeys bonemet-mirels-item
-* obeys bonemet-mirels-sum
+* obeys bonemet-mirels-items and bonemet-mirels-sum
+
+Invariant: bonemet-mirels-items
+Description: "Each Mirels item (site, pain, lesion, size) scores 1 to 3."
+Expression: "component.where(code.coding.code = 'mirels-site' or code.coding.code = 'mirels-pain' or code.coding.code = 'mirels-lesion' or code.coding.code = 'mirels-size').all(value.ofType(integer) >= 1 and value.ofType(integer) <= 3)"
+Severity: #error
 
 Invariant: bonemet-mirels-range
 Description: "A Mirels total is 4 to 12."

@@ -96,12 +96,12 @@ Description: "What the service reads from a ConceptMap in its ConceptMap directo
 * group.source 1..1
 * group.target 1..1
 * group.element.code 1..1
-* group.element.target obeys bonemet-cm-target-code
 * group.element.target.equivalence 1..1
+* obeys bonemet-cm-target-code
 
 Invariant: bonemet-cm-target-code
 Description: "A target that maps (any equivalence but unmatched or disjoint) names a target code."
-Expression: "equivalence = 'unmatched' or equivalence = 'disjoint' or code.exists()"
+Expression: "group.element.target.all(equivalence = 'unmatched' or equivalence = 'disjoint' or code.exists())"
 Severity: #error
 
 Instance: example-local-flowsheet-conceptmap
