@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
-.PHONY: serve test install install-dev node-deps lint typecheck unit bench clean
+.PHONY: serve test install install-dev node-deps lint typecheck unit bench clean profiles profiles-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,21 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 
-# The real FHIR server used by the integration tests, and the official example corpora.
+# The real FHIR server used by the integration tests, the official example corpora, SUSHI with the FHIR
+# packages it compiles against, and the offline profile validator.
 node-deps:
 	npm ci --prefix tests/fhir_server $(NPM_FLAGS)
 	npm ci --prefix tests/corpus $(NPM_FLAGS)
+	npm ci --prefix tools/sushi $(NPM_FLAGS)
+	npm ci --prefix tools/validator $(NPM_FLAGS)
+
+# Compile profiles/fsh offline with SUSHI into profiles/generated (docs/profiles.md).
+profiles: node-deps
+	$(PYTHON) profiles/fsh_build.py
+
+# CI: SUSHI must compile with 0 errors and the committed profiles/generated must match the FHIR Shorthand.
+profiles-check: node-deps
+	$(PYTHON) profiles/fsh_build.py --check
 
 # Starts the service on its embedded default: SQLite in ./var, JWT verification off for a local demo.
 serve: install
@@ -35,10 +46,11 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 unit: install-dev
-	$(BIN)/pytest -m "not integration and not corpus and not postgres"
+	$(BIN)/pytest -m "not integration and not corpus and not postgres and not conformance"
 
-# Everything CI runs: lint, types, the whole test suite (unit, integration, corpus, PostgreSQL).
-test: install-dev node-deps lint typecheck
+# Everything CI runs: the profile build, lint, types, the whole test suite (unit, integration, corpus,
+# conformance, PostgreSQL).
+test: install-dev node-deps profiles-check lint typecheck
 	$(BIN)/pytest
 
 bench: install-dev
@@ -47,4 +59,5 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_hook.py
 
 clean:
-	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules
+	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules tools/sushi/node_modules \
+		tools/sushi/.home tools/validator/node_modules
