@@ -166,7 +166,7 @@ def test_cli_passes_valid_files_and_prints_warnings(
     assert main(["validate", str(vignette), str(bundle)]) == 0
     out = capsys.readouterr().out
     assert "warning: Constraint bonemet-site-known not met" in out
-    assert "0 errors" in out
+    assert "checked: 0 error(s), 0 resource(s) with errors" in out
 
 
 def test_answering_a_hook_never_loads_the_conformance_checks() -> None:

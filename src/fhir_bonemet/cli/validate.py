@@ -63,8 +63,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             )
     failed = sum(1 for r in results if r.errors)
     print(
-        f"{len(results)} resources in {len(args.files)} files checked: {errors} errors"
-        f" ({failed} resources with errors)",
+        f"{len(results)} resource(s) in {len(args.files)} file(s) checked: {errors} error(s),"
+        f" {failed} resource(s) with errors",
         file=out,
     )
     return 1 if errors else 0
