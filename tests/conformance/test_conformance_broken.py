@@ -59,6 +59,23 @@ def _broken() -> dict[str, tuple[str, dict[str, Any]]]:
     referral = example("ServiceRequest-example-referral")
     referral["status"] = "active"
     cases["referral not a draft"] = ("ServiceRequest", referral)
+    plan = example("CarePlan-example-exercise-careplan")
+    plan["contained"][0]["lifecycleStatus"] = "active"
+    cases["contained goal not proposed"] = ("CarePlan", plan)
+    plan = example("CarePlan-example-exercise-careplan")
+    del plan["activity"][0]["detail"]["description"]
+    cases["activity without description"] = ("CarePlan", plan)
+    valueset = json.loads(
+        (PROFILES.default / "valuesets" / "ValueSet-lesion-type.json").read_text(encoding="utf-8")
+    )
+    valueset["compose"]["include"][0] = {
+        "system": "http://snomed.info/sct",
+        "filter": [{"property": "concept", "op": "is-a", "value": "128462008"}],
+    }
+    cases["valueset by filter"] = ("ValueSet", valueset)
+    conceptmap = example("ConceptMap-example-local-flowsheet-conceptmap")
+    del conceptmap["group"][0]["source"]
+    cases["conceptmap group without source"] = ("ConceptMap", conceptmap)
     condition = example("Condition-example-bone-metastasis-condition")
     condition["clinicalStatus"]["coding"][0]["code"] = "smouldering"
     del condition["category"]
@@ -103,6 +120,24 @@ def test_a_goal_reference_that_names_no_contained_goal_is_reported(
     found: dict[str, list[tuple[str, str]]],
 ) -> None:
     assert any("bonemet-goals-resolve" in msg for _loc, msg in found["goal not contained"])
+
+
+@pytest.mark.parametrize(
+    ("case", "constraint"),
+    [
+        ("contained goal not proposed", "bonemet-contained-goals"),
+        ("activity without description", "bonemet-activity-detail"),
+        ("valueset by filter", "bonemet-vs-enumerated"),
+        ("conceptmap group without source", "bonemet-cm-groups"),
+    ],
+)
+def test_rules_on_nested_elements_are_enforced_at_the_root(
+    found: dict[str, list[tuple[str, str]]], case: str, constraint: str
+) -> None:
+    # medplum applies a profile's element rules below the first backbone level (and to contained
+    # resources) only through these root invariants; each one must bite.
+    resource_type = _broken()[case][0]
+    assert [loc for loc, msg in found[case] if constraint in msg] == [resource_type]
 
 
 def test_an_unknown_referral_code_is_a_binding_error_at_the_coding(

@@ -92,7 +92,17 @@ Description: "The plan the service proposes: one activity per exercise domain (a
 * activity.detail.description 1..1
 * activity.detail.goal obeys bonemet-goal-contained
 * note 1..*
-* obeys bonemet-goals-resolve and bonemet-avoid-unscheduled
+* obeys bonemet-goals-resolve and bonemet-avoid-unscheduled and bonemet-activity-detail and bonemet-contained-goals
+
+Invariant: bonemet-activity-detail
+Description: "Every activity is a coded, described detail (no reference, progress or outcome): the element rules on activity.detail, stated at the root so that every validator evaluates them."
+Expression: "activity.all(detail.code.exists() and detail.status.exists() and detail.description.exists() and reference.empty() and progress.empty() and outcomeReference.empty() and outcomeCodeableConcept.empty())"
+Severity: #error
+
+Invariant: bonemet-contained-goals
+Description: "Contained resources are proposed Goals with one category, a description, a start date and a due date (BonemetPlanGoal), stated at the root so that every validator evaluates them."
+Expression: "contained.ofType(Goal).count() = contained.count() and contained.ofType(Goal).all(lifecycleStatus = 'proposed' and category.count() = 1 and description.text.exists() and start.exists() and target.exists() and target.all(due.exists()))"
+Severity: #error
 
 Invariant: bonemet-goal-contained
 Description: "Goals are referenced as contained resources (#id)."

@@ -62,11 +62,17 @@ Description: "A ValueSet of the service (profiles/valuesets/): every code is lis
 * compose.include.filter 0..0
 * compose.include.valueSet 0..0
 * compose.include.concept 1..*
+* obeys bonemet-vs-enumerated
 * compose.include.concept.extension contains
     VerificationStatus named verificationStatus 1..1 and
     MatchPrefix named matchPrefix 0..1 and
     RequiresRoute named requiresRoute 0..1 and
     VerificationNote named verificationNote 0..1
+
+Invariant: bonemet-vs-enumerated
+Description: "Every include names a system and lists its concepts (no filter, no imported ValueSet, no exclude), each with exactly one verification status: the element rules on compose, stated at the root so that every validator evaluates them."
+Expression: "compose.exclude.empty() and compose.include.exists() and compose.include.all(system.exists() and concept.exists() and filter.empty() and valueSet.empty()) and compose.include.concept.all(extension.where(url = 'http://fhir-bonemet.org/fhir/StructureDefinition/verification-status').count() = 1)"
+Severity: #error
 
 Invariant: bonemet-vs-url
 Description: "The canonical URL is the project's ValueSet URL for the concept id in ValueSet.name."
@@ -85,6 +91,12 @@ Description: "The project's own codes (profiles/CodeSystem-bonemet.json): comple
 * concept 1..*
 * concept.display 1..1
 * concept.definition 1..1
+* obeys bonemet-cs-defined
+
+Invariant: bonemet-cs-defined
+Description: "Every concept, at every level of the hierarchy the CodeSystem uses, has a display and a definition."
+Expression: "(concept | concept.concept | concept.concept.concept).all(display.exists() and definition.exists())"
+Severity: #error
 
 Profile: BonemetLocalCodeConceptMap
 Parent: ConceptMap
@@ -97,7 +109,12 @@ Description: "What the service reads from a ConceptMap in its ConceptMap directo
 * group.target 1..1
 * group.element.code 1..1
 * group.element.target.equivalence 1..1
-* obeys bonemet-cm-target-code
+* obeys bonemet-cm-target-code and bonemet-cm-groups
+
+Invariant: bonemet-cm-groups
+Description: "Every group names its source and target systems, every element a code, every target an equivalence: the element rules on group, stated at the root so that every validator evaluates them."
+Expression: "group.all(source.exists() and target.exists() and element.all(code.exists() and target.all(equivalence.exists())))"
+Severity: #error
 
 Invariant: bonemet-cm-target-code
 Description: "A target that maps (any equivalence but unmatched or disjoint) names a target code."
