@@ -81,6 +81,14 @@ def test_the_project_profiles_were_applied_not_just_the_base_definitions(
     assert used[SD + "bonemet-valueset"] > len(list((PROFILES.default / "valuesets").glob("*.json")))
 
 
+def test_draft_orders_of_requests_and_vignettes_are_checked(
+    results: dict[str, list[ValidatedResource]],
+) -> None:
+    roots = [r.subject.root for rs in results.values() for r in rs]
+    assert sum(root.startswith("context.draftOrders") for root in roots) >= 5  # examples' order hooks
+    assert sum(root.startswith("draftOrders") for root in roots) >= 3  # pain vignettes
+
+
 def test_a_fixture_without_a_body_site_is_warned_about_not_rejected(
     results: dict[str, list[ValidatedResource]],
 ) -> None:
