@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
-.PHONY: serve test install install-dev node-deps browser-deps lint typecheck unit bench clean
+.PHONY: serve test install install-dev node-deps browser-deps lint typecheck unit bench clean profiles profiles-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,21 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 
-# The real FHIR server used by the integration tests, and the official example corpora.
+# The real FHIR server used by the integration tests, the official example corpora, SUSHI with the FHIR
+# packages it compiles against, and the offline profile validator.
 node-deps:
 	npm ci --prefix tests/fhir_server $(NPM_FLAGS)
 	npm ci --prefix tests/corpus $(NPM_FLAGS)
+	npm ci --prefix tools/sushi $(NPM_FLAGS)
+	npm ci --prefix tools/validator $(NPM_FLAGS)
+
+# Compile profiles/fsh offline with SUSHI into profiles/generated (docs/profiles.md).
+profiles: node-deps
+	$(PYTHON) profiles/fsh_build.py
+
+# CI: SUSHI must compile with 0 errors and the committed profiles/generated must match the FHIR Shorthand.
+profiles-check: node-deps
+	$(PYTHON) profiles/fsh_build.py --check
 
 # The browser tests drive the system Chromium (never a downloaded browser) and inject axe-core from npm.
 # CI runs as root on Debian: Chromium is installed with apt-get where it is missing.
@@ -46,11 +57,11 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 unit: install-dev
-	$(BIN)/pytest -m "not integration and not corpus and not postgres and not browser"
+	$(BIN)/pytest -m "not integration and not corpus and not postgres and not browser and not conformance"
 
-# Everything CI runs: lint (with the import contracts), types, the whole test suite (unit, integration,
-# corpus, PostgreSQL, browser).
-test: install-dev node-deps browser-deps lint typecheck
+# Everything CI runs: the profile build, lint (with the import contracts), types, the whole test suite (unit,
+# integration, corpus, conformance, PostgreSQL, browser).
+test: install-dev node-deps browser-deps profiles-check lint typecheck
 	$(BIN)/pytest
 
 bench: install-dev
@@ -61,4 +72,5 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_service.py --compare-workers 2
 
 clean:
-	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules tests/browser/node_modules
+	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules tests/browser/node_modules \
+		tools/sushi/node_modules tools/sushi/.home tools/validator/node_modules

@@ -31,6 +31,7 @@ from fhir_bonemet.cli import examples_runner, map_check
 from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.cli import rules as rules_doc
+from fhir_bonemet.cli import validate as validate_cli
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.settings import Settings
 
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports.register(subparsers)  # feedback-report
     rules_doc.register(subparsers)  # rules
     examples_runner.register(subparsers)  # example-request
+    validate_cli.register(subparsers)  # validate
     # Further subcommands: one import at the top of this module and one register() call here.
     return parser
 
