@@ -202,6 +202,12 @@ class TestRejected:
             ({"drop": ("exp",)}, "MissingRequiredClaimError"),
             ({"drop": ("iat",)}, "MissingRequiredClaimError"),
             ({"jti": ""}, "jti must be a non-empty string"),
+            # NumericDate claims are JSON numbers; a numeric string once made the service answer 500.
+            ({"exp": str(int(time.time()) + 300)}, "exp must be a JSON number"),
+            ({"iat": str(int(time.time()))}, "iat must be a JSON number"),
+            ({"nbf": str(int(time.time()) - 10)}, "nbf must be a JSON number"),
+            ({"iat": True}, "iat must be a JSON number"),
+            ({"padding": "x" * 70_000}, "JWT larger than 16384 bytes"),
         ],
     )
     def test_claim_and_header_failures(

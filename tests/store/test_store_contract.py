@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from store_helpers import StoreFactory
 
-from fhir_bonemet.store.base import FeedbackItem, IssuedCard, Store, StoreError
+from fhir_bonemet.store.base import FeedbackItem, IssuedCard, Store, StoreError, utc_now
 
 T0 = datetime(2026, 3, 31, 14, 7, 12, 345000, tzinfo=UTC)
 
@@ -209,3 +209,49 @@ class TestOutbox:
             store.outbox_mark_done("missing", None)
         with pytest.raises(KeyError):
             store.outbox_mark_failed("missing", "x", None)
+
+
+class TestSeenTokens:
+    """Replay protection: a JWT id is accepted once by every store that shares the database."""
+
+    def test_a_token_id_is_remembered_once_per_issuer(self, store: Store) -> None:
+        until = utc_now() + timedelta(minutes=5)
+        assert store.remember_token("https://iss.example", "jti-1", until)
+        assert not store.remember_token("https://iss.example", "jti-1", until)
+        assert store.remember_token("https://other.example", "jti-1", until)
+
+    def test_an_expired_token_id_may_be_recorded_again(self, store: Store) -> None:
+        assert store.remember_token("iss", "jti-1", utc_now() - timedelta(seconds=1))
+        assert store.remember_token("iss", "jti-1", utc_now() + timedelta(minutes=5))
+        assert not store.remember_token("iss", "jti-1", utc_now() + timedelta(minutes=5))
+
+    def test_purge_forgets_only_expired_ids(self, store: Store) -> None:
+        now = utc_now()
+        store.remember_token("iss", "old", now - timedelta(seconds=1))
+        store.remember_token("iss", "live", now + timedelta(minutes=5))
+        assert store.purge_expired_tokens(now) == 1
+        assert not store.remember_token("iss", "live", now + timedelta(minutes=5))
+
+    def test_remembered_across_store_instances(self, make_store: StoreFactory) -> None:
+        # Two instances on one database stand for two service processes (or a restart).
+        first, second = make_store(), make_store()
+        until = utc_now() + timedelta(minutes=5)
+        assert first.remember_token("iss", "jti-1", until)
+        assert not second.remember_token("iss", "jti-1", until)
+
+    def test_concurrent_instances_accept_a_token_id_exactly_once(self, make_store: StoreFactory) -> None:
+        stores = [make_store() for _ in range(4)]
+        until = utc_now() + timedelta(minutes=5)
+        results: list[bool] = []
+        barrier = threading.Barrier(len(stores) * 3)
+
+        def attempt(store: Store) -> None:
+            barrier.wait()
+            results.append(store.remember_token("iss", "raced", until))
+
+        threads = [threading.Thread(target=attempt, args=(s,)) for s in stores for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [False] * 11 + [True]

@@ -9,7 +9,9 @@ What is stored, and why it is safe:
 - feedback: what a clinician did with a card (ids, outcome, coded override reason, free-text comment);
 - issued cards: card/suggestion uuids, rule ids and indicator per hook call, so feedback can be joined to the
   rules that produced the card; no patient data;
-- outbox: FHIR resources waiting to be written back (this does hold patient data, as the EHR will).
+- outbox: FHIR resources waiting to be written back (this does hold patient data, as the EHR will);
+- seen tokens: (issuer, jti, expiry) of every accepted JWT, so a token is refused a second time by any
+  process sharing the database, and after a restart (replay protection); no patient data.
 
 All timestamps are timezone-aware UTC ``datetime`` objects; a naive datetime is a programming error.
 """
@@ -138,6 +140,14 @@ class Store(Protocol):
         """Count a failed attempt; retry at ``next_attempt_at``, or give up (status failed) when None."""
 
     def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]: ...
+
+    def remember_token(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        """Record a JWT id until ``expires_at``; False (nothing changed) when the pair is already recorded
+        and has not expired.  Atomic across every process sharing the database: of two concurrent calls
+        with one pair, exactly one gets True."""
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        """Forget recorded JWT ids whose expiry has passed; returns how many."""
 
 
 def to_utc(value: datetime) -> datetime:

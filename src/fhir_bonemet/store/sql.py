@@ -93,6 +93,12 @@ def schema(row_number: str, timestamp: str) -> tuple[str, ...]:
         created_at {timestamp} NOT NULL,
         updated_at {timestamp} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_attempt_at)",
+        f"""CREATE TABLE IF NOT EXISTS seen_tokens (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at {timestamp} NOT NULL,
+        PRIMARY KEY (issuer, jti))""",
+        "CREATE INDEX IF NOT EXISTS seen_tokens_expiry ON seen_tokens (expires_at)",
     )
 
 
@@ -266,6 +272,23 @@ class SqlStore(ABC):
         where, params = _filters(status=status)
         _, rows = self._run(f"SELECT {_OUTBOX_COLUMNS} FROM outbox{where} ORDER BY seq", params, fetch=True)  # noqa: S608
         return [self._outbox(row) for row in rows]
+
+    # --- replay protection ---------------------------------------------------------------------------
+    def remember_token(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        # One statement, so the database arbitrates between processes: a new pair is inserted, an expired
+        # one is renewed, a live one matches the conflict clause's WHERE false and changes no row.
+        now = self._ts_in(utc_now())
+        count, _ = self._run(
+            "INSERT INTO seen_tokens (issuer, jti, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at "
+            "WHERE seen_tokens.expires_at <= ?",
+            (issuer, jti, self._ts_in(to_utc(expires_at)), now),
+        )
+        return count == 1
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        count, _ = self._run("DELETE FROM seen_tokens WHERE expires_at <= ?", (self._ts_in(to_utc(now)),))
+        return max(count, 0)
 
     def _outbox(self, row: Row) -> OutboxItem:
         return OutboxItem(

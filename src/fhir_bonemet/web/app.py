@@ -23,7 +23,7 @@ from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store import open_store
 from fhir_bonemet.store.base import Store, StoreError
-from fhir_bonemet.web.auth import JwtVerifier
+from fhir_bonemet.web.auth import JwtVerifier, StoreReplayCache
 from fhir_bonemet.web.deps import AppState
 from fhir_bonemet.web.middleware import (
     BodyLimitMiddleware,
@@ -113,7 +113,7 @@ def create_app(
     http = session if session is not None else requests.Session()
     own_store = store is None
     db = store if store is not None else open_store(settings)
-    verifier = JwtVerifier(settings, http) if settings.auth_required else None
+    verifier = JwtVerifier(settings, http, StoreReplayCache(db)) if settings.auth_required else None
     state = AppState(settings, catalogue, db, http, verifier, hook_handler or default_handler(settings))
 
     @asynccontextmanager

@@ -8,28 +8,45 @@ issuer; the key comes from that issuer's configured JWK Set or from an allowlist
 leeway, and the token lives no longer than the replay cache remembers; ``tenant`` is allowlisted when the
 issuer has a tenant list; ``jti`` was not seen before from that issuer.
 
+The replay cache lives in the store (:class:`StoreReplayCache`), so every process and host sharing one
+database refuses a token any of them accepted, and a restart forgets nothing.  Tokens larger than
+:data:`MAX_TOKEN_BYTES` are refused before they are parsed.
+
 Any failure raises :class:`AuthenticationError` whose message is for the log only; the caller gets a bare
 401.  The token itself is never logged.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import jwt
 import requests
 
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.base import Store
 from fhir_bonemet.web.jwks import KeyResolver
 
-__all__ = ["ClientIdentity", "JwtVerifier", "ReplayCache"]
+__all__ = ["MAX_TOKEN_BYTES", "ClientIdentity", "JwtVerifier", "ReplayCache", "Replays", "StoreReplayCache"]
 
 _REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
+_NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+# A CDS client's JWT is a few hundred bytes to ~2 KiB; anything far larger is refused unparsed, so a
+# validly signed but huge token cannot make the service spend memory and CPU on it.
+MAX_TOKEN_BYTES = 16 * 1024
+_PURGE_EVERY = 256
+
+
+class Replays(Protocol):
+    def add(self, iss: str, jti: str, until: float) -> bool:
+        """Record (iss, jti) until the epoch second ``until``; False when already recorded (a replay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +84,42 @@ class ReplayCache:
         return len(self._seen)
 
 
+class StoreReplayCache:
+    """Remembers (iss, jti) pairs in the store: shared by every process on the database, kept across
+    restarts.  Expired pairs are purged every few hundred additions."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._adds = 0
+
+    def add(self, iss: str, jti: str, until: float) -> bool:
+        try:
+            expires_at = datetime.fromtimestamp(until, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise AuthenticationError("exp is out of range") from exc
+        if not self._store.remember_token(iss, jti, expires_at):
+            return False
+        with self._lock:
+            self._adds += 1
+            purge = self._adds % _PURGE_EVERY == 0
+        if purge:
+            self._store.purge_expired_tokens(datetime.now(UTC))
+        return True
+
+
 class JwtVerifier:
     def __init__(
-        self, settings: Settings, session: requests.Session, replay_cache: ReplayCache | None = None
+        self, settings: Settings, session: requests.Session, replay_cache: Replays | None = None
     ) -> None:
         self._settings = settings
         self._algorithms = frozenset(settings.jwt_algorithms)
         self._keys = KeyResolver(settings, session)
-        self._replays = replay_cache or ReplayCache()
+        self._replays: Replays = replay_cache or ReplayCache()
 
     def verify(self, token: str, audience: str) -> ClientIdentity:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthenticationError(f"JWT larger than {MAX_TOKEN_BYTES} bytes")
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -111,10 +154,17 @@ class JwtVerifier:
                 leeway=self._settings.jwt_leeway_seconds,
                 options={"require": _REQUIRED_CLAIMS, "strict_aud": False},
             )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             raise AuthenticationError(f"JWT rejected ({type(exc).__name__})") from exc
 
     def _accept(self, claims: dict[str, Any], iss: str) -> ClientIdentity:
+        for name in _NUMERIC_DATE_CLAIMS:
+            # RFC 7519 NumericDate is a JSON number; PyJWT would also take "1700000000" (a string).
+            value = claims.get(name)
+            if name in claims and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            ):
+                raise AuthenticationError(f"{name} must be a JSON number")
         exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthenticationError("jti must be a non-empty string")
