@@ -115,3 +115,18 @@ def test_a_nul_character_in_a_comment_is_bad_input_not_a_store_failure(
     [issue] = assert_outcome(response, 400, "feedback[0].overrideReason.userComment")
     assert "NUL" in issue["diagnostics"]
     assert any_store.list_feedback() == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", PV + "/"), ("POST", FEEDBACK + "/"), ("GET", "/cds-services/"), ("GET", "/health/")],
+)
+def test_a_trailing_slash_is_not_redirected_to_the_host_header(
+    client: TestClient, handler: RecordingHandler, method: str, path: str
+) -> None:
+    # A 307 would echo the Host header into Location, unauthenticated: an open redirect for any proxy
+    # that forwards Host.  The URL simply does not exist.
+    response = client.request(method, path, json={}, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert "location" not in response.headers
+    assert_outcome(response, 404, "url")
+    assert handler.calls == []

@@ -139,6 +139,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # No 307 to the slash-less URL: its Location would be built from the unauthenticated Host header.
+        redirect_slashes=False,
     )
     app.state.bonemet = state
     app.include_router(router)
