@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     jti_cache_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     jwks_cache_ttl_seconds: int = Field(default=3600, ge=60)
     jwks_min_refetch_seconds: int = Field(default=60, ge=0)
+    # A jku download is abandoned after this long, however slowly the server sends its bytes.
+    jwks_download_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
     # --- HTTP surface -----------------------------------------------------------------------------------
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -42,6 +42,20 @@ _NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 # validly signed but huge token cannot make the service spend memory and CPU on it.
 MAX_TOKEN_BYTES = 16 * 1024
 _PURGE_EVERY = 256
+# Raw signature sizes (RFC 7518 §3.4: ECDSA signatures are R || S, each the curve's coordinate size).
+_SIGNATURE_BYTES = {"ES256": 64, "ES384": 96, "ES512": 132, "EdDSA": 64}
+_MIN_RSA_SIGNATURE_BYTES = 256  # 2048-bit keys, the smallest RFC 7518 allows
+
+
+def _check_signature_size(token: str, alg: str) -> None:
+    """Refuse a signature that cannot be a signature of ``alg`` (an empty one above all) unparsed."""
+    encoded = token.rsplit(".", 1)[-1]
+    if not encoded or not all(ch.isalnum() or ch in "-_" for ch in encoded):
+        raise AuthenticationError("signature missing or not base64url")
+    size = len(encoded) * 3 // 4
+    expected = _SIGNATURE_BYTES.get(alg)
+    if (expected is not None and size != expected) or (expected is None and size < _MIN_RSA_SIGNATURE_BYTES):
+        raise AuthenticationError("signature size does not fit alg")
 
 
 class Replays(Protocol):
@@ -122,7 +136,6 @@ class JwtVerifier:
             raise AuthenticationError(f"JWT larger than {MAX_TOKEN_BYTES} bytes")
         try:
             header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"malformed JWT ({type(exc).__name__})") from exc
         alg = header.get("alg")
@@ -134,30 +147,45 @@ class JwtVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthenticationError("kid missing")
+        _check_signature_size(token, alg)
+        # Everything that needs no key is checked before a key is looked up, so a forged or stale token
+        # can never make the service download an issuer's JWK Set.
+        unverified = self._decode(token, None, alg, audience, None)
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not self._keys.is_trusted(iss):
             raise AuthenticationError("issuer not trusted")
+        self._check_claims(unverified, iss)
         jku = header.get("jku")
         jwk = self._keys.key_for(iss, kid, jku if isinstance(jku, str) else None, alg)
         claims = self._decode(token, jwk, alg, audience, iss)
+        self._check_claims(claims, iss)
         return self._accept(claims, iss)
 
-    def _decode(self, token: str, jwk: dict[str, Any], alg: str, audience: str, iss: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, jwk: dict[str, Any] | None, alg: str, audience: str, iss: str | None
+    ) -> dict[str, Any]:
+        """The claims, with aud/exp/iat/nbf validated; the signature too unless ``jwk`` is None."""
+        options: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": False}  # PyJWT's Options TypedDict
+        if jwk is None:
+            options.update(
+                verify_signature=False, verify_aud=True, verify_exp=True, verify_iat=True, verify_nbf=True
+            )
         try:
-            key = jwt.PyJWK(jwk, algorithm=alg)
-            return jwt.decode(
+            key: Any = "" if jwk is None else jwt.PyJWK(jwk, algorithm=alg)  # "" : not used unverified
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
                 algorithms=[alg],
                 audience=audience,
                 issuer=iss,
                 leeway=self._settings.jwt_leeway_seconds,
-                options={"require": _REQUIRED_CLAIMS, "strict_aud": False},
+                options=options,
             )
+            return claims
         except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             raise AuthenticationError(f"JWT rejected ({type(exc).__name__})") from exc
 
-    def _accept(self, claims: dict[str, Any], iss: str) -> ClientIdentity:
+    def _check_claims(self, claims: dict[str, Any], iss: str) -> None:
         for name in _NUMERIC_DATE_CLAIMS:
             # RFC 7519 NumericDate is a JSON number; PyJWT would also take "1700000000" (a string).
             value = claims.get(name)
@@ -165,10 +193,10 @@ class JwtVerifier:
                 isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
             ):
                 raise AuthenticationError(f"{name} must be a JSON number")
-        exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+        jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthenticationError("jti must be a non-empty string")
-        if exp - iat > self._settings.jti_cache_ttl_seconds:
+        if claims["exp"] - claims["iat"] > self._settings.jti_cache_ttl_seconds:
             raise AuthenticationError("JWT lifetime exceeds the replay window")
         tenant = claims.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
@@ -176,6 +204,9 @@ class JwtVerifier:
         allowed_tenants = self._settings.trusted_issuers[iss].tenants
         if allowed_tenants and tenant not in allowed_tenants:
             raise AuthenticationError("tenant not allowed for this issuer")
+
+    def _accept(self, claims: dict[str, Any], iss: str) -> ClientIdentity:
+        exp, jti, tenant = claims["exp"], claims["jti"], claims.get("tenant")
         if not self._replays.add(iss, jti, until=float(exp) + self._settings.jwt_leeway_seconds):
             raise AuthenticationError("jti replayed")
         return ClientIdentity(issuer=iss, tenant=tenant, jti=jti)
