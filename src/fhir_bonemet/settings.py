@@ -55,6 +55,20 @@ def _is_absolute_http_url(value: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
+def _canonical_base(url: str) -> str:
+    """Scheme and host in lower case, without a default port or trailing slash: one spelling per server."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
 class TrustedIssuer(BaseModel):
     """Where the keys of one trusted JWT issuer come from, and which tenants it may speak for."""
 
@@ -129,8 +143,11 @@ class Settings(BaseSettings):
 
     # --- Output -----------------------------------------------------------------------------------------
     writeback_mode: Literal["suggest", "write"] = "suggest"
-    # The service's own credential for retrying queued CarePlan writes: a hook's access token is transient
-    # and is never stored, so the outbox cannot reuse it.  Unset: retries go without Authorization.
+    # The service's own credentials for retrying queued CarePlan writes, per FHIR server base URL (a hook's
+    # access token is transient and never stored, so the outbox cannot reuse it).  A server without an
+    # entry gets retries without Authorization; no credential is ever sent to another server.
+    writeback_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # Older single credential: accepted only when exactly one FHIR server is allowlisted, and used only there.
     writeback_token: SecretStr | None = None
     outbox_retry_interval_seconds: float = Field(default=30.0, gt=0)
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
@@ -199,6 +216,35 @@ class Settings(BaseSettings):
         object.__setattr__(self, "trusted_issuers", merged)
         return self
 
+    @field_validator("writeback_tokens")
+    @classmethod
+    def _writeback_token_bases(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for url in value:
+            if not _is_absolute_http_url(url):
+                raise ValueError("every writeback_tokens key must be an absolute http(s) FHIR base URL")
+        return {_canonical_base(url): token for url, token in value.items()}
+
+    @model_validator(mode="after")
+    def _single_writeback_token_has_one_server(self) -> Settings:
+        if self.writeback_token is not None and len(self.fhir_server_allowlist) != 1:
+            raise ValueError(
+                "writeback_token is sent only to the one allowlisted FHIR server; with "
+                f"{len(self.fhir_server_allowlist)} allowlisted, set writeback_tokens "
+                '{"<FHIR base URL>": "<token>"} instead'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _allow_any_only_without_auth(self) -> Settings:
+        # With auth on, hook tokens belong to the EHRs that sent them; "any server" would let a caller
+        # name a fhirServer of its choosing and receive them.
+        if self.auth_required and self.fhir_server_allow_any:
+            raise ValueError(
+                "fhir_server_allow_any is allowed only with --no-auth; list the EHRs' FHIR base URLs in "
+                "fhir_server_allowlist instead"
+            )
+        return self
+
     @model_validator(mode="after")
     def _cors_wildcard_only_without_auth(self) -> Settings:
         if self.auth_required and "*" in self.cors_origins:
@@ -235,6 +281,15 @@ class Settings(BaseSettings):
         return any(
             candidate == base or candidate.startswith(base + "/") for base in self.fhir_server_allowlist
         )
+
+    def writeback_token_for(self, base_url: str) -> str | None:
+        """The service's own credential for the FHIR server at ``base_url``, if one is configured there."""
+        base = _canonical_base(base_url)
+        token = self.writeback_tokens.get(base)
+        if token is None and self.writeback_token is not None:
+            (only,) = self.fhir_server_allowlist
+            token = self.writeback_token if _canonical_base(only) == base else None
+        return (token.get_secret_value() or None) if token is not None else None
 
     @property
     def fhir_timeouts(self) -> tuple[float, float]:

@@ -194,13 +194,14 @@ def drain_outbox(
     session: requests.Session,
     now: datetime,
     *,
-    token: str | None = None,
+    token_for: Callable[[str], str | None] = lambda base_url: None,
     policy: ServerPolicy | None = None,
     timeouts: Timeouts | None = None,
     limit: int = 20,
 ) -> DrainReport:
     """Try every due outbox item once: done on success, retried later on a transient error (backoff), failed
-    (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it."""
+    (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it.
+    ``token_for(base_url)`` is the service's own credential for that server (None: no Authorization)."""
     report = DrainReport()
     for item in store.outbox_due(now, limit):
         try:
@@ -208,7 +209,7 @@ def drain_outbox(
                 session,
                 item.fhir_base,
                 policy=policy or ServerPolicy([item.fhir_base]),
-                access_token=token,
+                access_token=token_for(item.fhir_base),
                 timeouts=timeouts or Timeouts(),
             )
             resource = json.loads(item.body_json)
@@ -271,7 +272,7 @@ def drain_configured(
         store,
         session,
         now,
-        token=writeback_token(settings),
+        token_for=settings.writeback_token_for,
         policy=policy,
         timeouts=Timeouts(connect, read),
         limit=limit,
@@ -286,9 +287,3 @@ def start_outbox_worker(
     worker = OutboxWorker(lambda: drain_configured(settings, store, session, datetime.now(UTC)), interval)
     worker.start()
     return worker
-
-
-def writeback_token(settings: Settings) -> str | None:
-    """The service's own write-back credential (``writeback_token`` setting), if one is configured."""
-    value = settings.writeback_token
-    return value.get_secret_value() or None if value is not None else None

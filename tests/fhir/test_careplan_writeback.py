@@ -277,12 +277,34 @@ def test_retries_use_the_service_credential_and_the_hook_token_is_never_stored(
     )
     fresh_fhir.set_token("service-token-456")
     fresh_fhir.clear_requests()
-    assert drain_outbox(store, session, NOW + timedelta(minutes=1), token="service-token-456") == DrainReport(
-        written=1
+    settings = Settings(
+        data_dir=tmp_path,
+        fhir_server_allowlist=(fresh_fhir.base_url,),
+        writeback_tokens={fresh_fhir.base_url: "service-token-456"},
     )
+    assert drain_configured(settings, store, session, NOW + timedelta(minutes=1)) == DrainReport(written=1)
     assert [r["auth"] for r in posts(fresh_fhir)] == ["valid"]
     database = b"".join(p.read_bytes() for p in tmp_path.glob("bonemet.sqlite3*"))
     assert b"hook-token-123" not in database
+    assert b"service-token-456" not in database
+
+
+def test_a_retry_never_carries_the_credential_of_another_server(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session, tmp_path: Path
+) -> None:
+    other = "https://other-ehr.example/fhir"
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {"mode": WritebackMode.WRITE, "scope": WRITE_SCOPE, "store": store, "now": NOW}
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    fresh_fhir.set_token("token-of-the-other-server")
+    fresh_fhir.clear_requests()
+    settings = Settings(
+        data_dir=tmp_path,
+        fhir_server_allowlist=(fresh_fhir.base_url, other),
+        writeback_tokens={other: "token-of-the-other-server"},
+    )
+    assert drain_configured(settings, store, session, NOW + timedelta(minutes=1)) == DrainReport(failed=1)
+    assert [r["auth"] for r in posts(fresh_fhir)] == ["missing"]
 
 
 def test_a_permanently_refused_retry_fails_and_can_be_requeued(

@@ -44,11 +44,22 @@ _INFLIGHT_WAIT_SECONDS = 0.25
 _MAX_JWKS_BYTES = 256 * 1024
 
 
+# Members that only private (or symmetric) keys have (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
 def _keys_by_kid(jwks: Any, where: str) -> dict[str, Jwk]:
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
         raise ValueError(f"{where}: a JWK Set is an object with a 'keys' array")
     keys: dict[str, Jwk] = {}
     for jwk in jwks["keys"]:
+        # A set that holds a private or shared secret was published or copied by mistake: refuse all of it,
+        # so the mistake is noticed (and a leaked signing key is never trusted as a verification key).
+        if isinstance(jwk, dict) and (jwk.get("kty") == "oct" or _PRIVATE_MEMBERS & jwk.keys()):
+            raise ValueError(
+                f"{where}: holds private or symmetric key material (kid {jwk.get('kid')!r}); "
+                "publish only public keys"
+            )
         if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str) and jwk.get("use", "sig") == "sig":
             keys[jwk["kid"]] = jwk
     return keys
