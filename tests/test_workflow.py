@@ -156,3 +156,19 @@ def test_example_request_command_prints_a_request_the_service_answers(
     assert "fhirServer" not in body
     cards = rule_ids(client.post(PV, json=body))
     assert any("R03" in ids for ids in cards)
+
+
+def test_unusable_input_log_lines_carry_no_resource_ids(client: TestClient, caplog: Any) -> None:
+    body = request_for("suspected-cord-compression")
+    observation = body["prefetch"]["observations"]["entry"][0]["resource"]
+    observation["effectiveDateTime"] = 12  # unusable: skipped with an issue naming where
+    observation["code"] = "not a CodeableConcept"
+    body["prefetch"]["observations"]["entry"].append({"resource": {"resourceType": "Observation", "id": 7}})
+    with caplog.at_level("WARNING", logger="fhir_bonemet"):
+        assert client.post(PV, json=body).status_code == 200
+    skipped = [r for r in caplog.records if r.getMessage() == "unusable input skipped"]
+    assert skipped
+    logged = json.dumps([{"location": r.location, "reason": r.reason} for r in skipped])  # type: ignore[attr-defined]
+    assert "Observation/{id}" in logged
+    for identifier in ("bm-cord-compression", observation["id"]):
+        assert identifier not in logged

@@ -224,8 +224,6 @@ def _issue_list(issues: tuple[ReadIssue, ...]) -> list[dict[str, str]]:
 
 def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
     for issue in issues:
-        # Locations and reasons only: the reader never puts patient data into a ReadIssue.
-        log.warning(
-            "unusable input skipped",
-            extra={"hookInstance": hook_instance, "location": issue.location, "reason": issue.message},
-        )
+        # Locations and reasons only, resource ids removed (the reader never puts data values into a
+        # ReadIssue, but its locations name resources by id).
+        log.warning("unusable input skipped", extra={"hookInstance": hook_instance, **issue.loggable()})
