@@ -10,6 +10,7 @@ validated: a broken file stops the service with a precise message instead of fai
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -89,6 +90,8 @@ class Workflow:
     def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
         context = request.context
         auth = request.fhirAuthorization
+        # One budget for every outbound call of this hook (prefetch pages, then the CarePlan write).
+        deadline = time.monotonic() + deps.settings.hook_deadline_seconds
         prefetch = self._resolver(deps).resolve(
             service.prefetch or {},
             PrefetchRequest(
@@ -99,6 +102,7 @@ class Workflow:
                 fhir_authorization=_authorization(request),
             ),
             required=frozenset(service.required_prefetch),
+            deadline=deadline,
         )
         draft_orders: Mapping[str, Any] | None = None
         selections: tuple[str, ...] = ()
@@ -124,7 +128,7 @@ class Workflow:
         delivery = deliver_careplan(
             plan,
             mode=WritebackMode(deps.settings.writeback_mode),
-            client=self._write_client(request, deps),
+            client=self._write_client(request, deps, deadline),
             scope=auth.scope if auth is not None else None,
             store=deps.store,
             now=datetime.now(UTC),
@@ -175,7 +179,7 @@ class Workflow:
             codes=self.codes,
         )
 
-    def _write_client(self, request: CDSRequest, deps: HookDeps) -> FhirClient | None:
+    def _write_client(self, request: CDSRequest, deps: HookDeps, deadline: float) -> FhirClient | None:
         if deps.settings.writeback_mode != "write" or request.fhirServer is None:
             return None
         auth = request.fhirAuthorization
@@ -187,6 +191,7 @@ class Workflow:
             timeouts=Timeouts(
                 deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
             ),
+            deadline=deadline,
         )
 
 

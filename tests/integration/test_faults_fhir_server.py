@@ -1,0 +1,118 @@
+"""Every fault a FHIR server can throw at the service, injected by a proxy in front of the real test
+server: each one is answered within the hook's deadline (+100 ms), never with an exception, and the
+result says what could not be read and why."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fault_proxy import Fault, FaultProxy
+from fhir_fixtures import ids_of_type, patient_bundle
+
+from fhir_bonemet.client import (
+    PrefetchLimits,
+    PrefetchRequest,
+    PrefetchResolver,
+    PrefetchResult,
+    ServerPolicy,
+    Timeouts,
+)
+from fhir_bonemet.client.prefetch import PREFETCH_THREAD_PREFIX
+
+pytestmark = pytest.mark.integration
+
+TEMPLATES = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}&clinical-status=active",
+    "painScores": "Observation?patient={{context.patientId}}&code=http://loinc.org|72514-3",
+}
+DEADLINE = 1.0
+SLACK = 0.1
+
+
+@pytest.fixture
+def proxy(fresh_fhir: Any) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(fresh_fhir.base_url)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as http:
+        http.trust_env = False
+        yield http
+
+
+@pytest.fixture
+def patient_id(fresh_fhir: Any) -> str:
+    created = fresh_fhir.created_ids(fresh_fhir.load(patient_bundle(3)))
+    return ids_of_type(created, "Patient")[0]
+
+
+def resolve_through(
+    proxy: FaultProxy, session: requests.Session, patient_id: str
+) -> tuple[PrefetchResult, float]:
+    limits = PrefetchLimits(timeouts=Timeouts(1.0, 5.0), max_pages=5)
+    resolver = PrefetchResolver(session, ServerPolicy([proxy.base_url]), limits)
+    request = PrefetchRequest(
+        hook_instance="5b1d2c3e-0000-4000-8000-00000000fa17",
+        context={"patientId": patient_id},
+        prefetch={},
+        fhir_server=proxy.base_url,
+    )
+    started = time.monotonic()
+    result = resolver.resolve(TEMPLATES, request, deadline=started + DEADLINE)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("fault", "wording"),
+    [
+        (Fault("drip", path="Observation", seconds=0.02), "before the overall deadline"),
+        (Fault("slow", path="Observation", seconds=3.0), "before the overall deadline"),
+        (Fault("status", path="Observation", status=503), "503"),
+        (Fault("status", path="Observation", status=429, retry_after="30"), "429"),
+        (Fault("drop", path="Observation"), "request failed"),
+        (Fault("malformed", path="Observation"), "not JSON"),
+        (Fault("huge", path="Observation"), "larger than"),
+    ],
+    ids=lambda value: value.mode if isinstance(value, Fault) else None,
+)
+def test_a_failing_key_is_reported_in_time_and_the_others_are_read(
+    proxy: FaultProxy, session: requests.Session, patient_id: str, fault: Fault, wording: str
+) -> None:
+    proxy.add(fault)
+    result, elapsed = resolve_through(proxy, session, patient_id)
+    assert elapsed <= DEADLINE + SLACK, f"{fault.mode}: answered after {elapsed:.3f} s"
+    assert result.unavailable == {"painScores"}
+    assert result.data["patient"] is not None
+    assert result.data["conditions"] is not None
+    [issue] = [i for i in result.issues if i.location == "prefetch.painScores"]
+    assert wording in issue.message
+    assert_prefetch_threads_released()
+
+
+def assert_prefetch_threads_released() -> None:
+    """No fetch outlives the hook call it served: its reads are clipped to the same deadline."""
+    time.sleep(SLACK)
+    assert [t.name for t in threading.enumerate() if t.name.startswith(PREFETCH_THREAD_PREFIX)] == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "wording"), [("loop-next", "repeats"), ("endless-next", "more than 5 pages")]
+)
+def test_looping_and_endless_next_links_stop_paging_and_say_so(
+    proxy: FaultProxy, session: requests.Session, patient_id: str, mode: Any, wording: str
+) -> None:
+    proxy.add(Fault(mode, path="Observation"))
+    result, elapsed = resolve_through(proxy, session, patient_id)
+    assert elapsed <= DEADLINE + SLACK
+    assert_prefetch_threads_released()
+    assert "painScores" in result.truncated
+    assert any(wording in issue.message for issue in result.issues if issue.location == "prefetch.painScores")
