@@ -4,16 +4,21 @@ result says what could not be read and why."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from fastapi.testclient import TestClient
 from fault_proxy import Fault, FaultProxy
 from fhir_fixtures import ids_of_type, patient_bundle
 
+from fhir_bonemet.cli import examples_runner
 from fhir_bonemet.client import (
     PrefetchLimits,
     PrefetchRequest,
@@ -23,6 +28,9 @@ from fhir_bonemet.client import (
     Timeouts,
 )
 from fhir_bonemet.client.prefetch import PREFETCH_THREAD_PREFIX
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.app import create_app
+from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +124,78 @@ def test_looping_and_endless_next_links_stop_paging_and_say_so(
     assert_prefetch_threads_released()
     assert "painScores" in result.truncated
     assert any(wording in issue.message for issue in result.issues if issue.location == "prefetch.painScores")
+
+
+# -- whole hook calls ------------------------------------------------------------------------------------
+
+EXAMPLES = examples_runner.default_examples_dir()
+SCENARIO = "rib-blastic-ecog1"  # no red flag: a structured programme, so a CarePlan is planned
+HOOK_DEADLINE = 2.0
+PV = "/cds-services/bonemet-patient-view"
+
+
+def hook_request(fhir_base: str, scope: str) -> dict[str, Any]:
+    manifest = examples_runner.load_manifest(EXAMPLES)
+    days = (datetime.now(UTC).date() - date.fromisoformat(manifest["anchorDate"])).days
+    request: dict[str, Any] = examples_runner.shift_dates(
+        json.loads((EXAMPLES / SCENARIO / "patient-view.json").read_text(encoding="utf-8")), days
+    )
+    request["fhirServer"] = fhir_base
+    request["fhirAuthorization"] = {
+        "access_token": "hook-access-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": scope,
+        "subject": "Practitioner/bm-demo-clinician",
+    }
+    return request
+
+
+@pytest.fixture
+def service(fresh_fhir: Any, proxy: FaultProxy, tmp_path: Path) -> Iterator[TestClient]:
+    manifest = examples_runner.load_manifest(EXAMPLES)
+    days = (datetime.now(UTC).date() - date.fromisoformat(manifest["anchorDate"])).days
+    bundle = json.loads((EXAMPLES / SCENARIO / "bundle.json").read_text(encoding="utf-8"))
+    fresh_fhir.load(examples_runner.shift_dates(bundle, days))
+    settings = Settings(
+        auth_required=False,
+        data_dir=tmp_path,
+        writeback_mode="write",
+        fhir_server_allowlist=(proxy.base_url,),
+        hook_deadline_seconds=HOOK_DEADLINE,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def timed_hook(service: TestClient, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    started = time.monotonic()
+    response = service.post(PV, json=request)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body, elapsed
+
+
+def test_a_dripping_write_back_is_queued_within_the_hook_deadline(
+    service: TestClient, proxy: FaultProxy, fresh_fhir: Any
+) -> None:
+    proxy.add(Fault("drip", path="CarePlan", method="POST", seconds=0.05))
+    body, elapsed = timed_hook(service, hook_request(proxy.base_url, "patient/*.read user/CarePlan.write"))
+    assert elapsed <= HOOK_DEADLINE + SLACK, f"answered after {elapsed:.3f} s"
+    exercise = next(c for c in body["cards"] if c["extension"]["org.fhir-bonemet.rules"][0].startswith("EX"))
+    assert "queued" in exercise["detail"]
+    assert_prefetch_threads_released()
+
+
+def test_an_unreadable_key_is_named_in_the_answer_within_the_hook_deadline(
+    service: TestClient, proxy: FaultProxy
+) -> None:
+    proxy.add(Fault("drip", path="Observation", seconds=0.05))
+    body, elapsed = timed_hook(service, hook_request(proxy.base_url, "patient/*.read"))
+    assert elapsed <= HOOK_DEADLINE + SLACK, f"answered after {elapsed:.3f} s"
+    issues = body["extension"][READ_ISSUES_EXTENSION]
+    assert any(
+        issue["location"].startswith("prefetch.") and "before the overall deadline" in issue["message"]
+        for issue in issues
+    ), issues
