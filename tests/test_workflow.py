@@ -172,3 +172,15 @@ def test_unusable_input_log_lines_carry_no_resource_ids(client: TestClient, capl
     assert "Observation/{id}" in logged
     for identifier in ("bm-cord-compression", observation["id"]):
         assert identifier not in logged
+
+
+def test_read_issues_are_reported_even_when_no_card_is_shown(client: TestClient) -> None:
+    # With its metastasis Condition unreadable the patient is not placed in the population, so no card:
+    # the answer must still say that data could not be read, instead of looking like "nothing to say".
+    body = request_for("suspected-cord-compression")
+    for entry in body["prefetch"]["conditions"]["entry"]:
+        entry["resource"]["id"] = 5
+    answer = client.post(PV, json=body).json()
+    assert answer["cards"] == []
+    issues = answer["extension"][READ_ISSUES_EXTENSION]
+    assert any(issue["location"].startswith("prefetch.conditions") for issue in issues), issues

@@ -161,7 +161,9 @@ class Workflow:
                 "read_issues": len(issues),
             },
         )
-        extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues and cards else None
+        # Read issues travel even without cards: an empty answer must not pass for "nothing to say" when
+        # data could not be read.
+        extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues else None
         return CDSResponse(cards=cards, extension=extension)
 
     def _careplan(
