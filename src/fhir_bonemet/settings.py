@@ -153,6 +153,7 @@ class Settings(BaseSettings):
     # Older single credential: accepted only when exactly one FHIR server is allowlisted, and used only there.
     writeback_token: SecretStr | None = None
     outbox_retry_interval_seconds: float = Field(default=30.0, gt=0)
+    outbox_keep_done_days: int = Field(default=7, ge=1)  # written items are pruned after this long
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
 
     @classmethod

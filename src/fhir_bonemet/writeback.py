@@ -137,7 +137,7 @@ def deliver_careplan(
 
 def _queued_item(store: Store, key: str) -> OutboxItem | None:
     try:
-        return next((item for item in store.outbox_list() if item.key == key), None)
+        return store.outbox_get(key)
     except StoreError:
         log.warning("careplan write-back: outbox unreadable")
         return None
@@ -268,6 +268,9 @@ def drain_configured(
     """:func:`drain_outbox` with the settings' FHIR allowlist, timeouts and write-back credential."""
     policy = server_policy(settings)
     connect, read = settings.fhir_timeouts
+    # Done rows only serve as a memory of recent writes; the FHIR server's conditional create is the
+    # lasting guard against duplicates, so old ones can go (the outbox would otherwise only grow).
+    store.outbox_prune_done(now - timedelta(days=settings.outbox_keep_done_days))
     return drain_outbox(
         store,
         session,

@@ -386,3 +386,47 @@ def test_retry_worker_never_calls_a_server_off_the_allowlist(
     assert fresh_fhir.requests_seen() == []
     (failed,) = store.outbox_list("failed")
     assert "allowlist" in (failed.last_error or "")
+
+
+class _NoFullScans(SqliteStore):
+    """A store that fails any listing of the whole outbox: the hook path must look items up by key."""
+
+    def outbox_list(self, status: Any = None) -> Any:
+        raise AssertionError("a hook call read the whole outbox")
+
+
+def test_a_hook_write_looks_its_plan_up_by_key_not_by_reading_the_outbox(
+    fresh_fhir: Any, plan: BuiltCarePlan, session: requests.Session, tmp_path: Path
+) -> None:
+    store = _NoFullScans(tmp_path / "scan.sqlite3")
+    try:
+        fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+        kwargs: dict[str, Any] = {
+            "mode": WritebackMode.WRITE,
+            "scope": WRITE_SCOPE,
+            "store": store,
+            "now": NOW,
+        }
+        assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+        again = deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs)
+        assert again.outcome is not None
+        assert again.outcome.state == "queued"
+    finally:
+        store.close()
+
+
+def test_draining_prunes_done_items_older_than_the_setting(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session, tmp_path: Path
+) -> None:
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {"mode": WritebackMode.WRITE, "scope": WRITE_SCOPE, "store": store, "now": NOW}
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    settings = Settings(
+        data_dir=tmp_path, fhir_server_allowlist=(fresh_fhir.base_url,), outbox_keep_done_days=7
+    )
+    assert drain_configured(settings, store, session, datetime.now(UTC) + timedelta(minutes=1)).written == 1
+    assert [i.status for i in store.outbox_list()] == ["done"]
+    drain_configured(settings, store, session, datetime.now(UTC) + timedelta(days=6))
+    assert len(store.outbox_list()) == 1
+    drain_configured(settings, store, session, datetime.now(UTC) + timedelta(days=8))
+    assert store.outbox_list() == []

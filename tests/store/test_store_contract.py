@@ -204,6 +204,24 @@ class TestOutbox:
         with pytest.raises(ValueError, match="outbox status"):
             store.outbox_list(status="lost")  # type: ignore[arg-type]
 
+    def test_one_item_is_read_by_its_key(self, store: Store) -> None:
+        self.put(store, "k1")
+        self.put(store, "k2")
+        store.outbox_mark_done("k2", "CarePlan/9")
+        item = store.outbox_get("k2")
+        assert item is not None
+        assert (item.key, item.status, item.location) == ("k2", "done", "CarePlan/9")
+        assert store.outbox_get("absent") is None
+
+    def test_pruning_removes_only_old_done_items(self, store: Store) -> None:
+        for key in ("pending", "failed", "done"):
+            self.put(store, key)
+        store.outbox_mark_failed("failed", "HTTP 400", None)
+        store.outbox_mark_done("done", None)
+        assert store.outbox_prune_done(datetime.now(UTC) - timedelta(days=1)) == 0
+        assert store.outbox_prune_done(datetime.now(UTC) + timedelta(seconds=1)) == 1
+        assert [i.key for i in store.outbox_list()] == ["pending", "failed"]
+
     def test_unknown_keys_are_reported(self, store: Store) -> None:
         with pytest.raises(KeyError):
             store.outbox_mark_done("missing", None)

@@ -141,6 +141,13 @@ class Store(Protocol):
 
     def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]: ...
 
+    def outbox_get(self, key: str) -> OutboxItem | None:
+        """The item queued under ``key`` (one indexed lookup, whatever the size of the outbox)."""
+
+    def outbox_prune_done(self, before: datetime) -> int:
+        """Delete done items last updated before ``before``; returns how many.  Pending and failed items
+        are never pruned."""
+
     def remember_token(self, issuer: str, jti: str, expires_at: datetime) -> bool:
         """Record a JWT id until ``expires_at``; False (nothing changed) when the pair is already recorded
         and has not expired.  Atomic across every process sharing the database: of two concurrent calls

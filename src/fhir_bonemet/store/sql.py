@@ -267,6 +267,20 @@ class SqlStore(ABC):
         if count != 1:
             raise KeyError("no outbox item with that key")
 
+    def outbox_get(self, key: str) -> OutboxItem | None:
+        _, rows = self._run(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE key = ?",  # noqa: S608
+            (key,),
+            fetch=True,
+        )
+        return self._outbox(rows[0]) if rows else None
+
+    def outbox_prune_done(self, before: datetime) -> int:
+        count, _ = self._run(
+            "DELETE FROM outbox WHERE status = 'done' AND updated_at < ?", (self._ts_in(to_utc(before)),)
+        )
+        return max(count, 0)
+
     def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
         check_status(status)
         where, params = _filters(status=status)
