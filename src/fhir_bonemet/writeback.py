@@ -163,6 +163,11 @@ def write_careplan(
         if earlier is not None and earlier.status == "done":
             return WriteOutcome("existing", earlier.location, "written earlier through the outbox")
         return _queue(store, key, client.base_url, draft, str(exc), now)
+    if result.resource_id is None:
+        # The server took the plan (2xx) but its answer names no id (unreadable body, no Location): never
+        # offer a second create.  The outbox repeats the conditional create, which finds the plan and
+        # learns its id; until then the card says the write is being confirmed.
+        return _queue(store, key, client.base_url, draft, f"HTTP {result.status} without a CarePlan id", now)
     state: Literal["written", "existing"] = "written" if result.status == 201 else "existing"
     return WriteOutcome(state, _location("CarePlan", result.resource_id), f"HTTP {result.status}")
 

@@ -1,5 +1,6 @@
 """A fault-injecting HTTP proxy in front of the real test FHIR server, for the faults the server itself
-cannot produce: a body dripped one byte at a time, a dropped connection, malformed JSON, a 50 MB body,
+cannot produce: a body dripped one byte at a time, a dropped connection, malformed JSON (instead of the
+server's answer, or in place of the body of an answer it really gave: ``garble``), a 50 MB body,
 429 with ``Retry-After``, slow answers, and ``next`` links that loop or never end.
 
 Requests are forwarded unchanged (method, path, query, body, Authorization and the FHIR headers); the
@@ -20,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-Mode = Literal["slow", "status", "drop", "malformed", "huge", "drip", "loop-next", "endless-next"]
+Mode = Literal["slow", "status", "drop", "malformed", "garble", "huge", "drip", "loop-next", "endless-next"]
 _FORWARDED = ("Authorization", "Content-Type", "Accept", "If-None-Exist", "Prefer")
 
 
@@ -119,6 +120,9 @@ class FaultProxy:
                 if fault is not None and mode == "slow":
                     time.sleep(fault.seconds)
                 status, headers, content = self._forward(body)
+                if mode == "garble":  # the request took effect upstream; its answer is lost in transit
+                    self._send(status, b"<html>proxy error</html>", {"Content-Type": "text/html"})
+                    return
                 if mode in ("loop-next", "endless-next"):
                     content = self._rewrite_next(content, endless=mode == "endless-next")
                 if fault is not None and mode == "drip":

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from fhir_bonemet.client import (
 )
 from fhir_bonemet.client.prefetch import PREFETCH_THREAD_PREFIX
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
+from fhir_bonemet.writeback import drain_configured
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +201,27 @@ def test_an_unreadable_key_is_named_in_the_answer_within_the_hook_deadline(
         issue["location"].startswith("prefetch.") and "before the overall deadline" in issue["message"]
         for issue in issues
     ), issues
+
+
+def test_a_created_plan_whose_answer_is_unreadable_is_confirmed_not_offered_again(
+    service: TestClient, proxy: FaultProxy, fresh_fhir: Any, tmp_path: Path
+) -> None:
+    proxy.add(Fault("garble", path="CarePlan", method="POST", count=1))
+    body, _ = timed_hook(service, hook_request(proxy.base_url, "patient/*.read user/CarePlan.write"))
+    exercise = next(c for c in body["cards"] if c["extension"]["org.fhir-bonemet.rules"][0].startswith("EX"))
+    assert "queued" in exercise["detail"]
+    actions = [a for s in exercise.get("suggestions", []) for a in s["actions"]]
+    assert [a for a in actions if a.get("resource", {}).get("resourceType") == "CarePlan"] == []
+    settings = Settings(data_dir=tmp_path, fhir_server_allowlist=(proxy.base_url,))
+    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    try:
+        with requests.Session() as http:
+            report = drain_configured(settings, store, http, datetime.now(UTC) + timedelta(minutes=5))
+        assert report.written == 1
+        [item] = store.outbox_list()
+        assert item.status == "done"
+        assert (item.location or "").startswith("CarePlan/")
+    finally:
+        store.close()
+    found = requests.get(f"{fresh_fhir.base_url}/CarePlan", timeout=10).json()
+    assert len(found.get("entry", [])) == 1

@@ -164,7 +164,9 @@ class FhirClient:
         url = self._absolute(resource_type)
         body = json.dumps(resource, separators=(",", ":")).encode("utf-8")
         headers = {**headers, "Content-Type": f"{FHIR_JSON}; charset=utf-8"}
-        status, payload, response_headers = self._transport.send("POST", url, body=body, headers=headers)
+        status, payload, response_headers = self._transport.send(
+            "POST", url, body=body, headers=headers, strict_json=False
+        )
         if status not in (200, 201):
             raise FhirClientError(
                 f"create answered {status}", status=status, url_path=redact_url(url, self.base_url)

@@ -81,12 +81,22 @@ class Transport:
         self.deadline = deadline
 
     def send(
-        self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        strict_json: bool = True,
     ) -> tuple[int, object, Mapping[str, str]]:
+        """(status, parsed JSON body or None, headers).  ``strict_json=False``: an unreadable 2xx body is
+        None rather than an error (after a create, the status is what matters: the write happened)."""
         path = redact_url(url, self._base_url)
         attempts = 2 if method == "GET" else 1  # one retry of an idempotent read on a transient 5xx
         for attempt in range(attempts):
-            status, payload, response_headers = self._send_once(method, url, body, headers or {}, path)
+            status, payload, response_headers = self._send_once(
+                method, url, body, headers or {}, path, strict_json
+            )
             if (
                 status not in _TRANSIENT
                 or attempt + 1 == attempts
@@ -97,7 +107,13 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], path: str
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        path: str,
+        strict_json: bool,
     ) -> tuple[int, object, Mapping[str, str]]:
         left = self._time_left()
         if left <= 0:
@@ -132,7 +148,7 @@ class Transport:
             raise FhirClientError(
                 f"FHIR server redirected ({status}); redirects are not followed", status=status, url_path=path
             )
-        return status, _parse_json(content, status, path), response.headers
+        return status, _parse_json(content, status, path, strict_json), response.headers
 
     def _read_limited(self, response: requests.Response, path: str) -> bytes:
         """The body, at most ``max_response_bytes``, and never past the deadline.
@@ -191,12 +207,12 @@ def _limit_socket_wait(raw: urllib3.HTTPResponse, seconds: float) -> None:
         sock.settimeout(max(seconds, 0.001))
 
 
-def _parse_json(content: bytes, status: int, path: str) -> object:
+def _parse_json(content: bytes, status: int, path: str, strict: bool = True) -> object:
     if not content.strip():
         return None
     try:
         return json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        if 200 <= status < 300:
+        if strict and 200 <= status < 300:
             raise FhirClientError("response is not JSON", status=status, url_path=path) from None
         return None  # an error page in HTML: the status says enough
