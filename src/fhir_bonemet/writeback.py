@@ -177,10 +177,14 @@ def _queue(
 ) -> WriteOutcome:
     body = json.dumps(draft.resource, separators=(",", ":"), ensure_ascii=False)
     try:
-        store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)  # False: already there (failed)
-        # The direct attempt counts as the first one: the worker waits one backoff step, which also leaves
-        # time for a server that answered too slowly to finish what it may still be doing.
-        store.outbox_mark_failed(key, error, now + backoff(0))
+        queued_here = store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)
+        # Another hook call for the same plan may have queued it since this one looked: its attempt is
+        # counted already, and counting every concurrent caller would push the retry out to the cap.
+        existing = None if queued_here else store.outbox_get(key)
+        if existing is None or existing.status != "pending":
+            # The direct attempt counts as the first one: the worker waits one backoff step, which also
+            # leaves time for a server that answered too slowly to finish what it may still be doing.
+            store.outbox_mark_failed(key, error, now + backoff(0))
     except StoreError:
         # Could not queue: say so, and let the plan travel in the card so it is still not lost.
         return WriteOutcome("rejected", reason="write failed and the outbox could not store it")

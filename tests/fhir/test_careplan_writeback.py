@@ -430,3 +430,33 @@ def test_draining_prunes_done_items_older_than_the_setting(
     assert len(store.outbox_list()) == 1
     drain_configured(settings, store, session, datetime.now(UTC) + timedelta(days=8))
     assert store.outbox_list() == []
+
+
+def test_concurrent_failing_hooks_count_one_attempt(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session
+) -> None:
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=-1)
+    callers = 8
+    barrier = threading.Barrier(callers)
+    outcomes: list[str] = []
+
+    def hook() -> None:
+        barrier.wait()
+        delivery = deliver_careplan(
+            plan,
+            mode=WritebackMode.WRITE,
+            client=client(session, fresh_fhir.base_url),
+            scope=WRITE_SCOPE,
+            store=store,
+            now=NOW,
+        )
+        outcomes.append(delivery.outcome.state if delivery.outcome else "none")
+
+    threads = [threading.Thread(target=hook) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == ["queued"] * callers
+    (item,) = store.outbox_list("pending")
+    assert (item.attempts, item.next_attempt_at) == (1, NOW + backoff(0))
