@@ -341,14 +341,14 @@ def test_outbox_cli_lists_without_the_resource_and_retry_writes_it(
     drain_outbox(store, session, NOW + timedelta(minutes=1))  # 400: failed
     store.close()
 
-    assert writeback_cli._run(argparse.Namespace(json=True, all=False, retry=False)) == 0
+    assert writeback_cli._run(argparse.Namespace(json=True, all=False, retry=False, force=False)) == 0
     listed = json.loads(capsys.readouterr().out)["items"]
     assert [(i["status"], i["attempts"], i["resourceType"]) for i in listed] == [("failed", 2, "CarePlan")]
     assert PATIENT not in json.dumps(listed)
 
-    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True)) == 0
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=False)) == 0
     out = capsys.readouterr().out
-    assert "1 failed item(s) re-queued; written 1" in out
+    assert "1 failed item(s) re-queued, 0 waiting item(s) brought forward; written 1" in out
     assert "done" in out
     assert len(careplans_on(fresh_fhir, plan)) == 1
 
@@ -460,3 +460,34 @@ def test_concurrent_failing_hooks_count_one_attempt(
     assert outcomes == ["queued"] * callers
     (item,) = store.outbox_list("pending")
     assert (item.attempts, item.next_attempt_at) == (1, NOW + backoff(0))
+
+
+def test_outbox_cli_retry_force_tries_items_not_yet_due(
+    fresh_fhir: Any,
+    plan: BuiltCarePlan,
+    session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BONEMET_DATABASE_URL", raising=False)
+    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOWLIST", fresh_fhir.base_url)
+    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {
+        "mode": WritebackMode.WRITE,
+        "scope": WRITE_SCOPE,
+        "store": store,
+        "now": datetime.now(UTC),
+    }
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    store.close()
+
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=False)) == 0
+    assert "written 0" in capsys.readouterr().out  # its backoff has not run out
+    assert careplans_on(fresh_fhir, plan) == []
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=True)) == 0
+    assert "1 waiting item(s) brought forward; written 1" in capsys.readouterr().out
+    assert len(careplans_on(fresh_fhir, plan)) == 1
+    assert writeback_cli._run(argparse.Namespace(json=False, all=False, retry=False, force=True)) == 2

@@ -213,6 +213,17 @@ class TestOutbox:
         assert (item.key, item.status, item.location) == ("k2", "done", "CarePlan/9")
         assert store.outbox_get("absent") is None
 
+    def test_make_due_brings_waiting_items_forward_without_counting_an_attempt(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        for key in ("waiting", "failed"):
+            self.put(store, key)
+        store.outbox_mark_failed("waiting", "HTTP 503", now + timedelta(hours=1))
+        store.outbox_mark_failed("failed", "HTTP 400", None)
+        assert store.outbox_due(now, 10) == []
+        assert store.outbox_make_due(now) == 1
+        [due] = store.outbox_due(now, 10)
+        assert (due.key, due.attempts) == ("waiting", 1)
+
     def test_pruning_removes_only_old_done_items(self, store: Store) -> None:
         for key in ("pending", "failed", "done"):
             self.put(store, key)

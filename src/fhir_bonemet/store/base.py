@@ -144,6 +144,10 @@ class Store(Protocol):
     def outbox_get(self, key: str) -> OutboxItem | None:
         """The item queued under ``key`` (one indexed lookup, whatever the size of the outbox)."""
 
+    def outbox_make_due(self, now: datetime) -> int:
+        """Bring every pending item waiting for a later retry forward to ``now`` (attempts unchanged);
+        returns how many (an operator's ``outbox --retry --force``)."""
+
     def outbox_prune_done(self, before: datetime) -> int:
         """Delete done items last updated before ``before``; returns how many.  Pending and failed items
         are never pruned."""

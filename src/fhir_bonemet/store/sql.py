@@ -275,6 +275,15 @@ class SqlStore(ABC):
         )
         return self._outbox(rows[0]) if rows else None
 
+    def outbox_make_due(self, now: datetime) -> int:
+        at = self._ts_in(to_utc(now))
+        count, _ = self._run(
+            "UPDATE outbox SET next_attempt_at = ?, updated_at = ? "
+            "WHERE status = 'pending' AND next_attempt_at > ?",
+            (at, self._ts_in(utc_now()), at),
+        )
+        return max(count, 0)
+
     def outbox_prune_done(self, before: datetime) -> int:
         count, _ = self._run(
             "DELETE FROM outbox WHERE status = 'done' AND updated_at < ?", (self._ts_in(to_utc(before)),)
