@@ -184,3 +184,32 @@ def test_read_issues_are_reported_even_when_no_card_is_shown(client: TestClient)
     assert answer["cards"] == []
     issues = answer["extension"][READ_ISSUES_EXTENSION]
     assert any(issue["location"].startswith("prefetch.conditions") for issue in issues), issues
+
+
+@pytest.mark.parametrize(
+    "fhir_server", ["https://fhir.not-allowlisted.example/r4", "https://user:secret@fhir.example.org/r4"]
+)
+def test_write_mode_with_a_server_it_may_not_call_suggests_the_plan(tmp_path: Path, fhir_server: str) -> None:
+    settings = Settings(
+        auth_required=False,
+        data_dir=tmp_path,
+        writeback_mode="write",
+        fhir_server_allowlist=("https://fhir.example.org/r4",),
+        fhir_server_allow_any=False,
+    )
+    workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
+    body = request_for("rib-blastic-ecog1")
+    body["fhirServer"] = fhir_server
+    body["fhirAuthorization"] = {
+        "access_token": "hook-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read user/CarePlan.write",
+        "subject": "Practitioner/bm-demo-clinician",
+    }
+    with TestClient(create_app(settings, hook_handler=workflow)) as client:
+        response = client.post(PV, json=body)
+    assert response.status_code == 200, response.text
+    exercise = next(c for c in response.json()["cards"] if c["extension"][RULES][0].startswith("EX"))
+    actions = [a for s in exercise["suggestions"] for a in s["actions"]]
+    assert any(a.get("resource", {}).get("resourceType") == "CarePlan" for a in actions)

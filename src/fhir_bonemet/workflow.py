@@ -24,7 +24,7 @@ from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignCo
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
-from fhir_bonemet.client.policy import server_policy
+from fhir_bonemet.client.policy import FhirServerNotAllowedError, server_policy
 from fhir_bonemet.client.prefetch import PrefetchLimits, PrefetchRequest, PrefetchResolver
 from fhir_bonemet.core.model.catalogue import validate_catalogue
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
@@ -185,16 +185,25 @@ class Workflow:
         if deps.settings.writeback_mode != "write" or request.fhirServer is None:
             return None
         auth = request.fhirAuthorization
-        return FhirClient(
-            deps.session,
-            request.fhirServer,
-            policy=server_policy(deps.settings),
-            access_token=auth.access_token.get_secret_value() if auth is not None else None,
-            timeouts=Timeouts(
-                deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
-            ),
-            deadline=deadline,
-        )
+        try:
+            return FhirClient(
+                deps.session,
+                request.fhirServer,
+                policy=server_policy(deps.settings),
+                access_token=auth.access_token.get_secret_value() if auth is not None else None,
+                timeouts=Timeouts(
+                    deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
+                ),
+                deadline=deadline,
+            )
+        except FhirServerNotAllowedError:
+            # Not a server this service may send the token to (not allowlisted, or credentials in the URL):
+            # nothing is written, and the plan travels in the card as a suggestion instead.
+            log.warning(
+                "careplan write-back skipped: fhirServer not allowed",
+                extra={"hookInstance": request.hookInstance},
+            )
+            return None
 
 
 def _authorization(request: CDSRequest) -> Mapping[str, Any] | None:
