@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     fhir_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     fhir_read_timeout_seconds: float = Field(default=5.0, gt=0)
     prefetch_page_cap: int = Field(default=10, ge=1)
+    # Largest FHIR response read (streamed and cut off beyond it): parsed JSON takes many times its size in
+    # memory, so this bounds what one hook call can make the process hold.
+    fhir_max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     # One budget per hook call for everything it sends out (prefetch pages, the CarePlan write): each
     # request gets the time left, and the call answers with what it has when the budget is spent.
     hook_deadline_seconds: float = Field(default=8.0, gt=0, le=60)

@@ -84,6 +84,7 @@ class Workflow:
         limits = PrefetchLimits(
             timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
             max_pages=settings.prefetch_page_cap,
+            max_response_bytes=settings.fhir_max_response_bytes,
         )
         return PrefetchResolver(deps.session, server_policy(settings), limits)
 
@@ -194,6 +195,7 @@ class Workflow:
                 timeouts=Timeouts(
                     deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
                 ),
+                max_response_bytes=deps.settings.fhir_max_response_bytes,
                 deadline=deadline,
             )
         except FhirServerNotAllowedError:

@@ -158,3 +158,11 @@ def test_the_single_writeback_token_needs_exactly_one_allowlisted_server() -> No
         )
     with pytest.raises(ValidationError, match="writeback_tokens"):
         Settings(writeback_token="x")
+
+
+def test_fhir_responses_are_capped_at_8_mib_by_default_and_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().fhir_max_response_bytes == 8 * 1024 * 1024
+    monkeypatch.setenv("BONEMET_FHIR_MAX_RESPONSE_BYTES", "1048576")
+    assert Settings().fhir_max_response_bytes == 1048576

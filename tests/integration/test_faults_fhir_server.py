@@ -90,7 +90,7 @@ def resolve_through(
         (Fault("status", path="Observation", status=429, retry_after="30"), "429"),
         (Fault("drop", path="Observation"), "request failed"),
         (Fault("malformed", path="Observation"), "not JSON"),
-        (Fault("huge", path="Observation"), "larger than"),
+        (Fault("huge", path="Observation"), "larger than 8388608 bytes"),
     ],
     ids=lambda value: value.mode if isinstance(value, Fault) else None,
 )

@@ -59,6 +59,7 @@ class PrefetchLimits:
     # Concurrent fetches per hook call: enough for every key of a service, so a uniformly slow server
     # costs one round trip, not several in a row.
     max_workers: int = 16
+    max_response_bytes: int = 8 * 1024 * 1024  # per response, streamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,7 @@ class PrefetchResolver:
             access_token=token,
             timeouts=self.limits.timeouts,
             max_pages=self.limits.max_pages,
+            max_response_bytes=self.limits.max_response_bytes,
             deadline=deadline,
         )
 
