@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     services_dir: Path = SERVICES.default
     profiles_dir: Path = PROFILES.default
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # On SIGTERM, requests in flight get this long to finish before they are cut off (rolling deploys).
+    shutdown_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
     # --- JWT verification of the calling CDS client ----------------------------------------------------
     auth_required: bool = True

@@ -78,7 +78,14 @@ def _serve(args: argparse.Namespace) -> int:
         "starting",
         extra={"host": settings.host, "port": settings.port, "auth_required": settings.auth_required},
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+    )
     return 0
 
 
