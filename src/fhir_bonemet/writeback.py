@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -212,6 +213,7 @@ def drain_outbox(
     (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it.
     ``token_for(base_url)`` is the service's own credential for that server (None: no Authorization)."""
     report = DrainReport()
+    timeouts = timeouts or Timeouts()
     for item in store.outbox_due(now, limit):
         try:
             client = FhirClient(
@@ -219,7 +221,10 @@ def drain_outbox(
                 item.fhir_base,
                 policy=policy or ServerPolicy([item.fhir_base]),
                 access_token=token_for(item.fhir_base),
-                timeouts=timeouts or Timeouts(),
+                timeouts=timeouts,
+                # Each retry gets one connect and one read timeout in all, however slowly the server
+                # answers, so one stuck server cannot hold the worker (or the shutdown waiting for it).
+                deadline=time.monotonic() + timeouts.connect + timeouts.read,
             )
             resource = json.loads(item.body_json)
             if item.if_none_exist:

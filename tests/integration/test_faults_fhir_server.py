@@ -225,3 +225,29 @@ def test_a_created_plan_whose_answer_is_unreadable_is_confirmed_not_offered_agai
         store.close()
     found = requests.get(f"{fresh_fhir.base_url}/CarePlan", timeout=10).json()
     assert len(found.get("entry", [])) == 1
+
+
+def test_an_outbox_retry_against_a_dripping_server_ends_within_its_budget(
+    service: TestClient, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    proxy.add(Fault("status", path="CarePlan", method="POST", status=503, count=1))
+    timed_hook(service, hook_request(proxy.base_url, "patient/*.read user/CarePlan.write"))  # queued
+    proxy.add(Fault("drip", path="CarePlan", method="POST", seconds=0.05))
+    settings = Settings(
+        data_dir=tmp_path,
+        fhir_server_allowlist=(proxy.base_url,),
+        fhir_connect_timeout_seconds=0.5,
+        fhir_read_timeout_seconds=1.0,
+    )
+    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    try:
+        started = time.monotonic()
+        with requests.Session() as http:
+            report = drain_configured(settings, store, http, datetime.now(UTC) + timedelta(minutes=5))
+        elapsed = time.monotonic() - started
+        assert report.retrying == 1  # a timeout is transient: still queued, nothing lost
+        assert elapsed <= 1.5 + SLACK, f"the retry held the worker for {elapsed:.2f} s"
+        [item] = store.outbox_list("pending")
+        assert "deadline" in (item.last_error or "")
+    finally:
+        store.close()
