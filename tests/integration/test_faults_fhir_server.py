@@ -251,3 +251,17 @@ def test_an_outbox_retry_against_a_dripping_server_ends_within_its_budget(
         assert "deadline" in (item.last_error or "")
     finally:
         store.close()
+
+
+def test_a_uniformly_slow_server_costs_one_round_trip_not_one_per_batch_of_keys(
+    service: TestClient, proxy: FaultProxy
+) -> None:
+    # Every request takes 1.2 s: fetched all at once the keys are read by 1.2 s; four at a time, the
+    # later ones would miss the 2 s deadline.
+    proxy.add(Fault("slow", method="GET", seconds=1.2))
+    request = hook_request(proxy.base_url, "patient/*.read")
+    request.pop("prefetch", None)
+    body, elapsed = timed_hook(service, request)
+    assert elapsed <= HOOK_DEADLINE + SLACK
+    assert READ_ISSUES_EXTENSION not in body.get("extension", {}), body.get("extension")
+    assert len([seen for seen in proxy.seen if seen[0] == "GET"]) >= 7
