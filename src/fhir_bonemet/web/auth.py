@@ -1,16 +1,17 @@
 """Verification of the CDS client's JWT (``Authorization: Bearer <JWT>``), per CDS Hooks 2.0.
 
-Checks, in order: a bearer token is present; header ``alg`` is in the configured allowlist (``none`` and
-HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is present; ``iss`` is a trusted
-issuer; the key comes from that issuer's configured JWK Set or from an allowlisted ``jku``; the signature;
-``aud`` equals the URL of the endpoint called, built from the configured public base URL (never from the
-``Host`` header); ``exp``, ``iat`` and ``jti`` are present, ``exp``/``nbf``/``iat`` hold with a small
-leeway, and the token lives no longer than the replay cache remembers; ``tenant`` is allowlisted when the
-issuer has a tenant list; ``jti`` was not seen before from that issuer.
+Checks, in order.  First everything that needs no key, so a forged or stale token never makes the service
+fetch a JWK Set: a bearer token is present and at most :data:`MAX_TOKEN_BYTES`; header ``alg`` is in the
+configured allowlist (``none`` and HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is
+present; the signature has the size ``alg`` implies; ``aud`` equals the URL of the endpoint called, built
+from the configured public base URL (never from the ``Host`` header); ``exp``, ``iat`` and ``jti`` are
+present, the dates are JSON numbers and hold with a small leeway, and the token lives no longer than the
+replay cache remembers; ``iss`` is a trusted issuer; ``tenant`` is allowlisted when the issuer has a tenant
+list.  Then the key, from the issuer's configured JWK Set or an allowlisted ``jku``; the signature (and
+the claims again, now signed); last, ``jti`` was not seen before from that issuer.
 
 The replay cache lives in the store (:class:`StoreReplayCache`), so every process and host sharing one
-database refuses a token any of them accepted, and a restart forgets nothing.  Tokens larger than
-:data:`MAX_TOKEN_BYTES` are refused before they are parsed.
+database refuses a token any of them accepted, and a restart forgets nothing.
 
 Any failure raises :class:`AuthenticationError` whose message is for the log only; the caller gets a bare
 401.  The token itself is never logged.
