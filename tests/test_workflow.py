@@ -156,3 +156,62 @@ def test_example_request_command_prints_a_request_the_service_answers(
     assert "fhirServer" not in body
     cards = rule_ids(client.post(PV, json=body))
     assert any("R03" in ids for ids in cards)
+
+
+def test_unusable_input_log_lines_carry_no_resource_ids(client: TestClient, caplog: Any) -> None:
+    body = request_for("suspected-cord-compression")
+    observation = body["prefetch"]["observations-flags"]["entry"][0]["resource"]
+    observation["effectiveDateTime"] = 12  # unusable: skipped with an issue naming where
+    observation["code"] = "not a CodeableConcept"
+    body["prefetch"]["observations-flags"]["entry"].append(
+        {"resource": {"resourceType": "Observation", "id": 7}}
+    )
+    with caplog.at_level("WARNING", logger="fhir_bonemet"):
+        assert client.post(PV, json=body).status_code == 200
+    skipped = [r for r in caplog.records if r.getMessage() == "unusable input skipped"]
+    assert skipped
+    logged = json.dumps([{"location": r.location, "reason": r.reason} for r in skipped])  # type: ignore[attr-defined]
+    assert "Observation/{id}" in logged
+    for identifier in ("bm-cord-compression", observation["id"]):
+        assert identifier not in logged
+
+
+def test_read_issues_are_reported_even_when_no_card_is_shown(client: TestClient) -> None:
+    # With its metastasis Condition unreadable the patient is not placed in the population, so no card:
+    # the answer must still say that data could not be read, instead of looking like "nothing to say".
+    body = request_for("suspected-cord-compression")
+    for entry in body["prefetch"]["conditions"]["entry"]:
+        entry["resource"]["id"] = 5
+    answer = client.post(PV, json=body).json()
+    assert answer["cards"] == []
+    issues = answer["extension"][READ_ISSUES_EXTENSION]
+    assert any(issue["location"].startswith("prefetch.conditions") for issue in issues), issues
+
+
+@pytest.mark.parametrize(
+    "fhir_server", ["https://fhir.not-allowlisted.example/r4", "https://user:secret@fhir.example.org/r4"]
+)
+def test_write_mode_with_a_server_it_may_not_call_suggests_the_plan(tmp_path: Path, fhir_server: str) -> None:
+    settings = Settings(
+        auth_required=False,
+        data_dir=tmp_path,
+        writeback_mode="write",
+        fhir_server_allowlist=("https://fhir.example.org/r4",),
+        fhir_server_allow_any=False,
+    )
+    workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
+    body = request_for("rib-blastic-ecog1")
+    body["fhirServer"] = fhir_server
+    body["fhirAuthorization"] = {
+        "access_token": "hook-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read user/CarePlan.write",
+        "subject": "Practitioner/bm-demo-clinician",
+    }
+    with TestClient(build_app(settings, handler=workflow)) as client:
+        response = client.post(PV, json=body)
+    assert response.status_code == 200, response.text
+    exercise = next(c for c in response.json()["cards"] if c["extension"][RULES][0].startswith("EX"))
+    actions = [a for s in exercise["suggestions"] for a in s["actions"]]
+    assert any(a.get("resource", {}).get("resourceType") == "CarePlan" for a in actions)

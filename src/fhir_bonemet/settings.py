@@ -55,6 +55,20 @@ def _is_absolute_http_url(value: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
+def _canonical_base(url: str) -> str:
+    """Scheme and host in lower case, without a default port or trailing slash: one spelling per server."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
 class TrustedIssuer(BaseModel):
     """Where the keys of one trusted JWT issuer come from, and which tenants it may speak for."""
 
@@ -100,6 +114,8 @@ class Settings(BaseSettings):
     services_dir: Path = SERVICES.default
     profiles_dir: Path = PROFILES.default
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # On SIGTERM, requests in flight get this long to finish before they are cut off (rolling deploys).
+    shutdown_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
     # --- JWT verification of the calling CDS client ----------------------------------------------------
     auth_required: bool = True
@@ -113,6 +129,8 @@ class Settings(BaseSettings):
     jti_cache_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     jwks_cache_ttl_seconds: int = Field(default=3600, ge=60)
     jwks_min_refetch_seconds: int = Field(default=60, ge=0)
+    # A jku download is abandoned after this long, however slowly the server sends its bytes.
+    jwks_download_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
     # --- HTTP surface -----------------------------------------------------------------------------------
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -130,13 +148,23 @@ class Settings(BaseSettings):
     # start of the fetches, so that the whole answer stays well under CDS Hooks' 500 ms guidance.  Pages
     # already read are kept; the cards then say that older history may be incomplete.
     prefetch_page_budget_ms: int = Field(default=300, ge=0, le=60000)
+    # Largest FHIR response read (streamed and cut off beyond it): parsed JSON takes many times its size in
+    # memory, so this bounds what one hook call can make the process hold.
+    fhir_max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    # One budget per hook call for everything it sends out (prefetch pages, the CarePlan write): each
+    # request gets the time left, and the call answers with what it has when the budget is spent.
+    hook_deadline_seconds: float = Field(default=8.0, gt=0, le=60)
 
     # --- Output -----------------------------------------------------------------------------------------
     writeback_mode: Literal["suggest", "write"] = "suggest"
-    # The service's own credential for retrying queued CarePlan writes: a hook's access token is transient
-    # and is never stored, so the outbox cannot reuse it.  Unset: retries go without Authorization.
+    # The service's own credentials for retrying queued CarePlan writes, per FHIR server base URL (a hook's
+    # access token is transient and never stored, so the outbox cannot reuse it).  A server without an
+    # entry gets retries without Authorization; no credential is ever sent to another server.
+    writeback_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # Older single credential: accepted only when exactly one FHIR server is allowlisted, and used only there.
     writeback_token: SecretStr | None = None
     outbox_retry_interval_seconds: float = Field(default=30.0, gt=0)
+    outbox_keep_done_days: int = Field(default=7, ge=1)  # written items are pruned after this long
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
     # Plan links (/plan/{token}): HMAC key (unset: one is generated and kept in data_dir) and lifetime.
     plan_link_secret: SecretStr | None = None
@@ -206,6 +234,35 @@ class Settings(BaseSettings):
         object.__setattr__(self, "trusted_issuers", merged)
         return self
 
+    @field_validator("writeback_tokens")
+    @classmethod
+    def _writeback_token_bases(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for url in value:
+            if not _is_absolute_http_url(url):
+                raise ValueError("every writeback_tokens key must be an absolute http(s) FHIR base URL")
+        return {_canonical_base(url): token for url, token in value.items()}
+
+    @model_validator(mode="after")
+    def _single_writeback_token_has_one_server(self) -> Settings:
+        if self.writeback_token is not None and len(self.fhir_server_allowlist) != 1:
+            raise ValueError(
+                "writeback_token is sent only to the one allowlisted FHIR server; with "
+                f"{len(self.fhir_server_allowlist)} allowlisted, set writeback_tokens "
+                '{"<FHIR base URL>": "<token>"} instead'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _allow_any_only_without_auth(self) -> Settings:
+        # With auth on, hook tokens belong to the EHRs that sent them; "any server" would let a caller
+        # name a fhirServer of its choosing and receive them.
+        if self.auth_required and self.fhir_server_allow_any:
+            raise ValueError(
+                "fhir_server_allow_any is allowed only with --no-auth; list the EHRs' FHIR base URLs in "
+                "fhir_server_allowlist instead"
+            )
+        return self
+
     @model_validator(mode="after")
     def _cors_wildcard_only_without_auth(self) -> Settings:
         if self.auth_required and "*" in self.cors_origins:
@@ -233,6 +290,15 @@ class Settings(BaseSettings):
         if self.fhir_server_allow_any is not None:
             return self.fhir_server_allow_any
         return not self.auth_required
+
+    def writeback_token_for(self, base_url: str) -> str | None:
+        """The service's own credential for the FHIR server at ``base_url``, if one is configured there."""
+        base = _canonical_base(base_url)
+        token = self.writeback_tokens.get(base)
+        if token is None and self.writeback_token is not None:
+            (only,) = self.fhir_server_allowlist
+            token = self.writeback_token if _canonical_base(only) == base else None
+        return (token.get_secret_value() or None) if token is not None else None
 
     @property
     def fhir_timeouts(self) -> tuple[float, float]:

@@ -10,6 +10,7 @@ validated: a broken file stops the service with a precise message instead of fai
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,7 +24,7 @@ from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignCo
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
-from fhir_bonemet.client.policy import server_policy
+from fhir_bonemet.client.policy import FhirServerNotAllowedError, server_policy
 from fhir_bonemet.client.prefetch import PrefetchLimits, PrefetchRequest, PrefetchResolver
 from fhir_bonemet.core.model.catalogue import validate_catalogue
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
@@ -88,12 +89,15 @@ class Workflow:
             timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
             max_pages=settings.prefetch_page_cap,
             page_budget_seconds=settings.prefetch_page_budget_ms / 1000,
+            max_response_bytes=settings.fhir_max_response_bytes,
         )
         return PrefetchResolver(deps.session, server_policy(settings), limits)
 
     def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
         context = request.context
         auth = request.fhirAuthorization
+        # One budget for every outbound call of this hook (prefetch pages, then the CarePlan write).
+        deadline = time.monotonic() + deps.settings.hook_deadline_seconds
         prefetch = self._resolver(deps).resolve(
             service.prefetch or {},
             PrefetchRequest(
@@ -104,6 +108,7 @@ class Workflow:
                 fhir_authorization=_authorization(request),
             ),
             required=frozenset(service.required_prefetch),
+            deadline=deadline,
         )
         draft_orders: Mapping[str, Any] | None = None
         selections: tuple[str, ...] = ()
@@ -131,7 +136,7 @@ class Workflow:
         delivery = deliver_careplan(
             plan,
             mode=WritebackMode(deps.settings.writeback_mode),
-            client=self._write_client(request, deps),
+            client=self._write_client(request, deps, deadline),
             scope=auth.scope if auth is not None else None,
             store=deps.store,
             now=datetime.now(UTC),
@@ -167,7 +172,9 @@ class Workflow:
                 "read_issues": len(issues),
             },
         )
-        extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues and cards else None
+        # Read issues travel even without cards: an empty answer must not pass for "nothing to say" when
+        # data could not be read.
+        extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues else None
         return CDSResponse(cards=cards, extension=extension)
 
     def _careplan(
@@ -208,19 +215,30 @@ class Workflow:
         )
         return link.url if link is not None else None
 
-    def _write_client(self, request: CDSRequest, deps: HookDeps) -> FhirClient | None:
+    def _write_client(self, request: CDSRequest, deps: HookDeps, deadline: float) -> FhirClient | None:
         if deps.settings.writeback_mode != "write" or request.fhirServer is None:
             return None
         auth = request.fhirAuthorization
-        return FhirClient(
-            deps.session,
-            request.fhirServer,
-            policy=server_policy(deps.settings),
-            access_token=auth.access_token.get_secret_value() if auth is not None else None,
-            timeouts=Timeouts(
-                deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
-            ),
-        )
+        try:
+            return FhirClient(
+                deps.session,
+                request.fhirServer,
+                policy=server_policy(deps.settings),
+                access_token=auth.access_token.get_secret_value() if auth is not None else None,
+                timeouts=Timeouts(
+                    deps.settings.fhir_connect_timeout_seconds, deps.settings.fhir_read_timeout_seconds
+                ),
+                max_response_bytes=deps.settings.fhir_max_response_bytes,
+                deadline=deadline,
+            )
+        except FhirServerNotAllowedError:
+            # Not a server this service may send the token to (not allowlisted, or credentials in the URL):
+            # nothing is written, and the plan travels in the card as a suggestion instead.
+            log.warning(
+                "careplan write-back skipped: fhirServer not allowed",
+                extra={"hookInstance": request.hookInstance},
+            )
+            return None
 
 
 def _authorization(request: CDSRequest) -> Mapping[str, Any] | None:
@@ -257,8 +275,6 @@ def _issue_list(issues: tuple[ReadIssue, ...]) -> list[dict[str, str]]:
 
 def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
     for issue in issues:
-        # Locations and reasons only: the reader never puts patient data into a ReadIssue.
-        log.warning(
-            "unusable input skipped",
-            extra={"hookInstance": hook_instance, "location": issue.location, "reason": issue.message},
-        )
+        # Locations and reasons only, resource ids removed (the reader never puts data values into a
+        # ReadIssue, but its locations name resources by id).
+        log.warning("unusable input skipped", extra={"hookInstance": hook_instance, **issue.loggable()})

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,7 @@ def deliver_careplan(
 
 def _queued_item(store: Store, key: str) -> OutboxItem | None:
     try:
-        return next((item for item in store.outbox_list() if item.key == key), None)
+        return store.outbox_get(key)
     except StoreError:
         log.warning("careplan write-back: outbox unreadable")
         return None
@@ -163,6 +164,11 @@ def write_careplan(
         if earlier is not None and earlier.status == "done":
             return WriteOutcome("existing", earlier.location, "written earlier through the outbox")
         return _queue(store, key, client.base_url, draft, str(exc), now)
+    if result.resource_id is None:
+        # The server took the plan (2xx) but its answer names no id (unreadable body, no Location): never
+        # offer a second create.  The outbox repeats the conditional create, which finds the plan and
+        # learns its id; until then the card says the write is being confirmed.
+        return _queue(store, key, client.base_url, draft, f"HTTP {result.status} without a CarePlan id", now)
     state: Literal["written", "existing"] = "written" if result.status == 201 else "existing"
     return WriteOutcome(state, _location("CarePlan", result.resource_id), f"HTTP {result.status}")
 
@@ -172,10 +178,14 @@ def _queue(
 ) -> WriteOutcome:
     body = json.dumps(draft.resource, separators=(",", ":"), ensure_ascii=False)
     try:
-        store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)  # False: already there (failed)
-        # The direct attempt counts as the first one: the worker waits one backoff step, which also leaves
-        # time for a server that answered too slowly to finish what it may still be doing.
-        store.outbox_mark_failed(key, error, now + backoff(0))
+        queued_here = store.outbox_put(key, base, "CarePlan", draft.if_none_exist, body)
+        # Another hook call for the same plan may have queued it since this one looked: its attempt is
+        # counted already, and counting every concurrent caller would push the retry out to the cap.
+        existing = None if queued_here else store.outbox_get(key)
+        if existing is None or existing.status != "pending":
+            # The direct attempt counts as the first one: the worker waits one backoff step, which also
+            # leaves time for a server that answered too slowly to finish what it may still be doing.
+            store.outbox_mark_failed(key, error, now + backoff(0))
     except StoreError:
         # Could not queue: say so, and let the plan travel in the card so it is still not lost.
         return WriteOutcome("rejected", reason="write failed and the outbox could not store it")
@@ -194,22 +204,27 @@ def drain_outbox(
     session: requests.Session,
     now: datetime,
     *,
-    token: str | None = None,
+    token_for: Callable[[str], str | None] = lambda base_url: None,
     policy: ServerPolicy | None = None,
     timeouts: Timeouts | None = None,
     limit: int = 20,
 ) -> DrainReport:
     """Try every due outbox item once: done on success, retried later on a transient error (backoff), failed
-    (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it."""
+    (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it.
+    ``token_for(base_url)`` is the service's own credential for that server (None: no Authorization)."""
     report = DrainReport()
+    timeouts = timeouts or Timeouts()
     for item in store.outbox_due(now, limit):
         try:
             client = FhirClient(
                 session,
                 item.fhir_base,
                 policy=policy or ServerPolicy([item.fhir_base]),
-                access_token=token,
-                timeouts=timeouts or Timeouts(),
+                access_token=token_for(item.fhir_base),
+                timeouts=timeouts,
+                # Each retry gets one connect and one read timeout in all, however slowly the server
+                # answers, so one stuck server cannot hold the worker (or the shutdown waiting for it).
+                deadline=time.monotonic() + timeouts.connect + timeouts.read,
             )
             resource = json.loads(item.body_json)
             if item.if_none_exist:
@@ -267,11 +282,14 @@ def drain_configured(
     """:func:`drain_outbox` with the settings' FHIR allowlist, timeouts and write-back credential."""
     policy = server_policy(settings)
     connect, read = settings.fhir_timeouts
+    # Done rows only serve as a memory of recent writes; the FHIR server's conditional create is the
+    # lasting guard against duplicates, so old ones can go (the outbox would otherwise only grow).
+    store.outbox_prune_done(now - timedelta(days=settings.outbox_keep_done_days))
     return drain_outbox(
         store,
         session,
         now,
-        token=writeback_token(settings),
+        token_for=settings.writeback_token_for,
         policy=policy,
         timeouts=Timeouts(connect, read),
         limit=limit,
@@ -286,9 +304,3 @@ def start_outbox_worker(
     worker = OutboxWorker(lambda: drain_configured(settings, store, session, datetime.now(UTC)), interval)
     worker.start()
     return worker
-
-
-def writeback_token(settings: Settings) -> str | None:
-    """The service's own write-back credential (``writeback_token`` setting), if one is configured."""
-    value = settings.writeback_token
-    return value.get_secret_value() or None if value is not None else None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import time
 import uuid
@@ -114,10 +115,11 @@ class JwksAdapter(requests.adapters.BaseAdapter):
         response.request = request
         if self.fail or url not in self.sets:
             response.status_code = 503 if self.fail else 404
-            response._content = b"{}"
+            body = b"{}"
         else:
             response.status_code = 200
-            response._content = json.dumps(self.sets[url]).encode()
+            body = json.dumps(self.sets[url]).encode()
+        response.raw = io.BytesIO(body)
         response.headers["Content-Type"] = "application/json"
         return response
 

@@ -203,6 +203,12 @@ class TestRejected:
             ({"drop": ("exp",)}, "MissingRequiredClaimError"),
             ({"drop": ("iat",)}, "MissingRequiredClaimError"),
             ({"jti": ""}, "jti must be a non-empty string"),
+            # NumericDate claims are JSON numbers; a numeric string once made the service answer 500.
+            ({"exp": str(int(time.time()) + 300)}, "exp must be a JSON number"),
+            ({"iat": str(int(time.time()))}, "iat must be a JSON number"),
+            ({"nbf": str(int(time.time()) - 10)}, "nbf must be a JSON number"),
+            ({"iat": True}, "iat must be a JSON number"),
+            ({"padding": "x" * 70_000}, "JWT larger than 16384 bytes"),
         ],
     )
     def test_claim_and_header_failures(
@@ -427,3 +433,35 @@ class TestConfiguration:
         )
         assert response.headers.get("access-control-allow-origin") != "https://evil.example"
         assert response.headers.get("access-control-allow-origin") != "*"
+
+
+class TestKeyMaterial:
+    @pytest.mark.parametrize(
+        "bad_key",
+        [
+            {"kty": "oct", "kid": "shared", "k": "c2VjcmV0"},
+            {"kty": "EC", "kid": "leaked", "crv": "P-384", "x": "AA", "y": "AA", "d": "AA"},
+            {"kty": "RSA", "kid": "leaked", "n": "AA", "e": "AQAB", "p": "AA", "q": "AA"},
+        ],
+    )
+    def test_a_jwks_file_with_private_or_symmetric_keys_stops_start_up_naming_the_file(
+        self, tmp_path: Path, sandbox_signer: Signer, bad_key: dict[str, Any]
+    ) -> None:
+        path = tmp_path / "issuer-jwks.json"
+        path.write_text(json.dumps({"keys": [sandbox_signer.public_jwk, bad_key]}))
+        settings = Settings(
+            data_dir=tmp_path,
+            public_base_url=PUBLIC_BASE,
+            trusted_issuers={SANDBOX_ISS: TrustedIssuer(jwks_file=path)},
+        )
+        with pytest.raises(ConfigurationError, match=r"issuer-jwks\.json.*private or symmetric") as info:
+            build_app(settings, handler=RecordingHandler())
+        assert bad_key.get("d", bad_key.get("k", bad_key.get("p"))) not in str(info.value)
+
+    def test_a_downloaded_key_set_with_private_keys_is_not_used(
+        self, tmp_path: Path, jwks_session: requests.Session, jwks_adapter: JwksAdapter, epic_signer: Signer
+    ) -> None:
+        jwks_adapter.sets[EPIC_JKU] = {"keys": [{**epic_signer.public_jwk, "d": "c2VjcmV0"}]}
+        settings = Settings(data_dir=tmp_path, trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))})
+        with pytest.raises(AuthenticationError, match="no key"):
+            KeyResolver(settings, jwks_session).key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384")

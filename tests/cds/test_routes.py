@@ -399,7 +399,14 @@ class TestDefaultHandler:
         body["prefetch"] = {"patient": None, "conditions": None}
         body.pop("fhirServer", None)
         body.pop("fhirAuthorization", None)
-        assert client.post(PV, json=body).json() == {"cards": []}
+        answer = client.post(PV, json=body).json()
+        assert answer["cards"] == []
+        # The keys it could not fetch are still reported: an empty answer is not "all data was read".
+        issues = answer["extension"]["org.fhir-bonemet.read-issues"]
+        assert {issue["location"] for issue in issues} >= {
+            "prefetch.observations-labs",
+            "prefetch.procedures",
+        }
 
     def test_a_broken_conceptmap_stops_the_service_at_start_up(
         self, open_settings: Settings, store: SqliteStore, tmp_path: Path

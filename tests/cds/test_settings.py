@@ -111,3 +111,41 @@ def test_public_base_url_must_be_a_plain_absolute_url(url: str) -> None:
 def test_body_limit_has_a_floor() -> None:
     with pytest.raises(ValidationError, match="max_body_bytes"):
         Settings(max_body_bytes=10)
+
+
+def test_allow_any_fhir_server_is_refused_with_auth_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOW_ANY", "true")
+    with pytest.raises(ValidationError, match="only with --no-auth"):
+        Settings()
+    assert Settings(auth_required=False).allows_any_fhir_server
+
+
+def test_writeback_tokens_go_only_to_their_own_server() -> None:
+    settings = Settings(
+        fhir_server_allowlist=("https://a.example/fhir", "https://b.example/r4"),
+        writeback_tokens={"HTTPS://A.example:443/fhir/": "token-a"},
+    )
+    assert settings.writeback_token_for("https://a.example/fhir") == "token-a"
+    assert settings.writeback_token_for("https://b.example/r4") is None
+    assert settings.writeback_token_for("https://a.example/fhir-other") is None
+    assert "token-a" not in repr(settings)
+
+
+def test_the_single_writeback_token_needs_exactly_one_allowlisted_server() -> None:
+    one = Settings(fhir_server_allowlist=("https://a.example/fhir",), writeback_token="legacy")
+    assert one.writeback_token_for("https://a.example/fhir/") == "legacy"
+    assert one.writeback_token_for("https://b.example/fhir") is None
+    with pytest.raises(ValidationError, match="writeback_tokens"):
+        Settings(
+            fhir_server_allowlist=("https://a.example/fhir", "https://b.example/r4"), writeback_token="x"
+        )
+    with pytest.raises(ValidationError, match="writeback_tokens"):
+        Settings(writeback_token="x")
+
+
+def test_fhir_responses_are_capped_at_8_mib_by_default_and_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().fhir_max_response_bytes == 8 * 1024 * 1024
+    monkeypatch.setenv("BONEMET_FHIR_MAX_RESPONSE_BYTES", "1048576")
+    assert Settings().fhir_max_response_bytes == 1048576

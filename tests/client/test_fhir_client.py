@@ -270,6 +270,46 @@ def test_next_links_to_another_origin_are_never_followed(next_url: str) -> None:
     assert len(result.bundle["entry"]) == 1
 
 
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://fhir.example.org/admin/steal",
+        "/admin/steal",
+        "../admin",
+        "https://fhir.example.org/r4/../admin",
+        "https://fhir.example.org/r4/%2e%2e/admin",
+        "https://fhir.example.org/r4/%2E%2E/admin",
+        "https://fhir.example.org/r4/.%2e/admin",
+        "Observation/%2e%2e/%2e%2e/admin",
+        "https://fhir.example.org/r4%2f..%2fadmin",
+        "https://fhir.example.org/r4-admin/Observation?page=2",
+        "https://fhir.example.org/r4/./Observation?page=2",
+    ],
+)
+def test_next_links_outside_the_fhir_base_are_never_followed(next_url: str) -> None:
+    fake = FakeFhir()
+    fake.add("GET", f"{BASE}/Observation?patient=p", Reply(json_body=bundle(obs(1), next_url=next_url)))
+    result = client(fake).search("Observation?patient=p")
+    assert [seen.url for seen in fake.seen] == [f"{BASE}/Observation?patient=p"]
+    assert result.truncated
+    assert "leaves the FHIR base path" in (result.stop_reason or "")
+    assert len(result.bundle["entry"]) == 1
+
+
+def test_a_next_link_on_the_base_itself_is_followed() -> None:
+    # HAPI pages with "<base>?_getpages=…": the base path itself, with a query.
+    fake = FakeFhir()
+    fake.add(
+        "GET",
+        f"{BASE}/Observation?patient=p",
+        Reply(json_body=bundle(obs(1), next_url=f"{BASE}?_getpages=x")),
+    )
+    fake.add("GET", f"{BASE}?_getpages=x", Reply(json_body=bundle(obs(2))))
+    result = client(fake).search("Observation?patient=p")
+    assert not result.truncated
+    assert result.pages == 2
+
+
 def test_a_next_link_that_loops_stops_paging() -> None:
     fake = FakeFhir()
     fake.add(

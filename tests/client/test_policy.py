@@ -50,7 +50,7 @@ def test_any_fhir_server_only_without_auth_unless_explicit() -> None:
     local = "http://localhost:8081/fhir"
     assert _allowed(Settings(auth_required=False), local)
     assert not _allowed(Settings(), local)
-    assert _allowed(Settings(fhir_server_allow_any=True), local)
+    assert _allowed(Settings(auth_required=False, fhir_server_allow_any=True), local)
     assert not _allowed(Settings(auth_required=False, fhir_server_allow_any=False), local)
     # Even "any server" means any http(s) server.
     assert not _allowed(Settings(auth_required=False), "file:///etc/passwd")

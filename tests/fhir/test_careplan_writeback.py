@@ -277,12 +277,34 @@ def test_retries_use_the_service_credential_and_the_hook_token_is_never_stored(
     )
     fresh_fhir.set_token("service-token-456")
     fresh_fhir.clear_requests()
-    assert drain_outbox(store, session, NOW + timedelta(minutes=1), token="service-token-456") == DrainReport(
-        written=1
+    settings = Settings(
+        data_dir=tmp_path,
+        fhir_server_allowlist=(fresh_fhir.base_url,),
+        writeback_tokens={fresh_fhir.base_url: "service-token-456"},
     )
+    assert drain_configured(settings, store, session, NOW + timedelta(minutes=1)) == DrainReport(written=1)
     assert [r["auth"] for r in posts(fresh_fhir)] == ["valid"]
     database = b"".join(p.read_bytes() for p in tmp_path.glob("bonemet.sqlite3*"))
     assert b"hook-token-123" not in database
+    assert b"service-token-456" not in database
+
+
+def test_a_retry_never_carries_the_credential_of_another_server(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session, tmp_path: Path
+) -> None:
+    other = "https://other-ehr.example/fhir"
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {"mode": WritebackMode.WRITE, "scope": WRITE_SCOPE, "store": store, "now": NOW}
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    fresh_fhir.set_token("token-of-the-other-server")
+    fresh_fhir.clear_requests()
+    settings = Settings(
+        data_dir=tmp_path,
+        fhir_server_allowlist=(fresh_fhir.base_url, other),
+        writeback_tokens={other: "token-of-the-other-server"},
+    )
+    assert drain_configured(settings, store, session, NOW + timedelta(minutes=1)) == DrainReport(failed=1)
+    assert [r["auth"] for r in posts(fresh_fhir)] == ["missing"]
 
 
 def test_a_permanently_refused_retry_fails_and_can_be_requeued(
@@ -319,14 +341,14 @@ def test_outbox_cli_lists_without_the_resource_and_retry_writes_it(
     drain_outbox(store, session, NOW + timedelta(minutes=1))  # 400: failed
     store.close()
 
-    assert writeback_cli._run(argparse.Namespace(json=True, all=False, retry=False)) == 0
+    assert writeback_cli._run(argparse.Namespace(json=True, all=False, retry=False, force=False)) == 0
     listed = json.loads(capsys.readouterr().out)["items"]
     assert [(i["status"], i["attempts"], i["resourceType"]) for i in listed] == [("failed", 2, "CarePlan")]
     assert PATIENT not in json.dumps(listed)
 
-    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True)) == 0
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=False)) == 0
     out = capsys.readouterr().out
-    assert "1 failed item(s) re-queued; written 1" in out
+    assert "1 failed item(s) re-queued, 0 waiting item(s) brought forward; written 1" in out
     assert "done" in out
     assert len(careplans_on(fresh_fhir, plan)) == 1
 
@@ -364,3 +386,108 @@ def test_retry_worker_never_calls_a_server_off_the_allowlist(
     assert fresh_fhir.requests_seen() == []
     (failed,) = store.outbox_list("failed")
     assert "allowlist" in (failed.last_error or "")
+
+
+class _NoFullScans(SqliteStore):
+    """A store that fails any listing of the whole outbox: the hook path must look items up by key."""
+
+    def outbox_list(self, status: Any = None) -> Any:
+        raise AssertionError("a hook call read the whole outbox")
+
+
+def test_a_hook_write_looks_its_plan_up_by_key_not_by_reading_the_outbox(
+    fresh_fhir: Any, plan: BuiltCarePlan, session: requests.Session, tmp_path: Path
+) -> None:
+    store = _NoFullScans(tmp_path / "scan.sqlite3")
+    try:
+        fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+        kwargs: dict[str, Any] = {
+            "mode": WritebackMode.WRITE,
+            "scope": WRITE_SCOPE,
+            "store": store,
+            "now": NOW,
+        }
+        assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+        again = deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs)
+        assert again.outcome is not None
+        assert again.outcome.state == "queued"
+    finally:
+        store.close()
+
+
+def test_draining_prunes_done_items_older_than_the_setting(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session, tmp_path: Path
+) -> None:
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {"mode": WritebackMode.WRITE, "scope": WRITE_SCOPE, "store": store, "now": NOW}
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    settings = Settings(
+        data_dir=tmp_path, fhir_server_allowlist=(fresh_fhir.base_url,), outbox_keep_done_days=7
+    )
+    assert drain_configured(settings, store, session, datetime.now(UTC) + timedelta(minutes=1)).written == 1
+    assert [i.status for i in store.outbox_list()] == ["done"]
+    drain_configured(settings, store, session, datetime.now(UTC) + timedelta(days=6))
+    assert len(store.outbox_list()) == 1
+    drain_configured(settings, store, session, datetime.now(UTC) + timedelta(days=8))
+    assert store.outbox_list() == []
+
+
+def test_concurrent_failing_hooks_count_one_attempt(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session
+) -> None:
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=-1)
+    callers = 8
+    barrier = threading.Barrier(callers)
+    outcomes: list[str] = []
+
+    def hook() -> None:
+        barrier.wait()
+        delivery = deliver_careplan(
+            plan,
+            mode=WritebackMode.WRITE,
+            client=client(session, fresh_fhir.base_url),
+            scope=WRITE_SCOPE,
+            store=store,
+            now=NOW,
+        )
+        outcomes.append(delivery.outcome.state if delivery.outcome else "none")
+
+    threads = [threading.Thread(target=hook) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == ["queued"] * callers
+    (item,) = store.outbox_list("pending")
+    assert (item.attempts, item.next_attempt_at) == (1, NOW + backoff(0))
+
+
+def test_outbox_cli_retry_force_tries_items_not_yet_due(
+    fresh_fhir: Any,
+    plan: BuiltCarePlan,
+    session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BONEMET_DATABASE_URL", raising=False)
+    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOWLIST", fresh_fhir.base_url)
+    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
+    kwargs: dict[str, Any] = {
+        "mode": WritebackMode.WRITE,
+        "scope": WRITE_SCOPE,
+        "store": store,
+        "now": datetime.now(UTC),
+    }
+    assert deliver_careplan(plan, client=client(session, fresh_fhir.base_url), **kwargs).queued
+    store.close()
+
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=False)) == 0
+    assert "written 0" in capsys.readouterr().out  # its backoff has not run out
+    assert careplans_on(fresh_fhir, plan) == []
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=True)) == 0
+    assert "1 waiting item(s) brought forward; written 1" in capsys.readouterr().out
+    assert len(careplans_on(fresh_fhir, plan)) == 1
+    assert writeback_cli._run(argparse.Namespace(json=False, all=False, retry=False, force=True)) == 2

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from store_helpers import StoreFactory
 
-from fhir_bonemet.store.base import FeedbackItem, IssuedCard, Store, StoreError
+from fhir_bonemet.store.base import FeedbackItem, IssuedCard, Store, StoreError, utc_now
 
 T0 = datetime(2026, 3, 31, 14, 7, 12, 345000, tzinfo=UTC)
 
@@ -204,6 +204,35 @@ class TestOutbox:
         with pytest.raises(ValueError, match="outbox status"):
             store.outbox_list(status="lost")  # type: ignore[arg-type]
 
+    def test_one_item_is_read_by_its_key(self, store: Store) -> None:
+        self.put(store, "k1")
+        self.put(store, "k2")
+        store.outbox_mark_done("k2", "CarePlan/9")
+        item = store.outbox_get("k2")
+        assert item is not None
+        assert (item.key, item.status, item.location) == ("k2", "done", "CarePlan/9")
+        assert store.outbox_get("absent") is None
+
+    def test_make_due_brings_waiting_items_forward_without_counting_an_attempt(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        for key in ("waiting", "failed"):
+            self.put(store, key)
+        store.outbox_mark_failed("waiting", "HTTP 503", now + timedelta(hours=1))
+        store.outbox_mark_failed("failed", "HTTP 400", None)
+        assert store.outbox_due(now, 10) == []
+        assert store.outbox_make_due(now) == 1
+        [due] = store.outbox_due(now, 10)
+        assert (due.key, due.attempts) == ("waiting", 1)
+
+    def test_pruning_removes_only_old_done_items(self, store: Store) -> None:
+        for key in ("pending", "failed", "done"):
+            self.put(store, key)
+        store.outbox_mark_failed("failed", "HTTP 400", None)
+        store.outbox_mark_done("done", None)
+        assert store.outbox_prune_done(datetime.now(UTC) - timedelta(days=1)) == 0
+        assert store.outbox_prune_done(datetime.now(UTC) + timedelta(seconds=1)) == 1
+        assert [i.key for i in store.outbox_list()] == ["pending", "failed"]
+
     def test_unknown_keys_are_reported(self, store: Store) -> None:
         with pytest.raises(KeyError):
             store.outbox_mark_done("missing", None)
@@ -248,3 +277,49 @@ class TestPlanViews:
     def test_naive_expiry_is_rejected(self, store: Store) -> None:
         with pytest.raises(ValueError, match="timezone-aware"):
             store.plan_put("p", "pk", "{}", datetime(2026, 1, 1))
+
+
+class TestSeenTokens:
+    """Replay protection: a JWT id is accepted once by every store that shares the database."""
+
+    def test_a_token_id_is_remembered_once_per_issuer(self, store: Store) -> None:
+        until = utc_now() + timedelta(minutes=5)
+        assert store.remember_token("https://iss.example", "jti-1", until)
+        assert not store.remember_token("https://iss.example", "jti-1", until)
+        assert store.remember_token("https://other.example", "jti-1", until)
+
+    def test_an_expired_token_id_may_be_recorded_again(self, store: Store) -> None:
+        assert store.remember_token("iss", "jti-1", utc_now() - timedelta(seconds=1))
+        assert store.remember_token("iss", "jti-1", utc_now() + timedelta(minutes=5))
+        assert not store.remember_token("iss", "jti-1", utc_now() + timedelta(minutes=5))
+
+    def test_purge_forgets_only_expired_ids(self, store: Store) -> None:
+        now = utc_now()
+        store.remember_token("iss", "old", now - timedelta(seconds=1))
+        store.remember_token("iss", "live", now + timedelta(minutes=5))
+        assert store.purge_expired_tokens(now) == 1
+        assert not store.remember_token("iss", "live", now + timedelta(minutes=5))
+
+    def test_remembered_across_store_instances(self, make_store: StoreFactory) -> None:
+        # Two instances on one database stand for two service processes (or a restart).
+        first, second = make_store(), make_store()
+        until = utc_now() + timedelta(minutes=5)
+        assert first.remember_token("iss", "jti-1", until)
+        assert not second.remember_token("iss", "jti-1", until)
+
+    def test_concurrent_instances_accept_a_token_id_exactly_once(self, make_store: StoreFactory) -> None:
+        stores = [make_store() for _ in range(4)]
+        until = utc_now() + timedelta(minutes=5)
+        results: list[bool] = []
+        barrier = threading.Barrier(len(stores) * 3)
+
+        def attempt(store: Store) -> None:
+            barrier.wait()
+            results.append(store.remember_token("iss", "raced", until))
+
+        threads = [threading.Thread(target=attempt, args=(s,)) for s in stores for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [False] * 11 + [True]

@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from fhir_bonemet.cds.wire import InboundModel, NonEmptyStr
 from fhir_bonemet.store.base import FeedbackItem
@@ -47,20 +47,32 @@ def parse_rfc3339(value: Any) -> datetime:
         parsed = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
         )
-    except ValueError as exc:
-        raise ValueError("must be a valid calendar date and time") from exc
-    return parsed.astimezone(UTC)
+        # At the edges of the calendar (0001-01-01T00:00+01:00) the UTC instant does not exist.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("must be a valid calendar date and time representable in UTC") from exc
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000, and no clinician types it: refuse it as bad input (400)
+    # instead of letting the store fail (503).
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+Text = Annotated[NonEmptyStr, AfterValidator(_no_nul)]
 
 
 class FeedbackCoding(InboundModel):
-    code: NonEmptyStr
-    system: NonEmptyStr | None = None
-    display: NonEmptyStr | None = None
+    code: Text
+    system: Text | None = None
+    display: Text | None = None
 
 
 class OverrideReason(InboundModel):
     reason: FeedbackCoding | None = None
-    userComment: NonEmptyStr | None = None
+    userComment: Text | None = None
 
     @model_validator(mode="after")
     def _cds_fb_3(self) -> OverrideReason:
@@ -70,11 +82,11 @@ class OverrideReason(InboundModel):
 
 
 class AcceptedSuggestion(InboundModel):
-    id: NonEmptyStr
+    id: Text
 
 
 class Feedback(InboundModel):
-    card: NonEmptyStr
+    card: Text
     outcome: Literal["accepted", "overridden"]  # cds-fb-1
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: OverrideReason | None = None

@@ -1,8 +1,9 @@
-"""``fhir-bonemet outbox [--json] [--all] [--retry]``: pending and failed CarePlan writes.
+"""``fhir-bonemet outbox [--json] [--all] [--retry [--force]]``: pending and failed CarePlan writes.
 
 The listing shows what is waiting, how often it was tried, when it is tried next and the last error; never
 the resource itself (it holds patient data).  ``--retry`` puts failed items back in the queue and drains
-the queue once, with the service's write-back credential (``BONEMET_WRITEBACK_TOKEN``) or none.
+the queue once, with the service's write-back credential for each FHIR server (``BONEMET_WRITEBACK_TOKENS``)
+or none; ``--force`` also tries pending items whose backoff has not run out yet.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "force", False) and not args.retry:
+        print("--force only makes sense with --retry")
+        return 2
     from fhir_bonemet.settings import Settings
     from fhir_bonemet.store import open_store
     from fhir_bonemet.writeback import drain_configured, requeue_failed
@@ -77,10 +81,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.retry:
             now = datetime.now(UTC)
             requeued = requeue_failed(store, now)
+            forced = store.outbox_make_due(now) if args.force else 0
             with requests.Session() as session:
                 report = drain_configured(settings, store, session, now, limit=1000)
             print(
-                f"retry: {requeued} failed item(s) re-queued; written {report.written}, "
+                f"retry: {requeued} failed item(s) re-queued, {forced} waiting item(s) brought forward; "
+                f"written {report.written}, "
                 f"retrying later {report.retrying}, failed {report.failed}"
             )
         items = (
@@ -104,5 +110,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--all", action="store_true", help="also list completed writes")
     parser.add_argument(
         "--retry", action="store_true", help="re-queue failed writes and try every due write once now"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="with --retry: also try pending writes not yet due for a retry"
     )
     parser.set_defaults(func=_run)

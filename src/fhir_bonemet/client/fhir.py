@@ -8,8 +8,9 @@ Safety rules enforced here, before any byte leaves the process:
 
 * the server base URL must be http(s), without credentials, query or fragment, and allowed by the
   :class:`ServerPolicy` (an allowlist; "allow any" only by an explicit flag, for local development);
-* redirects are not followed, and ``link[relation=next]`` is only followed on the server's own origin,
-  so the bearer token is only ever sent to the server it was issued for;
+* redirects are not followed, and ``link[relation=next]`` is only followed when it stays under the FHIR
+  base (same origin and below the base path, no dot segments, plain or percent-encoded), so the bearer
+  token is only ever sent to the FHIR API it was issued for, never to ``/admin`` on the same host;
 * errors carry a redacted path (resource type and parameter names, no ids, values, host or token).
 """
 
@@ -22,7 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
@@ -141,6 +142,9 @@ class FhirClient:
             if origin_of(url) != self.origin:
                 truncated, reason = True, "the next link points to another server; it was not followed"
                 break
+            if not _under_base(link, url, self.base_url):
+                truncated, reason = True, "the next link leaves the FHIR base path; it was not followed"
+                break
             if url in seen:
                 truncated, reason = True, "the next link repeats an earlier page; paging stopped"
                 break
@@ -191,7 +195,9 @@ class FhirClient:
         url = self._absolute(resource_type)
         body = json.dumps(resource, separators=(",", ":")).encode("utf-8")
         headers = {**headers, "Content-Type": f"{FHIR_JSON}; charset=utf-8"}
-        status, payload, response_headers = self._transport.send("POST", url, body=body, headers=headers)
+        status, payload, response_headers = self._transport.send(
+            "POST", url, body=body, headers=headers, strict_json=False
+        )
         if status not in (200, 201):
             raise FhirClientError(
                 f"create answered {status}", status=status, url_path=redact_url(url, self.base_url)
@@ -222,6 +228,24 @@ class FhirClient:
         if problem or not isinstance(payload, dict):
             raise FhirClientError(f"response unusable: {problem}", status=status, url_path=path)
         return payload
+
+
+def _under_base(link: str, url: str, base_url: str) -> bool:
+    """True when the next link ``link`` (resolved to ``url``) names a path at or below the base path.
+
+    Dot segments are refused outright, in the link as written and percent-decoded, rather than resolved:
+    servers and proxies disagree on decoding ``%2e%2e``, and a FHIR server has no reason to send them.
+    An encoded slash or backslash is refused for the same reason.
+    """
+    raw_path = urlsplit(link).path
+    decoded = unquote(raw_path).replace("\\", "/")
+    if re.search(r"%2f|%5c", raw_path, re.IGNORECASE):
+        return False
+    if any(segment in (".", "..") for segment in (*raw_path.split("/"), *decoded.split("/"))):
+        return False
+    path = urlsplit(url).path
+    base_path = urlsplit(base_url).path.rstrip("/")
+    return path == base_path or path.startswith(base_path + "/")
 
 
 def _id_from_location(location: str | None, resource_type: str) -> str | None:

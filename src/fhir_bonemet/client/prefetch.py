@@ -50,17 +50,22 @@ __all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchRes
 
 log = logging.getLogger(__name__)
 
+PREFETCH_THREAD_PREFIX = "bonemet-prefetch"
+
 
 @dataclass(frozen=True, slots=True)
 class PrefetchLimits:
     timeouts: Timeouts = field(default_factory=Timeouts)
-    deadline_seconds: float = 4.0  # for all fetches of one hook call together
+    deadline_seconds: float = 4.0  # for all fetches of one hook call together, unless resolve() gets one
     # Next pages are only requested within this budget from the start of the hook's fetches (first pages
     # run under the overall deadline): the newest results come first, so what the budget cuts is history.
     # None: pages run under the overall deadline only.  The service sets it from the settings (300 ms).
     page_budget_seconds: float | None = None
     max_pages: int = 10  # per key, counting the first page
-    max_workers: int = 4  # concurrent fetches per hook call
+    # Concurrent fetches per hook call: enough for every key of a service, so a uniformly slow server
+    # costs one round trip, not several in a row.
+    max_workers: int = 16
+    max_response_bytes: int = 8 * 1024 * 1024  # per response, streamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +94,15 @@ class PrefetchResolver:
         templates: Mapping[str, str],
         request: PrefetchRequest,
         required: frozenset[str] = frozenset(),
+        deadline: float | None = None,
     ) -> PrefetchResult:
+        """``deadline`` (a :func:`time.monotonic` value) is the hook call's; without one, the limits'."""
         unknown = required - templates.keys()
         if unknown:
             raise ValueError(f"required prefetch keys without a template: {sorted(unknown)}")
         started = time.monotonic()
-        deadline = started + self.limits.deadline_seconds
+        if deadline is None:
+            deadline = started + self.limits.deadline_seconds
         budget = self.limits.page_budget_seconds
         paging_deadline = deadline if budget is None else min(deadline, started + budget)
         provided = request.prefetch if isinstance(request.prefetch, Mapping) else {}
@@ -163,13 +171,16 @@ class PrefetchResolver:
             for key in jobs:
                 results[key] = cannot_fetch(key, planned.get(key), str(exc))
             return results
-        executor = ThreadPoolExecutor(max_workers=min(self.limits.max_workers, len(jobs)))
+        executor = ThreadPoolExecutor(
+            max_workers=min(self.limits.max_workers, len(jobs)), thread_name_prefix=PREFETCH_THREAD_PREFIX
+        )
         try:
             futures: dict[Future[KeyOutcome], str] = {
                 executor.submit(job, client): key for key, job in jobs.items()
             }
-            # A little grace past the deadline: requests whose timeout was clipped to it end on their own.
-            wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.25)
+            # A few milliseconds of grace: every request's reads are clipped to the deadline and end on
+            # their own (the transport checks the clock between reads), so the threads are free by then.
+            wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.02)
             for future, key in futures.items():
                 if future.done() and future.exception() is None:
                     results[key] = after_plan(planned.get(key), future.result())
@@ -198,6 +209,7 @@ class PrefetchResolver:
             access_token=token,
             timeouts=self.limits.timeouts,
             max_pages=self.limits.max_pages,
+            max_response_bytes=self.limits.max_response_bytes,
             deadline=deadline,
             paging_deadline=paging_deadline,
         )

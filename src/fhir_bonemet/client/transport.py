@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from fhir_bonemet.client.urls import redact_url
 from fhir_bonemet.errors import FhirClientError
@@ -80,12 +81,22 @@ class Transport:
         self.deadline = deadline
 
     def send(
-        self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        strict_json: bool = True,
     ) -> tuple[int, object, Mapping[str, str]]:
+        """(status, parsed JSON body or None, headers).  ``strict_json=False``: an unreadable 2xx body is
+        None rather than an error (after a create, the status is what matters: the write happened)."""
         path = redact_url(url, self._base_url)
         attempts = 2 if method == "GET" else 1  # one retry of an idempotent read on a transient 5xx
         for attempt in range(attempts):
-            status, payload, response_headers = self._send_once(method, url, body, headers or {}, path)
+            status, payload, response_headers = self._send_once(
+                method, url, body, headers or {}, path, strict_json
+            )
             if (
                 status not in _TRANSIENT
                 or attempt + 1 == attempts
@@ -96,7 +107,13 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], path: str
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        path: str,
+        strict_json: bool,
     ) -> tuple[int, object, Mapping[str, str]]:
         left = self._time_left()
         if left <= 0:
@@ -117,6 +134,10 @@ class Transport:
             with response:
                 content = self._read_limited(response, path)
         except requests.Timeout:
+            if self._time_left() <= 0.005:  # the clipped wait ran into the hook's deadline
+                raise FhirTimeoutError(
+                    "no complete answer before the overall deadline", url_path=path
+                ) from None
             raise FhirTimeoutError(f"no answer within {timeout[1]:.1f} s", url_path=path) from None
         except requests.RequestException as exc:
             # The exception text contains the full URL (host, ids); keep only its class name.
@@ -127,12 +148,43 @@ class Transport:
             raise FhirClientError(
                 f"FHIR server redirected ({status}); redirects are not followed", status=status, url_path=path
             )
-        return status, _parse_json(content, status, path), response.headers
+        return status, _parse_json(content, status, path, strict_json), response.headers
 
     def _read_limited(self, response: requests.Response, path: str) -> bytes:
+        """The body, at most ``max_response_bytes``, and never past the deadline.
+
+        The read timeout alone cannot stop a server that drips a byte every second: each read returns
+        in time, the body never ends.  So every read takes what has arrived (``read1``), waits at most the
+        time left, and the clock is checked between reads.
+        """
+        raw = response.raw
+        if not isinstance(raw, urllib3.HTTPResponse):  # a custom transport adapter: no socket to watch
+            return self._collect(response.iter_content(chunk_size=65536), response, path)
+
+        def arriving() -> Iterator[bytes]:
+            while True:
+                left = self._time_left()
+                if left <= 0:
+                    raise FhirTimeoutError(
+                        "the answer was still arriving at the overall deadline", url_path=path
+                    )
+                _limit_socket_wait(raw, min(self.timeouts.read, left))
+                chunk = raw.read1(65536, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+
+        try:
+            return self._collect(arriving(), response, path)
+        except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+            raise requests.Timeout() from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise requests.ConnectionError(type(exc).__name__) from None
+
+    def _collect(self, chunks_in: Iterable[bytes], response: requests.Response, path: str) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(chunk_size=65536):
+        for chunk in chunks_in:
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise FhirClientError(
@@ -147,12 +199,20 @@ class Transport:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
 
-def _parse_json(content: bytes, status: int, path: str) -> object:
+def _limit_socket_wait(raw: urllib3.HTTPResponse, seconds: float) -> None:
+    """Let the next socket read wait at most ``seconds`` (the read timeout was fixed when it started)."""
+    connection = raw.connection
+    sock = getattr(connection, "sock", None) if connection is not None else None
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))
+
+
+def _parse_json(content: bytes, status: int, path: str, strict: bool = True) -> object:
     if not content.strip():
         return None
     try:
         return json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        if 200 <= status < 300:
+        if strict and 200 <= status < 300:
             raise FhirClientError("response is not JSON", status=status, url_path=path) from None
         return None  # an error page in HTML: the status says enough

@@ -12,6 +12,8 @@ What is stored, and why it is safe:
 - outbox: FHIR resources waiting to be written back (this does hold patient data, as the EHR will);
 - plan views: the rendered plan behind a signed plan link (clinical data, no name or identifier), kept only
   until the link expires; expired rows are purged.
+- seen tokens: (issuer, jti, expiry) of every accepted JWT, so a token is refused a second time by any
+  process sharing the database, and after a restart (replay protection); no patient data.
 
 All timestamps are timezone-aware UTC ``datetime`` objects; a naive datetime is a programming error.
 """
@@ -160,6 +162,25 @@ class Store(Protocol):
 
     def plan_purge(self, now: datetime) -> int:
         """Delete every plan view expired at ``now``; returns how many."""
+
+    def outbox_get(self, key: str) -> OutboxItem | None:
+        """The item queued under ``key`` (one indexed lookup, whatever the size of the outbox)."""
+
+    def outbox_make_due(self, now: datetime) -> int:
+        """Bring every pending item waiting for a later retry forward to ``now`` (attempts unchanged);
+        returns how many (an operator's ``outbox --retry --force``)."""
+
+    def outbox_prune_done(self, before: datetime) -> int:
+        """Delete done items last updated before ``before``; returns how many.  Pending and failed items
+        are never pruned."""
+
+    def remember_token(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        """Record a JWT id until ``expires_at``; False (nothing changed) when the pair is already recorded
+        and has not expired.  Atomic across every process sharing the database: of two concurrent calls
+        with one pair, exactly one gets True."""
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        """Forget recorded JWT ids whose expiry has passed; returns how many."""
 
 
 def to_utc(value: datetime) -> datetime:

@@ -101,6 +101,12 @@ def schema(row_number: str, timestamp: str) -> tuple[str, ...]:
         expires_at {timestamp} NOT NULL,
         created_at {timestamp} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS plan_views_expiry ON plan_views (expires_at)",
+        f"""CREATE TABLE IF NOT EXISTS seen_tokens (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at {timestamp} NOT NULL,
+        PRIMARY KEY (issuer, jti))""",
+        "CREATE INDEX IF NOT EXISTS seen_tokens_expiry ON seen_tokens (expires_at)",
     )
 
 
@@ -269,11 +275,51 @@ class SqlStore(ABC):
         if count != 1:
             raise KeyError("no outbox item with that key")
 
+    def outbox_get(self, key: str) -> OutboxItem | None:
+        _, rows = self._run(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE key = ?",  # noqa: S608
+            (key,),
+            fetch=True,
+        )
+        return self._outbox(rows[0]) if rows else None
+
+    def outbox_make_due(self, now: datetime) -> int:
+        at = self._ts_in(to_utc(now))
+        count, _ = self._run(
+            "UPDATE outbox SET next_attempt_at = ?, updated_at = ? "
+            "WHERE status = 'pending' AND next_attempt_at > ?",
+            (at, self._ts_in(utc_now()), at),
+        )
+        return max(count, 0)
+
+    def outbox_prune_done(self, before: datetime) -> int:
+        count, _ = self._run(
+            "DELETE FROM outbox WHERE status = 'done' AND updated_at < ?", (self._ts_in(to_utc(before)),)
+        )
+        return max(count, 0)
+
     def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
         check_status(status)
         where, params = _filters(status=status)
         _, rows = self._run(f"SELECT {_OUTBOX_COLUMNS} FROM outbox{where} ORDER BY seq", params, fetch=True)  # noqa: S608
         return [self._outbox(row) for row in rows]
+
+    # --- replay protection ---------------------------------------------------------------------------
+    def remember_token(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        # One statement, so the database arbitrates between processes: a new pair is inserted, an expired
+        # one is renewed, a live one matches the conflict clause's WHERE false and changes no row.
+        now = self._ts_in(utc_now())
+        count, _ = self._run(
+            "INSERT INTO seen_tokens (issuer, jti, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at "
+            "WHERE seen_tokens.expires_at <= ?",
+            (issuer, jti, self._ts_in(to_utc(expires_at)), now),
+        )
+        return count == 1
+
+    def purge_expired_tokens(self, now: datetime) -> int:
+        count, _ = self._run("DELETE FROM seen_tokens WHERE expires_at <= ?", (self._ts_in(to_utc(now)),))
+        return max(count, 0)
 
     def _outbox(self, row: Row) -> OutboxItem:
         return OutboxItem(

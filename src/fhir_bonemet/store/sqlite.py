@@ -14,7 +14,6 @@ from fhir_bonemet.store.sql import Row, SqlStore, schema
 
 __all__ = ["SqliteStore"]
 
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order equals time order in SQL comparisons
 
 _SCHEMA = schema(row_number="INTEGER PRIMARY KEY AUTOINCREMENT", timestamp="TEXT")
 
@@ -74,7 +73,9 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"SQLite store: {type(exc).__name__}: {exc}") from exc
 
     def _ts_in(self, value: datetime) -> str:
-        return value.astimezone(UTC).strftime(_TS_FORMAT)
+        # YYYY-MM-DDTHH:MM:SS.ffffffZ, fixed width (isoformat pads the year to four digits, strftime does
+        # not), so text order equals time order in SQL comparisons, from year 1 to 9999.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
     def _ts_out(self, value: Any) -> datetime:
-        return datetime.strptime(str(value), _TS_FORMAT).replace(tzinfo=UTC)
+        return datetime.fromisoformat(str(value).removesuffix("Z")).replace(tzinfo=UTC)

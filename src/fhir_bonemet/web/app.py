@@ -28,7 +28,7 @@ from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store, StoreError
 from fhir_bonemet.web.audit import IssuedCardWriter
-from fhir_bonemet.web.auth import JwtVerifier
+from fhir_bonemet.web.auth import JwtVerifier, StoreReplayCache
 from fhir_bonemet.web.deps import AppState
 from fhir_bonemet.web.middleware import (
     BodyLimitMiddleware,
@@ -126,7 +126,7 @@ def create_app(
     catalogue = load_services(settings.services_dir, generated_prefetch(settings))
     own_session = session is None
     http = session if session is not None else requests.Session()
-    verifier = JwtVerifier(settings, http) if settings.auth_required else None
+    verifier = JwtVerifier(settings, http, StoreReplayCache(store)) if settings.auth_required else None
     audit = IssuedCardWriter(store, linger=settings.audit_linger_seconds)
     state = AppState(settings, catalogue, store, http, verifier, handler, audit)
 
@@ -149,6 +149,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # No 307 to the slash-less URL: its Location would be built from the unauthenticated Host header.
+        redirect_slashes=False,
     )
     app.state.bonemet = state
     app.include_router(router)

@@ -1,12 +1,17 @@
 """Verification of the CDS client's JWT (``Authorization: Bearer <JWT>``), per CDS Hooks 2.0.
 
-Checks, in order: a bearer token is present; header ``alg`` is in the configured allowlist (``none`` and
-HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is present; ``iss`` is a trusted
-issuer; the key comes from that issuer's configured JWK Set or from an allowlisted ``jku``; the signature;
-``aud`` equals the URL of the endpoint called, built from the configured public base URL (never from the
-``Host`` header); ``exp``, ``iat`` and ``jti`` are present, ``exp``/``nbf``/``iat`` hold with a small
-leeway, and the token lives no longer than the replay cache remembers; ``tenant`` is allowlisted when the
-issuer has a tenant list; ``jti`` was not seen before from that issuer.
+Checks, in order.  First everything that needs no key, so a forged or stale token never makes the service
+fetch a JWK Set: a bearer token is present and at most :data:`MAX_TOKEN_BYTES`; header ``alg`` is in the
+configured allowlist (``none`` and HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is
+present; the signature has the size ``alg`` implies; ``aud`` equals the URL of the endpoint called, built
+from the configured public base URL (never from the ``Host`` header); ``exp``, ``iat`` and ``jti`` are
+present, the dates are JSON numbers and hold with a small leeway, and the token lives no longer than the
+replay cache remembers; ``iss`` is a trusted issuer; ``tenant`` is allowlisted when the issuer has a tenant
+list.  Then the key, from the issuer's configured JWK Set or an allowlisted ``jku``; the signature (and
+the claims again, now signed); last, ``jti`` was not seen before from that issuer.
+
+The replay cache lives in the store (:class:`StoreReplayCache`), so every process and host sharing one
+database refuses a token any of them accepted, and a restart forgets nothing.
 
 Any failure raises :class:`AuthenticationError` whose message is for the log only; the caller gets a bare
 401.  The token itself is never logged.
@@ -14,10 +19,12 @@ Any failure raises :class:`AuthenticationError` whose message is for the log onl
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import jwt
 import requests
@@ -25,11 +32,36 @@ import requests
 from fhir_bonemet.cds.protocol import ClientIdentity
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.base import Store
 from fhir_bonemet.web.jwks import KeyResolver
 
-__all__ = ["ClientIdentity", "JwtVerifier", "ReplayCache"]
+__all__ = ["MAX_TOKEN_BYTES", "ClientIdentity", "JwtVerifier", "ReplayCache", "Replays", "StoreReplayCache"]
 
 _REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
+_NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+# A CDS client's JWT is a few hundred bytes to ~2 KiB; anything far larger is refused unparsed, so a
+# validly signed but huge token cannot make the service spend memory and CPU on it.
+MAX_TOKEN_BYTES = 16 * 1024
+_PURGE_EVERY = 256
+# Raw signature sizes (RFC 7518 §3.4: ECDSA signatures are R || S, each the curve's coordinate size).
+_SIGNATURE_BYTES = {"ES256": 64, "ES384": 96, "ES512": 132, "EdDSA": 64}
+_MIN_RSA_SIGNATURE_BYTES = 256  # 2048-bit keys, the smallest RFC 7518 allows
+
+
+def _check_signature_size(token: str, alg: str) -> None:
+    """Refuse a signature that cannot be a signature of ``alg`` (an empty one above all) unparsed."""
+    encoded = token.rsplit(".", 1)[-1]
+    if not encoded or not all(ch.isalnum() or ch in "-_" for ch in encoded):
+        raise AuthenticationError("signature missing or not base64url")
+    size = len(encoded) * 3 // 4
+    expected = _SIGNATURE_BYTES.get(alg)
+    if (expected is not None and size != expected) or (expected is None and size < _MIN_RSA_SIGNATURE_BYTES):
+        raise AuthenticationError("signature size does not fit alg")
+
+
+class Replays(Protocol):
+    def add(self, iss: str, jti: str, until: float) -> bool:
+        """Record (iss, jti) until the epoch second ``until``; False when already recorded (a replay)."""
 
 
 class ReplayCache:
@@ -58,19 +90,44 @@ class ReplayCache:
         return len(self._seen)
 
 
+class StoreReplayCache:
+    """Remembers (iss, jti) pairs in the store: shared by every process on the database, kept across
+    restarts.  Expired pairs are purged every few hundred additions."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._adds = 0
+
+    def add(self, iss: str, jti: str, until: float) -> bool:
+        try:
+            expires_at = datetime.fromtimestamp(until, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise AuthenticationError("exp is out of range") from exc
+        if not self._store.remember_token(iss, jti, expires_at):
+            return False
+        with self._lock:
+            self._adds += 1
+            purge = self._adds % _PURGE_EVERY == 0
+        if purge:
+            self._store.purge_expired_tokens(datetime.now(UTC))
+        return True
+
+
 class JwtVerifier:
     def __init__(
-        self, settings: Settings, session: requests.Session, replay_cache: ReplayCache | None = None
+        self, settings: Settings, session: requests.Session, replay_cache: Replays | None = None
     ) -> None:
         self._settings = settings
         self._algorithms = frozenset(settings.jwt_algorithms)
         self._keys = KeyResolver(settings, session)
-        self._replays = replay_cache or ReplayCache()
+        self._replays: Replays = replay_cache or ReplayCache()
 
     def verify(self, token: str, audience: str) -> ClientIdentity:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthenticationError(f"JWT larger than {MAX_TOKEN_BYTES} bytes")
         try:
             header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"malformed JWT ({type(exc).__name__})") from exc
         alg = header.get("alg")
@@ -82,34 +139,56 @@ class JwtVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthenticationError("kid missing")
+        _check_signature_size(token, alg)
+        # Everything that needs no key is checked before a key is looked up, so a forged or stale token
+        # can never make the service download an issuer's JWK Set.
+        unverified = self._decode(token, None, alg, audience, None)
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not self._keys.is_trusted(iss):
             raise AuthenticationError("issuer not trusted")
+        self._check_claims(unverified, iss)
         jku = header.get("jku")
         jwk = self._keys.key_for(iss, kid, jku if isinstance(jku, str) else None, alg)
         claims = self._decode(token, jwk, alg, audience, iss)
+        self._check_claims(claims, iss)
         return self._accept(claims, iss)
 
-    def _decode(self, token: str, jwk: dict[str, Any], alg: str, audience: str, iss: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, jwk: dict[str, Any] | None, alg: str, audience: str, iss: str | None
+    ) -> dict[str, Any]:
+        """The claims, with aud/exp/iat/nbf validated; the signature too unless ``jwk`` is None."""
+        options: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": False}  # PyJWT's Options TypedDict
+        if jwk is None:
+            options.update(
+                verify_signature=False, verify_aud=True, verify_exp=True, verify_iat=True, verify_nbf=True
+            )
         try:
-            key = jwt.PyJWK(jwk, algorithm=alg)
-            return jwt.decode(
+            key: Any = "" if jwk is None else jwt.PyJWK(jwk, algorithm=alg)  # "" : not used unverified
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
                 algorithms=[alg],
                 audience=audience,
                 issuer=iss,
                 leeway=self._settings.jwt_leeway_seconds,
-                options={"require": _REQUIRED_CLAIMS, "strict_aud": False},
+                options=options,
             )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            return claims
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             raise AuthenticationError(f"JWT rejected ({type(exc).__name__})") from exc
 
-    def _accept(self, claims: dict[str, Any], iss: str) -> ClientIdentity:
-        exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+    def _check_claims(self, claims: dict[str, Any], iss: str) -> None:
+        for name in _NUMERIC_DATE_CLAIMS:
+            # RFC 7519 NumericDate is a JSON number; PyJWT would also take "1700000000" (a string).
+            value = claims.get(name)
+            if name in claims and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            ):
+                raise AuthenticationError(f"{name} must be a JSON number")
+        jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthenticationError("jti must be a non-empty string")
-        if exp - iat > self._settings.jti_cache_ttl_seconds:
+        if claims["exp"] - claims["iat"] > self._settings.jti_cache_ttl_seconds:
             raise AuthenticationError("JWT lifetime exceeds the replay window")
         tenant = claims.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
@@ -117,6 +196,9 @@ class JwtVerifier:
         allowed_tenants = self._settings.trusted_issuers[iss].tenants
         if allowed_tenants and tenant not in allowed_tenants:
             raise AuthenticationError("tenant not allowed for this issuer")
+
+    def _accept(self, claims: dict[str, Any], iss: str) -> ClientIdentity:
+        exp, jti, tenant = claims["exp"], claims["jti"], claims.get("tenant")
         if not self._replays.add(iss, jti, until=float(exp) + self._settings.jwt_leeway_seconds):
             raise AuthenticationError("jti replayed")
         return ClientIdentity(issuer=iss, tenant=tenant, jti=jti)

@@ -5,7 +5,14 @@ is never fetched (no server-side request forgery, no attacker-supplied keys).  A
 checked against the issuer's configured JWK Set, then against its allowlisted URLs (the key set agreed
 out of band).  Fetched sets are cached for
 ``jwks_cache_ttl_seconds``; an unknown ``kid`` triggers one refetch (key rotation) at most every
-``jwks_min_refetch_seconds``; when a fetch fails, the last good set keeps serving.
+``jwks_min_refetch_seconds``; when a fetch fails, the last good set keeps serving and the URL is not tried
+again for ``jwks_min_refetch_seconds`` (negative cache).
+
+Downloads never queue behind each other: each URL has its own single flight (one download at a time;
+a caller arriving meanwhile waits at most :data:`_INFLIGHT_WAIT_SECONDS` for it, then uses what is
+cached), a download is cut off after ``jwks_download_timeout_seconds`` however slowly the server drips,
+and a JWK Set larger than :data:`_MAX_JWKS_BYTES` is refused.  So an issuer whose ``jku`` hangs delays
+only its own callers, by at most the download timeout, and never another issuer's.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -33,12 +40,26 @@ _KTY = {"ES": "EC", "RS": "RSA", "PS": "RSA", "Ed": "OKP"}
 
 Jwk = dict[str, Any]
 
+_INFLIGHT_WAIT_SECONDS = 0.25
+_MAX_JWKS_BYTES = 256 * 1024
+
+
+# Members that only private (or symmetric) keys have (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
 
 def _keys_by_kid(jwks: Any, where: str) -> dict[str, Jwk]:
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
         raise ValueError(f"{where}: a JWK Set is an object with a 'keys' array")
     keys: dict[str, Jwk] = {}
     for jwk in jwks["keys"]:
+        # A set that holds a private or shared secret was published or copied by mistake: refuse all of it,
+        # so the mistake is noticed (and a leaked signing key is never trusted as a verification key).
+        if isinstance(jwk, dict) and (jwk.get("kty") == "oct" or _PRIVATE_MEMBERS & jwk.keys()):
+            raise ValueError(
+                f"{where}: holds private or symmetric key material (kid {jwk.get('kid')!r}); "
+                "publish only public keys"
+            )
         if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str) and jwk.get("use", "sig") == "sig":
             keys[jwk["kid"]] = jwk
     return keys
@@ -50,6 +71,19 @@ class _Fetched:
     fetched_at: float
 
 
+@dataclass
+class _UrlState:
+    """What is known about one jku URL; ``flight`` is held by the one thread downloading it."""
+
+    flight: threading.Lock = field(default_factory=threading.Lock)
+    fetched: _Fetched | None = None
+    last_attempt: float | None = None
+    failed: bool = False
+
+    def key(self, kid: str) -> Jwk | None:
+        return None if self.fetched is None else self.fetched.keys.get(kid)
+
+
 class KeyResolver:
     def __init__(
         self,
@@ -59,13 +93,12 @@ class KeyResolver:
     ) -> None:
         self._issuers: Mapping[str, TrustedIssuer] = settings.trusted_issuers
         self._session = session
-        self._timeouts = settings.fhir_timeouts
+        self._download_timeout = settings.jwks_download_timeout_seconds
         self._ttl = settings.jwks_cache_ttl_seconds
         self._min_refetch = settings.jwks_min_refetch_seconds
         self._clock = clock
-        self._lock = threading.Lock()
-        self._fetched: dict[str, _Fetched] = {}
-        self._last_attempt: dict[str, float] = {}
+        self._states_lock = threading.Lock()  # guards the dict only, never held during a download
+        self._states: dict[str, _UrlState] = {}
         self._static: dict[str, dict[str, Jwk]] = {}
         for iss, issuer in self._issuers.items():
             keys: dict[str, Jwk] = {}
@@ -101,28 +134,55 @@ class KeyResolver:
         return jwk
 
     def _from_jku(self, jku: str, kid: str) -> Jwk | None:
-        with self._lock:
-            now = self._clock()
-            cached = self._fetched.get(jku)
-            fresh = cached is not None and now - cached.fetched_at < self._ttl
-            if cached is not None and fresh and kid in cached.keys:
-                return cached.keys[kid]
-            last = self._last_attempt.get(jku)
-            if last is None or not fresh or now - last >= self._min_refetch:
-                self._last_attempt[jku] = now
-                try:
-                    self._fetched[jku] = _Fetched(self._download(jku), now)
-                except (requests.RequestException, ValueError) as exc:
-                    # Keep serving the last good set: a JWKS outage must not lock every client out.
-                    log.warning("jwks fetch failed", extra={"jku": jku, "error_type": type(exc).__name__})
-            current = self._fetched.get(jku)
-            return None if current is None else current.keys.get(kid)
+        with self._states_lock:
+            state = self._states.setdefault(jku, _UrlState())
+        if not self._download_due(state, kid):
+            return state.key(kid)
+        asked = self._clock()
+        if not state.flight.acquire(timeout=_INFLIGHT_WAIT_SECONDS):
+            return state.key(kid)  # another thread is downloading this URL; do not queue behind it
+        try:
+            # The download this caller waited for may have just brought the key (or just failed).
+            if state.last_attempt is not None and state.last_attempt >= asked:
+                return state.key(kid)
+            if not self._download_due(state, kid):
+                return state.key(kid)
+            state.last_attempt = self._clock()
+            try:
+                state.fetched = _Fetched(self._download(jku), state.last_attempt)
+                state.failed = False
+            except (requests.RequestException, ValueError) as exc:
+                # Keep serving the last good set: a JWKS outage must not lock every client out.
+                state.failed = True
+                log.warning("jwks fetch failed", extra={"jku": jku, "error_type": type(exc).__name__})
+        finally:
+            state.flight.release()
+        return state.key(kid)
+
+    def _download_due(self, state: _UrlState, kid: str) -> bool:
+        now = self._clock()
+        recent = state.last_attempt is not None and now - state.last_attempt < self._min_refetch
+        if state.failed and recent:
+            return False  # negative cache: a failing URL is not hammered
+        fetched = state.fetched
+        if fetched is None or now - fetched.fetched_at >= self._ttl:
+            return True
+        return kid not in fetched.keys and not recent  # key rotation, at most every min_refetch
 
     def _download(self, jku: str) -> dict[str, Jwk]:
-        response = self._session.get(jku, timeout=self._timeouts, allow_redirects=False)
-        if response.status_code != 200:
-            raise ValueError(f"HTTP {response.status_code}")
-        keys = _keys_by_kid(response.json(), jku)
+        deadline = time.monotonic() + self._download_timeout
+        timeout = min(self._download_timeout, 2.0)
+        with self._session.get(jku, timeout=timeout, allow_redirects=False, stream=True) as response:
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=4096):
+                body += chunk
+                if len(body) > _MAX_JWKS_BYTES:
+                    raise ValueError("JWK Set too large")
+                if time.monotonic() > deadline:  # a server dripping bytes under the read timeout
+                    raise requests.Timeout("JWK Set download exceeded its time budget")
+        keys = _keys_by_kid(json.loads(bytes(body)), jku)
         log.info("jwks fetched", extra={"jku": jku, "keys": len(keys)})
         return keys
 

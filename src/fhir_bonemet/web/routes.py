@@ -44,14 +44,41 @@ def _log_fields(request: Request, **fields: Any) -> None:
     request.scope.setdefault("state", {}).setdefault(LOG_STATE_KEY, {}).update(fields)
 
 
+# Deeper than any CDS Hooks request or FHIR resource nests (a Bundle entry's resource with contained
+# resources and extensions stays under 20 levels); deeper bodies would only exhaust the recursion limit of
+# the parsers and validators behind this one.
+MAX_JSON_DEPTH = 100
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when arrays/objects nest deeper than ``limit``; iterative, so it cannot overflow itself."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _nesting_error() -> InvalidRequestError:
+    message = f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels."
+    return InvalidRequestError(message, (Problem("$this", message, "too-long"),))
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _nesting_error() from None
     except (ValueError, UnicodeDecodeError) as exc:
         # json's messages give line and column, never the offending text.
         detail = (
@@ -66,6 +93,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
             "The body must be a JSON object.",
             (Problem("$this", "The body must be a JSON object.", "structure"),),
         )
+    if _too_deep(body, MAX_JSON_DEPTH):
+        raise _nesting_error()
     return body
 
 

@@ -101,7 +101,13 @@ def _run_worker(
         sys.exit(2)
     sock = listening_socket(settings.host, settings.port, reuse_port=reuse_port)
     config = uvicorn.Config(
-        app, http=NoDelayH11Protocol, log_config=None, access_log=False, lifespan="on", workers=1
+        app,
+        http=NoDelayH11Protocol,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        workers=1,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -13,6 +13,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -201,6 +202,21 @@ class ReadIssue:
     location: str  # e.g. "prefetch.observations-labs.entry[3]" or "Observation/abc.valueQuantity"
     message: str
     severity: str = "warning"  # "warning": skipped one resource; "error": a whole source was unusable
+
+    def loggable(self) -> dict[str, str]:
+        """Location and reason with resource ids replaced by ``{id}``: the card may name the resource for
+        the clinician, a log line may not (an id can be the patient's, or lead to them)."""
+        return {"location": _without_ids(self.location), "reason": _without_ids(self.message)}
+
+
+# "Type/id" references and urn:uuid/urn:oid identifiers.  A dot ends the id, so "Observation/a.code" keeps
+# its element path (FHIR ids may contain dots; the part after one would stay, as a path would).
+_TYPED_ID = re.compile(r"\b([A-Z][A-Za-z]{1,63})/[A-Za-z0-9\-]{1,64}")
+_URN_ID = re.compile(r"\burn:(uuid|oid):[A-Za-z0-9\-]+(?:\.[0-9]+)*")
+
+
+def _without_ids(text: str) -> str:
+    return _URN_ID.sub(r"urn:\1:{id}", _TYPED_ID.sub(r"\1/{id}", text))
 
 
 @dataclass(frozen=True, slots=True)
