@@ -323,3 +323,28 @@ class TestSeenTokens:
         for thread in threads:
             thread.join()
         assert sorted(results) == [False] * 11 + [True]
+
+
+def test_processes_starting_together_on_a_fresh_database_all_open_it(make_store: StoreFactory) -> None:
+    """Workers and replicas start at the same moment on an empty database: every one of them must come up
+    (on PostgreSQL, concurrent CREATE ... IF NOT EXISTS collides in the catalogue unless serialised)."""
+    opened: list[Store] = []
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            opened.append(make_store())
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(opened) == 6
+    for store in opened:
+        store.ping()

@@ -7,6 +7,7 @@ blindly, because an update (an outbox attempt counter) must not be applied twice
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,10 @@ def _error(exc: psycopg.Error) -> StoreError:
     return StoreError(f"PostgreSQL store: {type(exc).__name__} (SQLSTATE {state})")
 
 
+# Advisory lock key that serialises schema set-up across processes (an arbitrary, fixed 64-bit number).
+_SCHEMA_LOCK = 0x626F6E656D6574  # "bonemet"
+
+
 class PostgresStore(SqlStore):
     def __init__(self, url: str, *, schema: str = "public", connect_timeout: int = 5) -> None:
         self._url = url
@@ -45,9 +50,15 @@ class PostgresStore(SqlStore):
         with self._lock:
             conn = self._connection()
             try:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
+                # Several processes (workers, replicas) may start at once on a fresh database, and
+                # concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalogue.  One
+                # transaction under an advisory lock makes the schema set-up happen once, in turn.
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
             except psycopg.Error as exc:
+                conn.close()
                 raise _error(exc) from exc
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -61,7 +72,9 @@ class PostgresStore(SqlStore):
             return self._conn
         try:
             conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout)
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            # Another process may create the schema in the same instant.
+            with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         except psycopg.Error as exc:
             raise _error(exc) from exc
