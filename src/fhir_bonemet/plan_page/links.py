@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,14 +46,17 @@ def load_link_secret(settings: Settings) -> bytes:
         return settings.plan_link_secret.get_secret_value().encode("utf-8")
     path: Path = settings.data_dir / SECRET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: when two workers start together, exactly one writes the key and the other reads it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32))
+    if not path.exists():
+        # Written to a private temporary file, then linked into place: os.link fails when the key already
+        # exists, so when workers start together exactly one key wins and nobody reads a half-written file.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".plan-link-")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
         raise OSError(f"{path} does not hold a plan-link key; delete it to have a new one made")
