@@ -71,6 +71,7 @@ def r06(ctx: RuleContext, t: Trace) -> Finding | None:
         f"{ca.label} {ca.shown()} on a bone-modifying agent: hold the next dose, correct calcium",
         f"{ca.label} is below the lower limit of normal while on a bone-modifying agent.",
         recs,
+        referrals=(Referral.ACUTE_ONCOLOGY,),  # the team that gives the agent corrects the calcium
     )
 
 
