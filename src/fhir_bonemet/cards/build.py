@@ -251,4 +251,3 @@ def _alternatives(suggestions: list[dict[str, Any]]) -> bool:
         if a["type"] in ("delete", "update")
     ]
     return len(targets) != len(set(targets))
-

@@ -100,7 +100,6 @@ class LabValue:
             when=self.when.date().isoformat() if self.when else None,
         )
 
-
     def shown(self) -> str:
         """The value as the card shows it: in the laboratory's unit when it reported a total calcium in
         mmol/L ("2.90 mmol/L (11.6 mg/dL)"), never with the spurious digits of a unit conversion."""

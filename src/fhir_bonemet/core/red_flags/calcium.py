@@ -4,9 +4,10 @@ Bands on corrected total calcium: above the upper limit of normal (warning: repe
 12 to <14 mg/dL (critical: urgent review; exercise is held by the global gate), >= 14 mg/dL or symptomatic
 (critical: admit).  At every band the active calcium and vitamin D products are named and to be stopped
 (on order hooks a draft of one is offered for removal): they feed the rise.  The value is shown in the
-unit the laboratory reported it in.  A calcium the laboratory reported in mmol/L is critical above 3.4 mmol/L as well (the
-published mmol/L band, 13.6 mg/dL: the two unit systems' bands do not convert exactly, and the lower one
-is the cautious one).  An ionised result is banded on its own thresholds, which await clinical review.
+unit the laboratory reported it in.  A calcium the laboratory reported in mmol/L is critical above
+3.4 mmol/L as well (the published mmol/L band, 13.6 mg/dL: the two unit systems' bands do not convert
+exactly, and the lower one is the cautious one).  An ionised result is banded on its own thresholds,
+which await clinical review.
 
 Standard library only: this module is part of the pure core.
 """
@@ -108,12 +109,12 @@ def _supplements(t: Trace) -> tuple[str, str]:
         if any("medication" in source.lower() for source in ctx.facts.unavailable):
             return (
                 "stop any calcium/vitamin D",
-                "The medication list could not be read: ask about calcium and vitamin D products and stop them.",
+                "The medication list could not be read: ask about calcium and vitamin D products; stop them.",
             )
         return (
             "",
-            "No calcium or vitamin D product on the medication list: ask about over-the-counter ones and stop "
-            "them while calcium is high.",
+            "No calcium or vitamin D product on the medication list: ask about over-the-counter ones and "
+            "stop them while calcium is high.",
         )
     t.meds(supplements)
     t.act(supplements, "delete", "calcium is high: do not give calcium or vitamin D")
@@ -128,7 +129,9 @@ def _r03_finding(t: Trace, band: str, shown: str, *, unverified: bool) -> Findin
     stop = f"{stop_clause}; " if stop_clause else ""
     recs: tuple[str, ...]
     if band == "critical":
-        summary = f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {stop}{hold}"
+        summary = (
+            f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {stop}{hold}"
+        )
         recs = (
             "Severe (or symptomatic: confusion, polyuria, constipation, weakness): suggest admission now.",
             stop_rec,
