@@ -53,6 +53,7 @@ __all__ = ["r03_hypercalcaemia"]
         "red_flags.symptom_lookback_days",
     ),
     evidence=("S24", "S17"),
+    on_orders=True,  # critical bands interrupt any order; the mild band speaks when a supplement is ordered
 )
 def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
     facts, today, th, idx = ctx.facts, ctx.today, ctx.th, ctx.index
@@ -95,6 +96,8 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
         if symptomatic:
             band = "critical"
         shown = ca.short
+    if band == "mild" and not ctx.concerns_focus(ctx.active(c.CALCIUM_VITAMIN_D)):
+        return None  # order hooks: a mildly raised calcium is not news unless calcium is being ordered
     t.fact(*used)
     t.missing.extend(missing)
     t.rely(*keys)
