@@ -21,8 +21,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from fhir_bonemet.cds.prefetch_templates import OBSERVATION_GROUPS, group_of, observation_templates
 from fhir_bonemet.cli.examples_runner import PREFETCH_KEYS, load_manifest, prefetched_request
 from fhir_bonemet.core.model.hooks import Hook
+from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.main import build_app
 from fhir_bonemet.project_dirs import EXAMPLES
 from fhir_bonemet.settings import Settings
@@ -45,13 +47,28 @@ def _bundle(resources: list[Json], kind: str = "searchset") -> Json:
     return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": r} for r in resources]}
 
 
-def _prefetch_of(resources: list[Json]) -> Json:
+@cache
+def _terminology() -> Terminology:
+    return Terminology.load()
+
+
+def _prefetch_of(resources: list[Json], patient: Json | None = None) -> Json:
+    """Every prefetch key the service asks for, as an EHR fills them: the fixed keys by resource type, and
+    each Observation in the generated key of its concept's group (every generated key is sent, so an empty
+    one means "nothing more", never "could not be fetched")."""
+    terminology = _terminology()
     prefetch: Json = {
-        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
-        "observations-local": None,
+        "patient": patient or next(r for r in resources if r["resourceType"] == "Patient"),
     }
     for resource_type, key in PREFETCH_KEYS.items():
         prefetch[key] = _bundle([r for r in resources if r["resourceType"] == resource_type])
+    observations: dict[str, list[Json]] = {key: [] for key in observation_templates(terminology.search_codes)}
+    for resource in resources:
+        if resource["resourceType"] == "Observation":
+            concepts = sorted(terminology.concepts_for(resource.get("code")))
+            key = next((k for concept in concepts if (k := group_of(concept))), OBSERVATION_GROUPS[0].key)
+            observations[key].append(resource)
+    prefetch |= {key: _bundle(found) for key, found in observations.items()}
     return prefetch
 
 
@@ -83,16 +100,19 @@ def example_cases(today: date | None = None) -> Iterator[HookCase]:
                 )
 
 
+def request_of_case(case: Json) -> Json:
+    """The CDS Hooks request for a vignette file's content (hook, patient, prefetch resources, drafts)."""
+    resources = [e["resource"] for e in case["prefetch"]["resources"].get("entry", [])]
+    prefetch = _prefetch_of(resources, case["prefetch"]["patient"])
+    return _request(
+        case["hook"], case["patientId"], prefetch, case.get("draftOrders"), case.get("selections", [])
+    )
+
+
 def pain_vignette_cases() -> Iterator[HookCase]:
     for path in sorted((VIGNETTES / "pain").glob("v*.json")):
         case = json.loads(path.read_text(encoding="utf-8"))
-        prefetch = {"patient": case["prefetch"]["patient"], "observations-local": None}
-        resources = [e["resource"] for e in case["prefetch"]["resources"].get("entry", [])]
-        for resource_type, key in PREFETCH_KEYS.items():
-            prefetch[key] = _bundle([r for r in resources if r["resourceType"] == resource_type])
-        request = _request(
-            case["hook"], case["patientId"], prefetch, case.get("draftOrders"), case.get("selections", [])
-        )
+        request = request_of_case(case)
         yield HookCase(f"pain:{path.stem}", case["hook"], date.fromisoformat(case["today"]), request)
 
 
@@ -117,10 +137,16 @@ def _client(today: date) -> TestClient:
     return TestClient(build_app(settings, handler=Workflow.from_settings(settings, clock=clock)))
 
 
-def fire(case: HookCase, request: Json | None = None) -> list[Json]:
-    """The cards the service answers for ``case`` (or for ``request``, fired on the case's date)."""
+def answer(case: HookCase, request: Json | None = None) -> Json:
+    """The whole response body for ``case`` (or for ``request``, fired on the case's date)."""
     body = request if request is not None else case.request
     response = _client(case.today).post(f"/cds-services/bonemet-{body['hook']}", json=body)
     assert response.status_code == 200, (case.name, response.status_code, response.text[:300])
-    cards: list[Json] = response.json()["cards"]
+    answered: Json = response.json()
+    return answered
+
+
+def fire(case: HookCase, request: Json | None = None) -> list[Json]:
+    """The cards the service answers for ``case`` (or for ``request``, fired on the case's date)."""
+    cards: list[Json] = answer(case, request)["cards"]
     return cards

@@ -25,13 +25,26 @@ PLATELETS_OK = obs(c.LAB_PLATELETS, 200, "10*9/L", days_ago=2)
 # --- P16 --------------------------------------------------------------------------------------------
 
 
-def test_p16_nsaid_with_crcl_29_fires_and_31_does_not() -> None:
+def test_p16_nsaid_with_crcl_29_is_avoided_and_31_is_a_short_course_near_the_edge() -> None:
     found = run(patient(observations=[*crcl_labs(29), PLATELETS_OK], medications=[ibuprofen()]))["P16"]
     assert found.indicator is Indicator.WARNING
     assert "CrCl 29" in found.summary
+    assert "avoid" in found.summary
+    assert "below the 30 mL/min edge" in found.summary
     assert "Cockcroft-Gault" in found.rationale
     assert "pain.nsaid_avoid_crcl_below" in found.defaults_used
-    assert "P16" not in fired(patient(observations=[*crcl_labs(31), PLATELETS_OK], medications=[ibuprofen()]))
+    caution = run(patient(observations=[*crcl_labs(31), PLATELETS_OK], medications=[ibuprofen()]))["P16"]
+    assert caution.indicator is Indicator.WARNING
+    assert "short course only" in caution.summary
+    assert "avoid" not in caution.summary
+    assert "above the 30 mL/min edge" in caution.summary
+
+
+def test_p16_caution_band_ends_at_60_and_says_when_it_is_far_from_both_edges() -> None:
+    middle = run(patient(observations=[*crcl_labs(45), PLATELETS_OK], medications=[ibuprofen()]))["P16"]
+    assert "short course only" in middle.summary
+    assert "edge" not in middle.summary
+    assert "P16" not in fired(patient(observations=[*crcl_labs(61), PLATELETS_OK], medications=[ibuprofen()]))
 
 
 def test_p16_egfr_fallback_is_named() -> None:

@@ -276,8 +276,9 @@ def test_critical_cytopenia(lab: object, fires: bool) -> None:
     found = flags(femur(lab))
     assert ("R08" in found) is fires
     if fires:
-        assert found["R08"][0].indicator is Indicator.WARNING
+        assert found["R08"][0].indicator is Indicator.CRITICAL  # it fires only at critical values
         assert "hold exercise" in found["R08"][0].summary
+        assert found["R08"][0].referrals == (Referral.ACUTE_ONCOLOGY,)
 
 
 def test_red_flags_come_out_in_rule_order() -> None:

@@ -107,19 +107,20 @@ def test_offset_and_offset_free_times_can_be_compared() -> None:
     assert result.method is CalciumMethod.ALBUMIN_CORRECTED
 
 
-# R03 bands (clinical-rules §4): above ULN warning, 12-<14 urgent (warning + hold), >=14 critical.
+# R03 bands (clinical-rules §4): above ULN warning, 12-<14 urgent, >=14 severe.  Urgent advice is critical
+# advice: the urgent and the severe band both make a critical finding (the rationale names the band).
 @pytest.mark.parametrize(
     ("observations", "indicator", "band"),
     [
         ((ca(10.4), alb(4.0)), None, None),
         ((ca(10.6), alb(4.0)), Indicator.WARNING, "mild"),
         ((ca(11.0), alb(3.0)), Indicator.WARNING, "mild"),  # corrected 11.8
-        ((ca(11.5), alb(3.0)), Indicator.WARNING, "urgent"),  # corrected 12.3
-        ((ca(13.5), alb(3.5)), Indicator.WARNING, "urgent"),  # corrected 13.9
+        ((ca(11.5), alb(3.0)), Indicator.CRITICAL, "urgent"),  # corrected 12.3
+        ((ca(13.5), alb(3.5)), Indicator.CRITICAL, "urgent"),  # corrected 13.9
         ((ca(13.5), alb(3.0)), Indicator.CRITICAL, "critical"),  # corrected 14.3
         ((ca(1.3, "mmol/L", concept=c.LAB_CALCIUM_IONISED),), None, None),
         ((ca(1.5, "mmol/L", concept=c.LAB_CALCIUM_IONISED),), Indicator.WARNING, "mild"),
-        ((ca(1.7, "mmol/L", concept=c.LAB_CALCIUM_IONISED),), Indicator.WARNING, "urgent"),
+        ((ca(1.7, "mmol/L", concept=c.LAB_CALCIUM_IONISED),), Indicator.CRITICAL, "urgent"),
         ((ca(1.9, "mmol/L", concept=c.LAB_CALCIUM_IONISED),), Indicator.CRITICAL, "critical"),
     ],
 )
@@ -140,10 +141,11 @@ def test_r03_bands(
 
 
 def test_r03_exact_band_edges() -> None:
-    assert r03(facts(ca(12.0), alb(4.0))).indicator is Indicator.WARNING  # type: ignore[union-attr]
-    assert "urgent" in r03(facts(ca(12.0), alb(4.0))).rationale  # type: ignore[union-attr]
-    assert r03(facts(ca(14.0), alb(4.0))).indicator is Indicator.CRITICAL  # type: ignore[union-attr]
-    assert r03(facts(ca(13.9), alb(4.0))).indicator is Indicator.WARNING  # type: ignore[union-attr]
+    assert r03(facts(ca(11.9), alb(4.0))).indicator is Indicator.WARNING  # type: ignore[union-attr]
+    assert r03(facts(ca(12.0), alb(4.0))).indicator is Indicator.CRITICAL  # type: ignore[union-attr]
+    assert "band: urgent" in r03(facts(ca(12.0), alb(4.0))).rationale  # type: ignore[union-attr]
+    assert "band: critical" in r03(facts(ca(14.0), alb(4.0))).rationale  # type: ignore[union-attr]
+    assert "band: urgent" in r03(facts(ca(13.9), alb(4.0))).rationale  # type: ignore[union-attr]
 
 
 def test_symptoms_make_hypercalcaemia_critical() -> None:
@@ -161,26 +163,27 @@ def test_uncorrected_calcium_says_albumin_is_missing() -> None:
 def test_a_hypercalcaemia_diagnosis_without_a_recent_result_asks_for_one() -> None:
     finding = r03(facts(conditions=[condition(c.HYPERCALCAEMIA, onset_days_ago=3)]))
     assert finding is not None
-    assert finding.indicator is Indicator.WARNING
+    assert finding.indicator is Indicator.CRITICAL  # severity unknown: treated as urgent
     assert finding.missing[0].what.startswith("calcium result")
     assert r03(facts()) is None
 
 
 @pytest.mark.parametrize(
-    ("value", "unit", "indicator"),
+    ("value", "unit", "band"),
     [
-        (3.45, "mmol/L", Indicator.CRITICAL),  # CKS severe: >3.40 mmol/L (13.8 mg/dL)
-        (3.40, "mmol/L", Indicator.WARNING),
-        (13.8, "mg/dL", Indicator.WARNING),  # the mg/dL band stays 12-<14
+        (3.45, "mmol/L", "critical"),  # CKS severe: >3.40 mmol/L (13.8 mg/dL)
+        (3.40, "mmol/L", "urgent"),
+        (13.8, "mg/dL", "urgent"),  # the mg/dL band stays 12-<14
     ],
 )
 def test_calcium_in_mmol_per_litre_uses_the_published_mmol_severe_band(
-    value: float, unit: str, indicator: Indicator
+    value: float, unit: str, band: str
 ) -> None:
     """clinical-rules R03: admit at >=14 mg/dL *or* >3.4 mmol/L; the two do not convert exactly."""
     albumin = alb(40, "g/L") if unit == "mmol/L" else alb(4.0)
     finding = r03(facts(ca(value, unit), albumin))
     assert finding is not None
-    assert finding.indicator is indicator
+    assert finding.indicator is Indicator.CRITICAL
+    assert f"band: {band}" in finding.rationale
     if unit == "mmol/L":
         assert f"{value:.2f} mmol/L" in finding.summary

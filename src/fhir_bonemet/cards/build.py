@@ -9,7 +9,8 @@
   ``extension["org.fhir-bonemet.skeletal-risk"]`` = ``{"overall": tier, "lesions": [{"condition", "site",
   "tier"}]}`` with tiers ``low`` / ``moderate`` / ``high`` / ``hold`` / ``adl-only``.
 * Concerns, the folding of routine advice and the card budget: :func:`fhir_bonemet.cards.concerns.arrange`.
-* The indicator matches the words: a red flag whose summary asks for urgent action is shown as critical.
+* The indicator is the rule's own: a red flag whose advice is urgent declares itself critical (R03 from
+  its urgent band, R08 at its critical thresholds), so the colour and the words come from one place.
 * Red-flag cards, and cards offering alternative changes to one order, let the clinician choose at most
   one suggestion; the safest is marked recommended.  Each card is validated by the CDS Hooks wire model, so
   every response invariant holds.
@@ -17,10 +18,9 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +35,6 @@ from fhir_bonemet.core.model.findings import (
     Category,
     ExercisePlan,
     Finding,
-    Indicator,
     fit_summary,
 )
 from fhir_bonemet.core.model.hooks import Hook
@@ -58,8 +57,6 @@ SERVICE_LABEL = "fhir-bonemet"
 SUGGESTION_LABEL_LIMIT = 120
 LINK_LABEL_LIMIT = 90
 PLAN_LINK_LABEL = "Open the full plan"
-# Words that ask for action now: a card saying them is critical, whatever colour the rule gave it.
-_URGENT_WORDS = re.compile(r"\b(urgent|urgently|immediate|immediately|now|critical)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +234,7 @@ def build_cards(
     if not assessment.in_population or not assessment.findings:
         return []
     builder = _CardBuilder(assessment, context, codes, sources, thresholds)
-    findings = tuple(_indicator_of_words(f) for f in assessment.findings)
-    concerns = arrange(group_concerns(findings), assessment.exercise)
+    concerns = arrange(group_concerns(assessment.findings), assessment.exercise)
     # The CarePlan rides on the first exercise card, else on the first pain card.
     carrier = next((c for c in concerns if c.primary.category is Category.EXERCISE), None) or next(
         (c for c in concerns if c.primary.category is Category.PAIN), None
@@ -255,14 +251,3 @@ def _alternatives(suggestions: list[dict[str, Any]]) -> bool:
         if a["type"] in ("delete", "update")
     ]
     return len(targets) != len(set(targets))
-
-
-def _indicator_of_words(finding: Finding) -> Finding:
-    """A red flag whose words ask for urgent action is critical: the colour never contradicts the words."""
-    if (
-        finding.category is Category.RED_FLAG
-        and finding.indicator is not Indicator.CRITICAL
-        and _URGENT_WORDS.search(finding.summary)
-    ):
-        return replace(finding, indicator=Indicator.CRITICAL)
-    return finding

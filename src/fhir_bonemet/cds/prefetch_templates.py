@@ -96,6 +96,12 @@ OBSERVATION_GROUPS: Final[tuple[ObservationGroup, ...]] = (
         200,
         "a daily nursing screen of the eleven red-flag symptoms over the 14-day lookback",
     ),
+    ObservationGroup(
+        "observations-pregnancy",
+        frozenset({c.PREGNANCY, c.LACTATION, c.PREGNANCY_STATUS, c.GESTATIONAL_AGE}),
+        50,
+        "a pregnancy status and a gestational age at each antenatal visit over the 300-day lookback",
+    ),
 )
 
 

@@ -95,10 +95,20 @@ class LabValue:
     def used(self) -> UsedFact:
         return UsedFact(
             label=_LABELS.get(self.concept, self.concept),
-            value=f"{self.value:g} {self.unit}",
+            value=self.shown(),
             ref=self.ref,
             when=self.when.date().isoformat() if self.when else None,
         )
+
+    def shown(self) -> str:
+        """The value as the card shows it: in the laboratory's unit when it reported a total calcium in
+        mmol/L ("2.90 mmol/L (11.6 mg/dL)"), never with the spurious digits of a unit conversion."""
+        if self.concept in _TOTAL_CALCIUM and _molar(self):
+            return f"{self.value / _CA_MG_DL_PER_MMOL_L:.2f} mmol/L ({self.value:.1f} {self.unit})"
+        return f"{round(self.value, 2):g} {self.unit}"
+
+
+_TOTAL_CALCIUM = frozenset({c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED})
 
 
 def latest_lab(
@@ -182,6 +192,10 @@ class CalciumResult:
         return f"{name} {self.shown()}"
 
     def shown(self) -> str:
+        """In the unit the laboratory reported: a total calcium reported in mmol/L reads "2.90 mmol/L
+        (11.6 mg/dL)", one reported in mg/dL "11.6 mg/dL"; ionised calcium is in mmol/L."""
+        if self.is_total and self.molar:
+            return f"{self.mmol_per_l:.2f} mmol/L ({self.value:.1f} {self.unit})"
         return f"{self.value:.1f} {self.unit}" if self.is_total else f"{self.value:.2f} {self.unit}"
 
 

@@ -36,6 +36,9 @@ PRIMARY_BREAST: Final = "primary-breast"
 PRIMARY_PROSTATE: Final = "primary-prostate"
 PRIMARY_SOLID: Final = "primary-solid-tumour"
 COPD: Final = "copd"
+# Pregnancy and lactation (P07, P40-P42): a Condition, or an Observation of pregnancy status.
+PREGNANCY: Final = "pregnancy"  # 77386006, Z33.1, Z3A.* (weeks of gestation: read as a gestational age)
+LACTATION: Final = "lactation"  # breast-feeding: a Condition, or a finding recorded as an Observation
 
 # --- Body sites: SNOMED CT body structures → site classes (docs/clinical-model.md#skeletal-site-classes) ---
 SITE_SPINE: Final = "site-spine"
@@ -86,6 +89,8 @@ PAIN_MECHANICAL: Final = "pain-mechanical"
 PAIN_MECHANISM: Final = "pain-mechanism"
 SYMPTOMATIC_HYPERCALCAEMIA: Final = "symptomatic-hypercalcaemia"
 FEVER: Final = "fever"
+PREGNANCY_STATUS: Final = "pregnancy-status"  # coded: "pregnant" | "not-pregnant" | "unknown"
+GESTATIONAL_AGE: Final = "gestational-age"  # weeks ("wk")
 
 # Red-flag symptoms of R01 and R02 (the NICE list, S12); yes/no Observations.
 RF_RADICULAR_PAIN: Final = "rf-radicular-pain"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fhir_bonemet.core.evidence.derived import clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
 from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
+from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS, pregnancy_state
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
@@ -46,6 +47,12 @@ CALCIUM_CONCEPTS = (c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED, c.LAB_CALCIUM_IONISE
 
 def bmas_of(ctx: RuleContext) -> list[MedicationFact]:
     return ctx.active(*BMA_CLASSES)
+
+
+def pregnancy_blocks_bma(ctx: RuleContext) -> bool:
+    """P07, P08 and P10 stay silent in pregnancy and breast-feeding: P40 speaks for the agent (it is not
+    to be started, dosed or prepared for; see :mod:`fhir_bonemet.core.pain.pregnancy`)."""
+    return pregnancy_state(ctx.index, ctx.today, ctx.th).applies
 
 
 def za_dose_for(crcl: float, t: Trace) -> float | None:
@@ -109,12 +116,13 @@ def dental_exam_on_record(ctx: RuleContext) -> bool:
         c.PRIMARY_SOLID,
         c.DENTAL_EXAM,
         *RENAL_CONCEPTS,
+        *PREGNANCY_CONCEPTS,
     ),
-    thresholds=(*RENAL_KEYS, "pain.za_crcl_min", "pain.bma_min_life_expectancy_months"),
+    thresholds=(*RENAL_KEYS, *PREGNANCY_KEYS, "pain.za_crcl_min", "pain.bma_min_life_expectancy_months"),
     evidence=("S14", "S16"),
 )
 def p07(ctx: RuleContext, t: Trace) -> Finding | None:
-    if not ctx.facts.lesions or bmas_of(ctx):
+    if not ctx.facts.lesions or bmas_of(ctx) or pregnancy_blocks_bma(ctx):
         return None
     primaries = {les.primary_cancer for les in ctx.facts.lesions if les.primary_cancer}
     primaries |= {concept for cond in ctx.facts.conditions for concept in cond.concepts} & {
@@ -156,14 +164,14 @@ def p07(ctx: RuleContext, t: Trace) -> Finding | None:
     "P08",
     "Zoledronic acid dose for renal function",
     Category.BONE_HEALTH,
-    concepts=(c.ZOLEDRONIC_ACID, c.HYPERCALCAEMIA, *RENAL_CONCEPTS),
-    thresholds=ZA_KEYS,
+    concepts=(c.ZOLEDRONIC_ACID, c.HYPERCALCAEMIA, *RENAL_CONCEPTS, *PREGNANCY_CONCEPTS),
+    thresholds=(*ZA_KEYS, *PREGNANCY_KEYS),
     evidence=("S17", "S16"),
     on_orders=True,
 )
 def p08(ctx: RuleContext, t: Trace) -> Finding | None:
     za = [m for m in ctx.meds if c.ZOLEDRONIC_ACID in m.classes or has_ingredient(m, ZA_NAME)]
-    if not za or not ctx.concerns_focus(za):
+    if not za or not ctx.concerns_focus(za) or pregnancy_blocks_bma(ctx):
         return None
     t.meds(za)
     renal = t.renal("the dose cannot be adjusted: check creatinine and calculate CrCl before every dose")

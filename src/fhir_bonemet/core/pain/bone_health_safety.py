@@ -7,6 +7,7 @@ card can offer to hold (remove) the dose.  Standard library only: this module is
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod
+from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
@@ -21,6 +22,7 @@ from fhir_bonemet.core.pain.bone_health import (
     calcium,
     calcium_low,
     dental_exam_on_record,
+    pregnancy_blocks_bma,
 )
 from fhir_bonemet.core.pain.checks import active_conditions
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
@@ -71,6 +73,7 @@ def r06(ctx: RuleContext, t: Trace) -> Finding | None:
         f"{ca.label} {ca.shown()} on a bone-modifying agent: hold the next dose, correct calcium",
         f"{ca.label} is below the lower limit of normal while on a bone-modifying agent.",
         recs,
+        referrals=(Referral.ACUTE_ONCOLOGY,),  # the team that gives the agent corrects the calcium
     )
 
 
@@ -118,13 +121,14 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
     "P10",
     "Dental examination before a bone-modifying agent",
     Category.BONE_HEALTH,
-    concepts=(*BMA_CLASSES, c.DENTAL_EXAM),
+    concepts=(*BMA_CLASSES, c.DENTAL_EXAM, *PREGNANCY_CONCEPTS),
+    thresholds=PREGNANCY_KEYS,
     evidence=("S16",),
     on_orders=True,
 )
 def p10(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
-    if not bmas or not ctx.concerns_focus(bmas) or dental_exam_on_record(ctx):
+    if not bmas or not ctx.concerns_focus(bmas) or dental_exam_on_record(ctx) or pregnancy_blocks_bma(ctx):
         return None
     t.meds(bmas)
     t.miss("dental examination", "treated as not done: a dental examination is advised")

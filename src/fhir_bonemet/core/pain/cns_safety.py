@@ -15,7 +15,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
@@ -120,6 +120,7 @@ def r09(ctx: RuleContext, t: Trace) -> Finding | None:
         "Opioid + benzodiazepine + gabapentinoid: avoid this combination; reduce or stop one",
         "An opioid, a benzodiazepine and a gabapentinoid are all active (boxed warnings S21, S22).",
         recs,
+        referrals=(Referral.PAIN_SPECIALIST,),  # a specialist review of the regimen, to take one away safely
     )
 
 

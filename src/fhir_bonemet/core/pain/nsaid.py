@@ -1,4 +1,4 @@
-"""NSAID safety rules P16-P19: kidney, bleeding, platelets, GI/CV risk
+"""NSAID safety rules P16-P19 and P43: kidney, bleeding, platelets, GI/CV risk, two NSAIDs at once
 (docs/clinical-model.md#pharmacovigilance).
 
 Only systemic NSAIDs count (a topical gel is not a renal or bleeding risk of the same order).  Renal
@@ -10,12 +10,15 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from fhir_bonemet.core.evidence.derived import clearance_text
+from fhir_bonemet.core.evidence.dose_arithmetic import deduplicate, dose_mg
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator
 from fhir_bonemet.core.model.rule import rule
+from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older, platelets
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS, is_systemic
 
@@ -26,22 +29,42 @@ def _nsaids(ctx: RuleContext) -> list[MedicationFact]:
     return [m for m in ctx.active(c.NSAID) if is_systemic(m)]
 
 
+def near_edge(t: Trace, value: float, edge_key: str) -> str:
+    """How near ``value`` lies to the band edge ``edge_key``: a clause for the card when it is within the
+    margin (the estimate's own uncertainty is larger than the distance), else ""."""
+    edge = t.v(edge_key)
+    gap = value - edge
+    if abs(gap) > t.v("pain.renal_band_edge_margin"):
+        return ""
+    side = "above" if gap >= 0 else "below"
+    return f"{clearance_text(abs(gap))} mL/min {side} the {clearance_text(edge)} mL/min edge"
+
+
 @rule(
     "P16",
-    "NSAID with severe renal impairment",
+    "NSAID with renal impairment",
     Category.MEDICATION_SAFETY,
     concepts=(c.NSAID, *RENAL_CONCEPTS),
-    thresholds=(*RENAL_KEYS, "pain.nsaid_avoid_crcl_below", "pain.nsaid_caution_crcl_below"),
+    thresholds=(
+        *RENAL_KEYS,
+        "pain.nsaid_avoid_crcl_below",
+        "pain.nsaid_caution_crcl_below",
+        "pain.renal_band_edge_margin",
+    ),
     evidence=("S20", "S29"),
     on_orders=True,
 )
 def p16(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Below the avoid cut-off: avoid (delete the draft).  Between it and the caution cut-off: a short
+    course with creatinine monitoring, alternatives preferred (change the draft).  Either way the card says
+    how near the estimate lies to a band edge, since a CrCl of 30.4 and one of 29.4 are the same kidney."""
     nsaids = _nsaids(ctx)
     if not nsaids or not ctx.concerns_focus(nsaids):
         return None
     renal = t.renal("the NSAID cannot be confirmed safe for the kidneys: check creatinine first")
     avoid = t.label("pain.nsaid_avoid_crcl_below")
     caution = t.label("pain.nsaid_caution_crcl_below")
+    t.v("pain.renal_band_edge_margin")
     if renal.value is None:
         t.meds(nsaids)
         return t.finding(
@@ -54,20 +77,56 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
                 _ALTERNATIVES,
             ),
         )
-    if renal.value >= t.v("pain.nsaid_avoid_crcl_below"):
+    if renal.value >= t.v("pain.nsaid_caution_crcl_below"):
         return None
     t.meds(nsaids)
-    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {renal.value:.0f}"
-    t.act(nsaids, "delete", f"avoid NSAIDs with {renal.describe()}")
-    return t.finding(
-        Indicator.WARNING,
-        f"NSAID with {shown}: avoid; prefer paracetamol or an opioid",
-        f"NSAID active with {renal.describe()}, below {avoid}.",
-        (
+    what = "eGFR" if renal.method == "egfr" else "CrCl"
+    shown = f"{what} {clearance_text(renal.value)}"
+    if renal.value < t.v("pain.nsaid_avoid_crcl_below"):
+        edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below")
+        recs = [
             "Stop or avoid the NSAID: risk of acute kidney injury.",
             _ALTERNATIVES + " Avoid morphine and codeine in renal impairment (see P23).",
             f"For reference: between {avoid} and {caution}, short courses only with creatinine monitoring.",
-        ),
+        ]
+        if edge:
+            recs.insert(
+                1, f"{shown} is {edge}: the estimate is not that precise, but the cautious band holds."
+            )
+        t.act(nsaids, "delete", f"avoid NSAIDs with {renal.describe()}")
+        return t.finding(
+            Indicator.WARNING,
+            f"NSAID with {shown}"
+            + (f" ({edge})" if edge else "")
+            + ": avoid; prefer paracetamol or an opioid",
+            f"NSAID active with {renal.describe()}, below {avoid}.",
+            recs,
+        )
+    # The caution band: an NSAID may be used, briefly and watched; the nearer the avoid edge, the more so.
+    low_edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below")
+    high_edge = near_edge(t, renal.value, "pain.nsaid_caution_crcl_below")
+    edge = low_edge or high_edge
+    recs = [
+        f"{renal.describe()}: between {avoid} and {caution}, NSAIDs only as a short course at the lowest "
+        "dose; check creatinine within a week of starting and stop if it rises.",
+        _ALTERNATIVES,
+        "Avoid with dehydration, diuretics, ACE inhibitors or angiotensin receptor blockers.",
+    ]
+    if low_edge:
+        recs.insert(
+            1,
+            f"{shown} is {low_edge} below which NSAIDs are avoided: Cockcroft-Gault is not that precise, so "
+            "prefer an alternative.",
+        )
+    elif high_edge:
+        recs.insert(1, f"{shown} is {high_edge}: renal function near normal, but the caution still applies.")
+    t.act(nsaids, "update", f"short course only with {renal.describe()}; monitor creatinine")
+    return t.finding(
+        Indicator.WARNING,
+        f"NSAID with {shown}" + (f" ({edge})" if edge else "") + ": short course only, monitor creatinine; "
+        "prefer alternatives",
+        f"NSAID active with {renal.describe()}, between {avoid} and {caution}.",
+        recs,
     )
 
 
@@ -182,6 +241,54 @@ def p19(ctx: RuleContext, t: Trace) -> Finding | None:
         (
             "Avoid long-term use; if necessary, the shortest course with a proton-pump inhibitor.",
             "Monitor liver function, creatinine and blood counts.",
+            _ALTERNATIVES,
+        ),
+    )
+
+
+def is_low_dose_aspirin(med: MedicationFact, t: Trace) -> bool:
+    """Aspirin alone at a cardioprotective dose: not an analgesic NSAID for the duplicate and pregnancy
+    rules.  An aspirin whose dose cannot be read counts as an NSAID (the cautious reading)."""
+    if [i.lower() for i in med.ingredients] != ["aspirin"]:
+        return False
+    dose = dose_mg(med, "aspirin")
+    return not isinstance(dose, str) and dose <= t.v("pain.low_dose_aspirin_max_mg")
+
+
+@rule(
+    "P43",
+    "Two NSAIDs at once",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.NSAID,),
+    thresholds=("pain.low_dose_aspirin_max_mg",),
+    evidence=("S20", "S29"),
+    on_orders=True,
+)
+def p43(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Two systemic NSAIDs (a draft naproxen while ibuprofen is active, or two active orders): the risks
+    add up and the analgesia does not.  A statement that merely repeats an order is one NSAID, not two."""
+    analgesic = [m for m in _nsaids(ctx) if not is_low_dose_aspirin(m, t)]
+    nsaids, _ = deduplicate(analgesic)
+    if len(nsaids) < 2 or not ctx.concerns_focus(nsaids):
+        return None
+    t.meds(nsaids)
+    drafts = ctx.focused(nsaids)
+    others = [m for m in nsaids if m not in drafts]
+    names = ", ".join(dict.fromkeys(med_label(m) for m in nsaids))
+    if drafts and others:
+        kept = ", ".join(dict.fromkeys(med_label(m) for m in others))
+        t.act(drafts, "delete", f"{kept} is already active: one NSAID at a time")
+        summary = f"Second NSAID: {med_label(drafts[0])} ordered while {kept} is active; cancel one"
+    else:
+        t.act(drafts[1:], "delete", "one NSAID at a time")
+        summary = f"Two NSAIDs at once ({names}): keep one"
+    return t.finding(
+        Indicator.WARNING,
+        summary,
+        f"{len(nsaids)} systemic NSAIDs active or ordered together: {names}.",
+        (
+            "Use one NSAID at a time: a second adds kidney, bleeding and GI risk without better analgesia.",
+            "If switching, stop the first before starting the second.",
             _ALTERNATIVES,
         ),
     )

@@ -1,10 +1,13 @@
 """Red flag R03: hypercalcaemia, read on :func:`~fhir_bonemet.core.evidence.labs.corrected_calcium`.
 
 Bands on corrected total calcium: above the upper limit of normal (warning: repeat, review causes),
-12 to <14 mg/dL (warning: urgent review; exercise is held by the global gate), >= 14 mg/dL or symptomatic
-(critical: admit).  A calcium the laboratory reported in mmol/L is critical above 3.4 mmol/L as well (the
-published mmol/L band, 13.6 mg/dL: the two unit systems' bands do not convert exactly, and the lower one
-is the cautious one).  An ionised result is banded on its own thresholds, which await clinical review.
+12 to <14 mg/dL (critical: urgent review; exercise is held by the global gate), >= 14 mg/dL or symptomatic
+(critical: admit).  At every band the active calcium and vitamin D products are named and to be stopped
+(on order hooks a draft of one is offered for removal): they feed the rise.  The value is shown in the
+unit the laboratory reported it in.  A calcium the laboratory reported in mmol/L is critical above
+3.4 mmol/L as well (the published mmol/L band, 13.6 mg/dL: the two unit systems' bands do not convert
+exactly, and the lower one is the cautious one).  An ionised result is banded on its own thresholds,
+which await clinical review.
 
 Standard library only: this module is part of the pure core.
 """
@@ -17,7 +20,7 @@ from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
-from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, used_condition, used_obs
+from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, med_label, used_condition, used_obs
 
 __all__ = ["r03_hypercalcaemia"]
 
@@ -33,6 +36,7 @@ __all__ = ["r03_hypercalcaemia"]
         c.LAB_ALBUMIN,
         c.SYMPTOMATIC_HYPERCALCAEMIA,
         c.HYPERCALCAEMIA,
+        c.CALCIUM_VITAMIN_D,
     ),
     thresholds=(
         "lookback.lab_days",
@@ -49,6 +53,7 @@ __all__ = ["r03_hypercalcaemia"]
         "red_flags.symptom_lookback_days",
     ),
     evidence=("S24", "S17"),
+    on_orders=True,  # critical bands interrupt any order; the mild band speaks when a supplement is ordered
 )
 def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
     facts, today, th, idx = ctx.facts, ctx.today, ctx.th, ctx.index
@@ -90,41 +95,66 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
             return None
         if symptomatic:
             band = "critical"
-        shown = ca.short + (f" ({ca.mmol_per_l:.2f} mmol/L)" if ca.molar else "")
+        shown = ca.short
+    if band == "mild" and not ctx.concerns_focus(ctx.active(c.CALCIUM_VITAMIN_D)):
+        return None  # order hooks: a mildly raised calcium is not news unless calcium is being ordered
     t.fact(*used)
     t.missing.extend(missing)
     t.rely(*keys)
     return _r03_finding(t, band, shown, unverified=any(th[k].basis == "unverified" for k in keys))
 
 
+def _supplements(t: Trace) -> tuple[str, str]:
+    """The calcium and vitamin D products to stop: (summary clause, recommendation)."""
+    ctx = t.ctx
+    supplements = ctx.active(c.CALCIUM_VITAMIN_D)
+    if not supplements:
+        if any("medication" in source.lower() for source in ctx.facts.unavailable):
+            return (
+                "stop any calcium/vitamin D",
+                "The medication list could not be read: ask about calcium and vitamin D products; stop them.",
+            )
+        return (
+            "",
+            "No calcium or vitamin D product on the medication list: ask about over-the-counter ones and "
+            "stop them while calcium is high.",
+        )
+    t.meds(supplements)
+    t.act(supplements, "delete", "calcium is high: do not give calcium or vitamin D")
+    names = ", ".join(dict.fromkeys(med_label(m) for m in supplements))
+    return f"stop {names}", f"Stop {names}: calcium and vitamin D add to the hypercalcaemia."
+
+
 def _r03_finding(t: Trace, band: str, shown: str, *, unverified: bool) -> Finding:
     th = t.ctx.th
     hold = "hold exercise"
+    stop_clause, stop_rec = _supplements(t)
+    stop = f"{stop_clause}; " if stop_clause else ""
     recs: tuple[str, ...]
     if band == "critical":
-        summary = f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {hold}"
+        summary = (
+            f"Severe or symptomatic hypercalcaemia ({shown}): consider immediate admission; {stop}{hold}"
+        )
         recs = (
             "Severe (or symptomatic: confusion, polyuria, constipation, weakness): suggest admission now.",
-            "IV fluids and a bisphosphonate per local protocol; review calcium and vitamin D supplements.",
+            stop_rec,
+            "IV fluids and a bisphosphonate per local protocol.",
         )
     elif band == "urgent":
-        summary = (
-            f"Hypercalcaemia ({shown}): suggest urgent review, IV fluids, consider bisphosphonate; {hold}"
-        )
+        summary = f"Hypercalcaemia ({shown}): suggest urgent review, IV fluids; {stop}{hold}"
         recs = (
             "Urgent medical review; IV rehydration.",
+            stop_rec,
             "Consider zoledronic acid for hypercalcaemia of malignancy (from "
             f"{th['red_flags.calcium_urgent_min'].label()}).",
             "Hold structured exercise until calcium is controlled.",
         )
     else:
-        summary = f"Calcium above normal ({shown}): suggest repeat test and review causes"
-        recs = (
-            "Repeat calcium with albumin and review causes.",
-            "Consider holding calcium and vitamin D supplements while calcium is rising.",
-        )
+        summary = f"Calcium above normal ({shown}): {stop}suggest repeat test and review causes"
+        recs = ("Repeat calcium with albumin and review causes.", stop_rec)
+    # Urgent advice is critical advice: the rule says so itself (the card never recolours a finding).
     return t.finding(
-        Indicator.CRITICAL if band == "critical" else Indicator.WARNING,
+        Indicator.WARNING if band == "mild" else Indicator.CRITICAL,
         summary,
         f"Hypercalcaemia band: {band} ({shown}).",
         recs,

@@ -12,7 +12,7 @@ from fhir_bonemet.core.evidence.labs import latest_lab
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral
 from fhir_bonemet.core.model.rule import rule
 
 __all__ = ["r08_cytopenia"]
@@ -45,12 +45,14 @@ def r08_cytopenia(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     t.rely("lookback.lab_days", *below)
     what = " and ".join(f"{u.label.lower()} {u.value}" for u in t.used)
+    # Only critical values reach this point, and the advice is urgent: the finding is critical itself.
     return t.finding(
-        Indicator.WARNING,
+        Indicator.CRITICAL,
         f"Critical cytopenia ({what}): hold exercise; suggest medical review",
         "Platelets or haemoglobin below the critical threshold.",
         (
             "Hold structured exercise; functional mobility only; minimise fall and impact risk.",
-            "Medical review of the blood count.",
+            "Medical review of the blood count today: transfusion or other support may be needed.",
         ),
+        referrals=(Referral.ACUTE_ONCOLOGY,),
     )

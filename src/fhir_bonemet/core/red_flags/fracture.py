@@ -23,7 +23,7 @@ from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition
 
-__all__ = ["r04_fracture"]
+__all__ = ["r04_fracture", "surgical_referrals"]
 
 
 @rule(
@@ -46,7 +46,10 @@ def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
     return (*_fracture_findings(ctx.index, ctx.today, t), *_score_findings(evidence, t))
 
 
-def _referrals(lesions: tuple[BoneLesion, ...], cond: ConditionFact | None = None) -> tuple[Referral, ...]:
+def surgical_referrals(
+    lesions: tuple[BoneLesion, ...], cond: ConditionFact | None = None
+) -> tuple[Referral, ...]:
+    """Spine surgery for spinal sites, orthopaedic surgery for the others (and for an unknown site)."""
     sites = {lesion.site.site for lesion in lesions}
     if cond is not None and cond.site is not None:
         sites.add(cond.site.site)
@@ -116,7 +119,7 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
                     continue
             lesions = attribute(idx.facts.lesions, (), cond.site)
             where = _where(lesions, cond)
-            surgeon = _surgeon(_referrals(lesions, cond))
+            surgeon = _surgeon(surgical_referrals(lesions, cond))
             out.append(
                 _finding(
                     t,
@@ -126,7 +129,7 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
                     + (f" within {num(recent)} days." if concept == c.PATHOLOGICAL_FRACTURE else "."),
                     [used_condition(name, cond)],
                     missing,
-                    _referrals(lesions, cond),
+                    surgical_referrals(lesions, cond),
                     ("lookback.recent_fracture_days",),
                 )
             )
@@ -167,7 +170,7 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
         indicator, name, score, lesions = groups[ref]
         where = _where(tuple(lesions))
         shown = f"{name} {num(score.value or 0)} at {where}"
-        surgeon = _surgeon(_referrals(tuple(lesions)))
+        surgeon = _surgeon(surgical_referrals(tuple(lesions)))
         if indicator is Indicator.CRITICAL:
             summary = f"{shown}: high fracture/instability risk; suggest urgent {surgeon} review"
             why = f"{name} at or above the surgical threshold."
@@ -191,7 +194,7 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
                 why,
                 [used_attr(f"{name} ({where})", score)],
                 missing,
-                _referrals(tuple(lesions)),
+                surgical_referrals(tuple(lesions)),
                 ("lookback.score_days",),
             )
         )

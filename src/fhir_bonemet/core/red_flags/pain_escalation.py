@@ -24,6 +24,7 @@ from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import num, used_attr, used_obs
+from fhir_bonemet.core.red_flags.fracture import surgical_referrals
 
 __all__ = ["Escalation", "escalations", "r05_pain_escalation"]
 
@@ -159,9 +160,10 @@ def r05_pain_escalation(ctx: RuleContext, rule: Trace) -> tuple[Finding, ...]:
                 f"{what} ({where}): suggest imaging for fracture or instability; pause loading",
                 "Escalating or mechanical pain at a bone metastasis may signal a fracture.",
                 (
-                    "Assess for fracture or instability (imaging).",
+                    "Assess for fracture or instability (imaging) and ask the surgical team to review it.",
                     "Pause loading of the affected region and re-tier the exercise plan.",
                 ),
+                referrals=surgical_referrals(esc.lesions),
             )
         )
     return tuple(out)

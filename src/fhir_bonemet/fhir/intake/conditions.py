@@ -18,8 +18,9 @@ from datetime import date
 from typing import Final
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import BodySite, BoneLesion, ConditionFact, SiteClass
+from fhir_bonemet.core.model.facts import BodySite, BoneLesion, ConditionFact, ObservationFact, SiteClass
 from fhir_bonemet.fhir.intake.context import Extraction
+from fhir_bonemet.fhir.intake.pregnancy import coded_gestational_age
 from fhir_bonemet.fhir.intake.read import Item
 from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import (
@@ -56,6 +57,7 @@ class _Read:
     recorded: date | None
     abatement: date | None
     display: str | None
+    gestational_age: ObservationFact | None  # from a Z3A weeks-of-gestation code
 
 
 def _status(extraction: Extraction, item: Item, abatement: date | None) -> str:
@@ -106,6 +108,14 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
         recorded=parse_date(item.data.get("recordedDate"), upper=True),
         abatement=abatement,
         display=codeable_display(code),
+        gestational_age=coded_gestational_age(
+            extraction.terminology,
+            item.ref,
+            code,
+            parse_date(item.data.get("recordedDate")) or _date_of(item, "onset"),
+        )
+        if c.PREGNANCY in concepts
+        else None,
     )
 
 
@@ -159,7 +169,9 @@ def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
 
 def condition_facts(
     extraction: Extraction, items: list[Item]
-) -> tuple[list[BoneLesion], list[ConditionFact]]:
+) -> tuple[list[BoneLesion], list[ConditionFact], list[ObservationFact]]:
+    """Bone lesions, other conditions, and the gestational ages that current pregnancy Conditions code
+    in their Z3A weeks (:mod:`fhir_bonemet.fhir.intake.pregnancy`)."""
     reads = [read for item in items if (read := _read(extraction, item)) is not None]
     by_ref = {read.item.ref: read.concepts for read in reads}
     record_primary = next(
@@ -167,6 +179,11 @@ def condition_facts(
     )
     lesions: list[BoneLesion] = []
     conditions: list[ConditionFact] = []
+    weeks = [
+        read.gestational_age
+        for read in reads
+        if read.gestational_age is not None and read.status in ACTIVE_STATUSES
+    ]
     for read in reads:
         bone = _is_bone_metastasis(read)
         if bone and read.status in ACTIVE_STATUSES:
@@ -186,4 +203,4 @@ def condition_facts(
                 abatement=read.abatement,
             )
         )
-    return lesions, conditions
+    return lesions, conditions, weeks

@@ -42,7 +42,7 @@ from fhir_bonemet.fhir.intake.values import (
 _NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
 _FLAGS: Final = frozenset(
     {name for name in c.ALL_CONCEPTS if name.startswith("rf-")}
-    | {c.PAIN_MECHANICAL, c.SYMPTOMATIC_HYPERCALCAEMIA, c.FEVER}
+    | {c.PAIN_MECHANICAL, c.SYMPTOMATIC_HYPERCALCAEMIA, c.FEVER, c.PREGNANCY, c.LACTATION}
 )
 # Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
 _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
@@ -56,10 +56,28 @@ _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
         ("pain-neuropathic", re.compile(r"\bneuropathic\b")),
         ("pain-nociceptive", re.compile(r"\bnociceptive\b|\bsomatic\b|\bvisceral\b")),
     ),
+    # "Not pregnant" before "pregnant": the negation must win over the word it contains.
+    c.PREGNANCY_STATUS: (
+        ("not-pregnant", re.compile(r"\bnot\s+pregnant\b|\bnon-?pregnant\b")),
+        ("unknown", re.compile(r"\bunknown\b|\bunsure\b|\bpossibl[ey]\b|\buncertain\b")),
+        ("pregnant", re.compile(r"\bpregnant\b|\bpregnancy confirmed\b")),
+    ),
+}
+# LOINC answer codes of the coded concepts (pregnancy status 82810-3: LL4129-4) and SNOMED findings EHRs
+# send as the answer instead.
+_ANSWER_CODES: Final[dict[str, dict[str, str]]] = {
+    c.PREGNANCY_STATUS: {
+        "LA15173-0": "pregnant",
+        "LA26683-5": "not-pregnant",
+        "LA4489-6": "unknown",
+        "77386006": "pregnant",
+        "60001007": "not-pregnant",
+    },
 }
 # LOINC answer lists of the mCODE performance-status profiles: ECOG LL529-9 and Karnofsky LL4986-7.  EHRs
 # send the answer code as valueCodeableConcept, or only as the profile's required `interpretation`.
 _LOINC: Final = "http://loinc.org"
+_ANSWER_SYSTEMS: Final = frozenset({_LOINC, "http://snomed.info/sct"})
 _SCORE_ANSWERS: Final[dict[str, dict[str, int]]] = {
     c.ECOG: {
         "LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3, "LA9626-8": 4, "LA9627-6": 5,
@@ -178,14 +196,20 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
     words = ""
     if answer is not None:
         wanted = {code for code, _ in _CODED[concept]}
+        answers = _ANSWER_CODES.get(concept, {})
         for coding in as_list(answer.get("coding")):
             code = coding.get("code") if isinstance(coding, dict) else None
-            if (
-                isinstance(code, str)
-                and code in wanted
-                and coding.get("system") == extraction.terminology.local_system
-            ):
+            if not isinstance(code, str):
+                continue
+            if code in wanted and coding.get("system") == extraction.terminology.local_system:
                 return str(code)
+            system = coding.get("system")
+            if (
+                code.strip() in answers
+                and isinstance(system, str)
+                and extraction.terminology.canonical_system(system) in _ANSWER_SYSTEMS
+            ):
+                return answers[code.strip()]
         words = codeable_words(answer)
     else:
         text = data.get("valueString")

@@ -161,8 +161,8 @@ def extract_facts(
     extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id)
     chosen = _selection_refs(selections)
     birth_date, sex = _patient(extraction, resources)
-    lesions, conditions = condition_facts(extraction, resources.items("Condition"))
-    observations = observation_facts(extraction, resources.items("Observation"))
+    lesions, conditions, coded_weeks = condition_facts(extraction, resources.items("Condition"))
+    observations = observation_facts(extraction, resources.items("Observation")) + coded_weeks
     medications = _medications(extraction, resources, is_draft=False, selections=chosen)
     procedures = _procedures(extraction, resources.items("Procedure"))
     orders: list[OrderFact] = []

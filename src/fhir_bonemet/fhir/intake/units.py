@@ -155,6 +155,14 @@ UNIT_RULES: Final[dict[str, UnitRule]] = {
         45.0,
         {"[degf]": -160 / 9, "°f": -160 / 9, "degf": -160 / 9},
     ),
+    # Gestational age in completed weeks (UCUM "wk"; days are converted).  Beyond 45 weeks it is not a
+    # gestational age: the value is unusable, never guessed.
+    c.GESTATIONAL_AGE: UnitRule(
+        "wk",
+        {"wk": 1.0, "week": 1.0, "weeks": 1.0, "wks": 1.0, "d": 1 / 7, "day": 1 / 7, "days": 1 / 7},
+        0.0,
+        45.0,
+    ),
     c.PAIN_SCORE: _score(0, 10, *_OUT_OF_TEN),
     c.FATIGUE_SCORE: _score(0, 10, *_OUT_OF_TEN),
     c.ECOG: _score(0, 5),

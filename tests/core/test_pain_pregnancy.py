@@ -1,0 +1,97 @@
+"""Pregnancy and breast-feeding (P40-P42), two NSAIDs (P43): the cautious readings behind the vignettes."""
+
+from __future__ import annotations
+
+from builders import condition, dose, med, obs, patient
+from pain_support import crcl_labs, denosumab, fired, ibuprofen, oxycodone, run
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Sex
+from fhir_bonemet.core.model.findings import Indicator
+
+WOMAN = {"age": 31, "sex": Sex.FEMALE}
+LABS = [*crcl_labs(90), obs(c.LAB_PLATELETS, 200, "10*9/L", days_ago=2)]
+PREGNANT = condition(c.PREGNANCY, ref="preg", onset_days_ago=60)
+
+
+def _status(answer: str, days_ago: float) -> object:
+    return obs(c.PREGNANCY_STATUS, code=answer, days_ago=days_ago, ref=f"status-{answer}")
+
+
+def test_a_later_not_pregnant_status_does_not_undo_an_active_pregnancy_and_asks_to_verify() -> None:
+    facts = patient(**WOMAN, conditions=[PREGNANT], observations=[*LABS, _status("not-pregnant", 1)])
+    found = run(facts)["P40"]
+    assert "pregnant" in found.summary
+    assert any("consistent pregnancy status" in m.what for m in found.missing)
+    assert "P07" not in fired(facts)
+
+
+def test_unknown_or_absent_pregnancy_status_is_not_pregnancy() -> None:
+    for observations in ([*LABS, _status("unknown", 3)], LABS):
+        facts = patient(**WOMAN, observations=observations, medications=[ibuprofen(), oxycodone()])
+        assert not {"P40", "P41", "P42"} & fired(facts)
+        assert "P07" in fired(facts)
+
+
+def test_gestational_age_is_projected_to_today_and_past_term_asks_to_verify() -> None:
+    # 30 weeks recorded 10 weeks ago: about 40 weeks today; 36 weeks 10 weeks ago: past term.
+    on_time = obs(c.GESTATIONAL_AGE, 30, "wk", days_ago=70, ref="ga")
+    found = run(
+        patient(**WOMAN, conditions=[PREGNANT], observations=[*LABS, on_time], medications=[ibuprofen()])
+    )
+    assert found["P41"].indicator is Indicator.CRITICAL
+    assert "40 weeks" in found["P41"].summary
+    late = obs(c.GESTATIONAL_AGE, 36, "wk", days_ago=70, ref="ga")
+    past = run(patient(**WOMAN, conditions=[PREGNANT], observations=[*LABS, late], medications=[ibuprofen()]))
+    assert any("past term" in m.consequence for m in past["P41"].missing)
+
+
+def test_nsaid_before_20_weeks_is_not_a_pregnancy_card_and_unknown_weeks_read_as_20_or_more() -> None:
+    early = obs(c.GESTATIONAL_AGE, 14, "wk", days_ago=7, ref="ga")
+    facts = patient(**WOMAN, conditions=[PREGNANT], observations=[*LABS, early], medications=[ibuprofen()])
+    assert "P41" not in fired(facts)
+    unknown = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[ibuprofen()]))[
+        "P41"
+    ]
+    assert unknown.indicator is Indicator.WARNING
+    assert [m.what for m in unknown.missing] == ["gestational age"]
+
+
+def test_low_dose_aspirin_is_neither_a_pregnancy_nsaid_nor_a_second_nsaid() -> None:
+    aspirin = med(c.NSAID, ingredients=["aspirin"], doses=[dose(81, "mg", per_day=1)], ref="asa")
+    facts = patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[aspirin, ibuprofen()])
+    found = fired(facts)
+    assert "P43" not in found
+    assert "aspirin" not in " ".join(u.value + u.label for u in run(facts)["P41"].used).lower()
+    full = med(c.NSAID, ingredients=["aspirin"], doses=[dose(600, "mg", per_day=3)], ref="asa")
+    assert "P43" in fired(patient(observations=LABS, medications=[full, ibuprofen()]))
+
+
+def test_a_statement_repeating_an_order_is_one_nsaid_not_two() -> None:
+    statement = med(c.NSAID, ingredients=["ibuprofen"], source="MedicationStatement", ref="ibu-st")
+    assert "P43" not in fired(patient(observations=LABS, medications=[ibuprofen(ref="ibu"), statement]))
+
+
+def test_a_draft_second_nsaid_is_offered_for_removal_and_the_active_one_kept() -> None:
+    draft = med(c.NSAID, ingredients=["naproxen"], draft=True, ref="nap", doses=[dose(250, "mg", per_day=2)])
+    found = run(patient(observations=LABS, medications=[ibuprofen(ref="ibu"), draft]), hook="order-select")
+    assert [(a.order_ref, a.action) for a in found["P43"].order_actions] == [("nap", "delete")]
+
+
+def test_denosumab_draft_in_pregnancy_is_critical_and_named_for_removal() -> None:
+    draft = denosumab(draft=True, ref="dmab")
+    found = run(
+        patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[draft]), hook="order-sign"
+    )
+    assert found["P40"].indicator is Indicator.CRITICAL
+    assert [(a.order_ref, a.action) for a in found["P40"].order_actions] == [("dmab", "delete")]
+    assert not {"P07", "P08", "P10"} & set(found)
+
+
+def test_sedatives_in_pregnancy_are_flagged_as_awaiting_review() -> None:
+    benzo = med(c.BENZODIAZEPINE, ingredients=["lorazepam"], ref="lzp")
+    found = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[benzo]))["P42"]
+    assert found.unverified
+    opioid = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[oxycodone()]))["P42"]
+    assert not opioid.unverified
+    assert "do not stop abruptly" in opioid.summary
