@@ -1,5 +1,6 @@
-"""Conformance tests need the profile validator's Node packages (``npm ci --prefix tools/validator``, run by
-``make node-deps``); they are marked ``conformance`` automatically."""
+"""Conformance tests need the profile validator's Node packages (``npm ci --prefix tools/validator``) and,
+for the profile build, SUSHI (``npm ci --prefix tools/sushi``), both run by ``make node-deps``; they are
+marked ``conformance`` automatically."""
 
 from __future__ import annotations
 

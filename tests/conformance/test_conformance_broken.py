@@ -33,6 +33,8 @@ def _broken() -> dict[str, tuple[str, dict[str, Any]]]:
         "Observation-example-sins",
         "CarePlan-example-exercise-careplan",
         "ServiceRequest-example-referral",
+        "MedicationRequest-example-suggested-medicationrequest",
+        "MedicationRequest-example-annotated-draft-medicationrequest",
     ):
         cases[f"unbroken {name}"] = (name.split("-")[0], example(name))
     sins = example("Observation-example-sins")
@@ -80,7 +82,7 @@ def _broken() -> dict[str, tuple[str, dict[str, Any]]]:
     condition["clinicalStatus"]["coding"][0]["code"] = "smouldering"
     del condition["category"]
     cases["bundle entry"] = ("Bundle.entry[4].resource", condition)
-    return cases
+    return cases | _medication_cases()
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +93,29 @@ def found() -> dict[str, list[tuple[str, str]]]:
     return {r.subject.source: [(i.location, i.message) for i in r.errors] for r in results}
 
 
+def _medication_cases() -> dict[str, tuple[str, dict[str, Any]]]:
+    cases: dict[str, tuple[str, dict[str, Any]]] = {}
+    proposed = example("MedicationRequest-example-suggested-medicationrequest")
+    proposed["medicationCodeableConcept"]["coding"][0] = {
+        "system": "http://www.whocc.no/atc",
+        "code": "N02AA05",
+        "display": "oxycodone",
+    }
+    cases["proposed medication outside the suggested medications"] = ("MedicationRequest", proposed)
+    proposed = example("MedicationRequest-example-suggested-medicationrequest")
+    proposed["intent"] = "plan"
+    cases["proposed order as a plan"] = ("MedicationRequest", proposed)
+    proposed = example("MedicationRequest-example-suggested-medicationrequest")
+    del proposed["dosageInstruction"][0]["timing"]
+    cases["proposed order without timing"] = ("MedicationRequest", proposed)
+    changed = example("MedicationRequest-example-annotated-draft-medicationrequest")
+    changed["status"] = "active"
+    cases["changed order not a draft"] = ("MedicationRequest", changed)
+    return cases
+
+
 def test_the_unbroken_examples_pass(found: dict[str, list[tuple[str, str]]]) -> None:
-    assert [found[n] for n in found if n.startswith("unbroken")] == [[], [], []]
+    assert [found[n] for n in found if n.startswith("unbroken")] == [[], [], [], [], []]
 
 
 def test_a_sins_total_out_of_range_is_located_at_the_value(found: dict[str, list[tuple[str, str]]]) -> None:
@@ -154,6 +177,30 @@ def test_a_referral_that_is_not_a_draft_is_reported_at_the_status(
     found: dict[str, list[tuple[str, str]]],
 ) -> None:
     assert any(loc == "ServiceRequest.status" for loc, _msg in found["referral not a draft"])
+
+
+def test_a_proposed_medication_outside_the_project_tables_is_a_binding_error(
+    found: dict[str, list[tuple[str, str]]],
+) -> None:
+    assert (
+        "MedicationRequest.medication.ofType(CodeableConcept)",
+        "http://www.whocc.no/atc|N02AA05 is not in the required ValueSet "
+        "http://fhir-bonemet.org/fhir/ValueSet/bonemet-suggested-medications",
+    ) in found["proposed medication outside the suggested medications"]
+
+
+@pytest.mark.parametrize(
+    ("case", "location"),
+    [
+        ("proposed order as a plan", "MedicationRequest.intent"),
+        ("proposed order without timing", "MedicationRequest.dosageInstruction[0].timing"),
+        ("changed order not a draft", "MedicationRequest.status"),
+    ],
+)
+def test_medication_orders_the_service_sends_are_held_to_their_profile(
+    found: dict[str, list[tuple[str, str]]], case: str, location: str
+) -> None:
+    assert location in [loc for loc, _msg in found[case]], found[case]
 
 
 def test_a_broken_entry_of_a_bundle_is_located_inside_the_bundle(

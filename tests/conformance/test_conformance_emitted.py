@@ -1,9 +1,9 @@
 """Every resource the service proposes conforms to its profile: 0 errors.
 
 Each example patient is fired through the HTTP path (discovery, then every hook with its prefetch); every
-resource in a card's suggestions (the CarePlan, the referral ServiceRequests, the annotated draft
-MedicationRequests of order-select / order-sign) is validated, and so are the draft and activated forms of
-each CarePlan that write mode sends.  All of them in one validator run.
+resource in a card's suggestions (the CarePlan, the referral ServiceRequests, the new draft
+MedicationRequests a card proposes and the EHR's drafts it changes) is validated, and so are the draft
+and activated forms of each CarePlan that write mode sends.  All of them in one validator run.
 """
 
 from __future__ import annotations
@@ -30,10 +30,13 @@ MANIFEST = load_manifest(default_examples_dir())
 SCENARIOS = [s["id"] for s in MANIFEST["scenarios"]]
 ANCHOR = date.fromisoformat(MANIFEST["anchorDate"])
 SD = "http://fhir-bonemet.org/fhir/StructureDefinition/"
+# By resource type and by what the suggestion does with it (create a new resource, or update one).
 EXPECTED_PROFILE = {
-    "CarePlan": SD + "bonemet-exercise-careplan",
-    "ServiceRequest": SD + "bonemet-referral-servicerequest",
-    "MedicationRequest": SD + "bonemet-annotated-draft-medicationrequest",
+    ("CarePlan", "create"): SD + "bonemet-exercise-careplan",
+    ("CarePlan", "update"): SD + "bonemet-exercise-careplan",
+    ("ServiceRequest", "create"): SD + "bonemet-referral-servicerequest",
+    ("MedicationRequest", "create"): SD + "bonemet-suggested-medicationrequest",
+    ("MedicationRequest", "update"): SD + "bonemet-annotated-draft-medicationrequest",
 }
 
 
@@ -42,7 +45,14 @@ def _suggested(cards: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any
         for s, suggestion in enumerate(card.get("suggestions", [])):
             for a, action in enumerate(suggestion["actions"]):
                 if isinstance(action.get("resource"), dict):
-                    yield f"cards[{c}].suggestions[{s}].actions[{a}].resource", action["resource"]
+                    where = f"cards[{c}].suggestions[{s}].actions[{a}]"
+                    yield f"{where}.resource ({action['type']})", action["resource"]
+
+
+def _action(result: ValidatedResource) -> str:
+    """create or update: the action type in the subject's root, "update" for the write-mode forms."""
+    root = result.subject.root
+    return "create" if root.endswith("(create)") else "update"
 
 
 def _write_mode_forms(plan: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -78,15 +88,16 @@ def emitted() -> list[ValidatedResource]:
 def test_every_emitted_resource_is_checked_against_its_project_profile(
     emitted: list[ValidatedResource],
 ) -> None:
-    kinds = Counter(r.subject.resource["resourceType"] for r in emitted)
-    # The examples exercise all three kinds: plans, referrals and annotated draft orders.
-    assert kinds["CarePlan"] >= 7 * 3
-    assert kinds["ServiceRequest"] >= 7
-    assert kinds["MedicationRequest"] >= 3
+    kinds = Counter((r.subject.resource["resourceType"], _action(r)) for r in emitted)
+    # The examples exercise every kind: plans, referrals, proposed orders and changed draft orders.
+    assert kinds["CarePlan", "create"] >= 7
+    assert kinds["CarePlan", "create"] + kinds["CarePlan", "update"] >= 7 * 3
+    assert kinds["ServiceRequest", "create"] >= 7
+    assert kinds["MedicationRequest", "create"] >= 3
+    assert kinds["MedicationRequest", "update"] >= 1
     for result in emitted:
-        assert EXPECTED_PROFILE[result.subject.resource["resourceType"]] in result.profiles, (
-            result.subject.root
-        )
+        expected = EXPECTED_PROFILE[result.subject.resource["resourceType"], _action(result)]
+        assert expected in result.profiles, result.subject.root
 
 
 def test_emitted_resources_have_no_validation_errors(emitted: list[ValidatedResource]) -> None:

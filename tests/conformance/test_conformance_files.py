@@ -76,6 +76,7 @@ def test_the_project_profiles_were_applied_not_just_the_base_definitions(
         "bonemet-lesion-type",
         "bonemet-exercise-careplan",
         "bonemet-referral-servicerequest",
+        "bonemet-suggested-medicationrequest",
         "bonemet-annotated-draft-medicationrequest",
         "bonemet-valueset",
         "bonemet-codesystem",

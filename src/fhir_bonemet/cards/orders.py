@@ -14,6 +14,10 @@ it would bring the same card straight back.
 * advice without a concrete change ("lowest effective dose", "review the combination") → no suggestion;
   the card's detail says it.
 
+Every order a suggestion carries (new or changed) has a note naming the rules behind it, in the form the
+project profiles check ("Proposed by fhir-bonemet (rules P15). ...", "Changed by fhir-bonemet (rules P08).
+..."), so the order stays traceable once it leaves the card.
+
 Each result is a :class:`PlannedOrder`: the action JSON, a label that starts with a verb and names the order,
 and whether it is the safest choice (then the card recommends it).
 """
@@ -123,11 +127,20 @@ def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float | None] | None
     return dosage, dose, per_day
 
 
-def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str) -> Json:
-    return {**draft, "dosageInstruction": [{**dosage, "text": text}]}
+def _traced(verb: str, finding: Finding) -> Json:
+    """The note that ties an order to the rules that asked for it (profiles/fsh/input/fsh/requests.fsh)."""
+    rules = ", ".join(finding.rule_ids)
+    why = f"{finding.rule_id} {finding.title}: {finding.summary}"
+    return {"text": f"{verb} by fhir-bonemet (rules {rules}). {why.rstrip('.')}. Why: {finding.rationale}"}
 
 
-def _new_dose(act: OrderAction, draft: Mapping[str, Any]) -> PlannedOrder | None:
+def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str, finding: Finding) -> Json:
+    """The EHR's draft with one new dosage instruction; its own notes are kept and ours is added."""
+    notes = [*_list(draft.get("note")), _traced("Changed", finding)]
+    return {**draft, "dosageInstruction": [{**dosage, "text": text}], "note": notes}
+
+
+def _new_dose(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> PlannedOrder | None:
     match = _DOSE_TO.search(act.description)
     found = _dosage(draft)
     if match is None or found is None:
@@ -141,7 +154,7 @@ def _new_dose(act: OrderAction, draft: Mapping[str, Any]) -> PlannedOrder | None
         "doseQuantity": {**dosage["doseAndRate"][0]["doseQuantity"], "value": advised},
     }
     resource = _with_dosage(
-        draft, {**dosage, "doseAndRate": [rate]}, f"{advised:g} mg (reduced for renal function)"
+        draft, {**dosage, "doseAndRate": [rate]}, f"{advised:g} mg (reduced for renal function)", finding
     )
     name = ingredient_name(draft)
     return PlannedOrder(
@@ -172,7 +185,7 @@ def _daily_cap(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> 
     timing = {**old_timing, "repeat": {**_mapping(old_timing.get("repeat")), **repeat}}
     daily = dose * times
     text = f"{dose:g} mg up to {times} times daily (at most {daily:g} mg/day)"
-    resource = _with_dosage(draft, {**dosage, "timing": timing}, text)
+    resource = _with_dosage(draft, {**dosage, "timing": timing}, text, finding)
     name = ingredient_name(draft)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{times}/d",
@@ -192,6 +205,7 @@ def _new_order(
     text: str,
     coding: list[Json],
     dosage: Json,
+    finding: Finding,
     *,
     patient_ref: str,
     today: date,
@@ -205,14 +219,18 @@ def _new_order(
         "medicationCodeableConcept": {"coding": coding, "text": text},
         "subject": {"reference": patient_ref},
         "authoredOn": today.isoformat(),
-        "dosageInstruction": [dosage],
     }
     if requester:
         resource["requester"] = {"reference": requester}
+    used = list(dict.fromkeys(u.ref for u in finding.used if u.ref and "/" in u.ref))
+    if used:  # the data the rule relied on, as the referral's supportingInfo
+        resource["supportingInformation"] = [{"reference": ref} for ref in used]
+    resource["note"] = [_traced("Proposed", finding)]
+    resource["dosageInstruction"] = [dosage]
     return resource
 
 
-def senna_order(*, patient_ref: str, today: date, requester: str | None) -> PlannedOrder:
+def senna_order(finding: Finding, *, patient_ref: str, today: date, requester: str | None) -> PlannedOrder:
     """A stimulant laxative beside the opioid: senna (sennosides) 8.6 mg, two tablets at night."""
     dosage = {
         "text": "Sennosides 8.6 mg: 2 tablets at night; adjust to a soft stool daily",
@@ -223,7 +241,7 @@ def senna_order(*, patient_ref: str, today: date, requester: str | None) -> Plan
     # The medication tables code senna by ATC (no RxNorm id is recorded for it there).
     coding = [{"system": ATC, "code": "A06AB06", "display": "senna glycosides"}]
     resource = _new_order(
-        "senna", "Senna (sennosides) 8.6 mg oral tablet", coding, dosage,
+        "senna", "Senna (sennosides) 8.6 mg oral tablet", coding, dosage, finding,
         patient_ref=patient_ref, today=today, requester=requester,
     )  # fmt: skip
     return PlannedOrder(
@@ -239,7 +257,7 @@ def senna_order(*, patient_ref: str, today: date, requester: str | None) -> Plan
 
 
 def calcium_vitamin_d_order(
-    thresholds: Thresholds, *, patient_ref: str, today: date, requester: str | None
+    thresholds: Thresholds, finding: Finding, *, patient_ref: str, today: date, requester: str | None
 ) -> PlannedOrder:
     """Daily calcium with vitamin D at the minimum the guideline asks for beside a bone-modifying agent."""
     calcium = thresholds.v("pain.calcium_supplement_min_mg")
@@ -255,8 +273,9 @@ def calcium_vitamin_d_order(
         {"system": ATC, "code": "A12AX", "display": "Calcium, combinations with vitamin D and/or other drugs"}
     ]
     resource = _new_order(
-        "calcium-vitamin-d", text, coding, dosage, patient_ref=patient_ref, today=today, requester=requester
-    )
+        "calcium-vitamin-d", text, coding, dosage, finding,
+        patient_ref=patient_ref, today=today, requester=requester,
+    )  # fmt: skip
     return PlannedOrder(
         "order:create:calcium-vitamin-d",
         f"Order calcium {calcium:g} mg with vitamin D {vitamin_d:g} IU daily",
@@ -285,11 +304,13 @@ def plan_order(
     if act.action != "update":
         return None
     if finding.rule_id == "P15":
-        return senna_order(patient_ref=patient_ref, today=today, requester=requester)
+        return senna_order(finding, patient_ref=patient_ref, today=today, requester=requester)
     if finding.rule_id == "P09":
-        return calcium_vitamin_d_order(thresholds, patient_ref=patient_ref, today=today, requester=requester)
+        return calcium_vitamin_d_order(
+            thresholds, finding, patient_ref=patient_ref, today=today, requester=requester
+        )
     if finding.rule_id == "P08":
-        return _new_dose(act, draft)
+        return _new_dose(act, draft, finding)
     if finding.rule_id in ("P20", "P21"):
         return _daily_cap(act, draft, finding)
     return None

@@ -151,7 +151,9 @@ class SuggestionBuilder:
         for finding in concern.findings:
             if finding.rule_id != "P15":
                 continue
-            planned = senna_order(patient_ref=self.patient_ref, today=self.today, requester=self.user_ref)
+            planned = senna_order(
+                finding, patient_ref=self.patient_ref, today=self.today, requester=self.user_ref
+            )
             if planned.key in self._planned:
                 continue
             self._planned.add(planned.key)

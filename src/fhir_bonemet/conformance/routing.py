@@ -3,7 +3,8 @@
 A resource is checked against every profile it claims in ``meta.profile`` that is available offline, and,
 by its content, against the project profile that describes it: a Condition coded as a bone metastasis, a
 SINS, Mirels or lesion-type Observation, a CarePlan or referral ServiceRequest with the service's
-identifier, a draft MedicationRequest the service annotated, the project's concept ValueSets and
+identifier, a draft MedicationRequest the service proposed or changed (told apart by the note that names
+its rules), the project's concept ValueSets and
 CodeSystem, and any ConceptMap (ConceptMaps given to the validator are meant for the service's ConceptMap
 directory).
 Anything else is checked against the base R4 definition of its type.
@@ -25,6 +26,11 @@ _OBSERVATIONS = {
     "sins-total": "bonemet-sins",
     "mirels-total": "bonemet-mirels",
     "lesion-type": "bonemet-lesion-type",
+}
+# The note every MedicationRequest in a card's suggestion carries (cards/orders.py), by what the card does.
+_MEDICATION_NOTES = {
+    "Proposed by fhir-bonemet (rules ": "bonemet-suggested-medicationrequest",
+    "Changed by fhir-bonemet (rules ": "bonemet-annotated-draft-medicationrequest",
 }
 _IDENTIFIED = {
     "CarePlan": ("http://fhir-bonemet.org/fhir/NamingSystem/careplan", "bonemet-exercise-careplan"),
@@ -60,10 +66,11 @@ def _by_content(resource: Json, definitions: Definitions) -> str | None:
             return profile
     elif kind == "MedicationRequest":
         notes = resource.get("note")
-        if isinstance(notes, list) and any(
-            isinstance(n, dict) and str(n.get("text", "")).startswith("fhir-bonemet ") for n in notes
-        ):
-            return "bonemet-annotated-draft-medicationrequest"
+        for note in notes if isinstance(notes, list) else []:
+            text = note.get("text") if isinstance(note, dict) else None
+            for start, profile in _MEDICATION_NOTES.items():
+                if isinstance(text, str) and text.startswith(start):
+                    return profile
     elif kind == "ValueSet" and resource.get("url") in definitions.concept_valuesets:
         return "bonemet-valueset"
     elif kind == "CodeSystem" and resource.get("url") == _LOCAL:

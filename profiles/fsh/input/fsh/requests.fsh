@@ -73,33 +73,110 @@ Usage: #example
 * supportingInfo = Reference(Observation/example-mirels)
 * note.text = "Proposed by fhir-bonemet (rules R04). R04 Impending pathological fracture: Mirels 9 at the left proximal femur."
 
+ValueSet: BonemetSuggestedMedications
+Id: bonemet-suggested-medications
+Title: "Medications fhir-bonemet may propose"
+Description: "The medications a card may propose as a new draft order, taken from the project's medication classes (profiles/source): a stimulant laxative beside an opioid (P15) and calcium with vitamin D beside a bone-modifying agent (P09). The service codes them by ATC, since the medication tables hold no RxNorm product for senna or for a calcium and vitamin D combination; the ATC codes are marked unverified in those ValueSets."
+* include codes from valueset http://fhir-bonemet.org/fhir/ValueSet/laxative-stimulant
+* include codes from valueset http://fhir-bonemet.org/fhir/ValueSet/calcium-vitamin-d
+
+ValueSet: BonemetSuggestionIntents
+Id: bonemet-suggestion-intents
+Title: "Intents of a proposed medication order"
+Description: "A proposed order is either a proposal or an order the clinician signs; never a plan, an instance order or an option."
+* http://hl7.org/fhir/CodeSystem/medicationrequest-intent#proposal "Proposal"
+* http://hl7.org/fhir/CodeSystem/medicationrequest-intent#order "Order"
+
+Profile: BonemetSuggestedMedicationRequest
+Parent: MedicationRequest
+Id: bonemet-suggested-medicationrequest
+Title: "Draft MedicationRequest proposed by fhir-bonemet"
+Description: "A new medication order a card proposes (a create action on order-select, order-sign or patient-view), created by the EHR only when a clinician accepts the suggestion: a draft joining the clinician's pending orders. Its id is stable for the patient and the proposal, so accepting the same suggestion twice names the same order. The medication is coded from the project's medication classes; the dosage says in words and in a timing what to give; supportingInformation names the data the finding used; the note names the rules."
+* id 1..1
+* status = #draft
+* intent from BonemetSuggestionIntents (required)
+* medication[x] only CodeableConcept
+* medicationCodeableConcept 1..1
+* medicationCodeableConcept.coding 1..*
+* medicationCodeableConcept from BonemetSuggestedMedications (required)
+* medicationCodeableConcept.text 1..1
+* subject only Reference(Patient)
+* subject.reference 1..1
+* authoredOn 1..1
+* requester only Reference(Practitioner or PractitionerRole)
+* note 1..*
+* obeys bonemet-medication-proposed
+* dosageInstruction 1..1
+* dosageInstruction.text 1..1
+* dosageInstruction.timing 1..1
+* dosageInstruction.timing.repeat 1..1
+* dosageInstruction.route 1..1
+* dosageInstruction.doseAndRate 1..1
+* dosageInstruction.doseAndRate.dose[x] only SimpleQuantity
+
+Invariant: bonemet-medication-proposed
+Description: "One note names the rules that propose the order: 'Proposed by fhir-bonemet (rules <rule ids>). ...'."
+Expression: "note.where(text.startsWith('Proposed by fhir-bonemet (rules ')).exists()"
+Severity: #error
+
+Instance: example-suggested-medicationrequest
+InstanceOf: BonemetSuggestedMedicationRequest
+Title: "Example: senna proposed beside a strong opioid without a bowel regimen (P15)"
+Usage: #example
+* status = #draft
+* intent = #order
+* medicationCodeableConcept = http://www.whocc.no/atc#A06AB06 "senna glycosides"
+* medicationCodeableConcept.text = "Senna (sennosides) 8.6 mg oral tablet"
+* subject = Reference(Patient/example-patient)
+* authoredOn = "2025-06-02"
+* requester = Reference(Practitioner/example-clinician)
+* supportingInformation = Reference(MedicationRequest/example-oxycodone)
+* note.text = "Proposed by fhir-bonemet (rules P15). P15 Opioid without a bowel regimen: Opioid without a stimulant or osmotic laxative: add a bowel regimen. Why: Opioid active (Oxycodone 5 mg oral tablet) and no stimulant or osmotic laxative."
+* dosageInstruction.text = "Sennosides 8.6 mg: 2 tablets at night; adjust to a soft stool daily"
+* dosageInstruction.timing.repeat.frequency = 1
+* dosageInstruction.timing.repeat.period = 1
+* dosageInstruction.timing.repeat.periodUnit = #d
+* dosageInstruction.timing.repeat.when = #HS
+* dosageInstruction.route = $sct#26643006 "Oral route"
+* dosageInstruction.doseAndRate.doseQuantity = 17.2 'mg' "mg"
+
 Profile: BonemetAnnotatedDraftMedicationRequest
 Parent: MedicationRequest
 Id: bonemet-annotated-draft-medicationrequest
-Title: "Draft MedicationRequest annotated by fhir-bonemet"
-Description: "On order-select and order-sign the service never creates a medication order: a card may hand back the EHR's own draft order, unchanged except for a note saying what to change and why (the card's update action), or propose deleting it. This profile describes that updated draft."
+Title: "Draft MedicationRequest changed by fhir-bonemet"
+Description: "On order-select and order-sign a card may hand back the EHR's own draft order with one concrete change (the card's update action): a dose reduced for renal function (P08), or fewer administrations a day so that the total acetaminophen stays under its ceiling (P20, P21). Everything else is the EHR's draft as it was, including its own notes; one added note names the rules and says why. The medication is coded as the EHR coded it, so no binding is added here."
 * status = #draft
 * intent 1..1
 * medication[x] 1..1
+* subject 1..1
 * subject only Reference(Patient)
 * note 1..*
-* obeys bonemet-draft-annotated
+* obeys bonemet-medication-changed
+* dosageInstruction 1..1
+* dosageInstruction.text 1..1
+* dosageInstruction.doseAndRate 1..1
+* dosageInstruction.doseAndRate.dose[x] 1..1
 
-Invariant: bonemet-draft-annotated
-Description: "One note says what fhir-bonemet advises, naming the rule (fhir-bonemet <rule id>: ...)."
-Expression: "note.where(text.startsWith('fhir-bonemet ')).exists()"
+Invariant: bonemet-medication-changed
+Description: "One note names the rules that changed the order: 'Changed by fhir-bonemet (rules <rule ids>). ...'."
+Expression: "note.where(text.startsWith('Changed by fhir-bonemet (rules ')).exists()"
 Severity: #error
 
 Instance: example-annotated-draft-medicationrequest
 InstanceOf: BonemetAnnotatedDraftMedicationRequest
-Title: "Example: an oxycodone draft order returned with a reminder to co-prescribe a laxative (P15)"
+Title: "Example: a zoledronic acid draft order returned with the dose reduced for renal function (P08)"
 Usage: #example
 * status = #draft
 * intent = #order
-* medicationCodeableConcept = $rxnorm#7804 "oxycodone"
-* medicationCodeableConcept.text = "Oxycodone 5 mg oral tablet"
+* medicationCodeableConcept = $rxnorm#77655 "zoledronic acid"
+* medicationCodeableConcept.text = "Zoledronic acid 4 mg IV infusion over 15 minutes"
 * subject = Reference(Patient/example-patient)
 * authoredOn = "2025-06-02"
 * requester = Reference(Practitioner/example-clinician)
-* dosageInstruction.text = "5 mg every 4 hours as needed for pain"
-* note.text = "fhir-bonemet P15: Add a stimulant laxative with the opioid (bowel regimen)."
+* note.text = "Changed by fhir-bonemet (rules P08). P08 Zoledronic acid dose for renal function: Zoledronic acid 4 mg is above the 3.5 mg advised for CrCl 56.3: reduce. Why: Zoledronic acid dose depends on renal function: CrCl 56.3 mL/min (Cockcroft-Gault)."
+* dosageInstruction.text = "3.5 mg (reduced for renal function)"
+* dosageInstruction.timing.repeat.frequency = 1
+* dosageInstruction.timing.repeat.period = 4
+* dosageInstruction.timing.repeat.periodUnit = #wk
+* dosageInstruction.route = $sct#47625008 "Intravenous route"
+* dosageInstruction.doseAndRate.doseQuantity = 3.5 'mg' "mg"
