@@ -126,6 +126,21 @@ class ObservationFact:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableValue:
+    """A result of a concept the rules use whose value could not be interpreted (no unit, unknown unit,
+    comparator, text, out of range).  It is not a missing value: the rules that would have used it say
+    what was received and why it was not used, and never claim that no result exists."""
+
+    ref: str
+    concept: str
+    effective: datetime | None
+    value_text: str  # the value as received, shortened ("13.5", "<20", "(not a number)")
+    unit_text: str | None  # the unit as received when it looks like one; None when there was none
+    reason: str  # why it was not used, without the value: "no unit", "unit 'mg' not known for ..."
+    number: float | None = None  # the number received, when there was one (for the plausible-unit check)
+
+
+@dataclass(frozen=True, slots=True)
 class Strength:
     """Amount of one ingredient in one unit of the product (mg per tablet, mcg/h per patch, mg/mL)."""
 
@@ -238,6 +253,14 @@ class PatientFacts:
     # facts as *unknown*, not as absent, and become more cautious.
     unavailable: frozenset[str] = frozenset()
     issues: tuple[ReadIssue, ...] = field(default=())
+    # Results received but not usable: shown on the cards of the rules that would have used them.
+    unreadable: tuple[UnreadableValue, ...] = ()
+
+    @property
+    def medications_unknown(self) -> bool:
+        """A medication source (prefetch key or resource type) could not be read at all: the medication
+        list is unknown, and "no opioid" or "no bone-modifying agent" cannot be said."""
+        return any("medication" in source.lower() for source in self.unavailable)
 
     def age_on(self, today: date) -> int | None:
         if self.birth_date is None:

@@ -194,6 +194,7 @@ def extract_facts(
         orders=tuple(sorted(orders, key=lambda f: f.ref)),
         unavailable=frozenset(unavailable) | frozenset(resources.unavailable),
         issues=tuple(issues),
+        unreadable=tuple(sorted(extraction.unreadable, key=lambda u: (u.concept, u.ref))),
     )
 
 
