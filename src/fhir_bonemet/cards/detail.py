@@ -125,7 +125,7 @@ def _missing(fact: MissingFact) -> str:
 
 def _unread(fact: MissingFact) -> str:
     """What was received and why it was not used: "Platelets '30' (no unit, ...): not used (...)"."""
-    return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 260))
+    return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 200))
 
 
 def _short_source(src: EvidenceSource) -> str:

@@ -66,13 +66,14 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
 
 def _issue_lines(finding: Finding, ctx: RuleContext) -> list[MissingFact]:
     refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
+    refs -= {u.ref for u in ctx.facts.unreadable}  # already named, with what was received
     if not refs:
         return []
     lines: list[MissingFact] = []
     for issue in ctx.facts.issues:
         ref = _resource_of(issue.location)
         if ref in refs:
-            lines.append(MissingFact(f"{ref}: {issue.message}", "that part of the record was not used", True))
+            lines.append(MissingFact(ref, f"{issue.message.split(';')[0]}; that part was not used", True))
             if len(lines) == _MAX_ISSUE_LINES:
                 break
     return lines

@@ -8,7 +8,7 @@ used); this module answers the two questions the rules then ask:
   newest readable result of the same concept (a newer readable result makes an older unreadable one moot);
 * what the number would be under each unit a laboratory plausibly reports the analyte in, and whether that
   reading is physiologically possible at all.  The value is never *used* under any of these readings: the
-  readings only decide whether the card says "verify now" (rule DQ01) and which units it considered.
+  readings only decide whether the card says "verify now" (rule R10) and which units it considered.
 
 Standard library only: this module is part of the pure core.
 """
@@ -127,10 +127,10 @@ def brief(value: UnreadableValue) -> str:
 
 
 def shown(value: UnreadableValue) -> str:
-    """``Platelets "30" (no unit, 2026-12-01)`` as a card line names the received result."""
+    """``Platelets '30' (no unit, 2026-12-01)`` as a card line names the received result."""
     unit = f"unit {value.unit_text!r}" if value.unit_text else "no unit"
     when = f", {value.effective.date().isoformat()}" if value.effective is not None else ""
-    return f"{LABELS.get(value.concept, value.concept)} {value.value_text!r} ({unit}{when}, {value.ref})"
+    return f"{LABELS.get(value.concept, value.concept)} {value.value_text!r} ({unit}{when})"
 
 
 def missing_line(value: UnreadableValue) -> MissingFact:
@@ -138,16 +138,20 @@ def missing_line(value: UnreadableValue) -> MissingFact:
     units = considered(value)
     return MissingFact(
         shown(value),
-        f"not used ({_reason(value)}); no value was assumed"
-        + (f"; units considered: {units}" if units else "")
-        + "; verify the result with the laboratory",
+        f"not used ({_reason(value)})" + (f"; units considered: {units}" if units else "") + "; verify it",
         unreadable=True,
     )
 
 
 def _reason(value: UnreadableValue) -> str:
-    # The reader's reasons end with "; value not used": the card says that once.
-    return value.reason.split(";")[0]
+    """The reader's reason in a clinician's words (the reader's names concept ids for the logs)."""
+    if "not a known unit" in value.reason:
+        return "no unit" if value.unit_text is None else "unit not recognised for this test"
+    if "comparator" in value.reason:
+        return "a bound (< or >), not a value"
+    if "outside the possible range" in value.reason:
+        return "outside the possible range"
+    return "not a number" if "not a number" in value.reason else value.reason.split(";")[0]
 
 
 def considered(value: UnreadableValue) -> str:

@@ -1,4 +1,4 @@
-"""Data-quality red flag DQ01: a result that could not be read, whose number would be dangerous under a
+"""Data-quality red flag R10: a result that could not be read, whose number would be dangerous under a
 unit a laboratory plausibly uses (``docs/clinical-model.md#unreadable-results``).
 
 A calcium of 13.5 without a unit is hypercalcaemia in the urgent band if the unit was mg/dL (and an
@@ -20,26 +20,27 @@ from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
 from fhir_bonemet.core.model.rule import rule
 
-__all__ = ["dq01_unreadable_critical"]
+__all__ = ["r10_unreadable_critical"]
 
-# (concept, threshold key, True when a value *at or above* the key is dangerous, critical band, meaning)
+# (concept, threshold key, True when a value *at or above* the key is dangerous, meaning).  Any band
+# makes the card critical: until the result is verified, its dangerous reading is the one to act on.
 _BANDS = (
-    (c.LAB_CALCIUM, "red_flags.calcium_critical_min", True, True, "severe hypercalcaemia"),
-    (c.LAB_CALCIUM, "red_flags.calcium_urgent_min", True, False, "hypercalcaemia needing urgent review"),
-    (c.LAB_CALCIUM_CORRECTED, "red_flags.calcium_critical_min", True, True, "severe hypercalcaemia"),
-    (c.LAB_CALCIUM_CORRECTED, "red_flags.calcium_urgent_min", True, False, "hypercalcaemia (urgent)"),
-    (c.LAB_CALCIUM_IONISED, "red_flags.ionised_calcium_critical_min", True, True, "severe hypercalcaemia"),
-    (c.LAB_CALCIUM_IONISED, "red_flags.ionised_calcium_urgent_min", True, False, "hypercalcaemia (urgent)"),
-    (c.LAB_PLATELETS, "red_flags.platelets_critical_below", False, True, "critical thrombocytopenia"),
-    (c.LAB_PLATELETS, "exercise.platelets_restrict_below", False, False, "thrombocytopenia (bleeding risk)"),
-    (c.LAB_HAEMOGLOBIN, "red_flags.haemoglobin_critical_below", False, True, "critical anaemia"),
-    (c.LAB_NEUTROPHILS, "exercise.neutrophils_hold_below", False, False, "severe neutropenia"),
+    (c.LAB_CALCIUM, "red_flags.calcium_critical_min", True, "severe hypercalcaemia"),
+    (c.LAB_CALCIUM, "red_flags.calcium_urgent_min", True, "hypercalcaemia needing urgent review"),
+    (c.LAB_CALCIUM_CORRECTED, "red_flags.calcium_critical_min", True, "severe hypercalcaemia"),
+    (c.LAB_CALCIUM_CORRECTED, "red_flags.calcium_urgent_min", True, "hypercalcaemia (urgent)"),
+    (c.LAB_CALCIUM_IONISED, "red_flags.ionised_calcium_critical_min", True, "severe hypercalcaemia"),
+    (c.LAB_CALCIUM_IONISED, "red_flags.ionised_calcium_urgent_min", True, "hypercalcaemia (urgent)"),
+    (c.LAB_PLATELETS, "red_flags.platelets_critical_below", False, "critical thrombocytopenia"),
+    (c.LAB_PLATELETS, "exercise.platelets_restrict_below", False, "thrombocytopenia (bleeding risk)"),
+    (c.LAB_HAEMOGLOBIN, "red_flags.haemoglobin_critical_below", False, "critical anaemia"),
+    (c.LAB_NEUTROPHILS, "exercise.neutrophils_hold_below", False, "severe neutropenia"),
 )
 _CONCEPTS = tuple(dict.fromkeys(concept for concept, *_ in _BANDS))
 
 
 @rule(
-    "DQ01",
+    "R10",
     "Unreadable result that may be critical",
     Category.RED_FLAG,
     concepts=_CONCEPTS,
@@ -47,37 +48,35 @@ _CONCEPTS = tuple(dict.fromkeys(concept for concept, *_ in _BANDS))
     evidence=("S24", "S09"),
     unverified=True,  # the plausible units and the physiological ranges are service defaults
 )
-def dq01_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
+def r10_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
     days = t.v("lookback.lab_days")
-    alarms: list[tuple[bool, str]] = []
+    alarms: list[str] = []
     for value in pending(ctx.index, _CONCEPTS, ctx.today, days):
-        worst: tuple[bool, str] | None = None
-        for reading in readings(value):
-            if not reading.possible:
-                continue
-            for concept, key, above, critical, meaning in _BANDS:
-                if concept != value.concept:
-                    continue
-                limit = t.v(key)
-                if (reading.value >= limit) if above else (reading.value < limit):
-                    if worst is None or (critical and not worst[0]):
-                        worst = (critical, f"{meaning} if the unit is {reading.unit}")
-                    break
-        if worst is None:
+        alarm = next(
+            (
+                f"{meaning} if the unit is {reading.unit}"
+                for reading in readings(value)
+                if reading.possible
+                for concept, key, above, meaning in _BANDS
+                if concept == value.concept
+                and ((reading.value >= t.v(key)) if above else (reading.value < t.v(key)))
+            ),
+            None,
+        )
+        if alarm is None:
             continue
         t.fact(UsedFact(shown(value), f"not read: {considered(value)}", value.ref))
-        alarms.append((worst[0], f"{_short(value)}: {worst[1]}"))
+        alarms.append(f"{_short(value)}: {alarm}")
     if not alarms:
         return None
-    critical = any(flag for flag, _ in alarms)
     return t.finding(
-        Indicator.CRITICAL if critical else Indicator.WARNING,
-        f"Verify now: {alarms[0][1]} (received without a usable unit)",
+        Indicator.CRITICAL,
+        f"Verify now: {alarms[0]} (received without a usable unit)",
         "A result was received but could not be read; under a plausible unit it would be dangerous.",
         (
             "Verify the result and its unit with the laboratory now; repeat the test if unconfirmed.",
             "Until then do not treat the result as normal: apply the advice for the dangerous reading.",
-            *(text for _, text in alarms[1:]),
+            *alarms[1:],
         ),
     )
 
