@@ -66,7 +66,8 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
 
 def _issue_lines(finding: Finding, ctx: RuleContext) -> list[MissingFact]:
     refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
-    refs -= {u.ref for u in ctx.facts.unreadable}  # already named, with what was received
+    # Already named with what was received (an unreadable result, a dose unit not understood).
+    refs -= {u.ref for u in ctx.facts.unreadable} | {m.what for m in finding.missing if m.unreadable}
     if not refs:
         return []
     lines: list[MissingFact] = []

@@ -166,6 +166,9 @@ class DoseInstruction:
     as_needed: bool = False
     route: str | None = None  # "oral", "transdermal", "intravenous", "subcutaneous", ... or None
     text: str | None = None
+    # The dose unit as received when it was not understood ("{xyz}", shortened): the dose is then unknown,
+    # and the cards name the unit instead of saying that no dose was recorded.
+    unit_not_understood: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
