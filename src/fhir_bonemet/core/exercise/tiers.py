@@ -22,7 +22,7 @@ from fhir_bonemet.core.evidence.lesion_sites import (
     WEIGHT_BEARING_SITES,
     lesion_label,
 )
-from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, review_covers
+from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, review_covers, review_predates
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
@@ -83,6 +83,13 @@ def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Ti
         out.reasons.append(f"{name} {value} with a recorded surgical review")
         if ev.surgical_review is not None:
             out.used.append(used_attr(f"Surgical review ({label})", ev.surgical_review))
+    elif tier is Tier.HIGH and (score.value or 0.0) < th.v(high) and review_predates(ev, score):
+        out.reasons.append(f"{name} {value}; the surgical review predates the score")
+        if ev.surgical_review is not None:
+            out.used.append(used_attr(f"Surgical review ({label}, before the score)", ev.surgical_review))
+        out.missing.append(
+            MissingFact(f"surgical review of the {label} after the {name}", "treated as unreviewed: HIGH")
+        )
     elif tier is Tier.HIGH and (score.value or 0.0) < th.v(high):
         out.reasons.append(f"{name} {value} without a recorded surgical review")
         out.missing.append(MissingFact(f"surgical review of the {label}", "treated as unreviewed: HIGH"))

@@ -200,6 +200,8 @@ class ProcedureFact:
     site: BodySite | None = None
     status: str = "completed"
     display: str | None = None
+    # The Conditions it is about (an Observation recording a review names its lesion in ``focus``).
+    focus: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
