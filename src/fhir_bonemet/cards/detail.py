@@ -207,7 +207,10 @@ def detail_markdown(
     if unread:
         shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
         out += ["", f"**Received but not read:** {shown}."]
-    missing = _unique(_missing(m) for f in findings for m in f.missing if not m.unreadable)
+    conflicts = _unique(_unread(m) for f in findings for m in f.missing if m.conflict)
+    if conflicts:
+        out += ["", f"**Records disagree:** {'; '.join(conflicts[:MAX_MISSING])}."]
+    missing = _unique(_missing(m) for f in findings for m in f.missing if not (m.unreadable or m.conflict))
     if missing:
         shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
         out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]

@@ -63,6 +63,9 @@ class BodySite:
     text: str | None = None  # e.g. "T9", "left proximal femur": shown to clinicians, never reasoned on
     laterality: Laterality | None = None
     qualifiers: tuple[str, ...] = ()  # body-location qualifiers as text, e.g. ("proximal",)
+    # The other site the same record names when its coding and its text disagree (coded lumbar spine,
+    # text "T10"): the record yields a lesion at each, so the restrictions of both apply.
+    conflict: SiteClass | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,9 @@ class BoneLesion:
     onset: date | None = None
     recorded: date | None = None
     primary_cancer: str | None = None  # concept id: "primary-breast", "primary-prostate", ...
-    index: int = 0  # position of the bodySite on the Condition, so two lesions of one Condition differ
+    # Position of the bodySite on the Condition, so two lesions of one Condition differ; the second
+    # reading of a bodySite whose coding and text disagree is -(position + 1).
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
