@@ -303,6 +303,13 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
     )
 
 
+def _confirm(conflict: MissingFact) -> str:
+    """A contradiction to confirm: "ECOG 1 and 3 recorded on 2025-05-29" → "ECOG (1 and 3 recorded on
+    2025-05-29: confirm)"."""
+    name, _, rest = conflict.what.partition(" ")
+    return f"{name} ({rest}: confirm)"
+
+
 @rule(
     "EX03",
     "Screening data to complete before exercise",
@@ -311,12 +318,6 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
     thresholds=("lookback.score_days", "lookback.lab_days"),
     evidence=("S03", "S10", "S11"),
 )
-def _confirm(conflict: MissingFact) -> str:
-    """ "ECOG 1 and 3 recorded on 2025-05-29" → "ECOG (1 and 3 recorded on 2025-05-29: confirm)"."""
-    name, _, rest = conflict.what.partition(" ")
-    return f"{name} ({rest}: confirm)"
-
-
 def ex03_missing(ctx: RuleContext, t: Trace) -> Finding | None:
     """What to record before exercise starts: the gaps that made this plan more cautious."""
     work = exercise_work(ctx)
