@@ -123,6 +123,11 @@ def _missing(fact: MissingFact) -> str:
     return md_escape(_clip(plain(fact.what), 80))
 
 
+def _unread(fact: MissingFact) -> str:
+    """What was received and why it was not used: "Platelets '30' (no unit, ...): not used (...)"."""
+    return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 200))
+
+
 def _short_source(src: EvidenceSource) -> str:
     """The source's short name ("Campbell 2022 (JCO OP)"), else its first word and year."""
     if src.short:
@@ -198,7 +203,14 @@ def detail_markdown(
         why += f" Based on: {'; '.join(values[:MAX_VALUES])}."
     out += ["", f"**Why:** {why}"]
 
-    missing = _unique(_missing(m) for f in findings for m in f.missing)
+    unread = _unique(_unread(m) for f in findings for m in f.missing if m.unreadable)
+    if unread:
+        shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
+        out += ["", f"**Received but not read:** {shown}."]
+    conflicts = _unique(_unread(m) for f in findings for m in f.missing if m.conflict)
+    if conflicts:
+        out += ["", f"**Records disagree:** {'; '.join(conflicts[:MAX_MISSING])}."]
+    missing = _unique(_missing(m) for f in findings for m in f.missing if not (m.unreadable or m.conflict))
     if missing:
         shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
         out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]

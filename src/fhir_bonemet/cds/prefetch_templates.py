@@ -90,6 +90,7 @@ OBSERVATION_GROUPS: Final[tuple[ObservationGroup, ...]] = (
                 c.IMPENDING_FRACTURE,
                 c.SYMPTOMATIC_HYPERCALCAEMIA,
                 c.DENTAL_EXAM,
+                c.SURGICAL_REVIEW,
                 c.FEVER,
             }
         ),

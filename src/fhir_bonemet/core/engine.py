@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from fhir_bonemet.core.data_gaps import annotate
 from fhir_bonemet.core.exercise.plan import build_plan, exercise_in_progress
 from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import build_context
@@ -59,11 +60,12 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     run_family(Family.EXERCISE, ctx)
     run_family(Family.PAIN, ctx)
 
-    shown = ctx.fired  # every finding kept, in run order, with supersession applied
+    specs = catalogue()
+    # Every card names what it would have used but could not read (docs/clinical-model.md#unreadable-results).
+    shown = annotate(ctx.fired, ctx, specs)  # every finding kept, in run order, with supersession applied
     if ctx.order_hook:
         # During order entry the clinician is busy with the orders: red flags about the record itself
         # interrupt only when critical; the medication rules speak about the drafts in focus.
-        specs = catalogue()
         shown = [f for f in shown if specs[f.rule_id].on_orders or f.indicator is Indicator.CRITICAL]
     # sorted() is stable: within one priority the catalogue's run order is kept.
     ordered = tuple(sorted(merge_absorbed(shown), key=_priority))

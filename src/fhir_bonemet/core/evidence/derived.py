@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, Sex
@@ -279,7 +280,12 @@ def renal_function(
     scr = _creatinine_mg_dl(creat) if creat is not None else None
     kg = _weight_kg(weight) if weight is not None else None
     if creat is None:
-        missing.append(f"serum creatinine within {lab_days:g} days")
+        unread = received(idx, c.LAB_CREATININE, today, lab_days)
+        missing.append(
+            f"serum creatinine within {lab_days:g} days"
+            if unread is None
+            else f"serum creatinine {brief(unread)} received but not read"
+        )
     elif scr is None or scr <= 0:
         missing.append("serum creatinine in a unit that could not be converted to mg/dL")
     if weight is None:

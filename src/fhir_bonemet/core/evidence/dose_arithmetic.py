@@ -146,6 +146,8 @@ def _per_administration(
 
 def _one_instruction(med: MedicationFact, dose: DoseInstruction, ingredient: str) -> DailyAmount | str:
     if dose.amount is None:
+        if dose.unit_not_understood is not None:  # a dose was recorded: say what could not be read
+            return f"dose unit {dose.unit_not_understood} not understood"
         return "dose amount not recorded"
     single = _per_administration(med, dose, ingredient, dose.amount)
     if isinstance(single, str):

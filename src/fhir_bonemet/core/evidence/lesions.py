@@ -36,7 +36,7 @@ from fhir_bonemet.core.model.facts import (
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 
-__all__ = ["Attributed", "LesionEvidence", "lesion_evidence", "review_covers"]
+__all__ = ["Attributed", "LesionEvidence", "lesion_evidence", "review_covers", "review_predates"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +207,7 @@ def _procedure(
         key=lambda p: (p.performed is None, -(p.performed.toordinal() if p.performed else 0), p.ref),
     )
     for proc in chosen:
-        fits, fitting = attribution.fits((), proc.site, _every_lesion)
+        fits, fitting = attribution.fits(proc.focus, proc.site, _every_lesion)
         if lesion in fitting and not (own_only and len(fits) > 1):
             return Attributed(
                 proc.ref, proc.performed, len(fits) > 1, status=proc.status, display=proc.display
@@ -316,6 +316,20 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
             )
         )
     return tuple(out)
+
+
+def review_predates(ev: LesionEvidence, score: Attributed | None) -> bool:
+    """This lesion's own dated review exists but is older than the score: it cannot have settled the score,
+    and the card says so rather than "no review recorded"."""
+    review = ev.surgical_review
+    return (
+        review is not None
+        and not review.shared
+        and review.when is not None
+        and score is not None
+        and score.when is not None
+        and review.when < score.when
+    )
 
 
 def review_covers(ev: LesionEvidence, score: Attributed | None) -> bool:

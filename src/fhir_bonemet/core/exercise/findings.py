@@ -303,6 +303,13 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
     )
 
 
+def _confirm(conflict: MissingFact) -> str:
+    """A contradiction to confirm: "ECOG 1 and 3 recorded on 2025-05-29" → "ECOG (1 and 3 recorded on
+    2025-05-29: confirm)"."""
+    name, _, rest = conflict.what.partition(" ")
+    return f"{name} ({rest}: confirm)"
+
+
 @rule(
     "EX03",
     "Screening data to complete before exercise",
@@ -323,11 +330,15 @@ def ex03_missing(ctx: RuleContext, t: Trace) -> Finding | None:
     used: list[UsedFact] = []
     if items or person.missing:
         used.append(UsedFact("Patient record", "searched", facts.patient_ref))
-    items.extend(m.what for m in person.missing)  # performance status, birth date, medication list
+    # Performance status, birth date, medication list; contradictory scores are to be confirmed.
+    items.extend(_confirm(m) if m.conflict else m.what for m in person.missing)
     missing.extend(person.missing)
     for risk in plan.lesions:
         for gap in risk.missing:
-            if gap.what.startswith(("SINS", "Mirels", "site of")):
+            if gap.conflict:  # the site recorded two ways: confirm which, both are applied meanwhile
+                missing.append(gap)
+                items.append(f"which site the {lesion_label_of(risk)} is at (code and text disagree)")
+            elif gap.what.startswith(("SINS", "Mirels", "site of")):
                 missing.append(gap)
                 used.append(UsedFact("Bone metastasis", lesion_label_of(risk), risk.lesion_ref))
                 score = gap.what.split(" for ")[0] if " for " in gap.what else "site"

@@ -17,6 +17,7 @@ from datetime import date
 from enum import StrEnum
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium, latest_lab
+from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import PatientFacts
@@ -165,8 +166,13 @@ def _lab(
         if test.only_on_chemotherapy and not has_active(facts, today, c.CHEMOTHERAPY):
             return
         when = " while on chemotherapy" if test.only_on_chemotherapy else ""
+        unread = received(idx, test.concept, today, days)
         g.missing.append(
             MissingFact(f"{test.missing_what} within {num(days)} days{when}", "not assumed normal")
+            if unread is None
+            else MissingFact(
+                f"{test.missing_what} {brief(unread)}", "received but not read: not assumed normal", True
+            )
         )
         if "full blood count" not in g.checks_before_start:
             g.checks_before_start.append("full blood count")

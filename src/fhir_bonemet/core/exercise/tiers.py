@@ -22,7 +22,7 @@ from fhir_bonemet.core.evidence.lesion_sites import (
     WEIGHT_BEARING_SITES,
     lesion_label,
 )
-from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, review_covers
+from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, review_covers, review_predates
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
@@ -83,6 +83,13 @@ def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Ti
         out.reasons.append(f"{name} {value} with a recorded surgical review")
         if ev.surgical_review is not None:
             out.used.append(used_attr(f"Surgical review ({label})", ev.surgical_review))
+    elif tier is Tier.HIGH and (score.value or 0.0) < th.v(high) and review_predates(ev, score):
+        out.reasons.append(f"{name} {value}; the surgical review predates the score")
+        if ev.surgical_review is not None:
+            out.used.append(used_attr(f"Surgical review ({label}, before the score)", ev.surgical_review))
+        out.missing.append(
+            MissingFact(f"surgical review of the {label} after the {name}", "treated as unreviewed: HIGH")
+        )
     elif tier is Tier.HIGH and (score.value or 0.0) < th.v(high):
         out.reasons.append(f"{name} {value} without a recorded surgical review")
         out.missing.append(MissingFact(f"surgical review of the {label}", "treated as unreviewed: HIGH"))
@@ -128,6 +135,11 @@ def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: Sit
     out.keys.add("lookback.score_days")
 
 
+def _site_words(site: SiteClass) -> str:
+    head, _, tail = site.value.partition("-")
+    return f"{tail} {head}" if head == "spine" and tail != "unspecified" else site.value.replace("-", " ")
+
+
 def tier_lesion(
     ev: LesionEvidence, th: Thresholds, *, bma_active: bool, escalated: bool, spinal_suspected: bool = False
 ) -> LesionTier:
@@ -135,6 +147,15 @@ def tier_lesion(
     label = lesion_label(ev.lesion)
     site = ev.lesion.site.site
     out = LesionTier(Tier.LOW)
+    conflict = ev.lesion.site.conflict
+    if conflict is not None and ev.lesion.index >= 0:  # said once, on the record's coded reading
+        out.missing.append(
+            MissingFact(
+                f"site of the {label}: coded {_site_words(site)}, text {_site_words(conflict)}",
+                "read as both: the restrictions of both sites apply",
+                conflict=True,
+            )
+        )
     tier = _base(ev, th, out, label)
     wb = site in WEIGHT_BEARING_SITES
     fractures = list(ev.fractures)  # any time, any status: the bone stays weakened
@@ -282,9 +303,38 @@ def _latest_number(idx: FactIndex, concept: str, today: date, days: float) -> Ob
     return None
 
 
+def _worst_same_day(
+    idx: FactIndex, newest: ObservationFact | None, worse_is_higher: bool, name: str, out: PersonTier
+) -> ObservationFact | None:
+    """The worst score recorded on the day of the newest one.  Two different scores the same day contradict
+    each other: the worse is applied (the cautious reading) and the card says so."""
+    if newest is None or newest.effective is None or newest.quantity is None:
+        return newest
+    day = newest.effective.date()
+    same_day = [
+        o
+        for o in idx.observations(newest.concept)
+        if o.quantity is not None and o.effective is not None and o.effective.date() == day
+    ]
+    values = sorted({o.quantity.value for o in same_day if o.quantity is not None})
+    if len(values) < 2:
+        return newest
+    worst = max if worse_is_higher else min
+    chosen = worst(same_day, key=lambda o: o.quantity.value if o.quantity is not None else 0.0)
+    shown = " and ".join(num(v) for v in values)
+    out.missing.append(
+        MissingFact(
+            f"{name} {shown} recorded on {day.isoformat()}",
+            f"the worse ({name} {num(chosen.quantity.value if chosen.quantity else 0.0)}) applied",
+            conflict=True,
+        )
+    )
+    return chosen
+
+
 def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: PersonTier) -> None:
-    ecog = _latest_number(idx, c.ECOG, today, days)
-    kps = _latest_number(idx, c.KPS, today, days)
+    ecog = _worst_same_day(idx, _latest_number(idx, c.ECOG, today, days), True, "ECOG", out)
+    kps = _worst_same_day(idx, _latest_number(idx, c.KPS, today, days), False, "Karnofsky", out)
     out.keys.update(("exercise.ecog_moderate_min", "exercise.ecog_adl_only_min", "lookback.score_days"))
     if ecog is None and kps is None:
         out.raise_to(Tier.MODERATE, "performance status unknown")

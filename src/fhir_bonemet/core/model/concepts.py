@@ -145,6 +145,17 @@ CALCIUM_VITAMIN_D: Final = "calcium-vitamin-d"
 TOPICAL_LIDOCAINE: Final = "topical-lidocaine"
 CHEMOTHERAPY: Final = "chemotherapy"
 
+# Every medication class above: a rule declaring one of them reads the medication list, so its card says so
+# when that list could not be read (a new medication class joins this set).
+MEDICATION_CLASSES: Final[frozenset[str]] = frozenset(
+    {
+        OPIOID, STRONG_OPIOID, RENAL_RISK_OPIOID, TRAMADOL, NSAID, ACETAMINOPHEN, GABAPENTINOID, SNRI_TCA,
+        SSRI, BENZODIAZEPINE, CORTICOSTEROID, ZOLEDRONIC_ACID, PAMIDRONATE, DENOSUMAB,
+        BONE_MODIFYING_AGENT, ANTICOAGULANT, LAXATIVE_STIMULANT, LAXATIVE_OSMOTIC, LAXATIVE_SOFTENER,
+        NALOXONE, CALCIUM_VITAMIN_D, TOPICAL_LIDOCAINE, CHEMOTHERAPY,
+    }
+)  # fmt: skip
+
 # --- Procedures -------------------------------------------------------------------------------------
 RADIOTHERAPY: Final = "radiotherapy"
 SURGICAL_FIXATION: Final = "surgical-fixation"

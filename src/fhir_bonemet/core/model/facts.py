@@ -63,6 +63,9 @@ class BodySite:
     text: str | None = None  # e.g. "T9", "left proximal femur": shown to clinicians, never reasoned on
     laterality: Laterality | None = None
     qualifiers: tuple[str, ...] = ()  # body-location qualifiers as text, e.g. ("proximal",)
+    # The other site the same record names when its coding and its text disagree (coded lumbar spine,
+    # text "T10"): the record yields a lesion at each, so the restrictions of both apply.
+    conflict: SiteClass | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,9 @@ class BoneLesion:
     onset: date | None = None
     recorded: date | None = None
     primary_cancer: str | None = None  # concept id: "primary-breast", "primary-prostate", ...
-    index: int = 0  # position of the bodySite on the Condition, so two lesions of one Condition differ
+    # Position of the bodySite on the Condition, so two lesions of one Condition differ; the second
+    # reading of a bodySite whose coding and text disagree is -(position + 1).
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,21 @@ class ObservationFact:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableValue:
+    """A result of a concept the rules use whose value could not be interpreted (no unit, unknown unit,
+    comparator, text, out of range).  It is not a missing value: the rules that would have used it say
+    what was received and why it was not used, and never claim that no result exists."""
+
+    ref: str
+    concept: str
+    effective: datetime | None
+    value_text: str  # the value as received, shortened ("13.5", "<20", "(not a number)")
+    unit_text: str | None  # the unit as received when it looks like one; None when there was none
+    reason: str  # why it was not used, without the value: "no unit", "unit 'mg' not known for ..."
+    number: float | None = None  # the number received, when there was one (for the plausible-unit check)
+
+
+@dataclass(frozen=True, slots=True)
 class Strength:
     """Amount of one ingredient in one unit of the product (mg per tablet, mcg/h per patch, mg/mL)."""
 
@@ -151,6 +171,9 @@ class DoseInstruction:
     as_needed: bool = False
     route: str | None = None  # "oral", "transdermal", "intravenous", "subcutaneous", ... or None
     text: str | None = None
+    # The dose unit as received when it was not understood ("{xyz}", shortened): the dose is then unknown,
+    # and the cards name the unit instead of saying that no dose was recorded.
+    unit_not_understood: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +205,8 @@ class ProcedureFact:
     site: BodySite | None = None
     status: str = "completed"
     display: str | None = None
+    # The Conditions it is about (an Observation recording a review names its lesion in ``focus``).
+    focus: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +263,14 @@ class PatientFacts:
     # facts as *unknown*, not as absent, and become more cautious.
     unavailable: frozenset[str] = frozenset()
     issues: tuple[ReadIssue, ...] = field(default=())
+    # Results received but not usable: shown on the cards of the rules that would have used them.
+    unreadable: tuple[UnreadableValue, ...] = ()
+
+    @property
+    def medications_unknown(self) -> bool:
+        """A medication source (prefetch key or resource type) could not be read at all: the medication
+        list is unknown, and "no opioid" or "no bone-modifying agent" cannot be said."""
+        return any("medication" in source.lower() for source in self.unavailable)
 
     def age_on(self, today: date) -> int | None:
         if self.birth_date is None:

@@ -107,6 +107,12 @@ class MissingFact:
 
     what: str  # "SINS for the T9 lesion", "platelet count within 30 days"
     consequence: str  # "tier not lowered below MODERATE", "treated as possibly unstable"
+    # Data that was received but could not be read (a value without a unit, a medication list the EHR
+    # could not return): the card shows it as such, never as "no result".
+    unreadable: bool = False
+    # Records that contradict each other (coded lumbar, text "T10"; ECOG 1 and 3 the same day): ``what``
+    # names both, ``consequence`` the cautious reading applied.  Shown as a conflict, never resolved silently.
+    conflict: bool = False
 
 
 @dataclass(frozen=True, slots=True)

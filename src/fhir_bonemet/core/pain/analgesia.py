@@ -9,6 +9,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
+from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
@@ -48,9 +49,12 @@ def p01(ctx: RuleContext, t: Trace) -> Finding | None:
     if any("observation" in source.lower() for source in ctx.facts.unavailable):
         t.miss("observations (could not be read)", "a pain score may exist but could not be seen")
     detail = t.label("pain.nrs_detailed_assessment_min")
+    unread = received(ctx.index, c.PAIN_SCORE, ctx.today, t.v("lookback.pain_score_days"))
     return t.finding(
         Indicator.INFO,
-        "Record worst pain in the last 24 h (0-10): no pain score in the recent record",
+        "Record worst pain in the last 24 h (0-10): no pain score in the recent record"
+        if unread is None
+        else f"Pain score received but not read {brief(unread)}: record worst pain in 24 h (0-10) again",
         "Bone metastasis without a recent pain score: pain cannot be assessed or followed.",
         (
             "Ask the same question every time: worst pain in the last 24 hours on a 0-10 scale.",
@@ -118,6 +122,14 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
         t.meds(serotonergic)
         recs.append("Antidepressant active: tramadol raises serotonin-toxicity and seizure risk (see P24).")
     recs.append(NON_DRUG)
+    if ctx.facts.medications_unknown:  # "no opioid" cannot be said of a list that could not be read
+        recs.insert(0, "Check the current medicines first: the medication list could not be read.")
+        return t.finding(
+            Indicator.WARNING,
+            f"Moderate pain (NRS {score.value:g}); medication list could not be read: check for an opioid",
+            "Moderate pain; no opioid was seen, but the medication list could not be read.",
+            recs,
+        )
     return t.finding(
         Indicator.WARNING,
         f"Moderate pain (NRS {score.value:g}) without an opioid: consider adding a weak or low-dose opioid",
@@ -150,16 +162,26 @@ def p04(ctx: RuleContext, t: Trace) -> Finding | None:
     if opioids:
         t.fact(UsedFact("Daily oral morphine equivalents", daily_mme(opioids, ctx.th).describe()))
     strong = ctx.has(c.STRONG_OPIOID)
+    unknown = not strong and ctx.facts.medications_unknown  # a strong opioid may be active but unseen
     first = (
         "Titrate the strong opioid around the clock with rescue doses for breakthrough pain."
         if strong
+        else "Check the current medicines (the list could not be read); if no strong opioid is active, start "
+        "one (oral morphine, oxycodone or hydromorphone), titrated with rescue doses."
+        if unknown
         else "Start a strong opioid (oral morphine, oxycodone or hydromorphone), titrated around the clock "
         "with rescue doses for breakthrough pain."
     )
+    action = (
+        "titrate the strong opioid and reassess"
+        if strong
+        else "medication list could not be read: check opioids, titrate a strong opioid"
+        if unknown
+        else "start a titrated strong opioid"
+    )
     return t.finding(
         Indicator.WARNING,
-        f"Severe pain (NRS {score.value:g}): "
-        + ("titrate the strong opioid and reassess" if strong else "start a titrated strong opioid"),
+        f"Severe pain (NRS {score.value:g}): {action}",
         "Severe pain on the latest 0-10 score.",
         (
             first,

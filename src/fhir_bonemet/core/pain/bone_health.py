@@ -15,6 +15,7 @@ from fhir_bonemet.core.evidence.derived import clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
 from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS, pregnancy_state
+from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
@@ -151,6 +152,16 @@ def p07(ctx: RuleContext, t: Trace) -> Finding | None:
             f"{renal.describe()}: zoledronic acid not recommended; denosumab needs close calcium monitoring."
         )
     referrals = () if dental_exam_on_record(ctx) else (Referral.DENTAL,)
+    if ctx.facts.medications_unknown:  # an agent may be active that the service could not see
+        recs.insert(0, "Check the current medicines first: the medication list could not be read.")
+        return t.finding(
+            Indicator.INFO,
+            "Medication list could not be read: check for a bone-modifying agent (zoledronic acid, "
+            "denosumab)",
+            "Bone metastasis; no bone-modifying agent was seen, but the medication list could not be read.",
+            recs,
+            referrals=referrals,
+        )
     return t.finding(
         Indicator.INFO,
         "Bone metastases without a bone-modifying agent: consider zoledronic acid or denosumab",
@@ -257,7 +268,12 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
         reasons.append("calcium below the lower limit of normal")  # R06 then speaks, naming P09
     if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
         reasons.append("no calcium and vitamin D supplement")
-    if ca is None:
+    unread = (
+        None if ca is not None else received(ctx.index, c.LAB_CALCIUM, ctx.today, t.v("lookback.lab_days"))
+    )
+    if unread is not None:  # a calcium was received: say so, never "no result"
+        reasons.append(f"calcium received but not read {brief(unread)}: verify it")
+    elif ca is None:
         t.miss(
             f"calcium within {t.label('lookback.lab_days')}",
             "hypocalcaemia cannot be excluded: check before the next dose",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fhir_bonemet.core.evidence.labs import LabValue, latest_lab
+from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import ConditionFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
@@ -95,8 +96,12 @@ def nsaid_cautions(t: Trace) -> list[str]:
     if plt is not None and plt.value < t.v("pain.platelets_nsaid_avoid_below"):
         notes.append(f"Avoid NSAIDs: platelets {plt.value:g} 10*9/L (see P18).")
     elif plt is None:
-        t.miss("platelet count", "NSAID suggested only after a platelet count is checked")
-        notes.append("No recent platelet count: check it before starting an NSAID.")
+        unread = received(ctx.index, c.LAB_PLATELETS, ctx.today, t.v("lookback.lab_days"))
+        if unread is not None:
+            notes.append(f"Platelet count received but not read {brief(unread)}: verify it before an NSAID.")
+        else:
+            t.miss("platelet count", "NSAID suggested only after a platelet count is checked")
+            notes.append("No recent platelet count: check it before starting an NSAID.")
     gi_risk = active_conditions(t, (c.GI_BLEED_ULCER,), include_resolved=True)
     steroids = ctx.active(c.CORTICOSTEROID)
     chemo = ctx.active(c.CHEMOTHERAPY)

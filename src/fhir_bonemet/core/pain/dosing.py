@@ -22,7 +22,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, UsedFact
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import LIVER_KEYS, OLDER_KEYS, is_older, liver_risk
@@ -56,7 +56,12 @@ def _total_facts(t: Trace, total: IngredientTotal) -> None:
             )
         )
     for ref, reason in total.not_computable:
-        t.miss(f"daily acetaminophen dose of {ref} ({reason})", "the total may be higher than shown")
+        if "not understood" in reason:  # a dose was recorded: name what could not be read, not a gap
+            t.missing.append(
+                MissingFact(ref, f"{reason}; the total may be higher than shown", unreadable=True)
+            )
+        else:
+            t.miss(f"daily acetaminophen dose of {ref} ({reason})", "the total may be higher than shown")
     for dropped, kept in total.duplicates:
         t.fact(UsedFact("Not counted twice", f"{dropped} records the same drug as {kept}", dropped))
     shown = f"{total.total:g} mg/day" + ("" if total.complete else " (at least)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.derived import clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import deduplicate, dose_mg
+from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
@@ -176,6 +177,14 @@ def p18(ctx: RuleContext, t: Trace) -> Finding | None:
     condition = active_conditions(t, (c.THROMBOCYTOPENIA,))
     if plt is None and not condition:
         t.meds(nsaids)
+        unread = received(ctx.index, c.LAB_PLATELETS, ctx.today, t.v("lookback.lab_days"))
+        if unread is not None:  # a count was received: never say there is none
+            return t.finding(
+                Indicator.WARNING,
+                f"Platelet count received but not read {brief(unread)}: verify it before the NSAID",
+                "NSAID active; the latest platelet count could not be read: thrombocytopenia not excluded.",
+                (f"Avoid NSAIDs if platelets are below {limit} (antiplatelet effect).", _ALTERNATIVES),
+            )
         t.miss(
             f"platelet count within {t.label('lookback.lab_days')}",
             "thrombocytopenia cannot be excluded: check the count before continuing the NSAID",

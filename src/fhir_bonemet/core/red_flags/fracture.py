@@ -12,7 +12,13 @@ from __future__ import annotations
 from datetime import date
 
 from fhir_bonemet.core.evidence.lesion_sites import SPINE_SITES, attribute, lesions_label, site_label
-from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, lesion_evidence, review_covers
+from fhir_bonemet.core.evidence.lesions import (
+    Attributed,
+    LesionEvidence,
+    lesion_evidence,
+    review_covers,
+    review_predates,
+)
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex
@@ -140,6 +146,9 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
     """One finding per score result; a score that fits several lesions names all of them."""
     th = t.ctx.th
     groups: dict[str, tuple[Indicator, str, Attributed, list[BoneLesion]]] = {}
+    stale_reviews: dict[
+        str, list[Attributed]
+    ] = {}  # score ref -> a review of its lesion older than the score
     for ev in evidence:
         for name, score, high, borderline_lo, borderline_hi in (
             ("SINS", ev.sins, "exercise.sins_unstable_min", "exercise.sins_potentially_unstable_min", None),
@@ -165,6 +174,8 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
                 continue
             entry = groups.setdefault(score.ref, (indicator, name, score, []))
             entry[3].append(ev.lesion)
+            if indicator is Indicator.WARNING and review_predates(ev, score) and ev.surgical_review:
+                stale_reviews[score.ref] = [ev.surgical_review]
     out: list[Finding] = []
     for ref in sorted(groups):
         indicator, name, score, lesions = groups[ref]
@@ -174,11 +185,23 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
         if indicator is Indicator.CRITICAL:
             summary = f"{shown}: high fracture/instability risk; suggest urgent {surgeon} review"
             why = f"{name} at or above the surgical threshold."
+        elif ref in stale_reviews:
+            review = stale_reviews[ref][0]
+            summary = f"{shown}: surgical review predates the score; suggest {surgeon} review"
+            why = f"Borderline {name} dated after the lesion's last surgical review ({_day(review.when)})."
         else:
             summary = f"{shown}, no surgical review recorded: suggest {surgeon} review"
             why = f"Borderline {name} without a recorded surgical review."
+        earlier = [used_attr("Surgical review (before the score)", r) for r in stale_reviews.get(ref, [])]
         missing = (
-            [MissingFact("surgical review of this lesion", "treated as unreviewed: HIGH tier")]
+            [
+                MissingFact(
+                    f"surgical review after the {name} of {_day(score.when)}"
+                    if ref in stale_reviews
+                    else "surgical review of this lesion",
+                    "treated as unreviewed: HIGH tier",
+                )
+            ]
             if indicator is Indicator.WARNING
             else []
         )
@@ -192,10 +215,14 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
                 indicator,
                 summary,
                 why,
-                [used_attr(f"{name} ({where})", score)],
+                [used_attr(f"{name} ({where})", score), *earlier],
                 missing,
                 surgical_referrals(tuple(lesions)),
                 ("lookback.score_days",),
             )
         )
     return out
+
+
+def _day(when: date | None) -> str:
+    return when.isoformat() if when is not None else "undated"

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final
 
@@ -153,6 +153,16 @@ def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
         )
         for index, site, is_bone in read.sites
         if every_site or is_bone
+    ]
+    # A bodySite whose coding and text name different sites is read both ways: the cautious reading.
+    lesions += [
+        replace(
+            lesion,
+            site=replace(lesion.site, site=lesion.site.conflict, conflict=lesion.site.site),
+            index=-(lesion.index + 1),
+        )
+        for lesion in lesions
+        if lesion.site.conflict is not None
     ]
     if not lesions:
         lesions.append(

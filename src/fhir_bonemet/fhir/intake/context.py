@@ -11,7 +11,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_bonemet.core.model.facts import ReadIssue
+from fhir_bonemet.core.model.facts import ReadIssue, UnreadableValue
 from fhir_bonemet.fhir.intake.read import Item, ReadResult
 from fhir_bonemet.fhir.intake.values import JsonDict, clean_codeable, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
@@ -23,6 +23,7 @@ class Extraction:
     payload: ReadResult
     patient_id: str | None  # None: accept every subject (offline tools reading files of many patients)
     issues: list[ReadIssue] = field(default_factory=list)
+    unreadable: list[UnreadableValue] = field(default_factory=list)  # results received but not usable
     _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient
     # A record repeats the same codes hundreds of times (one lab code per result, one product per order):
     # terminology answers are pure functions of the codings, so each distinct one is looked up once.

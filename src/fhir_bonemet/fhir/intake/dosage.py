@@ -110,6 +110,9 @@ _PRODUCT_UNITS: Final[dict[str, str]] = {
     "gtt": "{drop}",
     "vagtab": "{tablet}",
     "unit": "{unit}",
+    # The CDS Hooks Sandbox and several EHRs write a solid oral dose as {pill}: one tablet or capsule,
+    # counted with the product's strength per unit like {tablet}.
+    "pill": "{pill}",
 }
 _EVERY_HOURS = re.compile(
     r"\b(?:q|every)\s*(\d+(?:\.\d+)?)\s*(?:(?:-|to)\s*(?:\d+(?:\.\d+)?|[a-z]+)\s*)?(?:h\b|hr|hour)"
@@ -173,7 +176,22 @@ def dose_unit(quantity: Mapping[str, Any]) -> tuple[str, float] | None:
     return None
 
 
-def _amount(dosage: Mapping[str, Any], issues: list[str]) -> tuple[float | None, str | None]:
+_UNIT_SHOWN_MAX = 24  # a unit string of any length is named on a card, shortened
+
+
+def unit_received(quantity: Mapping[str, Any]) -> str | None:
+    """The unit of a dose Quantity as received (code, else unit), shortened for a card; None if absent."""
+    for key in ("code", "unit"):
+        raw = quantity.get(key)
+        if isinstance(raw, str) and raw.strip():
+            text = " ".join(raw.split())
+            return text if len(text) <= _UNIT_SHOWN_MAX else text[: _UNIT_SHOWN_MAX - 1] + "…"
+    return None
+
+
+def _amount(
+    dosage: Mapping[str, Any], issues: list[str], unread: list[str] | None = None
+) -> tuple[float | None, str | None]:
     for dose_and_rate in as_list(dosage.get("doseAndRate")):
         if not isinstance(dose_and_rate, dict):
             continue
@@ -191,6 +209,9 @@ def _amount(dosage: Mapping[str, Any], issues: list[str]) -> tuple[float | None,
             continue
         if unit is None:
             issues.append("dose unit not recognised; dose amount not used")
+            received = unit_received(quantity)
+            if unread is not None and received is not None:
+                unread.append(received)
             continue
         return value * unit[1], unit[0]
     return None, None
@@ -268,7 +289,8 @@ def parse_dosage(
     issues: list[str] = []
     text = as_str(dosage.get("text")) or as_str(dosage.get("patientInstruction"))
     lowered = text.lower() if text else ""
-    amount, amount_unit = _amount(dosage, issues)
+    unread: list[str] = []
+    amount, amount_unit = _amount(dosage, issues, unread)
     if amount is None and lowered:
         found = _TEXT_DOSE.search(lowered)
         if found is not None:
@@ -298,6 +320,7 @@ def parse_dosage(
         per_day=round(per_day, 6) if per_day is not None else None,
         max_per_day=max_per_day,
         as_needed=as_needed,
+        unit_not_understood=unread[0] if unread and amount is None else None,
         route=route,
         text=text,
     )

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity
+from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
 from fhir_bonemet.fhir.intake.sites import read_body_site
@@ -110,23 +110,48 @@ def _effective(data: JsonDict) -> datetime | None:
     return parse_datetime(data.get("issued"))
 
 
-def _measured(extraction: Extraction, item: Item, path: str, concept: str, data: JsonDict) -> Quantity | None:
+def _measured(
+    extraction: Extraction, item: Item, path: str, concept: str, data: JsonDict, effective: datetime | None
+) -> Quantity | None:
+    """The value in the concept's canonical unit; a value that cannot be used is reported twice: as a read
+    issue (location, no patient data) and as an :class:`UnreadableValue` the rules show on their cards."""
+
+    def unusable(where: str, reason: str, shown: object, unit: object = None) -> None:
+        extraction.issue(item, f"{path}{where}", reason)
+        extraction.unreadable.append(
+            UnreadableValue(
+                ref=item.ref,
+                concept=concept,
+                effective=effective,
+                value_text=_shown(shown),
+                unit_text=_unit_shown(unit),
+                reason=reason,
+                number=as_number(shown),
+            )
+        )
+
     quantity = data.get("valueQuantity")
     reported: str | None = None
     if quantity is not None:
         if not isinstance(quantity, dict):
-            extraction.issue(item, f"{path}valueQuantity", "not a Quantity; value not used")
+            unusable("valueQuantity", "not a Quantity; value not used", None)
             return None
-        if quantity.get("comparator") is not None:
-            extraction.issue(item, f"{path}valueQuantity", "value has a comparator (< or >); value not used")
+        comparator = quantity.get("comparator")
+        if comparator is not None:
+            shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(quantity.get('value'))}"
+            unit = quantity.get("code") or quantity.get("unit")
+            unusable("valueQuantity", "value has a comparator (< or >); value not used", shown, unit)
             return None
         value = as_number(quantity.get("value"))
         if value is None:
-            extraction.issue(item, f"{path}valueQuantity.value", "not a number; value not used")
+            unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
             return None
         unit = quantity.get("code") or quantity.get("unit")
         reported = unit if isinstance(unit, str) else None
         result = normalise(concept, value, reported)
+        if not isinstance(result, Normalised):
+            unusable("value", result, quantity.get("value"), reported)
+            return None
     else:
         raw: Any = data.get("valueInteger")
         if raw is None:
@@ -134,7 +159,7 @@ def _measured(extraction: Extraction, item: Item, path: str, concept: str, data:
         if raw is None and data.get("valueCodeableConcept") is not None:
             raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
             if raw is None:
-                extraction.issue(item, f"{path}valueCodeableConcept", f"coded value for {concept} not used")
+                unusable("valueCodeableConcept", f"coded value for {concept} not used", "(coded answer)")
                 return None
         if raw is None and not any(key.startswith("value") for key in data):
             # mCODE requires the performance-status interpretation: with no value it still gives the score.
@@ -144,13 +169,34 @@ def _measured(extraction: Extraction, item: Item, path: str, concept: str, data:
             return None
         value = as_number(raw)
         if value is None:
-            extraction.issue(item, f"{path}value", f"value for {concept} is not a number; not used")
+            unusable("value", f"value for {concept} is not a number; not used", raw)
             return None
         result = normalise(concept, value, None)
-    if isinstance(result, Normalised):
-        return Quantity(result.value, result.unit, reported if reported != result.unit else None)
-    extraction.issue(item, f"{path}value", result)
-    return None
+        if not isinstance(result, Normalised):
+            unusable("value", result, raw)
+            return None
+    return Quantity(result.value, result.unit, reported if reported != result.unit else None)
+
+
+_SHOWN_MAX = 24  # what a card repeats of a received value or unit: enough to recognise it, never a page
+
+
+def _shown(value: object) -> str:
+    """A received value as a card may repeat it: a number as written, short text cut, anything else named."""
+    if isinstance(value, bool) or value is None:
+        return "(no value)" if value is None else "(not a number)"
+    if isinstance(value, int | float):
+        return f"{value:g}" if value == value and abs(value) != float("inf") else "(not a number)"
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"
+    return "(not a number)"
+
+
+def _unit_shown(unit: object) -> str | None:
+    if not isinstance(unit, str) or not unit.strip():
+        return None
+    return _shown(unit)
 
 
 def _score_in_answer(extraction: Extraction, concept: str, answer: object) -> str | None:
@@ -263,7 +309,7 @@ def _facts_for(
     for concept in sorted(concepts):
         # A yes/no concept that may also be measured (fever: a temperature) is measured when it has a number.
         if concept in UNIT_RULES and (concept not in _FLAGS or "valueQuantity" in data):
-            quantity = _measured(extraction, item, path, concept, data)
+            quantity = _measured(extraction, item, path, concept, data, common["effective"])
             if quantity is not None:
                 facts.append(ObservationFact(concept=concept, quantity=quantity, display=display, **common))
         elif concept in _CODED:

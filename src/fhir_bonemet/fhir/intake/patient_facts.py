@@ -29,6 +29,7 @@ from fhir_bonemet.fhir.intake.conditions import condition_facts
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.medications import medication_fact
 from fhir_bonemet.fhir.intake.observations import observation_facts
+from fhir_bonemet.fhir.intake.observed_procedures import observed_procedures
 from fhir_bonemet.fhir.intake.read import Item, ReadResult, read_draft_orders
 from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import codeable_display, parse_date, period_date, relative_ref
@@ -165,6 +166,7 @@ def extract_facts(
     observations = observation_facts(extraction, resources.items("Observation")) + coded_weeks
     medications = _medications(extraction, resources, is_draft=False, selections=chosen)
     procedures = _procedures(extraction, resources.items("Procedure"))
+    procedures += observed_procedures(extraction, resources.items("Observation"))
     orders: list[OrderFact] = []
     issues = list(resources.issues)
     if draft_orders is not None:
@@ -194,6 +196,7 @@ def extract_facts(
         orders=tuple(sorted(orders, key=lambda f: f.ref)),
         unavailable=frozenset(unavailable) | frozenset(resources.unavailable),
         issues=tuple(issues),
+        unreadable=tuple(sorted(extraction.unreadable, key=lambda u: (u.concept, u.ref))),
     )
 
 

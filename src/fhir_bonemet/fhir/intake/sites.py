@@ -168,6 +168,7 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
             (coded and _HUMERUS_CONCEPTS & concepts) or (not coded and "humer" in words)
         ):
             site = SiteClass.HUMERUS_PROXIMAL
+    conflict = _conflict(site, body_site) if coded else None
     laterality = None
     for value in _extensions(body_site, LATERALITY_URL):
         laterality = _laterality(codeable_words(value))
@@ -181,6 +182,26 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
             text=codeable_display(body_site),
             laterality=laterality,
             qualifiers=qualifiers,
+            conflict=conflict,
         ),
         is_bone,
     )
+
+
+# A text that only refines the coded site is no conflict: proximal femur within femur, a humerus within
+# the upper limb, a level within an unspecified spine.
+_REGION: Final[dict[SiteClass, SiteClass]] = {
+    SiteClass.FEMUR_PROXIMAL: SiteClass.FEMUR,
+    SiteClass.HUMERUS_PROXIMAL: SiteClass.UPPER_LIMB,
+}
+
+
+def _conflict(coded: SiteClass | None, body_site: JsonDict) -> SiteClass | None:
+    """The site ``bodySite.text`` names when it is another site than the specific coded one."""
+    text = body_site.get("text")
+    if coded is None or coded in _UNSPECIFIC or not isinstance(text, str) or not text.strip():
+        return None
+    said = _text_site(text[:200].lower())  # a site name is short: a long note is not searched whole
+    if said is None or said in _UNSPECIFIC or _REGION.get(said, said) == _REGION.get(coded, coded):
+        return None
+    return said

@@ -1,0 +1,86 @@
+"""What was received but could not be read, put on the cards of the rules it concerns.
+
+The rules decide on readable data; this pass makes sure no card hides a gap behind them:
+
+* a result of a concept a rule declares, received but unreadable (no unit, unknown unit, comparator,
+  text) and not superseded by a newer readable one, is named on that rule's card with why it was not used;
+* a medication source that could not be read (fetch failed, OperationOutcome) is named on the cards of
+  every rule that reads medications: "no opioid" then means "none seen";
+* a read issue about a resource a card relies on (a dose unit not understood on its medication order) is
+  named on that card, not only in the response's extension.
+
+Nothing here makes advice less cautious: it only adds lines.  Standard library only: part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+from fhir_bonemet.core.evidence.unreadable import missing_line, pending
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.catalogue import RuleSpec
+from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.findings import Finding, MissingFact
+
+__all__ = ["MEDICATIONS_UNREAD", "annotate"]
+
+MEDICATIONS_UNREAD = MissingFact(
+    "medication list (could not be read)",
+    "medicines may be active that the service could not see; none is assumed absent",
+    unreadable=True,
+)
+# Lookback per kind of result: a score is current for longer than a laboratory value.
+_SCORE_LOOKBACK = {
+    c.PAIN_SCORE: "lookback.pain_score_days",
+    c.SINS_TOTAL: "lookback.score_days",
+    c.MIRELS_TOTAL: "lookback.score_days",
+    c.ECOG: "lookback.score_days",
+    c.KPS: "lookback.score_days",
+}
+_MAX_ISSUE_LINES = 2  # a card names at most this many read issues of its own resources
+
+
+def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, RuleSpec]) -> list[Finding]:
+    """Each finding with the unreadable data that concerns it added to ``missing``."""
+    facts, th = ctx.facts, ctx.th
+    concepts_unread = {u.concept for u in facts.unreadable}
+    out: list[Finding] = []
+    for finding in findings:
+        declared: set[str] = set()
+        for rule_id in finding.rule_ids:
+            spec = specs.get(rule_id)
+            if spec is not None:
+                declared |= set(spec.concepts)
+        added: list[MissingFact] = []
+        for concept in sorted(declared & concepts_unread):
+            days = th.v(_SCORE_LOOKBACK.get(concept, "lookback.lab_days"))
+            added.extend(missing_line(u) for u in pending(ctx.index, (concept,), ctx.today, days))
+        if facts.medications_unknown and declared & c.MEDICATION_CLASSES:
+            added.append(MEDICATIONS_UNREAD)
+        added.extend(_issue_lines(finding, ctx))
+        fresh = [m for m in dict.fromkeys(added) if m not in finding.missing]
+        out.append(replace(finding, missing=(*fresh, *finding.missing)) if fresh else finding)
+    return out
+
+
+def _issue_lines(finding: Finding, ctx: RuleContext) -> list[MissingFact]:
+    refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
+    # Already named with what was received (an unreadable result, a dose unit not understood).
+    refs -= {u.ref for u in ctx.facts.unreadable} | {m.what for m in finding.missing if m.unreadable}
+    if not refs:
+        return []
+    lines: list[MissingFact] = []
+    for issue in ctx.facts.issues:
+        ref = _resource_of(issue.location)
+        if ref in refs:
+            lines.append(MissingFact(ref, f"{issue.message.split(';')[0]}; that part was not used", True))
+            if len(lines) == _MAX_ISSUE_LINES:
+                break
+    return lines
+
+
+def _resource_of(location: str) -> str:
+    """``"MedicationRequest/a.dosageInstruction[0]"`` → ``"MedicationRequest/a"``."""
+    head, _, rest = location.partition("/")
+    return f"{head}/{rest.split('.', 1)[0]}" if rest else location

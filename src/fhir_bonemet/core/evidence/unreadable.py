@@ -1,0 +1,168 @@
+"""Results that were received but could not be read: what they were, and what they could have meant.
+
+A calcium of 13.5 sent without a unit is not a missing calcium.  The reader keeps such results as
+:class:`~fhir_bonemet.core.model.facts.UnreadableValue` (value and unit as received, and why they were not
+used); this module answers the two questions the rules then ask:
+
+* which unreadable results still matter: those within the lookback that are at least as recent as the
+  newest readable result of the same concept (a newer readable result makes an older unreadable one moot);
+* what the number would be under each unit a laboratory plausibly reports the analyte in, and whether that
+  reading is physiologically possible at all.  The value is never *used* under any of these readings: the
+  readings only decide whether the card says "verify now" (rule R10) and which units it considered.
+
+Standard library only: this module is part of the pure core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.fact_index import FactIndex, instant
+from fhir_bonemet.core.model.facts import UnreadableValue
+from fhir_bonemet.core.model.findings import MissingFact
+from fhir_bonemet.core.model.queries import within_days
+
+__all__ = [
+    "LABELS",
+    "PLAUSIBLE_UNITS",
+    "Reading",
+    "brief",
+    "considered",
+    "missing_line",
+    "pending",
+    "readings",
+    "received",
+    "shown",
+]
+
+LABELS = {
+    c.LAB_CALCIUM: "Calcium",
+    c.LAB_CALCIUM_CORRECTED: "Corrected calcium",
+    c.LAB_CALCIUM_IONISED: "Ionised calcium",
+    c.LAB_ALBUMIN: "Albumin",
+    c.LAB_PLATELETS: "Platelets",
+    c.LAB_HAEMOGLOBIN: "Haemoglobin",
+    c.LAB_NEUTROPHILS: "Neutrophils",
+    c.LAB_CREATININE: "Serum creatinine",
+    c.LAB_EGFR: "eGFR",
+    c.LAB_CRCL: "Creatinine clearance",
+    c.BODY_WEIGHT: "Body weight",
+    c.PAIN_SCORE: "Pain score 0-10",
+    c.SINS_TOTAL: "SINS",
+    c.MIRELS_TOTAL: "Mirels score",
+    c.ECOG: "ECOG performance status",
+    c.KPS: "Karnofsky performance status",
+}
+
+# Units a laboratory plausibly reports each analyte in, with the factor to the canonical unit the rules
+# and thresholds use (labs.py, units.py), and the range of values (canonical unit) a living patient can
+# have.  The ranges are deliberately wide: they only tell "impossible in this unit" from "possible", so a
+# reading outside them is named as impossible, never used.  Service defaults, awaiting clinical review.
+PLAUSIBLE_UNITS: dict[str, tuple[tuple[tuple[str, float], ...], tuple[float, float]]] = {
+    c.LAB_CALCIUM: ((("mg/dL", 1.0), ("mmol/L", 4.008)), (3.0, 25.0)),
+    c.LAB_CALCIUM_CORRECTED: ((("mg/dL", 1.0), ("mmol/L", 4.008)), (3.0, 25.0)),
+    c.LAB_CALCIUM_IONISED: ((("mmol/L", 1.0), ("mg/dL", 1 / 4.008)), (0.3, 4.0)),
+    c.LAB_ALBUMIN: ((("g/dL", 1.0), ("g/L", 0.1)), (0.5, 7.0)),
+    c.LAB_PLATELETS: ((("10*9/L", 1.0), ("/uL", 1e-3)), (1.0, 3000.0)),
+    c.LAB_NEUTROPHILS: ((("10*9/L", 1.0), ("/uL", 1e-3)), (0.01, 200.0)),
+    c.LAB_HAEMOGLOBIN: ((("g/dL", 1.0), ("g/L", 0.1), ("mmol/L", 1.6114)), (1.5, 25.0)),
+    c.LAB_CREATININE: ((("mg/dL", 1.0), ("umol/L", 1 / 88.4)), (0.1, 30.0)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The received number read in one plausible unit, in the canonical unit of the analyte."""
+
+    unit: str
+    value: float  # in the canonical unit
+    possible: bool  # within the range a living patient can have
+
+
+def readings(value: UnreadableValue) -> tuple[Reading, ...]:
+    """The received number under every plausible unit of its analyte (none without a number)."""
+    known = PLAUSIBLE_UNITS.get(value.concept)
+    if known is None or value.number is None or value.value_text.startswith(("<", ">")):
+        return ()
+    units, (low, high) = known
+    return tuple(
+        Reading(unit, value.number * factor, low <= value.number * factor <= high) for unit, factor in units
+    )
+
+
+def pending(
+    idx: FactIndex, concepts: Iterable[str], today: date, max_age_days: float
+) -> list[UnreadableValue]:
+    """Unreadable results of ``concepts`` within the lookback that no newer readable result supersedes."""
+    wanted = set(concepts)
+    found: list[UnreadableValue] = []
+    for value in idx.facts.unreadable:
+        if value.concept not in wanted or not within_days(value.effective, today, max_age_days):
+            continue
+        readable = next((o for o in idx.observations(value.concept) if o.quantity is not None), None)
+        if (
+            readable is not None
+            and readable.effective is not None
+            and (value.effective is None or instant(readable.effective) > instant(value.effective))
+        ):
+            continue
+        found.append(value)
+    return found
+
+
+def received(idx: FactIndex, concept: str, today: date, max_age_days: float) -> UnreadableValue | None:
+    """The newest unreadable result of ``concept`` that still matters (see :func:`pending`), if any: a rule
+    that found no usable value says "received but not read" instead of "no result"."""
+    found = pending(idx, (concept,), today, max_age_days)
+    return max(found, key=lambda u: instant(u.effective) if u.effective else float("-inf"), default=None)
+
+
+def brief(value: UnreadableValue) -> str:
+    """``'30' (no unit)`` for a card summary."""
+    unit = f"unit {value.unit_text!r}" if value.unit_text else "no unit"
+    return f"{value.value_text!r} ({unit})" if not value.value_text.startswith("(") else f"({unit})"
+
+
+def shown(value: UnreadableValue) -> str:
+    """``Platelets '30' (no unit, 2026-12-01)`` as a card line names the received result."""
+    unit = f"unit {value.unit_text!r}" if value.unit_text else "no unit"
+    when = f", {value.effective.date().isoformat()}" if value.effective is not None else ""
+    return f"{LABELS.get(value.concept, value.concept)} {value.value_text!r} ({unit}{when})"
+
+
+def missing_line(value: UnreadableValue) -> MissingFact:
+    """The line a card carries for an unreadable result its rule would have used."""
+    units = considered(value)
+    return MissingFact(
+        shown(value),
+        f"not used ({_reason(value)})" + (f"; units considered: {units}" if units else "") + "; verify it",
+        unreadable=True,
+    )
+
+
+def _reason(value: UnreadableValue) -> str:
+    """The reader's reason in a clinician's words (the reader's names concept ids for the logs)."""
+    if "not a known unit" in value.reason:
+        return "no unit" if value.unit_text is None else "unit not recognised for this test"
+    if "comparator" in value.reason:
+        return "a bound (< or >), not a value"
+    if "outside the possible range" in value.reason:
+        return "outside the possible range"
+    return "not a number" if "not a number" in value.reason else value.reason.split(";")[0]
+
+
+def considered(value: UnreadableValue) -> str:
+    """Which units were considered and what each would make of the number, for the card:
+    "as mg/dL: 13.5 mg/dL; as mmol/L: 54.1 mg/dL (impossible)"."""
+    known = PLAUSIBLE_UNITS.get(value.concept)
+    if known is None:
+        return ""
+    canonical = known[0][0][0]
+    parts = []
+    for reading in readings(value):
+        text = f"as {reading.unit}: {reading.value:.3g} {canonical}"
+        parts.append(text if reading.possible else f"{text} (impossible)")
+    return "; ".join(parts)

@@ -1,0 +1,64 @@
+"""A result that cannot be read is kept as received, with why (never dropped as if it were missing), and
+the plausible-unit readings the cards show are computed from it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from reader_fixtures import LOINC, facts_of, observation, quantity
+
+from fhir_bonemet.core.evidence.unreadable import considered, pending, readings
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.fact_index import FactIndex
+
+CALCIUM, PLATELETS, CREATININE = "17861-6", "777-3", "2160-0"
+TODAY = date(2025, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"valueQuantity": {"value": 13.5}}, "no unit"),
+        (quantity(13.5, "mg/dLx"), "unit"),
+        ({"valueQuantity": {"value": 13.5, "comparator": ">", "unit": "mg/dL"}}, "comparator"),
+        ({"valueString": "high"}, "not a number"),
+    ],
+)
+def test_an_unreadable_calcium_is_kept_with_why(value: dict[str, object], reason: str) -> None:
+    facts = facts_of(observation("ca", LOINC, CALCIUM, **value))
+    assert [o for o in facts.observations if o.concept == c.LAB_CALCIUM] == []
+    (kept,) = facts.unreadable
+    assert (kept.ref, kept.concept) == ("Observation/ca", c.LAB_CALCIUM)
+    assert reason in kept.reason or (reason == "no unit" and "(none)" in kept.reason)
+    assert facts.issues  # and the read issue is still reported
+
+
+def test_the_readings_name_impossible_units() -> None:
+    facts = facts_of(
+        observation("ca", LOINC, CALCIUM, valueQuantity={"value": 13.5}),
+        observation("cr", LOINC, CREATININE, valueQuantity={"value": 1.1}),
+    )
+    by_concept = {u.concept: u for u in facts.unreadable}
+    calcium = readings(by_concept[c.LAB_CALCIUM])
+    assert [(r.unit, r.possible) for r in calcium] == [("mg/dL", True), ("mmol/L", False)]
+    assert "as umol/L" in considered(by_concept[c.LAB_CREATININE])
+    assert "(impossible)" in considered(by_concept[c.LAB_CREATININE])
+
+
+def test_a_newer_readable_result_makes_an_older_unreadable_one_moot() -> None:
+    older = observation("old", LOINC, PLATELETS, "2025-02-20T09:00:00Z", valueQuantity={"value": 30})
+    newer = observation("new", LOINC, PLATELETS, "2025-03-01T09:00:00Z", **quantity(230, "10*9/L"))
+    assert pending(FactIndex(facts_of(older, newer)), (c.LAB_PLATELETS,), TODAY, 30) == []
+    # The other way round the unreadable one is the newest result and is still pending.
+    older_ok = observation("old", LOINC, PLATELETS, "2025-02-20T09:00:00Z", **quantity(230, "10*9/L"))
+    newer_bad = observation("new", LOINC, PLATELETS, "2025-03-01T09:00:00Z", valueQuantity={"value": 30})
+    (found,) = pending(FactIndex(facts_of(older_ok, newer_bad)), (c.LAB_PLATELETS,), TODAY, 30)
+    assert found.ref == "Observation/new"
+
+
+def test_a_unit_string_of_any_length_is_shortened() -> None:
+    facts = facts_of(observation("ca", LOINC, CALCIUM, **quantity(13.5, "x" * 10_000)))
+    (kept,) = facts.unreadable
+    assert kept.unit_text is not None
+    assert len(kept.unit_text) <= 24
