@@ -125,7 +125,6 @@ class SuggestionBuilder:
                 planned = plan_order(
                     act,
                     draft,
-                    finding,
                     self.thresholds,
                     patient_ref=self.patient_ref,
                     today=self.today,

@@ -63,6 +63,8 @@ class BodySite:
     text: str | None = None  # e.g. "T9", "left proximal femur": shown to clinicians, never reasoned on
     laterality: Laterality | None = None
     qualifiers: tuple[str, ...] = ()  # body-location qualifiers as text, e.g. ("proximal",)
+    # Vertebral levels the record names, e.g. ("T8", "T9", "T10") for "T8-T10"; empty when none is named.
+    levels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
