@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cli.examples_runner import PREFETCH_KEYS, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import load_manifest, prefetch_of, prefetched_request
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.main import build_app
 from fhir_bonemet.project_dirs import EXAMPLES
@@ -43,16 +43,6 @@ class HookCase:
 
 def _bundle(resources: list[Json], kind: str = "searchset") -> Json:
     return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": r} for r in resources]}
-
-
-def _prefetch_of(resources: list[Json]) -> Json:
-    prefetch: Json = {
-        "patient": next(r for r in resources if r["resourceType"] == "Patient"),
-        "observations-local": None,
-    }
-    for resource_type, key in PREFETCH_KEYS.items():
-        prefetch[key] = _bundle([r for r in resources if r["resourceType"] == resource_type])
-    return prefetch
 
 
 def _request(hook: str, patient_id: str, prefetch: Json, drafts: Json | None, selections: list[str]) -> Json:
@@ -86,10 +76,9 @@ def example_cases(today: date | None = None) -> Iterator[HookCase]:
 def pain_vignette_cases() -> Iterator[HookCase]:
     for path in sorted((VIGNETTES / "pain").glob("v*.json")):
         case = json.loads(path.read_text(encoding="utf-8"))
-        prefetch = {"patient": case["prefetch"]["patient"], "observations-local": None}
         resources = [e["resource"] for e in case["prefetch"]["resources"].get("entry", [])]
-        for resource_type, key in PREFETCH_KEYS.items():
-            prefetch[key] = _bundle([r for r in resources if r["resourceType"] == resource_type])
+        # Every Observation under the key of its group, as the service definitions ask for it.
+        prefetch = prefetch_of([case["prefetch"]["patient"], *resources])
         request = _request(
             case["hook"], case["patientId"], prefetch, case.get("draftOrders"), case.get("selections", [])
         )
@@ -102,7 +91,7 @@ def exercise_vignette_cases() -> Iterator[HookCase]:
     for name in sorted(expected["vignettes"]):
         bundle = json.loads((VIGNETTES / "exercise" / f"{name}.json").read_text(encoding="utf-8"))
         resources = [e["resource"] for e in bundle["entry"]]
-        request = _request("patient-view", expected["patient_id"], _prefetch_of(resources), None, [])
+        request = _request("patient-view", expected["patient_id"], prefetch_of(resources), None, [])
         yield HookCase(f"exercise:{name}", "patient-view", today, request)
 
 

@@ -115,7 +115,9 @@ def test_p04_severe_pain_without_strong_opioid_starts_one() -> None:
 def test_p04_on_strong_opioid_titrates_and_reports_mme() -> None:
     found = run(patient(observations=[pain(7)], medications=[oxycodone()]))["P04"]
     assert "titrate" in found.summary
-    assert any(u.label == "Daily oral morphine equivalents" and u.value == "30 MME/day" for u in found.used)
+    mme = next(u.value for u in found.used if u.label == "Daily oral morphine equivalents")
+    assert mme == "30 MME/day; a risk estimate, not for dose conversion or opioid rotation"
+    assert "methadone" not in mme
 
 
 def test_p04_silent_at_6() -> None:

@@ -152,7 +152,7 @@ def _new_schedule(act: OrderAction, change: DoseChange, draft: Mapping[str, Any]
     if change.daily is not None and change.daily > 0:
         unit = change.daily_unit.removesuffix("/d")
         text += f" (at most {change.daily:g} {unit}/day)"
-        each = f"{change.daily / times:g} {unit} {times} times a day"
+        each = f"{change.daily / times:g} {unit} " + ("once a day" if times == 1 else f"{times} times a day")
         if unit == "mg" and change.daily >= 1000:
             label = f"Reduce {ingredient_name(draft)} to {change.daily / 1000:g} g/day ({each})"
         else:

@@ -277,11 +277,8 @@ class MmeResult(IngredientTotal):
 
 
 # CDC 2022 (S30): MME conversion factors estimate overdose risk; they are not equianalgesic doses.
-MME_CAVEAT = "for overdose-risk estimation only, not for dose conversion or opioid rotation"
-METHADONE_CAVEAT = (
-    "methadone converts non-linearly (its MME ratio rises with the dose and its half-life is long): "
-    "rotation to or from methadone needs a specialist"
-)
+MME_CAVEAT = "a risk estimate, not for dose conversion or opioid rotation"
+METHADONE_CAVEAT = "methadone converts non-linearly (ratio rises with dose): rotate only with specialist advice"
 
 
 def _label(med: MedicationFact) -> str:

@@ -165,8 +165,11 @@ def _overdose(t: Trace, total: IngredientTotal) -> Finding | None:
         "and combination products.",
     ]
     if raised:
-        recs.insert(0, "Stop acetaminophen now; assess for hepatotoxicity (LFTs, INR, time of last dose) and "
-                    "discuss with poison control or toxicology about acetylcysteine.")  # fmt: skip
+        recs.insert(
+            0,
+            "Stop acetaminophen now and assess for hepatotoxicity (LFTs, INR, time of the last dose); "
+            "ask poison control about acetylcysteine.",
+        )
         summary = f"{shown}, {', '.join(raised)}: above the {top} maximum, stop and assess for hepatotoxicity"
     else:
         recs.insert(0, "Reduce below the maximum now and check liver function tests (ALT, AST) and INR.")
