@@ -79,7 +79,8 @@ def test_below_the_maximum_with_raised_alt_is_the_liver_ceiling_not_an_overdose(
     cards = fire(CASES["v-apap-3900mg-three-products-alt-150"])
     (card,) = [c for c in cards if "Acetaminophen" in c["summary"]]
     assert card["indicator"] == "warning"
-    assert "3.9 g/day" in card["summary"] and "cap at 2000 mg/day" in card["summary"]
+    assert "3.9 g/day" in card["summary"]
+    assert "cap at 2 g/day" in card["summary"]
     assert "hepatotoxicity" not in _text(cards)
     assert all(c["indicator"] != "critical" for c in cards)
 
@@ -157,3 +158,15 @@ def test_mme_without_methadone_has_no_methadone_caveat() -> None:
     text = _text(fire(CASES["v-mme-oxycodone-pain-7"]))
     assert "30 MME/day; a risk estimate, not for dose conversion or opioid rotation" in text
     assert "methadone" not in text.lower()
+
+
+def test_an_absurd_total_is_shown_as_a_number_and_stays_critical() -> None:
+    case = CASES["v-apap-draft-over-maximum-order-sign"]
+    request = copy.deepcopy(case.request)
+    draft = request["context"]["draftOrders"]["entry"][0]["resource"]
+    draft["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] = 1e308
+    (card,) = fire(case, request)
+    assert card["indicator"] == "critical"
+    assert "inf" not in card["summary"]
+    assert "e+" not in card["summary"]
+    assert [s["label"] for s in card["suggestions"]] == ["Cancel acetaminophen 500 mg order"]

@@ -150,7 +150,7 @@ def test_p20_long_term_ceiling_is_lower() -> None:
     apap = acetaminophen(tabs=2, per_day=3, start_days_ago=30)  # 3000 mg: at the ceiling
     assert "P20" not in fired(patient(age=50, medications=[apap]))
     apap = acetaminophen(tabs=2, per_day=3.5, start_days_ago=30)  # 3500 mg long term
-    assert "long-term maximum of 3000" in run(patient(age=50, medications=[apap]))["P20"].summary
+    assert "long-term maximum of 3 g/day" in run(patient(age=50, medications=[apap]))["P20"].summary
 
 
 def test_p20_unknown_start_is_treated_as_long_term() -> None:

@@ -132,7 +132,8 @@ def test_acetaminophen_draft_that_pushes_the_total_over_the_maximum() -> None:
     # The rule works out the change itself: 3000 mg/day elsewhere leaves room for two 500 mg doses a day.
     (act,) = found.order_actions
     assert act.change is OrderChange.SCHEDULE
-    assert act.dose is not None and (act.dose.per_day, act.dose.daily) == (2, 1000)
+    assert act.dose is not None
+    assert (act.dose.per_day, act.dose.daily) == (2, 1000)
 
 
 def test_acetaminophen_draft_with_no_room_left_under_the_maximum_is_cancelled() -> None:
@@ -148,7 +149,8 @@ def test_p08_carries_the_advised_dose_as_numbers() -> None:
     found = run(patient(medications=[draft], observations=crcl_labs(45)), hook="order-sign")["P08"]
     (act,) = found.order_actions
     assert act.change is OrderChange.DOSE
-    assert act.dose is not None and act.dose.unit == "mg"
+    assert act.dose is not None
+    assert act.dose.unit == "mg"
     assert act.dose.dose == 3.3  # CrCl 40-49 mL/min: 3.3 mg
     assert "3.3 mg" in act.description
 

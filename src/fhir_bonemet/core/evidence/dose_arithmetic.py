@@ -278,7 +278,9 @@ class MmeResult(IngredientTotal):
 
 # CDC 2022 (S30): MME conversion factors estimate overdose risk; they are not equianalgesic doses.
 MME_CAVEAT = "a risk estimate, not for dose conversion or opioid rotation"
-METHADONE_CAVEAT = "methadone converts non-linearly (ratio rises with dose): rotate only with specialist advice"
+METHADONE_CAVEAT = (
+    "methadone converts non-linearly (ratio rises with dose): rotate only with specialist advice"
+)
 
 
 def _label(med: MedicationFact) -> str:

@@ -59,7 +59,12 @@ def _acetaminophen_total(ctx: RuleContext, products: list[MedicationFact]) -> In
 
 
 def amount_per_day(mg: float) -> str:
-    """ "8.2 g/day", "650 mg/day": a daily acetaminophen amount as a clinician reads it."""
+    """ "8.2 g/day", "650 mg/day": a daily acetaminophen amount as a clinician reads it.  An absurd dose
+    (an entry error) is still shown as a number, never in exponent notation or as "inf"."""
+    if not math.isfinite(mg):
+        return "an impossibly large amount a day (check the doses)"
+    if mg >= 100_000:
+        return f"{mg / 1000:,.0f} g/day"
     return f"{mg / 1000:.3g} g/day" if mg >= 1000 else f"{mg:g} mg/day"
 
 
@@ -223,7 +228,7 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
         return t.finding(
             Indicator.WARNING,
             f"Acetaminophen {amount_per_day(total.total)} ({_products_text(total)}) exceeds the {term} "
-            f"maximum of {cap:g} mg: reduce",
+            f"maximum of {amount_per_day(cap)}: reduce",
             f"Total daily acetaminophen across {_products_text(total)} is above {t.label(key)}.",
             (
                 f"Keep the total at or below {t.label('pain.acetaminophen_max_mg_day')} short term and "
@@ -281,7 +286,7 @@ def p21(ctx: RuleContext, t: Trace) -> Finding | None:
     amount = f" {amount_per_day(total.total)}" if total.total > cap else ""
     return t.finding(
         Indicator.WARNING,
-        f"Acetaminophen{amount} with {reasons[0][0]}: cap at {cap:g} mg/day and monitor liver function",
+        f"Acetaminophen{amount} with {reasons[0][0]}: cap at {amount_per_day(cap)} and monitor liver function",
         "Acetaminophen active with " + "; ".join(detail for _, detail in reasons) + ".",
         (
             f"Keep total daily acetaminophen at or below {t.label('pain.acetaminophen_liver_max_mg_day')}, "
