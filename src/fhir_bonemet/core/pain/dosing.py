@@ -286,7 +286,8 @@ def p21(ctx: RuleContext, t: Trace) -> Finding | None:
     amount = f" {amount_per_day(total.total)}" if total.total > cap else ""
     return t.finding(
         Indicator.WARNING,
-        f"Acetaminophen{amount} with {reasons[0][0]}: cap at {amount_per_day(cap)} and monitor liver function",
+        f"Acetaminophen{amount} with {reasons[0][0]}: cap at {amount_per_day(cap)} and monitor liver "
+        "function",
         "Acetaminophen active with " + "; ".join(detail for _, detail in reasons) + ".",
         (
             f"Keep total daily acetaminophen at or below {t.label('pain.acetaminophen_liver_max_mg_day')}, "
