@@ -107,7 +107,8 @@ def _limit_drafts(t: Trace, products: list[MedicationFact], total: IngredientTot
             t.act(
                 [med],
                 "delete",
-                f"cancel: the other products already give {others:g} mg/day of the {cap:g} mg/day maximum",
+                f"cancel: no whole number of doses keeps the total at or below {cap:g} mg/day (the other "
+                f"products give {others:g} mg/day)",
             )
             continue
         dose = med.doses[0]

@@ -167,7 +167,9 @@ def p06(ctx: RuleContext, t: Trace) -> Finding | None:
     for les in untreated:
         t.fact(UsedFact("Bone metastasis", les.site.text or les.site.site.value, les.ref))
     for proc in rt:
-        if proc.site is None or set(treated_lesions(lesions, proc.site)[0]) & set(untreated):
+        if proc.site is None or proc.site.site is SiteClass.UNKNOWN:
+            continue  # already named above as radiotherapy whose site was not recorded
+        if set(treated_lesions(lesions, proc.site)[0]) & set(untreated):
             continue
         # Radiotherapy to another lesion is shown, so the reader sees why it does not count for this one.
         shown = f"Radiotherapy ({site_label(proc.site).removesuffix(' lesion')}): another site"
