@@ -21,10 +21,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cds.prefetch_templates import OBSERVATION_GROUPS, group_of, observation_templates
-from fhir_bonemet.cli.examples_runner import PREFETCH_KEYS, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import load_manifest, prefetch_of, prefetched_request
 from fhir_bonemet.core.model.hooks import Hook
-from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.main import build_app
 from fhir_bonemet.project_dirs import EXAMPLES
 from fhir_bonemet.settings import Settings
@@ -45,31 +43,6 @@ class HookCase:
 
 def _bundle(resources: list[Json], kind: str = "searchset") -> Json:
     return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": r} for r in resources]}
-
-
-@cache
-def _terminology() -> Terminology:
-    return Terminology.load()
-
-
-def _prefetch_of(resources: list[Json], patient: Json | None = None) -> Json:
-    """Every prefetch key the service asks for, as an EHR fills them: the fixed keys by resource type, and
-    each Observation in the generated key of its concept's group (every generated key is sent, so an empty
-    one means "nothing more", never "could not be fetched")."""
-    terminology = _terminology()
-    prefetch: Json = {
-        "patient": patient or next(r for r in resources if r["resourceType"] == "Patient"),
-    }
-    for resource_type, key in PREFETCH_KEYS.items():
-        prefetch[key] = _bundle([r for r in resources if r["resourceType"] == resource_type])
-    observations: dict[str, list[Json]] = {key: [] for key in observation_templates(terminology.search_codes)}
-    for resource in resources:
-        if resource["resourceType"] == "Observation":
-            concepts = sorted(terminology.concepts_for(resource.get("code")))
-            key = next((k for concept in concepts if (k := group_of(concept))), OBSERVATION_GROUPS[0].key)
-            observations[key].append(resource)
-    prefetch |= {key: _bundle(found) for key, found in observations.items()}
-    return prefetch
 
 
 def _request(hook: str, patient_id: str, prefetch: Json, drafts: Json | None, selections: list[str]) -> Json:
@@ -103,7 +76,7 @@ def example_cases(today: date | None = None) -> Iterator[HookCase]:
 def request_of_case(case: Json) -> Json:
     """The CDS Hooks request for a vignette file's content (hook, patient, prefetch resources, drafts)."""
     resources = [e["resource"] for e in case["prefetch"]["resources"].get("entry", [])]
-    prefetch = _prefetch_of(resources, case["prefetch"]["patient"])
+    prefetch = prefetch_of([case["prefetch"]["patient"], *resources])
     return _request(
         case["hook"], case["patientId"], prefetch, case.get("draftOrders"), case.get("selections", [])
     )
@@ -122,7 +95,7 @@ def exercise_vignette_cases() -> Iterator[HookCase]:
     for name in sorted(expected["vignettes"]):
         bundle = json.loads((VIGNETTES / "exercise" / f"{name}.json").read_text(encoding="utf-8"))
         resources = [e["resource"] for e in bundle["entry"]]
-        request = _request("patient-view", expected["patient_id"], _prefetch_of(resources), None, [])
+        request = _request("patient-view", expected["patient_id"], prefetch_of(resources), None, [])
         yield HookCase(f"exercise:{name}", "patient-view", today, request)
 
 

@@ -10,7 +10,15 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir_bonemet.cards.build import CardContext, build_cards
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.core.model import concepts
-from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, OrderAction, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Assessment,
+    Category,
+    DoseChange,
+    Finding,
+    Indicator,
+    OrderAction,
+    OrderChange,
+)
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_values
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
@@ -49,7 +57,13 @@ def _draft(ref_id: str, text: str, code: str, display: str, mg: float, per_day: 
     }
 
 
-def _finding(rule: str, action: str, description: str, *used: UsedFact) -> Finding:
+def _finding(
+    rule: str,
+    action: str,
+    description: str,
+    change: OrderChange = OrderChange.REVIEW,
+    dose: DoseChange | None = None,
+) -> Finding:
     return Finding(
         rule_id=rule,
         title=rule,
@@ -57,8 +71,7 @@ def _finding(rule: str, action: str, description: str, *used: UsedFact) -> Findi
         indicator=Indicator.WARNING,
         summary=f"{rule} summary: reduce",
         rationale="why",
-        used=used,
-        order_actions=(OrderAction("MedicationRequest/d1", action, f"Order: {description}"),),
+        order_actions=(OrderAction("MedicationRequest/d1", action, f"Order: {description}", change, dose),),
     )
 
 
@@ -82,7 +95,8 @@ def test_acetaminophen_over_the_ceiling_is_taken_fewer_times_a_day() -> None:
         "P20",
         "update",
         "reduce so the total daily acetaminophen stays at or below 3000 mg",
-        UsedFact("Total daily acetaminophen", "4000 mg/day"),
+        OrderChange.SCHEDULE,
+        DoseChange("mg", per_day=3, daily=3000),
     )
     (suggestion,) = _cards(finding, draft)[0]["suggestions"]
     assert suggestion["label"] == "Reduce acetaminophen to 3 g/day (1000 mg 3 times a day)"
@@ -96,21 +110,44 @@ def test_acetaminophen_over_the_ceiling_is_taken_fewer_times_a_day() -> None:
     assert resource["dosageInstruction"][0]["doseAndRate"] == draft["dosageInstruction"][0]["doseAndRate"]
 
 
-def test_acetaminophen_from_other_products_leaves_less_room_for_the_draft() -> None:
+def test_an_as_needed_ceiling_is_lowered_with_the_frequency() -> None:
     draft = _draft("d1", "Acetaminophen 500 mg oral tablet", "161", "acetaminophen", 1000, 4)
+    draft["dosageInstruction"][0]["timing"] = {
+        "code": {"text": "QID"},
+        "repeat": {"frequency": 1, "period": 6, "periodUnit": "h"},
+    }
+    draft["dosageInstruction"][0]["asNeededBoolean"] = True
+    draft["dosageInstruction"][0]["maxDosePerPeriod"] = {
+        "numerator": {"value": 4000, "unit": "mg"},
+        "denominator": {"value": 1, "unit": "d"},
+    }
     finding = _finding(
         "P20",
         "update",
-        "reduce so the total daily acetaminophen stays at or below 3000 mg",
-        UsedFact("Total daily acetaminophen", "5000 mg/day"),  # 1000 mg/day from a combination product
+        "reduce",
+        OrderChange.SCHEDULE,
+        DoseChange("mg", per_day=2, max_per_day=2000, daily=2000),
     )
     (suggestion,) = _cards(finding, draft)[0]["suggestions"]
     assert suggestion["label"] == "Reduce acetaminophen to 2 g/day (1000 mg 2 times a day)"
+    dosage = suggestion["actions"][0]["resource"]["dosageInstruction"][0]
+    assert dosage["timing"] == {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}
+    assert dosage["maxDosePerPeriod"]["numerator"]["value"] == 2000
+    MedicationRequest.model_validate(suggestion["actions"][0]["resource"])
+
+
+def test_the_description_is_never_read_for_numbers() -> None:
+    """Words that look like a dose change but no structured change: no suggestion."""
+    draft = _draft("d1", "zoledronic acid", "77655", "zoledronic acid", 4, None)
+    card = _cards(_finding("P08", "update", "reduce the dose to 3.3 mg for CrCl 45 mL/min"), draft)[0]
+    assert "suggestions" not in card
 
 
 def test_zoledronic_acid_dose_really_changes() -> None:
     draft = _draft("d1", "zoledronic acid", "77655", "zoledronic acid", 4, None)
-    finding = _finding("P08", "update", "reduce the dose to 3.3 mg for CrCl 45 mL/min")
+    finding = _finding(
+        "P08", "update", "reduce the dose to 3.3 mg", OrderChange.DOSE, DoseChange("mg", dose=3.3)
+    )
     (suggestion,) = _cards(finding, draft)[0]["suggestions"]
     assert suggestion["label"] == "Reduce zoledronic acid to 3.3 mg"
     dose = suggestion["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
@@ -120,7 +157,7 @@ def test_zoledronic_acid_dose_really_changes() -> None:
 def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
     draft = _draft("d1", "Gabapentin 300 mg oral capsule", "25480", "gabapentin", 300, 3)
     finding = _finding(
-        "R09", "update", "avoid, or start at the lowest dose with sedation and breathing monitoring"
+        "R09", "delete", "avoid, or start at the lowest dose with sedation and breathing monitoring"
     )
     (suggestion,) = _cards(finding, draft)[0]["suggestions"]
     assert suggestion["label"] == "Cancel gabapentin 300 mg oral capsule order"
@@ -137,7 +174,10 @@ def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
 def test_p15_orders_senna_that_the_service_then_reads_as_a_stimulant_laxative() -> None:
     draft = _draft("d1", "Oxycodone 5 mg oral tablet", "7804", "oxycodone", 5, 4)
     finding = _finding(
-        "P15", "update", "add a stimulant laxative (with or without an osmotic) alongside this order"
+        "P15",
+        "update",
+        "add a stimulant laxative (with or without an osmotic) alongside this order",
+        OrderChange.ADD_LAXATIVE,
     )
     (suggestion,) = _cards(finding, draft)[0]["suggestions"]
     assert suggestion["label"].startswith("Order senna 8.6 mg")
@@ -166,10 +206,7 @@ def test_advice_without_a_concrete_change_offers_nothing() -> None:
 
 def test_malformed_draft_orders_give_no_change_and_no_error() -> None:
     finding = _finding(
-        "P20",
-        "update",
-        "reduce so the total daily acetaminophen stays at or below 3000 mg",
-        UsedFact("Total daily acetaminophen", "4000 mg/day"),
+        "P20", "update", "reduce", OrderChange.SCHEDULE, DoseChange("mg", per_day=3, daily=3000)
     )
     good = _draft("d1", "Acetaminophen 500 mg oral tablet", "161", "acetaminophen", 1000, 4)
     broken: list[dict[str, Any]] = [

@@ -17,7 +17,7 @@ from pain_support import (
 )
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import SiteClass
+from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, SiteClass
 from fhir_bonemet.core.model.findings import ExercisePlan, Indicator, Referral, Tier
 
 # --- P01 --------------------------------------------------------------------------------------------
@@ -115,7 +115,9 @@ def test_p04_severe_pain_without_strong_opioid_starts_one() -> None:
 def test_p04_on_strong_opioid_titrates_and_reports_mme() -> None:
     found = run(patient(observations=[pain(7)], medications=[oxycodone()]))["P04"]
     assert "titrate" in found.summary
-    assert any(u.label == "Daily oral morphine equivalents" and u.value == "30 MME/day" for u in found.used)
+    mme = next(u.value for u in found.used if u.label == "Daily oral morphine equivalents")
+    assert mme == "30 MME/day; a risk estimate, not for dose conversion or opioid rotation"
+    assert "methadone" not in mme
 
 
 def test_p04_silent_at_6() -> None:
@@ -203,6 +205,29 @@ def test_p06_spinal_lesion_asks_for_sins_and_unsited_radiotherapy_is_not_assumed
     found = run(patient(lesions=[spine], observations=[pain(6)], procedures=[rt]))["P06"]
     assert any("SINS" in r for r in found.recommendations)
     assert any("site of recent radiotherapy" in m.what for m in found.missing)
+
+
+def test_p06_radiotherapy_to_a_femur_without_a_side_covers_neither_of_two_femurs() -> None:
+    left = BoneLesion("Condition/met-1", BodySite(SiteClass.FEMUR, "left femur", Laterality.LEFT))
+    right = BoneLesion("Condition/met-1", BodySite(SiteClass.FEMUR, "right femur", Laterality.RIGHT), index=1)
+    rt = procedure(c.RADIOTHERAPY, days_ago=10, where=site(SiteClass.FEMUR, "femur"))
+    score = pain(6, where=BodySite(SiteClass.FEMUR, "left femur", Laterality.LEFT))
+    found = run(patient(lesions=[left, right], observations=[score], procedures=[rt]))["P06"]
+    assert "left femur" in found.summary
+    assert "right femur" not in found.summary  # the pain is on the left
+    assert any("which lesion the radiotherapy to femur treated" in m.what for m in found.missing)
+
+
+def test_p06_radiotherapy_to_the_other_side_is_shown_as_another_site() -> None:
+    left = BoneLesion("Condition/met-1", BodySite(SiteClass.FEMUR, "left femur", Laterality.LEFT))
+    right = BoneLesion("Condition/met-1", BodySite(SiteClass.FEMUR, "right femur", Laterality.RIGHT), index=1)
+    rt = procedure(
+        c.RADIOTHERAPY, days_ago=10, where=BodySite(SiteClass.FEMUR, "right femur", Laterality.RIGHT)
+    )
+    score = pain(6, where=BodySite(SiteClass.FEMUR, "left femur", Laterality.LEFT))
+    found = run(patient(lesions=[left, right], observations=[score], procedures=[rt]))["P06"]
+    assert any(u.ref == rt.ref and "another site" in u.label for u in found.used)
+    assert not found.missing
 
 
 # --- P11 --------------------------------------------------------------------------------------------

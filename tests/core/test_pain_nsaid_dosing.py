@@ -148,7 +148,9 @@ def test_p20_over_4_g_short_term_counting_combination_products() -> None:
     )
     plain = acetaminophen(tabs=2, per_day=3, start_days_ago=3)  # 3000 + 1300 = 4300 mg
     found = run(patient(age=50, medications=[combo, plain, senna()]))["P20"]
-    assert "4300 mg/day exceeds the short-term maximum of 4000" in found.summary
+    # Above the short-term maximum: critical, with the total in the summary.
+    assert "4.3 g/day (2 products) is above the 4 g maximum" in found.summary
+    assert found.indicator is Indicator.CRITICAL
     assert {combo.ref, plain.ref} <= refs(found)
 
 
@@ -161,7 +163,7 @@ def test_p20_long_term_ceiling_is_lower() -> None:
     apap = acetaminophen(tabs=2, per_day=3, start_days_ago=30)  # 3000 mg: at the ceiling
     assert "P20" not in fired(patient(age=50, medications=[apap]))
     apap = acetaminophen(tabs=2, per_day=3.5, start_days_ago=30)  # 3500 mg long term
-    assert "long-term maximum of 3000" in run(patient(age=50, medications=[apap]))["P20"].summary
+    assert "long-term maximum of 3 g/day" in run(patient(age=50, medications=[apap]))["P20"].summary
 
 
 def test_p20_unknown_start_is_treated_as_long_term() -> None:
@@ -281,7 +283,7 @@ def test_p20_statement_duplicating_a_request_is_not_counted_twice() -> None:
     assert "P20" not in fired(patient(age=50, medications=[request, statement]))
     extra = acetaminophen(tabs=1, per_day=1, start_days_ago=3)
     found = run(patient(age=50, medications=[request, statement, extra]))["P20"]
-    assert "4500 mg/day" in found.summary
+    assert "4.5 g/day" in found.summary
     assert any(u.label == "Not counted twice" and u.ref == statement.ref for u in found.used)
 
 

@@ -23,6 +23,7 @@ from pain_support import (
 )
 
 from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.findings import OrderChange
 from fhir_bonemet.core.pain.assess import assess_pain
 
 PLATELETS_OK = obs(c.LAB_PLATELETS, 250, "10*9/L", days_ago=1)
@@ -127,7 +128,31 @@ def test_acetaminophen_draft_that_pushes_the_total_over_the_maximum() -> None:
     draft = acetaminophen(tabs=1, per_day=4, draft=True)  # + 2000 mg
     found = run(patient(age=50, medications=[existing, draft]), hook="order-sign")["P20"]
     assert actions(found) == [(draft.ref, "update")]
-    assert "5000 mg/day" in found.summary
+    assert "5 g/day" in found.summary
+    # The rule works out the change itself: 3000 mg/day elsewhere leaves room for two 500 mg doses a day.
+    (act,) = found.order_actions
+    assert act.change is OrderChange.SCHEDULE
+    assert act.dose is not None
+    assert (act.dose.per_day, act.dose.daily) == (2, 1000)
+
+
+def test_acetaminophen_draft_with_no_room_left_under_the_maximum_is_cancelled() -> None:
+    existing = acetaminophen(tabs=2, per_day=4, start_days_ago=3)  # 4000 mg: nothing left for the draft
+    draft = acetaminophen(tabs=1, per_day=4, draft=True)
+    found = run(patient(age=50, medications=[existing, draft]), hook="order-sign")["P20"]
+    assert actions(found) == [(draft.ref, "delete")]
+    assert found.order_actions[0].change is OrderChange.CANCEL
+
+
+def test_p08_carries_the_advised_dose_as_numbers() -> None:
+    draft = zoledronic(4.0, draft=True)
+    found = run(patient(medications=[draft], observations=crcl_labs(45)), hook="order-sign")["P08"]
+    (act,) = found.order_actions
+    assert act.change is OrderChange.DOSE
+    assert act.dose is not None
+    assert act.dose.unit == "mg"
+    assert act.dose.dose == 3.3  # CrCl 40-49 mL/min: 3.3 mg
+    assert "3.3 mg" in act.description
 
 
 def test_order_hooks_skip_patient_level_rules() -> None:

@@ -1,18 +1,20 @@
 """What a card's order suggestion really does to the clinician's pending orders.
 
-The core says in words what to change on a draft order
-(:class:`~fhir_bonemet.core.model.findings.OrderAction`).  Here that becomes a change the EHR can apply,
-or nothing: a suggestion that returns the same draft with a note attached changes nothing, and accepting
-it would bring the same card straight back.
+The core says what to change on a draft order as data (:class:`~fhir_bonemet.core.model.findings.OrderAction`
+with its :class:`~fhir_bonemet.core.model.findings.OrderChange` and
+:class:`~fhir_bonemet.core.model.findings.DoseChange`); its description is for people and is never parsed.
+Here that becomes a change the EHR can apply, or nothing: a suggestion that returns the same draft with a
+note attached changes nothing, and accepting it would bring the same card straight back.
 
-* *delete* → cancel the draft order;
-* a dose the core names ("reduce the dose to 3.5 mg") → the same draft with that dose;
-* a daily acetaminophen ceiling → the same draft taken fewer times a day, so the total stays under it;
-* the sedative combination of R09 → cancel the draft that completes it;
-* a missing bowel regimen (P15) → a new draft stimulant-laxative order (senna);
-* missing calcium and vitamin D on a bone-modifying agent (P09) → a new draft supplement order;
-* advice without a concrete change ("lowest effective dose", "review the combination") → no suggestion;
-  the card's detail says it.
+* CANCEL → cancel the draft order;
+* DOSE → the same draft with the dose per administration the core worked out (e.g. zoledronic acid for the
+  creatinine clearance);
+* SCHEDULE → the same draft taken the number of times a day the core worked out (a daily acetaminophen
+  ceiling across all products), with an as-needed ceiling lowered to match;
+* ADD_LAXATIVE → a new draft stimulant-laxative order (senna);
+* ADD_CALCIUM_VITAMIN_D → a new draft supplement order;
+* REVIEW (advice without a concrete change: "lowest effective dose") → no suggestion; the card's detail
+  says it.
 
 Every order a suggestion carries (new or changed) has a note naming the rules behind it, in the form the
 project profiles check ("Proposed by fhir-bonemet (rules P15). ...", "Changed by fhir-bonemet (rules P08).
@@ -25,14 +27,13 @@ and whether it is the safest choice (then the card recommends it).
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir_bonemet.core.model.findings import Finding, OrderAction
+from fhir_bonemet.core.model.findings import DoseChange, Finding, OrderAction, OrderChange
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = ["PlannedOrder", "drug_label", "plan_order"]
@@ -44,9 +45,6 @@ UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
 ORAL = {"coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]}
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "http://fhir-bonemet.org/cds-hooks/draft-orders")
-_DOSE_TO = re.compile(r"reduce the dose to (\d+(?:\.\d+)?) mg")
-_CAP = re.compile(r"(?:at or below|at) (\d+(?:\.\d+)?) mg")
-_PER_DAY = re.compile(r"(\d+(?:\.\d+)?) mg/day")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,32 +97,12 @@ def _cancel(act: OrderAction, draft: Mapping[str, Any], recommended: bool) -> Pl
     )
 
 
-def _dosage(draft: Mapping[str, Any]) -> tuple[Json, float, float | None] | None:
-    """The single dosage instruction, its dose in mg and its administrations per day (``None`` without a
-    plain daily timing), when the dose is plain."""
+def _single_dosage(draft: Mapping[str, Any]) -> Json | None:
+    """The draft's one dosage instruction (the core proposes numbers only for a single instruction)."""
     dosages = _list(draft.get("dosageInstruction"))
     if len(dosages) != 1 or not isinstance(dosages[0], Mapping):
         return None
-    dosage = dict(dosages[0])
-    rates = _list(dosage.get("doseAndRate"))
-    if len(rates) != 1:
-        return None
-    quantity = _mapping(_mapping(rates[0]).get("doseQuantity"))
-    repeat = _mapping(_mapping(dosage.get("timing")).get("repeat"))
-    periods = {"d": 1.0, "h": 24.0}
-    if quantity.get("code", quantity.get("unit")) != "mg":
-        return None
-    try:
-        dose = float(quantity["value"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not math.isfinite(dose) or dose <= 0:
-        return None
-    try:
-        per_day = float(repeat["frequency"]) * periods[repeat["periodUnit"]] / float(repeat["period"])
-    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
-        per_day = None
-    return dosage, dose, per_day
+    return dict(dosages[0])
 
 
 def _traced(verb: str, finding: Finding) -> Json:
@@ -140,64 +118,77 @@ def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str, finding: Fin
     return {**draft, "dosageInstruction": [{**dosage, "text": text}], "note": notes}
 
 
-def _new_dose(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> PlannedOrder | None:
-    match = _DOSE_TO.search(act.description)
-    found = _dosage(draft)
-    if match is None or found is None:
+def _new_dose(
+    act: OrderAction, change: DoseChange, draft: Mapping[str, Any], finding: Finding
+) -> PlannedOrder | None:
+    """The same draft with the core's dose per administration (its unit replaces the draft's)."""
+    dosage = _single_dosage(draft)
+    if dosage is None or change.dose is None or not math.isfinite(change.dose) or change.dose <= 0:
         return None
-    dosage, dose, _ = found
-    advised = float(match.group(1))
-    if advised >= dose:
-        return None
-    rate = {
-        **dosage["doseAndRate"][0],
-        "doseQuantity": {**dosage["doseAndRate"][0]["doseQuantity"], "value": advised},
-    }
-    resource = _with_dosage(
-        draft, {**dosage, "doseAndRate": [rate]}, f"{advised:g} mg (reduced for renal function)", finding
-    )
+    rates = [_mapping(r) for r in _list(dosage.get("doseAndRate"))] or [{}]
+    quantity = {"value": change.dose, "unit": change.unit, "system": UCUM, "code": change.unit}
+    rate = {**rates[0], "doseQuantity": quantity}
+    text = f"{change.dose:g} {change.unit}" + (f" ({change.reason})" if change.reason else "")
+    resource = _with_dosage(draft, {**dosage, "doseAndRate": [rate]}, text, finding)
     name = ingredient_name(draft)
     return PlannedOrder(
-        f"order:update:{act.order_ref}:{advised:g}",
-        f"Reduce {name} to {advised:g} mg",
+        f"order:update:{act.order_ref}:{change.dose:g}{change.unit}",
+        f"Reduce {name} to {change.dose:g} {change.unit}",
         {"type": "update", "description": act.description.split(": ", 1)[-1], "resource": resource},
         True,
     )
 
 
-def _daily_cap(act: OrderAction, draft: Mapping[str, Any], finding: Finding) -> PlannedOrder | None:
-    """Fewer administrations a day, so that the total daily acetaminophen (all products) fits the cap."""
-    cap_match = _CAP.search(act.description)
-    found = _dosage(draft)
-    if cap_match is None or found is None:
+def _new_schedule(
+    act: OrderAction, change: DoseChange, draft: Mapping[str, Any], finding: Finding
+) -> PlannedOrder | None:
+    """The same draft taken ``change.per_day`` times a day, as the core worked out; an as-needed ceiling
+    (``maxDosePerPeriod``) is lowered to the same number of doses."""
+    dosage = _single_dosage(draft)
+    if dosage is None or change.per_day is None or change.per_day < 1:
         return None
-    dosage, dose, per_day = found
-    if per_day is None:
-        return None
-    cap = float(cap_match.group(1))
-    total = next((_mg_per_day(u.value) for u in finding.used if u.label == "Total daily acetaminophen"), None)
-    others = max(0.0, (total or dose * per_day) - dose * per_day)
-    times = math.floor((cap - others) / dose) if dose > 0 else 0
-    if times < 1 or times >= per_day:
-        return None  # no whole number of doses fits, or nothing to change: the detail says what to do
-    repeat = {"frequency": times, "period": 1, "periodUnit": "d"}
+    times = change.per_day
     old_timing = _mapping(dosage.get("timing"))
-    timing = {**old_timing, "repeat": {**_mapping(old_timing.get("repeat")), **repeat}}
-    daily = dose * times
-    text = f"{dose:g} mg up to {times} times daily (at most {daily:g} mg/day)"
-    resource = _with_dosage(draft, {**dosage, "timing": timing}, text, finding)
-    name = ingredient_name(draft)
+    repeat = {
+        **{k: v for k, v in _mapping(old_timing.get("repeat")).items() if k not in _FREQUENCY_KEYS},
+        "frequency": times,
+        "period": 1,
+        "periodUnit": "d",
+    }
+    # A timing code (BID, QID) would contradict the new frequency: the repeat alone says it now.
+    timing = {**{k: v for k, v in old_timing.items() if k != "code"}, "repeat": repeat}
+    updated: Json = {**dosage, "timing": timing}
+    if change.max_per_day is not None and "maxDosePerPeriod" in dosage:
+        unit = change.unit
+        updated["maxDosePerPeriod"] = {
+            "numerator": {"value": change.max_per_day, "unit": unit, "system": UCUM, "code": unit},
+            "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"},
+        }
+    text = f"up to {times} times daily"
+    label = f"Reduce {ingredient_name(draft)} to {times} dose{'s' if times != 1 else ''} a day"
+    if change.daily is not None and change.daily > 0:
+        unit = change.daily_unit.removesuffix("/d")
+        text += f" (at most {change.daily:g} {unit}/day)"
+        each = f"{change.daily / times:g} {unit} " + ("once a day" if times == 1 else f"{times} times a day")
+        if unit == "mg" and change.daily >= 1000:
+            label = f"Reduce {ingredient_name(draft)} to {change.daily / 1000:g} g/day ({each})"
+        else:
+            label = f"Reduce {ingredient_name(draft)} to {change.daily:g} {unit}/day ({each})"
+    if change.reason:
+        text += f": {change.reason}"
+    resource = _with_dosage(draft, updated, text, finding)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{times}/d",
-        f"Reduce {name} to {daily / 1000:g} g/day ({dose:g} mg {times} times a day)",
+        label,
         {"type": "update", "description": act.description.split(": ", 1)[-1], "resource": resource},
         True,
     )
 
 
-def _mg_per_day(value: str) -> float | None:
-    match = _PER_DAY.search(value)
-    return float(match.group(1)) if match else None
+# Timing elements that also set how often a dose is given: replaced, so the new frequency is the only one.
+_FREQUENCY_KEYS = frozenset(
+    {"frequency", "frequencyMax", "period", "periodMax", "periodUnit", "when", "timeOfDay", "dayOfWeek"}
+)
 
 
 def _new_order(
@@ -223,7 +214,7 @@ def _new_order(
     if requester:
         resource["requester"] = {"reference": requester}
     used = list(dict.fromkeys(u.ref for u in finding.used if u.ref and "/" in u.ref))
-    if used:  # the data the rule relied on, as the referral's supportingInfo
+    if used:  # the data the rule relied on
         resource["supportingInformation"] = [{"reference": ref} for ref in used]
     resource["note"] = [_traced("Proposed", finding)]
     resource["dosageInstruction"] = [dosage]
@@ -291,26 +282,25 @@ def calcium_vitamin_d_order(
 def plan_order(
     act: OrderAction,
     draft: Mapping[str, Any],
-    finding: Finding,
     thresholds: Thresholds,
+    finding: Finding,
     *,
     patient_ref: str,
     today: date,
     requester: str | None,
 ) -> PlannedOrder | None:
-    """The change a finding's order action makes, or ``None`` when it names no concrete change."""
-    if act.action == "delete" or (act.action == "update" and finding.rule_id == "R09"):
+    """The change an order action makes, or ``None`` when it names no concrete change."""
+    change = act.change
+    if change is OrderChange.CANCEL:
         return _cancel(act, draft, recommended=True)
-    if act.action != "update":
-        return None
-    if finding.rule_id == "P15":
+    if change is OrderChange.ADD_LAXATIVE:
         return senna_order(finding, patient_ref=patient_ref, today=today, requester=requester)
-    if finding.rule_id == "P09":
+    if change is OrderChange.ADD_CALCIUM_VITAMIN_D:
         return calcium_vitamin_d_order(
             thresholds, finding, patient_ref=patient_ref, today=today, requester=requester
         )
-    if finding.rule_id == "P08":
-        return _new_dose(act, draft, finding)
-    if finding.rule_id in ("P20", "P21"):
-        return _daily_cap(act, draft, finding)
+    if change is OrderChange.DOSE and act.dose is not None:
+        return _new_dose(act, act.dose, draft, finding)
+    if change is OrderChange.SCHEDULE and act.dose is not None:
+        return _new_schedule(act, act.dose, draft, finding)
     return None

@@ -125,8 +125,8 @@ class SuggestionBuilder:
                 planned = plan_order(
                     act,
                     draft,
-                    finding,
                     self.thresholds,
+                    finding,
                     patient_ref=self.patient_ref,
                     today=self.today,
                     requester=self.user_ref,

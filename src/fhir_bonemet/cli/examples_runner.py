@@ -156,6 +156,13 @@ def prefetched_request(
     request = _read(folder / f"{hook}.json", days)
     request.pop("fhirServer", None)
     request.pop("fhirAuthorization", None)
+    request["prefetch"] = prefetch_of(resources)
+    return request
+
+
+def prefetch_of(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every prefetch key of the shipped service definitions filled from ``resources`` (one Patient among
+    them), each Observation under the generated key of its group, as an EHR would send them."""
     prefetch: dict[str, Any] = {"patient": next(r for r in resources if r["resourceType"] == "Patient")}
     by_key: dict[str, list[dict[str, Any]]] = {key: [] for key in PREFETCH_KEYS.values()}
     # Every generated Observation key is sent (an empty searchset is "nothing more"), as an EHR would.
@@ -171,8 +178,7 @@ def prefetched_request(
             "type": "searchset",
             "entry": [{"resource": r} for r in found],
         }
-    request["prefetch"] = prefetch
-    return request
+    return prefetch
 
 
 @functools.cache

@@ -30,6 +30,8 @@ from fhir_bonemet.core.model.facts import DoseInstruction, MedicationFact
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = [
+    "METHADONE_CAVEAT",
+    "MME_CAVEAT",
     "MME_FACTOR_KEYS",
     "DailyAmount",
     "IngredientTotal",
@@ -258,13 +260,29 @@ class MmeResult(IngredientTotal):
 
     __slots__ = ()
 
+    @property
+    def includes_methadone(self) -> bool:
+        return any(m.ingredient == "methadone" for m in self.per_med)
+
     def describe(self) -> str:
+        """The figure with its limits: every MME figure says what it is for (S30), and methadone, whose
+        conversion is non-linear (the ratio grows with the dose), gets its own caveat."""
         text = f"{self.total:.0f} MME/day"
         if self.as_needed_counted_at_max:
             text += " (as-needed doses counted at their maximum)"
         if not self.complete:
             text = f"at least {text}; {len(self.not_computable)} opioid dose(s) could not be converted"
+        text += f"; {MME_CAVEAT}"
+        if self.includes_methadone:
+            text += f"; {METHADONE_CAVEAT}"
         return text
+
+
+# CDC 2022 (S30): MME conversion factors estimate overdose risk; they are not equianalgesic doses.
+MME_CAVEAT = "a risk estimate, not for dose conversion or opioid rotation"
+METHADONE_CAVEAT = (
+    "methadone converts non-linearly (ratio rises with dose): rotate only with specialist advice"
+)
 
 
 def _label(med: MedicationFact) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "lesions_label",
     "site_label",
     "sites_compatible",
+    "treated_lesions",
 ]
 
 S = SiteClass
@@ -126,6 +127,26 @@ def attribute(
         # Nothing narrows it down (the usual pain score): every eligible lesion, without a check each.
         return tuple(lesion for lesion in lesions if eligible(lesion))
     return tuple(lesion for lesion in lesions if eligible(lesion) and _fits(lesion, focus, site))
+
+
+def treated_lesions(lesions: Iterable[BoneLesion], site: BodySite) -> tuple[tuple[BoneLesion, ...], bool]:
+    """The lesions a local treatment at ``site`` (a radiotherapy field) may have treated, and whether it
+    certainly treated them all.
+
+    The same matching as every other fact (:func:`attribute`: bone at any precision, not the other side),
+    narrowed by vertebral level when both name levels: radiotherapy to T4 did not treat a T9 lesion.  The
+    treatment is certain for a lesion when it is the only one that fits, or when the levels of every
+    fitting lesion lie inside the treated levels ("T8-T10" treated both a T9 and a T10 lesion).  A site
+    that is not recorded treats nothing for certain."""
+    if site.site is S.UNKNOWN:
+        return (), False
+    fits = tuple(
+        lesion
+        for lesion in attribute(lesions, (), site)
+        if not (lesion.site.levels and site.levels) or set(lesion.site.levels) & set(site.levels)
+    )
+    within = all(lesion.site.levels and set(lesion.site.levels) <= set(site.levels) for lesion in fits)
+    return fits, len(fits) == 1 or (bool(fits) and within)
 
 
 def lesions_label(lesions: tuple[BoneLesion, ...]) -> str:

@@ -66,6 +66,8 @@ class BodySite:
     # The other site the same record names when its coding and its text disagree (coded lumbar spine,
     # text "T10"): the record yields a lesion at each, so the restrictions of both apply.
     conflict: SiteClass | None = None
+    # Vertebral levels the record names, e.g. ("T8", "T9", "T10") for "T8-T10"; empty when none is named.
+    levels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

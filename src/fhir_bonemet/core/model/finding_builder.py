@@ -20,10 +20,12 @@ from fhir_bonemet.core.model.catalogue import RuleSpec
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.findings import (
+    DoseChange,
     Finding,
     Indicator,
     MissingFact,
     OrderAction,
+    OrderChange,
     Referral,
     UsedFact,
     fit_summary,
@@ -102,11 +104,23 @@ class Trace:
             self.fact(self.ctx.pain.used())
         return self.ctx.pain
 
-    def act(self, meds: Iterable[MedicationFact], action: str, description: str) -> None:
-        """Offer ``action`` on every draft order in focus among ``meds``."""
+    def act(
+        self,
+        meds: Iterable[MedicationFact],
+        action: str,
+        description: str,
+        *,
+        change: OrderChange | None = None,
+        dose: DoseChange | None = None,
+    ) -> None:
+        """Offer ``action`` on every draft order in focus among ``meds``: ``change`` (and its ``dose``
+        numbers) says what it does; without one, a deletion cancels and an update is advice only."""
+        kind = change or (OrderChange.CANCEL if action == "delete" else OrderChange.REVIEW)
         for med in self.ctx.focused(meds):
             if not any(a.order_ref == med.ref for a in self.actions):
-                self.actions.append(OrderAction(med.ref, action, f"{med_label(med)}: {description}"))
+                self.actions.append(
+                    OrderAction(med.ref, action, f"{med_label(med)}: {description}", kind, dose)
+                )
 
     def finding(
         self,

@@ -115,13 +115,54 @@ class MissingFact:
     conflict: bool = False
 
 
+class OrderChange(StrEnum):
+    """The concrete change a finding proposes for a draft order; the card layer builds it as FHIR."""
+
+    CANCEL = "cancel"  # cancel the draft
+    DOSE = "dose"  # the same draft with a lower dose per administration (``DoseChange.dose``)
+    SCHEDULE = "schedule"  # the same draft given fewer times a day (``DoseChange.per_day``)
+    ADD_LAXATIVE = "add-laxative"  # a new stimulant-laxative order beside this draft
+    ADD_CALCIUM_VITAMIN_D = "add-calcium-vitamin-d"  # a new calcium and vitamin D order beside this draft
+    REVIEW = "review"  # advice without a concrete change ("lowest effective dose"): no suggestion
+
+
+@dataclass(frozen=True, slots=True)
+class DoseChange:
+    """The numbers of a dose change, worked out by the rule that proposes it (never parsed from text).
+
+    ``dose`` is the new dose per administration in ``unit`` (DOSE); ``per_day`` the new number of
+    administrations a day and ``max_per_day`` the new as-needed ceiling in the order's own dose unit
+    (SCHEDULE); ``daily`` the resulting daily amount of the ingredient in ``daily_unit``, for the label.
+    """
+
+    unit: str  # unit of ``dose`` ("mg") or the order's own dose unit for a schedule change
+    dose: float | None = None
+    per_day: int | None = None
+    max_per_day: float | None = None
+    daily: float | None = None
+    daily_unit: str = "mg/d"
+    reason: str = ""  # short clause for the draft's dosage text: "reduced for renal function"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderAction:
-    """What a finding proposes to do with a draft order it concerns."""
+    """What a finding proposes to do with a draft order it concerns.
+
+    ``action`` is the CDS Hooks action type ("delete" | "update"); ``change`` and ``dose`` say exactly what
+    the update is, so that the card layer builds it without reading ``description`` (shown to people)."""
 
     order_ref: str  # "MedicationRequest/draft-1"
     action: str  # "delete" | "update"
     description: str
+    change: OrderChange = OrderChange.REVIEW
+    dose: DoseChange | None = None
+
+    def __post_init__(self) -> None:
+        if self.action == "delete" and self.change is not OrderChange.CANCEL:
+            object.__setattr__(self, "change", OrderChange.CANCEL)  # a deletion is always a cancellation
+        needs_numbers = self.change in (OrderChange.DOSE, OrderChange.SCHEDULE)
+        if needs_numbers and self.dose is None:
+            raise ValueError(f"order change {self.change.value} needs its DoseChange")
 
 
 @dataclass(frozen=True, slots=True)

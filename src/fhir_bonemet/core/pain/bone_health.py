@@ -20,7 +20,15 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Category,
+    DoseChange,
+    Finding,
+    Indicator,
+    OrderChange,
+    Referral,
+    UsedFact,
+)
 from fhir_bonemet.core.model.queries import procedures
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
@@ -215,7 +223,13 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
             t.miss(f"ordered dose of {med.ref} ({ordered})", f"compare it with the {advised:g} mg advised")
         elif ordered > advised + tolerance:
             too_high.append((med, ordered))
-            t.act([med], "update", f"reduce the dose to {advised:g} mg for {renal.describe()}")
+            t.act(
+                [med],
+                "update",
+                f"reduce the dose to {advised:g} mg for {renal.describe()}",
+                change=OrderChange.DOSE,
+                dose=DoseChange("mg", dose=advised, reason="reduced for renal function"),
+            )
     if too_high:
         ordered_mg = too_high[0][1]
         summary = f"Zoledronic acid {ordered_mg:g} mg is above the {advised:g} mg advised for {shown}: reduce"
@@ -307,7 +321,12 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
             f"Denosumab with CrCl below {limit} carries the highest hypocalcaemia risk: monitor calcium."
         )
     if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
-        t.act(bmas, "update", "add daily calcium and vitamin D supplements with this order")
+        t.act(
+            bmas,
+            "update",
+            "add daily calcium and vitamin D supplements with this order",
+            change=OrderChange.ADD_CALCIUM_VITAMIN_D,
+        )
     return t.finding(
         Indicator.WARNING,
         "Bone-modifying agent: secure calcium and vitamin D and check calcium before the next dose",

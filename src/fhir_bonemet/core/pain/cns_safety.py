@@ -15,7 +15,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, OrderChange, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
@@ -103,8 +103,9 @@ def r09(ctx: RuleContext, t: Trace) -> Finding | None:
     t.meds(opioids + benzos + gabas)
     _mme_fact(t)
     t.act(benzos, "delete", "avoid adding a benzodiazepine to an opioid and a gabapentinoid")
-    t.act(gabas, "update", "avoid, or start at the lowest dose with sedation and breathing monitoring")
-    t.act(opioids, "update", "lowest effective dose; monitor sedation and breathing")
+    # Any one of the three completes the combination: the draft that does is the one to cancel.
+    t.act(gabas, "delete", "avoid, or start at the lowest dose with sedation and breathing monitoring")
+    t.act(opioids, "delete", "lowest effective dose; monitor sedation and breathing")
     recs = [
         "Triple CNS depression: profound sedation, respiratory depression, coma and death are possible.",
         "Co-prescribe only if alternatives are inadequate: taper the benzodiazepine if possible; lowest "
@@ -217,7 +218,12 @@ def p15(ctx: RuleContext, t: Trace) -> Finding | None:
     ]
     if softeners:
         recs.insert(1, "A stool softener (docusate) alone is not enough.")
-    t.act(opioids, "update", "add a stimulant laxative (with or without an osmotic) alongside this order")
+    t.act(
+        opioids,
+        "update",
+        "add a stimulant laxative (with or without an osmotic) alongside this order",
+        change=OrderChange.ADD_LAXATIVE,
+    )
     names = ", ".join(med_label(m) for m in opioids)
     return t.finding(
         Indicator.WARNING,

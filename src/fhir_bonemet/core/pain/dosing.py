@@ -10,19 +10,30 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from fhir_bonemet.core.evidence.dose_arithmetic import (
     ACETAMINOPHEN_NAMES,
     IngredientTotal,
     daily_acetaminophen,
+    dose_mg,
     has_ingredient,
 )
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Category,
+    DoseChange,
+    Finding,
+    Indicator,
+    MissingFact,
+    OrderChange,
+    UsedFact,
+)
+from fhir_bonemet.core.model.queries import obs_date
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import LIVER_KEYS, OLDER_KEYS, is_older, liver_risk
@@ -48,6 +59,16 @@ def _acetaminophen_total(ctx: RuleContext, products: list[MedicationFact]) -> In
     return ctx.index.memo(key, lambda: daily_acetaminophen(products))
 
 
+def amount_per_day(mg: float) -> str:
+    """ "8.2 g/day", "650 mg/day": a daily acetaminophen amount as a clinician reads it.  An absurd dose
+    (an entry error) is still shown as a number, never in exponent notation or as "inf"."""
+    if not math.isfinite(mg):
+        return "an impossibly large amount a day (check the doses)"
+    if mg >= 100_000:
+        return f"{mg / 1000:,.0f} g/day"
+    return f"{mg / 1000:.3g} g/day" if mg >= 1000 else f"{mg:g} mg/day"
+
+
 def _total_facts(t: Trace, total: IngredientTotal) -> None:
     for part in total.per_med:
         t.fact(
@@ -68,13 +89,120 @@ def _total_facts(t: Trace, total: IngredientTotal) -> None:
     t.fact(UsedFact("Total daily acetaminophen", shown))
 
 
+def _products_text(total: IngredientTotal) -> str:
+    n = len(total.per_med)
+    return f"{n} product{'s' if n != 1 else ''}"
+
+
+def _limit_drafts(t: Trace, products: list[MedicationFact], total: IngredientTotal, cap: float) -> None:
+    """For each draft in focus: the same order taken fewer times a day so that the total (all products)
+    fits ``cap``; a draft no whole number of doses of which fits (or whose dose cannot be read) is
+    cancelled.  The numbers are worked out here, so the card only writes them into the order."""
+    counted = {part.ref: part for part in total.per_med}
+    for med in t.ctx.focused(products):
+        part = counted.get(med.ref)
+        per_admin = dose_mg(med, part.ingredient) if part is not None and len(med.doses) == 1 else None
+        if part is None or not isinstance(per_admin, float) or per_admin <= 0:
+            why = "its dose cannot be read" if part is None else "its schedule cannot be changed safely"
+            t.act([med], "delete", f"cancel: the total is above {cap:g} mg/day and {why}")
+            continue
+        others = max(0.0, total.total - part.contribution)
+        room = (cap - others) / per_admin
+        times = math.floor(room) if math.isfinite(room) else 0
+        if times < 1 or times * per_admin >= part.contribution:
+            t.act(
+                [med],
+                "delete",
+                f"cancel: no whole number of doses keeps the total at or below {cap:g} mg/day (the other "
+                f"products give {others:g} mg/day)",
+            )
+            continue
+        dose = med.doses[0]
+        ceiling = dose.amount * times if dose.as_needed and dose.amount is not None else None
+        change = DoseChange(
+            unit=dose.amount_unit or "",
+            per_day=times,
+            max_per_day=ceiling if dose.max_per_day is not None else None,
+            daily=times * per_admin,
+            reason=f"total daily acetaminophen at most {cap:g} mg",
+        )
+        t.act(
+            [med],
+            "update",
+            f"reduce to {times} dose(s) a day ({times * per_admin:g} mg/day) so that the total daily "
+            f"acetaminophen stays at or below {cap:g} mg",
+            change=OrderChange.SCHEDULE,
+            dose=change,
+        )
+
+
+def _raised_enzymes(t: Trace) -> list[str]:
+    """ALT or AST above ``pain.acetaminophen_overdose_enzyme_uln_multiple`` x the upper limit of normal:
+    with a total above the maximum, a possible sign of hepatotoxicity ("ALT 150 U/L")."""
+    multiple = t.v("pain.acetaminophen_overdose_enzyme_uln_multiple")
+    raised: list[str] = []
+    for concept, key, name in ((c.LAB_ALT, "pain.alt_uln", "ALT"), (c.LAB_AST, "pain.ast_uln", "AST")):
+        obs = t.ctx.index.latest(concept, t.ctx.today, t.v("lookback.lab_days"))
+        if obs is None or obs.quantity is None or obs.quantity.unit != "U/L":
+            continue
+        when = obs_date(obs)
+        t.fact(UsedFact(name, f"{obs.quantity.value:g} U/L", obs.ref, when.isoformat() if when else None))
+        if obs.quantity.value > multiple * t.v(key):
+            raised.append(f"{name} {obs.quantity.value:g}")
+    return raised
+
+
+_OVERDOSE_KEYS = (
+    "pain.acetaminophen_max_mg_day",
+    "pain.acetaminophen_overdose_enzyme_uln_multiple",
+    "pain.alt_uln",
+    "pain.ast_uln",
+    "lookback.lab_days",
+)
+
+
+def _overdose(t: Trace, total: IngredientTotal) -> Finding | None:
+    """Above the short-term maximum the total is an overdose: critical, whatever the patient's ceiling.
+    With raised liver enzymes: stop acetaminophen and assess for hepatotoxicity."""
+    maximum = t.v("pain.acetaminophen_max_mg_day")
+    if total.total <= maximum:
+        return None
+    raised = _raised_enzymes(t)
+    shown = f"Acetaminophen {amount_per_day(total.total)} ({_products_text(total)})"
+    top = f"{maximum / 1000:g} g"
+    recs = [
+        f"The total is above the {t.label('pain.acetaminophen_max_mg_day')} short-term maximum: an overdose "
+        "range for many patients.",
+        "Find out how long this total has been taken and when the last dose was; count over-the-counter "
+        "and combination products.",
+    ]
+    if raised:
+        recs.insert(
+            0,
+            "Stop acetaminophen now and assess for hepatotoxicity (LFTs, INR, time of the last dose); "
+            "ask poison control about acetylcysteine.",
+        )
+        summary = f"{shown}, {', '.join(raised)}: above the {top} maximum, stop and assess for hepatotoxicity"
+    else:
+        recs.insert(0, "Reduce below the maximum now and check liver function tests (ALT, AST) and INR.")
+        summary = f"{shown} is above the {top} maximum: reduce now and check liver function"
+    return t.finding(
+        Indicator.CRITICAL,
+        summary,
+        f"Total daily acetaminophen across {_products_text(total)} is above "
+        f"{t.label('pain.acetaminophen_max_mg_day')}"
+        + (f" with {', '.join(raised)} U/L above the upper limit of normal." if raised else "."),
+        recs,
+    )
+
+
 @rule(
     "P20",
     "Total daily acetaminophen above the maximum",
     Category.MEDICATION_SAFETY,
-    concepts=(c.ACETAMINOPHEN,),
+    concepts=(c.ACETAMINOPHEN, c.LAB_ALT, c.LAB_AST),
     thresholds=(
-        "pain.acetaminophen_max_mg_day",
+        *_OVERDOSE_KEYS,
         "pain.acetaminophen_long_term_max_mg_day",
         "pain.acetaminophen_long_term_days",
     ),
@@ -100,11 +228,15 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     t.meds(products)
     term = "long-term" if long_term else "short-term"
     if total.total > cap:
-        t.act(products, "update", f"reduce so the total daily acetaminophen stays at or below {cap:g} mg")
+        _limit_drafts(t, products, total, cap)
+        overdose = _overdose(t, total)
+        if overdose is not None:
+            return overdose
         return t.finding(
             Indicator.WARNING,
-            f"Acetaminophen {total.total:g} mg/day exceeds the {term} maximum of {cap:g} mg: reduce",
-            f"Total daily acetaminophen across {len(total.per_med)} product(s) is above {t.label(key)}.",
+            f"Acetaminophen {amount_per_day(total.total)} ({_products_text(total)}) exceeds the {term} "
+            f"maximum of {amount_per_day(cap)}: reduce",
+            f"Total daily acetaminophen across {_products_text(total)} is above {t.label(key)}.",
             (
                 f"Keep the total at or below {t.label('pain.acetaminophen_max_mg_day')} short term and "
                 f"{t.label('pain.acetaminophen_long_term_max_mg_day')} long term.",
@@ -124,7 +256,12 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     "Acetaminophen with liver disease or older age",
     Category.MEDICATION_SAFETY,
     concepts=(c.ACETAMINOPHEN, c.LIVER_DISEASE, c.LAB_ALT, c.LAB_AST),
-    thresholds=(*LIVER_KEYS, *OLDER_KEYS, "pain.acetaminophen_liver_max_mg_day"),
+    thresholds=(
+        *LIVER_KEYS,
+        *OLDER_KEYS,
+        *_OVERDOSE_KEYS,
+        "pain.acetaminophen_liver_max_mg_day",
+    ),
     evidence=("S25", "S29"),
     on_orders=True,
     absorbs=("P20",),  # the lower ceiling includes the general one: one card, with P20's advice
@@ -146,11 +283,18 @@ def p21(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     _total_facts(t, total)
     t.meds(products)
-    if over:
-        t.act(products, "update", f"cap total daily acetaminophen at {cap:g} mg")
+    if total.total > cap:
+        _limit_drafts(t, products, total, cap)
+        overdose = _overdose(t, total)
+        if overdose is not None:
+            return overdose
+    elif over:
+        t.act(products, "update", f"confirm the total daily acetaminophen stays at or below {cap:g} mg")
+    amount = f" {amount_per_day(total.total)}" if total.total > cap else ""
     return t.finding(
         Indicator.WARNING,
-        f"Acetaminophen with {reasons[0][0]}: cap at {cap:g} mg/day and monitor liver function",
+        f"Acetaminophen{amount} with {reasons[0][0]}: cap at {amount_per_day(cap)} and monitor liver "
+        "function",
         "Acetaminophen active with " + "; ".join(detail for _, detail in reasons) + ".",
         (
             f"Keep total daily acetaminophen at or below {t.label('pain.acetaminophen_liver_max_mg_day')}, "

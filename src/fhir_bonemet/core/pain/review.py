@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
+from fhir_bonemet.core.evidence.lesion_sites import attribute, site_label, treated_lesions
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
-from fhir_bonemet.core.model.facts import BoneLesion, ProcedureFact, SiteClass
+from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, ProcedureFact, SiteClass
 from fhir_bonemet.core.model.finding_builder import PAIN_KEYS, RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
 from fhir_bonemet.core.model.queries import procedures, within_days
@@ -97,19 +98,32 @@ def p05(ctx: RuleContext, t: Trace) -> Finding | None:
     )
 
 
-def _same_region(a: SiteClass, b: SiteClass) -> bool:
-    if SiteClass.UNKNOWN in (a, b) or a == b:
-        return True
-    return any(a in region and b in region for region in _REGIONS)
+def _same_region(a: BodySite, b: BodySite) -> bool:
+    """Pain felt elsewhere in the same region (a "leg" pain with a femoral lesion), not the other side."""
+    if SiteClass.UNKNOWN in (a.site, b.site) or a.site == b.site:
+        region = True
+    else:
+        region = any(a.site in r and b.site in r for r in _REGIONS)
+    sides = {a.laterality, b.laterality}
+    return region and not {Laterality.LEFT, Laterality.RIGHT} <= sides
 
 
-def _rt_covers(proc: ProcedureFact, lesion: BoneLesion, ctx: RuleContext, days: float) -> bool:
+def _painful_lesions(lesions: tuple[BoneLesion, ...], site: BodySite | None) -> list[BoneLesion]:
+    """The lesions a pain score may be about: the lesion matching of the exercise tiers (bone and side);
+    a pain site that matches no lesion that way is matched by region (pain is not always felt at the
+    bone), still never on the other side."""
+    matched = attribute(lesions, (), site)
+    if matched or site is None:
+        return list(matched)
+    return [les for les in lesions if _same_region(site, les.site)]
+
+
+def _recent_rt(proc: ProcedureFact, ctx: RuleContext, days: float) -> bool:
     if proc.status in ("not-done", "entered-in-error", "stopped"):
         return False
-    recent = within_days(proc.performed, ctx.today, days) or (
+    return within_days(proc.performed, ctx.today, days) or (
         proc.performed is None and proc.status in ("in-progress", "preparation")
     )
-    return recent and proc.site is not None and _same_region(proc.site.site, lesion.site.site)
 
 
 @rule(
@@ -124,22 +138,42 @@ def p06(ctx: RuleContext, t: Trace) -> Finding | None:
     score = t.pain()
     if score is None or score.value < t.v("pain.nrs_moderate_min") or not ctx.facts.lesions:
         return None
-    painful = score.site.site if score.site is not None else SiteClass.UNKNOWN
-    targets = [les for les in ctx.facts.lesions if _same_region(painful, les.site.site)]
+    lesions = ctx.facts.lesions
+    targets = _painful_lesions(lesions, score.site)
     days = t.v("pain.rt_recent_days")
-    rt = procedures(ctx.facts, c.RADIOTHERAPY)
-    untreated = [les for les in targets if not any(_rt_covers(p, les, ctx, days) for p in rt)]
-    if not untreated:
-        return None
-    for les in untreated:
-        t.fact(UsedFact("Bone metastasis", les.site.text or les.site.site.value, les.ref))
+    rt = [p for p in procedures(ctx.facts, c.RADIOTHERAPY) if _recent_rt(p, ctx, days)]
+    covered: set[BoneLesion] = set()
     for proc in rt:
-        if proc.site is None and within_days(proc.performed, ctx.today, days):
+        if proc.site is None or proc.site.site is SiteClass.UNKNOWN:
             t.fact(UsedFact("Radiotherapy (site not recorded)", proc.status, proc.ref, str(proc.performed)))
             t.miss(
                 "site of recent radiotherapy",
                 "not assumed to cover the painful site: confirm what was treated",
             )
+            continue
+        treated, certain = treated_lesions(lesions, proc.site)
+        shown = site_label(proc.site).removesuffix(" lesion")
+        if certain:
+            covered.update(treated)
+        elif set(treated) & set(targets):
+            t.fact(UsedFact(f"Radiotherapy ({shown})", proc.status, proc.ref, str(proc.performed)))
+            t.miss(
+                f"which lesion the radiotherapy to {shown} treated (side or level not recorded)",
+                "not assumed to cover the painful lesion: confirm what was treated",
+            )
+    untreated = [les for les in targets if les not in covered]
+    if not untreated:
+        return None
+    for les in untreated:
+        t.fact(UsedFact("Bone metastasis", les.site.text or les.site.site.value, les.ref))
+    for proc in rt:
+        if proc.site is None or proc.site.site is SiteClass.UNKNOWN:
+            continue  # already named above as radiotherapy whose site was not recorded
+        if set(treated_lesions(lesions, proc.site)[0]) & set(untreated):
+            continue
+        # Radiotherapy to another lesion is shown, so the reader sees why it does not count for this one.
+        shown = f"Radiotherapy ({site_label(proc.site).removesuffix(' lesion')}): another site"
+        t.fact(UsedFact(shown, proc.status, proc.ref, str(proc.performed)))
     if score.site is None:
         t.miss("site of the pain", "every bone metastasis without recent radiotherapy is considered")
     recs = [

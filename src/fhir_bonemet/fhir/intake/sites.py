@@ -115,6 +115,39 @@ def _text_site(words: str) -> SiteClass | None:
     return None
 
 
+_LEVEL_RANGE = re.compile(r"\b(c|t|th|d|l|s)\s?(\d{1,2})\s?(?:-|–|to)\s?(?:(c|t|th|d|l|s)\s?)?(\d{1,2})\b")
+_LEVEL_LETTER: Final = {"c": "C", "t": "T", "th": "T", "d": "T", "l": "L", "s": "S"}
+_SPINE_ORDER: Final = (
+    *(f"C{n}" for n in range(1, 8)),
+    *(f"T{n}" for n in range(1, 13)),
+    *(f"L{n}" for n in range(1, 6)),
+    *(f"S{n}" for n in range(1, 6)),
+)
+
+
+def _level(letter: str, number: str) -> str | None:
+    name = f"{_LEVEL_LETTER[letter]}{int(number)}"
+    return name if name in _SPINE_ORDER else None
+
+
+def _levels(words: str) -> tuple[str, ...]:
+    """The vertebral levels named in the text ("T8-T10", "L4 vertebra", "T12-L1"), in spinal order.
+
+    A range is spelled out level by level, so that a treatment field "T8-T10" is known to include T9."""
+    found: set[str] = set()
+    for match in _LEVEL_RANGE.finditer(words):
+        first = _level(match.group(1), match.group(2))
+        last = _level(match.group(3) or match.group(1), match.group(4))
+        if first is not None and last is not None:
+            a, b = sorted((_SPINE_ORDER.index(first), _SPINE_ORDER.index(last)))
+            found.update(_SPINE_ORDER[a : b + 1])
+    for match in _LEVEL.finditer(words):
+        level = _level(match.group(1), match.group(2))
+        if level is not None:
+            found.add(level)
+    return tuple(sorted(found, key=_SPINE_ORDER.index))
+
+
 def _laterality(words: str) -> Laterality | None:
     for pattern, side in _LATERALITY_WORDS:
         if pattern.search(words):
@@ -183,6 +216,7 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
             laterality=laterality,
             qualifiers=qualifiers,
             conflict=conflict,
+            levels=_levels(words) if words else (),
         ),
         is_bone,
     )
