@@ -35,6 +35,8 @@ def _error(exc: psycopg.Error) -> StoreError:
 
 
 class PostgresStore(SqlStore):
+    _claim_lock = " FOR UPDATE SKIP LOCKED"
+
     def __init__(self, url: str, *, schema: str = "public", connect_timeout: int = 5) -> None:
         self._url = url
         self.schema = schema
