@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # Imported for their side effect: each rule module registers its rules in the catalogue.
@@ -140,6 +140,7 @@ class Workflow:
             scope=auth.scope if auth is not None else None,
             store=deps.store,
             now=datetime.now(UTC),
+            retry_base=timedelta(seconds=deps.settings.outbox_backoff_base_seconds),
         )
         plan_url = self._plan_url(request.hookInstance, assessment, facts, today, deps)
         cards = build_cards(

@@ -104,9 +104,9 @@ def outbox_key(fhir_base: str, if_none_exist: str) -> str:
     return hashlib.sha256(f"{fhir_base.rstrip('/')}\n{if_none_exist}".encode()).hexdigest()
 
 
-def backoff(attempts: int) -> timedelta:
+def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
     """Delay before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min … capped at 1 h."""
-    delay: timedelta = BACKOFF_BASE * (2 ** max(0, min(attempts, 16)))
+    delay: timedelta = base * (2 ** max(0, min(attempts, 16)))
     return min(delay, BACKOFF_CAP)
 
 
@@ -126,11 +126,12 @@ def deliver_careplan(
     scope: str | None,
     store: Store,
     now: datetime,
+    retry_base: timedelta = BACKOFF_BASE,
 ) -> Delivery:
     """Write the plan in ``write`` mode when allowed; otherwise hand it to the card as a suggestion."""
     if plan is None or mode is WritebackMode.SUGGEST or client is None:
         return Delivery(plan)
-    outcome = write_careplan(plan, client=client, scope=scope, store=store, now=now)
+    outcome = write_careplan(plan, client=client, scope=scope, store=store, now=now, retry_base=retry_base)
     log.info("careplan write-back: %s (%s)", outcome.state, outcome.reason)
     if outcome.state in ("written", "existing"):
         return Delivery(plan, location=outcome.location, outcome=outcome)
@@ -149,7 +150,13 @@ def _queued_item(store: Store, key: str) -> OutboxItem | None:
 
 
 def write_careplan(
-    plan: BuiltCarePlan, *, client: FhirClient, scope: str | None, store: Store, now: datetime
+    plan: BuiltCarePlan,
+    *,
+    client: FhirClient,
+    scope: str | None,
+    store: Store,
+    now: datetime,
+    retry_base: timedelta = BACKOFF_BASE,
 ) -> WriteOutcome:
     """One conditional create of the plan as a draft, queued in the outbox *before* it is sent.
 
@@ -183,13 +190,13 @@ def write_careplan(
             return WriteOutcome("rejected", reason=f"FHIR server refused the write ({exc.status})")
         if earlier is not None and earlier.status == "done":
             return WriteOutcome("existing", earlier.location, "written earlier through the outbox")
-        return _queue(store, key, client.base_url, draft, str(exc), now, in_flight=in_flight)
+        return _queue(store, key, client.base_url, draft, str(exc), now + backoff(0, retry_base), in_flight)
     if result.resource_id is None:
         # The server took the plan (2xx) but its answer names no id (unreadable body, no Location): never
         # offer a second create.  The outbox repeats the conditional create, which finds the plan and
         # learns its id; until then the card says the write is being confirmed.
         error = f"HTTP {result.status} without a CarePlan id"
-        return _queue(store, key, client.base_url, draft, error, now, in_flight=in_flight)
+        return _queue(store, key, client.base_url, draft, error, now + backoff(0, retry_base), in_flight)
     location = _location("CarePlan", result.resource_id)
     if in_flight:
         # Should this fail, the worker repeats the conditional create after the lease: it finds the plan.
@@ -221,9 +228,8 @@ def _queue(
     base: str,
     draft: BuiltCarePlan,
     error: str,
-    now: datetime,
-    *,
-    in_flight: bool = False,
+    retry_at: datetime,
+    in_flight: bool,
 ) -> WriteOutcome:
     body = json.dumps(draft.resource, separators=(",", ":"), ensure_ascii=False)
     try:
@@ -234,7 +240,7 @@ def _queue(
         if existing is None or existing.status != "pending":
             # The direct attempt counts as the first one: the worker waits one backoff step, which also
             # leaves time for a server that answered too slowly to finish what it may still be doing.
-            store.outbox_mark_failed(key, error, now + backoff(0))
+            store.outbox_mark_failed(key, error, retry_at)
     except (StoreError, KeyError):
         if in_flight:
             # Queued already (in flight): the worker takes it once the lease runs out.
@@ -260,6 +266,7 @@ def drain_outbox(
     policy: ServerPolicy | None = None,
     timeouts: Timeouts | None = None,
     limit: int = 20,
+    retry_base: timedelta = BACKOFF_BASE,
 ) -> DrainReport:
     """Try every due outbox item once: done on success, retried later on a transient error (backoff), failed
     (kept, listed by ``fhir-bonemet outbox``, re-queued by ``--retry``) when the server refuses it.
@@ -294,7 +301,7 @@ def drain_outbox(
         except FhirClientError as exc:
             # A server no longer on the allowlist is a configuration matter: failed, for an operator to see.
             if _transient(exc) and not isinstance(exc, FhirServerNotAllowedError):
-                store.outbox_mark_failed(item.key, str(exc), now + backoff(item.attempts))
+                store.outbox_mark_failed(item.key, str(exc), now + backoff(item.attempts, retry_base))
                 report = replace(report, retrying=report.retrying + 1)
             else:
                 store.outbox_mark_failed(item.key, str(exc), None)
@@ -353,6 +360,7 @@ def drain_configured(
         policy=policy,
         timeouts=Timeouts(connect, read),
         limit=limit,
+        retry_base=timedelta(seconds=settings.outbox_backoff_base_seconds),
     )
 
 
