@@ -164,7 +164,7 @@ def _careplans(fhir_base: str) -> list[dict[str, Any]]:
 def _outbox(database_url: str) -> Counter[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
-    return Counter({status: count for status, count in rows})
+    return Counter(dict(rows))
 
 
 def _card_says(body: dict[str, Any]) -> str:
