@@ -236,7 +236,7 @@ class TestOutbox:
     def test_an_item_in_flight_is_claimed_only_after_its_lease(self, store: Store) -> None:
         now = datetime.now(UTC)
         lease = now + timedelta(seconds=8)
-        assert store.outbox_put("k1", "https://fhir.example.org", "CarePlan", None, "{}", in_flight_until=lease)
+        assert store.outbox_put("k1", "https://f.example", "CarePlan", None, "{}", in_flight_until=lease)
         assert store.outbox_claim(now, now + timedelta(seconds=20), 10) == []
         [claimed] = store.outbox_claim(now + timedelta(seconds=9), now + timedelta(seconds=20), 10)
         assert (claimed.key, claimed.status, claimed.attempts) == ("k1", "pending", 0)
