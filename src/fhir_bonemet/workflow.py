@@ -35,7 +35,7 @@ from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.rulebook import catalogue
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
-from fhir_bonemet.fhir.intake.read import read_prefetch
+from fhir_bonemet.fhir.intake.read import read_prefetch, searched_type
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
 from fhir_bonemet.fhir.terminology.lookup import Terminology
@@ -116,7 +116,8 @@ class Workflow:
             draft_orders = context.draftOrders
         if isinstance(context, OrderSelectContext):
             selections = tuple(context.selections)
-        resources = read_prefetch(prefetch.data)
+        searched = {key: kind for key, t in (service.prefetch or {}).items() if (kind := searched_type(t))}
+        resources = read_prefetch(prefetch.data, searched)
         facts = extract_facts(
             resources,
             self.terminology,

@@ -88,6 +88,7 @@ class Replica:
             BONEMET_OUTBOX_BACKOFF_BASE_SECONDS="0.2",
         )
         self._env = env
+        self._log = tmp_path / f"replica-{self.port}.log"
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -95,9 +96,9 @@ class Replica:
             [sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth", "--port", str(self.port)],
             env=self._env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log.open("ab"),
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         with requests.Session() as http:
             http.trust_env = False
             while True:
@@ -108,7 +109,9 @@ class Replica:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     process.kill()
-                    raise AssertionError("the service did not start")
+                    process.wait(10)
+                    tail = self._log.read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"the service did not start:\n{tail}")
                 time.sleep(0.1)
 
     def kill(self) -> None:
