@@ -188,7 +188,7 @@ def write_careplan(
             if in_flight:
                 _settle(store.outbox_discard, key)
             return WriteOutcome("rejected", reason=f"FHIR server refused the write ({exc.status})")
-        if earlier is not None and earlier.status == "done":
+        if earlier is not None and earlier.status == "done" and earlier.location:
             return WriteOutcome("existing", earlier.location, "written earlier through the outbox")
         return _queue(store, key, client.base_url, draft, str(exc), now + backoff(0, retry_base), in_flight)
     if result.resource_id is None:
@@ -306,6 +306,14 @@ def drain_outbox(
             else:
                 store.outbox_mark_failed(item.key, str(exc), None)
                 report = replace(report, failed=report.failed + 1)
+            continue
+        if result.resource_id is None:
+            # Taken (2xx) but the answer names no id: try again, so that the next conditional create finds
+            # the plan and learns its id.  Marked done without one, a later hook call whose own attempt
+            # failed could neither point the card at the plan nor say it was queued.
+            error = f"HTTP {result.status} without a {item.resource_type} id"
+            store.outbox_mark_failed(item.key, error, now + backoff(item.attempts, retry_base))
+            report = replace(report, retrying=report.retrying + 1)
             continue
         store.outbox_mark_done(item.key, _location(item.resource_type, result.resource_id))
         report = replace(report, written=report.written + 1)
