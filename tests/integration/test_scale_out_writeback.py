@@ -92,12 +92,13 @@ class Replica:
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth", "--port", str(self.port)],
-            env=self._env,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log.open("ab"),
-        )
+        with self._log.open("ab") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth", "--port", str(self.port)],
+                env=self._env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 60
         with requests.Session() as http:
             http.trust_env = False
