@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     # Older single credential: accepted only when exactly one FHIR server is allowlisted, and used only there.
     writeback_token: SecretStr | None = None
     outbox_retry_interval_seconds: float = Field(default=30.0, gt=0)
+    # First retry delay of a failed write; it doubles per failed attempt, up to an hour.
+    outbox_backoff_base_seconds: float = Field(default=30.0, gt=0, le=3600)
     outbox_keep_done_days: int = Field(default=7, ge=1)  # written items are pruned after this long
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
     # Plan links (/plan/{token}): HMAC key (unset: one is generated and kept in data_dir) and lifetime.

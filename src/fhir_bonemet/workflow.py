@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # Imported for their side effect: each rule module registers its rules in the catalogue.
@@ -35,7 +35,7 @@ from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.rulebook import catalogue
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
-from fhir_bonemet.fhir.intake.read import read_prefetch
+from fhir_bonemet.fhir.intake.read import read_prefetch, searched_type
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
 from fhir_bonemet.fhir.terminology.lookup import Terminology
@@ -116,7 +116,8 @@ class Workflow:
             draft_orders = context.draftOrders
         if isinstance(context, OrderSelectContext):
             selections = tuple(context.selections)
-        resources = read_prefetch(prefetch.data)
+        searched = {key: kind for key, t in (service.prefetch or {}).items() if (kind := searched_type(t))}
+        resources = read_prefetch(prefetch.data, searched)
         facts = extract_facts(
             resources,
             self.terminology,
@@ -140,6 +141,7 @@ class Workflow:
             scope=auth.scope if auth is not None else None,
             store=deps.store,
             now=datetime.now(UTC),
+            retry_base=timedelta(seconds=deps.settings.outbox_backoff_base_seconds),
         )
         plan_url = self._plan_url(request.hookInstance, assessment, facts, today, deps)
         cards = build_cards(

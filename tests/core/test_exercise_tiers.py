@@ -121,6 +121,16 @@ def test_a_score_older_than_the_lookback_is_not_used() -> None:
     assert any("older result" in m.what for m in risk.missing)
 
 
+def test_a_score_dated_to_the_year_only_is_read_cautiously_and_said_to_be_imprecise() -> None:
+    # "SINS 2 in <some year>": read as 1 January of it, the earliest it could be, so it may be too old to
+    # lower the tier; the card says the date was imprecise instead of calling the score simply "older".
+    year_only = replace(score(c.SINS_TOTAL, 2, days_ago=120), date_precision="year")
+    risk = one_lesion(S.SPINE_LUMBAR, year_only, kind("blastic"))
+    assert risk.tier is Tier.MODERATE
+    assert any("date imprecise" in m.what for m in risk.missing)
+    assert not any("older result" in m.what for m in risk.missing)
+
+
 # Upgrades: one tier each, capped at HIGH.
 def test_lytic_or_unknown_type_upgrades_only_in_a_weight_bearing_bone() -> None:
     assert one_lesion(S.SPINE_LUMBAR, score(c.SINS_TOTAL, 3), kind("lytic")).tier is Tier.MODERATE

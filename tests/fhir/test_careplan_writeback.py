@@ -139,7 +139,45 @@ def test_same_hook_three_times_writes_exactly_one_careplan(
     stored = careplans_on(fresh_fhir, plan)
     assert len(stored) == 1
     assert stored[0]["status"] == "draft"
-    assert store.outbox_list() == []
+    # Queued before it was sent, marked done once written: nothing left for the worker.
+    (done,) = store.outbox_list()
+    assert (done.status, done.location) == ("done", deliveries[0].location)
+    assert drain_outbox(store, session, NOW + timedelta(hours=1)) == DrainReport()
+
+
+class _DiesDuringTheWrite(requests.Session):
+    """The process ends while the CarePlan POST is on the wire (SIGKILL, power loss): nothing after the
+    request runs, so whatever is to survive must be in the store before it is sent."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST":
+            raise SystemExit("killed")
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_a_plan_whose_writer_dies_mid_write_is_queued_and_written_once_after_the_lease(
+    fresh_fhir: Any, plan: BuiltCarePlan, store: SqliteStore, session: requests.Session
+) -> None:
+    with _DiesDuringTheWrite() as dying, pytest.raises(SystemExit):
+        deliver_careplan(
+            plan,
+            mode=WritebackMode.WRITE,
+            client=client(dying, fresh_fhir.base_url),
+            scope=WRITE_SCOPE,
+            store=store,
+            now=NOW,
+        )
+    (item,) = store.outbox_list("pending")
+    assert item.attempts == 0
+    # In flight: the lease keeps the worker from racing a call that may still be writing …
+    assert item.next_attempt_at is not None
+    assert NOW < item.next_attempt_at <= NOW + timedelta(seconds=2 * (2.0 + 5.0) + 2)
+    assert drain_outbox(store, session, NOW + timedelta(seconds=1)) == DrainReport()
+    # … and once it has run out, the worker writes the plan, once.
+    assert drain_outbox(store, session, item.next_attempt_at) == DrainReport(written=1)
+    assert len(careplans_on(fresh_fhir, plan)) == 1
+    (done,) = store.outbox_list("done")
+    assert done.location is not None
 
 
 def test_server_5xx_queues_the_plan_and_it_lands_once_after_recovery(

@@ -321,3 +321,21 @@ def test_body_temperature_vital_sign_is_read_for_the_fever_gate() -> None:
     [fact] = _only(c.FEVER, temperature)
     assert fact.quantity is not None
     assert (fact.quantity.value, fact.quantity.unit) == (38.4, "Cel")
+
+
+@pytest.mark.parametrize(("when", "precision", "earliest"), [("2025", "year", 1), ("2025-03", "month", 3)])
+def test_a_result_dated_to_the_year_or_month_is_read_as_its_earliest_day_and_reported(
+    when: str, precision: str, earliest: int
+) -> None:
+    facts = facts_of(observation("o1", LOINC, CALCIUM, when, **quantity(2.4, "mmol/L")))
+    (fact,) = facts.observations
+    assert (fact.effective, fact.date_precision) == (datetime(2025, earliest, 1), precision)
+    (issue,) = facts.issues
+    assert issue.location == "Observation/o1.effectiveDateTime"
+    assert issue.message.startswith(f"date imprecise (to the {precision} only): read as its earliest day")
+
+
+def test_a_result_dated_to_the_day_raises_no_date_issue() -> None:
+    facts = facts_of(observation("o1", LOINC, CALCIUM, "2025-03-04", **quantity(2.4, "mmol/L")))
+    assert facts.observations[0].date_precision == "day"
+    assert facts.issues == ()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fhir_bonemet.fhir.intake.read import ReadResult, contained, read_draft_orders, read_ndjson, read_prefetch
+from fhir_bonemet.fhir.intake.read import (
+    ReadResult,
+    contained,
+    read_draft_orders,
+    read_ndjson,
+    read_prefetch,
+    searched_type,
+)
 
 
 def _obs(obs_id: str, **extra: Any) -> dict[str, Any]:
@@ -102,7 +109,7 @@ def test_same_resource_through_several_keys_is_kept_once_newest_copy_wins() -> N
     assert result.resolve("Observation/dup") is new
 
 
-def test_search_outcome_entries_and_entries_without_resource_are_ignored() -> None:
+def test_search_outcome_entries_and_entries_without_resource_are_reported_not_used() -> None:
     bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -114,7 +121,43 @@ def test_search_outcome_entries_and_entries_without_resource_are_ignored() -> No
     }
     result = read_prefetch({"observations": bundle})
     assert list(result.by_type) == ["Observation"]
-    assert result.issues == []
+    assert [(i.location, i.message) for i in result.issues] == [
+        ("prefetch.observations.entry[0].resource", "the server sent an OperationOutcome among the results"),
+        ("prefetch.observations.entry[1]", "Bundle entry has no resource; skipped"),
+    ]
+
+
+def test_entries_of_another_type_than_the_search_asked_for_are_reported() -> None:
+    procedure = {"resourceType": "Procedure", "id": "p1", "status": "completed"}
+    medication = {"resourceType": "Medication", "id": "m1"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"resource": procedure, "search": {"mode": "match"}},
+            "not a resource",
+            {"resource": medication, "search": {"mode": "include"}},  # asked for with _include: expected
+            {"resource": {"resourceType": "Condition", "id": "c1"}},
+        ],
+    }
+    searched = {"conditions": searched_type("Condition?patient={{context.patientId}}&clinical-status=active")}
+    result = read_prefetch({"conditions": bundle}, searched)  # type: ignore[arg-type]
+    assert [(i.location, i.message) for i in result.issues] == [
+        (
+            "prefetch.conditions.entry[0].resource",
+            "a Procedure among the Condition results; read as a Procedure",
+        ),
+        ("prefetch.conditions.entry[1]", "Bundle entry is not a JSON object; skipped"),
+    ]
+    # Reported, and still read for what it is: one misplaced resource never sinks the others.
+    assert sorted(result.by_type) == ["Condition", "Medication", "Procedure"]
+
+
+def test_the_searched_type_comes_from_the_template() -> None:
+    assert searched_type("Condition?patient={{context.patientId}}") == "Condition"
+    assert searched_type("/Observation?code=x") == "Observation"
+    assert searched_type("Patient/{{context.patientId}}") is None
+    assert searched_type("{{context.userId}}") is None
 
 
 def test_bundle_entry_not_an_array_is_reported() -> None:

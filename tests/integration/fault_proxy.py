@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import random
 import re
 import threading
 import time
@@ -35,10 +36,12 @@ class Fault:
     retry_after: str | None = None
     size: int = 50 * 1024 * 1024  # huge: body bytes
     count: int = -1  # how many matching requests it applies to (-1: until cleared)
+    probability: float = 1.0  # the share of matching requests it hits (drawn from the proxy's seeded RNG)
 
 
 class FaultProxy:
-    def __init__(self, upstream_base: str) -> None:
+    def __init__(self, upstream_base: str, *, seed: int = 0) -> None:
+        self._random = random.Random(seed)
         self.upstream_base = upstream_base.rstrip("/")
         parts = urlsplit(self.upstream_base)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -70,6 +73,8 @@ class FaultProxy:
             self.seen.append((method, path))
             for fault in self._faults:
                 if (fault.method in (None, method)) and path.startswith(fault.path) and fault.count != 0:
+                    if fault.probability < 1.0 and self._random.random() >= fault.probability:
+                        continue
                     fault.count -= 1 if fault.count > 0 else 0
                     return fault
         return None

@@ -84,7 +84,7 @@ def resolve_through(
 @pytest.mark.parametrize(
     ("fault", "wording"),
     [
-        (Fault("drip", path="Observation", seconds=0.02), "before the overall deadline"),
+        (Fault("drip", path="Observation", seconds=0.02), "overall deadline"),
         (Fault("slow", path="Observation", seconds=3.0), "before the overall deadline"),
         (Fault("status", path="Observation", status=503), "503"),
         (Fault("status", path="Observation", status=429, retry_after="30"), "429"),
@@ -265,3 +265,69 @@ def test_a_uniformly_slow_server_costs_one_round_trip_not_one_per_batch_of_keys(
     assert elapsed <= HOOK_DEADLINE + SLACK
     assert READ_ISSUES_EXTENSION not in body.get("extension", {}), body.get("extension")
     assert len([seen for seen in proxy.seen if seen[0] == "GET"]) >= 7
+
+
+@pytest.mark.parametrize(
+    ("fault", "wording"),
+    [
+        (Fault("slow", method="GET", path="Observation", seconds=5.0), "overall deadline"),
+        (Fault("status", method="GET", path="Observation", status=503), "503"),
+        (Fault("status", method="GET", path="Observation", status=429, retry_after="30"), "429"),
+        (Fault("drop", method="GET", path="Observation"), "request failed"),
+        (Fault("malformed", method="GET", path="Observation"), "not JSON"),
+        (Fault("huge", method="GET", path="Observation"), "larger than 8388608 bytes"),
+        (Fault("drip", method="GET", path="Observation", seconds=0.05), "overall deadline"),
+        (Fault("loop-next", method="GET", path="Observation"), "repeats"),
+        (Fault("endless-next", method="GET", path="Observation"), "pages"),
+    ],
+    ids=lambda value: value.mode if isinstance(value, Fault) else None,
+)
+def test_every_fault_is_answered_within_the_hook_deadline_and_the_answer_says_what_was_not_read(
+    service: TestClient, proxy: FaultProxy, fault: Fault, wording: str
+) -> None:
+    # The whole hook call, every Observation key fetched through the fault: 200 within the deadline (plus
+    # 100 ms), the unread keys named with the reason, and the cards asking for what they could not see.
+    proxy.add(fault)
+    request = hook_request(proxy.base_url, "patient/*.read")
+    request["prefetch"] = {
+        key: value for key, value in request.get("prefetch", {}).items() if not key.startswith("observations")
+    }
+    body, elapsed = timed_hook(service, request)
+    assert elapsed <= HOOK_DEADLINE + SLACK, f"{fault.mode}: answered after {elapsed:.3f} s"
+    issues = body["extension"][READ_ISSUES_EXTENSION]
+    named = [i for i in issues if i["location"].startswith("prefetch.observations")]
+    assert named, issues
+    assert any(wording in issue["message"] for issue in named), named
+    text = " ".join(f"{card['summary']} {card.get('detail', '')}" for card in body["cards"])
+    # Unread results: the cards ask for what they lack; partly read history: they say it may be incomplete.
+    assert any(words in text.lower() for words in ("unknown", "missing", "incomplete")), text
+    assert_prefetch_threads_released()
+
+
+def test_a_retry_whose_answer_is_unreadable_stays_queued_until_the_plan_id_is_known(
+    service: TestClient, proxy: FaultProxy, fresh_fhir: Any, tmp_path: Path
+) -> None:
+    proxy.add(Fault("garble", path="CarePlan", method="POST", count=2))  # the hook's write and one retry
+    body, _ = timed_hook(service, hook_request(proxy.base_url, "patient/*.read user/CarePlan.write"))
+    exercise = next(c for c in body["cards"] if c["extension"]["org.fhir-bonemet.rules"][0].startswith("EX"))
+    assert "queued" in exercise["detail"]
+    settings = Settings(data_dir=tmp_path, fhir_server_allowlist=(proxy.base_url,))
+    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    try:
+        with requests.Session() as http:
+            later = datetime.now(UTC) + timedelta(minutes=5)
+            assert drain_configured(settings, store, http, later).retrying == 1  # taken, id still unknown
+            [item] = store.outbox_list()
+            assert (item.status, item.location) == ("pending", None)
+            assert drain_configured(settings, store, http, later + timedelta(hours=1)).written == 1
+        [item] = store.outbox_list()
+        assert item.status == "done"
+        assert (item.location or "").startswith("CarePlan/")
+    finally:
+        store.close()
+    # The next hook call points its card at that plan.
+    body, _ = timed_hook(service, hook_request(proxy.base_url, "patient/*.read user/CarePlan.write"))
+    exercise = next(c for c in body["cards"] if c["extension"]["org.fhir-bonemet.rules"][0].startswith("EX"))
+    assert "A draft CarePlan was written to the record" in exercise["detail"]
+    found = requests.get(f"{fresh_fhir.base_url}/CarePlan", timeout=10).json()
+    assert len(found.get("entry", [])) == 1

@@ -233,6 +233,55 @@ class TestOutbox:
         assert store.outbox_prune_done(datetime.now(UTC) + timedelta(seconds=1)) == 1
         assert [i.key for i in store.outbox_list()] == ["pending", "failed"]
 
+    def test_an_item_in_flight_is_claimed_only_after_its_lease(self, store: Store) -> None:
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=8)
+        assert store.outbox_put("k1", "https://f.example", "CarePlan", None, "{}", in_flight_until=lease)
+        assert store.outbox_claim(now, now + timedelta(seconds=20), 10) == []
+        [claimed] = store.outbox_claim(now + timedelta(seconds=9), now + timedelta(seconds=20), 10)
+        assert (claimed.key, claimed.status, claimed.attempts) == ("k1", "pending", 0)
+        assert claimed.next_attempt_at == now + timedelta(seconds=20)
+
+    def test_a_claimed_item_is_hidden_from_other_claims_until_its_lease_runs_out(self, store: Store) -> None:
+        for key in ("k1", "k2"):
+            self.put(store, key)
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=30)
+        assert [i.key for i in store.outbox_claim(now, lease, 1)] == ["k1"]
+        assert [i.key for i in store.outbox_claim(now, lease, 5)] == ["k2"]
+        assert store.outbox_claim(now, lease, 5) == []
+        assert [i.key for i in store.outbox_claim(lease, lease + timedelta(seconds=30), 5)] == ["k1", "k2"]
+
+    def test_concurrent_claims_from_several_connections_never_share_an_item(
+        self, make_store: StoreFactory
+    ) -> None:
+        stores = [make_store() for _ in range(4)]
+        for n in range(60):
+            self.put(stores[0], f"k{n:02}")
+        now = datetime.now(UTC)
+        taken: list[str] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(len(stores))
+
+        def claim_all(store: Store) -> None:
+            barrier.wait()
+            while claimed := store.outbox_claim(now, now + timedelta(minutes=1), 3):
+                with lock:
+                    taken.extend(i.key for i in claimed)
+
+        threads = [threading.Thread(target=claim_all, args=(s,)) for s in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(taken) == [f"k{n:02}" for n in range(60)]  # each exactly once
+
+    def test_a_refused_item_is_discarded(self, store: Store) -> None:
+        self.put(store)
+        store.outbox_discard("k1")
+        assert store.outbox_list() == []
+        assert self.put(store) is True
+
     def test_unknown_keys_are_reported(self, store: Store) -> None:
         with pytest.raises(KeyError):
             store.outbox_mark_done("missing", None)

@@ -177,8 +177,9 @@ class SuggestionBuilder:
             return _suggestion(card_uuid, "careplan:activate", label, [action]), note
         if queued:
             return None, (
-                "The FHIR server could not be reached: the draft CarePlan is queued and will be written "
-                "once the server answers (never twice)."
+                # Also said when another call for the same plan is still writing it: true either way.
+                "The draft CarePlan is queued: it will be written to the record once the FHIR server "
+                "confirms it (never twice)."
             )
         if self._careplan_pending:
             return None, "The exercise and pain CarePlan is among the pending orders."

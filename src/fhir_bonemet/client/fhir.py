@@ -89,6 +89,8 @@ class FhirClient:
         self.origin = origin_of(self.base_url)
         self.max_pages = max(1, max_pages)
         self.paging_deadline = paging_deadline
+        self.deadline = deadline
+        self.timeouts = timeouts
         transport = functools.partial(
             Transport,
             session,

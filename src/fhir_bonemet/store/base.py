@@ -140,12 +140,30 @@ class Store(Protocol):
         """Oldest first."""
 
     def outbox_put(
-        self, key: str, fhir_base: str, resource_type: str, if_none_exist: str | None, body_json: str
+        self,
+        key: str,
+        fhir_base: str,
+        resource_type: str,
+        if_none_exist: str | None,
+        body_json: str,
+        *,
+        in_flight_until: datetime | None = None,
     ) -> bool:
-        """Queue a write; False (and nothing changed) when ``key`` is already queued or done."""
+        """Queue a write; False (and nothing changed) when ``key`` is already queued or done.
+
+        ``in_flight_until``: the caller is writing it now; no worker claims it before then (its lease), so
+        a caller killed mid-write leaves the item for a worker once the lease has run out."""
 
     def outbox_due(self, now: datetime, limit: int) -> list[OutboxItem]:
         """Pending items whose next attempt is due at ``now``, oldest first."""
+
+    def outbox_claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxItem]:
+        """Take up to ``limit`` due pending items, oldest first, and hide them from every other claim until
+        ``lease_until`` (their next attempt moves there).  Atomic across processes sharing the database:
+        two concurrent claims never return the same item."""
+
+    def outbox_discard(self, key: str) -> None:
+        """Forget a queued item whose write the FHIR server refused (the plan travels in the card)."""
 
     def outbox_mark_done(self, key: str, location: str | None) -> None: ...
 

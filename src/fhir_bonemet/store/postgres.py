@@ -40,6 +40,8 @@ _SCHEMA_LOCK = 0x626F6E656D6574  # "bonemet"
 
 
 class PostgresStore(SqlStore):
+    _claim_lock = " FOR UPDATE SKIP LOCKED"
+
     def __init__(self, url: str, *, schema: str = "public", connect_timeout: int = 5) -> None:
         self._url = url
         self.schema = schema

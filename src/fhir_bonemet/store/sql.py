@@ -113,6 +113,10 @@ def schema(row_number: str, timestamp: str) -> tuple[str, ...]:
 class SqlStore(ABC):
     """A :class:`~fhir_bonemet.store.base.Store` over a DB-API connection."""
 
+    # How a claim's inner SELECT locks the rows it picks.  SQLite has one writer at a time, so its UPDATE is
+    # atomic as it stands; PostgreSQL adds FOR UPDATE SKIP LOCKED, so concurrent claims pass each other by.
+    _claim_lock: str = ""
+
     @abstractmethod
     def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> tuple[int, list[Row]]:
         """Execute one statement atomically; return (rowcount, rows if ``fetch``)."""
@@ -235,16 +239,43 @@ class SqlStore(ABC):
 
     # --- write-back outbox ----------------------------------------------------------------------------
     def outbox_put(
-        self, key: str, fhir_base: str, resource_type: str, if_none_exist: str | None, body_json: str
+        self,
+        key: str,
+        fhir_base: str,
+        resource_type: str,
+        if_none_exist: str | None,
+        body_json: str,
+        *,
+        in_flight_until: datetime | None = None,
     ) -> bool:
         now = self._ts_in(utc_now())
+        lease = None if in_flight_until is None else self._ts_in(to_utc(in_flight_until))
         count, _ = self._run(
             f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, NULL, ?, ?) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', 0, NULL, ?, NULL, ?, ?) "
             "ON CONFLICT (key) DO NOTHING",
-            (key, fhir_base, resource_type, if_none_exist, body_json, now, now),
+            (key, fhir_base, resource_type, if_none_exist, body_json, lease, now, now),
         )
         return count == 1
+
+    def outbox_claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxItem]:
+        due = "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+        at = self._ts_in(to_utc(now))
+        # The picked keys are materialised once (a LIMIT inside "key IN (…)" may be re-run by the planner
+        # and pick more); the outer WHERE repeats the due test, so a row leased meanwhile is left alone.
+        returning = ", ".join(f"outbox.{column.strip()}" for column in _OUTBOX_COLUMNS.split(","))
+        _, rows = self._run(
+            f"WITH picked AS MATERIALIZED (SELECT key FROM outbox WHERE {due} "  # noqa: S608
+            f"ORDER BY seq LIMIT ?{self._claim_lock}) "
+            "UPDATE outbox SET next_attempt_at = ?, updated_at = ? FROM picked "
+            f"WHERE outbox.key = picked.key AND {due} RETURNING {returning}",
+            (at, int(limit), self._ts_in(to_utc(lease_until)), self._ts_in(utc_now()), at),
+            fetch=True,
+        )
+        return sorted((self._outbox(row) for row in rows), key=lambda item: item.created_at)
+
+    def outbox_discard(self, key: str) -> None:
+        self._run("DELETE FROM outbox WHERE key = ?", (key,))
 
     def outbox_due(self, now: datetime, limit: int) -> list[OutboxItem]:
         _, rows = self._run(

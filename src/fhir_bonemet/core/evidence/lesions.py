@@ -49,6 +49,7 @@ class Attributed:
     value: float | None = None  # scores and NRS
     code: str | None = None  # lesion type
     flag: bool | None = None  # mechanical pain
+    date_imprecise: bool = False  # recorded to the year or month only; ``when`` is its earliest day
     status: str | None = None  # clinical status of a condition
     display: str | None = None
 
@@ -158,6 +159,7 @@ def _newest_obs(
             code=obs.code,
             flag=obs.flag,
             display=obs.display,
+            date_imprecise=obs.date_precision != "day",
         )
         if not fact.shared:
             own = fact

@@ -122,7 +122,13 @@ def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: Sit
     if score is None:
         out.reasons.append("no validated score for this site")
         return
-    stale = " (only an older result exists)" if ev.stale_score is not None else ""
+    stale = ""
+    if ev.stale_score is not None:
+        stale = (
+            " (only a result dated to the month or year exists: date imprecise, read as its earliest day)"
+            if ev.stale_score.date_imprecise
+            else " (only an older result exists)"
+        )
     out.missing.append(
         MissingFact(
             f"{score} for the {label} within the score lookback{stale}",

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class SiteClass(StrEnum):
@@ -130,6 +131,9 @@ class ObservationFact:
     site: BodySite | None = None
     focus: tuple[str, ...] = ()  # references of the Conditions this result is about (Observation.focus)
     display: str | None = None
+    # "year" or "month" when the record gives no day: ``effective`` is then the earliest day it could be,
+    # so recency is judged cautiously (a result that may be old counts as old), and the cards say so.
+    date_precision: Literal["day", "month", "year"] = "day"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
@@ -93,21 +93,30 @@ _YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
 _NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
 _LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
 _EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
+Precision = Literal["day", "month", "year"]
 VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
 """Concepts an Observation can carry a value for."""
 
 
-def _effective(data: JsonDict) -> datetime | None:
-    for key in _EFFECTIVE_KEYS:
-        found = parse_datetime(data.get(key))
-        if found is not None:
-            return found
+def _effective(data: JsonDict) -> tuple[datetime | None, str, Precision]:
+    """When the result was taken, the element it was read from, and how precise that element is."""
+    candidates: list[tuple[str, object]] = [(key, data.get(key)) for key in _EFFECTIVE_KEYS]
     period = data.get("effectivePeriod")
     if isinstance(period, dict):
-        found = parse_datetime(period.get("start")) or parse_datetime(period.get("end"))
+        candidates += [
+            ("effectivePeriod.start", period.get("start")),
+            ("effectivePeriod.end", period.get("end")),
+        ]
+    candidates.append(("issued", data.get("issued")))
+    for path, value in candidates:
+        found = parse_datetime(value)
         if found is not None:
-            return found
-    return parse_datetime(data.get("issued"))
+            # A partial date ("2025", "2025-03") is read as its first day: the earliest it could be.
+            precision: Precision = (
+                "year" if len(str(value)) == 4 else "month" if len(str(value)) == 7 else "day"
+            )
+            return found, path, precision
+    return None, "", "day"
 
 
 def _measured(
@@ -340,9 +349,18 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
         if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
             continue
         focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
+        effective, effective_path, precision = _effective(data)
+        if precision != "day":
+            extraction.issue(
+                item,
+                effective_path,
+                f"date imprecise (to the {precision} only): read as its earliest day, so the result counts "
+                "as recent only if that day is",
+            )
         common: dict[str, Any] = {
             "ref": item.ref,
-            "effective": _effective(data),
+            "effective": effective,
+            "date_precision": precision,
             "site": _site(extraction, item) if "bodySite" in data else None,
             "focus": focus,
         }

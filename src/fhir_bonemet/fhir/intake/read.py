@@ -14,6 +14,7 @@ times a plain ``json.loads``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,9 @@ from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
 # Nested Bundles (a document inside a collection) are followed this deep, no deeper: a deliberately
 # deep payload must not exhaust the stack.
 _MAX_BUNDLE_DEPTH = 4
+# Bundles whose entries are data: an entry without a resource there is a broken entry, not a receipt.
+_DATA_BUNDLES = frozenset({"searchset", "collection", "document"})
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +67,26 @@ class ReadResult:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def add_value(self, value: object, location: str) -> None:
-        """Add a prefetch-style value: a resource, a Bundle, or an array of either."""
+    def add_value(self, value: object, location: str, searched: str | None = None) -> None:
+        """Add a prefetch-style value: a resource, a Bundle, or an array of either.
+
+        ``searched``: the resource type the value's search asked for; a Bundle entry of another type (that
+        the server did not add as an ``include``) is still read, and reported, never passed over silently.
+        """
         if isinstance(value, list):
             for position, element in enumerate(value):
-                self._add_one(element, f"{location}[{position}]", None, 0)
+                self._add_one(element, f"{location}[{position}]", None, 0, searched)
         else:
-            self._add_one(value, location, None, 0)
+            self._add_one(value, location, None, 0, searched)
 
-    def add_prefetch(self, prefetch: Mapping[str, Any] | None) -> None:
+    def add_prefetch(
+        self, prefetch: Mapping[str, Any] | None, searched: Mapping[str, str] | None = None
+    ) -> None:
         """Add every value of a CDS Hooks ``prefetch`` object; an unusable key is *unavailable*.
 
         ``null`` is the EHR saying it has no data for that key (CDS Hooks 2.0): nothing to read, and not a
-        problem either, so it is neither reported nor marked unavailable.
+        problem either, so it is neither reported nor marked unavailable.  ``searched``: key → the resource
+        type its template searches for (:func:`searched_type`).
         """
         if prefetch is None:
             return
@@ -92,7 +103,7 @@ class ReadResult:
             elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
                 self._fail(location, "prefetch returned an OperationOutcome instead of data", key)
             else:
-                self.add_value(value, location)
+                self.add_value(value, location, (searched or {}).get(key))
 
     def add_ndjson(self, text: str | bytes, source: str) -> None:
         """Add newline-delimited JSON (bulk data export); a bad line is reported and skipped."""
@@ -114,7 +125,9 @@ class ReadResult:
         if source is not None:
             self.unavailable.add(source)
 
-    def _add_one(self, value: object, location: str, full_url: str | None, depth: int) -> None:
+    def _add_one(
+        self, value: object, location: str, full_url: str | None, depth: int, searched: str | None = None
+    ) -> None:
         if not isinstance(value, dict):
             self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
             return
@@ -123,7 +136,7 @@ class ReadResult:
             self.issues.append(ReadIssue(location, "no resourceType; skipped"))
             return
         if resource_type == "Bundle":
-            self._add_bundle(value, location, depth)
+            self._add_bundle(value, location, depth, searched)
             return
         raw_id = value.get("id")
         if raw_id is not None and not isinstance(raw_id, str):
@@ -149,7 +162,7 @@ class ReadResult:
             self.by_type[resource_type][position] = item
             self.index[item.ref] = item.data
 
-    def _add_bundle(self, bundle: JsonDict, location: str, depth: int) -> None:
+    def _add_bundle(self, bundle: JsonDict, location: str, depth: int, searched: str | None) -> None:
         if depth >= _MAX_BUNDLE_DEPTH:
             self.issues.append(ReadIssue(location, "Bundle nested too deeply; skipped"))
             return
@@ -166,16 +179,31 @@ class ReadResult:
                 continue
             resource = entry.get("resource")
             if resource is None:
+                if bundle.get("type") in _DATA_BUNDLES:
+                    self.issues.append(ReadIssue(entry_location, "Bundle entry has no resource; skipped"))
                 continue  # a transaction-response or deleted-history entry carries no resource
             search = entry.get("search")
-            if isinstance(search, dict) and search.get("mode") == "outcome":
-                continue  # server warnings about the search itself, not patient data
+            mode = search.get("mode") if isinstance(search, dict) else None
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            resource_location = f"{entry_location}.resource" if isinstance(resource, dict) else entry_location
+            if kind == "OperationOutcome":
+                # Server warnings about the search itself (or an error in place of data): not patient data,
+                # but the entries may be incomplete, and the reader of the cards should know.
+                self.issues.append(
+                    ReadIssue(resource_location, "the server sent an OperationOutcome among the results")
+                )
+                continue
+            stray = isinstance(kind, str) and kind not in (searched, "Bundle") and mode != "include"
+            if searched is not None and stray:
+                message = f"a {kind} among the {searched} results; read as a {kind}"
+                self.issues.append(ReadIssue(resource_location, message))
             full_url = entry.get("fullUrl")
             self._add_one(
                 resource,
-                f"{entry_location}.resource" if isinstance(resource, dict) else entry_location,
+                resource_location,
                 full_url if isinstance(full_url, str) and full_url else None,
                 depth + 1,
+                searched,
             )
 
 
@@ -185,11 +213,21 @@ def _last_updated(resource: JsonDict) -> str:
     return stamp if isinstance(stamp, str) else ""
 
 
-def read_prefetch(prefetch: Mapping[str, Any] | None) -> ReadResult:
-    """Read a CDS Hooks ``prefetch`` object."""
+def read_prefetch(
+    prefetch: Mapping[str, Any] | None, searched: Mapping[str, str] | None = None
+) -> ReadResult:
+    """Read a CDS Hooks ``prefetch`` object (``searched``: key → the resource type its template searches)."""
     result = ReadResult()
-    result.add_prefetch(prefetch)
+    result.add_prefetch(prefetch, searched)
     return result
+
+
+def searched_type(template: str) -> str | None:
+    """The resource type a prefetch template searches for (``Condition?patient=…`` → ``Condition``);
+    None for a read (``Patient/{{context.patientId}}``), whose answer is checked when it is fetched."""
+    path, _, query = template.partition("?")
+    path = path.strip("/")
+    return path if query and _RESOURCE_TYPE.fullmatch(path) else None
 
 
 def read_values(values: Iterable[tuple[str, object]]) -> ReadResult:
