@@ -41,7 +41,7 @@ from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, 
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.plan_page.publish import publish_plan, signer_for
-from fhir_bonemet.plan_page.view import build_plan_view
+from fhir_bonemet.plan_page.view import PlanView, build_plan_view, has_plan_view
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan
 
@@ -196,18 +196,23 @@ class Workflow:
         self, hook_instance: str, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
     ) -> str | None:
         """The signed link to the full plan page (stored until the link expires), when there is a plan."""
-        if deps.base_url is None:
+        if deps.base_url is None or deps.plan_views is None or not has_plan_view(assessment):
             return None
-        view = build_plan_view(
-            assessment, facts, today=today, thresholds=self.thresholds, sources=self.sources, codes=self.codes
-        )
-        if view is None:
-            return None
+
+        def render() -> PlanView:
+            # Runs on the plan-view writer's thread (or when the link is opened before it ran).
+            thresholds, sources, codes = self.thresholds, self.sources, self.codes
+            view = build_plan_view(
+                assessment, facts, today=today, thresholds=thresholds, sources=sources, codes=codes
+            )
+            assert view is not None  # has_plan_view said so
+            return view
+
         link = publish_plan(
-            view,
+            render,
             hook_instance=hook_instance,
             patient_ref=facts.patient_ref,
-            store=deps.store,
+            views=deps.plan_views,
             signer=signer_for(deps.settings),
             base_url=deps.base_url,
             now=datetime.now(UTC),

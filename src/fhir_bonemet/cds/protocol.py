@@ -29,6 +29,7 @@ from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
+from fhir_bonemet.store.plan_views import PlanViews
 
 __all__ = ["ClientIdentity", "HookDeps", "HookHandler"]
 
@@ -54,6 +55,8 @@ class HookDeps:
     client: ClientIdentity | None
     # Where this service is reached (BONEMET_PUBLIC_BASE_URL, else the request's base URL): for plan links.
     base_url: str | None = None
+    # Where plan views go (written in the background); None: no plan links.
+    plan_views: PlanViews | None = None
 
 
 class HookHandler(Protocol):

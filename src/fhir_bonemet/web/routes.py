@@ -26,6 +26,7 @@ from fhir_bonemet.web.deps import (
     CatalogueDep,
     ClientDep,
     HandlerDep,
+    PlanViewsDep,
     SessionDep,
     SettingsDep,
     StoreDep,
@@ -121,6 +122,7 @@ async def call_service(
     session: SessionDep,
     handler: HandlerDep,
     audit: AuditDep,
+    plan_views: PlanViewsDep,
     client: ClientDep,
 ) -> JSONResponse:
     _known_service(catalogue, service_id)
@@ -140,7 +142,7 @@ async def call_service(
     _log_fields(request, hook=hook)
     cds_request = parse_request(body, CONTEXT_MODELS[hook])
     base_url = settings.public_base_url or str(request.base_url).rstrip("/")
-    deps = HookDeps(settings=settings, store=store, session=session, client=client, base_url=base_url)
+    deps = HookDeps(settings, store, session, client, base_url=base_url, plan_views=plan_views)
     if settings.writeback_mode == "write" or fetch_needed(
         service.prefetch or {}, cds_request.prefetch, cds_request.fhirServer
     ):
