@@ -18,10 +18,10 @@ from typing import Any
 
 # Imported for their side effect: each rule module registers its rules in the catalogue.
 import fhir_bonemet.core.engine as engine
-from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cards.build import CardContext, wire_cards
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignContext
-from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.response import WireResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
 from fhir_bonemet.client.policy import FhirServerNotAllowedError, server_policy
@@ -93,7 +93,7 @@ class Workflow:
         )
         return PrefetchResolver(deps.session, server_policy(settings), limits)
 
-    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
+    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> WireResponse:
         context = request.context
         auth = request.fhirAuthorization
         # One budget for every outbound call of this hook (prefetch pages, then the CarePlan write).
@@ -142,7 +142,7 @@ class Workflow:
             now=datetime.now(UTC),
         )
         plan_url = self._plan_url(request.hookInstance, assessment, facts, today, deps)
-        cards = build_cards(
+        cards = wire_cards(
             assessment,
             context=CardContext(
                 hook=Hook(request.hook),
@@ -175,7 +175,7 @@ class Workflow:
         # Read issues travel even without cards: an empty answer must not pass for "nothing to say" when
         # data could not be read.
         extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues else None
-        return CDSResponse(cards=cards, extension=extension)
+        return WireResponse(cards=cards, extension=extension)
 
     def _careplan(
         self, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps

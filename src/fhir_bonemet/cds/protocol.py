@@ -25,7 +25,7 @@ from typing import Protocol
 import requests
 
 from fhir_bonemet.cds.request import CDSRequest
-from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.response import CDSResponse, WireResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
@@ -60,4 +60,6 @@ class HookDeps:
 
 
 class HookHandler(Protocol):
-    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse: ...
+    def __call__(
+        self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /
+    ) -> CDSResponse | WireResponse: ...

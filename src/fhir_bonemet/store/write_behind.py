@@ -6,8 +6,8 @@ one batch with whatever else arrived meanwhile.  :meth:`WriteBehind.close` (the 
 which uvicorn runs on SIGTERM) writes everything still queued before it returns, so a stopped service loses
 nothing it has answered; after close, submissions are written at once, on the caller's thread.
 
-Submitting costs one uncontended lock and, only when the queue was empty, one wake-up of the writer: a
-queue that woke its consumer per item cost a thread switch on every call.
+Submitting costs one uncontended lock and wakes nobody: the writer looks for work every ``linger`` seconds
+on its own.  A queue that woke its consumer per item cost a thread switch on every call.
 """
 
 from __future__ import annotations
@@ -50,8 +50,6 @@ class WriteBehind(Generic[_T]):
             if not self._closed:
                 self._items.append(item)
                 self._submitted += 1
-                if len(self._items) == 1:
-                    self._cv.notify_all()
                 return
         self._write_batch([item])
 
@@ -76,12 +74,12 @@ class WriteBehind(Generic[_T]):
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._items and not self._closed:
-                    self._cv.wait()
-                if not self._closed and not self._hurry:
-                    # Wait a little for more, so that a busy service writes in batches, not per call;
-                    # close() and flush() cut the wait short.
+                # Items are picked up every ``linger`` seconds, all at once: a busy service writes in
+                # batches, not per call.  close() and flush() cut the wait short.
+                while not (self._closed or (self._hurry and self._items)):
                     self._cv.wait(self._linger)
+                    if self._items:
+                        break
                 batch, self._items = self._items, []
                 self._hurry = False
                 stopping = self._closed
@@ -91,9 +89,7 @@ class WriteBehind(Generic[_T]):
                     self._written += len(batch)
                     self._cv.notify_all()
             if stopping:
-                with self._cv:
-                    if not self._items:
-                        return
+                return
 
     def _write_batch(self, batch: Sequence[_T]) -> None:
         try:

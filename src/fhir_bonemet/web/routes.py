@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +16,7 @@ from fhir_bonemet.cds.feedback import CDSFeedback
 from fhir_bonemet.cds.problems import validation_failure
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CONTEXT_MODELS, parse_request
-from fhir_bonemet.cds.response import Card, CDSResponse, rule_ids_of
+from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse, WireResponse
 from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
@@ -151,26 +151,30 @@ async def call_service(
         # Everything is in the request and nothing is written to a FHIR server: the call is computation
         # only, answered here rather than handed to a worker thread and back.
         response = handler(service, cds_request, deps)
-    if not isinstance(response, CDSResponse):
-        raise TypeError("the hook handler must return a CDSResponse")
-    _log_fields(request, cards=len(response.cards))
-    if response.cards:
+    if not isinstance(response, CDSResponse | WireResponse):
+        raise TypeError("the hook handler must return a CDSResponse or a WireResponse")
+    wire = response.to_wire()
+    _log_fields(request, cards=len(wire["cards"]))
+    if wire["cards"]:
         # Recorded so that feedback can be joined to rule ids; written in the background (web/audit.py).
-        audit.submit(service_id, hook, cds_request.hookInstance, issued_cards(response.cards))
-    return FastJSONResponse(response.to_wire())
+        audit.submit(service_id, hook, cds_request.hookInstance, issued_cards(wire["cards"]))
+    return FastJSONResponse(wire)
 
 
-def issued_cards(cards: Sequence[Card]) -> list[IssuedCard]:
+def issued_cards(cards: Sequence[Card | Mapping[str, Any]]) -> list[IssuedCard]:
     """The audit records of what was proposed (no patient data), for ``Store.record_issued_cards``."""
-    return [
-        IssuedCard(
-            uuid=card.uuid,
-            rule_ids=rule_ids_of(card),
-            indicator=card.indicator,
-            suggestion_uuids=tuple(suggestion.uuid for suggestion in card.suggestions or ()),
+    records = []
+    for card in cards:
+        wire = card.to_wire() if isinstance(card, Card) else card
+        records.append(
+            IssuedCard(
+                uuid=wire["uuid"],
+                rule_ids=tuple((wire.get("extension") or {}).get(RULES_EXTENSION, ())),
+                indicator=wire["indicator"],
+                suggestion_uuids=tuple(s["uuid"] for s in wire.get("suggestions") or ()),
+            )
         )
-        for card in cards
-    ]
+    return records
 
 
 @router.post("/cds-services/{service_id}/feedback")
