@@ -66,10 +66,22 @@ def publish_plan(
 
 
 _SIGNERS: dict[tuple[str, str], LinkSigner] = {}
+# Per settings object (kept alive here, so its id is never reused): resolving the data directory and
+# hashing the secret on every hook call cost more than signing the link.
+_BY_SETTINGS: dict[int, tuple[Settings, LinkSigner]] = {}
 
 
 def signer_for(settings: Settings) -> LinkSigner:
     """The signer of these settings, loaded once per process (the key file is read on first use)."""
+    known = _BY_SETTINGS.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    signer = _signer_for(settings)
+    _BY_SETTINGS[id(settings)] = (settings, signer)
+    return signer
+
+
+def _signer_for(settings: Settings) -> LinkSigner:
     secret = settings.plan_link_secret.get_secret_value() if settings.plan_link_secret is not None else ""
     cache_key = (str(settings.data_dir.resolve()), hashlib.sha256(secret.encode("utf-8")).hexdigest())
     signer = _SIGNERS.get(cache_key)
