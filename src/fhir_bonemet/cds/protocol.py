@@ -4,9 +4,12 @@ The HTTP layer validates a hook call, then hands it to a :class:`HookHandler`::
 
     def handle_hook(service: ServiceDefinition, request: CDSRequest, deps: HookDeps) -> CDSResponse
 
+(or a :class:`~fhir_bonemet.cds.response.WireResponse`, the same answer already as plain JSON: what the
+production handler returns, its builders held to the CDSResponse model by the test suite).
 ``request.context`` is already the hook's own model (:class:`PatientViewContext`,
 :class:`OrderSelectContext` or :class:`OrderSignContext`); ``request.prefetch`` is the JSON exactly as sent.
-The handler runs in a worker thread (it may block on FHIR calls through ``deps.session``).  It signals
+The handler runs in a worker thread when it may block on FHIR calls through ``deps.session`` (otherwise on
+the event loop: a call with everything prefetched is computation only).  It signals
 "required data unobtainable" by raising :class:`~fhir_bonemet.errors.PreconditionFailedError` (→ 412) and
 other caller errors with the matching :class:`~fhir_bonemet.errors.RequestError`; anything else becomes a
 500.  The HTTP layer records the issued cards (uuids, rule ids, indicators) in the store itself.
