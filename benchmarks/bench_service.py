@@ -80,11 +80,10 @@ def chart(resources: int) -> bytes:
     long-followed patient (years of labs, scores and medication records; the problem list stays short)."""
     body = prefetched_request(SCENARIO, today=date.today())
     prefetch = body["prefetch"]
-    pools = [
-        prefetch[key]["entry"]
-        # Three observations for each medication statement.
-        for key in ("observations", "observations", "observations", "medication-statements")
-    ]
+    # Observation keys are generated per category (observations-pain, observations-labs, ...): every
+    # non-empty one grows, three observations for each medication statement.
+    observation_keys = [key for key in prefetch if key.startswith("observations")]
+    pools = [prefetch[key]["entry"] for key in observation_keys * 3 + ["medication-statements"]]
     pools = [pool for pool in pools if pool]
     originals = [[entry["resource"] for entry in pool] for pool in pools]
     count = 1 + sum(len(v["entry"]) for v in prefetch.values() if isinstance(v, dict) and "entry" in v)

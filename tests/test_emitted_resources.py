@@ -71,7 +71,8 @@ def test_the_plan_identifier_is_the_digest_of_the_standard_canonical_json(
     emitted: list[dict[str, Any]],
 ) -> None:
     """The digest is computed with orjson; it must equal the one json.dumps's canonical text gives, so the
-    identifier of an unchanged plan never changes with the encoder."""
+    identifier of an unchanged plan never changes with the encoder.  ``_strip`` here walks the whole plan;
+    the service walks only the contained Goals (where the nested dates are), and must agree."""
     plans = [r for r in emitted if r["resourceType"] == "CarePlan"]
     assert plans
     for plan in plans:

@@ -135,7 +135,8 @@ class Settings(BaseSettings):
     # --- HTTP surface -----------------------------------------------------------------------------------
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    # The issued-card audit is written in the background, in batches gathered for at most this long.
+    # The issued-card audit and the plan views behind the cards' links are written in the background, in
+    # batches gathered for at most this long.
     audit_linger_seconds: float = Field(default=0.05, gt=0, le=60)
 
     # --- Outbound FHIR calls ----------------------------------------------------------------------------

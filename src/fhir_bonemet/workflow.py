@@ -18,10 +18,10 @@ from typing import Any
 
 # Imported for their side effect: each rule module registers its rules in the catalogue.
 import fhir_bonemet.core.engine as engine
-from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cards.build import CardContext, wire_cards
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignContext
-from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.response import WireResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
 from fhir_bonemet.client.policy import FhirServerNotAllowedError, server_policy
@@ -41,7 +41,7 @@ from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, 
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.plan_page.publish import publish_plan, signer_for
-from fhir_bonemet.plan_page.view import build_plan_view
+from fhir_bonemet.plan_page.view import PlanView, build_plan_view, has_plan_view
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan
 
@@ -93,7 +93,7 @@ class Workflow:
         )
         return PrefetchResolver(deps.session, server_policy(settings), limits)
 
-    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse:
+    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> WireResponse:
         context = request.context
         auth = request.fhirAuthorization
         # One budget for every outbound call of this hook (prefetch pages, then the CarePlan write).
@@ -144,7 +144,7 @@ class Workflow:
             retry_base=timedelta(seconds=deps.settings.outbox_backoff_base_seconds),
         )
         plan_url = self._plan_url(request.hookInstance, assessment, facts, today, deps)
-        cards = build_cards(
+        cards = wire_cards(
             assessment,
             context=CardContext(
                 hook=Hook(request.hook),
@@ -177,7 +177,7 @@ class Workflow:
         # Read issues travel even without cards: an empty answer must not pass for "nothing to say" when
         # data could not be read.
         extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues else None
-        return CDSResponse(cards=cards, extension=extension)
+        return WireResponse(cards=cards, extension=extension)
 
     def _careplan(
         self, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
@@ -198,18 +198,23 @@ class Workflow:
         self, hook_instance: str, assessment: Assessment, facts: PatientFacts, today: date, deps: HookDeps
     ) -> str | None:
         """The signed link to the full plan page (stored until the link expires), when there is a plan."""
-        if deps.base_url is None:
+        if deps.base_url is None or deps.plan_views is None or not has_plan_view(assessment):
             return None
-        view = build_plan_view(
-            assessment, facts, today=today, thresholds=self.thresholds, sources=self.sources, codes=self.codes
-        )
-        if view is None:
-            return None
+
+        def render() -> PlanView:
+            # Runs on the plan-view writer's thread (or when the link is opened before it ran).
+            thresholds, sources, codes = self.thresholds, self.sources, self.codes
+            view = build_plan_view(
+                assessment, facts, today=today, thresholds=thresholds, sources=sources, codes=codes
+            )
+            assert view is not None  # has_plan_view said so
+            return view
+
         link = publish_plan(
-            view,
+            render,
             hook_instance=hook_instance,
             patient_ref=facts.patient_ref,
-            store=deps.store,
+            views=deps.plan_views,
             signer=signer_for(deps.settings),
             base_url=deps.base_url,
             now=datetime.now(UTC),

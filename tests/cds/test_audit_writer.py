@@ -1,5 +1,6 @@
-"""The issued-card audit leaves the request path but never loses a record: batched in the background,
-flushed at shutdown, including when the service is stopped with SIGTERM."""
+"""The issued-card audit (and the plan views behind the cards' links) leave the request path but never lose
+a record: batched in the background, flushed at shutdown, including when the service is stopped with
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -109,6 +111,7 @@ def test_sigterm_right_after_the_answers_loses_no_audit_record(tmp_path: Path) -
                         raise
                     time.sleep(0.1)
             issued = []
+            plan_links = set()
             for scenario in ("thoracic-spine-sins14", "hypercalcaemia", "opioid-benzodiazepine"):
                 body = http.post(
                     f"{base}/cds-services/bonemet-patient-view",
@@ -116,6 +119,12 @@ def test_sigterm_right_after_the_answers_loses_no_audit_record(tmp_path: Path) -
                     timeout=30,
                 ).json()
                 issued += [card["uuid"] for card in body["cards"]]
+                plan_links |= {
+                    link["url"]
+                    for card in body["cards"]
+                    for link in card.get("links", [])
+                    if "/plan/" in link["url"]
+                }
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal so that a supervisor sees it.
         assert process.wait(timeout=30) in (0, -signal.SIGTERM)
@@ -127,3 +136,7 @@ def test_sigterm_right_after_the_answers_loses_no_audit_record(tmp_path: Path) -
     store = SqliteStore(tmp_path / "bonemet.sqlite3")
     assert sorted(i.card.uuid for i in store.issued_cards()) == sorted(issued)
     store.close()
+    # Every plan link of those answers leads to a stored view (one per link).
+    assert plan_links
+    with sqlite3.connect(tmp_path / "bonemet.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM plan_views").fetchone()[0] == len(plan_links)

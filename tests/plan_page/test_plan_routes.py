@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ def test_an_expired_plan_is_gone(client: TestClient, tmp_path: Path) -> None:
     assert isinstance(store, SqliteStore)
     from datetime import UTC, datetime, timedelta
 
+    client.app.state.bonemet.plan_views.flush()  # type: ignore[attr-defined]  # written, then expired
     assert store.plan_purge(datetime.now(UTC) + timedelta(days=1)) >= 1
     response = client.get(path)
     assert response.status_code == 404
@@ -134,3 +135,39 @@ def test_a_retried_hook_call_gets_the_same_link_and_a_new_call_another(client: T
     other = plan_link(client.post(f"/cds-services/{service}", json=request).json()["cards"])
     assert other != first
     assert client.get(other).status_code == 200
+
+
+def _app(data_dir: Path, linger: float) -> Any:
+    settings = Settings(
+        auth_required=False, data_dir=data_dir, public_base_url=PUBLIC, audit_linger_seconds=linger
+    )
+    return build_app(settings, handler=Workflow.from_settings(settings, clock=lambda: ANCHOR))
+
+
+def test_a_link_opened_before_its_view_is_written_works_and_shutdown_writes_the_view(tmp_path: Path) -> None:
+    """The view is written in the background; a click that comes first is served from the pending view, and
+    a service stopped before the write still stores it."""
+    with TestClient(_app(tmp_path, linger=30.0)) as client:  # nothing written before shutdown
+        path = plan_link(hook(client, "thoracic-spine-sins14"))
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "T9 lesion" in page.text
+        store = client.app.state.bonemet.store  # type: ignore[attr-defined]
+        assert store.plan_purge(datetime.max.replace(tzinfo=UTC)) == 0  # still pending, not yet stored
+    with TestClient(_app(tmp_path, linger=0.05)) as restarted:  # a new process reads what shutdown wrote
+        page = restarted.get(path)
+        assert page.status_code == 200
+        assert "T9 lesion" in page.text
+
+
+def test_a_link_opened_on_another_worker_waits_for_the_view_just_issued(tmp_path: Path) -> None:
+    """Two workers share one store; the click reaches the one that did not answer the hook, before the
+    other has written the view: the page waits for it instead of saying "not found"."""
+    with (
+        TestClient(_app(tmp_path, linger=0.4)) as answering,
+        TestClient(_app(tmp_path, linger=0.05)) as other,
+    ):
+        path = plan_link(hook(answering, "rib-blastic-ecog1"))
+        page = other.get(path)
+        assert page.status_code == 200
+        assert "Stop and call" in page.text

@@ -231,6 +231,22 @@ def build_cards(
 ) -> list[Card]:
     """Cards for one hook call, validated against the CDS Hooks wire model (so every response invariant
     holds); ``[]`` outside the population or when nothing fired."""
+    cards = wire_cards(assessment, context=context, codes=codes, sources=sources, thresholds=thresholds)
+    return [Card.model_validate(card) for card in cards]
+
+
+def wire_cards(
+    assessment: Assessment,
+    *,
+    context: CardContext,
+    codes: OutboundCodes,
+    sources: Mapping[str, EvidenceSource],
+    thresholds: Thresholds,
+) -> list[dict[str, Any]]:
+    """The cards of :func:`build_cards` as the JSON that goes on the wire, not validated per call: the
+    hook's hot path.  The builders write the wire form itself (no ``null``, no empty collection), so
+    validating and serialising them through :class:`Card` gives them back unchanged; the test suite
+    checks that for every example answer."""
     if not assessment.in_population or not assessment.findings:
         return []
     builder = _CardBuilder(assessment, context, codes, sources, thresholds)
@@ -239,7 +255,7 @@ def build_cards(
     carrier = next((c for c in concerns if c.primary.category is Category.EXERCISE), None) or next(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
-    return [Card.model_validate(builder.card(c, c is carrier)) for c in concerns]
+    return [builder.card(c, c is carrier) for c in concerns]
 
 
 def _alternatives(suggestions: list[dict[str, Any]]) -> bool:

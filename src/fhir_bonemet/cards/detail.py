@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import TypeVar
 
 from fhir_bonemet.core.model.findings import (
@@ -85,6 +86,10 @@ def readable_units(text: str) -> str:
     return text
 
 
+# A pure function of its text, and the texts repeat: rule recommendations and rationales are rendered from
+# the knowledge files, so the same few hundred strings come back on every call.  Two dozen regex passes
+# each were the largest single cost of answering a hook; the bounded cache makes them a dictionary lookup.
+@lru_cache(maxsize=8192)
 def plain(text: str) -> str:
     """Text for the bedside: readable units, no rule ids, threshold markers or section numbers."""
     text = readable_units(" ".join(text.split()))
@@ -193,7 +198,7 @@ def detail_markdown(
     # What the merged findings add comes before the lead's secondary advice: it is a decision of its own.
     merged = [f.summary for f in findings[1:] if f.summary != primary.summary]
     todo = [*todo[:2], *merged, *todo[2:]]
-    lines = _unique(_clip(plain(line)) for line in todo if plain(line))
+    lines = _unique(_clip(text) for text in map(plain, todo) if text)
     out = [f"- {md_escape(line)}" for line in lines[:MAX_TODO]]
     out += [f"\n{line}" for line in extra]
 

@@ -4,9 +4,12 @@ The HTTP layer validates a hook call, then hands it to a :class:`HookHandler`::
 
     def handle_hook(service: ServiceDefinition, request: CDSRequest, deps: HookDeps) -> CDSResponse
 
+(or a :class:`~fhir_bonemet.cds.response.WireResponse`, the same answer already as plain JSON: what the
+production handler returns, its builders held to the CDSResponse model by the test suite).
 ``request.context`` is already the hook's own model (:class:`PatientViewContext`,
 :class:`OrderSelectContext` or :class:`OrderSignContext`); ``request.prefetch`` is the JSON exactly as sent.
-The handler runs in a worker thread (it may block on FHIR calls through ``deps.session``).  It signals
+The handler runs in a worker thread when it may block on FHIR calls through ``deps.session`` (otherwise on
+the event loop: a call with everything prefetched is computation only).  It signals
 "required data unobtainable" by raising :class:`~fhir_bonemet.errors.PreconditionFailedError` (→ 412) and
 other caller errors with the matching :class:`~fhir_bonemet.errors.RequestError`; anything else becomes a
 500.  The HTTP layer records the issued cards (uuids, rule ids, indicators) in the store itself.
@@ -25,10 +28,11 @@ from typing import Protocol
 import requests
 
 from fhir_bonemet.cds.request import CDSRequest
-from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.response import CDSResponse, WireResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
+from fhir_bonemet.store.plan_views import PlanViews
 
 __all__ = ["ClientIdentity", "HookDeps", "HookHandler"]
 
@@ -54,7 +58,11 @@ class HookDeps:
     client: ClientIdentity | None
     # Where this service is reached (BONEMET_PUBLIC_BASE_URL, else the request's base URL): for plan links.
     base_url: str | None = None
+    # Where plan views go (written in the background); None: no plan links.
+    plan_views: PlanViews | None = None
 
 
 class HookHandler(Protocol):
-    def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> CDSResponse: ...
+    def __call__(
+        self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /
+    ) -> CDSResponse | WireResponse: ...

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import uuid as uuid_module
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -41,6 +42,7 @@ __all__ = [
     "Link",
     "Source",
     "Suggestion",
+    "WireResponse",
     "rule_ids_of",
     "rules_extension",
     "with_rule_ids",
@@ -172,6 +174,27 @@ class CDSResponse(OutboundModel):
         if len(set(uuids)) != len(uuids):
             raise ValueError("card uuids must be unique within a response")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class WireResponse:
+    """A response built directly in wire form (plain JSON), for the hot path.
+
+    Validating every card against :class:`Card` on every call cost more than building it.  The builders
+    that return this (:func:`fhir_bonemet.cards.build.wire_cards`) are held to the models in the test suite
+    instead: every example answer must validate as a :class:`CDSResponse` and serialise back to itself
+    (tests/cds/test_answers_wire.py), and :func:`fhir_bonemet.cards.build.build_cards` validates the same
+    dicts for every other test.
+    """
+
+    cards: list[dict[str, Any]]
+    extension: dict[str, Any] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"cards": self.cards}
+        if self.extension:
+            wire["extension"] = self.extension
+        return wire
 
 
 def _check_rule_ids(value: Any) -> tuple[str, ...]:

@@ -1,17 +1,21 @@
-"""At hook time: keep the plan view for as long as its link is valid, and make the signed link."""
+"""At hook time: keep the plan view for as long as its link is valid, and make the signed link.
+
+The view is rendered and stored in the background (:class:`~fhir_bonemet.store.plan_views.PlanViews`); the
+hook answer waits only for the lookup that keeps a retried call's link identical."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fhir_bonemet.plan_page.links import LinkClaims, LinkSigner, load_link_secret
 from fhir_bonemet.plan_page.view import PlanView
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.store.base import Store
+from fhir_bonemet.store.plan_views import PlanViews
 
 __all__ = ["PlanLink", "plan_path", "publish_plan", "signer_for"]
 
@@ -29,30 +33,31 @@ def plan_path(token: str) -> str:
 
 
 def publish_plan(
-    view: PlanView,
+    render: Callable[[], PlanView],
     *,
     hook_instance: str,
     patient_ref: str,
-    store: Store,
+    views: PlanViews,
     signer: LinkSigner,
     base_url: str,
     now: datetime,
     ttl_seconds: int,
 ) -> PlanLink | None:
-    """Store the view and return its link; None (and the cards go out without it) if the store fails.
+    """Keep the view ``render`` makes and return its link; None (and the cards go out without it) if the
+    store cannot be read.
 
-    A retried hook call (same hookInstance, same patient) finds its plan still stored and gets the very
+    A retried hook call (same hookInstance, same patient) finds its plan still kept and gets the very
     same link, so the cards of a retry are identical to the first answer.
     """
     plan_id = signer.plan_id(hook_instance, patient_ref)
     patient_key = signer.patient_key(patient_ref)
     try:
-        existing = store.plan_get(plan_id, now)
+        existing = views.plan_get(plan_id, now)
         if existing is not None and existing.patient_key == patient_key:
             expires_at = existing.expires_at
         else:
             expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
-            store.plan_put(plan_id, patient_key, json.dumps(view, ensure_ascii=False), expires_at)
+            views.plan_put(plan_id, patient_key, lambda: json.dumps(render(), ensure_ascii=False), expires_at)
     except Exception as exc:
         log.error("plan view not stored", extra={"error_type": type(exc).__name__})
         return None
@@ -61,10 +66,22 @@ def publish_plan(
 
 
 _SIGNERS: dict[tuple[str, str], LinkSigner] = {}
+# Per settings object (kept alive here, so its id is never reused): resolving the data directory and
+# hashing the secret on every hook call cost more than signing the link.
+_BY_SETTINGS: dict[int, tuple[Settings, LinkSigner]] = {}
 
 
 def signer_for(settings: Settings) -> LinkSigner:
     """The signer of these settings, loaded once per process (the key file is read on first use)."""
+    known = _BY_SETTINGS.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    signer = _signer_for(settings)
+    _BY_SETTINGS[id(settings)] = (settings, signer)
+    return signer
+
+
+def _signer_for(settings: Settings) -> LinkSigner:
     secret = settings.plan_link_secret.get_secret_value() if settings.plan_link_secret is not None else ""
     cache_key = (str(settings.data_dir.resolve()), hashlib.sha256(secret.encode("utf-8")).hexdigest())
     signer = _SIGNERS.get(cache_key)

@@ -23,7 +23,7 @@ from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.knowledge import EvidenceSource
 
-__all__ = ["PLAN_VIEW_VERSION", "PlanView", "build_plan_view", "readable_value"]
+__all__ = ["PLAN_VIEW_VERSION", "PlanView", "build_plan_view", "has_plan_view", "readable_value"]
 
 PLAN_VIEW_VERSION = 1
 PlanView = dict[str, Any]
@@ -151,6 +151,11 @@ def _domains(assessment: Assessment) -> list[dict[str, Any]]:
     return rows
 
 
+def has_plan_view(assessment: Assessment) -> bool:
+    """Whether :func:`build_plan_view` makes a view: known before it is built, so the link can be."""
+    return assessment.in_population and assessment.exercise is not None
+
+
 def build_plan_view(
     assessment: Assessment,
     facts: PatientFacts,
@@ -162,7 +167,7 @@ def build_plan_view(
 ) -> PlanView | None:
     """The plan view, or None when there is no exercise plan to show (outside the population)."""
     plan = assessment.exercise
-    if not assessment.in_population or plan is None:
+    if not has_plan_view(assessment) or plan is None:
         return None
     findings = assessment.findings
     review = codes.schedules["review"]

@@ -27,6 +27,7 @@ from fhir_bonemet.cds.services import load_services
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem, RequestError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store, StoreError
+from fhir_bonemet.store.plan_views import PlanViews
 from fhir_bonemet.web.audit import IssuedCardWriter
 from fhir_bonemet.web.auth import JwtVerifier, StoreReplayCache
 from fhir_bonemet.web.deps import AppState
@@ -128,7 +129,8 @@ def create_app(
     http = session if session is not None else requests.Session()
     verifier = JwtVerifier(settings, http, StoreReplayCache(store)) if settings.auth_required else None
     audit = IssuedCardWriter(store, linger=settings.audit_linger_seconds)
-    state = AppState(settings, catalogue, store, http, verifier, handler, audit)
+    plan_views = PlanViews(store, linger=settings.audit_linger_seconds)
+    state = AppState(settings, catalogue, store, http, verifier, handler, audit, plan_views)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -137,6 +139,7 @@ def create_app(
         for worker in running:
             worker.stop()
         audit.close()  # the issued-card records still queued are written before the store closes
+        plan_views.close()  # and so are the plan views not yet written
         for close in on_shutdown:
             close()
         if own_session:

@@ -14,6 +14,7 @@ from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
+from fhir_bonemet.store.plan_views import PlanViews
 from fhir_bonemet.web.audit import IssuedCardWriter
 from fhir_bonemet.web.auth import JwtVerifier
 
@@ -23,6 +24,7 @@ __all__ = [
     "CatalogueDep",
     "ClientDep",
     "HandlerDep",
+    "PlanViewsDep",
     "SessionDep",
     "SettingsDep",
     "StateDep",
@@ -41,6 +43,7 @@ class AppState:
     verifier: JwtVerifier | None  # None only when JWT verification is off (--no-auth)
     handler: HookHandler
     audit: IssuedCardWriter  # the issued-card records, written in the background
+    plan_views: PlanViews  # the views behind plan links, written in the background
 
 
 # The getters are ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, and a thread
@@ -77,6 +80,10 @@ async def get_audit(state: StateDep) -> IssuedCardWriter:
     return state.audit
 
 
+async def get_plan_views(state: StateDep) -> PlanViews:
+    return state.plan_views
+
+
 def endpoint_path(request: Request) -> str:
     """The path of the endpoint within the application (a proxy prefix belongs in public_base_url)."""
     path: str = request.scope["path"]
@@ -107,4 +114,5 @@ CatalogueDep = Annotated[ServiceCatalogue, Depends(get_catalogue)]
 SessionDep = Annotated[requests.Session, Depends(get_session)]
 HandlerDep = Annotated[HookHandler, Depends(get_handler)]
 AuditDep = Annotated[IssuedCardWriter, Depends(get_audit)]
+PlanViewsDep = Annotated[PlanViews, Depends(get_plan_views)]
 ClientDep = Annotated[ClientIdentity | None, Depends(authenticated_client)]

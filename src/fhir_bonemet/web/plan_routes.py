@@ -8,6 +8,7 @@ the service's own stylesheet, run no script, and cannot be framed.  An altered o
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Literal
@@ -22,8 +23,9 @@ from fhir_bonemet.plan_page.page import render_plan_page
 from fhir_bonemet.plan_page.pdf import handout_pdf
 from fhir_bonemet.plan_page.publish import plan_path, signer_for
 from fhir_bonemet.plan_page.view import PLAN_VIEW_VERSION, PlanView
-from fhir_bonemet.store.base import Store
-from fhir_bonemet.web.deps import SettingsDep, StoreDep
+from fhir_bonemet.store.base import StoredPlanView
+from fhir_bonemet.store.plan_views import PlanViews
+from fhir_bonemet.web.deps import PlanViewsDep, SettingsDep
 
 __all__ = ["CONTENT_SECURITY_POLICY", "plan_router"]
 
@@ -41,6 +43,11 @@ _HEADERS = {
     "X-Frame-Options": "DENY",
 }
 _STATIC = resources.files("fhir_bonemet.plan_page").joinpath("static")
+# Plan views are written in the background, within a fraction of a second of the answer; another worker
+# process may receive the click before that.  A link issued this recently is looked up again for this long
+# before the page says "not found".
+_FRESH_LINK_SECONDS = 5.0
+_FRESH_LINK_WAIT_SECONDS = 1.0
 _STYLESHEET = _STATIC.joinpath("plan.css").read_text("utf-8")
 _ICON = _STATIC.joinpath("icon.svg").read_text("utf-8")
 
@@ -55,13 +62,22 @@ def _refusal(exc: _Refused) -> HTMLResponse:
     return HTMLResponse(error_document(exc.status, exc.message), status_code=exc.status, headers=_HEADERS)
 
 
-def _load(token: str, settings: SettingsDep, store: Store) -> PlanView:
+def _stored(views: PlanViews, plan_id: str, now: datetime, issued_at: float) -> StoredPlanView | None:
+    stored = views.plan_get(plan_id, now)
+    give_up = time.monotonic() + _FRESH_LINK_WAIT_SECONDS
+    while stored is None and now.timestamp() - issued_at < _FRESH_LINK_SECONDS and time.monotonic() < give_up:
+        time.sleep(0.05)
+        stored = views.plan_get(plan_id, now)
+    return stored
+
+
+def _load(token: str, settings: SettingsDep, views: PlanViews) -> PlanView:
     now = datetime.now(UTC)
     signer = signer_for(settings)
     claims = signer.verify(token, now)
     if claims is None:
         raise _Refused(403, "This link has expired or is not valid")
-    stored = store.plan_get(claims.plan_id, now)
+    stored = _stored(views, claims.plan_id, now, claims.expires - settings.plan_link_ttl_seconds)
     if stored is None or stored.patient_key != claims.patient_key:
         raise _Refused(404, "Plan not found")
     view: PlanView = json.loads(stored.body_json)
@@ -83,9 +99,9 @@ async def icon() -> Response:
 
 
 @plan_router.get("/plan/{token}")
-async def plan_page(token: str, settings: SettingsDep, store: StoreDep) -> Response:
+async def plan_page(token: str, settings: SettingsDep, views: PlanViewsDep) -> Response:
     try:
-        view = await run_in_threadpool(_load, token, settings, store)
+        view = await run_in_threadpool(_load, token, settings, views)
     except _Refused as exc:
         return _refusal(exc)
     base = plan_path(token)
@@ -94,9 +110,9 @@ async def plan_page(token: str, settings: SettingsDep, store: StoreDep) -> Respo
 
 
 @plan_router.get("/plan/{token}/handout")
-async def handout_page(token: str, settings: SettingsDep, store: StoreDep) -> Response:
+async def handout_page(token: str, settings: SettingsDep, views: PlanViewsDep) -> Response:
     try:
-        view = await run_in_threadpool(_load, token, settings, store)
+        view = await run_in_threadpool(_load, token, settings, views)
     except _Refused as exc:
         return _refusal(exc)
     return HTMLResponse(render_handout(view, pdf_href=f"{plan_path(token)}/handout.pdf"), headers=_HEADERS)
@@ -104,10 +120,10 @@ async def handout_page(token: str, settings: SettingsDep, store: StoreDep) -> Re
 
 @plan_router.get("/plan/{token}/handout.pdf")
 async def handout_pdf_file(
-    token: str, settings: SettingsDep, store: StoreDep, paper: Literal["A4", "Letter"] = "A4"
+    token: str, settings: SettingsDep, views: PlanViewsDep, paper: Literal["A4", "Letter"] = "A4"
 ) -> Response:
     try:
-        view = await run_in_threadpool(_load, token, settings, store)
+        view = await run_in_threadpool(_load, token, settings, views)
     except _Refused as exc:
         return _refusal(exc)
     pdf = await run_in_threadpool(handout_pdf, view, paper)

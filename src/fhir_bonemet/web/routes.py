@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,20 +16,12 @@ from fhir_bonemet.cds.feedback import CDSFeedback
 from fhir_bonemet.cds.problems import validation_failure
 from fhir_bonemet.cds.protocol import HookDeps
 from fhir_bonemet.cds.request import CONTEXT_MODELS, parse_request
-from fhir_bonemet.cds.response import Card, CDSResponse, rule_ids_of
+from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse, WireResponse
 from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
 from fhir_bonemet.store.base import IssuedCard
-from fhir_bonemet.web.deps import (
-    AuditDep,
-    CatalogueDep,
-    ClientDep,
-    HandlerDep,
-    SessionDep,
-    SettingsDep,
-    StoreDep,
-)
+from fhir_bonemet.web.deps import CatalogueDep, ClientDep, StateDep, StoreDep
 from fhir_bonemet.web.json_response import FastJSONResponse
 from fhir_bonemet.web.logs import safe_hook_instance
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
@@ -55,16 +47,21 @@ def _reject_constant(name: str) -> Any:
 
 
 def _too_deep(value: Any, limit: int) -> bool:
-    """True when arrays/objects nest deeper than ``limit``; iterative, so it cannot overflow itself."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
+    """True when arrays/objects nest deeper than ``limit``; iterative, so it cannot overflow itself.
+
+    Walks one level at a time and keeps only the containers of the next: most values of a FHIR body are
+    strings and numbers, and carrying each one with its depth cost a sixth of a heavy chart's hook call."""
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        deeper: list[Any] = []
+        for node in level:
+            children = node.values() if isinstance(node, dict) else node
+            deeper.extend([child for child in children if isinstance(child, dict | list)])
+        level = deeper
+        depth += 1
     return False
 
 
@@ -112,17 +109,10 @@ async def discovery(catalogue: CatalogueDep, _client: ClientDep) -> JSONResponse
 
 
 @router.post("/cds-services/{service_id}")
-async def call_service(
-    service_id: str,
-    request: Request,
-    catalogue: CatalogueDep,
-    settings: SettingsDep,
-    store: StoreDep,
-    session: SessionDep,
-    handler: HandlerDep,
-    audit: AuditDep,
-    client: ClientDep,
-) -> JSONResponse:
+async def call_service(service_id: str, request: Request, state: StateDep, client: ClientDep) -> JSONResponse:
+    # The parts come from the one state object: resolving each as a dependency of its own cost FastAPI
+    # more per call than the reads.
+    catalogue, settings, store = state.catalogue, state.settings, state.store
     _known_service(catalogue, service_id)
     _log_fields(request, service=service_id)
     body = await _json_object(request)
@@ -140,35 +130,39 @@ async def call_service(
     _log_fields(request, hook=hook)
     cds_request = parse_request(body, CONTEXT_MODELS[hook])
     base_url = settings.public_base_url or str(request.base_url).rstrip("/")
-    deps = HookDeps(settings=settings, store=store, session=session, client=client, base_url=base_url)
+    deps = HookDeps(settings, store, state.session, client, base_url=base_url, plan_views=state.plan_views)
     if settings.writeback_mode == "write" or fetch_needed(
         service.prefetch or {}, cds_request.prefetch, cds_request.fhirServer
     ):
-        response = await run_in_threadpool(handler, service, cds_request, deps)
+        response = await run_in_threadpool(state.handler, service, cds_request, deps)
     else:
         # Everything is in the request and nothing is written to a FHIR server: the call is computation
         # only, answered here rather than handed to a worker thread and back.
-        response = handler(service, cds_request, deps)
-    if not isinstance(response, CDSResponse):
-        raise TypeError("the hook handler must return a CDSResponse")
-    _log_fields(request, cards=len(response.cards))
-    if response.cards:
+        response = state.handler(service, cds_request, deps)
+    if not isinstance(response, CDSResponse | WireResponse):
+        raise TypeError("the hook handler must return a CDSResponse or a WireResponse")
+    wire = response.to_wire()
+    _log_fields(request, cards=len(wire["cards"]))
+    if wire["cards"]:
         # Recorded so that feedback can be joined to rule ids; written in the background (web/audit.py).
-        audit.submit(service_id, hook, cds_request.hookInstance, issued_cards(response.cards))
-    return FastJSONResponse(response.to_wire())
+        state.audit.submit(service_id, hook, cds_request.hookInstance, issued_cards(wire["cards"]))
+    return FastJSONResponse(wire)
 
 
-def issued_cards(cards: Sequence[Card]) -> list[IssuedCard]:
+def issued_cards(cards: Sequence[Card | Mapping[str, Any]]) -> list[IssuedCard]:
     """The audit records of what was proposed (no patient data), for ``Store.record_issued_cards``."""
-    return [
-        IssuedCard(
-            uuid=card.uuid,
-            rule_ids=rule_ids_of(card),
-            indicator=card.indicator,
-            suggestion_uuids=tuple(suggestion.uuid for suggestion in card.suggestions or ()),
+    records = []
+    for card in cards:
+        wire = card.to_wire() if isinstance(card, Card) else card
+        records.append(
+            IssuedCard(
+                uuid=wire["uuid"],
+                rule_ids=tuple((wire.get("extension") or {}).get(RULES_EXTENSION, ())),
+                indicator=wire["indicator"],
+                suggestion_uuids=tuple(s["uuid"] for s in wire.get("suggestions") or ()),
+            )
         )
-        for card in cards
-    ]
+    return records
 
 
 @router.post("/cds-services/{service_id}/feedback")

@@ -22,7 +22,6 @@ from fhir_bonemet.core.model.facts import BodySite, BoneLesion, ConditionFact, O
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.pregnancy import coded_gestational_age
 from fhir_bonemet.fhir.intake.read import Item
-from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import (
     as_list,
     codeable_display,
@@ -88,8 +87,7 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
     abatement = _date_of(item, "abatement")
     listed = extraction.codeables(item, "bodySite")
     sites = tuple(
-        (position, *read_body_site(body_site, extraction.terminology))
-        for position, body_site in listed[:MAX_BODY_SITES]
+        (position, *extraction.body_site(body_site)) for position, body_site in listed[:MAX_BODY_SITES]
     )
     if len(listed) > MAX_BODY_SITES:
         extraction.issue(

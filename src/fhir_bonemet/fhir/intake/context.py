@@ -11,8 +11,11 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_bonemet.core.model.facts import ReadIssue, UnreadableValue
+import orjson
+
+from fhir_bonemet.core.model.facts import BodySite, ReadIssue, UnreadableValue
 from fhir_bonemet.fhir.intake.read import Item, ReadResult
+from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import JsonDict, clean_codeable, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
 
@@ -29,6 +32,20 @@ class Extraction:
     # terminology answers are pure functions of the codings, so each distinct one is looked up once.
     _concepts: dict[Hashable, frozenset[str]] = field(default_factory=dict)  # per (system, code)
     _medications: dict[Hashable, MedicationCodes] = field(default_factory=dict)
+    # Years of follow-up repeat the same few body sites (one lesion imaged again and again): each distinct
+    # bodySite is read once, keyed on its canonical JSON.
+    _sites: dict[bytes, tuple[BodySite, bool]] = field(default_factory=dict)
+
+    def body_site(self, body_site: JsonDict) -> tuple[BodySite, bool]:
+        """:func:`~fhir_bonemet.fhir.intake.sites.read_body_site`, each distinct bodySite read once."""
+        try:
+            key = orjson.dumps(body_site, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # not plain JSON (cannot happen for a parsed body): read it, do not remember
+            return read_body_site(body_site, self.terminology)
+        found = self._sites.get(key)
+        if found is None:
+            found = self._sites[key] = read_body_site(body_site, self.terminology)
+        return found
 
     def issue(self, item: Item, path: str, message: str) -> None:
         self.issues.append(ReadIssue(f"{item.ref}.{path}" if path else item.ref, message))

@@ -26,7 +26,6 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
-from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, Normalised, normalise
 from fhir_bonemet.fhir.intake.values import (
     JsonDict,
@@ -338,7 +337,7 @@ def _facts_for(
 
 def _site(extraction: Extraction, item: Item) -> BodySite | None:
     body_site = extraction.codeable(item, "bodySite")
-    return read_body_site(body_site, extraction.terminology)[0] if body_site is not None else None
+    return extraction.body_site(body_site)[0] if body_site is not None else None
 
 
 def observation_facts(extraction: Extraction, items: list[Item]) -> list[ObservationFact]:

@@ -100,10 +100,24 @@ def _strip(node: Any, top: bool) -> Any:
     return node
 
 
+def _undated(resource: dict[str, Any]) -> dict[str, Any]:
+    """The plan without dates or status, for its digest.
+
+    Nested dates (``startDate``, ``dueDate``) exist only in the contained Goals: R4 defines no element of
+    those names anywhere in a CarePlan itself (its activities are scheduled by ``scheduled[x]``).  So only
+    ``contained`` is walked; the activities, most of the plan, go to the serialiser as they are instead of
+    being copied node by node on every call.
+    """
+    undated = {k: v for k, v in resource.items() if k not in _UNDATED_TOP}
+    if "contained" in undated:
+        undated["contained"] = _strip(undated["contained"], False)
+    return undated
+
+
 def content_digest(patient_ref: str, resource: dict[str, Any]) -> str:
     # orjson writes the same canonical text as json.dumps(sort_keys, compact separators, ensure_ascii=False)
     # for the plan's strings, integers and references (it holds no floats), several times faster.
-    canonical = orjson.dumps(_strip(resource, True), option=orjson.OPT_SORT_KEYS)
+    canonical = orjson.dumps(_undated(resource), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(f"{patient_ref}\n{PLAN_VERSION}\n".encode() + canonical).hexdigest()
 
 

@@ -1,0 +1,87 @@
+"""The plan views behind the cards' links, stored off the request path.
+
+A hook answer carries a signed link to the full plan page; the view it shows must be in the store when the
+clinician clicks, a second or more later, but not before the answer goes out.  Rendering the view and
+writing it cost more than a tenth of a typical hook call, so both happen on a background thread
+(:class:`~fhir_bonemet.store.write_behind.WriteBehind`), within ``linger`` seconds.
+
+Until it is written, a view is *pending*: :meth:`PlanViews.plan_get` answers from the pending views first,
+so a link opened on this process at once, or a retried hook call, sees the view as if it were stored.
+Another worker process sees it once written, ``linger`` seconds at most (the plan page waits that long for a
+link issued a moment ago, see :mod:`fhir_bonemet.web.plan_routes`).  Nothing pending is lost on shutdown:
+:meth:`close` writes it first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from fhir_bonemet.store.base import Store, StoredPlanView
+from fhir_bonemet.store.write_behind import WriteBehind
+
+__all__ = ["PlanViews"]
+
+log = logging.getLogger("fhir_bonemet.plan_page")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    plan_id: str
+    patient_key: str
+    body_json: Callable[[], str]  # renders the view (once) when it is written or read
+    expires_at: datetime
+
+
+class PlanViews:
+    """Plan views over ``store``: written in the background, read from the pending ones first."""
+
+    def __init__(self, store: Store, *, linger: float = 0.05) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._behind: WriteBehind[_Pending] = WriteBehind(self._write, linger=linger, name="plan-view-writer")
+
+    def plan_put(
+        self, plan_id: str, patient_key: str, body_json: Callable[[], str], expires_at: datetime
+    ) -> None:
+        """Keep the view until ``expires_at``; ``body_json`` renders it, on the writer's thread."""
+        item = _Pending(plan_id, patient_key, cache(body_json), expires_at)
+        with self._lock:
+            self._pending[plan_id] = item
+        self._behind.submit(item)
+
+    def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
+        """The view if it exists (pending or stored) and has not expired at ``now``."""
+        with self._lock:
+            pending = self._pending.get(plan_id)
+        if pending is not None:
+            if pending.expires_at <= now:
+                return None
+            body = pending.body_json()
+            return StoredPlanView(pending.plan_id, pending.patient_key, body, pending.expires_at)
+        return self._store.plan_get(plan_id, now)
+
+    def flush(self) -> None:
+        """Block until every view put so far is written (or its failure logged)."""
+        self._behind.flush()
+
+    def close(self) -> None:
+        """Write the pending views and stop the writer.  Idempotent."""
+        self._behind.close()
+
+    def _write(self, batch: Sequence[_Pending]) -> None:
+        for item in batch:
+            try:
+                self._store.plan_put(item.plan_id, item.patient_key, item.body_json(), item.expires_at)
+            except Exception as exc:
+                # The link then leads to "Plan not found"; the cards, already sent, stay right.
+                log.error("plan view not stored", extra={"error_type": type(exc).__name__})
+            finally:
+                with self._lock:
+                    if self._pending.get(item.plan_id) is item:
+                        del self._pending[item.plan_id]
