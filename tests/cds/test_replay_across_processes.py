@@ -6,57 +6,26 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 import requests
 from cds_helpers import PUBLIC_BASE, SANDBOX_ISS, Signer
-from psycopg import sql
 
 pytestmark = pytest.mark.postgres
 
-POSTGRES_URL = os.environ.get("BONEMET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DISCOVERY = "/cds-services"
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL, dropped afterwards."""
-    name = f"bonemet_replay_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-        pytest.skip(f"PostgreSQL is not reachable ({type(exc).__name__})")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Service:
     """One ``fhir-bonemet serve`` process with JWT verification on."""
 
-    def __init__(self, tmp_path: Path, database_url: str, signer: Signer) -> None:
-        self.port = _free_port()
+    def __init__(self, tmp_path: Path, database_url: str, signer: Signer, port: int) -> None:
+        self.port = port
         issuers = {SANDBOX_ISS: {"jwks": {"keys": [signer.public_jwk]}}}
         env = {key: value for key, value in os.environ.items() if not key.startswith("BONEMET_")}
         env.update(
@@ -104,9 +73,10 @@ class Service:
 
 
 def test_a_token_accepted_by_one_process_is_refused_by_the_other_and_after_restart(
-    tmp_path: Path, database: str, sandbox_signer: Signer
+    tmp_path: Path, fresh_database: str, free_port: Callable[[], int], sandbox_signer: Signer
 ) -> None:
-    first, second = Service(tmp_path, database, sandbox_signer), Service(tmp_path, database, sandbox_signer)
+    first = Service(tmp_path, fresh_database, sandbox_signer, free_port())
+    second = Service(tmp_path, fresh_database, sandbox_signer, free_port())
     try:
         token = sandbox_signer.token(PUBLIC_BASE + DISCOVERY, iss=SANDBOX_ISS)
         assert first.call(token) == 200
@@ -115,7 +85,7 @@ def test_a_token_accepted_by_one_process_is_refused_by_the_other_and_after_resta
         fresh = sandbox_signer.token(PUBLIC_BASE + DISCOVERY, iss=SANDBOX_ISS)
         assert second.call(fresh) == 200
         second.stop()
-        restarted = Service(tmp_path, database, sandbox_signer)
+        restarted = Service(tmp_path, fresh_database, sandbox_signer, free_port())
         try:
             assert restarted.call(fresh) == 401
         finally:

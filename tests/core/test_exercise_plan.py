@@ -1,4 +1,4 @@
-"""Global gates (§2.5), the site domain matrix (§2.6), tier → prescription (§2.7) and the EX findings."""
+"""Global gates, the site-by-domain matrix, tier → prescription and the EX findings (clinical model)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ WB, NWB, UP, TRUNK, LOW_, FLEX, BAL, IMPACT = (
 STRUCTURED = (WB, NWB, UP, TRUNK, LOW_, FLEX, BAL, IMPACT)
 
 
-# §2.6: the transcribed rows and the service-default rows.
+# site-by-domain matrix: the transcribed rows and the service-default rows.
 @pytest.mark.parametrize(
     ("site", "cells"),
     [
@@ -95,7 +95,7 @@ def statuses(plan: ExercisePlan) -> dict[str, DomainStatus]:
 
 
 def test_site_restrictions_apply_at_every_tier() -> None:
-    """A LOW lumbar lesion still avoids trunk resistance and weight-bearing aerobic (§2.6)."""
+    """A LOW lumbar lesion still avoids trunk resistance and weight-bearing aerobic (the site matrix)."""
     facts = patient(
         lesions=[lesion(S.SPINE_LUMBAR, ref="Condition/m")],
         observations=fit(replace(obs(c.SINS_TOTAL, 2, days_ago=3), focus=("Condition/m",))),
@@ -122,7 +122,7 @@ def test_impact_is_restricted_not_avoided_for_a_low_arm_lesion_only() -> None:
     assert statuses(plan)[UP] is R
 
 
-# §2.7 tier → prescription.
+# prescription by tier tier → prescription.
 def test_low_prescription_text() -> None:
     plan, found = skull()
     assert plan.tier is Tier.LOW
@@ -193,7 +193,7 @@ def test_adl_only_plan() -> None:
     assert "PT/OT" in found["EX01"].summary
 
 
-# §2.5 global gates.
+# global gates global gates.
 @pytest.mark.parametrize(
     ("lab", "held"),
     [

@@ -162,7 +162,7 @@ def _add_condition(cond: ConditionFact) -> Change:
 
 @st.composite
 def risk_factors(draw: st.DrawFn, facts: PatientFacts) -> Change:
-    """One added fact that signals more risk (clinical-rules §2.3-§2.5, §4).
+    """One added fact that signals more risk (tiers, gates and red flags of docs/clinical-model.md).
 
     A measurement is added at its worst value: a newer, milder measurement (ECOG 2 after ECOG 3) is an
     improvement the plan should follow, not an added risk factor.

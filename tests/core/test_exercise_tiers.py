@@ -1,4 +1,4 @@
-"""Lesion tiers (clinical-rules §2.3 STEP 2), attribution of facts to lesions, person modifiers (STEP 3)."""
+"""Lesion tiers, attribution of facts to lesions and person modifiers (docs/clinical-model.md)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def kind(code: str) -> ObservationFact:
     return obs(c.LESION_TYPE, code=code, days_ago=20)
 
 
-# §2.3 base rows, with a blastic lesion on a bone-modifying agent so that no upgrade applies.
+# tier rows base rows, with a blastic lesion on a bone-modifying agent so that no upgrade applies.
 @pytest.mark.parametrize(
     ("cls", "extra", "tier"),
     [

@@ -3,8 +3,8 @@
 Each ``tests/data/vignettes/exercise/<name>.json`` is a Bundle (Patient, mCODE-style bone-metastasis
 Conditions, Observations, MedicationRequests, Procedures); ``expected.json`` holds, per vignette, the plan
 tier, the tier of each lesion, the avoided exercise domains, the red-flag rule ids, the exercise rule ids
-and words that must appear among the missing facts.  Together they cover every row of clinical-rules
-§2.3-§2.6 and the red flags R01-R05, R08.
+and words that must appear among the missing facts.  Together they cover every row of the exercise
+sections of docs/clinical-model.md and the red flags R01-R05, R08.
 """
 
 from __future__ import annotations

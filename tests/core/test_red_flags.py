@@ -1,4 +1,4 @@
-"""Red flags R01, R02, R04, R05 and R08 (clinical-rules §4) and their effect on exercise (STEP 0)."""
+"""Red flags R01, R02, R04, R05 and R08 (docs/clinical-model.md) and their effect on exercise."""
 
 from __future__ import annotations
 
@@ -330,7 +330,7 @@ def test_an_undated_symptom_is_treated_as_current_and_says_so() -> None:
 def test_a_critical_red_flag_from_the_medication_rules_also_holds_exercise(
     rule: str, extra: dict[str, object]
 ) -> None:
-    """§2.3 STEP 0: *any* critical red flag (§4, R06 and R09 included) puts the exercise plan on hold."""
+    """The pre-gate: *any* critical red flag (R06 and R09 included) puts the exercise plan on hold."""
     facts = patient(lesions=[lesion(S.HUMERUS_PROXIMAL, ref="Condition/m")], **extra)  # type: ignore[arg-type]
     result = assess(facts, TODAY, TH)
     assert any(f.rule_id == rule and f.indicator is Indicator.CRITICAL for f in result.findings)

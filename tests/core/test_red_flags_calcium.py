@@ -107,7 +107,7 @@ def test_offset_and_offset_free_times_can_be_compared() -> None:
     assert result.method is CalciumMethod.ALBUMIN_CORRECTED
 
 
-# R03 bands (clinical-rules §4): above ULN warning, 12-<14 urgent, >=14 severe.  Urgent advice is critical
+# R03 bands (clinical model): above ULN warning, 12-<14 urgent, >=14 severe.  Urgent advice is critical
 # advice: the urgent and the severe band both make a critical finding (the rationale names the band).
 @pytest.mark.parametrize(
     ("observations", "indicator", "band"),
@@ -179,7 +179,7 @@ def test_a_hypercalcaemia_diagnosis_without_a_recent_result_asks_for_one() -> No
 def test_calcium_in_mmol_per_litre_uses_the_published_mmol_severe_band(
     value: float, unit: str, band: str
 ) -> None:
-    """clinical-rules R03: admit at >=14 mg/dL *or* >3.4 mmol/L; the two do not convert exactly."""
+    """R03: admit at >=14 mg/dL *or* >3.4 mmol/L; the two do not convert exactly."""
     albumin = alb(40, "g/L") if unit == "mmol/L" else alb(4.0)
     finding = r03(facts(ca(value, unit), albumin))
     assert finding is not None

@@ -1,5 +1,5 @@
 """Hand-written FHIR R4 resources in mCODE style for the reader tests (no public data set models bone
-metastases with site and laterality; see fhir-tooling.md §5).  Builders return plain dicts."""
+metastases with site and laterality; from the official R4 example package).  Builders return plain dicts."""
 
 from __future__ import annotations
 

@@ -198,7 +198,7 @@ def test_a_broken_resource_does_not_sink_the_others() -> None:
 
 def test_radiotherapy_named_only_in_the_category_and_to_several_sites() -> None:
     """A course coded locally, with "radiotherapy" in Procedure.category, to T9 and the left femur: both
-    lesions count as recently irradiated (clinical-rules §2.3 upgrade, P06)."""
+    lesions count as recently irradiated (the tier upgrade of docs/clinical-model.md, P06)."""
     course = _procedure(
         "course",
         "http://ehr.example/rt-course",

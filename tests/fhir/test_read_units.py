@@ -67,7 +67,7 @@ def test_molar_and_imperial_conversions(concept: str, value: float, unit: str, e
 
 
 def test_hypercalcaemia_threshold_compares_equally_in_both_unit_systems() -> None:
-    # 12 mg/dL ≈ 3.0 mmol/L (clinical-rules §2.5): both readings must land on the same side of 12 mg/dL.
+    # 12 mg/dL ≈ 3.0 mmol/L (the calcium gate): both readings must land on the same side of 12 mg/dL.
     assert _value(c.LAB_CALCIUM, 3.1, "mmol/L") >= 12.0
     assert _value(c.LAB_CALCIUM, 2.9, "mmol/L") < 12.0
 

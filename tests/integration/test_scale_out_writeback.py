@@ -13,31 +13,27 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 import requests
 from fault_proxy import Fault, FaultProxy
-from psycopg import sql
 
 from fhir_bonemet.cli import examples_runner
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
-POSTGRES_URL = os.environ.get("BONEMET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 HOOKS = int(os.environ.get("BONEMET_TEST_SCALE_OUT_HOOKS", "200"))
 PATIENTS = max(2, HOOKS // 4)  # four hook calls per patient, spread over both processes
 SCENARIO = "rib-blastic-ecog1"  # no red flag: a structured programme, so every call plans a CarePlan
@@ -47,35 +43,11 @@ WRITTEN = "A draft CarePlan was written to the record"
 QUEUED = "The draft CarePlan is queued"
 
 
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"bonemet_scale_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-        pytest.skip(f"PostgreSQL is not reachable ({type(exc).__name__})")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Replica:
     """One ``fhir-bonemet serve`` process in write mode (no JWT: this run is about the write path)."""
 
-    def __init__(self, tmp_path: Path, database_url: str, fhir_base: str) -> None:
-        self.port = _free_port()
+    def __init__(self, tmp_path: Path, database_url: str, fhir_base: str, port: int) -> None:
+        self.port = port
         self.base = f"http://127.0.0.1:{self.port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("BONEMET_")}
         env.update(
@@ -181,7 +153,7 @@ def _card_says(body: dict[str, Any]) -> str:
 
 
 def test_two_replicas_with_failing_writes_and_a_kill_write_exactly_one_careplan_per_patient(
-    fresh_fhir: Any, database: str, tmp_path: Path
+    fresh_fhir: Any, fresh_database: str, free_port: Callable[[], int], tmp_path: Path
 ) -> None:
     proxy = FaultProxy(fresh_fhir.base_url, seed=14)
     # 30% of CarePlan writes fail, a third each way: 503, connection dropped before the server saw it,
@@ -190,7 +162,9 @@ def test_two_replicas_with_failing_writes_and_a_kill_write_exactly_one_careplan_
     proxy.add(Fault("drop", path="CarePlan", method="POST", probability=0.10 / 0.90))
     proxy.add(Fault("garble", path="CarePlan", method="POST", probability=0.10 / 0.80))
     with ThreadPoolExecutor(max_workers=2) as starting:  # start-up loads every knowledge file: in parallel
-        replicas = list(starting.map(lambda _: Replica(tmp_path, database, proxy.base_url), range(2)))
+        replicas = list(
+            starting.map(lambda _: Replica(tmp_path, fresh_database, proxy.base_url, free_port()), range(2))
+        )
     bodies = _requests_for_patients(proxy.base_url)
     answered: dict[int, str] = {}
     refused: Counter[str] = Counter()  # calls the load balancer had to send again
@@ -238,7 +212,7 @@ def test_two_replicas_with_failing_writes_and_a_kill_write_exactly_one_careplan_
         fired = time.monotonic() - started
 
         deadline = time.monotonic() + 90
-        while (outbox := _outbox(database))["pending"] and time.monotonic() < deadline:
+        while (outbox := _outbox(fresh_database))["pending"] and time.monotonic() < deadline:
             time.sleep(0.5)
         drained = time.monotonic() - started
         plans = _careplans(fresh_fhir.base_url)
