@@ -29,7 +29,7 @@ from fhir_bonemet.knowledge import EvidenceSource
 __all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain", "readable_units"]
 
 DISCLAIMER = "Decision support only: it does not replace clinical judgement, and the treating team decides."
-MAX_TODO = 5
+MAX_ACTION_BULLETS = 5
 MAX_VALUES = 3
 MAX_MISSING = 3
 MAX_EVIDENCE = 2
@@ -199,7 +199,7 @@ def detail_markdown(
     merged = [f.summary for f in findings[1:] if f.summary != primary.summary]
     todo = [*todo[:2], *merged, *todo[2:]]
     lines = _unique(_clip(text) for text in map(plain, todo) if text)
-    out = [f"- {md_escape(line)}" for line in lines[:MAX_TODO]]
+    out = [f"- {md_escape(line)}" for line in lines[:MAX_ACTION_BULLETS]]
     out += [f"\n{line}" for line in extra]
 
     why = md_escape(_clip(plain(primary.rationale), 180))
