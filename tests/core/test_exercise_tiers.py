@@ -9,7 +9,14 @@ from builders import TODAY, condition, lesion, med, obs, patient, procedure, sit
 
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import BodySite, Laterality, ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.facts import (
+    BodySite,
+    Laterality,
+    ObservationFact,
+    PatientFacts,
+    SiteClass,
+    UnreadableValue,
+)
 from fhir_bonemet.core.model.findings import ExercisePlan, Finding, LesionRisk, Tier
 from fhir_bonemet.knowledge import load_thresholds
 
@@ -417,3 +424,26 @@ def test_patient_tier_is_the_highest_lesion_tier() -> None:
     plan, _ = plan_of(facts)
     assert [r.tier for r in plan.lesions] == [Tier.LOW, Tier.MODERATE]
     assert plan.tier is Tier.MODERATE
+
+
+def test_a_sins_received_but_unreadable_is_not_reported_as_absent() -> None:
+    spine = lesion(SiteClass.SPINE_THORACIC, ref="Condition/t9")
+    unread = UnreadableValue(
+        ref="Observation/sins-1",
+        concept=c.SINS_TOTAL,
+        effective=None,
+        value_text="fourteen",
+        unit_text=None,
+        reason="text, not a number",
+    )
+    plan, _ = assess_exercise(replace(patient(lesions=[spine]), unreadable=(unread,)), TODAY, TH)
+    assert plan is not None
+    [risk] = plan.lesions
+    assert "SINS received but not readable" in risk.reasons
+    assert "no recent SINS" not in risk.reasons
+    assert risk.tier.rank >= Tier.MODERATE.rank  # never less cautious than with no score at all
+    assert any("received but could not be read" in m.what for m in risk.missing)
+
+    [without] = assess_exercise(patient(lesions=[spine]), TODAY, TH)[0].lesions  # type: ignore[union-attr]
+    assert "no recent SINS" in without.reasons
+    assert without.tier == risk.tier

@@ -76,6 +76,7 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
     spinal_suspected = any("R02" in f.rule_ids for f in flags)
     escalated = {lesion_key(lesion) for esc in escalations(facts, today, th, idx) for lesion in esc.lesions}
     bma = bma_active(facts, today)
+    unreadable_scores = frozenset(u.concept for u in facts.unreadable)
 
     lesions: list[LesionRisk] = []
     regions: list[RegionCells] = []
@@ -87,6 +88,7 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
             bma_active=bma,
             escalated=lesion_key(ev.lesion) in escalated,
             spinal_suspected=spinal_suspected,
+            unreadable_scores=unreadable_scores,
         )
         keys |= lt.keys
         cells = site_row(ev.lesion.site.site)

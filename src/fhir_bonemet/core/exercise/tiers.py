@@ -63,7 +63,9 @@ def _score_tier(ev: LesionEvidence, score: Attributed, th: Thresholds, high: str
     return Tier.LOW
 
 
-def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Tier:
+def _base(
+    ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str, unreadable_scores: frozenset[str]
+) -> Tier:
     site = ev.lesion.site.site
     unscored = Tier.MODERATE if site in _UNSCORED_MODERATE else _unscored_non_wb(ev)
     scored: tuple[str, Attributed, str, str] | None = None
@@ -72,7 +74,7 @@ def _base(ev: LesionEvidence, th: Thresholds, out: LesionTier, label: str) -> Ti
     elif site in LONG_BONE_SITES and ev.mirels is not None:
         scored = ("Mirels", ev.mirels, "exercise.mirels_fixation_min", "exercise.mirels_borderline")
     if scored is None:
-        _explain_unscored(ev, out, label, site)
+        _explain_unscored(ev, out, label, site, unreadable_scores)
         return unscored
     name, score, high, low = scored
     out.keys.update((high, low))
@@ -111,7 +113,9 @@ def _unscored_non_wb(ev: LesionEvidence) -> Tier:
     return Tier.LOW if lt is not None and lt.code == "blastic" and not lt.shared else Tier.MODERATE
 
 
-def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: SiteClass) -> None:
+def _explain_unscored(
+    ev: LesionEvidence, out: LesionTier, label: str, site: SiteClass, unreadable_scores: frozenset[str]
+) -> None:
     if site is S.UNKNOWN:
         out.missing.append(
             MissingFact("site of the bone lesion", "MODERATE at least; restrictions of every site")
@@ -123,7 +127,12 @@ def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: Sit
         out.reasons.append("no validated score for this site")
         return
     stale = ""
-    if ev.stale_score is not None:
+    # A score received but not readable is not an absent score: the reason says so (the cards name the value
+    # and why it was not read), and the tier stays as cautious as with no score at all.
+    unread = (c.SINS_TOTAL if score == "SINS" else c.MIRELS_TOTAL) in unreadable_scores
+    if unread:
+        stale = " (a result was received but could not be read)"
+    elif ev.stale_score is not None:
         stale = (
             " (only a result dated to the month or year exists: date imprecise, read as its earliest day)"
             if ev.stale_score.date_imprecise
@@ -137,7 +146,7 @@ def _explain_unscored(ev: LesionEvidence, out: LesionTier, label: str, site: Sit
             else "tier from site and lesion type only (LOW only if blastic)",
         )
     )
-    out.reasons.append(f"no recent {score}")
+    out.reasons.append(f"{score} received but not readable" if unread else f"no recent {score}")
     out.keys.add("lookback.score_days")
 
 
@@ -147,9 +156,16 @@ def _site_words(site: SiteClass) -> str:
 
 
 def tier_lesion(
-    ev: LesionEvidence, th: Thresholds, *, bma_active: bool, escalated: bool, spinal_suspected: bool = False
+    ev: LesionEvidence,
+    th: Thresholds,
+    *,
+    bma_active: bool,
+    escalated: bool,
+    spinal_suspected: bool = False,
+    unreadable_scores: frozenset[str] = frozenset(),
 ) -> LesionTier:
-    """The lesion's tier with the reasons, data used and data missing."""
+    """The lesion's tier with the reasons, data used and data missing.  ``unreadable_scores`` are the score
+    concepts (SINS, Mirels) of which a result was received that could not be read."""
     label = lesion_label(ev.lesion)
     site = ev.lesion.site.site
     out = LesionTier(Tier.LOW)
@@ -162,7 +178,7 @@ def tier_lesion(
                 conflict=True,
             )
         )
-    tier = _base(ev, th, out, label)
+    tier = _base(ev, th, out, label, unreadable_scores)
     wb = site in WEIGHT_BEARING_SITES
     fractures = list(ev.fractures)  # any time, any status: the bone stays weakened
     impending = [f for f in ev.impending if f.status in ACTIVE_STATUSES]
