@@ -21,6 +21,7 @@ from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.workflow import Workflow
+from json_paths import json_paths
 
 EXAMPLES = default_examples_dir()
 MANIFEST = load_manifest(EXAMPLES)
@@ -38,17 +39,6 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     app = build_app(config, handler=Workflow.from_settings(config, clock=lambda: ANCHOR))
     with TestClient(app) as test_client:
         yield test_client
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.extend(_paths(value, (*prefix, index)))
-    return found
 
 
 def _mutate(body: dict[str, Any], path: tuple[Any, ...], action: str, replacement: Any) -> None:
@@ -75,7 +65,7 @@ def test_corrupted_requests_never_cause_a_server_error(
     scenario, hook = case
     body = copy.deepcopy(REQUESTS[case])
     for index, action, replacement in picks:
-        paths = _paths(body)
+        paths = json_paths(body)
         if not paths:
             break
         _mutate(body, paths[index % len(paths)], action, replacement)

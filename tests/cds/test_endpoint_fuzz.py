@@ -24,6 +24,7 @@ from fhir_bonemet.store.base import Store
 from fhir_bonemet.store.postgres import PostgresStore
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
+from json_paths import json_paths
 
 POSTGRES_URL = os.environ.get("BONEMET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PV = "/cds-services/bonemet-patient-view"
@@ -90,17 +91,6 @@ def fuzz_client(
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.extend(_paths(value, (*prefix, index)))
-    return found
-
-
 @seed(20261206)
 @settings(
     max_examples=120,
@@ -117,7 +107,7 @@ def test_hostile_values_anywhere_never_cause_a_server_error(
 ) -> None:
     body = copy.deepcopy(BODIES[target])
     for index, value in picks:
-        paths = _paths(body)
+        paths = json_paths(body)
         parent: Any = body
         path = paths[index % len(paths)]
         for step in path[:-1]:

@@ -48,6 +48,16 @@ def session() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
+def cli_store(fresh_fhir: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteStore:
+    """The embedded store the ``outbox`` command will open, configured through the environment as an
+    operator would, with the test FHIR server allowlisted."""
+    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BONEMET_DATABASE_URL", raising=False)
+    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOWLIST", fresh_fhir.base_url)
+    return SqliteStore(tmp_path / "bonemet.sqlite3")
+
+
+@pytest.fixture
 def plan() -> BuiltCarePlan:
     built = make_careplan(
         Assessment(True, "bone metastasis", (exercise_finding(), p04()), exercise_plan()),
@@ -364,14 +374,10 @@ def test_outbox_cli_lists_without_the_resource_and_retry_writes_it(
     fresh_fhir: Any,
     plan: BuiltCarePlan,
     session: requests.Session,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_store: SqliteStore,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("BONEMET_DATABASE_URL", raising=False)
-    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOWLIST", fresh_fhir.base_url)
-    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    store = cli_store
     fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
     fresh_fhir.inject_fault(status=400, method="POST", path="CarePlan", count=1)
     kwargs: dict[str, Any] = {"mode": WritebackMode.WRITE, "scope": WRITE_SCOPE, "store": store, "now": NOW}
@@ -504,14 +510,10 @@ def test_outbox_cli_retry_force_tries_items_not_yet_due(
     fresh_fhir: Any,
     plan: BuiltCarePlan,
     session: requests.Session,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_store: SqliteStore,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("BONEMET_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("BONEMET_DATABASE_URL", raising=False)
-    monkeypatch.setenv("BONEMET_FHIR_SERVER_ALLOWLIST", fresh_fhir.base_url)
-    store = SqliteStore(tmp_path / "bonemet.sqlite3")
+    store = cli_store
     fresh_fhir.inject_fault(status=503, method="POST", path="CarePlan", count=1)
     kwargs: dict[str, Any] = {
         "mode": WritebackMode.WRITE,
