@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,12 +104,25 @@ def chart(resources: int) -> bytes:
     return json.dumps(body).encode()
 
 
-def http_request(path: str, body: bytes) -> bytes:
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+class HookRequests:
+    """The HTTP requests of one chart, each with a hookInstance of its own, as an EHR sends them.
+
+    A repeated hookInstance would be a retry of one call, which the service answers from what it kept of
+    the first (the same plan link, no new plan view to store): cheaper than the calls an EHR makes.  The
+    new uuid has the length of the old one, so only those 36 bytes change."""
+
+    def __init__(self, path: str, body: bytes) -> None:
+        instance = json.loads(body)["hookInstance"].encode()
+        if len(instance) != 36 or body.count(instance) != 1:
+            raise ValueError("the chart's hookInstance must be one uuid, appearing once")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self._before, self._after = (head.encode() + body).split(instance)
+
+    def next(self) -> bytes:
+        return self._before + str(uuid.uuid4()).encode() + self._after
 
 
 # --- load generation ------------------------------------------------------------------------------------
@@ -135,7 +149,8 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 22)
         self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    async def call(self, request: bytes) -> float:
+    async def call(self, requests: HookRequests) -> float:
+        request = requests.next()
         try:
             return await self._call(request)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -167,7 +182,7 @@ class Connection:
 
 
 async def interleaved(
-    service: tuple[int, bytes], floor: tuple[int, bytes], rounds: int
+    service: tuple[int, HookRequests], floor: tuple[int, HookRequests], rounds: int
 ) -> tuple[list[float], list[float]]:
     a, b = await Connection.open(service[0]), await Connection.open(floor[0])
     try:
@@ -188,7 +203,7 @@ async def interleaved(
         b.close()
 
 
-async def throughput(port: int, request: bytes, seconds: float) -> float:
+async def throughput(port: int, request: HookRequests, seconds: float) -> float:
     connections = [await Connection.open(port) for _ in range(CONNECTIONS)]
     deadline = time.perf_counter() + seconds
     done = 0
@@ -289,7 +304,7 @@ def _p(values: list[float], q: float) -> float:
 def measure_chart(
     label: str, payload: bytes, service: Server, floor: Server, rounds: int, seconds: float
 ) -> dict[str, Any]:
-    service_request, floor_request = http_request(SERVICE_PATH, payload), http_request(FLOOR_PATH, payload)
+    service_request, floor_request = HookRequests(SERVICE_PATH, payload), HookRequests(FLOOR_PATH, payload)
     cpu_service, cpu_floor = _cpu_seconds(service.process.pid), _cpu_seconds(floor.process.pid)
     ours, bare = asyncio.run(
         interleaved((service.port, service_request), (floor.port, floor_request), rounds)
@@ -360,7 +375,7 @@ def main() -> None:
                 for label, body, rounds in charts
             ]
         if args.compare_workers:
-            typical = http_request(SERVICE_PATH, charts[0][1])
+            typical = HookRequests(SERVICE_PATH, charts[0][1])
             port = _free_port()
             with running(service_command(port, args.compare_workers), port, env) as scaled:
                 asyncio.run(throughput(scaled.port, typical, 1.0))  # warm every worker

@@ -303,6 +303,12 @@ class TestPlanViews:
         assert store.plan_get("plan-1", SOON + timedelta(hours=4)) is None
         assert store.plan_get("plan-2", SOON) is None
 
+    def test_the_expiry_is_read_without_the_view(self, store: Store) -> None:
+        store.plan_put("plan-1", "pk-1", '{"tier": "low"}', SOON + timedelta(hours=4))
+        assert store.plan_expiry("plan-1", SOON) == ("pk-1", SOON + timedelta(hours=4))
+        assert store.plan_expiry("plan-1", SOON + timedelta(hours=4)) is None
+        assert store.plan_expiry("plan-2", SOON) is None
+
     def test_putting_again_replaces_the_view(self, store: Store) -> None:
         store.plan_put("plan-1", "pk-1", "{}", SOON + timedelta(hours=1))
         store.plan_put("plan-1", "pk-1", '{"v": 2}', SOON + timedelta(hours=2))

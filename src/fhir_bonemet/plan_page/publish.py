@@ -6,11 +6,12 @@ hook answer waits only for the lookup that keeps a retried call's link identical
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import orjson
 
 from fhir_bonemet.plan_page.links import LinkClaims, LinkSigner, load_link_secret
 from fhir_bonemet.plan_page.view import PlanView
@@ -52,12 +53,12 @@ def publish_plan(
     plan_id = signer.plan_id(hook_instance, patient_ref)
     patient_key = signer.patient_key(patient_ref)
     try:
-        existing = views.plan_get(plan_id, now)
-        if existing is not None and existing.patient_key == patient_key:
-            expires_at = existing.expires_at
+        existing = views.plan_expiry(plan_id, now)
+        if existing is not None and existing[0] == patient_key:
+            expires_at = existing[1]
         else:
             expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
-            views.plan_put(plan_id, patient_key, lambda: json.dumps(render(), ensure_ascii=False), expires_at)
+            views.plan_put(plan_id, patient_key, lambda: orjson.dumps(render()).decode(), expires_at)
     except Exception as exc:
         log.error("plan view not stored", extra={"error_type": type(exc).__name__})
         return None

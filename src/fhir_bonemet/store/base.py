@@ -178,6 +178,9 @@ class Store(Protocol):
     def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
         """The plan view if it exists and has not expired at ``now``."""
 
+    def plan_expiry(self, plan_id: str, now: datetime) -> tuple[str, datetime] | None:
+        """The patient key and expiry of the plan view, without its body, if it has not expired at ``now``."""
+
     def plan_purge(self, now: datetime) -> int:
         """Delete every plan view expired at ``now``; returns how many."""
 

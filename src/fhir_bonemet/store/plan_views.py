@@ -66,6 +66,15 @@ class PlanViews:
             return StoredPlanView(pending.plan_id, pending.patient_key, body, pending.expires_at)
         return self._store.plan_get(plan_id, now)
 
+    def plan_expiry(self, plan_id: str, now: datetime) -> tuple[str, datetime] | None:
+        """The patient key and expiry of the view (pending or stored) if it has not expired at ``now``:
+        what a retried hook call needs to give the same link, without rendering or reading the view."""
+        with self._lock:
+            pending = self._pending.get(plan_id)
+        if pending is not None:
+            return (pending.patient_key, pending.expires_at) if pending.expires_at > now else None
+        return self._store.plan_expiry(plan_id, now)
+
     def flush(self) -> None:
         """Block until every view put so far is written (or its failure logged)."""
         self._behind.flush()

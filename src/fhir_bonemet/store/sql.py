@@ -125,6 +125,11 @@ class SqlStore(ABC):
     def _run_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
         """Execute statements in one transaction; return the summed rowcount."""
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of one query made on a hook call's path: a store that can read beside its writer (without
+        waiting for the background writers' transactions) overrides this."""
+        return self._run(sql, params, fetch=True)[1]
+
     @abstractmethod
     def _ts_in(self, value: datetime) -> Any: ...
 
@@ -384,16 +389,22 @@ class SqlStore(ABC):
         )
 
     def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
-        _, rows = self._run(
+        rows = self._read(
             "SELECT plan_id, patient_key, body_json, expires_at FROM plan_views "
             "WHERE plan_id = ? AND expires_at > ?",
             (plan_id, self._ts_in(to_utc(now))),
-            fetch=True,
         )
         if not rows:
             return None
         row = rows[0]
         return StoredPlanView(row[0], row[1], row[2], self._ts_out(row[3]))
+
+    def plan_expiry(self, plan_id: str, now: datetime) -> tuple[str, datetime] | None:
+        rows = self._read(
+            "SELECT patient_key, expires_at FROM plan_views WHERE plan_id = ? AND expires_at > ?",
+            (plan_id, self._ts_in(to_utc(now))),
+        )
+        return (rows[0][0], self._ts_out(rows[0][1])) if rows else None
 
     def plan_purge(self, now: datetime) -> int:
         count, _ = self._run("DELETE FROM plan_views WHERE expires_at <= ?", (self._ts_in(to_utc(now)),))

@@ -19,7 +19,9 @@ _SCHEMA = schema(row_number="INTEGER PRIMARY KEY AUTOINCREMENT", timestamp="TEXT
 
 
 class SqliteStore(SqlStore):
-    """SQLite file store.  One connection guarded by a lock: the service's writes are small and rare."""
+    """SQLite file store.  One connection for writes (and most reads), guarded by a lock; a second one for
+    the reads on a hook call's path, so that they never queue behind the background writers'
+    transactions (the WAL journal lets a reader see the last commit while a write is under way)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -32,6 +34,9 @@ class SqliteStore(SqlStore):
             self._conn.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            self._reader_lock = threading.Lock()
+            self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+            self._reader.execute("PRAGMA query_only=ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from exc
 
@@ -44,8 +49,17 @@ class SqliteStore(SqlStore):
         return cls(Path(url[len(prefix) :]))
 
     def close(self) -> None:
+        with self._reader_lock:
+            self._reader.close()
         with self._lock:
             self._conn.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._reader_lock:
+            try:
+                return [tuple(row) for row in self._reader.execute(sql, tuple(params)).fetchall()]
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {type(exc).__name__}: {exc}") from exc
 
     def _run(self, sql: str, params: Sequence[Any] = (), *, fetch: bool = False) -> tuple[int, list[Row]]:
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +21,7 @@ from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
 from fhir_bonemet.store.base import IssuedCard
 from fhir_bonemet.web.deps import CatalogueDep, ClientDep, StateDep, StoreDep
+from fhir_bonemet.web.json_body import json_object
 from fhir_bonemet.web.json_response import FastJSONResponse
 from fhir_bonemet.web.logs import safe_hook_instance
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
@@ -36,63 +36,8 @@ def _log_fields(request: Request, **fields: Any) -> None:
     request.scope.setdefault("state", {}).setdefault(LOG_STATE_KEY, {}).update(fields)
 
 
-# Deeper than any CDS Hooks request or FHIR resource nests (a Bundle entry's resource with contained
-# resources and extensions stays under 20 levels); deeper bodies would only exhaust the recursion limit of
-# the parsers and validators behind this one.
-MAX_JSON_DEPTH = 100
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    """True when arrays/objects nest deeper than ``limit``; iterative, so it cannot overflow itself.
-
-    Walks one level at a time and keeps only the containers of the next: most values of a FHIR body are
-    strings and numbers, and carrying each one with its depth cost a sixth of a heavy chart's hook call."""
-    level = [value] if isinstance(value, dict | list) else []
-    depth = 1
-    while level:
-        if depth > limit:
-            return True
-        deeper: list[Any] = []
-        for node in level:
-            children = node.values() if isinstance(node, dict) else node
-            deeper.extend([child for child in children if isinstance(child, dict | list)])
-        level = deeper
-        depth += 1
-    return False
-
-
-def _nesting_error() -> InvalidRequestError:
-    message = f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels."
-    return InvalidRequestError(message, (Problem("$this", message, "too-long"),))
-
-
 async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except RecursionError:
-        raise _nesting_error() from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        # json's messages give line and column, never the offending text.
-        detail = (
-            f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
-        )
-        raise InvalidRequestError(
-            "The body is not valid JSON.",
-            (Problem("$this", f"The body is not valid JSON ({detail}).", "structure"),),
-        ) from exc
-    if not isinstance(body, dict):
-        raise InvalidRequestError(
-            "The body must be a JSON object.",
-            (Problem("$this", "The body must be a JSON object.", "structure"),),
-        )
-    if _too_deep(body, MAX_JSON_DEPTH):
-        raise _nesting_error()
-    return body
+    return json_object(await request.body())
 
 
 def _known_service(catalogue: ServiceCatalogue, service_id: str) -> None:

@@ -17,6 +17,7 @@ stops the others, and the parent exits with that worker's code for the process m
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -38,7 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.settings import Settings
 
-__all__ = ["NoDelayH11Protocol", "listening_socket", "serve"]
+__all__ = ["NoDelayH11Protocol", "freeze_startup_heap", "listening_socket", "serve"]
 
 log = logging.getLogger("fhir_bonemet.cli.main")
 
@@ -99,6 +100,7 @@ def _run_worker(
     except ConfigurationError as exc:
         print(f"fhir-bonemet: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    freeze_startup_heap()
     sock = listening_socket(settings.host, settings.port, reuse_port=reuse_port)
     config = uvicorn.Config(
         app,
@@ -110,6 +112,18 @@ def _run_worker(
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up built (terminology, models, the rule catalogue: hundreds of thousands of objects
+    that live as long as the worker) out of the cyclic garbage collector's scans.
+
+    A hook call allocates a great many short-lived objects (a 1 MB prefetch parses into ~300,000), which
+    triggers collections; each full one walked the whole start-up heap again, a third of a heavy chart's
+    call.  Frozen objects are still freed by reference counting; only their cycle scan is skipped.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings, workers: int, app_factory: AppFactory) -> int:
