@@ -1,7 +1,8 @@
 """PostgreSQL store (psycopg 3), selected when ``BONEMET_DATABASE_URL`` is a ``postgresql://`` URL.
 
-Tables live in one schema (``public`` unless told otherwise) that is created on open.  One connection is
-shared under a lock; when it breaks, the next call reconnects.  A failed statement is never retried
+Tables live in one schema (``public`` unless told otherwise) that is created on open.  Each connection (one
+for writes, one for the reads on a hook call's path) is shared under a lock; when it breaks, the next call
+reconnects.  A failed statement is never retried
 blindly, because an update (an outbox attempt counter) must not be applied twice.
 """
 
@@ -39,18 +40,54 @@ def _error(exc: psycopg.Error) -> StoreError:
 _SCHEMA_LOCK = 0x626F6E656D6574  # "bonemet"
 
 
+class _Link:
+    """One connection shared under a lock; when it breaks, the next use reconnects."""
+
+    def __init__(self, url: str, schema: str, connect_timeout: int) -> None:
+        self._url = url
+        self._schema = schema
+        self._connect_timeout = connect_timeout
+        self.lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self.closed = False
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The live connection, (re)connecting and selecting the schema when needed.  The caller holds
+        :attr:`lock`."""
+        if self.closed:
+            raise StoreError("PostgreSQL store: used after close()")
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout)
+            # Another process may create the schema in the same instant.
+            with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema)))
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self._conn is not None:
+                self._conn.close()
+
+
 class PostgresStore(SqlStore):
+    """Writes (and most reads) on one connection; the reads on a hook call's path on a second one, so that
+    they never queue behind the background writers' transactions."""
+
     _claim_lock = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, schema: str = "public", connect_timeout: int = 5) -> None:
-        self._url = url
         self.schema = schema
-        self._connect_timeout = connect_timeout
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
-        self._closed = False
-        with self._lock:
-            conn = self._connection()
+        self._writer = _Link(url, schema, connect_timeout)
+        self._reader = _Link(url, schema, connect_timeout)  # connects on its first read
+        with self._writer.lock:
+            conn = self._writer.connection()
             try:
                 # Several processes (workers, replicas) may start at once on a fresh database, and
                 # concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalogue.  One
@@ -63,37 +100,15 @@ class PostgresStore(SqlStore):
                 conn.close()
                 raise _error(exc) from exc
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        """The live connection, (re)connecting and selecting the schema when needed.
-
-        The caller holds the lock.
-        """
-        if self._closed:
-            raise StoreError("PostgreSQL store: used after close()")
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            return self._conn
-        try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout)
-            # Another process may create the schema in the same instant.
-            with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-        except psycopg.Error as exc:
-            raise _error(exc) from exc
-        self._conn = conn
-        return conn
-
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                self._conn.close()
+        self._reader.close()
+        self._writer.close()
 
     def _run(
         self, statement: str, params: Sequence[Any] = (), *, fetch: bool = False
     ) -> tuple[int, list[Row]]:
-        with self._lock:
-            conn = self._connection()
+        with self._writer.lock:
+            conn = self._writer.connection()
             try:
                 cursor = conn.execute(_pg(statement), tuple(params))
                 rows = [tuple(row) for row in cursor.fetchall()] if fetch else []
@@ -101,9 +116,17 @@ class PostgresStore(SqlStore):
             except psycopg.Error as exc:
                 raise _error(exc) from exc
 
+    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._reader.lock:
+            conn = self._reader.connection()
+            try:
+                return [tuple(row) for row in conn.execute(_pg(statement), tuple(params)).fetchall()]
+            except psycopg.Error as exc:
+                raise _error(exc) from exc
+
     def _run_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
-        with self._lock:
-            conn = self._connection()
+        with self._writer.lock:
+            conn = self._writer.connection()
             try:
                 total = 0
                 with conn.transaction():
