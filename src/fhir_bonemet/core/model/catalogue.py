@@ -53,13 +53,11 @@ class Family(Enum):
 
     @staticmethod
     def of(category: Category) -> Family:
-        if category is Category.RED_FLAG:
-            return Family.RED_FLAGS
-        if category is Category.EXERCISE:
-            return Family.EXERCISE
-        return Family.PAIN
+        return _FAMILY_OF.get(category, Family.PAIN)
 
 
+# Red flags and exercise have a family of their own; every other category is pain and bone health.
+_FAMILY_OF = {Category.RED_FLAG: Family.RED_FLAGS, Category.EXERCISE: Family.EXERCISE}
 _FAMILY_ORDER = {family: rank for rank, family in enumerate(Family)}
 _ID = re.compile(r"(?P<prefix>[A-Z]+)(?P<number>\d+)")
 

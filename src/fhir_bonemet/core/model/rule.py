@@ -13,7 +13,8 @@ declaration, so catalogue and card cannot drift apart.  Standard library only: p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from types import MappingProxyType
 
 from fhir_bonemet.core.model.catalogue import Family, RuleSpec
@@ -32,6 +33,11 @@ RuleFn = Callable[[RuleContext, Trace], Finding | Sequence[Finding] | None]
 class Rule:
     spec: RuleSpec
     fn: RuleFn
+    # The spec's run order (a regex over the id), worked out once here: the runner sorts by it on every call.
+    order: tuple[int, bool, str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", self.spec.order)
 
     @property
     def module(self) -> str:
@@ -39,6 +45,7 @@ class Rule:
 
 
 _RULES: dict[str, Rule] = {}
+_RUN_ORDER = attrgetter("order")
 
 
 def rule(
@@ -103,26 +110,28 @@ def run_rules(family: Family, chosen: Iterable[Rule], ctx: RuleContext) -> tuple
     is appended to ``ctx.fired`` for the rules that come later; the pass's own findings are returned.
     """
     found: list[Finding] = []
-    for entry in sorted(chosen, key=lambda r: r.spec.order):
+    # The rules superseded by a finding kept so far, kept up to date as findings come in (rather than every
+    # finding so far asked about every rule).
+    superseded = {rid for f in ctx.fired for rid in _RULES[f.rule_id].spec.supersedes}
+    for entry in sorted(chosen, key=_RUN_ORDER):
         spec = entry.spec
         if spec.family is not family:
             raise ValueError(f"rule {spec.id} is not a {family.value} rule")
         if ctx.order_hook and not spec.on_orders and family is not Family.RED_FLAGS:
             continue
-        if any(spec.id in _RULES[f.rule_id].spec.supersedes for f in ctx.fired):
+        if spec.id in superseded:
             continue
         for finding in _findings(entry.fn(ctx, Trace(ctx, spec))):
             ctx.fired.append(finding)
             found.append(finding)
+            superseded.update(_RULES[finding.rule_id].spec.supersedes)
     return tuple(found)
 
 
 def merge_absorbed(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     """Fold each absorbed finding into the rule that absorbs it, where both fired (kept in place)."""
     result = list(findings)
-    for keeper_rule in sorted(
-        {_RULES[f.rule_id] for f in findings if f.rule_id in _RULES}, key=lambda r: r.spec.order
-    ):
+    for keeper_rule in sorted({_RULES[f.rule_id] for f in findings if f.rule_id in _RULES}, key=_RUN_ORDER):
         for absorbed_id in keeper_rule.spec.absorbs:
             keeper = next((f for f in result if f.rule_id == keeper_rule.spec.id), None)
             absorbed = next((f for f in result if f.rule_id == absorbed_id), None)
