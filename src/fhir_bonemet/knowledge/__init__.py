@@ -8,7 +8,7 @@ the file and key, so the service refuses to start rather than fail mid-request.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -44,16 +44,21 @@ class EvidenceSource:
     doi: str = ""
     pmid: str = ""
     short: str = ""  # "Campbell 2022 (JCO OP)": the name on a card's evidence line
+    # A link to the primary source (DOI, then PubMed, then ``url`` on a primary host), or ``""``.  Worked
+    # out once when the source is loaded: every card asks for the links of its evidence, several times.
+    link: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def link(self) -> str:
-        """A link to the primary source (DOI, then PubMed, then ``url`` on a primary host), or ``""``."""
-        if self.doi:
-            return f"https://doi.org/{self.doi}"
-        if self.pmid:
-            return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
-        host = self.url.split("://", 1)[-1].split("/", 1)[0].lower()
-        return self.url if self.url.startswith("https://") and host in PRIMARY_HOSTS else ""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "link", _primary_link(self.doi, self.pmid, self.url))
+
+
+def _primary_link(doi: str, pmid: str, url: str) -> str:
+    if doi:
+        return f"https://doi.org/{doi}"
+    if pmid:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return url if url.startswith("https://") and host in PRIMARY_HOSTS else ""
 
 
 def _read_toml(name: str, path: Path | None) -> dict[str, Any]:
