@@ -108,6 +108,16 @@ def _unique(items: Iterable[_H]) -> list[_H]:
     return list(dict.fromkeys(items))
 
 
+def _first_unique(items: Iterable[_H], n: int) -> list[_H]:
+    """The first ``n`` distinct items, in order; the rest are never rendered (a card shows a few)."""
+    seen: dict[_H, None] = {}
+    for item in items:
+        seen[item] = None
+        if len(seen) == n:
+            break
+    return list(seen)
+
+
 def _when(iso: str | None) -> str:
     if not iso:
         return ""
@@ -198,24 +208,26 @@ def detail_markdown(
     # What the merged findings add comes before the lead's secondary advice: it is a decision of its own.
     merged = [f.summary for f in findings[1:] if f.summary != primary.summary]
     todo = [*todo[:2], *merged, *todo[2:]]
-    lines = _unique(_clip(text) for text in map(plain, todo) if text)
-    out = [f"- {md_escape(line)}" for line in lines[:MAX_ACTION_BULLETS]]
+    lines = _first_unique((_clip(text) for text in map(plain, todo) if text), MAX_ACTION_BULLETS)
+    out = [f"- {md_escape(line)}" for line in lines]
     out += [f"\n{line}" for line in extra]
 
     why = md_escape(_clip(plain(primary.rationale), 180))
-    values = _unique(_value(u) for f in findings for u in f.used)
+    values = _first_unique((_value(u) for f in findings for u in f.used), MAX_VALUES)
     if values:
-        why += f" Based on: {'; '.join(values[:MAX_VALUES])}."
+        why += f" Based on: {'; '.join(values)}."
     out += ["", f"**Why:** {why}"]
 
-    unread = _unique(_unread(m) for f in findings for m in f.missing if m.unreadable)
+    # One more than is shown, to know whether to say "and more".
+    unread = _first_unique((_unread(m) for f in findings for m in f.missing if m.unreadable), MAX_MISSING + 1)
     if unread:
         shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
         out += ["", f"**Received but not read:** {shown}."]
-    conflicts = _unique(_unread(m) for f in findings for m in f.missing if m.conflict)
+    conflicts = _first_unique((_unread(m) for f in findings for m in f.missing if m.conflict), MAX_MISSING)
     if conflicts:
-        out += ["", f"**Records disagree:** {'; '.join(conflicts[:MAX_MISSING])}."]
-    missing = _unique(_missing(m) for f in findings for m in f.missing if not (m.unreadable or m.conflict))
+        out += ["", f"**Records disagree:** {'; '.join(conflicts)}."]
+    absent = (m for f in findings for m in f.missing if not (m.unreadable or m.conflict))
+    missing = _first_unique(map(_missing, absent), MAX_MISSING + 1)
     if missing:
         shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
         out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]
