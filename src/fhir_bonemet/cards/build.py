@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,6 +105,7 @@ def clip(text: str, limit: int) -> str:
     return f"{cut}…"
 
 
+@lru_cache(maxsize=256)  # the links of the evidence sources: a few dozen static strings, asked about per card
 def _absolute(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)

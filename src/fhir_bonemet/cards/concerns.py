@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from fhir_bonemet.core.model.findings import ExercisePlan, Finding, Indicator, Tier
@@ -71,13 +72,25 @@ HARM_ORDER: tuple[frozenset[str], ...] = (
 # Routine care that waits while a critical red flag is handled.
 ROUTINE = frozenset({"P01", "P02", "P06", "P07", "P10", "EX03", "P25"})
 
+# The tables above by rule id, the first group naming a rule winning: every finding's place in the card
+# order is looked up several times per call.
+_HARM_RANK: dict[str, int] = {}
+for _rank, _group in enumerate(HARM_ORDER):
+    for _rule_id in _group:
+        _HARM_RANK.setdefault(_rule_id, _rank)
+_FAMILY_OF: dict[str, str] = {}
+for _name, _ids in FAMILIES.items():
+    for _rule_id in _ids:
+        _FAMILY_OF.setdefault(_rule_id, _name)
 
+
+@lru_cache(maxsize=512)  # rule ids: a few dozen, from the catalogue
 def natural_key(rule_id: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", rule_id))
 
 
 def _harm_rank(rule_id: str) -> int:
-    return next((i for i, group in enumerate(HARM_ORDER) if rule_id in group), len(HARM_ORDER))
+    return _HARM_RANK.get(rule_id, len(HARM_ORDER))
 
 
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
@@ -96,7 +109,7 @@ def _medication_refs(finding: Finding) -> tuple[str, ...]:
 
 
 def _family_key(finding: Finding) -> str | None:
-    family = next((name for name, ids in FAMILIES.items() if finding.rule_id in ids), None)
+    family = _FAMILY_OF.get(finding.rule_id)
     if family == "nsaid":
         # One card per drug: two NSAIDs (a draft beside an active one) are two decisions.
         refs = _medication_refs(finding)
