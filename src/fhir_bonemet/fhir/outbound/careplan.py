@@ -88,29 +88,29 @@ def on_opioid(facts: PatientFacts, today: date) -> bool:
     return select.has_active(facts, today, concepts.OPIOID)
 
 
-def _strip(node: Any, top: bool) -> Any:
-    # Leaves (most of the plan) are returned as they are without a call of their own.
-    if isinstance(node, dict):
-        drop = _UNDATED_TOP if top else _UNDATED_NESTED
-        return {
-            k: _strip(v, False) if isinstance(v, dict | list) else v for k, v in node.items() if k not in drop
-        }
-    if isinstance(node, list):
-        return [_strip(v, False) if isinstance(v, dict | list) else v for v in node]
-    return node
+def _undated_goal(goal: dict[str, Any]) -> dict[str, Any]:
+    """A contained Goal without its dates: ``startDate`` (``Goal.start[x]``) and ``target.dueDate``
+    (``Goal.target.due[x]``) are the only R4 elements of those names in a Goal."""
+    undated = {k: v for k, v in goal.items() if k not in _UNDATED_NESTED}
+    if isinstance(undated.get("target"), list):
+        undated["target"] = [
+            {k: v for k, v in t.items() if k not in _UNDATED_NESTED} if isinstance(t, dict) else t
+            for t in undated["target"]
+        ]
+    return undated
 
 
 def _undated(resource: dict[str, Any]) -> dict[str, Any]:
     """The plan without dates or status, for its digest.
 
     Nested dates (``startDate``, ``dueDate``) exist only in the contained Goals: R4 defines no element of
-    those names anywhere in a CarePlan itself (its activities are scheduled by ``scheduled[x]``).  So only
-    ``contained`` is walked; the activities, most of the plan, go to the serialiser as they are instead of
-    being copied node by node on every call.
+    those names anywhere in a CarePlan itself (its activities are scheduled by ``scheduled[x]``), and in a
+    Goal only at known places.  So only those are copied; the activities, most of the plan, go to the
+    serialiser as they are instead of being copied node by node on every call.
     """
     undated = {k: v for k, v in resource.items() if k not in _UNDATED_TOP}
     if "contained" in undated:
-        undated["contained"] = _strip(undated["contained"], False)
+        undated["contained"] = [_undated_goal(r) if isinstance(r, dict) else r for r in undated["contained"]]
     return undated
 
 
