@@ -39,7 +39,7 @@ PAIN_KEYS = ("lookback.pain_score_days",)
 RENAL_KEYS = ("lookback.lab_days", "pain.weight_lookback_days")
 
 
-@dataclass
+@dataclass(slots=True)
 class Trace:
     """Collects what one rule evaluation used, missed and assumed; builds the Finding."""
 
@@ -54,9 +54,10 @@ class Trace:
         """A threshold value; service defaults are recorded so the card can label them."""
         if key not in self.spec.thresholds:  # keeps the catalogue's declared dependencies truthful
             raise KeyError(f"rule {self.spec.id} reads threshold {key!r} it did not declare")
-        if self.ctx.th[key].is_default and key not in self.defaults:
+        threshold = self.ctx.th[key]
+        if threshold.is_default and key not in self.defaults:
             self.defaults.append(key)
-        return self.ctx.th.v(key)
+        return threshold.value
 
     def rely(self, *keys: str) -> None:
         """The finding relies on these thresholds (compared elsewhere, e.g. by a shared helper): check they
