@@ -33,10 +33,13 @@ RuleFn = Callable[[RuleContext, Trace], Finding | Sequence[Finding] | None]
 class Rule:
     spec: RuleSpec
     fn: RuleFn
-    # The spec's run order (a regex over the id), worked out once here: the runner sorts by it on every call.
+    # The spec's family and run order (a regex over the id), worked out once here: the runner checks and
+    # sorts by them on every call.
+    family: Family = field(init=False, repr=False, compare=False)
     order: tuple[int, bool, str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "family", self.spec.family)
         object.__setattr__(self, "order", self.spec.order)
 
     @property
@@ -113,11 +116,12 @@ def run_rules(family: Family, chosen: Iterable[Rule], ctx: RuleContext) -> tuple
     # The rules superseded by a finding kept so far, kept up to date as findings come in (rather than every
     # finding so far asked about every rule).
     superseded = {rid for f in ctx.fired for rid in _RULES[f.rule_id].spec.supersedes}
+    orders_only = ctx.order_hook and family is not Family.RED_FLAGS
     for entry in sorted(chosen, key=_RUN_ORDER):
         spec = entry.spec
-        if spec.family is not family:
+        if entry.family is not family:
             raise ValueError(f"rule {spec.id} is not a {family.value} rule")
-        if ctx.order_hook and not spec.on_orders and family is not Family.RED_FLAGS:
+        if orders_only and not spec.on_orders:
             continue
         if spec.id in superseded:
             continue
