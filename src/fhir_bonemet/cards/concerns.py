@@ -190,8 +190,10 @@ def _needs_no_action(finding: Finding, plan: ExercisePlan | None) -> bool:
 
 
 def _without(concern: Concern, drop: Sequence[Finding]) -> Concern | None:
+    if not drop:
+        return concern
     kept = tuple(f for f in concern.findings if f not in drop)
-    return replace(concern, findings=kept) if kept else None
+    return Concern(kept, concern.folded, concern.when_stable) if kept else None
 
 
 def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Concern]:
@@ -207,7 +209,7 @@ def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Conc
         if rest is None:
             folded_quiet += quiet_fold
             continue
-        out.append(replace(rest, folded=(*rest.folded, *quiet_fold)))
+        out.append(replace(rest, folded=(*rest.folded, *quiet_fold)) if quiet_fold else rest)
 
     critical = next((i for i, c in enumerate(out) if c.indicator is Indicator.CRITICAL), None)
     if critical is not None:
