@@ -34,7 +34,10 @@ class Indicator(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"info": 0, "warning": 1, "critical": 2}[self.value]
+        return _INDICATOR_RANK[self]
+
+
+_INDICATOR_RANK = {Indicator.INFO: 0, Indicator.WARNING: 1, Indicator.CRITICAL: 2}
 
 
 class Category(StrEnum):
@@ -70,10 +73,13 @@ class Tier(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"low": 0, "moderate": 1, "high": 2, "adl-only": 3, "hold": 4}[self.value]
+        return _TIER_RANK[self]
 
     def at_least(self, other: Tier) -> Tier:
         return self if self.rank >= other.rank else other
+
+
+_TIER_RANK = {Tier.LOW: 0, Tier.MODERATE: 1, Tier.HIGH: 2, Tier.ADL_ONLY: 3, Tier.HOLD: 4}
 
 
 class Referral(StrEnum):
