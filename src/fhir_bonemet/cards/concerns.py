@@ -147,7 +147,7 @@ class Concern:
         return f"{self.primary.category.value}:{'+'.join(sorted(self.rule_ids))}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Group:
     findings: list[Finding] = field(default_factory=list)
     rule_ids: set[str] = field(default_factory=set)
@@ -159,15 +159,21 @@ def group_concerns(findings: Sequence[Finding]) -> list[Concern]:
     groups: list[_Group] = []
     for finding in findings:
         family = _family_key(finding)
-        merged = _Group([finding], set(finding.rule_ids), {family} if family else set())
-        for group in [g for g in groups if (merged.rule_ids & g.rule_ids) or (merged.families & g.families)]:
-            merged = _Group(
-                group.findings + merged.findings,
-                group.rule_ids | merged.rule_ids,
-                group.families | merged.families,
-            )
-            groups.remove(group)
-        groups.append(merged)
+        rule_ids, families = set(finding.rule_ids), {family} if family else set()
+        # Every group this finding shares a rule or a family with joins it, in order; the rest stay as
+        # they are, and the merged group goes last.
+        merged = _Group([finding], rule_ids, families)
+        apart: list[_Group] = []
+        for group in groups:
+            if (rule_ids & group.rule_ids) or (families & group.families):
+                merged = _Group(
+                    group.findings + merged.findings,
+                    group.rule_ids | merged.rule_ids,
+                    group.families | merged.families,
+                )
+            else:
+                apart.append(group)
+        groups = [*apart, merged]
     concerns = [Concern(tuple(sorted(g.findings, key=_finding_key))) for g in groups]
     return sorted(concerns, key=lambda c: _finding_key(c.primary))
 
