@@ -111,6 +111,14 @@ def _absolute(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+@lru_cache(maxsize=256)  # evidence sources: static knowledge, the same few on every call
+def _evidence_link(src: EvidenceSource) -> tuple[str, str] | None:
+    """A source's link as a card lists it (label, url); None when it has no absolute primary link."""
+    if not _absolute(src.link):
+        return None
+    return clip(src.citation, LINK_LABEL_LIMIT), src.link
+
+
 def skeletal_risk(plan: ExercisePlan) -> dict[str, Any]:
     lesions = [
         {"condition": les.lesion_ref, "site": site_label(les.site), "tier": les.tier.value}
@@ -217,9 +225,9 @@ class _CardBuilder:
         links: dict[str, dict[str, Any]] = {}
         for sid in self._evidence(findings):
             src = self.sources.get(sid)
-            if src is not None and _absolute(src.link) and src.link not in links:
-                label = clip(src.citation, LINK_LABEL_LIMIT)
-                links[src.link] = {"label": label, "url": src.link, "type": "absolute"}
+            shown = _evidence_link(src) if src is not None else None
+            if shown is not None and shown[1] not in links:
+                links[shown[1]] = {"label": shown[0], "url": shown[1], "type": "absolute"}
         return list(links.values())
 
 

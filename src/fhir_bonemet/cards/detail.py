@@ -118,6 +118,11 @@ def _first_unique(items: Iterable[_H], n: int) -> list[_H]:
     return list(seen)
 
 
+# Month names as strftime's %b writes them in the C locale, the service's: a table is several times
+# cheaper than strftime, and never depends on the process locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _when(iso: str | None) -> str:
     if not iso:
         return ""
@@ -125,7 +130,7 @@ def _when(iso: str | None) -> str:
         day = date.fromisoformat(iso[:10])
     except ValueError:
         return ""
-    return f"{day.day} {day:%b %Y}"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def _value(fact: UsedFact) -> str:
@@ -143,6 +148,13 @@ def _unread(fact: MissingFact) -> str:
     return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 200))
 
 
+@lru_cache(maxsize=256)  # evidence sources: static knowledge, the same few on every call
+def _source_label(src: EvidenceSource) -> str:
+    """A source on the evidence line: its short name, linked when it has a primary link."""
+    label = md_escape(_short_source(src))
+    return f"[{label}]({src.link})" if src.link else label
+
+
 def _short_source(src: EvidenceSource) -> str:
     """The source's short name ("Campbell 2022 (JCO OP)"), else its first word and year."""
     if src.short:
@@ -153,12 +165,9 @@ def _short_source(src: EvidenceSource) -> str:
 
 
 def _evidence_line(ids: Sequence[str], sources: Mapping[str, EvidenceSource]) -> str | None:
-    parts: list[str] = []
     # Primary sources first: a linked source is one a clinician can check in a click.
     known = [sources[sid] for sid in ids if sid in sources]
-    for src in sorted(known, key=lambda s: not s.link)[:MAX_EVIDENCE]:
-        label = md_escape(_short_source(src))
-        parts.append(f"[{label}]({src.link})" if src.link else label)
+    parts = [_source_label(src) for src in sorted(known, key=lambda s: not s.link)[:MAX_EVIDENCE]]
     return f"**Evidence:** {' · '.join(parts)}" if parts else None
 
 
