@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 from fhir_bonemet.core.evidence.lesion_sites import site_label
@@ -125,6 +126,12 @@ def goal_texts(
     return goals
 
 
+# Texts from the code tables and the plan's fixed wording (activity names, statuses, schedules, the title):
+# the same few dozen strings on every call, escaped once.  Text that carries the patient's case is escaped
+# as it comes.
+_escape_fixed = lru_cache(maxsize=256)(escape)
+
+
 def _ul(items: Sequence[str]) -> str:
     return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
 
@@ -141,7 +148,7 @@ def narrative(
     notes: Sequence[str],
 ) -> str:
     """The CarePlan ``text.div``: what a clinician or physiotherapist reads first."""
-    out = [f'<div xmlns="{XHTML_NS}">', f"<h3>{escape(title)}</h3>"]
+    out = [f'<div xmlns="{XHTML_NS}">', f"<h3>{_escape_fixed(title)}</h3>"]
     if plan is not None:
         out.append(f"<p>Skeletal-risk tier: <b>{escape(plan.tier.value)}</b>")
         if held:
@@ -165,8 +172,8 @@ def narrative(
         out.append("<table><tr><th>Activity</th><th>Status</th><th>Details</th><th>How often</th></tr>")
         for line in activities:
             out.append(
-                f"<tr><td>{escape(line.what)}</td><td>{escape(line.status)}</td>"
-                f"<td>{escape(line.details)}</td><td>{escape(line.when)}</td></tr>"
+                f"<tr><td>{_escape_fixed(line.what)}</td><td>{_escape_fixed(line.status)}</td>"
+                f"<td>{escape(line.details)}</td><td>{_escape_fixed(line.when)}</td></tr>"
             )
         out.append("</table>")
     if goals:
@@ -175,6 +182,6 @@ def narrative(
         out.append("<p>Stop and call the care team if:</p>" + _ul(plan.stop_and_call))
     if notes:
         out.append("<p>Notes:</p>" + _ul(notes))
-    out.append(f"<p>{escape(DISCLAIMER)} Rules: {escape(', '.join(rule_ids))}.</p>")
+    out.append(f"<p>{_escape_fixed(DISCLAIMER)} Rules: {escape(', '.join(rule_ids))}.</p>")
     out.append("</div>")
     return "".join(out)
