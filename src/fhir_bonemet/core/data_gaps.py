@@ -45,6 +45,8 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
     """Each finding with the unreadable data that concerns it added to ``missing``."""
     facts, th = ctx.facts, ctx.th
     concepts_unread = {u.concept for u in facts.unreadable}
+    if not (concepts_unread or facts.medications_unknown or facts.issues):
+        return list(findings)  # everything received was read: nothing to add to any card
     out: list[Finding] = []
     for finding in findings:
         declared: set[str] = set()
