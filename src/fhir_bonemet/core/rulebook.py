@@ -43,9 +43,18 @@ def rules(family: Family | None = None) -> tuple[Rule, ...]:
     return entry[1]
 
 
+# The catalogue of the last rules() answer: the engine reads it on every call, and rules() gives back the
+# same tuple for as long as the declarations stay the same.
+_SPECS: tuple[tuple[Rule, ...], Mapping[str, RuleSpec]] | None = None
+
+
 def catalogue() -> Mapping[str, RuleSpec]:
     """Every rule's declaration by id, in run order."""
-    return MappingProxyType({r.spec.id: r.spec for r in rules()})
+    global _SPECS
+    ordered = rules()
+    if _SPECS is None or _SPECS[0] is not ordered:
+        _SPECS = (ordered, MappingProxyType({r.spec.id: r.spec for r in ordered}))
+    return _SPECS[1]
 
 
 class _Catalogue(Mapping[str, RuleSpec]):
