@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 
 from fhir_bonemet.cards import detail as card_detail
 from fhir_bonemet.cards.concerns import Concern, arrange, group_concerns
-from fhir_bonemet.cards.suggestions import UUID_NAMESPACE, SuggestionBuilder
+from fhir_bonemet.cards.suggestions import SuggestionBuilder, stable_uuid
 from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.model.findings import (
@@ -90,9 +89,7 @@ def incomplete_history_note(keys: tuple[str, ...]) -> str:
 
 
 def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -> str:
-    return str(
-        uuid.uuid5(UUID_NAMESPACE, "\n".join((hook_instance, ",".join(sorted(rule_ids)), concern_key)))
-    )
+    return stable_uuid("\n".join((hook_instance, ",".join(sorted(rule_ids)), concern_key)))
 
 
 def clip(text: str, limit: int) -> str:
