@@ -34,7 +34,6 @@ from fhir_bonemet.core.model.findings import (
     Assessment,
     Category,
     ExercisePlan,
-    Finding,
     fit_summary,
 )
 from fhir_bonemet.core.model.hooks import Hook
@@ -148,6 +147,7 @@ class _CardBuilder:
 
     def card(self, concern: Concern, carries_plan: bool) -> dict[str, Any]:
         primary, findings = concern.primary, list(concern.findings)
+        evidence = list(dict.fromkeys(e for f in findings for e in f.evidence))  # source ids, each once
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         referrals = self.suggest.referrals(concern, cid)
@@ -178,7 +178,7 @@ class _CardBuilder:
             "summary": fit_summary(card_detail.plain(primary.summary)),
             "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
             "detail": detail,
-            "source": self._source(findings, primary.category),
+            "source": self._source(evidence, primary.category),
             "overrideReasons": [
                 self.codes.local(code, display) for code, display in self.codes.override_reasons
             ],
@@ -194,18 +194,14 @@ class _CardBuilder:
             if red_flag and not any(s.get("isRecommended") for s in suggestions):
                 suggestions[0]["isRecommended"] = True
             card["suggestions"] = suggestions
-        links = self._links(findings)
+        links = self._links(evidence)
         if self.ctx.plan_url is not None and primary.category in (Category.EXERCISE, Category.PAIN):
             links.insert(0, {"label": PLAN_LINK_LABEL, "url": self.ctx.plan_url, "type": "absolute"})
         if links:
             card["links"] = links
         return card
 
-    def _evidence(self, findings: list[Finding]) -> list[str]:
-        return list(dict.fromkeys(e for f in findings for e in f.evidence))
-
-    def _source(self, findings: list[Finding], category: Category) -> dict[str, Any]:
-        evidence = self._evidence(findings)
+    def _source(self, evidence: list[str], category: Category) -> dict[str, Any]:
         label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")
         source: dict[str, Any] = {
             "label": label,
@@ -218,9 +214,9 @@ class _CardBuilder:
             source["url"] = urls[0]
         return source
 
-    def _links(self, findings: list[Finding]) -> list[dict[str, Any]]:
+    def _links(self, evidence: list[str]) -> list[dict[str, Any]]:
         links: dict[str, dict[str, Any]] = {}
-        for sid in self._evidence(findings):
+        for sid in evidence:
             src = self.sources.get(sid)
             shown = _evidence_link(src) if src is not None else None
             if shown is not None and shown[1] not in links:
