@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from fhir_bonemet.cards.detail import readable_units
@@ -137,6 +138,12 @@ def has_plan_view(assessment: Assessment) -> bool:
     return assessment.in_population and assessment.exercise is not None
 
 
+@lru_cache(maxsize=512)
+def _readable_label(label: str) -> str:
+    """A threshold's label as shown (knowledge, not patient data: the same few dozen on every view)."""
+    return readable_units(label)
+
+
 def build_plan_view(
     assessment: Assessment,
     facts: PatientFacts,
@@ -155,17 +162,22 @@ def build_plan_view(
     sessions = codes.schedules["exercise"]
     reassess = codes.schedules["pain-reassessment"]
     used: dict[tuple[str, str, str | None, str | None], list[str]] = {}
+    # Findings share facts: each value is made readable once per view (a dozen regex passes each).
+    readable: dict[str, str] = {}
     for f in findings:
         for u in f.used:
             # The patient's own reference is the one identifier the view never keeps.
             ref = None if u.ref is not None and u.ref.startswith("Patient/") else u.ref
-            used.setdefault((u.label, readable_units(u.value), ref, u.when), []).extend(f.rule_ids)
+            value = readable.get(u.value)
+            if value is None:
+                value = readable[u.value] = readable_units(u.value)
+            used.setdefault((u.label, value, ref, u.when), []).extend(f.rule_ids)
     missing = _unique((m.what, m.consequence) for f in findings for m in f.missing)
     defaults = []
     for key in _unique(k for f in findings for k in f.defaults_used):
         if key in thresholds:
             t = thresholds[key]
-            defaults.append({"key": key, "value": readable_units(t.label()), "note": t.note or ""})
+            defaults.append({"key": key, "value": _readable_label(t.label()), "note": t.note or ""})
     evidence_ids = _unique(e for f in findings for e in f.evidence)
     ex01 = next((f for f in findings if f.rule_id == "EX01"), None)
     pain_findings = [f for f in findings if f.category in _PAIN_CATEGORIES]
