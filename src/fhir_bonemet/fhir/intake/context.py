@@ -19,6 +19,8 @@ from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import JsonDict, clean_codeable, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
 
+_NO_CONCEPTS: frozenset[str] = frozenset()
+
 
 @dataclass(slots=True)
 class Extraction:
@@ -52,20 +54,26 @@ class Extraction:
 
     def concepts_for(self, codeable: Mapping[str, Any] | None) -> frozenset[str]:
         """``terminology.concepts_for`` (the union over the codings), each (system, code) looked up once."""
-        if not isinstance(codeable, Mapping):
+        if not isinstance(codeable, dict):  # parsed JSON: an object is a dict (the ABC check costs more)
             return self.terminology.concepts_for(codeable)
-        found: set[str] = set()
-        memo, lookup = self._concepts, self.terminology.concepts_for_coding
-        for coding in _codings(codeable):
-            system, code = coding.get("system"), coding.get("code")
-            try:
-                concepts = memo[(system, code)]
-            except KeyError:
-                concepts = memo[(system, code)] = lookup(system, code)
-            except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
-                concepts = lookup(system, code)
-            found |= concepts
-        return frozenset(found)
+        codings = codeable.get("coding")
+        found = _NO_CONCEPTS
+        if not isinstance(codings, list):
+            return found
+        for coding in codings:
+            if isinstance(coding, dict):
+                concepts = self._coding_concepts(coding.get("system"), coding.get("code"))
+                found = found | concepts if found else concepts
+        return found
+
+    def _coding_concepts(self, system: Any, code: Any) -> frozenset[str]:
+        try:
+            return self._concepts[(system, code)]
+        except KeyError:
+            concepts = self._concepts[(system, code)] = self.terminology.concepts_for_coding(system, code)
+            return concepts
+        except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
+            return self.terminology.concepts_for_coding(system, code)
 
     def classify_medication(self, codeable: Mapping[str, Any] | None) -> MedicationCodes:
         """``terminology.classify_medication``, remembered per distinct text and codings."""
