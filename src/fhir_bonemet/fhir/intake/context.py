@@ -37,6 +37,8 @@ class Extraction:
     # Years of follow-up repeat the same few body sites (one lesion imaged again and again): each distinct
     # bodySite is read once, keyed on its canonical JSON.
     _sites: dict[bytes, tuple[BodySite, bool]] = field(default_factory=dict)
+    # Both readers of Observations (results, and records of a procedure) need each one's code and concepts.
+    _observation_codes: dict[str, tuple[JsonDict | None, frozenset[str]]] = field(default_factory=dict)
 
     def body_site(self, body_site: JsonDict) -> tuple[BodySite, bool]:
         """:func:`~fhir_bonemet.fhir.intake.sites.read_body_site`, each distinct bodySite read once."""
@@ -74,6 +76,16 @@ class Extraction:
             return concepts
         except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
             return self.terminology.concepts_for_coding(system, code)
+
+    def observation_code(self, item: Item) -> tuple[JsonDict | None, frozenset[str]]:
+        """An Observation's ``code`` if usable (:func:`clean_codeable`) and its concepts, read once per
+        resource (keyed by reference: the payload holds one resource per reference)."""
+        found = self._observation_codes.get(item.ref)
+        if found is None:
+            code = clean_codeable(item.data.get("code"))
+            concepts = self.concepts_for(code) if code is not None else _NO_CONCEPTS
+            found = self._observation_codes[item.ref] = (code, concepts)
+        return found
 
     def classify_medication(self, codeable: Mapping[str, Any] | None) -> MedicationCodes:
         """``terminology.classify_medication``, remembered per distinct text and codings."""

@@ -26,7 +26,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
-from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, Normalised, normalise
+from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, normalise
 from fhir_bonemet.fhir.intake.values import (
     JsonDict,
     as_list,
@@ -34,8 +34,8 @@ from fhir_bonemet.fhir.intake.values import (
     clean_codeable,
     codeable_display,
     codeable_words,
+    focus_refs,
     parse_datetime,
-    reference_of,
 )
 
 _NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
@@ -99,23 +99,30 @@ VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
 
 def _effective(data: JsonDict) -> tuple[datetime | None, str, Precision]:
     """When the result was taken, the element it was read from, and how precise that element is."""
-    candidates: list[tuple[str, object]] = [(key, data.get(key)) for key in _EFFECTIVE_KEYS]
+    for path in _EFFECTIVE_KEYS:
+        value = data.get(path)
+        if value is not None:
+            found = parse_datetime(value)
+            if found is not None:
+                return found, path, _precision(value)
     period = data.get("effectivePeriod")
     if isinstance(period, dict):
-        candidates += [
-            ("effectivePeriod.start", period.get("start")),
-            ("effectivePeriod.end", period.get("end")),
-        ]
-    candidates.append(("issued", data.get("issued")))
-    for path, value in candidates:
-        found = parse_datetime(value)
-        if found is not None:
-            # A partial date ("2025", "2025-03") is read as its first day: the earliest it could be.
-            precision: Precision = (
-                "year" if len(str(value)) == 4 else "month" if len(str(value)) == 7 else "day"
-            )
-            return found, path, precision
+        for end in ("start", "end"):
+            value = period.get(end)
+            found = parse_datetime(value)
+            if found is not None:
+                return found, f"effectivePeriod.{end}", _precision(value)
+    value = data.get("issued")
+    found = parse_datetime(value)
+    if found is not None:
+        return found, "issued", _precision(value)
     return None, "", "day"
+
+
+def _precision(value: object) -> Precision:
+    # A partial date ("2025", "2025-03") is read as its first day: the earliest it could be.
+    length = len(str(value))
+    return "year" if length == 4 else "month" if length == 7 else "day"
 
 
 def _measured(
@@ -157,7 +164,7 @@ def _measured(
         unit = quantity.get("code") or quantity.get("unit")
         reported = unit if isinstance(unit, str) else None
         result = normalise(concept, value, reported)
-        if not isinstance(result, Normalised):
+        if isinstance(result, str):
             unusable("value", result, quantity.get("value"), reported)
             return None
     else:
@@ -180,10 +187,10 @@ def _measured(
             unusable("value", f"value for {concept} is not a number; not used", raw)
             return None
         result = normalise(concept, value, None)
-        if not isinstance(result, Normalised):
+        if isinstance(result, str):
             unusable("value", result, raw)
             return None
-    return Quantity(result.value, result.unit, reported if reported != result.unit else None)
+    return result
 
 
 _SHOWN_MAX = 24  # what a card repeats of a received value or unit: enough to recognise it, never a page
@@ -299,17 +306,22 @@ def _flag(data: JsonDict) -> bool | None:
 
 
 def _facts_for(
-    extraction: Extraction, item: Item, path: str, data: JsonDict, common: dict[str, Any]
+    extraction: Extraction,
+    item: Item,
+    path: str,
+    data: JsonDict,
+    coded: tuple[JsonDict | None, frozenset[str]],
+    common: dict[str, Any],
 ) -> list[ObservationFact]:
-    raw = data.get("code")
-    code = clean_codeable(raw)
+    """The facts of one Observation or component whose ``code`` was read as ``coded`` (code, concepts)."""
+    code, concepts = coded
     if code is None:
-        if raw is not None:
+        if data.get("code") is not None:
             extraction.issue(item, f"{path}code", "not a CodeableConcept; ignored")
         return []
-    if code is not raw:
+    if code is not data.get("code"):
         extraction.issue(item, f"{path}code.coding", "a coding is not a JSON object; that coding ignored")
-    concepts = extraction.concepts_for(code) & VALUE_CONCEPTS
+    concepts &= VALUE_CONCEPTS
     if not concepts:
         return []
     display = codeable_display(code)
@@ -347,7 +359,6 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
         status = data.get("status")
         if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
             continue
-        focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
         effective, effective_path, precision = _effective(data)
         if precision != "day":
             extraction.issue(
@@ -361,15 +372,18 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             "effective": effective,
             "date_precision": precision,
             "site": _site(extraction, item) if "bodySite" in data else None,
-            "focus": focus,
+            "focus": focus_refs(data),
         }
-        facts.extend(_facts_for(extraction, item, "", data, common))
+        facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), common))
         components = data.get("component")
         if components is None:
             continue
         for position, component in enumerate(as_list(components)):
             if isinstance(component, dict):
-                facts.extend(_facts_for(extraction, item, f"component[{position}].", component, common))
+                code = clean_codeable(component.get("code"))
+                coded = code, extraction.concepts_for(code)
+                where = f"component[{position}]."
+                facts.extend(_facts_for(extraction, item, where, component, coded, common))
             else:
                 extraction.issue(item, f"component[{position}]", "not a JSON object; ignored")
     return facts
