@@ -16,7 +16,7 @@ import orjson
 from fhir_bonemet.core.model.facts import BodySite, ReadIssue, UnreadableValue
 from fhir_bonemet.fhir.intake.read import Item, ReadResult
 from fhir_bonemet.fhir.intake.sites import read_body_site
-from fhir_bonemet.fhir.intake.values import JsonDict, clean_codeable, relative_ref
+from fhir_bonemet.fhir.intake.values import JsonDict, as_list, clean_codeable, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
 
 _NO_CONCEPTS: frozenset[str] = frozenset()
@@ -37,6 +37,9 @@ class Extraction:
     # Years of follow-up repeat the same few body sites (one lesion imaged again and again): each distinct
     # bodySite is read once, keyed on its canonical JSON.
     _sites: dict[bytes, tuple[BodySite, bool]] = field(default_factory=dict)
+    # Results name the same few resources over and over (the lesion in ``focus``): each reference is parsed
+    # once.
+    _references: dict[str, str | None] = field(default_factory=dict)  # as written → relative reference
     # Both readers of Observations (results, and records of a procedure) need each one's code and concepts.
     _observation_codes: dict[str, tuple[JsonDict | None, frozenset[str]]] = field(default_factory=dict)
 
@@ -127,6 +130,24 @@ class Extraction:
             else:
                 kept.append((position, value))
         return kept
+
+    def focus(self, resource: JsonDict) -> tuple[str, ...]:
+        """The literal references in ``resource.focus`` (what an Observation is about), in order."""
+        focus = resource.get("focus")
+        if focus is None:
+            return ()
+        found: list[str] = []
+        for element in as_list(focus):
+            raw = element.get("reference") if isinstance(element, dict) else None
+            if not isinstance(raw, str):
+                continue
+            try:
+                reference = self._references[raw]
+            except KeyError:
+                reference = self._references[raw] = relative_ref(raw)
+            if reference is not None:
+                found.append(reference)
+        return tuple(found)
 
     def belongs_to_patient(self, item: Item, key: str = "subject") -> bool:
         """False when the resource names a *different* patient; such a resource is reported and skipped.

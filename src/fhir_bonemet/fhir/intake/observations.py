@@ -34,7 +34,6 @@ from fhir_bonemet.fhir.intake.values import (
     clean_codeable,
     codeable_display,
     codeable_words,
-    focus_refs,
     parse_datetime,
 )
 
@@ -372,7 +371,7 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             "effective": effective,
             "date_precision": precision,
             "site": _site(extraction, item) if "bodySite" in data else None,
-            "focus": focus_refs(data),
+            "focus": extraction.focus(data),
         }
         facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), common))
         components = data.get("component")

@@ -19,7 +19,6 @@ from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import (
     clean_codeable,
     codeable_display,
-    focus_refs,
     parse_date,
     period_date,
 )
@@ -48,7 +47,7 @@ def observed_procedures(extraction: Extraction, items: list[Item]) -> list[Proce
             performed = period_date(data.get("effectivePeriod"), upper=True)
         body_site = clean_codeable(data.get("bodySite"))
         site = read_body_site(body_site, extraction.terminology)[0] if body_site is not None else None
-        focus = focus_refs(data)
+        focus = extraction.focus(data)
         facts.append(
             ProcedureFact(
                 ref=item.ref,

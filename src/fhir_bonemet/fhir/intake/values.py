@@ -125,14 +125,6 @@ def reference_of(value: object) -> str | None:
     return relative_ref(value.get("reference")) if isinstance(value, dict) else None
 
 
-def focus_refs(resource: JsonDict) -> tuple[str, ...]:
-    """The literal references of a resource's ``focus`` (what an Observation is about)."""
-    focus = resource.get("focus")
-    if focus is None:
-        return ()
-    return tuple(ref for ref in (reference_of(f) for f in as_list(focus)) if ref is not None)
-
-
 def clean_codeable(value: object) -> JsonDict | None:
     """The CodeableConcept if its shape is usable (``coding`` a list of objects), else ``None``.
 
