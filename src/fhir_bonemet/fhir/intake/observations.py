@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
@@ -129,66 +129,72 @@ def _measured(
 ) -> Quantity | None:
     """The value in the concept's canonical unit; a value that cannot be used is reported twice: as a read
     issue (location, no patient data) and as an :class:`UnreadableValue` the rules show on their cards."""
-
-    def unusable(where: str, reason: str, shown: object, unit: object = None) -> None:
-        extraction.issue(item, f"{path}{where}", reason)
-        extraction.unreadable.append(
-            UnreadableValue(
-                ref=item.ref,
-                concept=concept,
-                effective=effective,
-                value_text=_shown(shown),
-                unit_text=_unit_shown(unit),
-                reason=reason,
-                number=as_number(shown),
-            )
+    reading = _reading(extraction, concept, data)
+    if not isinstance(reading, _Unusable):
+        return reading
+    extraction.issue(item, f"{path}{reading.where}", reading.reason)
+    extraction.unreadable.append(
+        UnreadableValue(
+            ref=item.ref,
+            concept=concept,
+            effective=effective,
+            value_text=_shown(reading.shown),
+            unit_text=_unit_shown(reading.unit),
+            reason=reading.reason,
+            number=as_number(reading.shown),
         )
+    )
+    return None
 
+
+class _Unusable(NamedTuple):
+    """Why a received value cannot be used: the element, the reason, and what was received."""
+
+    where: str
+    reason: str
+    shown: object
+    unit: object = None
+
+
+def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity | _Unusable | None:
+    """The value of ``concept`` in ``data`` in its canonical unit, why it cannot be used, or None (none)."""
     quantity = data.get("valueQuantity")
-    reported: str | None = None
     if quantity is not None:
         if not isinstance(quantity, dict):
-            unusable("valueQuantity", "not a Quantity; value not used", None)
-            return None
+            return _Unusable("valueQuantity", "not a Quantity; value not used", None)
         comparator = quantity.get("comparator")
         if comparator is not None:
             shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(quantity.get('value'))}"
             unit = quantity.get("code") or quantity.get("unit")
-            unusable("valueQuantity", "value has a comparator (< or >); value not used", shown, unit)
-            return None
+            return _Unusable("valueQuantity", "value has a comparator (< or >); value not used", shown, unit)
         value = as_number(quantity.get("value"))
         if value is None:
-            unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
-            return None
+            return _Unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
         unit = quantity.get("code") or quantity.get("unit")
         reported = unit if isinstance(unit, str) else None
         result = normalise(concept, value, reported)
-        if isinstance(result, str):
-            unusable("value", result, quantity.get("value"), reported)
-            return None
-    else:
-        raw: Any = data.get("valueInteger")
+        return (
+            _Unusable("value", result, quantity.get("value"), reported) if isinstance(result, str) else result
+        )
+    raw: Any = data.get("valueInteger")
+    if raw is None:
+        raw = data.get("valueDecimal", data.get("valueString"))
+    if raw is None and data.get("valueCodeableConcept") is not None:
+        raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
         if raw is None:
-            raw = data.get("valueDecimal", data.get("valueString"))
-        if raw is None and data.get("valueCodeableConcept") is not None:
-            raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
-            if raw is None:
-                unusable("valueCodeableConcept", f"coded value for {concept} not used", "(coded answer)")
-                return None
-        if raw is None and not any(key.startswith("value") for key in data):
-            # mCODE requires the performance-status interpretation: with no value it still gives the score.
-            scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
-            raw = next((score for score in scores if score is not None), None)
-        if raw is None:
-            return None
-        value = as_number(raw)
-        if value is None:
-            unusable("value", f"value for {concept} is not a number; not used", raw)
-            return None
-        result = normalise(concept, value, None)
-        if isinstance(result, str):
-            unusable("value", result, raw)
-            return None
+            return _Unusable("valueCodeableConcept", f"coded value for {concept} not used", "(coded answer)")
+    if raw is None and not any(key.startswith("value") for key in data):
+        # mCODE requires the performance-status interpretation: with no value it still gives the score.
+        scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
+        raw = next((score for score in scores if score is not None), None)
+    if raw is None:
+        return None
+    value = as_number(raw)
+    if value is None:
+        return _Unusable("value", f"value for {concept} is not a number; not used", raw)
+    result = normalise(concept, value, None)
+    if isinstance(result, str):
+        return _Unusable("value", result, raw)
     return result
 
 
