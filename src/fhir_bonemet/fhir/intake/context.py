@@ -72,13 +72,14 @@ class Extraction:
         return found
 
     def _coding_concepts(self, system: Any, code: Any) -> frozenset[str]:
+        key = (system, code)
         try:
-            return self._concepts[(system, code)]
-        except KeyError:
-            concepts = self._concepts[(system, code)] = self.terminology.concepts_for_coding(system, code)
-            return concepts
+            concepts = self._concepts.get(key)
         except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
             return self.terminology.concepts_for_coding(system, code)
+        if concepts is None:
+            concepts = self._concepts[key] = self.terminology.concepts_for_coding(system, code)
+        return concepts
 
     def observation_code(self, item: Item) -> tuple[JsonDict | None, frozenset[str]]:
         """An Observation's ``code`` if usable (:func:`clean_codeable`) and its concepts, read once per
