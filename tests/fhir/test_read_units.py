@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.fhir.intake.units import CANONICAL_UNITS, Normalised, normalise
+from fhir_bonemet.core.model.facts import Quantity
+from fhir_bonemet.fhir.intake.units import CANONICAL_UNITS, normalise
 
 
 def _value(concept: str, value: float, unit: str | None) -> float:
     result = normalise(concept, value, unit)
-    assert isinstance(result, Normalised), result
+    assert isinstance(result, Quantity), result
     assert result.unit == CANONICAL_UNITS[concept]
     return result.value
 

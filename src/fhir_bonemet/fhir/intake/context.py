@@ -16,8 +16,10 @@ import orjson
 from fhir_bonemet.core.model.facts import BodySite, ReadIssue, UnreadableValue
 from fhir_bonemet.fhir.intake.read import Item, ReadResult
 from fhir_bonemet.fhir.intake.sites import read_body_site
-from fhir_bonemet.fhir.intake.values import JsonDict, clean_codeable, relative_ref
+from fhir_bonemet.fhir.intake.values import JsonDict, as_list, clean_codeable, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
+
+_NO_CONCEPTS: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -35,6 +37,11 @@ class Extraction:
     # Years of follow-up repeat the same few body sites (one lesion imaged again and again): each distinct
     # bodySite is read once, keyed on its canonical JSON.
     _sites: dict[bytes, tuple[BodySite, bool]] = field(default_factory=dict)
+    # Results name the same few resources over and over (the lesion in ``focus``): each reference is parsed
+    # once.
+    _references: dict[str, str | None] = field(default_factory=dict)  # as written → relative reference
+    # Both readers of Observations (results, and records of a procedure) need each one's code and concepts.
+    _observation_codes: dict[str, tuple[JsonDict | None, frozenset[str]]] = field(default_factory=dict)
 
     def body_site(self, body_site: JsonDict) -> tuple[BodySite, bool]:
         """:func:`~fhir_bonemet.fhir.intake.sites.read_body_site`, each distinct bodySite read once."""
@@ -52,20 +59,37 @@ class Extraction:
 
     def concepts_for(self, codeable: Mapping[str, Any] | None) -> frozenset[str]:
         """``terminology.concepts_for`` (the union over the codings), each (system, code) looked up once."""
-        if not isinstance(codeable, Mapping):
+        if not isinstance(codeable, dict):  # parsed JSON: an object is a dict (the ABC check costs more)
             return self.terminology.concepts_for(codeable)
-        found: set[str] = set()
-        memo, lookup = self._concepts, self.terminology.concepts_for_coding
-        for coding in _codings(codeable):
-            system, code = coding.get("system"), coding.get("code")
-            try:
-                concepts = memo[(system, code)]
-            except KeyError:
-                concepts = memo[(system, code)] = lookup(system, code)
-            except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
-                concepts = lookup(system, code)
-            found |= concepts
-        return frozenset(found)
+        codings = codeable.get("coding")
+        found = _NO_CONCEPTS
+        if not isinstance(codings, list):
+            return found
+        for coding in codings:
+            if isinstance(coding, dict):
+                concepts = self._coding_concepts(coding.get("system"), coding.get("code"))
+                found = found | concepts if found else concepts
+        return found
+
+    def _coding_concepts(self, system: Any, code: Any) -> frozenset[str]:
+        key = (system, code)
+        try:
+            concepts = self._concepts.get(key)
+        except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
+            return self.terminology.concepts_for_coding(system, code)
+        if concepts is None:
+            concepts = self._concepts[key] = self.terminology.concepts_for_coding(system, code)
+        return concepts
+
+    def observation_code(self, item: Item) -> tuple[JsonDict | None, frozenset[str]]:
+        """An Observation's ``code`` if usable (:func:`clean_codeable`) and its concepts, read once per
+        resource (keyed by reference: the payload holds one resource per reference)."""
+        found = self._observation_codes.get(item.ref)
+        if found is None:
+            code = clean_codeable(item.data.get("code"))
+            concepts = self.concepts_for(code) if code is not None else _NO_CONCEPTS
+            found = self._observation_codes[item.ref] = (code, concepts)
+        return found
 
     def classify_medication(self, codeable: Mapping[str, Any] | None) -> MedicationCodes:
         """``terminology.classify_medication``, remembered per distinct text and codings."""
@@ -107,6 +131,24 @@ class Extraction:
             else:
                 kept.append((position, value))
         return kept
+
+    def focus(self, resource: JsonDict) -> tuple[str, ...]:
+        """The literal references in ``resource.focus`` (what an Observation is about), in order."""
+        focus = resource.get("focus")
+        if focus is None:
+            return ()
+        found: list[str] = []
+        for element in as_list(focus):
+            raw = element.get("reference") if isinstance(element, dict) else None
+            if not isinstance(raw, str):
+                continue
+            try:
+                reference = self._references[raw]
+            except KeyError:
+                reference = self._references[raw] = relative_ref(raw)
+            if reference is not None:
+                found.append(reference)
+        return tuple(found)
 
     def belongs_to_patient(self, item: Item, key: str = "subject") -> bool:
         """False when the resource names a *different* patient; such a resource is reported and skipped.

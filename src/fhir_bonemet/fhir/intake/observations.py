@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
-from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, Normalised, normalise
+from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, normalise
 from fhir_bonemet.fhir.intake.values import (
     JsonDict,
     as_list,
@@ -35,7 +35,6 @@ from fhir_bonemet.fhir.intake.values import (
     codeable_display,
     codeable_words,
     parse_datetime,
-    reference_of,
 )
 
 _NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
@@ -99,23 +98,30 @@ VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
 
 def _effective(data: JsonDict) -> tuple[datetime | None, str, Precision]:
     """When the result was taken, the element it was read from, and how precise that element is."""
-    candidates: list[tuple[str, object]] = [(key, data.get(key)) for key in _EFFECTIVE_KEYS]
+    for path in _EFFECTIVE_KEYS:
+        value = data.get(path)
+        if value is not None:
+            found = parse_datetime(value)
+            if found is not None:
+                return found, path, _precision(value)
     period = data.get("effectivePeriod")
     if isinstance(period, dict):
-        candidates += [
-            ("effectivePeriod.start", period.get("start")),
-            ("effectivePeriod.end", period.get("end")),
-        ]
-    candidates.append(("issued", data.get("issued")))
-    for path, value in candidates:
-        found = parse_datetime(value)
-        if found is not None:
-            # A partial date ("2025", "2025-03") is read as its first day: the earliest it could be.
-            precision: Precision = (
-                "year" if len(str(value)) == 4 else "month" if len(str(value)) == 7 else "day"
-            )
-            return found, path, precision
+        for end in ("start", "end"):
+            value = period.get(end)
+            found = parse_datetime(value)
+            if found is not None:
+                return found, f"effectivePeriod.{end}", _precision(value)
+    value = data.get("issued")
+    found = parse_datetime(value)
+    if found is not None:
+        return found, "issued", _precision(value)
     return None, "", "day"
+
+
+def _precision(value: object) -> Precision:
+    # A partial date ("2025", "2025-03") is read as its first day: the earliest it could be.
+    length = len(str(value))
+    return "year" if length == 4 else "month" if length == 7 else "day"
 
 
 def _measured(
@@ -123,67 +129,73 @@ def _measured(
 ) -> Quantity | None:
     """The value in the concept's canonical unit; a value that cannot be used is reported twice: as a read
     issue (location, no patient data) and as an :class:`UnreadableValue` the rules show on their cards."""
-
-    def unusable(where: str, reason: str, shown: object, unit: object = None) -> None:
-        extraction.issue(item, f"{path}{where}", reason)
-        extraction.unreadable.append(
-            UnreadableValue(
-                ref=item.ref,
-                concept=concept,
-                effective=effective,
-                value_text=_shown(shown),
-                unit_text=_unit_shown(unit),
-                reason=reason,
-                number=as_number(shown),
-            )
+    reading = _reading(extraction, concept, data)
+    if not isinstance(reading, _Unusable):
+        return reading
+    extraction.issue(item, f"{path}{reading.where}", reading.reason)
+    extraction.unreadable.append(
+        UnreadableValue(
+            ref=item.ref,
+            concept=concept,
+            effective=effective,
+            value_text=_shown(reading.shown),
+            unit_text=_unit_shown(reading.unit),
+            reason=reading.reason,
+            number=as_number(reading.shown),
         )
+    )
+    return None
 
+
+class _Unusable(NamedTuple):
+    """Why a received value cannot be used: the element, the reason, and what was received."""
+
+    where: str
+    reason: str
+    shown: object
+    unit: object = None
+
+
+def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity | _Unusable | None:
+    """The value of ``concept`` in ``data`` in its canonical unit, why it cannot be used, or None (none)."""
     quantity = data.get("valueQuantity")
-    reported: str | None = None
     if quantity is not None:
         if not isinstance(quantity, dict):
-            unusable("valueQuantity", "not a Quantity; value not used", None)
-            return None
+            return _Unusable("valueQuantity", "not a Quantity; value not used", None)
         comparator = quantity.get("comparator")
         if comparator is not None:
             shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(quantity.get('value'))}"
             unit = quantity.get("code") or quantity.get("unit")
-            unusable("valueQuantity", "value has a comparator (< or >); value not used", shown, unit)
-            return None
+            return _Unusable("valueQuantity", "value has a comparator (< or >); value not used", shown, unit)
         value = as_number(quantity.get("value"))
         if value is None:
-            unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
-            return None
+            return _Unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
         unit = quantity.get("code") or quantity.get("unit")
         reported = unit if isinstance(unit, str) else None
         result = normalise(concept, value, reported)
-        if not isinstance(result, Normalised):
-            unusable("value", result, quantity.get("value"), reported)
-            return None
-    else:
-        raw: Any = data.get("valueInteger")
+        return (
+            _Unusable("value", result, quantity.get("value"), reported) if isinstance(result, str) else result
+        )
+    raw: Any = data.get("valueInteger")
+    if raw is None:
+        raw = data.get("valueDecimal", data.get("valueString"))
+    if raw is None and data.get("valueCodeableConcept") is not None:
+        raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
         if raw is None:
-            raw = data.get("valueDecimal", data.get("valueString"))
-        if raw is None and data.get("valueCodeableConcept") is not None:
-            raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
-            if raw is None:
-                unusable("valueCodeableConcept", f"coded value for {concept} not used", "(coded answer)")
-                return None
-        if raw is None and not any(key.startswith("value") for key in data):
-            # mCODE requires the performance-status interpretation: with no value it still gives the score.
-            scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
-            raw = next((score for score in scores if score is not None), None)
-        if raw is None:
-            return None
-        value = as_number(raw)
-        if value is None:
-            unusable("value", f"value for {concept} is not a number; not used", raw)
-            return None
-        result = normalise(concept, value, None)
-        if not isinstance(result, Normalised):
-            unusable("value", result, raw)
-            return None
-    return Quantity(result.value, result.unit, reported if reported != result.unit else None)
+            return _Unusable("valueCodeableConcept", f"coded value for {concept} not used", "(coded answer)")
+    if raw is None and not any(key.startswith("value") for key in data):
+        # mCODE requires the performance-status interpretation: with no value it still gives the score.
+        scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
+        raw = next((score for score in scores if score is not None), None)
+    if raw is None:
+        return None
+    value = as_number(raw)
+    if value is None:
+        return _Unusable("value", f"value for {concept} is not a number; not used", raw)
+    result = normalise(concept, value, None)
+    if isinstance(result, str):
+        return _Unusable("value", result, raw)
+    return result
 
 
 _SHOWN_MAX = 24  # what a card repeats of a received value or unit: enough to recognise it, never a page
@@ -299,17 +311,22 @@ def _flag(data: JsonDict) -> bool | None:
 
 
 def _facts_for(
-    extraction: Extraction, item: Item, path: str, data: JsonDict, common: dict[str, Any]
+    extraction: Extraction,
+    item: Item,
+    path: str,
+    data: JsonDict,
+    coded: tuple[JsonDict | None, frozenset[str]],
+    common: dict[str, Any],
 ) -> list[ObservationFact]:
-    raw = data.get("code")
-    code = clean_codeable(raw)
+    """The facts of one Observation or component whose ``code`` was read as ``coded`` (code, concepts)."""
+    code, concepts = coded
     if code is None:
-        if raw is not None:
+        if data.get("code") is not None:
             extraction.issue(item, f"{path}code", "not a CodeableConcept; ignored")
         return []
-    if code is not raw:
+    if code is not data.get("code"):
         extraction.issue(item, f"{path}code.coding", "a coding is not a JSON object; that coding ignored")
-    concepts = extraction.concepts_for(code) & VALUE_CONCEPTS
+    concepts &= VALUE_CONCEPTS
     if not concepts:
         return []
     display = codeable_display(code)
@@ -347,7 +364,6 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
         status = data.get("status")
         if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
             continue
-        focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
         effective, effective_path, precision = _effective(data)
         if precision != "day":
             extraction.issue(
@@ -361,15 +377,18 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             "effective": effective,
             "date_precision": precision,
             "site": _site(extraction, item) if "bodySite" in data else None,
-            "focus": focus,
+            "focus": extraction.focus(data),
         }
-        facts.extend(_facts_for(extraction, item, "", data, common))
+        facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), common))
         components = data.get("component")
         if components is None:
             continue
         for position, component in enumerate(as_list(components)):
             if isinstance(component, dict):
-                facts.extend(_facts_for(extraction, item, f"component[{position}].", component, common))
+                code = clean_codeable(component.get("code"))
+                coded = code, extraction.concepts_for(code)
+                where = f"component[{position}]."
+                facts.extend(_facts_for(extraction, item, where, component, coded, common))
             else:
                 extraction.issue(item, f"component[{position}]", "not a JSON object; ignored")
     return facts

@@ -17,12 +17,10 @@ from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
 from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import (
-    as_list,
     clean_codeable,
     codeable_display,
     parse_date,
     period_date,
-    reference_of,
 )
 
 __all__ = ["OBSERVED_PROCEDURES", "observed_procedures"]
@@ -36,8 +34,8 @@ def observed_procedures(extraction: Extraction, items: list[Item]) -> list[Proce
     facts: list[ProcedureFact] = []
     for item in items:
         data = item.data
-        code = clean_codeable(data.get("code"))  # a malformed code is reported by the Observation reader
-        concepts = extraction.concepts_for(code) & OBSERVED_PROCEDURES if code is not None else frozenset()
+        code, concepts = extraction.observation_code(item)  # a malformed code is reported as a result's
+        concepts &= OBSERVED_PROCEDURES
         if not concepts or data.get("status") not in _FINAL or not extraction.belongs_to_patient(item):
             continue
         if data.get("valueBoolean") is False:
@@ -49,7 +47,7 @@ def observed_procedures(extraction: Extraction, items: list[Item]) -> list[Proce
             performed = period_date(data.get("effectivePeriod"), upper=True)
         body_site = clean_codeable(data.get("bodySite"))
         site = read_body_site(body_site, extraction.terminology)[0] if body_site is not None else None
-        focus = tuple(ref for ref in (reference_of(f) for f in as_list(data.get("focus"))) if ref is not None)
+        focus = extraction.focus(data)
         facts.append(
             ProcedureFact(
                 ref=item.ref,

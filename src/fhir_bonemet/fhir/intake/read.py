@@ -173,19 +173,12 @@ class ReadResult:
             self.issues.append(ReadIssue(f"{location}.entry", "Bundle.entry is not an array; skipped"))
             return
         for position, entry in enumerate(entries):
-            entry_location = f"{location}.entry[{position}]"
-            if not isinstance(entry, dict):
-                self.issues.append(ReadIssue(entry_location, "Bundle entry is not a JSON object; skipped"))
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                self._broken_entry(bundle, entry, f"{location}.entry[{position}]")
                 continue
-            resource = entry.get("resource")
-            if resource is None:
-                if bundle.get("type") in _DATA_BUNDLES:
-                    self.issues.append(ReadIssue(entry_location, "Bundle entry has no resource; skipped"))
-                continue  # a transaction-response or deleted-history entry carries no resource
-            search = entry.get("search")
-            mode = search.get("mode") if isinstance(search, dict) else None
-            kind = resource.get("resourceType") if isinstance(resource, dict) else None
-            resource_location = f"{entry_location}.resource" if isinstance(resource, dict) else entry_location
+            resource_location = f"{location}.entry[{position}].resource"
+            kind = resource.get("resourceType")
             if kind == "OperationOutcome":
                 # Server warnings about the search itself (or an error in place of data): not patient data,
                 # but the entries may be incomplete, and the reader of the cards should know.
@@ -193,10 +186,11 @@ class ReadResult:
                     ReadIssue(resource_location, "the server sent an OperationOutcome among the results")
                 )
                 continue
-            stray = isinstance(kind, str) and kind not in (searched, "Bundle") and mode != "include"
-            if searched is not None and stray:
-                message = f"a {kind} among the {searched} results; read as a {kind}"
-                self.issues.append(ReadIssue(resource_location, message))
+            if searched is not None and isinstance(kind, str) and kind not in (searched, "Bundle"):
+                search = entry.get("search")
+                if (search.get("mode") if isinstance(search, dict) else None) != "include":
+                    message = f"a {kind} among the {searched} results; read as a {kind}"
+                    self.issues.append(ReadIssue(resource_location, message))
             full_url = entry.get("fullUrl")
             self._add_one(
                 resource,
@@ -205,6 +199,16 @@ class ReadResult:
                 depth + 1,
                 searched,
             )
+
+    def _broken_entry(self, bundle: JsonDict, entry: object, location: str) -> None:
+        """An entry that is not an object, or whose resource is missing or not an object."""
+        if not isinstance(entry, dict):
+            self.issues.append(ReadIssue(location, "Bundle entry is not a JSON object; skipped"))
+        elif entry.get("resource") is not None:
+            self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
+        elif bundle.get("type") in _DATA_BUNDLES:
+            self.issues.append(ReadIssue(location, "Bundle entry has no resource; skipped"))
+        # else: a transaction-response or deleted-history entry carries no resource
 
 
 def _last_updated(resource: JsonDict) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import Quantity
 
 SCORE: Final = "{score}"
 
@@ -194,14 +195,9 @@ def _spelling(unit: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class Normalised:
-    value: float
-    unit: str
-
-
-def normalise(concept: str, value: float, unit: str | None) -> Normalised | str:
-    """The value in the concept's canonical unit, or a message saying why it cannot be used.
+def normalise(concept: str, value: float, unit: str | None) -> Quantity | str:
+    """The value in the concept's canonical unit (keeping ``unit`` as the reported one when it differs), or
+    a message saying why it cannot be used.
 
     The message names the unit and the concept, never the value.
     """
@@ -221,4 +217,4 @@ def normalise(concept: str, value: float, unit: str | None) -> Normalised | str:
         rule.maximum is not None and converted > rule.maximum
     ):
         return f"value outside the possible range of {concept}; value not used"
-    return Normalised(converted, rule.canonical)
+    return Quantity(converted, rule.canonical, unit if unit != rule.canonical else None)

@@ -105,6 +105,30 @@ class Terminology:
         for member in members:
             displays[member.concept].append(member.display)
         self._displays = {cid: tuple(texts) for cid, texts in displays.items()}
+        self._known = self._known_codings()
+
+    def _known_codings(self) -> dict[tuple[str, str], frozenset[str]]:
+        """The answer of :meth:`concepts_for_coding` for every code the ValueSets enumerate and every
+        ConceptMap source code, under each spelling of its system and as written or normalised.
+
+        Records carry these codes over and over; one dictionary lookup answers them on the hot path
+        instead of resolving the system alias, normalising the code and collecting ValueSet members.
+        Any other coding (a code family member, an unknown code, odd whitespace) is looked up as before.
+        """
+        spellings: dict[str, list[str]] = {}
+        for alias, canonical in self._index.systems.by_alias.items():
+            spellings.setdefault(canonical, []).append(alias)
+        written: dict[Key, set[str]] = {}
+        for key, members in self._index.exact.items():
+            written.setdefault(key, {key[1]}).update(m.code for m in members)
+        for key in self._maps:
+            written.setdefault(key, {key[1]})
+        known: dict[tuple[str, str], frozenset[str]] = {}
+        for (system, _), codes in written.items():
+            for alias in spellings.get(system, [system]):
+                for code in codes:
+                    known[(alias, code)] = self._lookup(alias, code)
+        return known
 
     @classmethod
     def load(cls, profiles_dir: Path | None = None, conceptmap_dirs: Sequence[Path] = ()) -> Terminology:
@@ -138,6 +162,13 @@ class Terminology:
         return self._index.systems.canonical(system)
 
     def concepts_for_coding(self, system: str | None, code: str | None) -> frozenset[str]:
+        if isinstance(system, str) and isinstance(code, str):
+            known = self._known.get((system, code))
+            if known is not None:
+                return known
+        return self._lookup(system, code)
+
+    def _lookup(self, system: str | None, code: str | None) -> frozenset[str]:
         key = self._key(system, code)
         if key is None:
             return _EMPTY
