@@ -8,7 +8,8 @@ Starts two servers on loopback, each its own process under uvicorn with the same
   ``{"cards": []}``: what any Python web service pays before it does anything useful.
 
 Then, for a typical chart (one example patient padded to ~22 resources) and a heavy one (~1,400 resources,
-~1 MB), both as ``patient-view`` with every prefetch key filled:
+~1 MB), both as ``patient-view`` with every prefetch key filled and, as an EHR sends them, a new
+``hookInstance`` in every request:
 
 * latency: interleaved rounds on one kept-alive connection each (service call, floor call, alternating
   which goes first), so load from other processes weighs on both alike; p50 and p99 in milliseconds;
