@@ -79,7 +79,9 @@ def parse_datetime(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     length = len(value)
-    if length <= 10:
+    # A partial or compact date ("2024", "2024-05", "20240501"): the calendar day's first moment.  A full
+    # date "YYYY-MM-DD" is read straight as that midnight (the same day date.fromisoformat would give).
+    if length < 10 or (length == 10 and (value[4] != "-" or value[7] != "-")):
         day = parse_date(value)
         return datetime(day.year, day.month, day.day) if day is not None else None
     try:
