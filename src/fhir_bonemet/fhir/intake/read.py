@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
@@ -30,9 +30,13 @@ _DATA_BUNDLES = frozenset({"searchset", "collection", "document"})
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One resource as read: its reference, its JSON, and where in the payload it was found."""
+class Item(NamedTuple):
+    """One resource as read: its reference, its JSON, and where in the payload it was found.
+
+    A named tuple rather than a frozen dataclass: the reader makes one per resource, thousands for a long
+    record, and a tuple is built in one step where a frozen dataclass sets each field through
+    ``object.__setattr__``.
+    """
 
     ref: str  # "Observation/abc"; for a resource without id: "Observation/#<location>"
     data: JsonDict
