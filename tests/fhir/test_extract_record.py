@@ -86,6 +86,14 @@ def test_procedures_with_site_date_and_status() -> None:
     assert c.SURGICAL_FIXATION in facts.procedures[0].concepts
 
 
+def test_a_review_recorded_as_an_observation_counts_only_when_final() -> None:
+    local = terminology().local_system
+    final = observation("rev", local, "surgical-review-done", "2025-02-03")
+    odd = observation("odd", local, "surgical-review-done", "2025-02-04", status=["final"])
+    facts = facts_of(final, odd)
+    assert [(p.ref, p.performed) for p in facts.procedures] == [("Observation/rev", date(2025, 2, 3))]
+
+
 def test_resources_of_another_patient_are_ignored_and_reported() -> None:
     stranger = {"reference": "http://ehr.example/fhir/Patient/other"}
     obs = observation("o1", LOINC, "718-7", **quantity(7, "g/dL"))

@@ -127,6 +127,13 @@ def test_search_outcome_entries_and_entries_without_resource_are_reported_not_us
     ]
 
 
+def test_a_bundle_type_that_is_not_a_string_is_no_data_type_and_raises_nothing() -> None:
+    bundle = {"resourceType": "Bundle", "type": ["searchset"], "entry": [{}, {"resource": _obs("o1")}]}
+    result = read_prefetch({"observations": bundle})
+    assert _refs(result, "Observation") == ["Observation/o1"]
+    assert result.issues == []
+
+
 def test_entries_of_another_type_than_the_search_asked_for_are_reported() -> None:
     procedure = {"resourceType": "Procedure", "id": "p1", "status": "completed"}
     medication = {"resourceType": "Medication", "id": "m1"}

@@ -36,7 +36,9 @@ def observed_procedures(extraction: Extraction, items: list[Item]) -> list[Proce
         data = item.data
         code, concepts = extraction.observation_code(item)  # a malformed code is reported as a result's
         concepts &= OBSERVED_PROCEDURES
-        if not concepts or data.get("status") not in _FINAL or not extraction.belongs_to_patient(item):
+        status = data.get("status")
+        final = isinstance(status, str) and status in _FINAL
+        if not concepts or not final or not extraction.belongs_to_patient(item):
             continue
         if data.get("valueBoolean") is False:
             continue  # "review done: no" records that it was not done

@@ -210,9 +210,14 @@ class ReadResult:
             self.issues.append(ReadIssue(location, "Bundle entry is not a JSON object; skipped"))
         elif entry.get("resource") is not None:
             self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
-        elif bundle.get("type") in _DATA_BUNDLES:
+        elif _is_data_bundle(bundle):
             self.issues.append(ReadIssue(location, "Bundle entry has no resource; skipped"))
         # else: a transaction-response or deleted-history entry carries no resource
+
+
+def _is_data_bundle(bundle: JsonDict) -> bool:
+    kind = bundle.get("type")
+    return isinstance(kind, str) and kind in _DATA_BUNDLES  # a malformed type (an array) is no data type
 
 
 def _last_updated(resource: JsonDict) -> str:
