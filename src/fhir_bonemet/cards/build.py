@@ -101,7 +101,6 @@ def clip(text: str, limit: int) -> str:
     return f"{cut}…"
 
 
-@lru_cache(maxsize=256)  # the links of the evidence sources: a few dozen static strings, asked about per card
 def _absolute(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
@@ -207,11 +206,10 @@ class _CardBuilder:
             "label": label,
             "topic": self.codes.local(category.value, self.codes.topics[category.value]),
         }
-        urls = [
-            self.sources[e].link for e in evidence if e in self.sources and _absolute(self.sources[e].link)
-        ]
-        if urls:
-            source["url"] = urls[0]
+        shown = (_evidence_link(src) for src in map(self.sources.get, evidence) if src is not None)
+        url = next((link[1] for link in shown if link is not None), None)
+        if url is not None:
+            source["url"] = url
         return source
 
     def _links(self, evidence: list[str]) -> list[dict[str, Any]]:
