@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,32 @@ __all__ = ["SqliteStore"]
 _SCHEMA = schema(row_number="INTEGER PRIMARY KEY AUTOINCREMENT", timestamp="TEXT")
 
 
+_OPEN_TIMEOUT = 10.0  # seconds a connection waits for another process's lock (sqlite3's busy timeout)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: autocommit; multi-statement writes open their own transaction.
+    return sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=_OPEN_TIMEOUT)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to the WAL journal, waiting for other processes that open it at the same moment.
+
+    Changing the journal mode needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy timeout, while another connection holds it (workers starting together on a fresh data
+    directory do): try again until the timeout.  Once one of them has switched, the others find it done.
+    """
+    give_up = time.monotonic() + _OPEN_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > give_up:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteStore(SqlStore):
     """SQLite file store.  One connection for writes (and most reads), guarded by a lock; a second one for
     the reads on a hook call's path, so that they never queue behind the background writers'
@@ -28,14 +55,13 @@ class SqliteStore(SqlStore):
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: autocommit; multi-statement writes open their own transaction.
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn = _connect(path)
+            _use_wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
             self._reader_lock = threading.Lock()
-            self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+            self._reader = _connect(path)
             self._reader.execute("PRAGMA query_only=ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from exc
