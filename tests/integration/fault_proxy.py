@@ -49,6 +49,7 @@ class FaultProxy:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.seen: list[tuple[str, str]] = []  # (method, path below the base)
+        self.arrived: list[float] = []  # time.monotonic() of each request in seen, in the same order
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{self._base_path}"
@@ -63,6 +64,7 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
             self.seen.clear()
+            self.arrived.clear()
 
     def close(self) -> None:
         self._server.shutdown()
@@ -71,6 +73,7 @@ class FaultProxy:
     def _take(self, method: str, path: str) -> Fault | None:
         with self._lock:
             self.seen.append((method, path))
+            self.arrived.append(time.monotonic())
             for fault in self._faults:
                 if (fault.method in (None, method)) and path.startswith(fault.path) and fault.count != 0:
                     if fault.probability < 1.0 and self._random.random() >= fault.probability:

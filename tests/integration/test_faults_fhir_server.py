@@ -281,15 +281,19 @@ def test_an_outbox_retry_against_a_dripping_server_ends_within_its_budget(
 def test_a_uniformly_slow_server_costs_one_round_trip_not_one_per_batch_of_keys(
     service: TestClient, proxy: FaultProxy
 ) -> None:
-    # Every request takes 1.2 s: fetched all at once the keys are read by 1.2 s; four at a time, the
-    # later ones would miss the 2 s deadline.
+    # Every request takes 1.2 s: fetched all at once, every key's request reaches the server within a
+    # moment of the first; four at a time, the later ones would wait 1.2 s for a free slot (and miss the
+    # 2 s deadline).  What is asserted is when the requests arrive, not when the upstream server finishes
+    # them: on a busy machine it may take longer than the 0.8 s left, which is not what is tested here.
     proxy.add(Fault("slow", method="GET", seconds=1.2))
     request = hook_request(proxy.base_url, "patient/*.read")
     request.pop("prefetch", None)
     body, elapsed = timed_hook(service, request)
     assert elapsed <= HOOK_DEADLINE + SLACK
-    assert READ_ISSUES_EXTENSION not in body.get("extension", {}), body.get("extension")
-    assert len([seen for seen in proxy.seen if seen[0] == "GET"]) >= 7
+    assert body["cards"]
+    gets = [at for (method, _), at in zip(proxy.seen, proxy.arrived, strict=True) if method == "GET"]
+    first_round = [at for at in gets if at - gets[0] < 0.6]
+    assert len(first_round) >= 7, f"{len(first_round)} of {len(gets)} requests sent at once"
 
 
 @pytest.mark.parametrize(
