@@ -30,7 +30,7 @@ from bench_service import SERVICE_PATH, chart
 
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
-from fhir_bonemet.web.workers import freeze_startup_heap
+from fhir_bonemet.web.workers import tune_garbage_collector
 
 SIZES = {"typical": 22, "heavy": 1400}
 
@@ -91,7 +91,7 @@ async def run(chart_name: str, calls: int, profile: bool) -> None:
     async with app.router.lifespan_context(app):
         for _ in range(20):  # warm-up: caches, first-use imports, the plan view written once
             await call()
-        freeze_startup_heap()  # as a served worker does
+        tune_garbage_collector()  # as a served worker does
         start, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
             await call()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from fhir_bonemet.cli.main import build_parser
+from fhir_bonemet.web.workers import SERVING_GC_THRESHOLDS, tune_garbage_collector
 
 
 def _free_port() -> int:
@@ -121,3 +123,14 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_a_served_worker_freezes_its_start_up_heap_and_raises_the_collector_thresholds() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == SERVING_GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
