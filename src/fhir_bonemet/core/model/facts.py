@@ -19,6 +19,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
+from fhir_bonemet.core.model.frozen_init import fast_init
+
 
 class SiteClass(StrEnum):
     """Skeletal site classes (docs/clinical-model.md#skeletal-site-classes); one lesion has exactly one."""
@@ -56,6 +58,7 @@ class Sex(StrEnum):
     UNKNOWN = "unknown"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BodySite:
     """Where on the skeleton a fact applies: a site class plus what the record said about it."""
@@ -71,6 +74,7 @@ class BodySite:
     levels: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BoneLesion:
     """One bone-metastasis site.  A Condition with three bodySites yields three lesions."""
@@ -85,6 +89,7 @@ class BoneLesion:
     index: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConditionFact:
     """A clinically relevant condition other than the bone metastasis itself."""
@@ -101,6 +106,7 @@ class ConditionFact:
     abatement: date | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Quantity:
     """A measured value already normalised to the concept's canonical unit (UCUM)."""
@@ -112,6 +118,7 @@ class Quantity:
     reported_unit: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ObservationFact:
     """One Observation (or one component of it) the rules care about.
@@ -136,6 +143,7 @@ class ObservationFact:
     date_precision: Literal["day", "month", "year"] = "day"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UnreadableValue:
     """A result of a concept the rules use whose value could not be interpreted (no unit, unknown unit,
@@ -151,6 +159,7 @@ class UnreadableValue:
     number: float | None = None  # the number received, when there was one (for the plausible-unit check)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Strength:
     """Amount of one ingredient in one unit of the product (mg per tablet, mcg/h per patch, mg/mL)."""
@@ -160,6 +169,7 @@ class Strength:
     unit: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DoseInstruction:
     """One dosage instruction, reduced to what dose arithmetic needs.
@@ -182,6 +192,7 @@ class DoseInstruction:
     unit_not_understood: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MedicationFact:
     """A medication from MedicationRequest, MedicationStatement or a draft order in the hook context."""
@@ -201,6 +212,7 @@ class MedicationFact:
     reason_concepts: frozenset[str] = frozenset()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ProcedureFact:
     """Radiotherapy, surgical fixation, vertebroplasty/kyphoplasty, dental examination, surgical review."""
@@ -215,6 +227,7 @@ class ProcedureFact:
     focus: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderFact:
     """A non-medication draft order (ServiceRequest, DeviceRequest, ...) from context.draftOrders."""
@@ -226,6 +239,7 @@ class OrderFact:
     display: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReadIssue:
     """Something the reader could not use.  Carries locations, never patient data."""
@@ -250,6 +264,7 @@ def _without_ids(text: str) -> str:
     return _URN_ID.sub(r"urn:\1:{id}", _TYPED_ID.sub(r"\1/{id}", text))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PatientFacts:
     """Everything the reasoning core knows about one patient, at one moment."""

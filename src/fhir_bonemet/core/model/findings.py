@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fhir_bonemet.core.model.facts import BodySite
+from fhir_bonemet.core.model.frozen_init import fast_init
 
 MAX_SUMMARY = 139  # CDS Hooks asks for card summaries under 140 characters
 
@@ -97,6 +98,7 @@ class Referral(StrEnum):
     ACUTE_ONCOLOGY = "acute-oncology"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UsedFact:
     """A piece of patient data a rule relied on, as it will be shown in the card."""
@@ -107,6 +109,7 @@ class UsedFact:
     when: str | None = None  # ISO date of the fact, when known
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MissingFact:
     """Data a rule wanted and did not have, and what the rule assumed instead (always the cautious side)."""
@@ -132,6 +135,7 @@ class OrderChange(StrEnum):
     REVIEW = "review"  # advice without a concrete change ("lowest effective dose"): no suggestion
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DoseChange:
     """The numbers of a dose change, worked out by the rule that proposes it (never parsed from text).
@@ -150,6 +154,7 @@ class DoseChange:
     reason: str = ""  # short clause for the draft's dosage text: "reduced for renal function"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderAction:
     """What a finding proposes to do with a draft order it concerns.
@@ -171,6 +176,7 @@ class OrderAction:
             raise ValueError(f"order change {self.change.value} needs its DoseChange")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str  # "R01", "P16", "EX-TIER", ...
@@ -200,6 +206,7 @@ class DomainStatus(StrEnum):
     AVOID = "avoid"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DomainAdvice:
     """One exercise domain (``ex-*`` code) for the whole patient, after every lesion's restrictions."""
@@ -210,6 +217,7 @@ class DomainAdvice:
     dose: str | None = None  # tier-specific prescription text for this domain
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LesionRisk:
     lesion_ref: str
@@ -222,6 +230,7 @@ class LesionRisk:
     missing: tuple[MissingFact, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ExercisePlan:
     """The exercise prescription: overall tier, per-lesion tiers and the domain matrix."""
@@ -237,6 +246,7 @@ class ExercisePlan:
     on_hold_reason: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """The whole answer of the core for one patient and one hook call."""
