@@ -80,7 +80,15 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text) if _MD_SPECIAL.search(text) else text
 
 
+# Whether any of _UNITS matches: most texts hold no UCUM code, and one scan for all of them costs less than
+# a substitution pass per pattern.  A text none of them matches comes out of the passes unchanged (each pass
+# changes only what it matches), so skipping them then gives the same text.
+_ANY_UNIT = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _UNITS))
+
+
 def readable_units(text: str) -> str:
+    if _ANY_UNIT.search(text) is None:
+        return text
     for pattern, replacement in _UNITS:
         text = pattern.sub(replacement, text)
     return text
