@@ -8,7 +8,7 @@ import importlib
 import inspect
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -109,6 +109,14 @@ def test_classes_it_does_not_cover_are_refused() -> None:
     for cls in (Mutable, NoSlots):
         with pytest.raises(TypeError, match="frozen=True, slots=True"):
             fast_init(cls)
+
+    @fast_init
+    @dataclass(frozen=True, slots=True)
+    class WithClassVar:  # a ClassVar is no field and no parameter: covered
+        LIMIT: ClassVar[int] = 3
+        value: int
+
+    assert WithClassVar(2).value == 2
     with pytest.raises(TypeError, match="InitVar"):
 
         @fast_init

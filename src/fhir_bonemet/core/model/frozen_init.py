@@ -15,6 +15,7 @@ Nothing else changes.  The signature (names, order, defaults, keyword-only field
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, TypeVar
 
 __all__ = ["fast_init"]
@@ -42,7 +43,11 @@ def fast_init(cls: type[_T]) -> type[_T]:
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__qualname__}: fast_init is for @dataclass(frozen=True, slots=True) classes")
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # checked above: a dataclass
-    if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+    # The dataclass's own __init__ takes the init fields and, besides them, only InitVar pseudo-fields.
+    taken = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    if taken != [f.name for f in fields if f.init and not f.kw_only] + [
+        f.name for f in fields if f.init and f.kw_only
+    ]:
         raise TypeError(f"{cls.__qualname__}: fast_init does not cover InitVar fields")
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     positional: list[str] = []
