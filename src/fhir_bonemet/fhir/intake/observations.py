@@ -310,13 +310,23 @@ def _flag(data: JsonDict) -> bool | None:
     return True  # a finding recorded without a value asserts the finding
 
 
+class _Taken(NamedTuple):
+    """What every fact of one Observation shares, its components' included."""
+
+    ref: str
+    effective: datetime | None
+    precision: Precision
+    site: BodySite | None
+    focus: tuple[str, ...]
+
+
 def _facts_for(
     extraction: Extraction,
     item: Item,
     path: str,
     data: JsonDict,
     coded: tuple[JsonDict | None, frozenset[str]],
-    common: dict[str, Any],
+    taken: _Taken,
 ) -> list[ObservationFact]:
     """The facts of one Observation or component whose ``code`` was read as ``coded`` (code, concepts)."""
     code, concepts = coded
@@ -332,23 +342,40 @@ def _facts_for(
     display = codeable_display(code)
     facts: list[ObservationFact] = []
     for concept in sorted(concepts):
+        quantity: Quantity | None = None
+        answer: str | None = None
+        flag: bool | None = None
         # A yes/no concept that may also be measured (fever: a temperature) is measured when it has a number.
         if concept in UNIT_RULES and (concept not in _FLAGS or "valueQuantity" in data):
-            quantity = _measured(extraction, item, path, concept, data, common["effective"])
-            if quantity is not None:
-                facts.append(ObservationFact(concept=concept, quantity=quantity, display=display, **common))
+            quantity = _measured(extraction, item, path, concept, data, taken.effective)
+            if quantity is None:
+                continue
         elif concept in _CODED:
             answer = _coded(extraction, concept, data)
-            if answer is not None:
-                facts.append(ObservationFact(concept=concept, code=answer, display=display, **common))
-            elif any(key.startswith("value") for key in data):
-                extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
+            if answer is None:
+                if any(key.startswith("value") for key in data):
+                    extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
+                continue
         else:
             flag = _flag(data)
-            if flag is not None:
-                facts.append(ObservationFact(concept=concept, flag=flag, display=display, **common))
-            elif data.get("dataAbsentReason") is None:
-                extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
+            if flag is None:
+                if data.get("dataAbsentReason") is None:
+                    extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
+                continue
+        facts.append(
+            ObservationFact(
+                ref=taken.ref,
+                concept=concept,
+                effective=taken.effective,
+                quantity=quantity,
+                code=answer,
+                flag=flag,
+                site=taken.site,
+                focus=taken.focus,
+                display=display,
+                date_precision=taken.precision,
+            )
+        )
     return facts
 
 
@@ -372,14 +399,14 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
                 f"date imprecise (to the {precision} only): read as its earliest day, so the result counts "
                 "as recent only if that day is",
             )
-        common: dict[str, Any] = {
-            "ref": item.ref,
-            "effective": effective,
-            "date_precision": precision,
-            "site": _site(extraction, item) if "bodySite" in data else None,
-            "focus": extraction.focus(data),
-        }
-        facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), common))
+        taken = _Taken(
+            item.ref,
+            effective,
+            precision,
+            _site(extraction, item) if "bodySite" in data else None,
+            extraction.focus(data),
+        )
+        facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), taken))
         components = data.get("component")
         if components is None:
             continue
@@ -388,7 +415,7 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
                 code = clean_codeable(component.get("code"))
                 coded = code, extraction.concepts_for(code)
                 where = f"component[{position}]."
-                facts.extend(_facts_for(extraction, item, where, component, coded, common))
+                facts.extend(_facts_for(extraction, item, where, component, coded, taken))
             else:
                 extraction.issue(item, f"component[{position}]", "not a JSON object; ignored")
     return facts
