@@ -45,9 +45,8 @@ def fast_init(cls: type[_T]) -> type[_T]:
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # checked above: a dataclass
     # The dataclass's own __init__ takes the init fields and, besides them, only InitVar pseudo-fields.
     taken = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-    if taken != [f.name for f in fields if f.init and not f.kw_only] + [
-        f.name for f in fields if f.init and f.kw_only
-    ]:
+    in_order = sorted((f for f in fields if f.init), key=lambda f: bool(f.kw_only))  # stable: keeps order
+    if taken != [f.name for f in in_order]:
         raise TypeError(f"{cls.__qualname__}: fast_init does not cover InitVar fields")
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     positional: list[str] = []
