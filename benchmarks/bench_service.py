@@ -105,25 +105,32 @@ def chart(resources: int) -> bytes:
     return json.dumps(body).encode()
 
 
-class HookRequests:
-    """The HTTP requests of one chart, each with a hookInstance of its own, as an EHR sends them.
+class NewInstances:
+    """``prefix`` + the chart's body, each time with a hookInstance of its own, as an EHR sends them.
 
     A repeated hookInstance would be a retry of one call, which the service answers from what it kept of
     the first (the same plan link, no new plan view to store): cheaper than the calls an EHR makes.  The
     new uuid has the length of the old one, so only those 36 bytes change."""
 
-    def __init__(self, path: str, body: bytes) -> None:
+    def __init__(self, body: bytes, prefix: bytes = b"") -> None:
         instance = json.loads(body)["hookInstance"].encode()
         if len(instance) != 36 or body.count(instance) != 1:
             raise ValueError("the chart's hookInstance must be one uuid, appearing once")
+        self._before, self._after = (prefix + body).split(instance)
+
+    def next(self) -> bytes:
+        return self._before + str(uuid.uuid4()).encode() + self._after
+
+
+class HookRequests(NewInstances):
+    """The HTTP requests of one chart, each with a hookInstance of its own."""
+
+    def __init__(self, path: str, body: bytes) -> None:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
-        self._before, self._after = (head.encode() + body).split(instance)
-
-    def next(self) -> bytes:
-        return self._before + str(uuid.uuid4()).encode() + self._after
+        super().__init__(body, head.encode())
 
 
 # --- load generation ------------------------------------------------------------------------------------

@@ -16,19 +16,17 @@ import argparse
 import asyncio
 import cProfile
 import io
-import json
 import os
 import pstats
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_service import SERVICE_PATH, chart
+from bench_service import SERVICE_PATH, NewInstances, chart
 
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
@@ -39,9 +37,8 @@ SIZES = {"typical": 22, "heavy": 1400}
 
 def asgi_call(app: Any, chart_body: bytes) -> Any:
     """A coroutine that posts the chart to the hook like uvicorn would, each time with a hookInstance of
-    its own (as an EHR does, see ``bench_service.HookRequests``), and checks the answer is 200."""
-    instance = json.loads(chart_body)["hookInstance"].encode()
-    before, after = chart_body.split(instance)
+    its own (as an EHR does, see ``bench_service.NewInstances``), and checks the answer is 200."""
+    bodies = NewInstances(chart_body)
     headers = [
         (b"host", b"127.0.0.1"),
         (b"content-type", b"application/json"),
@@ -63,7 +60,7 @@ def asgi_call(app: Any, chart_body: bytes) -> Any:
     }
 
     async def call() -> None:
-        body = before + str(uuid.uuid4()).encode() + after
+        body = bodies.next()
         delivered = False
         status: list[int] = []
 
