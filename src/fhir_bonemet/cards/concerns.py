@@ -199,7 +199,7 @@ def _without(concern: Concern, drop: Sequence[Finding]) -> Concern | None:
     if not drop:
         return concern
     kept = tuple(f for f in concern.findings if f not in drop)
-    return Concern(kept, concern.folded, concern.when_stable) if kept else None
+    return replace(concern, findings=kept) if kept else None
 
 
 def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Concern]:
