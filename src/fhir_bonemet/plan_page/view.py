@@ -162,16 +162,11 @@ def build_plan_view(
     sessions = codes.schedules["exercise"]
     reassess = codes.schedules["pain-reassessment"]
     used: dict[tuple[str, str, str | None, str | None], list[str]] = {}
-    # Findings share facts: each value is made readable once per view (a dozen regex passes each).
-    readable: dict[str, str] = {}
     for f in findings:
         for u in f.used:
             # The patient's own reference is the one identifier the view never keeps.
             ref = None if u.ref is not None and u.ref.startswith("Patient/") else u.ref
-            value = readable.get(u.value)
-            if value is None:
-                value = readable[u.value] = readable_units(u.value)
-            used.setdefault((u.label, value, ref, u.when), []).extend(f.rule_ids)
+            used.setdefault((u.label, readable_units(u.value), ref, u.when), []).extend(f.rule_ids)
     missing = _unique((m.what, m.consequence) for f in findings for m in f.missing)
     defaults = []
     for key in _unique(k for f in findings for k in f.defaults_used):
