@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import socket
@@ -10,12 +12,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import requests
 
 from fhir_bonemet.cli.main import build_parser
-from fhir_bonemet.web.workers import SERVING_GC_THRESHOLDS, tune_garbage_collector
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.web.workers import SERVING_GC_THRESHOLDS, serve, tune_garbage_collector
 
 
 def _free_port() -> int:
@@ -134,3 +138,39 @@ def test_a_served_worker_freezes_its_start_up_heap_and_raises_the_collector_thre
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+class _StopOnFirstStart(multiprocessing.context.SpawnProcess):
+    """A worker process that only sleeps (the service's worker target is not run), and whose first start is
+    followed at once by SIGTERM to the supervisor: a stop that arrives while the workers are starting.
+    Module-level, as a spawned child unpickles it by name."""
+
+    made: ClassVar[list[_StopOnFirstStart]] = []
+
+    def __init__(self, target: Any, args: Any, name: str) -> None:
+        super().__init__(target=time.sleep, args=(60,), name=name)
+        type(self).made.append(self)
+
+    def start(self) -> None:
+        super().start()
+        if sum(p.pid is not None for p in type(self).made) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+class _Context:
+    Process = _StopOnFirstStart
+
+
+@pytest.mark.timeout(40)
+def test_a_stop_during_start_up_stops_every_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without it, a worker started after SIGTERM never got it: it served on for its whole life and the
+    supervisor waited for it (a stopped replica that had to be killed)."""
+    _StopOnFirstStart.made.clear()
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: _Context)
+    started = time.monotonic()
+    code = serve(Settings(data_dir=tmp_path, auth_required=False), 3, lambda settings: None)  # type: ignore[arg-type,return-value]
+    assert time.monotonic() - started < 30, "the supervisor waited for a worker that was never stopped"
+    assert code == 0
+    workers = [p for p in _StopOnFirstStart.made if p.pid is not None]
+    assert workers, "no worker was started before the stop"
+    assert all(p.exitcode == -signal.SIGTERM for p in workers), [p.exitcode for p in workers]

@@ -171,7 +171,14 @@ def serve(settings: Settings, workers: int, app_factory: AppFactory) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for process in processes:
+            if stopping:
+                break  # asked to stop while starting: the rest are not started at all
             process.start()
+        processes[:] = [p for p in processes if p.pid is not None]
+        if stopping:
+            # A stop that came while a worker was being started missed that worker (it had no pid yet, or
+            # was started after the request): it would serve on, and this process wait for it, until killed.
+            stop(signal.SIGTERM, None)
         log.info("workers started", extra={"workers": workers, "pids": [p.pid for p in processes]})
         code = 0
         while processes:
