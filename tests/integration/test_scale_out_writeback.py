@@ -88,8 +88,15 @@ class Replica:
                 time.sleep(0.1)
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        """SIGKILL the supervisor, then wait for its orphaned workers to stop on their own (they notice within
+        a second): until then they still answer on the port, and a restart would take them for itself."""
+        process = self.process
+        workers = _children(process.pid)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def restart(self) -> None:
         self.process = self._start()
@@ -101,6 +108,14 @@ class Replica:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(10)  # reaped: a dropped Popen of a running process is a ResourceWarning
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:  # no /proc (not Linux): nothing to wait for
+        return []
 
 
 def _requests_for_patients(fhir_base: str) -> list[dict[str, Any]]:
