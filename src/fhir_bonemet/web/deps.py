@@ -29,6 +29,8 @@ __all__ = [
     "SettingsDep",
     "StateDep",
     "StoreDep",
+    "authenticated_client",
+    "get_state",
 ]
 
 

@@ -20,7 +20,7 @@ from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
 from fhir_bonemet.store.base import IssuedCard
-from fhir_bonemet.web.deps import CatalogueDep, ClientDep, StateDep, StoreDep
+from fhir_bonemet.web.deps import CatalogueDep, ClientDep, StoreDep, authenticated_client, get_state
 from fhir_bonemet.web.json_body import json_object
 from fhir_bonemet.web.json_response import FastJSONResponse
 from fhir_bonemet.web.logs import safe_hook_instance
@@ -54,9 +54,12 @@ async def discovery(catalogue: CatalogueDep, _client: ClientDep) -> JSONResponse
 
 
 @router.post("/cds-services/{service_id}")
-async def call_service(service_id: str, request: Request, state: StateDep, client: ClientDep) -> JSONResponse:
-    # The parts come from the one state object: resolving each as a dependency of its own cost FastAPI
-    # more per call than the reads.
+async def call_service(service_id: str, request: Request) -> JSONResponse:
+    # The state and the caller's identity are got here, in the order the dependencies would give them
+    # (the JWT is verified before anything else is looked at), rather than declared as dependencies:
+    # FastAPI's solving of them cost more per call than the work they do.
+    state = await get_state(request)
+    client = await authenticated_client(request, state)
     catalogue, settings, store = state.catalogue, state.settings, state.store
     _known_service(catalogue, service_id)
     _log_fields(request, service=service_id)
