@@ -374,6 +374,31 @@ class TestDispatch:
         client.post(PV, json=patient_view_body)
         assert all(deps.session is session and deps.store is store for _, _, deps in handler.calls)
 
+    def test_a_hook_url_answers_other_methods_with_405(self, client: TestClient) -> None:
+        response = client.get(PV)
+        assert_outcome(response, 405, "url")
+        assert response.headers["allow"] == "POST"
+
+    def test_a_hook_call_behind_a_proxy_prefix_is_answered(
+        self,
+        open_settings: Settings,
+        handler: RecordingHandler,
+        store: SqliteStore,
+        patient_view_body: dict[str, Any],
+    ) -> None:
+        client = TestClient(create_app(open_settings, handler=handler, store=store), root_path="/cds")
+        assert client.post(f"/cds{PV}", json=patient_view_body).json() == {"cards": []}
+        [(service, _, deps)] = handler.calls
+        assert service.id == "bonemet-patient-view"
+        assert deps.base_url == "http://testserver/cds"
+
+    def test_paths_below_a_hook_url_are_not_hook_calls(
+        self, client: TestClient, handler: RecordingHandler, patient_view_body: dict[str, Any]
+    ) -> None:
+        assert_outcome(client.post(f"{PV}/more", json=patient_view_body), 404, "url")
+        assert_outcome(client.post("/cds-services/", json=patient_view_body), 404, "url")
+        assert handler.calls == []
+
     def test_system_actions_are_sent(
         self, client: TestClient, handler: RecordingHandler, patient_view_body: dict[str, Any]
     ) -> None:

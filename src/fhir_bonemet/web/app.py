@@ -31,6 +31,7 @@ from fhir_bonemet.store.plan_views import PlanViews
 from fhir_bonemet.web.audit import IssuedCardWriter
 from fhir_bonemet.web.auth import JwtVerifier, StoreReplayCache
 from fhir_bonemet.web.deps import AppState
+from fhir_bonemet.web.hook_dispatch import ExceptionHandlers, HookCallDispatch
 from fhir_bonemet.web.middleware import (
     BodyLimitMiddleware,
     ErrorGuardMiddleware,
@@ -109,6 +110,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _outcome(400, tuple(problems) or (Problem("$this", "The request is invalid."),))
 
 
+# The error answers of every route; the hook calls' dispatch (web/hook_dispatch.py) maps with the same.
+_EXCEPTION_HANDLERS: ExceptionHandlers = {
+    RequestError: _request_error,
+    AuthenticationError: _authentication_error,
+    StoreError: _store_error,
+    StarletteHTTPException: _http_error,
+    RequestValidationError: _validation_error,
+}
+
+
 def create_app(
     settings: Settings,
     *,
@@ -158,12 +169,10 @@ def create_app(
     app.state.bonemet = state
     app.include_router(router)
     app.include_router(plan_router)
-    app.add_exception_handler(RequestError, _request_error)
-    app.add_exception_handler(AuthenticationError, _authentication_error)
-    app.add_exception_handler(StoreError, _store_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    for exception_class, handler_fn in _EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(exception_class, handler_fn)
     # Added innermost first; see web/middleware.py for the resulting order.
+    app.add_middleware(HookCallDispatch, handlers=_EXCEPTION_HANDLERS)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ErrorGuardMiddleware)
     origins = settings.effective_cors_origins

@@ -1,8 +1,9 @@
 """ASGI middleware: request log lines, the last-resort error guard, and the request body size limit.
 
 Stack, outermost first: :class:`RequestLogMiddleware` → CORS → :class:`ErrorGuardMiddleware` →
-:class:`BodyLimitMiddleware` → routes.  The guard sits inside CORS so that even a 500 can be read by a
-browser client; the log sits outside everything so that every answer, 413 and 500 included, is logged.
+:class:`BodyLimitMiddleware` → hook calls (:mod:`fhir_bonemet.web.hook_dispatch`) → routes.  The guard
+sits inside CORS so that even a 500 can be read by a browser client; the log sits outside everything so
+that every answer, 413 and 500 included, is logged.
 """
 
 from __future__ import annotations
