@@ -62,3 +62,17 @@ def test_a_configured_secret_wins(tmp_path: Path) -> None:
     settings = Settings(auth_required=False, data_dir=tmp_path, plan_link_secret=SecretStr("s" * 40))
     assert load_link_secret(settings) == b"s" * 40
     assert not (tmp_path / SECRET_FILE).exists()
+
+
+def test_links_already_issued_keep_their_meaning() -> None:
+    """The token, plan id and patient key of a fixed input, as issued links carry them: a change in how
+    they are computed would break every link (and every retried call's identical link) already out."""
+    signer = LinkSigner(b"k" * 40)
+    assert signer.patient_key("Patient/ä1") == "d089bfee7d905b382df9a7eaac6da99d"
+    assert signer.plan_id("hi-1", "Patient/ä1") == "1DXIN83iQYMMRyrkWOaxwHme"
+    token = (
+        "eyJleHAiOjEyMzQ1Njc4OTAsImlkIjoiYWJjIiwicGsiOiJkZWYiLCJ2IjoxfQ"
+        ".qBJxymNZsAYDhlGTc2rJKc4t2JPLgfiMwnSMPQiG_LA"
+    )
+    assert signer.sign(LinkClaims("abc", "def", 1234567890)) == token
+    assert signer.verify(token, datetime(2009, 2, 13, tzinfo=UTC)) == LinkClaims("abc", "def", 1234567890)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
+
 from fhir_bonemet.store.base import (
     FeedbackItem,
     IssuedCard,
@@ -206,9 +208,10 @@ class SqlStore(ABC):
                     hook,
                     hook_instance,
                     card.uuid,
-                    json.dumps(list(card.rule_ids)),
+                    # orjson: the audit is written for every answer, and json.dumps cost a third of it.
+                    orjson.dumps(card.rule_ids).decode(),
                     card.indicator,
-                    json.dumps(list(card.suggestion_uuids)),
+                    orjson.dumps(card.suggestion_uuids).decode(),
                     issued,
                 ),
             )
