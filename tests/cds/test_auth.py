@@ -34,8 +34,8 @@ from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings, TrustedIssuer
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
-from fhir_bonemet.web.auth import ReplayCache
-from fhir_bonemet.web.jwks import KeyResolver
+from fhir_bonemet.web.auth import JwtVerifier, ReplayCache
+from fhir_bonemet.web.jwks import KeyDownloadNeeded, KeyResolver
 
 PV = "/cds-services/bonemet-patient-view"
 PV_AUD = PUBLIC_BASE + PV
@@ -355,6 +355,41 @@ class TestKeyRotation:
         jwks_adapter.fail = True
         assert resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384")["kid"] == epic_signer.kid
         assert jwks_adapter.requested == [EPIC_JKU, EPIC_JKU]
+
+    def test_a_lookup_that_may_not_block_names_the_download_it_needs(
+        self, tmp_path: Path, jwks_session: requests.Session, jwks_adapter: JwksAdapter, epic_signer: Signer
+    ) -> None:
+        now = [1000.0]
+        settings = Settings(data_dir=tmp_path, trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))})
+        resolver = KeyResolver(settings, jwks_session, clock=lambda: now[0])
+        with pytest.raises(KeyDownloadNeeded):
+            resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384", may_download=False)
+        assert jwks_adapter.requested == []  # asked, not fetched
+        resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384")
+        cached = resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384", may_download=False)
+        assert cached["kid"] == epic_signer.kid
+        now[0] += settings.jwks_cache_ttl_seconds + 1  # aged past its TTL: a download is due again
+        with pytest.raises(KeyDownloadNeeded):
+            resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384", may_download=False)
+        assert jwks_adapter.requested == [EPIC_JKU]
+
+    def test_a_check_deferred_for_a_download_records_nothing(
+        self, tmp_path: Path, jwks_session: requests.Session, jwks_adapter: JwksAdapter, epic_signer: Signer
+    ) -> None:
+        # The deferred check runs again in a worker thread: had the first recorded the jti, the second
+        # would refuse the caller's one genuine token as a replay.
+        settings = Settings(
+            data_dir=tmp_path,
+            public_base_url=PUBLIC_BASE,
+            trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))},
+        )
+        verifier = JwtVerifier(settings, jwks_session)
+        token = epic_token(epic_signer)
+        with pytest.raises(KeyDownloadNeeded):
+            verifier.verify(token, PV_AUD, may_download=False)
+        assert verifier.verify(token, PV_AUD).issuer == EPIC_ISS
+        with pytest.raises(AuthenticationError, match="replayed"):
+            verifier.verify(token, PV_AUD, may_download=False)
 
     def test_no_key_set_at_all_is_a_rejection(
         self, tmp_path: Path, jwks_session: requests.Session, jwks_adapter: JwksAdapter

@@ -1,14 +1,18 @@
 """Verification of the CDS client's JWT (``Authorization: Bearer <JWT>``), per CDS Hooks 2.0.
 
-Checks, in order.  First everything that needs no key, so a forged or stale token never makes the service
+The checks.  First everything that needs no key, so a forged or stale token never makes the service
 fetch a JWK Set: a bearer token is present and at most :data:`MAX_TOKEN_BYTES`; header ``alg`` is in the
 configured allowlist (``none`` and HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is
 present; the signature has the size ``alg`` implies; ``aud`` equals the URL of the endpoint called, built
 from the configured public base URL (never from the ``Host`` header); ``exp``, ``iat`` and ``jti`` are
 present, the dates are JSON numbers and hold with a small leeway, and the token lives no longer than the
 replay cache remembers; ``iss`` is a trusted issuer; ``tenant`` is allowlisted when the issuer has a tenant
-list.  Then the key, from the issuer's configured JWK Set or an allowlisted ``jku``; the signature (and
-the claims again, now signed); last, ``jti`` was not seen before from that issuer.
+list.  Then the key, from the issuer's configured JWK Set or an allowlisted ``jku``; the signature, over
+the very header and claims checked before; last, ``jti`` was not seen before from that issuer.
+
+The check runs in the event loop when the key is at hand; one that must first download a JWK Set is
+deferred (:class:`~fhir_bonemet.web.jwks.KeyDownloadNeeded`, before anything is recorded) and run again
+in a worker thread (:func:`fhir_bonemet.web.deps.authenticated_client`).
 
 The replay cache lives in the store (:class:`StoreReplayCache`), so every process and host sharing one
 database refuses a token any of them accepted, and a restart forgets nothing.
@@ -20,6 +24,7 @@ Any failure raises :class:`AuthenticationError` whose message is for the log onl
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,15 +32,24 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import jwt
+import orjson
 import requests
 
 from fhir_bonemet.cds.protocol import ClientIdentity
 from fhir_bonemet.errors import AuthenticationError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
-from fhir_bonemet.web.jwks import KeyResolver
+from fhir_bonemet.web.jwks import Jwk, KeyDownloadNeeded, KeyResolver
 
-__all__ = ["MAX_TOKEN_BYTES", "ClientIdentity", "JwtVerifier", "ReplayCache", "Replays", "StoreReplayCache"]
+__all__ = [
+    "MAX_TOKEN_BYTES",
+    "ClientIdentity",
+    "JwtVerifier",
+    "KeyDownloadNeeded",
+    "ReplayCache",
+    "Replays",
+    "StoreReplayCache",
+]
 
 _REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 _NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
@@ -46,12 +60,24 @@ _PURGE_EVERY = 256
 # Raw signature sizes (RFC 7518 §3.4: ECDSA signatures are R || S, each the curve's coordinate size).
 _SIGNATURE_BYTES = {"ES256": 64, "ES384": 96, "ES512": 132, "EdDSA": 64}
 _MIN_RSA_SIGNATURE_BYTES = 256  # 2048-bit keys, the smallest RFC 7518 allows
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+# Validated without a key: the claims are those of the signed payload, whose signature is checked next.
+_UNSIGNED_CHECKS: Any = {  # PyJWT's Options TypedDict
+    "require": _REQUIRED_CLAIMS,
+    "strict_aud": False,
+    "verify_signature": False,
+    "verify_aud": True,
+    "verify_exp": True,
+    "verify_iat": True,
+    "verify_nbf": True,
+}
+_MAX_PREPARED_KEYS = 64
 
 
 def _check_signature_size(token: str, alg: str) -> None:
-    """Refuse a signature that cannot be a signature of ``alg`` (an empty one above all) unparsed."""
+    """Refuse a signature that cannot be a signature of ``alg`` (an empty one above all) unverified."""
     encoded = token.rsplit(".", 1)[-1]
-    if not encoded or not all(ch.isalnum() or ch in "-_" for ch in encoded):
+    if not _BASE64URL.fullmatch(encoded):
         raise AuthenticationError("signature missing or not base64url")
     size = len(encoded) * 3 // 4
     expected = _SIGNATURE_BYTES.get(alg)
@@ -122,14 +148,29 @@ class JwtVerifier:
         self._algorithms = frozenset(settings.jwt_algorithms)
         self._keys = KeyResolver(settings, session)
         self._replays: Replays = replay_cache or ReplayCache()
+        self._prepared_lock = threading.Lock()
+        self._prepared: dict[tuple[bytes, str], jwt.PyJWK] = {}
 
-    def verify(self, token: str, audience: str) -> ClientIdentity:
+    def verify(self, token: str, audience: str, *, may_download: bool = True) -> ClientIdentity:
+        """The caller's identity, or :class:`AuthenticationError`.  With ``may_download`` false, a key that
+        would have to be downloaded first raises :class:`KeyDownloadNeeded` instead (nothing is recorded
+        then): the caller can run the check again where blocking is fine."""
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthenticationError(f"JWT larger than {MAX_TOKEN_BYTES} bytes")
+        # The token is parsed once, its claims validated once, unsigned (aud, exp, iat, nbf and the
+        # required claims, by PyJWT); the signature is then checked over those very bytes with the
+        # issuer's key.  (Decoding it again with the key cost twice the parsing, and PyJWT checks every
+        # character of every segment in Python: most of a verification's time besides the cryptography.)
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise AuthenticationError(f"malformed JWT ({type(exc).__name__})") from exc
+            decoded = jwt.api_jwt.decode_complete(
+                token,
+                audience=audience,
+                leeway=self._settings.jwt_leeway_seconds,
+                options=_UNSIGNED_CHECKS,
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+            raise AuthenticationError(f"JWT rejected ({type(exc).__name__})") from exc
+        header, claims = decoded["header"], decoded["payload"]
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise AuthenticationError("alg not allowed")
@@ -142,40 +183,41 @@ class JwtVerifier:
         _check_signature_size(token, alg)
         # Everything that needs no key is checked before a key is looked up, so a forged or stale token
         # can never make the service download an issuer's JWK Set.
-        unverified = self._decode(token, None, alg, audience, None)
-        iss = unverified.get("iss")
+        iss = claims.get("iss")
         if not isinstance(iss, str) or not self._keys.is_trusted(iss):
             raise AuthenticationError("issuer not trusted")
-        self._check_claims(unverified, iss)
-        jku = header.get("jku")
-        jwk = self._keys.key_for(iss, kid, jku if isinstance(jku, str) else None, alg)
-        claims = self._decode(token, jwk, alg, audience, iss)
         self._check_claims(claims, iss)
+        jku = header.get("jku")
+        jwk = self._keys.key_for(
+            iss, kid, jku if isinstance(jku, str) else None, alg, may_download=may_download
+        )
+        signing_input, _, _ = token.rpartition(".")
+        self._check_signature(signing_input.encode("ascii"), decoded["signature"], jwk, alg)
         return self._accept(claims, iss)
 
-    def _decode(
-        self, token: str, jwk: dict[str, Any] | None, alg: str, audience: str, iss: str | None
-    ) -> dict[str, Any]:
-        """The claims, with aud/exp/iat/nbf validated; the signature too unless ``jwk`` is None."""
-        options: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": False}  # PyJWT's Options TypedDict
-        if jwk is None:
-            options.update(
-                verify_signature=False, verify_aud=True, verify_exp=True, verify_iat=True, verify_nbf=True
-            )
+    def _check_signature(self, signing_input: bytes, signature: bytes, jwk: Jwk, alg: str) -> None:
+        """The signature is ``jwk``'s over ``signing_input`` under ``alg`` (the header's, allowlisted)."""
         try:
-            key: Any = "" if jwk is None else jwt.PyJWK(jwk, algorithm=alg)  # "" : not used unverified
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[alg],
-                audience=audience,
-                issuer=iss,
-                leeway=self._settings.jwt_leeway_seconds,
-                options=options,
-            )
-            return claims
-        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+            key = self._prepared_key(jwk, alg)
+            valid = key.Algorithm.verify(signing_input, key.key, signature)
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise AuthenticationError(f"JWT rejected ({type(exc).__name__})") from exc
+        if not valid:
+            raise AuthenticationError("JWT rejected (InvalidSignatureError)")
+
+    def _prepared_key(self, jwk: Jwk, alg: str) -> jwt.PyJWK:
+        # A key object made from a JWK is kept: making it (an EC point from its coordinates) cost as much
+        # as checking a signature with it.  Keyed by the JWK's content, so a rotated key is a new entry.
+        cache_key = (orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS), alg)
+        with self._prepared_lock:
+            key = self._prepared.get(cache_key)
+        if key is None:
+            key = jwt.PyJWK(dict(jwk), algorithm=alg)
+            with self._prepared_lock:
+                if len(self._prepared) >= _MAX_PREPARED_KEYS:
+                    self._prepared.clear()
+                self._prepared[cache_key] = key
+        return key
 
     def _check_claims(self, claims: dict[str, Any], iss: str) -> None:
         for name in _NUMERIC_DATE_CLAIMS:

@@ -16,7 +16,7 @@ from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store
 from fhir_bonemet.store.plan_views import PlanViews
 from fhir_bonemet.web.audit import IssuedCardWriter
-from fhir_bonemet.web.auth import JwtVerifier
+from fhir_bonemet.web.auth import JwtVerifier, KeyDownloadNeeded
 
 __all__ = [
     "AppState",
@@ -94,20 +94,27 @@ def endpoint_path(request: Request) -> str:
 
 
 async def authenticated_client(request: Request, state: StateDep) -> ClientIdentity | None:
-    """Verify the caller's JWT; None when verification is off.  The verification runs in a worker thread,
-    since fetching an allowlisted ``jku`` may block; without verification there is nothing to hand off."""
+    """Verify the caller's JWT; None when verification is off.
+
+    Verified here, in the event loop, when the issuer's key is at hand (configured, or downloaded and still
+    fresh): the usual case, where a hand-off to a worker thread and back cost more than the check and its
+    replay record in the store.  Only a check that must first download a JWK Set (an allowlisted ``jku``)
+    runs in a worker thread, so a slow key server never holds up the loop."""
     if state.verifier is None:
         return None
-    return await run_in_threadpool(_verified_client, request, state)
+    try:
+        return _verified_client(request, state, may_download=False)
+    except KeyDownloadNeeded:
+        return await run_in_threadpool(_verified_client, request, state, may_download=True)
 
 
-def _verified_client(request: Request, state: AppState) -> ClientIdentity:
+def _verified_client(request: Request, state: AppState, *, may_download: bool) -> ClientIdentity:
     assert state.verifier is not None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("no bearer token")
     audience = f"{state.settings.public_base_url}{endpoint_path(request)}"
-    return state.verifier.verify(token.strip(), audience)
+    return state.verifier.verify(token.strip(), audience, may_download=may_download)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -30,7 +30,7 @@ import requests
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError
 from fhir_bonemet.settings import Settings, TrustedIssuer
 
-__all__ = ["KeyResolver"]
+__all__ = ["Jwk", "KeyDownloadNeeded", "KeyResolver"]
 
 log = logging.getLogger("fhir_bonemet.auth")
 
@@ -39,6 +39,11 @@ _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _KTY = {"ES": "EC", "RS": "RSA", "PS": "RSA", "Ed": "OKP"}
 
 Jwk = dict[str, Any]
+
+
+class KeyDownloadNeeded(Exception):
+    """The key can be known only after downloading a JWK Set (asked with ``may_download`` false)."""
+
 
 _INFLIGHT_WAIT_SECONDS = 0.25
 _MAX_JWKS_BYTES = 256 * 1024
@@ -116,8 +121,12 @@ class KeyResolver:
     def is_trusted(self, iss: str) -> bool:
         return iss in self._issuers
 
-    def key_for(self, iss: str, kid: str, jku: str | None, alg: str) -> Jwk:
-        """The JWK that must have signed a token from ``iss`` with header ``kid``/``jku``/``alg``."""
+    def key_for(self, iss: str, kid: str, jku: str | None, alg: str, *, may_download: bool = True) -> Jwk:
+        """The JWK that must have signed a token from ``iss`` with header ``kid``/``jku``/``alg``.
+
+        With ``may_download`` false, :class:`KeyDownloadNeeded` is raised where the answer would wait for a
+        download (the key set is not cached, has aged past its TTL, or lacks a new kid that may be
+        fetched now): the caller runs this again where it may block."""
         jwk = self._static.get(iss, {}).get(kid)
         if jwk is None:
             allowed = self._issuers[iss].jku
@@ -125,7 +134,7 @@ class KeyResolver:
                 raise AuthenticationError("jku is not allowlisted for this issuer")
             # Without a jku header, the issuer's allowlisted JWK Set URLs are its out-of-band key source.
             for url in (jku,) if jku is not None else allowed:
-                jwk = self._from_jku(url, kid)
+                jwk = self._from_jku(url, kid, may_download)
                 if jwk is not None:
                     break
         if jwk is None:
@@ -133,11 +142,13 @@ class KeyResolver:
         _check_key_matches(jwk, alg)
         return jwk
 
-    def _from_jku(self, jku: str, kid: str) -> Jwk | None:
+    def _from_jku(self, jku: str, kid: str, may_download: bool = True) -> Jwk | None:
         with self._states_lock:
             state = self._states.setdefault(jku, _UrlState())
         if not self._download_due(state, kid):
             return state.key(kid)
+        if not may_download:
+            raise KeyDownloadNeeded(jku)
         asked = self._clock()
         if not state.flight.acquire(timeout=_INFLIGHT_WAIT_SECONDS):
             return state.key(kid)  # another thread is downloading this URL; do not queue behind it
