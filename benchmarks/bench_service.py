@@ -21,7 +21,9 @@ Ratios are service ÷ floor.  The load generator is plain asyncio speaking HTTP/
 dependency, and cheap enough that it does not starve the servers on a small machine).  It prints numbers;
 it is not a timed test.
 
-    .venv/bin/python benchmarks/bench_service.py [--workers 1] [--compare-workers 2] [--seconds 4]
+``--auth`` has the service verify a signed JWT on every call, as in production (the floor verifies none).
+
+    .venv/bin/python benchmarks/bench_service.py [--workers 1] [--compare-workers 2] [--seconds 4] [--auth]
 """
 
 from __future__ import annotations
@@ -123,14 +125,66 @@ class NewInstances:
 
 
 class HookRequests(NewInstances):
-    """The HTTP requests of one chart, each with a hookInstance of its own."""
+    """The HTTP requests of one chart, each with a hookInstance of its own, and with a JWT of its own when
+    ``tokens`` are given (a CDS client signs one per call: each ``jti`` is accepted once)."""
 
-    def __init__(self, path: str, body: bytes) -> None:
+    def __init__(self, path: str, body: bytes, tokens: Tokens | None = None) -> None:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Content-Length: {len(body)}\r\n"
         )
-        super().__init__(body, head.encode())
+        super().__init__(
+            body, head.encode() + (b"Authorization: Bearer {token}\r\n" if tokens else b"") + b"\r\n"
+        )
+        self._tokens = tokens
+
+    def next(self) -> bytes:
+        request = super().next()
+        if self._tokens is None:
+            return request
+        return request.replace(b"{token}", self._tokens.next().encode(), 1)
+
+
+class Tokens:
+    """JWTs shaped like the CDS Hooks Sandbox's (ES384, a kid, a fresh jti each), signed ahead of the
+    calls so that signing does not load the machine while the servers are measured."""
+
+    ISSUER = "https://bench-ehr.example"
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from jwt.algorithms import ECAlgorithm
+
+        self._key = ec.generate_private_key(ec.SECP384R1())
+        public = json.loads(ECAlgorithm.to_jwk(self._key.public_key()))
+        self.jwks = {"keys": [{**public, "kid": "bench-1", "use": "sig", "alg": "ES384"}]}
+        self._audience = ""
+        self._signed: list[str] = []
+
+    def sign_ahead(self, audience: str, count: int) -> None:
+        import jwt
+
+        self._audience = audience
+        now = int(time.time())
+        claims = {"iss": self.ISSUER, "aud": audience, "iat": now, "exp": now + 600}
+        self._signed = [
+            jwt.encode({**claims, "jti": str(uuid.uuid4())}, self._key, "ES384", headers={"kid": "bench-1"})
+            for _ in range(count)
+        ]
+
+    def next(self) -> str:
+        if not self._signed:  # more calls than foreseen: sign on the spot (counted against the client)
+            self.sign_ahead(self._audience, 100)
+        return self._signed.pop()
+
+    def service_env(self, port: int, directory: str) -> dict[str, str]:
+        """What the service needs to verify these tokens: its public URL (the audience) and the issuer."""
+        issuers = Path(directory) / "trusted-issuers.json"
+        issuers.write_text(json.dumps({self.ISSUER: {"jwks": self.jwks}}))
+        return {
+            "BONEMET_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "BONEMET_TRUSTED_ISSUERS_FILE": str(issuers),
+        }
 
 
 # --- load generation ------------------------------------------------------------------------------------
@@ -294,9 +348,9 @@ def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[Serv
             process.wait()
 
 
-def service_command(port: int, workers: int) -> list[str]:
+def service_command(port: int, workers: int, auth: bool = False) -> list[str]:
     return [
-        *(sys.executable, "-m", "fhir_bonemet", "serve", "--no-auth"),
+        *(sys.executable, "-m", "fhir_bonemet", "serve", *(() if auth else ("--no-auth",))),
         *("--port", str(port), "--workers", str(workers)),
     ]
 
@@ -310,9 +364,18 @@ def _p(values: list[float], q: float) -> float:
 
 
 def measure_chart(
-    label: str, payload: bytes, service: Server, floor: Server, rounds: int, seconds: float
+    label: str,
+    payload: bytes,
+    service: Server,
+    floor: Server,
+    rounds: int,
+    seconds: float,
+    tokens: Tokens | None = None,
 ) -> dict[str, Any]:
-    service_request, floor_request = HookRequests(SERVICE_PATH, payload), HookRequests(FLOOR_PATH, payload)
+    if tokens is not None:  # enough for the rounds and two throughput runs at up to ~800 requests/s
+        tokens.sign_ahead(f"http://127.0.0.1:{service.port}{SERVICE_PATH}", rounds + 10 + int(1600 * seconds))
+    service_request = HookRequests(SERVICE_PATH, payload, tokens)
+    floor_request = HookRequests(FLOOR_PATH, payload)
     cpu_service, cpu_floor = _cpu_seconds(service.process.pid), _cpu_seconds(floor.process.pid)
     ours, bare = asyncio.run(
         interleaved((service.port, service_request), (floor.port, floor_request), rounds)
@@ -354,6 +417,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each throughput run")
     parser.add_argument("--typical", type=int, default=22, help="resources in the typical chart")
     parser.add_argument("--heavy", type=int, default=1400, help="resources in the heavy chart")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="verify a JWT on every call, as in production (ES384, like the CDS Hooks Sandbox); the floor "
+        "verifies nothing",
+    )
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
@@ -369,23 +438,34 @@ def main() -> None:
         floor_port, service_port = _free_port(), _free_port()
         floor_command = [sys.executable, __file__, "--floor-server", str(floor_port)]
         workers = args.workers
+        tokens = Tokens() if args.auth else None
+        service_env = {**env, **(tokens.service_env(service_port, data_dir) if tokens else {})}
         print(
-            f"patient-view, full prefetch, {SCENARIO} padded; service with {workers} worker(s) vs a "
-            f"parse-only FastAPI floor; {os.cpu_count()} CPUs",
+            f"patient-view, full prefetch, {SCENARIO} padded; service with {workers} worker(s)"
+            f"{', a signed JWT verified on every call' if tokens else ''} vs a parse-only FastAPI floor; "
+            f"{os.cpu_count()} CPUs",
             flush=True,
         )
         with (
             running(floor_command, floor_port, env) as floor,
-            running(service_command(service_port, args.workers), service_port, env) as service,
+            running(
+                service_command(service_port, args.workers, args.auth), service_port, service_env
+            ) as service,
         ):
             results = [
-                measure_chart(label, body, service, floor, rounds, args.seconds)
+                measure_chart(label, body, service, floor, rounds, args.seconds, tokens)
                 for label, body, rounds in charts
             ]
         if args.compare_workers:
-            typical = HookRequests(SERVICE_PATH, charts[0][1])
             port = _free_port()
-            with running(service_command(port, args.compare_workers), port, env) as scaled:
+            if tokens is not None:
+                tokens.sign_ahead(
+                    f"http://127.0.0.1:{port}{SERVICE_PATH}", int(1600 * (3 * args.seconds + 1))
+                )
+            typical = HookRequests(SERVICE_PATH, charts[0][1], tokens)
+            scaled_env = {**env, **(tokens.service_env(port, data_dir) if tokens else {})}
+            command = service_command(port, args.compare_workers, args.auth)
+            with running(command, port, scaled_env) as scaled:
                 asyncio.run(throughput(scaled.port, typical, 1.0))  # warm every worker
                 rps = max(asyncio.run(throughput(scaled.port, typical, args.seconds)) for _ in range(2))
             one = results[0]["rps"][0]
