@@ -131,3 +131,19 @@ def test_formatter_writes_message_extras_and_only_the_class_of_an_exception() ->
     assert line["error_type"] == "RuntimeError"
     assert line["error_at"].endswith(f"test_logging.py:{line['error_at'].rsplit(':', 1)[1]}")
     assert "1288992" not in json.dumps(line)
+
+
+def test_every_value_becomes_a_json_line() -> None:
+    """Whatever a log call carries, the line is JSON: non-JSON values as text, and values the fast
+    encoder refuses (an integer beyond 64 bits, a non-string key) by the slower one."""
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque"
+
+    record = logging.LogRecord("fhir_bonemet.x", logging.INFO, __file__, 1, "event", None, None)
+    record.__dict__.update({"huge": 2**80, "keys": {1: "a"}, "thing": Opaque(), "text": "Zürich"})
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["huge"], line["keys"]) == (2**80, {"1": "a"})
+    assert (line["thing"], line["text"]) == ("opaque", "Zürich")
+    assert (line["event"], line["level"]) == ("event", "INFO")

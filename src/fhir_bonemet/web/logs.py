@@ -17,6 +17,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 __all__ = ["JsonFormatter", "configure_logging", "safe_hook_instance"]
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -54,7 +56,11 @@ class JsonFormatter(logging.Formatter):
             frames = traceback.extract_tb(tb) if tb is not None else []
             if frames:
                 entry["error_at"] = f"{frames[-1].filename}:{frames[-1].lineno}"
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            # orjson: two lines per hook call, and json.dumps cost half of writing one.
+            return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson cannot write (an integer beyond 64 bits): the slower, total way
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO") -> None:
