@@ -70,7 +70,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_reasoning.py
 	$(BIN)/python benchmarks/bench_hook.py
 	$(BIN)/python benchmarks/card_signal.py --quiet
-	$(BIN)/python benchmarks/bench_service.py --compare-workers 2
+	$(BIN)/python benchmarks/bench_service.py --compare-workers 2 --healthchain
 
 clean:
 	rm -rf $(VENV) var tests/fhir_server/node_modules tests/corpus/node_modules tests/browser/node_modules \

@@ -407,6 +407,49 @@ def measure_chart(
     return result
 
 
+# --- HealthChain ---------------------------------------------------------------------------------------
+
+HEALTHCHAIN_VENV = Path(__file__).parent / ".healthchain-venv"
+HEALTHCHAIN_PATH = "/cds/cds-services/bonemet-patient-view"
+
+
+def healthchain_python() -> Path:
+    """The interpreter of an environment with HealthChain 0.16.1 (it pins an older FastAPI than this
+    project, so it cannot share the project's), made on first use."""
+    python = HEALTHCHAIN_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing HealthChain 0.16.1 into {HEALTHCHAIN_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(HEALTHCHAIN_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "healthchain==0.16.1"], check=True)
+    return python
+
+
+def compare_healthchain(
+    service: Server, charts: list[tuple[str, bytes, int]], env: dict[str, str], tokens: Tokens | None
+) -> None:
+    """Interleaved rounds, the service against HealthChain, on each chart: p50 and how many times faster."""
+    port = _free_port()
+    command = [str(healthchain_python()), str(Path(__file__).parent / "healthchain_server.py"), str(port)]
+    with running(command, port, env) as healthchain:
+        for label, body, rounds in charts:
+            rounds = rounds if label == "typical" else max(10, rounds // 3)
+            if tokens is not None:
+                tokens.sign_ahead(f"http://127.0.0.1:{service.port}{SERVICE_PATH}", rounds + 10)
+            ours, theirs = asyncio.run(
+                interleaved(
+                    (service.port, HookRequests(SERVICE_PATH, body, tokens)),
+                    (healthchain.port, HookRequests(HEALTHCHAIN_PATH, body)),
+                    rounds,
+                )
+            )
+            print(
+                f"{label:<8} vs HealthChain 0.16.1 (typed prefetch, no logic) | p50 {_p(ours, 0.5):7.2f} ms "
+                f"vs {_p(theirs, 0.5):7.2f} (x{_p(theirs, 0.5) / _p(ours, 0.5):4.1f} faster) | p99 "
+                f"{_p(ours, 0.99):7.2f} vs {_p(theirs, 0.99):7.2f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workers", type=int, default=1, help="service workers for the comparison")
@@ -422,6 +465,12 @@ def main() -> None:
         action="store_true",
         help="verify a JWT on every call, as in production (ES384, like the CDS Hooks Sandbox); the floor "
         "verifies nothing",
+    )
+    parser.add_argument(
+        "--healthchain",
+        action="store_true",
+        help="also time the service against a HealthChain 0.16.1 service (benchmarks/healthchain_server.py), "
+        f"installed on first use into {HEALTHCHAIN_VENV.relative_to(Path(__file__).parent.parent)}",
     )
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -456,6 +505,8 @@ def main() -> None:
                 measure_chart(label, body, service, floor, rounds, args.seconds, tokens)
                 for label, body, rounds in charts
             ]
+            if args.healthchain:
+                compare_healthchain(service, charts, env, tokens)
         if args.compare_workers:
             port = _free_port()
             if tokens is not None:
