@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fhir_bonemet.web.routes import call_service
+from fhir_bonemet.web.routes import call_service, release_held
 
 __all__ = ["ExceptionHandlers", "HookCallDispatch", "hook_service_id"]
 
@@ -61,13 +61,19 @@ class HookCallDispatch:
             return
         request = Request(scope, receive)
         try:
-            response: Response = await call_service(service_id, request)
-        except Exception as exc:
-            handler = self._handler_for(exc)
-            if handler is None:
-                raise  # to the error guard, as an exception no handler maps
-            response = await handler(request, exc)
-        await response(scope, receive, send)
+            try:
+                response: Response = await call_service(service_id, request)
+            except Exception as exc:
+                handler = self._handler_for(exc)
+                if handler is None:
+                    raise  # to the error guard, as an exception no handler maps
+                response = await handler(request, exc)
+            await response(scope, receive, send)
+        finally:
+            # The parsed request is freed now that the answer is out, not before it (see hold_until_sent);
+            # and here, not when the server drops the scope (a kept-alive connection keeps it until its
+            # next request, which would then pay for it).
+            release_held(scope)
 
     def _handler_for(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
         # The most specific registered class wins, as in Starlette's own lookup.
