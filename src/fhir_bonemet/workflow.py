@@ -177,6 +177,8 @@ class Workflow:
         # Read issues travel even without cards: an empty answer must not pass for "nothing to say" when
         # data could not be read.
         extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues else None
+        if deps.hold is not None:  # freed after the answer is sent (freeing a large chart's takes ms)
+            deps.hold((prefetch, resources, facts, assessment))
         return WireResponse(cards=cards, extension=extension)
 
     def _careplan(

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from typing import Any
 
 import pytest
 from cds_helpers import RecordingHandler
 
+from fhir_bonemet.cli.examples_runner import prefetched_request
+from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
@@ -42,13 +46,9 @@ def test_websockets_pass_through() -> None:
     assert hook_service_id({"type": "websocket", "path": "/cds-services/svc"}) is None
 
 
-def test_the_parsed_request_is_freed_after_the_answer_is_sent_not_before(
-    open_settings: Settings, store: SqliteStore, patient_view_body: dict[str, Any]
-) -> None:
-    """Freeing a large parsed prefetch costs milliseconds: the answer goes out first.  And nothing of the
-    call stays behind in the connection's scope (a kept-alive connection keeps it until its next request)."""
-    app = create_app(open_settings, handler=RecordingHandler(), store=store)
-    raw = json.dumps(patient_view_body).encode()
+def _held_while_sending(app: Any, body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """What the call held while its answer was sent, and its scope's state afterwards."""
+    raw = json.dumps(body).encode()
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -74,5 +74,26 @@ def test_the_parsed_request_is_freed_after_the_answer_is_sent_not_before(
             held_while_sending.extend(scope["state"].get(HELD_KEY, []))
 
     asyncio.run(app(scope, receive, send))
-    assert held_while_sending == [patient_view_body]
-    assert HELD_KEY not in scope["state"]
+    return held_while_sending, scope["state"]
+
+
+def test_the_parsed_request_is_freed_after_the_answer_is_sent_not_before(
+    open_settings: Settings, store: SqliteStore, patient_view_body: dict[str, Any]
+) -> None:
+    """Freeing a large parsed prefetch costs milliseconds: the answer goes out first.  And nothing of the
+    call stays behind in the connection's scope (a kept-alive connection keeps it until its next request)."""
+    app = create_app(open_settings, handler=RecordingHandler(), store=store)
+    held, state = _held_while_sending(app, patient_view_body)
+    assert held == [patient_view_body]
+    assert HELD_KEY not in state
+
+
+def test_the_workflow_data_is_freed_after_the_answer_too(open_settings: Settings) -> None:
+    app = build_app(open_settings)
+    chart = prefetched_request("thoracic-spine-sins14", today=date.today())
+    held, state = _held_while_sending(app, chart)
+    body, (_, _, facts, assessment) = held
+    assert body["hook"] == "patient-view"
+    assert isinstance(facts, PatientFacts)
+    assert assessment.in_population
+    assert HELD_KEY not in state

@@ -22,6 +22,7 @@ layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +61,10 @@ class HookDeps:
     base_url: str | None = None
     # Where plan views go (written in the background); None: no plan links.
     plan_views: PlanViews | None = None
+    # Keeps what it is given alive until the answer has been sent: the handler's big intermediate data (the
+    # read resources, the facts) would otherwise be freed before the answer goes out, and freeing the
+    # data of a large chart takes milliseconds.  None: nothing to keep (freed as usual).
+    hold: Callable[[object], None] | None = None
 
 
 class HookHandler(Protocol):

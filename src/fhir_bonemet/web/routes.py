@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -99,7 +100,15 @@ async def call_service(service_id: str, request: Request) -> JSONResponse:
     _log_fields(request, hook=hook)
     cds_request = parse_request(body, CONTEXT_MODELS[hook])
     base_url = settings.public_base_url or str(request.base_url).rstrip("/")
-    deps = HookDeps(settings, store, state.session, client, base_url=base_url, plan_views=state.plan_views)
+    deps = HookDeps(
+        settings,
+        store,
+        state.session,
+        client,
+        base_url=base_url,
+        plan_views=state.plan_views,
+        hold=partial(hold_until_sent, request),
+    )
     if settings.writeback_mode == "write" or fetch_needed(
         service.prefetch or {}, cds_request.prefetch, cds_request.fhirServer
     ):
