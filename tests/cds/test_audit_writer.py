@@ -12,14 +12,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from fhir_bonemet.cli.examples_runner import prefetched_request
-from fhir_bonemet.store.base import IssuedCard, StoreError
+from fhir_bonemet.store.base import IssuedCall, IssuedCard, StoreError
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.audit import IssuedCardWriter
 
@@ -50,19 +50,21 @@ def test_flush_waits_until_what_was_queued_is_written(tmp_path: Path) -> None:
     store.close()
 
 
+class _RefusesHook(SqliteStore):
+    """A store that refuses, every time, any write holding the answer of one hook instance."""
+
+    refused = "hook-1"
+
+    def record_issued_batch(self, calls: Sequence[IssuedCall]) -> None:
+        if any(call.hook_instance == self.refused for call in calls):
+            raise StoreError("SQLite store: OperationalError: disk I/O error")
+        super().record_issued_batch(calls)
+
+
 def test_a_store_failure_is_logged_without_patient_data_and_the_writer_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class FailsOnce(SqliteStore):
-        failed = False
-
-        def record_issued_cards(self, *args: Any, **kwargs: Any) -> None:
-            if not self.failed:
-                self.failed = True
-                raise StoreError("SQLite store: OperationalError: disk I/O error")
-            super().record_issued_cards(*args, **kwargs)
-
-    store = FailsOnce(tmp_path / "audit.sqlite3")
+    store = _RefusesHook(tmp_path / "audit.sqlite3")
     writer = IssuedCardWriter(store, linger=0.01)
     with caplog.at_level(logging.ERROR, logger="fhir_bonemet.cds"):
         writer.submit("bonemet-patient-view", "patient-view", "hook-1", [_card(1)])
@@ -72,6 +74,36 @@ def test_a_store_failure_is_logged_without_patient_data_and_the_writer_goes_on(
     assert [r.message for r in caplog.records] == ["issued-card audit not recorded"]
     assert caplog.records[0].error_type == "StoreError"  # type: ignore[attr-defined]
     assert [i.hook_instance for i in store.issued_cards()] == ["hook-2"]
+    store.close()
+
+
+def test_one_refused_answer_in_a_batch_does_not_cost_the_others_theirs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _RefusesHook(tmp_path / "audit.sqlite3")
+    writer = IssuedCardWriter(store, linger=5)  # all three wait for one batch
+    with caplog.at_level(logging.ERROR, logger="fhir_bonemet.cds"):
+        for n in (0, 1, 2):
+            writer.submit("bonemet-patient-view", "patient-view", f"hook-{n}", [_card(n)])
+        writer.close()
+    assert [r.message for r in caplog.records] == ["issued-card audit not recorded"]
+    assert sorted(i.hook_instance for i in store.issued_cards()) == ["hook-0", "hook-2"]
+    store.close()
+
+
+def test_a_batch_of_many_answers_is_recorded_in_full(tmp_path: Path) -> None:
+    """More cards than one statement carries (a busy minute's worth), written as one batch."""
+    store = SqliteStore(tmp_path / "audit.sqlite3")
+    writer = IssuedCardWriter(store, linger=5)
+    for n in range(120):
+        writer.submit("bonemet-patient-view", "patient-view", f"hook-{n}", [_card(2 * n), _card(2 * n + 1)])
+    writer.submit("bonemet-patient-view", "patient-view", "hook-0", [_card(0)])  # a retried answer
+    writer.close()
+    stored = store.issued_cards()
+    assert len(stored) == 240
+    assert {(i.hook_instance, i.card.uuid) for i in stored} == {
+        (f"hook-{n}", _card(c).uuid) for n in range(120) for c in (2 * n, 2 * n + 1)
+    }
     store.close()
 
 

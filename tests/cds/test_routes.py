@@ -131,7 +131,7 @@ class TestHookCalls:
         self, open_settings: Settings, tmp_path: Any, patient_view_body: dict[str, Any]
     ) -> None:
         class AuditDown(SqliteStore):
-            def record_issued_cards(self, *args: Any, **kwargs: Any) -> None:
+            def record_issued_batch(self, *args: Any, **kwargs: Any) -> None:
                 raise StoreError("SQLite store: OperationalError: disk I/O error")
 
         card = Card(summary="Check calcium", indicator="warning", source=Source(label="fhir-bonemet"))

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from store_helpers import StoreFactory
 
-from fhir_bonemet.store.base import FeedbackItem, IssuedCard, Store, StoreError, utc_now
+from fhir_bonemet.store.base import (
+    FeedbackItem,
+    IssuedCall,
+    IssuedCard,
+    Store,
+    StoredPlanView,
+    StoreError,
+    utc_now,
+)
 
 T0 = datetime(2026, 3, 31, 14, 7, 12, 345000, tzinfo=UTC)
 
@@ -135,6 +143,15 @@ class TestIssuedCards:
         assert rows[0].service_id == "bonemet-patient-view"
         assert rows[0].hook == "patient-view"
         assert rows[0].issued_at.tzinfo is not None
+
+    def test_a_batch_of_answers_is_recorded_in_order_and_a_repeat_within_it_once(self, store: Store) -> None:
+        calls = [
+            IssuedCall("svc", "patient-view", f"hook-{n}", (IssuedCard(f"card-{n}", ("R01",), "critical"),))
+            for n in range(250)  # more rows than one statement carries
+        ]
+        store.record_issued_batch([*calls, calls[7]])  # a retried answer in the same batch
+        rows = store.issued_cards()
+        assert [(r.hook_instance, r.card) for r in rows] == [(c.hook_instance, c.cards[0]) for c in calls]
 
     def test_filters(self, store: Store) -> None:
         card = IssuedCard(uuid="card-1", rule_ids=("P14",), indicator="warning")
@@ -328,6 +345,17 @@ class TestPlanViews:
         store.plan_put("stale", "pk", "{}", datetime(2000, 1, 1, tzinfo=UTC))
         store.plan_put("fresh", "pk", "{}", datetime.now(UTC) + timedelta(hours=1))
         assert store.plan_get("stale", datetime(1999, 1, 1, tzinfo=UTC)) is None
+
+    def test_many_views_are_put_at_once_and_of_two_with_one_id_the_later_wins(self, store: Store) -> None:
+        views = [
+            StoredPlanView(f"plan-{n}", "pk", f'{{"n": {n}}}', SOON + timedelta(hours=1)) for n in range(150)
+        ]
+        later = StoredPlanView("plan-3", "pk", '{"n": "again"}', SOON + timedelta(hours=2))
+        store.plan_put_many([*views, later])
+        assert [store.plan_get(f"plan-{n}", SOON) is not None for n in range(150)] == [True] * 150
+        stored = store.plan_get("plan-3", SOON + timedelta(minutes=90))
+        assert stored is not None
+        assert stored.body_json == '{"n": "again"}'
 
     def test_naive_expiry_is_rejected(self, store: Store) -> None:
         with pytest.raises(ValueError, match="timezone-aware"):

@@ -30,6 +30,7 @@ from fhir_bonemet.errors import BonemetError
 
 __all__ = [
     "FeedbackItem",
+    "IssuedCall",
     "IssuedCard",
     "OutboxItem",
     "OutboxStatus",
@@ -77,6 +78,16 @@ class IssuedCard:
     rule_ids: tuple[str, ...]
     indicator: str
     suggestion_uuids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCall:
+    """The cards one hook answer proposed, as :meth:`Store.record_issued_batch` records them."""
+
+    service_id: str
+    hook: str
+    hook_instance: str
+    cards: tuple[IssuedCard, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,9 @@ class Store(Protocol):
     ) -> None:
         """Idempotent per (hook_instance, card uuid)."""
 
+    def record_issued_batch(self, calls: Sequence[IssuedCall]) -> None:
+        """:meth:`record_issued_cards` for many answers at once, in one transaction (all or none)."""
+
     def issued_cards(
         self, service_id: str | None = None, hook_instance: str | None = None, card_uuid: str | None = None
     ) -> list[StoredIssuedCard]:
@@ -174,6 +188,10 @@ class Store(Protocol):
 
     def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
         """Store (or replace) one plan view until ``expires_at``; rows already expired are purged."""
+
+    def plan_put_many(self, views: Sequence[StoredPlanView]) -> None:
+        """:meth:`plan_put` for many views at once, in one transaction (all or none); of two views with
+        one ``plan_id``, the later wins."""
 
     def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
         """The plan view if it exists and has not expired at ``now``."""

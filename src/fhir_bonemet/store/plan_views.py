@@ -84,13 +84,29 @@ class PlanViews:
         self._behind.close()
 
     def _write(self, batch: Sequence[_Pending]) -> None:
+        rendered: list[tuple[_Pending, StoredPlanView]] = []
         for item in batch:
             try:
-                self._store.plan_put(item.plan_id, item.patient_key, item.body_json(), item.expires_at)
+                view = StoredPlanView(item.plan_id, item.patient_key, item.body_json(), item.expires_at)
             except Exception as exc:
                 # The link then leads to "Plan not found"; the cards, already sent, stay right.
-                log.error("plan view not stored", extra={"error_type": type(exc).__name__})
-            finally:
-                with self._lock:
-                    if self._pending.get(item.plan_id) is item:
-                        del self._pending[item.plan_id]
+                log.error("plan view not rendered", extra={"error_type": type(exc).__name__})
+                self._done(item)
+            else:
+                rendered.append((item, view))
+        try:
+            self._store.plan_put_many([view for _, view in rendered])  # one transaction
+        except Exception:
+            # One view the store refuses must not cost the others theirs: each on its own.
+            for _, view in rendered:
+                try:
+                    self._store.plan_put(view.plan_id, view.patient_key, view.body_json, view.expires_at)
+                except Exception as exc:
+                    log.error("plan view not stored", extra={"error_type": type(exc).__name__})
+        for item, _ in rendered:
+            self._done(item)
+
+    def _done(self, item: _Pending) -> None:
+        with self._lock:
+            if self._pending.get(item.plan_id) is item:
+                del self._pending[item.plan_id]

@@ -19,6 +19,7 @@ import orjson
 
 from fhir_bonemet.store.base import (
     FeedbackItem,
+    IssuedCall,
     IssuedCard,
     OutboxItem,
     OutboxStatus,
@@ -198,25 +199,30 @@ class SqlStore(ABC):
     def record_issued_cards(
         self, service_id: str, hook: str, hook_instance: str, cards: Sequence[IssuedCard]
     ) -> None:
+        self.record_issued_batch([IssuedCall(service_id, hook, hook_instance, tuple(cards))])
+
+    def record_issued_batch(self, calls: Sequence[IssuedCall]) -> None:
         issued = self._ts_in(utc_now())
-        statements = [
+        rows = [
             (
-                f"INSERT INTO issued_cards ({_ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-                "ON CONFLICT (hook_instance, card_uuid) DO NOTHING",
-                (
-                    service_id,
-                    hook,
-                    hook_instance,
-                    card.uuid,
-                    # orjson: the audit is written for every answer, and json.dumps cost a third of it.
-                    orjson.dumps(card.rule_ids).decode(),
-                    card.indicator,
-                    orjson.dumps(card.suggestion_uuids).decode(),
-                    issued,
-                ),
+                call.service_id,
+                call.hook,
+                call.hook_instance,
+                card.uuid,
+                # orjson: the audit is written for every answer, and json.dumps cost a third of it.
+                orjson.dumps(card.rule_ids).decode(),
+                card.indicator,
+                orjson.dumps(card.suggestion_uuids).decode(),
+                issued,
             )
-            for card in cards
+            for call in calls
+            for card in call.cards
         ]
+        statements = _multi_row(
+            f"INSERT INTO issued_cards ({_ISSUED_COLUMNS}) VALUES {{rows}} "  # noqa: S608
+            "ON CONFLICT (hook_instance, card_uuid) DO NOTHING",
+            rows,
+        )
         if statements:
             self._run_many(statements)
 
@@ -378,15 +384,25 @@ class SqlStore(ABC):
 
     # --- plan views behind signed links --------------------------------------------------------------------
     def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
-        now = utc_now()
+        self.plan_put_many([StoredPlanView(plan_id, patient_key, body_json, expires_at)])
+
+    def plan_put_many(self, views: Sequence[StoredPlanView]) -> None:
+        if not views:
+            return
+        now = self._ts_in(utc_now())
+        latest = {view.plan_id: view for view in views}  # one row may be set once per statement
+        rows = [
+            (v.plan_id, v.patient_key, v.body_json, self._ts_in(to_utc(v.expires_at)), now)
+            for v in latest.values()
+        ]
         self._run_many(
             [
-                ("DELETE FROM plan_views WHERE expires_at <= ?", (self._ts_in(now),)),
-                (
+                ("DELETE FROM plan_views WHERE expires_at <= ?", (now,)),
+                *_multi_row(
                     "INSERT INTO plan_views (plan_id, patient_key, body_json, expires_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (plan_id) DO UPDATE SET patient_key = "
-                    "excluded.patient_key, body_json = excluded.body_json, expires_at = excluded.expires_at",
-                    (plan_id, patient_key, body_json, self._ts_in(to_utc(expires_at)), self._ts_in(now)),
+                    "VALUES {rows} ON CONFLICT (plan_id) DO UPDATE SET patient_key = excluded.patient_key, "
+                    "body_json = excluded.body_json, expires_at = excluded.expires_at",
+                    rows,
                 ),
             ]
         )
@@ -412,6 +428,27 @@ class SqlStore(ABC):
     def plan_purge(self, now: datetime) -> int:
         count, _ = self._run("DELETE FROM plan_views WHERE expires_at <= ?", (self._ts_in(to_utc(now)),))
         return max(count, 0)
+
+
+# Rows per INSERT: well under SQLite's and PostgreSQL's limits on bound parameters.
+_ROWS_PER_STATEMENT = 100
+
+
+def _multi_row(template: str, rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
+    """``template`` (with ``{rows}`` where its VALUES go) as statements of up to
+    :data:`_ROWS_PER_STATEMENT` rows each.
+
+    A batch is written with one statement per hundred rows rather than one per row: the database driver
+    lets go of the GIL around every statement, and a background writer that lets go of it waits for the
+    busy request thread to hand it back (up to the interpreter's switch interval, 5 ms) each time.  Row by
+    row, the writers fell behind a busy service and their queues grew without bound.
+    """
+    statements = []
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        placeholders = ", ".join("(" + ", ".join("?" * len(row)) + ")" for row in chunk)
+        statements.append((template.format(rows=placeholders), [value for row in chunk for value in row]))
+    return statements
 
 
 def _filters(**conditions: str | None) -> tuple[str, list[Any]]:

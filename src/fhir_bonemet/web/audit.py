@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from fhir_bonemet.store.base import IssuedCard, Store
+from fhir_bonemet.store.base import IssuedCall, IssuedCard, Store
 from fhir_bonemet.store.write_behind import WriteBehind
 from fhir_bonemet.web.logs import safe_hook_instance
 
@@ -27,26 +26,18 @@ __all__ = ["IssuedCardWriter"]
 log = logging.getLogger("fhir_bonemet.cds")
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    service_id: str
-    hook: str
-    hook_instance: str
-    cards: tuple[IssuedCard, ...]
-
-
 class IssuedCardWriter:
     """Queue issued-card records and write them from one background thread (started here)."""
 
     def __init__(self, store: Store, *, linger: float = 0.05) -> None:
         self._store = store
-        self._behind: WriteBehind[_Record] = WriteBehind(
+        self._behind: WriteBehind[IssuedCall] = WriteBehind(
             self._write, linger=linger, name="issued-card-writer"
         )
 
     def submit(self, service_id: str, hook: str, hook_instance: str, cards: Sequence[IssuedCard]) -> None:
         """Queue one answer's cards; returns at once.  After :meth:`close`, writes them directly."""
-        self._behind.submit(_Record(service_id, hook, hook_instance, tuple(cards)))
+        self._behind.submit(IssuedCall(service_id, hook, hook_instance, tuple(cards)))
 
     def flush(self) -> None:
         """Block until everything queued so far is written (or its failure logged)."""
@@ -56,7 +47,14 @@ class IssuedCardWriter:
         """Write what is queued and stop the thread.  Idempotent."""
         self._behind.close()
 
-    def _write(self, batch: Sequence[_Record]) -> None:
+    def _write(self, batch: Sequence[IssuedCall]) -> None:
+        try:
+            self._store.record_issued_batch(batch)  # one transaction, a statement per hundred cards
+        except Exception:
+            self._write_one_by_one(batch)
+
+    def _write_one_by_one(self, batch: Sequence[IssuedCall]) -> None:
+        # One answer's records that the store refuses must not cost the others theirs.
         for record in batch:
             try:
                 self._store.record_issued_cards(
