@@ -15,7 +15,8 @@ Then, for a typical chart (one example patient padded to ~22 resources) and a he
   which goes first), so load from other processes weighs on both alike; p50 and p99 in milliseconds;
 * CPU per call: user + system time of the server process and its children (``/proc/<pid>/stat``) over
   the latency phase, divided by the calls it answered;
-* throughput: 32 kept-alive connections for a few seconds, service and floor alternately, requests/s.
+* throughput: 32 kept-alive connections for a few seconds, service and floor alternately, requests/s;
+  with ``--compare-workers N``, N workers against one, also alternately.
 
 Ratios are service ÷ floor.  The load generator is plain asyncio speaking HTTP/1.1 on raw sockets (no
 dependency, and cheap enough that it does not starve the servers on a small machine).  It prints numbers;
@@ -128,7 +129,7 @@ class HookRequests(NewInstances):
     """The HTTP requests of one chart, each with a hookInstance of its own, and with a JWT of its own when
     ``tokens`` are given (a CDS client signs one per call: each ``jti`` is accepted once)."""
 
-    def __init__(self, path: str, body: bytes, tokens: Tokens | None = None) -> None:
+    def __init__(self, path: str, body: bytes, tokens: TokenPool | None = None) -> None:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
@@ -158,24 +159,10 @@ class Tokens:
         self._key = ec.generate_private_key(ec.SECP384R1())
         public = json.loads(ECAlgorithm.to_jwk(self._key.public_key()))
         self.jwks = {"keys": [{**public, "kid": "bench-1", "use": "sig", "alg": "ES384"}]}
-        self._audience = ""
-        self._signed: list[str] = []
 
-    def sign_ahead(self, audience: str, count: int) -> None:
-        import jwt
-
-        self._audience = audience
-        now = int(time.time())
-        claims = {"iss": self.ISSUER, "aud": audience, "iat": now, "exp": now + 600}
-        self._signed = [
-            jwt.encode({**claims, "jti": str(uuid.uuid4())}, self._key, "ES384", headers={"kid": "bench-1"})
-            for _ in range(count)
-        ]
-
-    def next(self) -> str:
-        if not self._signed:  # more calls than foreseen: sign on the spot (counted against the client)
-            self.sign_ahead(self._audience, 100)
-        return self._signed.pop()
+    def pool(self, port: int, count: int) -> TokenPool:
+        """``count`` tokens for the hook of the service on ``port`` (its URL is their audience)."""
+        return TokenPool(self._key, f"http://127.0.0.1:{port}{SERVICE_PATH}", count)
 
     def service_env(self, port: int, directory: str) -> dict[str, str]:
         """What the service needs to verify these tokens: its public URL (the audience) and the issuer."""
@@ -185,6 +172,28 @@ class Tokens:
             "BONEMET_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "BONEMET_TRUSTED_ISSUERS_FILE": str(issuers),
         }
+
+
+class TokenPool:
+    def __init__(self, key: Any, audience: str, count: int) -> None:
+        self._key, self._audience = key, audience
+        self._signed: list[str] = []
+        self._sign(count)
+
+    def _sign(self, count: int) -> None:
+        import jwt
+
+        now = int(time.time())
+        claims = {"iss": Tokens.ISSUER, "aud": self._audience, "iat": now, "exp": now + 600}
+        self._signed.extend(
+            jwt.encode({**claims, "jti": str(uuid.uuid4())}, self._key, "ES384", headers={"kid": "bench-1"})
+            for _ in range(count)
+        )
+
+    def next(self) -> str:
+        if not self._signed:  # more calls than foreseen: sign on the spot (counted against the client)
+            self._sign(100)
+        return self._signed.pop()
 
 
 # --- load generation ------------------------------------------------------------------------------------
@@ -372,9 +381,9 @@ def measure_chart(
     seconds: float,
     tokens: Tokens | None = None,
 ) -> dict[str, Any]:
-    if tokens is not None:  # enough for the rounds and two throughput runs at up to ~800 requests/s
-        tokens.sign_ahead(f"http://127.0.0.1:{service.port}{SERVICE_PATH}", rounds + 10 + int(1600 * seconds))
-    service_request = HookRequests(SERVICE_PATH, payload, tokens)
+    # Enough tokens for the rounds and two throughput runs at up to ~800 requests/s.
+    pool = tokens.pool(service.port, rounds + 10 + int(1600 * seconds)) if tokens else None
+    service_request = HookRequests(SERVICE_PATH, payload, pool)
     floor_request = HookRequests(FLOOR_PATH, payload)
     cpu_service, cpu_floor = _cpu_seconds(service.process.pid), _cpu_seconds(floor.process.pid)
     ours, bare = asyncio.run(
@@ -433,11 +442,10 @@ def compare_healthchain(
     with running(command, port, env) as healthchain:
         for label, body, rounds in charts:
             rounds = rounds if label == "typical" else max(10, rounds // 3)
-            if tokens is not None:
-                tokens.sign_ahead(f"http://127.0.0.1:{service.port}{SERVICE_PATH}", rounds + 10)
+            pool = tokens.pool(service.port, rounds + 10) if tokens else None
             ours, theirs = asyncio.run(
                 interleaved(
-                    (service.port, HookRequests(SERVICE_PATH, body, tokens)),
+                    (service.port, HookRequests(SERVICE_PATH, body, pool)),
                     (healthchain.port, HookRequests(HEALTHCHAIN_PATH, body)),
                     rounds,
                 )
@@ -448,6 +456,38 @@ def compare_healthchain(
                 f"{_p(ours, 0.99):7.2f} vs {_p(theirs, 0.99):7.2f}",
                 flush=True,
             )
+
+
+def compare_workers(
+    args: argparse.Namespace,
+    service: Server,
+    body: bytes,
+    env: dict[str, str],
+    data_dir: str,
+    tokens: Tokens | None,
+) -> None:
+    """Throughput of ``--compare-workers`` workers against the service's, measured in alternation (the
+    best of three runs each), so that the machine's drift weighs on both alike."""
+    port = _free_port()
+    scaled_env = {**env, **(tokens.service_env(port, data_dir) if tokens else {})}
+    budget = int(1600 * (4 * args.seconds + 1))
+    requests = {
+        server_port: HookRequests(SERVICE_PATH, body, tokens.pool(server_port, budget) if tokens else None)
+        for server_port in (service.port, port)
+    }
+    with running(service_command(port, args.compare_workers, args.auth), port, scaled_env):
+        asyncio.run(throughput(port, requests[port], 1.0))  # warm every worker
+        best = {service.port: 0.0, port: 0.0}
+        for _ in range(3):
+            for server_port in best:
+                rps = asyncio.run(throughput(server_port, requests[server_port], args.seconds))
+                best[server_port] = max(best[server_port], rps)
+    one, scaled = best[service.port], best[port]
+    print(
+        f"typical, {CONNECTIONS} conns: {args.compare_workers} workers {scaled:7.0f} req/s vs {args.workers} "
+        f"worker(s) {one:7.0f} (x{scaled / one:4.2f}), measured in alternation",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -501,30 +541,12 @@ def main() -> None:
                 service_command(service_port, args.workers, args.auth), service_port, service_env
             ) as service,
         ):
-            results = [
+            for label, body, rounds in charts:
                 measure_chart(label, body, service, floor, rounds, args.seconds, tokens)
-                for label, body, rounds in charts
-            ]
             if args.healthchain:
                 compare_healthchain(service, charts, env, tokens)
-        if args.compare_workers:
-            port = _free_port()
-            if tokens is not None:
-                tokens.sign_ahead(
-                    f"http://127.0.0.1:{port}{SERVICE_PATH}", int(1600 * (3 * args.seconds + 1))
-                )
-            typical = HookRequests(SERVICE_PATH, charts[0][1], tokens)
-            scaled_env = {**env, **(tokens.service_env(port, data_dir) if tokens else {})}
-            command = service_command(port, args.compare_workers, args.auth)
-            with running(command, port, scaled_env) as scaled:
-                asyncio.run(throughput(scaled.port, typical, 1.0))  # warm every worker
-                rps = max(asyncio.run(throughput(scaled.port, typical, args.seconds)) for _ in range(2))
-            one = results[0]["rps"][0]
-            print(
-                f"typical, {CONNECTIONS} conns: {args.compare_workers} workers {rps:7.0f} req/s vs {workers} "
-                f"worker(s) {one:7.0f} (x{rps / one:4.2f})",
-                flush=True,
-            )
+            if args.compare_workers:
+                compare_workers(args, service, charts[0][1], env, data_dir, tokens)
 
 
 if __name__ == "__main__":
