@@ -3,13 +3,12 @@ frees after the answer."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import date
 from typing import Any
 
 import pytest
 from cds_helpers import RecordingHandler
+from fastapi.testclient import TestClient
 
 from fhir_bonemet.cli.examples_runner import prefetched_request
 from fhir_bonemet.core.model.facts import PatientFacts
@@ -48,33 +47,22 @@ def test_websockets_pass_through() -> None:
 
 def _held_while_sending(app: Any, body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """What the call held while its answer was sent, and its scope's state afterwards."""
-    raw = json.dumps(body).encode()
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/cds-services/bonemet-patient-view",
-        "raw_path": b"/cds-services/bonemet-patient-view",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
     held_while_sending: list[Any] = []
+    states: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": raw, "more_body": False}
+    async def watching(scope: Any, receive: Any, send: Any) -> None:
+        states.append(scope.setdefault("state", {}))
 
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            held_while_sending.extend(scope["state"].get(HELD_KEY, []))
+        async def watched_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                held_while_sending.extend(scope["state"].get(HELD_KEY, []))
+            await send(message)
 
-    asyncio.run(app(scope, receive, send))
-    return held_while_sending, scope["state"]
+        await app(scope, receive, watched_send)
+
+    response = TestClient(watching).post("/cds-services/bonemet-patient-view", json=body)
+    assert response.status_code == 200
+    return held_while_sending, states[-1]
 
 
 def test_the_parsed_request_is_freed_after_the_answer_is_sent_not_before(

@@ -54,6 +54,7 @@ def test_the_package_exports_its_version_only() -> None:
             "fhir_bonemet.store",
             [
                 "FeedbackItem",
+                "IssuedCall",
                 "IssuedCard",
                 "OutboxItem",
                 "OutboxStatus",
