@@ -287,16 +287,21 @@ class TestRejected:
         assert token.split(".")[2] not in everything
 
 
+def _epic_jku_settings(tmp_path: Path, **more: Any) -> Settings:
+    """Settings trusting the Epic-shaped issuer through its allowlisted JWK Set URL only."""
+    return Settings(
+        data_dir=tmp_path,
+        public_base_url=PUBLIC_BASE,
+        trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))},
+        **more,
+    )
+
+
 class TestKeyRotation:
     def client_with(
         self, tmp_path: Path, session: requests.Session, store: SqliteStore, refetch: int
     ) -> TestClient:
-        settings = Settings(
-            data_dir=tmp_path,
-            public_base_url=PUBLIC_BASE,
-            trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))},
-            jwks_min_refetch_seconds=refetch,
-        )
+        settings = _epic_jku_settings(tmp_path, jwks_min_refetch_seconds=refetch)
         return TestClient(create_app(settings, handler=RecordingHandler(), store=store, session=session))
 
     def test_a_new_kid_triggers_one_refetch(
@@ -348,7 +353,7 @@ class TestKeyRotation:
         self, tmp_path: Path, jwks_session: requests.Session, jwks_adapter: JwksAdapter, epic_signer: Signer
     ) -> None:
         now = [1000.0]
-        settings = Settings(data_dir=tmp_path, trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))})
+        settings = _epic_jku_settings(tmp_path)
         resolver = KeyResolver(settings, jwks_session, clock=lambda: now[0])
         assert resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384")["kid"] == epic_signer.kid
         now[0] += settings.jwks_cache_ttl_seconds + 1
@@ -360,7 +365,7 @@ class TestKeyRotation:
         self, tmp_path: Path, jwks_session: requests.Session, jwks_adapter: JwksAdapter, epic_signer: Signer
     ) -> None:
         now = [1000.0]
-        settings = Settings(data_dir=tmp_path, trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))})
+        settings = _epic_jku_settings(tmp_path)
         resolver = KeyResolver(settings, jwks_session, clock=lambda: now[0])
         with pytest.raises(KeyDownloadNeeded):
             resolver.key_for(EPIC_ISS, epic_signer.kid, EPIC_JKU, "RS384", may_download=False)
@@ -378,12 +383,7 @@ class TestKeyRotation:
     ) -> None:
         # The deferred check runs again in a worker thread: had the first recorded the jti, the second
         # would refuse the caller's one genuine token as a replay.
-        settings = Settings(
-            data_dir=tmp_path,
-            public_base_url=PUBLIC_BASE,
-            trusted_issuers={EPIC_ISS: TrustedIssuer(jku=(EPIC_JKU,))},
-        )
-        verifier = JwtVerifier(settings, jwks_session)
+        verifier = JwtVerifier(_epic_jku_settings(tmp_path), jwks_session)
         token = epic_token(epic_signer)
         with pytest.raises(KeyDownloadNeeded):
             verifier.verify(token, PV_AUD, may_download=False)
