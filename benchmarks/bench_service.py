@@ -16,7 +16,7 @@ Then, for a typical chart (one example patient padded to ~22 resources) and a he
 * CPU per call: user + system time of the server process and its children (``/proc/<pid>/stat``) over
   the latency phase, divided by the calls it answered;
 * throughput: 32 kept-alive connections for a few seconds, service and floor alternately, requests/s;
-  with ``--compare-workers N``, N workers against one, also alternately.
+  with ``--compare-workers N``, N workers against one, two fresh services measured alternately.
 
 Ratios are service ÷ floor.  The load generator is plain asyncio speaking HTTP/1.1 on raw sockets (no
 dependency, and cheap enough that it does not starve the servers on a small machine).  It prints numbers;
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -459,33 +460,32 @@ def compare_healthchain(
 
 
 def compare_workers(
-    args: argparse.Namespace,
-    service: Server,
-    body: bytes,
-    env: dict[str, str],
-    data_dir: str,
-    tokens: Tokens | None,
+    args: argparse.Namespace, body: bytes, env: dict[str, str], data_dir: str, tokens: Tokens | None
 ) -> None:
-    """Throughput of ``--compare-workers`` workers against the service's, measured in alternation (the
-    best of three runs each), so that the machine's drift weighs on both alike."""
-    port = _free_port()
-    scaled_env = {**env, **(tokens.service_env(port, data_dir) if tokens else {})}
+    """Throughput of ``--compare-workers`` workers against ``--workers``, two fresh services measured in
+    alternation (the best of three runs each), so that the machine's drift weighs on both alike."""
     budget = int(1600 * (4 * args.seconds + 1))
-    requests = {
-        server_port: HookRequests(SERVICE_PATH, body, tokens.pool(server_port, budget) if tokens else None)
-        for server_port in (service.port, port)
-    }
-    with running(service_command(port, args.compare_workers, args.auth), port, scaled_env):
-        asyncio.run(throughput(port, requests[port], 1.0))  # warm every worker
-        best = {service.port: 0.0, port: 0.0}
+    ports = {args.workers: _free_port(), args.compare_workers: _free_port()}
+    best = dict.fromkeys(ports, 0.0)
+    with contextlib.ExitStack() as services:
+        requests = {}
+        for count, port in ports.items():
+            directory = tempfile.mkdtemp(dir=data_dir)  # a store of its own, empty like the other's
+            service_env = {
+                **env,
+                "BONEMET_DATA_DIR": directory,
+                **(tokens.service_env(port, directory) if tokens else {}),
+            }
+            services.enter_context(running(service_command(port, count, args.auth), port, service_env))
+            requests[count] = HookRequests(SERVICE_PATH, body, tokens.pool(port, budget) if tokens else None)
+            asyncio.run(throughput(port, requests[count], 1.0))  # warm every worker
         for _ in range(3):
-            for server_port in best:
-                rps = asyncio.run(throughput(server_port, requests[server_port], args.seconds))
-                best[server_port] = max(best[server_port], rps)
-    one, scaled = best[service.port], best[port]
+            for count, port in ports.items():
+                best[count] = max(best[count], asyncio.run(throughput(port, requests[count], args.seconds)))
+    one, scaled = best[args.workers], best[args.compare_workers]
     print(
         f"typical, {CONNECTIONS} conns: {args.compare_workers} workers {scaled:7.0f} req/s vs {args.workers} "
-        f"worker(s) {one:7.0f} (x{scaled / one:4.2f}), measured in alternation",
+        f"worker(s) {one:7.0f} (x{scaled / one:4.2f}), fresh services measured in alternation",
         flush=True,
     )
 
@@ -545,8 +545,8 @@ def main() -> None:
                 measure_chart(label, body, service, floor, rounds, args.seconds, tokens)
             if args.healthchain:
                 compare_healthchain(service, charts, env, tokens)
-            if args.compare_workers:
-                compare_workers(args, service, charts[0][1], env, data_dir, tokens)
+        if args.compare_workers:
+            compare_workers(args, charts[0][1], env, data_dir, tokens)
 
 
 if __name__ == "__main__":
