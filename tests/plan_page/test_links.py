@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,3 +78,20 @@ def test_links_already_issued_keep_their_meaning() -> None:
     )
     assert signer.sign(LinkClaims("abc", "def", 1234567890)) == token
     assert signer.verify(token, datetime(2009, 2, 13, tzinfo=UTC)) == LinkClaims("abc", "def", 1234567890)
+
+
+@pytest.mark.parametrize("length", [32, 64, 65, 200])
+def test_every_key_length_gives_the_standard_hmac(length: int) -> None:
+    """The signer keys its HMAC once and copies it per message: keys longer than SHA-256's block (64
+    bytes) are hashed first, and the result must still be plain HMAC-SHA256 of the secret."""
+    secret = bytes(range(256))[:length]
+    signer = LinkSigner(secret)
+    expected = hmac.digest(secret, b"patient\nPatient/1", hashlib.sha256).hex()[:32]
+    assert signer.patient_key("Patient/1") == expected
+    assert signer.patient_key("Patient/1") == expected  # the keyed state is copied, never consumed
+
+
+def test_the_signer_does_not_show_its_secret() -> None:
+    secret = b"s3cret-" * 8
+    assert "s3cret" not in repr(LinkSigner(secret))
+    assert "s3cret" not in str(LinkSigner(secret))
