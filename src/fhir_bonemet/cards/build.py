@@ -36,6 +36,7 @@ from fhir_bonemet.core.model.findings import (
     ExercisePlan,
     fit_summary,
 )
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan
@@ -58,6 +59,7 @@ LINK_LABEL_LIMIT = 90
 PLAN_LINK_LABEL = "Open the full plan"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CardContext:
     """What the card builder needs to know about the hook call and the write-back outcome."""

@@ -35,6 +35,7 @@ from functools import lru_cache
 from typing import Any
 
 from fhir_bonemet.core.model.findings import ExercisePlan, Finding, Indicator, Tier
+from fhir_bonemet.core.model.frozen_init import fast_init
 
 __all__ = [
     "CARD_BUDGET",
@@ -117,6 +118,7 @@ def _family_key(finding: Finding) -> str | None:
     return family
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Concern:
     findings: tuple[Finding, ...]  # most severe first

@@ -17,6 +17,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, Sex
 from fhir_bonemet.core.model.findings import UsedFact
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import obs_date, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 
@@ -222,6 +223,7 @@ def cockcroft_gault(creatinine_mg_dl: float, weight_kg: float, age: int, sex: Se
     return crcl if sex is Sex.MALE else crcl * _CG_FEMALE_FACTOR
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RenalFunction:
     """Creatinine clearance (or the eGFR standing in for it), with how it was obtained."""

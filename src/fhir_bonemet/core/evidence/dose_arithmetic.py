@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import DoseInstruction, MedicationFact
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = [
@@ -225,6 +226,7 @@ def deduplicate(meds: Iterable[MedicationFact]) -> tuple[list[MedicationFact], l
     return kept, dropped
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MedAmount:
     """One medication's contribution to a daily total."""

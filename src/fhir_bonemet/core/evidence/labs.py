@@ -29,6 +29,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex, instant
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts
 from fhir_bonemet.core.model.findings import UsedFact
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 
@@ -81,6 +82,7 @@ def to_canonical(concept: str, obs: ObservationFact) -> float | None:
     return None if factor is None else obs.quantity.value * factor
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LabValue:
     """The latest usable result of one analyte, in its canonical unit."""
@@ -142,6 +144,7 @@ class CalciumMethod(StrEnum):
     UNCORRECTED = "uncorrected"  # total calcium without a paired albumin, mg/dL
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CalciumResult:
     """The calcium value the rules should use, how it was obtained and from which results.

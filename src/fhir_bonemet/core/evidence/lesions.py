@@ -33,12 +33,14 @@ from fhir_bonemet.core.model.facts import (
     PatientFacts,
     ProcedureFact,
 )
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = ["Attributed", "LesionEvidence", "lesion_evidence", "review_covers", "review_predates"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Attributed:
     """A fact attributed to a lesion; ``shared`` when it fits other lesions too."""
@@ -54,6 +56,7 @@ class Attributed:
     display: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LesionEvidence:
     lesion: BoneLesion

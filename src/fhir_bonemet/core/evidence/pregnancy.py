@@ -18,6 +18,7 @@ from datetime import date
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.findings import MissingFact, UsedFact
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, iso, num, used_condition, used_obs
@@ -29,6 +30,7 @@ PREGNANCY_CONCEPTS = (c.PREGNANCY, c.LACTATION, c.PREGNANCY_STATUS, c.GESTATIONA
 PREGNANCY_KEYS = ("pregnancy.record_lookback_days", "pregnancy.term_weeks")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Pregnancy:
     pregnant: bool

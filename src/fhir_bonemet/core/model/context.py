@@ -23,6 +23,7 @@ from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction, latest_
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import MedicationFact, PatientFacts
 from fhir_bonemet.core.model.findings import Finding
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.queries import is_active
 from fhir_bonemet.core.model.thresholds import Thresholds
@@ -30,6 +31,7 @@ from fhir_bonemet.core.model.thresholds import Thresholds
 __all__ = ["RuleContext", "build_context"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RuleContext:
     facts: PatientFacts

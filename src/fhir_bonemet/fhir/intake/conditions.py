@@ -19,6 +19,7 @@ from typing import Final
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, BoneLesion, ConditionFact, ObservationFact, SiteClass
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.pregnancy import coded_gestational_age
 from fhir_bonemet.fhir.intake.read import Item
@@ -46,6 +47,7 @@ _RELATED_URLS: Final = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Read:
     item: Item

@@ -40,6 +40,7 @@ from fhir_bonemet.core.model import concepts
 from fhir_bonemet.core.model import queries as select
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import Assessment, Category, Finding
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.fhir.outbound import careplan_text as txt
 from fhir_bonemet.fhir.outbound.careplan_parts import PlanParts, codeable
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
@@ -70,6 +71,7 @@ class CarePlanStatus(StrEnum):
     DRAFT = "draft"  # write mode
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BuiltCarePlan:
     resource: dict[str, Any]  # R4 JSON, validated as a typed CarePlan

@@ -20,6 +20,7 @@ from fhir_bonemet.core.model.findings import (
     Finding,
     Tier,
 )
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.fhir.outbound.codes import Schedule
 
 __all__ = [
@@ -67,6 +68,7 @@ def pain_goal(reassess: Schedule) -> str:
     )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ActivityLine:
     """One row of the narrative's activity table."""
