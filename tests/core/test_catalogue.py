@@ -91,7 +91,7 @@ def test_every_rule_is_evaluated_at_most_once_per_call(monkeypatch: pytest.Monke
     assert set(calls.values()) == {1}
     assert assessment.exercise is not None
     assert assessment.exercise.tier is Tier.HOLD
-    assert assessment.exercise.on_hold_reason == "red flag R09"
+    assert assessment.exercise.on_hold_reason == "opioid, benzodiazepine and gabapentinoid together (R09)"
 
 
 def test_supersession_is_applied_by_the_runner() -> None:

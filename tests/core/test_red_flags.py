@@ -337,5 +337,7 @@ def test_a_critical_red_flag_from_the_medication_rules_also_holds_exercise(
     assert result.exercise is not None
     assert result.exercise.tier is Tier.HOLD
     assert result.exercise.on_hold_reason is not None
-    assert f"red flag {rule}" in result.exercise.on_hold_reason
+    # Named for the bedside, with the rule id for the trace: "hypocalcaemia on a bone-modifying agent (R06)".
+    assert result.exercise.on_hold_reason.endswith(f" ({rule})")
+    assert "red flag" not in result.exercise.on_hold_reason
     assert all(f.rule_id != "P25" for f in result.findings)  # no advice to time a programme on hold

@@ -35,6 +35,7 @@ from fhir_bonemet.core.model.findings import (
     Category,
     ExercisePlan,
     fit_summary,
+    shorten,
 )
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.hooks import Hook
@@ -96,11 +97,7 @@ def card_uuid(hook_instance: str, rule_ids: tuple[str, ...], concern_key: str) -
 def clip(text: str, limit: int) -> str:
     """A label on one line of at most ``limit`` characters, cut at a word boundary when it must be shortened.
     (Summaries are fitted by the core, :func:`~fhir_bonemet.core.model.findings.fit_summary`.)"""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
-    return f"{cut}…"
+    return shorten(" ".join(text.split()), limit)
 
 
 def _absolute(url: str) -> bool:

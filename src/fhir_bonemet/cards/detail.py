@@ -23,6 +23,7 @@ from fhir_bonemet.core.model.findings import (
     MissingFact,
     Tier,
     UsedFact,
+    shorten,
 )
 from fhir_bonemet.knowledge import EvidenceSource
 
@@ -68,6 +69,10 @@ _INTERNAL = (
     (re.compile(r"\s*\\?\[[DM]\\?\]"), ""),
     (re.compile(r"\s*§\s?\d+(?:\.\d+)*(?:-\d+(?:\.\d+)*)?"), ""),
     (re.compile(r"\blatestNRS\b"), "latest pain score"),
+    # What the passes above removed from a list leaves its separators behind: "(; platelets 15)".
+    (re.compile(r"\((?:\s*[;,])+\s*"), "("),
+    (re.compile(r"(?:\s*[;,])+\s*\)"), ")"),
+    (re.compile(r"([;,])(?:\s*[;,])+"), r"\1"),
     (re.compile(r"\(\s*\)"), ""),
     (re.compile(r"\s+([,.;:)])"), r"\1"),
 )
@@ -107,9 +112,7 @@ def plain(text: str) -> str:
 
 
 def _clip(text: str, limit: int = LINE_LIMIT) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return shorten(text, limit)
 
 
 def _unique(items: Iterable[_H]) -> list[_H]:

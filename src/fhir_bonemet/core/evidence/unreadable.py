@@ -100,7 +100,9 @@ def pending(
     wanted = set(concepts)
     found: list[UnreadableValue] = []
     for value in idx.facts.unreadable:
-        if value.concept not in wanted or not within_days(value.effective, today, max_age_days):
+        if value.concept not in wanted:
+            continue
+        if not (value.date_unreadable or within_days(value.effective, today, max_age_days)):
             continue
         readable = next((o for o in idx.observations(value.concept) if o.quantity is not None), None)
         if (
@@ -120,15 +122,21 @@ def received(idx: FactIndex, concept: str, today: date, max_age_days: float) -> 
     return max(found, key=lambda u: instant(u.effective) if u.effective else float("-inf"), default=None)
 
 
+def _what(value: UnreadableValue) -> str:
+    if value.date_unreadable:
+        return "date not readable"
+    return f"unit {value.unit_text!r}" if value.unit_text else "no unit"
+
+
 def brief(value: UnreadableValue) -> str:
     """``'30' (no unit)`` for a card summary."""
-    unit = f"unit {value.unit_text!r}" if value.unit_text else "no unit"
+    unit = _what(value)
     return f"{value.value_text!r} ({unit})" if not value.value_text.startswith("(") else f"({unit})"
 
 
 def shown(value: UnreadableValue) -> str:
     """``Platelets '30' (no unit, 2026-12-01)`` as a card line names the received result."""
-    unit = f"unit {value.unit_text!r}" if value.unit_text else "no unit"
+    unit = _what(value)
     when = f", {value.effective.date().isoformat()}" if value.effective is not None else ""
     return f"{LABELS.get(value.concept, value.concept)} {value.value_text!r} ({unit}{when})"
 
@@ -145,6 +153,8 @@ def missing_line(value: UnreadableValue) -> MissingFact:
 
 def _reason(value: UnreadableValue) -> str:
     """The reader's reason in a clinician's words (the reader's names concept ids for the logs)."""
+    if value.date_unreadable:
+        return "its date could not be read, so it may be recent"
     if "not a known unit" in value.reason:
         return "no unit" if value.unit_text is None else "unit not recognised for this test"
     if "comparator" in value.reason:

@@ -42,6 +42,7 @@ from fhir_bonemet.core.model.findings import (
     LesionRisk,
     Tier,
 )
+from fhir_bonemet.core.model.rule import declared
 from fhir_bonemet.core.red_flags.pain_escalation import escalations
 
 __all__ = ["ExerciseWork", "build_plan", "exercise_in_progress"]
@@ -60,6 +61,17 @@ class ExerciseWork:
 def exercise_in_progress(plan: ExercisePlan | None) -> bool:
     """A structured exercise programme is being recommended and is not on hold."""
     return plan is not None and plan.tier is not Tier.HOLD and plan.on_hold_reason is None
+
+
+def _hold_name(rule_id: str) -> str:
+    """A critical red flag as a hold reason: its title, then its id ("pathological or impending fracture
+    (R04)").  The id alone said nothing at the bedside, and cards strip ids as internal vocabulary: "red flag
+    R04; red flag R08; platelets 15" came out as ";; platelets 15"."""
+    rule = declared().get(rule_id)
+    if rule is None:
+        return f"red flag {rule_id}"
+    title = rule.spec.title
+    return f"{title[:1].lower()}{title[1:]} ({rule_id})"
 
 
 def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork | None:
@@ -120,7 +132,7 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
     gates = global_gates(facts, today, th, idx)
     keys |= gates.keys
 
-    hold_reasons = [f"red flag {rid}" for rid in critical] + gates.hold
+    hold_reasons = [_hold_name(rid) for rid in critical] + gates.hold
     if hold_reasons:
         tier = Tier.HOLD
     elif person.adl_only:

@@ -157,6 +157,9 @@ class UnreadableValue:
     unit_text: str | None  # the unit as received when it looks like one; None when there was none
     reason: str  # why it was not used, without the value: "no unit", "unit 'mg' not known for ..."
     number: float | None = None  # the number received, when there was one (for the plausible-unit check)
+    # The result's date was received but could not be read: it may be recent, so it counts as pending
+    # whatever the lookback (see core.evidence.unreadable.pending).
+    date_unreadable: bool = False
 
 
 @fast_init

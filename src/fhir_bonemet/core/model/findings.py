@@ -20,12 +20,20 @@ from fhir_bonemet.core.model.frozen_init import fast_init
 MAX_SUMMARY = 139  # CDS Hooks asks for card summaries under 140 characters
 
 
-def fit_summary(text: str) -> str:
-    """Keep a summary under the CDS Hooks limit without cutting a word in half (the one place that does)."""
-    if len(text) <= MAX_SUMMARY:
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, marked "…" when shortened: cut at a word boundary, unless
+    that keeps less than half of the room (one long drug name would leave "Cancel…"): then inside the word.
+    """
+    if len(text) <= limit:
         return text
-    cut = text[: MAX_SUMMARY - 1].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
+    head = text[: limit - 1]
+    words = head.rsplit(" ", 1)[0].rstrip(",;:")
+    return (words if len(words) >= limit // 2 else head.rstrip()) + "…"
+
+
+def fit_summary(text: str) -> str:
+    """Keep a summary under the CDS Hooks limit (:func:`shorten`)."""
+    return shorten(text, MAX_SUMMARY)
 
 
 class Indicator(StrEnum):

@@ -14,8 +14,10 @@ from fhir_bonemet.core.model.facts import MedicationFact, ObservationFact, Patie
 # Statuses under which a medication counts as currently taken (docs/clinical-model.md#medications):
 # MedicationRequest active; MedicationStatement active or intended.  Draft orders in the hook context
 # are evaluated as if active (order-select / order-sign).
-ACTIVE_REQUEST_STATUSES = frozenset({"active"})
-ACTIVE_STATEMENT_STATUSES = frozenset({"active", "intended"})
+# "unknown" counts as taken: an unknown status (or one that could not be read) is not evidence that the
+# drug was stopped, and the checks that need it (doses, interactions, sedation) are the cautious ones.
+ACTIVE_REQUEST_STATUSES = frozenset({"active", "unknown"})
+ACTIVE_STATEMENT_STATUSES = frozenset({"active", "intended", "unknown"})
 
 
 def obs_date(obs: ObservationFact) -> date | None:

@@ -207,6 +207,9 @@ def _amount(
         if value is None:
             issues.append("doseQuantity has no numeric value")
             continue
+        if value <= 0:  # an error, never a dose: read as one, it made the daily total smaller
+            issues.append("dose is not a positive number; dose amount not used")
+            continue
         if unit is None:
             issues.append("dose unit not recognised; dose amount not used")
             received = unit_received(quantity)
@@ -217,13 +220,28 @@ def _amount(
     return None, None
 
 
-def _per_day_from_timing(timing: Mapping[str, Any] | None) -> float | None:
+def _positive(repeat: Mapping[str, Any], key: str, issues: list[str]) -> float | None:
+    """``repeat[key]`` if it is a positive number; a value that is not one is reported, never guessed."""
+    raw = repeat.get(key)
+    if raw is None:
+        return None
+    number = as_number(raw)
+    if number is None or number <= 0:
+        issues.append(f"timing.repeat.{key} is not a positive number; doses per day not read from it")
+        return None
+    return number
+
+
+def _per_day_from_timing(timing: Mapping[str, Any] | None, issues: list[str]) -> float | None:
     if timing is None:
         return None
     repeat = as_dict(timing.get("repeat"))
     if repeat is not None:
-        frequency = as_number(repeat.get("frequencyMax")) or as_number(repeat.get("frequency"))
-        period = as_number(repeat.get("period"))
+        frequency = _positive(repeat, "frequencyMax", issues) or _positive(repeat, "frequency", issues)
+        period = _positive(repeat, "period", issues)
+        if frequency is None and any(repeat.get(k) is not None for k in ("frequency", "frequencyMax")):
+            # "four" times a day must not be read as once a day: the rate is unknown (the text may say it).
+            return None
         unit = repeat.get("periodUnit")
         days = _DAYS_PER_UNIT.get(unit) if isinstance(unit, str) else None
         if period is not None and period > 0 and days is not None:
@@ -298,7 +316,7 @@ def parse_dosage(
             if unit is not None:
                 amount, amount_unit = float(found.group(1)) * unit[1], unit[0]
     timing = as_dict(dosage.get("timing"))
-    per_day = _per_day_from_timing(timing)
+    per_day = _per_day_from_timing(timing, issues)
     if per_day is None and lowered:
         per_day = per_day_from_text(lowered)
     as_needed_flag = dosage.get("asNeededBoolean")

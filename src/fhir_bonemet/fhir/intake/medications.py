@@ -30,6 +30,15 @@ from fhir_bonemet.fhir.intake.values import (
     reference_of,
 )
 
+# The R4 status codes (required bindings).
+_STATUSES: Final[dict[str, frozenset[str]]] = {
+    "MedicationRequest": frozenset(
+        {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"}
+    ),
+    "MedicationStatement": frozenset(
+        {"active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown", "not-taken"}
+    ),
+}
 _DROPPED: Final[dict[str, frozenset[str]]] = {
     "MedicationRequest": frozenset({"entered-in-error"}),
     "MedicationStatement": frozenset({"entered-in-error", "not-taken"}),
@@ -147,7 +156,10 @@ def _dates(data: JsonDict, resource_type: str) -> tuple[date | None, date | None
 
 def _doses(extraction: Extraction, item: Item, key: str, route: str | None) -> tuple[DoseInstruction, ...]:
     doses: list[DoseInstruction] = []
-    for position, dosage in enumerate(as_list(item.data.get(key))):
+    given = item.data.get(key)
+    if given is not None and not isinstance(given, list | dict):
+        extraction.issue(item, key, "not a list of Dosage; dose not read")
+    for position, dosage in enumerate(as_list(given)):
         if not isinstance(dosage, dict):
             extraction.issue(item, f"{key}[{position}]", "not a Dosage; ignored")
             continue
@@ -174,8 +186,10 @@ def medication_fact(
 ) -> MedicationFact | None:
     data = item.data
     resource_type = str(data.get("resourceType"))
-    status = data.get("status")
-    status = status if isinstance(status, str) and status else "unknown"
+    given = data.get("status")
+    status = given if isinstance(given, str) and given in _STATUSES.get(resource_type, ()) else "unknown"
+    if status != given:
+        extraction.issue(item, "status", "status missing or not a known code; medication counted as current")
     if status in _DROPPED.get(resource_type, ()) or data.get("doNotPerform") is True:
         return None
     if not extraction.belongs_to_patient(item):

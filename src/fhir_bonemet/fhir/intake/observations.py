@@ -96,6 +96,21 @@ VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
 """Concepts an Observation can carry a value for."""
 
 
+def _unreadable_dates(data: JsonDict) -> list[str]:
+    """The date elements of ``data`` that were received but are not dates ("yesterday", 20240101)."""
+    found = [path for path in (*_EFFECTIVE_KEYS, "issued") if _not_a_date(data.get(path))]
+    period = data.get("effectivePeriod")
+    if period is not None and not isinstance(period, dict):
+        found.append("effectivePeriod")
+    elif isinstance(period, dict):
+        found += [f"effectivePeriod.{end}" for end in ("start", "end") if _not_a_date(period.get(end))]
+    return found
+
+
+def _not_a_date(value: object) -> bool:
+    return value is not None and parse_datetime(value) is None
+
+
 def _effective(data: JsonDict) -> tuple[datetime | None, str, Precision]:
     """When the result was taken, the element it was read from, and how precise that element is."""
     for path in _EFFECTIVE_KEYS:
@@ -318,6 +333,9 @@ class _Taken(NamedTuple):
     precision: Precision
     site: BodySite | None
     focus: tuple[str, ...]
+    # A date was received but none could be read: a measured value is then reported as unreadable (it may
+    # be recent), never kept as an undated result that no rule counts as recent.
+    date_unreadable: bool = False
 
 
 def _facts_for(
@@ -350,6 +368,9 @@ def _facts_for(
             quantity = _measured(extraction, item, path, concept, data, taken.effective)
             if quantity is None:
                 continue
+            if taken.date_unreadable:
+                extraction.unreadable.append(_undated(item, concept, quantity, data))
+                continue
         elif concept in _CODED:
             answer = _coded(extraction, concept, data)
             if answer is None:
@@ -379,6 +400,25 @@ def _facts_for(
     return facts
 
 
+def _undated(item: Item, concept: str, quantity: Quantity, data: JsonDict) -> UnreadableValue:
+    """A value read but dated unreadably.  No ``number``: the value itself was readable, and the
+    plausible-unit readings (rule R10) are about values whose unit could not be read."""
+    received = data.get("valueQuantity")
+    if isinstance(received, dict):
+        shown, unit = _shown(received.get("value")), _unit_shown(received.get("code") or received.get("unit"))
+    else:
+        shown, unit = f"{quantity.value:g}", None
+    return UnreadableValue(
+        ref=item.ref,
+        concept=concept,
+        effective=None,
+        value_text=shown,
+        unit_text=unit,
+        reason="date not readable; value not used",
+        date_unreadable=True,
+    )
+
+
 def _site(extraction: Extraction, item: Item) -> BodySite | None:
     body_site = extraction.codeable(item, "bodySite")
     return extraction.body_site(body_site)[0] if body_site is not None else None
@@ -392,6 +432,11 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
         if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
             continue
         effective, effective_path, precision = _effective(data)
+        # Looked for only when the first choice was not read (a date parsed once per result is enough).
+        unreadable_dates = _unreadable_dates(data) if effective_path != "effectiveDateTime" else []
+        consequence = "ignored" if effective is not None else "read as undated, a measured value as unreadable"
+        for path in unreadable_dates:
+            extraction.issue(item, path, f"not a date; {consequence}")
         if precision != "day":
             extraction.issue(
                 item,
@@ -405,6 +450,7 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             precision,
             _site(extraction, item) if "bodySite" in data else None,
             extraction.focus(data),
+            effective is None and bool(unreadable_dates),
         )
         facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), taken))
         components = data.get("component")

@@ -55,7 +55,11 @@ def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, 
     gender = data.get("gender")
     # A partial birth date ("1950") is read as its first day: the older age is the cautious one.
     sex = _SEX.get(gender, Sex.UNKNOWN) if isinstance(gender, str) else Sex.UNKNOWN
-    return parse_date(data.get("birthDate")), sex
+    given = data.get("birthDate")
+    birth_date = parse_date(given)
+    if given is not None and birth_date is None:
+        extraction.issue(wanted[0], "birthDate", "not a date; age unknown")
+    return birth_date, sex
 
 
 def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact]:

@@ -104,7 +104,9 @@ class UnitRule:
 
     canonical: str
     factors: dict[str, float]  # spelling → factor to the canonical unit
-    minimum: float | None = None  # plausible range of the instrument; outside it the value is unusable
+    # Plausible range of the instrument; outside it the value is unusable.  No measured concept can be
+    # negative (a platelet count of -999999 is an error, not a critical cytopenia).
+    minimum: float | None = 0.0
     maximum: float | None = None
     offsets: dict[str, float] | None = None  # spelling → offset added after the factor (°F → °C)
 

@@ -1,0 +1,184 @@
+"""Values that arrive but cannot be read are said, never dropped in silence, and never make advice less
+cautious: a malformed medication status, dose, frequency, result date or birth date, an impossible
+(negative) laboratory value.  Each is fired through the HTTP app on the thoracic-spine example patient,
+whose answer carries an acetaminophen 4 g/day warning, a pain score of 6 and a platelet count."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hook_answers import HookCase, answer, example_cases
+
+from fhir_bonemet.cards.detail import plain
+from fhir_bonemet.core.model.findings import shorten
+from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
+
+Json = dict[str, Any]
+
+ACETAMINOPHEN = "MedicationRequest/bm-thoracic-sins14-apap"
+PAIN = "Observation/bm-thoracic-sins14-pain"
+PLATELETS = "Observation/bm-thoracic-sins14-plt"
+
+
+def _case() -> HookCase:
+    return next(
+        c for c in example_cases() if c.name == "example:thoracic-spine-sins14" and c.hook == "patient-view"
+    )
+
+
+def _resources(request: Json) -> Iterator[Json]:
+    for slot in request["prefetch"].values():
+        if isinstance(slot, dict) and slot.get("resourceType") == "Bundle":
+            yield from (e["resource"] for e in slot.get("entry", []) if "resource" in e)
+        elif isinstance(slot, dict):
+            yield slot
+
+
+def _resource(request: Json, ref: str) -> Json:
+    kind, _, rid = ref.partition("/")
+    return next(r for r in _resources(request) if r.get("resourceType") == kind and r.get("id") == rid)
+
+
+def _fired(change: Callable[[Json], None]) -> tuple[str, list[Json]]:
+    """The answer's whole text (cards, folded notes, suggestions) and its read issues, after ``change``."""
+    case = _case()
+    request = copy.deepcopy(case.request)
+    change(request)
+    body = answer(case, request)
+    issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    return json.dumps(body["cards"], ensure_ascii=False), issues
+
+
+def _issue_at(issues: list[Json], location: str) -> Json:
+    found = [i for i in issues if i["location"] == location]
+    assert found, f"no read issue at {location}: {issues}"
+    return found[0]
+
+
+def test_the_unchanged_example_has_the_cards_the_changes_act_on() -> None:
+    text, issues = _fired(lambda request: None)
+    assert "Acetaminophen 4 g/day" in text
+    assert "NRS 6" in text
+    assert issues == []
+
+
+@pytest.mark.parametrize("status", [None, 7, "", "actve"])
+def test_an_unreadable_medication_status_is_said_and_the_drug_still_counts(status: object) -> None:
+    text, issues = _fired(lambda request: _resource(request, ACETAMINOPHEN).update(status=status))
+    assert "counted as current" in _issue_at(issues, f"{ACETAMINOPHEN}.status")["message"]
+    assert "Acetaminophen 4 g/day" in text  # the overdose check still runs
+
+
+def test_a_dosage_that_is_not_a_list_of_dosage_is_said() -> None:
+    text, issues = _fired(lambda request: _resource(request, ACETAMINOPHEN).update(dosageInstruction="x"))
+    assert "dose not read" in _issue_at(issues, f"{ACETAMINOPHEN}.dosageInstruction")["message"]
+    assert "dose(s) could not be read" in text  # the acetaminophen total is named as unknown
+
+
+def _dosage(request: Json) -> Json:
+    dosage: Json = _resource(request, ACETAMINOPHEN)["dosageInstruction"][0]
+    return dosage
+
+
+@pytest.mark.parametrize("frequency", ["four", 0, -4, True])
+def test_an_unreadable_frequency_is_never_read_as_once_a_day(frequency: object) -> None:
+    def change(request: Json) -> None:
+        dosage = _dosage(request)
+        dosage["timing"]["repeat"]["frequency"] = frequency
+        del dosage["text"]  # "1 g every 6 hours" would otherwise give the rate
+
+    text, issues = _fired(change)
+    issue = _issue_at(issues, f"{ACETAMINOPHEN}.dosageInstruction[0]")
+    assert "frequency is not a positive number" in issue["message"]
+    assert "Acetaminophen 1 g/day" not in text
+    assert "dose(s) could not be read" in text
+
+
+@pytest.mark.parametrize("value", [-500, 0])
+def test_a_dose_that_is_not_positive_is_not_used(value: float) -> None:
+    def change(request: Json) -> None:
+        dosage = _dosage(request)
+        dosage["doseAndRate"][0]["doseQuantity"]["value"] = value
+        del dosage["text"]
+
+    text, issues = _fired(change)
+    issue = _issue_at(issues, f"{ACETAMINOPHEN}.dosageInstruction[0]")
+    assert "dose is not a positive number" in issue["message"]
+    assert "dose(s) could not be read" in text
+
+
+@pytest.mark.parametrize("when", ["yesterday", 20240101, "2026-13-45"])
+def test_a_result_whose_date_cannot_be_read_is_received_not_missing(when: object) -> None:
+    text, issues = _fired(lambda request: _resource(request, PAIN).update(effectiveDateTime=when))
+    assert "not a date" in _issue_at(issues, f"{PAIN}.effectiveDateTime")["message"]
+    # Never "no recent pain score": a score was received, and its date may be recent.
+    assert "Pain score received but not read '6' (date not readable)" in text
+
+
+def test_an_unreadable_date_with_a_readable_fallback_uses_the_fallback_and_says_so() -> None:
+    def change(request: Json) -> None:
+        pain = _resource(request, PAIN)
+        pain["issued"] = pain["effectiveDateTime"]
+        pain["effectiveDateTime"] = "yesterday"
+
+    text, issues = _fired(change)
+    assert _issue_at(issues, f"{PAIN}.effectiveDateTime")["message"] == "not a date; ignored"
+    assert "NRS 6" in text
+
+
+def test_an_unreadable_birth_date_is_said_and_age_counts_as_unknown() -> None:
+    text, issues = _fired(lambda request: request["prefetch"]["patient"].update(birthDate="1950-13-45"))
+    assert "age unknown" in _issue_at(issues, "Patient/bm-thoracic-sins14.birthDate")["message"]
+    assert "age unknown" in text  # the lower acetaminophen ceiling applies
+
+
+@pytest.mark.parametrize("value", [-999999, -0.5])
+def test_a_negative_laboratory_value_is_impossible_never_a_critical_finding(value: float) -> None:
+    def change(request: Json) -> None:
+        _resource(request, PLATELETS)["valueQuantity"]["value"] = value
+
+    text, issues = _fired(change)
+    assert "outside the possible range" in _issue_at(issues, f"{PLATELETS}.value")["message"]
+    assert "Critical cytopenia" not in text
+    assert f"Platelets '{value:g}'" in text  # named as received, not as missing
+
+
+def test_a_hold_names_its_red_flags_and_its_lab_gate() -> None:
+    """A critical red flag and a platelet hold together: the summary said "(;; platelets 15)" once the
+    rule ids were stripped from "red flag R04; red flag R08; platelets 15"."""
+
+    def change(request: Json) -> None:
+        _resource(request, PLATELETS)["valueQuantity"]["value"] = 15
+
+    text, _ = _fired(change)
+    cards = json.loads(text)
+    hold = next(card["summary"] for card in cards if card["summary"].startswith("Exercise on hold"))
+    assert hold.startswith(
+        "Exercise on hold (pathological or impending fracture; critical cytopenia; platelets 15)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "Exercise on hold (red flag R04; red flag R08; platelets 15): stop",
+            "Exercise on hold (platelets 15): stop",
+        ),
+        ("On hold (R04, R08)", "On hold"),
+        ("Exercise on hold (red flag R01; red flag R03): stop", "Exercise on hold: stop"),
+    ],
+)
+def test_removing_rule_ids_from_a_list_leaves_no_empty_items(text: str, shown: str) -> None:
+    assert plain(text) == shown
+
+
+def test_shortening_cuts_at_a_word_unless_one_word_fills_the_room() -> None:
+    assert shorten("Cancel ibuprofen 400 mg tablet order", 20) == "Cancel ibuprofen…"
+    assert shorten("Cancel " + "N" * 130 + " order", 40) == "Cancel " + "N" * 32 + "…"
+    assert len(shorten("x" * 500, 139)) == 139
+    assert shorten("short", 10) == "short"
