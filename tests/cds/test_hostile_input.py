@@ -130,3 +130,22 @@ def test_a_trailing_slash_is_not_redirected_to_the_host_header(
     assert "location" not in response.headers
     assert_outcome(response, 404, "url")
     assert handler.calls == []
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://" + "a" * 5000 + ".org/fhir",  # no resolver takes a name this long
+        "https://ehr." + "b" * 64 + ".org/fhir",  # a label over 63 characters
+        "https://ehr..example.org/fhir",
+        "https://ehr.example.org:99999/fhir",
+        "https://ehr.example.org:port/fhir",
+    ],
+)
+def test_a_fhir_server_no_client_could_reach_is_refused_with_400(
+    app_client: TestClient, handler: RecordingHandler, patient_view_body: dict[str, Any], server: str
+) -> None:
+    """Refused as the caller's error, naming fhirServer, rather than failing in the HTTP client later."""
+    patient_view_body["fhirServer"] = server
+    assert_outcome(app_client.post(PV, json=patient_view_body), 400, "fhirServer")
+    assert handler.calls == []

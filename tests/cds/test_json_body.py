@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fhir_bonemet.client.json_nesting import MAX_JSON_DEPTH, nesting_exceeds
 from fhir_bonemet.errors import InvalidRequestError
-from fhir_bonemet.web.json_body import MAX_JSON_DEPTH, json_object, nesting_exceeds
+from fhir_bonemet.web.json_body import json_object
 
 # Strings made of the characters that could fool a byte-level reader.
 _TRICKY_TEXT = st.text(alphabet='[]{}"\\:,ab é\n\u2028', max_size=8)

@@ -153,6 +153,19 @@ def test_required_key_unavailable_is_412_naming_the_key_without_patient_data() -
         assert secret not in problem.message
 
 
+def test_a_required_key_sent_malformed_is_412_saying_what_was_wrong_with_it() -> None:
+    """Not only "the request has no fhirServer": the value that was sent could not be used, and why."""
+    with pytest.raises(PreconditionFailedError) as raised:
+        resolver(FakeFhir()).resolve(
+            TEMPLATES,
+            request(prefetch={"patient": {"resourceType": "Observation", "id": "x"}}, fhir_server=None),
+            required=frozenset({"patient"}),
+        )
+    messages = [p.message for p in raised.value.problems if p.location == "prefetch.patient"]
+    assert any("prefetched value unusable" in m for m in messages)
+    assert any("no fhirServer" in m for m in messages)
+
+
 def test_optional_key_unavailable_is_reported_not_raised() -> None:
     fake = FakeFhir()
     fake.add("GET", CONDITIONS_URL, Reply(500, outcome()))

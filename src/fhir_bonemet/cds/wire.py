@@ -44,6 +44,15 @@ def _absolute_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError("must be an absolute http(s) URL")
+    # A host no resolver accepts (a 5,000-character name) is refused here, as the caller's error, rather
+    # than failing later inside the HTTP client as an unexpected one.
+    host = (parts.hostname or "").rstrip(".")
+    if not host or len(host) > 253 or any(not 0 < len(label) <= 63 for label in host.split(".")):
+        raise ValueError("must name a valid host")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ValueError("must have a valid port") from None
     return value
 
 

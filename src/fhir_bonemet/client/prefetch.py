@@ -120,10 +120,12 @@ class PrefetchResolver:
         self._log(request.hook_instance, result, provided, started)
         missing = sorted(required & result.unavailable)
         if missing:
+            # Every issue of a missing key, its warnings too: "prefetched value unusable (not a Patient)"
+            # says what was wrong with what was sent, which "cannot be fetched" alone does not.
             problems = tuple(
                 Problem(location=issue.location, message=issue.message, code="incomplete")
                 for issue in result.issues
-                if issue.severity == "error" and issue.location.removeprefix("prefetch.") in missing
+                if issue.location.removeprefix("prefetch.") in missing
             )
             raise PreconditionFailedError(
                 f"Required FHIR data could not be prefetched or fetched: {', '.join(missing)}", problems

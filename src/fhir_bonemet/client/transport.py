@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import requests
 import urllib3
 
+from fhir_bonemet.client.json_nesting import MAX_JSON_DEPTH, nesting_exceeds
 from fhir_bonemet.client.urls import redact_url
 from fhir_bonemet.errors import FhirClientError
 
@@ -209,6 +210,11 @@ def _limit_socket_wait(raw: urllib3.HTTPResponse, seconds: float) -> None:
 
 def _parse_json(content: bytes, status: int, path: str, strict: bool = True) -> object:
     if not content.strip():
+        return None
+    if nesting_exceeds(content, MAX_JSON_DEPTH):
+        if strict and 200 <= status < 300:
+            message = f"response nests deeper than {MAX_JSON_DEPTH} levels"
+            raise FhirClientError(message, status=status, url_path=path)
         return None
     try:
         return json.loads(content)

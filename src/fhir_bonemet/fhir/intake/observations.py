@@ -434,7 +434,9 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
         effective, effective_path, precision = _effective(data)
         # Looked for only when the first choice was not read (a date parsed once per result is enough).
         unreadable_dates = _unreadable_dates(data) if effective_path != "effectiveDateTime" else []
-        consequence = "ignored" if effective is not None else "read as undated, a measured value as unreadable"
+        consequence = (
+            "ignored" if effective is not None else "read as undated, a measured value as unreadable"
+        )
         for path in unreadable_dates:
             extraction.issue(item, path, f"not a date; {consequence}")
         if precision != "day":
