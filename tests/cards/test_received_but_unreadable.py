@@ -182,3 +182,25 @@ def test_shortening_cuts_at_a_word_unless_one_word_fills_the_room() -> None:
     assert shorten("Cancel " + "N" * 130 + " order", 40) == "Cancel " + "N" * 32 + "…"
     assert len(shorten("x" * 500, 139)) == 139
     assert shorten("short", 10) == "short"
+
+
+@pytest.mark.parametrize("value", [1e9, 250_000])
+def test_a_laboratory_value_no_living_patient_has_is_not_used_as_normal(value: float) -> None:
+    """250,000 "×10⁹/L" is a count per µL sent with the wrong unit: it was read as a normal count."""
+    text, issues = _fired(lambda request: _resource(request, PLATELETS)["valueQuantity"].update(value=value))
+    assert "outside the possible range" in _issue_at(issues, f"{PLATELETS}.value")["message"]
+    assert f"Platelets '{value:g}'" in text
+
+
+def test_an_impossible_count_that_is_critical_in_another_unit_asks_to_verify_now() -> None:
+    """15,000 "×10⁹/L" is impossible; as a count per µL it is a critical thrombocytopenia."""
+    text, _ = _fired(lambda request: _resource(request, PLATELETS)["valueQuantity"].update(value=15_000))
+    cards = json.loads(text)
+    assert cards[0]["indicator"] == "critical"
+    assert any(
+        card["summary"].startswith(
+            "Verify now: platelets 15000: critical thrombocytopenia if the unit is /uL"
+        )
+        and card["summary"].endswith("(impossible in the unit received)")
+        for card in cards
+    )

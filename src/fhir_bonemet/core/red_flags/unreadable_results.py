@@ -51,6 +51,7 @@ _CONCEPTS = tuple(dict.fromkeys(concept for concept, *_ in _BANDS))
 def r10_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
     days = t.v("lookback.lab_days")
     alarms: list[str] = []
+    first: UnreadableValue | None = None
     for value in pending(ctx.index, _CONCEPTS, ctx.today, days):
         alarm = next(
             (
@@ -67,11 +68,12 @@ def r10_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
             continue
         t.fact(UsedFact(shown(value), f"not read: {considered(value)}", value.ref))
         alarms.append(f"{_short(value)}: {alarm}")
-    if not alarms:
+        first = first or value
+    if first is None:
         return None
     return t.finding(
         Indicator.CRITICAL,
-        f"Verify now: {alarms[0]} (received without a usable unit)",
+        f"Verify now: {alarms[0]} ({_why(first)})",
         "A result was received but could not be read; under a plausible unit it would be dangerous.",
         (
             "Verify the result and its unit with the laboratory now; repeat the test if unconfirmed.",
@@ -83,3 +85,9 @@ def r10_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
 
 def _short(value: UnreadableValue) -> str:
     return f"{LABELS.get(value.concept, value.concept).lower()} {value.value_text}"
+
+
+def _why(value: UnreadableValue) -> str:
+    if value.unit_text is not None and "outside the possible range" in value.reason:
+        return "impossible in the unit received"
+    return "received without a usable unit"

@@ -14,9 +14,10 @@ monomer convention used by laboratories).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
+from fhir_bonemet.core.evidence.unreadable import PLAUSIBLE_UNITS
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import Quantity
 
@@ -176,6 +177,13 @@ UNIT_RULES: Final[dict[str, UnitRule]] = {
     c.MIRELS_TOTAL: _score(4, 12),
 }
 """Concepts whose value is a quantity, with their canonical unit (the unit thresholds are written in)."""
+
+# A laboratory value above what a living patient can have (the ranges of
+# :data:`~fhir_bonemet.core.evidence.unreadable.PLAUSIBLE_UNITS`, service defaults awaiting clinical review)
+# is an error, not a result: a platelet count of 10^9 ×10⁹/L is unreadable, never "normal", and a calcium of
+# 10^9 mg/dL never a critical card quoting it.
+for _concept, (_units, (_lowest, _highest)) in PLAUSIBLE_UNITS.items():
+    UNIT_RULES[_concept] = replace(UNIT_RULES[_concept], maximum=_highest)
 
 CANONICAL_UNITS: Final[dict[str, str]] = {concept: rule.canonical for concept, rule in UNIT_RULES.items()}
 
