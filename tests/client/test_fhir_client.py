@@ -140,6 +140,7 @@ def test_errors_carry_status_and_a_redacted_path_only() -> None:
     ("reply", "message"),
     [
         (Reply(raw=b"<html>hello</html>"), "not JSON"),
+        (Reply(raw=b'{"resourceType":"Patient","x":[[[['), "not JSON"),  # cut off: not "too deep"
         # Nested past the recursion limit of the reader behind the client: refused, never a RecursionError.
         (Reply(raw=b'{"resourceType":"Patient","x":' + b"[" * 5000 + b"]" * 5000 + b"}"), "nests deeper"),
         (Reply(raw=b'{"resourceType":"Patient","x":' + b"[" * 101 + b"]" * 101 + b"}"), "nests deeper"),

@@ -211,14 +211,21 @@ def _limit_socket_wait(raw: urllib3.HTTPResponse, seconds: float) -> None:
 def _parse_json(content: bytes, status: int, path: str, strict: bool = True) -> object:
     if not content.strip():
         return None
-    if nesting_exceeds(content, MAX_JSON_DEPTH):
-        if strict and 200 <= status < 300:
+    usable = strict and 200 <= status < 300
+    try:
+        parsed = json.loads(content)
+    except RecursionError:  # nested past the parser's own limit
+        parsed, too_deep = None, True
+    except (ValueError, UnicodeDecodeError):
+        if usable:
+            raise FhirClientError("response is not JSON", status=status, url_path=path) from None
+        return None  # an error page in HTML: the status says enough
+    else:
+        # Checked on a valid text only (the check counts brackets, and a cut-off text leaves some open).
+        too_deep = nesting_exceeds(content, MAX_JSON_DEPTH)
+    if too_deep:
+        if usable:
             message = f"response nests deeper than {MAX_JSON_DEPTH} levels"
             raise FhirClientError(message, status=status, url_path=path)
         return None
-    try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        if strict and 200 <= status < 300:
-            raise FhirClientError("response is not JSON", status=status, url_path=path) from None
-        return None  # an error page in HTML: the status says enough
+    return parsed
