@@ -71,12 +71,26 @@ def test_ingredient_and_salt_codes(term: Terminology) -> None:
         ("M05BX04", "denosumab", {c.DENOSUMAB, c.BONE_MODIFYING_AGENT}),
         ("N03AX16", "pregabalin", {c.GABAPENTINOID}),
         ("B01AF01", "rivaroxaban", {c.ANTICOAGULANT}),
+        # The catalogue's class fallbacks (M01A NSAIDs, B01A antithrombotics) beyond the listed groups.
+        ("M01AX01", "nabumetone", {c.NSAID}),
+        ("B01AX05", "fondaparinux", {c.ANTICOAGULANT}),
     ],
 )
 def test_atc_substance_codes(term: Terminology, code: str, ingredient: str, classes: set[str]) -> None:
     med = term.classify_medication({"coding": [{"system": ATC, "code": code}]})
     assert med.ingredients == (ingredient,)
     assert med.classes == classes
+
+
+@pytest.mark.parametrize("text", ["Nabumetone 500 mg tablet", "fondaparinux 2.5 mg/0.5 mL injection"])
+def test_ingredients_without_a_known_rxcui_are_read_from_their_name(term: Terminology, text: str) -> None:
+    assert term.classify_medication({"text": text}).classes in ({c.NSAID}, {c.ANTICOAGULANT})
+
+
+def test_other_m01ax_substances_are_not_nsaids(term: Terminology) -> None:
+    """M01AX mixes NSAIDs with glucosamine and diacerein: only its NSAIDs are listed."""
+    for code in ("M01AX05", "M01AX21"):
+        assert c.NSAID not in term.classify_medication({"coding": [{"system": ATC, "code": code}]}).classes
 
 
 def test_atc_class_code_without_known_substance_still_classifies(term: Terminology) -> None:

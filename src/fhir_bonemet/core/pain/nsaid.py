@@ -216,6 +216,7 @@ def p18(ctx: RuleContext, t: Trace) -> Finding | None:
     thresholds=OLDER_KEYS,
     evidence=("S29", "S20", "S23"),
     on_orders=True,
+    unverified=True,  # the catalogue marks its Beers NSAID criterion (age 65 and over) [M]
 )
 def p19(ctx: RuleContext, t: Trace) -> Finding | None:
     nsaids = _nsaids(ctx)
