@@ -40,7 +40,7 @@ from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, b
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
-from fhir_bonemet.plan_page.publish import publish_plan, signer_for
+from fhir_bonemet.plan_page.publish import plan_content_key, publish_plan, signer_for
 from fhir_bonemet.plan_page.view import PlanView, build_plan_view, has_plan_view
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.writeback import WritebackMode, deliver_careplan
@@ -216,6 +216,7 @@ class Workflow:
             render,
             hook_instance=hook_instance,
             patient_ref=facts.patient_ref,
+            content_key=plan_content_key(assessment),
             views=deps.plan_views,
             signer=signer_for(deps.settings),
             base_url=deps.base_url,

@@ -115,6 +115,17 @@ def test_plan_tokens_never_reach_the_request_log() -> None:
     assert loggable_path("/cds-services/x") == "/cds-services/x"
 
 
+@pytest.mark.parametrize(
+    "spelling", ["//plan/{t}", "/plan//{t}", "/./plan/{t}", "/PLAN/{t}", "/prefix/plan/{t}", "/{t}"]
+)
+def test_no_spelling_of_a_plan_path_puts_its_token_in_the_log(spelling: str) -> None:
+    """A 404 for a mistyped link, or a proxy that keeps its prefix, logged the whole live token."""
+    token = "eyJleHAiOjE3OTk5OTk5OTl9.qBJxymNZsAYDhlGTc2rJKc4t2JPLgfiMwnSMPQiG_LA"
+    logged = loggable_path(spelling.format(t=token))
+    assert "qBJxymNZ" not in logged
+    assert "eyJleHAi" not in logged
+
+
 def test_the_request_log_line_has_no_token(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     path = plan_link(hook(client, "thoracic-spine-sins14"))
     token = path.removeprefix("/plan/")
@@ -135,6 +146,26 @@ def test_a_retried_hook_call_gets_the_same_link_and_a_new_call_another(client: T
     other = plan_link(client.post(f"/cds-services/{service}", json=request).json()["cards"])
     assert other != first
     assert client.get(other).status_code == 200
+
+
+def test_the_same_hook_instance_with_other_data_gets_a_plan_of_its_own(client: TestClient) -> None:
+    """A hookInstance sent again with the SINS changed from 14 to 3: the first link's page still showed
+    "SINS 14" and the old tier beside cards that no longer said so."""
+    first = plan_link(hook(client, "thoracic-spine-sins14"))
+    request = prefetched_request("thoracic-spine-sins14")
+    for slot in request["prefetch"].values():
+        for entry in (slot or {}).get("entry", []) if isinstance(slot, dict) else []:
+            resource = entry.get("resource", {})
+            if resource.get("resourceType") == "Observation" and resource.get("valueInteger") == 14:
+                resource["valueInteger"] = 3
+    services = client.get("/cds-services").json()["services"]
+    service = next(s["id"] for s in services if s["hook"] == "patient-view")
+    cards = client.post(f"/cds-services/{service}", json=request).json()["cards"]
+    second = plan_link(cards)
+    assert second != first
+    assert "SINS 14" in client.get(first).text
+    page = client.get(second).text
+    assert "SINS 14" not in page
 
 
 def _app(data_dir: Path, linger: float) -> Any:

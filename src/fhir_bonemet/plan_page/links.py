@@ -92,9 +92,12 @@ class LinkSigner:
     def patient_key(self, patient_ref: str) -> str:
         return self._hmac(b"patient\n" + patient_ref.encode("utf-8")).hex()[:32]
 
-    def plan_id(self, hook_instance: str, patient_ref: str) -> str:
-        """One plan id per hook call and patient, so a retried call gets the same link (and card)."""
+    def plan_id(self, hook_instance: str, patient_ref: str, content_key: str = "") -> str:
+        """One plan id per hook call, patient and plan content, so a retried call gets the same link (and
+        card), and the same call with other data another."""
         message = b"plan-id\n" + hook_instance.encode("utf-8") + b"\n" + patient_ref.encode("utf-8")
+        if content_key:
+            message += b"\n" + content_key.encode("utf-8")
         return _b64(self._hmac(message)[:18])
 
     def _mac(self, payload: bytes) -> bytes:

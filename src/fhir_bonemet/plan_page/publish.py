@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from fhir_bonemet.core.model.findings import Assessment
 from fhir_bonemet.plan_page.links import LinkClaims, LinkSigner, load_link_secret
 from fhir_bonemet.plan_page.view import PlanView
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.plan_views import PlanViews
 
-__all__ = ["PlanLink", "plan_path", "publish_plan", "signer_for"]
+__all__ = ["PlanLink", "plan_content_key", "plan_path", "publish_plan", "signer_for"]
 
 log = logging.getLogger("fhir_bonemet.plan_page")
 
@@ -33,11 +34,29 @@ def plan_path(token: str) -> str:
     return f"/plan/{token}"
 
 
+def plan_content_key(assessment: Assessment) -> str:
+    """A digest of what the plan page shows: every finding (rule, colour, words, the data it used) and the
+    exercise tier.  Equal for a retry of the same call; different once the patient's data differ."""
+    digest = hashlib.sha256()
+    for finding in assessment.findings:
+        digest.update(
+            f"{finding.rule_id}\x1f{finding.indicator}\x1f{finding.summary}\x1f{finding.rationale}".encode()
+        )
+        for used in finding.used:
+            digest.update(f"\x1e{used.label}\x1f{used.value}\x1f{used.ref}\x1f{used.when}".encode())
+        digest.update(b"\x1d")
+    plan = assessment.exercise
+    if plan is not None:
+        digest.update(f"{plan.tier}\x1f{plan.on_hold_reason}".encode())
+    return digest.hexdigest()[:32]
+
+
 def publish_plan(
     render: Callable[[], PlanView],
     *,
     hook_instance: str,
     patient_ref: str,
+    content_key: str,
     views: PlanViews,
     signer: LinkSigner,
     base_url: str,
@@ -47,10 +66,12 @@ def publish_plan(
     """Keep the view ``render`` makes and return its link; None (and the cards go out without it) if the
     store cannot be read.
 
-    A retried hook call (same hookInstance, same patient) finds its plan still kept and gets the very
-    same link, so the cards of a retry are identical to the first answer.
+    A retried hook call (same hookInstance, same patient, same data: ``content_key``, see
+    :func:`plan_content_key`) finds its plan still kept and gets the very same link, so the cards of a
+    retry are identical to the first answer.  The same hookInstance sent again with other data gets a plan
+    of its own: the first link must not show a plan the new cards contradict.
     """
-    plan_id = signer.plan_id(hook_instance, patient_ref)
+    plan_id = signer.plan_id(hook_instance, patient_ref, content_key)
     patient_key = signer.patient_key(patient_ref)
     try:
         existing = views.plan_expiry(plan_id, now)

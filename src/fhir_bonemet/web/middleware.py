@@ -29,7 +29,9 @@ __all__ = [
 
 log = logging.getLogger("fhir_bonemet.http")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]{0,200}$")
-_PLAN_TOKEN = re.compile(r"^/plan/[^/]*")
+# Two base64url runs joined by a dot: a plan-link token (or a JWT part), whatever route it turns up in.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_=-]{8,}")
+_MASK = "-token-"
 LOG_STATE_KEY = "bonemet_log"  # scope["state"][LOG_STATE_KEY]: fields the routes add to the request log line
 
 
@@ -142,11 +144,23 @@ class ErrorGuardMiddleware:
 
 
 def loggable_path(path: str) -> str:
-    # The CDS Hooks URLs carry only service ids; anything stranger is not echoed into the logs.  A plan
-    # link carries its signed token in the path: only the route is logged, never the token.
-    if path.startswith("/plan/"):
-        path = _PLAN_TOKEN.sub("/plan/-token-", path)
-    return path if _PATH.match(path) else "invalid"
+    """The path as a log line may show it.
+
+    The CDS Hooks URLs carry only service ids; anything stranger is not echoed into the logs.  A plan link
+    carries its signed token in the path: the token is never logged, however the path is spelled
+    (``//plan/…``, ``/PLAN/…``, behind a proxy's prefix): the segment after any "plan", and any segment
+    shaped like a token or too long to be a route's, are masked.
+    """
+    shown: list[str] = []
+    after_plan = False
+    for segment in path.split("/"):
+        if segment and (after_plan or len(segment) > 64 or _TOKEN_SHAPE.search(segment)):
+            shown.append(_MASK)
+        else:
+            shown.append(segment)
+        after_plan = segment.lower() == "plan" or (after_plan and not segment)
+    masked = "/".join(shown)
+    return masked if _PATH.match(masked) else "invalid"
 
 
 def _log_fields(scope: Scope) -> dict[str, Any]:
