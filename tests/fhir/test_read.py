@@ -72,6 +72,27 @@ def test_malformed_entries_are_skipped_and_located_without_patient_data() -> Non
     assert all("Jane" not in issue.message for issue in result.issues)
 
 
+def test_the_senders_text_in_a_type_or_id_is_never_repeated() -> None:
+    """A resourceType of a megabyte, or holding a name, was repeated in the read issue (and so in the log
+    and the answer); an id that is not a FHIR id went into references the same way."""
+    huge = "X" * 1_000_000
+    bundle = _searchset(
+        {"resourceType": huge, "id": "a"},
+        {"resourceType": "LEAKRT-Okafor", "id": "b"},
+        _obs("Jane Doe 1950-01-01", valueString="x"),
+    )
+    result = read_prefetch({"observations": bundle})
+    shown = json.dumps([(i.location, i.message) for i in result.issues]) + json.dumps(
+        _refs(result, "Observation")
+    )
+    assert len(shown) < 2_000
+    assert "Okafor" not in shown
+    assert "Jane" not in shown
+    assert [i.message for i in result.issues][:2] == ["resourceType is not a FHIR resource type; skipped"] * 2
+    # The Observation is still read (its data count), under a reference of its position.
+    assert _refs(result, "Observation") == ["Observation/#prefetch.observations.entry[2].resource"]
+
+
 def test_unusable_prefetch_keys_make_the_source_unavailable() -> None:
     result = read_prefetch(
         {

@@ -27,7 +27,9 @@ from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
 _MAX_BUNDLE_DEPTH = 4
 # Bundles whose entries are data: an entry without a resource there is a broken entry, not a receipt.
 _DATA_BUNDLES = frozenset({"searchset", "collection", "document"})
+# FHIR's own patterns: a resource type is a name of letters, an id at most 64 of [A-Za-z0-9-.].
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class Item(NamedTuple):
@@ -139,6 +141,10 @@ class ReadResult:
         if not isinstance(resource_type, str) or not resource_type:
             self.issues.append(ReadIssue(location, "no resourceType; skipped"))
             return
+        if not _RESOURCE_TYPE.fullmatch(resource_type):
+            # Never echoed: it is the sender's text (a megabyte, or a name), and issues reach the logs.
+            self.issues.append(ReadIssue(location, "resourceType is not a FHIR resource type; skipped"))
+            return
         if resource_type == "Bundle":
             self._add_bundle(value, location, depth, searched)
             return
@@ -146,6 +152,10 @@ class ReadResult:
         if raw_id is not None and not isinstance(raw_id, str):
             self.issues.append(ReadIssue(location, f"{resource_type}.id is not a string; skipped"))
             return
+        if raw_id and not _FHIR_ID.fullmatch(raw_id):
+            # Read without it (its data still count); the id is not repeated in references or issues.
+            self.issues.append(ReadIssue(location, f"{resource_type}.id is not a FHIR id; read without it"))
+            raw_id = None
         ref = f"{resource_type}/{raw_id}" if raw_id else f"{resource_type}/#{location}"
         if full_url is not None:
             self.index.setdefault(full_url, value)
@@ -190,7 +200,12 @@ class ReadResult:
                     ReadIssue(resource_location, "the server sent an OperationOutcome among the results")
                 )
                 continue
-            if searched is not None and isinstance(kind, str) and kind not in (searched, "Bundle"):
+            if (
+                searched is not None
+                and isinstance(kind, str)
+                and kind not in (searched, "Bundle")
+                and _RESOURCE_TYPE.fullmatch(kind)
+            ):
                 search = entry.get("search")
                 if (search.get("mode") if isinstance(search, dict) else None) != "include":
                     message = f"a {kind} among the {searched} results; read as a {kind}"
