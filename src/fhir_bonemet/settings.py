@@ -202,6 +202,14 @@ class Settings(BaseSettings):
             raise ValueError(f"JWT algorithms {bad} are forbidden by CDS Hooks (no 'none', no HMAC)")
         return value
 
+    @field_validator("plan_link_secret")
+    @classmethod
+    def _plan_link_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # The same floor as a generated key file: a short key can be guessed, and every link with it.
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("plan_link_secret must be at least 32 characters")
+        return value
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:

@@ -132,3 +132,55 @@ def test_invalid_settings_are_reported_without_their_values(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "max_body_bytes" in result.stderr
     assert "tiny-secret-value" not in result.stderr
+
+
+def test_a_store_that_cannot_be_opened_is_said_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    for command in ("outbox", "feedback-report"):
+        result = subprocess.run(
+            [sys.executable, "-m", "fhir_bonemet", command],
+            env={**environment(tmp_path), "BONEMET_DATA_DIR": str(tmp_path / "afile")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, command
+        assert "cannot open the SQLite store" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_setting_that_is_not_json_is_said_not_a_traceback(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "outbox", BONEMET_WRITEBACK_TOKENS="notjson")
+    assert result.returncode == 2
+    assert "writeback_tokens" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_port_in_use_is_said_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli(tmp_path, "serve", "--no-auth", "--workers", "1", "--port", str(port))
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("today", ["notadate", "2026-02-30", "0001-01-01"])
+def test_an_example_request_for_an_impossible_day_is_refused(tmp_path: Path, today: str) -> None:
+    result = run_cli(tmp_path, "example-request", "thoracic-spine-sins14", "--today", today)
+    assert result.returncode == 2
+    assert "--today" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "map-check"])
+def test_a_file_nested_past_the_recursion_limit_is_said(tmp_path: Path, command: str) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    result = run_cli(tmp_path, command, str(deep))
+    assert result.returncode == 1
+    assert "nests too deeply" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -95,3 +95,8 @@ def test_the_signer_does_not_show_its_secret() -> None:
     secret = b"s3cret-" * 8
     assert "s3cret" not in repr(LinkSigner(secret))
     assert "s3cret" not in str(LinkSigner(secret))
+
+
+def test_a_configured_secret_shorter_than_a_generated_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        Settings(auth_required=False, data_dir=tmp_path, plan_link_secret=SecretStr("short"))

@@ -197,6 +197,18 @@ def _prefetch_key(resource: dict[str, Any], terminology: Terminology) -> str | N
     )
 
 
+def iso_day(text: str) -> str:
+    """An argparse type: a calendar date the example data can be moved to (shifting them by millennia
+    would leave the calendar)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text[:40]!r}") from None
+    if not 1900 <= day.year <= 2200:
+        raise argparse.ArgumentTypeError("a date between the years 1900 and 2200")
+    return text
+
+
 def _print_request(args: argparse.Namespace) -> int:
     today = date.fromisoformat(args.today) if args.today else date.today()
     print(json.dumps(prefetched_request(args.scenario, args.hook, today=today), indent=1))
@@ -214,7 +226,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("scenario", choices=names)
     parser.add_argument("--hook", type=Hook, choices=list(Hook), default=Hook.PATIENT_VIEW)
-    parser.add_argument("--today", default=None, help="date the data should look current on (default today)")
+    parser.add_argument(
+        "--today", type=iso_day, default=None, help="date the data should look current on (default today)"
+    )
     parser.set_defaults(func=_print_request)
 
 
@@ -268,7 +282,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--service", required=True, help="base URL of the running fhir-bonemet service")
     p.add_argument("--examples", default=str(default_examples_dir()), help="examples directory")
     p.add_argument("--scenario", action="append", help="only this scenario id (repeatable)")
-    p.add_argument("--today", default=date.today().isoformat(), help="date the data should look current on")
+    p.add_argument(
+        "--today", type=iso_day, default=date.today().isoformat(), help="date the data should look current on"
+    )
     p.add_argument(
         "--fhir-token", default=None, help="bearer token for the FHIR server (also sent to the service)"
     )

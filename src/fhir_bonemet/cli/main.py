@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from fhir_bonemet import __version__
 from fhir_bonemet.cli import examples_runner, map_check
@@ -32,7 +33,7 @@ from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.cli import rules as rules_doc
 from fhir_bonemet.cli import validate as validate_cli
-from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.errors import BonemetError, ConfigurationError
 from fhir_bonemet.settings import Settings
 
 __all__ = ["build_parser", "load_settings", "main"]
@@ -131,6 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"fhir-bonemet: configuration error: {exc}", file=sys.stderr)
         return 2
+    except SettingsError as exc:  # a setting given as JSON that is not JSON; the message names the field
+        print(f"fhir-bonemet: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    except BonemetError as exc:  # the store cannot be opened or read, and the like: said, not a traceback
+        print(f"fhir-bonemet: {exc}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("fhir-bonemet: the input nests too deeply to be read", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a port in use, a host that does not resolve, a file that cannot be read
+        print(f"fhir-bonemet: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -36,7 +36,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from fhir_bonemet.errors import ConfigurationError
+from fhir_bonemet.errors import BonemetError, ConfigurationError
 from fhir_bonemet.settings import Settings
 
 __all__ = [
@@ -102,12 +102,20 @@ def _run_worker(
         _stop_when_orphaned(parent)
     configure_logging(settings.log_level)
     try:
+        sock = listening_socket(settings.host, settings.port, reuse_port=reuse_port)
+    except OSError as exc:  # a port in use, a host that is not this machine's: said, not a traceback
+        where = f"{settings.host}:{settings.port}"
+        print(f"fhir-bonemet: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+    try:
         app = app_factory(settings)
     except ConfigurationError as exc:
         print(f"fhir-bonemet: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except BonemetError as exc:  # the store cannot be opened
+        print(f"fhir-bonemet: {exc}", file=sys.stderr)
+        sys.exit(2)
     tune_garbage_collector()
-    sock = listening_socket(settings.host, settings.port, reuse_port=reuse_port)
     config = uvicorn.Config(
         app,
         http=NoDelayH11Protocol,
