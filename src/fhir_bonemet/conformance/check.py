@@ -10,6 +10,7 @@ file holds, so an integrator can find the element in their own file.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,29 +56,60 @@ def _is_resource(value: Any) -> TypeGuard[Json]:
     return isinstance(value, dict) and isinstance(value.get("resourceType"), str)
 
 
-def _unpack(source: str, root: str, value: Json) -> Iterator[Subject]:
-    """A resource, or each entry of a Bundle (Bundles nested in a Bundle's entries are unpacked too)."""
+def _unpack(source: str, root: str, value: Json, issues: list[Issue]) -> Iterator[Subject]:
+    """A resource, or each entry of a Bundle (Bundles nested in a Bundle's entries are unpacked too); an
+    entry that holds no resource is an input error, not a resource less to check."""
     if value.get("resourceType") != "Bundle":
         yield Subject(source, root, value)
         return
-    for i, entry in enumerate(value.get("entry") or []):
+    entries = value.get("entry")
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        issues.append(Issue("error", f"{root}.entry", "Bundle.entry is not an array", "input"))
+        return
+    for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if _is_resource(resource):
-            yield from _unpack(source, f"{root}.entry[{i}].resource", resource)
+            yield from _unpack(source, f"{root}.entry[{i}].resource", resource, issues)
+        # A transaction's or a history's delete carries a request and no resource: nothing to check.
+        elif not (isinstance(entry, dict) and resource is None and "request" in entry):
+            issues.append(Issue("error", f"{root}.entry[{i}]", "not an entry with a FHIR resource", "input"))
 
 
-def _request(source: str, data: Json) -> Iterator[Subject]:
+def _request(source: str, data: Json, issues: list[Issue]) -> Iterator[Subject]:
     """The FHIR content of a CDS Hooks request (or of a test vignette shaped like one)."""
     prefetch = data.get("prefetch")
+    if prefetch is not None and not isinstance(prefetch, dict):
+        issues.append(Issue("error", "prefetch", "not a JSON object of prefetch keys", "input"))
     for key, value in (prefetch if isinstance(prefetch, dict) else {}).items():
         if _is_resource(value):
-            yield from _unpack(source, f"prefetch.{key}", value)
+            yield from _unpack(source, f"prefetch.{key}", value, issues)
+        elif value is not None:  # null: the EHR had no data, which is no error
+            issues.append(Issue("error", f"prefetch.{key}", "not a FHIR resource (no resourceType)", "input"))
     context = data.get("context")
     orders = context.get("draftOrders") if isinstance(context, dict) else None
     if _is_resource(orders):
-        yield from _unpack(source, "context.draftOrders", orders)
+        yield from _unpack(source, "context.draftOrders", orders, issues)
     if _is_resource(data.get("draftOrders")):  # the test vignettes keep the draft orders at the top
-        yield from _unpack(source, "draftOrders", data["draftOrders"])
+        yield from _unpack(source, "draftOrders", data["draftOrders"], issues)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:20]} is too large for JSON")
+    return number
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(text: str) -> Any:
+    """Strict JSON: no NaN or Infinity, no number too large for a double (the validator refused them with an
+    error of its own, which read as if the validator could not run)."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
 
 
 def read_subjects(path: Path) -> tuple[list[Subject], list[Issue]]:
@@ -94,25 +126,31 @@ def read_subjects(path: Path) -> tuple[list[Subject], list[Issue]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = _loads(line)
             except json.JSONDecodeError as exc:
                 issues.append(Issue("error", f"line {number}", f"not JSON: {exc.msg}", "input"))
                 continue
+            except ValueError as exc:
+                issues.append(Issue("error", f"line {number}", f"not JSON: {exc}", "input"))
+                continue
             if _is_resource(value):
-                subjects.extend(_unpack(source, f"line {number}: {value['resourceType']}", value))
+                subjects.extend(_unpack(source, f"line {number}: {value['resourceType']}", value, issues))
             else:
                 issues.append(
                     Issue("error", f"line {number}", "not a FHIR resource (no resourceType)", "input")
                 )
         return subjects, issues
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         return [], [Issue("error", f"line {exc.lineno}", f"not JSON: {exc.msg}", "input")]
+    except ValueError as exc:
+        return [], [Issue("error", source, f"not JSON: {exc}", "input")]
+    found: list[Issue] = []
     if _is_resource(data):
-        return list(_unpack(source, str(data["resourceType"]), data)), []
+        return list(_unpack(source, str(data["resourceType"]), data, found)), found
     if isinstance(data, dict) and ("prefetch" in data or "context" in data or "draftOrders" in data):
-        return list(_request(source, data)), []
+        return list(_request(source, data, found)), found
     return [], [Issue("error", source, "neither a FHIR resource, NDJSON nor a CDS Hooks request", "input")]
 
 
