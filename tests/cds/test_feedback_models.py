@@ -122,8 +122,12 @@ def test_rfc3339_timestamps_become_utc(text: str, expected: datetime) -> None:
         "2020-13-11T00:00:00Z",
         "yesterday",
         1607644800,
+        "２０２６-12-07T01:00:00Z",  # full-width digits
+        "2026-12-07T01:00:00Z\n",
+        "2026-12-07T01:00:00+99:99",
+        "2026-12-07T01:00:00+05:75",
     ],
 )
 def test_non_rfc3339_timestamps_are_rejected(text: Any) -> None:
-    with pytest.raises(ValueError, match=r"RFC 3339|calendar"):
+    with pytest.raises(ValueError, match=r"RFC 3339|calendar|offset must be"):
         parse_rfc3339(text)

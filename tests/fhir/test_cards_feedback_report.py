@@ -20,11 +20,17 @@ T0 = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
 LOCAL = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
 
 
+# The suggestion uuids each issued card offered, by card uuid: what an acceptance names.
+OFFERED: dict[str, tuple[str, ...]] = {}
+
+
 def issue(store: SqliteStore, instance: str) -> dict[str, str]:
     """Issue the cards of one patient-view call; card uuid by leading rule id."""
     context = CardContext("patient-view", instance, PATIENT, TODAY)
     cards = make_cards(full_assessment(), context=context)
-    store.record_issued_cards("bonemet-patient-view", "patient-view", instance, issued_cards(cards))
+    records = issued_cards(cards)
+    store.record_issued_cards("bonemet-patient-view", "patient-view", instance, records)
+    OFFERED.update((record.uuid, record.suggestion_uuids) for record in records)
     return {card.extension["org.fhir-bonemet.rules"][0]: card.uuid for card in cards if card.extension}
 
 
@@ -40,8 +46,15 @@ def overridden(card: str, minute: int, code: str | None, comment: str | None = N
     )
 
 
-def accepted(card: str, minute: int) -> FeedbackItem:
-    return FeedbackItem(card_uuid=card, outcome="accepted", outcome_timestamp=T0.replace(minute=minute))
+def accepted(card: str, minute: int, suggestions: tuple[str, ...] | None = None) -> FeedbackItem:
+    """An acceptance of the card's first suggestion (or of ``suggestions``)."""
+    chosen = OFFERED.get(card, ("no-such-suggestion",))[:1] if suggestions is None else suggestions
+    return FeedbackItem(
+        card_uuid=card,
+        outcome="accepted",
+        outcome_timestamp=T0.replace(minute=minute),
+        accepted_suggestion_ids=chosen,
+    )
 
 
 def test_feedback_for_cards_of_two_rules_shows_up_per_rule(store: SqliteStore) -> None:
@@ -71,6 +84,20 @@ def test_feedback_for_cards_of_two_rules_shows_up_per_rule(store: SqliteStore) -
     assert dict(rows["P14"].override_reasons) == {reports.COMMENT_ONLY: 1}
     assert (rows["P04"].cards_issued, rows["P04"].feedback, rows["P04"].acceptance_rate) == (2, 0, None)
     assert report.unmatched_feedback == 1
+
+
+def test_an_acceptance_of_a_suggestion_the_card_never_offered_is_not_counted(store: SqliteStore) -> None:
+    cards = issue(store, "hook-1")
+    assert OFFERED[cards["R04"]], "the R04 card offers a referral"
+    store.save_feedback(
+        "bonemet-patient-view",
+        [accepted(cards["R04"], 1, ("8d5ef2a4-0000-5000-8000-000000000000",)), accepted(cards["R04"], 2)],
+    )
+    report = reports.feedback_report(store)
+    rows = {row.rule_id: row for row in report.rules}
+    assert (rows["R04"].feedback, rows["R04"].accepted) == (1, 1)
+    assert report.unknown_suggestions == 1
+    assert "never offered" in reports.render_table(report)
 
 
 def test_report_renders_as_a_table_and_as_json(store: SqliteStore) -> None:

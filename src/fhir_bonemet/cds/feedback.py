@@ -22,8 +22,10 @@ from fhir_bonemet.store.base import FeedbackItem
 
 __all__ = ["AcceptedSuggestion", "CDSFeedback", "Feedback", "FeedbackCoding", "OverrideReason"]
 
+# ASCII digits only (``\d`` also takes "２０２６"), and the whole string (``$`` also allows a final newline).
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
 
 
@@ -33,10 +35,12 @@ def parse_rfc3339(value: Any) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a UTC offset")
         return value.astimezone(UTC)
-    match = _RFC3339.match(value) if isinstance(value, str) else None
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError("must be an RFC 3339 date-time such as 1985-04-12T23:20:50.52Z")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    if not zulu and (int(off_h) > 23 or int(off_m) > 59):
+        raise ValueError("the UTC offset must be at most 23:59")
     if zulu:
         tz = UTC
     else:

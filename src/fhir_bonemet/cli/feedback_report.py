@@ -58,9 +58,15 @@ class RuleStats:
 class FeedbackReport:
     rules: tuple[RuleStats, ...]
     unmatched_feedback: int  # feedback about cards this store never recorded (other deployment, purged audit)
+    # "accepted" feedback naming only suggestions its card never offered: not counted as an acceptance
+    unknown_suggestions: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {"rules": [r.as_json() for r in self.rules], "unmatchedFeedback": self.unmatched_feedback}
+        return {
+            "rules": [r.as_json() for r in self.rules],
+            "unmatchedFeedback": self.unmatched_feedback,
+            "unknownSuggestions": self.unknown_suggestions,
+        }
 
 
 def _ordered(reasons: Counter[str]) -> list[tuple[str, int]]:
@@ -85,17 +91,23 @@ def _reason(entry: StoredFeedback) -> str:
 def build_report(issued: Sequence[StoredIssuedCard], feedback: Sequence[StoredFeedback]) -> FeedbackReport:
     stats: dict[str, RuleStats] = {}
     rules_of: dict[str, tuple[str, ...]] = {}
+    offered: dict[str, frozenset[str]] = {}
     for record in issued:
         if record.card.uuid in rules_of:
             continue  # the same card recorded again (a retried hook call): counted once
         rules_of[record.card.uuid] = record.card.rule_ids
+        offered[record.card.uuid] = frozenset(record.card.suggestion_uuids)
         for rule in record.card.rule_ids:
             stats.setdefault(rule, RuleStats(rule)).cards_issued += 1
-    unmatched = 0
+    unmatched = unknown = 0
     for entry in feedback:
         rules = rules_of.get(entry.item.card_uuid)
         if not rules:
             unmatched += 1
+            continue
+        accepted = entry.item.outcome == "accepted"
+        if accepted and not offered[entry.item.card_uuid] & set(entry.item.accepted_suggestion_ids):
+            unknown += 1  # an acceptance of nothing the card offered says nothing about its advice
             continue
         for rule in rules:
             row = stats[rule]
@@ -106,7 +118,7 @@ def build_report(issued: Sequence[StoredIssuedCard], feedback: Sequence[StoredFe
                 row.overridden += 1
                 row.override_reasons[_reason(entry)] += 1
     ordered = tuple(sorted(stats.values(), key=lambda r: _natural(r.rule_id)))
-    return FeedbackReport(ordered, unmatched)
+    return FeedbackReport(ordered, unmatched, unknown)
 
 
 def feedback_report(store: Store, service_id: str | None = None) -> FeedbackReport:
@@ -151,6 +163,11 @@ def render_table(report: FeedbackReport) -> str:
         lines.append("(no cards issued yet)")
     if report.unmatched_feedback:
         lines.append(f"{report.unmatched_feedback} feedback item(s) name cards this store never issued.")
+    if report.unknown_suggestions:
+        lines.append(
+            f"{report.unknown_suggestions} acceptance(s) name only suggestions their card never offered"
+            " (not counted)."
+        )
     return "\n".join(lines)
 
 
