@@ -390,6 +390,11 @@ def test_outbox_cli_lists_without_the_resource_and_retry_writes_it(
     assert [(i["status"], i["attempts"], i["resourceType"]) for i in listed] == [("failed", 2, "CarePlan")]
     assert PATIENT not in json.dumps(listed)
 
+    # A retry the server refuses again: said, and the exit status says so to a script.
+    fresh_fhir.inject_fault(status=400, method="POST", path="CarePlan", count=1)
+    assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=False)) == 1
+    assert "written 0, retrying later 0, failed 1" in capsys.readouterr().out
+
     assert writeback_cli._run(argparse.Namespace(json=False, all=True, retry=True, force=False)) == 0
     out = capsys.readouterr().out
     assert "1 failed item(s) re-queued, 0 waiting item(s) brought forward; written 1" in out

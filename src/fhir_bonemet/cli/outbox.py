@@ -3,7 +3,8 @@
 The listing shows what is waiting, how often it was tried, when it is tried next and the last error; never
 the resource itself (it holds patient data).  ``--retry`` puts failed items back in the queue and drains
 the queue once, with the service's write-back credential for each FHIR server (``BONEMET_WRITEBACK_TOKENS``)
-or none; ``--force`` also tries pending items whose backoff has not run out yet.
+or none; ``--force`` also tries pending items whose backoff has not run out yet.  The exit status is 1 when a
+retried write failed.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Settings()
     store = open_store(settings)
+    failed = 0
     try:
         if args.retry:
             now = datetime.now(UTC)
@@ -89,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"written {report.written}, "
                 f"retrying later {report.retrying}, failed {report.failed}"
             )
+            failed = report.failed
         items = (
             store.outbox_list() if args.all else store.outbox_list("pending") + store.outbox_list("failed")
         )
@@ -96,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         store.close()
     rows = outbox_rows(sorted(items, key=lambda i: (i.created_at, i.key)))
     print(json.dumps({"items": rows}, indent=2) if args.json else _table(rows))
-    return 0
+    return 1 if failed else 0  # a retry that failed writes must not read as success to a script
 
 
 def register(subparsers: Any) -> None:
