@@ -53,6 +53,14 @@ class TestDiscovery:
         assert_outcome(client.post("/cds-services", json={}), 405, "url")
         assert_outcome(client.get("/no-such-path"), 404, "url")
 
+    @pytest.mark.parametrize("path", ["/cds-services", "/health"])
+    def test_head_answers_wherever_get_does(self, client: TestClient, path: str) -> None:
+        """RFC 9110: HEAD is allowed wherever GET is; it gets the headers of the GET, without a body."""
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.content == b""
+
 
 class TestHookCalls:
     def test_patient_view_spec_example(

@@ -202,3 +202,12 @@ def test_a_link_opened_on_another_worker_waits_for_the_view_just_issued(tmp_path
         page = other.get(path)
         assert page.status_code == 200
         assert "Stop and call" in page.text
+
+
+def test_head_answers_on_the_plan_page_and_its_assets(client: TestClient) -> None:
+    path = plan_link(hook(client, "thoracic-spine-sins14"))
+    for where in (path, f"{path}/handout", "/plan-assets/plan.css"):
+        head = client.head(where)
+        assert head.status_code == 200, where
+        assert head.content == b""
+    assert client.head("/plan/not-a-token").status_code == client.get("/plan/not-a-token").status_code

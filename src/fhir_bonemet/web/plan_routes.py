@@ -86,19 +86,19 @@ def _load(token: str, settings: SettingsDep, views: PlanViews) -> PlanView:
     return view
 
 
-@plan_router.get(ASSET_PATH)
+@plan_router.api_route(ASSET_PATH, methods=["GET", "HEAD"])
 async def stylesheet() -> Response:
     headers = {**_HEADERS, "Cache-Control": "public, max-age=3600"}
     return Response(_STYLESHEET, media_type="text/css; charset=utf-8", headers=headers)
 
 
-@plan_router.get(ICON_PATH)
+@plan_router.api_route(ICON_PATH, methods=["GET", "HEAD"])
 async def icon() -> Response:
     headers = {**_HEADERS, "Cache-Control": "public, max-age=86400"}
     return Response(_ICON, media_type="image/svg+xml", headers=headers)
 
 
-@plan_router.get("/plan/{token}")
+@plan_router.api_route("/plan/{token}", methods=["GET", "HEAD"])
 async def plan_page(token: str, settings: SettingsDep, views: PlanViewsDep) -> Response:
     try:
         view = await run_in_threadpool(_load, token, settings, views)
@@ -109,7 +109,7 @@ async def plan_page(token: str, settings: SettingsDep, views: PlanViewsDep) -> R
     return HTMLResponse(html, headers=_HEADERS)
 
 
-@plan_router.get("/plan/{token}/handout")
+@plan_router.api_route("/plan/{token}/handout", methods=["GET", "HEAD"])
 async def handout_page(token: str, settings: SettingsDep, views: PlanViewsDep) -> Response:
     try:
         view = await run_in_threadpool(_load, token, settings, views)
@@ -118,7 +118,7 @@ async def handout_page(token: str, settings: SettingsDep, views: PlanViewsDep) -
     return HTMLResponse(render_handout(view, pdf_href=f"{plan_path(token)}/handout.pdf"), headers=_HEADERS)
 
 
-@plan_router.get("/plan/{token}/handout.pdf")
+@plan_router.api_route("/plan/{token}/handout.pdf", methods=["GET", "HEAD"])
 async def handout_pdf_file(
     token: str, settings: SettingsDep, views: PlanViewsDep, paper: Literal["A4", "Letter"] = "A4"
 ) -> Response:

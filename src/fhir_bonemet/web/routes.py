@@ -69,7 +69,7 @@ def _known_service(catalogue: ServiceCatalogue, service_id: str) -> None:
         )
 
 
-@router.get("/cds-services")
+@router.api_route("/cds-services", methods=["GET", "HEAD"])
 async def discovery(catalogue: CatalogueDep, _client: ClientDep) -> JSONResponse:
     return JSONResponse(catalogue.discovery())
 
@@ -160,7 +160,7 @@ async def feedback(
     return JSONResponse({})
 
 
-@router.get("/health")
+@router.api_route("/health", methods=["GET", "HEAD"])
 async def health(store: StoreDep) -> JSONResponse:
     """Liveness (the process answers) and readiness (the store answers): 503 when not ready."""
     try:
