@@ -33,9 +33,9 @@ def test_every_altered_character_is_refused() -> None:
             continue
         other = "A" if char != "A" else "B"
         altered = token[:i] + other + token[i + 1 :]
-        claims = SIGNER.verify(altered, NOW)
-        # Base64 padding bits can make two spellings decode alike; then the claims are the genuine ones.
-        assert claims is None or claims == CLAIMS
+        # Every altered character is refused, even where base64 would decode two spellings alike.
+        assert SIGNER.verify(altered, NOW) is None
+    assert SIGNER.verify(token + "=", NOW) is None
 
 
 @pytest.mark.parametrize("token", ["", ".", "a.b.c", "x" * 600, "eyJ9.e30", "!!.??"])

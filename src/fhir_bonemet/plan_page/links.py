@@ -117,6 +117,10 @@ class LinkSigner:
             payload, given = _unb64(head), _unb64(mac)
         except (binascii.Error, ValueError):
             return None
+        # One spelling per token: base64 decoding ignores the unused bits of the last character (and a
+        # trailing "="), so "…U" and "…V" decoded alike and an altered link still opened.
+        if _b64(payload) != head or _b64(given) != mac:
+            return None
         if not hmac.compare_digest(given, self._mac(payload)):
             return None
         try:
