@@ -130,6 +130,20 @@ def test_same_resource_through_several_keys_is_kept_once_newest_copy_wins() -> N
     assert result.resolve("Observation/dup") is new
 
 
+def test_two_different_resources_under_one_id_are_said_not_dropped_in_silence() -> None:
+    first = _obs("dup", valueInteger=3)
+    other = _obs("dup", valueInteger=9)
+    result = read_prefetch({"a": _searchset(first, dict(first), other)})  # a copy of the first is no issue
+    assert [item.data["valueInteger"] for item in result.items("Observation")] == [3]
+    assert [(i.location, i.message) for i in result.issues] == [
+        (
+            "prefetch.a.entry[2].resource",
+            "another Observation with the same id was read first; this one is not read",
+        )
+    ]
+    assert read_draft_orders(_searchset(first, other)).issues  # two draft orders under one id
+
+
 def test_search_outcome_entries_and_entries_without_resource_are_reported_not_used() -> None:
     bundle = {
         "resourceType": "Bundle",

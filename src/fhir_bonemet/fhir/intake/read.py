@@ -175,6 +175,11 @@ class ReadResult:
         if _last_updated(item.data) > _last_updated(current.data):
             self.by_type[resource_type][position] = item
             self.index[item.ref] = item.data
+        elif _last_updated(item.data) == _last_updated(current.data) and item.data != current.data:
+            # Not a copy of one resource (several keys may return it) but two resources under one id: the
+            # first is read, and the dropped one is said, never lost in silence.
+            message = f"another {resource_type} with the same id was read first; this one is not read"
+            self.issues.append(ReadIssue(item.location, message))
 
     def _add_bundle(self, bundle: JsonDict, location: str, depth: int, searched: str | None) -> None:
         if depth >= _MAX_BUNDLE_DEPTH:
