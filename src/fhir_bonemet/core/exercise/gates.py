@@ -22,7 +22,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import MissingFact, UsedFact
-from fhir_bonemet.core.model.queries import has_active, within_days
+from fhir_bonemet.core.model.queries import has_active, noted_on, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
 
@@ -205,7 +205,7 @@ def _fever(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
     ):
         evidence.append(used_obs("Fever", newest))
     for cond in idx.conditions(c.FEVER):
-        when = cond.onset or cond.recorded
+        when = noted_on(cond, today)
         if cond.clinical_status in ACTIVE_STATUSES and within_days(when, today, fever_days):
             evidence.append(used_condition("Fever", cond))
     if evidence:

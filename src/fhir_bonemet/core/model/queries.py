@@ -9,7 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from fhir_bonemet.core.model.facts import MedicationFact, ObservationFact, PatientFacts, ProcedureFact
+from fhir_bonemet.core.model.facts import (
+    ConditionFact,
+    MedicationFact,
+    ObservationFact,
+    PatientFacts,
+    ProcedureFact,
+)
 
 # Statuses under which a medication counts as currently taken (docs/clinical-model.md#medications):
 # MedicationRequest active; MedicationStatement active or intended.  Draft orders in the hook context
@@ -37,6 +43,18 @@ def within_days(when: date | datetime | None, today: date, days: float) -> bool:
     day = when.date() if isinstance(when, datetime) else when
     oldest, newest = _window(today, days)
     return oldest <= day <= newest
+
+
+def noted_on(cond: ConditionFact, today: date) -> date | None:
+    """When a condition began (or was recorded), for "is it recent?": never after ``today``.
+
+    A partial date is read as the last day it could mean ("2026-12" as 31 December), the cautious reading
+    of "how recent"; in the current month or year that day is still to come, and was then taken for a
+    future date, which no window counts: a cord compression dated "2026-12" lost its red flag.  A condition
+    sent today began by today.
+    """
+    when = cond.onset or cond.recorded
+    return min(when, today) if when is not None else None
 
 
 def observations(facts: PatientFacts, concept: str) -> list[ObservationFact]:

@@ -25,7 +25,7 @@ from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
-from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.queries import noted_on, within_days
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition
 
@@ -117,7 +117,7 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
             if cond.clinical_status not in ACTIVE_STATUSES:
                 continue  # a resolved or inactive fracture is history: it still raises the lesion's tier
             missing: list[MissingFact] = []
-            when = cond.onset or cond.recorded
+            when = noted_on(cond, today)
             if concept == c.PATHOLOGICAL_FRACTURE:
                 if when is None:
                     missing.append(MissingFact("onset date of the fracture", "treated as a new fracture"))

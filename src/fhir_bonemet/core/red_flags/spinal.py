@@ -20,7 +20,7 @@ from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral
 from fhir_bonemet.core.model.hooks import Hook
-from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.queries import noted_on, within_days
 from fhir_bonemet.core.model.rule import declared, rule, run_rules
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
@@ -93,7 +93,7 @@ def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
     for cond in idx.conditions(c.CORD_COMPRESSION):
         if cond.clinical_status not in ACTIVE_STATUSES:
             continue
-        when = cond.onset or cond.recorded
+        when = noted_on(cond, today)
         if when is None:
             t.miss("onset date of the cord-compression record", "treated as new")
         elif not within_days(when, today, recent):

@@ -145,7 +145,12 @@ class Extraction:
             try:
                 reference = self._references[raw]
             except KeyError:
-                reference = self._references[raw] = relative_ref(raw)
+                reference = relative_ref(raw)
+                if reference is not None and reference.startswith("urn:"):
+                    # "urn:uuid:…" names a Bundle entry by its fullUrl: the resource's own ref is what the
+                    # lesions are matched by (a SINS whose focus was a urn:uuid matched no lesion).
+                    reference = self.payload.ref_for(reference) or reference
+                self._references[raw] = reference
             if reference is not None:
                 found.append(reference)
         return tuple(found)

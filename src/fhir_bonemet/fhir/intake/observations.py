@@ -75,7 +75,8 @@ _ANSWER_CODES: Final[dict[str, dict[str, str]]] = {
 # LOINC answer lists of the mCODE performance-status profiles: ECOG LL529-9 and Karnofsky LL4986-7.  EHRs
 # send the answer code as valueCodeableConcept, or only as the profile's required `interpretation`.
 _LOINC: Final = "http://loinc.org"
-_ANSWER_SYSTEMS: Final = frozenset({_LOINC, "http://snomed.info/sct"})
+_SNOMED: Final = "http://snomed.info/sct"
+_ANSWER_SYSTEMS: Final = frozenset({_LOINC, _SNOMED})
 _SCORE_ANSWERS: Final[dict[str, dict[str, int]]] = {
     c.ECOG: {
         "LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3, "LA9626-8": 4, "LA9627-6": 5,
@@ -89,6 +90,14 @@ _SCORE_ANSWERS: Final[dict[str, dict[str, int]]] = {
 _WORSE_IS_HIGHER: Final = {c.ECOG: True, c.KPS: False}
 _YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
 _NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
+# The yes/no answers of SNOMED CT (373066001 |Yes|, 373067005 |No|) and LOINC (LA33-6 Yes, LA32-8 No).
+_YES_NO_CODES: Final = {
+    (_SNOMED, "373066001"): "yes",
+    (_SNOMED, "373067005"): "no",
+    (_LOINC, "LA33-6"): "yes",
+    (_LOINC, "LA32-8"): "no",
+}
+_QUALIFIER = re.compile(r"\s*\((?:qualifier value|finding)\)$")
 _LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
 _EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
 Precision = Literal["day", "month", "year"]
@@ -241,14 +250,18 @@ def _score_in_answer(extraction: Extraction, concept: str, answer: object) -> st
     """
     if UNIT_RULES[concept].canonical != SCORE:
         return None
-    words = codeable_words(clean_codeable(answer))
-    found = _LEADING_NUMBER.match(words)
-    from_text = int(found.group(1)) if found is not None else None
+    cleaned = clean_codeable(answer) or {}
+    # The text and each display on their own: "7" twice is "7", not "7 7", which no pattern reads.
+    pieces = [cleaned.get("text")]
+    pieces += [coding.get("display") for coding in as_list(cleaned.get("coding")) if isinstance(coding, dict)]
+    numbers = [int(m.group(1)) for p in pieces if isinstance(p, str) and (m := _LEADING_NUMBER.match(p))]
+    worst = max if _WORSE_IS_HIGHER.get(concept, True) else min
+    from_text = worst(numbers) if numbers else None
     from_code = _coded_score(extraction, concept, answer)
     if from_code is None or from_text is None:
         chosen = from_code if from_code is not None else from_text
     else:
-        chosen = max(from_code, from_text) if _WORSE_IS_HIGHER[concept] else min(from_code, from_text)
+        chosen = worst(from_code, from_text)
     return None if chosen is None else str(chosen)
 
 
@@ -301,17 +314,36 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
     return None
 
 
-def _flag(data: JsonDict) -> bool | None:
+def _answer_words(extraction: Extraction, answer: JsonDict) -> set[str]:
+    """What a coded answer says, piece by piece: its text and each coding's display (without a trailing
+    "(qualifier value)"), its codes, and "yes"/"no" for the yes/no answer codes of SNOMED CT and LOINC."""
+    said: set[str] = set()
+    text = answer.get("text")
+    if isinstance(text, str):
+        said.add(_QUALIFIER.sub("", text.strip().lower()))
+    for coding in as_list(answer.get("coding")):
+        if not isinstance(coding, dict):
+            continue
+        display, code, system = coding.get("display"), coding.get("code"), coding.get("system")
+        if isinstance(display, str):
+            said.add(_QUALIFIER.sub("", display.strip().lower()))
+        if isinstance(code, str):
+            said.add(code.strip().lower())
+            if isinstance(system, str):
+                meaning = _YES_NO_CODES.get((extraction.terminology.canonical_system(system), code.strip()))
+                if meaning is not None:
+                    said.add(meaning)
+    return said
+
+
+def _flag(extraction: Extraction, data: JsonDict) -> bool | None:
     value = data.get("valueBoolean")
     if isinstance(value, bool):
         return value
     answer = clean_codeable(data.get("valueCodeableConcept"))
     if answer is not None:
-        said = {codeable_words(answer).strip()}
-        for coding in as_list(answer.get("coding")):
-            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                said.add(coding["code"].lower())
-        if said & _YES:
+        said = _answer_words(extraction, answer)
+        if said & _YES:  # a yes beside a no is still a yes: the cautious reading of a red-flag symptom
             return True
         if said & _NO:
             return False
@@ -378,7 +410,7 @@ def _facts_for(
                     extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
                 continue
         else:
-            flag = _flag(data)
+            flag = _flag(extraction, data)
             if flag is None:
                 if data.get("dataAbsentReason") is None:
                     extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")

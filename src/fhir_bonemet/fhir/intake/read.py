@@ -54,9 +54,17 @@ class ReadResult:
     issues: list[ReadIssue] = field(default_factory=list)
     unavailable: set[str] = field(default_factory=set)  # prefetch keys / sources that were unusable
     _slot: dict[str, tuple[str, int]] = field(default_factory=dict)  # ref → (type, position) for dedup
+    # id() of each resource read → its Item's ref: the payload holds the resources, so the ids stay theirs.
+    _ref_of: dict[int, str] = field(default_factory=dict)
 
     def items(self, resource_type: str) -> list[Item]:
         return self.by_type.get(resource_type, [])
+
+    def ref_for(self, reference: str) -> str | None:
+        """The ``Type/id`` (or positional) ref under which the resource ``reference`` names was read: a
+        ``urn:uuid`` or absolute reference then matches what the reasoning compares, the Item's ref."""
+        target = self.resolve(reference)
+        return self._ref_of.get(id(target)) if target is not None else None
 
     def resolve(self, reference: str | None) -> JsonDict | None:
         """The resource a relative reference, absolute URL or ``urn:uuid`` names, if it is in the payload."""
@@ -166,6 +174,7 @@ class ReadResult:
         bucket = self.by_type.setdefault(resource_type, [])
         self._slot[ref] = (resource_type, len(bucket))
         bucket.append(Item(ref, value, location))
+        self._ref_of[id(value)] = ref
         if raw_id:
             self.index[ref] = value
 

@@ -1,0 +1,153 @@
+"""The same clinical fact, encoded as another EHR would send it (valid FHIR R4), gives the same cards.
+
+Each case re-encodes one fact of an example patient and compares the answer (card summaries, colours and
+rule ids) with the answer to the example as written.  The cases are the encodings that once lost a critical
+card: a coded "yes" for a red-flag symptom, a coded pain score, a ``urn:uuid`` focus, a partial onset date.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hook_answers import HookCase, answer, example_cases
+
+Json = dict[str, Any]
+
+
+def _case(scenario: str, hook: str = "patient-view") -> HookCase:
+    return next(c for c in example_cases() if c.name == f"example:{scenario}" and c.hook == hook)
+
+
+def _resources(request: Json) -> Iterator[tuple[Json, Json]]:
+    """(bundle, entry) for every entry of every prefetched Bundle."""
+    for slot in request["prefetch"].values():
+        if isinstance(slot, dict) and slot.get("resourceType") == "Bundle":
+            for entry in slot.get("entry", []):
+                yield slot, entry
+
+
+def _shape(body: Json) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [
+        (card["indicator"], card["summary"], tuple(card["extension"]["org.fhir-bonemet.rules"]))
+        for card in body["cards"]
+    ]
+
+
+def _same_answer(scenario: str, change: Callable[[Json], None], hook: str = "patient-view") -> None:
+    case = _case(scenario, hook)
+    request = copy.deepcopy(case.request)
+    change(request)
+    assert _shape(answer(case, request)) == _shape(answer(case))
+
+
+YES = {
+    "SNOMED CT": {"coding": [{"system": "http://snomed.info/sct", "code": "373066001"}]},
+    "SNOMED CT by OID": {"coding": [{"system": "urn:oid:2.16.840.1.113883.6.96", "code": "373066001"}]},
+    "SNOMED CT, display": {
+        "coding": [
+            {"system": "http://snomed.info/sct", "code": "373066001", "display": "Yes (qualifier value)"}
+        ],
+        "text": "Yes",
+    },
+    "LOINC": {"coding": [{"system": "http://loinc.org", "code": "LA33-6", "display": "Yes"}], "text": "Yes"},
+}
+
+
+@pytest.mark.parametrize("hook", ["patient-view", "order-select", "order-sign"])
+@pytest.mark.parametrize("coded", list(YES), ids=str)
+def test_a_red_flag_symptom_answered_with_a_coded_yes(coded: str, hook: str) -> None:
+    """A valueBoolean true, or the yes answer code of SNOMED CT or LOINC: R01 stays critical."""
+
+    def change(request: Json) -> None:
+        flags = 0
+        for _, entry in _resources(request):
+            resource = entry["resource"]
+            if resource.get("resourceType") == "Observation" and resource.get("valueBoolean") is True:
+                del resource["valueBoolean"]
+                resource["valueCodeableConcept"] = copy.deepcopy(YES[coded])
+                flags += 1
+        assert flags, "the example records its red-flag symptoms as yes/no"
+
+    _same_answer("suspected-cord-compression", change, hook)
+
+
+def test_a_pain_score_sent_as_a_coded_answer_whose_text_and_display_repeat_the_number() -> None:
+    def change(request: Json) -> None:
+        for _, entry in _resources(request):
+            resource = entry["resource"]
+            codes = [c.get("code") for c in resource.get("code", {}).get("coding", [])]
+            if "72514-3" in codes and "valueInteger" in resource:
+                score = resource.pop("valueInteger")
+                resource["valueCodeableConcept"] = {
+                    "coding": [
+                        {"system": "http://loinc.org", "code": "LA-not-a-real-code", "display": str(score)}
+                    ],
+                    "text": str(score),
+                }
+
+    _same_answer("suspected-cord-compression", change)
+
+
+@pytest.mark.parametrize("scenario", ["thoracic-spine-sins14", "proximal-femur-mirels9"])
+def test_a_score_whose_focus_names_its_lesion_by_urn_uuid(scenario: str) -> None:
+    """A collection Bundle whose Condition has a urn:uuid fullUrl, and the SINS or Mirels score naming it
+    by that: the score still belongs to its lesion (R04 stays critical)."""
+    urn = "urn:uuid:9a6d0000-0000-4000-8000-000000000001"
+
+    def change(request: Json) -> None:
+        named = {
+            focus.get("reference")
+            for _, entry in _resources(request)
+            for focus in entry["resource"].get("focus", []) or []
+        }
+        lesion: str | None = None
+        for bundle, entry in _resources(request):
+            resource = entry["resource"]
+            ref = f"{resource.get('resourceType')}/{resource.get('id')}"
+            if resource.get("resourceType") == "Condition" and lesion is None and ref in named:
+                lesion = ref
+                entry["fullUrl"] = urn
+                bundle["type"] = "collection"
+        moved = 0
+        for _, entry in _resources(request):
+            for focus in entry["resource"].get("focus", []) or []:
+                if focus.get("reference") == lesion:
+                    focus["reference"] = urn
+                    moved += 1
+        assert moved, "a score of the example names its lesion in focus"
+
+    _same_answer(scenario, change)
+
+
+@pytest.mark.parametrize("partial", ["month", "year"])
+def test_a_cord_compression_dated_to_this_month_or_year_is_recent(partial: str) -> None:
+    """An onset of "2026-12" was read as 31 December, a day still to come, and lost the R01 red flag."""
+    case = _case("rib-blastic-ecog1")
+    today = case.today.isoformat()
+    compression = {
+        "resourceType": "Condition",
+        "id": "mscc-1",
+        "subject": {"reference": f"Patient/{case.request['context']['patientId']}"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "71286001"}]},
+        "clinicalStatus": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+            ]
+        },
+    }
+    dated = dict(compression, onsetDateTime=today[:7] if partial == "month" else today[:4])
+    full = dict(compression, onsetDateTime=today)
+
+    def with_condition(condition: Json) -> Callable[[Json], None]:
+        return lambda request: request["prefetch"]["conditions"]["entry"].append({"resource": condition})
+
+    request_dated, request_full = copy.deepcopy(case.request), copy.deepcopy(case.request)
+    with_condition(dated)(request_dated)
+    with_condition(full)(request_full)
+    shape = _shape(answer(case, request_dated))
+    assert shape == _shape(answer(case, request_full))
+    assert shape[0][0] == "critical"
+    assert "R01" in shape[0][2]
