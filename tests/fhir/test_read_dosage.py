@@ -154,6 +154,16 @@ def test_default_route_from_dose_form_applies_only_without_a_coded_route() -> No
         ("three times a day", 3.0),
         ("once daily", 1.0),
         ("qid", 4.0),
+        # "daily" is in each of these; they were read as once a day (1 g q.i.d. as 1 g/day).
+        ("1 g up to four times daily", 4.0),
+        ("4 times daily", 4.0),
+        ("three times daily", 3.0),
+        ("4x daily", 4.0),
+        ("six times a day", 6.0),
+        ("5 times per day", 5.0),
+        ("twice a day", 2.0),
+        ("Q.I.D.", 4.0),
+        ("2 tablets daily", 1.0),  # a count of tablets, not of doses
     ],
 )
 def test_frequency_text(text: str, per_day: float) -> None:

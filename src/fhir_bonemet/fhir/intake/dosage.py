@@ -117,17 +117,6 @@ _PRODUCT_UNITS: Final[dict[str, str]] = {
 _EVERY_HOURS = re.compile(
     r"\b(?:q|every)\s*(\d+(?:\.\d+)?)\s*(?:(?:-|to)\s*(?:\d+(?:\.\d+)?|[a-z]+)\s*)?(?:h\b|hr|hour)"
 )
-_TIMES_A_DAY: Final[tuple[tuple[re.Pattern[str], float], ...]] = (
-    (re.compile(r"\b(?:qid|four times (?:a|per|each) day|4 times (?:a|per) day)\b"), 4.0),
-    (re.compile(r"\b(?:tid|three times (?:a|per|each) day|3 times (?:a|per) day)\b"), 3.0),
-    (re.compile(r"\b(?:bid|twice (?:a |per )?daily|twice (?:a|per|each) day|2 times (?:a|per) day)\b"), 2.0),
-    (
-        re.compile(
-            r"\b(?:qd|once (?:a )?daily|once (?:a|per|each) day|daily|every day|nightly|at bedtime)\b"
-        ),
-        1.0,
-    ),
-)
 _NUMBERS: Final = {
     word: str(value)
     for value, word in enumerate(
@@ -135,6 +124,19 @@ _NUMBERS: Final = {
     )
 }
 _NUMBER_WORDS = re.compile(r"(?<=every )(?:" + "|".join(_NUMBERS) + r")\b")
+_ONCE_TWICE: Final = {"once": 1.0, "twice": 2.0, "thrice": 3.0}
+# "4 times a day", "four times daily", "4x daily", "6 times per day": any count, any spelling of the day.
+# Looked for before the plain "daily" below, which "four times daily" also contains (it read as once a day).
+_N_TIMES_A_DAY = re.compile(
+    r"\b(\d{1,2}|" + "|".join(_NUMBERS) + r")\s*(?:times|x)\s*(?:a |per |each |every )?(?:day|daily)\b"
+)
+_ONCE_TWICE_A_DAY = re.compile(r"\b(once|twice|thrice)\s*(?:a |per |each |every )?(?:day|daily)\b")
+_TIMES_A_DAY: Final[tuple[tuple[re.Pattern[str], float], ...]] = (
+    (re.compile(r"\bq\.?i\.?d\b"), 4.0),
+    (re.compile(r"\bt\.?i\.?d\b"), 3.0),
+    (re.compile(r"\bb\.?i\.?d\b"), 2.0),
+    (re.compile(r"\b(?:q\.?d|daily|every day|nightly|at bedtime)\b"), 1.0),
+)
 _PRN = re.compile(r"\b(?:prn|as needed|when needed|as required|if needed)\b")
 _TEXT_DOSE = re.compile(
     r"\b(\d+(?:\.\d+)?)\s*(mg|mcg|micrograms?|ml|g|tablets?|tabs?|capsules?|caps?|patch(?:es)?)\b"
@@ -268,6 +270,13 @@ def per_day_from_text(text: str) -> float | None:
     if every is not None:
         hours = float(every.group(1))
         return 24.0 / hours if hours > 0 else None
+    counted = _N_TIMES_A_DAY.search(text)
+    if counted is not None:
+        count = float(_NUMBERS.get(counted.group(1), counted.group(1)))
+        return count if count > 0 else None
+    spelled = _ONCE_TWICE_A_DAY.search(text)
+    if spelled is not None:
+        return _ONCE_TWICE[spelled.group(1)]
     for pattern, per_day in _TIMES_A_DAY:
         if pattern.search(text):
             return per_day
