@@ -151,3 +151,37 @@ def test_a_cord_compression_dated_to_this_month_or_year_is_recent(partial: str) 
     assert shape == _shape(answer(case, request_full))
     assert shape[0][0] == "critical"
     assert "R01" in shape[0][2]
+
+
+def test_an_acetaminophen_product_of_unknown_strength_on_top_of_the_maximum_is_an_overdose() -> None:
+    """4 g/day of paracetamol and a Percocet draft whose strength cannot be read ("Percocet", no code): the
+    total is above 4 g whatever the strength, as it is when the strength is known (SCD 1049221)."""
+    case = _case("thoracic-spine-sins14", "order-select")
+    patient = case.request["context"]["patientId"]
+
+    def with_draft(medication: Json) -> Json:
+        request = copy.deepcopy(case.request)
+        draft = {
+            "resourceType": "MedicationRequest",
+            "id": "draft-percocet",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{patient}"},
+            "medicationCodeableConcept": medication,
+            "dosageInstruction": [
+                {
+                    "timing": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "d"}},
+                    "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "tablet", "code": "{tablet}"}}],
+                }
+            ],
+        }
+        request["context"]["draftOrders"]["entry"] = [{"resource": draft}]
+        request["context"]["selections"] = ["MedicationRequest/draft-percocet"]
+        return request
+
+    rx = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    for medication in ({"text": "Percocet"}, {"coding": [{"system": rx, "code": "1049221"}]}):
+        cards = answer(case, with_draft(medication))["cards"]
+        acetaminophen = [c for c in cards if "P20" in c["extension"]["org.fhir-bonemet.rules"]]
+        assert acetaminophen, medication
+        assert acetaminophen[0]["indicator"] == "critical", medication

@@ -165,10 +165,13 @@ def _overdose(t: Trace, total: IngredientTotal) -> Finding | None:
     """Above the short-term maximum the total is an overdose: critical, whatever the patient's ceiling.
     With raised liver enzymes: stop acetaminophen and assess for hepatotoxicity."""
     maximum = t.v("pain.acetaminophen_max_mg_day")
-    if total.total <= maximum:
+    # The known part at the maximum with another product of unknown amount on top is above it: a Percocet
+    # whose strength could not be read beside 4 g/day of paracetamol read as a warning, not an overdose.
+    if total.total < maximum or (total.total == maximum and total.complete):
         return None
     raised = _raised_enzymes(t)
-    shown = f"Acetaminophen {amount_per_day(total.total)} ({_products_text(total)})"
+    at_least = "" if total.complete else "at least "
+    shown = f"Acetaminophen {at_least}{amount_per_day(total.total)} ({_products_text(total)})"
     top = f"{maximum / 1000:g} g"
     recs = [
         f"The total is above the {t.label('pain.acetaminophen_max_mg_day')} short-term maximum: an overdose "
@@ -227,7 +230,7 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     _total_facts(t, total)
     t.meds(products)
     term = "long-term" if long_term else "short-term"
-    if total.total > cap:
+    if total.total > cap or (total.total == cap and not total.complete):  # at the cap, plus an unknown amount
         _limit_drafts(t, products, total, cap)
         overdose = _overdose(t, total)
         if overdose is not None:
