@@ -112,6 +112,20 @@ def test_unresolvable_reference_is_reported_and_classified_by_its_display() -> N
     assert [i.location for i in facts.issues] == ["MedicationRequest/rx3.medicationReference"]
 
 
+def test_a_code_only_medication_the_service_cannot_name_is_said() -> None:
+    """An RxNorm product outside the offline table, with no text or display: nothing tells what the drug is.
+    A name, or a code the service knows, needs no such note."""
+    unknown = {"medicationCodeableConcept": {"coding": [coding(RXNORM, "999999999")]}}
+    named = {"medicationCodeableConcept": {"coding": [coding(RXNORM, "999999999", "metformin 500 MG")]}}
+    facts = facts_of(_request("rx8", unknown), _request("rx9", named))
+    assert [(i.location, i.message) for i in facts.issues] == [
+        (
+            "MedicationRequest/rx8.medication[x]",
+            "a code this service does not know, with no name; not classified",
+        )
+    ]
+
+
 def test_rxnorm_product_code_gives_ingredients_and_strengths() -> None:
     scd = {"coding": [coding(RXNORM, "1049221")]}  # acetaminophen 325 MG / oxycodone HCl 5 MG Oral Tablet
     med = _by_ref(_request("rx4", {"medicationCodeableConcept": scd}))["MedicationRequest/rx4"]

@@ -206,6 +206,11 @@ def medication_fact(
     if not strengths:
         strengths = list(codes.strengths)  # the product table, else the strength written in the name
     display = codeable_display(codeable)
+    if codeable is not None and display is None and not ingredients and not classes:
+        # A code only, and not one this service knows (an RxNorm product outside its table): nothing says
+        # what the drug is, so no check can count it.  Said, rather than read as no medication at all.
+        message = "a code this service does not know, with no name; not classified"
+        extraction.issue(item, "medication[x]", message)
     start, end = _dates(data, resource_type)
     dose_key = "dosageInstruction" if resource_type == "MedicationRequest" else "dosage"
     return MedicationFact(
