@@ -185,3 +185,21 @@ def test_an_acetaminophen_product_of_unknown_strength_on_top_of_the_maximum_is_a
         acetaminophen = [c for c in cards if "P20" in c["extension"]["org.fhir-bonemet.rules"]]
         assert acetaminophen, medication
         assert acetaminophen[0]["indicator"] == "critical", medication
+
+
+def test_a_draft_whose_drug_cannot_be_identified_is_said_not_passed_over() -> None:
+    """A gabapentin draft sent as a medicationReference that resolves to nothing and has no display: no rule
+    could count it (R09 cannot see the third drug), and the answer was silent."""
+    case = _case("opioid-benzodiazepine", "order-select")
+    request = copy.deepcopy(case.request)
+    for entry in request["context"]["draftOrders"]["entry"]:
+        resource = entry["resource"]
+        if resource.get("id") == "draft-gabapentin":
+            del resource["medicationCodeableConcept"]
+            resource["medicationReference"] = {"reference": "Medication/unknown"}
+    cards = answer(case, request)["cards"]
+    unidentified = [c for c in cards if "P44" in c["extension"]["org.fhir-bonemet.rules"]]
+    assert unidentified, [c["summary"] for c in cards]
+    assert unidentified[0]["summary"].startswith("Drafted medication not identified")
+    # Named drafts need no such card.
+    assert not [c for c in answer(case)["cards"] if "P44" in c["extension"]["org.fhir-bonemet.rules"]]

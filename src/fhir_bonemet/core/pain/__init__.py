@@ -1,4 +1,4 @@
-"""Pain management, pharmacovigilance and bone-modifying agents: P01-P25, P40-P43 and the medication red flags
+"""Pain management, pharmacovigilance and bone-modifying agents: P01-P25, P40-P44 and the medication red flags
 R06, R07 and R09.  Importing this package declares every rule in it.
 """
 
@@ -12,6 +12,7 @@ from fhir_bonemet.core.pain import (
     nsaid,
     pregnancy,
     review,
+    unidentified,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "nsaid",
     "pregnancy",
     "review",
+    "unidentified",
 ]
