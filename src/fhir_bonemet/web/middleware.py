@@ -151,6 +151,9 @@ def loggable_path(path: str) -> str:
     (``//plan/…``, ``/PLAN/…``, behind a proxy's prefix): the segment after any "plan", and any segment
     shaped like a token or too long to be a route's, are masked.
     """
+    if len(path) <= 64 and "." not in path and "plan" not in path.lower():
+        # No segment can be a token (none is long, none has a dot, none follows "plan"): every hook call.
+        return path if _PATH.match(path) else "invalid"
     shown: list[str] = []
     after_plan = False
     for segment in path.split("/"):
