@@ -468,6 +468,10 @@ class TestConfiguration:
         )
         assert response.headers.get("access-control-allow-origin") != "https://evil.example"
         assert response.headers.get("access-control-allow-origin") != "*"
+        # Refused like every other refusal: an OperationOutcome that names what was not allowed.
+        [issue] = assert_outcome(response, 400, "$this")
+        assert issue["diagnostics"] == "Cross-origin request refused: origin not allowed."
+        assert issue["code"] == "forbidden"
 
 
 class TestKeyMaterial:

@@ -16,8 +16,10 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from fhir_bonemet import __version__
 from fhir_bonemet.cds.prefetch_templates import generated_prefetch
@@ -120,6 +122,22 @@ _EXCEPTION_HANDLERS: ExceptionHandlers = {
 }
 
 
+class _OutcomeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS handling, with a refused preflight answered like every other refusal: an
+    OperationOutcome naming what was not allowed, not the plain text "Disallowed CORS method"."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode("utf-8", "replace").removeprefix("Disallowed CORS ")
+        message = f"Cross-origin request refused: {refused} not allowed."
+        headers = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        return JSONResponse(operation_outcome([Problem("$this", message, "forbidden")]), 400, headers=headers)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -178,7 +196,7 @@ def create_app(
     origins = settings.effective_cors_origins
     if origins:
         app.add_middleware(
-            CORSMiddleware,
+            _OutcomeCORSMiddleware,
             allow_origins=list(origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
