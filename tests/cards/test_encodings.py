@@ -203,3 +203,44 @@ def test_a_draft_whose_drug_cannot_be_identified_is_said_not_passed_over() -> No
     assert unidentified[0]["summary"].startswith("Drafted medication not identified")
     # Named drafts need no such card.
     assert not [c for c in answer(case)["cards"] if "P44" in c["extension"]["org.fhir-bonemet.rules"]]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"valueBoolean": True},
+        {
+            "valueCodeableConcept": {
+                "coding": [{"system": "http://loinc.org", "code": "LA33-6", "display": "Yes"}]
+            }
+        },
+        {"valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]}},
+        {"valueString": "Yes"},
+    ],
+    ids=["true", "LOINC yes", "SNOMED positive", "text yes"],
+)
+def test_a_pregnancy_status_answered_yes_is_a_pregnancy(value: Json) -> None:
+    """82810-3 answered yes, true or positive was "not recognised": the pregnancy stayed unknown and the
+    pregnancy cards (P40, P41) silent beside an active NSAID."""
+    case = _case("thoracic-spine-sins14")
+    patient = case.request["context"]["patientId"]
+
+    def pregnant(answer: Json) -> Json:
+        request = copy.deepcopy(case.request)
+        request["prefetch"]["patient"].update(gender="female", birthDate="1992-03-01")
+        status = {
+            "resourceType": "Observation",
+            "id": "pregnancy-status",
+            "status": "final",
+            "subject": {"reference": f"Patient/{patient}"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3"}]},
+            "effectiveDateTime": case.today.isoformat(),
+            **answer,
+        }
+        request["prefetch"]["conditions"]["entry"].append({"resource": status})
+        return request
+
+    coded = {"valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA15173-0"}]}}
+    expected = _shape(answer(case, pregnant(coded)))
+    assert any({"P40", "P41"} & set(rules) for _, _, rules in expected), expected
+    assert _shape(answer(case, pregnant(value))) == expected

@@ -96,7 +96,12 @@ _YES_NO_CODES: Final = {
     (_SNOMED, "373067005"): "no",
     (_LOINC, "LA33-6"): "yes",
     (_LOINC, "LA32-8"): "no",
+    (_SNOMED, "10828004"): "yes",  # |Positive|
+    (_SNOMED, "260385009"): "no",  # |Negative|
 }
+# Coded concepts whose question EHRs also answer yes or no ("Pregnant?" → Yes, true, Positive): what yes
+# and no mean.  A yes read as nothing left a pregnancy unknown, and the pregnancy cards silent.
+_YES_NO_MEANS: Final = {c.PREGNANCY_STATUS: ("pregnant", "not-pregnant")}
 _QUALIFIER = re.compile(r"\s*\((?:qualifier value|finding)\)$")
 _LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
 _EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
@@ -286,6 +291,10 @@ def _coded_score(extraction: Extraction, concept: str, answer: object) -> int | 
 
 
 def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
+    meaning = _YES_NO_MEANS.get(concept)
+    flag = data.get("valueBoolean")
+    if meaning is not None and isinstance(flag, bool):
+        return meaning[0] if flag else meaning[1]
     answer = clean_codeable(data.get("valueCodeableConcept"))
     words = ""
     if answer is not None:
@@ -311,6 +320,12 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
     for code, pattern in _CODED[concept]:
         if pattern.search(words):
             return code
+    if meaning is not None:
+        said = _answer_words(extraction, answer) if answer is not None else {words.strip()}
+        if said & _YES:
+            return meaning[0]
+        if said & _NO:
+            return meaning[1]
     return None
 
 
