@@ -244,3 +244,46 @@ def test_a_pregnancy_status_answered_yes_is_a_pregnancy(value: Json) -> None:
     expected = _shape(answer(case, pregnant(coded)))
     assert any({"P40", "P41"} & set(rules) for _, _, rules in expected), expected
     assert _shape(answer(case, pregnant(value))) == expected
+
+
+@pytest.mark.parametrize("code", ["161898004", "129839007"], ids=["falls", "at risk for falls"])
+def test_a_fall_recorded_as_a_finding_counts_as_the_condition_does(code: str) -> None:
+    """An Observation "Falls" or "At risk for falls" (no value, or true) was ignored: only Conditions were
+    read, and a rib-only lesion stayed LOW instead of MODERATE."""
+    case = _case("rib-blastic-ecog1")
+    patient = case.request["context"]["patientId"]
+    sct = {"coding": [{"system": "http://snomed.info/sct", "code": code}]}
+    subject = {"reference": f"Patient/{patient}"}
+    as_condition = {
+        "resourceType": "Condition",
+        "id": "fall-1",
+        "subject": subject,
+        "code": sct,
+        "clinicalStatus": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+            ]
+        },
+        "onsetDateTime": case.today.isoformat(),
+    }
+    as_finding = {
+        "resourceType": "Observation",
+        "id": "fall-1",
+        "status": "final",
+        "subject": subject,
+        "code": sct,
+        "effectiveDateTime": case.today.isoformat(),
+        "valueBoolean": True,
+    }
+
+    def tier(record: Json, key: str) -> str:
+        request = copy.deepcopy(case.request)
+        request["prefetch"][key]["entry"].append({"resource": record})
+        cards = answer(case, request)["cards"]
+        exercise = next(c for c in cards if "EX01" in c["extension"]["org.fhir-bonemet.rules"])
+        return str(exercise["summary"])
+
+    baseline = _shape(answer(case))
+    with_condition = tier(as_condition, "conditions")
+    assert with_condition not in [summary for _, summary, _ in baseline]  # the fall raises the tier
+    assert tier(as_finding, "observations-scores") == with_condition

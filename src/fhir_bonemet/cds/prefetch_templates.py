@@ -78,6 +78,7 @@ OBSERVATION_GROUPS: Final[tuple[ObservationGroup, ...]] = (
         "observations-scores",
         frozenset(
             {c.ECOG, c.KPS, c.SINS_TOTAL, c.MIRELS_TOTAL, c.LESION_TYPE, c.MORSE_FALL_SCALE, c.BODY_WEIGHT}
+            | {c.FALLS_HISTORY, c.FALL_RISK}  # a fall, or a fall-risk screen, recorded as a finding
         ),
         100,
         "weekly performance status, fall score and weight over the 90-day lookback plus every lesion score",

@@ -273,9 +273,12 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
         (c.OSTEOPOROSIS, "osteoporosis", False),
     ):
         conds = [x for x in idx.conditions(concept) if any_status or x.clinical_status in ACTIVE_STATUSES]
-        if conds:
+        # Recorded as a finding (an Observation answered yes) within the score lookback, it counts too.
+        said = idx.answered_yes((concept,), today, days)
+        if conds or said:
             out.raise_to(Tier.MODERATE, name)
             out.used.extend(used_condition(name.capitalize(), x) for x in conds)
+            out.used.extend(used_obs(name.capitalize(), x) for x in said)
     morse = _latest_number(idx, c.MORSE_FALL_SCALE, today, days)
     if (
         morse is not None

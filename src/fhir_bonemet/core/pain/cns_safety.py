@@ -17,7 +17,7 @@ from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, OrderChange, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
-from fhir_bonemet.core.model.used_facts import med_label
+from fhir_bonemet.core.model.used_facts import med_label, used_obs
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
 from fhir_bonemet.core.pain.medicines import CNS_ACTIVE
 
@@ -50,7 +50,10 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
     older = is_older(t, "older age not excluded: fall-risk precautions advised")
     if older:
         reasons.append(f"age {ctx.age}")
-    if active_conditions(t, (c.FALLS_HISTORY, c.FALL_RISK), include_resolved=True):
+    falls = (c.FALLS_HISTORY, c.FALL_RISK)
+    observed = ctx.index.answered_yes(falls, ctx.today, t.v("lookback.score_days"))
+    t.fact(*(used_obs("Falls history or fall risk", o) for o in observed))
+    if active_conditions(t, falls, include_resolved=True) or observed:
         reasons.append("falls history or fall risk recorded")
     morse = ctx.index.latest(c.MORSE_FALL_SCALE, ctx.today, t.v("lookback.score_days"))
     if morse is not None and morse.quantity is not None:

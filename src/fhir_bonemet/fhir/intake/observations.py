@@ -41,6 +41,8 @@ _NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
 _FLAGS: Final = frozenset(
     {name for name in c.ALL_CONCEPTS if name.startswith("rf-")}
     | {c.PAIN_MECHANICAL, c.SYMPTOMATIC_HYPERCALCAEMIA, c.FEVER, c.PREGNANCY, c.LACTATION}
+    # A fall, or a fall-risk assessment, is a finding as often as a Condition: "history of fall" asserted.
+    | {c.FALLS_HISTORY, c.FALL_RISK}
 )
 # Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
 _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
