@@ -287,3 +287,42 @@ def test_a_fall_recorded_as_a_finding_counts_as_the_condition_does(code: str) ->
     with_condition = tier(as_condition, "conditions")
     assert with_condition not in [summary for _, summary, _ in baseline]  # the fall raises the tier
     assert tier(as_finding, "observations-scores") == with_condition
+
+
+def _careplan_activities(body: Json) -> list[str]:
+    for card in body["cards"]:
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion.get("actions", []):
+                resource = action.get("resource") or {}
+                if resource.get("resourceType") == "CarePlan":
+                    return [a["detail"].get("description", "") for a in resource.get("activity", [])]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("junction", "single", "restriction"),
+    [
+        ("T12-L1", "L1", "Avoided for the {} lesion"),  # the lumbar spine bears weight
+        ("C7-T1", "T1", "Avoided for the {} lesion"),
+        ("L5-S1", "S1", "No hip flexion"),  # the sacrum's pelvic row
+    ],
+)
+def test_a_lesion_at_a_spinal_junction_keeps_the_restrictions_of_both_regions(
+    junction: str, single: str, restriction: str
+) -> None:
+    """A junction written as a range was read as its first region only: "T12-L1" lost the lumbar
+    weight-bearing restriction, "L5-S1" the pelvic hip-loading rule."""
+    case = _case("rib-blastic-ecog1")
+
+    def at(text: str) -> list[str]:
+        request = copy.deepcopy(case.request)
+        for _, entry in _resources(request):
+            resource = entry["resource"]
+            if resource.get("resourceType") == "Condition" and resource.get("bodySite"):
+                resource["bodySite"] = [{"text": text}]
+                resource.setdefault("extension", [])
+        return _careplan_activities(answer(case, request))
+
+    wanted = restriction.format(single)
+    assert any(wanted in line for line in at(single))
+    assert any(restriction.format(junction) in line for line in at(junction))

@@ -72,6 +72,9 @@ class BodySite:
     conflict: SiteClass | None = None
     # Vertebral levels the record names, e.g. ("T8", "T9", "T10") for "T8-T10"; empty when none is named.
     levels: tuple[str, ...] = ()
+    # Another spinal region those levels reach ("T12-L1": the lumbar spine beside the thoracic): the record
+    # yields a lesion in each, so the restrictions of both apply (a junction is not a disagreement).
+    spans: SiteClass | None = None
 
 
 @fast_init

@@ -164,6 +164,16 @@ def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
         for lesion in lesions
         if lesion.site.conflict is not None
     ]
+    # A junction ("T12-L1") is a lesion in each region it reaches; keyed apart from the copies above.
+    lesions += [
+        replace(
+            lesion,
+            site=replace(lesion.site, site=lesion.site.spans, spans=None),
+            index=-(lesion.index + 1) - len(read.sites),
+        )
+        for lesion in lesions
+        if lesion.site.spans is not None and lesion.index >= 0
+    ]
     if not lesions:
         lesions.append(
             BoneLesion(

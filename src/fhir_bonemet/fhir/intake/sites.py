@@ -125,6 +125,22 @@ _SPINE_ORDER: Final = (
 )
 
 
+_REGION_OF_LEVEL: Final = {
+    "C": SiteClass.SPINE_CERVICAL,
+    "T": SiteClass.SPINE_THORACIC,
+    "L": SiteClass.SPINE_LUMBAR,
+    "S": SiteClass.SACRUM,
+}
+
+
+def _spans(site: SiteClass | None, levels: tuple[str, ...]) -> SiteClass | None:
+    """The first spinal region the levels reach other than ``site`` ("C7-T1" read as cervical also reaches
+    the thoracic spine), if ``site`` is a spinal region itself."""
+    if site not in _REGION_OF_LEVEL.values() and site is not SiteClass.SPINE_UNSPECIFIED:
+        return None
+    return next((r for r in (_REGION_OF_LEVEL[level[0]] for level in levels) if r is not site), None)
+
+
 def _level(letter: str, number: str) -> str | None:
     name = f"{_LEVEL_LETTER[letter]}{int(number)}"
     return name if name in _SPINE_ORDER else None
@@ -209,6 +225,7 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
             break
     if laterality is None and words:
         laterality = _laterality(words)
+    levels = _levels(words) if words else ()
     return (
         BodySite(
             site=site if site is not None else SiteClass.UNKNOWN,
@@ -216,7 +233,8 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
             laterality=laterality,
             qualifiers=qualifiers,
             conflict=conflict,
-            levels=_levels(words) if words else (),
+            levels=levels,
+            spans=_spans(site, levels) if len(levels) > 1 else None,
         ),
         is_bone,
     )
