@@ -320,7 +320,6 @@ def test_a_lesion_at_a_spinal_junction_keeps_the_restrictions_of_both_regions(
             resource = entry["resource"]
             if resource.get("resourceType") == "Condition" and resource.get("bodySite"):
                 resource["bodySite"] = [{"text": text}]
-                resource.setdefault("extension", [])
         return _careplan_activities(answer(case, request))
 
     wanted = restriction.format(single)

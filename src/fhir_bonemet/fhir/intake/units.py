@@ -182,8 +182,12 @@ UNIT_RULES: Final[dict[str, UnitRule]] = {
 # :data:`~fhir_bonemet.core.evidence.unreadable.PLAUSIBLE_UNITS`, service defaults awaiting clinical review)
 # is an error, not a result: a platelet count of 10^9 ×10⁹/L is unreadable, never "normal", and a calcium of
 # 10^9 mg/dL never a critical card quoting it.
-for _concept, (_units, (_lowest, _highest)) in PLAUSIBLE_UNITS.items():
-    UNIT_RULES[_concept] = replace(UNIT_RULES[_concept], maximum=_highest)
+UNIT_RULES.update(
+    {
+        concept: replace(UNIT_RULES[concept], maximum=highest)
+        for concept, (_, (_, highest)) in PLAUSIBLE_UNITS.items()
+    }
+)
 
 CANONICAL_UNITS: Final[dict[str, str]] = {concept: rule.canonical for concept, rule in UNIT_RULES.items()}
 
