@@ -140,6 +140,36 @@ def test_times_of_day_count_as_administrations() -> None:
     assert dose.per_day == 2.0
 
 
+QID = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "QID"}]}
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    [
+        {"period": 1, "periodUnit": "d"},  # no frequency: "once per period" unless the code says more
+        {"frequency": 4},  # a count with no period: only the code gives the rate
+        {"frequency": 4, "boundsPeriod": {"start": "2026-01-01"}},
+        {"timeOfDay": ["06:00:00", "12:00:00", "18:00:00", "23:00:00"], "period": 1, "periodUnit": "d"},
+    ],
+    ids=["period only", "frequency only", "frequency and bounds", "times of day per day"],
+)
+def test_a_repeat_without_a_rate_of_its_own_is_read_with_its_timing_code(repeat: dict[str, Any]) -> None:
+    """A repeat naming a period but no frequency beside the code QID was read as once a day (1 g q.i.d. as
+    1 g/day, under the acetaminophen ceiling); a frequency with no period and the code QID as unknown."""
+    timing: dict[str, Any] = {"repeat": repeat}
+    if "timeOfDay" not in repeat:
+        timing["code"] = QID
+    dose, issues = parse_dosage({**_dose(1000, "mg"), "timing": timing})
+    assert dose.per_day == 4.0
+    assert issues == []
+
+
+def test_an_explicit_rate_in_the_repeat_wins_over_the_timing_code() -> None:
+    repeat = {"frequency": 2, "period": 1, "periodUnit": "d"}
+    dose, _ = parse_dosage({**_dose(5, "mg"), "timing": {"repeat": repeat, "code": QID}})
+    assert dose.per_day == 2.0
+
+
 def test_default_route_from_dose_form_applies_only_without_a_coded_route() -> None:
     assert parse_dosage(_dose(1, "patch"), default_route="transdermal")[0].route == "transdermal"
     assert parse_dosage({**_dose(5, "mg"), "route": ORAL}, default_route="transdermal")[0].route == "oral"

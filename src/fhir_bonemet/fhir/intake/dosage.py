@@ -3,7 +3,8 @@
 Where a dosage is ambiguous the cautious reading is taken, because dose arithmetic (daily dose, MME,
 ceilings) feeds safety rules: a ``doseRange`` counts at its high end, ``frequencyMax`` over ``frequency``,
 the shortest of a ``period``/``periodMax`` pair, the smallest interval of "every 4–6 hours".
-Structured fields win over ``Dosage.text``; the text is parsed only for what the structure leaves out.
+Structured fields win over ``Dosage.text``; the text is parsed only for what the structure leaves out.  A
+``timing.repeat`` that states no frequency of its own is read with its ``timing.code`` (the larger rate).
 """
 
 from __future__ import annotations
@@ -237,6 +238,7 @@ def _positive(repeat: Mapping[str, Any], key: str, issues: list[str]) -> float |
 def _per_day_from_timing(timing: Mapping[str, Any] | None, issues: list[str]) -> float | None:
     if timing is None:
         return None
+    coded = _per_day_from_code(as_dict(timing.get("code")))
     repeat = as_dict(timing.get("repeat"))
     if repeat is not None:
         frequency = _positive(repeat, "frequencyMax", issues) or _positive(repeat, "frequency", issues)
@@ -246,21 +248,30 @@ def _per_day_from_timing(timing: Mapping[str, Any] | None, issues: list[str]) ->
             return None
         unit = repeat.get("periodUnit")
         days = _DAYS_PER_UNIT.get(unit) if isinstance(unit, str) else None
-        if period is not None and period > 0 and days is not None:
-            return (frequency or 1.0) / (period * days)
-        if frequency is not None and days is None and period is None:
-            return None  # "3 times" with no period is a count, not a rate
         moments = len(as_list(repeat.get("timeOfDay"))) or len(as_list(repeat.get("when")))
+        if period is not None and period > 0 and days is not None:
+            if frequency is not None:
+                return frequency / (period * days)
+            # No frequency: once per period unless the times of day listed, or the timing code (a complete
+            # statement of the timing in R4), say more often ("period 1 d" beside QID read as once a day).
+            implied = max(moments, 1) / (period * days)
+            return max(implied, coded) if coded is not None else implied
+        if frequency is not None and days is None and period is None:
+            return coded  # "3 times" with no period is a count, not a rate: only the code can give the rate
         if moments:
-            return float(moments)
-    code = as_dict(timing.get("code"))
-    if code is not None:
-        for coding in as_list(code.get("coding")):
-            value = coding.get("code") if isinstance(coding, dict) else None
-            if isinstance(value, str) and value.upper() in _TIMING_CODES:
-                return _TIMING_CODES[value.upper()]
-        return per_day_from_text(codeable_words(code))
-    return None
+            return max(float(moments), coded) if coded is not None else float(moments)
+    return coded
+
+
+def _per_day_from_code(code: Mapping[str, Any] | None) -> float | None:
+    """Administrations per day of a ``Timing.code``: an HL7 timing abbreviation, else its words."""
+    if code is None:
+        return None
+    for coding in as_list(code.get("coding")):
+        value = coding.get("code") if isinstance(coding, dict) else None
+        if isinstance(value, str) and value.upper() in _TIMING_CODES:
+            return _TIMING_CODES[value.upper()]
+    return per_day_from_text(codeable_words(code))
 
 
 def per_day_from_text(text: str) -> float | None:
