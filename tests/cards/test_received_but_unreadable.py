@@ -22,6 +22,7 @@ Json = dict[str, Any]
 ACETAMINOPHEN = "MedicationRequest/bm-thoracic-sins14-apap"
 PAIN = "Observation/bm-thoracic-sins14-pain"
 PLATELETS = "Observation/bm-thoracic-sins14-plt"
+CALCIUM = "Observation/bm-thoracic-sins14-ca"
 
 
 def _case() -> HookCase:
@@ -204,3 +205,30 @@ def test_an_impossible_count_that_is_critical_in_another_unit_asks_to_verify_now
         and card["summary"].endswith("(impossible in the unit received)")
         for card in cards
     )
+
+
+@pytest.mark.parametrize(
+    ("ref", "bound", "summary"),
+    [
+        (PLATELETS, {"comparator": "<", "value": 10}, "Verify now: platelets <10: critical thrombocytopenia"),
+        (CALCIUM, {"comparator": ">", "value": 13}, "Verify now: calcium >13: hypercalcaemia needing urgent"),
+        (CALCIUM, {"comparator": ">=", "value": 15}, "Verify now: calcium >=15: severe hypercalcaemia"),
+    ],
+)
+def test_a_bound_already_in_a_dangerous_band_is_a_red_flag(ref: str, bound: Json, summary: str) -> None:
+    """A platelet count "<10" ×10⁹/L or a calcium ">13" mg/dL lies in the band whatever its exact value: it
+    was read as nothing (a comparator is not a value), and the answer had no red flag at all."""
+    text, _ = _fired(lambda request: _resource(request, ref)["valueQuantity"].update(bound))
+    flagged = [card for card in json.loads(text) if card["summary"].startswith(summary)]
+    assert flagged, text
+    assert flagged[0]["indicator"] == "critical"
+    assert flagged[0]["summary"].endswith("(a bound, not a value)")
+
+
+@pytest.mark.parametrize(
+    ("ref", "bound"),
+    [(PLATELETS, {"comparator": ">", "value": 100}), (CALCIUM, {"comparator": "<", "value": 10.5})],
+)
+def test_a_bound_on_the_safe_side_raises_no_alarm(ref: str, bound: Json) -> None:
+    text, _ = _fired(lambda request: _resource(request, ref)["valueQuantity"].update(bound))
+    assert "Verify now" not in text

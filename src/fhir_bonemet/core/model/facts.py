@@ -160,6 +160,9 @@ class UnreadableValue:
     unit_text: str | None  # the unit as received when it looks like one; None when there was none
     reason: str  # why it was not used, without the value: "no unit", "unit 'mg' not known for ..."
     number: float | None = None  # the number received, when there was one (for the plausible-unit check)
+    # A comparator's bound ("<10", ">13") in the concept's canonical unit, when its unit was read: the value
+    # lies beyond it, so a bound already inside a dangerous band puts the result there (rule R10).
+    bound: float | None = None
     # The result's date was received but could not be read: it may be recent, so it counts as pending
     # whatever the lookback (see core.evidence.unreadable.pending).
     date_unreadable: bool = False

@@ -63,10 +63,10 @@ def r10_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
                 and ((reading.value >= t.v(key)) if above else (reading.value < t.v(key)))
             ),
             None,
-        )
+        ) or _beyond_bound(value, t)
         if alarm is None:
             continue
-        t.fact(UsedFact(shown(value), f"not read: {considered(value)}", value.ref))
+        t.fact(UsedFact(shown(value), f"not read: {considered(value) or _BOUND}", value.ref))
         alarms.append(f"{_short(value)}: {alarm}")
         first = first or value
     if first is None:
@@ -83,11 +83,31 @@ def r10_unreadable_critical(ctx: RuleContext, t: Trace) -> Finding | None:
     )
 
 
+_BOUND = "a bound (< or >), not a value"
+
+
+def _beyond_bound(value: UnreadableValue, t: Trace) -> str | None:
+    """The band a comparator's bound already lies in, on the side the comparator points to: a calcium
+    ">13" mg/dL is at least 13, a platelet count "<10" ×10⁹/L below 10.  Such a result was read as nothing,
+    and the red flag it carries was lost."""
+    if value.bound is None:
+        return None
+    higher = value.value_text.startswith(">")
+    for concept, key, above, meaning in _BANDS:
+        if concept != value.concept or above != higher:
+            continue
+        if (value.bound >= t.v(key)) if above else (value.bound <= t.v(key)):
+            return meaning
+    return None
+
+
 def _short(value: UnreadableValue) -> str:
     return f"{LABELS.get(value.concept, value.concept).lower()} {value.value_text}"
 
 
 def _why(value: UnreadableValue) -> str:
+    if value.bound is not None:
+        return "a bound, not a value"
     if value.unit_text is not None and "outside the possible range" in value.reason:
         return "impossible in the unit received"
     return "received without a usable unit"

@@ -173,6 +173,7 @@ def _measured(
             unit_text=_unit_shown(reading.unit),
             reason=reading.reason,
             number=as_number(reading.shown),
+            bound=reading.bound,
         )
     )
     return None
@@ -185,6 +186,7 @@ class _Unusable(NamedTuple):
     reason: str
     shown: object
     unit: object = None
+    bound: float | None = None  # a comparator's bound in the canonical unit
 
 
 def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity | _Unusable | None:
@@ -197,7 +199,13 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         if comparator is not None:
             shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(quantity.get('value'))}"
             unit = quantity.get("code") or quantity.get("unit")
-            return _Unusable("valueQuantity", "value has a comparator (< or >); value not used", shown, unit)
+            return _Unusable(
+                "valueQuantity",
+                "value has a comparator (< or >); value not used",
+                shown,
+                unit,
+                _bound(concept, quantity.get("value"), unit),
+            )
         value = as_number(quantity.get("value"))
         if value is None:
             return _Unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
@@ -227,6 +235,15 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
     if isinstance(result, str):
         return _Unusable("value", result, raw)
     return result
+
+
+def _bound(concept: str, value: object, unit: object) -> float | None:
+    """A comparator's bound in the concept's canonical unit, if its number and unit can be read."""
+    number = as_number(value)
+    if number is None:
+        return None
+    bound = normalise(concept, number, unit if isinstance(unit, str) else None)
+    return bound.value if isinstance(bound, Quantity) else None
 
 
 _SHOWN_MAX = 24  # what a card repeats of a received value or unit: enough to recognise it, never a page
