@@ -117,6 +117,29 @@ def test_ceiling_per_24_hours_is_per_day() -> None:
     assert parse_dosage(dosage)[0].max_per_day == 3000.0
 
 
+def test_ceiling_without_a_unit_counts_doses() -> None:
+    """A ceiling written as the FHIR R4 examples write it, a numerator with no unit: 1 g every 4 h as
+    needed, at most 4 a day.  It was 'not understood', and the every-4-hours maximum (6 g) made P20 call
+    4 g a day an overdose."""
+    dosage = {
+        **_dose(1, "g", "g"),
+        "timing": {"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}},
+        "asNeededBoolean": True,
+        "maxDosePerPeriod": {
+            "numerator": {"value": 4},
+            "denominator": {"value": 1, "system": "http://unitsofmeasure.org", "code": "d"},
+        },
+    }
+    dose, issues = parse_dosage(dosage)
+    assert (dose.amount_unit, dose.per_day, dose.max_per_day) == ("mg", 6.0, 4000.0)
+    assert issues == []
+    # Without a dose to count, the ceiling still cannot be read, and says so.
+    del dosage["doseAndRate"]
+    dose, issues = parse_dosage(dosage)
+    assert dose.max_per_day is None
+    assert issues == ["maxDosePerPeriod not understood; ceiling not used"]
+
+
 def test_text_only_dosage_is_parsed_cautiously() -> None:
     dose, _ = parse_dosage({"text": "Take 1-2 tablets by mouth every 4-6 hours as needed for pain"})
     assert dose.per_day == 6.0  # the shortest interval: the most doses a day the text allows

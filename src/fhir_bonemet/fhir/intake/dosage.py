@@ -294,7 +294,19 @@ def per_day_from_text(text: str) -> float | None:
     return None
 
 
-def _max_per_day(dosage: Mapping[str, Any], amount_unit: str | None, issues: list[str]) -> float | None:
+# A ceiling numerator with no unit (or the unit 1) counts administrations: "at most 4 per day", as the
+# FHIR R4 examples write it.
+_COUNT_UNITS: Final = frozenset({"", "1", "{dose}", "{doses}", "dose", "doses", "{administration}"})
+
+
+def _counts_administrations(numerator: Mapping[str, Any]) -> bool:
+    spelled = [numerator.get(key) for key in ("code", "unit")]
+    return all(s is None or (isinstance(s, str) and s.strip().lower() in _COUNT_UNITS) for s in spelled)
+
+
+def _max_per_day(
+    dosage: Mapping[str, Any], dose: float | None, amount_unit: str | None, issues: list[str]
+) -> float | None:
     ratio = as_dict(dosage.get("maxDosePerPeriod"))
     if ratio is None:
         return None
@@ -304,6 +316,11 @@ def _max_per_day(dosage: Mapping[str, Any], amount_unit: str | None, issues: lis
     span_unit = denominator.get("code") or denominator.get("unit") if denominator else None
     days = _DAYS_PER_UNIT.get(span_unit) if isinstance(span_unit, str) else None
     unit = dose_unit(numerator) if numerator else None
+    counted = numerator is not None and _counts_administrations(numerator)
+    if unit is None and counted and dose is not None and amount_unit is not None:
+        # That many doses: "1 g every 4 h as needed, at most 4 a day" is 4 g a day.  Left unread, the
+        # every-4-hours maximum (6 g) stood in for it and P20 called a 4 g day an overdose.
+        unit = (amount_unit, dose)
     if amount is None or not span or days is None or unit is None:
         issues.append("maxDosePerPeriod not understood; ceiling not used")
         return None
@@ -349,7 +366,7 @@ def parse_dosage(
     route = route_name(as_dict(dosage.get("route"))) or default_route
     if route is None and lowered:
         route = route_from_text(lowered)
-    max_per_day = _max_per_day(dosage, amount_unit, issues)
+    max_per_day = _max_per_day(dosage, amount, amount_unit, issues)
     if amount_unit is None and max_per_day is not None:
         amount_unit = _ceiling_unit(dosage)  # lets the ceiling be read even when the dose is unknown
     instruction = DoseInstruction(
