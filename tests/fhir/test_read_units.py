@@ -34,6 +34,9 @@ def _value(concept: str, value: float, unit: str | None) -> float:
                 (42, "10*3/mm3"),
                 (42000, "/uL"),
                 (42, "10*3/µL"),
+                (42, "x10³/µL"),  # superscript powers, as laboratory reports print them
+                (42, "10⁹/L"),
+                (42, "×10⁹/L"),
             ],
             42.0,
         ),

@@ -201,6 +201,9 @@ def _spelling(unit: str) -> str:
     if cached is not None:
         return cached
     text = unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u").replace("mcl", "ul")
+    # A superscript power of ten is a power ("x10³/µL", "10⁹/L", as laboratory reports print them), not a
+    # digit: "10³" read as "103" left the count unreadable.
+    text = text.replace("10³", "10*3").replace("10⁶", "10*6").replace("10⁹", "10*9")
     text = text.replace("^", "*").replace("×", "x").replace("²", "2").replace("³", "3").replace("mcg", "ug")
     for power in ("10e", "10**"):
         text = text.replace(power, "10*")
