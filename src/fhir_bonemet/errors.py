@@ -10,6 +10,7 @@
     │   ├── UnknownServiceError       404: no service with that id
     │   ├── HookMismatchError         400: the service does not serve that hook
     │   ├── InvalidRequestError       400: body fails validation (carries locations)
+    │   ├── UnsupportedMediaTypeError 415: the body is not JSON, or is content-encoded (gzip, …)
     │   └── PreconditionFailedError   412: required FHIR data could neither be prefetched nor fetched
     ├── AuthenticationError           401: missing or invalid JWT (the response never says why)
     └── FhirClientError               an outbound FHIR call failed (status, timeout, malformed body)
@@ -50,6 +51,7 @@ class Problem:
 
 class RequestError(BonemetError):
     status_code = 400
+    headers: tuple[tuple[str, str], ...] = ()  # response headers the answer must carry
 
     def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
         super().__init__(message)
@@ -67,6 +69,12 @@ class HookMismatchError(RequestError):
 
 class InvalidRequestError(RequestError):
     status_code = 400
+
+
+class UnsupportedMediaTypeError(RequestError):
+    status_code = 415
+    # RFC 9110 §15.5.16: a refused content coding is answered with the codings that are accepted.
+    headers = (("Accept-Encoding", "identity"),)
 
 
 class PreconditionFailedError(RequestError):

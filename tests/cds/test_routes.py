@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,6 +209,68 @@ class TestErrors:
         response = client.post(PV, content=raw, headers={"content-type": "application/json"})
         [issue] = assert_outcome(response, 400, "$this")
         assert issue["code"] == "structure"
+
+    @pytest.mark.parametrize(
+        "content_type",
+        [
+            None,
+            "application/json",
+            "application/json; charset=utf-8",
+            'Application/JSON;charset="UTF-8"',
+            "application/fhir+json",
+        ],
+    )
+    def test_json_media_types_and_none_are_read(
+        self,
+        client: TestClient,
+        handler: RecordingHandler,
+        patient_view_body: dict[str, Any],
+        content_type: str | None,
+    ) -> None:
+        headers = {} if content_type is None else {"content-type": content_type}
+        raw = json.dumps(patient_view_body).encode()
+        assert client.post(PV, content=raw, headers=headers).status_code == 200
+        assert len(handler.calls) == 1
+
+    @pytest.mark.parametrize(
+        "content_type",
+        ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-16"],
+    )
+    def test_a_body_declared_as_something_other_than_utf8_json_is_415(
+        self,
+        client: TestClient,
+        handler: RecordingHandler,
+        patient_view_body: dict[str, Any],
+        content_type: str,
+    ) -> None:
+        raw = json.dumps(patient_view_body).encode()
+        response = client.post(PV, content=raw, headers={"content-type": content_type})
+        [issue] = assert_outcome(response, 415, "header.Content-Type")
+        assert issue["code"] == "not-supported"
+        assert handler.calls == []
+        feedback = client.post(
+            PV + "/feedback", content=b'{"feedback": []}', headers={"content-type": content_type}
+        )
+        assert_outcome(feedback, 415, "header.Content-Type")
+
+    @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "identity, gzip"])
+    def test_a_content_encoded_body_is_415_not_invalid_json(
+        self, client: TestClient, handler: RecordingHandler, patient_view_body: dict[str, Any], encoding: str
+    ) -> None:
+        raw = gzip.compress(json.dumps(patient_view_body).encode())
+        headers = {"content-type": "application/json", "content-encoding": encoding}
+        response = client.post(PV, content=raw, headers=headers)
+        [issue] = assert_outcome(response, 415, "header.Content-Encoding")
+        assert "not valid JSON" not in issue["diagnostics"]
+        assert response.headers["accept-encoding"] == "identity"
+        assert handler.calls == []
+
+    def test_identity_content_encoding_is_the_body_as_it_is(
+        self, client: TestClient, patient_view_body: dict[str, Any]
+    ) -> None:
+        raw = json.dumps(patient_view_body).encode()
+        headers = {"content-type": "application/json", "content-encoding": "identity"}
+        assert client.post(PV, content=raw, headers=headers).status_code == 200
 
     def test_validation_problems_are_listed_with_locations_and_no_patient_data(
         self, client: TestClient, order_select_body: dict[str, Any]

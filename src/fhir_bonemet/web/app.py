@@ -81,7 +81,7 @@ def _outcome(
 async def _request_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestError)
     problems = tuple(p if p.location else Problem("$this", p.message, p.code) for p in exc.problems)
-    return _outcome(exc.status_code, problems)
+    return _outcome(exc.status_code, problems, dict(exc.headers) or None)
 
 
 async def _authentication_error(request: Request, exc: Exception) -> JSONResponse:

@@ -22,7 +22,7 @@ from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
 from fhir_bonemet.store.base import IssuedCard
 from fhir_bonemet.web.deps import CatalogueDep, ClientDep, StoreDep, authenticated_client, get_state
-from fhir_bonemet.web.json_body import json_object
+from fhir_bonemet.web.json_body import check_body_headers, json_object
 from fhir_bonemet.web.json_response import FastJSONResponse
 from fhir_bonemet.web.logs import safe_hook_instance
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
@@ -58,6 +58,8 @@ def _log_fields(request: Request, **fields: Any) -> None:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    headers = request.headers
+    check_body_headers(headers.get("content-type"), headers.getlist("content-encoding"))
     return json_object(await request.body())
 
 
