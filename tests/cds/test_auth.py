@@ -162,6 +162,21 @@ class TestRejected:
         assert_rejected(post({"Authorization": "Bearer "}))
         assert_rejected(post(bearer("not.a.jwt")))
 
+    @pytest.mark.parametrize("valid_first", [True, False])
+    def test_two_authorization_headers_are_refused_whichever_holds_the_valid_token(
+        self,
+        auth_client: TestClient,
+        sandbox_signer: Signer,
+        handler: RecordingHandler,
+        patient_view_body: dict[str, Any],
+        valid_first: bool,
+    ) -> None:
+        valid = ("Authorization", f"Bearer {sandbox_token(sandbox_signer)}")
+        other = ("Authorization", "Bearer not.a.jwt")
+        headers = [valid, other] if valid_first else [other, valid]
+        assert_rejected(auth_client.post(PV, json=patient_view_body, headers=headers))
+        assert handler.calls == []
+
     def test_alg_none_and_hmac_are_refused(
         self, post: Callable[[dict[str, str]], Any], sandbox_signer: Signer
     ) -> None:

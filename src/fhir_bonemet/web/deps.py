@@ -110,7 +110,12 @@ async def authenticated_client(request: Request, state: StateDep) -> ClientIdent
 
 def _verified_client(request: Request, state: AppState, *, may_download: bool) -> ClientIdentity:
     assert state.verifier is not None
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        # Which one counts would be a guess (a proxy may check the last, this service read the first):
+        # a request with several credentials is refused whatever they hold.
+        raise AuthenticationError("more than one Authorization header")
+    scheme, _, token = (values[0] if values else "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("no bearer token")
     audience = f"{state.settings.public_base_url}{endpoint_path(request)}"
