@@ -218,6 +218,8 @@ class TestErrors:
             "application/json; charset=utf-8",
             'Application/JSON;charset="UTF-8"',
             "application/fhir+json",
+            "application/x-www-form-urlencoded",  # curl -d
+            "text/plain;charset=UTF-8",  # a browser's fetch with a string body
         ],
     )
     def test_json_media_types_and_none_are_read(
@@ -233,10 +235,9 @@ class TestErrors:
         assert len(handler.calls) == 1
 
     @pytest.mark.parametrize(
-        "content_type",
-        ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-16"],
+        "content_type", ["application/json; charset=utf-16", "text/plain; charset=iso-8859-1"]
     )
-    def test_a_body_declared_as_something_other_than_utf8_json_is_415(
+    def test_a_body_declared_in_another_charset_than_utf8_is_415(
         self,
         client: TestClient,
         handler: RecordingHandler,
