@@ -15,7 +15,7 @@ from enum import StrEnum
 from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, Sex
+from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, Quantity, Sex
 from fhir_bonemet.core.model.findings import UsedFact
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import obs_date, within_days
@@ -234,19 +234,33 @@ class RenalFunction:
     missing: tuple[str, ...] = ()  # why a better method could not be used, or why nothing is known
     when: date | None = None
     used: tuple[UsedFact, ...] = ()
+    # ">" or ">=" when the laboratory reported a bound (eGFR ">60"): ``value`` is the lowest it can be.
+    comparator: str | None = None
 
     @property
     def known(self) -> bool:
         return self.value is not None
+
+    def amount(self) -> str:
+        """The value as shown: ``45.2``, or ``>60`` for a bound."""
+        if self.value is None:
+            return "unknown"
+        if self.comparator is not None:
+            return Quantity(self.value, "", comparator=self.comparator).shown()
+        return clearance_text(self.value)
+
+    def label(self) -> str:
+        """``eGFR 45.2`` / ``CrCl >90``, for a card summary."""
+        return f"{'eGFR' if self.method == 'egfr' else 'CrCl'} {self.amount()}"
 
     def describe(self) -> str:
         """'CrCl 28 mL/min (Cockcroft-Gault)' / 'eGFR 45 mL/min/1.73 m2 (used instead of CrCl)'."""
         if self.value is None:
             return "renal function unknown"
         if self.method == "egfr":
-            return f"eGFR {clearance_text(self.value)} mL/min/1.73 m2 (used in place of creatinine clearance)"
+            return f"eGFR {self.amount()} mL/min/1.73 m2 (used in place of creatinine clearance)"
         how = "Cockcroft-Gault" if self.method == "cockcroft-gault" else "measured"
-        return f"CrCl {clearance_text(self.value)} mL/min ({how})"
+        return f"CrCl {self.amount()} mL/min ({how})"
 
 
 def _creatinine_mg_dl(obs: ObservationFact) -> float | None:
@@ -315,10 +329,11 @@ def renal_function(
     ):
         obs = idx.latest(concept, today, lab_days)
         if obs is not None and obs.quantity is not None:
-            used_fact = UsedFact(
-                label, f"{obs.quantity.value:g} {obs.quantity.unit}", obs.ref, _iso(obs_date(obs))
-            )
+            quantity = obs.quantity
+            used_fact = UsedFact(label, f"{quantity.shown()} {quantity.unit}", obs.ref, _iso(obs_date(obs)))
             why = "Cockcroft-Gault not computed: missing " + ", ".join(missing)
-            return RenalFunction(obs.quantity.value, method, (obs.ref,), (why,), obs_date(obs), (used_fact,))
+            return RenalFunction(
+                quantity.value, method, (obs.ref,), (why,), obs_date(obs), (used_fact,), quantity.comparator
+            )
     missing.append(f"eGFR or measured creatinine clearance within {lab_days:g} days")
     return RenalFunction(None, None, (), tuple(missing))

@@ -13,6 +13,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -119,6 +120,16 @@ class Quantity:
     # The unit as the laboratory reported it, when it differs from ``unit`` (e.g. "mmol/L" for a calcium
     # normalised to mg/dL): some bands are published per unit system and do not convert exactly.
     reported_unit: str | None = None
+    # ">" or ">=" when the laboratory reported only a lower bound (an eGFR ">60"): ``value`` is then the
+    # lowest value the result can have (just above the bound for ">"), and cards show the bound as received.
+    comparator: str | None = None
+
+    def shown(self) -> str:
+        """The number as a card shows it: ``45.2``, or ``>60`` for a bound."""
+        if self.comparator is None:
+            return f"{self.value:g}"
+        bound = math.nextafter(self.value, -math.inf) if self.comparator == ">" else self.value
+        return f"{self.comparator}{bound:g}"
 
 
 @fast_init

@@ -11,7 +11,6 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.derived import clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
 from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS, pregnancy_state
@@ -202,7 +201,7 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
             "Zoledronic acid active or ordered and no recent creatinine clearance or eGFR.",
             (table,),
         )
-    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {clearance_text(renal.value)}"
+    shown = renal.label()
     advised = za_dose_for(renal.value, t)
     if advised is None:
         t.act(za, "delete", f"zoledronic acid not recommended with {renal.describe()}")

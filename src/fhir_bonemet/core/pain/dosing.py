@@ -377,7 +377,7 @@ def p23(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     t.meds(opioids)
     t.act(opioids, "delete", f"consider an alternative opioid at a reduced dose ({renal.describe()})")
-    shown = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {renal.value:.0f}"
+    shown = renal.label()
     return t.finding(
         Indicator.WARNING,
         f"Morphine or codeine with {shown}: consider an alternative opioid and a lower dose",

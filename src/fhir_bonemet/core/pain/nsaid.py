@@ -81,8 +81,7 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
     if renal.value >= t.v("pain.nsaid_caution_crcl_below"):
         return None
     t.meds(nsaids)
-    what = "eGFR" if renal.method == "egfr" else "CrCl"
-    shown = f"{what} {clearance_text(renal.value)}"
+    shown = renal.label()
     if renal.value < t.v("pain.nsaid_avoid_crcl_below"):
         edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below")
         recs = [

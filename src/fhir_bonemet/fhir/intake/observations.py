@@ -18,6 +18,7 @@ Components are read like the Observation itself (a panel can carry SINS items or
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
@@ -189,27 +190,30 @@ class _Unusable(NamedTuple):
     bound: float | None = None  # a comparator's bound in the canonical unit
 
 
+# Renal function is reported as a lower bound above the range the laboratory's equation is valid for (an
+# eGFR ">60", a clearance ">90"): the usual report of normal function, not an unreadable value.  Read as the
+# lowest value it can have (just above the bound), which is the cautious reading of every renal band; any
+# other bound, and a "<" bound here, is reported as not read (rule R10 still weighs its bound).
+_LOWER_BOUND_READ: Final = frozenset({c.LAB_EGFR, c.LAB_CRCL})
+_LOWER_BOUNDS: Final = frozenset({">", ">="})
+
+# A number written as text, with a comparator or a unit: "<5", ">60", "13.2 mg/dL".
+_VALUE_TEXT = re.compile(r"\s*(<=|>=|<|>)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S.*?)?\s*$")
+
+
 def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity | _Unusable | None:
     """The value of ``concept`` in ``data`` in its canonical unit, why it cannot be used, or None (none)."""
     quantity = data.get("valueQuantity")
     if quantity is not None:
         if not isinstance(quantity, dict):
             return _Unusable("valueQuantity", "not a Quantity; value not used", None)
+        unit = quantity.get("code") or quantity.get("unit")
         comparator = quantity.get("comparator")
         if comparator is not None:
-            shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(quantity.get('value'))}"
-            unit = quantity.get("code") or quantity.get("unit")
-            return _Unusable(
-                "valueQuantity",
-                "value has a comparator (< or >); value not used",
-                shown,
-                unit,
-                _bound(concept, quantity.get("value"), unit),
-            )
+            return _compared(concept, comparator, quantity.get("value"), unit, "valueQuantity")
         value = as_number(quantity.get("value"))
         if value is None:
             return _Unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
-        unit = quantity.get("code") or quantity.get("unit")
         reported = unit if isinstance(unit, str) else None
         result = normalise(concept, value, reported)
         return (
@@ -230,6 +234,9 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         return None
     value = as_number(raw)
     if value is None:
+        written = _VALUE_TEXT.fullmatch(raw) if isinstance(raw, str) else None
+        if written is not None:
+            return _written(concept, raw, *written.groups())
         return _Unusable("value", f"value for {concept} is not a number; not used", raw)
     result = normalise(concept, value, None)
     if isinstance(result, str):
@@ -237,13 +244,42 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
     return result
 
 
-def _bound(concept: str, value: object, unit: object) -> float | None:
+def _written(
+    concept: str, raw: str, comparator: str | None, number: str, unit: str | None
+) -> Quantity | _Unusable:
+    """A value written as text ("13.2 mg/dL", ">60"): read as the Quantity it spells."""
+    if comparator is not None:
+        return _compared(concept, comparator, number, unit, "value")
+    result = normalise(concept, float(number), unit)
+    return _Unusable("value", result, raw, unit) if isinstance(result, str) else result
+
+
+def _compared(
+    concept: str, comparator: object, value: object, unit: object, where: str
+) -> Quantity | _Unusable:
+    """A value given as a bound ("<10", ">60"): read where the bound is the report of a normal result (see
+    ``_LOWER_BOUND_READ``), else not used, carrying the bound for rule R10."""
+    bound = _bound(concept, value, unit)
+    if bound is not None and comparator in _LOWER_BOUNDS and concept in _LOWER_BOUND_READ:
+        number = bound.value if comparator == ">=" else math.nextafter(bound.value, math.inf)
+        return Quantity(number, bound.unit, bound.reported_unit, str(comparator))
+    shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(value)}"
+    return _Unusable(
+        where,
+        "value has a comparator (< or >); value not used",
+        shown,
+        unit,
+        bound.value if bound is not None else None,
+    )
+
+
+def _bound(concept: str, value: object, unit: object) -> Quantity | None:
     """A comparator's bound in the concept's canonical unit, if its number and unit can be read."""
     number = as_number(value)
     if number is None:
         return None
     bound = normalise(concept, number, unit if isinstance(unit, str) else None)
-    return bound.value if isinstance(bound, Quantity) else None
+    return bound if isinstance(bound, Quantity) else None
 
 
 _SHOWN_MAX = 24  # what a card repeats of a received value or unit: enough to recognise it, never a page
