@@ -124,6 +124,41 @@ def test_failed_or_malformed_prefetch_values_are_re_fetched(bad_value: Any) -> N
     assert "fetching it instead" in issue.message
 
 
+@pytest.mark.parametrize("severity", ["information", "warning"])
+def test_a_searchset_with_an_informational_outcome_beside_its_results_is_used(severity: str) -> None:
+    """Servers note things about a search in an OperationOutcome entry (``search.mode`` outcome), such as
+    "some results may be restricted": the results are data, the note a read issue for the reader."""
+    note = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": severity, "code": "informational", "diagnostics": "results may be restricted"}
+        ],
+    }
+    value = bundle(CONDITION, note)
+    fake = server_with_data()
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": value}))
+    assert result.data["conditions"] == value
+    assert fake.seen == []
+    assert not result.issues
+
+
+@pytest.mark.parametrize(
+    "issues",
+    [
+        [{"severity": "error", "code": "exception"}],
+        [{"severity": "information"}, {"severity": "fatal"}],
+        [],
+        "x",
+    ],
+)
+def test_an_outcome_reporting_an_error_or_nothing_readable_fails_the_search(issues: Any) -> None:
+    value = bundle(CONDITION, {"resourceType": "OperationOutcome", "issue": issues})
+    fake = server_with_data()
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": value}))
+    assert result.data["conditions"] == bundle(CONDITION)
+    assert result.fetched == {"conditions"}
+
+
 def test_failed_prefetch_without_a_fhir_server_makes_the_key_unavailable() -> None:
     result = resolver(FakeFhir()).resolve(
         TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": outcome()}, fhir_server=None)

@@ -157,7 +157,10 @@ def test_search_outcome_entries_and_entries_without_resource_are_reported_not_us
     result = read_prefetch({"observations": bundle})
     assert list(result.by_type) == ["Observation"]
     assert [(i.location, i.message) for i in result.issues] == [
-        ("prefetch.observations.entry[0].resource", "the server sent an OperationOutcome among the results"),
+        (
+            "prefetch.observations.entry[0].resource",
+            "the server sent an OperationOutcome among the results: they may be incomplete",
+        ),
         ("prefetch.observations.entry[1]", "Bundle entry has no resource; skipped"),
     ]
 

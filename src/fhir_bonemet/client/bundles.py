@@ -55,15 +55,26 @@ def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:
     outcomes = bundle_outcome_count(bundle)
     if outcomes:
         # CDS Hooks 2.0: OperationOutcome entries in prefetched data signal a failed query.
-        return f"the Bundle contains {outcomes} OperationOutcome entr{'y' if outcomes == 1 else 'ies'}"
+        return (
+            f"the Bundle contains {outcomes} OperationOutcome entr{'y' if outcomes == 1 else 'ies'} "
+            "reporting an error"
+        )
     links = bundle.get("link", [])
     if links is not None and not (isinstance(links, list) and all(isinstance(x, dict) for x in links)):
         return "Bundle.link is not an array of objects"
     return None
 
 
+_NOT_FAILURES = frozenset({"information", "warning"})
+
+
 def bundle_outcome_count(bundle: Mapping[str, Any]) -> int:
-    """Number of entries whose resource is an OperationOutcome."""
+    """Number of entries whose resource is an OperationOutcome reporting a failure.
+
+    A searchset may carry an OperationOutcome beside its results (``search.mode`` ``outcome``) with only
+    information or warnings about the search ("some results may be restricted"); that is data with a note,
+    not a failed query, and the reader names it as a read issue.  An outcome with an error or fatal issue,
+    or whose issues cannot be read, is a failure: the results beside it cannot be trusted to be whole."""
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         return 0
@@ -71,8 +82,15 @@ def bundle_outcome_count(bundle: Mapping[str, Any]) -> int:
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
-            count += 1
+            count += _reports_failure(resource)
     return count
+
+
+def _reports_failure(outcome: Mapping[str, Any]) -> bool:
+    issues = outcome.get("issue")
+    if not isinstance(issues, list) or not issues:
+        return True
+    return any(not isinstance(i, dict) or i.get("severity") not in _NOT_FAILURES for i in issues)
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:

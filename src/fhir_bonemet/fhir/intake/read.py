@@ -210,9 +210,8 @@ class ReadResult:
             if kind == "OperationOutcome":
                 # Server warnings about the search itself (or an error in place of data): not patient data,
                 # but the entries may be incomplete, and the reader of the cards should know.
-                self.issues.append(
-                    ReadIssue(resource_location, "the server sent an OperationOutcome among the results")
-                )
+                message = "the server sent an OperationOutcome among the results: they may be incomplete"
+                self.issues.append(ReadIssue(resource_location, message))
                 continue
             if (
                 searched is not None
