@@ -261,6 +261,13 @@ def test_p23_morphine_with_crcl_29_fires_and_31_does_not() -> None:
     assert "P23" not in fired(patient(observations=crcl_labs(31), medications=[morphine(), senna()]))
 
 
+def test_p23_summary_shows_a_clearance_just_under_the_cut_off_as_under_it() -> None:
+    # 29.6 mL/min fires (below 30); rounded to a whole number the card read "CrCl 30", the cut-off itself.
+    found = run(patient(observations=crcl_labs(29.6), medications=[morphine(), senna()]))["P23"]
+    assert "CrCl 29.6" in found.summary
+    assert "CrCl 30" not in found.summary
+
+
 def test_p23_silent_for_oxycodone_with_low_clearance() -> None:
     assert "P23" not in fired(patient(observations=crcl_labs(20), medications=[oxycodone(), senna()]))
 

@@ -377,6 +377,7 @@ def p23(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     t.meds(opioids)
     t.act(opioids, "delete", f"consider an alternative opioid at a reduced dose ({renal.describe()})")
+    # One decimal, as P08 and P16 show it: a CrCl of 29.6 rounded to "30" would read as the cut-off itself.
     shown = renal.label()
     return t.finding(
         Indicator.WARNING,
