@@ -184,6 +184,19 @@ def test_r06_uncorrected_low_calcium_fires_and_asks_for_albumin() -> None:
     assert any("albumin" in m.what for m in found.missing)
 
 
+def test_r06_calcium_in_mmol_per_litre_at_the_lower_limit_is_not_low() -> None:
+    # clinical-rules P09: the lower limit is 8.5 mg/dL / 2.12 mmol/L.  2.12 mmol/L is 8.497 mg/dL: read
+    # against 8.5 mg/dL it was called low and the next dose held.
+    at_limit = [obs(c.LAB_CALCIUM_CORRECTED, 2.12, "mmol/L", days_ago=1)]
+    result = run(patient(observations=[*crcl_labs(80), *at_limit], medications=[denosumab(), ca_vit_d()]))
+    assert "R06" not in result
+    assert "P09" not in result
+    below = [obs(c.LAB_CALCIUM_CORRECTED, 2.11, "mmol/L", days_ago=1)]
+    found = run(patient(observations=[*crcl_labs(80), *below], medications=[denosumab(), ca_vit_d()]))["R06"]
+    assert found.indicator is Indicator.WARNING
+    assert "pain.calcium_lln_mmol" in found.defaults_used
+
+
 def test_r06_silent_without_bma() -> None:
     assert "R06" not in fired(patient(observations=[obs(c.LAB_CALCIUM, 7.0, "mg/dL")]))
 

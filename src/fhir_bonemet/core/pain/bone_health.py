@@ -48,6 +48,7 @@ CALCIUM_KEYS = (
     "red_flags.calcium_albumin_coefficient",
     "red_flags.calcium_reference_albumin",
     "pain.calcium_lln",
+    "pain.calcium_lln_mmol",
     "pain.ionised_calcium_lln",
 )
 CALCIUM_CONCEPTS = (c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED, c.LAB_CALCIUM_IONISED, c.LAB_ALBUMIN)
@@ -99,8 +100,13 @@ def calcium(t: Trace) -> CalciumResult | None:
 def calcium_low(t: Trace, ca: CalciumResult | None) -> bool:
     if ca is None:
         return False
-    key = "pain.calcium_lln" if ca.is_total else "pain.ionised_calcium_lln"
-    return ca.value < t.v(key)
+    if not ca.is_total:
+        return ca.value < t.v("pain.ionised_calcium_lln")
+    if ca.molar:
+        # A calcium reported in mmol/L is read against the limit in mmol/L: the two limits do not convert
+        # exactly (2.12 mmol/L is 8.497 mg/dL), and a result at the limit is not below it.
+        return ca.mmol_per_l < t.v("pain.calcium_lln_mmol")
+    return ca.value < t.v("pain.calcium_lln")
 
 
 def dental_exam_on_record(ctx: RuleContext) -> bool:
