@@ -191,6 +191,11 @@ def test_r06_calcium_in_mmol_per_litre_at_the_lower_limit_is_not_low() -> None:
     result = run(patient(observations=[*crcl_labs(80), *at_limit], medications=[denosumab(), ca_vit_d()]))
     assert "R06" not in result
     assert "P09" not in result
+    # Corrected here: 2.00 + 0.02 x (40 - 34) = 2.12 mmol/L by the mmol/L formula (2.1198 by the mg/dL one).
+    computed = [obs(c.LAB_CALCIUM, 2.00, "mmol/L", days_ago=1), obs(c.LAB_ALBUMIN, 34, "g/L", days_ago=1)]
+    assert "R06" not in fired(
+        patient(observations=[*crcl_labs(80), *computed], medications=[denosumab(), ca_vit_d()])
+    )
     below = [obs(c.LAB_CALCIUM_CORRECTED, 2.11, "mmol/L", days_ago=1)]
     found = run(patient(observations=[*crcl_labs(80), *below], medications=[denosumab(), ca_vit_d()]))["R06"]
     assert found.indicator is Indicator.WARNING

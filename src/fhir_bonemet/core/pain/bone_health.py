@@ -104,8 +104,10 @@ def calcium_low(t: Trace, ca: CalciumResult | None) -> bool:
         return ca.value < t.v("pain.ionised_calcium_lln")
     if ca.molar:
         # A calcium reported in mmol/L is read against the limit in mmol/L: the two limits do not convert
-        # exactly (2.12 mmol/L is 8.497 mg/dL), and a result at the limit is not below it.
-        return ca.mmol_per_l < t.v("pain.calcium_lln_mmol")
+        # exactly (2.12 mmol/L is 8.497 mg/dL), and a result at the limit is not below it.  Compared at the
+        # two decimals the limit, the laboratory and the card use: corrected with albumin here, 2.00 mmol/L
+        # with 34 g/L is 2.1198 (the mg/dL coefficient), 2.12 by the mmol/L formula of clinical-rules R03.
+        return round(ca.mmol_per_l, 2) < t.v("pain.calcium_lln_mmol")
     return ca.value < t.v("pain.calcium_lln")
 
 
