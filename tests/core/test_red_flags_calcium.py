@@ -187,3 +187,26 @@ def test_calcium_in_mmol_per_litre_uses_the_published_mmol_severe_band(
     assert f"band: {band}" in finding.rationale
     if unit == "mmol/L":
         assert f"{value:.2f} mmol/L" in finding.summary
+
+
+@pytest.mark.parametrize(
+    ("calcium", "albumin", "band", "shown", "not_shown"),
+    [
+        # 11.5 + 0.8 x (4.0 - 3.4) = 11.98: the band below 12, shown as such (it read "12.0").
+        (ca(11.5), alb(3.4), "mild", "corrected Ca 11.98 mg/dL", "12.0"),
+        # 13.5 + 0.8 x (4.0 - 3.4) = 13.98: urgent, not the admission band from 14 (it read "14.0").
+        (ca(13.5), alb(3.4), "urgent", "corrected Ca 13.98 mg/dL", "14.0"),
+        # 2.99 mmol/L is 11.98 mg/dL: the mmol/L band is 2.65-3.0 (it read "(12.0 mg/dL)").
+        (ca(2.99, "mmol/L"), alb(40, "g/L"), "mild", "2.99 mmol/L (11.98 mg/dL)", "12.0"),
+        # One decimal where it does not round up, as laboratories report it.
+        (ca(13.2), alb(3.2), "urgent", "corrected Ca 13.8 mg/dL", "13.84"),
+    ],
+)
+def test_calcium_is_never_shown_rounded_up_into_the_next_band(
+    calcium: ObservationFact, albumin: ObservationFact, band: str, shown: str, not_shown: str
+) -> None:
+    finding = r03(facts(calcium, albumin))
+    assert finding is not None
+    assert f"band: {band}" in finding.rationale
+    assert shown in finding.summary
+    assert not_shown not in finding.summary

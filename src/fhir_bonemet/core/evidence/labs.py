@@ -21,6 +21,7 @@ guessed).  Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -106,8 +107,20 @@ class LabValue:
         """The value as the card shows it: in the laboratory's unit when it reported a total calcium in
         mmol/L ("2.90 mmol/L (11.6 mg/dL)"), never with the spurious digits of a unit conversion."""
         if self.concept in _TOTAL_CALCIUM and _molar(self):
-            return f"{self.value / _CA_MG_DL_PER_MMOL_L:.2f} mmol/L ({self.value:.1f} {self.unit})"
+            mmol = self.value / _CA_MG_DL_PER_MMOL_L
+            return f"{mmol:.2f} mmol/L ({calcium_mg_dl_text(self.value)} {self.unit})"
         return f"{round(self.value, 2):g} {self.unit}"
+
+
+def calcium_mg_dl_text(value: float) -> str:
+    """A calcium in mg/dL to one decimal, as laboratories report it, but never rounded up: a corrected
+    11.98 mg/dL (11.5 with albumin 3.4 g/dL) read "12.0", the start of the urgent band, on a card in the
+    band below, and 7.98 read "8.0" on a card saying it was below 8.0.  Where one decimal would round up,
+    two decimals are shown, cut rather than rounded."""
+    one = f"{value:.1f}"
+    if float(one) <= value + 1e-9:
+        return one
+    return f"{math.floor(value * 100 + 1e-9) / 100:.2f}"
 
 
 _TOTAL_CALCIUM = frozenset({c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED})
@@ -198,8 +211,10 @@ class CalciumResult:
         """In the unit the laboratory reported: a total calcium reported in mmol/L reads "2.90 mmol/L
         (11.6 mg/dL)", one reported in mg/dL "11.6 mg/dL"; ionised calcium is in mmol/L."""
         if self.is_total and self.molar:
-            return f"{self.mmol_per_l:.2f} mmol/L ({self.value:.1f} {self.unit})"
-        return f"{self.value:.1f} {self.unit}" if self.is_total else f"{self.value:.2f} {self.unit}"
+            return f"{self.mmol_per_l:.2f} mmol/L ({calcium_mg_dl_text(self.value)} {self.unit})"
+        if self.is_total:
+            return f"{calcium_mg_dl_text(self.value)} {self.unit}"
+        return f"{self.value:.2f} {self.unit}"
 
 
 def _utc(when: datetime) -> datetime:
