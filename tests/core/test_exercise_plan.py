@@ -224,6 +224,16 @@ def test_hold_gates(lab: ObservationFact, held: bool) -> None:
         assert statuses(plan)["ex-adl-only"] is R
 
 
+def test_a_converted_lab_value_is_shown_without_the_digits_of_the_conversion() -> None:
+    # 4.2 mmol/L haemoglobin is 6.76788 g/dL: the hold said "haemoglobin 6.76788 g/dL".
+    plan, found = skull(obs(c.LAB_HAEMOGLOBIN, 4.2, "mmol/L"))
+    assert plan.tier is Tier.HOLD
+    assert "6.77 g/dL" in found["EX01"].summary
+    assert not any(
+        "6.767" in text for text in (found["EX01"].summary, found["EX02"].summary, plan.on_hold_reason)
+    )
+
+
 def test_a_fever_condition_holds_but_an_old_one_does_not() -> None:
     assert skull(conditions=[condition(c.FEVER, onset_days_ago=1)])[0].tier is Tier.HOLD
     assert skull(conditions=[condition(c.FEVER, onset_days_ago=10)])[0].tier is Tier.LOW

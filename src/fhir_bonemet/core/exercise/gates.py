@@ -180,7 +180,8 @@ def _lab(
     rows = [row for row in LAB_GATES if row.concept == test.concept]
     g.keys.update(row.key for row in rows)
     g.used.append(lab.used())
-    shown = f"{test.name} {num(lab.value)}{test.unit}"
+    # Two decimals at most, as LabValue shows it: a haemoglobin of 4.2 mmol/L is 6.76788 g/dL.
+    shown = f"{test.name} {num(round(lab.value, 2))}{test.unit}"
     for row in rows:
         if lab.value < th.v(row.key):
             g.limits |= row.limits
