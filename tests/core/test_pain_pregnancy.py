@@ -88,6 +88,21 @@ def test_denosumab_draft_in_pregnancy_is_critical_and_named_for_removal() -> Non
     assert not {"P07", "P08", "P10"} & set(found)
 
 
+def test_calcium_and_vitamin_d_are_not_prepared_for_an_agent_cancelled_in_pregnancy() -> None:
+    # P09 offered "add daily calcium and vitamin D with this order" on the draft P40 asks to cancel.
+    draft = denosumab(draft=True, ref="dmab")
+    found = run(
+        patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[draft]), hook="order-sign"
+    )
+    assert "P40" in found
+    assert "P09" not in found
+    breast_feeding = condition(c.LACTATION, ref="bf", onset_days_ago=30)
+    active = denosumab(ref="dmab-active")
+    assert "P09" not in fired(
+        patient(**WOMAN, conditions=[breast_feeding], observations=LABS, medications=[active])
+    )
+
+
 def test_sedatives_in_pregnancy_are_flagged_as_awaiting_review() -> None:
     benzo = med(c.BENZODIAZEPINE, ingredients=["lorazepam"], ref="lzp")
     found = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[benzo]))["P42"]

@@ -59,8 +59,8 @@ def bmas_of(ctx: RuleContext) -> list[MedicationFact]:
 
 
 def pregnancy_blocks_bma(ctx: RuleContext) -> bool:
-    """P07, P08 and P10 stay silent in pregnancy and breast-feeding: P40 speaks for the agent (it is not
-    to be started, dosed or prepared for; see :mod:`fhir_bonemet.core.pain.pregnancy`)."""
+    """P07, P08, P09 and P10 stay silent in pregnancy and breast-feeding: P40 speaks for the agent (it is
+    not to be started, dosed or prepared for; see :mod:`fhir_bonemet.core.pain.pregnancy`)."""
     return pregnancy_state(ctx.index, ctx.today, ctx.th).applies
 
 
@@ -262,10 +262,18 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
     "P09",
     "Calcium and vitamin D on a bone-modifying agent",
     Category.BONE_HEALTH,
-    concepts=(*BMA_CLASSES, c.CALCIUM_VITAMIN_D, c.LAB_VITAMIN_D, *CALCIUM_CONCEPTS, *RENAL_CONCEPTS),
+    concepts=(
+        *BMA_CLASSES,
+        c.CALCIUM_VITAMIN_D,
+        c.LAB_VITAMIN_D,
+        *CALCIUM_CONCEPTS,
+        *RENAL_CONCEPTS,
+        *PREGNANCY_CONCEPTS,
+    ),
     thresholds=(
         *CALCIUM_KEYS,
         *RENAL_KEYS,
+        *PREGNANCY_KEYS,
         "red_flags.calcium_uln",
         "red_flags.ionised_calcium_uln",
         "pain.denosumab_high_risk_crcl_below",
@@ -277,7 +285,9 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
 )
 def p09(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
-    if not bmas or not ctx.concerns_focus(bmas):
+    # In pregnancy or breast-feeding P40 asks to stop or cancel the agent: preparing its next dose (and
+    # adding supplements "with this order") would contradict it.  A low calcium still speaks through R06.
+    if not bmas or not ctx.concerns_focus(bmas) or pregnancy_blocks_bma(ctx):
         return None
     ca = calcium(t)
     low = calcium_low(t, ca)

@@ -6,9 +6,9 @@ regulatory safety communications (S40-S43); the benzodiazepine and gabapentinoid
 from a primary source and are marked as awaiting clinical review.
 
 * P40: zoledronic acid and denosumab can harm the fetus (S41, S42): none is proposed (P07 stays silent, and
-  P08 and P10 do not tune a dose that should not be given), and a draft order is named for removal with a
-  critical card.  In breast-feeding the agents are not proposed either (zoledronic acid is contraindicated,
-  denosumab needs a decision on breast-feeding).
+  P08, P09 and P10 do not tune or prepare a dose that should not be given), and a draft order is named for
+  removal with a critical card.  In breast-feeding the agents are not proposed either (zoledronic acid is
+  contraindicated, denosumab needs a decision on breast-feeding).
 * P41: NSAIDs from 20 weeks (fetal kidney, low amniotic fluid), and not at all from 30 weeks (ductus
   arteriosus), S40.  With the gestational age unknown, 20 weeks or more is assumed and the card says so.
   Low-dose aspirin is outside this advice.
