@@ -138,7 +138,7 @@ def test_sigterm_right_after_the_answers_loses_no_audit_record(tmp_path: Path) -
                 try:
                     http.get(f"{base}/health", timeout=1)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise
                     time.sleep(0.1)

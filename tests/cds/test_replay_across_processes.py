@@ -49,7 +49,7 @@ class Service:
             try:
                 if self.http.get(f"{self.base}/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.process.kill()

@@ -77,7 +77,7 @@ def test_sigterm_cuts_a_hanging_hook_call_after_the_shutdown_timeout(
             try:
                 if http.get(f"{base}/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             assert process.poll() is None, "the service did not start"
             assert time.monotonic() < deadline, "the service did not start"

@@ -78,8 +78,8 @@ class Replica:
                 try:
                     if http.get(f"{self.base}/health", timeout=1).status_code == 200:
                         return process
-                except requests.ConnectionError:
-                    pass
+                except (requests.ConnectionError, requests.Timeout):
+                    pass  # not listening yet, or starting slowly on a loaded machine: ask again
                 if process.poll() is not None or time.monotonic() > deadline:
                     process.kill()
                     process.wait(10)
