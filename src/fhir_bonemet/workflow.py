@@ -73,6 +73,11 @@ class Workflow:
     def from_settings(cls, settings: Settings, *, clock: Callable[[], date] = _today) -> Workflow:
         """Load and cross-check every knowledge file; raises ConfigurationError naming what is wrong."""
         terminology = Terminology.load(settings.profiles_dir, settings.conceptmap_dirs)
+        for skipped in terminology.skipped_mappings:
+            # Not fatal (a shared map may hold relations the service does not use), but never silent.
+            log.warning(
+                "ConceptMap element not applied", extra={"where": skipped.where, "reason": skipped.reason}
+            )
         thresholds = load_thresholds()
         sources = load_sources()
         problems = validate_catalogue(ALL_CONCEPTS, thresholds, sources, catalogue())

@@ -104,7 +104,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], bundle_file: Path) -> No
     _, report = _json(capsys, str(bundle_file))
     assert set(report) == {
         "files", "resources", "codings", "summary", "codes", "coverage", "problems",
-        "exit_code",
+        "not_applied", "exit_code",
     }  # fmt: skip
     assert report["resources"] == 3
     assert report["summary"]["unknown_relevant"] == 1
@@ -226,6 +226,47 @@ def test_invalid_conceptmap_is_reported_not_raised(
     captured = capsys.readouterr()
     assert code == 1
     assert "bad.json: ConceptMap.group is missing" in captured.err
+
+
+def _one_element_map(code: str, equivalence: str | None) -> dict[str, Any]:
+    target = [] if equivalence is None else [{"code": "72514-3", "equivalence": equivalence}]
+    return {"resourceType": "ConceptMap", "url": "http://example.org/cm", "group": [
+        {"source": FLOWSHEET, "target": "http://loinc.org", "element": [{"code": code, "target": target}]}
+    ]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("equivalence", "reason"),
+    [
+        ("narrower", "target http://loinc.org|72514-3 is 'narrower' than the local code: not applied"),
+        ("relatedto", "target http://loinc.org|72514-3 is only 'relatedto' the local code: not applied"),
+        ("disjoint", "has only 'disjoint' targets: it maps nothing"),
+        (None, "has no target: it maps nothing"),
+    ],
+)
+def test_conceptmap_element_not_applied_is_listed_and_fails(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    bundle_file: Path,
+    equivalence: str | None,
+    reason: str,
+) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "m.json").write_text(json.dumps(_one_element_map("PAIN-NRS", equivalence)), encoding="utf-8")
+    code, report = _json(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert code == 4
+    (skipped,) = report["not_applied"]
+    assert (skipped["system"], skipped["code"]) == (FLOWSHEET, "PAIN-NRS")
+    assert skipped["where"].endswith("m.json: ConceptMap.group[0].element[0]" + ("" if equivalence in (
+        None, "disjoint") else ".target[0]"))  # fmt: skip
+    assert skipped["reason"].startswith(reason)
+    assert _entry(report, "PAIN-NRS")["status"] == "unknown"  # the service does not apply it either
+    code, text = _run(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert code == 4
+    assert "ConceptMap elements NOT APPLIED" in text
+    assert f"{FLOWSHEET}|PAIN-NRS at " in text
+    assert "Result: CONCEPTMAP ELEMENTS NOT APPLIED (exit 4)" in text
 
 
 def test_broken_ndjson_line_is_reported_and_the_rest_checked(

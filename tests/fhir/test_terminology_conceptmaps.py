@@ -16,6 +16,7 @@ from fhir_bonemet.project_dirs import PROFILES
 EXAMPLES = PROFILES.default.parent / "examples" / "conceptmaps"
 FLOWSHEET = "http://hospital.example.org/flowsheet"
 EXAMPLE_URL = "http://hospital.example.org/fhir/ConceptMap/local-flowsheets"
+SCT = "http://snomed.info/sct"
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +178,40 @@ def test_example_map_covers_lesion_scores_red_flags_and_review(
     mapped: Terminology, code: str, concept: str
 ) -> None:
     assert concept in mapped.concepts_for_coding(FLOWSHEET, code)
+
+
+@pytest.mark.parametrize("equivalence", ["narrower", "specializes", "inexact", "relatedto"])
+def test_target_narrower_or_uncertain_is_not_applied_but_listed(tmp_path: Path, equivalence: str) -> None:
+    # A local "metastatic disease, any site" mapped narrower onto bone metastasis would bring every
+    # metastatic patient into the population.
+    _write(tmp_path, "m.json", _map("http://ehr.example/dx", SCT, "METS-ANY", "94222008", equivalence))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.concepts_for_coding("http://ehr.example/dx", "METS-ANY") == frozenset()
+    assert term.explain("http://ehr.example/dx", "METS-ANY").unknown
+    (skipped,) = term.skipped_mappings
+    assert skipped.code == "METS-ANY"
+    assert skipped.where.endswith("m.json: ConceptMap.group[0].element[0].target[0]")
+    assert f"'{equivalence}'" in skipped.reason
+    assert "not applied" in skipped.reason
+
+
+@pytest.mark.parametrize("equivalence", ["wider", "subsumes", "equal", "equivalent"])
+def test_local_code_at_least_as_specific_as_the_target_is_applied(tmp_path: Path, equivalence: str) -> None:
+    _write(tmp_path, "m.json", _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7", equivalence))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.concepts_for_coding("http://ehr.example/obs", "HB") == {c.LAB_HAEMOGLOBIN}
+    assert term.skipped_mappings == ()
+
+
+def test_element_that_maps_nothing_is_listed(tmp_path: Path) -> None:
+    cmap = _map("http://ehr.example/obs", "http://loinc.org", "X", "718-7", "disjoint")
+    cmap["group"][0]["element"] += [{"code": "Y"}, {"code": "Z", "target": [{"equivalence": "unmatched"}]}]
+    _write(tmp_path, "m.json", cmap)
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.concepts_for_coding("http://ehr.example/obs", "X") == frozenset()
+    assert [(s.code, s.where.split(": ")[-1]) for s in term.skipped_mappings] == [
+        ("X", "ConceptMap.group[0].element[0]"),
+        ("Y", "ConceptMap.group[0].element[1]"),
+    ]  # "unmatched" is the R4 way to say "no map" on purpose: not listed
+    assert "maps nothing" in term.skipped_mappings[0].reason
+    assert "no target" in term.skipped_mappings[1].reason

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "or does not know it, which rules would have used the unknown ones, and whether the prefetch "
             "templates request the records each understood code sits on. Exit status: 0 ok, 1 unreadable "
             "input or ConceptMap, 2 a required concept (bone metastasis) has no usable data, 3 an "
-            "understood or mapped code would never be fetched."
+            "understood or mapped code would never be fetched, 4 a ConceptMap element is not applied "
+            "(a narrower, specializes, inexact or relatedto target, or an element that maps nothing)."
         ),
     )
     parser.add_argument(

@@ -8,10 +8,11 @@ never patient data).  For unknown codes at a place the rules read (``Observation
 ``Condition.bodySite``, medication codes, ...) it names the rules that would have used them and, from the
 coding's display, the concept it most likely meant.  For every understood or mapped code it also says
 whether a prefetch template requests the records it sits on (:mod:`~fhir_bonemet.mapcheck.fetching`): a
-mapped local code that no Observation search names would never reach the rules.  The exit status is 1
-when an input or ConceptMap could not be read, 2 when a required concept
-(:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data, 3 when an understood or mapped code
-would never be fetched.
+mapped local code that no Observation search names would never reach the rules.  It lists the ConceptMap
+elements the service will not apply (a ``narrower``, ``specializes``, ``inexact`` or ``relatedto`` target;
+an element with only ``disjoint`` targets or none).  The exit status is 1 when an input or ConceptMap could
+not be read, 2 when a required concept (:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data,
+3 when an understood or mapped code would never be fetched, 4 when a ConceptMap element is not applied.
 
 Inputs are read as a stream (NDJSON line by line), so a 100 MB bulk export is checked in bounded memory:
 what is kept is one entry per distinct code.  On a terminal, progress is shown on stderr.
@@ -29,6 +30,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import RuleSpec
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.rulebook import CATALOGUE
+from fhir_bonemet.fhir.terminology.conceptmaps import Skipped
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.mapcheck import places
 from fhir_bonemet.mapcheck.fetching import FetchCoverage
@@ -39,6 +41,7 @@ MAX_EXAMPLES: Final = 3
 INPUT_EXIT: Final = 1  # an input file or a ConceptMap could not be read: the report is incomplete
 REQUIRED_EXIT: Final = 2  # a required concept has no usable data in the files
 UNFETCHED_EXIT: Final = 3  # an understood or mapped code sits on records no prefetch template requests
+NOT_APPLIED_EXIT: Final = 4  # a ConceptMap element or target is not applied (or maps nothing)
 _INDEX = re.compile(r"\[\d+\]")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP: Final = frozenset({"the", "and", "for", "with", "without", "in", "of", "or", "by", "per", "to", "on"})
@@ -82,6 +85,7 @@ class MapCheckReport:
     codes: list[CodeReport] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
+    not_applied: list[Skipped] = field(default_factory=list)  # ConceptMap elements the service ignores
 
     @property
     def unfetched(self) -> list[CodeReport]:
@@ -94,7 +98,9 @@ class MapCheckReport:
             return INPUT_EXIT
         if any(cov.required and not cov.present for cov in self.coverage):
             return REQUIRED_EXIT
-        return UNFETCHED_EXIT if self.unfetched else 0
+        if self.unfetched:
+            return UNFETCHED_EXIT
+        return NOT_APPLIED_EXIT if self.not_applied else 0
 
 
 def _codings(value: Any, path: str, where: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
@@ -278,6 +284,6 @@ def run_check(
     """Load the terminology (with the ConceptMaps), stream the files, check every coding."""
     terminology = Terminology.load(profiles_dir, conceptmap_dirs)
     fetching = FetchCoverage(published_templates(terminology, services_dir), terminology)
-    report = MapCheckReport(files=[str(f) for f in files])
+    report = MapCheckReport(files=[str(f) for f in files], not_applied=list(terminology.skipped_mappings))
     located = iter_inputs(files, report.problems, progress)
     return MapChecker(terminology, dict(CATALOGUE), fetching).check(located, report)

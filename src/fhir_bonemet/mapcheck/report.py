@@ -54,6 +54,10 @@ def to_json(report: MapCheckReport) -> str:
             for cov in report.coverage
         ],
         "problems": [{"location": p.location, "message": p.message} for p in report.problems],
+        "not_applied": [
+            {"system": skip.source_system, "code": skip.code, "where": skip.where, "reason": skip.reason}
+            for skip in report.not_applied
+        ],
         "exit_code": report.exit_code,
     }
     return json.dumps(body, indent=2, ensure_ascii=False)
@@ -128,10 +132,17 @@ def to_text(report: MapCheckReport) -> str:
         state = "present" if cov.present else "MISSING"
         kind = "required   " if cov.required else "recommended"
         lines.append(f"  {kind} {' or '.join(cov.concepts):<60} {state}")
+    if report.not_applied:
+        lines += ["", "ConceptMap elements NOT APPLIED (the service ignores them):"]
+        lines += [f"  {x.source_system}|{x.code} at {x.where}: {x.reason}" for x in report.not_applied]
     if report.problems:
         lines += ["", "Input problems:"] + [f"  {p.location}: {p.message}" for p in report.problems]
-    verdict = {0: "OK", 1: "INPUT PROBLEMS", 2: "REQUIRED DATA MISSING", 3: "CODES NEVER FETCHED"}[
-        report.exit_code
-    ]
+    verdict = {
+        0: "OK",
+        1: "INPUT PROBLEMS",
+        2: "REQUIRED DATA MISSING",
+        3: "CODES NEVER FETCHED",
+        4: "CONCEPTMAP ELEMENTS NOT APPLIED",
+    }[report.exit_code]
     lines += ["", f"Result: {verdict} (exit {report.exit_code})"]
     return "\n".join(lines)

@@ -6,6 +6,14 @@ start-up, and the service refuses to start, naming the file and the element, whe
 not a ConceptMap, when an accepted target is a code of no project ValueSet, or when one local code is
 mapped (in one map or across several) onto targets that mean different concepts: the service would have
 to guess which one the hospital meant.
+
+Only equivalences that make the local code at least as specific as the target are applied (``equivalent``,
+``equal``, ``wider``, ``subsumes``): every record the local code carries is then a record of the target
+concept.  A target narrower than the local code (``narrower``, ``specializes``) would put records into a
+concept they may not belong to (a local "metastatic disease, any site" mapped narrower onto bone metastasis
+would bring every metastatic patient into the population), and ``inexact`` / ``relatedto`` do not say which
+records belong; those targets, and elements that map nothing (only ``disjoint`` targets, or none), are
+not applied and are listed (:class:`Skipped`) for ``map-check`` and the start-up log.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ from typing import Any, Final
 from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.valuesets import CodeIndex, Key, read_json
 
-# R4 ConceptMapEquivalence: every positive relation is applied; "unmatched" and "disjoint" say "no map".
-APPLIED: Final = frozenset(
-    {"relatedto", "equivalent", "equal", "wider", "subsumes", "narrower", "specializes", "inexact"}
-)
+# R4 ConceptMapEquivalence, read as "the target is ... the source".  Applied: the local code is at least as
+# specific as the target.  Not applied: the target is narrower, or the relation is uncertain (listed).
+# "unmatched" and "disjoint" say "no map"; an element whose targets are only "disjoint" (or that has none)
+# maps nothing and is listed too, since "unmatched" is how R4 says that on purpose.
+APPLIED: Final = frozenset({"equivalent", "equal", "wider", "subsumes"})
+NOT_APPLIED: Final = frozenset({"narrower", "specializes", "inexact", "relatedto"})
 IGNORED: Final = frozenset({"unmatched", "disjoint"})
 
 
@@ -35,6 +45,16 @@ class Mapping:
     concepts: frozenset[str]
     equivalence: str
     where: str = ""  # "<file>: ConceptMap.group[0].element[3].target[0]", for start-up messages
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A ConceptMap element, or one target of it, that the service does not apply, and why."""
+
+    source_system: str  # canonical
+    code: str  # as written in the ConceptMap
+    where: str  # "<file>: ConceptMap.group[0].element[3]" (or "...target[0]")
+    reason: str
 
 
 def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -53,7 +73,7 @@ def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _mappings_of(
-    path: Path, where: str, cmap: dict[str, Any], index: CodeIndex
+    path: Path, where: str, cmap: dict[str, Any], index: CodeIndex, skipped: list[Skipped]
 ) -> Iterator[tuple[Key, Mapping]]:
     url = cmap.get("url") if isinstance(cmap.get("url"), str) else None
     map_url = url or f"{path.name}#{cmap.get('id', '')}"
@@ -80,10 +100,49 @@ def _mappings_of(
             targets = element.get("target", [])
             if not isinstance(targets, list):
                 raise TerminologyError(f"{spot}.target must be a list")
+            key = (source_system, systems.normalise(source_system, code))
+            equivalences: list[object] = []
             for t, tgt in enumerate(targets):
-                mapping = _target(tgt, f"{spot}.target[{t}]", map_url, target_system, index)
+                here_t = f"{spot}.target[{t}]"
+                equivalence = tgt.get("equivalence") if isinstance(tgt, dict) else None
+                equivalences.append(equivalence)
+                if equivalence in NOT_APPLIED:
+                    shown = tgt.get("code") if isinstance(tgt.get("code"), str) else "(no code)"
+                    skipped.append(
+                        Skipped(
+                            source_system,
+                            code,
+                            here_t,
+                            _NOT_APPLIED_WHY[str(equivalence)].format(target=f"{target_system}|{shown}"),
+                        )
+                    )
+                    continue
+                mapping = _target(tgt, here_t, map_url, target_system, index)
                 if mapping is not None:
-                    yield (source_system, systems.normalise(source_system, code)), mapping
+                    yield key, mapping
+            if not equivalences:
+                skipped.append(Skipped(source_system, code, spot, "has no target: it maps nothing"))
+            elif all(e == "disjoint" for e in equivalences):
+                skipped.append(
+                    Skipped(
+                        source_system,
+                        code,
+                        spot,
+                        "has only 'disjoint' targets: it maps nothing (say 'unmatched' when that is meant)",
+                    )
+                )
+
+
+_NOT_APPLIED_WHY: Final = {
+    "narrower": "target {target} is 'narrower' than the local code: not applied, because records of the "
+    "local code need not be records of the target (map it 'equivalent' only if every one is)",
+    "specializes": "target {target} 'specializes' the local code: not applied, because records of the "
+    "local code need not be records of the target (map it 'equivalent' only if every one is)",
+    "inexact": "target {target} is an 'inexact' match: not applied, because it does not say which records "
+    "of the local code belong to the target",
+    "relatedto": "target {target} is only 'relatedto' the local code: not applied, because it does not say "
+    "which records of the local code belong to the target",
+}
 
 
 def _target(tgt: Any, spot: str, map_url: str, target_system: str, index: CodeIndex) -> Mapping | None:
@@ -105,15 +164,19 @@ def _target(tgt: Any, spot: str, map_url: str, target_system: str, index: CodeIn
     return Mapping(map_url, target_system, code, concepts, equivalence, spot)
 
 
-def load_conceptmaps(directories: Sequence[Path], index: CodeIndex) -> dict[Key, tuple[Mapping, ...]]:
-    """Every ConceptMap JSON file of the directories (sorted, so the result is deterministic)."""
+def load_conceptmaps(
+    directories: Sequence[Path], index: CodeIndex, skipped: list[Skipped] | None = None
+) -> dict[Key, tuple[Mapping, ...]]:
+    """Every ConceptMap JSON file of the directories (sorted, so the result is deterministic); what is
+    not applied is appended to ``skipped``."""
     found: dict[Key, list[Mapping]] = {}
+    skipped = [] if skipped is None else skipped
     for directory in directories:
         if not directory.is_dir():
             raise TerminologyError(f"{directory}: ConceptMap directory does not exist")
         for path in sorted(directory.glob("*.json")):
             for where, cmap in _conceptmaps(path):
-                for key, mapping in _mappings_of(path, where, cmap, index):
+                for key, mapping in _mappings_of(path, where, cmap, index, skipped):
                     _check_one_meaning(key, found.get(key, ()), mapping)
                     found.setdefault(key, []).append(mapping)
     return {key: tuple(mappings) for key, mappings in found.items()}

@@ -20,7 +20,7 @@ from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.model.facts import Strength
 from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.conceptmaps import Mapping as ConceptMapping
-from fhir_bonemet.fhir.terminology.conceptmaps import load_conceptmaps
+from fhir_bonemet.fhir.terminology.conceptmaps import Skipped, load_conceptmaps
 from fhir_bonemet.fhir.terminology.medications import MedicationTables, load_medication_tables
 from fhir_bonemet.fhir.terminology.valuesets import (
     LOCAL_SYSTEM,
@@ -89,10 +89,14 @@ class Terminology:
         medications: MedicationTables,
         maps: dict[Key, tuple[ConceptMapping, ...]],
         local_codes: frozenset[str] = frozenset(),
+        skipped: Sequence[Skipped] = (),
     ) -> None:
         self._index = index
         self._meds = medications
         self._maps = maps
+        # ConceptMap elements or targets not applied (an equivalence the service does not apply, or an
+        # element that maps nothing): map-check lists them and the service logs them at start-up.
+        self.skipped_mappings: tuple[Skipped, ...] = tuple(skipped)
         self._local_codes = local_codes
         self.concept_ids: frozenset[str] = frozenset(index.valuesets)
         # Medication classes are the concepts whose ValueSets hold RxNorm or ATC codes.
@@ -137,8 +141,9 @@ class Terminology:
         local_codes = load_local_codes(root / "CodeSystem-bonemet.json")
         index = load_valuesets(root / "valuesets", systems, ALL_CONCEPTS, local_codes)
         medications = load_medication_tables(root / "medications", ALL_CONCEPTS)
-        maps = load_conceptmaps([Path(d) for d in conceptmap_dirs], index)
-        terminology = cls(index, medications, maps, local_codes)
+        skipped: list[Skipped] = []
+        maps = load_conceptmaps([Path(d) for d in conceptmap_dirs], index, skipped)
+        terminology = cls(index, medications, maps, local_codes, skipped)
         terminology._check_medications(root / "medications")
         return terminology
 
