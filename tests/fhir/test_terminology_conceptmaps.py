@@ -215,3 +215,31 @@ def test_element_that_maps_nothing_is_listed(tmp_path: Path) -> None:
     ]  # "unmatched" is the R4 way to say "no map" on purpose: not listed
     assert "maps nothing" in term.skipped_mappings[0].reason
     assert "no target" in term.skipped_mappings[1].reason
+
+
+def test_reversed_map_is_refused_with_a_hint(tmp_path: Path) -> None:
+    _write(tmp_path, "rev.json", _map("http://loinc.org", "http://ehr.example/obs", "718-7", "HB"))
+    with pytest.raises(
+        TerminologyError,
+        match=r"rev\.json: .*target http://ehr\.example/obs\|HB is in no project ValueSet; .*"
+        r"the map looks reversed: the source http://loinc\.org\|718-7 is a project code",
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_project_code_mapped_to_another_concept_stops_start_up(tmp_path: Path) -> None:
+    # Total calcium re-targeted to albumin would make every calcium result an albumin as well.
+    _write(tmp_path, "ca.json", _map("http://loinc.org", "http://loinc.org", "17861-6", "1751-7"))
+    with pytest.raises(
+        TerminologyError,
+        match=r"ca\.json: ConceptMap\.group\[0\]\.element\[0\]\.target\[0\]: the source "
+        r"http://loinc\.org\|17861-6 is a project code meaning \['lab-calcium'\]; mapping it to "
+        r"\['lab-albumin'\] would give it a second meaning",
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_project_code_mapped_to_its_own_meaning_is_accepted(tmp_path: Path) -> None:
+    _write(tmp_path, "ca.json", _map("http://loinc.org", "http://loinc.org", "17861-6", "49765-1"))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.concepts_for_coding("http://loinc.org", "17861-6") == {c.LAB_CALCIUM}

@@ -3,9 +3,10 @@
 An integrator fixes a gap ("our flowsheet row PAIN-NRS is the 0-10 pain score") by dropping an R4
 ConceptMap into a configured directory instead of asking for a code change.  Each map is validated at
 start-up, and the service refuses to start, naming the file and the element, when a file is not JSON or
-not a ConceptMap, when an accepted target is a code of no project ValueSet, or when one local code is
-mapped (in one map or across several) onto targets that mean different concepts: the service would have
-to guess which one the hospital meant.
+not a ConceptMap, when an accepted target is a code of no project ValueSet (saying so when the map looks
+reversed), when a project code is mapped onto a concept its ValueSets do not give it, or when one local
+code is mapped (in one map or across several) onto targets that mean different concepts: the service would
+have to guess which one the hospital meant.
 
 Only equivalences that make the local code at least as specific as the target are applied (``equivalent``,
 ``equal``, ``wider``, ``subsumes``): every record the local code carries is then a record of the target
@@ -117,8 +118,9 @@ def _mappings_of(
                         )
                     )
                     continue
-                mapping = _target(tgt, here_t, map_url, target_system, index)
+                mapping = _target(tgt, here_t, map_url, target_system, source_system, key, index)
                 if mapping is not None:
+                    _check_own_meaning(key, mapping, index)
                     yield key, mapping
             if not equivalences:
                 skipped.append(Skipped(source_system, code, spot, "has no target: it maps nothing"))
@@ -145,7 +147,9 @@ _NOT_APPLIED_WHY: Final = {
 }
 
 
-def _target(tgt: Any, spot: str, map_url: str, target_system: str, index: CodeIndex) -> Mapping | None:
+def _target(
+    tgt: Any, spot: str, map_url: str, target_system: str, source_system: str, source: Key, index: CodeIndex
+) -> Mapping | None:
     equivalence = tgt.get("equivalence") if isinstance(tgt, dict) else None
     if equivalence in IGNORED:
         return None
@@ -157,11 +161,34 @@ def _target(tgt: Any, spot: str, map_url: str, target_system: str, index: CodeIn
     members = index.members(target_system, index.systems.normalise(target_system, code))
     concepts = frozenset(m.concept for m in members)
     if not concepts:
+        # A map written the wrong way round (a project code as the source, the hospital's as the target)
+        # fails here: say so, or the integrator looks for a typo in the target code.
+        reversed_hint = (
+            f"; the map looks reversed: the source {source_system}|{source[1]} is a project code "
+            "(group.source and element.code name the hospital's code, group.target and target.code the "
+            "project's)"
+            if index.members(*source)
+            else ""
+        )
         raise TerminologyError(
             f"{spot}: target {target_system}|{code} is in no project ValueSet; "
-            "map to a code listed in profiles/valuesets"
+            f"map to a code listed in profiles/valuesets{reversed_hint}"
         )
     return Mapping(map_url, target_system, code, concepts, equivalence, spot)
+
+
+def _check_own_meaning(key: Key, mapping: Mapping, index: CodeIndex) -> None:
+    """A project code keeps the meaning its ValueSets give it: a map may not add another one.
+
+    (Mapping LOINC 17861-6, total calcium, onto albumin would make every calcium result an albumin too.)
+    """
+    own = frozenset(m.concept for m in index.members(*key))
+    if own and not mapping.concepts <= own:
+        raise TerminologyError(
+            f"{mapping.where}: the source {key[0]}|{key[1]} is a project code meaning {sorted(own)}; "
+            f"mapping it to {sorted(mapping.concepts)} would give it a second meaning. Map only the "
+            "hospital's own codes"
+        )
 
 
 def load_conceptmaps(
