@@ -297,3 +297,28 @@ def test_unknown_body_site_names_the_lesion_rules(capsys: pytest.CaptureFixture[
     assert site["status"] == "unknown"
     assert site["likely"] == ["site-femur"]
     assert {"EX01", "R04", "P06"} <= set(site["rules"])
+
+
+@pytest.mark.parametrize(
+    ("display", "likely"),
+    [
+        # A plain "Calcium" is a total calcium: suggesting the ionised concept (whose title is shorter)
+        # would have an integrator read total calcium against the ionised bands.
+        ("Calcium", ["lab-calcium"]),
+        ("Calcium, serum", ["lab-calcium"]),
+        ("Ionised calcium", ["lab-calcium-ionised"]),
+        ("Calcium ionized", ["lab-calcium-ionised"]),
+        ("Adjusted calcium", ["lab-calcium-corrected"]),
+        ("Pain score", ["pain-score"]),
+    ],
+)
+def test_looks_like_prefers_the_plain_concept_matching_the_display(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, display: str, likely: list[str]
+) -> None:
+    lab = {"resourceType": "Observation", "id": "lab", "status": "final",
+           "code": {"coding": [{"system": "http://ehr.example/lab", "code": "LAB1", "display": display}]},
+           "valueQuantity": {"value": 2.4, "unit": "mmol/L"}}  # fmt: skip
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps(_bundle(_patient(), _bone_met(), lab)), encoding="utf-8")
+    _, report = _json(capsys, str(path))
+    assert _entry(report, "LAB1")["likely"] == likely

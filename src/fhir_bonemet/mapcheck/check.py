@@ -238,23 +238,47 @@ class MapChecker:
         return tuple(sorted(rid for rid, spec in self.catalogue.items() if spec.concepts & wanted))
 
     def _guess(self, display: str | None, pool: frozenset[str]) -> tuple[str, ...]:
-        words = set(_words(display or ""))
+        words = frozenset(_words(display or ""))
         if not words:
             return ()
-        # Best share of one display's words found in the coding's display: "Femur" matches the display
-        # "Femur" fully, and the title "Lower limb bones other than femur" only by one word in six.
         scores = {
-            cid: max((len(words & text) / len(text) for text in self._texts.get(cid, ())), default=0.0)
+            cid: max((_resemblance(words, text) for text in self._texts.get(cid, ())), default=_NO_MATCH)
             for cid in pool
         }
-        best = max(scores.values(), default=0.0)
-        return tuple(sorted(cid for cid, s in scores.items() if s == best)) if best > 0 else ()
+        best = max(scores.values(), default=_NO_MATCH)
+        return tuple(sorted(cid for cid, s in scores.items() if s == best)) if best[2] > 0 else ()
+
+
+# Words that make a concept a variant of a plainer one: "Ionised calcium", "Calcium corrected for albumin"
+# (spelled as _words() spells them).
+_QUALIFIERS: Final = frozenset({"ionised", "corrected"})
+_NO_MATCH: Final = (False, False, 0.0, 0.0)
+
+
+def _resemblance(words: frozenset[str], text: frozenset[str]) -> tuple[bool, bool, float, float]:
+    """How well one concept display (``text``) matches a coding's display (``words``), best first.
+
+    Exact words first; then a display that names no qualifier the coding's display lacks, so "Calcium"
+    never suggests ionised calcium (its bands would be read against a total calcium); then the share of the
+    coding's words the display explains; then the share of the display's words found ("Femur" matches
+    the display "Femur" fully, the title "Lower limb bones other than femur" only by one word in six).
+    """
+    shared = len(words & text)
+    if not shared:
+        return _NO_MATCH
+    return (words == text, not (text - words) & _QUALIFIERS, shared / len(words), shared / len(text))
+
+
+# Spellings of one word, so a display in either matches: "ionized" calcium is "ionised", "adjusted" is
+# "corrected".
+_SYNONYMS: Final = {"ionized": "ionised", "adjusted": "corrected"}
 
 
 def _words(text: str) -> Iterator[str]:
     """Lower-case words without stop words; a plural "s" is dropped so "platelets" meets "platelet"."""
     for word in _WORD.findall(text.lower()):
         if len(word) > 1 and word not in _STOP:
+            word = _SYNONYMS.get(word, word)
             yield word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
