@@ -70,6 +70,30 @@ def test_molar_and_imperial_conversions(concept: str, value: float, unit: str, e
     assert _value(concept, value, unit) == pytest.approx(expected, rel=2e-3)
 
 
+@pytest.mark.parametrize(
+    ("concept", "value", "unit", "expected"),
+    [
+        # Giga per litre, as European laboratories write counts; only counts read "G/L" so.
+        (c.LAB_PLATELETS, 42, "G/L", 42.0),
+        (c.LAB_PLATELETS, 42, "Gpt/L", 42.0),
+        (c.LAB_NEUTROPHILS, 0.4, "G/l", 0.4),
+        (c.LAB_PLATELETS, 42, "/nL", 42.0),
+        (c.LAB_PLATELETS, 42, "10^3/mm^3", 42.0),
+        (c.LAB_PLATELETS, 42, "x10^3/mm^3", 42.0),
+        (c.LAB_ALBUMIN, 35, "g/L", 3.5),  # grams per litre everywhere else
+        (c.LAB_HAEMOGLOBIN, 80, "g/L", 8.0),
+        (c.LAB_CALCIUM, 3.0, "mM", 12.024),
+        (c.LAB_CALCIUM_IONISED, 1.2, "mM", 1.2),
+        (c.LAB_CREATININE, 88.4, "micromol/L", 1.0),
+        (c.LAB_BILIRUBIN, 17.1, "micromol/L", 1.0),
+    ],
+)
+def test_laboratory_spellings_of_counts_and_molar_units(
+    concept: str, value: float, unit: str, expected: float
+) -> None:
+    assert _value(concept, value, unit) == pytest.approx(expected, rel=2e-3)
+
+
 def test_hypercalcaemia_threshold_compares_equally_in_both_unit_systems() -> None:
     # 12 mg/dL ≈ 3.0 mmol/L (the calcium gate): both readings must land on the same side of 12 mg/dL.
     assert _value(c.LAB_CALCIUM, 3.1, "mmol/L") >= 12.0
@@ -81,7 +105,6 @@ def test_hypercalcaemia_threshold_compares_equally_in_both_unit_systems() -> Non
     [
         (c.LAB_CALCIUM, "mmol/mol"),
         (c.LAB_PLATELETS, "%"),
-        (c.LAB_PLATELETS, "g/L"),  # "G/L" (giga per litre) lower-cased collides with grams: never guessed
         (c.LAB_NEUTROPHILS, "%"),
         (c.LAB_EGFR, "mL/min"),
         (c.LAB_HAEMOGLOBIN, None),

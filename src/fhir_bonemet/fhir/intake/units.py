@@ -46,6 +46,7 @@ _MASS_PER_VOLUME: Final[dict[str, float]] = {
 _MOLAR: Final[dict[str, float]] = {
     "mol/l": 1.0,
     "mmol/l": 1e-3,
+    "mm": 1e-3,  # "mM", millimolar (after _spelling(); no length unit is read for any concept)
     "umol/l": 1e-6,
     "nmol/l": 1e-9,
     "pmol/l": 1e-12,
@@ -66,6 +67,12 @@ _COUNT_PER_VOLUME: Final[dict[str, float]] = {
     "{thousands}/ul": 1.0,
     "10*6/ml": 1.0,
     "10*9cells/l": 1.0,
+    # Giga per litre, as European laboratories write counts: "G/L", "Gpt/L" (giga-particles).  Only counts
+    # are read through this table, so "G/L" here can never be confused with g/L, grams per litre.
+    "g/l": 1.0,
+    "gpt/l": 1.0,
+    "/nl": 1.0,
+    "1/nl": 1.0,
     "/ul": 1e-3,
     "/mm3": 1e-3,
     "{cells}/ul": 1e-3,
@@ -207,9 +214,17 @@ def _spelling(unit: str) -> str:
     text = text.replace("^", "*").replace("×", "x").replace("²", "2").replace("³", "3").replace("mcg", "ug")
     for power in ("10e", "10**"):
         text = text.replace(power, "10*")
+    # "10^3/mm^3" and "micromol/L" are spelled out as often as "10^3/mm3" and "umol/L".
+    text = text.replace("mm*3", "mm3").replace("micro", "u")
     if len(_SPELLING_CACHE) < 4096:  # units form a small vocabulary; the bound stops abuse
         _SPELLING_CACHE[unit] = text
     return text
+
+
+def is_known_unit(concept: str, unit: str) -> bool:
+    """Whether ``unit`` is a spelling :func:`normalise` reads for ``concept``."""
+    rule = UNIT_RULES.get(concept)
+    return rule is not None and _spelling(unit) in rule.factors
 
 
 def normalise(concept: str, value: float, unit: str | None) -> Quantity | str:
