@@ -58,6 +58,19 @@ def test_unknown_unit_is_not_used_and_reported() -> None:
     assert "mmol/mol" in facts.issues[0].message
 
 
+def test_local_unit_code_falls_back_to_the_readable_unit() -> None:
+    # A laboratory's own unit code with a readable unit: the unit says what the value is.
+    local = {"value": 18, "unit": "10*9/L", "system": "http://lab.example/units", "code": "PLT-K"}
+    (fact,) = _only(c.LAB_PLATELETS, observation("o1", LOINC, PLATELETS, valueQuantity=local))
+    assert fact.quantity is not None
+    assert fact.quantity.value == 18.0
+    # A UCUM code still wins over a display unit that says something else.
+    ucum = {"value": 2.4, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mmol/L"}
+    (calcium,) = _only(c.LAB_CALCIUM, observation("o2", LOINC, CALCIUM, valueQuantity=ucum))
+    assert calcium.quantity is not None
+    assert calcium.quantity.value == pytest.approx(9.619, rel=1e-3)
+
+
 def test_comparator_values_are_not_used() -> None:
     obs = observation(
         "o1", LOINC, PLATELETS, valueQuantity={"value": 10, "comparator": "<", "unit": "10*9/L"}

@@ -27,7 +27,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
-from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, normalise
+from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, is_known_unit, normalise
 from fhir_bonemet.fhir.intake.values import (
     JsonDict,
     as_list,
@@ -207,7 +207,7 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
     if quantity is not None:
         if not isinstance(quantity, dict):
             return _Unusable("valueQuantity", "not a Quantity; value not used", None)
-        unit = quantity.get("code") or quantity.get("unit")
+        unit = _quantity_unit(concept, quantity)
         comparator = quantity.get("comparator")
         if comparator is not None:
             return _compared(concept, comparator, quantity.get("value"), unit, "valueQuantity")
@@ -252,6 +252,22 @@ def _written(
         return _compared(concept, comparator, number, unit, "value")
     result = normalise(concept, float(number), unit)
     return _Unusable("value", result, raw, unit) if isinstance(result, str) else result
+
+
+def _quantity_unit(concept: str, quantity: JsonDict) -> object:
+    """The unit of a Quantity as read: its ``code``, or its human-readable ``unit`` when the code is not a
+    spelling understood for the concept (a laboratory's own code, "PLT-K", with unit "10*9/L") but the unit
+    is.  Reading only the code left such a value unreadable though its unit said what it was."""
+    code, unit = quantity.get("code"), quantity.get("unit")
+    if (
+        isinstance(code, str)
+        and code
+        and isinstance(unit, str)
+        and not is_known_unit(concept, code)
+        and is_known_unit(concept, unit)
+    ):
+        return unit
+    return code or unit
 
 
 def _compared(
