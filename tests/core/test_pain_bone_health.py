@@ -71,6 +71,22 @@ def test_p08_clearance_just_under_a_band_boundary_is_not_shown_as_the_boundary()
     assert "3 mg advised for CrCl 39.9" in found.summary
 
 
+def test_p08_on_a_measured_clearance_misses_nothing() -> None:
+    # A measured clearance (24-hour urine) is a basis for the dose of its own, not a stand-in for
+    # Cockcroft-Gault: listed as missing, a correct 4 mg draft got a warning card of its own.
+    measured = obs(c.LAB_CRCL, 70, "mL/min", days_ago=1)
+    found = run(
+        patient(observations=[measured, *CA_OK], medications=[zoledronic(4.0, draft=True), ca_vit_d()]),
+        hook="order-sign",
+    )["P08"]
+    assert found.summary.startswith("Zoledronic acid: 4 mg advised for CrCl 70")
+    assert "(measured)" in found.rationale
+    assert found.missing == ()
+    egfr = obs(c.LAB_EGFR, 70, "mL/min/{1.73_m2}", days_ago=1)
+    found = run(patient(observations=[egfr, *CA_OK], medications=[zoledronic(4.0), ca_vit_d()]))["P08"]
+    assert [m.what for m in found.missing] == ["Cockcroft-Gault creatinine clearance"]
+
+
 def test_p08_dose_above_the_band_is_flagged() -> None:
     za = zoledronic(4.0, draft=True)
     found = run(
