@@ -147,6 +147,14 @@ def test_p09_silent_with_supplement_normal_calcium_and_clearance() -> None:
     assert "P09" not in fired(facts)
 
 
+def test_p09_calcium_corrected_with_its_albumin_misses_no_albumin() -> None:
+    found = run(
+        patient(observations=[*crcl_labs(80), *CA_OK], medications=[denosumab()], procedures=[DENTAL])
+    )["P09"]
+    assert {o.ref for o in CA_OK} <= refs(found)
+    assert not any("albumin" in m.what for m in found.missing)
+
+
 def test_p09_denosumab_with_low_clearance() -> None:
     facts = patient(observations=[*crcl_labs(25), *CA_OK], medications=[denosumab(), ca_vit_d()])
     assert "denosumab with CrCl 25" in run(facts)["P09"].rationale
@@ -174,6 +182,7 @@ def test_r06_corrected_calcium_below_lln_on_denosumab() -> None:
     assert found.indicator is Indicator.WARNING
     assert found.related_rules == ("P09",)
     assert {o.ref for o in ca} <= refs(found)
+    assert not any("albumin" in m.what for m in found.missing)
 
 
 def test_r06_critical_below_8() -> None:

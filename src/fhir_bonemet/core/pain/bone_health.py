@@ -12,7 +12,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
-from fhir_bonemet.core.evidence.labs import CalciumResult, corrected_calcium
+from fhir_bonemet.core.evidence.labs import CalciumMethod, CalciumResult, corrected_calcium
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS, pregnancy_state
 from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
@@ -92,7 +92,9 @@ def calcium(t: Trace) -> CalciumResult | None:
     result = corrected_calcium(t.ctx.facts, t.ctx.today, t.ctx.th, t.ctx.index)
     if result is not None:
         t.fact(*result.used)
-        if result.note:
+        # Only an uncorrected total calcium lacks its albumin; a computed correction carries its formula
+        # in ``note`` too, and read as a gap it named the albumin shown under "Based on" as missing.
+        if result.method is CalciumMethod.UNCORRECTED:
             t.miss("albumin taken with the calcium", result.note)
     return result
 
