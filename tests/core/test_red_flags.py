@@ -124,9 +124,13 @@ def femur(*observations: object, conditions: tuple[ConditionFact, ...] = (), **k
         (10, "active", Indicator.CRITICAL),
         (90, "active", Indicator.CRITICAL),
         (91, "active", None),
-        (10, "resolved", None),
-        (10, "inactive", None),
+        # Recent by its onset whatever its status says (clinical-rules R04): a fracture of 10 days ago
+        # closed as resolved gave no red flag.  Undated, a closed record is history.
+        (10, "resolved", Indicator.CRITICAL),
+        (10, "inactive", Indicator.CRITICAL),
+        (91, "resolved", None),
         (None, "active", Indicator.CRITICAL),
+        (None, "resolved", None),
     ],
 )
 def test_fracture_recency_and_status(onset: float | None, status: str, indicator: Indicator | None) -> None:

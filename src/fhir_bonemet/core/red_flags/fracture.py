@@ -114,15 +114,23 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
         (c.IMPENDING_FRACTURE, "Impending fracture"),
     ):
         for cond in idx.conditions(concept):
-            if cond.clinical_status not in ACTIVE_STATUSES:
-                continue  # a resolved or inactive fracture is history: it still raises the lesion's tier
+            active = cond.clinical_status in ACTIVE_STATUSES
             missing: list[MissingFact] = []
             when = noted_on(cond, today)
             if concept == c.PATHOLOGICAL_FRACTURE:
+                # Recent is the onset, whatever the status says (clinical-rules R04: onset within the
+                # window): a bone broken 10 days ago has not healed because its record was closed as
+                # resolved.  Refuted and entered-in-error records never become facts.  Undated, only the
+                # status is left to go on: an active one is taken for new, a closed one for history (it
+                # still raises the lesion's tier, as every fracture does).
                 if when is None:
+                    if not active:
+                        continue
                     missing.append(MissingFact("onset date of the fracture", "treated as a new fracture"))
                 elif not within_days(when, today, recent):
                     continue
+            elif not active:
+                continue  # closed, an impending fracture is no longer impending (fixed, or now a fracture)
             lesions = attribute(idx.facts.lesions, (), cond.site)
             where = _where(lesions, cond)
             surgeon = _surgeon(surgical_referrals(lesions, cond))
