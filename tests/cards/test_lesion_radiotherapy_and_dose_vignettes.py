@@ -105,7 +105,7 @@ def test_a_draft_over_the_maximum_is_really_reduced_and_the_card_clears() -> Non
     assert "6.6 g/day (2 products)" in card["summary"]
     (suggestion,) = card["suggestions"]
     assert suggestion["isRecommended"] is True
-    assert suggestion["label"] == "Reduce acetaminophen 500 mg to 1 g/day (1000 mg once a day)"
+    assert suggestion["label"] == "Reduce acetaminophen to 1 g/day (1000 mg once a day)"
     dosage = suggestion["actions"][0]["resource"]["dosageInstruction"][0]
     assert dosage["timing"]["repeat"] == {"frequency": 1, "period": 1, "periodUnit": "d"}
     assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 2  # same tablets, fewer times a day
@@ -113,6 +113,28 @@ def test_a_draft_over_the_maximum_is_really_reduced_and_the_card_clears() -> Non
     # 2600 mg/day of Percocet + 1000 mg/day: under the maximum, so no acetaminophen card comes back.
     again = fire(case, _accept(case, suggestion))
     assert not [c for c in again if "cetaminophen" in c["summary"]]
+
+
+def test_a_combination_draft_taken_fewer_times_a_day_is_labelled_as_the_product() -> None:
+    """The Percocet is the draft (and the plain acetaminophen active, 2000 mg/day): its label named the
+    first word of the order, "Reduce oxycodone to 1.95 g/day (650 mg 3 times a day)"."""
+    case = CASES["v-apap-draft-over-maximum-order-sign"]
+    request = copy.deepcopy(case.request)
+    entries = request["prefetch"]["medication-requests"]["entry"]
+    (percocet,) = [e["resource"] for e in entries if e["resource"]["id"] == "perc-1"]
+    plain = copy.deepcopy(request["context"]["draftOrders"]["entry"][0]["resource"])
+    plain.update(id="apap-1", status="active")
+    plain["dosageInstruction"][0]["timing"]["repeat"]["frequency"] = 2
+    draft = {**copy.deepcopy(percocet), "id": "draft-perc", "status": "draft"}
+    draft["medicationCodeableConcept"]["text"] = "Oxycodone hydrochloride 5 mg / acetaminophen 325 mg tablet"
+    entries[:] = [e for e in entries if e["resource"]["id"] != "perc-1"] + [{"resource": plain}]
+    request["context"]["draftOrders"]["entry"] = [{"resource": draft}]
+    (card,) = fire(case, request)
+    (suggestion,) = card["suggestions"]
+    assert (
+        suggestion["label"] == "Reduce acetaminophen / oxycodone to 3 doses a day (acetaminophen 1.95 g/day)"
+    )
+    assert suggestion["actions"][0]["resource"]["dosageInstruction"][0]["timing"]["repeat"]["frequency"] == 3
 
 
 def test_a_draft_within_the_maximum_gets_no_card() -> None:

@@ -154,6 +154,36 @@ def test_zoledronic_acid_dose_really_changes() -> None:
     assert dose["value"] == 3.3
 
 
+def test_a_drug_name_is_never_cut_in_a_label() -> None:
+    """A draft coded by its clinical drug ("zoledronic acid 4 MG in 100 ML Injection") gave the first word
+    of its text: "Reduce zoledronic to 3.3 mg".  The rule names the ingredient; without it, the order's
+    name up to its strength is used, whole."""
+    draft = _draft(
+        "d1",
+        "Zoledronic acid 4 mg/100 mL IV infusion",
+        "1995510",
+        "zoledronic acid 4 MG in 100 ML Injection",
+        4,
+        None,
+    )
+    named = DoseChange("mg", dose=3.3, ingredient="zoledronic acid")
+    for change in (named, DoseChange("mg", dose=3.3)):
+        finding = _finding("P08", "update", "reduce the dose to 3.3 mg", OrderChange.DOSE, change)
+        (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+        assert suggestion["label"] == "Reduce zoledronic acid to 3.3 mg"
+    draft = _draft(
+        "d1", "Oxycodone hydrochloride 5 mg / acetaminophen 325 mg tablet", "1049221", "Percocet 5/325", 2, 4
+    )
+    change = DoseChange(
+        "{tablet}", per_day=3, daily=1950, ingredient="acetaminophen", product="oxycodone / acetaminophen"
+    )
+    finding = _finding("P20", "update", "reduce", OrderChange.SCHEDULE, change)
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    assert (
+        suggestion["label"] == "Reduce oxycodone / acetaminophen to 3 doses a day (acetaminophen 1.95 g/day)"
+    )
+
+
 def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
     draft = _draft("d1", "Gabapentin 300 mg oral capsule", "25480", "gabapentin", 300, 3)
     finding = _finding(

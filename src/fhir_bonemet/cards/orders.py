@@ -81,10 +81,22 @@ def drug_label(draft: Mapping[str, Any]) -> str:
     return " ".join(text.split()).lower()
 
 
-def ingredient_name(draft: Mapping[str, Any]) -> str:
-    """ "zoledronic acid": the coded ingredient's name, else the first word of the order."""
+def _name_part(text: str) -> str:
+    """The words before the strength: "zoledronic acid" of "zoledronic acid 4 mg/100 ml iv infusion"."""
+    words = text.split()
+    first_number = next((i for i, w in enumerate(words) if any(ch.isdigit() for ch in w)), len(words))
+    return " ".join(words[:first_number]) or text
+
+
+def ingredient_name(draft: Mapping[str, Any], change: DoseChange | None = None) -> str:
+    """ "zoledronic acid": the ingredient the rule named, else the order's name up to its strength.
+
+    A name is never cut inside: the first word of "zoledronic acid 4 mg/100 mL" made the label "Reduce
+    zoledronic to 3.5 mg", and the first word of a combination product named the wrong drug."""
+    if change is not None and change.ingredient.strip():
+        return " ".join(change.ingredient.split()).lower()
     short = [d for d in _displays(draft) if len(d.split()) <= 3]
-    return short[0].lower() if short else drug_label(draft).split(" ")[0]
+    return _name_part(short[0].lower() if short else drug_label(draft))
 
 
 def _cancel(act: OrderAction, draft: Mapping[str, Any], recommended: bool) -> PlannedOrder:
@@ -130,7 +142,7 @@ def _new_dose(
     rate = {**rates[0], "doseQuantity": quantity}
     text = f"{change.dose:g} {change.unit}" + (f" ({change.reason})" if change.reason else "")
     resource = _with_dosage(draft, {**dosage, "doseAndRate": [rate]}, text, finding)
-    name = ingredient_name(draft)
+    name = " ".join(change.product.split()).lower() or ingredient_name(draft, change)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{change.dose:g}{change.unit}",
         f"Reduce {name} to {change.dose:g} {change.unit}",
@@ -165,15 +177,22 @@ def _new_schedule(
             "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"},
         }
     text = f"up to {times} times daily"
-    label = f"Reduce {ingredient_name(draft)} to {times} dose{'s' if times != 1 else ''} a day"
+    doses = f"{times} dose{'s' if times != 1 else ''} a day"
+    name = ingredient_name(draft, change)
+    # A combination product taken fewer times a day gives less of every ingredient: the label names the
+    # product and the dose count, and the daily amount as that of the ingredient it is.
+    product = " ".join(change.product.split()).lower()
+    label = f"Reduce {product or name} to {doses}"
     if change.daily is not None and change.daily > 0:
         unit = change.daily_unit.removesuffix("/d")
         text += f" (at most {change.daily:g} {unit}/day)"
         each = f"{change.daily / times:g} {unit} " + ("once a day" if times == 1 else f"{times} times a day")
-        if unit == "mg" and change.daily >= 1000:
-            label = f"Reduce {ingredient_name(draft)} to {change.daily / 1000:g} g/day ({each})"
-        else:
-            label = f"Reduce {ingredient_name(draft)} to {change.daily:g} {unit}/day ({each})"
+        per_day = (
+            f"{change.daily / 1000:g} g/day"
+            if unit == "mg" and change.daily >= 1000
+            else f"{change.daily:g} {unit}/day"
+        )
+        label = f"{label} ({name} {per_day})" if product else f"Reduce {name} to {per_day} ({each})"
     if change.reason:
         text += f": {change.reason}"
     resource = _with_dosage(draft, updated, text, finding)

@@ -151,6 +151,11 @@ class DoseChange:
     ``dose`` is the new dose per administration in ``unit`` (DOSE); ``per_day`` the new number of
     administrations a day and ``max_per_day`` the new as-needed ceiling in the order's own dose unit
     (SCHEDULE); ``daily`` the resulting daily amount of the ingredient in ``daily_unit``, for the label.
+    ``ingredient`` names the drug those amounts are of ("zoledronic acid"), as the rule knows it: the label
+    names it whole, never a word of the order's text ("Reduce zoledronic to 3.5 mg").  ``product`` names
+    every ingredient of a combination product ("oxycodone / acetaminophen"), all of which a schedule change
+    reduces: the label names the product and the ingredient of the amounts, never "Reduce oxycodone to
+    1.95 g/day".
     """
 
     unit: str  # unit of ``dose`` ("mg") or the order's own dose unit for a schedule change
@@ -160,6 +165,8 @@ class DoseChange:
     daily: float | None = None
     daily_unit: str = "mg/d"
     reason: str = ""  # short clause for the draft's dosage text: "reduced for renal function"
+    ingredient: str = ""  # "zoledronic acid", "acetaminophen"
+    product: str = ""  # a combination's ingredients, "oxycodone / acetaminophen"; empty for one ingredient
 
 
 @fast_init

@@ -237,7 +237,7 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
                 "update",
                 f"reduce the dose to {advised:g} mg for {renal.describe()}",
                 change=OrderChange.DOSE,
-                dose=DoseChange("mg", dose=advised, reason="reduced for renal function"),
+                dose=DoseChange("mg", dose=advised, reason="reduced for renal function", ingredient=ZA_NAME),
             )
     if too_high:
         ordered_mg = too_high[0][1]

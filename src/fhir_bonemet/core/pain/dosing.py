@@ -125,6 +125,8 @@ def _limit_drafts(t: Trace, products: list[MedicationFact], total: IngredientTot
             max_per_day=ceiling if dose.max_per_day is not None else None,
             daily=times * per_admin,
             reason=f"total daily acetaminophen at most {cap:g} mg",
+            ingredient=part.ingredient,
+            product=" / ".join(med.ingredients) if len(med.ingredients) > 1 else "",
         )
         t.act(
             [med],
