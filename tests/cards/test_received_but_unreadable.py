@@ -137,6 +137,21 @@ def test_an_unreadable_birth_date_is_said_and_age_counts_as_unknown() -> None:
     assert "age unknown" in text  # the lower acetaminophen ceiling applies
 
 
+def test_a_partial_birth_date_that_may_make_the_patient_a_minor_is_said_on_every_card() -> None:
+    """Born in the year 18 years ago: 18 if born on 1 January, 17 if born after today's date.  Read at its
+    first day, it gave adult cards that never said the age was uncertain."""
+    today = _case().today
+    if (today.month, today.day) == (12, 31):
+        pytest.skip("on 31 December every birth date of that year makes the patient 18")
+    case = _case()
+    request = copy.deepcopy(case.request)
+    request["prefetch"]["patient"]["birthDate"] = str(today.year - 18)
+    cards = answer(case, request)["cards"]
+    assert cards
+    for card in cards:
+        assert "full birth date (the partial date recorded may make the patient under 18)" in card["detail"]
+
+
 @pytest.mark.parametrize("value", [-999999, -0.5])
 def test_a_negative_laboratory_value_is_impossible_never_a_critical_finding(value: float) -> None:
     def change(request: Json) -> None:

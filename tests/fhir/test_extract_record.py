@@ -51,6 +51,8 @@ def test_patient_birth_date_and_sex() -> None:
     )
     assert facts.patient_ref == f"Patient/{PATIENT_ID}"
     assert facts.birth_date == date(1949, 1, 1)  # a partial birth date reads as the oldest possible age
+    assert facts.birth_date_latest == date(1949, 12, 31)  # and keeps the youngest it may mean
+    assert facts.youngest_age_on(date(2025, 1, 1)) == 75
     assert facts.sex is Sex.MALE
     assert facts.age_on(date(2025, 1, 1)) == 76
 

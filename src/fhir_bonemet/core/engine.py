@@ -32,7 +32,7 @@ from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.rule import merge_absorbed
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.population import population_gate
+from fhir_bonemet.core.population import age_caveat, population_gate
 from fhir_bonemet.core.rulebook import catalogue, run_family
 
 __all__ = ["HOOKS", "assess"]
@@ -63,6 +63,9 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     specs = catalogue()
     # Every card names what it would have used but could not read (docs/clinical-model.md#unreadable-results).
     shown = annotate(ctx.fired, ctx, specs)  # every finding kept, in run order, with supersession applied
+    caveat = age_caveat(facts, today, th)
+    if caveat is not None:  # a patient who may be a minor: every card says so, first among what is missing
+        shown = [replace(f, missing=(caveat, *f.missing)) for f in shown]
     if ctx.order_hook:
         # During order entry the clinician is busy with the orders: red flags about the record itself
         # interrupt only when critical; the medication rules speak about the drafts in focus.

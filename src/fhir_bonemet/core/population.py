@@ -11,6 +11,12 @@ such as cord compression from a patient who is almost certainly an adult (bone m
 rare and the record comes from an oncology context); the reason string says the age was unknown, and the
 exercise finding lists the birth date as missing.  A recorded age under the threshold is always silent.
 
+Partial birth date ("2007", "2007-06"): the patient may be a year (or a month) younger than its first day
+says.  When even the oldest reading is under the threshold the patient is certainly a minor: silent.  When
+the oldest reading is an adult and the youngest is not, the service speaks, for the reason it speaks for
+an unknown age, and every card says the age is uncertain (:func:`age_caveat`): adult advice for someone
+who may be 17 is given knowingly, never in silence.
+
 Standard library only: this module is part of the pure core.
 """
 
@@ -20,12 +26,17 @@ from datetime import date
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.findings import MissingFact
 from fhir_bonemet.core.model.thresholds import Thresholds
 
-__all__ = ["AGE_UNKNOWN_REASON", "population_gate"]
+__all__ = ["AGE_UNCERTAIN_REASON", "AGE_UNKNOWN_REASON", "age_caveat", "population_gate"]
 
 AGE_UNKNOWN_REASON = (
     "active bone metastasis; birth date not recorded, treated as adult so red flags are not hidden"
+)
+AGE_UNCERTAIN_REASON = (
+    "active bone metastasis; partial birth date may make the patient a minor, treated as adult so red flags "
+    "are not hidden"
 )
 
 
@@ -41,4 +52,22 @@ def population_gate(facts: PatientFacts, today: date, th: Thresholds) -> tuple[b
         return True, AGE_UNKNOWN_REASON
     if age < adult_age:
         return False, f"under {adult_age:g} years"
+    if _may_be_minor(facts, today, adult_age):
+        return True, AGE_UNCERTAIN_REASON
     return True, f"adult with {len(facts.lesions)} active bone metastasis site(s)"
+
+
+def _may_be_minor(facts: PatientFacts, today: date, adult_age: float) -> bool:
+    youngest = facts.youngest_age_on(today)
+    return youngest is not None and youngest < adult_age
+
+
+def age_caveat(facts: PatientFacts, today: date, th: Thresholds) -> MissingFact | None:
+    """What every card says when a partial birth date leaves the patient possibly under the adult age."""
+    adult_age = th.v("population.adult_age")
+    if not _may_be_minor(facts, today, adult_age):
+        return None
+    return MissingFact(
+        f"full birth date (the partial date recorded may make the patient under {adult_age:g})",
+        f"advice given as for an adult ({adult_age:g} or over); check the age",
+    )

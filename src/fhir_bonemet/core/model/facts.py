@@ -290,7 +290,7 @@ class PatientFacts:
     """Everything the reasoning core knows about one patient, at one moment."""
 
     patient_ref: str
-    birth_date: date | None = None
+    birth_date: date | None = None  # a partial birth date ("1950") as its first day: the oldest age
     sex: Sex = Sex.UNKNOWN
     lesions: tuple[BoneLesion, ...] = ()
     # Bone-metastasis Conditions that are not active (resolved, refuted, ...) are not lesions; other
@@ -306,6 +306,8 @@ class PatientFacts:
     issues: tuple[ReadIssue, ...] = field(default=())
     # Results received but not usable: shown on the cards of the rules that would have used them.
     unreadable: tuple[UnreadableValue, ...] = ()
+    # The last day a partial birth date may mean ("1950" → 31 December 1950); None for a full date.
+    birth_date_latest: date | None = None
 
     @property
     def medications_unknown(self) -> bool:
@@ -314,9 +316,19 @@ class PatientFacts:
         return any("medication" in source.lower() for source in self.unavailable)
 
     def age_on(self, today: date) -> int | None:
-        if self.birth_date is None:
-            return None
-        years = today.year - self.birth_date.year
-        if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
-            years -= 1
-        return years
+        """The age in whole years; for a partial birth date the oldest it can be (the cautious reading of
+        every older-age rule and of Cockcroft-Gault)."""
+        return _years(self.birth_date, today)
+
+    def youngest_age_on(self, today: date) -> int | None:
+        """The youngest the patient can be: a partial birth date read at its last day."""
+        return _years(self.birth_date_latest or self.birth_date, today)
+
+
+def _years(born: date | None, today: date) -> int | None:
+    if born is None:
+        return None
+    years = today.year - born.year
+    if (today.month, today.day) < (born.month, born.day):
+        years -= 1
+    return years

@@ -44,22 +44,25 @@ _EARLIEST: Final = datetime.min
 _NO_DATE: Final = date.min
 
 
-def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, Sex]:
+def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, date | None, Sex]:
+    """Birth date (its first day), the last day a partial one may mean (else None), and sex."""
     patients = payload.items("Patient")
     wanted = [
         p for p in patients if extraction.patient_id is None or p.data.get("id") == extraction.patient_id
     ]
     if not wanted:
-        return None, Sex.UNKNOWN
+        return None, None, Sex.UNKNOWN
     data = wanted[0].data
     gender = data.get("gender")
-    # A partial birth date ("1950") is read as its first day: the older age is the cautious one.
+    # A partial birth date ("1950") is read as its first day: the older age is the cautious one for the
+    # rules.  Its last day is kept too: whether the patient may still be a minor depends on it.
     sex = _SEX.get(gender, Sex.UNKNOWN) if isinstance(gender, str) else Sex.UNKNOWN
     given = data.get("birthDate")
     birth_date = parse_date(given)
     if given is not None and birth_date is None:
         extraction.issue(wanted[0], "birthDate", "not a date; age unknown")
-    return birth_date, sex
+    latest = parse_date(given, upper=True) if birth_date is not None else None
+    return birth_date, (latest if latest != birth_date else None), sex
 
 
 def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact]:
@@ -165,7 +168,7 @@ def extract_facts(
     """
     extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id)
     chosen = _selection_refs(selections)
-    birth_date, sex = _patient(extraction, resources)
+    birth_date, birth_date_latest, sex = _patient(extraction, resources)
     lesions, conditions, coded_weeks = condition_facts(extraction, resources.items("Condition"))
     observations = observation_facts(extraction, resources.items("Observation")) + coded_weeks
     medications = _medications(extraction, resources, is_draft=False, selections=chosen)
@@ -191,6 +194,7 @@ def extract_facts(
     return PatientFacts(
         patient_ref=f"Patient/{patient_id}" if patient_id else "Patient/unknown",
         birth_date=birth_date,
+        birth_date_latest=birth_date_latest,
         sex=sex,
         lesions=tuple(sorted(lesions, key=_lesion_key)),
         conditions=tuple(sorted(conditions, key=lambda f: (f.ref, sorted(f.concepts)))),
