@@ -152,6 +152,25 @@ def test_a_partial_birth_date_that_may_make_the_patient_a_minor_is_said_on_every
         assert "full birth date (the partial date recorded may make the patient under 18)" in card["detail"]
 
 
+@pytest.mark.parametrize("birth_date", [None, "1950-13-45"])
+def test_a_missing_or_unreadable_birth_date_is_named_on_every_card(birth_date: str | None) -> None:
+    """The service speaks for an unknown age (silence would hide red flags), and says so on every card:
+    only the exercise cards named the birth date as missing."""
+    case = next(
+        c
+        for c in example_cases()
+        if c.name == "example:suspected-cord-compression" and c.hook == "patient-view"
+    )
+    request = copy.deepcopy(case.request)
+    request["prefetch"]["patient"].pop("birthDate")
+    if birth_date is not None:
+        request["prefetch"]["patient"]["birthDate"] = birth_date
+    cards = answer(case, request)["cards"]
+    assert len(cards) >= 2
+    for card in cards:
+        assert card["detail"].count("birth date") >= 1, card["summary"]
+
+
 @pytest.mark.parametrize("value", [-999999, -0.5])
 def test_a_negative_laboratory_value_is_impossible_never_a_critical_finding(value: float) -> None:
     def change(request: Json) -> None:

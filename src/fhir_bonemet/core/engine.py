@@ -28,7 +28,7 @@ from fhir_bonemet.core.exercise.plan import build_plan, exercise_in_progress
 from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import build_context
 from fhir_bonemet.core.model.facts import PatientFacts
-from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator
+from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator, MissingFact
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.rule import merge_absorbed
 from fhir_bonemet.core.model.thresholds import Thresholds
@@ -65,7 +65,7 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     shown = annotate(ctx.fired, ctx, specs)  # every finding kept, in run order, with supersession applied
     caveat = age_caveat(facts, today, th)
     if caveat is not None:  # a patient who may be a minor: every card says so, first among what is missing
-        shown = [replace(f, missing=(caveat, *f.missing)) for f in shown]
+        shown = [_with_caveat(f, caveat) for f in shown]
     if ctx.order_hook:
         # During order entry the clinician is busy with the orders: red flags about the record itself
         # interrupt only when critical; the medication rules speak about the drafts in focus.
@@ -78,3 +78,10 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
         findings=ordered,
         exercise=None if ctx.order_hook else plan,
     )
+
+
+def _with_caveat(finding: Finding, caveat: MissingFact) -> Finding:
+    """``finding`` naming ``caveat`` first among what is missing, unless it already names the birth date."""
+    if any("birth date" in m.what for m in finding.missing):
+        return finding
+    return replace(finding, missing=(caveat, *finding.missing))

@@ -8,8 +8,9 @@ or laboratory trigger would otherwise match.
 
 Unknown birth date: the service speaks when a bone lesion exists.  Staying silent would hide red flags
 such as cord compression from a patient who is almost certainly an adult (bone metastases in children are
-rare and the record comes from an oncology context); the reason string says the age was unknown, and the
-exercise finding lists the birth date as missing.  A recorded age under the threshold is always silent.
+rare and the record comes from an oncology context); the reason string says the age was unknown, and every
+card names the birth date as missing (:func:`age_caveat`).  A recorded age under the threshold is always
+silent.
 
 Partial birth date ("2007", "2007-06"): the patient may be a year (or a month) younger than its first day
 says.  When even the oldest reading is under the threshold the patient is certainly a minor: silent.  When
@@ -63,8 +64,12 @@ def _may_be_minor(facts: PatientFacts, today: date, adult_age: float) -> bool:
 
 
 def age_caveat(facts: PatientFacts, today: date, th: Thresholds) -> MissingFact | None:
-    """What every card says when a partial birth date leaves the patient possibly under the adult age."""
+    """What every card says when no birth date, or only a partial one, leaves the patient possibly under
+    the adult age."""
     adult_age = th.v("population.adult_age")
+    if facts.age_on(today) is None:
+        consequence = f"advice given as for an adult ({adult_age:g} or over); check the age"
+        return MissingFact("birth date", consequence)
     if not _may_be_minor(facts, today, adult_age):
         return None
     return MissingFact(
