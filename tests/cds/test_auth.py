@@ -207,6 +207,10 @@ class TestRejected:
             ({"headers": {"kid": None}}, "kid missing"),
             ({"headers": {"kid": "unknown-kid", "jku": None}}, "no key with this kid"),
             ({"headers": {"typ": "JWE"}}, "typ is not JWT"),
+            # A malformed jku is a malformed header, not "no jku": the kid is in the issuer's JWK Set, so
+            # it was once accepted.
+            ({"headers": {"jku": 5}}, "jku must be a string"),
+            ({"headers": {"jku": [SANDBOX_JKU]}}, "jku must be a string"),
             ({"iss": "https://untrusted.example"}, "issuer not trusted"),
             ({"aud": "http://testserver" + PV}, "InvalidAudienceError"),  # what the Host header would give
             ({"aud": PUBLIC_BASE + "/cds-services"}, "InvalidAudienceError"),  # discovery audience on a call

@@ -3,12 +3,13 @@
 The checks.  First everything that needs no key, so a forged or stale token never makes the service
 fetch a JWK Set: a bearer token is present and at most :data:`MAX_TOKEN_BYTES`; header ``alg`` is in the
 configured allowlist (``none`` and HMAC can never be configured); ``typ`` is ``JWT`` when given; ``kid`` is
-present; the signature has the size ``alg`` implies; ``aud`` equals the URL of the endpoint called, built
-from the configured public base URL (never from the ``Host`` header); ``exp``, ``iat`` and ``jti`` are
-present, the dates are JSON numbers and hold with a small leeway, and the token lives no longer than the
-replay cache remembers; ``iss`` is a trusted issuer; ``tenant`` is allowlisted when the issuer has a tenant
-list.  Then the key, from the issuer's configured JWK Set or an allowlisted ``jku``; the signature, over
-the very header and claims checked before; last, ``jti`` was not seen before from that issuer.
+present; ``jku`` is a string when given; the signature has the size ``alg`` implies; ``aud`` equals the URL
+of the endpoint called, built from the configured public base URL (never from the ``Host`` header);
+``exp``, ``iat`` and ``jti`` are present, the dates are JSON numbers and hold with a small leeway, and the
+token lives no longer than the replay cache remembers; ``iss`` is a trusted issuer; ``tenant`` is
+allowlisted when the issuer has a tenant list.  Then the key, from the issuer's configured JWK Set or an
+allowlisted ``jku``; the signature, over the very header and claims checked before; last, ``jti`` was not
+seen before from that issuer.
 
 The check runs in the event loop when the key is at hand; one that must first download a JWK Set is
 deferred (:class:`~fhir_bonemet.web.jwks.KeyDownloadNeeded`, before anything is recorded) and run again
@@ -180,6 +181,10 @@ class JwtVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthenticationError("kid missing")
+        jku = header.get("jku")
+        if jku is not None and not isinstance(jku, str):
+            # A malformed header is refused, not read as "no jku" (the issuer's keys would then decide).
+            raise AuthenticationError("jku must be a string")
         _check_signature_size(token, alg)
         # Everything that needs no key is checked before a key is looked up, so a forged or stale token
         # can never make the service download an issuer's JWK Set.
@@ -187,10 +192,7 @@ class JwtVerifier:
         if not isinstance(iss, str) or not self._keys.is_trusted(iss):
             raise AuthenticationError("issuer not trusted")
         self._check_claims(claims, iss)
-        jku = header.get("jku")
-        jwk = self._keys.key_for(
-            iss, kid, jku if isinstance(jku, str) else None, alg, may_download=may_download
-        )
+        jwk = self._keys.key_for(iss, kid, jku, alg, may_download=may_download)
         signing_input, _, _ = token.rpartition(".")
         self._check_signature(signing_input.encode("ascii"), decoded["signature"], jwk, alg)
         return self._accept(claims, iss)
