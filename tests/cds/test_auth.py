@@ -131,6 +131,19 @@ class TestAccepted:
         assert auth_client.post(PV, json=patient_view_body, headers=bearer(token)).status_code == 200
         assert jwks_adapter.requested == [EPIC_JKU]
 
+    def test_a_kid_in_the_configured_key_set_is_trusted_whatever_jku_the_token_names(
+        self,
+        auth_client: TestClient,
+        sandbox_signer: Signer,
+        jwks_adapter: JwksAdapter,
+        patient_view_body: dict[str, Any],
+    ) -> None:
+        # The configured set was agreed out of band: the key verifies the token, the jku is not fetched.
+        other = "https://elsewhere.example/jwks.json"
+        token = sandbox_token(sandbox_signer, headers={"jku": other})
+        assert auth_client.post(PV, json=patient_view_body, headers=bearer(token)).status_code == 200
+        assert jwks_adapter.requested == []
+
     def test_audience_may_be_an_array(
         self, auth_client: TestClient, sandbox_signer: Signer, patient_view_body: dict[str, Any]
     ) -> None:

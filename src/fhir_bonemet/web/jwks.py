@@ -1,9 +1,11 @@
 """Public keys of trusted CDS clients: configured JWK Sets, and allowlisted ``jku`` URLs fetched on demand.
 
-A ``jku`` header is followed only when that exact URL is allowlisted for the token's issuer; any other URL
-is never fetched (no server-side request forgery, no attacker-supplied keys).  A token without ``jku`` is
-checked against the issuer's configured JWK Set, then against its allowlisted URLs (the key set agreed
-out of band).  Fetched sets are cached for
+A ``kid`` is looked up in the issuer's configured JWK Set first: a key found there verifies the token
+whatever its ``jku`` header names (the set was agreed out of band; the CDS Hooks Sandbox sends its ``jku``
+to a service configured with its key file).  Only for a ``kid`` not found there is a ``jku`` header
+followed, and only when that exact URL is allowlisted for the token's issuer; any other URL is never
+fetched (no server-side request forgery, no attacker-supplied keys).  A token without ``jku`` is then
+checked against the issuer's allowlisted URLs.  Fetched sets are cached for
 ``jwks_cache_ttl_seconds``; an unknown ``kid`` triggers one refetch (key rotation) at most every
 ``jwks_min_refetch_seconds``; when a fetch fails, the last good set keeps serving and the URL is not tried
 again for ``jwks_min_refetch_seconds`` (negative cache).
