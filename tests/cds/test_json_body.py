@@ -73,6 +73,13 @@ def test_bad_bodies_are_refused_with_the_reason(raw: bytes, diagnostic: str) -> 
     assert diagnostic in problem.message
 
 
+def test_a_leading_utf8_byte_order_mark_is_ignored() -> None:
+    assert json_object(b'\xef\xbb\xbf{"hook": "patient-view"}') == {"hook": "patient-view"}
+    for raw in (b'\xef\xbb\xbf\xef\xbb\xbf{"a": 1}', b'{"a": 1}\xef\xbb\xbf', b'{"a": "\xef\xbb"}'):
+        with pytest.raises(InvalidRequestError, match="not valid JSON"):
+            json_object(raw)  # one leading BOM only
+
+
 def test_a_body_at_the_limit_is_read() -> None:
     body = {"hook": "patient-view", "context": chain(MAX_JSON_DEPTH - 1, '"]}')}
     assert json_object(json.dumps(body).encode()) == body

@@ -266,6 +266,23 @@ class TestErrors:
         assert response.headers["accept-encoding"] == "identity"
         assert handler.calls == []
 
+    def test_a_leading_utf8_byte_order_mark_is_ignored(
+        self, client: TestClient, handler: RecordingHandler, patient_view_body: dict[str, Any]
+    ) -> None:
+        # RFC 8259 §8.1: a parser may ignore a BOM; Windows tools often write one.  It was "not valid JSON".
+        bom = b"\xef\xbb\xbf"
+        headers = {"content-type": "application/json"}
+        assert (
+            client.post(PV, content=bom + json.dumps(patient_view_body).encode(), headers=headers).status_code
+            == 200
+        )
+        assert len(handler.calls) == 1
+        feedback = {
+            "feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}]
+        }
+        response = client.post(PV + "/feedback", content=bom + json.dumps(feedback).encode(), headers=headers)
+        assert response.status_code == 200
+
     def test_identity_content_encoding_is_the_body_as_it_is(
         self, client: TestClient, patient_view_body: dict[str, Any]
     ) -> None:

@@ -8,7 +8,8 @@ integrator).  The media type itself is not checked: ``curl -d`` sends JSON as
 a JSON object is a request whatever it was labelled.
 
 Parsed with orjson (a megabyte-sized prefetch is parsed several times faster than by ``json``): strict
-JSON only (no ``NaN``/``Infinity``, valid UTF-8, no lone surrogates), nesting limited.  Every refusal is an
+JSON only (no ``NaN``/``Infinity``, valid UTF-8, no lone surrogates), nesting limited; a leading UTF-8 byte
+order mark is ignored, as RFC 8259 §8.1 allows.  Every refusal is an
 :class:`~fhir_bonemet.errors.InvalidRequestError` naming the problem, never the offending text.
 """
 
@@ -25,6 +26,8 @@ __all__ = ["check_body_headers", "json_object"]
 
 # RFC 8259 §8.1: JSON exchanged between systems is UTF-8 (ASCII is a subset of it).
 _JSON_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+# RFC 8259 §8.1 lets a parser ignore a leading byte order mark; orjson refuses it.
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _unsupported(location: str, message: str) -> UnsupportedMediaTypeError:
@@ -71,7 +74,11 @@ def _not_json(detail: str) -> InvalidRequestError:
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
-    """The body parsed, if it is a JSON object nesting at most :data:`MAX_JSON_DEPTH` levels."""
+    """The body parsed, if it is a JSON object nesting at most :data:`MAX_JSON_DEPTH` levels.
+
+    One leading UTF-8 byte order mark is ignored (Windows tools write one)."""
+    if raw.startswith(_UTF8_BOM):
+        raw = raw[len(_UTF8_BOM) :]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
