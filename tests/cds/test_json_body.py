@@ -61,6 +61,9 @@ def test_the_limit_holds_exactly_whatever_the_strings_hold(levels: int, leaf: An
         (b'{"a": "\xff"}', "not valid JSON (line 1, column"),
         (b'{"a": "\\ud800"}', "not valid JSON (line 1, column"),
         (b"[1, 2]", "must be a JSON object"),
+        # A number beyond a double's range is valid JSON: the body is refused for the number, not its syntax.
+        (b'{"a": 1e400}', "number out of range (line 1, column 7)"),
+        (b'{"a":\n [1, -1e400]}', "number out of range (line 2, column 6)"),
         (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", f"deeper than {MAX_JSON_DEPTH} levels"),
         (json.dumps(chain(MAX_JSON_DEPTH + 1, 1)).encode(), f"deeper than {MAX_JSON_DEPTH} levels"),
     ],

@@ -73,6 +73,14 @@ def _not_json(detail: str) -> InvalidRequestError:
     )
 
 
+def _number_out_of_range(detail: str) -> InvalidRequestError:
+    message = (
+        f"The body holds a number out of range ({detail}): "
+        "a JSON number must fit a double, at most about 1.8e308 in magnitude."
+    )
+    return InvalidRequestError(message, (Problem("$this", message, "value"),))
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """The body parsed, if it is a JSON object nesting at most :data:`MAX_JSON_DEPTH` levels.
 
@@ -85,7 +93,10 @@ def json_object(raw: bytes) -> dict[str, Any]:
         if str(exc).startswith("depth limit exceeded"):  # orjson's own limit, far above ours
             raise _nesting_error() from None
         # Line and column only: orjson's messages never quote the body, but are not promised not to.
-        raise _not_json(f"line {exc.lineno}, column {exc.colno}") from exc
+        where = f"line {exc.lineno}, column {exc.colno}"
+        if str(exc).startswith("number is infinity"):  # 1e400: valid JSON, but no double holds it
+            raise _number_out_of_range(where) from None
+        raise _not_json(where) from exc
     if not isinstance(body, dict):
         raise InvalidRequestError(
             "The body must be a JSON object.",
