@@ -107,6 +107,13 @@ def test_unknown_fields_are_ignored() -> None:
         ("2026-03-31T14:07:12.345Z", datetime(2026, 3, 31, 14, 7, 12, 345000, tzinfo=UTC)),
         ("1996-12-19T16:39:57-08:00", datetime(1996, 12, 20, 0, 39, 57, tzinfo=UTC)),
         ("2020-12-11t00:00:00.123456789z", datetime(2020, 12, 11, 0, 0, 0, 123456, tzinfo=UTC)),
+        # A leap second (RFC 3339 §5.7) is held as the last instant of its minute; it was refused.
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2016-12-31T23:59:60.5Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        (
+            "1990-12-31T15:59:60-08:00",
+            datetime(1990, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        ),  # RFC's example
     ],
 )
 def test_rfc3339_timestamps_become_utc(text: str, expected: datetime) -> None:
@@ -126,8 +133,12 @@ def test_rfc3339_timestamps_become_utc(text: str, expected: datetime) -> None:
         "2026-12-07T01:00:00Z\n",
         "2026-12-07T01:00:00+99:99",
         "2026-12-07T01:00:00+05:75",
+        "2016-12-31T12:00:60Z",  # a leap second only ends a UTC day
+        "2016-12-31T23:58:60Z",
+        "1990-12-31T23:59:60-08:00",
+        "2016-12-31T23:59:61Z",
     ],
 )
 def test_non_rfc3339_timestamps_are_rejected(text: Any) -> None:
-    with pytest.raises(ValueError, match=r"RFC 3339|calendar|offset must be"):
+    with pytest.raises(ValueError, match=r"RFC 3339|calendar|offset must be|leap second"):
         parse_rfc3339(text)

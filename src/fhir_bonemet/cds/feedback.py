@@ -2,7 +2,8 @@
 
 Invariants: cds-fb-1 (outcome is ``accepted`` or ``overridden``), cds-fb-2 (``accepted`` ⇒
 ``acceptedSuggestions``), cds-fb-3 (an ``overrideReason`` has a ``reason``, a ``userComment`` or both).
-``outcomeTimestamp`` is an RFC 3339 date-time with an offset; it is stored in UTC.
+``outcomeTimestamp`` is an RFC 3339 date-time with an offset; it is stored in UTC (a leap second,
+23:59:60 UTC, as 23:59:59.999999).
 
 Leniency, on purpose: the override ``reason`` Coding may lack ``display`` (the service supplied it on the
 card; the CDS Hooks Sandbox sends only ``code`` and ``system``) and even ``system`` (the Sandbox omits it
@@ -30,7 +31,8 @@ _RFC3339 = re.compile(
 
 
 def parse_rfc3339(value: Any) -> datetime:
-    """RFC 3339 §5.6 ``date-time`` → aware UTC datetime (fractions beyond microseconds are truncated)."""
+    """RFC 3339 §5.6 ``date-time`` → aware UTC datetime (fractions beyond microseconds are truncated, a leap
+    second is 23:59:59.999999 UTC)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a UTC offset")
@@ -47,14 +49,22 @@ def parse_rfc3339(value: Any) -> datetime:
         offset = timedelta(hours=int(off_h), minutes=int(off_m))
         tz = timezone(-offset if sign == "-" else offset)
     micro = int((fraction or "0")[:6].ljust(6, "0"))
+    # RFC 3339 §5.7 allows second 60, a leap second; datetime has none, so it is held as the last instant
+    # of the second before it.  Only where a leap second can fall: the end of a UTC day.
+    leap = second == "60"
+    if leap:
+        second, micro = "59", 999_999
     try:
         parsed = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
         )
         # At the edges of the calendar (0001-01-01T00:00+01:00) the UTC instant does not exist.
-        return parsed.astimezone(UTC)
+        utc = parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise ValueError("must be a valid calendar date and time representable in UTC") from exc
+    if leap and (utc.hour, utc.minute) != (23, 59):
+        raise ValueError("a leap second (second 60) falls only at 23:59:60 UTC")
+    return utc
 
 
 def _no_nul(value: str) -> str:
