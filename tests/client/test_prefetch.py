@@ -169,6 +169,52 @@ def test_failed_prefetch_without_a_fhir_server_makes_the_key_unavailable() -> No
     assert "no fhirServer" in result.issues[-1].message
 
 
+@pytest.mark.parametrize("fhir_server", [None, BASE])
+def test_a_read_key_sent_as_a_bundle_of_that_one_resource_is_that_resource(fhir_server: str | None) -> None:
+    """Some EHRs answer the read template ``Patient/{{context.patientId}}`` with a searchset holding the
+    Patient: the data is in the request (it was a 412 without fhirServer, a needless fetch with one)."""
+    fake = server_with_data()
+    result = resolver(fake).resolve(
+        TEMPLATES,
+        request(
+            prefetch={"patient": bundle(PATIENT), "conditions": bundle(CONDITION)}, fhir_server=fhir_server
+        ),
+        required=frozenset(TEMPLATES),
+    )
+    assert result.data == {"patient": PATIENT, "conditions": bundle(CONDITION)}
+    assert fake.seen == []
+    assert not result.fetched
+    assert not result.unavailable
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.patient", "information")
+    assert "a Bundle holding the one Patient" in issue.message
+    assert PATIENT_ID not in issue.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        bundle(PATIENT, {"resourceType": "Patient", "id": "someone-else"}),
+        bundle({"resourceType": "Patient", "id": "someone-else"}),
+        bundle({"resourceType": "Patient"}),
+        bundle(CONDITION),
+        bundle(),
+        bundle(PATIENT, outcome()),
+        bundle(PATIENT, next_url=f"{BASE}/Patient?_id={PATIENT_ID}&page=2"),
+        {**bundle(PATIENT), "entry": [{"resource": PATIENT}, "x"]},
+    ],
+)
+def test_any_other_bundle_for_a_read_key_stays_a_failed_prefetch(value: dict[str, Any]) -> None:
+    with pytest.raises(PreconditionFailedError) as raised:
+        resolver(FakeFhir()).resolve(
+            TEMPLATES,
+            request(prefetch={"patient": value, "conditions": bundle(CONDITION)}, fhir_server=None),
+            required=frozenset(TEMPLATES),
+        )
+    messages = [p.message for p in raised.value.problems if p.location == "prefetch.patient"]
+    assert any("prefetched value unusable" in m for m in messages)
+
+
 def test_required_key_unavailable_is_412_naming_the_key_without_patient_data() -> None:
     fake = FakeFhir()
     fake.add("GET", CONDITIONS_URL, Reply(401, outcome("bad token")))

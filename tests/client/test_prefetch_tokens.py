@@ -37,6 +37,7 @@ CONTEXT = {
 def test_tokens_render_into_relative_fhir_urls(template: str, url: str, read_type: str | None) -> None:
     rendered = render_template(template, CONTEXT)
     assert (rendered.url, rendered.read_type, rendered.is_read) == (url, read_type, read_type is not None)
+    assert rendered.read_id == (url.split("/")[1] if read_type else None)
 
 
 @pytest.mark.parametrize(

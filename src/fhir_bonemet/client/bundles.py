@@ -19,6 +19,7 @@ __all__ = [
     "bundle_outcome_count",
     "next_link",
     "payload_problem",
+    "read_answered_as_bundle",
 ]
 
 JsonObject = dict[str, Any]
@@ -41,6 +42,30 @@ def payload_problem(value: object, *, expected_type: str | None = None) -> str |
         return f"expected a {expected_type}, got a {resource_type}"
     if resource_type == "Bundle":
         return _bundle_problem(value)
+    return None
+
+
+def read_answered_as_bundle(value: object, resource_type: str, resource_id: str) -> JsonObject | None:
+    """The resource a read (``Patient/123``) asked for, when ``value`` is a usable Bundle holding that one
+    resource and nothing else; else ``None``.
+
+    Some EHRs satisfy a read template with a search (``Patient?_id=123``): the resource is then in the
+    request, wrapped.  Anything less certain (another resource beside it, another id or none, an outcome,
+    a next page) is not taken for it: the key stays a failed prefetch."""
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return None
+    if payload_problem(value) is not None or next_link(value) is not None:
+        return None
+    entries = value.get("entry")
+    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
+        return None
+    resource = entries[0].get("resource")
+    if (
+        isinstance(resource, dict)
+        and resource.get("resourceType") == resource_type
+        and resource.get("id") == resource_id
+    ):
+        return resource
     return None
 
 

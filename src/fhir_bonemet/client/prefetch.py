@@ -8,6 +8,8 @@ For every prefetch key the service declared:
 * value an **OperationOutcome**, a Bundle with OperationOutcome entries, or not a usable resource at all
   (a string, a Bundle whose entries are not objects, a Patient where a Bundle was asked for) → a failed
   prefetch: re-fetch it if a FHIR server is reachable, else the key is unavailable;
+* a read key (``Patient/{{context.patientId}}``) sent as a Bundle whose one entry is the very resource
+  read (some EHRs satisfy a read template with a search) → that resource, with a read issue saying so;
 * a searchset Bundle with ``link[relation=next]`` → read the remaining pages within the page cap and the
   per-hook paging budget; a page that fails or would start after the budget ends paging, and the pages
   already read are kept (the key is marked *truncated*, so the cards say older history may be missing);
@@ -30,7 +32,7 @@ from typing import Any
 
 import requests
 
-from fhir_bonemet.client.bundles import next_link, payload_problem
+from fhir_bonemet.client.bundles import next_link, payload_problem, read_answered_as_bundle
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
 from fhir_bonemet.client.prefetch_outcomes import (
     FetchIssue,
@@ -142,6 +144,14 @@ class PrefetchResolver:
             if value is None:
                 return KeyOutcome(available=True, data=None), None  # the client has no data: do not re-query
             problem = payload_problem(value, expected_type=expected_resource_type(template))
+            if problem is not None:
+                resource = _read_sent_as_bundle(value, template, context)
+                if resource is not None:
+                    kind = resource["resourceType"]
+                    note = f"a Bundle holding the one {kind} was sent for this read; that {kind} was used"
+                    return KeyOutcome(
+                        available=True, data=resource, issues=[key_issue(key, note, "information")]
+                    ), None
             if problem is None and next_link(value) is None:
                 return KeyOutcome(available=True, data=dict(value)), None
             if problem is None:
@@ -238,6 +248,18 @@ class PrefetchResolver:
         )
 
 
+def _read_sent_as_bundle(value: Any, template: str, context: Mapping[str, Any]) -> dict[str, Any] | None:
+    """For a read key (``Patient/{{context.patientId}}``) sent as a Bundle holding just the resource read
+    (some EHRs satisfy a read template with a search), that resource; else ``None``."""
+    try:
+        rendered = render_template(template, context)
+    except ValueError:
+        return None
+    if rendered.read_type is None or rendered.read_id is None:
+        return None
+    return read_answered_as_bundle(value, rendered.read_type, rendered.read_id)
+
+
 def _log_safe(value: str) -> str:
     """hookInstance comes from the caller: keep log lines single and short."""
     return re.sub(r"[^A-Za-z0-9._:-]", "?", value[:64]) if isinstance(value, str) else "?"
@@ -247,6 +269,8 @@ def fetch_needed(templates: Mapping[str, str], prefetch: Any, fhir_server: str |
     """Whether resolving this request's prefetch would call the FHIR server (the same decisions as
     :meth:`PrefetchResolver._plan`): a key missing, an unusable payload, or a Bundle with a next page.
 
+    A read key sent as a Bundle of that one resource counts as a fetch here (it is decided with the
+    context, which this check does not read): the call then merely runs in a worker thread.
     Without ``fhirServer`` there is nothing to call.  The web layer uses this to answer a fully prefetched
     call in the event loop instead of handing it to a worker thread.
     """

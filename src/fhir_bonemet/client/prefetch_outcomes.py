@@ -35,7 +35,9 @@ class FetchIssue:
 
     location: str  # "prefetch.<key>"
     message: str
-    severity: str = "error"  # "error": the key is unavailable; "warning": its data is incomplete
+    # "error": the key is unavailable; "warning": its data is incomplete; "information": its data is whole
+    # but was sent in another shape than asked for
+    severity: str = "error"
 
 
 @dataclass(frozen=True, slots=True)

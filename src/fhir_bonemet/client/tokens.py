@@ -48,6 +48,7 @@ class RenderedUrl:
 
     url: str
     read_type: str | None  # the resource type when the URL is an instance read, else None
+    read_id: str | None = None  # the resource id when the URL is an instance read, else None
 
     @property
     def is_read(self) -> bool:
@@ -65,7 +66,9 @@ def render_template(template: str, context: Mapping[str, Any]) -> RenderedUrl:
         raise ValueError(f"the rendered prefetch template is not a relative FHIR URL: {problem}")
     path, _, query = url.partition("?")
     reference = _REFERENCE.match(path.strip("/"))
-    return RenderedUrl(url=url, read_type=reference.group(1) if reference and not query else None)
+    if reference is None or query:
+        return RenderedUrl(url=url, read_type=None)
+    return RenderedUrl(url=url, read_type=reference.group(1), read_id=reference.group(2))
 
 
 def expected_resource_type(template: str) -> str | None:
