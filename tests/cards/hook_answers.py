@@ -119,6 +119,15 @@ def answer(case: HookCase, request: Json | None = None) -> Json:
     return answered
 
 
+def answer_raw(case: HookCase, hook: str, raw: bytes) -> Json:
+    """The whole response body for a request sent as ``raw`` bytes (JSON a dict cannot hold)."""
+    headers = {"content-type": "application/json"}
+    response = _client(case.today).post(f"/cds-services/bonemet-{hook}", content=raw, headers=headers)
+    assert response.status_code == 200, (case.name, response.status_code, response.text[:300])
+    answered: Json = response.json()
+    return answered
+
+
 def fire(case: HookCase, request: Json | None = None) -> list[Json]:
     """The cards the service answers for ``case`` (or for ``request``, fired on the case's date)."""
     cards: list[Json] = answer(case, request)["cards"]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hook_answers import HookCase, answer, example_cases
+from hook_answers import HookCase, answer, answer_raw, example_cases
 
 from fhir_bonemet.cards.detail import plain
 from fhir_bonemet.core.model.findings import shorten
@@ -169,6 +169,19 @@ def test_a_missing_or_unreadable_birth_date_is_named_on_every_card(birth_date: s
     assert len(cards) >= 2
     for card in cards:
         assert card["detail"].count("birth date") >= 1, card["summary"]
+
+
+def test_a_number_beyond_a_double_in_one_result_costs_only_that_result() -> None:
+    """1e400 is valid JSON that no double holds: the request was refused whole, every card lost."""
+    case = _case()
+    request = copy.deepcopy(case.request)
+    _resource(request, PLATELETS)["valueQuantity"]["value"] = 123456.75  # replaced in the text below
+    raw = json.dumps(request).encode().replace(b"123456.75", b"1e400")
+    body = answer_raw(case, request["hook"], raw)
+    issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    assert "not a number" in _issue_at(issues, f"{PLATELETS}.valueQuantity.value")["message"]
+    text = json.dumps(body["cards"], ensure_ascii=False)
+    assert "Acetaminophen 4 g/day" in text  # the rest of the chart is read
 
 
 @pytest.mark.parametrize("value", [-999999, -0.5])

@@ -61,9 +61,10 @@ def test_the_limit_holds_exactly_whatever_the_strings_hold(levels: int, leaf: An
         (b'{"a": "\xff"}', "not valid JSON (line 1, column"),
         (b'{"a": "\\ud800"}', "not valid JSON (line 1, column"),
         (b"[1, 2]", "must be a JSON object"),
-        # A number beyond a double's range is valid JSON: the body is refused for the number, not its syntax.
-        (b'{"a": 1e400}', "number out of range (line 1, column 7)"),
-        (b'{"a":\n [1, -1e400]}', "number out of range (line 2, column 6)"),
+        # A number beyond a double's range is valid JSON: where the body cannot be read without it, it is
+        # refused for the number, not its syntax.
+        (b'{"a": 1e400, "b": NaN}', "number out of range (line 1, column 7)"),
+        (b'{"a":\n [1, -1e400, "\\ud800"]}', "number out of range (line 2, column 6)"),
         (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", f"deeper than {MAX_JSON_DEPTH} levels"),
         (json.dumps(chain(MAX_JSON_DEPTH + 1, 1)).encode(), f"deeper than {MAX_JSON_DEPTH} levels"),
     ],
@@ -74,6 +75,14 @@ def test_bad_bodies_are_refused_with_the_reason(raw: bytes, diagnostic: str) -> 
     [problem] = refused.value.problems
     assert problem.location == "$this"
     assert diagnostic in problem.message
+
+
+def test_a_number_beyond_a_double_is_kept_as_its_text_and_the_rest_read() -> None:
+    """One value no double holds (in one resource of a prefetch) must not sink the whole request: the
+    reader reports it as not a number, as it does any other unusable value."""
+    raw = b'{"hook": "patient-view", "prefetch": {"labs": {"value": 1e400, "low": -2E+999, "ok": 1.5}}}'
+    body = json_object(raw)
+    assert body["prefetch"]["labs"] == {"value": "1e400", "low": "-2E+999", "ok": 1.5}
 
 
 def test_a_leading_utf8_byte_order_mark_is_ignored() -> None:

@@ -15,6 +15,8 @@ order mark is ignored, as RFC 8259 §8.1 allows.  Every refusal is an
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import orjson
@@ -81,6 +83,27 @@ def _number_out_of_range(detail: str) -> InvalidRequestError:
     return InvalidRequestError(message, (Problem("$this", message, "value"),))
 
 
+def _finite_or_text(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(name)  # NaN, Infinity: not JSON
+
+
+def _with_huge_numbers_as_text(raw: bytes, where: str) -> Any:
+    """``raw`` parsed by the standard library, numbers beyond a double kept as their text; every other
+    refusal of the strict parse still applies (invalid UTF-8, NaN, lone surrogates: checked by encoding the
+    result again with the strict encoder)."""
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_float=_finite_or_text, parse_constant=_no_constant)
+        orjson.dumps(body)  # refuses lone surrogates, as the strict parse would have
+    except (ValueError, orjson.JSONEncodeError, RecursionError):
+        raise _number_out_of_range(where) from None
+    return body
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """The body parsed, if it is a JSON object nesting at most :data:`MAX_JSON_DEPTH` levels.
 
@@ -94,9 +117,12 @@ def json_object(raw: bytes) -> dict[str, Any]:
             raise _nesting_error() from None
         # Line and column only: orjson's messages never quote the body, but are not promised not to.
         where = f"line {exc.lineno}, column {exc.colno}"
-        if str(exc).startswith("number is infinity"):  # 1e400: valid JSON, but no double holds it
-            raise _number_out_of_range(where) from None
-        raise _not_json(where) from exc
+        if not str(exc).startswith("number is infinity"):
+            raise _not_json(where) from exc
+        # 1e400: valid JSON that no double holds, maybe in one resource of a prefetch.  One odd value must
+        # not sink the whole answer: parsed again with such numbers kept as their text, which the reader
+        # reports as a value that is not a number (and which fails validation where the request needs one).
+        body = _with_huge_numbers_as_text(raw, where)
     if not isinstance(body, dict):
         raise InvalidRequestError(
             "The body must be a JSON object.",
