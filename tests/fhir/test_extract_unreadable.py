@@ -23,6 +23,10 @@ TODAY = date(2025, 3, 2)
         (quantity(13.5, "mg/dLx"), "unit"),
         ({"valueQuantity": {"value": 13.5, "comparator": ">", "unit": "mg/dL"}}, "comparator"),
         ({"valueString": "high"}, "not a number"),
+        # A FHIR server's response is parsed leniently: NaN and infinities reach the reader as floats.
+        ({"valueQuantity": {"value": float("nan"), "unit": "mg/dL"}}, "not a number"),
+        ({"valueQuantity": {"value": float("inf"), "unit": "mg/dL"}}, "not a number"),
+        ({"valueQuantity": {"value": 10**400, "unit": "mg/dL"}}, "not a number"),
     ],
 )
 def test_an_unreadable_calcium_is_kept_with_why(value: dict[str, object], reason: str) -> None:

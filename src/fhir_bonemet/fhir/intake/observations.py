@@ -306,7 +306,8 @@ def _shown(value: object) -> str:
     if isinstance(value, bool) or value is None:
         return "(no value)" if value is None else "(not a number)"
     if isinstance(value, int | float):
-        return f"{value:g}" if value == value and abs(value) != float("inf") else "(not a number)"
+        number = as_number(value)
+        return f"{number:g}" if number is not None else "(not a number)"
     if isinstance(value, str):
         text = " ".join(value.split())
         return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"

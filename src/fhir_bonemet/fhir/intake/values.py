@@ -13,6 +13,7 @@ caution) when it is dated late, so results take the first possible moment.
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -37,12 +38,21 @@ def as_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_HUGE_INT = 10**308  # beyond a double: float() would raise OverflowError
+
+
 def as_number(value: object) -> float | None:
-    """A JSON number (not a boolean, which Python counts as an int); also a purely numeric string."""
+    """A finite JSON number (not a boolean, which Python counts as an int); also a purely numeric string.
+
+    NaN and infinities are not numbers: a FHIR server's response is parsed leniently and may hold them, and
+    NaN compares false with every threshold, so it would pass for a normal value."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        number = float(value) if abs(value) < _HUGE_INT else math.inf
+        return number if math.isfinite(number) else None
     if isinstance(value, str):
         try:
             number = float(value.strip())
