@@ -20,13 +20,21 @@ from cards_builders import (
     p04,
     p14,
     r04,
+    r09,
 )
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from fhir_bonemet.cards.build import SKELETAL_RISK_EXTENSION, CardContext
 from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse
-from fhir_bonemet.core.model.findings import Assessment, Category, Finding, Indicator, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Assessment,
+    Category,
+    Finding,
+    Indicator,
+    OrderAction,
+    UsedFact,
+)
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
 from fhir_bonemet.web.routes import issued_cards
 
@@ -151,6 +159,44 @@ def test_red_flag_cards_allow_at_most_one_suggestion_others_any() -> None:
     assert [s.get("isRecommended", False) for s in red["suggestions"]] == [True, False]
     assert red["suggestions"][0]["label"] == "Order referral to spine surgery (spinal stability)"
     assert by_rule(cards, "EX-TIER")["selectionBehavior"] == "any"
+
+
+def test_a_red_flag_about_several_drafts_recommends_one_change_only() -> None:
+    """R09 on three drafts ("stop one"): each cancellation is the safest change to its own draft, but under
+    at-most-one only one suggestion may be recommended (cds-resp-1): the first, the benzodiazepine."""
+    drafts = {
+        **draft_orders(),
+        **{
+            f"MedicationRequest/draft-{name}": {
+                "resourceType": "MedicationRequest",
+                "id": f"draft-{name}",
+                "status": "draft",
+                "intent": "order",
+                "medicationCodeableConcept": {"text": text},
+                "subject": {"reference": PATIENT},
+            }
+            for name, text in (("gabapentin", "Gabapentin 300 mg"), ("morphine", "Morphine 10 mg"))
+        },
+    }
+    three = replace(
+        r09(),
+        order_actions=(
+            *r09().order_actions,
+            OrderAction("MedicationRequest/draft-gabapentin", "delete", "Remove the gabapentin draft"),
+            OrderAction("MedicationRequest/draft-morphine", "delete", "Remove the morphine draft"),
+        ),
+    )
+    assessment = Assessment(True, "x", (three,))
+    card = wire(make_cards(assessment, context=ctx("order-sign", draft_orders=drafts)))[0]
+    assert card["selectionBehavior"] == "at-most-one"
+    assert [s["label"] for s in card["suggestions"] if s.get("isRecommended")] == [
+        "Cancel lorazepam 1 mg order"
+    ]
+    assert [a["resourceId"] for s in card["suggestions"] for a in s["actions"]] == [
+        "MedicationRequest/draft-lorazepam",
+        "MedicationRequest/draft-gabapentin",
+        "MedicationRequest/draft-morphine",
+    ]
 
 
 def test_referral_suggestion_creates_a_valid_draft_service_request() -> None:

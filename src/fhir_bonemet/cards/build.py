@@ -191,6 +191,8 @@ class _CardBuilder:
             card["selectionBehavior"] = "at-most-one" if exclusive else "any"
             if red_flag and not any(s.get("isRecommended") for s in suggestions):
                 suggestions[0]["isRecommended"] = True
+            if exclusive:
+                _one_recommended(suggestions)
             card["suggestions"] = suggestions
         links = self._links(evidence)
         if self.ctx.plan_url is not None and primary.category in (Category.EXERCISE, Category.PAIN):
@@ -256,6 +258,15 @@ def wire_cards(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [builder.card(c, c is carrier) for c in concerns]
+
+
+def _one_recommended(suggestions: list[dict[str, Any]]) -> None:
+    """Under ``at-most-one`` only the first recommended suggestion stays recommended (cds-resp-1): a red
+    flag about several drafts (an opioid, a benzodiazepine and a gabapentinoid, "stop one") offers each
+    cancellation as the safest change to its own draft, and the clinician may take only one of them."""
+    recommended = [s for s in suggestions if s.get("isRecommended")]
+    for suggestion in recommended[1:]:
+        del suggestion["isRecommended"]
 
 
 def _alternatives(suggestions: list[dict[str, Any]]) -> bool:
