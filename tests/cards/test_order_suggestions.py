@@ -184,6 +184,45 @@ def test_a_drug_name_is_never_cut_in_a_label() -> None:
     )
 
 
+def test_a_draft_naming_its_drug_through_a_medication_is_labelled_by_that_drug() -> None:
+    """A contained Medication ("#med"), or a Medication sent beside the drafts, names the drug: the labels
+    said "Cancel medication order" and "Reduce medication to 3.3 mg"."""
+    medication = {
+        "resourceType": "Medication",
+        "id": "med",
+        "code": {
+            "coding": [{"system": RXNORM, "code": "77655", "display": "zoledronic acid"}],
+            "text": "Zoledronic acid 4 mg/5 mL IV solution",
+        },
+    }
+    contained = _draft("d1", "x", "x", "x", 4, None)
+    del contained["medicationCodeableConcept"]
+    contained |= {"contained": [medication], "medicationReference": {"reference": "#med"}}
+    beside = {**contained, "medicationReference": {"reference": "Medication/med"}}
+    del beside["contained"]
+    dose = _finding("P08", "update", "reduce", OrderChange.DOSE, DoseChange("mg", dose=3.3))
+    cancel = _finding("P08", "delete", "not recommended")
+    for draft in (contained, beside):
+        drafts = {"MedicationRequest/d1": draft, "Medication/med": medication}
+        context = CardContext("order-sign", "i-1", PATIENT, TODAY, draft_orders=drafts)
+        labels = [
+            s.label
+            for finding in (dose, cancel)
+            for card in build_cards(
+                Assessment(True, "x", (finding,)),
+                context=context,
+                codes=CODES,
+                sources=SOURCES,
+                thresholds=THRESHOLDS,
+            )
+            for s in card.suggestions or ()
+        ]
+        assert labels == [
+            "Reduce zoledronic acid to 3.3 mg",
+            "Cancel zoledronic acid 4 mg/5 ml iv solution order",
+        ]
+
+
 def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
     draft = _draft("d1", "Gabapentin 300 mg oral capsule", "25480", "gabapentin", 300, 3)
     finding = _finding(

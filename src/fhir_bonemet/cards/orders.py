@@ -35,8 +35,9 @@ from typing import Any
 
 from fhir_bonemet.core.model.findings import DoseChange, Finding, OrderAction, OrderChange
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.fhir.intake.read import contained
 
-__all__ = ["PlannedOrder", "drug_label", "plan_order"]
+__all__ = ["PlannedOrder", "drug_label", "plan_order", "referenced_medication"]
 
 Json = dict[str, Any]
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -64,17 +65,39 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _displays(draft: Mapping[str, Any]) -> list[str]:
-    codings = _list(_mapping(draft.get("medicationCodeableConcept")).get("coding"))
-    displays = [_mapping(c).get("display") for c in codings]
+def referenced_medication(
+    draft: Mapping[str, Any], drafts: Mapping[str, Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The Medication a draft's ``medicationReference`` names: contained (``#med1``) or another entry of
+    the draft orders (``Medication/123``), as the reader resolves it."""
+    reference = _mapping(draft.get("medicationReference")).get("reference")
+    if not isinstance(reference, str):
+        return None
+    if reference.startswith("#"):
+        found: Mapping[str, Any] | None = contained(dict(draft), reference)
+    else:
+        found = drafts.get(reference)
+    return found if found is not None and found.get("resourceType") == "Medication" else None
+
+
+def _medication_code(draft: Mapping[str, Any], medication: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The drug as coded: the draft's own CodeableConcept, else its referenced Medication's code."""
+    codeable = _mapping(draft.get("medicationCodeableConcept"))
+    return codeable if codeable or medication is None else _mapping(medication.get("code"))
+
+
+def _displays(code: Mapping[str, Any]) -> list[str]:
+    displays = [_mapping(c).get("display") for c in _list(code.get("coding"))]
     return [d for d in displays if isinstance(d, str) and d.strip()]
 
 
-def drug_label(draft: Mapping[str, Any]) -> str:
-    """ "naproxen 500 mg oral tablet": the order as the prescriber wrote it, in running text."""
+def drug_label(draft: Mapping[str, Any], medication: Mapping[str, Any] | None = None) -> str:
+    """ "naproxen 500 mg oral tablet": the order as the prescriber wrote it, in running text.  A draft that
+    names its drug through a Medication is labelled by that Medication's code, not as "medication"."""
+    code = _medication_code(draft, medication)
     candidates = [
-        _mapping(draft.get("medicationCodeableConcept")).get("text"),
-        *_displays(draft),
+        code.get("text"),
+        *_displays(code),
         _mapping(draft.get("medicationReference")).get("display"),
     ]
     text = next((t for t in candidates if isinstance(t, str) and t.strip()), "medication")
@@ -88,22 +111,29 @@ def _name_part(text: str) -> str:
     return " ".join(words[:first_number]) or text
 
 
-def ingredient_name(draft: Mapping[str, Any], change: DoseChange | None = None) -> str:
-    """ "zoledronic acid": the ingredient the rule named, else the order's name up to its strength.
+def ingredient_name(
+    draft: Mapping[str, Any],
+    change: DoseChange | None = None,
+    medication: Mapping[str, Any] | None = None,
+) -> str:
+    """ "zoledronic acid": the ingredient the rule named, else the order's (or its Medication's) name up to
+    its strength.
 
     A name is never cut inside: the first word of "zoledronic acid 4 mg/100 mL" made the label "Reduce
     zoledronic to 3.5 mg", and the first word of a combination product named the wrong drug."""
     if change is not None and change.ingredient.strip():
         return " ".join(change.ingredient.split()).lower()
-    short = [d for d in _displays(draft) if len(d.split()) <= 3]
-    return _name_part(short[0].lower() if short else drug_label(draft))
+    short = [d for d in _displays(_medication_code(draft, medication)) if len(d.split()) <= 3]
+    return _name_part(short[0].lower() if short else drug_label(draft, medication))
 
 
-def _cancel(act: OrderAction, draft: Mapping[str, Any], recommended: bool) -> PlannedOrder:
+def _cancel(
+    act: OrderAction, draft: Mapping[str, Any], medication: Mapping[str, Any] | None, recommended: bool
+) -> PlannedOrder:
     reason = act.description.split(": ", 1)[-1]
     return PlannedOrder(
         f"order:delete:{act.order_ref}",
-        f"Cancel {drug_label(draft)} order",
+        f"Cancel {drug_label(draft, medication)} order",
         {"type": "delete", "description": f"Cancel the draft order: {reason}", "resourceId": act.order_ref},
         recommended,
     )
@@ -131,7 +161,11 @@ def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str, finding: Fin
 
 
 def _new_dose(
-    act: OrderAction, change: DoseChange, draft: Mapping[str, Any], finding: Finding
+    act: OrderAction,
+    change: DoseChange,
+    draft: Mapping[str, Any],
+    medication: Mapping[str, Any] | None,
+    finding: Finding,
 ) -> PlannedOrder | None:
     """The same draft with the core's dose per administration (its unit replaces the draft's)."""
     dosage = _single_dosage(draft)
@@ -142,7 +176,7 @@ def _new_dose(
     rate = {**rates[0], "doseQuantity": quantity}
     text = f"{change.dose:g} {change.unit}" + (f" ({change.reason})" if change.reason else "")
     resource = _with_dosage(draft, {**dosage, "doseAndRate": [rate]}, text, finding)
-    name = " ".join(change.product.split()).lower() or ingredient_name(draft, change)
+    name = " ".join(change.product.split()).lower() or ingredient_name(draft, change, medication)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{change.dose:g}{change.unit}",
         f"Reduce {name} to {change.dose:g} {change.unit}",
@@ -152,7 +186,11 @@ def _new_dose(
 
 
 def _new_schedule(
-    act: OrderAction, change: DoseChange, draft: Mapping[str, Any], finding: Finding
+    act: OrderAction,
+    change: DoseChange,
+    draft: Mapping[str, Any],
+    medication: Mapping[str, Any] | None,
+    finding: Finding,
 ) -> PlannedOrder | None:
     """The same draft taken ``change.per_day`` times a day, as the core worked out; an as-needed ceiling
     (``maxDosePerPeriod``) is lowered to the same number of doses."""
@@ -178,7 +216,7 @@ def _new_schedule(
         }
     text = f"up to {times} times daily"
     doses = f"{times} dose{'s' if times != 1 else ''} a day"
-    name = ingredient_name(draft, change)
+    name = ingredient_name(draft, change, medication)
     # A combination product taken fewer times a day gives less of every ingredient: the label names the
     # product and the dose count, and the daily amount as that of the ingredient it is.
     product = " ".join(change.product.split()).lower()
@@ -307,11 +345,13 @@ def plan_order(
     patient_ref: str,
     today: date,
     requester: str | None,
+    medication: Mapping[str, Any] | None = None,
 ) -> PlannedOrder | None:
-    """The change an order action makes, or ``None`` when it names no concrete change."""
+    """The change an order action makes, or ``None`` when it names no concrete change.  ``medication`` is
+    the Medication the draft references (:func:`referenced_medication`), for its label."""
     change = act.change
     if change is OrderChange.CANCEL:
-        return _cancel(act, draft, recommended=True)
+        return _cancel(act, draft, medication, recommended=True)
     if change is OrderChange.ADD_LAXATIVE:
         return senna_order(finding, patient_ref=patient_ref, today=today, requester=requester)
     if change is OrderChange.ADD_CALCIUM_VITAMIN_D:
@@ -319,7 +359,7 @@ def plan_order(
             thresholds, finding, patient_ref=patient_ref, today=today, requester=requester
         )
     if change is OrderChange.DOSE and act.dose is not None:
-        return _new_dose(act, act.dose, draft, finding)
+        return _new_dose(act, act.dose, draft, medication, finding)
     if change is OrderChange.SCHEDULE and act.dose is not None:
-        return _new_schedule(act, act.dose, draft, finding)
+        return _new_schedule(act, act.dose, draft, medication, finding)
     return None

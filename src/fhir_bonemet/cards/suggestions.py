@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from fhir_bonemet.cards.concerns import Concern
-from fhir_bonemet.cards.orders import plan_order, senna_order
+from fhir_bonemet.cards.orders import plan_order, referenced_medication, senna_order
 from fhir_bonemet.core.model.findings import Referral
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.thresholds import Thresholds
@@ -143,6 +143,7 @@ class SuggestionBuilder:
                     patient_ref=self.patient_ref,
                     today=self.today,
                     requester=self.user_ref,
+                    medication=referenced_medication(draft, self.draft_orders),
                 )
                 if planned is None or planned.key in self._planned:
                     continue
