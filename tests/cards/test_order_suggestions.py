@@ -223,6 +223,19 @@ def test_a_draft_naming_its_drug_through_a_medication_is_labelled_by_that_drug()
         ]
 
 
+def test_a_dose_range_is_replaced_by_the_new_dose() -> None:
+    """dose[x] is a choice: the new doseQuantity replaces a doseRange, it does not sit beside it."""
+    draft = _draft("d1", "zoledronic acid", "77655", "zoledronic acid", 4, None)
+    four = {"value": 4, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+    draft["dosageInstruction"][0]["doseAndRate"] = [{"doseRange": {"low": four, "high": four}}]
+    finding = _finding("P08", "update", "reduce", OrderChange.DOSE, DoseChange("mg", dose=3.3))
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    resource = suggestion["actions"][0]["resource"]
+    MedicationRequest.model_validate(resource)
+    (rate,) = resource["dosageInstruction"][0]["doseAndRate"]
+    assert rate == {"doseQuantity": {**four, "value": 3.3}}
+
+
 def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
     draft = _draft("d1", "Gabapentin 300 mg oral capsule", "25480", "gabapentin", 300, 3)
     finding = _finding(

@@ -173,7 +173,9 @@ def _new_dose(
         return None
     rates = [_mapping(r) for r in _list(dosage.get("doseAndRate"))] or [{}]
     quantity = {"value": change.dose, "unit": change.unit, "system": UCUM, "code": change.unit}
-    rate = {**rates[0], "doseQuantity": quantity}
+    # dose[x] is a choice: a draft dosed as a range (4-4 mg) keeps its range beside the new quantity
+    # otherwise, and the updated order is not valid FHIR.
+    rate = {**{k: v for k, v in rates[0].items() if k != "doseRange"}, "doseQuantity": quantity}
     text = f"{change.dose:g} {change.unit}" + (f" ({change.reason})" if change.reason else "")
     resource = _with_dosage(draft, {**dosage, "doseAndRate": [rate]}, text, finding)
     name = " ".join(change.product.split()).lower() or ingredient_name(draft, change, medication)
