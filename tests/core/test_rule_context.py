@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from builders import TODAY, patient
+from builders import TODAY, order, patient
 from pain_support import TH, ibuprofen, oxycodone
 
 from fhir_bonemet.core.model.catalogue import RuleSpec
@@ -73,3 +75,16 @@ def test_focus_by_hook() -> None:
     assert set(select.meds) == {selected, other, active}
     sign = build_context(facts, TODAY, TH, "order-sign")
     assert sign.focus == frozenset({selected.ref, other.ref})
+
+
+def test_a_selected_referral_leaves_the_medication_drafts_out_of_focus() -> None:
+    """order-select on a ServiceRequest: the drafted oxycodone and ibuprofen beside it are not what the
+    clinician selected (they were all in focus, and their medication cards interrupted the referral)."""
+    drafts = [oxycodone(draft=True), ibuprofen(draft=True)]
+    referral = replace(order(ref="physio"), is_selected=True)
+    select = build_context(patient(medications=drafts, orders=[referral]), TODAY, TH, "order-select")
+    assert select.focus == frozenset()
+    assert select.order_hook
+    # Nothing selected could be read (a selected medication draft too malformed to read): every draft.
+    unread = build_context(patient(medications=drafts, orders=[order()]), TODAY, TH, "order-select")
+    assert unread.focus == frozenset(m.ref for m in drafts)

@@ -8,7 +8,7 @@ Hooks (see ``docs/clinical-model.md#hooks``):
 * ``patient-view``: every rule runs against the patient's active medications; draft orders are ignored.
 * ``order-select`` / ``order-sign``: draft orders count as active, and the medication rules speak only
   about concerns that involve a draft in focus (order-select: the selected drafts, or every draft when
-  none is marked selected; order-sign: every draft).  Findings name those drafts in ``order_actions``.
+  no selected draft could be read; order-sign: every draft).  Findings name those drafts in ``order_actions``.
 
 Standard library only: this module is part of the pure core.
 """
@@ -105,7 +105,11 @@ def build_context(
         meds = tuple(m for m in facts.medications if is_active(m, today))
         drafts = [m for m in facts.medications if m.is_draft]
         selected = [m for m in drafts if m.is_selected]
-        chosen = selected if which is Hook.ORDER_SELECT and selected else drafts
+        # A selected referral or other non-medication order is a selection too: the medication drafts
+        # beside it are not in focus.  Only when no selected draft was read at all (a medication draft
+        # too malformed to read) is every draft in focus, the cautious reading.
+        marked = bool(selected) or any(o.is_selected for o in facts.orders)
+        chosen = selected if which is Hook.ORDER_SELECT and marked else drafts
         focus = frozenset(m.ref for m in chosen)
     idx = index if index is not None else FactIndex(facts)
     return RuleContext(
