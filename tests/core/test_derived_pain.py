@@ -102,14 +102,14 @@ def test_radicular_pain_observation_makes_it_mixed_but_a_negative_answer_does_no
 
 
 def test_recorded_neuropathic_assessment_without_bone_lesion_is_neuropathic() -> None:
-    assessed = obs(c.PAIN_MECHANISM, code="neuropathic", days_ago=3)
+    assessed = obs(c.PAIN_MECHANISM, code="pain-neuropathic", days_ago=3)
     mech = pain_mechanism(patient(lesions=[], observations=[assessed]), TODAY, TH)
     assert mech.kind is Mechanism.NEUROPATHIC
     assert mech.neuropathic_refs == (assessed.ref,)
 
 
 def test_old_pain_mechanism_assessment_is_not_used() -> None:
-    stale = obs(c.PAIN_MECHANISM, code="neuropathic", days_ago=TH.v("pain.mechanism_lookback_days") + 5)
+    stale = obs(c.PAIN_MECHANISM, code="pain-neuropathic", days_ago=TH.v("pain.mechanism_lookback_days") + 5)
     assert pain_mechanism(patient(observations=[stale]), TODAY, TH).kind is Mechanism.NOCICEPTIVE
 
 
@@ -199,7 +199,7 @@ def test_no_lesion_and_no_recorded_mechanism_is_unknown() -> None:
 
 
 def test_recorded_nociceptive_assessment_is_used() -> None:
-    assessed = obs(c.PAIN_MECHANISM, code="nociceptive", days_ago=3)
+    assessed = obs(c.PAIN_MECHANISM, code="pain-nociceptive", days_ago=3)
     mech = pain_mechanism(patient(lesions=[], observations=[assessed]), TODAY, TH)
     assert (mech.kind, mech.nociceptive_refs) == (Mechanism.NOCICEPTIVE, (assessed.ref,))
 

@@ -116,7 +116,7 @@ OBS = [
     obs(c.MORSE_FALL_SCALE, 60),
     obs(c.RF_RADICULAR_PAIN, flag=True),
     obs(c.RF_ONJ_SYMPTOM, flag=True),
-    obs(c.PAIN_MECHANISM, code="neuropathic"),
+    obs(c.PAIN_MECHANISM, code="pain-neuropathic"),
 ]
 CONDITIONS = [
     condition(c.NEUROPATHIC_PAIN),

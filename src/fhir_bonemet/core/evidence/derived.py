@@ -153,6 +153,16 @@ class PainMechanism:
         return self.kind in (Mechanism.NEUROPATHIC, Mechanism.MIXED)
 
 
+# The answers of a recorded ``pain-mechanism`` assessment: the project CodeSystem's codes, which is what
+# the Observation reader returns (the bare words never reach the core, so matching on them ignored every
+# recorded assessment).
+_RECORDED_MECHANISM: dict[str, Mechanism] = {
+    "pain-nociceptive": Mechanism.NOCICEPTIVE,
+    "pain-neuropathic": Mechanism.NEUROPATHIC,
+    "pain-mixed": Mechanism.MIXED,
+}
+
+
 def pain_mechanism(
     facts: PatientFacts, today: date, th: Thresholds, index: FactIndex | None = None
 ) -> PainMechanism:
@@ -183,13 +193,14 @@ def pain_mechanism(
         neuropathic.append(radicular.ref)
         used.append(UsedFact("Radicular pain", "present", radicular.ref, _iso(obs_date(radicular))))
     assessed = idx.latest(c.PAIN_MECHANISM, today, days)
-    if assessed is not None and assessed.code in {m.value for m in Mechanism} - {Mechanism.UNKNOWN.value}:
+    recorded = _RECORDED_MECHANISM.get(str(assessed.code)) if assessed is not None else None
+    if assessed is not None and recorded is not None:
         used.append(
-            UsedFact("Recorded pain mechanism", str(assessed.code), assessed.ref, _iso(obs_date(assessed)))
+            UsedFact("Recorded pain mechanism", recorded.value, assessed.ref, _iso(obs_date(assessed)))
         )
-        if assessed.code in (Mechanism.NOCICEPTIVE.value, Mechanism.MIXED.value):
+        if recorded in (Mechanism.NOCICEPTIVE, Mechanism.MIXED):
             nociceptive.append(assessed.ref)
-        if assessed.code in (Mechanism.NEUROPATHIC.value, Mechanism.MIXED.value):
+        if recorded in (Mechanism.NEUROPATHIC, Mechanism.MIXED):
             neuropathic.append(assessed.ref)
     if nociceptive and neuropathic:
         kind = Mechanism.MIXED
