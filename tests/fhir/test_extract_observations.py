@@ -171,6 +171,27 @@ def test_sins_with_level_and_focus_and_lesion_type() -> None:
     assert by_ref["Observation/lt2"].code == "blastic"
 
 
+def test_pain_mechanism_answers_as_project_codes_catalogue_words_or_text() -> None:
+    local = terminology().local_system
+    facts = facts_of(
+        observation(
+            "a", local, "pain-mechanism", valueCodeableConcept={"coding": [coding(local, "pain-mixed")]}
+        ),
+        observation(
+            "b", local, "pain-mechanism", valueCodeableConcept={"coding": [coding(local, "neuropathic")]}
+        ),
+        observation(
+            "c", local, "pain-mechanism", valueCodeableConcept={"text": "Nociceptive (somatic) pain"}
+        ),
+    )
+    assert facts.issues == ()
+    assert {(f.ref, f.code) for f in facts.observations} == {
+        ("Observation/a", "pain-mixed"),
+        ("Observation/b", "pain-neuropathic"),
+        ("Observation/c", "pain-nociceptive"),
+    }
+
+
 def test_red_flags_and_mechanical_pain_as_yes_no() -> None:
     local = terminology().local_system
     facts = facts_of(

@@ -64,6 +64,16 @@ _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
         ("pregnant", re.compile(r"\bpregnant\b|\bpregnancy confirmed\b")),
     ),
 }
+# Answers in the project's own system under the bare words the rule catalogue gives for them
+# (clinical-rules.md 5.4: pain-mechanism "nociceptive / neuropathic / mixed"): a sender following the
+# catalogue writes those, and reading them as an unknown answer dropped the neuropathic component (P11).
+_LOCAL_ANSWER_ALIASES: Final[dict[str, dict[str, str]]] = {
+    c.PAIN_MECHANISM: {
+        "nociceptive": "pain-nociceptive",
+        "neuropathic": "pain-neuropathic",
+        "mixed": "pain-mixed",
+    },
+}
 # LOINC answer codes of the coded concepts (pregnancy status 82810-3: LL4129-4) and SNOMED findings EHRs
 # send as the answer instead.
 _ANSWER_CODES: Final[dict[str, dict[str, str]]] = {
@@ -372,12 +382,16 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
     if answer is not None:
         wanted = {code for code, _ in _CODED[concept]}
         answers = _ANSWER_CODES.get(concept, {})
+        aliases = _LOCAL_ANSWER_ALIASES.get(concept, {})
         for coding in as_list(answer.get("coding")):
             code = coding.get("code") if isinstance(coding, dict) else None
             if not isinstance(code, str):
                 continue
-            if code in wanted and coding.get("system") == extraction.terminology.local_system:
-                return str(code)
+            if coding.get("system") == extraction.terminology.local_system:
+                if code in wanted:
+                    return str(code)
+                if code in aliases:
+                    return aliases[code]
             system = coding.get("system")
             if (
                 code.strip() in answers
