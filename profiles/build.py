@@ -212,7 +212,12 @@ def build() -> dict[Path, str]:
         }
     )
     files[HERE / "medications" / "lexicon.json"] = _dump(
-        {"brands": meds["brands"], "dose_forms": meds["dose_forms"], "route_words": meds["route_words"]}
+        {
+            "brands": meds["brands"],
+            "atc_combinations": meds["atc_combinations"],
+            "dose_forms": meds["dose_forms"],
+            "route_words": meds["route_words"],
+        }
     )
     files[HERE / "README.md"] = readme(readme_rows, products, systems)
     return files

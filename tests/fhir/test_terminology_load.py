@@ -178,6 +178,14 @@ def test_brand_with_unknown_ingredient(profiles: Path) -> None:
         Terminology.load(profiles)
 
 
+def test_atc_combination_with_unknown_ingredient(profiles: Path) -> None:
+    _edit(
+        profiles / "medications" / "lexicon.json", lambda d: d["atc_combinations"].update(N02AJ99=["nothing"])
+    )
+    with pytest.raises(TerminologyError, match=r"lexicon\.json: atc_combinations\.N02AJ99"):
+        Terminology.load(profiles)
+
+
 def test_missing_profiles_directory(tmp_path: Path) -> None:
     with pytest.raises(TerminologyError, match=r"profiles directory not found"):
         Terminology.load(tmp_path / "nowhere")

@@ -48,6 +48,25 @@ def test_sbd_from_the_official_r4_example(term: Terminology) -> None:
     assert med.classes == {c.OPIOID, c.ACETAMINOPHEN}
 
 
+@pytest.mark.parametrize(
+    ("code", "ingredients", "classes"),
+    [
+        ("N02AJ06", ("codeine", "acetaminophen"), {c.OPIOID, c.RENAL_RISK_OPIOID, c.ACETAMINOPHEN}),
+        ("N02AJ13", ("tramadol", "acetaminophen"), {c.OPIOID, c.TRAMADOL, c.ACETAMINOPHEN}),
+        ("n02aj17", ("oxycodone", "acetaminophen"), {c.OPIOID, c.STRONG_OPIOID, c.ACETAMINOPHEN}),
+    ],
+)
+def test_atc_code_of_a_fixed_combination_names_its_ingredients(
+    term: Terminology, code: str, ingredients: tuple[str, ...], classes: set[str]
+) -> None:
+    # An order coded only with the combination's ATC code: the acetaminophen in it is counted (P20) and
+    # codeine (P23) or tramadol (P24) recognised; it was an opioid of unknown ingredient.
+    med = term.classify_medication({"coding": [{"system": ATC, "code": code}]})
+    assert med.ingredients == ingredients
+    assert med.classes == classes
+    assert not term.explain(ATC, code.upper()).unknown
+
+
 def test_fentanyl_patch_product_strength_in_mcg_per_hour(term: Terminology) -> None:
     med = term.classify_medication(_rx("245134"))
     assert med.strengths == (Strength("fentanyl", 25.0, "mcg/h"),)

@@ -233,7 +233,7 @@ class Terminology:
         system, code = key
         if system == RXNORM:
             return code in self._meds.products or code in self._meds.by_rxcui
-        return system == ATC and code in self._meds.by_atc
+        return system == ATC and (code in self._meds.by_atc or code in self._meds.by_atc_combination)
 
     def title(self, concept: str) -> str:
         return self._index.titles[concept]
@@ -295,6 +295,8 @@ class Terminology:
                 )
                 if name is not None:
                     _add(ingredients, (name,))
+                elif system == ATC:
+                    _add(ingredients, meds.by_atc_combination.get(code, ()))
         for said in texts:
             reading = meds.text.read(said)
             _add(ingredients, reading.ingredients)

@@ -12,7 +12,7 @@ know falls back to ingredient codes, ATC codes and the product text
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class MedicationTables:
     by_atc: dict[str, str]  # substance-level ATC code -> ingredient name
     products: dict[str, Product]
     text: TextParser
+    # ATC code of a fixed combination -> its ingredients (a code that names no single substance)
+    by_atc_combination: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _list(data: Any, key: str, path: Path) -> list[Any]:
@@ -151,7 +153,30 @@ def load_medication_tables(directory: Path, known: frozenset[str]) -> Medication
         if product.rxcui in products or product.rxcui in by_rxcui:
             raise TerminologyError(f"{prod_path}: products[{i}]: RxCUI {product.rxcui} is listed twice")
         products[product.rxcui] = product
-    return MedicationTables(ingredients, by_rxcui, by_atc, products, _text_parser(directory, ingredients))
+    return MedicationTables(
+        ingredients,
+        by_rxcui,
+        by_atc,
+        products,
+        _text_parser(directory, ingredients),
+        _atc_combinations(directory, ingredients),
+    )
+
+
+def _atc_combinations(directory: Path, ingredients: Mapping[str, Ingredient]) -> dict[str, tuple[str, ...]]:
+    lex_path = directory / "lexicon.json"
+    lexicon = read_json(lex_path)
+    rows = lexicon.get("atc_combinations", {}) if isinstance(lexicon, dict) else None
+    if not isinstance(rows, dict):
+        raise TerminologyError(f"{lex_path}: atc_combinations must be an object")
+    found: dict[str, tuple[str, ...]] = {}
+    for code, members in rows.items():
+        if not isinstance(members, list) or len(members) < 2 or any(m not in ingredients for m in members):
+            raise TerminologyError(
+                f"{lex_path}: atc_combinations.{code}: needs two or more ingredients of ingredients.json"
+            )
+        found[code.upper()] = tuple(members)
+    return found
 
 
 def _text_parser(directory: Path, ingredients: Mapping[str, Ingredient]) -> TextParser:
