@@ -241,7 +241,9 @@ def test_r07_onj_condition_on_zoledronic_acid() -> None:
             observations=[*crcl_labs(80), *CA_OK], conditions=[onj], medications=[zoledronic(), ca_vit_d()]
         )
     )["R07"]
-    assert found.referrals == (Referral.DENTAL,)
+    # The jaw is assessed by dentistry or oral-maxillofacial surgery: the order was the screening
+    # "dental examination before a bone-modifying agent", for a patient already on one.
+    assert found.referrals == (Referral.ORAL_MAXILLOFACIAL,)
     assert found.unverified
     assert onj.ref in refs(found)
 

@@ -9,6 +9,7 @@ Description: "The referrals a card may propose (profiles/outbound-codes.toml); a
 * $bonemet#ref-spine-surgery "Referral to spine surgery (spinal stability)"
 * $bonemet#ref-mscc-pathway "Urgent metastatic spinal cord compression pathway (MSCC coordinator)"
 * $bonemet#ref-dental-examination "Dental examination before a bone-modifying agent"
+* $bonemet#ref-oral-maxillofacial "Referral to dentistry or oral-maxillofacial surgery (suspected jaw osteonecrosis)"
 * $bonemet#ref-palliative-care "Referral to palliative care"
 * $bonemet#ref-pain-specialist "Referral to a pain specialist (interventional pain management)"
 * $bonemet#ref-acute-oncology "Acute oncology review"

@@ -101,6 +101,7 @@ class Referral(StrEnum):
     SPINE_SURGERY = "spine-surgery"
     MSCC_PATHWAY = "mscc-pathway"
     DENTAL = "dental-examination"
+    ORAL_MAXILLOFACIAL = "oral-maxillofacial"  # R07: suspected jaw osteonecrosis
     PALLIATIVE_CARE = "palliative-care"
     PAIN_SPECIALIST = "pain-specialist"
     ACUTE_ONCOLOGY = "acute-oncology"

@@ -113,7 +113,8 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
             "Discuss holding the bone-modifying agent with the oncologist (awaiting clinical review).",
             "Avoid invasive dental procedures; keep good oral hygiene.",
         ),
-        referrals=(Referral.DENTAL,),
+        # Assessment of the jaw, not the screening examination before a first dose (Referral.DENTAL).
+        referrals=(Referral.ORAL_MAXILLOFACIAL,),
     )
 
 
