@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from reader_fixtures import BONE_MET_CODE, ICD10CM, SCT, coding, condition, facts_of, site
+from reader_fixtures import BONE_MET_CODE, ICD10CM, LATERALITY_URL, SCT, coding, condition, facts_of, site
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import Laterality, SiteClass
@@ -34,6 +34,27 @@ def test_secondary_cancer_condition_with_laterality_and_proximal_qualifier() -> 
     assert lesion.site.laterality is Laterality.LEFT
     assert lesion.site.qualifiers == ("proximal",)
     assert facts.conditions == ()
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "side"),
+    [
+        (SCT, "7771000", Laterality.LEFT),
+        (SCT, "24028007", Laterality.RIGHT),
+        ("urn:oid:2.16.840.1.113883.6.96", "24028007", Laterality.RIGHT),
+        (SCT, "51440002", Laterality.BILATERAL),
+        (SCT, "399488007", Laterality.MIDLINE),
+        ("http://example.org/local", "24028007", None),
+    ],
+)
+def test_laterality_qualifier_sent_as_a_bare_code(system: str, code: str, side: Laterality | None) -> None:
+    # mCODE requires the code of the laterality qualifier, not its display: a right femur sent as
+    # {"system": SNOMED, "code": "24028007"} was read as a femur of no side, and a Mirels score or a
+    # radiotherapy field of the left femur was then taken for this lesion's.
+    femur = site(FEMUR)
+    femur["extension"] = [{"url": LATERALITY_URL, "valueCodeableConcept": {"coding": [coding(system, code)]}}]
+    lesion = facts_of(condition("met-side", BONE_MET_CODE, sites=[femur])).lesions[0]
+    assert lesion.site.laterality is side
 
 
 def test_one_condition_with_several_body_sites_yields_one_lesion_per_site() -> None:

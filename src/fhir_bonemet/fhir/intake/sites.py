@@ -93,6 +93,14 @@ _LATERALITY_WORDS: Final[tuple[tuple[re.Pattern[str], Laterality], ...]] = (
     (re.compile(r"\bright\b|\brt\b"), Laterality.RIGHT),
     (re.compile(r"\bmidline\b|\bmedian\b"), Laterality.MIDLINE),
 )
+# The laterality qualifiers of mCODE LateralityQualifierVS (SNOMED CT; ValueSet-laterality in profiles/).
+# The extension's value is often the bare code: mCODE requires the code, not its display.
+_LATERALITY_CODES: Final[dict[str, Laterality]] = {
+    "7771000": Laterality.LEFT,
+    "24028007": Laterality.RIGHT,
+    "51440002": Laterality.BILATERAL,
+    "399488007": Laterality.MIDLINE,
+}
 _PROXIMAL = re.compile(r"\bproximal\b")
 _UNSPECIFIC: Final = frozenset({SiteClass.SPINE_UNSPECIFIED, SiteClass.UNKNOWN})
 
@@ -171,6 +179,19 @@ def _laterality(words: str) -> Laterality | None:
     return None
 
 
+def _coded_laterality(value: JsonDict, terminology: ConceptLookup) -> Laterality | None:
+    """The side a laterality qualifier codes, when one of its codings is a known laterality code (checked
+    against the laterality value set, so the system is right whatever way it is spelled)."""
+    for coding in as_list(value.get("coding")):
+        if not isinstance(coding, dict):
+            continue
+        code = coding.get("code")
+        side = _LATERALITY_CODES.get(code.strip()) if isinstance(code, str) else None
+        if side is not None and c.LATERALITY in terminology.concepts_for({"coding": [coding]}):
+            return side
+    return None
+
+
 def _extensions(body_site: JsonDict, url: str) -> list[JsonDict]:
     found: list[JsonDict] = []
     for extension in as_list(body_site.get("extension")):
@@ -220,7 +241,9 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
     conflict = _conflict(site, body_site) if coded else None
     laterality = None
     for value in _extensions(body_site, LATERALITY_URL):
-        laterality = _laterality(codeable_words(value))
+        # The code first: a qualifier sent without a display ("24028007" alone) was read as no side, and a
+        # score or radiotherapy of the other side was then taken for this lesion's.
+        laterality = _coded_laterality(value, terminology) or _laterality(codeable_words(value))
         if laterality is not None:
             break
     if laterality is None and words:
