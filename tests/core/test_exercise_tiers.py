@@ -225,6 +225,24 @@ def test_a_recorded_review_downgrades_borderline_scores_to_moderate() -> None:
         assert risk.tier is Tier.MODERATE, cls
 
 
+def test_a_surgical_stabilisation_of_the_lesion_counts_as_its_review() -> None:
+    # A stabilised lesion has been assessed by a surgeon: a borderline score taken before the operation
+    # is settled as a recorded review settles it, never "without a recorded surgical review".
+    for cls, concept, value in ((S.SPINE_LUMBAR, c.SINS_TOTAL, 10), (S.FEMUR, c.MIRELS_TOTAL, 8)):
+        fixed = [procedure(c.SURGICAL_FIXATION, days_ago=10, where=site(cls))]
+        risk = one_lesion(cls, score(concept, value, days_ago=20), kind("blastic"), procedures=fixed)
+        assert risk.tier is Tier.MODERATE, cls
+        assert not any("surgical review" in m.what for m in risk.missing), cls
+    # Stabilisation elsewhere, one not done, or one before the score, settles nothing.
+    for fixed in (
+        [procedure(c.SURGICAL_FIXATION, days_ago=10, where=site(S.FEMUR))],
+        [procedure(c.SURGICAL_FIXATION, days_ago=10, where=site(S.SPINE_LUMBAR), status="not-done")],
+        [procedure(c.SURGICAL_FIXATION, days_ago=30, where=site(S.SPINE_LUMBAR))],
+    ):
+        risk = one_lesion(S.SPINE_LUMBAR, score(c.SINS_TOTAL, 10, 20), kind("blastic"), procedures=fixed)
+        assert risk.tier is Tier.HIGH
+
+
 def test_a_review_never_downgrades_an_unstable_or_fixation_score() -> None:
     assert (
         one_lesion(

@@ -203,6 +203,11 @@ def test_a_recorded_review_silences_the_borderline_warning_only() -> None:
     assert "R04" in flags(spine(obs(c.SINS_TOTAL, 10, days_ago=5), procedures=old))
 
 
+def test_a_surgical_stabilisation_silences_the_borderline_warning() -> None:
+    fixed = [procedure(c.SURGICAL_FIXATION, days_ago=1, where=site(S.SPINE_THORACIC))]
+    assert "R04" not in flags(spine(obs(c.SINS_TOTAL, 10, days_ago=5), procedures=fixed))
+
+
 def test_a_critical_fracture_flag_puts_exercise_on_hold() -> None:
     plan, findings = assess_exercise(femur(obs(c.MIRELS_TOTAL, 10, days_ago=2)), TODAY, TH)
     assert plan is not None

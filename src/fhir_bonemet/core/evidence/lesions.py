@@ -69,7 +69,7 @@ class LesionEvidence:
     mechanical_pain: Attributed | None = None  # newest mechanical-pain answer within the pain lookback
     pain: Attributed | None = None  # newest NRS within the pain lookback
     radiotherapy: Attributed | None = None  # newest RT to this lesion within the lookback (or undated)
-    surgical_review: Attributed | None = None  # newest completed spine/orthopaedic review of this site
+    surgical_review: Attributed | None = None  # newest completed review (or stabilisation) of this site
 
     @property
     def key(self) -> LesionKey:
@@ -220,6 +220,27 @@ def _procedure(
     return None
 
 
+def _surgical_review(
+    idx: FactIndex,
+    attribution: _Attribution,
+    lesion: BoneLesion,
+    accept: Callable[[ProcedureFact], bool],
+) -> Attributed | None:
+    """The newest spine or orthopaedic review of this lesion's stability: a recorded review, or a surgical
+    stabilisation of the lesion, which a surgeon decides on only after assessing it.  Without the latter, a
+    borderline SINS or Mirels at a stabilised lesion stayed "without a recorded surgical review"."""
+    found = [
+        p
+        for p in (
+            _procedure(idx, attribution, lesion, concept, accept, own_only=True)
+            for concept in (c.SURGICAL_REVIEW, c.SURGICAL_FIXATION)
+        )
+        if p is not None
+    ]
+    # Newest first; an undated record only when nothing is dated (as within each kind).
+    return min(found, key=lambda p: (p.when is None, -(p.when.toordinal() if p.when else 0)), default=None)
+
+
 # Procedure statuses under which radiotherapy was (at least partly) given.
 _RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
 
@@ -315,9 +336,7 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                     since=pain_since,
                 ),
                 radiotherapy=_procedure(idx, attribution, lesion, c.RADIOTHERAPY, rt_recent),
-                surgical_review=_procedure(
-                    idx, attribution, lesion, c.SURGICAL_REVIEW, review_done, own_only=True
-                ),
+                surgical_review=_surgical_review(idx, attribution, lesion, review_done),
             )
         )
     return tuple(out)

@@ -36,7 +36,14 @@ __all__ = ["r04_fracture", "surgical_referrals"]
     "R04",
     "Pathological or impending fracture",
     Category.RED_FLAG,
-    concepts=(c.PATHOLOGICAL_FRACTURE, c.IMPENDING_FRACTURE, c.SINS_TOTAL, c.MIRELS_TOTAL, c.SURGICAL_REVIEW),
+    concepts=(
+        c.PATHOLOGICAL_FRACTURE,
+        c.IMPENDING_FRACTURE,
+        c.SINS_TOTAL,
+        c.MIRELS_TOTAL,
+        c.SURGICAL_REVIEW,
+        c.SURGICAL_FIXATION,
+    ),
     thresholds=(
         "lookback.recent_fracture_days",
         "lookback.score_days",
