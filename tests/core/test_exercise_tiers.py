@@ -107,6 +107,19 @@ def test_unscored_non_weight_bearing_site_is_low_only_when_blastic(code: str | N
     risk = one_lesion(S.RIB, *extra)
     assert risk.tier is Tier.MODERATE
     assert one_lesion(S.RIB, kind("blastic")).tier is Tier.LOW
+    # What kept it from LOW is said: the type, and when it is unknown, that it is missing.
+    assert (code or "lesion type unknown") in " ".join(risk.reasons)
+    typed = [m for m in risk.missing if m.what.startswith("lesion type")]
+    assert bool(typed) is (code is None)
+
+
+@pytest.mark.parametrize("cls", [S.RIB, S.SKULL, S.STERNUM, S.SCAPULA, S.CLAVICLE, S.UPPER_LIMB])
+def test_an_unknown_type_at_an_unscored_non_weight_bearing_site_is_named_missing(cls: SiteClass) -> None:
+    # The unknown type is what makes such a lesion MODERATE; the card said only "no validated score for
+    # this site" and named nothing missing.
+    risk = one_lesion(cls)
+    assert risk.tier is Tier.MODERATE
+    assert any(m.what.startswith("lesion type") and "MODERATE" in m.consequence for m in risk.missing)
 
 
 def test_pelvis_ignores_a_mirels_score_and_femur_ignores_a_sins() -> None:

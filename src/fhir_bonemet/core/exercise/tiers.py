@@ -75,6 +75,8 @@ def _base(
         scored = ("Mirels", ev.mirels, "exercise.mirels_fixation_min", "exercise.mirels_borderline")
     if scored is None:
         _explain_unscored(ev, out, label, site, unreadable_scores)
+        if site not in _UNSCORED_MODERATE:
+            _explain_non_wb_type(ev, out, label)
         return unscored
     name, score, high, low = scored
     out.keys.update((high, low))
@@ -111,6 +113,26 @@ def _unscored_non_wb(ev: LesionEvidence) -> Tier:
     # Tier table: a non-weight-bearing site without a score is LOW only when known to be blastic.
     lt = ev.lesion_type
     return Tier.LOW if lt is not None and lt.code == "blastic" and not lt.shared else Tier.MODERATE
+
+
+def _explain_non_wb_type(ev: LesionEvidence, out: LesionTier, label: str) -> None:
+    """Why an unscored non-weight-bearing lesion is not LOW: its type.  An unknown type decided the tier and
+    is named as missing; the card said only "no validated score for this site" and asked for nothing."""
+    lt = ev.lesion_type
+    if lt is None:
+        out.reasons.append("lesion type unknown")
+        out.missing.append(
+            MissingFact(f"lesion type (lytic/blastic/mixed) of the {label}", "not assumed blastic: MODERATE")
+        )
+    elif lt.code == "blastic" and lt.shared:
+        out.reasons.append("lesion type not matched to this lesion")
+        out.missing.append(
+            MissingFact(
+                f"which lesion the lesion-type result describes ({label})", "not assumed blastic: MODERATE"
+            )
+        )
+    elif lt.code != "blastic":
+        out.reasons.append(f"{lt.code} lesion")
 
 
 def _explain_unscored(
