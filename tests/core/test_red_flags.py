@@ -162,6 +162,26 @@ def test_impending_fracture_is_critical_while_active() -> None:
     assert "R04" not in flags(femur(conditions=(condition(c.IMPENDING_FRACTURE, status="resolved"),)))
 
 
+def test_impending_fracture_recorded_as_a_finding_is_critical_and_tiers_the_lesion_high() -> None:
+    # The "either way" form of the finding: an Observation answered yes at the lesion, within the score
+    # lookback.  It was prefetched and read by no rule (no R04, the femur tiered LOW on its Mirels 5).
+    here = site(S.FEMUR_PROXIMAL)
+    mirels = obs(c.MIRELS_TOTAL, 5, days_ago=10, where=here)
+    said = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=3, where=here, ref="Observation/imp")
+    (r04,) = flags(femur(mirels, said))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert r04.referrals == (Referral.ORTHOPAEDIC_SURGERY,)
+    plan, _ = assess_exercise(femur(mirels, said), TODAY, TH)
+    assert plan is not None
+    assert (plan.tier, plan.lesions[0].tier) == (Tier.HOLD, Tier.HIGH)
+    # A later "no", an answer older than the lookback, or a finding at the other side does not count.
+    cleared = obs(c.IMPENDING_FRACTURE, flag=False, days_ago=1, where=here)
+    old = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=120, where=here)
+    other = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=3, where=site(S.HUMERUS_PROXIMAL))
+    for facts in (femur(mirels, said, cleared), femur(mirels, old), femur(mirels, other)):
+        assert "R04" not in flags(facts)
+
+
 @pytest.mark.parametrize(
     ("concept", "value", "indicator"),
     [

@@ -211,6 +211,18 @@ def test_red_flags_and_mechanical_pain_as_yes_no() -> None:
     }
 
 
+def test_an_impending_fracture_recorded_as_a_finding_is_read_with_its_site() -> None:
+    # The prefetch asks for it among the Observations; it was dropped unread.
+    local = terminology().local_system
+    said = observation("i", local, "impending-fracture", valueBoolean=True)
+    said["bodySite"] = {"coding": [coding(SCT, "71341001", "Femur")], "text": "left femur"}
+    facts = facts_of(said, observation("n", local, "impending-fracture", valueBoolean=False))
+    by_ref = {f.ref: f for f in facts.observations if f.concept == c.IMPENDING_FRACTURE}
+    assert by_ref["Observation/i"].flag is True
+    assert by_ref["Observation/i"].site is not None
+    assert by_ref["Observation/n"].flag is False
+
+
 def test_components_are_read_like_observations() -> None:
     panel = observation("panel", LOINC, "24326-1")
     panel["component"] = [

@@ -197,6 +197,31 @@ def _cond(cond: ConditionFact, shared: bool) -> Attributed:
     )
 
 
+def _observed_impending(
+    idx: FactIndex,
+    attribution: _Attribution,
+    lesion: BoneLesion,
+    today: date,
+    days: float,
+    since: date,
+) -> tuple[Attributed, ...]:
+    """An impending fracture recorded as a finding (an Observation answered yes) within the score lookback,
+    as current as an active Condition; a later "no" at the lesion clears it.  The Observation form was
+    prefetched and then read by no rule: a femur flagged "impending fracture" was tiered and alerted on
+    as if stable."""
+    found = _newest_obs(
+        idx,
+        attribution,
+        lesion,
+        c.IMPENDING_FRACTURE,
+        _every_lesion,
+        lambda o: o.flag is not None and within_days(o.effective, today, days),
+        _flag_risk,
+        since=since,
+    )
+    return (replace(found, status="active"),) if found is not None and found.flag else ()
+
+
 def _procedure(
     idx: FactIndex,
     attribution: _Attribution,
@@ -315,7 +340,10 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                     _type_risk,
                 ),
                 fractures=_conditions(idx, attribution, lesion, c.PATHOLOGICAL_FRACTURE),
-                impending=_conditions(idx, attribution, lesion, c.IMPENDING_FRACTURE),
+                impending=(
+                    *_conditions(idx, attribution, lesion, c.IMPENDING_FRACTURE),
+                    *_observed_impending(idx, attribution, lesion, today, score_days, score_since),
+                ),
                 mechanical_pain=_newest_obs(
                     idx,
                     attribution,

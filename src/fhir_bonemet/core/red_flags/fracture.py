@@ -56,7 +56,11 @@ __all__ = ["r04_fracture", "surgical_referrals"]
 )
 def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
     evidence = lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index)
-    return (*_fracture_findings(ctx.index, ctx.today, t), *_score_findings(evidence, t))
+    return (
+        *_fracture_findings(ctx.index, ctx.today, t),
+        *_observed_impending_findings(evidence, t),
+        *_score_findings(evidence, t),
+    )
 
 
 def surgical_referrals(
@@ -154,6 +158,35 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
                     ("lookback.recent_fracture_days",),
                 )
             )
+    return out
+
+
+def _observed_impending_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Finding]:
+    """One finding per impending fracture recorded as an Observation (the Condition form is read above),
+    naming every lesion it may describe."""
+    groups: dict[str, tuple[Attributed, list[BoneLesion]]] = {}
+    for ev in evidence:
+        for fact in ev.impending:
+            if fact.ref.startswith("Observation/"):
+                groups.setdefault(fact.ref, (fact, []))[1].append(ev.lesion)
+    out: list[Finding] = []
+    for ref in sorted(groups):
+        fact, lesions = groups[ref]
+        where = _where(tuple(lesions))
+        referrals = surgical_referrals(tuple(lesions))
+        out.append(
+            _finding(
+                t,
+                Indicator.CRITICAL,
+                f"Impending fracture ({where}): suggest urgent {_surgeon(referrals)} review; no loading of "
+                "the site",
+                "Impending fracture recorded.",
+                [used_attr(f"Impending fracture ({where})", fact)],
+                [],
+                referrals,
+                ("lookback.score_days",),
+            )
+        )
     return out
 
 

@@ -44,6 +44,8 @@ _FLAGS: Final = frozenset(
     | {c.PAIN_MECHANICAL, c.SYMPTOMATIC_HYPERCALCAEMIA, c.FEVER, c.PREGNANCY, c.LACTATION}
     # A fall, or a fall-risk assessment, is a finding as often as a Condition: "history of fall" asserted.
     | {c.FALLS_HISTORY, c.FALL_RISK}
+    # So is an impending fracture (a radiology or orthopaedic finding at a lesion); the prefetch asks for it.
+    | {c.IMPENDING_FRACTURE}
 )
 # Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
 _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
