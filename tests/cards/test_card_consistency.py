@@ -6,6 +6,8 @@
 * No critical red flag loses its card or its referral: every critical red-flag finding of the engine leads
   a critical card, and each referral it asks for is offered.
 * The budget holds: at most five cards, detail at most 2,500 characters, no internal vocabulary in prose.
+* A derived value a card's advice rests on (an MME or acetaminophen total, a computed clearance) is on
+  its "Based on" line, however many records the line lists.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import pytest
 from hook_answers import HookCase, all_cases, fire
 
 import fhir_bonemet.core.engine as engine
+from fhir_bonemet.cards.concerns import arrange, group_concerns
+from fhir_bonemet.cards.detail import md_escape, plain
 from fhir_bonemet.cds.response import RULES_EXTENSION
-from fhir_bonemet.core.model.findings import Category, Indicator
+from fhir_bonemet.core.model.findings import Assessment, Category, Indicator
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
@@ -93,10 +97,7 @@ def test_the_colour_matches_the_words_and_the_budget_holds(
             assert verb in {"Order", "Cancel", "Reduce", "Create", "Activate"}, suggestion["label"]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.name}:{c.hook}")
-def test_no_critical_red_flag_loses_its_card_or_its_referral(
-    case: HookCase, answers: dict[str, list[Json]]
-) -> None:
+def _assess(case: HookCase) -> Assessment:
     context = case.request["context"]
     facts = extract_facts(
         read_prefetch(case.request["prefetch"]),
@@ -105,7 +106,14 @@ def test_no_critical_red_flag_loses_its_card_or_its_referral(
         draft_orders=context.get("draftOrders"),
         selections=context.get("selections", ()),
     )
-    assessment = engine.assess(facts, case.today, load_thresholds(), hook=case.hook)
+    return engine.assess(facts, case.today, load_thresholds(), hook=case.hook)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.name}:{c.hook}")
+def test_no_critical_red_flag_loses_its_card_or_its_referral(
+    case: HookCase, answers: dict[str, list[Json]]
+) -> None:
+    assessment = _assess(case)
     cards = answers[f"{case.name}:{case.hook}"]
     leading = {c["extension"][RULES_EXTENSION][0]: c for c in cards}
     offered = {
@@ -130,3 +138,20 @@ def test_cards_per_answer_and_detail_length_meet_the_targets(answers: dict[str, 
     lengths = sorted(len(c["detail"]) for cards in answers.values() for c in cards)
     assert sum(counts) / len(counts) <= 3
     assert statistics.median(lengths) <= 900
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.name}:{c.hook}")
+def test_every_derived_value_a_card_rests_on_is_on_its_based_on_line(
+    case: HookCase, answers: dict[str, list[Json]]
+) -> None:
+    assessment = _assess(case)
+    cards = answers[f"{case.name}:{case.hook}"]
+    if not assessment.in_population or not assessment.findings:
+        return
+    concerns = arrange(group_concerns(assessment.findings), assessment.exercise)
+    assert len(concerns) == len(cards)
+    for concern, card in zip(concerns, cards, strict=True):
+        based_on = card["detail"].split("Based on:", 1)[-1].split("\n", 1)[0]
+        for fact in (u for f in concern.findings for u in f.used if u.ref is None):
+            shown = md_escape(f"{plain(fact.label)} {plain(fact.value)}")
+            assert shown in based_on, (card["summary"], shown)

@@ -8,7 +8,8 @@ Each behaviour has a vignette where it must show and a close case where it must 
 * a daily acetaminophen total above the short-term maximum is critical with the total in the summary,
   "stop and assess for hepatotoxicity" when liver enzymes are raised; a draft that pushes the total over
   is reduced by an update that really lowers it, and accepting it clears the card;
-* every MME figure says it is a risk estimate, not a conversion; methadone gets its own caveat.
+* every MME figure says it is a risk estimate, not a conversion; methadone gets its own caveat; the
+  figure stays on the card when the records it was computed from fill the "Based on" line.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import uuid
 from typing import Any
 
 import pytest
-from hook_answers import HookCase, fire, pain_vignette_cases
+from hook_answers import HookCase, example_cases, fire, pain_vignette_cases
 
 Json = dict[str, Any]
 CASES = {case.name.removeprefix("pain:"): case for case in pain_vignette_cases()}
 RADIATION_REFERRAL = "Order referral to radiation oncology"
+RULES = "org.fhir-bonemet.rules"
+PV = "patient-view"
+UCUM = "http://unitsofmeasure.org"
 
 
 def _labels(cards: list[Json]) -> list[str]:
@@ -192,3 +196,32 @@ def test_an_absurd_total_is_shown_as_a_number_and_stays_critical() -> None:
     assert "inf" not in card["summary"]
     assert "e+" not in card["summary"]
     assert [s["label"] for s in card["suggestions"]] == ["Cancel acetaminophen 500 mg order"]
+
+
+def test_the_mme_stays_on_the_opioid_benzodiazepine_card_with_two_opioids_active() -> None:
+    """The "Based on" line keeps a few records; the MME computed from them is what the card rests on and
+    stayed off it once two opioids and the benzodiazepine filled the line (with one opioid it showed)."""
+    (example,) = (c for c in example_cases() if c.name == "example:opioid-benzodiazepine" and c.hook == PV)
+    request = copy.deepcopy(example.request)
+    entries = request["prefetch"]["medication-requests"]["entry"]
+    oxycodone = next(e["resource"] for e in entries if e["resource"]["id"].endswith("-oxy"))
+    morphine = copy.deepcopy(oxycodone)
+    morphine["id"] = "bm-opioid-benzo-morphine"
+    morphine["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "7052"}],
+        "text": "Morphine 10 mg oral tablet",
+    }
+    morphine["dosageInstruction"] = [
+        {
+            "text": "10 mg every 4 hours as needed",
+            "asNeededBoolean": True,
+            "timing": {"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}},
+            "doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg", "system": UCUM, "code": "mg"}}],
+        }
+    ]
+    entries.append({"resource": morphine})
+    (card,) = (c for c in fire(example, request) if "P14" in c["extension"][RULES])
+    based_on = card["detail"].split("Based on:", 1)[1].split("\n", 1)[0]
+    assert "Daily oral morphine equivalents 90 MME/day" in based_on  # 2 x 10 x 1.5 + 6 x 10
+    for drug in ("Morphine", "Oxycodone", "Lorazepam"):
+        assert drug in based_on  # no record gave its place to the figure

@@ -150,6 +150,26 @@ def _value(fact: UsedFact) -> str:
     return md_escape(text)
 
 
+def _based_on(findings: Sequence[Finding]) -> list[str]:
+    """The values on the "Based on" line, in the order the rules used them: the first :data:`MAX_VALUES`,
+    and every derived value besides (at most as many again).
+
+    A derived value (no record behind it: a daily MME or acetaminophen total, a computed clearance, an age)
+    is what the advice rests on and what its summary or steps name; the records are there to trace it and
+    the concern.  A cut after the first three left the figure out whenever records came first: the MME on
+    an opioid-with-benzodiazepine card as soon as a second opioid was active, the clearance on a
+    zoledronic-acid dose card.  A derived value past the cut is added rather than put in a record's place,
+    which would drop what the card is about (the benzodiazepine of that card)."""
+    shown: dict[str, bool] = {}  # each distinct value, and whether any fact rendering it is derived
+    for finding in findings:
+        for fact in finding.used:
+            text = _value(fact)
+            shown[text] = shown.get(text, False) or fact.ref is None
+    derived = [text for text, is_derived in shown.items() if is_derived][:MAX_VALUES]
+    kept = {*list(shown)[:MAX_VALUES], *derived}
+    return [text for text in shown if text in kept]
+
+
 def _missing(fact: MissingFact) -> str:
     return md_escape(_clip(plain(fact.what), 80))
 
@@ -233,7 +253,7 @@ def detail_markdown(
     out += [f"\n{line}" for line in extra]
 
     why = md_escape(_clip(plain(primary.rationale), 180))
-    values = _first_unique((_value(u) for f in findings for u in f.used), MAX_VALUES)
+    values = _based_on(findings)
     if values:
         why += f" Based on: {'; '.join(values)}."
     out += ["", f"**Why:** {why}"]
