@@ -137,3 +137,55 @@ def test_beyond_the_budget_the_least_urgent_fold_into_the_last_card() -> None:
     assert len(answer) == CARD_BUDGET
     assert answer[-1]["extension"][RULES_EXTENSION] == ["X5", "X6", "X7", "X8"]
     assert "Advice number 8" in answer[-1]["detail"]
+
+
+def _labels(card: dict[str, Any]) -> list[str]:
+    return [s["label"] for s in card.get("suggestions", [])]
+
+
+def _six_warnings(last: Finding) -> list[Finding]:
+    """Five warning concerns before ``last``: it is folded into the fifth card to keep the budget."""
+    return [
+        *(f(f"X{i}", Indicator.WARNING, Category.PAIN, f"Advice number {i}") for i in range(1, 6)),
+        last,
+    ]
+
+
+def test_a_concern_folded_for_room_keeps_its_suggestions_on_the_card_it_joins() -> None:
+    answer = cards(*_six_warnings(P06))
+    assert len(answer) == CARD_BUDGET
+    host = answer[-1]
+    assert host["extension"][RULES_EXTENSION] == ["X5", "P06"]
+    assert "**Also:** Focal bone pain: radiotherapy." in host["detail"]
+    assert _labels(host) == ["Order referral to radiation oncology"]
+    assert host["selectionBehavior"] == "any"  # one suggestion, no alternative to choose from
+
+
+def test_a_folded_referral_another_card_offers_is_not_offered_twice() -> None:
+    earlier = f("X1", Indicator.WARNING, Category.PAIN, "Advice number 1", referrals=P06.referrals)
+    answer = cards(earlier, *_six_warnings(P06)[1:])
+    assert [label for card in answer for label in _labels(card)] == ["Order referral to radiation oncology"]
+    assert _labels(answer[0]) == ["Order referral to radiation oncology"]
+
+
+def test_a_red_flag_card_keeps_its_choice_its_own() -> None:
+    # A red-flag card lets the clinician take one of its suggestions: what a concern folded onto it
+    # proposes is no alternative to them, so it is not mixed in (it stays named on the "Also" line).
+    flags = [
+        f(rid, Indicator.CRITICAL, Category.RED_FLAG, f"Red flag {rid}", referrals=(referral,))
+        for rid, referral in (
+            ("R01", Referral.MSCC_PATHWAY),
+            ("R02", Referral.SPINE_SURGERY),
+            ("R03", Referral.ACUTE_ONCOLOGY),
+            ("R05", Referral.ORTHOPAEDIC_SURGERY),
+            ("R08", Referral.PALLIATIVE_CARE),
+        )
+    ]
+    folded = f(
+        "P23", Indicator.WARNING, Category.PAIN, "Focal bone pain", referrals=(Referral.RADIATION_ONCOLOGY,)
+    )
+    answer = cards(*flags, folded)
+    host = answer[-1]
+    assert "P23" in host["extension"][RULES_EXTENSION]
+    assert host["selectionBehavior"] == "at-most-one"
+    assert not [label for card in answer for label in _labels(card) if "radiation" in label]

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hook_answers import HookCase, answer, fire, request_of_case
+from hook_answers import HookCase, answer, example_cases, fire, request_of_case
 
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
 
 SAFETY = Path(__file__).resolve().parents[1] / "data" / "vignettes" / "safety"
 PAIN = SAFETY.parent / "pain"
 RULES = "org.fhir-bonemet.rules"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
 Json = dict[str, Any]
 
 
@@ -170,3 +172,56 @@ def test_malformed_pregnancy_records_are_read_issues_never_an_error() -> None:
     issues = json.dumps(response.get("extension", {}).get(READ_ISSUES_EXTENSION, []))
     for ref in ("Condition/preg-bad", "Observation/ps-bad", "Observation/ga-bad"):
         assert ref in issues, ref
+
+
+def _order_sign_with_drafts(*drafts: tuple[str, str, str, float, int, str]) -> HookCase:
+    """The hypercalcaemia example on order-sign with these draft orders added beside its zoledronic acid:
+    (id, RxNorm code, text, dose, doses a day, UCUM dose unit)."""
+    (example,) = (c for c in example_cases() if c.name == "example:hypercalcaemia" and c.hook == "order-sign")
+    request = copy.deepcopy(example.request)
+    entries = request["context"]["draftOrders"]["entry"]
+    template = entries[0]["resource"]
+    for ref_id, code, text, dose, per_day, unit in drafts:
+        draft = copy.deepcopy(template)
+        draft["id"] = ref_id
+        draft["medicationCodeableConcept"] = {"coding": [{"system": RXNORM, "code": code}], "text": text}
+        draft["dosageInstruction"] = [
+            {
+                "text": text,
+                "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [
+                    {"doseQuantity": {"value": dose, "unit": unit, "system": UCUM, "code": unit}}
+                ],
+            }
+        ]
+        entries.append({"resource": draft})
+    return HookCase(example.name, example.hook, example.today, request)
+
+
+def test_concerns_folded_to_keep_the_budget_keep_their_suggestions() -> None:
+    """Eight concerns on order-sign: the bowel regimen and the second NSAID are folded into the last card
+    kept, and their senna order and the cancellation of the second NSAID draft stay on offer there."""
+    case = _order_sign_with_drafts(
+        ("draft-naproxen", "7258", "Naproxen 500 mg oral tablet", 500, 2, "mg"),
+        ("draft-ibuprofen", "5640", "Ibuprofen 400 mg oral tablet", 400, 3, "mg"),
+        ("draft-morphine", "7052", "Morphine 10 mg oral tablet", 10, 6, "mg"),
+        ("draft-lorazepam", "6470", "Lorazepam 1 mg oral tablet", 1, 1, "mg"),
+        ("draft-gabapentin", "25480", "Gabapentin 300 mg oral capsule", 300, 3, "mg"),
+        ("draft-apap", "161", "Acetaminophen 1000 mg oral tablet", 1000, 4, "mg"),
+        ("draft-calcium", "1897", "Calcium carbonate 500 mg oral tablet", 500, 2, "mg"),
+        ("draft-vitd", "2418", "Cholecalciferol 1000 IU oral tablet", 1000, 1, "[iU]"),
+    )
+    cards = fire(case)
+    assert len(cards) == 5
+    by_rule = _cards_by_rule(cards)
+    host = by_rule["P15"]
+    assert by_rule["P43"] is host
+    assert host["extension"][RULES][0] == "P21"  # both folded into the acetaminophen card
+    assert "MedicationRequest/draft-naproxen" in _deleted(host)
+    assert any(s["label"].startswith("Order senna") for s in host["suggestions"])
+    assert host["selectionBehavior"] == "any"  # a senna order is no alternative to cancelling the NSAID
+    labels = [s["label"] for card in cards for s in card.get("suggestions", [])]
+    assert len(labels) == len(set(labels)), labels  # nothing offered twice
+    for card in cards:
+        if card.get("selectionBehavior") == "at-most-one":
+            assert sum(bool(s.get("isRecommended")) for s in card["suggestions"]) <= 1

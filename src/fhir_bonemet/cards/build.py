@@ -148,10 +148,12 @@ class _CardBuilder:
         evidence = list(dict.fromkeys(e for f in findings for e in f.evidence))  # source ids, each once
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
-        referrals = self.suggest.referrals(concern, cid)
-        orders = self.suggest.order_actions(concern, cid) + self.suggest.new_orders(concern, cid)
-        # A red flag leads with its referral; elsewhere the change to the order is the point of the card.
-        suggestions = referrals + orders if red_flag else orders + referrals
+        suggestions = self._suggestions(concern, cid, red_flag)
+        if concern.carried and not (red_flag or _alternatives(suggestions)):
+            # What a concern folded for room proposes stays on offer here, after the card's own.  Not on a
+            # card whose suggestions exclude each other (at-most-one): the folded ones are no alternative.
+            # Each referral and each draft's change is still offered once per answer (SuggestionBuilder).
+            suggestions += self._suggestions(Concern(concern.carried), cid, red_flag=False)
         extra: list[str] = []
         if carries_plan and self.ctx.careplan is not None:
             plan_suggestion, note = self.suggest.careplan(
@@ -200,6 +202,12 @@ class _CardBuilder:
         if links:
             card["links"] = links
         return card
+
+    def _suggestions(self, concern: Concern, cid: str, red_flag: bool) -> list[dict[str, Any]]:
+        referrals = self.suggest.referrals(concern, cid)
+        orders = self.suggest.order_actions(concern, cid) + self.suggest.new_orders(concern, cid)
+        # A red flag leads with its referral; elsewhere the change to the order is the point of the card.
+        return referrals + orders if red_flag else orders + referrals
 
     def _source(self, evidence: list[str], category: Category) -> dict[str, Any]:
         label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")

@@ -16,7 +16,9 @@ Then :func:`arrange` keeps what a clinician reads in seconds:
   line on the first critical card;
 * advice that needs no action (mild pain, a correct zoledronic-acid dose, exercise timing on a plan that is
   on hold) is folded into another card or, with nowhere to go, left out;
-* at most :data:`CARD_BUDGET` cards: the least urgent are folded into the "Also" line of the last card kept.
+* at most :data:`CARD_BUDGET` cards: the least urgent are folded into the "Also" line of the last card kept,
+  which also offers their suggestions (``carried``): they were folded for room, not because they can wait,
+  so the senna order or the cancellation of a second NSAID draft they propose stays one click away.
 
 Folded findings keep their rule ids in the host card's extension, so every piece of advice stays traceable.
 A critical concern is never folded.
@@ -124,6 +126,9 @@ class Concern:
     findings: tuple[Finding, ...]  # most severe first
     folded: tuple[Finding, ...] = ()  # routine advice shown as one "Also" line on this card
     when_stable: bool = False  # the folded advice waits until the critical red flag is handled
+    # The folded findings whose suggestions this card offers: concerns folded to keep the card budget.
+    # Routine advice waiting for a red flag to be handled, and advice that needs no action, are not carried.
+    carried: tuple[Finding, ...] = ()
 
     @property
     def primary(self) -> Finding:
@@ -245,7 +250,11 @@ def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Conc
     while len(out) > CARD_BUDGET and out[-1].indicator is not Indicator.CRITICAL:
         last = out.pop()
         host = out[-1]
-        out[-1] = replace(host, folded=(*host.folded, *last.findings, *last.folded))
+        out[-1] = replace(
+            host,
+            folded=(*host.folded, *last.findings, *last.folded),
+            carried=(*host.carried, *last.findings, *last.carried),
+        )
     if folded_quiet and out:
         host = out[-1]
         out[-1] = replace(host, folded=(*host.folded, *folded_quiet))
