@@ -21,6 +21,7 @@ Json = dict[str, Any]
 EGFR = "bm-nsaid-renal-egfr"
 CREATININE = "bm-nsaid-renal-creat"
 CALCIUM = "bm-nsaid-renal-ca"
+PAIN = "bm-nsaid-renal-pain"
 UCUM_EGFR = "mL/min/{1.73_m2}"
 
 
@@ -146,3 +147,30 @@ def test_text_that_is_not_a_quantity_is_still_reported_unread() -> None:
 
     _, issues = _fired(change)
     assert [i for i in issues if CALCIUM in i["location"]]
+
+
+def _pain_written(written: str) -> Callable[[Json], None]:
+    def change(request: Json) -> None:
+        pain = next(e["resource"] for e in request["prefetch"]["observations-pain"]["entry"])
+        assert pain["id"] == PAIN
+        for key in [k for k in pain if k.startswith("value")]:
+            pain.pop(key)
+        pain["valueString"] = written
+
+    return change
+
+
+def test_a_pain_score_written_out_of_ten_is_read() -> None:
+    cards, issues = _fired(_pain_written("8/10"))
+    assert "NRS 8" in _rules(cards)
+    assert not [i for i in issues if PAIN in i["location"]]
+
+
+@pytest.mark.parametrize("written", ["3-4", "2 to 8", "6 or 7"])
+def test_a_range_written_as_text_is_not_read_as_its_first_number(written: str) -> None:
+    """ "3-4" read as 3 would be the less cautious end of what was recorded."""
+    cards, issues = _fired(_pain_written(written))
+    assert [i for i in issues if PAIN in i["location"] and "range" in i["message"]]
+    text = _rules(cards)
+    assert "NRS 3)" not in text
+    assert "NRS 2)" not in text

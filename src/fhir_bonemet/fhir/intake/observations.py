@@ -211,6 +211,7 @@ _LOWER_BOUNDS: Final = frozenset({">", ">="})
 
 # A number written as text, with a comparator or a unit: "<5", ">60", "13.2 mg/dL".
 _VALUE_TEXT = re.compile(r"\s*(<=|>=|<|>)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S.*?)?\s*$")
+_RANGE_TAIL = re.compile(r"(?:[-–—]|to\b|or\b)\s*\d", re.IGNORECASE)
 
 
 def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity | _Unusable | None:
@@ -259,7 +260,10 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
 def _written(
     concept: str, raw: str, comparator: str | None, number: str, unit: str | None
 ) -> Quantity | _Unusable:
-    """A value written as text ("13.2 mg/dL", ">60"): read as the Quantity it spells."""
+    """A value written as text ("13.2 mg/dL", ">60"): read as the Quantity it spells.  A range ("3-4",
+    "2 to 5") is not a value: its first number would be the less cautious one."""
+    if unit is not None and _RANGE_TAIL.match(unit):
+        return _Unusable("value", f"value for {concept} is a range, not a number; not used", raw)
     if comparator is not None:
         return _compared(concept, comparator, number, unit, "value")
     result = normalise(concept, float(number), unit)
