@@ -184,3 +184,22 @@ def test_a_file_nested_past_the_recursion_limit_is_said(tmp_path: Path, command:
     assert result.returncode == 1
     assert "nests too deeply" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", ["serve", "map-check", "outbox", "feedback-report", "rules", "example-request", "validate"]
+)
+def test_each_subcommand_help_is_plain_text(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([command, "--help"])
+    assert info.value.code == 0
+    shown = capsys.readouterr().out
+    # reStructuredText from a docstring would be printed raw (and cut off at its first blank line)
+    assert not any(markup in shown for markup in (":mod:", ":func:", "``", "::\n"))
+
+
+def test_validate_help_gives_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["validate", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 no resource has an error (warnings pass), 1 errors, 2 the validator" in shown

@@ -27,7 +27,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "validate",
         help="validate FHIR JSON, NDJSON or Bundle files against the fhir-bonemet profiles",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        # Written for the terminal: the module docstring is reStructuredText (``:mod:``, literal blocks),
+        # which argparse would print raw and cut off at its first blank line.
+        description=(
+            "Check each resource (single resources, Bundle entries, NDJSON lines, the prefetch and draft "
+            "orders of a CDS Hooks request) against the profiles it claims and the project profile its "
+            "content calls for, with the independent Node validator (tools/validator) and an exact check of "
+            "the required bindings. One line per issue: file, location (FHIRPath), severity, message, and "
+            "[resource, profile]. Exit status: 0 no resource has an error (warnings pass), 1 errors, 2 the "
+            "validator cannot run (Node or tools/validator/node_modules missing)."
+        ),
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON, NDJSON or Bundle file")
     parser.add_argument("--quiet", action="store_true", help="print errors only, not warnings")
