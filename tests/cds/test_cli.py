@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from fhir_bonemet.cli import examples_runner
 from fhir_bonemet.cli.main import build_parser
 
 
@@ -203,3 +204,21 @@ def test_validate_help_gives_the_exit_statuses(capsys: pytest.CaptureFixture[str
         build_parser().parse_args(["validate", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "Exit status: 0 no resource has an error (warnings pass), 1 errors, 2 the validator" in shown
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--scenario", "rib-only"], "unknown --scenario rib-only; the scenarios are: thoracic-spine"),
+        (["--examples", "no-such-directory"], "example patients directory not found"),
+    ],
+)
+def test_the_examples_runner_refuses_a_wrong_scenario_or_directory_before_any_request(
+    options: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on the discard port: a runner that went on would fail there, not refuse the option.
+    nowhere = "http://127.0.0.1:9"
+    with pytest.raises(SystemExit) as info:
+        examples_runner.main(["--fhir", f"{nowhere}/fhir", "--service", nowhere, *options])
+    assert info.value.code == 2
+    assert said in capsys.readouterr().err

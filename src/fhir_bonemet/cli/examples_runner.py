@@ -294,7 +294,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    # Checked before any request: a mistyped --scenario would otherwise fire nothing and exit 0, and a
+    # wrong --examples directory would end in a traceback.
+    try:
+        known = [scenario["id"] for scenario in load_manifest(Path(args.examples))["scenarios"]]
+    except ConfigurationError as exc:
+        cli.error(str(exc))
+    unknown = sorted(set(args.scenario or ()) - set(known))
+    if unknown:
+        cli.error(f"unknown --scenario {', '.join(unknown)}; the scenarios are: {', '.join(known)}")
     with requests.Session() as session:
         try:
             results = run(args, session)
