@@ -23,8 +23,9 @@ TARGETS = {"mean cards": 3.0, "max cards": 5, "median detail": 900, "max detail"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_known_args(argv)[1]
-    quiet = "--quiet" in args
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quiet", action="store_true", help="print only the figures, not a line per answer")
+    quiet = parser.parse_args(argv).quiet
     counts: list[int] = []
     lengths: list[int] = []
     for case in all_cases():

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import re
 import statistics
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,3 +158,21 @@ def test_every_derived_value_a_card_rests_on_is_on_its_based_on_line(
         for fact in (u for f in concern.findings for u in f.used if u.ref is None):
             shown = md_escape(f"{plain(fact.label)} {plain(fact.value)}")
             assert shown in based_on, (card["summary"], shown)
+
+
+def test_card_signal_lists_its_quiet_option_and_refuses_others() -> None:
+    """``make bench`` runs ``card_signal.py --quiet``: ``--help`` shows it, and a mistyped option is an error
+    rather than silently ignored."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "card_signal.py"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    shown = run("--help")
+    assert shown.returncode == 0
+    assert "--quiet" in shown.stdout
+    mistyped = run("--quite")
+    assert mistyped.returncode == 2
+    assert "unrecognized arguments: --quite" in mistyped.stderr
