@@ -65,3 +65,14 @@ def test_rules_command_lists_evidence_and_review_status(capsys: pytest.CaptureFi
     assert not rows["R04"]["awaiting_review"]
     assert rows["P24"]["awaiting_review"]
     assert all(t["basis"] in {"evidence", "service-default", "unverified"} for t in rows["P16"]["thresholds"])
+
+
+def test_the_readme_names_the_rule_id_ranges_of_the_catalogue() -> None:
+    """README.md's "Clinical knowledge" gives the rule ids as ranges (`R01`–`R10`, …): together they are
+    exactly the catalogue, so a new rule family or a rule beyond a range shows here."""
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    (line,) = [chunk for chunk in readme.split("\n- ") if chunk.startswith("Rules: ")]
+    named: set[str] = set()
+    for prefix, first, last in re.findall(r"`([A-Z]+)(\d{2})`–`[A-Z]+(\d{2})`", line):
+        named |= {f"{prefix}{n:02d}" for n in range(int(first), int(last) + 1)}
+    assert named == set(CATALOGUE)
