@@ -9,6 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 chart=${1:-typical}
+# profile_hook.py's own usage error would vanish into the sed below: say it here.
+case "$chart" in
+    typical | heavy) ;;
+    *) echo "usage: benchmarks/instructions_per_call.sh [typical|heavy]" >&2; exit 2 ;;
+esac
 # Heavy calls differ more from one to the next (a difference over 4 calls varied by 13%): 10 of them.
 if [ "$chart" = heavy ]; then low=2; high=12; else low=10; high=40; fi
 python=${PYTHON:-.venv/bin/python}
