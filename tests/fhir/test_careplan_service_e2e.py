@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -19,12 +20,15 @@ from typing import Any
 import pytest
 import requests
 import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from jwt.algorithms import ECAlgorithm
 
 from fhir_bonemet.cli import examples_runner
 from fhir_bonemet.main import build_app
-from fhir_bonemet.settings import Settings
+from fhir_bonemet.settings import Settings, TrustedIssuer
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.writeback import drain_configured
 
@@ -159,10 +163,8 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def live_service(fresh_fhir: Any, tmp_path: Path) -> Iterator[str]:
-    app: FastAPI = build_app(_settings(tmp_path, fresh_fhir, "suggest"))
-    port = _free_port()
+@contextlib.contextmanager
+def _serving(app: FastAPI, port: int) -> Iterator[str]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
@@ -172,9 +174,17 @@ def live_service(fresh_fhir: Any, tmp_path: Path) -> Iterator[str]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_service(fresh_fhir: Any, tmp_path: Path) -> Iterator[str]:
+    with _serving(build_app(_settings(tmp_path, fresh_fhir, "suggest")), _free_port()) as base:
+        yield base
 
 
 def test_examples_runner_loads_every_scenario_and_fires_every_hook(
@@ -209,3 +219,42 @@ def test_examples_runner_prints_cards(
     assert "-- order-select: HTTP 200" in out
     assert "[critical]" in out
     assert "(R09, P14" in out
+
+
+def test_examples_runner_signs_a_jwt_per_call_for_a_service_with_authentication(
+    fresh_fhir: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One JWT cannot serve a run (its aud names one endpoint, its jti is accepted once): with the EHR's key
+    the runner signs one per call, and discovery and every hook answer."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    pem = tmp_path / "ehr-private.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "ehr-key-1", "alg": "ES384"}
+    port = _free_port()
+    settings = Settings(
+        data_dir=tmp_path,
+        public_base_url=f"http://127.0.0.1:{port}",
+        trusted_issuers={
+            "https://ehr.example.org": TrustedIssuer(jwks={"keys": [public]}, tenants=("hospital-a",))
+        },
+        fhir_server_allowlist=(fresh_fhir.base_url,),
+    )
+    with _serving(build_app(settings), port) as service:
+        code = examples_runner.main(
+            [
+                "--fhir", fresh_fhir.base_url, "--service", service, "--scenario", SCENARIO, "--json",
+                "--jwt-key", str(pem), "--jwt-issuer", "https://ehr.example.org", "--jwt-kid", "ehr-key-1",
+                "--jwt-tenant", "hospital-a",
+            ]
+        )  # fmt: skip
+    results = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(r["hook"], r["status"]) for r in results] == [
+        ("patient-view", 200),
+        ("order-select", 200),
+        ("order-sign", 200),
+    ]

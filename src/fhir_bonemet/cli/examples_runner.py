@@ -8,7 +8,8 @@ For each scenario in ``examples/`` it POSTs ``bundle.json`` (a transaction of PU
 harmless) to the FHIR server, then sends ``patient-view.json``, ``order-select.json`` and
 ``order-sign.json`` to the service's matching CDS services (found through discovery), with ``fhirServer``
 set to the FHIR server so the service fetches what it needs, and prints each card's indicator, summary
-and rule ids.  The example data are written as of ``anchorDate`` (``examples/scenarios.json``); every
+and rule ids.  A service with authentication on gets a JWT signed for each call (``--jwt-key``, see
+:class:`CallerKey`).  The example data are written as of ``anchorDate`` (``examples/scenarios.json``); every
 clinical date is moved forward by the same number of days so that "pain score yesterday" stays yesterday.
 """
 
@@ -18,12 +19,17 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fhir_bonemet.cds.prefetch_templates import OBSERVATION_GROUPS, group_of, observation_templates
 from fhir_bonemet.core.model.hooks import Hook
@@ -89,6 +95,47 @@ def _auth(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+AuthFor = Callable[[str], dict[str, str]]
+"""The Authorization header (or none) for a call to the service at this URL."""
+
+# The JWS algorithm of each kind of signing key; the service accepts ES384 and RS384 by default.
+_EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+TOKEN_LIFETIME_SECONDS = 300
+
+
+class CallerKey:
+    """Signs one JWT per call to the service, as a CDS client does: ``aud`` is the URL called and ``jti`` is
+    new each time.  One token given once cannot serve a run: the service refuses a token whose ``aud``
+    names another endpoint (discovery and each hook) and refuses any ``jti`` it has already accepted."""
+
+    def __init__(self, key_file: Path, issuer: str, kid: str, tenant: str | None = None) -> None:
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _EC_ALGORITHMS:
+            self._algorithm = _EC_ALGORITHMS[key.curve.name]
+        elif isinstance(key, rsa.RSAPrivateKey):
+            self._algorithm = "RS384"
+        else:
+            raise ValueError(f"{key_file}: not an RSA or a P-256/P-384/P-521 EC private key")
+        self._key = key
+        self._issuer, self._kid, self._tenant = issuer, kid, tenant
+
+    def __call__(self, url: str) -> dict[str, str]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": url,
+            "exp": now + TOKEN_LIFETIME_SECONDS,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+        }
+        if self._tenant:
+            claims["tenant"] = self._tenant
+        token = jwt.encode(
+            claims, self._key, algorithm=self._algorithm, headers={"kid": self._kid, "typ": "JWT"}
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
 def load_bundle(session: requests.Session, fhir: str, bundle: dict[str, Any], token: str | None) -> int:
     """POST a transaction Bundle; the number of entries stored (raises on any failure)."""
     response = session.post(
@@ -106,9 +153,10 @@ def load_bundle(session: requests.Session, fhir: str, bundle: dict[str, Any], to
     return len(entries)
 
 
-def discover(session: requests.Session, service: str, bearer: str | None) -> dict[str, str]:
+def discover(session: requests.Session, service: str, auth_for: AuthFor) -> dict[str, str]:
     """Hook name → id of the first service answering that hook."""
-    response = session.get(f"{service.rstrip('/')}/cds-services", headers=_auth(bearer), timeout=TIMEOUT)
+    url = f"{service.rstrip('/')}/cds-services"
+    response = session.get(url, headers=auth_for(url), timeout=TIMEOUT)
     response.raise_for_status()
     found: dict[str, str] = {}
     for entry in response.json().get("services", []):
@@ -243,11 +291,11 @@ def describe(response: dict[str, Any]) -> list[str]:
     return lines or ["  (no cards)"]
 
 
-def run(args: argparse.Namespace, session: requests.Session) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace, session: requests.Session, auth_for: AuthFor) -> list[dict[str, Any]]:
     examples = Path(args.examples)
     manifest = load_manifest(examples)
     days = (date.fromisoformat(args.today) - date.fromisoformat(manifest["anchorDate"])).days
-    services = discover(session, args.service, args.bearer)
+    services = discover(session, args.service, auth_for)
     results: list[dict[str, Any]] = []
     for scenario in manifest["scenarios"]:
         if args.scenario and scenario["id"] not in args.scenario:
@@ -261,7 +309,7 @@ def run(args: argparse.Namespace, session: requests.Session) -> list[dict[str, A
                 continue
             request = _hook_request(folder / f"{hook}.json", days, args.fhir, args.fhir_token)
             url = f"{args.service.rstrip('/')}/cds-services/{services[hook]}"
-            response = session.post(url, json=request, headers=_auth(args.bearer), timeout=TIMEOUT)
+            response = session.post(url, json=request, headers=auth_for(url), timeout=TIMEOUT)
             body = (
                 response.json() if response.headers.get("Content-Type", "").startswith("application/") else {}
             )
@@ -288,7 +336,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fhir-token", default=None, help="bearer token for the FHIR server (also sent to the service)"
     )
-    p.add_argument("--bearer", default=None, help="JWT for the service, when it runs with authentication")
+    p.add_argument(
+        "--jwt-key",
+        type=Path,
+        default=None,
+        metavar="PEM",
+        help="when the service runs with authentication: the EHR's private key (PEM, EC or RSA) to sign a "
+        "JWT for each call with (aud the URL called, a new jti); needs --jwt-issuer and --jwt-kid",
+    )
+    p.add_argument("--jwt-issuer", default=None, help="iss of the signed JWTs: an issuer the service trusts")
+    p.add_argument("--jwt-kid", default=None, help="kid of the signing key in that issuer's JWK Set")
+    p.add_argument(
+        "--jwt-tenant", default=None, help="tenant claim of the signed JWTs, if the issuer has tenants"
+    )
+    p.add_argument(
+        "--bearer",
+        default=None,
+        help="one JWT sent on every call; the service refuses it after the first (use --jwt-key instead)",
+    )
     p.add_argument("--json", action="store_true", help="print the raw responses as JSON")
     return p
 
@@ -305,9 +370,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(args.scenario or ()) - set(known))
     if unknown:
         cli.error(f"unknown --scenario {', '.join(unknown)}; the scenarios are: {', '.join(known)}")
+    auth_for: AuthFor = lambda _url: _auth(args.bearer)  # noqa: E731 (replaced by a CallerKey below)
+    if args.jwt_key is not None:
+        if args.bearer or not (args.jwt_issuer and args.jwt_kid):
+            cli.error("--jwt-key needs --jwt-issuer and --jwt-kid, and replaces --bearer")
+        try:
+            auth_for = CallerKey(args.jwt_key, args.jwt_issuer, args.jwt_kid, args.jwt_tenant)
+        except (OSError, ValueError, TypeError) as exc:
+            cli.error(f"--jwt-key: {exc}")
     with requests.Session() as session:
         try:
-            results = run(args, session)
+            results = run(args, session, auth_for)
         except (requests.RequestException, RuntimeError, KeyError, ValueError) as exc:
             print(f"examples runner failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
