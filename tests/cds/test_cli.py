@@ -222,3 +222,19 @@ def test_the_examples_runner_refuses_a_wrong_scenario_or_directory_before_any_re
         examples_runner.main(["--fhir", f"{nowhere}/fhir", "--service", nowhere, *options])
     assert info.value.code == 2
     assert said in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_reading_ends_the_command_without_a_word(tmp_path: Path) -> None:
+    """``fhir-bonemet rules --json | head -1``: the closed pipe is not an error to report."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fhir_bonemet", "rules", "--json"],
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()  # as head does after its first line
+    _, err = process.communicate(timeout=60)
+    assert err == b""

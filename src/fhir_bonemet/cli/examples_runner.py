@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fhir_bonemet.cds.prefetch_templates import OBSERVATION_GROUPS, group_of, observation_templates
+from fhir_bonemet.cli.closed_output import output_closed
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.errors import ConfigurationError
 from fhir_bonemet.fhir.terminology.lookup import Terminology
@@ -385,7 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"examples runner failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
     if args.json:
-        print(json.dumps(results, indent=2))
+        try:
+            print(json.dumps(results, indent=2), flush=True)
+        except BrokenPipeError:  # the reader of the output went away (| head)
+            return output_closed()
     return 0 if all(r["status"] == 200 for r in results) else 1
 
 

@@ -33,6 +33,7 @@ from fhir_bonemet.cli import feedback_report as reports
 from fhir_bonemet.cli import outbox as writeback_cli
 from fhir_bonemet.cli import rules as rules_doc
 from fhir_bonemet.cli import validate as validate_cli
+from fhir_bonemet.cli.closed_output import output_closed
 from fhir_bonemet.errors import BonemetError, ConfigurationError
 from fhir_bonemet.settings import Settings
 
@@ -141,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecursionError:
         print("fhir-bonemet: the input nests too deeply to be read", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader of the output went away (| head): not an error to report
+        return output_closed()
     except OSError as exc:  # a port in use, a host that does not resolve, a file that cannot be read
         print(f"fhir-bonemet: {exc.strerror or exc}", file=sys.stderr)
         return 1
