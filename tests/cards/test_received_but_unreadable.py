@@ -171,6 +171,24 @@ def test_a_missing_or_unreadable_birth_date_is_named_on_every_card(birth_date: s
         assert card["detail"].count("birth date") >= 1, card["summary"]
 
 
+def test_a_lesion_type_answer_not_recognised_is_named_as_received_not_missing() -> None:
+    """A coded answer that came but could not be understood is not "no lesion type": the card says what
+    was received, beside the cautious reading it leads to."""
+
+    def change(request: Json) -> None:
+        lesion_type = _resource(request, "Observation/bm-thoracic-sins14-lesion-type")
+        lesion_type["valueCodeableConcept"] = {
+            "coding": [{"system": "http://hospital.example.org/radiology", "code": "IND"}],
+            "text": "indeterminate",
+        }
+
+    text, issues = _fired(change)
+    location = "Observation/bm-thoracic-sins14-lesion-type.value"
+    assert "not recognised" in _issue_at(issues, location)["message"]
+    assert "Lesion type 'indeterminate' (answer not recognised" in text
+    assert "lesion type unknown in a weight-bearing bone" in text  # still read as the cautious lytic
+
+
 def test_a_number_beyond_a_double_in_one_result_costs_only_that_result() -> None:
     """1e400 is valid JSON that no double holds: the request was refused whole, every card lost."""
     case = _case()

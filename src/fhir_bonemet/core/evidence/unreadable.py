@@ -55,6 +55,10 @@ LABELS = {
     c.MIRELS_TOTAL: "Mirels score",
     c.ECOG: "ECOG performance status",
     c.KPS: "Karnofsky performance status",
+    c.LESION_TYPE: "Lesion type",
+    c.PAIN_MECHANISM: "Pain mechanism",
+    c.PREGNANCY: "Pregnancy status",
+    c.LACTATION: "Breast-feeding status",
 }
 
 # Units a laboratory plausibly reports each analyte in, with the factor to the canonical unit the rules
@@ -104,7 +108,11 @@ def pending(
             continue
         if not (value.date_unreadable or within_days(value.effective, today, max_age_days)):
             continue
-        readable = next((o for o in idx.observations(value.concept) if o.quantity is not None), None)
+        # A newer readable result (a measured value, or a coded answer understood) makes this one moot.
+        readable = next(
+            (o for o in idx.observations(value.concept) if o.quantity is not None or o.code is not None),
+            None,
+        )
         if (
             readable is not None
             and readable.effective is not None
@@ -125,6 +133,8 @@ def received(idx: FactIndex, concept: str, today: date, max_age_days: float) -> 
 def _what(value: UnreadableValue) -> str:
     if value.date_unreadable:
         return "date not readable"
+    if value.reason.startswith("answer not recognised"):  # a coded answer has no unit to speak of
+        return "answer not recognised"
     return f"unit {value.unit_text!r}" if value.unit_text else "no unit"
 
 
@@ -144,9 +154,11 @@ def shown(value: UnreadableValue) -> str:
 def missing_line(value: UnreadableValue) -> MissingFact:
     """The line a card carries for an unreadable result its rule would have used."""
     units = considered(value)
+    # A coded answer's reason is already in the line ("answer not recognised"): said once.
+    why = "" if value.reason.startswith("answer not recognised") else f" ({_reason(value)})"
     return MissingFact(
         shown(value),
-        f"not used ({_reason(value)})" + (f"; units considered: {units}" if units else "") + "; verify it",
+        f"not used{why}" + (f"; units considered: {units}" if units else "") + "; verify it",
         unreadable=True,
     )
 
@@ -161,7 +173,9 @@ def _reason(value: UnreadableValue) -> str:
         return "a bound (< or >), not a value"
     if "outside the possible range" in value.reason:
         return "outside the possible range"
-    return "not a number" if "not a number" in value.reason else value.reason.split(";")[0]
+    if "not a number" in value.reason:
+        return "not a number"
+    return value.reason.split(";")[0]
 
 
 def considered(value: UnreadableValue) -> str:

@@ -515,6 +515,8 @@ def _facts_for(
             if answer is None:
                 if any(key.startswith("value") for key in data):
                     extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
+                    # Received, so not "missing": the cards of the rules that read it say what came.
+                    extraction.unreadable.append(_unrecognised(item, concept, data, taken))
                 continue
         else:
             flag = _flag(extraction, data)
@@ -537,6 +539,27 @@ def _facts_for(
             )
         )
     return facts
+
+
+ANSWER_NOT_RECOGNISED: Final = "answer not recognised; not used"
+
+
+def _unrecognised(item: Item, concept: str, data: JsonDict, taken: _Taken) -> UnreadableValue:
+    """A coded answer (lesion type, pain mechanism, pregnancy status) received but not understood."""
+    answer = data.get("valueCodeableConcept")
+    words = codeable_display(clean_codeable(answer)) if isinstance(answer, dict) else None
+    if words is None:
+        value = next((v for k, v in data.items() if k.startswith("value")), None)
+        words = _shown(value) if not isinstance(value, dict | list) else None
+    return UnreadableValue(
+        ref=item.ref,
+        concept=concept,
+        effective=taken.effective,
+        value_text=words or "(coded answer)",
+        unit_text=None,
+        reason=ANSWER_NOT_RECOGNISED,
+        date_unreadable=taken.date_unreadable,
+    )
 
 
 def _undated(item: Item, concept: str, quantity: Quantity, data: JsonDict) -> UnreadableValue:
