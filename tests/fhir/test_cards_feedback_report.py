@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,6 +99,47 @@ def test_an_acceptance_of_a_suggestion_the_card_never_offered_is_not_counted(sto
     assert (rows["R04"].feedback, rows["R04"].accepted) == (1, 1)
     assert report.unknown_suggestions == 1
     assert "never offered" in reports.render_table(report)
+
+
+def test_one_offered_reason_is_one_tally_whether_or_not_the_client_echoes_its_display(
+    store: SqliteStore,
+) -> None:
+    cards = issue(store, "hook-1")
+    sandbox = replace(  # the CDS Hooks Sandbox sends the reason's code and system, no display
+        overridden(cards["P04"], 2, "patient-declined"), override_reason_display=None
+    )
+    store.save_feedback("bonemet-patient-view", [overridden(cards["P04"], 1, "patient-declined"), sandbox])
+    report = reports.feedback_report(store)
+    rows = {row.rule_id: row for row in report.rules}
+    assert dict(rows["P04"].override_reasons) == {"patient-declined (Patient declined)": 2}
+    assert report.unoffered_reasons == 0
+
+
+def test_a_reason_the_card_never_offered_is_tallied_apart_without_the_clients_text(
+    store: SqliteStore,
+) -> None:
+    cards = issue(store, "hook-1")
+    own = replace(
+        overridden(cards["P04"], 1, "cost"),
+        override_reason_system="http://ehr.example/reasons",
+        override_reason_display="Declined by Jane Doe, MRN 12345",
+    )
+    # An offered code in another code system is not the card's reason.
+    foreign = replace(overridden(cards["P04"], 2, "patient-declined"), override_reason_system="urn:ehr")
+    sentence = overridden(cards["P04"], 3, "Jane Doe\nsaid no")  # not a code: never printed
+    store.save_feedback("bonemet-patient-view", [own, foreign, sentence])
+    report = reports.feedback_report(store)
+    rows = {row.rule_id: row for row in report.rules}
+    assert dict(rows["P04"].override_reasons) == {
+        f"http://ehr.example/reasons|cost {reports.NOT_OFFERED}": 1,
+        f"urn:ehr|patient-declined {reports.NOT_OFFERED}": 1,
+        reports.NOT_OFFERED: 1,
+    }
+    assert (rows["P04"].overridden, report.unoffered_reasons) == (3, 3)
+    assert report.as_json()["unofferedReasons"] == 3
+    table = reports.render_table(report)
+    assert "3 override(s) give a reason the card did not offer" in table
+    assert "Jane Doe" not in table + json.dumps(report.as_json())
 
 
 def test_report_renders_as_a_table_and_as_json(store: SqliteStore) -> None:

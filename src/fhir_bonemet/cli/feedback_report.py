@@ -12,16 +12,22 @@ import argparse
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhir_bonemet.fhir.outbound.codes import OutboundCodes, load_outbound_codes
 from fhir_bonemet.store.base import Store, StoredFeedback, StoredIssuedCard
 
-__all__ = ["FeedbackReport", "RuleStats", "feedback_report", "register"]
+__all__ = ["FeedbackReport", "OfferedReasons", "RuleStats", "feedback_report", "register"]
 
 NO_REASON = "(no reason given)"
 COMMENT_ONLY = "(comment only)"
+NOT_OFFERED = "(a reason the card did not offer)"
+# What an EHR's own reason code and system look like; anything else (spaces, line breaks, a sentence) is
+# free text and is not printed.
+_CODE = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
+_SYSTEM = re.compile(r"[!-~]{1,200}")
 
 
 @dataclass(slots=True)
@@ -60,12 +66,15 @@ class FeedbackReport:
     unmatched_feedback: int  # feedback about cards this store never recorded (other deployment, purged audit)
     # "accepted" feedback naming only suggestions its card never offered: not counted as an acceptance
     unknown_suggestions: int = 0
+    # overrides whose coded reason is none of the card's overrideReasons (tallied apart, by code only)
+    unoffered_reasons: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
             "rules": [r.as_json() for r in self.rules],
             "unmatchedFeedback": self.unmatched_feedback,
             "unknownSuggestions": self.unknown_suggestions,
+            "unofferedReasons": self.unoffered_reasons,
         }
 
 
@@ -77,18 +86,44 @@ def _natural(rule_id: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", rule_id))
 
 
-def _reason(entry: StoredFeedback) -> str:
+@dataclass(frozen=True, slots=True)
+class OfferedReasons:
+    """The override reasons every card offers: the local code system, and the display of each code."""
+
+    system: str
+    displays: Mapping[str, str]
+
+    @classmethod
+    def of(cls, codes: OutboundCodes) -> OfferedReasons:
+        return cls(codes.local_system, dict(codes.override_reasons))
+
+
+def _reason(entry: StoredFeedback, offered: OfferedReasons) -> tuple[str, bool]:
+    """The tally label of an override, and whether its coded reason is one the card offered.
+
+    An offered reason is labelled by its code with the service's own display, whether or not the client
+    echoed a display (the CDS Hooks Sandbox sends none), so one reason is one tally.  Any other code is
+    labelled by system and code only, and only when they look like a code and a URI: a client's display
+    or comment is free text and stays out of the report."""
     item = entry.item
-    if item.override_reason_code:
-        return (
-            f"{item.override_reason_code} ({item.override_reason_display})"
-            if item.override_reason_display
-            else item.override_reason_code
-        )
-    return COMMENT_ONLY if item.override_user_comment else NO_REASON
+    code = item.override_reason_code
+    if code:
+        display = offered.displays.get(code)
+        if display is not None and item.override_reason_system in (None, offered.system):
+            return f"{code} ({display})", True
+        system = item.override_reason_system
+        if not _CODE.fullmatch(code) or (system is not None and not _SYSTEM.fullmatch(system)):
+            return NOT_OFFERED, False  # not a code: free text, which may name the patient
+        return f"{f'{system}|{code}' if system else code} {NOT_OFFERED}", False
+    return (COMMENT_ONLY if item.override_user_comment else NO_REASON), True
 
 
-def build_report(issued: Sequence[StoredIssuedCard], feedback: Sequence[StoredFeedback]) -> FeedbackReport:
+def build_report(
+    issued: Sequence[StoredIssuedCard],
+    feedback: Sequence[StoredFeedback],
+    offered_reasons: OfferedReasons | None = None,
+) -> FeedbackReport:
+    reasons = offered_reasons or OfferedReasons.of(load_outbound_codes())
     stats: dict[str, RuleStats] = {}
     rules_of: dict[str, tuple[str, ...]] = {}
     offered: dict[str, frozenset[str]] = {}
@@ -99,7 +134,7 @@ def build_report(issued: Sequence[StoredIssuedCard], feedback: Sequence[StoredFe
         offered[record.card.uuid] = frozenset(record.card.suggestion_uuids)
         for rule in record.card.rule_ids:
             stats.setdefault(rule, RuleStats(rule)).cards_issued += 1
-    unmatched = unknown = 0
+    unmatched = unknown = unoffered = 0
     for entry in feedback:
         rules = rules_of.get(entry.item.card_uuid)
         if not rules:
@@ -109,16 +144,18 @@ def build_report(issued: Sequence[StoredIssuedCard], feedback: Sequence[StoredFe
         if accepted and not offered[entry.item.card_uuid] & set(entry.item.accepted_suggestion_ids):
             unknown += 1  # an acceptance of nothing the card offered says nothing about its advice
             continue
+        reason, was_offered = ("", True) if accepted else _reason(entry, reasons)
+        unoffered += not was_offered
         for rule in rules:
             row = stats[rule]
             row.feedback += 1
-            if entry.item.outcome == "accepted":
+            if accepted:
                 row.accepted += 1
             else:
                 row.overridden += 1
-                row.override_reasons[_reason(entry)] += 1
+                row.override_reasons[reason] += 1
     ordered = tuple(sorted(stats.values(), key=lambda r: _natural(r.rule_id)))
-    return FeedbackReport(ordered, unmatched, unknown)
+    return FeedbackReport(ordered, unmatched, unknown, unoffered)
 
 
 def feedback_report(store: Store, service_id: str | None = None) -> FeedbackReport:
@@ -167,6 +204,11 @@ def render_table(report: FeedbackReport) -> str:
         lines.append(
             f"{report.unknown_suggestions} acceptance(s) name only suggestions their card never offered"
             " (not counted)."
+        )
+    if report.unoffered_reasons:
+        lines.append(
+            f"{report.unoffered_reasons} override(s) give a reason the card did not offer"
+            " (marked so among their rules' reasons)."
         )
     return "\n".join(lines)
 
