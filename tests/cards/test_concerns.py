@@ -120,6 +120,21 @@ def test_routine_advice_waits_on_the_critical_card_with_its_referral_left_out() 
     assert not [label for label in labels if "radiation" in label]
 
 
+def test_advice_folded_onto_a_card_names_its_evidence_there() -> None:
+    # The folded advice is this card's advice as much as its rule ids are: its sources are cited with it.
+    r01 = replace(R01, evidence=("S12",))
+    p07 = replace(P07, evidence=("S16",))
+    waiting = cards(r01, p07)  # routine advice waiting under a critical red flag
+    assert rules(waiting) == [["R01", "P07"]]
+    roomless = cards(*_six_warnings(p07))  # a concern folded to keep the card budget
+    assert rules(roomless)[-1] == ["X5", "P07"]
+    s16 = SOURCES["S16"]
+    for host in (waiting[0], roomless[-1]):
+        assert "S16" in host["source"]["label"]
+        assert s16.link in [link["url"] for link in host["links"]]
+        assert s16.link in host["detail"].split("**Evidence:**")[1]
+
+
 def test_the_card_keeps_the_colour_the_rule_gave_its_finding() -> None:
     # Urgency is decided by the rule (R03 declares its urgent band critical); the card never recolours a
     # finding by reading its words, so a rule's indicator is what the clinician sees.

@@ -332,11 +332,16 @@ def test_long_summary_is_clipped_below_140_characters_at_a_word() -> None:
 def test_source_links_point_to_the_evidence() -> None:
     cards = wire(make_cards(full_assessment(), context=ctx()))
     red = by_rule(cards, "R04")
-    assert red["source"]["label"] == "fhir-bonemet (evidence S10, S14)"
+    # R04's sources, then those of the advice folded onto its card (P07, the bone-modifying agent: S16).
+    assert red["extension"]["org.fhir-bonemet.rules"] == ["R04", "P07"]
+    assert red["source"]["label"] == "fhir-bonemet (evidence S10, S14, S16)"
     assert red["source"]["topic"] == {"system": LOCAL, "code": "red-flag", "display": "Red flag"}
     assert red["source"]["url"].startswith("https://")
     # Links go to the primary publication (DOI or PubMed), never to a third-party summary site.
-    assert [link["url"] for link in red["links"]] == ["https://doi.org/10.1097/BRS.0b013e3181e16ae2"]
+    assert [link["url"] for link in red["links"]] == [
+        "https://doi.org/10.1097/BRS.0b013e3181e16ae2",
+        "https://doi.org/10.1200/JCO.2017.75.4614",
+    ]
     assert red["links"][0]["label"].startswith("Fisher CG")
     assert [r["code"] for r in red["overrideReasons"]] == [
         "already-addressed",

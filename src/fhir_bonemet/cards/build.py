@@ -145,7 +145,9 @@ class _CardBuilder:
 
     def card(self, concern: Concern, carries_plan: bool) -> dict[str, Any]:
         primary, findings = concern.primary, list(concern.findings)
-        evidence = list(dict.fromkeys(e for f in findings for e in f.evidence))  # source ids, each once
+        # Source ids, each once: the concern's, then those of the advice folded onto its card, which is as
+        # much this card's advice as its rule ids are.
+        evidence = list(dict.fromkeys(e for f in (*findings, *concern.folded) for e in f.evidence))
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         suggestions = self._suggestions(concern, cid, red_flag)

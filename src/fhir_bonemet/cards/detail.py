@@ -2,7 +2,8 @@
 
 In this order: what to do (bullets), one line of why with the key dated values in readable units, what was
 missing (and that the advice stayed cautious), routine advice folded onto this card ("Also"), one evidence
-line linking primary sources (DOI or PubMed), and the decision-support line, once.
+line linking primary sources (DOI or PubMed), those of the folded advice included, and the decision-support
+line, once.
 
 Rule ids stay in the card's extension, threshold keys and resource ids in the logs and the CarePlan: the
 prose carries none of them, nor internal markers of the knowledge files (``[D]``, ``§2.2``).
@@ -280,7 +281,7 @@ def detail_markdown(
     if any(f.unverified for f in findings):
         out += ["", "Parts of this advice await clinical review."]
 
-    evidence = _evidence_line(_unique(e for f in findings for e in f.evidence), sources)
+    evidence = _evidence_line(_unique(e for f in (*findings, *folded) for e in f.evidence), sources)
     if evidence:
         out += ["", evidence]
     out += ["", f"*{DISCLAIMER}*"]
