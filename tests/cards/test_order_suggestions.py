@@ -236,6 +236,19 @@ def test_a_dose_range_is_replaced_by_the_new_dose() -> None:
     assert rate == {"doseQuantity": {**four, "value": 3.3}}
 
 
+def test_a_dose_change_keeps_what_the_prescriber_wrote() -> None:
+    """The instruction's text can hold what no structured field does ("over 15 minutes"): it stays, after
+    the new dose, instead of being replaced by the dose alone."""
+    draft = _draft("d1", "zoledronic acid", "77655", "zoledronic acid", 4, None)
+    draft["dosageInstruction"][0]["text"] = "4 mg IV over  15 minutes every 4 weeks"
+    change = DoseChange("mg", dose=3.3, reason="reduced for renal function")
+    finding = _finding("P08", "update", "reduce", OrderChange.DOSE, change)
+    (suggestion,) = _cards(finding, draft)[0]["suggestions"]
+    (dosage,) = suggestion["actions"][0]["resource"]["dosageInstruction"]
+    was = "was: 4 mg IV over 15 minutes every 4 weeks"
+    assert dosage["text"] == f"3.3 mg (reduced for renal function) ({was})"
+
+
 def test_r09_cancels_the_draft_that_completes_the_combination() -> None:
     draft = _draft("d1", "Gabapentin 300 mg oral capsule", "25480", "gabapentin", 300, 3)
     finding = _finding(

@@ -155,8 +155,15 @@ def _traced(verb: str, finding: Finding) -> Json:
 
 
 def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str, finding: Finding) -> Json:
-    """The EHR's draft with one new dosage instruction; its own notes are kept and ours is added."""
+    """The EHR's draft with one new dosage instruction; its own notes are kept and ours is added.
+
+    The instruction's text says the change and keeps what the prescriber wrote after "was:": it can hold
+    what no structured field does ("over 15 minutes", "with food"), and replacing it with the new dose
+    alone dropped that."""
     notes = [*_list(draft.get("note")), _traced("Changed", finding)]
+    before = dosage.get("text")
+    if isinstance(before, str) and before.strip() and before.strip() != text:
+        text = f"{text} (was: {' '.join(before.split())})"
     return {**draft, "dosageInstruction": [{**dosage, "text": text}], "note": notes}
 
 
