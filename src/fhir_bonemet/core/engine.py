@@ -64,7 +64,7 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     # Every card names what it would have used but could not read (docs/clinical-model.md#unreadable-results).
     shown = annotate(ctx.fired, ctx, specs)  # every finding kept, in run order, with supersession applied
     caveat = age_caveat(facts, today, th)
-    if caveat is not None:  # a patient who may be a minor: every card says so, first among what is missing
+    if caveat is not None:  # an unknown or uncertain age: every card says so, first among what is missing
         shown = [_with_caveat(f, caveat) for f in shown]
     if ctx.order_hook:
         # During order entry the clinician is busy with the orders: red flags about the record itself

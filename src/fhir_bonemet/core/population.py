@@ -67,12 +67,10 @@ def age_caveat(facts: PatientFacts, today: date, th: Thresholds) -> MissingFact 
     """What every card says when no birth date, or only a partial one, leaves the patient possibly under
     the adult age."""
     adult_age = th.v("population.adult_age")
+    consequence = f"advice given as for an adult ({adult_age:g} or over); check the age"
     if facts.age_on(today) is None:
-        consequence = f"advice given as for an adult ({adult_age:g} or over); check the age"
         return MissingFact("birth date", consequence)
     if not _may_be_minor(facts, today, adult_age):
         return None
-    return MissingFact(
-        f"full birth date (the partial date recorded may make the patient under {adult_age:g})",
-        f"advice given as for an adult ({adult_age:g} or over); check the age",
-    )
+    partial = f"full birth date (the partial date recorded may make the patient under {adult_age:g})"
+    return MissingFact(partial, consequence)

@@ -51,14 +51,13 @@ def as_number(value: object) -> float | None:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, int):
-        number = float(value) if abs(value) < _HUGE_INT else math.inf
-        return number if math.isfinite(number) else None
+        return float(value) if abs(value) < _HUGE_INT else None
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
             return None
-        return number if number == number and abs(number) != float("inf") else None
+        return number if math.isfinite(number) else None
     return None
 
 
