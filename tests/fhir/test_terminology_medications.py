@@ -54,6 +54,9 @@ def test_sbd_from_the_official_r4_example(term: Terminology) -> None:
         ("N02AJ06", ("codeine", "acetaminophen"), {c.OPIOID, c.RENAL_RISK_OPIOID, c.ACETAMINOPHEN}),
         ("N02AJ13", ("tramadol", "acetaminophen"), {c.OPIOID, c.TRAMADOL, c.ACETAMINOPHEN}),
         ("n02aj17", ("oxycodone", "acetaminophen"), {c.OPIOID, c.STRONG_OPIOID, c.ACETAMINOPHEN}),
+        # Paracetamol combinations whose code names no partner: the acetaminophen still counts.
+        ("N02BE51", ("acetaminophen",), {c.ACETAMINOPHEN}),
+        ("N02BE71", ("acetaminophen",), {c.ACETAMINOPHEN}),
     ],
 )
 def test_atc_code_of_a_fixed_combination_names_its_ingredients(

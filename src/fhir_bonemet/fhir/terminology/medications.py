@@ -171,9 +171,10 @@ def _atc_combinations(directory: Path, ingredients: Mapping[str, Ingredient]) ->
         raise TerminologyError(f"{lex_path}: atc_combinations must be an object")
     found: dict[str, tuple[str, ...]] = {}
     for code, members in rows.items():
-        if not isinstance(members, list) or len(members) < 2 or any(m not in ingredients for m in members):
+        # One ingredient is allowed: a combination code may name only one of its substances (N02BE51).
+        if not isinstance(members, list) or not members or any(m not in ingredients for m in members):
             raise TerminologyError(
-                f"{lex_path}: atc_combinations.{code}: needs two or more ingredients of ingredients.json"
+                f"{lex_path}: atc_combinations.{code}: needs one or more ingredients of ingredients.json"
             )
         found[code.upper()] = tuple(members)
     return found
