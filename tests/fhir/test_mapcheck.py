@@ -310,6 +310,13 @@ def test_unknown_body_site_names_the_lesion_rules(capsys: pytest.CaptureFixture[
         ("Calcium ionized", ["lab-calcium-ionised"]),
         ("Adjusted calcium", ["lab-calcium-corrected"]),
         ("Pain score", ["pain-score"]),
+        # Laboratory abbreviations and spellings: the concept behind them, not nothing.
+        ("eGFR", ["lab-egfr"]),
+        ("CrCl (measured)", ["lab-creatinine-clearance"]),
+        ("Vitamin D", ["lab-vitamin-d"]),
+        ("Vit D 25-OH", ["lab-vitamin-d"]),
+        ("Hgb", ["lab-haemoglobin"]),
+        ("Hemoglobin", ["lab-haemoglobin"]),
     ],
 )
 def test_looks_like_prefers_the_plain_concept_matching_the_display(

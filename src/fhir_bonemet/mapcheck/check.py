@@ -270,16 +270,31 @@ def _resemblance(words: frozenset[str], text: frozenset[str]) -> tuple[bool, boo
 
 
 # Spellings of one word, so a display in either matches: "ionized" calcium is "ionised", "adjusted" is
-# "corrected".
-_SYNONYMS: Final = {"ionized": "ionised", "adjusted": "corrected"}
+# "corrected", and the abbreviations laboratories print are the words the concepts' displays spell out
+# ("eGFR" is the "Estimated GFR" of "Glomerular filtration rate", "Vit D" and "Vitamin D" the
+# "25-hydroxyvitamin D").  Applied to both sides, so either spelling meets the other.
+_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "ionized": ("ionised",),
+    "adjusted": ("corrected",),
+    "hemoglobin": ("haemoglobin",),
+    "hgb": ("haemoglobin",),
+    "hb": ("haemoglobin",),
+    "plt": ("platelet",),
+    "anc": ("neutrophil",),
+    "hydroxyvitamin": ("vitamin",),
+    "vit": ("vitamin",),
+    "gfr": ("glomerular", "filtration", "rate"),
+    "egfr": ("estimated", "glomerular", "filtration", "rate"),
+    "crcl": ("creatinine", "clearance"),
+}
 
 
 def _words(text: str) -> Iterator[str]:
     """Lower-case words without stop words; a plural "s" is dropped so "platelets" meets "platelet"."""
-    for word in _WORD.findall(text.lower()):
-        if len(word) > 1 and word not in _STOP:
-            word = _SYNONYMS.get(word, word)
-            yield word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+    for found in _WORD.findall(text.lower()):
+        if len(found) > 1 and found not in _STOP:
+            for word in _SYNONYMS.get(found, (found,)):
+                yield word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def published_templates(terminology: Terminology, services_dir: Path | None = None) -> dict[str, str]:
