@@ -31,7 +31,8 @@ class Extraction:
     unreadable: list[UnreadableValue] = field(default_factory=list)  # results received but not usable
     _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient
     # A record repeats the same codes hundreds of times (one lab code per result, one product per order):
-    # terminology answers are pure functions of the codings, so each distinct one is looked up once.
+    # terminology answers are pure functions of the codings.  The codes the profiles name are answered by
+    # the terminology's own table; each distinct other one is looked up once per call, here.
     _concepts: dict[Hashable, frozenset[str]] = field(default_factory=dict)  # per (system, code)
     _medications: dict[Hashable, MedicationCodes] = field(default_factory=dict)
     # Years of follow-up repeat the same few body sites (one lesion imaged again and again): each distinct
@@ -65,20 +66,27 @@ class Extraction:
         found = _NO_CONCEPTS
         if not isinstance(codings, list):
             return found
+        known = self.terminology.known_codings
         for coding in codings:
             if isinstance(coding, dict):
-                concepts = self._coding_concepts(coding.get("system"), coding.get("code"))
+                key = (coding.get("system"), coding.get("code"))
+                try:
+                    concepts = known.get(key)  # the codes the profiles name: one lookup, no call
+                except TypeError:  # a malformed (unhashable) system or code
+                    concepts = None
+                if concepts is None:
+                    concepts = self._coding_concepts(key)
                 found = found | concepts if found else concepts
         return found
 
-    def _coding_concepts(self, system: Any, code: Any) -> frozenset[str]:
-        key = (system, code)
+    def _coding_concepts(self, key: tuple[Any, Any]) -> frozenset[str]:
+        """A coding the profiles do not name (a code family member, an unknown code), looked up once."""
         try:
             concepts = self._concepts.get(key)
         except TypeError:  # a malformed (unhashable) system or code: look it up, do not remember
-            return self.terminology.concepts_for_coding(system, code)
+            return self.terminology.concepts_for_coding(*key)
         if concepts is None:
-            concepts = self._concepts[key] = self.terminology.concepts_for_coding(system, code)
+            concepts = self._concepts[key] = self.terminology.concepts_for_coding(*key)
         return concepts
 
     def observation_code(self, item: Item) -> tuple[JsonDict | None, frozenset[str]]:

@@ -279,6 +279,7 @@ def _quantity_unit(concept: str, quantity: JsonDict) -> object:
         isinstance(code, str)
         and code
         and isinstance(unit, str)
+        and unit != code  # the usual Quantity, code and unit alike: nothing to choose
         and not is_known_unit(concept, code)
         and is_known_unit(concept, unit)
     ):
@@ -613,7 +614,7 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             effective,
             precision,
             _site(extraction, item) if "bodySite" in data else None,
-            extraction.focus(data),
+            extraction.focus(data) if "focus" in data else (),
             effective is None and bool(unreadable_dates),
         )
         facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), taken))

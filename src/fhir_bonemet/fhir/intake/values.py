@@ -145,8 +145,16 @@ def clean_codeable(value: object) -> JsonDict | None:
     if not isinstance(value, dict):
         return None
     coding = value.get("coding")
-    if coding is None or (isinstance(coding, list) and all(isinstance(c, dict) for c in coding)):
+    if coding is None:
         return value
+    if isinstance(coding, list):
+        # A plain loop: read for every code of every resource, where a generator passed to all() costs
+        # more than the check itself.
+        for element in coding:
+            if not isinstance(element, dict):
+                break
+        else:
+            return value
     kept = [c for c in coding if isinstance(c, dict)] if isinstance(coding, list) else []
     rebuilt = {k: v for k, v in value.items() if k != "coding"}
     rebuilt["coding"] = kept
@@ -176,7 +184,8 @@ def codeable_display(value: JsonDict | None) -> str | None:
     text = value.get("text")
     if isinstance(text, str) and text:
         return text
-    for coding in as_list(value.get("coding")):
+    codings = value.get("coding")
+    for coding in codings if isinstance(codings, list) else as_list(codings):
         if isinstance(coding, dict):
             display = coding.get("display")
             if isinstance(display, str) and display:

@@ -111,7 +111,13 @@ class Terminology:
         self._displays = {cid: tuple(texts) for cid, texts in displays.items()}
         self._known = self._known_codings()
 
-    def _known_codings(self) -> dict[tuple[str, str], frozenset[str]]:
+    @property
+    def known_codings(self) -> Mapping[tuple[object, object], frozenset[str]]:
+        """:meth:`concepts_for_coding`'s answer for every coding the profiles name, as written (read-only
+        use): a caller that reads many codings can look each up here first, with no call in between."""
+        return self._known
+
+    def _known_codings(self) -> dict[tuple[object, object], frozenset[str]]:
         """The answer of :meth:`concepts_for_coding` for every code the ValueSets enumerate and every
         ConceptMap source code, under each spelling of its system and as written or normalised.
 
@@ -127,7 +133,7 @@ class Terminology:
             written.setdefault(key, {key[1]}).update(m.code for m in members)
         for key in self._maps:
             written.setdefault(key, {key[1]})
-        known: dict[tuple[str, str], frozenset[str]] = {}
+        known: dict[tuple[object, object], frozenset[str]] = {}  # keys are (system, code) strings
         for (system, _), codes in written.items():
             for alias in spellings.get(system, [system]):
                 for code in codes:
