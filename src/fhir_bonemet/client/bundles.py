@@ -85,8 +85,13 @@ def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:
             "reporting an error"
         )
     links = bundle.get("link", [])
-    if links is not None and not (isinstance(links, list) and all(isinstance(x, dict) for x in links)):
+    if links is None:
+        return None
+    if not isinstance(links, list):
         return "Bundle.link is not an array of objects"
+    for link in links:  # a plain loop: every prefetch key's Bundle is checked, and most have one link
+        if not isinstance(link, dict):
+            return "Bundle.link is not an array of objects"
     return None
 
 

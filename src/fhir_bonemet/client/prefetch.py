@@ -229,14 +229,17 @@ class PrefetchResolver:
     def _log(
         self, hook_instance: str, result: PrefetchResult, provided: Mapping[str, Any], started: float
     ) -> None:
+        # When the EHR provided every key there is nothing to tell an operator on every call (the request
+        # line names the call): the summary is then a debug line, and usually not even built.
+        everything_provided = not (result.fetched or result.unavailable or result.truncated)
+        level = logging.DEBUG if everything_provided else logging.INFO
+        if not result.issues and not log.isEnabledFor(level):
+            return
         label = _log_safe(hook_instance)
         for issue in result.issues:
             log.warning("prefetch hookInstance=%s %s: %s", label, issue.location, issue.message)
-        # When the EHR provided every key there is nothing to tell an operator on every call (the request
-        # line names the call): the summary is then a debug line.
-        everything_provided = not (result.fetched or result.unavailable or result.truncated)
         log.log(
-            logging.DEBUG if everything_provided else logging.INFO,
+            level,
             "prefetch hookInstance=%s keys=%d provided=%d fetched=%s unavailable=%s truncated=%s in %.0f ms",
             label,
             len(result.data) + len(result.unavailable),

@@ -128,15 +128,24 @@ def cannot_fetch(key: str, planned: KeyOutcome | None, reason: str) -> KeyOutcom
 def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) -> PrefetchResult:
     data: dict[str, JsonObject | None] = {}
     issues: list[FetchIssue] = []
+    unavailable: list[str] = []
+    fetched: list[str] = []
+    truncated: list[str] = []
     for key in templates:  # template order: deterministic output whatever finished first
         outcome = outcomes[key]
         if outcome.available:
             data[key] = outcome.data
+        else:
+            unavailable.append(key)
+        if outcome.fetched:
+            fetched.append(key)
+        if outcome.truncated:
+            truncated.append(key)
         issues.extend(outcome.issues)
     return PrefetchResult(
         data=data,
-        unavailable=frozenset(key for key in templates if not outcomes[key].available),
-        fetched=frozenset(key for key in templates if outcomes[key].fetched),
-        truncated=frozenset(key for key in templates if outcomes[key].truncated),
+        unavailable=frozenset(unavailable),
+        fetched=frozenset(fetched),
+        truncated=frozenset(truncated),
         issues=tuple(issues),
     )

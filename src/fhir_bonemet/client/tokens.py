@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fhir_bonemet.client.urls import relative_url_problem
@@ -71,6 +72,9 @@ def render_template(template: str, context: Mapping[str, Any]) -> RenderedUrl:
     return RenderedUrl(url=url, read_type=reference.group(1), read_id=reference.group(2))
 
 
+# Templates are the services' own configuration, a few dozen strings asked about on every hook call: each is
+# worked out once.
+@lru_cache(maxsize=256)
 def expected_resource_type(template: str) -> str | None:
     """What a template's answer must be, decided from the template alone (so it also works when a token
     cannot be resolved): ``"Bundle"`` for a search, the type for a read (``Patient/{{context.patientId}}``

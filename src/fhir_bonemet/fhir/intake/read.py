@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from fhir_bonemet.core.model.facts import ReadIssue
@@ -29,6 +30,22 @@ _MAX_BUNDLE_DEPTH = 4
 _DATA_BUNDLES = frozenset({"searchset", "collection", "document"})
 # FHIR's own patterns: a resource type is a name of letters, an id at most 64 of [A-Za-z0-9-.].
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+# The types a payload is made of, which the pattern accepts: checked by a set lookup, the pattern is spared
+# for the rest (one check per resource on every hook call).
+_USUAL_TYPES = frozenset(
+    {
+        "Bundle",
+        "Patient",
+        "Condition",
+        "Observation",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Medication",
+        "Procedure",
+        "ServiceRequest",
+        "OperationOutcome",
+    }
+)
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
@@ -112,7 +129,7 @@ class ReadResult:
             location = f"prefetch.{key}"
             if value is None:
                 continue
-            if not isinstance(value, dict | list):
+            if not isinstance(value, (dict, list)):  # a tuple: ``dict | list`` is built anew each time
                 self._fail(location, "prefetch value is neither a resource, a Bundle nor an array", key)
             elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
                 self._fail(location, "prefetch returned an OperationOutcome instead of data", key)
@@ -149,7 +166,7 @@ class ReadResult:
         if not isinstance(resource_type, str) or not resource_type:
             self.issues.append(ReadIssue(location, "no resourceType; skipped"))
             return
-        if not _RESOURCE_TYPE.fullmatch(resource_type):
+        if resource_type not in _USUAL_TYPES and not _RESOURCE_TYPE.fullmatch(resource_type):
             # Never echoed: it is the sender's text (a megabyte, or a name), and issues reach the logs.
             self.issues.append(ReadIssue(location, "resourceType is not a FHIR resource type; skipped"))
             return
@@ -263,6 +280,9 @@ def read_prefetch(
     return result
 
 
+# Templates are the services' own configuration, a few dozen strings asked about on every hook call: each is
+# worked out once.
+@lru_cache(maxsize=256)
 def searched_type(template: str) -> str | None:
     """The resource type a prefetch template searches for (``Condition?patient=…`` → ``Condition``);
     None for a read (``Patient/{{context.patientId}}``), whose answer is checked when it is fetched."""
