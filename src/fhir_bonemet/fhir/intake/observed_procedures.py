@@ -35,10 +35,12 @@ def observed_procedures(extraction: Extraction, items: list[Item]) -> list[Proce
     for item in items:
         data = item.data
         code, concepts = extraction.observation_code(item)  # a malformed code is reported as a result's
+        if concepts.isdisjoint(OBSERVED_PROCEDURES):  # most results: no set built for them
+            continue
         concepts &= OBSERVED_PROCEDURES
         status = data.get("status")
         final = isinstance(status, str) and status in _FINAL
-        if not concepts or not final or not extraction.belongs_to_patient(item):
+        if not final or not extraction.belongs_to_patient(item):
             continue
         if data.get("valueBoolean") is False:
             continue  # "review done: no" records that it was not done
