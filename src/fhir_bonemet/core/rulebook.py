@@ -17,7 +17,7 @@ from fhir_bonemet.core import exercise, pain, red_flags
 from fhir_bonemet.core.model.catalogue import Family, RuleSpec
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.findings import Finding
-from fhir_bonemet.core.model.rule import Rule, declared, run_rules
+from fhir_bonemet.core.model.rule import Rule, declared, run_in_order
 
 __all__ = ["CATALOGUE", "FAMILY_PACKAGES", "catalogue", "rules", "run_family"]
 
@@ -74,5 +74,6 @@ CATALOGUE: Mapping[str, RuleSpec] = _Catalogue()
 
 
 def run_family(family: Family, ctx: RuleContext) -> tuple[Finding, ...]:
-    """Every rule of one family on ``ctx``, each at most once, in run order (see :func:`run_rules`)."""
-    return run_rules(family, rules(family), ctx)
+    """Every rule of one family on ``ctx``, each at most once, in run order (see
+    :func:`~fhir_bonemet.core.model.rule.run_rules`)."""
+    return run_in_order(family, rules(family), ctx)
