@@ -30,6 +30,7 @@ from fhir_bonemet.core.model.findings import (
     UsedFact,
     fit_summary,
 )
+from fhir_bonemet.core.model.thresholds import UnknownThresholdError
 from fhir_bonemet.core.model.used_facts import med_label, med_used
 
 __all__ = ["PAIN_KEYS", "RENAL_KEYS", "Trace"]
@@ -54,16 +55,26 @@ class Trace:
         """A threshold value; service defaults are recorded so the card can label them."""
         if key not in self.spec.thresholds:  # keeps the catalogue's declared dependencies truthful
             raise KeyError(f"rule {self.spec.id} reads threshold {key!r} it did not declare")
-        threshold = self.ctx.th[key]
-        if threshold.is_default and key not in self.defaults:
+        th = self.ctx.th
+        if key in th.service_defaults and key not in self.defaults:
             self.defaults.append(key)
-        return threshold.value
+        return th.v(key)
 
     def rely(self, *keys: str) -> None:
         """The finding relies on these thresholds (compared elsewhere, e.g. by a shared helper): check they
         were declared and record the service defaults among them, in key order."""
-        for key in sorted(set(keys)):
-            self.v(key)
+        # Set operations rather than a look-up per key (as v does it): EX01 relies on some twenty thresholds.
+        wanted = set(keys)
+        undeclared = wanted - self.spec.thresholds
+        if undeclared:  # keeps the catalogue's declared dependencies truthful
+            raise KeyError(f"rule {self.spec.id} reads threshold {min(undeclared)!r} it did not declare")
+        th = self.ctx.th
+        unknown = wanted - th.known
+        if unknown:
+            raise UnknownThresholdError(min(unknown))
+        for key in sorted(wanted & th.service_defaults):
+            if key not in self.defaults:
+                self.defaults.append(key)
 
     def label(self, key: str) -> str:
         """A threshold as card text cites it: '20 10*9/L (S09)', '7 d (service default)'."""

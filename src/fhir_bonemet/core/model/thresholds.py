@@ -46,10 +46,14 @@ class UnknownThresholdError(KeyError):
 class Thresholds(Mapping[str, Threshold]):
     """Read-only mapping key → :class:`Threshold`; ``th.v(key)`` gives the bare value."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "known", "service_defaults")
 
     def __init__(self, items: Mapping[str, Threshold]) -> None:
         self._items = dict(items)
+        # Every key, and the keys whose value is a service default (every card relying on one labels it as
+        # such): the rules ask about some fifty keys per call, and sets answer for many keys at once.
+        self.known = frozenset(self._items)
+        self.service_defaults = frozenset(key for key, t in self._items.items() if t.is_default)
 
     def __getitem__(self, key: str) -> Threshold:
         try:
