@@ -22,7 +22,7 @@ from datetime import date
 from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction, latest_pain, renal_function
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import MedicationFact, PatientFacts
-from fhir_bonemet.core.model.findings import Finding
+from fhir_bonemet.core.model.findings import Finding, UsedFact
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.queries import is_active
@@ -42,6 +42,8 @@ class RuleContext:
     focus: frozenset[str] | None  # refs of the draft orders in focus; None on patient-view
     renal: RenalFunction
     pain: PainScore | None
+    # The latest pain score as cards name it, built once: half a dozen rules cite it on every call.
+    pain_used: UsedFact | None
     # The call's fact index, so the rules look facts up by concept instead of scanning the record.
     index: FactIndex = field(compare=False, repr=False)
     exercise_active: bool = False  # a structured exercise programme is in progress (P12, P25)
@@ -112,6 +114,7 @@ def build_context(
         chosen = selected if which is Hook.ORDER_SELECT and marked else drafts
         focus = frozenset(m.ref for m in chosen)
     idx = index if index is not None else FactIndex(facts)
+    pain = latest_pain(facts, today, th, idx)
     return RuleContext(
         facts=facts,
         today=today,
@@ -120,7 +123,8 @@ def build_context(
         meds=meds,
         focus=focus,
         renal=renal_function(facts, today, th, idx),
-        pain=latest_pain(facts, today, th, idx),
+        pain=pain,
+        pain_used=pain.used() if pain is not None else None,
         exercise_active=exercise_active,
         index=idx,
     )

@@ -115,9 +115,10 @@ class Trace:
     def pain(self) -> PainScore | None:
         """The latest pain score (recorded as used when present)."""
         self.v(PAIN_KEYS[0])
-        if self.ctx.pain is not None:
-            self.fact(self.ctx.pain.used())
-        return self.ctx.pain
+        ctx = self.ctx
+        if ctx.pain_used is not None:
+            self.fact(ctx.pain_used)
+        return ctx.pain
 
     def act(
         self,
