@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from datetime import date, datetime
 from operator import attrgetter
-from typing import TypeVar, cast
+from typing import Any, TypeVar
 
 from fhir_bonemet.core.model.facts import ConditionFact, ObservationFact, PatientFacts, ProcedureFact
 from fhir_bonemet.core.model.queries import within_days
@@ -70,6 +70,9 @@ def _sort_newest_first(group: list[ObservationFact]) -> None:
 
 T = TypeVar("T")
 
+# What a memo holds before its value is computed (None is a value a computation may give).
+_NOT_YET: Any = object()
+
 
 class FactIndex:
     """Read-only views of one patient's facts grouped by concept id, plus a per-call memo.
@@ -88,7 +91,9 @@ class FactIndex:
         for o in facts.observations:
             obs[o.concept].append(o)
         self._observations = dict(obs)
-        self._sorted: set[str] = set()
+        # The groups sorted so far, by concept: the rules ask for some sixty groups per call, most of them
+        # more than once, and one dictionary look-up answers those asked before.
+        self._sorted: dict[str, list[ObservationFact]] = {}
         conds: dict[str, list[ConditionFact]] = {}
         for cond in sorted(facts.conditions, key=_BY_REF):
             for concept in cond.concepts:
@@ -101,23 +106,25 @@ class FactIndex:
             for concept in proc.concepts:
                 procs.setdefault(concept, []).append(proc)
         self._procedures = procs
-        self._memo: dict[Hashable, object] = {}
+        self._memo: dict[Hashable, Any] = {}
 
     def observations(self, concept: str) -> Sequence[ObservationFact]:
         """Observations of ``concept``, newest first; undated ones last."""
-        group = self._observations.get(concept)
+        group = self._sorted.get(concept)
         if group is None:
-            return ()
-        if concept not in self._sorted:
+            group = self._observations.get(concept)
+            if group is None:
+                return ()
             _sort_newest_first(group)
-            self._sorted.add(concept)
+            self._sorted[concept] = group
         return group
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()`` once per key for the life of this index (one assessment)."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return cast(T, self._memo[key])
+        found: T = self._memo.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = self._memo[key] = compute()
+        return found
 
     def latest(self, concept: str, today: date, max_age_days: float) -> ObservationFact | None:
         for obs in self.observations(concept):
@@ -131,16 +138,12 @@ class FactIndex:
         """Yes/no findings whose newest answer within the lookback is "yes" (a later "no" clears one)."""
         present: list[ObservationFact] = []
         for concept in concepts:
-            newest = next(
-                (
-                    o
-                    for o in self.observations(concept)
-                    if o.flag is not None and within_days(o.effective, today, max_age_days)
-                ),
-                None,
-            )
-            if newest is not None and newest.flag:
-                present.append(newest)
+            # A plain loop rather than next() over a generator: most concepts have no answer at all.
+            for o in self.observations(concept):
+                if o.flag is not None and within_days(o.effective, today, max_age_days):
+                    if o.flag:
+                        present.append(o)
+                    break
         return present
 
     def conditions(self, concept: str) -> Sequence[ConditionFact]:
