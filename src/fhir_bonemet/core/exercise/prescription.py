@@ -88,12 +88,13 @@ def stop_and_call(th: Thresholds) -> tuple[str, ...]:
     )
 
 
-def _dose(domain: str, tier: Tier, gates: Gates, th: Thresholds) -> str | None:
+def _dose_table(th: Thresholds) -> dict[str, dict[Tier, str]]:
+    """The dose text by domain group and tier (built once per plan: it is the same for every domain)."""
     rpe = f"RPE {num(th.v('exercise.rpe_low_min'))}-{num(th.v('exercise.rpe_low_max'))}"
     rm = (
         f"{num(th.v('exercise.resistance_target_rm_min'))}-{num(th.v('exercise.resistance_target_rm_max'))}RM"
     )
-    table: dict[str, dict[Tier, str]] = {
+    return {
         "aerobic": {
             Tier.LOW: f"Moderate intensity ({rpe} on the 6-20 scale), building towards the survivor dose",
             Tier.MODERATE: "Light to moderate intensity; non-weight-bearing preferred for weight-bearing "
@@ -116,6 +117,9 @@ def _dose(domain: str, tier: Tier, gates: Gates, th: Thresholds) -> str | None:
             Tier.HIGH: "Seated or supported only",
         },
     }
+
+
+def _dose(domain: str, tier: Tier, gates: Gates, table: dict[str, dict[Tier, str]]) -> str | None:
     group = "aerobic" if domain in _AEROBIC else "resist" if domain in _RESIST else domain
     text = table.get(group, {}).get(tier)
     if text is None:
@@ -143,6 +147,7 @@ def build_domains(
     """One :class:`DomainAdvice` per domain in a fixed order; ``ex-adl-only`` only for HIGH and above."""
     out: list[DomainAdvice] = []
     any_wb = any(r.weight_bearing for r in regions)
+    doses = _dose_table(th) if tier not in (Tier.HOLD, Tier.ADL_ONLY) else {}
     for domain in STRUCTURED_DOMAINS:
         status = DomainStatus.PERMITTED
         exclusions: list[str] = []
@@ -161,7 +166,7 @@ def build_domains(
             )
         else:
             status, exclusions = _tier_rules(domain, status, exclusions, tier, gates, any_wb)
-            dose = _dose(domain, tier, gates, th) if status is not DomainStatus.AVOID else None
+            dose = _dose(domain, tier, gates, doses) if status is not DomainStatus.AVOID else None
         out.append(DomainAdvice(domain, status, tuple(dict.fromkeys(exclusions)), dose))
     if tier is Tier.HOLD:
         out.append(
