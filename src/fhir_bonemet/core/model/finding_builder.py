@@ -86,9 +86,18 @@ class Trace:
             self.fact(med_used(med))
 
     def fact(self, *facts: UsedFact) -> None:
+        used = self.used
+        if len(facts) == 1:
+            if facts[0] not in used:
+                used.append(facts[0])
+            return
+        # Several at once (EX01 adds a dozen): a set of those kept hashes each fact once, where asking the
+        # list compared every new fact with every kept one.
+        kept = set(used)
         for fact in facts:
-            if fact not in self.used:
-                self.used.append(fact)
+            if fact not in kept:
+                kept.add(fact)
+                used.append(fact)
 
     def miss(self, what: str, consequence: str) -> None:
         self.missing.append(MissingFact(what, consequence))
