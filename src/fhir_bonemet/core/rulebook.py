@@ -11,6 +11,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from fhir_bonemet.core import exercise, pain, red_flags
@@ -25,36 +26,52 @@ __all__ = ["CATALOGUE", "FAMILY_PACKAGES", "catalogue", "rules", "run_family"]
 FAMILY_PACKAGES = (red_flags, exercise, pain)
 
 
-# The engine asks for each family's rules on every hook call; sorting them (a regex per rule id) cost more
-# than some families' rules.  Keyed on the identity of every declared rule, so a rule declared or replaced
-# later (tests do both) is never missed.
-# The entry keeps every rule of its key alive, so no id in a key can be reused by another object.
-_ORDERED: dict[tuple[Family | None, tuple[int, ...]], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Book:
+    """The declared rules as the engine reads them: each family's in run order, and every declaration by
+    id.  Built once per set of declared rules."""
+
+    declared: tuple[Rule, ...]  # as declared() held them when the book was made
+    ordered: tuple[Rule, ...]
+    by_family: Mapping[Family, tuple[Rule, ...]]
+    specs: Mapping[str, RuleSpec]
+
+
+def _make_book(everything: tuple[Rule, ...]) -> _Book:
+    ordered = tuple(sorted(everything, key=lambda r: r.spec.order))
+    return _Book(
+        declared=everything,
+        ordered=ordered,
+        by_family=MappingProxyType({f: tuple(r for r in ordered if r.spec.family is f) for f in Family}),
+        specs=MappingProxyType({r.spec.id: r.spec for r in ordered}),
+    )
+
+
+_BOOK: _Book | None = None
+
+
+def _book() -> _Book:
+    """The book of the rules declared now.  The engine asks on every pass of every call; sorting the rules
+    (a regex per rule id) cost more than some families' rules, so the book is rebuilt only when a rule was
+    declared or replaced since (tests do both).  Comparing the tuple of declared rules with the book's
+    finds that in one pass, the same rule objects comparing equal by identity."""
+    global _BOOK
+    everything = tuple(declared().values())
+    book = _BOOK
+    if book is None or book.declared != everything:
+        book = _BOOK = _make_book(everything)
+    return book
 
 
 def rules(family: Family | None = None) -> tuple[Rule, ...]:
     """Every declared rule (or those of one family), in run order."""
-    everything = tuple(declared().values())
-    key = (family, tuple(map(id, everything)))
-    entry = _ORDERED.get(key)
-    if entry is None:
-        chosen = (r for r in everything if family is None or r.spec.family is family)
-        entry = _ORDERED.setdefault(key, (everything, tuple(sorted(chosen, key=lambda r: r.spec.order))))
-    return entry[1]
-
-
-# The catalogue of the last rules() answer: the engine reads it on every call, and rules() gives back the
-# same tuple for as long as the declarations stay the same.
-_SPECS: tuple[tuple[Rule, ...], Mapping[str, RuleSpec]] | None = None
+    book = _book()
+    return book.ordered if family is None else book.by_family[family]
 
 
 def catalogue() -> Mapping[str, RuleSpec]:
     """Every rule's declaration by id, in run order."""
-    global _SPECS
-    ordered = rules()
-    if _SPECS is None or _SPECS[0] is not ordered:
-        _SPECS = (ordered, MappingProxyType({r.spec.id: r.spec for r in ordered}))
-    return _SPECS[1]
+    return _book().specs
 
 
 class _Catalogue(Mapping[str, RuleSpec]):
