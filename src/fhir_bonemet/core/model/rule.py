@@ -140,7 +140,10 @@ def run_in_order(family: Family, ordered: Sequence[Rule], ctx: RuleContext) -> t
 def merge_absorbed(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     """Fold each absorbed finding into the rule that absorbs it, where both fired (kept in place)."""
     result = list(findings)
-    for keeper_rule in sorted({_RULES[f.rule_id] for f in findings if f.rule_id in _RULES}, key=_RUN_ORDER):
+    # The rules that absorb others among those that fired, by id: a set of the Rules themselves hashed each
+    # one's whole declaration, and most rules absorb nothing.
+    keepers = {f.rule_id: r for f in findings if (r := _RULES.get(f.rule_id)) is not None and r.spec.absorbs}
+    for keeper_rule in sorted(keepers.values(), key=_RUN_ORDER):
         for absorbed_id in keeper_rule.spec.absorbs:
             keeper = next((f for f in result if f.rule_id == keeper_rule.spec.id), None)
             absorbed = next((f for f in result if f.rule_id == absorbed_id), None)
