@@ -21,12 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from fhir_bonemet.cards import detail as card_detail
 from fhir_bonemet.cards.concerns import Concern, arrange, group_concerns
+from fhir_bonemet.cards.evidence import ShownSource, evidence_labels, shown_sources
 from fhir_bonemet.cards.suggestions import SuggestionBuilder, stable_uuid
 from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.evidence.lesion_sites import site_label
@@ -56,7 +55,6 @@ __all__ = [
 SKELETAL_RISK_EXTENSION = "org.fhir-bonemet.skeletal-risk"
 SERVICE_LABEL = "fhir-bonemet"
 SUGGESTION_LABEL_LIMIT = 120
-LINK_LABEL_LIMIT = 90
 PLAN_LINK_LABEL = "Open the full plan"
 
 
@@ -100,19 +98,6 @@ def clip(text: str, limit: int) -> str:
     return shorten(" ".join(text.split()), limit)
 
 
-def _absolute(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-@lru_cache(maxsize=256)  # evidence sources: static knowledge, the same few on every call
-def _evidence_link(src: EvidenceSource) -> tuple[str, str] | None:
-    """A source's link as a card lists it (label, url); None when it has no absolute primary link."""
-    if not _absolute(src.link):
-        return None
-    return clip(src.citation, LINK_LABEL_LIMIT), src.link
-
-
 def skeletal_risk(plan: ExercisePlan) -> dict[str, Any]:
     lesions = [
         {"condition": les.lesion_ref, "site": site_label(les.site), "tier": les.tier.value}
@@ -132,6 +117,7 @@ class _CardBuilder:
     ) -> None:
         self.assessment, self.ctx, self.codes = assessment, ctx, codes
         self.sources, self.thresholds = sources, thresholds
+        self.shown = shown_sources(sources)
         self.suggest = SuggestionBuilder(
             codes,
             thresholds,
@@ -148,6 +134,7 @@ class _CardBuilder:
         # Source ids, each once: the concern's, then those of the advice folded onto its card, which is as
         # much this card's advice as its rule ids are.
         evidence = list(dict.fromkeys(e for f in (*findings, *concern.folded) for e in f.evidence))
+        shown = [self.shown[sid] for sid in evidence if sid in self.shown]
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         suggestions = self._suggestions(concern, cid, red_flag)
@@ -169,7 +156,7 @@ class _CardBuilder:
         plan = self.assessment.exercise if primary.category is Category.EXERCISE else None
         detail = card_detail.detail_markdown(
             findings,
-            sources=self.sources,
+            evidence=evidence_labels(shown),
             folded=concern.folded,
             when_stable=concern.when_stable,
             plan=plan,
@@ -180,7 +167,7 @@ class _CardBuilder:
             "summary": fit_summary(card_detail.plain(primary.summary)),
             "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
             "detail": detail,
-            "source": self._source(evidence, primary.category),
+            "source": self._source(evidence, shown, primary.category),
             "overrideReasons": [
                 self.codes.local(code, display) for code, display in self.codes.override_reasons
             ],
@@ -198,7 +185,7 @@ class _CardBuilder:
             if exclusive:
                 _one_recommended(suggestions)
             card["suggestions"] = suggestions
-        links = self._links(evidence)
+        links = _links(shown)
         if self.ctx.plan_url is not None and primary.category in (Category.EXERCISE, Category.PAIN):
             links.insert(0, {"label": PLAN_LINK_LABEL, "url": self.ctx.plan_url, "type": "absolute"})
         if links:
@@ -211,26 +198,16 @@ class _CardBuilder:
         # A red flag leads with its referral; elsewhere the change to the order is the point of the card.
         return referrals + orders if red_flag else orders + referrals
 
-    def _source(self, evidence: list[str], category: Category) -> dict[str, Any]:
+    def _source(self, evidence: list[str], shown: list[ShownSource], category: Category) -> dict[str, Any]:
         label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")
         source: dict[str, Any] = {
             "label": label,
             "topic": self.codes.local(category.value, self.codes.topics[category.value]),
         }
-        shown = (_evidence_link(src) for src in map(self.sources.get, evidence) if src is not None)
-        url = next((link[1] for link in shown if link is not None), None)
+        url = next((s.link[1] for s in shown if s.link is not None), None)
         if url is not None:
             source["url"] = url
         return source
-
-    def _links(self, evidence: list[str]) -> list[dict[str, Any]]:
-        links: dict[str, dict[str, Any]] = {}
-        for sid in evidence:
-            src = self.sources.get(sid)
-            shown = _evidence_link(src) if src is not None else None
-            if shown is not None and shown[1] not in links:
-                links[shown[1]] = {"label": shown[0], "url": shown[1], "type": "absolute"}
-        return list(links.values())
 
 
 def build_cards(
@@ -268,6 +245,16 @@ def wire_cards(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [builder.card(c, c is carrier) for c in concerns]
+
+
+def _links(shown: list[ShownSource]) -> list[dict[str, Any]]:
+    """The card's links to its primary sources, each address once."""
+    links: dict[str, dict[str, Any]] = {}
+    for source in shown:
+        if source.link is not None and source.link[1] not in links:
+            label, url = source.link
+            links[url] = {"label": label, "url": url, "type": "absolute"}
+    return list(links.values())
 
 
 def _one_recommended(suggestions: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ prose carries none of them, nor internal markers of the knowledge files (``[D]``
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import TypeVar
@@ -26,7 +26,6 @@ from fhir_bonemet.core.model.findings import (
     UsedFact,
     shorten,
 )
-from fhir_bonemet.knowledge import EvidenceSource
 
 __all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain", "readable_units"]
 
@@ -34,7 +33,6 @@ DISCLAIMER = "Decision support only: it does not replace clinical judgement, and
 MAX_ACTION_BULLETS = 5
 MAX_VALUES = 3
 MAX_MISSING = 3
-MAX_EVIDENCE = 2
 LINE_LIMIT = 140
 _H = TypeVar("_H", bound=Hashable)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
@@ -180,29 +178,6 @@ def _unread(fact: MissingFact) -> str:
     return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 200))
 
 
-@lru_cache(maxsize=256)  # evidence sources: static knowledge, the same few on every call
-def _source_label(src: EvidenceSource) -> str:
-    """A source on the evidence line: its short name, linked when it has a primary link."""
-    label = md_escape(_short_source(src))
-    return f"[{label}]({src.link})" if src.link else label
-
-
-def _short_source(src: EvidenceSource) -> str:
-    """The source's short name ("Campbell 2022 (JCO OP)"), else its first word and year."""
-    if src.short:
-        return src.short
-    head = re.split(r"[\s,.]", src.citation.strip().lstrip('"'), maxsplit=1)[0]
-    year = re.match(r"\d{4}", src.year)
-    return f"{head} {year.group(0)}" if year else head
-
-
-def _evidence_line(ids: Sequence[str], sources: Mapping[str, EvidenceSource]) -> str | None:
-    # Primary sources first: a linked source is one a clinician can check in a click.
-    known = [sources[sid] for sid in ids if sid in sources]
-    parts = [_source_label(src) for src in sorted(known, key=lambda s: not s.link)[:MAX_EVIDENCE]]
-    return f"**Evidence:** {' · '.join(parts)}" if parts else None
-
-
 def _stop_and_call(plan: ExercisePlan) -> str:
     signs = [
         re.split(r"[:(]", item, maxsplit=1)[0].strip()
@@ -233,14 +208,15 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
 def detail_markdown(
     findings: Sequence[Finding],
     *,
-    sources: Mapping[str, EvidenceSource],
+    evidence: Sequence[str] = (),
     folded: Sequence[Finding] = (),
     when_stable: bool = False,
     plan: ExercisePlan | None = None,
     extra: Sequence[str] = (),
 ) -> str:
     """Detail text for one concern; ``findings[0]`` leads, the rest were merged into it, ``folded`` is
-    routine advice from other concerns shown as one line."""
+    routine advice from other concerns shown as one line; ``evidence`` the evidence line's source labels
+    (:func:`fhir_bonemet.cards.evidence.evidence_labels`, those of the folded advice included)."""
     primary = findings[0]
     if plan is not None and primary.rule_id == "EX01":
         todo = exercise_todo(plan)
@@ -281,8 +257,7 @@ def detail_markdown(
     if any(f.unverified for f in findings):
         out += ["", "Parts of this advice await clinical review."]
 
-    evidence = _evidence_line(_unique(e for f in (*findings, *folded) for e in f.evidence), sources)
     if evidence:
-        out += ["", evidence]
+        out += ["", f"**Evidence:** {' · '.join(evidence)}"]
     out += ["", f"*{DISCLAIMER}*"]
     return "\n".join(out)
