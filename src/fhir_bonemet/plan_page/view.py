@@ -7,9 +7,8 @@ evidence.  Pages are rendered from it alone; no FHIR call is needed to open a li
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any
 
 from fhir_bonemet.cards.detail import readable_units
@@ -18,7 +17,14 @@ from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.exercise.findings import DOMAIN_NAMES
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import PatientFacts
-from fhir_bonemet.core.model.findings import Assessment, Category, DomainStatus, Finding, LesionRisk
+from fhir_bonemet.core.model.findings import (
+    Assessment,
+    Category,
+    DomainStatus,
+    ExercisePlan,
+    Finding,
+    LesionRisk,
+)
 from fhir_bonemet.core.model.queries import active_meds
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
@@ -42,20 +48,21 @@ _ANALGESIC_CLASSES = (
 _PAIN_CATEGORIES = (Category.PAIN, Category.MEDICATION_SAFETY, Category.BONE_HEALTH)
 
 
-def _unique(items: Iterable[Any]) -> list[Any]:
-    return list(dict.fromkeys(items))
+# The core's codes (tier, category, indicator, status, site class, laterality) are StrEnums: strings whose
+# text is their value, which is what the view stores (orjson writes them as such).  They go in as they are:
+# ``.value`` is a Python-level property on this interpreter, and a view looks it up dozens of times.
 
 
-def _lesion(index: int, risk: LesionRisk) -> dict[str, Any]:
+def _lesion(index: int, risk: LesionRisk, label: str) -> dict[str, Any]:
     site = risk.site
     return {
         "id": f"lesion-{index + 1}",
-        "label": site_label(site),
-        "site_class": site.site.value,
+        "label": label,
+        "site_class": site.site,
         "level": site.text or "",
-        "laterality": site.laterality.value if site.laterality is not None else None,
+        "laterality": site.laterality,
         "qualifiers": list(site.qualifiers),
-        "tier": risk.tier.value,
+        "tier": risk.tier,
         "reasons": list(risk.reasons),
         "ref": risk.lesion_ref,
         "avoided": [DOMAIN_NAMES.get(d, d) for d in risk.avoided_domains],
@@ -67,8 +74,8 @@ def _finding(f: Finding) -> dict[str, Any]:
     return {
         "rule_ids": list(f.rule_ids),
         "title": f.title,
-        "category": f.category.value,
-        "indicator": f.indicator.value,
+        "category": f.category,
+        "indicator": f.indicator,
         "summary": f.summary,
         "rationale": f.rationale,
         "recommendations": list(f.recommendations),
@@ -110,24 +117,23 @@ def _analgesics(facts: PatientFacts, today: date, th: Thresholds) -> dict[str, A
     return {"medications": rows, "totals": totals}
 
 
-def _domains(assessment: Assessment) -> list[dict[str, Any]]:
-    plan = assessment.exercise
-    assert plan is not None
+def _domains(plan: ExercisePlan, labels: list[str]) -> list[dict[str, Any]]:
+    """Each domain with the lesions (by ``labels``, one per lesion) that avoid or restrict it."""
     rows = []
     for advice in plan.domains:
-        causes = [
-            site_label(r.site)
-            for r in plan.lesions
-            if advice.domain in r.avoided_domains or advice.domain in r.restricted_domains
-        ]
+        domain = advice.domain
+        causes: dict[str, None] = {}
+        for label, risk in zip(labels, plan.lesions, strict=True):
+            if domain in risk.avoided_domains or domain in risk.restricted_domains:
+                causes[label] = None
         rows.append(
             {
-                "code": advice.domain,
-                "name": DOMAIN_NAMES.get(advice.domain, advice.domain),
-                "status": advice.status.value,
+                "code": domain,
+                "name": DOMAIN_NAMES.get(domain, domain),
+                "status": advice.status,
                 "exclusions": list(advice.exclusions),
                 "dose": advice.dose,
-                "causes": _unique(causes),
+                "causes": list(causes),
             }
         )
     return rows
@@ -138,10 +144,25 @@ def has_plan_view(assessment: Assessment) -> bool:
     return assessment.in_population and assessment.exercise is not None
 
 
-@lru_cache(maxsize=512)
-def _readable_label(label: str) -> str:
-    """A threshold's label as shown (knowledge, not patient data: the same few dozen on every view)."""
-    return readable_units(label)
+# The domain statuses in their declared order, for the page's legend.
+_STATUSES = tuple(s.value for s in DomainStatus)
+
+# Per Thresholds (read-only knowledge, loaded once at start-up), each threshold as the view's "defaults"
+# list shows it: its label in readable units and its note.  By identity, the Thresholds kept here so that
+# its id is never reused for another one.
+_DEFAULT_ROWS: dict[int, tuple[Thresholds, dict[str, tuple[str, str]]]] = {}
+_MAX_DEFAULT_TABLES = 64
+
+
+def _default_rows(thresholds: Thresholds) -> dict[str, tuple[str, str]]:
+    known = _DEFAULT_ROWS.get(id(thresholds))
+    if known is not None and known[0] is thresholds:
+        return known[1]
+    rows = {key: (readable_units(t.label()), t.note or "") for key, t in thresholds.items()}
+    if len(_DEFAULT_ROWS) >= _MAX_DEFAULT_TABLES:
+        _DEFAULT_ROWS.clear()
+    _DEFAULT_ROWS[id(thresholds)] = (thresholds, rows)
+    return rows
 
 
 def build_plan_view(
@@ -161,29 +182,46 @@ def build_plan_view(
     review = codes.schedules["review"]
     sessions = codes.schedules["exercise"]
     reassess = codes.schedules["pain-reassessment"]
+    # One pass over the findings collects every list the view shows.
     used: dict[tuple[str, str, str | None, str | None], list[str]] = {}
+    missing: dict[tuple[str, str], None] = {}
+    default_keys: dict[str, None] = {}
+    evidence_ids: dict[str, None] = {}
+    ex01: Finding | None = None
+    red_flags: list[Finding] = []
+    exercise_findings: list[Finding] = []
+    pain_findings: list[Finding] = []
     for f in findings:
+        rule_ids = f.rule_ids
         for u in f.used:
             # The patient's own reference is the one identifier the view never keeps.
             ref = None if u.ref is not None and u.ref.startswith("Patient/") else u.ref
-            used.setdefault((u.label, readable_units(u.value), ref, u.when), []).extend(f.rule_ids)
-    missing = _unique((m.what, m.consequence) for f in findings for m in f.missing)
-    defaults = []
-    for key in _unique(k for f in findings for k in f.defaults_used):
-        if key in thresholds:
-            t = thresholds[key]
-            defaults.append({"key": key, "value": _readable_label(t.label()), "note": t.note or ""})
-    evidence_ids = _unique(e for f in findings for e in f.evidence)
-    ex01 = next((f for f in findings if f.rule_id == "EX01"), None)
-    pain_findings = [f for f in findings if f.category in _PAIN_CATEGORIES]
-    red_flags = [f for f in findings if f.category is Category.RED_FLAG]
+            used.setdefault((u.label, readable_units(u.value), ref, u.when), []).extend(rule_ids)
+        for m in f.missing:
+            missing[m.what, m.consequence] = None
+        default_keys.update(dict.fromkeys(f.defaults_used))
+        evidence_ids.update(dict.fromkeys(f.evidence))
+        if ex01 is None and f.rule_id == "EX01":
+            ex01 = f
+        category = f.category
+        if category is Category.RED_FLAG:
+            red_flags.append(f)
+        elif category is Category.EXERCISE:
+            exercise_findings.append(f)
+        elif category in _PAIN_CATEGORIES:
+            pain_findings.append(f)
+    labels = [site_label(risk.site) for risk in plan.lesions]  # the page names each lesion so, everywhere
+    rows = _default_rows(thresholds)
+    defaults = [
+        {"key": key, "value": rows[key][0], "note": rows[key][1]} for key in default_keys if key in rows
+    ]
     return {
         "version": PLAN_VIEW_VERSION,
         "made_on": today.isoformat(),
         "review_on": (today + timedelta(weeks=review.period)).isoformat(),
         "review_every": review.label(),
         "sessions": sessions.label(),
-        "tier": plan.tier.value,
+        "tier": plan.tier,
         "tier_reason": ex01.rationale if ex01 is not None else "",
         "on_hold_reason": plan.on_hold_reason,
         "supervision": plan.supervision,
@@ -191,17 +229,17 @@ def build_plan_view(
         "stop_and_call": list(plan.stop_and_call),
         "gates": list(plan.gates),
         "person_factors": list(plan.person_factors),
-        "lesions": [_lesion(i, r) for i, r in enumerate(plan.lesions)],
-        "domains": _domains(assessment),
+        "lesions": [_lesion(i, r, labels[i]) for i, r in enumerate(plan.lesions)],
+        "domains": _domains(plan, labels),
         "red_flags": [_finding(f) for f in red_flags],
-        "exercise_findings": [_finding(f) for f in findings if f.category is Category.EXERCISE],
+        "exercise_findings": [_finding(f) for f in exercise_findings],
         "pain": {
             **_analgesics(facts, today, thresholds),
             "findings": [_finding(f) for f in pain_findings],
             "reassess": f"Pain score (0-10): {reassess.label()}, and after any change in analgesia.",
         },
         "used": [
-            {"label": k[0], "value": k[1], "ref": k[2], "when": k[3], "rules": _unique(rules)}
+            {"label": k[0], "value": k[1], "ref": k[2], "when": k[3], "rules": list(dict.fromkeys(rules))}
             for k, rules in used.items()
         ],
         "missing": [{"what": w, "consequence": q} for w, q in missing],
@@ -211,5 +249,5 @@ def build_plan_view(
             for e in evidence_ids
             if e in sources
         ],
-        "statuses": [s.value for s in DomainStatus],
+        "statuses": list(_STATUSES),
     }
