@@ -94,7 +94,10 @@ def readable_units(text: str) -> str:
     if _ANY_UNIT.search(text) is None:
         return text
     for pattern, replacement in _UNITS:
-        text = pattern.sub(replacement, text)
+        # A replacement with a group reference costs a Python-level step in ``sub`` even when nothing
+        # matches; a search does not.
+        if pattern.search(text):
+            text = pattern.sub(replacement, text)
     return text
 
 
