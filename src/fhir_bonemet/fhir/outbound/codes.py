@@ -10,7 +10,7 @@ emit a card without a code.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,14 +46,21 @@ class Schedule:
     basis: str
     note: str
     source: str | None = None
+    # The label, worked out once when the schedule is loaded: the CarePlan and the plan view show a schedule's
+    # label several times per call.
+    _label: str = field(init=False, repr=False, compare=False)
 
-    def label(self) -> str:
+    def __post_init__(self) -> None:
         unit = {"d": "day", "wk": "week", "h": "hours", "mo": "month", "min": "minutes", "s": "seconds"}
         every = unit.get(self.period_unit, self.period_unit)
         per = f"every {self.period:g} {every}" if self.period != 1 else f"per {every}"
         times = "once" if self.frequency == 1 else f"{self.frequency} times"
         tag = "service default" if self.basis == "service-default" else self.basis
-        return f"{times} {per} ({tag})"
+        object.__setattr__(self, "_label", f"{times} {per} ({tag})")
+
+    def label(self) -> str:
+        """ "3 times per week (service default)": how often, and on what basis."""
+        return self._label
 
 
 @dataclass(frozen=True, slots=True)
