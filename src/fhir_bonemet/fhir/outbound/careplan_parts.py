@@ -46,14 +46,11 @@ def codeable(coding: dict[str, str]) -> Json:
     return {"coding": [coding], "text": coding["display"]}
 
 
-def _timing(schedule: Schedule) -> Json:
-    repeat = {"frequency": schedule.frequency, "period": schedule.period, "periodUnit": schedule.period_unit}
-    return {"repeat": repeat}
+_DOMAIN_RANK = {domain: rank for rank, domain in enumerate(DOMAIN_ORDER)}
 
 
 def _domain_rank(advice: DomainAdvice) -> tuple[int, str]:
-    known = advice.domain in DOMAIN_ORDER
-    return (DOMAIN_ORDER.index(advice.domain) if known else len(DOMAIN_ORDER), advice.domain)
+    return (_DOMAIN_RANK.get(advice.domain, len(DOMAIN_ORDER)), advice.domain)
 
 
 class PlanParts:
@@ -92,21 +89,29 @@ class PlanParts:
         do_not: bool = False,
         goals: Sequence[str] = (),
     ) -> Json:
+        coding = self.codes.activity(code)
+        display = coding["display"]
         # CarePlan.activity.detail elements in definition order (see the module docstring).
-        detail: Json = {"code": codeable(self.codes.activity(code))}
+        detail: Json = {"code": {"coding": [coding], "text": display}}
         if goals:
             detail["goal"] = [{"reference": f"#{g}"} for g in goals]
         detail["status"] = status
         if do_not:
             detail["doNotPerform"] = True
         if schedule is not None:
-            detail["scheduledTiming"] = _timing(schedule)
+            detail["scheduledTiming"] = {
+                "repeat": {
+                    "frequency": schedule.frequency,
+                    "period": schedule.period,
+                    "periodUnit": schedule.period_unit,
+                }
+            }
         if performer:
             detail["performer"] = [{"display": performer}]
         detail["description"] = description
         shown = "do not perform" if do_not else status
         when = schedule.label() if schedule is not None else ""
-        self.lines.append(txt.ActivityLine(self.codes.activities[code], shown, description, when))
+        self.lines.append(txt.ActivityLine(display, shown, description, when))
         return {"detail": detail}
 
     def exercise_activities(self, goal_ids: Sequence[str]) -> list[Json]:
@@ -119,6 +124,7 @@ class PlanParts:
             # (docs/clinical-model.md).
             by_domain["ex-adl-only"] = DomainAdvice("ex-adl-only", DomainStatus.PERMITTED)
         sessions = self.codes.schedules["exercise"]
+        performer = self.codes.performer(plan.tier)
         out: list[Json] = []
         for advice in sorted(by_domain.values(), key=_domain_rank):
             display = self.codes.activities.get(advice.domain, advice.domain)
@@ -133,7 +139,7 @@ class PlanParts:
                 "on-hold" if on_hold else "scheduled",
                 description,
                 schedule=sessions if structured else None,
-                performer=None if avoid else self.codes.performer(plan.tier),
+                performer=None if avoid else performer,
                 do_not=avoid,
                 goals=goal_ids,
             )
