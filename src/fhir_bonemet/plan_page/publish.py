@@ -34,20 +34,28 @@ def plan_path(token: str) -> str:
     return f"/plan/{token}"
 
 
+_GIL_HELD_CHUNK = 2047  # hashlib lets go of the GIL for 2 KiB or more at once
+
+
 def plan_content_key(assessment: Assessment) -> str:
     """A digest of what the plan page shows: every finding (rule, colour, words, the data it used) and the
     exercise tier.  Equal for a retry of the same call; different once the patient's data differ."""
-    digest = hashlib.sha256()
+    # The parts are joined and encoded at once (the same digest as feeding them one by one), then hashed in
+    # pieces small enough that hashlib keeps the GIL (see careplan.content_digest: letting it go while the
+    # plan-view writer runs can cost a switch interval).
+    parts: list[str] = []
     for finding in assessment.findings:
-        digest.update(
-            f"{finding.rule_id}\x1f{finding.indicator}\x1f{finding.summary}\x1f{finding.rationale}".encode()
-        )
+        parts.append(f"{finding.rule_id}\x1f{finding.indicator}\x1f{finding.summary}\x1f{finding.rationale}")
         for used in finding.used:
-            digest.update(f"\x1e{used.label}\x1f{used.value}\x1f{used.ref}\x1f{used.when}".encode())
-        digest.update(b"\x1d")
+            parts.append(f"\x1e{used.label}\x1f{used.value}\x1f{used.ref}\x1f{used.when}")
+        parts.append("\x1d")
     plan = assessment.exercise
     if plan is not None:
-        digest.update(f"{plan.tier}\x1f{plan.on_hold_reason}".encode())
+        parts.append(f"{plan.tier}\x1f{plan.on_hold_reason}")
+    text = memoryview("".join(parts).encode())
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _GIL_HELD_CHUNK):
+        digest.update(text[start : start + _GIL_HELD_CHUNK])
     return digest.hexdigest()[:32]
 
 
