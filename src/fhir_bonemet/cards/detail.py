@@ -208,6 +208,25 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
     return todo
 
 
+def _gap_lines(gaps: Sequence[MissingFact]) -> list[str]:
+    """What was received but not read, what the records disagree on, and what was missing."""
+    out: list[str] = []
+    # One more than is shown, to know whether to say "and more".
+    unread = _first_unique((_unread(m) for m in gaps if m.unreadable), MAX_MISSING + 1)
+    if unread:
+        shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
+        out += ["", f"**Received but not read:** {shown}."]
+    conflicts = _first_unique((_unread(m) for m in gaps if m.conflict), MAX_MISSING)
+    if conflicts:
+        out += ["", f"**Records disagree:** {'; '.join(conflicts)}."]
+    absent = (m for m in gaps if not (m.unreadable or m.conflict))
+    missing = _first_unique(map(_missing, absent), MAX_MISSING + 1)
+    if missing:
+        shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
+        out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]
+    return out
+
+
 def detail_markdown(
     findings: Sequence[Finding],
     *,
@@ -238,19 +257,9 @@ def detail_markdown(
         why += f" Based on: {'; '.join(values)}."
     out += ["", f"**Why:** {why}"]
 
-    # One more than is shown, to know whether to say "and more".
-    unread = _first_unique((_unread(m) for f in findings for m in f.missing if m.unreadable), MAX_MISSING + 1)
-    if unread:
-        shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
-        out += ["", f"**Received but not read:** {shown}."]
-    conflicts = _first_unique((_unread(m) for f in findings for m in f.missing if m.conflict), MAX_MISSING)
-    if conflicts:
-        out += ["", f"**Records disagree:** {'; '.join(conflicts)}."]
-    absent = (m for f in findings for m in f.missing if not (m.unreadable or m.conflict))
-    missing = _first_unique(map(_missing, absent), MAX_MISSING + 1)
-    if missing:
-        shown = "; ".join(missing[:MAX_MISSING]) + (" and more" if len(missing) > MAX_MISSING else "")
-        out += ["", f"**Missing:** {shown} (advice kept on the cautious side)."]
+    gaps = [m for f in findings for m in f.missing]
+    if gaps:  # most cards have none: the three passes below are for those that do
+        out += _gap_lines(gaps)
 
     if folded:
         head = "Also, when stable" if when_stable else "Also"
