@@ -168,9 +168,7 @@ class _CardBuilder:
             "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
             "detail": detail,
             "source": self._source(evidence, shown, primary.category),
-            "overrideReasons": [
-                self.codes.local(code, display) for code, display in self.codes.override_reasons
-            ],
+            "overrideReasons": self.codes.override_codings(),
             "extension": rules_extension(concern.all_rule_ids),
         }
         if primary.category is Category.EXERCISE and self.assessment.exercise is not None:
@@ -202,7 +200,7 @@ class _CardBuilder:
         label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")
         source: dict[str, Any] = {
             "label": label,
-            "topic": self.codes.local(category.value, self.codes.topics[category.value]),
+            "topic": self.codes.topic_coding(category),
         }
         url = next((s.link[1] for s in shown if s.link is not None), None)
         if url is not None:

@@ -80,6 +80,24 @@ class OutboundCodes:
     referrals: dict[str, ReferralCode]
     referral_category: tuple[str, str]
     goal_measures: dict[str, dict[str, str]]
+    # Codings every card carries (its topic, the override reasons), made once when the table is loaded; a
+    # card copies them (see :meth:`topic_coding`, :meth:`override_codings`).
+    _topics: dict[str, dict[str, str]] = field(init=False, repr=False, compare=False)
+    _override_reasons: tuple[dict[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        topics = {category: self.local(category, display) for category, display in self.topics.items()}
+        object.__setattr__(self, "_topics", topics)
+        reasons = tuple(self.local(code, display) for code, display in self.override_reasons)
+        object.__setattr__(self, "_override_reasons", reasons)
+
+    def topic_coding(self, category: str) -> dict[str, str]:
+        """The card source's topic for a finding category (a new dict)."""
+        return dict(self._topics[category])
+
+    def override_codings(self) -> list[dict[str, str]]:
+        """The card's override reasons (new dicts)."""
+        return list(map(dict, self._override_reasons))
 
     def local(self, code: str, display: str) -> dict[str, str]:
         return {"system": self.local_system, "code": code, "display": display}
