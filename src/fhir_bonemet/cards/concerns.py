@@ -181,8 +181,15 @@ def group_concerns(findings: Sequence[Finding]) -> list[Concern]:
             else:
                 apart.append(group)
         groups = [*apart, merged]
-    concerns = [Concern(tuple(sorted(g.findings, key=_finding_key))) for g in groups]
-    return sorted(concerns, key=lambda c: _finding_key(c.primary))
+    # Each finding's place in the card order, worked out once: the sorts below ask for it again and again.
+    order = {id(f): _finding_key(f) for f in findings}
+    concerns = [Concern(tuple(sorted(g.findings, key=lambda f: order[id(f)]))) for g in groups]
+    return sorted(concerns, key=lambda c: order[id(c.findings[0])])
+
+
+# The only rules _needs_no_action can say yes for: a concern with none of them is kept whole, without a
+# call per finding.  A rule added there is added here.
+_MAYBE_QUIET = frozenset({"P02", "P08", "P25"})
 
 
 def _needs_no_action(finding: Finding, plan: ExercisePlan | None) -> bool:
@@ -215,7 +222,10 @@ def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Conc
     on_hold: list[Finding] = []
     out: list[Concern] = []
     for concern in concerns:
-        quiet = [f for f in concern.findings if _needs_no_action(f, plan)]
+        quiet = [f for f in concern.findings if f.rule_id in _MAYBE_QUIET and _needs_no_action(f, plan)]
+        if not quiet:
+            out.append(concern)
+            continue
         # Exercise timing means nothing while exercise is on hold: it is left out, not folded.
         quiet_fold = [f for f in quiet if f.rule_id != "P25"]
         rest = _without(concern, quiet)
