@@ -129,6 +129,13 @@ class Concern:
     # The folded findings whose suggestions this card offers: concerns folded to keep the card budget.
     # Routine advice waiting for a red flag to be handled, and advice that needs no action, are not carried.
     carried: tuple[Finding, ...] = ()
+    # Every rule behind the concern's own findings, the primary finding's first, each once.  Worked out when
+    # the concern is made: the card asks for it several times (uuid, key, extension, referrals).
+    rule_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rule_ids = tuple(dict.fromkeys(r for f in self.findings for r in f.rule_ids))
+        object.__setattr__(self, "rule_ids", rule_ids)
 
     @property
     def primary(self) -> Finding:
@@ -137,11 +144,6 @@ class Concern:
     @property
     def indicator(self) -> Indicator:
         return self.primary.indicator
-
-    @property
-    def rule_ids(self) -> tuple[str, ...]:
-        """Every rule behind the concern's own findings, the primary finding's first, each once."""
-        return tuple(dict.fromkeys(r for f in self.findings for r in f.rule_ids))
 
     @property
     def all_rule_ids(self) -> tuple[str, ...]:
