@@ -7,7 +7,6 @@ reviewed on its own.  Everything here formats what the core decided; nothing cho
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -133,17 +132,10 @@ def goal_texts(
 # the same few dozen strings on every call, escaped once.  Text that carries the patient's case is escaped
 # as it comes.
 _escape_fixed = lru_cache(maxsize=256)(escape)
-_HTML_SPECIAL = re.compile("[&<>\"']")
-
-
-def _escape(text: str) -> str:
-    """``html.escape(text)``, without its five replacements when nothing needs one (most texts): a
-    narrative escapes some twenty-five texts."""
-    return escape(text) if _HTML_SPECIAL.search(text) else text
 
 
 def _ul(items: Sequence[str]) -> str:
-    return "<ul>" + "".join(f"<li>{_escape(i)}</li>" for i in items) + "</ul>"
+    return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
 
 
 def narrative(
@@ -160,9 +152,9 @@ def narrative(
     """The CarePlan ``text.div``: what a clinician or physiotherapist reads first."""
     out = [f'<div xmlns="{XHTML_NS}">', f"<h3>{_escape_fixed(title)}</h3>"]
     if plan is not None:
-        out.append(f"<p>Skeletal-risk tier: <b>{_escape(plan.tier.value)}</b>")
+        out.append(f"<p>Skeletal-risk tier: <b>{escape(plan.tier.value)}</b>")
         if held:
-            out.append(f" (structured exercise on hold{': ' + _escape(hold_reason) if hold_reason else ''})")
+            out.append(f" (structured exercise on hold{': ' + escape(hold_reason) if hold_reason else ''})")
         out.append("</p>")
         if plan.lesions:
             out.append("<p>Lesions:</p>")
@@ -175,15 +167,15 @@ def narrative(
                     ]
                 )
             )
-        out.append(f"<p>Supervision: {_escape(plan.supervision)}</p>")
+        out.append(f"<p>Supervision: {escape(plan.supervision)}</p>")
         if plan.tier not in (Tier.HOLD, Tier.ADL_ONLY) and not held:
-            out.append(f"<p>Progression: {_escape(plan.progression)}</p>")
+            out.append(f"<p>Progression: {escape(plan.progression)}</p>")
     if activities:
         out.append("<table><tr><th>Activity</th><th>Status</th><th>Details</th><th>How often</th></tr>")
         for line in activities:
             out.append(
                 f"<tr><td>{_escape_fixed(line.what)}</td><td>{_escape_fixed(line.status)}</td>"
-                f"<td>{_escape(line.details)}</td><td>{_escape_fixed(line.when)}</td></tr>"
+                f"<td>{escape(line.details)}</td><td>{_escape_fixed(line.when)}</td></tr>"
             )
         out.append("</table>")
     if goals:
@@ -192,6 +184,6 @@ def narrative(
         out.append("<p>Stop and call the care team if:</p>" + _ul(plan.stop_and_call))
     if notes:
         out.append("<p>Notes:</p>" + _ul(notes))
-    out.append(f"<p>{_escape_fixed(DISCLAIMER)} Rules: {_escape(', '.join(rule_ids))}.</p>")
+    out.append(f"<p>{_escape_fixed(DISCLAIMER)} Rules: {escape(', '.join(rule_ids))}.</p>")
     out.append("</div>")
     return "".join(out)
