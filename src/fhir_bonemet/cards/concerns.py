@@ -31,7 +31,7 @@ order.  Stable for equal input.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -189,26 +189,30 @@ def group_concerns(findings: Sequence[Finding]) -> list[Concern]:
     return sorted(concerns, key=lambda c: order[id(c.findings[0])])
 
 
-# The only rules _needs_no_action can say yes for: a concern with none of them is kept whole, without a
-# call per finding.  A rule added there is added here.
-_MAYBE_QUIET = frozenset({"P02", "P08", "P25"})
+def _zoledronic_dose_as_advised(finding: Finding, _plan: ExercisePlan | None) -> bool:
+    # A zoledronic-acid dose that matches renal function ("Zoledronic acid: 4 mg advised for CrCl 73"):
+    # nothing to change, nothing missing.  A dose above the advice, unknown renal function or an agent not
+    # recommended at all say otherwise in their summary and keep their card.
+    return (
+        finding.indicator is not Indicator.CRITICAL
+        and finding.summary.startswith("Zoledronic acid:")
+        and not finding.order_actions
+        and not finding.missing
+    )
+
+
+# Advice that asks for nothing to be done now, by rule: it never leads a card of its own.  Keyed by rule id,
+# so a concern whose rules are none of these is kept whole without a call per finding.
+_NEEDS_NO_ACTION: dict[str, Callable[[Finding, ExercisePlan | None], bool]] = {
+    "P02": lambda _f, _plan: True,  # mild pain: regular simple analgesia is a remark, not an alert
+    "P08": _zoledronic_dose_as_advised,
+    "P25": lambda _f, plan: plan is not None and plan.tier in (Tier.HOLD, Tier.ADL_ONLY),
+}
 
 
 def _needs_no_action(finding: Finding, plan: ExercisePlan | None) -> bool:
-    """Advice that asks for nothing to be done now: it never leads a card of its own."""
-    if finding.rule_id == "P02":
-        return True  # mild pain: regular simple analgesia is a remark, not an alert
-    if finding.rule_id == "P08":
-        # A zoledronic-acid dose that matches renal function ("Zoledronic acid: 4 mg advised for CrCl 73"):
-        # nothing to change, nothing missing.  A dose above the advice, unknown renal function or an agent
-        # not recommended at all say otherwise in their summary and keep their card.
-        return (
-            finding.indicator is not Indicator.CRITICAL
-            and finding.summary.startswith("Zoledronic acid:")
-            and not finding.order_actions
-            and not finding.missing
-        )
-    return finding.rule_id == "P25" and plan is not None and plan.tier in (Tier.HOLD, Tier.ADL_ONLY)
+    check = _NEEDS_NO_ACTION.get(finding.rule_id)
+    return check is not None and check(finding, plan)
 
 
 def _without(concern: Concern, drop: Sequence[Finding]) -> Concern | None:
@@ -224,7 +228,7 @@ def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Conc
     on_hold: list[Finding] = []
     out: list[Concern] = []
     for concern in concerns:
-        quiet = [f for f in concern.findings if f.rule_id in _MAYBE_QUIET and _needs_no_action(f, plan)]
+        quiet = [f for f in concern.findings if _needs_no_action(f, plan)]
         if not quiet:
             out.append(concern)
             continue
