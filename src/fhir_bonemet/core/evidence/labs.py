@@ -224,13 +224,17 @@ def _utc(when: datetime) -> datetime:
 
 
 def _gap(a: datetime, b: datetime) -> timedelta:
-    return abs(_utc(a) - _utc(b))
+    # Two times of a kind subtract as they are, which is what reading the offset-free ones as UTC gives:
+    # datetime.replace (some 1.5 µs a call) is needed only to compare one of each.
+    if (a.tzinfo is None) is not (b.tzinfo is None):
+        return abs(_utc(a) - _utc(b))
+    return abs(a - b)
 
 
-def _close(a: datetime | None, b: datetime | None, hours: float) -> bool:
+def _close(a: datetime | None, b: datetime | None, window: timedelta) -> bool:
     if a is None or b is None:
         return False
-    return _gap(a, b) <= timedelta(hours=hours)
+    return _gap(a, b) <= window
 
 
 def _day(when: datetime | None) -> date | None:
@@ -259,9 +263,10 @@ def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumRe
     candidates = [v for v in (ionised, reported, total) if v is not None]
     if not candidates:
         return None
-    newest = max(candidates, key=lambda v: _utc(v.when).timestamp() if v.when else float("-inf"))
+    newest = max(candidates, key=lambda v: instant(v.when) if v.when else float("-inf"))
+    window = timedelta(hours=pair_hours)
     for preferred, method in ((ionised, CalciumMethod.IONISED), (reported, CalciumMethod.MEASURED_CORRECTED)):
-        if preferred is not None and (preferred is newest or _close(preferred.when, newest.when, pair_hours)):
+        if preferred is not None and (preferred is newest or _close(preferred.when, newest.when, window)):
             return CalciumResult(
                 method,
                 preferred.value,
@@ -274,7 +279,7 @@ def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumRe
     # Only a total calcium is the newest: correct it with an albumin taken close to it.
     if total is None:  # unreachable: newest is one of the three and the first two returned above
         return None
-    albumin = _paired_albumin(idx, total, pair_hours)
+    albumin = _paired_albumin(idx, total, pair_hours, window)
     if albumin is None:
         return CalciumResult(
             CalciumMethod.UNCORRECTED,
@@ -307,14 +312,14 @@ def _molar(lab: LabValue) -> bool:
     return unit is not None and unit.replace(" ", "").lower() == "mmol/l"
 
 
-def _paired_albumin(idx: FactIndex, total: LabValue, pair_hours: float) -> LabValue | None:
+def _paired_albumin(idx: FactIndex, total: LabValue, pair_hours: float, window: timedelta) -> LabValue | None:
     """The albumin result closest in time to the calcium, if within the pairing window."""
     best: tuple[timedelta, LabValue] | None = None
     earliest = instant(total.when) - pair_hours * 3600 if total.when is not None else 0.0
     for obs in idx.observations(c.LAB_ALBUMIN):  # newest first, undated last
         if obs.effective is None or (total.when is not None and instant(obs.effective) < earliest):
             break  # every later albumin is older still
-        if not _close(obs.effective, total.when, pair_hours):
+        if not _close(obs.effective, total.when, window):
             continue
         value = to_canonical(c.LAB_ALBUMIN, obs)
         if value is None or obs.effective is None or total.when is None:
