@@ -13,7 +13,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction
 from fhir_bonemet.core.model.catalogue import RuleSpec
@@ -40,16 +40,26 @@ PAIN_KEYS = ("lookback.pain_score_days",)
 RENAL_KEYS = ("lookback.lab_days", "pain.weight_lookback_days")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Trace:
     """Collects what one rule evaluation used, missed and assumed; builds the Finding."""
 
     ctx: RuleContext
     spec: RuleSpec
-    used: list[UsedFact] = field(default_factory=list)
-    missing: list[MissingFact] = field(default_factory=list)
-    defaults: list[str] = field(default_factory=list)
-    actions: list[OrderAction] = field(default_factory=list)
+    used: list[UsedFact]
+    missing: list[MissingFact]
+    defaults: list[str]
+    actions: list[OrderAction]
+
+    def __init__(self, ctx: RuleContext, spec: RuleSpec) -> None:
+        # Written out: the runner makes one Trace per rule per call (some forty), and the generated
+        # __init__ checked each list for a value passed in, which no caller does.
+        self.ctx = ctx
+        self.spec = spec
+        self.used = []
+        self.missing = []
+        self.defaults = []
+        self.actions = []
 
     def v(self, key: str) -> float:
         """A threshold value; service defaults are recorded so the card can label them."""
