@@ -147,7 +147,14 @@ def build_domains(
     """One :class:`DomainAdvice` per domain in a fixed order; ``ex-adl-only`` only for HIGH and above."""
     out: list[DomainAdvice] = []
     any_wb = any(r.weight_bearing for r in regions)
-    doses = _dose_table(th) if tier not in (Tier.HOLD, Tier.ADL_ONLY) else {}
+    # Why the tier suspends structured exercise (None when it does not), worked out once rather than per
+    # domain: on Python 3.11 each read of an enum member (Tier.HOLD) takes the metaclass's slow path.
+    held_why: str | None = None
+    if tier is Tier.HOLD:
+        held_why = f"On hold: {hold_reason}"
+    elif tier is Tier.ADL_ONLY:
+        held_why = "ADL-only plan (performance status)"
+    doses = {} if held_why is not None else _dose_table(th)
     for domain in STRUCTURED_DOMAINS:
         status = DomainStatus.PERMITTED
         exclusions: list[str] = []
@@ -159,11 +166,9 @@ def build_domains(
             elif cell.status is DomainStatus.AVOID:
                 exclusions.append(f"Avoided for the {region.label}")
         dose: str | None = None
-        if tier in (Tier.HOLD, Tier.ADL_ONLY):
+        if held_why is not None:
             status = DomainStatus.AVOID
-            exclusions.append(
-                f"On hold: {hold_reason}" if tier is Tier.HOLD else "ADL-only plan (performance status)"
-            )
+            exclusions.append(held_why)
         else:
             status, exclusions = _tier_rules(domain, status, exclusions, tier, gates, any_wb)
             dose = _dose(domain, tier, gates, doses) if status is not DomainStatus.AVOID else None
