@@ -147,8 +147,10 @@ def build_domains(
     """One :class:`DomainAdvice` per domain in a fixed order; ``ex-adl-only`` only for HIGH and above."""
     out: list[DomainAdvice] = []
     any_wb = any(r.weight_bearing for r in regions)
-    # Why the tier suspends structured exercise (None when it does not), worked out once rather than per
-    # domain: on Python 3.11 each read of an enum member (Tier.HOLD) takes the metaclass's slow path.
+    # Why the tier suspends structured exercise (None when it does not) is worked out once, and the statuses
+    # are local names, rather than read per domain and region: on Python 3.11 each read of an enum member
+    # (Tier.HOLD, DomainStatus.AVOID) takes the metaclass's slow attribute path.
+    permitted, restricted, avoid = DomainStatus.PERMITTED, DomainStatus.RESTRICTED, DomainStatus.AVOID
     held_why: str | None = None
     if tier is Tier.HOLD:
         held_why = f"On hold: {hold_reason}"
@@ -156,22 +158,22 @@ def build_domains(
         held_why = "ADL-only plan (performance status)"
     doses = {} if held_why is not None else _dose_table(th)
     for domain in STRUCTURED_DOMAINS:
-        status = DomainStatus.PERMITTED
+        status = permitted
         exclusions: list[str] = []
         for region in regions:
             cell = region.cells[domain]
             status = _tighten(status, cell.status)
-            if cell.status is DomainStatus.RESTRICTED:
+            if cell.status is restricted:
                 exclusions.append(f"{cell.exclusion} ({region.label})")
-            elif cell.status is DomainStatus.AVOID:
+            elif cell.status is avoid:
                 exclusions.append(f"Avoided for the {region.label}")
         dose: str | None = None
         if held_why is not None:
-            status = DomainStatus.AVOID
+            status = avoid
             exclusions.append(held_why)
         else:
             status, exclusions = _tier_rules(domain, status, exclusions, tier, gates, any_wb)
-            dose = _dose(domain, tier, gates, doses) if status is not DomainStatus.AVOID else None
+            dose = _dose(domain, tier, gates, doses) if status is not avoid else None
         out.append(DomainAdvice(domain, status, tuple(dict.fromkeys(exclusions)), dose))
     if tier is Tier.HOLD:
         out.append(
