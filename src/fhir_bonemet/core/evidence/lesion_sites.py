@@ -72,6 +72,9 @@ def lesion_label(lesion: BoneLesion) -> str:
 
 
 _LEVEL_TEXT = re.compile(r"^[CTLS]\d{1,2}\b")
+# Made once: the labels and the attribution ask on every call, and on Python 3.11 each read of an enum
+# member (Laterality.LEFT) takes the metaclass's slow attribute path.
+_ONE_SIDED = (Laterality.LEFT, Laterality.RIGHT)
 
 
 def site_label(site: BodySite) -> str:
@@ -88,7 +91,7 @@ def site_label(site: BodySite) -> str:
     words = name.split()
     if "proximal" in site.qualifiers and "proximal" not in words and site.site is not S.UNKNOWN:
         name = f"proximal {name}" if "proximal" not in name else name
-    if site.laterality in (Laterality.LEFT, Laterality.RIGHT) and site.laterality.value not in words:
+    if site.laterality in _ONE_SIDED and site.laterality.value not in words:
         name = f"{site.laterality.value} {name}"
     return f"{name} lesion"
 
@@ -102,8 +105,7 @@ def sites_compatible(a: SiteClass, b: SiteClass) -> bool:
 
 
 def _sides_compatible(a: Laterality | None, b: Laterality | None) -> bool:
-    one_sided = (Laterality.LEFT, Laterality.RIGHT)
-    return not (a in one_sided and b in one_sided and a is not b)
+    return not (a in _ONE_SIDED and b in _ONE_SIDED and a is not b)
 
 
 def _fits(lesion: BoneLesion, focus: tuple[str, ...], site: BodySite | None) -> bool:
