@@ -18,9 +18,12 @@ __all__ = ["p25"]
 
 @rule("P25", "Pain plan and exercise", Category.PAIN, evidence=("S01", "S02"), reads_findings=True)
 def p25(ctx: RuleContext, t: Trace) -> Finding | None:
+    if not ctx.exercise_active:
+        return None
     # Analgesia and its side effects matter for exercise timing; bone-modifying-agent checks do not.
-    pain_findings = [f for f in ctx.fired if f.category in (Category.PAIN, Category.MEDICATION_SAFETY)]
-    if not ctx.exercise_active or not pain_findings:
+    wanted = (Category.PAIN, Category.MEDICATION_SAFETY)
+    pain_findings = [f for f in ctx.fired if f.category in wanted]
+    if not pain_findings:
         return None
     return t.finding(
         Indicator.INFO,
