@@ -46,10 +46,12 @@ class UnknownThresholdError(KeyError):
 class Thresholds(Mapping[str, Threshold]):
     """Read-only mapping key → :class:`Threshold`; ``th.v(key)`` gives the bare value."""
 
-    __slots__ = ("_items", "known", "service_defaults")
+    __slots__ = ("_items", "known", "service_defaults", "value_of")
 
     def __init__(self, items: Mapping[str, Threshold]) -> None:
         self._items = dict(items)
+        # The bare values by key, for the rules' builder (Trace.v) to read without a call through v().
+        self.value_of: dict[str, float] = {key: t.value for key, t in self._items.items()}
         # Every key, and the keys whose value is a service default (every card relying on one labels it as
         # such): the rules ask about some fifty keys per call, and sets answer for many keys at once.
         self.known = frozenset(self._items)
@@ -70,6 +72,6 @@ class Thresholds(Mapping[str, Threshold]):
     def v(self, key: str) -> float:
         # The rules ask for a hundred values per call: one lookup, not one through __getitem__.
         try:
-            return self._items[key].value
+            return self.value_of[key]
         except KeyError:
             raise UnknownThresholdError(key) from None
