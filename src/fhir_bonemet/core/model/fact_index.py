@@ -51,6 +51,8 @@ def _sort_newest_first(group: list[ObservationFact]) -> None:
     TypeError there, and then the list (left in some permutation by the failed sort) is ordered the slow
     way.
     """
+    if len(group) < 2:  # most groups of a short record hold one result: in order already
+        return
     if len(set(map(_BY_TIME, group))) < len(group):
         group.sort(key=_BY_REF, reverse=True)  # equal times: newest reference first
     try:
