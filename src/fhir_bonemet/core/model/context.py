@@ -67,12 +67,13 @@ class RuleContext:
     def age(self) -> int | None:
         return self.facts.age_on(self.today)
 
-    def active(self, *classes: str) -> list[MedicationFact]:
+    def active(self, *classes: str) -> tuple[MedicationFact, ...]:
+        """The active medications in any of ``classes``, in record order (the same tuple on every ask)."""
         found = self._active.get(classes)
         if found is None:
             wanted = set(classes)
             found = self._active[classes] = tuple(m for m in self.meds if wanted & m.classes)
-        return list(found)  # a list of its own: callers may change it
+        return found
 
     def has(self, *classes: str) -> bool:
         return bool(self.active(*classes))

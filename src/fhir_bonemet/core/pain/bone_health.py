@@ -54,7 +54,7 @@ CALCIUM_KEYS = (
 CALCIUM_CONCEPTS = (c.LAB_CALCIUM, c.LAB_CALCIUM_CORRECTED, c.LAB_CALCIUM_IONISED, c.LAB_ALBUMIN)
 
 
-def bmas_of(ctx: RuleContext) -> list[MedicationFact]:
+def bmas_of(ctx: RuleContext) -> tuple[MedicationFact, ...]:
     return ctx.active(*BMA_CLASSES)
 
 

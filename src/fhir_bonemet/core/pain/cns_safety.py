@@ -86,7 +86,7 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
 
 def _cns_combination(
     ctx: RuleContext,
-) -> tuple[list[MedicationFact], list[MedicationFact], list[MedicationFact]]:
+) -> tuple[tuple[MedicationFact, ...], tuple[MedicationFact, ...], tuple[MedicationFact, ...]]:
     return ctx.active(c.OPIOID), ctx.active(c.BENZODIAZEPINE), ctx.active(c.GABAPENTINOID)
 
 
@@ -249,9 +249,9 @@ def p15(ctx: RuleContext, t: Trace) -> Finding | None:
 def p24(ctx: RuleContext, t: Trace) -> Finding | None:
     tramadol = [m for m in ctx.meds if c.TRAMADOL in m.classes or has_ingredient(m, "tramadol")]
     serotonergic = ctx.active(c.SNRI_TCA, c.SSRI)
-    if not tramadol or not serotonergic or not ctx.concerns_focus(tramadol + serotonergic):
+    if not tramadol or not serotonergic or not ctx.concerns_focus([*tramadol, *serotonergic]):
         return None
-    t.meds(tramadol + serotonergic)
+    t.meds([*tramadol, *serotonergic])
     t.act(tramadol, "delete", "consider an alternative opioid (serotonergic antidepressant active)")
     t.act(
         serotonergic, "update", "tramadol active: review the combination or choose a non-serotonergic option"

@@ -141,9 +141,9 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
 def p17(ctx: RuleContext, t: Trace) -> Finding | None:
     nsaids = _nsaids(ctx)
     anticoagulants = ctx.active(c.ANTICOAGULANT)
-    if not nsaids or not anticoagulants or not ctx.concerns_focus(nsaids + anticoagulants):
+    if not nsaids or not anticoagulants or not ctx.concerns_focus([*nsaids, *anticoagulants]):
         return None
-    t.meds(nsaids + anticoagulants)
+    t.meds([*nsaids, *anticoagulants])
     t.act(nsaids, "delete", "avoid an NSAID with the active anticoagulant (bleeding risk)")
     t.act(anticoagulants, "update", "NSAID active: review the combination (bleeding risk)")
     return t.finding(
@@ -223,7 +223,7 @@ def p19(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     steroids = [m for m in ctx.active(c.CORTICOSTEROID) if is_systemic(m)]
     chemo = ctx.active(c.CHEMOTHERAPY)
-    if not ctx.concerns_focus(nsaids + steroids + chemo):
+    if not ctx.concerns_focus([*nsaids, *steroids, *chemo]):
         return None
     reasons: list[str] = []
     if active_conditions(t, (c.GI_BLEED_ULCER,), include_resolved=True):

@@ -176,12 +176,12 @@ def p41(ctx: RuleContext, t: Trace) -> Finding | None:
 def p42(ctx: RuleContext, t: Trace) -> Finding | None:
     opioids = ctx.active(c.OPIOID)
     sedatives = [m for m in ctx.active(c.BENZODIAZEPINE, c.GABAPENTINOID) if m not in opioids]
-    if not (opioids or sedatives) or not ctx.concerns_focus(opioids + sedatives):
+    if not (opioids or sedatives) or not ctx.concerns_focus([*opioids, *sedatives]):
         return None
     state = pregnancy(t)
     if not state.pregnant:
         return None
-    t.meds(opioids + sedatives)
+    t.meds([*opioids, *sedatives])
     recs: list[str] = []
     if opioids:
         recs += [
@@ -196,7 +196,7 @@ def p42(ctx: RuleContext, t: Trace) -> Finding | None:
             "opioid, the breathing risk adds up (awaiting clinical review)."
         )
     recs.append(_TEAMS)
-    names = ", ".join(dict.fromkeys(med_label(m) for m in opioids + sedatives))
+    names = ", ".join(dict.fromkeys(med_label(m) for m in [*opioids, *sedatives]))
     summary = (
         f"{names} in pregnancy: neonatal withdrawal risk; do not stop abruptly; involve obstetrics"
         if opioids
