@@ -55,6 +55,7 @@ def clearance_text(value: float) -> str:
     return f"{round(value, 1):g}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PainScore:
     """One 0-10 NRS pain score (worst pain in 24 h)."""
@@ -141,6 +142,7 @@ class Mechanism(StrEnum):
     UNKNOWN = "unknown"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PainMechanism:
     kind: Mechanism

@@ -108,6 +108,7 @@ def _strength_unit(unit: str) -> str:
     return head if tail.startswith("{") else unit
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DailyAmount:
     value: float  # mg/d, or mcg/h for a transdermal rate

@@ -42,12 +42,14 @@ from fhir_bonemet.core.model.findings import (
     LesionRisk,
     Tier,
 )
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.rule import declared
 from fhir_bonemet.core.red_flags.pain_escalation import escalations
 
 __all__ = ["ExerciseWork", "build_plan", "exercise_in_progress"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ExerciseWork:
     """The plan and what the findings EX01-EX03 need to explain it."""

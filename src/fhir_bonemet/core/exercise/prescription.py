@@ -28,6 +28,7 @@ from fhir_bonemet.core.exercise.domains import (
 )
 from fhir_bonemet.core.exercise.gates import Gates
 from fhir_bonemet.core.model.findings import DomainAdvice, DomainStatus, Tier
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import num
 
@@ -38,6 +39,7 @@ _RESIST = (RESIST_UPPER, RESIST_TRUNK, RESIST_LOWER)
 _AEROBIC = (AEROBIC_WB, AEROBIC_NWB)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RegionCells:
     """The matrix cells of one lesion (or of a suspected lesion), with the label used in exclusions."""
