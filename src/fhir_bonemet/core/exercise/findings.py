@@ -208,6 +208,16 @@ def lesion_label_of(risk: LesionRisk) -> str:
     return site_label(risk.site)
 
 
+# Who EX01 refers to, by plan tier: a table made once (it was rebuilt on every call, nine enum reads).
+_REFERRALS = {
+    Tier.LOW: (Referral.EXERCISE_PHYSIOLOGY,),
+    Tier.MODERATE: (Referral.PHYSIOTHERAPY,),
+    Tier.HIGH: (Referral.PHYSIOTHERAPY,),
+    Tier.ADL_ONLY: (Referral.PHYSIOTHERAPY,),
+    Tier.HOLD: (),
+}
+
+
 def exercise_work(ctx: RuleContext) -> ExerciseWork | None:
     """The plan this call built, as the engine put it in the context (None without a bone lesion)."""
     return ctx.exercise if isinstance(ctx.exercise, ExerciseWork) else None
@@ -249,13 +259,7 @@ def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
         evidence.append("S07")
     if gates.any:
         evidence.append("S09")
-    referrals = {
-        Tier.LOW: (Referral.EXERCISE_PHYSIOLOGY,),
-        Tier.MODERATE: (Referral.PHYSIOTHERAPY,),
-        Tier.HIGH: (Referral.PHYSIOTHERAPY,),
-        Tier.ADL_ONLY: (Referral.PHYSIOTHERAPY,),
-        Tier.HOLD: (),
-    }[plan.tier]
+    referrals = _REFERRALS[plan.tier]
     low_dose_keys = {"exercise.rpe_low_min", "exercise.rpe_low_max"} if plan.tier is Tier.LOW else set()
     t.fact(*used)
     t.missing.extend(_unique_missing(missing))
