@@ -109,8 +109,11 @@ class Trace:
         # list compared every new fact with every kept one.
         kept = set(used)
         for fact in facts:
-            if fact not in kept:
-                kept.add(fact)
+            # Added, then kept if the set grew: one hash per fact (UsedFact's hash is a Python call), where
+            # asking first and adding after hashed each new fact twice.
+            size = len(kept)
+            kept.add(fact)
+            if len(kept) > size:
                 used.append(fact)
 
     def miss(self, what: str, consequence: str) -> None:
