@@ -85,7 +85,7 @@ class _Attribution:
         self._lesions = lesions
         self._known: dict[
             tuple[tuple[str, ...], BodySite | None, Callable[[BoneLesion], bool]],
-            tuple[tuple[BoneLesion, ...], frozenset[BoneLesion]],
+            tuple[tuple[BoneLesion, ...], frozenset[int]],
         ] = {}
 
     def fits(
@@ -93,13 +93,15 @@ class _Attribution:
         focus: tuple[str, ...],
         site: BodySite | None,
         eligible: Callable[[BoneLesion], bool],
-    ) -> tuple[tuple[BoneLesion, ...], frozenset[BoneLesion]]:
-        """The lesions in order, and as a set for membership tests."""
+    ) -> tuple[tuple[BoneLesion, ...], frozenset[int]]:
+        """The lesions in order, and the set of their ``id()`` for membership tests.  The lesions asked
+        about are the record's own objects, as these are, and a set of the lesions themselves hashed each
+        one (and its body site) in Python on every ask."""
         key = (focus, site, eligible)
         found = self._known.get(key)
         if found is None:
             fits = attribute(self._lesions, focus, site, eligible)
-            found = self._known[key] = (fits, frozenset(fits))
+            found = self._known[key] = (fits, frozenset(map(id, fits)))
         return found
 
 
@@ -152,7 +154,7 @@ def _newest_obs(
         if not accept(obs):
             continue
         fits, fitting = attribution.fits(obs.focus, obs.site, eligible)
-        if lesion not in fitting:
+        if id(lesion) not in fitting:
             continue
         fact = Attributed(
             ref=obs.ref,
@@ -182,7 +184,7 @@ def _conditions(
     found: list[Attributed] = []
     for cond in idx.conditions(concept):
         fits, fitting = attribution.fits((), cond.site, _every_lesion)
-        if lesion in fitting:
+        if id(lesion) in fitting:
             found.append(_cond(cond, shared=len(fits) > 1))
     return tuple(found)
 
@@ -238,7 +240,7 @@ def _procedure(
     )
     for proc in chosen:
         fits, fitting = attribution.fits(proc.focus, proc.site, _every_lesion)
-        if lesion in fitting and not (own_only and len(fits) > 1):
+        if id(lesion) in fitting and not (own_only and len(fits) > 1):
             return Attributed(
                 proc.ref, proc.performed, len(fits) > 1, status=proc.status, display=proc.display
             )
