@@ -93,9 +93,8 @@ class FactIndex:
         for o in facts.observations:
             obs[o.concept].append(o)
         self._observations = dict(obs)
-        # The groups sorted so far, by concept: the rules ask for some sixty groups per call, most of them
-        # more than once, and one dictionary look-up answers those asked before.
-        self._sorted: dict[str, list[ObservationFact]] = {}
+        # The concepts whose group is sorted so far (each is sorted where it lies, on first use).
+        self._sorted: set[str] = set()
         conds: dict[str, list[ConditionFact]] = {}
         for cond in sorted(facts.conditions, key=_BY_REF):
             for concept in cond.concepts:
@@ -112,13 +111,13 @@ class FactIndex:
 
     def observations(self, concept: str) -> Sequence[ObservationFact]:
         """Observations of ``concept``, newest first; undated ones last."""
-        group = self._sorted.get(concept)
+        # The group first: of the some fifty concepts the rules ask about per call, most have no result.
+        group = self._observations.get(concept)
         if group is None:
-            group = self._observations.get(concept)
-            if group is None:
-                return ()
+            return ()
+        if concept not in self._sorted:
             _sort_newest_first(group)
-            self._sorted[concept] = group
+            self._sorted.add(concept)
         return group
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
