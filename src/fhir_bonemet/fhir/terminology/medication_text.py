@@ -96,8 +96,10 @@ class TextParser:
     ) -> tuple[Strength, ...]:
         if not ingredients:
             return ()
-        ratio = _RATIO.search(text)
-        if ratio and len(ingredients) > 1:
+        # A ratio ("5/325 mg") shares out strengths among several ingredients: with one it is not read, and
+        # searching the text for it would be wasted.
+        ratio = _RATIO.search(text) if len(ingredients) > 1 else None
+        if ratio:
             numbers = [float(n) for n in ratio.groups()[:3] if n is not None]
             if len(numbers) == len(ingredients):
                 unit = ratio.group(4) or "mg"
