@@ -39,8 +39,15 @@ class TextReading:
 
 def _alternation(phrases: Sequence[str]) -> re.Pattern[str]:
     # Longest first, so "polyethylene glycol 3350" wins over "polyethylene glycol"; whole words only.
-    ordered = sorted({p.lower() for p in phrases}, key=lambda p: (-len(p), p))
-    body = "|".join(re.escape(p) for p in ordered)
+    # (An empty phrase, which the lexicon's checks let through for forms and routes, names nothing.)
+    ordered = sorted({p.lower() for p in phrases if p}, key=lambda p: (-len(p), p))
+    # Grouped by first letter ("a(?:cetaminophen|lendronate…)|b(?:…)"): at each word the engine tries the
+    # one group that can match rather than every phrase (the name list has some 200), and the phrases of a
+    # group keep their order, so the same phrase wins as in a flat alternation.
+    rests: dict[str, list[str]] = {}
+    for phrase in ordered:
+        rests.setdefault(phrase[0], []).append(re.escape(phrase[1:]))
+    body = "|".join(f"{re.escape(first)}(?:{'|'.join(tails)})" for first, tails in rests.items())
     return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
 
 
