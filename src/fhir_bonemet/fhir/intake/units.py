@@ -244,7 +244,10 @@ def normalise(concept: str, value: float, unit: str | None) -> Quantity | str:
     converted = value * factor
     if rule.offsets:
         converted += rule.offsets.get(_spelling(unit or ""), 0.0)
-    converted = round(converted, 6)
+    # round() goes through the decimal digits (formatted to text and parsed back); an integral value, as
+    # most scores and counts are, is its own rounding and spares that.
+    if not converted.is_integer():
+        converted = round(converted, 6)
     if (rule.minimum is not None and converted < rule.minimum) or (
         rule.maximum is not None and converted > rule.maximum
     ):
