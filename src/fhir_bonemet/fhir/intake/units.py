@@ -245,8 +245,10 @@ def normalise(concept: str, value: float, unit: str | None) -> Quantity | str:
     if rule.offsets:
         converted += rule.offsets.get(_spelling(unit or ""), 0.0)
     # round() goes through the decimal digits (formatted to text and parsed back); an integral value, as
-    # most scores and counts are, is its own rounding and spares that.
-    if not converted.is_integer():
+    # most scores and counts are, is its own rounding and spares that.  (The factors are floats, so the
+    # product is one; the isinstance keeps an int factor added later from failing: int has no is_integer
+    # before Python 3.12.)
+    if not (isinstance(converted, float) and converted.is_integer()):
         converted = round(converted, 6)
     if (rule.minimum is not None and converted < rule.minimum) or (
         rule.maximum is not None and converted > rule.maximum
