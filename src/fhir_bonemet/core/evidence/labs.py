@@ -279,7 +279,7 @@ def _corrected_calcium(idx: FactIndex, today: date, th: Thresholds) -> CalciumRe
     # Only a total calcium is the newest: correct it with an albumin taken close to it.
     if total is None:  # unreachable: newest is one of the three and the first two returned above
         return None
-    albumin = _paired_albumin(idx, total, pair_hours, window)
+    albumin = _paired_albumin(idx, total, window)
     if albumin is None:
         return CalciumResult(
             CalciumMethod.UNCORRECTED,
@@ -312,10 +312,10 @@ def _molar(lab: LabValue) -> bool:
     return unit is not None and unit.replace(" ", "").lower() == "mmol/l"
 
 
-def _paired_albumin(idx: FactIndex, total: LabValue, pair_hours: float, window: timedelta) -> LabValue | None:
+def _paired_albumin(idx: FactIndex, total: LabValue, window: timedelta) -> LabValue | None:
     """The albumin result closest in time to the calcium, if within the pairing window."""
     best: tuple[timedelta, LabValue] | None = None
-    earliest = instant(total.when) - pair_hours * 3600 if total.when is not None else 0.0
+    earliest = instant(total.when) - window.total_seconds() if total.when is not None else 0.0
     for obs in idx.observations(c.LAB_ALBUMIN):  # newest first, undated last
         if obs.effective is None or (total.when is not None and instant(obs.effective) < earliest):
             break  # every later albumin is older still
