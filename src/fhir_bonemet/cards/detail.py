@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Sequence
 from datetime import date
-from functools import lru_cache
 from typing import TypeVar
 
 from fhir_bonemet.core.model.findings import (
@@ -105,15 +104,25 @@ def readable_units(text: str) -> str:
     return text
 
 
-# A pure function of its text, and the texts repeat: rule recommendations and rationales are rendered from
-# the knowledge files, so the same few hundred strings come back on every call.  Two dozen regex passes
-# each were the largest single cost of answering a hook; the bounded cache makes them a dictionary lookup.
-@lru_cache(maxsize=8192)
+# Whether any of _INTERNAL may match a text whose whitespace is single spaces (as :func:`plain` makes it):
+# every match holds a rule or evidence id (R04, P01, EX01, S25), "(Medication", "(service default)", "[D"
+# or "[M", "§", "latestNRS", a separator after another or after an opening bracket, a separator or an
+# opening bracket before a closing one, or a space before punctuation.  Most texts hold none, and a text
+# none of the passes matches comes out of them unchanged.  Every alternative starts with a literal
+# character, so the engine tries a match only where one of those is.
+_ANY_INTERNAL = re.compile(
+    r"R\d\d|P\d\d|X\d\d|S\d\d|\((?:Medication|service default\)|\s*[;,)])|\[[DM]|§|latestNRS"
+    r"|;\s*[;,)]|,\s*[;,)]| [,.;:)]"
+)
+
+
+# Not cached: the texts carry the patient's values, which must not outlive the request.
 def plain(text: str) -> str:
     """Text for the bedside: readable units, no rule ids, threshold markers or section numbers."""
     text = readable_units(" ".join(text.split()))
-    for pattern, replacement in _INTERNAL:
-        text = pattern.sub(replacement, text)
+    if _ANY_INTERNAL.search(text) is not None:
+        for pattern, replacement in _INTERNAL:
+            text = pattern.sub(replacement, text)
     return text.strip()
 
 

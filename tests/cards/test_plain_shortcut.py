@@ -1,0 +1,44 @@
+"""Bedside text without a cache, and its shortcut: a text in which none of the passes that remove internal
+vocabulary can match is given back as it is, exactly as running every pass would give it."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fhir_bonemet.cards import detail
+from fhir_bonemet.cards.detail import _INTERNAL, plain, readable_units
+
+# Texts made of the pieces the passes look for, so that near-misses ("R0", "(Medication", "[D") come up.
+_PIECES = st.sampled_from(
+    [
+        "R04", "P02", "EX01", "S25", "S25a", "R1", "(", ")", ";", ",", ".", ":", " ", "  ", "\t", "\xa0",
+        "§", "§ 2.2", "§2.2-3", "[D]", "\\[M\\]", "[D", "(MedicationRequest)", "(Medication",
+        "(service default)", "latestNRS", "NRS", "see ", "with ", "red flag ", "10*9/L", "mg/d", "{score}",
+        "7", "x", "T9", "/",
+    ]
+)  # fmt: skip
+
+
+def _every_pass(text: str) -> str:
+    text = readable_units(" ".join(text.split()))
+    for pattern, replacement in _INTERNAL:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+@given(st.lists(_PIECES, max_size=10).map("".join) | st.text(max_size=40))
+def test_the_shortcut_gives_what_every_pass_gives(text: str) -> None:
+    assert plain(text) == _every_pass(text)
+
+
+def test_internal_vocabulary_is_removed() -> None:
+    assert plain("Above 3000 mg/d (S25).") == "Above 3000 mg/day."
+    assert plain("fracture (R04): hold") == "fracture: hold"
+    assert plain("active (MedicationRequest)") == "active"
+    assert plain("Moderate pain (NRS 6)") == "Moderate pain (NRS 6)"  # nothing to change
+
+
+def test_patient_text_is_not_kept() -> None:
+    # The texts carry the patient's values: nothing may keep them once the request is answered.
+    assert not hasattr(detail.plain, "cache_info")
