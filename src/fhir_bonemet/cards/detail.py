@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Sequence
 from datetime import date
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from fhir_bonemet.core.model.findings import (
     DomainStatus,
@@ -52,27 +52,43 @@ _UNITS = (
     (re.compile(r"\{([a-z][a-z ]*)\}"), r"\1"),  # UCUM annotations: "2 {tablet}" is 2 tablets
     (re.compile(r"\[iU\]"), "IU"),
 )
+
+
+class _Pass(NamedTuple):
+    """One substitution of :func:`plain`, and a pattern found in every text the substitution would change
+    (``hint``).  A hint starts with a character or a class of them, so the engine tries it only where that
+    character is; most of the patterns start with ``\\s*`` and were tried at every position of the text.  A
+    text without the hint is left as it is: the substitution would not change it."""
+
+    pattern: re.Pattern[str]
+    replacement: str
+    hint: re.Pattern[str]
+
+
+def _pass(pattern: str, replacement: str, hint: str) -> _Pass:
+    return _Pass(re.compile(pattern), replacement, re.compile(hint))
+
+
 # Internal vocabulary that means nothing at the bedside.
 _INTERNAL = (
-    (
-        re.compile(
-            r"\s*\((?:see |with |red flag )?(?:R|P|EX|S)\d{2}[ab]?(?:[,/ ]+(?:R|P|EX|S)\d{2}[ab]?)*\)"
-        ),
+    _pass(
+        r"\s*\((?:see |with |red flag )?(?:R|P|EX|S)\d{2}[ab]?(?:[,/ ]+(?:R|P|EX|S)\d{2}[ab]?)*\)",
         "",
+        r"\((?:see |with |red flag )?(?:R|P|EX|S)\d\d",
     ),
-    (re.compile(r"\s*\b(?:red flag )?(?:R|P|EX)\d{2}\b:?"), ""),
-    (re.compile(r",?\s*\bS\d{2}[ab]?\b"), ""),  # evidence ids: the evidence line names the sources
-    (re.compile(r"\s*\((?:MedicationRequest|MedicationStatement)\)"), ""),
-    (re.compile(r"\s*\(service default\)"), ""),
-    (re.compile(r"\s*\\?\[[DM]\\?\]"), ""),
-    (re.compile(r"\s*§\s?\d+(?:\.\d+)*(?:-\d+(?:\.\d+)*)?"), ""),
-    (re.compile(r"\blatestNRS\b"), "latest pain score"),
+    _pass(r"\s*\b(?:red flag )?(?:R|P|EX)\d{2}\b:?", "", r"[RPX]\d\d"),
+    _pass(r",?\s*\bS\d{2}[ab]?\b", "", r"S\d\d"),  # evidence ids: the evidence line names the sources
+    _pass(r"\s*\((?:MedicationRequest|MedicationStatement)\)", "", r"\(Medication"),
+    _pass(r"\s*\(service default\)", "", r"\(service default\)"),
+    _pass(r"\s*\\?\[[DM]\\?\]", "", r"\[[DM]"),
+    _pass(r"\s*§\s?\d+(?:\.\d+)*(?:-\d+(?:\.\d+)*)?", "", "§"),
+    _pass(r"\blatestNRS\b", "latest pain score", "latestNRS"),
     # What the passes above removed from a list leaves its separators behind: "(; platelets 15)".
-    (re.compile(r"\((?:\s*[;,])+\s*"), "("),
-    (re.compile(r"(?:\s*[;,])+\s*\)"), ")"),
-    (re.compile(r"([;,])(?:\s*[;,])+"), r"\1"),
-    (re.compile(r"\(\s*\)"), ""),
-    (re.compile(r"\s+([,.;:)])"), r"\1"),
+    _pass(r"\((?:\s*[;,])+\s*", "(", r"\(\s*[;,]"),
+    _pass(r"(?:\s*[;,])+\s*\)", ")", r"[;,]\s*\)"),
+    _pass(r"([;,])(?:\s*[;,])+", r"\1", r"[;,]\s*[;,]"),
+    _pass(r"\(\s*\)", "", r"\(\s*\)"),
+    _pass(r"\s+([,.;:)])", r"\1", r"\s[,.;:)]"),
 )
 
 
@@ -121,8 +137,9 @@ def plain(text: str) -> str:
     """Text for the bedside: readable units, no rule ids, threshold markers or section numbers."""
     text = readable_units(" ".join(text.split()))
     if _ANY_INTERNAL.search(text) is not None:
-        for pattern, replacement in _INTERNAL:
-            text = pattern.sub(replacement, text)
+        for internal in _INTERNAL:
+            if internal.hint.search(text) is not None:
+                text = internal.pattern.sub(internal.replacement, text)
     return text.strip()
 
 
