@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from fhir_bonemet.core.model.findings import Assessment
+from fhir_bonemet.fhir.outbound.careplan import sha256_holding_gil
 from fhir_bonemet.plan_page.links import LinkClaims, LinkSigner, load_link_secret
 from fhir_bonemet.plan_page.view import PlanView
 from fhir_bonemet.settings import Settings
@@ -34,15 +35,10 @@ def plan_path(token: str) -> str:
     return f"/plan/{token}"
 
 
-_GIL_HELD_CHUNK = 2047  # hashlib lets go of the GIL for 2 KiB or more at once
-
-
 def plan_content_key(assessment: Assessment) -> str:
     """A digest of what the plan page shows: every finding (rule, colour, words, the data it used) and the
     exercise tier.  Equal for a retry of the same call; different once the patient's data differ."""
-    # The parts are joined and encoded at once (the same digest as feeding them one by one), then hashed in
-    # pieces small enough that hashlib keeps the GIL (see careplan.content_digest: letting it go while the
-    # plan-view writer runs can cost a switch interval).
+    # The parts are joined and encoded at once (the same digest as feeding them one by one).
     parts: list[str] = []
     for finding in assessment.findings:
         parts.append(f"{finding.rule_id}\x1f{finding.indicator}\x1f{finding.summary}\x1f{finding.rationale}")
@@ -52,11 +48,7 @@ def plan_content_key(assessment: Assessment) -> str:
     plan = assessment.exercise
     if plan is not None:
         parts.append(f"{plan.tier}\x1f{plan.on_hold_reason}")
-    text = memoryview("".join(parts).encode())
-    digest = hashlib.sha256()
-    for start in range(0, len(text), _GIL_HELD_CHUNK):
-        digest.update(text[start : start + _GIL_HELD_CHUNK])
-    return digest.hexdigest()[:32]
+    return sha256_holding_gil("".join(parts).encode())[:32]
 
 
 def publish_plan(

@@ -54,6 +54,7 @@ __all__ = [
     "activated",
     "build_careplan",
     "on_opioid",
+    "sha256_holding_gil",
     "validate_careplan",
     "with_status",
 ]
@@ -122,14 +123,20 @@ def _undated(resource: dict[str, Any]) -> dict[str, Any]:
 _GIL_HELD_CHUNK = 2047
 
 
+def sha256_holding_gil(data: bytes) -> str:
+    """The SHA-256 hex digest of ``data``, hashed in pieces small enough that the thread keeps the GIL."""
+    view = memoryview(data)
+    digest = hashlib.sha256()
+    for start in range(0, len(view), _GIL_HELD_CHUNK):
+        digest.update(view[start : start + _GIL_HELD_CHUNK])
+    return digest.hexdigest()
+
+
 def content_digest(patient_ref: str, resource: dict[str, Any]) -> str:
     # orjson writes the same canonical text as json.dumps(sort_keys, compact separators, ensure_ascii=False)
     # for the plan's strings, integers and references (it holds no floats), several times faster.
-    canonical = memoryview(orjson.dumps(_undated(resource), option=orjson.OPT_SORT_KEYS))
-    digest = hashlib.sha256(f"{patient_ref}\n{PLAN_VERSION}\n".encode())
-    for start in range(0, len(canonical), _GIL_HELD_CHUNK):
-        digest.update(canonical[start : start + _GIL_HELD_CHUNK])
-    return digest.hexdigest()
+    canonical = orjson.dumps(_undated(resource), option=orjson.OPT_SORT_KEYS)
+    return sha256_holding_gil(f"{patient_ref}\n{PLAN_VERSION}\n".encode() + canonical)
 
 
 def _refs(prefix: str, refs: Sequence[str | None]) -> list[dict[str, str]]:
