@@ -134,18 +134,29 @@ class FactIndex:
         return None
 
     def answered_yes(
-        self, concepts: Sequence[str], today: date, max_age_days: float
+        self, concepts: Sequence[str], today: date, max_age_days: float, *, undated_yes: bool = False
     ) -> list[ObservationFact]:
-        """Yes/no findings whose newest answer within the lookback is "yes" (a later "no" clears one)."""
+        """Yes/no findings whose newest answer within the lookback is "yes" (a later "no" clears one).
+
+        With ``undated_yes``, a concept that no dated answer within the lookback settles counts if it has a
+        "yes" recorded without any date (its first one), listed after the dated answers."""
         present: list[ObservationFact] = []
+        undated: list[ObservationFact] = []
         for concept in concepts:
+            answers = self.observations(concept)
             # A plain loop rather than next() over a generator: most concepts have no answer at all.
-            for o in self.observations(concept):
+            for o in answers:
                 if o.flag is not None and within_days(o.effective, today, max_age_days):
                     if o.flag:
                         present.append(o)
                     break
-        return present
+            else:
+                if undated_yes:
+                    for o in answers:  # undated answers come last: the walk above reached them unsettled
+                        if o.effective is None and o.flag is True:
+                            undated.append(o)
+                            break
+        return present + undated if undated else present
 
     def conditions(self, concept: str) -> Sequence[ConditionFact]:
         """Conditions carrying ``concept`` (any clinical status), by reference."""

@@ -49,23 +49,7 @@ def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, .
     says so.
     """
     days = th.v("red_flags.symptom_lookback_days")
-    present: list[ObservationFact] = []
-    undated: list[ObservationFact] = []
-    # One walk over each symptom's answers (newest first, undated last), as idx.answered_yes would do, then
-    # the first undated "yes" for a symptom no dated answer within the lookback settles.
-    for concept in concepts:
-        answers = idx.observations(concept)
-        for o in answers:
-            if o.flag is not None and within_days(o.effective, today, days):
-                if o.flag:
-                    present.append(o)
-                break
-        else:
-            for o in answers:
-                if o.effective is None and o.flag is True:
-                    undated.append(o)
-                    break
-    return present + undated
+    return idx.answered_yes(concepts, today, days, undated_yes=True)
 
 
 def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
