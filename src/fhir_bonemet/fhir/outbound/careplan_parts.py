@@ -90,9 +90,8 @@ class PlanParts:
         goals: Sequence[str] = (),
     ) -> Json:
         coding = self.codes.activity(code)
-        display = coding["display"]
         # CarePlan.activity.detail elements in definition order (see the module docstring).
-        detail: Json = {"code": {"coding": [coding], "text": display}}
+        detail: Json = {"code": codeable(coding)}
         if goals:
             detail["goal"] = [{"reference": f"#{g}"} for g in goals]
         detail["status"] = status
@@ -111,7 +110,7 @@ class PlanParts:
         detail["description"] = description
         shown = "do not perform" if do_not else status
         when = schedule.label() if schedule is not None else ""
-        self.lines.append(txt.ActivityLine(display, shown, description, when))
+        self.lines.append(txt.ActivityLine(coding["display"], shown, description, when))
         return {"detail": detail}
 
     def exercise_activities(self, goal_ids: Sequence[str]) -> list[Json]:
