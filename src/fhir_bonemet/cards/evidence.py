@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from fhir_bonemet.cards.detail import md_escape
 from fhir_bonemet.core.model.findings import shorten
+from fhir_bonemet.core.model.per_object import per_object
 from fhir_bonemet.knowledge import EvidenceSource
 
 __all__ = ["LINK_LABEL_LIMIT", "ShownSource", "evidence_labels", "shown_sources"]
@@ -54,22 +55,13 @@ def _shown(src: EvidenceSource) -> ShownSource:
     return ShownSource(link, f"[{name}]({src.link})" if src.link else name, bool(src.link))
 
 
-# Per catalogue, by identity; the catalogue is kept here, so its id is never reused for another one.  The
-# service has one catalogue (loaded at start-up, never changed); tests build a few.
-_TABLES: dict[int, tuple[Mapping[str, EvidenceSource], dict[str, ShownSource]]] = {}
-_MAX_TABLES = 64
-
-
-def shown_sources(sources: Mapping[str, EvidenceSource]) -> dict[str, ShownSource]:
+def _table(sources: Mapping[str, EvidenceSource]) -> dict[str, ShownSource]:
     """Each source of ``sources`` by id, as cards show it (see the module docstring)."""
-    known = _TABLES.get(id(sources))
-    if known is not None and known[0] is sources:
-        return known[1]
-    table = {sid: _shown(src) for sid, src in sources.items()}
-    if len(_TABLES) >= _MAX_TABLES:
-        _TABLES.clear()
-    _TABLES[id(sources)] = (sources, table)
-    return table
+    return {sid: _shown(src) for sid, src in sources.items()}
+
+
+# Once per catalogue: the service has one (loaded at start-up, never changed); tests build a few.
+shown_sources = per_object(_table)
 
 
 def evidence_labels(shown: Sequence[ShownSource]) -> list[str]:

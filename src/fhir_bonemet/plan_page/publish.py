@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from fhir_bonemet.core.model.findings import Assessment
+from fhir_bonemet.core.model.per_object import per_object
 from fhir_bonemet.fhir.outbound.careplan import sha256_holding_gil
 from fhir_bonemet.plan_page.links import LinkClaims, LinkSigner, load_link_secret
 from fhir_bonemet.plan_page.view import PlanView
@@ -87,26 +88,20 @@ def publish_plan(
     return PlanLink(base_url.rstrip("/") + plan_path(token), expires_at)
 
 
+# One signer per data directory and secret, however many settings objects name them.
 _SIGNERS: dict[tuple[str, str], LinkSigner] = {}
-# Per settings object (kept alive here, so its id is never reused): resolving the data directory and
-# hashing the secret on every hook call cost more than signing the link.
-_BY_SETTINGS: dict[int, tuple[Settings, LinkSigner]] = {}
-
-
-def signer_for(settings: Settings) -> LinkSigner:
-    """The signer of these settings, loaded once per process (the key file is read on first use)."""
-    known = _BY_SETTINGS.get(id(settings))
-    if known is not None and known[0] is settings:
-        return known[1]
-    signer = _signer_for(settings)
-    _BY_SETTINGS[id(settings)] = (settings, signer)
-    return signer
 
 
 def _signer_for(settings: Settings) -> LinkSigner:
+    """The signer of these settings, loaded once per process (the key file is read on first use)."""
     secret = settings.plan_link_secret.get_secret_value() if settings.plan_link_secret is not None else ""
     cache_key = (str(settings.data_dir.resolve()), hashlib.sha256(secret.encode("utf-8")).hexdigest())
     signer = _SIGNERS.get(cache_key)
     if signer is None:
         signer = _SIGNERS.setdefault(cache_key, LinkSigner(load_link_secret(settings)))
     return signer
+
+
+# Once per settings object: resolving the data directory and hashing the secret on every hook call cost
+# more than signing the link.
+signer_for = per_object(_signer_for)

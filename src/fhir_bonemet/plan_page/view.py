@@ -25,6 +25,7 @@ from fhir_bonemet.core.model.findings import (
     Finding,
     LesionRisk,
 )
+from fhir_bonemet.core.model.per_object import per_object
 from fhir_bonemet.core.model.queries import active_meds
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
@@ -147,22 +148,14 @@ def has_plan_view(assessment: Assessment) -> bool:
 # The domain statuses in their declared order, for the page's legend.
 _STATUSES = tuple(s.value for s in DomainStatus)
 
-# Per Thresholds (read-only knowledge, loaded once at start-up), each threshold as the view's "defaults"
-# list shows it: its label in readable units and its note.  By identity, the Thresholds kept here so that
-# its id is never reused for another one.
-_DEFAULT_ROWS: dict[int, tuple[Thresholds, dict[str, tuple[str, str]]]] = {}
-_MAX_DEFAULT_TABLES = 64
+
+def _threshold_rows(thresholds: Thresholds) -> dict[str, tuple[str, str]]:
+    """Each threshold as the view's "defaults" list shows it: its label in readable units, and its note."""
+    return {key: (readable_units(t.label()), t.note or "") for key, t in thresholds.items()}
 
 
-def _default_rows(thresholds: Thresholds) -> dict[str, tuple[str, str]]:
-    known = _DEFAULT_ROWS.get(id(thresholds))
-    if known is not None and known[0] is thresholds:
-        return known[1]
-    rows = {key: (readable_units(t.label()), t.note or "") for key, t in thresholds.items()}
-    if len(_DEFAULT_ROWS) >= _MAX_DEFAULT_TABLES:
-        _DEFAULT_ROWS.clear()
-    _DEFAULT_ROWS[id(thresholds)] = (thresholds, rows)
-    return rows
+# Once per Thresholds (read-only knowledge, loaded once at start-up).
+_default_rows = per_object(_threshold_rows)
 
 
 def build_plan_view(
