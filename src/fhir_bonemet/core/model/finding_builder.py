@@ -68,11 +68,7 @@ class Trace:
         th = self.ctx.th
         if key in th.service_defaults and key not in self.defaults:
             self.defaults.append(key)
-        # th.v's look-up written in: the rules read some forty values per call through here.
-        try:
-            return th.value_of[key]
-        except KeyError:
-            raise UnknownThresholdError(key) from None
+        return th.v(key)
 
     def rely(self, *keys: str) -> None:
         """The finding relies on these thresholds (compared elsewhere, e.g. by a shared helper): check they
