@@ -3,6 +3,8 @@ speak about the drafts in focus, and findings name the draft order so the card c
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from builders import TODAY, med, obs, patient
 from pain_support import (
@@ -165,3 +167,19 @@ def test_order_hooks_skip_patient_level_rules() -> None:
 def test_unknown_hook_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown hook"):
         assess_pain(patient(), TODAY, TH, hook="encounter-start")
+
+
+def test_acetaminophen_draft_planned_beyond_the_long_term_limit_meets_the_long_term_ceiling() -> None:
+    # 3.5 g/day is within the short-term maximum, but a course planned for 30 days is long-term use from
+    # its first dose (clinical-rules P20: >3 g with a duration above 14 days).
+    draft = replace(acetaminophen(tabs=1, per_day=7, draft=True), planned_days=30.0)
+    found = run(patient(age=50, medications=[draft]), hook="order-sign")["P20"]
+    assert "long-term" in found.summary
+    assert any(u.label.startswith("Planned course") and u.value == "30 days" for u in found.used)
+    assert actions(found) == [(draft.ref, "update")]
+
+
+def test_acetaminophen_draft_with_a_short_planned_course_keeps_the_short_term_ceiling() -> None:
+    for planned in (None, 10.0):
+        draft = replace(acetaminophen(tabs=1, per_day=7, draft=True), planned_days=planned)
+        assert "P20" not in run(patient(age=50, medications=[draft]), hook="order-sign")

@@ -265,3 +265,57 @@ def test_draft_order_also_returned_by_the_search_is_counted_once() -> None:
         draft_orders={"resourceType": "Bundle", "entry": [{"resource": order}]},
     )
     assert [(m.ref, m.is_draft) for m in facts.medications] == [("MedicationRequest/d1", True)]
+
+
+ACETAMINOPHEN_TEXT = {"medicationCodeableConcept": {"text": "Acetaminophen 500 mg oral tablet"}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "planned"),
+    [
+        (
+            {"dosageInstruction": [{"timing": {"repeat": {"boundsDuration": {"value": 4, "code": "wk"}}}}]},
+            28.0,
+        ),
+        (
+            {
+                "dosageInstruction": [
+                    {"timing": {"repeat": {"boundsDuration": {"value": 10, "unit": "days"}}}}
+                ]
+            },
+            10.0,
+        ),
+        (
+            {
+                "dosageInstruction": [
+                    {"timing": {"repeat": {"boundsPeriod": {"start": "2025-02-01", "end": "2025-02-21"}}}}
+                ]
+            },
+            21.0,
+        ),
+        (
+            {
+                "dispenseRequest": {
+                    "expectedSupplyDuration": {"value": 10, "code": "d"},
+                    "numberOfRepeatsAllowed": 2,
+                }
+            },
+            30.0,
+        ),
+        ({"dispenseRequest": {"expectedSupplyDuration": {"value": 10, "code": "d"}}}, 10.0),
+        ({"dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {"start": "2025-02-01"}}}}]}, None),
+        ({}, None),
+    ],
+)
+def test_the_planned_course_of_an_order_is_read(extra: dict[str, Any], planned: float | None) -> None:
+    [med] = facts_of(_request("rx20", ACETAMINOPHEN_TEXT, **extra)).medications
+    assert med.planned_days == planned
+
+
+def test_a_planned_course_that_is_not_a_duration_is_said_and_not_guessed() -> None:
+    extra = {"dispenseRequest": {"expectedSupplyDuration": {"value": 10, "unit": "tablets"}}}
+    facts = facts_of(_request("rx21", ACETAMINOPHEN_TEXT, **extra))
+    assert facts.medications[0].planned_days is None
+    assert [i.location for i in facts.issues] == [
+        "MedicationRequest/rx21.dispenseRequest.expectedSupplyDuration"
+    ]

@@ -230,6 +230,9 @@ class MedicationFact:
     is_draft: bool = False  # came from context.draftOrders: evaluated as if active
     is_selected: bool = False  # named in context.selections (order-select)
     reason_concepts: frozenset[str] = frozenset()
+    # How long the order means the drug to be taken, in days, when it says so (a MedicationRequest's
+    # timing bounds or its supply duration times the fills); None when it does not.
+    planned_days: float | None = None
 
 
 @fast_init

@@ -222,6 +222,12 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     long_days = t.v("pain.acetaminophen_long_term_days")
     starts = [m.start for m in products if m.start is not None and not m.is_draft]
     long_term = any(ctx.today - s > timedelta(days=long_days) for s in starts)
+    if not long_term:
+        # A course planned beyond the limit (a new order for 30 days) is long-term use from its first dose.
+        planned = [m for m in products if m.planned_days is not None and m.planned_days > long_days]
+        for med in planned:
+            t.fact(UsedFact(f"Planned course of {med_label(med)}", f"{med.planned_days:.0f} days", med.ref))
+        long_term = bool(planned)
     if not long_term and len(starts) < len([m for m in products if not m.is_draft]):
         long_term = True  # a start date is missing: the duration cannot be shown to be short
         t.miss("start date of an acetaminophen product", "treated as long-term use (the lower ceiling)")

@@ -26,6 +26,36 @@ _DAYS_PER_UNIT: Final[dict[str, float]] = {
     "mo": 30.4375,
     "a": 365.25,
 }
+# Words some systems put in a Duration's ``unit`` without a UCUM ``code`` ("10 days").
+_DURATION_WORDS: Final[dict[str, str]] = {
+    "day": "d",
+    "days": "d",
+    "week": "wk",
+    "weeks": "wk",
+    "month": "mo",
+    "months": "mo",
+    "year": "a",
+    "years": "a",
+}
+
+
+def duration_days(duration: object) -> float | None:
+    """A FHIR Duration in days (``boundsDuration``, ``expectedSupplyDuration``): its UCUM code, else a
+    plain word unit; None when the value is not a positive number or the unit is not a unit of time."""
+    quantity = as_dict(duration)
+    if quantity is None:
+        return None
+    value = as_number(quantity.get("value"))
+    if value is None or value <= 0:
+        return None
+    code = as_str(quantity.get("code"))
+    unit = as_str(quantity.get("unit"))
+    if code is None and unit is not None:
+        code = _DURATION_WORDS.get(unit.strip().lower(), unit.strip())
+    days = _DAYS_PER_UNIT.get(code) if code is not None else None
+    return value * days if days is not None else None
+
+
 # Timing.code (HL7 TimingAbbreviation, a structural vocabulary) → administrations per day.
 _TIMING_CODES: Final[dict[str, float]] = {
     "QD": 1.0,

@@ -17,7 +17,7 @@ from typing import Final
 
 from fhir_bonemet.core.model.facts import DoseInstruction, MedicationFact, Strength
 from fhir_bonemet.fhir.intake.context import Extraction
-from fhir_bonemet.fhir.intake.dosage import dose_unit, parse_dosage
+from fhir_bonemet.fhir.intake.dosage import dose_unit, duration_days, parse_dosage
 from fhir_bonemet.fhir.intake.read import Item, contained
 from fhir_bonemet.fhir.intake.values import (
     JsonDict,
@@ -154,6 +154,44 @@ def _dates(data: JsonDict, resource_type: str) -> tuple[date | None, date | None
     return start, end
 
 
+def _planned_days(extraction: Extraction, item: Item) -> float | None:
+    """How long a MedicationRequest means the drug to be taken: the dosage's ``boundsDuration`` or a
+    ``boundsPeriod`` with both ends, else the supply of one fill times the fills allowed.  The acetaminophen
+    ceiling (P20) is the long-term one for a course planned beyond its limit, from the first dose."""
+    data = item.data
+    if data.get("resourceType") != "MedicationRequest":
+        return None
+    for position, dosage in enumerate(as_list(data.get("dosageInstruction"))):
+        timing = as_dict(dosage.get("timing")) if isinstance(dosage, dict) else None
+        repeat = as_dict(timing.get("repeat")) if timing else None
+        if repeat is None:
+            continue
+        if repeat.get("boundsDuration") is not None:
+            days = duration_days(repeat.get("boundsDuration"))
+            if days is not None:
+                return days
+            where = f"dosageInstruction[{position}].timing.repeat.boundsDuration"
+            extraction.issue(item, where, "not a duration in units of time; the planned course not read")
+        bounds = as_dict(repeat.get("boundsPeriod"))
+        if bounds is not None:
+            start, end = parse_date(bounds.get("start")), parse_date(bounds.get("end"), upper=True)
+            if start is not None and end is not None and end >= start:
+                return float((end - start).days + 1)
+    dispense = as_dict(data.get("dispenseRequest"))
+    if dispense is None or dispense.get("expectedSupplyDuration") is None:
+        return None
+    supply = duration_days(dispense.get("expectedSupplyDuration"))
+    if supply is None:
+        extraction.issue(
+            item,
+            "dispenseRequest.expectedSupplyDuration",
+            "not a duration in units of time; the planned course not read",
+        )
+        return None
+    repeats = as_number(dispense.get("numberOfRepeatsAllowed"))
+    return supply * (1 + (int(repeats) if repeats is not None and repeats > 0 else 0))
+
+
 def _doses(extraction: Extraction, item: Item, key: str, route: str | None) -> tuple[DoseInstruction, ...]:
     doses: list[DoseInstruction] = []
     given = item.data.get(key)
@@ -227,4 +265,5 @@ def medication_fact(
         is_draft=is_draft,
         is_selected=item.ref in selections,
         reason_concepts=_reasons(extraction, item),
+        planned_days=_planned_days(extraction, item),
     )
