@@ -49,6 +49,8 @@ STRUCTURED = (WB, NWB, UP, TRUNK, LOW_, FLEX, BAL, IMPACT)
         (S.SPINE_UNSPECIFIED, {UP: R, TRUNK: A, LOW_: P, WB: A, NWB: P, FLEX: R, IMPACT: A}),
         (S.LOWER_LIMB, {UP: P, TRUNK: P, LOW_: R, WB: A, NWB: P, FLEX: P, IMPACT: A}),
         (S.UPPER_LIMB, {UP: R, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: P, IMPACT: R}),
+        # A humerus with no part named may be proximal: the shoulder is spared as well as the arm.
+        (S.HUMERUS, {UP: R, TRUNK: P, LOW_: P, WB: P, NWB: P, FLEX: R, IMPACT: R}),
     ],
 )
 def test_site_matrix(site: SiteClass, cells: dict[str, DomainStatus]) -> None:
@@ -63,6 +65,14 @@ def test_union_rows_keep_each_exclusion_once() -> None:
     flex = site_row(S.SPINE_UNSPECIFIED)[FLEX].exclusion or ""
     assert flex.lower().count("no spinal flexion") == 1
     assert "shoulder" in flex
+
+
+def test_a_humerus_with_no_part_named_spares_the_shoulder_and_the_arm() -> None:
+    row = site_row(S.HUMERUS)
+    assert "shoulder" in (row[FLEX].exclusion or "")
+    upper = row[UP].exclusion or ""
+    assert "shoulder" in upper
+    assert "affected arm" in upper
 
 
 def fit(*extra: ObservationFact, labs: bool = True) -> list[ObservationFact]:

@@ -87,6 +87,11 @@ def test_one_condition_per_site() -> None:
     ]
 
 
+def test_a_coded_humerus_with_no_part_named_is_a_humerus_lesion() -> None:
+    lesions = facts_of(condition("met-h", BONE_MET_CODE, sites=[site(HUMERUS, "Humerus")])).lesions
+    assert [lesion.site.site for lesion in lesions] == [SiteClass.HUMERUS]
+
+
 def test_no_body_site_is_a_lesion_of_unknown_site() -> None:
     lesions = facts_of(condition("met-x", BONE_MET_CODE)).lesions
     assert [(lesion.ref, lesion.site.site) for lesion in lesions] == [("Condition/met-x", SiteClass.UNKNOWN)]
@@ -105,6 +110,9 @@ def test_no_body_site_is_a_lesion_of_unknown_site() -> None:
         ("sacrum", SiteClass.SACRUM, None),
         ("skull vault", SiteClass.SKULL, None),
         ("proximal humerus", SiteClass.HUMERUS_PROXIMAL, None),
+        ("left humerus", SiteClass.HUMERUS, Laterality.LEFT),
+        ("humeral shaft", SiteClass.HUMERUS, None),
+        ("right radius", SiteClass.UPPER_LIMB, Laterality.RIGHT),
         ("right tibia", SiteClass.LOWER_LIMB, Laterality.RIGHT),
     ],
 )

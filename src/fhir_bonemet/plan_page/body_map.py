@@ -51,6 +51,7 @@ _FRONT: dict[str, tuple[float, float]] = {
     "sternum": (0, 112),
     "rib": (30, 122),
     "humerus-proximal": (50, 104),
+    "humerus": (54, 124),
     "upper-limb": (58, 150),
     "pelvis": (26, 226),
     "femur-proximal": (28, 256),

@@ -39,6 +39,7 @@ PLAIN_SITES = {
     "femur": "thigh bone",
     "lower-limb": "leg bone",
     "humerus-proximal": "upper arm bone near the shoulder",
+    "humerus": "upper arm bone",
     "upper-limb": "arm bone",
     "rib": "ribs",
     "sternum": "breastbone",

@@ -34,7 +34,9 @@ __all__ = [
 
 S = SiteClass
 SPINE_SITES = frozenset({S.SPINE_CERVICAL, S.SPINE_THORACIC, S.SPINE_LUMBAR, S.SPINE_UNSPECIFIED, S.SACRUM})
-LONG_BONE_SITES = frozenset({S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.HUMERUS_PROXIMAL, S.UPPER_LIMB})
+LONG_BONE_SITES = frozenset(
+    {S.FEMUR_PROXIMAL, S.FEMUR, S.LOWER_LIMB, S.HUMERUS_PROXIMAL, S.HUMERUS, S.UPPER_LIMB}
+)
 # Thoracic, lumbar and sacral spine, pelvis and lower-limb bones carry body weight.  An unspecified spinal
 # level or an unknown site may be any of them, so both count as weight-bearing (the cautious side).
 WEIGHT_BEARING_SITES = frozenset(
@@ -56,7 +58,7 @@ AXIAL_SITES = frozenset(SPINE_SITES | {S.PELVIS, S.RIB, S.STERNUM, S.SCAPULA, S.
 # Groups of site classes that may describe the same bone at different precision.
 _SAME_BONE: tuple[frozenset[SiteClass], ...] = (
     frozenset({S.FEMUR_PROXIMAL, S.FEMUR}),
-    frozenset({S.HUMERUS_PROXIMAL, S.UPPER_LIMB}),
+    frozenset({S.HUMERUS_PROXIMAL, S.HUMERUS, S.UPPER_LIMB}),
 )
 
 LesionKey = tuple[str, int]

@@ -171,6 +171,9 @@ _ROWS: dict[SiteClass, Row] = {
     S.SPINE_UNSPECIFIED: _union(_LUMBAR, _THORACIC),
     S.SACRUM: _union(_PELVIS, _LUMBAR),
     S.HUMERUS_PROXIMAL: _HUMERUS,
+    # A humerus lesion with no part named may be proximal: the shoulder row with the arm's own restriction,
+    # as an unspecified femur takes the proximal femur's row.
+    S.HUMERUS: _union(_HUMERUS, _ARM),
     S.UPPER_LIMB: _ARM,
     S.LOWER_LIMB: _LEG,
     S.SKULL: _FREE,
@@ -185,6 +188,7 @@ DEFAULT_ROWS = frozenset(
         S.SPINE_UNSPECIFIED,
         S.SACRUM,
         S.FEMUR,
+        S.HUMERUS,
         S.UPPER_LIMB,
         S.LOWER_LIMB,
         S.SKULL,

@@ -36,6 +36,7 @@ class SiteClass(StrEnum):
     FEMUR = "femur"
     LOWER_LIMB = "lower-limb"
     HUMERUS_PROXIMAL = "humerus-proximal"
+    HUMERUS = "humerus"
     UPPER_LIMB = "upper-limb"
     RIB = "rib"
     STERNUM = "sternum"

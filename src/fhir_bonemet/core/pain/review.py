@@ -34,7 +34,7 @@ _SPINE = frozenset(
 _REGIONS = (
     _SPINE,
     frozenset({SiteClass.FEMUR, SiteClass.FEMUR_PROXIMAL, SiteClass.LOWER_LIMB}),
-    frozenset({SiteClass.HUMERUS_PROXIMAL, SiteClass.UPPER_LIMB}),
+    frozenset({SiteClass.HUMERUS_PROXIMAL, SiteClass.HUMERUS, SiteClass.UPPER_LIMB}),
 )
 
 

@@ -43,7 +43,7 @@ _CODED_SITES: Final[tuple[tuple[str, SiteClass], ...]] = (
     (c.SITE_HIP, SiteClass.FEMUR_PROXIMAL),
     (c.SITE_FEMUR, SiteClass.FEMUR),
     (c.SITE_LOWER_LIMB, SiteClass.LOWER_LIMB),
-    (c.SITE_HUMERUS, SiteClass.UPPER_LIMB),
+    (c.SITE_HUMERUS, SiteClass.HUMERUS),
     (c.SITE_UPPER_LIMB, SiteClass.UPPER_LIMB),
     (c.SITE_RIB, SiteClass.RIB),
     (c.SITE_STERNUM, SiteClass.STERNUM),
@@ -52,7 +52,6 @@ _CODED_SITES: Final[tuple[tuple[str, SiteClass], ...]] = (
     (c.SITE_SKULL, SiteClass.SKULL),
     (c.SITE_SPINE, SiteClass.SPINE_UNSPECIFIED),
 )
-_HUMERUS_CONCEPTS: Final = frozenset({c.SITE_HUMERUS})
 
 _LEVEL = re.compile(r"\b(c|t|th|d|l|s)\s?-?\s?(\d{1,2})\b")
 _LEVEL_CLASSES: Final[dict[str, tuple[SiteClass, int]]] = {
@@ -73,7 +72,7 @@ _TEXT_SITES: Final[tuple[tuple[re.Pattern[str], SiteClass], ...]] = tuple(
         (r"\bhip\b|trochant|femoral neck|neck of femur", SiteClass.FEMUR_PROXIMAL),
         (r"\bfemora?l?\b|\bfemur\b|\bthigh\b", SiteClass.FEMUR),
         (r"\btibi|\bfibul", SiteClass.LOWER_LIMB),
-        (r"\bhumer", SiteClass.UPPER_LIMB),
+        (r"\bhumer", SiteClass.HUMERUS),
         (r"\bradius\b|\bulna", SiteClass.UPPER_LIMB),
         (r"\bribs?\b|\bcostal\b", SiteClass.RIB),
         (r"\bstern(?:um|al)\b", SiteClass.STERNUM),
@@ -234,9 +233,7 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
     if "proximal" in qualifiers:
         if site is SiteClass.FEMUR:
             site = SiteClass.FEMUR_PROXIMAL
-        elif site is SiteClass.UPPER_LIMB and (
-            (coded and _HUMERUS_CONCEPTS & concepts) or (not coded and "humer" in words)
-        ):
+        elif site is SiteClass.HUMERUS:
             site = SiteClass.HUMERUS_PROXIMAL
     conflict = _conflict(site, body_site) if coded else None
     laterality = None
@@ -268,6 +265,7 @@ def read_body_site(body_site: JsonDict, terminology: ConceptLookup) -> tuple[Bod
 _REGION: Final[dict[SiteClass, SiteClass]] = {
     SiteClass.FEMUR_PROXIMAL: SiteClass.FEMUR,
     SiteClass.HUMERUS_PROXIMAL: SiteClass.UPPER_LIMB,
+    SiteClass.HUMERUS: SiteClass.UPPER_LIMB,
 }
 
 
