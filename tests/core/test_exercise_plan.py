@@ -203,6 +203,24 @@ def test_adl_only_plan() -> None:
     assert "PT/OT" in found["EX01"].summary
 
 
+@pytest.mark.parametrize("status", [obs(c.ECOG, 2, days_ago=0), obs(c.KPS, 60, days_ago=0)])
+def test_ecog_2_asks_for_reduced_volume_and_functional_goals(status: ObservationFact) -> None:
+    # clinical-rules 2.5: ECOG 2 / KPS 50-60: at least MODERATE; supervised; reduced volume; functional goals.
+    plan, found = skull(status)
+    assert plan.tier is Tier.MODERATE
+    shown = "ECOG 2" if status.concept == c.ECOG else "KPS 60"
+    lines = [r for r in found["EX01"].recommendations if "reduced volume" in r]
+    assert lines == [
+        f"{shown}: reduced volume (fewer, shorter sessions) with functional goals "
+        "(transfers, walking, stairs)."
+    ]
+
+
+def test_good_performance_status_keeps_the_full_volume() -> None:
+    _, found = skull()
+    assert not any("reduced volume" in r for r in found["EX01"].recommendations)
+
+
 # global gates global gates.
 @pytest.mark.parametrize(
     ("lab", "held"),

@@ -13,6 +13,7 @@ from fhir_bonemet.core.evidence.lesion_sites import lesion_label, site_label
 from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
 from fhir_bonemet.core.exercise.gates import Gates
 from fhir_bonemet.core.exercise.plan import ExerciseWork
+from fhir_bonemet.core.exercise.tiers import PersonTier
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
@@ -164,8 +165,13 @@ def _summary(plan: ExercisePlan) -> str:
     return head
 
 
-def _lines(plan: ExercisePlan, gates: Gates) -> tuple[str, ...]:
+def _lines(plan: ExercisePlan, gates: Gates, person: PersonTier) -> tuple[str, ...]:
     lines = [plan.supervision]
+    if person.reduced_volume is not None and plan.tier not in (Tier.HOLD, Tier.ADL_ONLY):
+        lines.append(
+            f"{person.reduced_volume}: reduced volume (fewer, shorter sessions) with functional goals "
+            "(transfers, walking, stairs)."
+        )
     if gates.checks_before_start:
         lines.append(f"Check {' and '.join(gates.checks_before_start)} before the first session.")
     if plan.tier in (Tier.HOLD, Tier.ADL_ONLY):
@@ -268,7 +274,7 @@ def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
         Indicator.INFO if plan.tier in (Tier.LOW, Tier.MODERATE) else Indicator.WARNING,
         _summary(plan),
         _rationale(plan),
-        _lines(plan, gates),
+        _lines(plan, gates, person),
         referrals=referrals,
         evidence=evidence,
         unverified=bool(low_dose_keys) or gates.unverified,

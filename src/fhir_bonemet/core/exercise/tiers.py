@@ -267,6 +267,9 @@ def tier_lesion(
 class PersonTier:
     minimum: Tier = Tier.LOW
     adl_only: bool = False
+    # The recorded performance status that calls for a reduced volume and functional goals ("ECOG 2"),
+    # clinical-rules 2.5; None when none does.
+    reduced_volume: str | None = None
     factors: list[str] = field(default_factory=list)
     used: list[UsedFact] = field(default_factory=list)
     missing: list[MissingFact] = field(default_factory=list)
@@ -397,6 +400,7 @@ def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: 
             out.factors.append(f"ECOG {num(value)}")
         elif value >= th.v("exercise.ecog_moderate_min"):
             out.raise_to(Tier.MODERATE, f"ECOG {num(value)}")
+            out.reduced_volume = f"ECOG {num(value)}"
     if kps is not None and kps.quantity is not None:
         out.used.append(used_obs("Karnofsky", kps))
         out.keys.update(("exercise.kps_moderate_max", "exercise.kps_adl_only_max"))
@@ -406,6 +410,7 @@ def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: 
             out.factors.append(f"KPS {num(value)}")
         elif value <= th.v("exercise.kps_moderate_max"):
             out.raise_to(Tier.MODERATE, f"KPS {num(value)}")
+            out.reduced_volume = out.reduced_volume or f"KPS {num(value)}"
 
 
 def bma_active(facts: PatientFacts, today: date) -> bool:
