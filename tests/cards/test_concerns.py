@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import pytest
+
 from fhir_bonemet.cards.build import CardContext, build_cards
 from fhir_bonemet.cards.concerns import CARD_BUDGET
 from fhir_bonemet.cds.response import RULES_EXTENSION, CDSResponse
@@ -15,6 +17,7 @@ from fhir_bonemet.core.model.findings import (
     ExercisePlan,
     Finding,
     Indicator,
+    MissingFact,
     OrderAction,
     Referral,
     Tier,
@@ -204,3 +207,81 @@ def test_a_red_flag_card_keeps_its_choice_its_own() -> None:
     assert "P23" in host["extension"][RULES_EXTENSION]
     assert host["selectionBehavior"] == "at-most-one"
     assert not [label for card in answer for label in _labels(card) if "radiation" in label]
+
+
+# What a folded finding recorded as missing or could not read: a value received but unreadable is not
+# "no value", and the advice it affects is named with it.
+SITE_GAP = MissingFact("site of the pain", "radiotherapy site not narrowed")
+PLATELETS_UNREAD = MissingFact(
+    "Platelets '30' (no unit, 2025-06-01)", "not used (no unit); verify it", unreadable=True
+)
+GAPPY_P06 = replace(P06, title="Focal bone pain: radiotherapy referral", missing=(SITE_GAP, PLATELETS_UNREAD))
+GAPPY_P02 = replace(P02, title="Mild pain without regular analgesia", missing=(SITE_GAP, PLATELETS_UNREAD))
+
+
+def _folded_gaps_host(fold: str) -> dict[str, Any]:
+    """The card a finding with a missing and an unreadable value is folded onto, by each way of folding."""
+    if fold == "waits for the red flag":
+        answer = cards(R01, GAPPY_P06)
+        host, folded = answer[0], "P06"
+    elif fold == "needs no action":
+        answer = cards(GAPPY_P02, P15)
+        host, folded = answer[0], "P02"
+    else:  # folded to keep the card budget
+        answer = cards(*_six_warnings(GAPPY_P06))
+        host, folded = answer[-1], "P06"
+    assert folded in host["extension"][RULES_EXTENSION]  # the folded advice stays traceable
+    assert host["extension"][RULES_EXTENSION][0] != folded  # and leads no card of its own
+    return host
+
+
+@pytest.mark.parametrize("fold", ["waits for the red flag", "needs no action", "budget"])
+def test_the_card_says_what_the_advice_folded_onto_it_found_missing_or_unreadable(fold: str) -> None:
+    host = _folded_gaps_host(fold)
+    detail = host["detail"]
+    topic = "Focal bone pain: radiotherapy referral" if fold != "needs no action" else "Mild pain"
+    assert f"**Missing (advice under Also):** site of the pain ({topic}" in detail
+    assert "(advice kept on the cautious side)." in detail
+    # Received but unreadable is said as such, never as missing.
+    assert (
+        "**Received but not read (advice under Also):** Platelets '30' (no unit, 2025-06-01): "
+        f"not used (no unit); verify it ({topic}"
+    ) in detail
+    assert detail.count("Platelets '30'") == 1
+    # After the "Also" line that names the advice, before the evidence and the disclaimer.
+    also = detail.index("**Also")
+    assert also < detail.index("**Received but not read (advice under Also)") < detail.index("*Decision")
+
+
+def test_a_gap_the_card_already_names_is_not_said_again_and_a_shared_gap_is_said_once() -> None:
+    r01 = replace(R01, missing=(SITE_GAP,))
+    p07 = replace(P07, title="Bone-modifying agent not in use", missing=(PLATELETS_UNREAD,))
+    detail = cards(r01, GAPPY_P06, p07)[0]["detail"]
+    assert "**Missing:** site of the pain (advice kept on the cautious side)." in detail  # the card's own
+    assert detail.count("site of the pain") == 1
+    assert "Missing (advice under Also)" not in detail
+    # One unreadable value two folded findings would have used: one note naming both.
+    assert detail.count("Platelets '30'") == 1
+    assert ("(Focal bone pain: radiotherapy referral and Bone-modifying agent not in use).") in detail
+
+
+def test_a_gap_the_folded_advice_states_itself_is_not_repeated() -> None:
+    # "No dental examination on record: arrange one" is the gap: a line saying so again adds nothing.
+    p10 = f(
+        "P10",
+        Indicator.INFO,
+        Category.BONE_HEALTH,
+        "No dental examination on record: arrange one",
+        missing=(MissingFact("dental examination", "treated as not done"),),
+    )
+    detail = cards(R01, p10)[0]["detail"]
+    assert "advice under Also" not in detail
+
+
+def test_folded_advice_without_gaps_adds_no_note() -> None:
+    for answer, host in ((cards(R01, P06, P07), 0), (cards(P02, P15), 0), (cards(*_six_warnings(P06)), -1)):
+        detail = answer[host]["detail"]
+        assert "**Also" in detail
+        assert "advice under Also" not in detail
+        assert "Missing" not in detail
+        assert "Received but not read" not in detail

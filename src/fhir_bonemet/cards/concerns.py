@@ -20,7 +20,9 @@ Then :func:`arrange` keeps what a clinician reads in seconds:
   which also offers their suggestions (``carried``): they were folded for room, not because they can wait,
   so the senna order or the cancellation of a second NSAID draft they propose stays one click away.
 
-Folded findings keep their rule ids in the host card's extension, so every piece of advice stays traceable.
+Folded findings keep their rule ids in the host card's extension, so every piece of advice stays traceable,
+and the host card's detail says what they found missing or could not read
+(:func:`fhir_bonemet.cards.detail.detail_markdown`): folding never hides a data gap.
 A critical concern is never folded.
 
 Order: critical, then warning, then info; within an indicator by harm (:data:`HARM_ORDER`: red flags, then

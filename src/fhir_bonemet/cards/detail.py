@@ -1,9 +1,10 @@
 """The Markdown ``detail`` of a card, short enough to read in seconds.
 
 In this order: what to do (bullets), one line of why with the key dated values in readable units, what was
-missing (and that the advice stayed cautious), routine advice folded onto this card ("Also"), one evidence
-line linking primary sources (DOI or PubMed), those of the folded advice included, and the decision-support
-line, once.
+missing (and that the advice stayed cautious), routine advice folded onto this card ("Also") followed by
+what that advice found missing or could not read (each gap naming the advice it affects, none the card
+already names), one evidence line linking primary sources (DOI or PubMed), those of the folded advice
+included, and the decision-support line, once.
 
 Rule ids stay in the card's extension, threshold keys and resource ids in the logs and the CarePlan: the
 prose carries none of them, nor internal markers of the knowledge files (``[D]``, ``§2.2``).
@@ -263,6 +264,65 @@ def _gap_lines(gaps: Sequence[MissingFact]) -> list[str]:
     return out
 
 
+# The three kinds of data gap, in the order a card names them, with the heading of each.
+_UNREAD, _CONFLICT, _ABSENT = "Received but not read", "Records disagree", "Missing"
+
+
+def _gap_kind(fact: MissingFact) -> str:
+    return _UNREAD if fact.unreadable else _CONFLICT if fact.conflict else _ABSENT
+
+
+def _advice_topic(finding: Finding) -> str:
+    """The folded advice a gap belongs to, in a few words: its title (a rule's title is a topic, "Dental
+    examination before a bone-modifying agent"), else the start of its summary."""
+    topic = plain(finding.title) or plain(finding.summary)
+    return md_escape(_clip(topic, 60))
+
+
+def _folded_gap_lines(findings: Sequence[Finding], folded: Sequence[Finding]) -> list[str]:
+    """What the advice folded onto this card found missing, could not read or found in conflict.
+
+    The "Also" line names folded advice by its summary only; without these lines a folded finding's gaps
+    were lost, and a value received but unreadable read as no value at all.  Each gap is said once: one the
+    card already names for its own findings, or the folded advice's summary states, is not repeated, and
+    one several folded findings share is named with all of them.  Each is followed by the advice it
+    affects, so the clinician knows which advice rests on the cautious assumption."""
+    own = {(_gap_kind(m), plain(m.what)) for f in findings for m in f.missing}
+    # (kind, what) -> the rendered gap and the topics of the folded advice it affects, in order.
+    gaps: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for finding in folded:
+        for fact in finding.missing:
+            key = (_gap_kind(fact), plain(fact.what))
+            # A gap the card names already, or the folded advice's own summary says ("No dental
+            # examination on record: arrange one"): said once.
+            if key in own or key[1].lower() in plain(finding.summary).lower():
+                continue
+            text = _missing(fact) if key[0] == _ABSENT else _unread(fact)
+            topics = gaps.setdefault(key, (text, []))[1]
+            topic = _advice_topic(finding)
+            if topic not in topics:
+                topics.append(topic)
+    out: list[str] = []
+    for kind in (_UNREAD, _CONFLICT, _ABSENT):
+        # Gaps shared by the same advice are one group: "a; b (Advice)", each advice named once.
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for (gap_kind, _what), (text, topics) in gaps.items():
+            if gap_kind == kind:
+                groups.setdefault(tuple(topics), []).append(text)
+        if not groups:
+            continue
+        parts = [
+            "; ".join(texts[:MAX_MISSING])
+            + (" and more" if len(texts) > MAX_MISSING else "")
+            + f" ({' and '.join(topics)})"
+            for topics, texts in groups.items()
+        ]
+        shown = "; ".join(parts[:MAX_MISSING]) + (" and more" if len(parts) > MAX_MISSING else "")
+        tail = " (advice kept on the cautious side)" if kind == _ABSENT else ""
+        out += ["", f"**{kind} (advice under Also):** {shown}{tail}."]
+    return out
+
+
 def detail_markdown(
     findings: Sequence[Finding],
     *,
@@ -301,6 +361,8 @@ def detail_markdown(
         head = "Also, when stable" if when_stable else "Also"
         notes = _unique(_clip(plain(f.summary), 110) for f in folded)
         out += ["", f"**{head}:** {md_escape('; '.join(notes))}."]
+        if any(f.missing for f in folded):
+            out += _folded_gap_lines(findings, folded)
 
     if any(f.unverified for f in findings):
         out += ["", "Parts of this advice await clinical review."]
