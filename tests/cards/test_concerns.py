@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from fhir_bonemet.cards.build import CardContext, build_cards
-from fhir_bonemet.cards.concerns import CARD_BUDGET
+from fhir_bonemet.cards.concerns import CARD_BUDGET, Concern
+from fhir_bonemet.cards.suggestions import SuggestionBuilder
 from fhir_bonemet.cds.response import RULES_EXTENSION, CDSResponse
 from fhir_bonemet.core.model.findings import (
     Assessment,
@@ -23,6 +24,7 @@ from fhir_bonemet.core.model.findings import (
     Tier,
     UsedFact,
 )
+from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
 from fhir_bonemet.knowledge import load_sources, load_thresholds
 
@@ -186,27 +188,52 @@ def test_a_folded_referral_another_card_offers_is_not_offered_twice() -> None:
     assert _labels(answer[0]) == ["Order referral to radiation oncology"]
 
 
-def test_a_red_flag_card_keeps_its_choice_its_own() -> None:
-    # A red-flag card lets the clinician take one of its suggestions: what a concern folded onto it
-    # proposes is no alternative to them, so it is not mixed in (it stays named on the "Also" line).
-    flags = [
+def _five_red_flags(last: Referral = Referral.PALLIATIVE_CARE) -> list[Finding]:
+    return [
         f(rid, Indicator.CRITICAL, Category.RED_FLAG, f"Red flag {rid}", referrals=(referral,))
         for rid, referral in (
             ("R01", Referral.MSCC_PATHWAY),
             ("R02", Referral.SPINE_SURGERY),
             ("R03", Referral.ACUTE_ONCOLOGY),
             ("R05", Referral.ORTHOPAEDIC_SURGERY),
-            ("R08", Referral.PALLIATIVE_CARE),
+            ("R08", last),
         )
     ]
-    folded = f(
-        "P23", Indicator.WARNING, Category.PAIN, "Focal bone pain", referrals=(Referral.RADIATION_ONCOLOGY,)
-    )
-    answer = cards(*flags, folded)
+
+
+FOLDED_WARNING = f(
+    "P23", Indicator.WARNING, Category.PAIN, "Focal bone pain", referrals=(Referral.RADIATION_ONCOLOGY,)
+)
+UNOFFERED = "**Not offered on this card** (its suggestions are a choice of one)"
+
+
+def test_a_red_flag_card_keeps_its_choice_its_own() -> None:
+    # A red-flag card lets the clinician take one of its suggestions: what a concern folded onto it
+    # proposes is no alternative to them, so it is not mixed in (taking the radiotherapy referral would
+    # rule out the palliative-care one).  It is not dropped in silence either: the card names it, so the
+    # clinician orders it separately.
+    answer = cards(*_five_red_flags(), FOLDED_WARNING)
     host = answer[-1]
     assert "P23" in host["extension"][RULES_EXTENSION]
     assert host["selectionBehavior"] == "at-most-one"
+    assert _labels(host) == ["Order referral to palliative care"]
     assert not [label for card in answer for label in _labels(card) if "radiation" in label]
+    assert f"{UNOFFERED}: Order referral to radiation oncology." in host["detail"]
+    assert host["detail"].index("**Also:**") < host["detail"].index(UNOFFERED)
+
+
+def test_a_folded_suggestion_another_card_offers_is_not_named_as_unoffered() -> None:
+    flags = _five_red_flags()
+    flags[0] = replace(flags[0], referrals=(*flags[0].referrals, Referral.RADIATION_ONCOLOGY))
+    answer = cards(*flags, FOLDED_WARNING)
+    assert "Order referral to radiation oncology" in _labels(answer[0])
+    assert "Not offered" not in answer[-1]["detail"]
+
+
+def test_a_card_that_offers_what_is_folded_onto_it_names_nothing_as_unoffered() -> None:
+    host = cards(*_six_warnings(P06))[-1]
+    assert _labels(host) == ["Order referral to radiation oncology"]
+    assert "Not offered" not in host["detail"]
 
 
 # What a folded finding recorded as missing or could not read: a value received but unreadable is not
@@ -285,3 +312,23 @@ def test_folded_advice_without_gaps_adds_no_note() -> None:
         assert "advice under Also" not in detail
         assert "Missing" not in detail
         assert "Received but not read" not in detail
+
+
+def test_naming_what_a_card_cannot_offer_does_not_count_as_offering_it() -> None:
+    # Each referral is offered once per answer; one only named on a card of one choice stays on offer for
+    # any other card that asks for it.
+    builder = SuggestionBuilder(
+        CODES,
+        THRESHOLDS,
+        hook=Hook.PATIENT_VIEW,
+        patient_ref=PATIENT,
+        today=CONTEXT.today,
+        user_ref=None,
+        encounter_ref=None,
+        draft_orders={},
+    )
+    concern = Concern((FOLDED_WARNING,))
+    named = [s["label"] for s in builder.unoffered(concern, "card-1")]
+    assert named == ["Order referral to radiation oncology"]
+    assert [s["label"] for s in builder.referrals(concern, "card-2")] == named
+    assert builder.unoffered(concern, "card-3") == []  # now offered: nothing left to name

@@ -12,8 +12,10 @@
 * The indicator is the rule's own: a red flag whose advice is urgent declares itself critical (R03 from
   its urgent band, R08 at its critical thresholds), so the colour and the words come from one place.
 * Red-flag cards, and cards offering alternative changes to one order, let the clinician choose at most
-  one suggestion; the safest is marked recommended.  Each card is validated by the CDS Hooks wire model, so
-  every response invariant holds.
+  one suggestion; the safest is marked recommended.  What a concern folded onto such a card for room
+  proposes would compete with the card's own choice, so it is not offered there: the detail names it
+  (**Not offered on this card**).  Each card is validated by the CDS Hooks wire model, so every response
+  invariant holds.
 """
 
 from __future__ import annotations
@@ -138,11 +140,20 @@ class _CardBuilder:
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         suggestions = self._suggestions(concern, cid, red_flag)
+        unoffered: list[str] = []
         if concern.carried and not (red_flag or _alternatives(suggestions)):
-            # What a concern folded for room proposes stays on offer here, after the card's own.  Not on a
-            # card whose suggestions exclude each other (at-most-one): the folded ones are no alternative.
+            # What a concern folded for room proposes stays on offer here, after the card's own.
             # Each referral and each draft's change is still offered once per answer (SuggestionBuilder).
             suggestions += self._suggestions(Concern(concern.carried), cid, red_flag=False)
+        elif concern.carried:
+            # Not on a card whose suggestions exclude each other (at-most-one: a red flag's card, or
+            # alternative changes to one draft): taking the folded advice's order would rule out the card's
+            # own (the red flag's referral), so every one of them conflicts with it.  The card names them
+            # instead, so none is dropped in silence: the clinician orders them separately.
+            unoffered = [
+                clip(s["label"], SUGGESTION_LABEL_LIMIT)
+                for s in self.suggest.unoffered(Concern(concern.carried), cid)
+            ]
         extra: list[str] = []
         if carries_plan and self.ctx.careplan is not None:
             plan_suggestion, note = self.suggest.careplan(
@@ -161,6 +172,7 @@ class _CardBuilder:
             when_stable=concern.when_stable,
             plan=plan,
             extra=extra,
+            unoffered=unoffered,
         )
         card: dict[str, Any] = {
             "uuid": cid,

@@ -18,7 +18,9 @@ Then :func:`arrange` keeps what a clinician reads in seconds:
   on hold) is folded into another card or, with nowhere to go, left out;
 * at most :data:`CARD_BUDGET` cards: the least urgent are folded into the "Also" line of the last card kept,
   which also offers their suggestions (``carried``): they were folded for room, not because they can wait,
-  so the senna order or the cancellation of a second NSAID draft they propose stays one click away.
+  so the senna order or the cancellation of a second NSAID draft they propose stays one click away.  A
+  card whose suggestions are a choice of one (a red flag's) cannot offer them beside its own, and names
+  them instead (:mod:`fhir_bonemet.cards.build`).
 
 Folded findings keep their rule ids in the host card's extension, so every piece of advice stays traceable,
 and the host card's detail says what they found missing or could not read
@@ -128,7 +130,8 @@ class Concern:
     findings: tuple[Finding, ...]  # most severe first
     folded: tuple[Finding, ...] = ()  # routine advice shown as one "Also" line on this card
     when_stable: bool = False  # the folded advice waits until the critical red flag is handled
-    # The folded findings whose suggestions this card offers: concerns folded to keep the card budget.
+    # The folded findings whose suggestions this card offers (or, when its own are a choice of one, names):
+    # concerns folded to keep the card budget.
     # Routine advice waiting for a red flag to be handled, and advice that needs no action, are not carried.
     carried: tuple[Finding, ...] = ()
     # Every rule behind the concern's own findings, the primary finding's first, each once.  Worked out when

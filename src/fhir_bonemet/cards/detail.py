@@ -331,10 +331,13 @@ def detail_markdown(
     when_stable: bool = False,
     plan: ExercisePlan | None = None,
     extra: Sequence[str] = (),
+    unoffered: Sequence[str] = (),
 ) -> str:
     """Detail text for one concern; ``findings[0]`` leads, the rest were merged into it, ``folded`` is
     routine advice from other concerns shown as one line; ``evidence`` the evidence line's source labels
-    (:func:`fhir_bonemet.cards.evidence.evidence_labels`, those of the folded advice included)."""
+    (:func:`fhir_bonemet.cards.evidence.evidence_labels`, those of the folded advice included);
+    ``unoffered`` the labels of what the folded advice proposes that this card cannot offer (its
+    suggestions are a choice of one)."""
     primary = findings[0]
     if plan is not None and primary.rule_id == "EX01":
         todo = exercise_todo(plan)
@@ -363,6 +366,9 @@ def detail_markdown(
         out += ["", f"**{head}:** {md_escape('; '.join(notes))}."]
         if any(f.missing for f in folded):
             out += _folded_gap_lines(findings, folded)
+        if unoffered:
+            labels = "; ".join(md_escape(label) for label in _unique(unoffered))
+            out += ["", f"**Not offered on this card** (its suggestions are a choice of one): {labels}."]
 
     if any(f.unverified for f in findings):
         out += ["", "Parts of this advice await clinical review."]

@@ -97,6 +97,17 @@ class SuggestionBuilder:
         wanted = _codes_of(resource)
         return any(wanted & _codes_of(pending) for pending in self._pending)
 
+    def unoffered(self, concern: Concern, card_uuid: str) -> list[Json]:
+        """What ``concern`` would propose here, built without counting as proposed: a card that cannot
+        offer it (its suggestions are a choice of one) names it instead, and another card may still
+        offer the same referral or change the same draft."""
+        memory = (set(self._referrals), set(self._orders), set(self._planned))
+        try:
+            referrals = self.referrals(concern, card_uuid)
+            return referrals + self.order_actions(concern, card_uuid) + self.new_orders(concern, card_uuid)
+        finally:
+            self._referrals, self._orders, self._planned = memory
+
     def referrals(self, concern: Concern, card_uuid: str) -> list[Json]:
         out: list[Json] = []
         for finding in concern.findings:
