@@ -11,9 +11,10 @@ finding.  Findings join the same concern when
 
 Then :func:`arrange` keeps what a clinician reads in seconds:
 
-* while a critical red flag is active, routine concerns (radiotherapy referral, starting a bone-modifying
-  agent, dental check, data requests, exercise timing, mild pain) are folded into one "Also, when stable"
-  line on the first critical card;
+* while a critical concern is active (a red flag, but also an acetaminophen overdose or a drug to stop in
+  pregnancy: whatever must be handled first), routine concerns (radiotherapy referral, starting a
+  bone-modifying agent, dental check, data requests, exercise timing, mild pain) are folded into one
+  "Also, when stable" line on the first critical card;
 * advice that needs no action (mild pain, a correct zoledronic-acid dose, exercise timing on a plan that is
   on hold) is folded into another card or, with nowhere to go, left out;
 * at most :data:`CARD_BUDGET` cards: the least urgent are folded into the "Also" line of the last card kept,
@@ -76,7 +77,7 @@ HARM_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"P15"}),  # bowel regimen
 )
 
-# Routine care that waits while a critical red flag is handled.
+# Routine care that waits while a critical concern is handled.
 ROUTINE = frozenset({"P01", "P02", "P06", "P07", "P10", "EX03", "P25"})
 
 # The tables above by rule id, the first group naming a rule winning: every finding's place in the card
@@ -129,7 +130,7 @@ def _family_key(finding: Finding) -> str | None:
 class Concern:
     findings: tuple[Finding, ...]  # most severe first
     folded: tuple[Finding, ...] = ()  # routine advice shown as one "Also" line on this card
-    when_stable: bool = False  # the folded advice waits until the critical red flag is handled
+    when_stable: bool = False  # the folded advice waits until the critical concern is handled
     # The folded findings whose suggestions this card offers (or, when its own are a choice of one, names):
     # concerns folded to keep the card budget.
     # Routine advice waiting for a red flag to be handled, and advice that needs no action, are not carried.
