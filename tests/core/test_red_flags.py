@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from builders import TODAY, condition, lesion, med, obs, patient, procedure, site
 
 from fhir_bonemet.core.engine import assess
+from fhir_bonemet.core.evidence.lesions import Attributed, FixationOrder, LesionEvidence, fixation_order
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import ConditionFact, PatientFacts, SiteClass
@@ -226,6 +228,154 @@ def test_a_recorded_review_silences_the_borderline_warning_only() -> None:
 def test_a_surgical_stabilisation_silences_the_borderline_warning() -> None:
     fixed = [procedure(c.SURGICAL_FIXATION, days_ago=1, where=site(S.SPINE_THORACIC))]
     assert "R04" not in flags(spine(obs(c.SINS_TOTAL, 10, days_ago=5), procedures=fixed))
+
+
+def fixation(days_ago: float | None, cls: SiteClass = S.SPINE_THORACIC, **kw: object) -> list[object]:
+    return [procedure(c.SURGICAL_FIXATION, days_ago=days_ago, where=site(cls), ref="Procedure/fix", **kw)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "score", "cls"),
+    [
+        (spine, obs(c.SINS_TOTAL, 15, days_ago=10), S.SPINE_THORACIC),
+        (femur, obs(c.MIRELS_TOTAL, 10, days_ago=10), S.FEMUR),
+    ],
+)
+def test_a_score_taken_before_the_lesions_fixation_asks_for_no_fixation(
+    make: object, score: object, cls: SiteClass
+) -> None:
+    # The unstable SINS / fixation-range Mirels describes the lesion before its operation: R04 asked for
+    # the prophylactic fixation that had been done, and held exercise for it.
+    for days_ago in (3, 10):  # after the score, and on the day of it
+        facts = make(score, procedures=fixation(days_ago, cls))  # type: ignore[operator]
+        assert "R04" not in flags(facts), days_ago
+        plan, _ = assess_exercise(facts, TODAY, TH)
+        assert plan is not None
+        # The exercise tier still reads the score: HIGH (not HOLD, no critical flag), naming the fixation
+        # and asking for a score of the fixed lesion.
+        assert (plan.tier, plan.lesions[0].tier) == (Tier.HIGH, Tier.HIGH)
+        assert any(u.ref == "Procedure/fix" for u in plan.lesions[0].used)
+        assert any("after its fixation" in m.what for m in plan.lesions[0].missing)
+        (ex03,) = [f for f in assess(facts, TODAY, TH).findings if f.rule_id == "EX03"]
+        label = "SINS for the T9 lesion" if make is spine else "Mirels for the femur"
+        assert label in ex03.summary
+
+
+def test_a_score_taken_after_the_fixation_still_fires() -> None:
+    (r04,) = flags(spine(obs(c.SINS_TOTAL, 15, days_ago=5), procedures=fixation(40)))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert not r04.missing
+
+
+def test_an_undated_fixation_keeps_r04_and_says_so() -> None:
+    (r04,) = flags(spine(obs(c.SINS_TOTAL, 15, days_ago=5), procedures=fixation(None)))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert any(u.ref == "Procedure/fix" for u in r04.used)
+    (gap,) = r04.missing
+    assert gap.what == "date of the surgical fixation of the T9 lesion"
+    assert "card kept" in gap.consequence
+
+
+def test_a_score_dated_to_the_month_of_the_fixation_is_not_known_to_predate_it() -> None:
+    # "May 2025" may be after a fixation on 29 May: read as describing the lesion now, and said so.
+    score = replace(obs(c.SINS_TOTAL, 15, days_ago=10), date_precision="month")
+    (r04,) = flags(spine(score, procedures=fixation(3)))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert [m.what for m in r04.missing] == [
+        "whether the surgical fixation of the T9 lesion (2025-05-29) followed the SINS"
+    ]
+    # A fixation dated after the score's day, the score dated to the day: no card.
+    assert "R04" not in flags(spine(obs(c.SINS_TOTAL, 15, days_ago=10), procedures=fixation(3)))
+
+
+def test_fixation_order_places_a_fixation_against_a_record() -> None:
+    ev = LesionEvidence(
+        lesion=lesion(S.FEMUR),
+        fixations=(
+            Attributed("Procedure/new", date(2025, 1, 5), False),
+            Attributed("Procedure/u", None, False),
+        ),
+    )
+    month = Attributed("Observation/s", date(2024, 12, 1), False, date_imprecise=True)
+    # "December 2024" certainly precedes a fixation in January 2025; the undated one is then not needed.
+    assert fixation_order(ev, month) == FixationOrder(after=ev.fixations[0])
+    same_year = replace(month, when=date(2025, 1, 1))
+    assert fixation_order(ev, same_year) == FixationOrder(unordered=ev.fixations[0])
+    later = Attributed("Observation/s", date(2025, 2, 1), False)
+    assert fixation_order(ev, later) == FixationOrder(unordered=ev.fixations[1])
+    assert fixation_order(ev, None, None) == FixationOrder(unordered=ev.fixations[0])
+
+
+def test_only_a_completed_fixation_certainly_of_the_lesion_silences_r04() -> None:
+    score = obs(c.SINS_TOTAL, 15, days_ago=10)
+    t9 = replace(
+        lesion(S.SPINE_THORACIC, ref="Condition/m"),
+        site=replace(site(S.SPINE_THORACIC, "T9"), levels=("T9",)),
+    )
+    t4_t6 = replace(site(S.SPINE_THORACIC, "T4-T6"), levels=("T4", "T5", "T6"))
+    for procedures in (
+        fixation(3, status="in-progress"),
+        fixation(3, S.FEMUR),  # another bone
+        [procedure(c.SURGICAL_FIXATION, days_ago=3)],  # names no site and no lesion
+        [procedure(c.SURGICAL_FIXATION, days_ago=3, where=t4_t6)],  # other levels: T9 was not fixed
+    ):
+        facts = patient(lesions=[t9], observations=[score], procedures=procedures)  # type: ignore[arg-type]
+        assert flags(facts)["R04"][0].indicator is Indicator.CRITICAL, procedures
+    t8_t10 = replace(site(S.SPINE_THORACIC, "T8-T10"), levels=("T8", "T9", "T10"))
+    facts = patient(
+        lesions=[t9],
+        observations=[score],
+        procedures=[procedure(c.SURGICAL_FIXATION, days_ago=3, where=t8_t10)],
+    )
+    assert "R04" not in flags(facts)
+    # A fixation that fits two lesions is not assumed to be of either: the score keeps its card.
+    shared = patient(
+        lesions=[lesion(S.SPINE_THORACIC, ref="Condition/a"), lesion(S.SPINE_THORACIC, ref="Condition/b")],
+        observations=[obs(c.SINS_TOTAL, 15, days_ago=10, where=site(S.SPINE_THORACIC))],
+        procedures=fixation(3),  # type: ignore[arg-type]
+    )
+    assert "R04" in flags(shared)
+
+
+def test_a_shared_score_keeps_its_card_for_the_lesion_not_fixed() -> None:
+    facts = patient(
+        lesions=[
+            lesion(S.SPINE_THORACIC, ref="Condition/a", text="T9"),
+            lesion(S.SPINE_LUMBAR, ref="Condition/b", text="L2"),
+        ],
+        observations=[obs(c.SINS_TOTAL, 15, days_ago=10, where=site(S.SPINE_UNSPECIFIED))],
+        procedures=[replace(procedure(c.SURGICAL_FIXATION, days_ago=3), focus=("Condition/a",))],
+    )
+    (r04,) = flags(facts)["R04"]
+    assert "L2" in r04.summary
+    assert "T9" not in r04.summary
+
+
+def test_an_impending_fracture_fixed_since_asks_for_no_fixation() -> None:
+    impending = at(condition(c.IMPENDING_FRACTURE, onset_days_ago=20), S.FEMUR)
+    assert "R04" not in flags(femur(conditions=(impending,), procedures=fixation(5, S.FEMUR)))
+    assert "R04" in flags(femur(conditions=(impending,), procedures=fixation(30, S.FEMUR)))
+    (r04,) = flags(femur(conditions=(impending,), procedures=fixation(None, S.FEMUR)))["R04"]
+    assert any("date of the surgical fixation" in m.what for m in r04.missing)
+    here = site(S.FEMUR_PROXIMAL)
+    said = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=10, where=here, ref="Observation/imp")
+    assert "R04" not in flags(femur(said, procedures=fixation(5, S.FEMUR)))
+    assert "R04" in flags(femur(said, procedures=fixation(20, S.FEMUR)))
+
+
+def test_a_fixed_pathological_fracture_stays_critical_without_asking_for_prophylactic_fixation() -> None:
+    fx = at(condition(c.PATHOLOGICAL_FRACTURE, onset_days_ago=20), S.FEMUR)
+    (r04,) = flags(femur(conditions=(fx,), procedures=fixation(15, S.FEMUR)))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert not any("prophylactic" in r for r in r04.recommendations)
+    assert any("post-operative radiotherapy" in r for r in r04.recommendations)
+    assert "fixed 2025-05-17" in r04.summary
+    assert [u.ref for u in r04.used] == [fx.ref, "Procedure/fix"]
+    # Fixed before this fracture, or at an unknown date: the fracture is treated as not fixed.
+    for procedures, gap in ((fixation(40, S.FEMUR), False), (fixation(None, S.FEMUR), True)):
+        (r04,) = flags(femur(conditions=(fx,), procedures=procedures))["R04"]
+        assert any("prophylactic" in r for r in r04.recommendations)
+        assert any("surgical fixation" in m.what for m in r04.missing) is gap
 
 
 def test_a_critical_fracture_flag_puts_exercise_on_hold() -> None:

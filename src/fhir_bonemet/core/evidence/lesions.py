@@ -32,12 +32,21 @@ from fhir_bonemet.core.model.facts import (
     ObservationFact,
     PatientFacts,
     ProcedureFact,
+    SiteClass,
 )
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 
-__all__ = ["Attributed", "LesionEvidence", "lesion_evidence", "review_covers", "review_predates"]
+__all__ = [
+    "Attributed",
+    "FixationOrder",
+    "LesionEvidence",
+    "fixation_order",
+    "lesion_evidence",
+    "review_covers",
+    "review_predates",
+]
 
 
 @fast_init
@@ -70,6 +79,8 @@ class LesionEvidence:
     pain: Attributed | None = None  # newest NRS within the pain lookback
     radiotherapy: Attributed | None = None  # newest RT to this lesion within the lookback (or undated)
     surgical_review: Attributed | None = None  # newest completed review (or stabilisation) of this site
+    # Completed surgical fixations certainly of this lesion, newest first, undated last (see _fixations).
+    fixations: tuple[Attributed, ...] = ()
 
     @property
     def key(self) -> LesionKey:
@@ -268,6 +279,29 @@ def _surgical_review(
     return min(found, key=lambda p: (p.when is None, -(p.when.toordinal() if p.when else 0)), default=None)
 
 
+def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) -> tuple[Attributed, ...]:
+    """The completed surgical fixations of this lesion and no other, newest first, undated last.
+
+    A fixation silences the R04 card of a score taken before it, so it must certainly be this lesion's:
+    one that names neither a site nor a lesion, one that fits another lesion too, and one at other
+    vertebral levels of the same region (a T4-T6 fixation beside a T9 lesion) are not counted."""
+    found: list[Attributed] = []
+    for proc in idx.procedures(c.SURGICAL_FIXATION):
+        if proc.status != "completed":
+            continue
+        if not proc.focus and (proc.site is None or proc.site.site is SiteClass.UNKNOWN):
+            continue
+        fits, fitting = attribution.fits(proc.focus, proc.site, _every_lesion)
+        if id(lesion) not in fitting or len(fits) > 1:
+            continue
+        levels = proc.site.levels if proc.site is not None else ()
+        if levels and lesion.site.levels and not set(levels) & set(lesion.site.levels):
+            continue
+        found.append(Attributed(proc.ref, proc.performed, False, status=proc.status, display=proc.display))
+    found.sort(key=lambda f: (f.when is None, -(f.when.toordinal() if f.when else 0), f.ref))
+    return tuple(found)
+
+
 # Procedure statuses under which radiotherapy was (at least partly) given.
 _RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
 
@@ -367,6 +401,7 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                 ),
                 radiotherapy=_procedure(idx, attribution, lesion, c.RADIOTHERAPY, rt_recent),
                 surgical_review=_surgical_review(idx, attribution, lesion, review_done),
+                fixations=_fixations(idx, attribution, lesion),
             )
         )
     return tuple(out)
@@ -393,3 +428,37 @@ def review_covers(ev: LesionEvidence, score: Attributed | None) -> bool:
     if review is None or review.shared or review.when is None:
         return False
     return score is None or score.when is None or review.when >= score.when
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class FixationOrder:
+    """Where a lesion's recorded fixations stand against one dated record of it (a score, an impending or
+    pathological fracture).
+
+    ``after``: the newest fixation dated on or after the record, so the record describes the lesion before
+    it was fixed.  ``unordered``: set only when ``after`` is not, a fixation that cannot be placed before
+    or after the record (it or the record is undated, or the record is dated to the month or year only):
+    the record is then read as describing the lesion as it is now, and the card says why."""
+
+    after: Attributed | None = None
+    unordered: Attributed | None = None
+
+
+def fixation_order(ev: LesionEvidence, record: Attributed | None, when: date | None = None) -> FixationOrder:
+    """``record`` (or, for a record read elsewhere, its day ``when``) against this lesion's fixations."""
+    day = record.when if record is not None else when
+    imprecise = record is not None and record.date_imprecise
+    after: Attributed | None = None
+    unordered: Attributed | None = None
+    for fix in ev.fixations:  # newest first, undated last
+        if fix.when is None or day is None:
+            unordered = unordered or fix
+        elif fix.when >= day:
+            # A record dated "2026-11" may be of any day of November (or of 2026): only a fixation in a
+            # later year certainly followed it.
+            if imprecise and fix.when.year <= day.year:
+                unordered = unordered or fix
+            else:
+                after = after or fix
+    return FixationOrder(after, None) if after is not None else FixationOrder(None, unordered)

@@ -22,7 +22,13 @@ from fhir_bonemet.core.evidence.lesion_sites import (
     WEIGHT_BEARING_SITES,
     lesion_label,
 )
-from fhir_bonemet.core.evidence.lesions import Attributed, LesionEvidence, review_covers, review_predates
+from fhir_bonemet.core.evidence.lesions import (
+    Attributed,
+    LesionEvidence,
+    fixation_order,
+    review_covers,
+    review_predates,
+)
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
@@ -97,6 +103,16 @@ def _base(
     elif tier is Tier.HIGH and (score.value or 0.0) < th.v(high):
         out.reasons.append(f"{name} {value} without a recorded surgical review")
         out.missing.append(MissingFact(f"surgical review of the {label}", "treated as unreviewed: HIGH"))
+    elif tier is Tier.HIGH and (fixed := fixation_order(ev, score).after) is not None:
+        # R04 no longer asks for the fixation this score called for, but nothing says how stable the fixed
+        # lesion is: the score still sets the tier, and the card names the fixation and asks for a new score.
+        out.reasons.append(f"{name} {value}, taken before the lesion's fixation")
+        out.used.append(used_attr(f"Surgical fixation ({label}, after the {name})", fixed))
+        out.missing.append(
+            MissingFact(
+                f"{name} for the {label} after its fixation", f"the {name} before the operation applies: HIGH"
+            )
+        )
     else:
         out.reasons.append(f"{name} {value}")
     if score.shared:

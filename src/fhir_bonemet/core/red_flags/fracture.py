@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_bonemet.core.evidence.lesion_sites import SPINE_SITES, attribute, lesions_label, site_label
+from fhir_bonemet.core.evidence.lesion_sites import (
+    SPINE_SITES,
+    attribute,
+    lesion_label,
+    lesions_label,
+    site_label,
+)
 from fhir_bonemet.core.evidence.lesions import (
     Attributed,
+    FixationOrder,
     LesionEvidence,
+    fixation_order,
     lesion_evidence,
     review_covers,
     review_predates,
@@ -57,7 +65,7 @@ __all__ = ["r04_fracture", "surgical_referrals"]
 def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
     evidence = lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index)
     return (
-        *_fracture_findings(ctx.index, ctx.today, t),
+        *_fracture_findings(ctx.index, ctx.today, evidence, t),
         *_observed_impending_findings(evidence, t),
         *_score_findings(evidence, t),
     )
@@ -89,6 +97,20 @@ def _surgeon(referrals: tuple[Referral, ...]) -> str:
     return "orthopaedic/spine surgical"
 
 
+_ADVICE = (
+    "Refer to orthopaedics or spine surgery; prophylactic fixation is preferred over fixing after fracture.",
+    "No loading of the site; protected weight-bearing advice pending review.",
+    "Consider post-operative radiotherapy after fixation.",
+)
+# A pathological fracture already fixed: asking for prophylactic fixation of it would be wrong; what is left
+# is the surgical team's loading advice and post-operative radiotherapy (S14 [III,B]).
+_FIXED_ADVICE = (
+    "Ask the surgical team that fixed it for weight-bearing and loading advice.",
+    "No loading of the site until the surgical team allows it.",
+    "Consider post-operative radiotherapy to the fixed site if not given.",
+)
+
+
 def _finding(
     rule: Trace,
     indicator: Indicator,
@@ -98,27 +120,38 @@ def _finding(
     missing: list[MissingFact],
     referrals: tuple[Referral, ...],
     keys: tuple[str, ...],
+    advice: tuple[str, ...] = _ADVICE,
 ) -> Finding:
     t = Trace(rule.ctx, rule.spec)  # one builder per finding: each fracture or score is its own card
     t.fact(*used)
     t.missing.extend(missing)
     t.rely(*keys)
-    return t.finding(
-        indicator,
-        summary,
-        rationale,
-        (
-            "Refer to orthopaedics or spine surgery; prophylactic fixation is preferred over fixing after "
-            "fracture.",
-            "No loading of the site; protected weight-bearing advice pending review.",
-            "Consider post-operative radiotherapy after fixation.",
-        ),
-        referrals=referrals,
+    return t.finding(indicator, summary, rationale, advice, referrals=referrals)
+
+
+def _unordered_fixation(label: str, record: str, fix: Attributed) -> tuple[UsedFact, MissingFact]:
+    """A fixation of the lesion that cannot be placed before or after the record: the record is read as
+    describing the lesion now (the cautious reading) and the card names the fixation and why."""
+    what = (
+        f"date of the surgical fixation of the {label}"
+        if fix.when is None
+        else f"whether the surgical fixation of the {label} ({_day(fix.when)}) followed the {record}"
+    )
+    return (
+        used_attr(f"Surgical fixation ({label}, not placed against the {record})", fix),
+        MissingFact(what, f"not known to postdate the {record}: treated as before fixation, card kept"),
     )
 
 
-def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
+def _fixed(order: FixationOrder) -> bool:
+    return order.after is not None
+
+
+def _fracture_findings(
+    idx: FactIndex, today: date, evidence: tuple[LesionEvidence, ...], t: Trace
+) -> list[Finding]:
     out: list[Finding] = []
+    by_lesion = {id(ev.lesion): ev for ev in evidence}
     recent = t.ctx.th.v("lookback.recent_fracture_days")
     for concept, name in (
         (c.PATHOLOGICAL_FRACTURE, "Pathological fracture"),
@@ -145,6 +178,43 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
             lesions = attribute(idx.facts.lesions, (), cond.site)
             where = _where(lesions, cond)
             surgeon = _surgeon(surgical_referrals(lesions, cond))
+            used = [used_condition(name, cond)]
+            orders = [
+                (lesion, fixation_order(by_lesion[id(lesion)], None, when))
+                for lesion in lesions
+                if id(lesion) in by_lesion
+            ]
+            # Fixed only when every lesion the record may describe has its own fixation on or after it.
+            fixed = bool(orders) and all(_fixed(order) for _, order in orders)
+            if fixed and concept == c.IMPENDING_FRACTURE:
+                # The prophylactic fixation R04 asks for has been done (docs/clinical-model.md#fixed-lesions).
+                continue
+            if fixed:
+                fixes = [(lesion, order.after) for lesion, order in orders if order.after is not None]
+                used += [
+                    used_attr(f"Surgical fixation ({lesion_label(lesion)})", fix) for lesion, fix in fixes
+                ]
+                on = ", ".join(sorted({_day(fix.when) for _, fix in fixes}))
+                out.append(
+                    _finding(
+                        t,
+                        Indicator.CRITICAL,
+                        f"{name} ({where}), fixed {on}: no loading of the site until the surgical team "
+                        "allows it",
+                        f"{name} recorded within {num(recent)} days and surgically fixed since.",
+                        used,
+                        missing,
+                        surgical_referrals(lesions, cond),
+                        ("lookback.recent_fracture_days",),
+                        _FIXED_ADVICE,
+                    )
+                )
+                continue
+            for lesion, order in orders:
+                if order.unordered is not None:
+                    seen, gap = _unordered_fixation(lesion_label(lesion), name.lower(), order.unordered)
+                    used.append(seen)
+                    missing.append(gap)
             out.append(
                 _finding(
                     t,
@@ -152,7 +222,7 @@ def _fracture_findings(idx: FactIndex, today: date, t: Trace) -> list[Finding]:
                     f"{name} ({where}): suggest urgent {surgeon} review; no loading of the site",
                     f"{name} recorded"
                     + (f" within {num(recent)} days." if concept == c.PATHOLOGICAL_FRACTURE else "."),
-                    [used_condition(name, cond)],
+                    used,
                     missing,
                     surgical_referrals(lesions, cond),
                     ("lookback.recent_fracture_days",),
@@ -165,15 +235,24 @@ def _observed_impending_findings(evidence: tuple[LesionEvidence, ...], t: Trace)
     """One finding per impending fracture recorded as an Observation (the Condition form is read above),
     naming every lesion it may describe."""
     groups: dict[str, tuple[Attributed, list[BoneLesion]]] = {}
+    unordered: dict[str, list[tuple[UsedFact, MissingFact]]] = {}
     for ev in evidence:
         for fact in ev.impending:
             if fact.ref.startswith("Observation/"):
+                order = fixation_order(ev, fact)
+                if _fixed(order):
+                    continue  # fixed on or after the finding: the fixation it called for is done
                 groups.setdefault(fact.ref, (fact, []))[1].append(ev.lesion)
+                if order.unordered is not None:
+                    unordered.setdefault(fact.ref, []).append(
+                        _unordered_fixation(lesion_label(ev.lesion), "impending fracture", order.unordered)
+                    )
     out: list[Finding] = []
     for ref in sorted(groups):
         fact, lesions = groups[ref]
         where = _where(tuple(lesions))
         referrals = surgical_referrals(tuple(lesions))
+        notes = unordered.get(ref, [])
         out.append(
             _finding(
                 t,
@@ -181,8 +260,8 @@ def _observed_impending_findings(evidence: tuple[LesionEvidence, ...], t: Trace)
                 f"Impending fracture ({where}): suggest urgent {_surgeon(referrals)} review; no loading of "
                 "the site",
                 "Impending fracture recorded.",
-                [used_attr(f"Impending fracture ({where})", fact)],
-                [],
+                [used_attr(f"Impending fracture ({where})", fact), *(used for used, _ in notes)],
+                [gap for _, gap in notes],
                 referrals,
                 ("lookback.score_days",),
             )
@@ -197,6 +276,7 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
     stale_reviews: dict[
         str, list[Attributed]
     ] = {}  # score ref -> a review of its lesion older than the score
+    unordered: dict[str, list[tuple[UsedFact, MissingFact]]] = {}
     for ev in evidence:
         for name, score, high, borderline_lo, borderline_hi in (
             ("SINS", ev.sins, "exercise.sins_unstable_min", "exercise.sins_potentially_unstable_min", None),
@@ -210,6 +290,12 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
         ):
             if score is None or score.value is None:
                 continue
+            order = fixation_order(ev, score)
+            if _fixed(order):
+                # The score describes the lesion before its fixation: the fixation it calls for is done,
+                # and a new score after the operation is what would raise R04 again.  The exercise tier
+                # still reads the score (HIGH until re-scored, core/exercise/tiers.py).
+                continue
             if score.value >= th.v(high):
                 indicator = Indicator.CRITICAL
             elif (
@@ -222,6 +308,10 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
                 continue
             entry = groups.setdefault(score.ref, (indicator, name, score, []))
             entry[3].append(ev.lesion)
+            if order.unordered is not None:
+                unordered.setdefault(score.ref, []).append(
+                    _unordered_fixation(lesion_label(ev.lesion), name, order.unordered)
+                )
             if indicator is Indicator.WARNING and review_predates(ev, score) and ev.surgical_review:
                 stale_reviews[score.ref] = [ev.surgical_review]
     out: list[Finding] = []
@@ -257,13 +347,15 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
             missing.append(
                 MissingFact("which lesion the score belongs to", "applied to every lesion it may describe")
             )
+        notes = unordered.get(ref, [])
+        missing += [gap for _, gap in notes]
         out.append(
             _finding(
                 t,
                 indicator,
                 summary,
                 why,
-                [used_attr(f"{name} ({where})", score), *earlier],
+                [used_attr(f"{name} ({where})", score), *earlier, *(used for used, _ in notes)],
                 missing,
                 surgical_referrals(tuple(lesions)),
                 ("lookback.score_days",),
