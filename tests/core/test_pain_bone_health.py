@@ -170,6 +170,19 @@ def test_p09_hypercalcaemic_patient_is_not_told_to_take_calcium() -> None:
     assert "P09" not in fired(patient(observations=[*crcl_labs(80), *high], medications=[zoledronic()]))
 
 
+def test_p09_reads_hypercalcaemia_on_the_mmol_per_litre_limit_as_r03_does() -> None:
+    # 2.64 mmol/L is below the mmol/L upper limit (2.65) but above 10.5 mg/dL: R03 is silent, and P09 took
+    # the patient for hypercalcaemic and did not suggest the supplement.
+    for value, suggested in ((2.64, True), (2.65, False)):
+        high = [obs(c.LAB_CALCIUM_CORRECTED, value, "mmol/L", days_ago=1)]
+        found = run(
+            patient(observations=[*crcl_labs(80), *high], medications=[zoledronic()], procedures=[DENTAL])
+        )
+        assert (
+            "P09" in found and "no calcium and vitamin D supplement" in found["P09"].rationale
+        ) is suggested
+
+
 # --- R06 --------------------------------------------------------------------------------------------
 
 

@@ -190,6 +190,36 @@ def test_calcium_in_mmol_per_litre_uses_the_published_mmol_severe_band(
 
 
 @pytest.mark.parametrize(
+    ("calcium", "albumin", "warns"),
+    [
+        # clinical-rules R03: the warning band is above 10.5 mg/dL, from 2.65 mmol/L.  2.63 and 2.64 mmol/L
+        # are 10.54 and 10.58 mg/dL: read against 10.5 mg/dL they were called high.
+        (ca(2.63, "mmol/L"), alb(40, "g/L"), False),
+        (ca(2.64, "mmol/L"), alb(40, "g/L"), False),
+        (ca(2.65, "mmol/L"), alb(40, "g/L"), True),
+        (obs(c.LAB_CALCIUM_CORRECTED, 2.64, "mmol/L", days_ago=1), None, False),
+        (obs(c.LAB_CALCIUM_CORRECTED, 2.65, "mmol/L", days_ago=1), None, True),
+        # Corrected here: 2.55 + 0.02 x (40 - 35) = 2.65 mmol/L (2.6499 by the mg/dL coefficient).
+        (ca(2.55, "mmol/L"), alb(35, "g/L"), True),
+        # mg/dL unchanged: above 10.5.
+        (ca(10.5), alb(4.0), False),
+        (ca(10.6), alb(4.0), True),
+    ],
+)
+def test_calcium_in_mmol_per_litre_warns_from_the_mmol_upper_limit(
+    calcium: ObservationFact, albumin: ObservationFact | None, warns: bool
+) -> None:
+    finding = r03(facts(calcium, *([albumin] if albumin is not None else [])))
+    assert (finding is not None) is warns
+    if finding is not None:
+        assert finding.indicator is Indicator.WARNING
+        assert "band: mild" in finding.rationale
+        # The mg/dL limit is a service default the card labels as such; the mmol/L one is S24's band.
+        molar = calcium.quantity is not None and calcium.quantity.unit == "mmol/L"
+        assert ("red_flags.calcium_uln" in finding.defaults_used) is not molar
+
+
+@pytest.mark.parametrize(
     ("calcium", "albumin", "band", "shown", "not_shown"),
     [
         # 11.5 + 0.8 x (4.0 - 3.4) = 11.98: the band below 12, shown as such (it read "12.0").

@@ -38,6 +38,8 @@ __all__ = [
     "CalciumMethod",
     "CalciumResult",
     "LabValue",
+    "calcium_above_uln",
+    "calcium_uln_key",
     "corrected_calcium",
     "latest_lab",
     "to_canonical",
@@ -215,6 +217,26 @@ class CalciumResult:
         if self.is_total:
             return f"{calcium_mg_dl_text(self.value)} {self.unit}"
         return f"{self.value:.2f} {self.unit}"
+
+
+def calcium_uln_key(ca: CalciumResult) -> str:
+    """The upper limit of normal ``ca`` is read against (see :func:`calcium_above_uln`)."""
+    if not ca.is_total:
+        return "red_flags.ionised_calcium_uln"
+    return "red_flags.calcium_uln_mmol" if ca.molar else "red_flags.calcium_uln"
+
+
+def calcium_above_uln(ca: CalciumResult, th: Thresholds) -> bool:
+    """Above the upper limit of normal: the R03 warning band, and "hypercalcaemic" for P09.
+
+    A total calcium reported in mmol/L is read against the limit in mmol/L (clinical-rules R03: above
+    10.5 mg/dL, from 2.65 mmol/L): the two limits do not convert exactly, and read against 10.5 mg/dL a
+    result of 2.63 mmol/L (10.54 mg/dL) was called high.  Compared at the two decimals the limit, the
+    laboratory and the card use, as the lower limit is (``pain.calcium_lln_mmol``)."""
+    key = calcium_uln_key(ca)
+    if ca.is_total and ca.molar:
+        return round(ca.mmol_per_l, 2) >= th.v(key)
+    return ca.value > th.v(key)
 
 
 def _utc(when: datetime) -> datetime:

@@ -12,7 +12,13 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
-from fhir_bonemet.core.evidence.labs import CalciumMethod, CalciumResult, corrected_calcium
+from fhir_bonemet.core.evidence.labs import (
+    CalciumMethod,
+    CalciumResult,
+    calcium_above_uln,
+    calcium_uln_key,
+    corrected_calcium,
+)
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS, pregnancy_state
 from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
@@ -277,6 +283,7 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
         *RENAL_KEYS,
         *PREGNANCY_KEYS,
         "red_flags.calcium_uln",
+        "red_flags.calcium_uln_mmol",
         "red_flags.ionised_calcium_uln",
         "pain.denosumab_high_risk_crcl_below",
         "pain.calcium_supplement_min_mg",
@@ -293,9 +300,11 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     ca = calcium(t)
     low = calcium_low(t, ca)
-    high = ca is not None and ca.value > t.v(
-        "red_flags.calcium_uln" if ca.is_total else "red_flags.ionised_calcium_uln"
-    )
+    # "Hypercalcaemic" on the same limit as R03's warning band, so no supplement is held back for a
+    # calcium R03 does not call high.
+    high = ca is not None and calcium_above_uln(ca, t.ctx.th)
+    if ca is not None:
+        t.rely(calcium_uln_key(ca))
     reasons: list[str] = []
     if low:
         reasons.append("calcium below the lower limit of normal")  # R06 then speaks, naming P09

@@ -14,7 +14,12 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium
+from fhir_bonemet.core.evidence.labs import (
+    CalciumMethod,
+    calcium_above_uln,
+    calcium_uln_key,
+    corrected_calcium,
+)
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
@@ -44,6 +49,7 @@ __all__ = ["r03_hypercalcaemia"]
         "red_flags.calcium_albumin_coefficient",
         "red_flags.calcium_reference_albumin",
         "red_flags.calcium_uln",
+        "red_flags.calcium_uln_mmol",
         "red_flags.calcium_urgent_min",
         "red_flags.calcium_critical_min",
         "red_flags.calcium_critical_above_mmol",
@@ -80,8 +86,9 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
                 MissingFact("albumin taken with the calcium", "not corrected; true value may be higher")
             )
         prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
-        keys = [prefix + "uln", prefix + "urgent_min", prefix + "critical_min"]
-        # A calcium reported in mmol/L is also read against the mmol/L severe band, which lies lower.
+        keys = [calcium_uln_key(ca), prefix + "urgent_min", prefix + "critical_min"]
+        # A calcium reported in mmol/L is also read against the mmol/L severe band, which lies lower, and
+        # against the mmol/L upper limit of normal (calcium_above_uln).
         molar_severe = ca.molar and ca.mmol_per_l > th.v("red_flags.calcium_critical_above_mmol")
         if ca.molar:
             keys.append("red_flags.calcium_critical_above_mmol")
@@ -89,7 +96,7 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
             band = "critical"
         elif ca.value >= th.v(prefix + "urgent_min"):
             band = "urgent"
-        elif ca.value > th.v(prefix + "uln"):
+        elif calcium_above_uln(ca, th):
             band = "mild"
         else:
             return None
