@@ -3,8 +3,9 @@
 A referral is created by the EHR only when a clinician accepts the card's suggestion, so it is sent as
 ``status = draft`` / ``intent = order``: it joins the clinician's pending orders to be reviewed and signed.
 Each carries a stable ``identifier`` (patient + referral + rule ids) so an EHR can recognise a repeat of the
-same proposal, the Conditions and Observations the finding used (``reasonReference`` / ``supportingInfo``),
-and a note naming the rule, so the receiving service knows why it was asked.
+same proposal, the Conditions and Observations the finding used (``reasonReference`` / ``supportingInfo``;
+a finding that used neither, R09 on medication orders, names its concern in ``reasonCode`` instead), and a
+note naming the rule, so the receiving service knows why it was asked.
 
 Each request is built as plain JSON in the order the typed ``ServiceRequest`` model serialises it, which a
 test proves identical to the model's own serialisation for every example patient; the test suite validates
@@ -107,6 +108,12 @@ def build_referral(
     reasons = _unique(used_refs, ("Condition/", "Observation/"))
     if reasons:
         resource["reasonReference"] = reasons
+    else:
+        # A finding resting on medication orders alone (R09: an opioid, a benzodiazepine and a
+        # gabapentinoid together) has no Condition or Observation to point to, and R4 (and the referral
+        # profile) allow only those as reasonReference: the orders go in supportingInfo, and the concern
+        # is given here as the reason, so the referral never arrives without one.
+        resource["reasonCode"] = [{"text": f"{finding.rule_id} {finding.title}"}]
     supporting = _unique(
         used_refs, ("Observation/", "MedicationRequest/", "MedicationStatement/", "Procedure/")
     )
