@@ -191,20 +191,58 @@ def test_a_read_key_sent_as_a_bundle_of_that_one_resource_is_that_resource(fhir_
     assert PATIENT_ID not in issue.message
 
 
+def note(severity: str = "information") -> dict[str, Any]:
+    """An OperationOutcome entry as Epic and other EHRs add it to search results: a note, no failure."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": severity, "code": "informational", "diagnostics": "results may be restricted"}
+        ],
+    }
+
+
+def with_note(value: dict[str, Any], severity: str = "information") -> dict[str, Any]:
+    entry = {"resource": note(severity), "search": {"mode": "outcome"}}
+    return {**value, "entry": [*value.get("entry", []), entry]}
+
+
+@pytest.mark.parametrize("severity", ["information", "warning"])
+def test_a_patient_bundle_with_a_note_from_the_server_is_that_patient(severity: str) -> None:
+    """Epic and others add an OperationOutcome note to a search: beside the one Patient it is not a failed
+    prefetch (it was a 412 without fhirServer), and the issue names it rather than dropping it."""
+    fake = server_with_data()
+    result = resolver(fake).resolve(
+        TEMPLATES,
+        request(
+            prefetch={"patient": with_note(bundle(PATIENT), severity), "conditions": bundle(CONDITION)},
+            fhir_server=None,
+        ),
+        required=frozenset(TEMPLATES),
+    )
+    assert result.data["patient"] == PATIENT
+    assert not result.unavailable
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.patient", "information")
+    assert "a Bundle holding the one Patient" in issue.message
+    assert "1 OperationOutcome note beside it" in issue.message
+
+
 @pytest.mark.parametrize(
-    "value",
+    ("value", "why"),
     [
-        bundle(PATIENT, {"resourceType": "Patient", "id": "someone-else"}),
-        bundle({"resourceType": "Patient", "id": "someone-else"}),
-        bundle({"resourceType": "Patient"}),
-        bundle(CONDITION),
-        bundle(),
-        bundle(PATIENT, outcome()),
-        bundle(PATIENT, next_url=f"{BASE}/Patient?_id={PATIENT_ID}&page=2"),
-        {**bundle(PATIENT), "entry": [{"resource": PATIENT}, "x"]},
+        (bundle(PATIENT, {"resourceType": "Patient", "id": "someone-else"}), "holds 2 Patient resources"),
+        (bundle({"resourceType": "Patient", "id": "someone-else"}), "not the one read (another id)"),
+        (with_note(bundle({"resourceType": "Patient", "id": "someone-else"})), "not the one read"),
+        (bundle({"resourceType": "Patient"}), "not the one read (another id)"),
+        (bundle(CONDITION), "holds no Patient"),
+        (bundle(PATIENT, CONDITION), "other resources beside the Patient"),
+        (bundle(), "holds no Patient"),
+        (bundle(PATIENT, outcome()), "OperationOutcome entry reporting an error"),
+        (bundle(PATIENT, next_url=f"{BASE}/Patient?_id={PATIENT_ID}&page=2"), "has a next page"),
+        ({**bundle(PATIENT), "entry": [{"resource": PATIENT}, "x"]}, "a Bundle entry is not a resource"),
     ],
 )
-def test_any_other_bundle_for_a_read_key_stays_a_failed_prefetch(value: dict[str, Any]) -> None:
+def test_any_other_bundle_for_a_read_key_stays_a_failed_prefetch(value: dict[str, Any], why: str) -> None:
     with pytest.raises(PreconditionFailedError) as raised:
         resolver(FakeFhir()).resolve(
             TEMPLATES,
@@ -212,7 +250,66 @@ def test_any_other_bundle_for_a_read_key_stays_a_failed_prefetch(value: dict[str
             required=frozenset(TEMPLATES),
         )
     messages = [p.message for p in raised.value.problems if p.location == "prefetch.patient"]
-    assert any("prefetched value unusable" in m for m in messages)
+    assert any("prefetched value unusable" in m and why in m for m in messages), messages
+    assert not any("someone-else" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "answer", [bundle(PATIENT), with_note(bundle(PATIENT)), with_note(bundle(PATIENT), "warning")]
+)
+def test_a_read_the_server_answers_with_a_searchset_of_that_patient_is_that_patient(
+    answer: dict[str, Any],
+) -> None:
+    """Some servers and proxies answer ``GET Patient/123`` with a searchset: it was a failed fetch (and a
+    412, the patient being required); the Patient in it is what was read."""
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=answer))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(CONDITION)))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}), required=frozenset(TEMPLATES))
+    assert result.data == {"patient": PATIENT, "conditions": bundle(CONDITION)}
+    assert result.fetched == {"patient", "conditions"}
+    assert not result.unavailable
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.patient", "information")
+    assert "a Bundle holding the one Patient was the server's answer" in issue.message
+    assert ("OperationOutcome note" in issue.message) == (len(answer["entry"]) == 2)
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (bundle(PATIENT, {"resourceType": "Patient", "id": "someone-else"}), "holds 2 Patient resources"),
+        (bundle({"resourceType": "Patient", "id": "someone-else"}), "not the one read (another id)"),
+        (bundle(PATIENT, outcome()), "OperationOutcome entry reporting an error"),
+        (CONDITION, "expected a Patient, got a Condition"),
+    ],
+)
+def test_a_read_answered_with_another_bundle_is_a_failed_fetch_that_says_why(
+    answer: dict[str, Any], why: str
+) -> None:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=answer))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(CONDITION)))
+    with pytest.raises(PreconditionFailedError) as raised:
+        resolver(fake).resolve(TEMPLATES, request(prefetch={}), required=frozenset(TEMPLATES))
+    (problem,) = raised.value.problems
+    assert problem.location == "prefetch.patient"
+    assert problem.message.startswith("fetching Patient/{id} failed: response unusable: ")
+    assert why in problem.message
+    assert PATIENT_ID not in problem.message
+    assert "someone-else" not in problem.message
+
+
+@pytest.mark.parametrize("severity", ["information", "warning"])
+def test_a_fetched_searchset_with_a_note_from_the_server_is_used_whole(severity: str) -> None:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=with_note(bundle(CONDITION), severity)))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}))
+    assert result.data["conditions"] == with_note(bundle(CONDITION), severity)
+    assert not result.unavailable
+    assert not result.truncated
+    assert not result.issues  # the reader names the note (tests/fhir/test_read.py)
 
 
 def test_required_key_unavailable_is_412_naming_the_key_without_patient_data() -> None:

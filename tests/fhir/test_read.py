@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from fhir_bonemet.fhir.intake.read import (
     ReadResult,
     contained,
@@ -272,3 +274,43 @@ def test_contained_lookup() -> None:
     assert contained(request, "#med1") == {"resourceType": "Medication", "id": "med1"}
     assert contained(request, "#med2") is None
     assert contained({"contained": "junk"}, "#med1") is None
+
+
+@pytest.mark.parametrize(
+    ("issues", "severity", "message"),
+    [
+        (
+            [{"severity": "information", "code": "informational"}],
+            "information",
+            "a note from the server about the search (information); not patient data, not read as data",
+        ),
+        (
+            [{"severity": "information"}, {"severity": "warning", "code": "suppressed"}],
+            "information",
+            "a note from the server about the search (warning); not patient data, not read as data",
+        ),
+        (
+            [{"severity": "warning"}, {"severity": "error"}],
+            "warning",
+            "the server sent an OperationOutcome among the results: they may be incomplete",
+        ),
+        ("x", "warning", "the server sent an OperationOutcome among the results: they may be incomplete"),
+    ],
+)
+def test_a_note_from_the_server_among_search_results_is_said_as_a_note_not_as_missing_data(
+    issues: object, severity: str, message: str
+) -> None:
+    """Epic and others add an OperationOutcome with information or a warning to search results: it is no
+    patient data and says nothing is missing, so it must not read like a failure on the answer."""
+    outcome = {"resourceType": "OperationOutcome", "issue": issues}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": _obs("o1")}, {"resource": outcome, "search": {"mode": "outcome"}}],
+    }
+    result = read_prefetch({"observations": bundle}, {"observations": "Observation"})
+    assert _refs(result, "Observation") == ["Observation/o1"]
+    assert list(result.by_type) == ["Observation"]
+    assert [(i.location, i.severity, i.message) for i in result.issues] == [
+        ("prefetch.observations.entry[1].resource", severity, message)
+    ]

@@ -1,8 +1,9 @@
 """Structural checks on FHIR JSON received over the wire (prefetch values and server responses).
 
 These checks decide whether a payload can be *used at all*: a Bundle whose ``entry`` is not a list of
-objects, or that carries OperationOutcomes, is a failed read, not data.  Judging individual resources is
-the reader's job (``fhir_bonemet.fhir``); one malformed resource inside a well-formed Bundle passes here.
+objects, or that carries OperationOutcomes reporting an error, is a failed read, not data (one with only
+information or warnings is a note beside the data).  Judging individual resources is the reader's job
+(``fhir_bonemet.fhir``); one malformed resource inside a well-formed Bundle passes here.
 Messages never quote the payload, so they are safe to log and to return.
 
 The payloads are parsed JSON, whose objects are ``dict``: the checks test for ``dict``, which costs a
@@ -12,9 +13,11 @@ fraction of an ``isinstance`` against the ``Mapping`` ABC, and a heavy prefetch 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BundledRead",
     "JsonObject",
     "bundle_outcome_count",
     "next_link",
@@ -45,28 +48,57 @@ def payload_problem(value: object, *, expected_type: str | None = None) -> str |
     return None
 
 
-def read_answered_as_bundle(value: object, resource_type: str, resource_id: str) -> JsonObject | None:
-    """The resource a read (``Patient/123``) asked for, when ``value`` is a usable Bundle holding that one
-    resource and nothing else; else ``None``.
+@dataclass(frozen=True, slots=True)
+class BundledRead:
+    """What a Bundle sent in answer to a read (``Patient/123``) holds: the resource read, or why not.
 
-    Some EHRs satisfy a read template with a search (``Patient?_id=123``): the resource is then in the
-    request, wrapped.  Anything less certain (another resource beside it, another id or none, an outcome,
-    a next page) is not taken for it: the key stays a failed prefetch."""
+    ``notes``: OperationOutcome entries beside it that report no failure (information or warnings about
+    the search, ``search.mode`` ``outcome``); they are not data, but they are said, never dropped."""
+
+    resource: JsonObject | None
+    problem: str | None = None
+    notes: int = 0
+
+
+def read_answered_as_bundle(value: object, resource_type: str, resource_id: str) -> BundledRead | None:
+    """For a read (``Patient/123``) answered with a Bundle: the resource read, when the Bundle holds that
+    one resource (and nothing else but OperationOutcome notes), else why not; ``None`` when ``value`` is
+    not a Bundle at all.
+
+    Some EHRs and proxies satisfy a read with a search (``Patient?_id=123``): the resource is then in the
+    answer, wrapped, often beside a note from the server.  Anything less certain (several of them,
+    another id or none, another resource beside it, an outcome reporting an error, a next page) is not
+    taken for it.  Problems name counts and types, never ids."""
     if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
         return None
-    if payload_problem(value) is not None or next_link(value) is not None:
-        return None
+    problem = payload_problem(value)
+    if problem is None and next_link(value) is not None:
+        problem = "the Bundle has a next page"
+    if problem is not None:
+        return BundledRead(None, problem)
     entries = value.get("entry")
-    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
-        return None
-    resource = entries[0].get("resource")
-    if (
-        isinstance(resource, dict)
-        and resource.get("resourceType") == resource_type
-        and resource.get("id") == resource_id
-    ):
-        return resource
-    return None
+    found: list[JsonObject] = []
+    others = notes = 0
+    for entry in entries if isinstance(entries, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            return BundledRead(None, "a Bundle entry is not a resource")
+        kind = resource.get("resourceType")
+        if kind == "OperationOutcome":
+            notes += 1  # payload_problem passed: information or warnings only
+        elif kind == resource_type:
+            found.append(resource)
+        else:
+            others += 1
+    if len(found) > 1:
+        return BundledRead(None, f"the Bundle holds {len(found)} {resource_type} resources, not one")
+    if not found:
+        return BundledRead(None, f"the Bundle holds no {resource_type}")
+    if found[0].get("id") != resource_id:
+        return BundledRead(None, f"the {resource_type} in the Bundle is not the one read (another id)")
+    if others:
+        return BundledRead(None, f"the Bundle holds other resources beside the {resource_type}")
+    return BundledRead(found[0], notes=notes)
 
 
 def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:

@@ -8,8 +8,10 @@ For every prefetch key the service declared:
 * value an **OperationOutcome**, a Bundle with OperationOutcome entries, or not a usable resource at all
   (a string, a Bundle whose entries are not objects, a Patient where a Bundle was asked for) → a failed
   prefetch: re-fetch it if a FHIR server is reachable, else the key is unavailable;
-* a read key (``Patient/{{context.patientId}}``) sent as a Bundle whose one entry is the very resource
-  read (some EHRs satisfy a read template with a search) → that resource, with a read issue saying so;
+* a read key (``Patient/{{context.patientId}}``) sent, or fetched, as a Bundle whose one resource is the
+  very resource read (some EHRs satisfy a read template with a search), beside at most OperationOutcome
+  notes (information, warnings) → that resource, with an issue saying so and naming the notes; a Bundle
+  with several of them, another id or an error is a failed prefetch whose message says which;
 * a searchset Bundle with ``link[relation=next]`` → read the remaining pages within the page cap and the
   per-hook paging budget; a page that fails or would start after the budget ends paging, and the pages
   already read are kept (the key is marked *truncated*, so the cards say older history may be missing);
@@ -32,13 +34,14 @@ from typing import Any
 
 import requests
 
-from fhir_bonemet.client.bundles import next_link, payload_problem, read_answered_as_bundle
+from fhir_bonemet.client.bundles import BundledRead, next_link, payload_problem, read_answered_as_bundle
 from fhir_bonemet.client.fhir import FhirClient, ServerPolicy, Timeouts
 from fhir_bonemet.client.prefetch_outcomes import (
     FetchIssue,
     KeyOutcome,
     PrefetchResult,
     after_plan,
+    bundled_read_note,
     cannot_fetch,
     collect,
     fetch_key,
@@ -145,13 +148,14 @@ class PrefetchResolver:
                 return KeyOutcome(available=True, data=None), None  # the client has no data: do not re-query
             problem = payload_problem(value, expected_type=expected_resource_type(template))
             if problem is not None:
-                resource = _read_sent_as_bundle(value, template, context)
-                if resource is not None:
-                    kind = resource["resourceType"]
-                    note = f"a Bundle holding the one {kind} was sent for this read; that {kind} was used"
+                bundled = _read_sent_as_bundle(value, template, context)
+                if bundled is not None and bundled.resource is not None:
+                    note = bundled_read_note(bundled, "was sent")
                     return KeyOutcome(
-                        available=True, data=resource, issues=[key_issue(key, note, "information")]
+                        available=True, data=bundled.resource, issues=[key_issue(key, note, "information")]
                     ), None
+                if bundled is not None:
+                    problem = f"a Bundle was sent for this read: {bundled.problem}"
             if problem is None and next_link(value) is None:
                 return KeyOutcome(available=True, data=dict(value)), None
             if problem is None:
@@ -251,9 +255,9 @@ class PrefetchResolver:
         )
 
 
-def _read_sent_as_bundle(value: Any, template: str, context: Mapping[str, Any]) -> dict[str, Any] | None:
-    """For a read key (``Patient/{{context.patientId}}``) sent as a Bundle holding just the resource read
-    (some EHRs satisfy a read template with a search), that resource; else ``None``."""
+def _read_sent_as_bundle(value: Any, template: str, context: Mapping[str, Any]) -> BundledRead | None:
+    """For a read key (``Patient/{{context.patientId}}``) sent as a Bundle (some EHRs satisfy a read
+    template with a search): the resource read, or why the Bundle is not it; ``None`` for anything else."""
     try:
         rendered = render_template(template, context)
     except ValueError:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fhir_bonemet.client.bundles import JsonObject
+from fhir_bonemet.client.bundles import BundledRead, JsonObject, read_answered_as_bundle
 from fhir_bonemet.client.fhir import FhirClient
 from fhir_bonemet.client.tokens import RenderedUrl
+from fhir_bonemet.client.urls import redact_url
 from fhir_bonemet.errors import FhirClientError
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "KeyOutcome",
     "PrefetchResult",
     "after_plan",
+    "bundled_read_note",
     "cannot_fetch",
     "collect",
     "fetch_key",
@@ -76,12 +78,24 @@ def unavailable(key: str, message: str) -> KeyOutcome:
     return KeyOutcome(available=False, issues=[key_issue(key, message)])
 
 
+def bundled_read_note(bundled: BundledRead, how: str) -> str:
+    """The issue saying a read was answered with a Bundle and the resource in it was used."""
+    kind = bundled.resource["resourceType"] if bundled.resource is not None else "resource"
+    note = f"a Bundle holding the one {kind} {how} for this read; that {kind} was used"
+    if bundled.notes:
+        plural = "s" if bundled.notes > 1 else ""
+        note += (
+            f" (the server's {bundled.notes} OperationOutcome note{plural} beside it, information or "
+            "warnings only, not read as data)"
+        )
+    return note
+
+
 def fetch_key(key: str, client: FhirClient, rendered: RenderedUrl) -> KeyOutcome:
     try:
         if rendered.read_type is not None:
-            return KeyOutcome(
-                available=True, data=client.get(rendered.url, expected_type=rendered.read_type), fetched=True
-            )
+            # Any resourceType is taken here: some servers and proxies answer a read with a searchset.
+            return _fetched_read(key, rendered, client.get(rendered.url))
         result = client.search(rendered.url)
     except FhirClientError as exc:
         if rendered.is_read and exc.status in (404, 410):
@@ -92,6 +106,20 @@ def fetch_key(key: str, client: FhirClient, rendered: RenderedUrl) -> KeyOutcome
         return unavailable(key, f"fetching {exc.url_path or 'it'} failed: {exc}")
     issues = [] if not result.truncated else [key_issue(key, f"incomplete: {result.stop_reason}", "warning")]
     return KeyOutcome(True, result.bundle, True, result.truncated, issues)
+
+
+def _fetched_read(key: str, rendered: RenderedUrl, payload: JsonObject) -> KeyOutcome:
+    read_type = rendered.read_type
+    if payload.get("resourceType") == read_type:
+        return KeyOutcome(True, payload, True)
+    bundled = read_answered_as_bundle(payload, read_type or "", rendered.read_id or "")
+    if bundled is not None and bundled.resource is not None:
+        note = bundled_read_note(bundled, "was the server's answer")
+        return KeyOutcome(True, bundled.resource, True, issues=[key_issue(key, note, "information")])
+    why = (
+        bundled.problem if bundled is not None else f"expected a {read_type}, got a {payload['resourceType']}"
+    )
+    return unavailable(key, f"fetching {redact_url(rendered.url, '')} failed: response unusable: {why}")
 
 
 def more_pages(key: str, client: FhirClient, first_page: JsonObject) -> KeyOutcome:

@@ -270,7 +270,9 @@ class ReadIssue:
 
     location: str  # e.g. "prefetch.observations-labs.entry[3]" or "Observation/abc.valueQuantity"
     message: str
-    severity: str = "warning"  # "warning": skipped one resource; "error": a whole source was unusable
+    # "warning": skipped one resource; "error": a whole source was unusable; "information": nothing was
+    # lost (a note from the server, data sent in another shape than asked for)
+    severity: str = "warning"
 
     def loggable(self) -> dict[str, str]:
         """Location and reason with resource ids replaced by ``{id}``: the card may name the resource for

@@ -47,6 +47,8 @@ _USUAL_TYPES = frozenset(
     }
 )
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# OperationOutcome severities that report no failure: a note about a search, not an error in place of data.
+_NOTE_SEVERITIES = frozenset({"information", "warning"})
 
 
 class Item(NamedTuple):
@@ -225,10 +227,10 @@ class ReadResult:
             resource_location = f"{location}.entry[{position}].resource"
             kind = resource.get("resourceType")
             if kind == "OperationOutcome":
-                # Server warnings about the search itself (or an error in place of data): not patient data,
-                # but the entries may be incomplete, and the reader of the cards should know.
-                message = "the server sent an OperationOutcome among the results: they may be incomplete"
-                self.issues.append(ReadIssue(resource_location, message))
+                # Never patient data.  A note about the search (Epic and others add "some results may be
+                # restricted" as information or a warning) is said as such; an error in place of data
+                # means the entries beside it may be incomplete, and the reader of the cards should know.
+                self.issues.append(_outcome_issue(resource, resource_location))
                 continue
             if (
                 searched is not None
@@ -258,6 +260,20 @@ class ReadResult:
         elif _is_data_bundle(bundle):
             self.issues.append(ReadIssue(location, "Bundle entry has no resource; skipped"))
         # else: a transaction-response or deleted-history entry carries no resource
+
+
+def _outcome_issue(outcome: JsonDict, location: str) -> ReadIssue:
+    """An OperationOutcome entry among search results: a note when all its issues are information or
+    warnings, else a sign that the results may be incomplete (as ``client.bundles`` judges a Bundle)."""
+    issues = outcome.get("issue")
+    severities = [i.get("severity") if isinstance(i, dict) else None for i in issues or ()]
+    if isinstance(issues, list) and severities and all(s in _NOTE_SEVERITIES for s in severities):
+        worst = "warning" if "warning" in severities else "information"
+        message = f"a note from the server about the search ({worst}); not patient data, not read as data"
+        return ReadIssue(location, message, severity="information")
+    return ReadIssue(
+        location, "the server sent an OperationOutcome among the results: they may be incomplete"
+    )
 
 
 def _is_data_bundle(bundle: JsonDict) -> bool:

@@ -1,0 +1,160 @@
+"""Prefetch in the shapes real EHRs send, through the whole hook pipeline (no FHIR server): a ``patient``
+read satisfied with a searchset Bundle, and searchsets carrying an OperationOutcome note beside their
+results (``search.mode`` ``outcome``, as Epic and others add them).  The clinician must get the same cards
+as for the plain request, and the answer must say what was sent, without calling it missing data.
+
+The same shapes answered by the ``fhirServer`` are in tests/integration/test_ehr_bundle_shapes_fhir_server.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.main import build_app
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
+
+EXAMPLES = default_examples_dir()
+ANCHOR = date.fromisoformat(load_manifest(EXAMPLES)["anchorDate"])
+RULES = "org.fhir-bonemet.rules"
+PV = "/cds-services/bonemet-patient-view"
+# Scenarios whose cards rest on the patient (age, sex), conditions, observations and medications.
+SCENARIOS = ["thoracic-spine-sins14", "opioid-benzodiazepine", "nsaid-renal-impairment", "hypercalcaemia"]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(auth_required=False, data_dir=tmp_path_factory.mktemp("ehr-bundles"))
+    workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
+    with TestClient(build_app(settings, handler=workflow)) as test_client:
+        yield test_client
+
+
+def answer(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(PV, json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def issues(result: dict[str, Any]) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = (result.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    return found
+
+
+def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
+    """A searchset as a FHIR server returns it, with fullUrl and search mode."""
+    entries = [
+        {
+            "fullUrl": f"https://ehr.example.org/fhir/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ]
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources), "entry": entries}
+
+
+def note_entry(severity: str) -> dict[str, Any]:
+    return {
+        "resource": {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": severity,
+                    "code": "informational",
+                    "details": {"text": "Some results may be restricted by the user's access"},
+                }
+            ],
+        },
+        "search": {"mode": "outcome"},
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("note", [None, "information", "warning"])
+def test_a_patient_sent_as_a_searchset_gives_the_same_cards(
+    client: TestClient, scenario: str, note: str | None
+) -> None:
+    original = answer(client, prefetched_request(scenario))
+    body = prefetched_request(scenario)
+    body["prefetch"]["patient"] = searchset(body["prefetch"]["patient"])
+    if note is not None:
+        body["prefetch"]["patient"]["entry"].append(note_entry(note))
+    result = answer(client, body)
+    assert result["cards"] == original["cards"]
+    (issue,) = issues(result)
+    assert (issue["location"], issue["severity"]) == ("prefetch.patient", "information")
+    assert "a Bundle holding the one Patient was sent for this read" in issue["message"]
+    assert ("OperationOutcome note" in issue["message"]) == (note is not None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ("another patient", "holds 2 Patient resources, not one"),
+        ("another id", "the Patient in the Bundle is not the one read (another id)"),
+    ],
+)
+def test_a_patient_searchset_that_is_not_the_context_patient_is_a_clear_412(
+    client: TestClient, extra: str, why: str
+) -> None:
+    body = prefetched_request("thoracic-spine-sins14")
+    patient = body["prefetch"]["patient"]
+    other = {**copy.deepcopy(patient), "id": "someone-else"}
+    body["prefetch"]["patient"] = (
+        searchset(patient, other) if extra == "another patient" else searchset(other)
+    )
+    response = client.post(PV, json=body)
+    assert response.status_code == 412
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    messages = [i["diagnostics"] for i in outcome["issue"] if i["location"] == ["prefetch.patient"]]
+    assert any(why in m for m in messages), messages
+    assert "someone-else" not in json.dumps(outcome)
+    assert patient["id"] not in json.dumps(outcome)
+
+
+def _search_keys(scenario: str) -> list[str]:
+    return [key for key in prefetched_request(scenario)["prefetch"] if key != "patient"]
+
+
+@pytest.mark.parametrize("severity", ["information", "warning"])
+@pytest.mark.parametrize("scenario", ["thoracic-spine-sins14", "opioid-benzodiazepine"])
+def test_a_note_from_the_server_in_any_search_changes_no_card(
+    client: TestClient, scenario: str, severity: str
+) -> None:
+    """Each key in turn (conditions, medications, procedures, every Observation group): the note is not
+    read as a malformed resource, adds no "could not be read" line, and sinks nothing."""
+    original = answer(client, prefetched_request(scenario))
+    for key in _search_keys(scenario):
+        body = prefetched_request(scenario)
+        value = body["prefetch"][key]
+        value.setdefault("entry", []).insert(0, note_entry(severity))
+        result = answer(client, body)
+        assert result["cards"] == original["cards"], key
+        (issue,) = issues(result)
+        assert issue["location"] == f"prefetch.{key}.entry[0].resource", key
+        assert issue["severity"] == "information", key
+        assert f"a note from the server about the search ({severity})" in issue["message"]
+
+
+def test_notes_in_every_key_at_once_still_give_the_same_cards(client: TestClient) -> None:
+    scenario = "opioid-benzodiazepine"
+    original = answer(client, prefetched_request(scenario))
+    body = prefetched_request(scenario)
+    body["prefetch"]["patient"] = searchset(body["prefetch"]["patient"])
+    for key in _search_keys(scenario):
+        body["prefetch"][key].setdefault("entry", []).append(note_entry("warning"))
+    result = answer(client, body)
+    assert result["cards"] == original["cards"]
+    assert {i["severity"] for i in issues(result)} == {"information"}
+    assert len(issues(result)) == len(body["prefetch"])
