@@ -158,3 +158,26 @@ def test_notes_in_every_key_at_once_still_give_the_same_cards(client: TestClient
     assert result["cards"] == original["cards"]
     assert {i["severity"] for i in issues(result)} == {"information"}
     assert len(issues(result)) == len(body["prefetch"])
+
+
+@pytest.mark.parametrize("scenario", ["thoracic-spine-sins14", "opioid-benzodiazepine"])
+def test_a_patient_searchset_that_found_nothing_is_a_data_gap_not_an_error(
+    client: TestClient, scenario: str
+) -> None:
+    """``total`` 0, no entry: the EHR has no such patient.  Answered as for ``null`` (it was a 412): the
+    cards say the birth date is missing and stay on the cautious side, the extension says why."""
+    no_patient = prefetched_request(scenario)
+    no_patient["prefetch"]["patient"] = None
+    expected = answer(client, no_patient)
+    body = prefetched_request(scenario)
+    body["prefetch"]["patient"] = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+    result = answer(client, body)
+    assert result["cards"] == expected["cards"]
+    assert any("**Missing:** birth date" in card["detail"] for card in result["cards"])
+    assert issues(result) == [
+        {
+            "location": "prefetch.patient",
+            "message": "not found (an empty Bundle was sent for this read); no data",
+            "severity": "warning",
+        }
+    ]

@@ -236,7 +236,7 @@ def test_a_patient_bundle_with_a_note_from_the_server_is_that_patient(severity: 
         (bundle({"resourceType": "Patient"}), "not the one read (another id)"),
         (bundle(CONDITION), "holds no Patient"),
         (bundle(PATIENT, CONDITION), "other resources beside the Patient"),
-        (bundle(), "holds no Patient"),
+        ({**bundle(), "total": 3}, "holds no Patient"),
         (bundle(PATIENT, outcome()), "OperationOutcome entry reporting an error"),
         (bundle(PATIENT, next_url=f"{BASE}/Patient?_id={PATIENT_ID}&page=2"), "has a next page"),
         ({**bundle(PATIENT), "entry": [{"resource": PATIENT}, "x"]}, "a Bundle entry is not a resource"),
@@ -252,6 +252,40 @@ def test_any_other_bundle_for_a_read_key_stays_a_failed_prefetch(value: dict[str
     messages = [p.message for p in raised.value.problems if p.location == "prefetch.patient"]
     assert any("prefetched value unusable" in m and why in m for m in messages), messages
     assert not any("someone-else" in m for m in messages)
+
+
+@pytest.mark.parametrize("fhir_server", [None, BASE])
+@pytest.mark.parametrize("value", [bundle(), bundle(total=0), with_note(bundle(total=0), "warning")])
+def test_a_patient_sent_as_an_empty_searchset_is_not_found_no_data(
+    value: dict[str, Any], fhir_server: str | None
+) -> None:
+    """The EHR's search found no such patient: no data, as ``null`` or a 404 (it was a failed prefetch
+    and a 412 without fhirServer); re-querying the same EHR would find nothing again."""
+    fake = server_with_data()
+    result = resolver(fake).resolve(
+        TEMPLATES,
+        request(prefetch={"patient": value, "conditions": bundle(CONDITION)}, fhir_server=fhir_server),
+        required=frozenset(TEMPLATES),
+    )
+    assert result.data == {"patient": None, "conditions": bundle(CONDITION)}
+    assert not result.unavailable
+    assert fake.seen == []
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.patient", "warning")
+    assert issue.message == "not found (an empty Bundle was sent for this read); no data"
+
+
+def test_a_read_the_server_answers_with_an_empty_searchset_is_not_found_like_a_404() -> None:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=bundle(total=0)))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(CONDITION)))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}), required=frozenset(TEMPLATES))
+    assert result.data["patient"] is None
+    assert result.fetched == {"patient", "conditions"}
+    assert not result.unavailable
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.patient", "warning")
+    assert issue.message == "not found (the server answered with an empty Bundle); no data"
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,26 @@ def test_a_patient_read_answered_with_two_patients_is_a_412_that_says_why(
     assert "someone-else" not in json.dumps(outcome)
 
 
+def test_a_patient_read_answered_with_an_empty_searchset_is_answered_as_a_404(
+    fresh_fhir: Any, service: TestClient, chart: str
+) -> None:
+    """A server that answers an unknown id with a searchset of nothing: the patient is not found, no data
+    (it was a 412, the Bundle being "unusable"), exactly as when the read answers 404."""
+    fresh_fhir.inject_fault(status=404, path=f"Patient/{chart}", count=-1)
+    not_found = _answer(service, fresh_fhir, chart)
+    fresh_fhir.clear_faults()
+    empty = _get(fresh_fhir, "Patient?_id=nobody-here")
+    assert empty.get("total") == 0
+    assert "entry" not in empty
+    _answer_with(fresh_fhir, f"Patient/{chart}", empty)
+    result = _answer(service, fresh_fhir, chart)
+    assert result["cards"] == not_found["cards"]
+    assert any("**Missing:** birth date" in card["detail"] for card in result["cards"])
+    (issue,) = _issues(result)
+    assert (issue["location"], issue["severity"]) == ("prefetch.patient", "warning")
+    assert issue["message"] == "not found (the server answered with an empty Bundle); no data"
+
+
 # Each search key as the server is asked for it: (path, a query fragment only its request has).
 SEARCHES = {
     "conditions": ("Condition", None),

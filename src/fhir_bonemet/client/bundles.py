@@ -58,6 +58,9 @@ class BundledRead:
     resource: JsonObject | None
     problem: str | None = None
     notes: int = 0
+    # The Bundle holds no resource at all (``total`` 0 or absent): the search found nothing, which for a
+    # read is "not found", as a 404 is, not a malformed answer.
+    found_nothing: bool = False
 
 
 def read_answered_as_bundle(value: object, resource_type: str, resource_id: str) -> BundledRead | None:
@@ -92,6 +95,8 @@ def read_answered_as_bundle(value: object, resource_type: str, resource_id: str)
             others += 1
     if len(found) > 1:
         return BundledRead(None, f"the Bundle holds {len(found)} {resource_type} resources, not one")
+    if not found and not others and value.get("total", 0) == 0:
+        return BundledRead(None, f"the Bundle holds no {resource_type}", notes, found_nothing=True)
     if not found:
         return BundledRead(None, f"the Bundle holds no {resource_type}")
     if found[0].get("id") != resource_id:

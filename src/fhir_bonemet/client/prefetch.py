@@ -11,7 +11,8 @@ For every prefetch key the service declared:
 * a read key (``Patient/{{context.patientId}}``) sent, or fetched, as a Bundle whose one resource is the
   very resource read (some EHRs satisfy a read template with a search), beside at most OperationOutcome
   notes (information, warnings) → that resource, with an issue saying so and naming the notes; a Bundle
-  with several of them, another id or an error is a failed prefetch whose message says which;
+  with several of them, another id or an error is a failed prefetch whose message says which, and one
+  holding nothing (``total`` 0) is "not found", no data, like a 404 from the server;
 * a searchset Bundle with ``link[relation=next]`` → read the remaining pages within the page cap and the
   per-hook paging budget; a page that fails or would start after the budget ends paging, and the pages
   already read are kept (the key is marked *truncated*, so the cards say older history may be missing);
@@ -153,6 +154,13 @@ class PrefetchResolver:
                     note = bundled_read_note(bundled, "was sent")
                     return KeyOutcome(
                         available=True, data=bundled.resource, issues=[key_issue(key, note, "information")]
+                    ), None
+                if bundled is not None and bundled.found_nothing:
+                    # The EHR's search found no such patient: no data, as null or a 404 is; re-querying
+                    # the same EHR would only find nothing again.
+                    note = "not found (an empty Bundle was sent for this read); no data"
+                    return KeyOutcome(
+                        available=True, data=None, issues=[key_issue(key, note, "warning")]
                     ), None
                 if bundled is not None:
                     problem = f"a Bundle was sent for this read: {bundled.problem}"

@@ -116,6 +116,10 @@ def _fetched_read(key: str, rendered: RenderedUrl, payload: JsonObject) -> KeyOu
     if bundled is not None and bundled.resource is not None:
         note = bundled_read_note(bundled, "was the server's answer")
         return KeyOutcome(True, bundled.resource, True, issues=[key_issue(key, note, "information")])
+    if bundled is not None and bundled.found_nothing:
+        # A searchset of nothing is how such servers say 404: no data, exactly as the 404 below.
+        note = "not found (the server answered with an empty Bundle); no data"
+        return KeyOutcome(True, None, True, issues=[key_issue(key, note, "warning")])
     why = (
         bundled.problem if bundled is not None else f"expected a {read_type}, got a {payload['resourceType']}"
     )
