@@ -181,3 +181,67 @@ def test_a_patient_searchset_that_found_nothing_is_a_data_gap_not_an_error(
             "severity": "warning",
         }
     ]
+
+
+def error_entry() -> dict[str, Any]:
+    return {
+        "resource": {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "exception", "diagnostics": "some results failed"}],
+        },
+        "search": {"mode": "outcome"},
+    }
+
+
+PARTIAL_NOTE = "*Data may be incomplete:* the EHR reported an error with"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "key", "rule"),
+    [
+        ("opioid-benzodiazepine", "medication-requests", "P14"),  # opioid with a benzodiazepine
+        ("thoracic-spine-sins14", "observations-scores", "R04"),  # SINS 14: spinal instability
+        ("thoracic-spine-sins14", "conditions", "R04"),  # the metastasis itself (a required key)
+    ],
+)
+def test_results_beside_an_error_from_the_ehr_keep_their_cards_and_every_card_says_so(
+    client: TestClient, scenario: str, key: str, rule: str
+) -> None:
+    """An error outcome beside results, with no fhirServer to ask again: the results were thrown away, so
+    the opioid-benzodiazepine warning or the spinal-instability red flag vanished (a required key was a
+    412).  Now they are used, every card says the data may be incomplete, and nothing beyond them is
+    assumed absent."""
+    original = answer(client, prefetched_request(scenario))
+    body = prefetched_request(scenario)
+    body["prefetch"][key]["entry"].append(error_entry())
+    result = answer(client, body)
+    rules = [card["extension"][RULES] for card in result["cards"]]
+    assert any(rule in ids for ids in rules)
+    assert rules[0] == original["cards"][0]["extension"][RULES]  # the most severe concern still leads
+    for card in result["cards"]:
+        assert f"{PARTIAL_NOTE} {key}" in card["detail"], card["summary"]
+    located = [i for i in issues(result) if i["location"] == f"prefetch.{key}"]
+    assert [i["severity"] for i in located] == ["warning"] * 3
+    assert "incomplete" in located[-1]["message"]
+
+
+def test_a_medication_list_beside_an_error_is_not_taken_as_complete(client: TestClient) -> None:
+    """Beyond the results sent, medications are unknown, not absent: the cards that read medications say
+    the list could not be read in full, as for a medication list that could not be read at all."""
+    body = prefetched_request("opioid-benzodiazepine")
+    body["prefetch"]["medication-requests"]["entry"].append(error_entry())
+    result = answer(client, body)
+    assert "medication list (could not be read" in json.dumps(result["cards"])
+
+
+def test_an_error_from_the_ehr_with_no_result_is_reported_as_a_failed_fetch(client: TestClient) -> None:
+    body = prefetched_request("opioid-benzodiazepine")
+    body["prefetch"]["medication-requests"] = {"resourceType": "Bundle", "type": "searchset"}
+    body["prefetch"]["medication-requests"]["entry"] = [error_entry()]
+    result = answer(client, body)
+    assert "medication list (could not be read)" in json.dumps(result["cards"])
+    assert PARTIAL_NOTE not in json.dumps(result["cards"])
+    assert [i["severity"] for i in issues(result) if i["location"] == "prefetch.medication-requests"] == [
+        "warning",
+        "error",
+    ]

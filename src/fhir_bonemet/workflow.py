@@ -129,7 +129,8 @@ class Workflow:
             patient_id=context.patientId,
             draft_orders=draft_orders,
             selections=selections,
-            unavailable=prefetch.unavailable,
+            # A partial key's results are read, but beyond them its facts are unknown, not absent.
+            unavailable=prefetch.unavailable | prefetch.partial,
         )
         # What could not be fetched and what could not be read are reported together, in one shape.
         fetch_issues = (ReadIssue(i.location, i.message, i.severity) for i in prefetch.issues)
@@ -164,6 +165,7 @@ class Workflow:
                 careplan_queued=delivery.queued,
                 plan_url=plan_url,
                 incomplete_keys=tuple(sorted(prefetch.truncated)),
+                partial_keys=tuple(sorted(prefetch.partial)),
             ),
             codes=self.codes,
             sources=self.sources,

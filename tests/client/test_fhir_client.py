@@ -406,3 +406,34 @@ def test_conditional_create_refuses_empty_or_header_breaking_criteria(criteria: 
 def test_create_needs_a_resource_type() -> None:
     with pytest.raises(FhirClientError, match="resourceType"):
         client(FakeFhir()).create({"id": "x"})
+
+
+def test_a_page_with_results_beside_an_error_outcome_is_kept_and_ends_paging_as_partial() -> None:
+    """The server says the query failed, yet sends results: they are kept (a page-2 metastasis is never
+    dropped), the next link is not followed, and the result says what else is unknown."""
+    fake = FakeFhir()
+    fake.add(
+        "GET",
+        f"{BASE}/Observation?page=1",
+        Reply(json_body=bundle(obs(1), next_url=f"{BASE}/Observation?page=2")),
+    )
+    fake.add(
+        "GET",
+        f"{BASE}/Observation?page=2",
+        Reply(json_body=bundle(obs(2), outcome(), next_url=f"{BASE}/Observation?page=3")),
+    )
+    result = client(fake).search("Observation?page=1")
+    assert [e["resource"]["id"] for e in result.bundle["entry"] if "id" in e["resource"]] == ["o1", "o2"]
+    assert result.partial
+    assert not result.truncated
+    assert result.pages == 2
+    assert result.stop_reason is not None
+    assert "1 OperationOutcome entry reporting an error beside the results of page 2" in result.stop_reason
+    assert [seen.url for seen in fake.seen][-1] == f"{BASE}/Observation?page=2"
+
+
+def test_a_first_page_that_is_only_an_error_outcome_is_a_failed_search() -> None:
+    fake = FakeFhir()
+    fake.add("GET", f"{BASE}/Observation?patient=p", Reply(json_body=bundle(outcome())))
+    with pytest.raises(FhirClientError, match="OperationOutcome entry reporting an error"):
+        client(fake).search("Observation?patient=p")

@@ -159,6 +159,75 @@ def test_an_outcome_reporting_an_error_or_nothing_readable_fails_the_search(issu
     assert result.fetched == {"conditions"}
 
 
+def test_results_sent_beside_an_error_outcome_are_used_when_they_cannot_be_re_fetched() -> None:
+    """A failed query (CDS Hooks 2.0) that still sent results: without fhirServer they were thrown away
+    (and a required key was a 412); the results are used, and the key is *partial*: beyond them its facts
+    are unknown, not absent."""
+    value = bundle(CONDITION, outcome("some conditions could not be returned"))
+    result = resolver(FakeFhir()).resolve(
+        TEMPLATES,
+        request(prefetch={"patient": PATIENT, "conditions": value}, fhir_server=None),
+        required=frozenset(TEMPLATES),
+    )
+    assert result.data["conditions"] == value
+    assert result.partial == {"conditions"}
+    assert not result.unavailable
+    assert not result.truncated
+    assert [(i.location, i.severity) for i in result.issues] == [("prefetch.conditions", "warning")] * 3
+    assert "fetching it instead" in result.issues[0].message
+    assert "no fhirServer" in result.issues[1].message
+    assert result.issues[2].message.startswith("incomplete: the results sent beside the OperationOutcome")
+
+
+def test_results_sent_beside_an_error_outcome_are_used_when_the_re_fetch_fails() -> None:
+    fake = FakeFhir()
+    fake.add("GET", CONDITIONS_URL, Reply(500, outcome()))
+    value = bundle(CONDITION, outcome())
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": value}))
+    assert [seen.url for seen in fake.seen] == [CONDITIONS_URL]  # the failed query is asked again first
+    assert result.data["conditions"] == value
+    assert result.partial == {"conditions"}
+    assert not result.unavailable
+    assert "500" in result.issues[1].message
+
+
+def test_an_error_outcome_with_no_result_beside_it_stays_a_failed_prefetch() -> None:
+    result = resolver(FakeFhir()).resolve(
+        TEMPLATES,
+        request(prefetch={"patient": PATIENT, "conditions": bundle(outcome())}, fhir_server=None),
+    )
+    assert result.unavailable == {"conditions"}
+    assert not result.partial
+    assert "conditions" not in result.data
+
+
+def test_a_fetched_search_with_an_error_beside_its_results_is_partial_not_discarded() -> None:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(CONDITION, outcome())))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}), required=frozenset(TEMPLATES))
+    assert result.data["conditions"] == bundle(CONDITION, outcome())
+    assert result.partial == {"conditions"}
+    assert result.fetched == {"patient", "conditions"}
+    assert not result.unavailable
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.conditions", "warning")
+    assert issue.message.startswith(
+        "incomplete: the Bundle contains 1 OperationOutcome entry reporting an error beside the results "
+        "of page 1"
+    )
+
+
+def test_a_fetched_search_that_is_only_an_error_outcome_is_unavailable() -> None:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(outcome())))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}))
+    assert result.unavailable == {"conditions"}
+    assert not result.partial
+    assert "OperationOutcome entry reporting an error" in result.issues[0].message
+
+
 def test_failed_prefetch_without_a_fhir_server_makes_the_key_unavailable() -> None:
     result = resolver(FakeFhir()).resolve(
         TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": outcome()}, fhir_server=None)

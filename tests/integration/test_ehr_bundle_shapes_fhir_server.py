@@ -191,3 +191,28 @@ def test_a_note_from_the_server_beside_search_results_changes_no_card(
     assert issue["location"] == f"prefetch.{key}.entry[0].resource"
     assert issue["severity"] == "information"
     assert "a note from the server about the search (warning)" in issue["message"]
+
+
+@pytest.mark.parametrize(("key", "rule"), [("medication-requests", "P14"), ("conditions", "R04")])
+def test_results_the_server_sends_beside_an_error_keep_their_cards_and_every_card_says_so(
+    fresh_fhir: Any, service: TestClient, chart: str, key: str, rule: str
+) -> None:
+    """A search answered with its results and an OperationOutcome reporting an error: the results were
+    discarded (the opioid-benzodiazepine card vanished; for conditions, a 412).  Now they are used, and
+    every card says the data may be incomplete."""
+    original = _answer(service, fresh_fhir, chart)
+    path, query = SEARCHES[key]
+    searchset = _get(fresh_fhir, _template(service, key).replace("{{context.patientId}}", chart))
+    assert searchset["entry"]
+    error = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+    searchset["entry"].append({"resource": error, "search": {"mode": "outcome"}})
+    _answer_with(fresh_fhir, path, searchset, query)
+    result = _answer(service, fresh_fhir, chart)
+    rules = [card["extension"]["org.fhir-bonemet.rules"] for card in result["cards"]]
+    assert any(rule in ids for ids in rules)
+    assert rules[0] == original["cards"][0]["extension"]["org.fhir-bonemet.rules"]
+    for card in result["cards"]:
+        assert f"*Data may be incomplete:* the EHR reported an error with {key}" in card["detail"]
+    (issue,) = [i for i in _issues(result) if i["location"] == f"prefetch.{key}"]
+    assert issue["severity"] == "warning"
+    assert "OperationOutcome entry reporting an error beside the results of page 1" in issue["message"]

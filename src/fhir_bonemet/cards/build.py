@@ -80,6 +80,17 @@ class CardContext:
     # Prefetch keys read only in part (a later page failed or the paging budget ran out): the newest
     # results were used, older ones may be missing, and every card says so.
     incomplete_keys: tuple[str, ...] = ()
+    # Prefetch keys whose results came with an error from the EHR (an OperationOutcome beside them): what
+    # was sent was used, nothing beyond it is assumed absent, and every card says so.
+    partial_keys: tuple[str, ...] = ()
+
+
+def partial_data_note(keys: tuple[str, ...]) -> str:
+    """The line a card carries when the EHR reported an error beside the results of some prefetch keys."""
+    return (
+        f"*Data may be incomplete:* the EHR reported an error with {', '.join(keys)} (see the response's "
+        "read issues); what it sent was used, and nothing more is assumed absent."
+    )
 
 
 def incomplete_history_note(keys: tuple[str, ...]) -> str:
@@ -164,6 +175,8 @@ class _CardBuilder:
                 suggestions.insert(0, plan_suggestion)
         if self.ctx.incomplete_keys:
             extra.append(incomplete_history_note(self.ctx.incomplete_keys))
+        if self.ctx.partial_keys:
+            extra.append(partial_data_note(self.ctx.partial_keys))
         plan = self.assessment.exercise if primary.category is Category.EXERCISE else None
         detail = card_detail.detail_markdown(
             findings,

@@ -21,18 +21,24 @@ __all__ = [
     "JsonObject",
     "bundle_outcome_count",
     "next_link",
+    "outcome_failure",
     "payload_problem",
     "read_answered_as_bundle",
+    "result_count",
 ]
 
 JsonObject = dict[str, Any]
 
 
-def payload_problem(value: object, *, expected_type: str | None = None) -> str | None:
+def payload_problem(
+    value: object, *, expected_type: str | None = None, failed_outcomes: bool = True
+) -> str | None:
     """Why ``value`` is not a usable FHIR resource (or Bundle), or ``None`` when it is.
 
     ``expected_type``: the resourceType the request implies (``"Bundle"`` for a search, ``"Patient"`` for
-    ``Patient/123``); ``None`` accepts any type.
+    ``Patient/123``); ``None`` accepts any type.  ``failed_outcomes=False``: OperationOutcome entries
+    reporting an error do not make a Bundle unusable here (the caller weighs them with
+    :func:`outcome_failure` and :func:`result_count`).
     """
     if not isinstance(value, dict):
         return f"expected a JSON object, got {_json_kind(value)}"
@@ -44,8 +50,30 @@ def payload_problem(value: object, *, expected_type: str | None = None) -> str |
     if expected_type is not None and resource_type != expected_type:
         return f"expected a {expected_type}, got a {resource_type}"
     if resource_type == "Bundle":
-        return _bundle_problem(value)
+        return _bundle_problem(value, failed_outcomes)
     return None
+
+
+def outcome_failure(bundle: Mapping[str, Any]) -> str | None:
+    """What the Bundle's OperationOutcome entries reporting an error say, counted; ``None`` without any."""
+    outcomes = bundle_outcome_count(bundle)
+    if not outcomes:
+        return None
+    entries = "entry" if outcomes == 1 else "entries"
+    return f"the Bundle contains {outcomes} OperationOutcome {entries} reporting an error"
+
+
+def result_count(bundle: Mapping[str, Any]) -> int:
+    """Entries whose resource is data: any resource but an OperationOutcome."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return 0
+    count = 0
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            count += 1
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +134,7 @@ def read_answered_as_bundle(value: object, resource_type: str, resource_id: str)
     return BundledRead(found[0], notes=notes)
 
 
-def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:
+def _bundle_problem(bundle: Mapping[str, Any], failed_outcomes: bool = True) -> str | None:
     entries = bundle.get("entry", [])
     if entries is None:
         return None
@@ -114,13 +142,11 @@ def _bundle_problem(bundle: Mapping[str, Any]) -> str | None:
         return f"Bundle.entry is {_json_kind(entries)}, not an array"
     # A malformed entry (a string, a resource that is not an object) is one bad resource among good ones:
     # the reader skips and reports it; it must not throw away the whole key.
-    outcomes = bundle_outcome_count(bundle)
-    if outcomes:
+    if failed_outcomes:
         # CDS Hooks 2.0: OperationOutcome entries in prefetched data signal a failed query.
-        return (
-            f"the Bundle contains {outcomes} OperationOutcome entr{'y' if outcomes == 1 else 'ies'} "
-            "reporting an error"
-        )
+        failure = outcome_failure(bundle)
+        if failure is not None:
+            return failure
     links = bundle.get("link", [])
     if links is None:
         return None

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
-from fhir_bonemet.client.bundles import JsonObject, next_link, payload_problem
+from fhir_bonemet.client.bundles import JsonObject, next_link, outcome_failure, payload_problem, result_count
 from fhir_bonemet.client.policy import FhirServerNotAllowedError, ServerPolicy
 from fhir_bonemet.client.transport import FHIR_JSON, FhirTimeoutError, Timeouts, Transport
 from fhir_bonemet.client.urls import origin_of, redact_url, relative_url_problem
@@ -56,6 +56,9 @@ class SearchResult:
     pages: int
     truncated: bool = False  # more pages existed but were not read (``stop_reason`` says why)
     stop_reason: str | None = None
+    # A page held results beside an OperationOutcome reporting an error: its results were kept, paging
+    # stopped there, and what the search should have found beyond them is unknown (``stop_reason`` says).
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,7 @@ class FhirClient:
 
     def search(self, relative_url: str) -> SearchResult:
         """Run a search and follow ``link[relation=next]`` up to ``max_pages`` pages."""
-        first = self._get_resource(self._absolute(relative_url), "Bundle")
+        first = self._get_resource(self._absolute(relative_url), "Bundle", failed_outcomes=False)
         return self.follow_pages(first)
 
     def follow_pages(self, first_page: Mapping[str, Any]) -> SearchResult:
@@ -132,14 +135,20 @@ class FhirClient:
 
         Pages already read are never thrown away: when a later page fails, is unusable or would start
         after the paging budget, the result is the pages read so far, marked ``truncated`` with the reason.
+        A page whose results come with an OperationOutcome reporting an error is kept too, and ends paging
+        (the result is ``partial``); one with the error and no result is a failed page (the first: an error).
         """
-        problem = payload_problem(first_page, expected_type="Bundle")
+        problem = payload_problem(first_page, expected_type="Bundle", failed_outcomes=False)
+        failure = outcome_failure(first_page) if problem is None else None
+        if problem is None and failure is not None and not result_count(first_page):
+            problem = failure
         if problem:
             raise FhirClientError(f"search result unusable: {problem}")
         entries: list[Any] = list(first_page.get("entry") or [])
         pages, page, seen = 1, first_page, set[str]()
-        truncated, reason = False, None
-        while (link := next_link(page)) is not None:
+        truncated = False
+        partial, reason = _partial(failure, pages) if failure is not None else (False, None)
+        while not partial and (link := next_link(page)) is not None:
             url = urljoin(self.base_url + "/", link)
             if origin_of(url) != self.origin:
                 truncated, reason = True, "the next link points to another server; it was not followed"
@@ -160,10 +169,10 @@ class FhirClient:
                 )
                 break
             seen.add(url)
+            used = "page 1 was" if pages == 1 else f"pages 1-{pages} were"
             try:
-                page = self._get_resource(url, "Bundle", self._page_transport)
+                page = self._get_resource(url, "Bundle", self._page_transport, failed_outcomes=False)
             except FhirClientError as exc:
-                used = "page 1 was" if pages == 1 else f"pages 1-{pages} were"
                 cause = (
                     "the fetch budget ran out"
                     if self.paging_deadline is not None and time.monotonic() >= self.paging_deadline
@@ -171,12 +180,23 @@ class FhirClient:
                 )
                 truncated, reason = True, f"page {pages + 1} failed ({cause}); {used} used"
                 break
+            failure = outcome_failure(page)
+            if failure is not None and not result_count(page):  # an error in place of the page
+                truncated, reason = (
+                    True,
+                    f"page {pages + 1} failed (response unusable: {failure}); {used} used",
+                )
+                break
             pages += 1
             entries.extend(page.get("entry") or [])
+            if failure is not None:
+                partial, reason = _partial(failure, pages)
         merged: JsonObject = {key: value for key, value in first_page.items() if key not in ("entry", "link")}
         if entries:  # FHIR JSON has no empty arrays
             merged["entry"] = entries
-        return SearchResult(bundle=merged, pages=pages, truncated=truncated, stop_reason=reason)
+        return SearchResult(
+            bundle=merged, pages=pages, truncated=truncated, stop_reason=reason, partial=partial
+        )
 
     # -- writes -------------------------------------------------------------------------------------
 
@@ -220,16 +240,29 @@ class FhirClient:
         return f"{self.base_url}/{relative_url.lstrip('/')}"
 
     def _get_resource(
-        self, url: str, expected_type: str | None, transport: Transport | None = None
+        self,
+        url: str,
+        expected_type: str | None,
+        transport: Transport | None = None,
+        *,
+        failed_outcomes: bool = True,
     ) -> JsonObject:
         status, payload, _ = (transport or self._transport).send("GET", url)
         path = redact_url(url, self.base_url)
         if status != 200:
             raise FhirClientError(f"FHIR server answered {status}", status=status, url_path=path)
-        problem = payload_problem(payload, expected_type=expected_type)
+        problem = payload_problem(payload, expected_type=expected_type, failed_outcomes=failed_outcomes)
         if problem or not isinstance(payload, dict):
             raise FhirClientError(f"response unusable: {problem}", status=status, url_path=path)
         return payload
+
+
+def _partial(failure: str, page: int) -> tuple[bool, str]:
+    where = "page 1" if page == 1 else f"page {page}"
+    return True, (
+        f"{failure} beside the results of {where}; they were used, paging stopped there, and what the "
+        "search would have found beyond them is unknown"
+    )
 
 
 def _under_base(link: str, url: str, base_url: str) -> bool:

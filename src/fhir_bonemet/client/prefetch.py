@@ -5,9 +5,12 @@ For every prefetch key the service declared:
 * key **absent** → the client did not (or could not) satisfy it: render the template and fetch it from
   ``fhirServer`` with the ``fhirAuthorization`` bearer token;
 * key **null** → the client has no data: use "none", never re-query;
-* value an **OperationOutcome**, a Bundle with OperationOutcome entries, or not a usable resource at all
-  (a string, a Bundle whose entries are not objects, a Patient where a Bundle was asked for) → a failed
-  prefetch: re-fetch it if a FHIR server is reachable, else the key is unavailable;
+* value an **OperationOutcome**, a Bundle with OperationOutcome entries reporting an error, or not a
+  usable resource at all (a string, a Bundle whose entries are not objects, a Patient where a Bundle was
+  asked for) → a failed prefetch: re-fetch it if a FHIR server is reachable, else the key is unavailable
+  — except that results sent beside such an entry are used when the re-fetch cannot be made or fails
+  (the key is then *partial*: its facts are unknown beyond those results, never absent); a searchset
+  fetched with such an entry beside results is partial in the same way;
 * a read key (``Patient/{{context.patientId}}``) sent, or fetched, as a Bundle whose one resource is the
   very resource read (some EHRs satisfy a read template with a search), beside at most OperationOutcome
   notes (information, warnings) → that resource, with an issue saying so and naming the notes; a Bundle
@@ -48,6 +51,7 @@ from fhir_bonemet.client.prefetch_outcomes import (
     fetch_key,
     key_issue,
     more_pages,
+    partial_fallback,
 )
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
@@ -174,11 +178,18 @@ class PrefetchResolver:
             notes.append(
                 key_issue(key, f"prefetched value unusable ({problem}); fetching it instead", "warning")
             )
+        # A failed query's results (an error outcome beside them) are re-fetched, but kept in case that
+        # fails: they may hold the metastasis or the opioid the cards must not lose.
+        searched = expected_resource_type(template) == "Bundle"
+        fallback = partial_fallback(provided[key]) if searched and key in provided else None
         try:
             rendered = render_template(template, context)
         except ValueError as exc:
-            return KeyOutcome(available=False, issues=[*notes, key_issue(key, str(exc))]), None
-        return KeyOutcome(available=False, issues=notes), lambda client: fetch_key(key, client, rendered)
+            planned = KeyOutcome(available=False, issues=notes, fallback=fallback)
+            return cannot_fetch(key, planned, str(exc)), None
+        return KeyOutcome(available=False, issues=notes, fallback=fallback), lambda client: fetch_key(
+            key, client, rendered
+        )
 
     def _run(
         self,

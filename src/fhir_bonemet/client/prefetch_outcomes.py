@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fhir_bonemet.client.bundles import BundledRead, JsonObject, read_answered_as_bundle
-from fhir_bonemet.client.fhir import FhirClient
+from fhir_bonemet.client.bundles import (
+    BundledRead,
+    JsonObject,
+    outcome_failure,
+    payload_problem,
+    read_answered_as_bundle,
+    result_count,
+)
+from fhir_bonemet.client.fhir import FhirClient, SearchResult
 from fhir_bonemet.client.tokens import RenderedUrl
 from fhir_bonemet.client.urls import redact_url
 from fhir_bonemet.errors import FhirClientError
@@ -27,6 +34,7 @@ __all__ = [
     "fetch_key",
     "key_issue",
     "more_pages",
+    "partial_fallback",
 ]
 
 
@@ -49,7 +57,9 @@ class PrefetchResult:
     ``data[key]`` is a resource or searchset Bundle, or ``None`` when there is no data (the client said
     ``null``, or the read found nothing).  Unavailable keys are not in ``data``: their facts are
     *unknown*, not absent.  ``fetched``: keys whose data (or part of it) came from the FHIR server.
-    ``truncated``: keys whose data lacks pages that could not be read.
+    ``truncated``: keys whose data lacks pages that could not be read.  ``partial``: keys whose data came
+    with an OperationOutcome reporting an error (the results beside it are in ``data``, but what else the
+    query should have found is unknown: its facts are *unknown* beyond them, not absent).
     """
 
     data: Mapping[str, JsonObject | None]
@@ -57,6 +67,7 @@ class PrefetchResult:
     fetched: frozenset[str] = frozenset()
     truncated: frozenset[str] = frozenset()
     issues: tuple[FetchIssue, ...] = ()
+    partial: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -68,6 +79,9 @@ class KeyOutcome:
     fetched: bool = False
     truncated: bool = False
     issues: list[FetchIssue] = field(default_factory=list)
+    partial: bool = False  # results beside an OperationOutcome reporting an error
+    # While planning: the prefetched results that came with such an outcome, used if the re-fetch fails.
+    fallback: JsonObject | None = None
 
 
 def key_issue(key: str, message: str, severity: str = "error") -> FetchIssue:
@@ -104,8 +118,13 @@ def fetch_key(key: str, client: FhirClient, rendered: RenderedUrl) -> KeyOutcome
                 True, None, True, issues=[key_issue(key, f"not found ({exc.status}); no data", "warning")]
             )
         return unavailable(key, f"fetching {exc.url_path or 'it'} failed: {exc}")
-    issues = [] if not result.truncated else [key_issue(key, f"incomplete: {result.stop_reason}", "warning")]
-    return KeyOutcome(True, result.bundle, True, result.truncated, issues)
+    return _searched(key, result, fetched=True)
+
+
+def _searched(key: str, result: SearchResult, *, fetched: bool) -> KeyOutcome:
+    incomplete = result.truncated or result.partial
+    issues = [key_issue(key, f"incomplete: {result.stop_reason}", "warning")] if incomplete else []
+    return KeyOutcome(True, result.bundle, fetched, result.truncated, issues, partial=result.partial)
 
 
 def _fetched_read(key: str, rendered: RenderedUrl, payload: JsonObject) -> KeyOutcome:
@@ -138,12 +157,21 @@ def more_pages(key: str, client: FhirClient, first_page: JsonObject) -> KeyOutco
             True,
             [key_issue(key, f"incomplete: a next page failed: {exc}", "warning")],
         )
-    issues = [] if not result.truncated else [key_issue(key, f"incomplete: {result.stop_reason}", "warning")]
-    return KeyOutcome(True, result.bundle, result.pages > 1, result.truncated, issues)
+    return _searched(key, result, fetched=result.pages > 1)
+
+
+def partial_fallback(value: JsonObject) -> JsonObject | None:
+    """A prefetched Bundle refused only for OperationOutcome entries reporting an error, with results
+    beside them: those results, kept in case the re-fetch fails; ``None`` for any other refused value."""
+    if payload_problem(value, expected_type="Bundle", failed_outcomes=False) is not None:
+        return None
+    return value if outcome_failure(value) is not None and result_count(value) else None
 
 
 def after_plan(planned: KeyOutcome | None, fetched: KeyOutcome) -> KeyOutcome:
     """Keep what planning already reported (e.g. why a prefetched value was refused) before the rest."""
+    if planned is not None and planned.fallback is not None and not fetched.available:
+        return _use_fallback(planned, fetched.issues)
     if planned is not None:
         fetched.issues[:0] = planned.issues
     return fetched
@@ -154,7 +182,23 @@ def cannot_fetch(key: str, planned: KeyOutcome | None, reason: str) -> KeyOutcom
     if planned is not None and planned.available:  # a provided first page whose next pages are out of reach
         notes.append(key_issue(key, f"incomplete: the next pages cannot be read ({reason})", "warning"))
         return KeyOutcome(True, planned.data, False, True, notes)
+    if planned is not None and planned.fallback is not None:
+        return _use_fallback(planned, [key_issue(key, reason)])
     return KeyOutcome(False, issues=[*notes, key_issue(key, reason)])
+
+
+def _use_fallback(planned: KeyOutcome, fetch_issues: list[FetchIssue]) -> KeyOutcome:
+    """The re-fetch of a prefetched Bundle with an error beside its results failed: the results are used
+    (a metastasis or an opioid in them is never dropped), and what else the query held is unknown."""
+    location = (planned.issues or fetch_issues)[0].location
+    # The fetch failures are said as they were, but the key is not unavailable: a warning each.
+    issues = [*planned.issues, *(FetchIssue(i.location, i.message, "warning") for i in fetch_issues)]
+    message = (
+        "incomplete: the results sent beside the OperationOutcome reporting an error were used; what the "
+        "query would have found beyond them is unknown"
+    )
+    issues.append(FetchIssue(location, message, "warning"))
+    return KeyOutcome(True, planned.fallback, False, False, issues, partial=True)
 
 
 def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) -> PrefetchResult:
@@ -163,6 +207,7 @@ def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) ->
     unavailable: list[str] = []
     fetched: list[str] = []
     truncated: list[str] = []
+    partial: list[str] = []
     for key in templates:  # template order: deterministic output whatever finished first
         outcome = outcomes[key]
         if outcome.available:
@@ -173,6 +218,8 @@ def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) ->
             fetched.append(key)
         if outcome.truncated:
             truncated.append(key)
+        if outcome.partial and outcome.available:
+            partial.append(key)
         issues.extend(outcome.issues)
     return PrefetchResult(
         data=data,
@@ -180,4 +227,5 @@ def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) ->
         fetched=frozenset(fetched),
         truncated=frozenset(truncated),
         issues=tuple(issues),
+        partial=frozenset(partial),
     )
