@@ -245,3 +245,25 @@ def test_an_error_from_the_ehr_with_no_result_is_reported_as_a_failed_fetch(clie
         "warning",
         "error",
     ]
+
+
+def test_a_patient_with_another_id_is_answered_as_no_patient_and_the_answer_says_why(
+    client: TestClient,
+) -> None:
+    """Sent as the Patient itself (not in a Bundle, which is a 412): it is not read, as before, and now
+    the answer says so instead of only missing the birth date."""
+    no_patient = prefetched_request("opioid-benzodiazepine")
+    no_patient["prefetch"]["patient"] = None
+    expected = answer(client, no_patient)
+    body = prefetched_request("opioid-benzodiazepine")
+    body["prefetch"]["patient"]["id"] = "someone-else"
+    result = answer(client, body)
+    assert result["cards"] == expected["cards"]
+    assert any("**Missing:** birth date" in card["detail"] for card in result["cards"])
+    assert issues(result) == [
+        {
+            "location": "prefetch.patient",
+            "message": "a Patient other than context.patientId (another id or none); not read",
+            "severity": "warning",
+        }
+    ]

@@ -61,6 +61,21 @@ def test_another_patients_resource_is_not_the_patient() -> None:
     other = {"resourceType": "Patient", "id": "someone-else", "birthDate": "1990-01-01", "gender": "male"}
     facts = extract_facts(read_prefetch({"patient": other}), terminology(), patient_id=PATIENT_ID)
     assert (facts.birth_date, facts.sex) == (None, Sex.UNKNOWN)
+    # Said, not dropped in silence (age and sex are unknown because of it), without the other id.
+    assert [(i.location, i.message) for i in facts.issues] == [
+        ("prefetch.patient", "a Patient other than context.patientId (another id or none); not read")
+    ]
+
+
+def test_the_context_patient_beside_another_is_read_and_the_other_is_reported() -> None:
+    other = {"resourceType": "Patient", "id": "someone-else", "birthDate": "1990-01-01", "gender": "male"}
+    facts = extract_facts(
+        read_prefetch({"patient": patient(birthDate="1949", gender="female"), "linked": other}),
+        terminology(),
+        patient_id=PATIENT_ID,
+    )
+    assert (facts.birth_date, facts.sex) == (date(1949, 1, 1), Sex.FEMALE)
+    assert [i.location for i in facts.issues] == ["prefetch.linked"]
 
 
 def test_procedures_with_site_date_and_status() -> None:

@@ -23,6 +23,7 @@ from fhir_bonemet.core.model.facts import (
     OrderFact,
     PatientFacts,
     ProcedureFact,
+    ReadIssue,
     Sex,
 )
 from fhir_bonemet.fhir.intake.conditions import condition_facts
@@ -50,6 +51,12 @@ def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, 
     wanted = [
         p for p in patients if extraction.patient_id is None or p.data.get("id") == extraction.patient_id
     ]
+    for other in patients:
+        if extraction.patient_id is not None and other.data.get("id") != extraction.patient_id:
+            # Said, not dropped in silence: without the context patient's own record, age and sex are
+            # unknown, and the reader of the answer should know why.  The location, not the other id.
+            message = "a Patient other than context.patientId (another id or none); not read"
+            extraction.issues.append(ReadIssue(other.location, message))
     if not wanted:
         return None, None, Sex.UNKNOWN
     data = wanted[0].data
