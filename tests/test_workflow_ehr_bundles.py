@@ -267,3 +267,50 @@ def test_a_patient_with_another_id_is_answered_as_no_patient_and_the_answer_says
             "severity": "warning",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "medication-requests",
+        "medication-statements",
+        "procedures",
+        "observations-pain",
+        "observations-labs",
+        "observations-scores",
+        "observations-flags",
+        "observations-pregnancy",
+    ],
+)
+def test_every_card_names_an_optional_key_that_could_not_be_read(client: TestClient, key: str) -> None:
+    """A failed query with nothing beside the error, and no fhirServer to ask again: the key is
+    unavailable.  Red-flag symptoms or a pregnancy in observations-flags / -pregnancy then changed no
+    card at all, and the clinician could not tell "none recorded" from "not read"; every card now says
+    which key could not be read."""
+    body = prefetched_request("thoracic-spine-sins14")
+    body["prefetch"][key] = {"resourceType": "Bundle", "type": "searchset", "entry": [error_entry()]}
+    result = answer(client, body)
+    assert result["cards"]
+    for card in result["cards"]:
+        assert (
+            f"*Data may be incomplete:* {key} could not be read, so nothing it holds is on these cards"
+            in (card["detail"])
+        ), card["summary"]
+
+
+def test_a_partial_key_and_an_unread_one_share_one_line_on_each_card(client: TestClient) -> None:
+    body = prefetched_request("opioid-benzodiazepine")
+    body["prefetch"]["medication-requests"]["entry"].append(error_entry())
+    body["prefetch"]["observations-flags"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error"}],
+    }
+    result = answer(client, body)
+    line = (
+        "*Data may be incomplete:* the EHR reported an error with medication-requests, and what it sent was "
+        "used; observations-flags could not be read, so nothing it holds is on these cards (see the "
+        "response's read issues)."
+    )
+    for card in result["cards"]:
+        assert card["detail"].count("*Data may be incomplete:*") == 1
+        assert line in card["detail"]

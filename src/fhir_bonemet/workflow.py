@@ -166,6 +166,7 @@ class Workflow:
                 plan_url=plan_url,
                 incomplete_keys=tuple(sorted(prefetch.truncated)),
                 partial_keys=tuple(sorted(prefetch.partial)),
+                unread_keys=tuple(sorted(facts.unavailable - prefetch.partial)),
             ),
             codes=self.codes,
             sources=self.sources,

@@ -216,3 +216,16 @@ def test_results_the_server_sends_beside_an_error_keep_their_cards_and_every_car
     (issue,) = [i for i in _issues(result) if i["location"] == f"prefetch.{key}"]
     assert issue["severity"] == "warning"
     assert "OperationOutcome entry reporting an error beside the results of page 1" in issue["message"]
+
+
+def test_a_red_flag_search_the_server_fails_is_named_on_every_card(
+    fresh_fhir: Any, service: TestClient, chart: str
+) -> None:
+    """observations-flags answers 500: red-flag symptoms cannot be seen, so every card says that key
+    could not be read (before, no card changed, as if none had been recorded)."""
+    fresh_fhir.inject_fault(status=500, path="Observation", query="rf-", count=-1)
+    result = _answer(service, fresh_fhir, chart)
+    assert result["cards"]
+    for card in result["cards"]:
+        assert "*Data may be incomplete:* observations-flags could not be read" in card["detail"]
+    assert any(i["location"] == "prefetch.observations-flags" for i in _issues(result))

@@ -83,14 +83,20 @@ class CardContext:
     # Prefetch keys whose results came with an error from the EHR (an OperationOutcome beside them): what
     # was sent was used, nothing beyond it is assumed absent, and every card says so.
     partial_keys: tuple[str, ...] = ()
+    # Optional prefetch keys that could be neither prefetched nor fetched: a finding they would hold (a
+    # red-flag symptom, a pregnancy) cannot be on any card, and every card says so.
+    unread_keys: tuple[str, ...] = ()
 
 
-def partial_data_note(keys: tuple[str, ...]) -> str:
-    """The line a card carries when the EHR reported an error beside the results of some prefetch keys."""
-    return (
-        f"*Data may be incomplete:* the EHR reported an error with {', '.join(keys)} (see the response's "
-        "read issues); what it sent was used, and nothing more is assumed absent."
-    )
+def incomplete_data_note(partial: tuple[str, ...], unread: tuple[str, ...]) -> str:
+    """The line a card carries when some prefetch keys came with an error or could not be had at all."""
+    parts: list[str] = []
+    if partial:
+        parts.append(f"the EHR reported an error with {', '.join(partial)}, and what it sent was used")
+    if unread:
+        holds = "it holds" if len(unread) == 1 else "they hold"
+        parts.append(f"{', '.join(unread)} could not be read, so nothing {holds} is on these cards")
+    return f"*Data may be incomplete:* {'; '.join(parts)} (see the response's read issues)."
 
 
 def incomplete_history_note(keys: tuple[str, ...]) -> str:
@@ -175,8 +181,8 @@ class _CardBuilder:
                 suggestions.insert(0, plan_suggestion)
         if self.ctx.incomplete_keys:
             extra.append(incomplete_history_note(self.ctx.incomplete_keys))
-        if self.ctx.partial_keys:
-            extra.append(partial_data_note(self.ctx.partial_keys))
+        if self.ctx.partial_keys or self.ctx.unread_keys:
+            extra.append(incomplete_data_note(self.ctx.partial_keys, self.ctx.unread_keys))
         plan = self.assessment.exercise if primary.category is Category.EXERCISE else None
         detail = card_detail.detail_markdown(
             findings,
