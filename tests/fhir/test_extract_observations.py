@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,83 @@ def test_a_result_dated_to_the_day_raises_no_date_issue() -> None:
     facts = facts_of(observation("o1", LOINC, CALCIUM, "2025-03-04", **quantity(2.4, "mmol/L")))
     assert facts.observations[0].date_precision == "day"
     assert facts.issues == ()
+
+
+def _answer_map(directory: Path, *elements: tuple[str, str, str, str]) -> Terminology:
+    """A ConceptMap of (local system, local answer code, project system, project answer code) rows."""
+    groups = [
+        {"source": source, "target": target, "element": [{"code": code, "target": [
+            {"code": answer, "equivalence": "equivalent"}]}]}
+        for source, code, target, answer in elements
+    ]  # fmt: skip
+    directory.mkdir(parents=True, exist_ok=True)
+    cmap = {"resourceType": "ConceptMap", "url": "http://hospital.example.org/cm/answers", "group": groups}
+    (directory / "answers.json").write_text(json.dumps(cmap), encoding="utf-8")
+    return Terminology.load(conceptmap_dirs=[directory])
+
+
+RADIOLOGY = "http://hospital.example.org/radiology-values"
+WARD = "http://hospital.example.org/ward-answers"
+
+
+def test_local_answer_codes_are_read_through_the_conceptmap(tmp_path: Path) -> None:
+    """A hospital's answer codes, with no display that names the answer, mean nothing on their own; an
+    answer map makes them the lesion type, the ECOG score (as value or as interpretation) and the yes of
+    a red-flag symptom they stand for."""
+    local = terminology().local_system
+    resources = [
+        observation("lt", local, "lesion-type", valueCodeableConcept={"coding": [coding(RADIOLOGY, "L1")]}),
+        observation("e", LOINC, ECOG, valueCodeableConcept={"coding": [coding(WARD, "PS3")]}),
+        observation("i", LOINC, ECOG, interpretation=[{"coding": [coding(WARD, "PS3")]}]),
+        observation("w", local, "rf-limb-weakness", valueCodeableConcept={"coding": [coding(WARD, "J")]}),
+    ]
+    mapped = _answer_map(
+        tmp_path,
+        (RADIOLOGY, "L1", local, "lytic"),
+        (WARD, "PS3", LOINC, "LA9625-0"),
+        (WARD, "J", SCT, "373066001"),
+    )
+    facts = extract_facts(read(*resources), mapped, patient_id=PATIENT_ID)
+    read_as = {
+        (o.ref, o.concept): (o.code, o.quantity.value if o.quantity else None, o.flag)
+        for o in facts.observations
+    }
+    assert read_as == {
+        ("Observation/lt", c.LESION_TYPE): ("lytic", None, None),
+        ("Observation/e", c.ECOG): (None, 3.0, None),
+        ("Observation/i", c.ECOG): (None, 3.0, None),
+        ("Observation/w", c.RF_LIMB_WEAKNESS): (None, None, True),
+    }
+    assert facts.issues == ()
+    assert facts.unreadable == ()
+
+    # Without the map each value was received but not read: said, never taken as "no value".
+    unmapped = facts_of(*resources)
+    assert unmapped.observations == ()
+    assert sorted(i.location for i in unmapped.issues) == [
+        "Observation/e.valueCodeableConcept",
+        "Observation/lt.value",
+        "Observation/w.value",
+    ]
+    assert sorted((u.ref, u.concept) for u in unmapped.unreadable) == [
+        ("Observation/e", c.ECOG),
+        ("Observation/lt", c.LESION_TYPE),
+    ]
+
+
+def test_a_mapped_answer_is_read_in_a_panel_component(tmp_path: Path) -> None:
+    local = terminology().local_system
+    panel = observation(
+        "p",
+        LOINC,
+        "24326-1",
+        component=[
+            {
+                "code": {"coding": [coding(local, "lesion-type")]},
+                "valueCodeableConcept": {"coding": [coding(RADIOLOGY, "B")]},
+            }
+        ],
+    )
+    mapped = _answer_map(tmp_path, (RADIOLOGY, "B", local, "blastic"))
+    facts = extract_facts(read(panel), mapped, patient_id=PATIENT_ID)
+    assert [(o.concept, o.code) for o in facts.observations] == [(c.LESION_TYPE, "blastic")]

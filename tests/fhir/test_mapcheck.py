@@ -329,3 +329,46 @@ def test_looks_like_prefers_the_plain_concept_matching_the_display(
     path.write_text(json.dumps(_bundle(_patient(), _bone_met(), lab)), encoding="utf-8")
     _, report = _json(capsys, str(path))
     assert _entry(report, "LAB1")["likely"] == likely
+
+
+def test_a_mapped_local_answer_code_is_counted_as_mapped_with_its_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An answer map shows in the report as a mapped code saying which answer it gives (and which rules
+    read it); without the map the same code is not understood."""
+    bonemet = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
+    radiology = "http://hospital.example.org/radiology-values"
+    lesion_type = {
+        "resourceType": "Observation",
+        "id": "lt",
+        "status": "final",
+        "code": {"coding": [{"system": bonemet, "code": "lesion-type"}]},
+        "valueCodeableConcept": {"coding": [{"system": radiology, "code": "R-17"}]},
+    }
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(_bundle(_patient(), _bone_met(), lesion_type)), encoding="utf-8")
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    element = {"code": "R-17", "target": [{"code": "lytic", "equivalence": "equivalent"}]}
+    cmap = {"resourceType": "ConceptMap", "url": "http://hospital.example.org/cm/answers",
+            "group": [{"source": radiology, "target": bonemet, "element": [element]}]}  # fmt: skip
+    (maps / "answers.json").write_text(json.dumps(cmap), encoding="utf-8")
+
+    code, report = _json(capsys, str(export), "--conceptmaps", str(maps))
+    assert code == 0
+    entry = _entry(report, "R-17")
+    assert (entry["status"], entry["answers"], entry["mapped_via"]) == (
+        "mapped",
+        ["lesion-type: lytic"],
+        "http://hospital.example.org/cm/answers",
+    )
+    assert entry["rules"]  # the lesion rules that read a lesion type
+    assert entry["fetched"] is None  # a value rides on its Observation, fetched for its own code
+    assert report["summary"]["mapped_answers"] == 1
+    _, text = _run(capsys, str(export), "--conceptmaps", str(maps))
+    assert "mapped 1 (1 answer codes)" in text
+    assert "answer lesion-type: lytic" in text
+
+    _, unmapped = _json(capsys, str(export))
+    assert _entry(unmapped, "R-17")["status"] == "unknown"
+    assert unmapped["summary"]["mapped_answers"] == 0

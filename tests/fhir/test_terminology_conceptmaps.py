@@ -10,6 +10,7 @@ import pytest
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.fhir.terminology.answers import LOCAL_ANSWERS
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.project_dirs import PROFILES
 
@@ -243,3 +244,96 @@ def test_project_code_mapped_to_its_own_meaning_is_accepted(tmp_path: Path) -> N
     _write(tmp_path, "ca.json", _map("http://loinc.org", "http://loinc.org", "17861-6", "49765-1"))
     term = Terminology.load(conceptmap_dirs=[tmp_path])
     assert term.concepts_for_coding("http://loinc.org", "17861-6") == {c.LAB_CALCIUM}
+
+
+# ----------------------------------------------------------------------------------------- answer codes
+
+BONEMET = "http://fhir-bonemet.org/fhir/CodeSystem/bonemet"
+RADIOLOGY = "http://hospital.example.org/radiology-values"
+YES_NO = "http://hospital.example.org/yes-no"
+
+
+def test_local_answer_code_mapped_onto_a_project_answer_is_loaded_and_explained(tmp_path: Path) -> None:
+    _write(tmp_path, "lt.json", _map(RADIOLOGY, BONEMET, "LYT", "lytic"))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    verdict = term.explain(RADIOLOGY, "LYT")
+    assert verdict.answer == {"lesion-type: lytic"}
+    assert verdict.answer_mapped
+    assert verdict.mapped_via == "http://example.org/cm"
+    assert not verdict.unknown
+    # An answer is no question: the local code does not make a record a lesion-type Observation.
+    assert term.concepts_for_coding(RADIOLOGY, "LYT") == frozenset()
+    assert term.with_mapped_answers({"coding": [{"system": RADIOLOGY, "code": "LYT"}]}) == {
+        "coding": [{"system": RADIOLOGY, "code": "LYT"}, {"system": BONEMET, "code": "lytic"}]
+    }
+
+
+def test_an_answer_code_no_map_names_is_left_as_received(tmp_path: Path) -> None:
+    _write(tmp_path, "lt.json", _map(RADIOLOGY, BONEMET, "LYT", "lytic"))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    value = {"coding": [{"system": RADIOLOGY, "code": "IND"}]}
+    assert term.with_mapped_answers(value) is value
+    assert Terminology.load().explain(RADIOLOGY, "LYT").unknown
+
+
+def test_an_answer_target_that_is_no_project_answer_stops_start_up(tmp_path: Path) -> None:
+    _write(tmp_path, "lt.json", _map(RADIOLOGY, BONEMET, "IND", "indeterminate"))
+    with pytest.raises(
+        TerminologyError, match=r"lt\.json: .*bonemet\|indeterminate is in no project ValueSet"
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_a_project_answer_code_mapped_onto_another_answer_stops_start_up(tmp_path: Path) -> None:
+    # LOINC "No" re-targeted to SNOMED CT |Yes| would turn every "no" into a red flag.
+    _write(tmp_path, "no.json", _map("http://loinc.org", SCT, "LA32-8", "373066001"))
+    with pytest.raises(
+        TerminologyError,
+        match=r"no\.json: .*the source http://loinc\.org\|LA32-8 is a project code meaning \['answer no'\]; "
+        r"mapping it to \['answer yes'\] would give it a second meaning",
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_a_project_question_code_mapped_onto_an_answer_stops_start_up(tmp_path: Path) -> None:
+    _write(tmp_path, "q.json", _map(BONEMET, BONEMET, "lesion-type", "lytic"))
+    with pytest.raises(TerminologyError, match=r"is a project code meaning \['lesion-type'\]"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_one_local_answer_code_mapped_onto_two_answers_stops_start_up(tmp_path: Path) -> None:
+    _write(tmp_path, "a.json", _map(RADIOLOGY, BONEMET, "L", "lytic"))
+    _write(tmp_path, "b.json", _map(RADIOLOGY, BONEMET, "L", "blastic"))
+    with pytest.raises(
+        TerminologyError,
+        match=r"b\.json: .*is mapped to \['answer lesion-type: blastic'\] here but to "
+        r"\['answer lesion-type: lytic'\] at .*a\.json",
+    ):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_one_local_yes_mapped_onto_snomed_and_loinc_yes_is_one_answer(tmp_path: Path) -> None:
+    _write(tmp_path, "a.json", _map(YES_NO, SCT, "Y", "373066001"))
+    _write(tmp_path, "b.json", _map(YES_NO, "http://loinc.org", "Y", "LA33-6"))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.explain(YES_NO, "Y").answer == {"yes"}
+
+
+def test_an_answer_mapped_narrower_is_not_applied(tmp_path: Path) -> None:
+    _write(tmp_path, "lt.json", _map(RADIOLOGY, BONEMET, "LYT", "lytic", "narrower"))
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    value = {"coding": [{"system": RADIOLOGY, "code": "LYT"}]}
+    assert term.with_mapped_answers(value) is value
+    (skipped,) = term.skipped_mappings
+    assert skipped.code == "LYT"
+
+
+def test_the_project_answer_codes_are_the_answers_of_the_codesystem() -> None:
+    """A map target accepted as an answer is a code the CodeSystem defines under its question."""
+    codesystem = json.loads((PROFILES.default / "CodeSystem-bonemet.json").read_text(encoding="utf-8"))
+    children = {
+        concept["code"]: {child["code"] for child in concept.get("concept", [])}
+        for concept in codesystem["concept"]
+    }
+    for question, answers in LOCAL_ANSWERS.items():
+        assert set(answers) == children[question], question

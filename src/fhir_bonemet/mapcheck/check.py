@@ -2,13 +2,15 @@
 :mod:`fhir_bonemet.cli.map_check`.)
 
 Before go-live an integrator exports sample data (Bundles, NDJSON, CDS Hooks requests) and runs this check.
-For every distinct (system, code) found in a Coding it reports: understood (which concepts), mapped through
-which ConceptMap, a local project code, or unknown; how often and where (file position and element path,
-never patient data).  For unknown codes at a place the rules read (``Observation.code``,
-``Condition.bodySite``, medication codes, ...) it names the rules that would have used them and, from the
-coding's display, the concept it most likely meant.  For every understood or mapped code it also says
-whether a prefetch template requests the records it sits on (:mod:`~fhir_bonemet.mapcheck.fetching`): a
-mapped local code that no Observation search names would never reach the rules.  It lists the ConceptMap
+For every distinct (system, code) found in a Coding it reports: understood (which concepts, or which answer
+a coded value in that code gives), mapped through which ConceptMap (a question code onto concepts, or a
+hospital's answer code onto a project answer), a local project code, or unknown; how often and where (file
+position and element path, never patient data).  For unknown codes at a place the rules read
+(``Observation.code``, ``Condition.bodySite``, medication codes, ...) it names the rules that would have used
+them and, from the coding's display, the concept it most likely meant.  For every understood or mapped
+code it also says whether a prefetch template requests the records it sits on
+(:mod:`~fhir_bonemet.mapcheck.fetching`): a mapped local code that no Observation search names would never
+reach the rules.  It lists the ConceptMap
 elements the service will not apply (a ``narrower``, ``specializes``, ``inexact`` or ``relatedto`` target;
 an element with only ``disjoint`` targets or none).  The exit status is 1 when an input or ConceptMap could
 not be read, 2 when a required concept (:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data,
@@ -54,6 +56,7 @@ class CodeReport:
     display: str | None
     status: str  # "understood" | "mapped" | "local" | "unknown"
     concepts: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()  # what the code says as a coded value ("lesion-type: lytic", "yes")
     mapped_via: str | None = None
     unverified: bool = False
     family: str | None = None
@@ -188,10 +191,15 @@ class MapChecker:
             verdict = self.terminology.explain(*key)
             if verdict.understood:
                 status = "understood" if verdict.direct else "mapped"
+            elif verdict.answer_mapped:
+                status = "mapped"  # a hospital's answer code (a coded value) mapped onto a project answer
+            elif self.terminology.is_local_code(*key):
+                status = "local"
             elif not verdict.unknown:
-                status = "understood"  # a medication the tables know, or a route-dependent class
+                # A medication the tables know, a route-dependent class, or a project answer code.
+                status = "understood"
             else:
-                status = "local" if self.terminology.is_local_code(*key) else "unknown"
+                status = "unknown"
             display = coding.get("display")
             entry = CodeReport(
                 system=verdict.system or key[0],
@@ -199,6 +207,7 @@ class MapChecker:
                 display=display[:80] if isinstance(display, str) else None,
                 status=status,
                 concepts=tuple(sorted(verdict.understood | verdict.conditional)),
+                answers=tuple(sorted(verdict.answer)),
                 mapped_via=verdict.mapped_via,
                 unverified=verdict.unverified,
                 family=verdict.family,
@@ -221,6 +230,12 @@ class MapChecker:
     def _explain_rules(self, entry: CodeReport) -> None:
         if entry.concepts:
             entry.rules = self._rules_for(frozenset(entry.concepts))
+            return
+        # An answer ("lesion-type: lytic") is read by the rules that read its question's concept; a bare
+        # yes or no answers whichever finding it is the value of.
+        answered = frozenset(a.partition(": ")[0] for a in entry.answers if ": " in a)
+        if answered:
+            entry.rules = self._rules_for(answered)
             return
         kinds = {places.PLACES[p] for p in entry.places if p in places.PLACES}
         if entry.status != "unknown" or not kinds:

@@ -15,6 +15,7 @@ _STATUS_ORDER = ("understood", "mapped", "local", "unknown")
 def _summary(report: MapCheckReport) -> dict[str, int]:
     counts = Counter(entry.status for entry in report.codes)
     summary = {status: counts.get(status, 0) for status in _STATUS_ORDER}
+    summary["mapped_answers"] = sum(1 for e in report.codes if e.status == "mapped" and e.answers)
     summary["unknown_relevant"] = sum(1 for e in report.codes if e.status == "unknown" and e.relevant)
     summary["unverified"] = sum(1 for e in report.codes if e.unverified)
     summary["never_fetched"] = len(report.unfetched)
@@ -28,6 +29,7 @@ def _code_json(entry: CodeReport) -> dict[str, Any]:
         "display": entry.display,
         "status": entry.status,
         "concepts": list(entry.concepts),
+        "answers": list(entry.answers),
         "mapped_via": entry.mapped_via,
         "unverified": entry.unverified,
         "family": entry.family,
@@ -90,7 +92,8 @@ def to_text(report: MapCheckReport) -> str:
     lines = [
         f"map-check: {len(report.files)} file(s), {report.resources} resources, {report.codings} codings, "
         f"{len(report.codes)} distinct codes",
-        f"  understood {s['understood']}, mapped {s['mapped']}, local {s['local']}, unknown {s['unknown']} "
+        f"  understood {s['understood']}, mapped {s['mapped']} ({s['mapped_answers']} answer codes), "
+        f"local {s['local']}, unknown {s['unknown']} "
         f"({s['unknown_relevant']} where rules look); {s['unverified']} understood only through codes "
         "awaiting verification",
     ]
@@ -109,7 +112,7 @@ def to_text(report: MapCheckReport) -> str:
             [
                 _label(e),
                 str(e.count),
-                ", ".join(e.concepts),
+                ", ".join([*e.concepts, *(f"answer {a}" for a in e.answers)]),
                 e.mapped_via or ("code family " + e.family if e.family else "profiles"),
                 _fetched(e),
                 "UNVERIFIED" if e.unverified else "",

@@ -102,7 +102,7 @@ Profile: BonemetLocalCodeConceptMap
 Parent: ConceptMap
 Id: bonemet-local-code-conceptmap
 Title: "ConceptMap from an EHR's local codes to fhir-bonemet codes"
-Description: "What the service reads from a ConceptMap in its ConceptMap directory: each group names its source and target systems; each element a local code. A target code must belong to a fhir-bonemet ValueSet (checked when the service starts); `unmatched` and `disjoint` targets are ignored."
+Description: "What the service reads from a ConceptMap in its ConceptMap directory: each group names its source and target systems; each element a local code. A target code must belong to a fhir-bonemet ValueSet, or be a project answer code for a coded value such as the lesion type or a yes/no answer (checked when the service starts); `unmatched` and `disjoint` targets are ignored."
 * url 1..1
 * group 1..*
 * group.source 1..1

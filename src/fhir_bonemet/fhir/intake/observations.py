@@ -37,6 +37,13 @@ from fhir_bonemet.fhir.intake.values import (
     codeable_words,
     parse_datetime,
 )
+from fhir_bonemet.fhir.terminology.answers import (
+    ANSWER_CODES,
+    ANSWER_SYSTEMS,
+    LOINC,
+    SCORE_ANSWERS,
+    YES_NO_CODES,
+)
 
 _NOT_RESULTS: Final = frozenset({"registered", "cancelled", "entered-in-error"})
 _FLAGS: Final = frozenset(
@@ -76,44 +83,10 @@ _LOCAL_ANSWER_ALIASES: Final[dict[str, dict[str, str]]] = {
         "mixed": "pain-mixed",
     },
 }
-# LOINC answer codes of the coded concepts (pregnancy status 82810-3: LL4129-4) and SNOMED findings EHRs
-# send as the answer instead.
-_ANSWER_CODES: Final[dict[str, dict[str, str]]] = {
-    c.PREGNANCY_STATUS: {
-        "LA15173-0": "pregnant",
-        "LA26683-5": "not-pregnant",
-        "LA4489-6": "unknown",
-        "77386006": "pregnant",
-        "60001007": "not-pregnant",
-    },
-}
-# LOINC answer lists of the mCODE performance-status profiles: ECOG LL529-9 and Karnofsky LL4986-7.  EHRs
-# send the answer code as valueCodeableConcept, or only as the profile's required `interpretation`.
-_LOINC: Final = "http://loinc.org"
-_SNOMED: Final = "http://snomed.info/sct"
-_ANSWER_SYSTEMS: Final = frozenset({_LOINC, _SNOMED})
-_SCORE_ANSWERS: Final[dict[str, dict[str, int]]] = {
-    c.ECOG: {
-        "LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3, "LA9626-8": 4, "LA9627-6": 5,
-    },
-    c.KPS: {
-        "LA29175-9": 100, "LA29176-7": 90, "LA29177-5": 80, "LA29178-3": 70, "LA29179-1": 60,
-        "LA29180-9": 50, "LA29181-7": 40, "LA29182-5": 30, "LA29183-3": 20, "LA29184-1": 10, "LA9627-6": 0,
-    },
-}  # fmt: skip
 # Performance status: a higher ECOG and a lower Karnofsky score are the worse, more cautious readings.
 _WORSE_IS_HIGHER: Final = {c.ECOG: True, c.KPS: False}
 _YES: Final = frozenset({"y", "yes", "true", "present", "positive", "pos", "1"})
 _NO: Final = frozenset({"n", "no", "false", "absent", "negative", "neg", "0"})
-# The yes/no answers of SNOMED CT (373066001 |Yes|, 373067005 |No|) and LOINC (LA33-6 Yes, LA32-8 No).
-_YES_NO_CODES: Final = {
-    (_SNOMED, "373066001"): "yes",
-    (_SNOMED, "373067005"): "no",
-    (_LOINC, "LA33-6"): "yes",
-    (_LOINC, "LA32-8"): "no",
-    (_SNOMED, "10828004"): "yes",  # |Positive|
-    (_SNOMED, "260385009"): "no",  # |Negative|
-}
 # Coded concepts whose question EHRs also answer yes or no ("Pregnant?" → Yes, true, Positive): what yes
 # and no mean.  A yes read as nothing left a pregnancy unknown, and the pregnancy cards silent.
 _YES_NO_MEANS: Final = {c.PREGNANCY_STATUS: ("pregnant", "not-pregnant")}
@@ -361,7 +334,7 @@ def _score_in_answer(extraction: Extraction, concept: str, answer: object) -> st
 
 def _coded_score(extraction: Extraction, concept: str, answer: object) -> int | None:
     """The score of a LOINC answer code from the concept's answer list, if any coding carries one."""
-    table = _SCORE_ANSWERS.get(concept)
+    table = SCORE_ANSWERS.get(concept)
     cleaned = clean_codeable(answer)
     if table is None or cleaned is None:
         return None
@@ -372,7 +345,7 @@ def _coded_score(extraction: Extraction, concept: str, answer: object) -> int | 
         if (
             isinstance(system, str)
             and isinstance(code, str)
-            and extraction.terminology.canonical_system(system) == _LOINC
+            and extraction.terminology.canonical_system(system) == LOINC
             and code.strip() in table
         ):
             return table[code.strip()]
@@ -388,7 +361,7 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
     words = ""
     if answer is not None:
         wanted = {code for code, _ in _CODED[concept]}
-        answers = _ANSWER_CODES.get(concept, {})
+        answers = ANSWER_CODES.get(concept, {})
         aliases = _LOCAL_ANSWER_ALIASES.get(concept, {})
         for coding in as_list(answer.get("coding")):
             code = coding.get("code") if isinstance(coding, dict) else None
@@ -403,7 +376,7 @@ def _coded(extraction: Extraction, concept: str, data: JsonDict) -> str | None:
             if (
                 code.strip() in answers
                 and isinstance(system, str)
-                and extraction.terminology.canonical_system(system) in _ANSWER_SYSTEMS
+                and extraction.terminology.canonical_system(system) in ANSWER_SYSTEMS
             ):
                 return answers[code.strip()]
         words = codeable_words(answer)
@@ -438,7 +411,7 @@ def _answer_words(extraction: Extraction, answer: JsonDict) -> set[str]:
         if isinstance(code, str):
             said.add(code.strip().lower())
             if isinstance(system, str):
-                meaning = _YES_NO_CODES.get((extraction.terminology.canonical_system(system), code.strip()))
+                meaning = YES_NO_CODES.get((extraction.terminology.canonical_system(system), code.strip()))
                 if meaning is not None:
                     said.add(meaning)
     return said
@@ -497,6 +470,7 @@ def _facts_for(
     concepts &= VALUE_CONCEPTS
     if not concepts:
         return []
+    data = _with_mapped_answers(extraction, data)
     display = codeable_display(code)
     facts: list[ObservationFact] = []
     for concept in sorted(concepts):
@@ -540,6 +514,34 @@ def _facts_for(
             )
         )
     return facts
+
+
+def _with_mapped_answers(extraction: Extraction, data: JsonDict) -> JsonDict:
+    """``data`` with the hospital's answer codes that a ConceptMap maps translated (the project answer
+    code added beside the received one) in its coded value and interpretation; ``data`` itself when there
+    is none.  A coded value neither in the project's codes nor mapped is left as received: it is then
+    reported as not recognised, never read as "no value"."""
+    if not extraction.terminology.maps_answers:
+        return data
+    translate = extraction.terminology.with_mapped_answers
+    value = data.get("valueCodeableConcept")
+    mapped_value = translate(value) if value is not None else None
+    interpretation = data.get("interpretation")
+    mapped_interpretation = (
+        [translate(i) for i in as_list(interpretation)] if interpretation is not None else None
+    )
+    changed = mapped_value is not value or (
+        mapped_interpretation is not None
+        and any(m is not i for m, i in zip(mapped_interpretation, as_list(interpretation), strict=True))
+    )
+    if not changed:
+        return data
+    translated = dict(data)
+    if value is not None:
+        translated["valueCodeableConcept"] = mapped_value
+    if mapped_interpretation is not None:
+        translated["interpretation"] = mapped_interpretation
+    return translated
 
 
 ANSWER_NOT_RECOGNISED: Final = "answer not recognised; not used"

@@ -1,12 +1,15 @@
 """Integrator ConceptMaps: local EHR codes mapped onto codes of the project ValueSets.
 
 An integrator fixes a gap ("our flowsheet row PAIN-NRS is the 0-10 pain score") by dropping an R4
-ConceptMap into a configured directory instead of asking for a code change.  Each map is validated at
-start-up, and the service refuses to start, naming the file and the element, when a file is not JSON or
-not a ConceptMap, when an accepted target is a code of no project ValueSet (saying so when the map looks
-reversed), when a project code is mapped onto a concept its ValueSets do not give it, or when one local
-code is mapped (in one map or across several) onto targets that mean different concepts: the service would
-have to guess which one the hospital meant.
+ConceptMap into a configured directory instead of asking for a code change.  A target is a code of a
+project ValueSet (what a record is: a question code, a condition, a site, a medication) or a project answer
+code (:mod:`.answers`: what a coded value says, "lytic", "yes", ECOG 3), so a hospital's own answer codes
+are mapped the same way as its question codes.  Each map is validated at start-up, and the service refuses
+to start, naming the file and the element, when a file is not JSON or not a ConceptMap, when an accepted
+target is neither a code of a project ValueSet nor a project answer code (saying so when the map looks
+reversed), when a project code is mapped onto a meaning its ValueSets or answer tables do not give it, or
+when one local code is mapped (in one map or across several) onto targets that mean different things: the
+service would have to guess which one the hospital meant.
 
 Only equivalences that make the local code at least as specific as the target are applied (``equivalent``,
 ``equal``, ``wider``, ``subsumes``): every record the local code carries is then a record of the target
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.fhir.terminology.answers import ANSWER_MEANINGS
 from fhir_bonemet.fhir.terminology.valuesets import CodeIndex, Key, read_json
 
 # R4 ConceptMapEquivalence, read as "the target is ... the source".  Applied: the local code is at least as
@@ -46,6 +50,14 @@ class Mapping:
     concepts: frozenset[str]
     equivalence: str
     where: str = ""  # "<file>: ConceptMap.group[0].element[3].target[0]", for start-up messages
+    # The target's meaning as a project answer code (answers.ANSWER_MEANINGS), and that code as the intake
+    # compares it (canonical system, normalised code); empty and None when the target is no answer code.
+    answer: frozenset[str] = frozenset()
+    answer_code: Key | None = None
+
+    def meaning(self) -> list[str]:
+        """Concepts and answers together, for messages."""
+        return sorted(self.concepts) + [f"answer {a}" for a in sorted(self.answer)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,35 +170,44 @@ def _target(
     code = tgt.get("code")
     if not isinstance(code, str) or not code.strip():
         raise TerminologyError(f"{spot}.code is missing")
-    members = index.members(target_system, index.systems.normalise(target_system, code))
-    concepts = frozenset(m.concept for m in members)
-    if not concepts:
+    target = (target_system, index.systems.normalise(target_system, code))
+    concepts = frozenset(m.concept for m in index.members(*target))
+    answer = ANSWER_MEANINGS.get(target, frozenset())
+    if not concepts and not answer:
         # A map written the wrong way round (a project code as the source, the hospital's as the target)
         # fails here: say so, or the integrator looks for a typo in the target code.
         reversed_hint = (
             f"; the map looks reversed: the source {source_system}|{source[1]} is a project code "
             "(group.source and element.code name the hospital's code, group.target and target.code the "
             "project's)"
-            if index.members(*source)
+            if index.members(*source) or source in ANSWER_MEANINGS
             else ""
         )
         raise TerminologyError(
-            f"{spot}: target {target_system}|{code} is in no project ValueSet; "
-            f"map to a code listed in profiles/valuesets{reversed_hint}"
+            f"{spot}: target {target_system}|{code} is in no project ValueSet; map to a code listed in "
+            "profiles/valuesets (for a coded value, to a project answer code: docs/integration.md §3)"
+            f"{reversed_hint}"
         )
-    return Mapping(map_url, target_system, code, concepts, equivalence, spot)
+    return Mapping(
+        map_url, target_system, code, concepts, equivalence, spot, answer, target if answer else None
+    )
 
 
 def _check_own_meaning(key: Key, mapping: Mapping, index: CodeIndex) -> None:
-    """A project code keeps the meaning its ValueSets give it: a map may not add another one.
+    """A project code keeps the meaning its ValueSets and answer tables give it: a map may not add another.
 
-    (Mapping LOINC 17861-6, total calcium, onto albumin would make every calcium result an albumin too.)
+    (Mapping LOINC 17861-6, total calcium, onto albumin would make every calcium result an albumin too;
+    mapping LOINC LA32-8, No, onto |Yes| would turn every "no" into a red flag.)
     """
     own = frozenset(m.concept for m in index.members(*key))
-    if own and not mapping.concepts <= own:
+    own_answer = ANSWER_MEANINGS.get(key, frozenset())
+    if not own and not own_answer:
+        return
+    if not mapping.concepts <= own or (mapping.answer and mapping.answer != own_answer):
+        shown = sorted(own) + [f"answer {a}" for a in sorted(own_answer)]
         raise TerminologyError(
-            f"{mapping.where}: the source {key[0]}|{key[1]} is a project code meaning {sorted(own)}; "
-            f"mapping it to {sorted(mapping.concepts)} would give it a second meaning. Map only the "
+            f"{mapping.where}: the source {key[0]}|{key[1]} is a project code meaning {shown}; "
+            f"mapping it to {mapping.meaning()} would give it a second meaning. Map only the "
             "hospital's own codes"
         )
 
@@ -216,8 +237,8 @@ def _check_one_meaning(key: Key, earlier: Sequence[Mapping], mapping: Mapping) -
     that is one meaning, so it passes.)
     """
     for other in earlier:
-        if other.concepts != mapping.concepts:
+        if other.concepts != mapping.concepts or other.answer != mapping.answer:
             raise TerminologyError(
-                f"{mapping.where}: {key[0]}|{key[1]} is mapped to {sorted(mapping.concepts)} here but to "
-                f"{sorted(other.concepts)} at {other.where}; map each local code to one concept"
+                f"{mapping.where}: {key[0]}|{key[1]} is mapped to {mapping.meaning()} here but to "
+                f"{other.meaning()} at {other.where}; map each local code to one concept"
             )

@@ -19,6 +19,7 @@ from typing import Any, Final
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.model.facts import Strength
 from fhir_bonemet.errors import TerminologyError
+from fhir_bonemet.fhir.terminology.answers import ANSWER_MEANINGS
 from fhir_bonemet.fhir.terminology.conceptmaps import Mapping as ConceptMapping
 from fhir_bonemet.fhir.terminology.conceptmaps import Skipped, load_conceptmaps
 from fhir_bonemet.fhir.terminology.medications import MedicationTables, load_medication_tables
@@ -57,6 +58,10 @@ class CodingVerdict:
     family: str | None = None  # the code family (match-prefix) that matched, if any
     conditional: frozenset[str] = frozenset()  # concepts that apply only for some routes (requires-route)
     direct: frozenset[str] = frozenset()  # the part of ``understood`` the ValueSets give without ConceptMaps
+    # What the code says as a coded value (answers.ANSWER_MEANINGS: "lesion-type: lytic", "yes"), as a
+    # project answer code or through a ConceptMap; ``answer_mapped``: through a ConceptMap.
+    answer: frozenset[str] = frozenset()
+    answer_mapped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,13 @@ class Terminology:
         self._index = index
         self._meds = medications
         self._maps = maps
+        # Local answer codes → the project answer codes they are mapped onto, as the intake compares them.
+        self._answer_maps: dict[Key, tuple[Key, ...]] = {
+            key: codes
+            for key, mappings in maps.items()
+            if (codes := tuple(dict.fromkeys(m.answer_code for m in mappings if m.answer_code is not None)))
+        }
+        self.maps_answers: bool = bool(self._answer_maps)  # so readers skip the translation when none is
         # ConceptMap elements or targets not applied (an equivalence the service does not apply, or an
         # element that maps nothing): map-check lists them and the service logs them at start-up.
         self.skipped_mappings: tuple[Skipped, ...] = tuple(skipped)
@@ -207,17 +219,45 @@ class Terminology:
         understood = direct.union(*(m.concepts for m in mapped))
         conditional = frozenset(m.concept for m in self._index.routed.get(key, ())) - understood
         family = next((m.code for m in members if m.prefix), None)
+        mapped_answer = frozenset().union(*(m.answer for m in mapped))
+        answer = ANSWER_MEANINGS.get(key, _EMPTY) | mapped_answer
         return CodingVerdict(
             system=key[0],
             code=code,
             understood=understood,
             mapped_via=mapped[0].map_url if mapped else None,
-            unknown=not understood and not conditional and not self._known_medication(key),
+            unknown=not understood and not conditional and not answer and not self._known_medication(key),
             unverified=bool(members) and not mapped and all(m.verification == "unverified" for m in members),
             family=family,
             conditional=conditional,
             direct=direct,
+            answer=answer,
+            answer_mapped=bool(mapped_answer),
         )
+
+    def with_mapped_answers(self, codeable: object) -> object:
+        """A coded value (``valueCodeableConcept``, ``interpretation``) with, after its own codings, the
+        project answer coding each ConceptMap-mapped local coding stands for; unchanged (the same object)
+        when none is mapped.
+
+        The intake then reads the answer as it reads one sent in the project's codes: the hospital's
+        "LYT" mapped onto ``lytic`` is a lytic lesion, its "Y" mapped onto SNOMED CT |Yes| a yes.  The
+        received codings stay first and untouched, so a card that quotes the value quotes what was sent.
+        """
+        if not self._answer_maps or not isinstance(codeable, dict):
+            return codeable
+        codings = codeable.get("coding")
+        if not isinstance(codings, list):
+            return codeable
+        added: list[dict[str, str]] = []
+        for coding in codings:
+            if isinstance(coding, dict):
+                key = self._key(coding.get("system"), coding.get("code"))
+                if key is not None:
+                    added += [{"system": s, "code": c} for s, c in self._answer_maps.get(key, ())]
+        if not added:
+            return codeable
+        return {**codeable, "coding": [*codings, *added]}
 
     def search_codes(self, concepts: frozenset[str]) -> list[tuple[str, str]]:
         """``(system, code)`` pairs a search must name to find every record of ``concepts``: the codes the
