@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from fhir_bonemet.cds.protocol import HookHandler
 from fhir_bonemet.client.policy import server_policy
+from fhir_bonemet.client.prefetch import outbound_session
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store import open_store
 from fhir_bonemet.store.base import Store
@@ -47,7 +48,7 @@ def build_app(
     on_shutdown: list[Callable[[], None]] = []
     http = session
     if http is None:
-        http = requests.Session()
+        http = outbound_session()
         on_shutdown.append(http.close)
     db = store
     if db is None:

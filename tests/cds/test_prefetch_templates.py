@@ -17,6 +17,7 @@ from fhir_bonemet.cds.prefetch_templates import (
     encoded_url_length,
     generated_prefetch,
     observation_templates,
+    panel_key,
 )
 from fhir_bonemet.cds.services import load_services
 from fhir_bonemet.cli.examples_runner import prefetched_request
@@ -31,9 +32,9 @@ from fhir_bonemet.workflow import Workflow
 FLAGS_SYSTEM = "http://hospital.example.org/nursing-screen"
 
 
-def _codes(template: str) -> list[str]:
+def _codes(template: str, parameter: str = "code") -> list[str]:
     query = template.split("?", 1)[1]
-    return next(value for name, value in parse_qsl(query) if name == "code").split(",")
+    return next(value for name, value in parse_qsl(query) if name == parameter).split(",")
 
 
 def _big_map(directory: Path, count: int) -> Path:
@@ -70,13 +71,16 @@ def test_every_observation_concept_the_reader_knows_is_in_one_group() -> None:
 
 def test_templates_stay_in_the_recommended_subset_and_under_the_url_limit() -> None:
     templates = observation_templates(Terminology.load().search_codes)
-    assert list(templates) == [group.key for group in OBSERVATION_GROUPS]
-    for key, template in templates.items():
-        assert template.startswith("Observation?patient={{context.patientId}}&code=")
-        assert template.endswith(
-            f"&_sort=-date&_count={next(g.count for g in OBSERVATION_GROUPS if g.key == key)}"
-        )
-        assert encoded_url_length(template) <= URL_LIMIT
+    groups = [group.key for group in OBSERVATION_GROUPS]
+    assert list(templates) == groups + [panel_key(key) for key in groups]
+    for group in OBSERVATION_GROUPS:
+        by_code, in_panels = templates[group.key], templates[panel_key(group.key)]
+        assert by_code.startswith("Observation?patient={{context.patientId}}&code=")
+        assert in_panels.startswith("Observation?patient={{context.patientId}}&component-code=")
+        assert _codes(in_panels, "component-code") == _codes(by_code)
+        for template in (by_code, in_panels):
+            assert template.endswith(f"&_sort=-date&_count={group.count}")
+            assert encoded_url_length(template) <= URL_LIMIT
     # Checked exactly like written templates (tokens, parameters, modifiers) when the services load.
     catalogue = load_services(SERVICES.default, templates)
     assert all(set(templates) <= set(service.prefetch or {}) for service in catalogue.services)
@@ -148,3 +152,22 @@ def test_the_hook_reads_every_split_key(tmp_path: Path) -> None:
     rules = [card["extension"]["org.fhir-bonemet.rules"] for card in answer["cards"]]
     assert "R01" in rules[0]
     assert rules == [card["extension"]["org.fhir-bonemet.rules"] for card in expected["cards"]]
+
+
+def test_panel_searches_split_within_the_limit_and_can_be_left_out(tmp_path: Path) -> None:
+    """A local code a ConceptMap adds is asked for in panels too, split like the search by code; an EHR
+    whose server lacks ``component-code`` turns the panel searches off."""
+    terminology = Terminology.load(conceptmap_dirs=[_big_map(tmp_path, 120)])
+    templates = observation_templates(terminology.search_codes)
+    panels = [key for key in templates if key.startswith("observation-panels-flags")]
+    assert panels[:2] == ["observation-panels-flags", "observation-panels-flags-2"]
+    requested = [code for key in panels for code in _codes(templates[key], "component-code")]
+    assert {f"{FLAGS_SYSTEM}|NEURO-SCREEN-ROW-{n:04d}" for n in range(120)} <= set(requested)
+    assert all(encoded_url_length(templates[key]) <= URL_LIMIT for key in panels)
+
+    without = observation_templates(terminology.search_codes, panels=False)
+    assert not [key for key in without if key.startswith("observation-panels")]
+    assert generated_prefetch(Settings(auth_required=False)).keys() > {"observation-panels-labs"}
+    assert "observation-panels-labs" not in generated_prefetch(
+        Settings(auth_required=False, panel_searches=False)
+    )

@@ -13,6 +13,7 @@ import requests
 from fake_fhir_transport import BASE, FakeFhir, Reply, bundle, outcome
 
 from fhir_bonemet.client import PrefetchLimits, PrefetchRequest, PrefetchResolver, ServerPolicy, Timeouts
+from fhir_bonemet.client.prefetch import outbound_session
 from fhir_bonemet.errors import PreconditionFailedError
 
 TOKEN = "opaque-access-token-4711"
@@ -601,3 +602,13 @@ def test_hook_instance_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture) 
         ),
     )
     assert all("\n" not in record.getMessage() for record in caplog.records)
+
+
+def test_the_outbound_session_keeps_a_connection_for_every_concurrent_fetch() -> None:
+    """Every Observation search and its panel twin are fetched at once: more than requests' default pool
+    of 10, whose surplus connections would be opened and thrown away on every hook call."""
+    with outbound_session() as session:
+        for url in ("https://fhir.example.org/R4", "http://127.0.0.1:8080/fhir"):
+            adapter = session.get_adapter(url)
+            assert isinstance(adapter, requests.adapters.HTTPAdapter)
+            assert adapter._pool_maxsize == PrefetchLimits().max_workers  # no public getter

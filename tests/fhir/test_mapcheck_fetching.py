@@ -155,3 +155,41 @@ def test_ndjson_and_whole_documents_are_told_apart(tmp_path: Path) -> None:
         f"{ndjson}:3",
     ]
     assert [(p.location, p.message.split(":")[0]) for p in problems] == [(f"{ndjson}:2", "not valid JSON")]
+
+
+def _panel(component_code: str, system: str = "http://loinc.org") -> dict[str, Any]:
+    """A blood-count panel whose platelet count is a component (the panel's own code is no project code)."""
+    return {
+        "resourceType": "Observation",
+        "id": "cbc",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+        "component": [
+            {
+                "code": {"coding": [{"system": system, "code": component_code}]},
+                "valueQuantity": {"value": 18, "code": "10*9/L"},
+            }
+        ],
+    }
+
+
+def test_a_code_in_a_panel_component_is_requested_by_the_panel_search(mapped: Terminology) -> None:
+    templates = {
+        "conditions": "Condition?patient={{context.patientId}}",
+        **observation_templates(mapped.search_codes),
+    }
+    report = _check(
+        mapped, templates, BONE_MET, _panel("777-3"), _panel("PLT", "http://hospital.example.org/lab")
+    )
+    assert _entry(report, "777-3").fetched_by == ("observation-panels-labs",)
+    assert _entry(report, "PLT").fetched_by == ("observation-panels-labs",)  # a mapped local lab code too
+    assert report.exit_code == 0
+
+    # Without the panel searches (or before them) the panel was never fetched: map-check says so.
+    by_code_only = {
+        "conditions": "Condition?patient={{context.patientId}}",
+        **observation_templates(mapped.search_codes, panels=False),
+    }
+    report = _check(mapped, by_code_only, BONE_MET, _panel("777-3"))
+    assert _entry(report, "777-3").fetched is False
+    assert report.exit_code == UNFETCHED_EXIT

@@ -12,11 +12,20 @@ lesion scores; symptoms and flags).  Each group is one search sorted newest firs
 covers its lookback on a busy chart, so that a typical EHR answers in one page and a heavy chart's older
 history is what falls off, not this week's pain score.
 
-Templates stay in the CDS Hooks 2.0 recommended subset (``patient``, ``code`` with ``system|code`` tokens,
-``_sort``, ``_count``).  A GET URL longer than :data:`URL_LIMIT` characters is refused by common servers and
-proxies, so a code list that would exceed it is split over several keys (``observations-labs``,
-``observations-labs-2``, …); the tolerant reader merges whatever keys arrive, so split keys need no special
-handling downstream.
+Panels.  The reader takes a value from an Observation's ``component`` as from the Observation itself (a
+pain-assessment panel with the pain score in a component, a blood count with the platelets, a red-flag
+screen with one yes/no component per symptom), but ``code=`` matches only the Observation's own code: a
+panel is found by ``component-code=``.  So each group has a twin search for the same codes in components,
+``observation-panels-<group>`` (``observation-panels-labs``), with the same sort and count.  A server without
+that search parameter fails only the twin key (the service then says observations could not all be read);
+``BONEMET_PANEL_SEARCHES=false`` leaves the twins out for an EHR that never reports these values in panels.
+
+Templates stay in the CDS Hooks 2.0 recommended subset (``patient``, token parameters ``code`` and
+``component-code`` with ``system|code`` tokens, ``_sort``, ``_count``).  A GET URL longer than
+:data:`URL_LIMIT` characters is refused by common servers and proxies, so a code list that would exceed it
+is split over several keys (``observations-labs``, ``observations-labs-2``, …, and
+``observation-panels-labs-2``); the tolerant reader merges whatever keys arrive, so split keys need no
+special handling downstream.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ __all__ = [
     "encoded_url_length",
     "generated_prefetch",
     "observation_templates",
+    "panel_key",
 ]
 
 URL_LIMIT: Final = 2000
@@ -48,6 +58,8 @@ ID_ALLOWANCE: Final = 64  # a FHIR id is at most 64 characters: the rendered {{c
 # Characters requests leaves as they are in a URL (requests.utils.requote_uri); `|` becomes `%7C`.
 _URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
 _PATIENT_TOKEN: Final = "{{context.patientId}}"  # noqa: S105 (a prefetch token, not a secret)
+CODE: Final = "code"
+COMPONENT_CODE: Final = "component-code"  # R4 Observation search parameter on Observation.component.code
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +125,18 @@ def encoded_url_length(template: str) -> int:
     return len(quote(rendered, safe=_URL_SAFE))
 
 
-def _template(codes: Sequence[str], count: int) -> str:
-    return f"Observation?patient={_PATIENT_TOKEN}&code={','.join(codes)}&_sort=-date&_count={count}"
+def _template(codes: Sequence[str], count: int, parameter: str = CODE) -> str:
+    return f"Observation?patient={_PATIENT_TOKEN}&{parameter}={','.join(codes)}&_sort=-date&_count={count}"
 
 
-def _split(codes: Sequence[str], count: int, limit: int) -> list[list[str]]:
+def _split(codes: Sequence[str], count: int, limit: int, parameter: str = CODE) -> list[list[str]]:
     """Greedy chunks of ``codes`` whose templates stay within ``limit`` (order kept)."""
     chunks: list[list[str]] = []
     current: list[str] = []
     for code in codes:
-        if encoded_url_length(_template([code], count)) > limit:
+        if encoded_url_length(_template([code], count, parameter)) > limit:
             raise ValueError(f"the code {code!r} alone makes a prefetch URL longer than {limit} characters")
-        if current and encoded_url_length(_template([*current, code], count)) > limit:
+        if current and encoded_url_length(_template([*current, code], count, parameter)) > limit:
             chunks.append(current)
             current = []
         current.append(code)
@@ -137,19 +149,33 @@ def observation_templates(
     codes_for: Callable[[frozenset[str]], Iterable[tuple[str, str]]],
     groups: Sequence[ObservationGroup] = OBSERVATION_GROUPS,
     url_limit: int = URL_LIMIT,
+    *,
+    panels: bool = True,
 ) -> dict[str, str]:
-    """Prefetch key → template for every group; ``codes_for(concepts)`` gives the ``(system, code)`` pairs
-    to search for (ValueSet codes and ConceptMap source codes, see ``Terminology.search_codes``)."""
+    """Prefetch key → template for every group, then (``panels``) every group's twin search for the same
+    codes in components; ``codes_for(concepts)`` gives the ``(system, code)`` pairs to search for (ValueSet
+    codes and ConceptMap source codes, see ``Terminology.search_codes``)."""
     limit = url_limit - BASE_URL_ALLOWANCE
+    searches: list[tuple[str, Callable[[str], str]]] = [(CODE, str)]
+    if panels:
+        searches.append((COMPONENT_CODE, panel_key))
     templates: dict[str, str] = {}
-    for group in groups:
-        tokens = list(dict.fromkeys(_token(system, code) for system, code in codes_for(group.concepts)))
-        if not tokens:
-            continue
-        for number, chunk in enumerate(_split(tokens, group.count, limit), start=1):
-            key = group.key if number == 1 else f"{group.key}-{number}"
-            templates[key] = _template(chunk, group.count)
+    for parameter, key_of in searches:
+        for group in groups:
+            tokens = list(dict.fromkeys(_token(system, code) for system, code in codes_for(group.concepts)))
+            if not tokens:
+                continue
+            base = key_of(group.key)
+            for number, chunk in enumerate(_split(tokens, group.count, limit, parameter), start=1):
+                key = base if number == 1 else f"{base}-{number}"
+                templates[key] = _template(chunk, group.count, parameter)
     return templates
+
+
+def panel_key(group_key: str) -> str:
+    """The key of a group's search in panel components: ``observations-labs`` → ``observation-panels-labs``
+    (not ``observations-labs-…``, which names the group's own split keys)."""
+    return "observation-panels-" + group_key.removeprefix("observations-")
 
 
 def _token(system: str, code: str) -> str:
@@ -180,4 +206,4 @@ def generated_prefetch(settings: Settings) -> dict[str, str]:
     from fhir_bonemet.fhir.terminology.lookup import Terminology
 
     terminology = Terminology.load(settings.profiles_dir, settings.conceptmap_dirs)
-    return observation_templates(terminology.search_codes)
+    return observation_templates(terminology.search_codes, panels=settings.panel_searches)

@@ -56,7 +56,14 @@ from fhir_bonemet.client.prefetch_outcomes import (
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
 
-__all__ = ["PrefetchLimits", "PrefetchRequest", "PrefetchResolver", "PrefetchResult", "fetch_needed"]
+__all__ = [
+    "PrefetchLimits",
+    "PrefetchRequest",
+    "PrefetchResolver",
+    "PrefetchResult",
+    "fetch_needed",
+    "outbound_session",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +83,19 @@ class PrefetchLimits:
     # costs one round trip, not several in a row.
     max_workers: int = 16
     max_response_bytes: int = 8 * 1024 * 1024  # per response, streamed
+
+
+def outbound_session() -> requests.Session:
+    """The service's one outbound session, keeping a connection per concurrent fetch to a FHIR server.
+
+    requests keeps 10 per host by default; a hook fetches up to ``PrefetchLimits.max_workers`` keys at once
+    (every Observation search and its panel twin), and connections beyond the pool are opened and thrown
+    away on every call."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=PrefetchLimits().max_workers)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 @dataclass(frozen=True, slots=True)

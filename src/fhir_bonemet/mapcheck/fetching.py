@@ -2,8 +2,10 @@
 
 An understood or mapped code is of no use when the record carrying it is never sent by the EHR's prefetch
 nor fetched by the service: the Observation searches ask for a list of codes, so an Observation whose code
-is not on any list is invisible.  Search templates are read exactly as discovery publishes them (the files
-in ``cds_hooks/`` plus the Observation searches generated from the terminology and ConceptMaps).
+is not on any list is invisible.  A code in a panel's component is found by a ``component-code`` (or
+``combo-code``) search, one at the Observation's own code by ``code`` (or ``combo-code``).  Search
+templates are read exactly as discovery publishes them (the files in ``cds_hooks/`` plus the Observation
+searches generated from the terminology and ConceptMaps).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fhir_bonemet.fhir.terminology.lookup import Terminology
 __all__ = ["FetchCoverage", "FetchVerdict"]
 
 _SPLIT: Final = re.compile(r"(?<!\\),")
+_CODE_PARAMETERS: Final = frozenset({"code", "component-code", "combo-code"})
 _BAR: Final = re.compile(r"(?<!\\)\|")
 
 
@@ -38,6 +41,7 @@ class _Search:
     key: str
     resource_type: str
     codes: frozenset[tuple[str, str]] | None  # None: every record of the type (no code filter)
+    component_codes: frozenset[tuple[str, str]] = frozenset()  # found in Observation.component.code
 
 
 class FetchCoverage:
@@ -55,16 +59,28 @@ class FetchCoverage:
                     self._searches.append(_Search(key, resource_type, None))
                 continue
             codes: set[tuple[str, str]] | None = None
+            component_codes: set[tuple[str, str]] = set()
             for name, value in parse_qsl(query, keep_blank_values=True):
-                if name == "code":
-                    codes = set() if codes is None else codes
-                    codes |= {k for token in _SPLIT.split(value) if (k := self._token(token)) is not None}
-            self._searches.append(_Search(key, path, frozenset(codes) if codes is not None else None))
+                if name not in _CODE_PARAMETERS:
+                    continue
+                named = {k for token in _SPLIT.split(value) if (k := self._token(token)) is not None}
+                codes = set() if codes is None else codes
+                if name in ("code", "combo-code"):
+                    codes |= named
+                if name in ("component-code", "combo-code"):
+                    component_codes |= named
+            self._searches.append(
+                _Search(
+                    key, path, frozenset(codes) if codes is not None else None, frozenset(component_codes)
+                )
+            )
         # Concepts the code-filtered searches are there for, per resource type.
         self._wanted: dict[str, frozenset[str]] = {}
         for search in self._searches:
             if search.codes is not None:
-                found = frozenset().union(*(terminology.concepts_for_coding(*k) for k in search.codes))
+                found = frozenset().union(
+                    *(terminology.concepts_for_coding(*k) for k in search.codes | search.component_codes)
+                )
                 self._wanted[search.resource_type] = (
                     self._wanted.get(search.resource_type, frozenset()) | found
                 )
@@ -89,9 +105,12 @@ class FetchCoverage:
             if unfiltered:
                 decided.append(FetchVerdict(True, tuple(unfiltered), f"every {resource_type}"))
                 continue
-            if element != "code.coding":
+            if element == "code.coding":
+                keys = tuple(s.key for s in searches if s.codes is not None and key in s.codes)
+            elif element == "component.code.coding" and resource_type == "Observation":
+                keys = tuple(s.key for s in searches if key in s.component_codes)
+            else:
                 continue  # the record is fetched (or not) for its own code, reported on that code
-            keys = tuple(s.key for s in searches if s.codes is not None and key in s.codes)
             if keys:
                 decided.append(FetchVerdict(True, keys, "by code"))
             elif wanted_concepts & self._wanted.get(resource_type, frozenset()):

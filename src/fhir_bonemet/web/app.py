@@ -26,6 +26,7 @@ from fhir_bonemet.cds.prefetch_templates import generated_prefetch
 from fhir_bonemet.cds.problems import operation_outcome
 from fhir_bonemet.cds.protocol import HookHandler
 from fhir_bonemet.cds.services import load_services
+from fhir_bonemet.client.prefetch import outbound_session
 from fhir_bonemet.errors import AuthenticationError, ConfigurationError, Problem, RequestError
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.base import Store, StoreError
@@ -155,7 +156,7 @@ def create_app(
     _check_auth_config(settings)
     catalogue = load_services(settings.services_dir, generated_prefetch(settings))
     own_session = session is None
-    http = session if session is not None else requests.Session()
+    http = session if session is not None else outbound_session()
     verifier = JwtVerifier(settings, http, StoreReplayCache(store)) if settings.auth_required else None
     audit = IssuedCardWriter(store, linger=settings.audit_linger_seconds)
     plan_views = PlanViews(store, linger=settings.audit_linger_seconds)
