@@ -170,8 +170,10 @@ class Settings(BaseSettings):
     outbox_keep_done_days: int = Field(default=7, ge=1)  # written items are pruned after this long
     conceptmap_dirs: Annotated[tuple[Path, ...], NoDecode] = ()
     # Observation searches by component code (observation-panels-*) beside the searches by code, so values
-    # reported inside a panel are fetched; off for a FHIR server without the component-code parameter.
-    panel_searches: bool = True
+    # reported inside a panel are fetched.  Off by default: they double the Observation searches of every
+    # hook call (prefetched by the EHR or fetched by the service) for a reporting style few EHRs use for these
+    # values, and a FHIR server without the component-code parameter would fail them on every call.
+    panel_searches: bool = False
     # Plan links (/plan/{token}): HMAC key (unset: one is generated and kept in data_dir) and lifetime.
     plan_link_secret: SecretStr | None = None
     plan_link_ttl_seconds: int = Field(default=4 * 3600, ge=60, le=7 * 86400)

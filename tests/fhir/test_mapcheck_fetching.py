@@ -193,3 +193,17 @@ def test_a_code_in_a_panel_component_is_requested_by_the_panel_search(mapped: Te
     report = _check(mapped, by_code_only, BONE_MET, _panel("777-3"))
     assert _entry(report, "777-3").fetched is False
     assert report.exit_code == UNFETCHED_EXIT
+
+
+def test_the_command_checks_panel_components_against_the_panel_searches_only_when_asked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The service publishes the panel searches only with BONEMET_PANEL_SEARCHES=true: by default a code
+    found only in a component is never fetched, and ``--panel-searches`` checks the templates with them."""
+    path = tmp_path / "export.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in (BONE_MET, _panel("777-3"))))
+    assert main(["map-check", str(path), "--json"]) == UNFETCHED_EXIT
+    capsys.readouterr()
+    assert main(["map-check", str(path), "--panel-searches", "--json"]) == 0
+    by_code = {e["code"]: e for e in json.loads(capsys.readouterr().out)["codes"]}
+    assert by_code["777-3"]["fetched_by"] == ["observation-panels-labs"]

@@ -60,7 +60,7 @@ def _service(tmp_path: Path, **settings: Any) -> TestClient:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[TestClient]:
-    with _service(tmp_path) as client:
+    with _service(tmp_path, panel_searches=True) as client:
         yield client
 
 
@@ -144,11 +144,11 @@ def test_a_pain_score_in_a_panel_gives_the_same_cards_as_on_its_own(
 def test_without_the_panel_searches_the_panelled_pain_score_is_never_fetched(
     fresh_fhir: Any, tmp_path: Path
 ) -> None:
-    """The comparison above can fail: with the panel searches turned off (as before them), the service
+    """The comparison above can fail: with the panel searches off (the default), the service
     fetches by ``code=`` only, never sees the panel, and asks for a pain score the chart has."""
     bundle, patient_id = _chart()
     _load(fresh_fhir, _in_a_panel(bundle))
-    with _service(tmp_path, panel_searches=False) as client:
+    with _service(tmp_path) as client:
         assert not [key for key in _discovery_templates(client) if key.startswith("observation-panels")]
         answered = _answer(client, patient_id, fhir=fresh_fhir)
     assert "no pain score in the recent record" in json.dumps(answered["cards"])

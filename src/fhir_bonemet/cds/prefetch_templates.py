@@ -17,8 +17,9 @@ pain-assessment panel with the pain score in a component, a blood count with the
 screen with one yes/no component per symptom), but ``code=`` matches only the Observation's own code: a
 panel is found by ``component-code=``.  So each group has a twin search for the same codes in components,
 ``observation-panels-<group>`` (``observation-panels-labs``), with the same sort and count.  A server without
-that search parameter fails only the twin key (the service then says observations could not all be read);
-``BONEMET_PANEL_SEARCHES=false`` leaves the twins out for an EHR that never reports these values in panels.
+that search parameter fails only the twin key (the service then says observations could not all be read).
+The twins are published only with ``BONEMET_PANEL_SEARCHES=true``: they double every call's Observation
+searches, for a reporting style few EHRs use for these values.
 
 Templates stay in the CDS Hooks 2.0 recommended subset (``patient``, token parameters ``code`` and
 ``component-code`` with ``system|code`` tokens, ``_sort``, ``_count``).  A GET URL longer than

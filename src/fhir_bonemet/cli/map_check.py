@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="service definitions whose prefetch templates to check against (default: cds_hooks/)",
     )
+    parser.add_argument(
+        "--panel-searches",
+        action="store_true",
+        help="check against the templates of a service run with BONEMET_PANEL_SEARCHES=true (values "
+        "inside panel components fetched by component-code)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             args.profiles,
             services_dir=args.services,
             progress=progress,
+            panel_searches=args.panel_searches,
         )
     except (TerminologyError, ConfigurationError) as exc:
         print(f"fhir-bonemet map-check: {exc}", file=sys.stderr)

@@ -312,14 +312,18 @@ def _words(text: str) -> Iterator[str]:
                 yield word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def published_templates(terminology: Terminology, services_dir: Path | None = None) -> dict[str, str]:
-    """Every prefetch template discovery would publish with this terminology (all services together)."""
+def published_templates(
+    terminology: Terminology, services_dir: Path | None = None, *, panel_searches: bool = False
+) -> dict[str, str]:
+    """Every prefetch template discovery would publish with this terminology (all services together), with
+    the panel searches when the service runs with ``BONEMET_PANEL_SEARCHES=true`` (``panel_searches``)."""
     from fhir_bonemet.cds.prefetch_templates import observation_templates
     from fhir_bonemet.cds.services import load_services
     from fhir_bonemet.project_dirs import SERVICES
 
     catalogue = load_services(
-        services_dir or SERVICES.default, observation_templates(terminology.search_codes)
+        services_dir or SERVICES.default,
+        observation_templates(terminology.search_codes, panels=panel_searches),
     )
     templates: dict[str, str] = {}
     for service in catalogue.services:
@@ -334,10 +338,12 @@ def run_check(
     *,
     services_dir: Path | None = None,
     progress: Progress | None = None,
+    panel_searches: bool = False,
 ) -> MapCheckReport:
     """Load the terminology (with the ConceptMaps), stream the files, check every coding."""
     terminology = Terminology.load(profiles_dir, conceptmap_dirs)
-    fetching = FetchCoverage(published_templates(terminology, services_dir), terminology)
+    templates = published_templates(terminology, services_dir, panel_searches=panel_searches)
+    fetching = FetchCoverage(templates, terminology)
     report = MapCheckReport(files=[str(f) for f in files], not_applied=list(terminology.skipped_mappings))
     located = iter_inputs(files, report.problems, progress)
     return MapChecker(terminology, dict(CATALOGUE), fetching).check(located, report)
