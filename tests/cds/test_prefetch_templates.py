@@ -70,7 +70,7 @@ def test_every_observation_concept_the_reader_knows_is_in_one_group() -> None:
 
 
 def test_templates_stay_in_the_recommended_subset_and_under_the_url_limit() -> None:
-    templates = observation_templates(Terminology.load().search_codes)
+    templates = observation_templates(Terminology.load().search_codes, panels=True)
     groups = [group.key for group in OBSERVATION_GROUPS]
     assert list(templates) == groups + [panel_key(key) for key in groups]
     for group in OBSERVATION_GROUPS:
@@ -158,7 +158,7 @@ def test_panel_searches_split_within_the_limit_and_can_be_left_out(tmp_path: Pat
     """A local code a ConceptMap adds is asked for in panels too, split like the search by code; the service
     publishes the panel searches only when asked to (``BONEMET_PANEL_SEARCHES=true``)."""
     terminology = Terminology.load(conceptmap_dirs=[_big_map(tmp_path, 120)])
-    templates = observation_templates(terminology.search_codes)
+    templates = observation_templates(terminology.search_codes, panels=True)
     panels = [key for key in templates if key.startswith("observation-panels-flags")]
     assert panels[:2] == ["observation-panels-flags", "observation-panels-flags-2"]
     requested = [code for key in panels for code in _codes(templates[key], "component-code")]

@@ -176,7 +176,7 @@ def _panel(component_code: str, system: str = "http://loinc.org") -> dict[str, A
 def test_a_code_in_a_panel_component_is_requested_by_the_panel_search(mapped: Terminology) -> None:
     templates = {
         "conditions": "Condition?patient={{context.patientId}}",
-        **observation_templates(mapped.search_codes),
+        **observation_templates(mapped.search_codes, panels=True),
     }
     report = _check(
         mapped, templates, BONE_MET, _panel("777-3"), _panel("PLT", "http://hospital.example.org/lab")

@@ -151,7 +151,7 @@ def observation_templates(
     groups: Sequence[ObservationGroup] = OBSERVATION_GROUPS,
     url_limit: int = URL_LIMIT,
     *,
-    panels: bool = True,
+    panels: bool = False,
 ) -> dict[str, str]:
     """Prefetch key → template for every group, then (``panels``) every group's twin search for the same
     codes in components; ``codes_for(concepts)`` gives the ``(system, code)`` pairs to search for (ValueSet
