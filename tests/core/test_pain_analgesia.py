@@ -17,8 +17,8 @@ from pain_support import (
 )
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, SiteClass
-from fhir_bonemet.core.model.findings import ExercisePlan, Indicator, Referral, Tier
+from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, ProcedureFact, SiteClass
+from fhir_bonemet.core.model.findings import ExercisePlan, Finding, Indicator, Referral, Tier
 
 # --- P01 --------------------------------------------------------------------------------------------
 
@@ -228,6 +228,109 @@ def test_p06_radiotherapy_to_the_other_side_is_shown_as_another_site() -> None:
     found = run(patient(lesions=[left, right], observations=[score], procedures=[rt]))["P06"]
     assert any(u.ref == rt.ref and "another site" in u.label for u in found.used)
     assert not found.missing
+
+
+# --- P06: post-operative radiotherapy after a fixation (S14 [III,B]) ---------------------------------
+
+T9 = BodySite(SiteClass.SPINE_THORACIC, "T9", levels=("T9",))
+
+
+def fixed_t9(fix_days_ago: float | None, *procedures: ProcedureFact, **kw: object) -> dict[str, Finding]:
+    """A T9 lesion with a completed surgical fixation (``Procedure/fix``) and no pain score."""
+    met = BoneLesion("Condition/t9", T9)
+    fix = procedure(c.SURGICAL_FIXATION, days_ago=fix_days_ago, where=T9, ref="Procedure/fix")
+    return run(patient(lesions=[met], procedures=[fix, *procedures], **kw))  # type: ignore[arg-type]
+
+
+def test_p06_a_lesion_fixed_30_days_ago_without_radiotherapy_since_is_referred_for_postoperative_rt() -> None:
+    # R04 no longer speaks for a fixed lesion: this referral is where post-operative radiotherapy is asked.
+    found = fixed_t9(30)["P06"]
+    assert found.indicator is Indicator.INFO
+    assert found.referrals == (Referral.RADIATION_ONCOLOGY,)
+    assert found.summary == (
+        "T9 lesion fixed 2025-05-02, no radiotherapy since: consider post-operative radiotherapy referral"
+    )
+    assert any("post-operative radiotherapy" in r for r in found.recommendations)
+    assert {"Condition/t9", "Procedure/fix"} <= refs(found)
+    assert found.evidence == ("S14",)  # the post-operative advice alone rests on S14
+    assert "lookback.postop_rt_days" in found.defaults_used
+    assert "90 d (service default)" in found.rationale
+    assert not found.missing
+
+
+@pytest.mark.parametrize(
+    ("rt_days_ago", "status"),
+    [(10, "completed"), (30, "completed"), (None, "in-progress"), (None, "preparation")],
+)
+def test_p06_radiotherapy_to_the_lesion_on_or_after_the_fixation_asks_for_nothing(
+    rt_days_ago: float | None, status: str
+) -> None:
+    rt = procedure(c.RADIOTHERAPY, days_ago=rt_days_ago, where=T9, status=status)
+    assert "P06" not in fixed_t9(30, rt)
+
+
+def test_p06_radiotherapy_before_the_fixation_or_elsewhere_is_not_postoperative() -> None:
+    before = procedure(c.RADIOTHERAPY, days_ago=40, where=T9, ref="Procedure/rt-before")
+    assert "P06" in fixed_t9(30, before)
+    not_done = procedure(c.RADIOTHERAPY, days_ago=10, where=T9, status="not-done")
+    assert "P06" in fixed_t9(30, not_done)
+    t4 = procedure(
+        c.RADIOTHERAPY, days_ago=10, where=BodySite(SiteClass.SPINE_THORACIC, "T4", levels=("T4",))
+    )
+    assert "P06" in fixed_t9(30, t4)
+
+
+def test_p06_a_fixation_older_than_the_window_asks_for_nothing() -> None:
+    assert "P06" not in fixed_t9(120)
+    assert "P06" in fixed_t9(89)
+
+
+def test_p06_an_undated_fixation_is_suggested_and_says_its_date_is_missing() -> None:
+    found = fixed_t9(None)["P06"]
+    assert "T9 lesion fixed on an unrecorded date" in found.summary
+    (gap,) = found.missing
+    assert gap.what == "date of the surgical fixation of the T9 lesion"
+    assert "suggested" in gap.consequence
+
+
+def test_p06_radiotherapy_that_may_be_of_another_site_or_undated_keeps_the_suggestion() -> None:
+    unsited = procedure(c.RADIOTHERAPY, days_ago=10, where=None, ref="Procedure/rt-unsited")
+    found = fixed_t9(30, unsited)["P06"]
+    assert "Procedure/rt-unsited" in refs(found)
+    assert [m.what for m in found.missing] == [
+        "whether the radiotherapy (site not recorded, 2025-05-22) treated the T9 lesion"
+    ]
+    undated = procedure(c.RADIOTHERAPY, days_ago=None, where=T9, ref="Procedure/rt-undated")
+    found = fixed_t9(30, undated)["P06"]
+    assert [m.what for m in found.missing] == ["date of the radiotherapy to the T9 lesion"]
+
+
+def test_p06_only_a_completed_fixation_of_the_lesion_counts() -> None:
+    met = BoneLesion("Condition/t9", T9)
+    for fix in (
+        procedure(c.SURGICAL_FIXATION, days_ago=30, where=T9, status="in-progress"),
+        procedure(c.SURGICAL_FIXATION, days_ago=30, where=site(SiteClass.FEMUR)),  # another bone
+        procedure(c.SURGICAL_FIXATION, days_ago=30),  # names no site and no lesion
+    ):
+        assert "P06" not in fired(patient(lesions=[met], procedures=[fix])), fix
+
+
+def test_p06_focal_pain_and_a_recent_fixation_make_one_finding_with_one_referral() -> None:
+    found = fixed_t9(30, observations=[pain(6, where=T9)])["P06"]
+    assert found.summary.startswith("Focal bone pain (NRS 6): consider radiotherapy referral")
+    assert found.referrals == (Referral.RADIATION_ONCOLOGY,)
+    assert any(
+        "post-operative radiotherapy to the fixed site (T9 lesion fixed 2025-05-02" in r
+        for r in found.recommendations
+    )
+    assert "Procedure/fix" in refs(found)
+    assert set(found.evidence) == {"S15a", "S15b", "S14"}
+
+
+def test_p06_focal_pain_alone_does_not_cite_the_postoperative_window() -> None:
+    found = run(patient(lesions=[lesion(SiteClass.FEMUR)], observations=[pain(5)]))["P06"]
+    assert "lookback.postop_rt_days" not in found.defaults_used
+    assert "fixed" not in found.rationale
 
 
 # --- P11 --------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 (docs/clinical-model.md#pain).
 
 Patient-view only.  P05 looks for pain that stays at or above the moderate band on a strong opioid; P06
-proposes radiotherapy for focal bone pain at a metastasis not irradiated recently; P11 proposes an
-adjuvant when the pain has a neuropathic component.
+proposes radiotherapy for focal bone pain at a metastasis not irradiated recently, and post-operative
+radiotherapy for a lesion fixed recently without radiotherapy since; P11 proposes an adjuvant when the pain
+has a neuropathic component.
 
 Standard library only: this module is part of the pure core.
 """
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
-from fhir_bonemet.core.evidence.lesion_sites import attribute, site_label, treated_lesions
+from fhir_bonemet.core.evidence.lesion_sites import attribute, lesion_label, site_label, treated_lesions
+from fhir_bonemet.core.evidence.lesions import lesion_evidence
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, ProcedureFact, SiteClass
 from fhir_bonemet.core.model.finding_builder import PAIN_KEYS, RENAL_KEYS, Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import procedures, within_days
 from fhir_bonemet.core.model.rule import rule
+from fhir_bonemet.core.model.used_facts import iso, used_attr
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 _SPINE = frozenset(
@@ -126,15 +129,57 @@ def _recent_rt(proc: ProcedureFact, ctx: RuleContext, days: float) -> bool:
     )
 
 
+_POSTOP_DAYS = "lookback.postop_rt_days"
+# Radiotherapy records under which nothing was given (as for focal pain, _recent_rt).
+_RT_NOT_GIVEN = frozenset({"not-done", "entered-in-error", "stopped"})
+# Radiotherapy under way or being prepared is the current course: after any fixation recorded so far.
+_RT_CURRENT = frozenset({"in-progress", "preparation", "on-hold"})
+
+
 @rule(
     "P06",
-    "Focal bone pain: radiotherapy referral",
+    "Radiotherapy referral: focal bone pain or a fixed lesion",
     Category.PAIN,
-    concepts=(c.PAIN_SCORE, c.BONE_METASTASIS, c.RADIOTHERAPY, c.SINS_TOTAL),
-    thresholds=(*PAIN_KEYS, "pain.nrs_moderate_min", "pain.rt_recent_days"),
+    concepts=(c.PAIN_SCORE, c.BONE_METASTASIS, c.RADIOTHERAPY, c.SINS_TOTAL, c.SURGICAL_FIXATION),
+    thresholds=(*PAIN_KEYS, "pain.nrs_moderate_min", "pain.rt_recent_days", _POSTOP_DAYS),
     evidence=("S15a", "S15b", "S14"),
 )
 def p06(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Radiation oncology for focal bone pain at a lesion not irradiated recently, and for a lesion fixed
+    recently with no radiotherapy since (post-operative radiotherapy, S14 [III,B]; R04 stops speaking
+    once the lesion is fixed).  One finding: both ask the same service, so the card offers one referral,
+    routine advice that waits while a red flag is handled (cards/concerns.py ROUTINE)."""
+    focal = _focal_pain(ctx, t)
+    if focal is None:
+        # What the pain reading recorded (the score, radiotherapy it looked at) is not what a post-operative
+        # suggestion rests on: it starts from a clean trace.
+        t = Trace(ctx, t.spec)
+    fixed = _postop(ctx, t)
+    if focal is None and not fixed:
+        return None
+    where = "; ".join(fixed)
+    if focal is None:
+        return t.finding(
+            Indicator.INFO,
+            f"{where[0].upper()}{where[1:]}, no radiotherapy since: consider post-operative radiotherapy "
+            "referral",
+            _postop_rationale(t),
+            [f"Refer to radiation oncology for post-operative radiotherapy to the fixed site ({where})."],
+            referrals=(Referral.RADIATION_ONCOLOGY,),
+            evidence=("S14",),
+        )
+    summary, rationale, recs = focal
+    if fixed:
+        recs.insert(
+            1,
+            f"Also consider post-operative radiotherapy to the fixed site ({where}, no radiotherapy since).",
+        )
+        rationale = f"{rationale} {_postop_rationale(t)}"
+    return t.finding(Indicator.INFO, summary, rationale, recs, referrals=(Referral.RADIATION_ONCOLOGY,))
+
+
+def _focal_pain(ctx: RuleContext, t: Trace) -> tuple[str, str, list[str]] | None:
+    """Focal bone pain at a lesion not irradiated recently: the summary, rationale and advice."""
     score = t.pain()
     if score is None or score.value < t.v("pain.nrs_moderate_min") or not ctx.facts.lesions:
         return None
@@ -189,14 +234,112 @@ def p06(ctx: RuleContext, t: Trace) -> Finding | None:
     sites = ", ".join(sorted({les.site.text or les.site.site.value for les in untreated}))
     if len(sites) > 40:
         sites = f"{len(untreated)} sites"
-    return t.finding(
-        Indicator.INFO,
+    return (
         f"Focal bone pain (NRS {score.value:g}): consider radiotherapy referral ({sites})",
         f"Pain at or above the moderate band at a bone metastasis without radiotherapy in the last "
         f"{t.label('pain.rt_recent_days')}.",
         recs,
-        referrals=(Referral.RADIATION_ONCOLOGY,),
     )
+
+
+def _postop_rationale(t: Trace) -> str:
+    return (
+        f"A lesion surgically fixed within the last {t.label(_POSTOP_DAYS)}, or on a date not recorded, with "
+        "no radiotherapy to it recorded since the operation: radiotherapy follows fixation."
+    )
+
+
+def _postop(ctx: RuleContext, t: Trace) -> list[str]:
+    """The lesions fixed recently (or on an unrecorded date) with no radiotherapy to them recorded since,
+    as "T9 lesion fixed 2025-05-02"; what they rest on is added to ``t``.
+
+    Only a completed fixation certainly of the lesion counts (the lesion evidence's ``fixations``, as R04
+    reads them).  Radiotherapy covers the fixation when it is certainly of the lesion and dated on or after
+    the operation, or under way now.  Radiotherapy that may be of another lesion, or whose date cannot be
+    placed, is named and the suggestion kept: a referral already made costs a click, post-operative
+    radiotherapy forgotten costs local control."""
+    # Read from the thresholds and relied on only when a lesion is suggested: a card about focal pain alone
+    # does not cite the window.
+    days = ctx.th.v(_POSTOP_DAYS)
+    lesions = ctx.facts.lesions
+    rts = [p for p in procedures(ctx.facts, c.RADIOTHERAPY) if p.status not in _RT_NOT_GIVEN]
+    out: list[str] = []
+    for ev in lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index):
+        # Newest dated fixation within the window, else an undated one (it may be recent); fixations only
+        # older than the window ask nothing.
+        fix = next((f for f in ev.fixations if within_days(f.when, ctx.today, days)), None) or next(
+            (f for f in ev.fixations if f.when is None), None
+        )
+        if fix is None:
+            continue
+        label = lesion_label(ev.lesion)
+        used = [
+            UsedFact("Bone metastasis", ev.lesion.site.text or ev.lesion.site.site.value, ev.lesion.ref),
+            used_attr(f"Surgical fixation ({label})", fix),
+        ]
+        missing: list[MissingFact] = []
+        if fix.when is None:
+            missing.append(
+                MissingFact(
+                    f"date of the surgical fixation of the {label}",
+                    "may be recent: post-operative radiotherapy suggested",
+                )
+            )
+        covered = False
+        for rt in rts:
+            possible, certain = _rt_of(lesions, ev.lesion, rt)
+            if not possible:
+                continue
+            if fix.when is not None and rt.performed is not None and rt.performed < fix.when:
+                continue  # before the operation: not post-operative radiotherapy
+            placed = (rt.performed is None and rt.status in _RT_CURRENT) or (
+                fix.when is not None and rt.performed is not None
+            )
+            if placed and certain:
+                covered = True
+                break
+            shown = _rt_site(rt)
+            used.append(UsedFact(f"Radiotherapy ({shown})", rt.status, rt.ref, iso(rt.performed)))
+            if not certain:
+                missing.append(
+                    MissingFact(
+                        f"whether the radiotherapy ({shown}, {iso(rt.performed) or 'undated'}) treated the "
+                        f"{label}",
+                        "not assumed to be its post-operative radiotherapy: suggestion kept",
+                    )
+                )
+            elif fix.when is not None:  # certainly of the lesion, undated and not under way
+                missing.append(
+                    MissingFact(
+                        f"date of the radiotherapy to the {label}",
+                        "not known to follow the fixation: suggestion kept",
+                    )
+                )
+        if covered:
+            continue
+        t.rely(_POSTOP_DAYS)
+        t.fact(*used)
+        t.missing.extend(m for m in missing if m not in t.missing)
+        out.append(f"{label} fixed {fix.when.isoformat() if fix.when else 'on an unrecorded date'}")
+    return out
+
+
+def _rt_of(lesions: tuple[BoneLesion, ...], lesion: BoneLesion, rt: ProcedureFact) -> tuple[bool, bool]:
+    """Whether radiotherapy may be of this lesion, and whether it certainly is (the lesion it names in
+    ``focus`` and no other, or a field that certainly treated it, as for focal pain)."""
+    if rt.focus:
+        named = [les for les in lesions if les.ref in rt.focus]
+        return lesion in named, named == [lesion]
+    if rt.site is None or rt.site.site is SiteClass.UNKNOWN:
+        return True, False
+    treated, certain = treated_lesions(lesions, rt.site)
+    return lesion in treated, certain and lesion in treated
+
+
+def _rt_site(rt: ProcedureFact) -> str:
+    if rt.site is None or rt.site.site is SiteClass.UNKNOWN:
+        return "site not recorded"
+    return site_label(rt.site).removesuffix(" lesion")
 
 
 @rule(
