@@ -176,12 +176,111 @@ def test_impending_fracture_recorded_as_a_finding_is_critical_and_tiers_the_lesi
     plan, _ = assess_exercise(femur(mirels, said), TODAY, TH)
     assert plan is not None
     assert (plan.tier, plan.lesions[0].tier) == (Tier.HOLD, Tier.HIGH)
-    # A later "no", an answer older than the lookback, or a finding at the other side does not count.
+    assert r04.rationale == "Impending fracture recorded on 2025-05-29."
+    # A later "no" or a finding at the other side does not count (an old one does: see below).
     cleared = obs(c.IMPENDING_FRACTURE, flag=False, days_ago=1, where=here)
-    old = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=120, where=here)
     other = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=3, where=site(S.HUMERUS_PROXIMAL))
-    for facts in (femur(mirels, said, cleared), femur(mirels, old), femur(mirels, other)):
+    for facts in (femur(mirels, said, cleared), femur(mirels, other)):
         assert "R04" not in flags(facts)
+
+
+def old_impending(*procedures: object, days_ago: float = 120) -> PatientFacts:
+    here = site(S.FEMUR_PROXIMAL)
+    said = obs(c.IMPENDING_FRACTURE, flag=True, days_ago=days_ago, where=here, ref="Observation/imp")
+    return femur(obs(c.MIRELS_TOTAL, 5, days_ago=days_ago, where=here), said, procedures=list(procedures))
+
+
+def rt(days_ago: float | None, cls: SiteClass = S.FEMUR, **kw: object) -> object:
+    return procedure(c.RADIOTHERAPY, days_ago=days_ago, where=site(cls), ref="Procedure/rt", **kw)  # type: ignore[arg-type]
+
+
+def test_an_impending_fracture_finding_older_than_the_score_lookback_still_counts() -> None:
+    # It was read only within the 90-day score lookback, while the Condition form counts while active: a
+    # femur recorded "impending fracture" 120 days ago, never treated, became a stable femur (Mirels 5 too
+    # old to count, no R04, exercise not held).  An impending fracture does not heal by itself.
+    facts = old_impending()
+    (r04,) = flags(facts)["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert r04.referrals == (Referral.ORTHOPAEDIC_SURGERY,)
+    # The card says when it was recorded, and why that old record still applies.
+    assert r04.rationale.startswith("Impending fracture recorded on 2025-02-01.")
+    assert "does not heal by itself" in r04.rationale
+    assert [(u.ref, u.when) for u in r04.used] == [("Observation/imp", "2025-02-01")]
+    plan, _ = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    assert (plan.tier, plan.lesions[0].tier) == (Tier.HOLD, Tier.HIGH)
+    assert any(u.ref == "Observation/imp" for u in plan.lesions[0].used)
+    # A later "no" still clears it, at any age.
+    cleared = replace(
+        facts,
+        observations=(
+            *facts.observations,
+            obs(c.IMPENDING_FRACTURE, flag=False, days_ago=100, where=site(S.FEMUR_PROXIMAL)),
+        ),
+    )
+    assert "R04" not in flags(cleared)
+
+
+def test_an_old_impending_fracture_fixed_since_asks_for_no_fixation_and_the_lesion_stays_high() -> None:
+    facts = old_impending(*fixation(100, S.FEMUR))
+    assert "R04" not in flags(facts)
+    plan, _ = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    # No critical flag: no hold; the impending fracture still sets the lesion HIGH (the bone stays weakened).
+    assert (plan.tier, plan.lesions[0].tier) == (Tier.HIGH, Tier.HIGH)
+    # Fixed before the record: as if untreated.
+    assert flags(old_impending(*fixation(130, S.FEMUR)))["R04"][0].indicator is Indicator.CRITICAL
+
+
+def test_an_old_impending_fracture_irradiated_since_is_a_warning_to_reassess_it() -> None:
+    # Radiotherapy treats the tumour, not the stability: the record still applies, but no longer as the
+    # critical "fix it now" it was 120 days ago; a surgeon is asked to reassess, and exercise is not held.
+    facts = old_impending(rt(60))
+    (r04,) = flags(facts)["R04"]
+    assert r04.indicator is Indicator.WARNING
+    assert r04.summary.startswith(
+        "Impending fracture (femur proximal lesion) of 2025-02-01, irradiated since"
+    )
+    assert r04.referrals == (Referral.ORTHOPAEDIC_SURGERY,)
+    assert [u.ref for u in r04.used] == ["Observation/imp", "Procedure/rt"]
+    assert "recorded on 2025-02-01" in r04.rationale
+    (gap,) = r04.missing
+    assert "exercise tier HIGH" in gap.consequence
+    plan, _ = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    assert (plan.tier, plan.lesions[0].tier) == (Tier.HIGH, Tier.HIGH)
+
+
+@pytest.mark.parametrize(
+    ("procedures", "missing"),
+    [
+        ([rt(130)], False),  # before the record
+        ([rt(60, status="stopped")], False),  # a stopped course is not counted
+        ([rt(60, status="preparation")], False),  # planned, not given
+        ([rt(60, S.HUMERUS)], False),  # another bone
+        ([rt(None)], True),  # undated: not placed after the record, and said so
+    ],
+)
+def test_an_old_impending_fracture_stays_critical_unless_radiotherapy_certainly_followed_it(
+    procedures: list[object], missing: bool
+) -> None:
+    (r04,) = flags(old_impending(*procedures))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert any("radiotherapy" in m.what for m in r04.missing) is missing
+
+
+def test_a_recent_impending_fracture_irradiated_since_stays_critical() -> None:
+    # Within the score lookback nothing changes: radiotherapy never made it less than critical.
+    (r04,) = flags(old_impending(rt(5), days_ago=20))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert r04.rationale == "Impending fracture recorded on 2025-05-12."
+
+
+def test_an_undated_impending_fracture_finding_counts_and_says_its_date_is_missing() -> None:
+    said = obs(c.IMPENDING_FRACTURE, flag=True, undated=True, where=site(S.FEMUR_PROXIMAL))
+    (r04,) = flags(femur(said))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert [m.what for m in r04.missing] == ["date of the impending-fracture finding"]
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ __all__ = [
     "LesionEvidence",
     "fixation_order",
     "lesion_evidence",
+    "radiotherapy_order",
     "review_covers",
     "review_predates",
 ]
@@ -81,6 +82,9 @@ class LesionEvidence:
     surgical_review: Attributed | None = None  # newest completed review (or stabilisation) of this site
     # Completed surgical fixations certainly of this lesion, newest first, undated last (see _fixations).
     fixations: tuple[Attributed, ...] = ()
+    # Radiotherapy given (completed or under way) certainly to this lesion, at any date, newest first,
+    # undated last: placed against an old impending-fracture record (radiotherapy_order).
+    irradiations: tuple[Attributed, ...] = ()
 
     @property
     def key(self) -> LesionKey:
@@ -215,22 +219,23 @@ def _observed_impending(
     attribution: _Attribution,
     lesion: BoneLesion,
     today: date,
-    days: float,
-    since: date,
 ) -> tuple[Attributed, ...]:
-    """An impending fracture recorded as a finding (an Observation answered yes) within the score lookback,
-    as current as an active Condition; a later "no" at the lesion clears it.  The Observation form was
-    prefetched and then read by no rule: a femur flagged "impending fracture" was tiered and alerted on
-    as if stable."""
+    """An impending fracture recorded as a finding (an Observation answered yes), as current as an active
+    Condition; a later "no" at the lesion clears it.  The Observation form was prefetched and then read by no
+    rule: a femur flagged "impending fracture" was tiered and alerted on as if stable.
+
+    Read at any age (an undated one too, the cautious reading): an impending fracture does not heal by
+    itself, and the Condition form counts for as long as it is active.  Whether a fixation or radiotherapy
+    since has answered it is for the reader to decide (R04: ``fixation_order``, ``radiotherapy_order``)."""
+    latest = today + timedelta(days=1)  # one day of clock skew, as within_days allows
     found = _newest_obs(
         idx,
         attribution,
         lesion,
         c.IMPENDING_FRACTURE,
         _every_lesion,
-        lambda o: o.flag is not None and within_days(o.effective, today, days),
+        lambda o: o.flag is not None and (o.effective is None or o.effective.date() <= latest),
         _flag_risk,
-        since=since,
     )
     return (replace(found, status="active"),) if found is not None and found.flag else ()
 
@@ -287,15 +292,7 @@ def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) ->
     vertebral levels of the same region (a T4-T6 fixation beside a T9 lesion) are not counted."""
     found: list[Attributed] = []
     for proc in idx.procedures(c.SURGICAL_FIXATION):
-        if proc.status != "completed":
-            continue
-        if not proc.focus and (proc.site is None or proc.site.site is SiteClass.UNKNOWN):
-            continue
-        fits, fitting = attribution.fits(proc.focus, proc.site, _every_lesion)
-        if id(lesion) not in fitting or len(fits) > 1:
-            continue
-        levels = proc.site.levels if proc.site is not None else ()
-        if levels and lesion.site.levels and not set(levels) & set(lesion.site.levels):
+        if proc.status != "completed" or not _only_this_lesion(attribution, lesion, proc):
             continue
         found.append(Attributed(proc.ref, proc.performed, False, status=proc.status, display=proc.display))
     found.sort(key=lambda f: (f.when is None, -(f.when.toordinal() if f.when else 0), f.ref))
@@ -304,6 +301,32 @@ def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) ->
 
 # Procedure statuses under which radiotherapy was (at least partly) given.
 _RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
+# Radiotherapy that answers an impending fracture: given, or being given.  A stopped course is not counted.
+_RT_GIVEN = frozenset({"completed", "in-progress"})
+
+
+def _irradiations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) -> tuple[Attributed, ...]:
+    """Radiotherapy given to this lesion and no other, newest first, undated last.  It lowers R04 for an old
+    impending-fracture record from critical to a warning, so it must certainly be this lesion's: the same
+    test as for a fixation (an unsited field, one fitting another lesion too, or one at other vertebral
+    levels is not counted)."""
+    found: list[Attributed] = []
+    for proc in idx.procedures(c.RADIOTHERAPY):
+        if proc.status not in _RT_GIVEN or not _only_this_lesion(attribution, lesion, proc):
+            continue
+        found.append(Attributed(proc.ref, proc.performed, False, status=proc.status, display=proc.display))
+    found.sort(key=lambda f: (f.when is None, -(f.when.toordinal() if f.when else 0), f.ref))
+    return tuple(found)
+
+
+def _only_this_lesion(attribution: _Attribution, lesion: BoneLesion, proc: ProcedureFact) -> bool:
+    if not proc.focus and (proc.site is None or proc.site.site is SiteClass.UNKNOWN):
+        return False
+    fits, fitting = attribution.fits(proc.focus, proc.site, _every_lesion)
+    if id(lesion) not in fitting or len(fits) > 1:
+        return False
+    levels = proc.site.levels if proc.site is not None else ()
+    return not (levels and lesion.site.levels and not set(levels) & set(lesion.site.levels))
 
 
 def _is_spine(lesion: BoneLesion) -> bool:
@@ -378,7 +401,7 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                 fractures=_conditions(idx, attribution, lesion, c.PATHOLOGICAL_FRACTURE),
                 impending=(
                     *_conditions(idx, attribution, lesion, c.IMPENDING_FRACTURE),
-                    *_observed_impending(idx, attribution, lesion, today, score_days, score_since),
+                    *_observed_impending(idx, attribution, lesion, today),
                 ),
                 mechanical_pain=_newest_obs(
                     idx,
@@ -402,6 +425,7 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                 radiotherapy=_procedure(idx, attribution, lesion, c.RADIOTHERAPY, rt_recent),
                 surgical_review=_surgical_review(idx, attribution, lesion, review_done),
                 fixations=_fixations(idx, attribution, lesion),
+                irradiations=_irradiations(idx, attribution, lesion),
             )
         )
     return tuple(out)
@@ -433,8 +457,8 @@ def review_covers(ev: LesionEvidence, score: Attributed | None) -> bool:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class FixationOrder:
-    """Where a lesion's recorded fixations stand against one dated record of it (a score, an impending or
-    pathological fracture).
+    """Where a lesion's recorded fixations (or radiotherapy courses) stand against one dated record of it
+    (a score, an impending or pathological fracture).
 
     ``after``: the newest fixation dated on or after the record, so the record describes the lesion before
     it was fixed.  ``unordered``: set only when ``after`` is not, a fixation that cannot be placed before
@@ -447,18 +471,28 @@ class FixationOrder:
 
 def fixation_order(ev: LesionEvidence, record: Attributed | None, when: date | None = None) -> FixationOrder:
     """``record`` (or, for a record read elsewhere, its day ``when``) against this lesion's fixations."""
+    return _order(ev.fixations, record, when)
+
+
+def radiotherapy_order(ev: LesionEvidence, record: Attributed) -> FixationOrder:
+    """``record`` against the radiotherapy given to this lesion, placed as fixations are: ``after`` is
+    radiotherapy dated on or after it, ``unordered`` one that cannot be placed."""
+    return _order(ev.irradiations, record, None)
+
+
+def _order(procs: tuple[Attributed, ...], record: Attributed | None, when: date | None) -> FixationOrder:
     day = record.when if record is not None else when
     imprecise = record is not None and record.date_imprecise
     after: Attributed | None = None
     unordered: Attributed | None = None
-    for fix in ev.fixations:  # newest first, undated last
-        if fix.when is None or day is None:
-            unordered = unordered or fix
-        elif fix.when >= day:
-            # A record dated "2026-11" may be of any day of November (or of 2026): only a fixation in a
+    for proc in procs:  # newest first, undated last
+        if proc.when is None or day is None:
+            unordered = unordered or proc
+        elif proc.when >= day:
+            # A record dated "2026-11" may be of any day of November (or of 2026): only a procedure in a
             # later year certainly followed it.
-            if imprecise and fix.when.year <= day.year:
-                unordered = unordered or fix
+            if imprecise and proc.when.year <= day.year:
+                unordered = unordered or proc
             else:
-                after = after or fix
+                after = after or proc
     return FixationOrder(after, None) if after is not None else FixationOrder(None, unordered)

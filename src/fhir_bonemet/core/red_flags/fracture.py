@@ -24,6 +24,7 @@ from fhir_bonemet.core.evidence.lesions import (
     LesionEvidence,
     fixation_order,
     lesion_evidence,
+    radiotherapy_order,
     review_covers,
     review_predates,
 )
@@ -108,6 +109,15 @@ _FIXED_ADVICE = (
     "Ask the surgical team that fixed it for weight-bearing and loading advice.",
     "No loading of the site until the surgical team allows it.",
     "Consider post-operative radiotherapy to the fixed site if not given.",
+)
+
+
+# An old impending fracture irradiated since, never fixed: radiotherapy treats the tumour, not the stability
+# (S14 prefers prophylactic fixation; S11), so a surgeon is asked again, as a warning.
+_IRRADIATED_ADVICE = (
+    "Ask orthopaedics or spine surgery to reassess the stability of the lesion since its radiotherapy.",
+    "Protected weight-bearing of the site until reassessed.",
+    "Record the reassessment: an impending-fracture finding answered no at the lesion clears this card.",
 )
 
 
@@ -233,40 +243,122 @@ def _fracture_findings(
 
 def _observed_impending_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Finding]:
     """One finding per impending fracture recorded as an Observation (the Condition form is read above),
-    naming every lesion it may describe."""
+    naming every lesion it may describe.
+
+    The finding counts at any age (docs/clinical-model.md#fixed-lesions): not for a lesion fixed since.
+    Once older than the score lookback, radiotherapy to the lesion since the record makes it a warning
+    (reassess the irradiated lesion) rather than critical; within the lookback it stays critical whatever
+    was given, as it always did."""
+    ctx = t.ctx
+    lookback = ctx.th.v("lookback.score_days")
     groups: dict[str, tuple[Attributed, list[BoneLesion]]] = {}
-    unordered: dict[str, list[tuple[UsedFact, MissingFact]]] = {}
+    irradiated: dict[str, tuple[Attributed, list[tuple[BoneLesion, Attributed]]]] = {}
+    notes: dict[str, list[tuple[UsedFact, MissingFact]]] = {}
     for ev in evidence:
         for fact in ev.impending:
-            if fact.ref.startswith("Observation/"):
-                order = fixation_order(ev, fact)
-                if _fixed(order):
-                    continue  # fixed on or after the finding: the fixation it called for is done
-                groups.setdefault(fact.ref, (fact, []))[1].append(ev.lesion)
-                if order.unordered is not None:
-                    unordered.setdefault(fact.ref, []).append(
-                        _unordered_fixation(lesion_label(ev.lesion), "impending fracture", order.unordered)
-                    )
+            if not fact.ref.startswith("Observation/"):
+                continue
+            order = fixation_order(ev, fact)
+            if _fixed(order):
+                continue  # fixed on or after the finding: the fixation it called for is done
+            label = lesion_label(ev.lesion)
+            if fact.when is not None and not within_days(fact.when, ctx.today, lookback):
+                rt = radiotherapy_order(ev, fact)
+                if rt.after is not None:
+                    irradiated.setdefault(fact.ref, (fact, []))[1].append((ev.lesion, rt.after))
+                    continue
+                if rt.unordered is not None:
+                    notes.setdefault(fact.ref, []).append(_unordered_radiotherapy(label, rt.unordered))
+            groups.setdefault(fact.ref, (fact, []))[1].append(ev.lesion)
+            if order.unordered is not None:
+                notes.setdefault(fact.ref, []).append(
+                    _unordered_fixation(label, "impending fracture", order.unordered)
+                )
     out: list[Finding] = []
     for ref in sorted(groups):
         fact, lesions = groups[ref]
         where = _where(tuple(lesions))
         referrals = surgical_referrals(tuple(lesions))
-        notes = unordered.get(ref, [])
+        why, missing = _impending_when(fact, ctx.today, lookback, t)
+        found = notes.get(ref, [])
         out.append(
             _finding(
                 t,
                 Indicator.CRITICAL,
                 f"Impending fracture ({where}): suggest urgent {_surgeon(referrals)} review; no loading of "
                 "the site",
-                "Impending fracture recorded.",
-                [used_attr(f"Impending fracture ({where})", fact), *(used for used, _ in notes)],
-                [gap for _, gap in notes],
+                why,
+                [used_attr(f"Impending fracture ({where})", fact), *(used for used, _ in found)],
+                [*missing, *(gap for _, gap in found)],
                 referrals,
                 ("lookback.score_days",),
             )
         )
+    for ref in sorted(irradiated.keys() - groups.keys()):
+        # Every lesion it may describe was irradiated since (a lesion left untreated keeps the critical card).
+        fact, treated = irradiated[ref]
+        irradiated_lesions = tuple(lesion for lesion, _ in treated)
+        where = _where(irradiated_lesions)
+        referrals = surgical_referrals(irradiated_lesions)
+        given = ", ".join(sorted({_day(rt.when) for _, rt in treated}))
+        out.append(
+            _finding(
+                t,
+                Indicator.WARNING,
+                f"Impending fracture ({where}) of {_day(fact.when)}, irradiated since: suggest "
+                f"{_surgeon(referrals)} review of its stability",
+                f"Impending fracture recorded on {_day(fact.when)} (older than "
+                f"{t.label('lookback.score_days')}), irradiated since ({given}), not fixed: radiotherapy "
+                "does not restore stability.",
+                [
+                    used_attr(f"Impending fracture ({where})", fact),
+                    *(used_attr(f"Radiotherapy ({lesion_label(lesion)})", rt) for lesion, rt in treated),
+                ],
+                [
+                    MissingFact(
+                        f"assessment of the {lesion_label(lesion)} since its radiotherapy",
+                        f"the impending fracture of {_day(fact.when)} still applies: warning, exercise "
+                        "tier HIGH",
+                    )
+                    for lesion, _ in treated
+                ],
+                referrals,
+                ("lookback.score_days",),
+                _IRRADIATED_ADVICE,
+            )
+        )
     return out
+
+
+def _impending_when(
+    fact: Attributed, today: date, lookback: float, t: Trace
+) -> tuple[str, list[MissingFact]]:
+    """The rationale's "recorded on ..." for an impending-fracture finding, and what its date leaves open."""
+    if fact.when is None:
+        return "Impending fracture recorded (undated).", [
+            MissingFact("date of the impending-fracture finding", "treated as current: card kept")
+        ]
+    why = f"Impending fracture recorded on {_day(fact.when)}."
+    if not within_days(fact.when, today, lookback):
+        why += (
+            f" Older than {t.label('lookback.score_days')}, with no fixation or radiotherapy of the lesion "
+            "recorded since: an impending fracture does not heal by itself."
+        )
+    return why, []
+
+
+def _unordered_radiotherapy(label: str, rt: Attributed) -> tuple[UsedFact, MissingFact]:
+    """Radiotherapy of the lesion that cannot be placed after an old impending-fracture record: not assumed
+    to have followed it (the card stays critical), and the card says why."""
+    what = (
+        f"date of the radiotherapy to the {label}"
+        if rt.when is None
+        else f"whether the radiotherapy to the {label} ({_day(rt.when)}) followed the impending fracture"
+    )
+    return (
+        used_attr(f"Radiotherapy ({label}, not placed against the impending fracture)", rt),
+        MissingFact(what, "not known to postdate the impending fracture: card kept"),
+    )
 
 
 def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Finding]:
