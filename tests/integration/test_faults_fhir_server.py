@@ -1,5 +1,5 @@
 """Every fault a FHIR server can throw at the service, injected by a proxy in front of the real test
-server: each one is answered within the hook's deadline (+100 ms), never with an exception, and the
+server: each one is answered within the hook's deadline (+300 ms), never with an exception, and the
 result says what could not be read and why."""
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ TEMPLATES = {
     "painScores": "Observation?patient={{context.patientId}}&code=http://loinc.org|72514-3",
 }
 DEADLINE = 1.0
-SLACK = 0.1
+# A deadline that holds is answered just after it; one that does not outlives it by the fault's delay (a
+# second and more).  The slack absorbs thread scheduling on a loaded machine (2.1-2.2 s answers against a
+# 2.0 s deadline were seen at a load of 12 on 2 cores), not a slower service.
+SLACK = 0.3
 
 
 @pytest.fixture
@@ -315,7 +318,7 @@ def test_every_fault_is_answered_within_the_hook_deadline_and_the_answer_says_wh
     service: TestClient, proxy: FaultProxy, fault: Fault, wording: str
 ) -> None:
     # The whole hook call, every Observation key fetched through the fault: 200 within the deadline (plus
-    # 100 ms), the unread keys named with the reason, and the cards asking for what they could not see.
+    # the slack), the unread keys named with the reason, and the cards asking for what they could not see.
     proxy.add(fault)
     request = hook_request(proxy.base_url, "patient/*.read")
     request["prefetch"] = {
