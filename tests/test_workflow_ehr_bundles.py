@@ -193,6 +193,20 @@ def error_entry() -> dict[str, Any]:
     }
 
 
+# What a clinician reads for each key: the data, not the key's name.
+DATA_NAMES = {
+    "conditions": "conditions",
+    "medication-requests": "medication orders",
+    "medication-statements": "medication statements",
+    "procedures": "procedures",
+    "observations-pain": "pain scores",
+    "observations-labs": "laboratory results",
+    "observations-scores": "performance status and lesion scores",
+    "observations-flags": "red-flag symptoms",
+    "observations-pregnancy": "pregnancy status",
+}
+
+
 PARTIAL_NOTE = "*Data may be incomplete:* the EHR reported an error with"
 
 
@@ -219,7 +233,7 @@ def test_results_beside_an_error_from_the_ehr_keep_their_cards_and_every_card_sa
     assert any(rule in ids for ids in rules)
     assert rules[0] == original["cards"][0]["extension"][RULES]  # the most severe concern still leads
     for card in result["cards"]:
-        assert f"{PARTIAL_NOTE} {key}" in card["detail"], card["summary"]
+        assert f"{PARTIAL_NOTE} the {DATA_NAMES[key]}" in card["detail"], card["summary"]
     located = [i for i in issues(result) if i["location"] == f"prefetch.{key}"]
     assert [i["severity"] for i in located] == ["warning"] * 3
     assert "incomplete" in located[-1]["message"]
@@ -293,8 +307,8 @@ def test_every_card_names_an_optional_key_that_could_not_be_read(client: TestCli
     assert result["cards"]
     for card in result["cards"]:
         assert (
-            f"*Data may be incomplete:* {key} could not be read, so nothing it holds is on these cards"
-            in (card["detail"])
+            f"*Data may be incomplete:* the {DATA_NAMES[key]} could not be read, so nothing in them is on "
+            "these cards" in (card["detail"])
         ), card["summary"]
 
 
@@ -307,8 +321,8 @@ def test_a_partial_key_and_an_unread_one_share_one_line_on_each_card(client: Tes
     }
     result = answer(client, body)
     line = (
-        "*Data may be incomplete:* the EHR reported an error with medication-requests, and what it sent was "
-        "used; observations-flags could not be read, so nothing it holds is on these cards (see the "
+        "*Data may be incomplete:* the EHR reported an error with the medication orders, and what it sent "
+        "was used; the red-flag symptoms could not be read, so nothing in them is on these cards (see the "
         "response's read issues)."
     )
     for card in result["cards"]:

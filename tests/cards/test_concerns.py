@@ -332,3 +332,16 @@ def test_naming_what_a_card_cannot_offer_does_not_count_as_offering_it() -> None
     assert named == ["Order referral to radiation oncology"]
     assert [s["label"] for s in builder.referrals(concern, "card-2")] == named
     assert builder.unoffered(concern, "card-3") == []  # now offered: nothing left to name
+
+
+def test_data_notes_name_the_data_not_the_prefetch_keys() -> None:
+    from fhir_bonemet.cards.build import data_names, incomplete_history_note
+
+    assert data_names(("observations-flags",)) == "red-flag symptoms"
+    # Split keys and panel searches hold the same data: named once.
+    keys = ("observations-labs", "observations-labs-2", "observation-panels-labs", "procedures")
+    assert data_names(keys) == "laboratory results and procedures"
+    assert data_names(("observations-pain", "medication-requests", "x-local")) == (
+        "pain scores, medication orders and x-local"
+    )
+    assert "only the newest pain scores could be read" in incomplete_history_note(("observations-pain",))

@@ -193,9 +193,12 @@ def test_a_note_from_the_server_beside_search_results_changes_no_card(
     assert "a note from the server about the search (warning)" in issue["message"]
 
 
-@pytest.mark.parametrize(("key", "rule"), [("medication-requests", "P14"), ("conditions", "R04")])
+@pytest.mark.parametrize(
+    ("key", "rule", "data"),
+    [("medication-requests", "P14", "medication orders"), ("conditions", "R04", "conditions")],
+)
 def test_results_the_server_sends_beside_an_error_keep_their_cards_and_every_card_says_so(
-    fresh_fhir: Any, service: TestClient, chart: str, key: str, rule: str
+    fresh_fhir: Any, service: TestClient, chart: str, key: str, rule: str, data: str
 ) -> None:
     """A search answered with its results and an OperationOutcome reporting an error: the results were
     discarded (the opioid-benzodiazepine card vanished; for conditions, a 412).  Now they are used, and
@@ -212,7 +215,7 @@ def test_results_the_server_sends_beside_an_error_keep_their_cards_and_every_car
     assert any(rule in ids for ids in rules)
     assert rules[0] == original["cards"][0]["extension"]["org.fhir-bonemet.rules"]
     for card in result["cards"]:
-        assert f"*Data may be incomplete:* the EHR reported an error with {key}" in card["detail"]
+        assert f"*Data may be incomplete:* the EHR reported an error with the {data}" in card["detail"]
     (issue,) = [i for i in _issues(result) if i["location"] == f"prefetch.{key}"]
     assert issue["severity"] == "warning"
     assert "OperationOutcome entry reporting an error beside the results of page 1" in issue["message"]
@@ -227,5 +230,5 @@ def test_a_red_flag_search_the_server_fails_is_named_on_every_card(
     result = _answer(service, fresh_fhir, chart)
     assert result["cards"]
     for card in result["cards"]:
-        assert "*Data may be incomplete:* observations-flags could not be read" in card["detail"]
+        assert "*Data may be incomplete:* the red-flag symptoms could not be read" in card["detail"]
     assert any(i["location"] == "prefetch.observations-flags" for i in _issues(result))

@@ -20,7 +20,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -88,22 +89,50 @@ class CardContext:
     unread_keys: tuple[str, ...] = ()
 
 
+# What each prefetch key holds, as a clinician names it: a card speaks of "red-flag symptoms", not of
+# "observations-flags" (the key stays in the response's read issues, for the integrator).  A split key
+# ("observations-labs-2") and a panel search ("observation-panels-labs") hold the same kind of data.
+_DATA_NAMES = {
+    "patient": "patient record",
+    "conditions": "conditions",
+    "medication-requests": "medication orders",
+    "medication-statements": "medication statements",
+    "procedures": "procedures",
+    "pain": "pain scores",
+    "labs": "laboratory results",
+    "scores": "performance status and lesion scores",
+    "flags": "red-flag symptoms",
+    "pregnancy": "pregnancy status",
+}
+_SPLIT_SUFFIX = re.compile(r"-\d+$")
+
+
+def data_names(keys: Sequence[str]) -> str:
+    """ "red-flag symptoms and laboratory results": the data of some prefetch keys, each kind once."""
+    names: list[str] = []
+    for key in keys:
+        base = _SPLIT_SUFFIX.sub("", key).removeprefix("observations-").removeprefix("observation-panels-")
+        name = _DATA_NAMES.get(base, key)
+        if name not in names:
+            names.append(name)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def incomplete_data_note(partial: tuple[str, ...], unread: tuple[str, ...]) -> str:
     """The line a card carries when some prefetch keys came with an error or could not be had at all."""
     parts: list[str] = []
     if partial:
-        parts.append(f"the EHR reported an error with {', '.join(partial)}, and what it sent was used")
+        parts.append(f"the EHR reported an error with the {data_names(partial)}, and what it sent was used")
     if unread:
-        holds = "it holds" if len(unread) == 1 else "they hold"
-        parts.append(f"{', '.join(unread)} could not be read, so nothing {holds} is on these cards")
+        parts.append(f"the {data_names(unread)} could not be read, so nothing in them is on these cards")
     return f"*Data may be incomplete:* {'; '.join(parts)} (see the response's read issues)."
 
 
 def incomplete_history_note(keys: tuple[str, ...]) -> str:
     """The line a card carries when some prefetch keys were read only in part."""
     return (
-        f"*Older history may be incomplete:* only the newest pages of {', '.join(keys)} could be read "
-        "(see the response's read issues); the advice rests on the newest results."
+        f"*Older history may be incomplete:* only the newest {data_names(keys)} could be read (see the "
+        "response's read issues); the advice rests on the newest results."
     )
 
 
