@@ -83,7 +83,8 @@ def test_a_mapped_local_lesion_type_reads_as_lytic_on_the_card(tmp_path: Path) -
 def test_without_the_map_the_local_lesion_type_is_received_but_unreadable() -> None:
     case = _case()
     text, issues = _answer(case, _with_local_lesion_type(case.request), ())
-    assert "Lesion type '(coded answer)' (answer not recognised" in text
+    # The code received is shown: it is what the record says, and what a clinician can look up.
+    assert "Lesion type 'code R-17' (answer not recognised" in text
     assert (
         "lesion type unknown in a weight-bearing bone" in text
     )  # read as the cautious lytic, said as unknown

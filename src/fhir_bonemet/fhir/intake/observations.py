@@ -551,9 +551,24 @@ def _unrecognised(item: Item, concept: str, data: JsonDict, taken: _Taken) -> Un
     """A coded answer (lesion type, pain mechanism, pregnancy status) received but not understood."""
     answer = data.get("valueCodeableConcept")
     words = codeable_display(clean_codeable(answer)) if isinstance(answer, dict) else None
+    if words is None and isinstance(answer, dict):
+        # A bare local code ("J") is what the record says: shown, so the reader can recognise it.
+        words = next(
+            (
+                f"code {code}"
+                for coding in as_list(answer.get("coding"))
+                if isinstance(coding, dict)
+                if isinstance(code := coding.get("code"), str) and code.strip()
+            ),
+            None,
+        )
     if words is None:
         value = next((v for k, v in data.items() if k.startswith("value")), None)
+        if isinstance(value, dict) and "value" in value:  # a Quantity: its number and unit as received
+            unit = value.get("unit") or value.get("code")
+            value = f"{value.get('value')} {unit}" if isinstance(unit, str) else value.get("value")
         words = _shown(value) if not isinstance(value, dict | list) else None
+    words = _shown(words) if words is not None else None
     return UnreadableValue(
         ref=item.ref,
         concept=concept,
