@@ -188,6 +188,55 @@ def test_read_issues_are_reported_even_when_no_card_is_shown(client: TestClient)
     assert any(issue["location"].startswith("prefetch.conditions") for issue in issues), issues
 
 
+def _unreadable_symptom_answers(body: dict[str, Any], answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``body`` with the named red-flag symptom Observations answered by values neither yes nor no."""
+    for entry in body["prefetch"]["observations-flags"]["entry"]:
+        resource = entry["resource"]
+        for suffix, value in answers.items():
+            if resource["id"].endswith(suffix):
+                del resource["valueBoolean"]
+                resource.update(value)
+    return body
+
+
+LOCAL_J = {"valueCodeableConcept": {"coding": [{"system": "urn:oid:1.2.3.4", "code": "J"}]}}
+
+
+def test_an_unreadable_symptom_answer_is_named_on_the_cord_compression_card(client: TestClient) -> None:
+    # Limb weakness answered "J"; difficulty walking is still a readable yes: R01 stays critical, one card.
+    body = _unreadable_symptom_answers(
+        request_for("suspected-cord-compression"), {"rf-limb-weakness": LOCAL_J}
+    )
+    cards = client.post(PV, json=body).json()["cards"]
+    r01 = [card for card in cards if "R01" in card["extension"][RULES]]
+    assert len(r01) == 1
+    assert r01[0]["indicator"] == "critical"
+    assert "**Received but not read:** Limb weakness 'code J'" in r01[0]["detail"]
+
+
+def test_unreadable_neurological_answers_still_raise_r01_and_keep_the_spine_unloaded(
+    client: TestClient,
+) -> None:
+    """With no readable neurological answer left, the cord-compression card must not vanish in silence."""
+    body = _unreadable_symptom_answers(
+        request_for("suspected-cord-compression"),
+        {"rf-limb-weakness": LOCAL_J, "rf-walking-difficulty": {"valueString": "unclear"}},
+    )
+    answer = client.post(PV, json=body).json()
+    first = answer["cards"][0]
+    assert first["extension"][RULES][0] == "R01"
+    assert first["indicator"] == "warning"  # not known to be present: check now, not an emergency
+    assert "not readable: check now for cord-compression symptoms" in first["summary"]
+    assert "Limb weakness 'code J'" in first["detail"]
+    assert "Difficulty walking 'unclear'" in first["detail"]
+    assert "**Received but not read:**" in first["detail"]
+    exercise = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
+    risk = exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"]
+    assert risk in ("high", "adl-only")  # no hold from a warning, but no loading of the spine either
+    issues = [i["location"] for i in answer["extension"][READ_ISSUES_EXTENSION]]
+    assert "Observation/bm-cord-compression-rf-limb-weakness.value" in issues
+
+
 @pytest.mark.parametrize(
     "fhir_server", ["https://fhir.not-allowlisted.example/r4", "https://user:secret@fhir.example.org/r4"]
 )

@@ -447,6 +447,7 @@ def test_local_answer_codes_are_read_through_the_conceptmap(tmp_path: Path) -> N
     assert sorted((u.ref, u.concept) for u in unmapped.unreadable) == [
         ("Observation/e", c.ECOG),
         ("Observation/lt", c.LESION_TYPE),
+        ("Observation/w", c.RF_LIMB_WEAKNESS),  # a symptom answer "J": rule R01 asks for it to be checked
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from reader_fixtures import LOINC, facts_of, observation, quantity
+from reader_fixtures import LOINC, facts_of, observation, quantity, terminology
 
 from fhir_bonemet.core.evidence.unreadable import considered, pending, readings
 from fhir_bonemet.core.model import concepts as c
@@ -66,3 +66,31 @@ def test_a_unit_string_of_any_length_is_shortened() -> None:
     (kept,) = facts.unreadable
     assert kept.unit_text is not None
     assert len(kept.unit_text) <= 24
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ({"valueCodeableConcept": {"coding": [{"system": "urn:oid:1.2.3", "code": "J"}]}}, "code J"),
+        ({"valueCodeableConcept": {"text": "patient unsure"}}, "patient unsure"),
+        ({"valueString": "unclear"}, "unclear"),
+        ({"valueQuantity": {"value": 3, "unit": "mm"}}, "3 mm"),
+    ],
+)
+def test_a_red_flag_symptom_answer_neither_yes_nor_no_is_kept_as_received(
+    value: dict[str, object], shown: str
+) -> None:
+    """Not "no symptom": rule R01 asks for the symptom to be checked (docs/clinical-model.md#red-flags)."""
+    local = terminology().local_system
+    facts = facts_of(observation("w", local, "rf-limb-weakness", **value))
+    assert facts.observations == ()
+    (kept,) = facts.unreadable
+    assert (kept.ref, kept.concept, kept.value_text) == ("Observation/w", c.RF_LIMB_WEAKNESS, shown)
+    assert [i.location for i in facts.issues] == ["Observation/w.value"]
+
+
+def test_a_symptom_asked_and_not_answered_is_not_an_unreadable_answer() -> None:
+    local = terminology().local_system
+    facts = facts_of(observation("w", local, "rf-limb-weakness", dataAbsentReason={"text": "asked, unknown"}))
+    assert facts.unreadable == ()
+    assert facts.observations == ()

@@ -30,13 +30,17 @@ MEDICATIONS_UNREAD = MissingFact(
     "medicines may be active that the service could not see; none is assumed absent",
     unreadable=True,
 )
-# Lookback per kind of result: a score is current for longer than a laboratory value.
+# Lookback per kind of result (a laboratory value's by default): a score is current for longer.
 _SCORE_LOOKBACK = {
     c.PAIN_SCORE: "lookback.pain_score_days",
     c.SINS_TOTAL: "lookback.score_days",
     c.MIRELS_TOTAL: "lookback.score_days",
     c.ECOG: "lookback.score_days",
     c.KPS: "lookback.score_days",
+    # A red-flag symptom answer is current for as long as the red flags look back for symptoms.
+    **dict.fromkeys(
+        (*c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS, c.RF_ONJ_SYMPTOM), "red_flags.symptom_lookback_days"
+    ),
 }
 _MAX_ISSUE_LINES = 2  # a card names at most this many read issues of its own resources
 

@@ -59,6 +59,18 @@ LABELS = {
     c.PAIN_MECHANISM: "Pain mechanism",
     c.PREGNANCY: "Pregnancy status",
     c.LACTATION: "Breast-feeding status",
+    # Red-flag symptoms (yes/no answers): rule R01 reads them all, R02 the spinal pain pattern.
+    c.RF_RADICULAR_PAIN: "Radicular pain",
+    c.RF_LIMB_WEAKNESS: "Limb weakness",
+    c.RF_WALKING_DIFFICULTY: "Difficulty walking",
+    c.RF_SENSORY_LOSS: "Sensory loss",
+    c.RF_BLADDER_BOWEL: "Bladder or bowel dysfunction",
+    c.RF_THORACIC_CERVICAL_PAIN: "Thoracic or cervical spinal pain",
+    c.RF_PROGRESSIVE_LUMBAR_PAIN: "Progressive lumbar pain",
+    c.RF_PAIN_ON_STRAINING: "Spinal pain on straining",
+    c.RF_SPINAL_TENDERNESS: "Localised spinal tenderness",
+    c.RF_NOCTURNAL_SPINAL_PAIN: "Nocturnal spinal pain",
+    c.RF_ONJ_SYMPTOM: "Jaw symptom",
 }
 
 # Units a laboratory plausibly reports each analyte in, with the factor to the canonical unit the rules
@@ -108,9 +120,13 @@ def pending(
             continue
         if not (value.date_unreadable or within_days(value.effective, today, max_age_days)):
             continue
-        # A newer readable result (a measured value, or a coded answer understood) makes this one moot.
+        # A newer readable result (a measured value, a coded or yes/no answer understood) makes this one moot.
         readable = next(
-            (o for o in idx.observations(value.concept) if o.quantity is not None or o.code is not None),
+            (
+                o
+                for o in idx.observations(value.concept)
+                if o.quantity is not None or o.code is not None or o.flag is not None
+            ),
             None,
         )
         if (

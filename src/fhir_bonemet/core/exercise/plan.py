@@ -94,6 +94,10 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
     flags = [f for f in red_flags if f.category is Category.RED_FLAG]
     critical = sorted({f.rule_id for f in flags if f.indicator is Indicator.CRITICAL})
     spinal_suspected = any("R02" in f.rule_ids for f in flags)
+    # R01 below critical: a cord-compression symptom was recorded but its answer could not be read.  It
+    # holds nothing by itself (only a critical red flag does), but until the symptom is checked the spine
+    # is loaded no more than for a suspected spinal metastasis (R02).
+    symptom_unread = any(f.rule_id == "R01" and f.indicator is not Indicator.CRITICAL for f in flags)
     escalated = {lesion_key(lesion) for esc in escalations(facts, today, th, idx) for lesion in esc.lesions}
     bma = bma_active(facts, today)
     unreadable_scores = frozenset(u.concept for u in facts.unreadable)
@@ -107,7 +111,7 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
             th,
             bma_active=bma,
             escalated=lesion_key(ev.lesion) in escalated,
-            spinal_suspected=spinal_suspected,
+            spinal_suspected=spinal_suspected or symptom_unread,
             unreadable_scores=unreadable_scores,
         )
         keys |= lt.keys
@@ -128,10 +132,15 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
         )
     person = person_tier(facts, today, th, idx)
     keys |= person.keys
-    if spinal_suspected:
+    if spinal_suspected or symptom_unread:
         # R02: a spinal metastasis is suspected but not imaged: hold axial loading as for an unscored,
-        # unlocated spinal lesion.
-        person.raise_to(Tier.HIGH, "suspected spinal metastasis (R02)")
+        # unlocated spinal lesion.  R01 on an unreadable symptom answer: the same until it is checked.
+        for suspected, factor in (
+            (spinal_suspected, "suspected spinal metastasis (R02)"),
+            (symptom_unread, "cord-compression symptom answer not readable (R01)"),
+        ):
+            if suspected:
+                person.raise_to(Tier.HIGH, factor)
         regions.append(
             RegionCells("suspected spinal metastasis", site_row(SiteClass.SPINE_UNSPECIFIED), True)
         )

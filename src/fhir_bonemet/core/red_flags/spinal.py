@@ -12,33 +12,23 @@ from __future__ import annotations
 
 from datetime import date
 
+from fhir_bonemet.core.evidence.unreadable import LABELS, missing_line
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import RuleContext, build_context
-from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts
+from fhir_bonemet.core.model.fact_index import FactIndex, instant
+from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, UnreadableValue
 from fhir_bonemet.core.model.finding_builder import Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.queries import noted_on, within_days
 from fhir_bonemet.core.model.rule import declared, rule, run_rules
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
 
-__all__ = ["assess_red_flags", "r01_mscc", "r02_spinal", "symptoms"]
+__all__ = ["assess_red_flags", "r01_mscc", "r02_spinal", "symptoms", "unread_symptoms"]
 
-_SYMPTOM_LABELS = {
-    c.RF_RADICULAR_PAIN: "Radicular pain",
-    c.RF_LIMB_WEAKNESS: "Limb weakness",
-    c.RF_WALKING_DIFFICULTY: "Difficulty walking",
-    c.RF_SENSORY_LOSS: "Sensory loss",
-    c.RF_BLADDER_BOWEL: "Bladder or bowel dysfunction",
-    c.RF_THORACIC_CERVICAL_PAIN: "Thoracic or cervical spinal pain",
-    c.RF_PROGRESSIVE_LUMBAR_PAIN: "Progressive lumbar pain",
-    c.RF_PAIN_ON_STRAINING: "Spinal pain on straining",
-    c.RF_SPINAL_TENDERNESS: "Localised spinal tenderness",
-    c.RF_NOCTURNAL_SPINAL_PAIN: "Nocturnal spinal pain",
-}
+_SYMPTOM_LABELS = {concept: LABELS[concept] for concept in (*c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS)}
 
 
 def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, ...]) -> list[ObservationFact]:
@@ -50,6 +40,31 @@ def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, .
     """
     days = th.v("red_flags.symptom_lookback_days")
     return idx.answered_yes(concepts, today, days, undated_yes=True)
+
+
+def unread_symptoms(idx: FactIndex, today: date, th: Thresholds) -> list[UnreadableValue]:
+    """Red-flag symptom records within the lookback whose answer was received but could not be read, and
+    that no newer readable answer to the same symptom settles.
+
+    Read like :func:`symptoms` reads a "yes": a record without a date counts unless a dated answer within
+    the lookback settles that symptom, and one whose date could not be read may be recent, so it counts.
+    """
+    days = th.v("red_flags.symptom_lookback_days")
+    found: list[UnreadableValue] = []
+    for value in idx.facts.unreadable:
+        if value.concept not in _SYMPTOM_LABELS:
+            continue
+        answers = [o for o in idx.observations(value.concept) if o.flag is not None]
+        if value.date_unreadable:
+            found.append(value)
+        elif value.effective is None:
+            if not any(within_days(o.effective, today, days) for o in answers):
+                found.append(value)
+        elif within_days(value.effective, today, days):
+            newest = next((o.effective for o in answers if o.effective is not None), None)
+            if newest is None or instant(newest) <= instant(value.effective):
+                found.append(value)
+    return found
 
 
 def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
@@ -70,6 +85,8 @@ def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
         "red_flags.symptom_lookback_days",
         "red_flags.mscc_dexamethasone_mg",
         "red_flags.mscc_mri_hours",
+        "red_flags.spinal_contact_hours",
+        "red_flags.spinal_mri_days",
     ),
     evidence=("S12", "S15b"),
     unverified=True,
@@ -91,12 +108,17 @@ def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
         found = True
     neuro = symptoms(idx, today, th, c.MSCC_NEURO_SYMPTOMS)
     t.fact(*(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in neuro))
-    if not found and not neuro:
+    # A symptom answer received but not read is not "no symptom": named on the card either way.
+    unread = unread_symptoms(idx, today, th)
+    if not found and not neuro and not unread:
         return None
     spinal = symptoms(idx, today, th, c.SPINAL_MET_SYMPTOMS)
     t.fact(*(used_obs(_SYMPTOM_LABELS[o.concept], o) for o in spinal))
+    t.missing.extend(missing_line(u) for u in unread)
     t.missing.extend(undated_missing([*neuro, *spinal]))
     t.rely("red_flags.mscc_recent_days", "red_flags.symptom_lookback_days")
+    if not found and not neuro:
+        return _unread_warning(t, unread, spinal)
     dex = th["red_flags.mscc_dexamethasone_mg"]
     mri = th["red_flags.mscc_mri_hours"]
     return t.finding(
@@ -114,6 +136,44 @@ def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
         ),
         referrals=(Referral.MSCC_PATHWAY, Referral.ACUTE_ONCOLOGY),
         # The spinal pain pattern of R02 is part of this concern only when it is present.
+        related=("R02",) if spinal else (),
+    )
+
+
+def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[ObservationFact]) -> Finding:
+    """R01 when the only sign of cord compression is a symptom answer that could not be read: the symptom
+    is not known to be present, so a warning, not an emergency; the card asks for it to be checked now.
+
+    R01 supersedes R02, so when the spinal pain pattern is present this card also carries R02's advice."""
+    for u in unread:
+        when = u.effective.date().isoformat() if u.effective is not None else None
+        t.fact(UsedFact(_SYMPTOM_LABELS[u.concept], f"answer {u.value_text!r} not read", u.ref, when))
+    first = _SYMPTOM_LABELS[unread[0].concept]
+    more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+    pattern: tuple[str, ...] = ()
+    if spinal:
+        contact = t.ctx.th["red_flags.spinal_contact_hours"]
+        mri = t.ctx.th["red_flags.spinal_mri_days"]
+        t.rely("red_flags.spinal_contact_hours", "red_flags.spinal_mri_days")
+        pattern = (
+            f"Spinal red-flag pain is recorded: contact the MSCC coordinator within {contact.label()} and "
+            f"suggest MRI of the spine within {mri.label()}.",
+        )
+    return t.finding(
+        Indicator.WARNING,
+        f"{first} answer{more} not readable: check now for cord-compression symptoms; treat as MSCC if "
+        "present",
+        "A red-flag symptom was recorded but its answer could not be read; it may be present.",
+        (
+            "Check now for back pain, limb weakness, sensory loss, bladder or bowel dysfunction and "
+            "difficulty walking.",
+            "If any is present: treat as suspected MSCC and contact the MSCC coordinator or acute oncology "
+            "immediately.",
+            *pattern,
+            "Hold axial loading and spinal flexion or rotation until checked.",
+            "Correct the record so the answer can be read.",
+        ),
+        referrals=(Referral.MSCC_PATHWAY,),
         related=("R02",) if spinal else (),
     )
 

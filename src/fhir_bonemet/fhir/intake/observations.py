@@ -54,6 +54,8 @@ _FLAGS: Final = frozenset(
     # So is an impending fracture (a radiology or orthopaedic finding at a lesion); the prefetch asks for it.
     | {c.IMPENDING_FRACTURE}
 )
+# The red-flag symptoms: an answer received but not read is kept as unreadable, never as "no symptom".
+_SYMPTOMS: Final = frozenset(name for name in c.ALL_CONCEPTS if name.startswith("rf-"))
 # Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
 _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
     c.LESION_TYPE: (
@@ -498,6 +500,9 @@ def _facts_for(
             if flag is None:
                 if data.get("dataAbsentReason") is None:
                     extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
+                    if concept in _SYMPTOMS:
+                        # Received, so not "no symptom": R01 asks for the symptom to be checked now.
+                        extraction.unreadable.append(_unrecognised(item, concept, data, taken))
                 continue
         facts.append(
             ObservationFact(
@@ -548,7 +553,8 @@ ANSWER_NOT_RECOGNISED: Final = "answer not recognised; not used"
 
 
 def _unrecognised(item: Item, concept: str, data: JsonDict, taken: _Taken) -> UnreadableValue:
-    """A coded answer (lesion type, pain mechanism, pregnancy status) received but not understood."""
+    """A coded answer (lesion type, pain mechanism, pregnancy status) or a red-flag symptom's yes/no answer
+    received but not understood."""
     answer = data.get("valueCodeableConcept")
     words = codeable_display(clean_codeable(answer)) if isinstance(answer, dict) else None
     if words is None and isinstance(answer, dict):
