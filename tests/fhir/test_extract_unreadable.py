@@ -94,3 +94,33 @@ def test_a_symptom_asked_and_not_answered_is_not_an_unreadable_answer() -> None:
     facts = facts_of(observation("w", local, "rf-limb-weakness", dataAbsentReason={"text": "asked, unknown"}))
     assert facts.unreadable == ()
     assert facts.observations == ()
+
+
+_SCT = "http://snomed.info/sct"
+
+
+@pytest.mark.parametrize(
+    ("concept", "system", "code"),
+    [
+        (c.FEVER, _SCT, "386661006"),
+        (c.FALLS_HISTORY, _SCT, "161898004"),
+        (c.FALL_RISK, _SCT, "129839007"),
+        (c.SYMPTOMATIC_HYPERCALCAEMIA, None, "symptomatic-hypercalcaemia"),
+        (c.PAIN_MECHANICAL, None, "pain-mechanical"),
+        (c.IMPENDING_FRACTURE, None, "impending-fracture"),
+    ],
+)
+def test_a_yes_no_finding_answer_neither_yes_nor_no_is_kept_with_its_site(
+    concept: str, system: str | None, code: str
+) -> None:
+    """Not "no fever", "no fall": the rules that read the finding name it and read it cautiously; a finding
+    at a lesion keeps its body site so that it is read at that lesion (docs/clinical-model.md)."""
+    femur = {"coding": [{"system": _SCT, "code": "71341001", "display": "Femur"}]}
+    facts = facts_of(
+        observation("f", system or terminology().local_system, code, valueString="unclear", bodySite=femur)
+    )
+    assert facts.observations == ()
+    (kept,) = facts.unreadable
+    assert (kept.ref, kept.concept, kept.value_text) == ("Observation/f", concept, "unclear")
+    assert kept.site is not None
+    assert [i.location for i in facts.issues] == ["Observation/f.value"]

@@ -39,9 +39,20 @@ _SCORE_LOOKBACK = {
     c.KPS: "lookback.score_days",
     # A red-flag symptom answer is current for as long as the red flags look back for symptoms.
     **dict.fromkeys(
-        (*c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS, c.RF_ONJ_SYMPTOM), "red_flags.symptom_lookback_days"
+        (*c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS, c.RF_ONJ_SYMPTOM, c.SYMPTOMATIC_HYPERCALCAEMIA),
+        "red_flags.symptom_lookback_days",
     ),
+    # The other yes/no findings, over the lookback of the rule that reads them.
+    c.FEVER: "exercise.fever_lookback_days",
+    c.PAIN_MECHANICAL: "lookback.pain_score_days",
+    c.FALLS_HISTORY: "lookback.score_days",
+    c.FALL_RISK: "lookback.score_days",
+    c.PREGNANCY: "pregnancy.record_lookback_days",
+    c.LACTATION: "pregnancy.record_lookback_days",
 }
+# An impending fracture does not heal by itself: the lesions read its record at any age (evidence.lesions).
+_ANY_AGE = frozenset({c.IMPENDING_FRACTURE})
+_ANY_AGE_DAYS = 36500.0
 _MAX_ISSUE_LINES = 2  # a card names at most this many read issues of its own resources
 
 
@@ -60,12 +71,18 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
                 declared |= set(spec.concepts)
         added: list[MissingFact] = []
         for concept in sorted(declared & concepts_unread):
-            days = th.v(_SCORE_LOOKBACK.get(concept, "lookback.lab_days"))
+            days = (
+                _ANY_AGE_DAYS
+                if concept in _ANY_AGE
+                else th.v(_SCORE_LOOKBACK.get(concept, "lookback.lab_days"))
+            )
             added.extend(missing_line(u) for u in pending(ctx.index, (concept,), ctx.today, days))
         if facts.medications_unknown and declared & c.MEDICATION_CLASSES:
             added.append(MEDICATIONS_UNREAD)
         added.extend(_issue_lines(finding, ctx))
-        fresh = [m for m in dict.fromkeys(added) if m not in finding.missing]
+        # A rule that read the value cautiously named it already, with what it made of it: said once.
+        named = {m.what for m in finding.missing}
+        fresh = [m for m in dict.fromkeys(added) if m.what not in named]
         out.append(replace(finding, missing=(*fresh, *finding.missing)) if fresh else finding)
     return out
 

@@ -71,6 +71,14 @@ LABELS = {
     c.RF_SPINAL_TENDERNESS: "Localised spinal tenderness",
     c.RF_NOCTURNAL_SPINAL_PAIN: "Nocturnal spinal pain",
     c.RF_ONJ_SYMPTOM: "Jaw symptom",
+    # The other yes/no findings: each rule that reads one names it, most read it as "yes" (the cautious
+    # reading; docs/clinical-model.md, "Unreadable results").
+    c.FEVER: "Fever",
+    c.SYMPTOMATIC_HYPERCALCAEMIA: "Symptoms of hypercalcaemia",
+    c.IMPENDING_FRACTURE: "Impending fracture",
+    c.PAIN_MECHANICAL: "Mechanical pain",
+    c.FALLS_HISTORY: "Falls history",
+    c.FALL_RISK: "At risk of falls",
 }
 
 # Units a laboratory plausibly reports each analyte in, with the factor to the canonical unit the rules

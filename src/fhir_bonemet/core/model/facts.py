@@ -178,6 +178,9 @@ class UnreadableValue:
     # The result's date was received but could not be read: it may be recent, so it counts as pending
     # whatever the lookback (see core.evidence.unreadable.pending).
     date_unreadable: bool = False
+    # The body site and focus of the record (a finding at a lesion), as an ObservationFact carries them.
+    site: BodySite | None = None
+    focus: tuple[str, ...] = ()
 
 
 @fast_init

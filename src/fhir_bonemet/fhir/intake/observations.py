@@ -54,8 +54,6 @@ _FLAGS: Final = frozenset(
     # So is an impending fracture (a radiology or orthopaedic finding at a lesion); the prefetch asks for it.
     | {c.IMPENDING_FRACTURE}
 )
-# The red-flag symptoms: an answer received but not read is kept as unreadable, never as "no symptom".
-_SYMPTOMS: Final = frozenset(name for name in c.ALL_CONCEPTS if name.startswith("rf-"))
 # Coded answers: the project's codes, and the words that name them in other vocabularies' displays.
 _CODED: Final[dict[str, tuple[tuple[str, re.Pattern[str]], ...]]] = {
     c.LESION_TYPE: (
@@ -500,9 +498,9 @@ def _facts_for(
             if flag is None:
                 if data.get("dataAbsentReason") is None:
                     extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
-                    if concept in _SYMPTOMS:
-                        # Received, so not "no symptom": R01 asks for the symptom to be checked now.
-                        extraction.unreadable.append(_unrecognised(item, concept, data, taken))
+                    # Received, so not "no": the rules that read the finding name it and read it
+                    # cautiously (R01 asks for the symptom to be checked; a fever answer holds exercise).
+                    extraction.unreadable.append(_unrecognised(item, concept, data, taken))
                 continue
         facts.append(
             ObservationFact(
@@ -553,8 +551,8 @@ ANSWER_NOT_RECOGNISED: Final = "answer not recognised; not used"
 
 
 def _unrecognised(item: Item, concept: str, data: JsonDict, taken: _Taken) -> UnreadableValue:
-    """A coded answer (lesion type, pain mechanism, pregnancy status) or a red-flag symptom's yes/no answer
-    received but not understood."""
+    """A coded answer (lesion type, pain mechanism, pregnancy status) or a yes/no finding's answer (a
+    red-flag symptom, fever, a fall, an impending fracture) received but not understood."""
     answer = data.get("valueCodeableConcept")
     words = codeable_display(clean_codeable(answer)) if isinstance(answer, dict) else None
     if words is None and isinstance(answer, dict):
@@ -583,6 +581,10 @@ def _unrecognised(item: Item, concept: str, data: JsonDict, taken: _Taken) -> Un
         unit_text=None,
         reason=ANSWER_NOT_RECOGNISED,
         date_unreadable=taken.date_unreadable,
+        # Where it was recorded: an unreadable finding at a lesion (impending fracture, mechanical pain)
+        # is read at that lesion, not at every one.
+        site=taken.site,
+        focus=taken.focus,
     )
 
 
