@@ -24,7 +24,7 @@ from fhir_bonemet.core.evidence.lesion_sites import (
     lesion_key,
 )
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.fact_index import FactIndex, instant
 from fhir_bonemet.core.model.facts import (
     BodySite,
     BoneLesion,
@@ -33,6 +33,7 @@ from fhir_bonemet.core.model.facts import (
     PatientFacts,
     ProcedureFact,
     SiteClass,
+    UnreadableValue,
 )
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
@@ -85,6 +86,9 @@ class LesionEvidence:
     # Radiotherapy given (completed or under way) certainly to this lesion, at any date, newest first,
     # undated last: placed against an old impending-fracture record (radiotherapy_order).
     irradiations: tuple[Attributed, ...] = ()
+    # Impending-fracture (any age) and mechanical-pain (pain lookback) answers that may be about this lesion,
+    # received but not read, and that no newer readable answer at this lesion settles (_unread_at).
+    unread: tuple[UnreadableValue, ...] = ()
 
     @property
     def key(self) -> LesionKey:
@@ -238,6 +242,36 @@ def _observed_impending(
         _flag_risk,
     )
     return (replace(found, status="active"),) if found is not None and found.flag else ()
+
+
+def _unread_at(
+    idx: FactIndex, attribution: _Attribution, lesion: BoneLesion, today: date, pain_days: float
+) -> tuple[UnreadableValue, ...]:
+    """The impending-fracture and mechanical-pain answers that may be about ``lesion`` but could not be
+    read.  Read like the readable answers: an impending fracture at any age (an undated one too), mechanical
+    pain within the pain lookback.  A newer readable answer settles one when it is about this lesion alone,
+    or when it says "yes" (its risk is then read from it); a "no" that may be about another lesion never
+    reassures, and neither does any answer when the unreadable one's date could not be read."""
+    found: list[UnreadableValue] = []
+    for value in idx.facts.unreadable:
+        if value.concept == c.PAIN_MECHANICAL:
+            if not (value.date_unreadable or within_days(value.effective, today, pain_days)):
+                continue
+        elif value.concept != c.IMPENDING_FRACTURE:
+            continue
+        if id(lesion) not in attribution.fits(value.focus, value.site, _every_lesion)[1]:
+            continue
+        if not value.date_unreadable and any(
+            obs.flag is not None
+            and obs.effective is not None
+            and (value.effective is None or instant(obs.effective) > instant(value.effective))
+            and id(lesion) in (fit := attribution.fits(obs.focus, obs.site, _every_lesion))[1]
+            and (obs.flag or len(fit[0]) == 1)
+            for obs in idx.observations(value.concept)
+        ):
+            continue
+        found.append(value)
+    return tuple(found)
 
 
 def _procedure(
@@ -426,6 +460,7 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                 surgical_review=_surgical_review(idx, attribution, lesion, review_done),
                 fixations=_fixations(idx, attribution, lesion),
                 irradiations=_irradiations(idx, attribution, lesion),
+                unread=_unread_at(idx, attribution, lesion, today, pain_days) if facts.unreadable else (),
             )
         )
     return tuple(out)

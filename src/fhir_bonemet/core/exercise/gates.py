@@ -17,7 +17,7 @@ from datetime import date
 from enum import StrEnum
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium, latest_lab
-from fhir_bonemet.core.evidence.unreadable import brief, received
+from fhir_bonemet.core.evidence.unreadable import brief, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import PatientFacts
@@ -217,6 +217,15 @@ def _fever(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
     if evidence:
         g.used.extend(evidence)
         g.apply("Fever: hold until assessed", *evidence, hold="fever")
+        return
+    # A fever answer received but not read may be a fever: held as one until assessed (a hold costs one
+    # check of the temperature; exercising through a fever on neutropenia costs more).
+    unread = received(idx, c.FEVER, today, fever_days)
+    if unread is not None:
+        g.missing.append(
+            MissingFact(shown(unread), "read as fever: exercise held until assessed; verify it", True)
+        )
+        g.apply("Fever answer not readable: hold until assessed", hold="fever answer not readable")
 
 
 def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g: Gates) -> None:
@@ -250,6 +259,20 @@ def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g
         fact = used_obs("Symptoms of hypercalcaemia", symptomatic)
         g.used.append(fact)
         g.apply("Symptomatic hypercalcaemia: hold (see R03)", fact, hold="symptomatic hypercalcaemia")
+        return
+    # An answer about symptoms of hypercalcaemia received but not read may be "yes": the gate holds on
+    # symptoms alone (clinical-rules.md 2.5, "or symptomatic"), so it holds until they are checked.
+    unread = None if symptomatic is not None else received(idx, c.SYMPTOMATIC_HYPERCALCAEMIA, today, days)
+    if unread is not None:
+        effect = (
+            "calcium hold applies already" if held else "read as symptomatic: exercise held until checked"
+        )
+        g.missing.append(MissingFact(shown(unread), f"{effect}; verify it", True))
+        if not held:
+            g.apply(
+                "Hypercalcaemia symptom answer not readable: hold until checked (see R03)",
+                hold="hypercalcaemia symptom answer not readable",
+            )
 
 
 def _fatigue(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:

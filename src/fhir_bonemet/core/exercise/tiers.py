@@ -29,6 +29,7 @@ from fhir_bonemet.core.evidence.lesions import (
     review_covers,
     review_predates,
 )
+from fhir_bonemet.core.evidence.unreadable import received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
@@ -225,6 +226,15 @@ def tier_lesion(
         for f in (*fractures, *impending):
             out.used.append(used_attr(f"Fracture ({label})", f))
         out.reasons.append("pathological or impending fracture at this site")
+    unread = {u.concept: u for u in ev.unread}
+    if (u := unread.get(c.IMPENDING_FRACTURE)) is not None and not (fractures or impending):
+        # An impending-fracture answer received but not read may be "yes": this site is not loaded until
+        # it is verified (the cautious reading; a HIGH tier costs a few weeks of protected loading).
+        tier = Tier.HIGH
+        out.reasons.append("impending-fracture answer not readable")
+        out.missing.append(
+            MissingFact(shown(u), "read as an impending fracture: HIGH, site not loaded until verified", True)
+        )
     if fractures:  # a Mirels score predicts a fracture: on a broken bone it is not asked for
         out.missing = [m for m in out.missing if not m.what.startswith("Mirels")]
     upgrades = 0
@@ -242,6 +252,14 @@ def tier_lesion(
                 out.used.append(used_attr(f"{name} ({label})", fact))
         out.reasons.append(
             "mechanical pain" if mech else f"pain NRS {num(severe.value or 0) if severe else ''}"
+        )
+    elif (u := unread.get(c.PAIN_MECHANICAL)) is not None:
+        # A mechanical-pain answer received but not read may be "yes": the pain upgrade applies.
+        upgrades += 1
+        out.keys.add("exercise.pain_upgrade_nrs_min")
+        out.reasons.append("mechanical-pain answer not readable")
+        out.missing.append(
+            MissingFact(shown(u), "read as mechanical pain: one tier higher until verified", True)
         )
     lt = ev.lesion_type
     lytic_or_unknown = lt is None or lt.shared or lt.code not in ("blastic", "mixed")
@@ -320,6 +338,12 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
             out.raise_to(Tier.MODERATE, name)
             out.used.extend(used_condition(name.capitalize(), x) for x in conds)
             out.used.extend(used_obs(name.capitalize(), x) for x in said)
+        elif (unread := received(idx, concept, today, days)) is not None:
+            # A falls answer received but not read may be "yes": read so (the tier it sets is a floor).
+            out.raise_to(Tier.MODERATE, f"{name} answer not readable")
+            out.missing.append(
+                MissingFact(shown(unread), "read as yes: at least MODERATE until verified; verify it", True)
+            )
     morse = _latest_number(idx, c.MORSE_FALL_SCALE, today, days)
     if (
         morse is not None

@@ -1,0 +1,170 @@
+"""A yes/no finding answered neither yes nor no (docs/clinical-model.md#unreadable-results): not "no".
+Each rule that reads it names it under "Received but not read", and where reading it as "yes" is the
+more cautious advice the rule takes that reading and says so: fever and symptoms of hypercalcaemia hold
+exercise, a falls answer sets the MODERATE floor, mechanical pain raises its lesion one tier, an impending
+fracture makes its lesion HIGH.  A newer readable answer to the same finding settles it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from builders import TODAY, at, lesion, obs, patient, site
+
+from fhir_bonemet.core.exercise.assess import assess_exercise
+from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, SiteClass, UnreadableValue
+from fhir_bonemet.core.model.findings import ExercisePlan, Finding, MissingFact, Tier
+from fhir_bonemet.knowledge import load_thresholds
+
+TH = load_thresholds()
+S = SiteClass
+
+
+def unread(
+    concept: str, *, days_ago: float = 1, where: BodySite | None = None, ref: str = "Observation/u"
+) -> UnreadableValue:
+    """An answer as the reader keeps it when it is neither yes nor no (a valueString "unclear")."""
+    return UnreadableValue(
+        ref=ref,
+        concept=concept,
+        effective=at(days_ago),
+        value_text="unclear",
+        unit_text=None,
+        reason="answer not recognised; not used",
+        site=where,
+    )
+
+
+def fit(*extra: ObservationFact) -> list[ObservationFact]:
+    """A patient fit to exercise: ECOG 0, blastic lesion, normal blood counts and calcium."""
+    return [
+        obs(c.ECOG, 0, days_ago=1),
+        obs(c.LESION_TYPE, code="blastic", days_ago=9),
+        obs(c.LAB_PLATELETS, 250, "10*9/L", days_ago=1),
+        obs(c.LAB_HAEMOGLOBIN, 13, "g/dL", days_ago=1),
+        obs(c.LAB_CALCIUM, 9.4, "mg/dL", days_ago=1),
+        obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1),
+        *extra,
+    ]
+
+
+def facts_with(
+    *values: UnreadableValue,
+    readable: tuple[ObservationFact, ...] = (),
+    lesions: tuple[SiteClass, ...] = (S.SKULL,),
+) -> PatientFacts:
+    facts = patient(
+        lesions=[lesion(cls, ref=f"Condition/{cls.value}", index=i) for i, cls in enumerate(lesions)],
+        observations=fit(*readable),
+    )
+    return replace(facts, unreadable=values)
+
+
+def plan_of(facts: PatientFacts) -> tuple[ExercisePlan, tuple[Finding, ...]]:
+    plan, findings = assess_exercise(facts, TODAY, TH)
+    assert plan is not None
+    return plan, findings
+
+
+def unread_lines(findings: tuple[Finding, ...]) -> list[MissingFact]:
+    return [m for f in findings for m in f.missing if m.unreadable]
+
+
+def test_the_fit_patient_exercises_at_low_tier() -> None:
+    plan, findings = plan_of(facts_with())
+    assert plan.tier is Tier.LOW
+    assert unread_lines(findings) == []
+
+
+def test_an_unreadable_fever_answer_holds_exercise_as_a_fever_and_says_so() -> None:
+    plan, findings = plan_of(facts_with(unread(c.FEVER)))
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason is not None
+    assert "fever answer not readable" in plan.on_hold_reason
+    lines = unread_lines(findings)
+    assert lines, "the record is named"
+    assert all("Fever 'unclear'" in m.what for m in lines)
+    assert any("read as fever" in m.consequence for m in lines)
+
+
+def test_a_newer_temperature_or_no_settles_an_unreadable_fever_answer() -> None:
+    for settled in (obs(c.FEVER, flag=False, days_ago=0), obs(c.FEVER, 36.8, "Cel", days_ago=0)):
+        plan, findings = plan_of(facts_with(unread(c.FEVER), readable=(settled,)))
+        assert plan.tier is Tier.LOW
+        assert unread_lines(findings) == []
+    # Outside the fever lookback it no longer speaks either.
+    old = TH.v("exercise.fever_lookback_days") + 2
+    plan, findings = plan_of(facts_with(unread(c.FEVER, days_ago=old)))
+    assert plan.tier is Tier.LOW
+    assert unread_lines(findings) == []
+
+
+def test_an_unreadable_hypercalcaemia_symptom_answer_holds_exercise_until_checked() -> None:
+    plan, findings = plan_of(facts_with(unread(c.SYMPTOMATIC_HYPERCALCAEMIA)))
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason is not None
+    assert "hypercalcaemia symptom answer" in plan.on_hold_reason
+    assert any(
+        "Symptoms of hypercalcaemia 'unclear'" in m.what and "read as symptomatic" in m.consequence
+        for m in unread_lines(findings)
+    )
+    settled = obs(c.SYMPTOMATIC_HYPERCALCAEMIA, flag=False, days_ago=0)
+    plan, findings = plan_of(facts_with(unread(c.SYMPTOMATIC_HYPERCALCAEMIA), readable=(settled,)))
+    assert plan.tier is Tier.LOW
+    assert unread_lines(findings) == []
+
+
+@pytest.mark.parametrize("concept", [c.FALLS_HISTORY, c.FALL_RISK])
+def test_an_unreadable_falls_answer_sets_the_moderate_floor(concept: str) -> None:
+    plan, findings = plan_of(facts_with(unread(concept)))
+    assert plan.tier is Tier.MODERATE
+    assert any("answer not readable" in f for f in plan.person_factors)
+    assert any("'unclear'" in m.what and "read as yes" in m.consequence for m in unread_lines(findings))
+    plan, findings = plan_of(facts_with(unread(concept), readable=(obs(concept, flag=False, days_ago=0),)))
+    assert plan.tier is Tier.LOW
+    assert unread_lines(findings) == []
+
+
+def by_site(plan: ExercisePlan) -> dict[SiteClass, Tier]:
+    return {risk.site.site: risk.tier for risk in plan.lesions}
+
+
+TWO = (S.SKULL, S.HUMERUS)
+UP = {Tier.LOW: Tier.MODERATE, Tier.MODERATE: Tier.HIGH, Tier.HIGH: Tier.HIGH}  # one upgrade
+HUMERUS = site(S.HUMERUS)
+
+
+def test_an_unreadable_mechanical_pain_answer_raises_its_own_lesion_one_tier() -> None:
+    before = by_site(plan_of(facts_with(lesions=TWO))[0])
+    facts = facts_with(unread(c.PAIN_MECHANICAL, where=HUMERUS), lesions=TWO)
+    plan, findings = plan_of(facts)
+    assert by_site(plan) == {S.SKULL: before[S.SKULL], S.HUMERUS: UP[before[S.HUMERUS]]}
+    humerus = next(r for r in plan.lesions if r.site.site is S.HUMERUS)
+    assert "mechanical-pain answer not readable" in humerus.reasons
+    assert any(
+        "Mechanical pain 'unclear'" in m.what and "read as mechanical pain" in m.consequence
+        for m in unread_lines(findings)
+    )
+    # A newer "no" at the humerus settles it; one older than the unreadable answer does not.
+    for days_ago, tier in ((0, before[S.HUMERUS]), (2, UP[before[S.HUMERUS]])):
+        said = replace(obs(c.PAIN_MECHANICAL, flag=False, days_ago=days_ago), site=HUMERUS)
+        plan, _ = plan_of(replace(facts, observations=(*facts.observations, said)))
+        assert by_site(plan)[S.HUMERUS] is tier
+
+
+def test_an_unreadable_impending_fracture_answer_makes_its_lesion_high() -> None:
+    before = by_site(plan_of(facts_with(lesions=TWO))[0])
+    assert before[S.HUMERUS] is not Tier.HIGH
+    facts = facts_with(unread(c.IMPENDING_FRACTURE, where=HUMERUS, days_ago=200), lesions=TWO)
+    plan, findings = plan_of(facts)
+    # At any age, as a readable answer is, and at its own lesion only.
+    assert by_site(plan) == {S.SKULL: before[S.SKULL], S.HUMERUS: Tier.HIGH}
+    assert any(
+        "Impending fracture 'unclear'" in m.what and "read as an impending fracture" in m.consequence
+        for m in unread_lines(findings)
+    )
+    said = replace(obs(c.IMPENDING_FRACTURE, flag=False, days_ago=0), site=HUMERUS)
+    plan, findings = plan_of(replace(facts, observations=(*facts.observations, said)))
+    assert by_site(plan) == before
+    assert unread_lines(findings) == []
