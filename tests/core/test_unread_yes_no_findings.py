@@ -15,6 +15,7 @@ from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, SiteClass, UnreadableValue
 from fhir_bonemet.core.model.findings import ExercisePlan, Finding, MissingFact, Tier
+from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()
@@ -168,3 +169,55 @@ def test_an_unreadable_impending_fracture_answer_makes_its_lesion_high() -> None
     plan, findings = plan_of(replace(facts, observations=(*facts.observations, said)))
     assert by_site(plan) == before
     assert unread_lines(findings) == []
+
+
+# R03: symptomatic hypercalcaemia means admission; an answer nobody could read is not taken to mean it.
+# The card names it and asks for the symptoms to be checked now (clinical-rules.md R03).
+def r03(*values: UnreadableValue, readable: tuple[ObservationFact, ...] = ()) -> Finding | None:
+    facts = replace(patient(lesions=[lesion(S.PELVIS)], observations=readable), unreadable=values)
+    return next((f for f in assess_red_flags(facts, TODAY, TH) if f.rule_id == "R03"), None)
+
+
+def calcium(value: float) -> tuple[ObservationFact, ...]:
+    return obs(c.LAB_CALCIUM, value, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "indicator", "wording"), [(11.0, "warning", "repeat"), (12.5, "critical", "urgent")]
+)
+def test_r03_names_an_unreadable_symptom_answer_and_asks_to_check_the_symptoms(
+    value: float, indicator: str, wording: str
+) -> None:
+    finding = r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA), readable=calcium(value))
+    assert finding is not None
+    assert finding.indicator.value == indicator  # the band of the calcium: not raised to admission
+    assert wording in finding.summary
+    assert "admission" not in finding.summary
+    assert finding.summary.endswith("check symptoms now")
+    assert any("confusion, polyuria, constipation and weakness" in r for r in finding.recommendations)
+    (line,) = [m for m in finding.missing if m.unreadable]
+    assert "Symptoms of hypercalcaemia 'unclear'" in line.what
+    assert "check the symptoms now" in line.consequence
+
+
+def test_r03_a_newer_readable_no_or_a_normal_calcium_leaves_nothing_to_check() -> None:
+    settled = r03(
+        unread(c.SYMPTOMATIC_HYPERCALCAEMIA),
+        readable=(*calcium(11.0), obs(c.SYMPTOMATIC_HYPERCALCAEMIA, flag=False, days_ago=0)),
+    )
+    assert settled is not None
+    assert "check symptoms" not in settled.summary
+    assert not [m for m in settled.missing if m.unreadable]
+    # Symptoms with a normal calcium are not hypercalcaemia, read or not.
+    assert r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA), readable=calcium(9.4)) is None
+
+
+def test_r03_without_a_recent_calcium_an_unreadable_symptom_answer_asks_for_both_now() -> None:
+    finding = r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA))
+    assert finding is not None
+    assert finding.indicator.value == "warning"  # neither symptoms nor a high calcium is known
+    assert "check calcium and symptoms now" in finding.summary
+    assert any(m.unreadable and "'unclear'" in m.what for m in finding.missing)
+    assert r03() is None
+    old = TH.v("red_flags.symptom_lookback_days") + 2
+    assert r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA, days_ago=old)) is None

@@ -270,7 +270,7 @@ def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g
         g.missing.append(MissingFact(shown(unread), f"{effect}; verify it", True))
         if not held:
             g.apply(
-                "Hypercalcaemia symptom answer not readable: hold until checked (see R03)",
+                "Hypercalcaemia symptom answer not readable: hold until the symptoms are checked",
                 hold="hypercalcaemia symptom answer not readable",
             )
 

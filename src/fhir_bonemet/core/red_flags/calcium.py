@@ -14,6 +14,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from fhir_bonemet.core.evidence import unreadable as unread_values
 from fhir_bonemet.core.evidence.labs import (
     CalciumMethod,
     calcium_above_uln,
@@ -69,11 +70,22 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
     )
     used: list[UsedFact] = [used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic]
     missing: list[MissingFact] = []
+    # A symptom answer received but not read may be "yes" (admit), but admission is not advised on an
+    # answer nobody could read: the symptoms are to be checked now, and the card says why.
+    unread = (
+        None
+        if symptomatic
+        else unread_values.received(
+            idx, c.SYMPTOMATIC_HYPERCALCAEMIA, today, th.v("red_flags.symptom_lookback_days")
+        )
+    )
     keys = ["red_flags.calcium_uln"]
     if ca is None:
         conds = [x for x in idx.conditions(c.HYPERCALCAEMIA) if x.clinical_status in ACTIVE_STATUSES]
         if not conds and not symptomatic:
-            return None
+            if unread is None:
+                return None
+            return _unread_without_calcium(t, unread_values.shown(unread))
         used.extend(used_condition("Hypercalcaemia", x) for x in conds)
         missing.append(
             MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
@@ -103,12 +115,57 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
         if symptomatic:
             band = "critical"
         shown = ca.short
-    if band == "mild" and not ctx.concerns_focus(ctx.active(c.CALCIUM_VITAMIN_D)):
-        return None  # order hooks: a mildly raised calcium is not news unless calcium is being ordered
+    check = unread is not None and band != "critical"
+    if band == "mild" and not check and not ctx.concerns_focus(ctx.active(c.CALCIUM_VITAMIN_D)):
+        # Order hooks: a mildly raised calcium is not news unless calcium is being ordered; with an
+        # unreadable symptom answer beside it, it may be symptomatic hypercalcaemia, which always is.
+        return None
+    if unread is not None:
+        missing.append(
+            MissingFact(
+                unread_values.shown(unread),
+                "not read as symptomatic (that would mean admission): check the symptoms now"
+                if check
+                else "not used; admission is suggested already",
+                unreadable=True,
+            )
+        )
     t.fact(*used)
     t.missing.extend(missing)
     t.rely(*keys)
-    return _r03_finding(t, band, shown, unverified=any(th[k].basis == "unverified" for k in keys))
+    return _r03_finding(
+        t, band, shown, unverified=any(th[k].basis == "unverified" for k in keys), check_symptoms=check
+    )
+
+
+_CHECK_SYMPTOMS = (
+    "The symptom answer could not be read: check now for confusion, polyuria, constipation and weakness; "
+    "if any is present, suggest admission now."
+)
+
+
+def _unread_without_calcium(t: Trace, record: str) -> Finding:
+    """R03 when the only sign is a hypercalcaemia symptom answer that could not be read and no calcium is
+    recent: symptomatic hypercalcaemia is an emergency, so its silence would be unsafe; a warning (neither
+    the symptoms nor a high calcium is known) asking for both to be checked now."""
+    t.missing.append(
+        MissingFact(
+            record, "not read as symptomatic: check the symptoms and the calcium now", unreadable=True
+        )
+    )
+    t.missing.append(MissingFact("calcium result within the lab lookback", "not assumed normal"))
+    t.rely("lookback.lab_days", "red_flags.symptom_lookback_days")
+    return t.finding(
+        Indicator.WARNING,
+        "Hypercalcaemia symptom answer not readable, no recent calcium: check calcium and symptoms now",
+        "An answer about symptoms of hypercalcaemia was recorded but could not be read; no calcium result "
+        "is recent.",
+        (
+            "Check corrected calcium (calcium with albumin) today.",
+            _CHECK_SYMPTOMS,
+            "Correct the record so the answer can be read.",
+        ),
+    )
 
 
 def _supplements(t: Trace) -> tuple[str, str]:
@@ -132,7 +189,9 @@ def _supplements(t: Trace) -> tuple[str, str]:
     return f"stop {names}", f"Stop {names}: calcium and vitamin D add to the hypercalcaemia."
 
 
-def _r03_finding(t: Trace, band: str, shown: str, *, unverified: bool) -> Finding:
+def _r03_finding(
+    t: Trace, band: str, shown: str, *, unverified: bool, check_symptoms: bool = False
+) -> Finding:
     th = t.ctx.th
     hold = "hold exercise"
     stop_clause, stop_rec = _supplements(t)
@@ -159,6 +218,9 @@ def _r03_finding(t: Trace, band: str, shown: str, *, unverified: bool) -> Findin
     else:
         summary = f"Calcium above normal ({shown}): {stop}suggest repeat test and review causes"
         recs = ("Repeat calcium with albumin and review causes.", stop_rec)
+    if check_symptoms:
+        summary += "; check symptoms now"
+        recs = (recs[0], _CHECK_SYMPTOMS, *recs[1:])
     # Urgent advice is critical advice: the rule says so itself (the card never recolours a finding).
     return t.finding(
         Indicator.WARNING if band == "mild" else Indicator.CRITICAL,
