@@ -221,3 +221,30 @@ def test_r03_without_a_recent_calcium_an_unreadable_symptom_answer_asks_for_both
     assert r03() is None
     old = TH.v("red_flags.symptom_lookback_days") + 2
     assert r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA, days_ago=old)) is None
+
+
+# R05: a severe score beside a mechanical-pain answer that could not be read is read as an escalation.
+def r05s(*values: UnreadableValue, readable: tuple[ObservationFact, ...] = ()) -> list[Finding]:
+    facts = replace(
+        patient(lesions=[lesion(S.FEMUR, ref="Condition/f")], observations=readable), unreadable=values
+    )
+    return [f for f in assess_red_flags(facts, TODAY, TH) if f.rule_id == "R05"]
+
+
+FEMUR = site(S.FEMUR)
+
+
+def test_r05_a_severe_score_with_an_unreadable_mechanical_pain_answer_is_an_escalation() -> None:
+    severe = (replace(obs(c.PAIN_SCORE, 8, days_ago=0), site=FEMUR),)
+    (r05,) = r05s(unread(c.PAIN_MECHANICAL, where=FEMUR), readable=severe)
+    assert "mechanical-pain answer not readable" in r05.summary
+    assert "imaging" in r05.summary
+    assert any(
+        "Mechanical pain 'unclear'" in m.what and "read as mechanical pain" in m.consequence
+        for m in r05.missing
+    )
+    # A newer "no" settles it; a moderate score with it is no escalation.
+    no = replace(obs(c.PAIN_MECHANICAL, flag=False, days_ago=0), site=FEMUR)
+    assert r05s(unread(c.PAIN_MECHANICAL, where=FEMUR), readable=(*severe, no)) == []
+    moderate = (replace(obs(c.PAIN_SCORE, 5, days_ago=0), site=FEMUR),)
+    assert r05s(unread(c.PAIN_MECHANICAL, where=FEMUR), readable=moderate) == []

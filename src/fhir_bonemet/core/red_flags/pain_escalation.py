@@ -14,10 +14,11 @@ from datetime import date, timedelta
 
 from fhir_bonemet.core.evidence.lesion_sites import attribute, lesions_label
 from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence
+from fhir_bonemet.core.evidence.unreadable import shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex, instant
-from fhir_bonemet.core.model.facts import BoneLesion, ObservationFact, PatientFacts
+from fhir_bonemet.core.model.facts import BoneLesion, ObservationFact, PatientFacts, UnreadableValue
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact
 from fhir_bonemet.core.model.queries import within_days
@@ -51,6 +52,8 @@ class Escalation:
     earlier: ObservationFact | None  # the lower score the rise is measured from
     mechanical: Attributed | None
     lesions: tuple[BoneLesion, ...]
+    # A mechanical-pain answer at the lesion received but not read, read as "yes" beside a severe score.
+    mechanical_unread: UnreadableValue | None = None
 
 
 def escalations(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex) -> tuple[Escalation, ...]:
@@ -98,13 +101,19 @@ def _escalations(facts: PatientFacts, today: date, th: Thresholds, idx: FactInde
                 break
         risen = earlier is not None
         mech = ev.mechanical_pain if ev.mechanical_pain is not None and ev.mechanical_pain.flag else None
-        severe_mechanical = mech is not None and ev.pain.value >= severe
+        # A mechanical-pain answer that could not be read may be "yes": beside a severe score it is read so
+        # (imaging and a pause in loading cost less than a missed fracture), and the card says so.
+        unread = (
+            None if mech is not None else next((u for u in ev.unread if u.concept == c.PAIN_MECHANICAL), None)
+        )
+        severe_mechanical = (mech is not None or unread is not None) and ev.pain.value >= severe
         if not (risen or severe_mechanical):
             continue
         trigger = peak if risen else latest
         found = by_trigger.get(trigger.ref)
         lesions = (*found.lesions, ev.lesion) if found else (ev.lesion,)
-        by_trigger[trigger.ref] = Escalation(trigger, earlier, mech, lesions)
+        unread = unread or (found.mechanical_unread if found else None)
+        by_trigger[trigger.ref] = Escalation(trigger, earlier, mech, lesions, unread)
     return tuple(by_trigger[k] for k in sorted(by_trigger))
 
 
@@ -141,11 +150,20 @@ def r05_pain_escalation(ctx: RuleContext, rule: Trace) -> tuple[Finding, ...]:
         if esc.earlier is not None and esc.earlier.quantity is not None:
             used.append(used_obs("Earlier pain NRS", esc.earlier))
             what = f"Pain rose from {num(esc.earlier.quantity.value)} to {now}"
+        elif esc.mechanical is None and esc.mechanical_unread is not None:
+            what = f"Severe pain, NRS {now}, mechanical-pain answer not readable"
         else:
             what = f"Severe mechanical pain, NRS {now}"
         if esc.mechanical is not None:
             used.append(used_attr("Mechanical pain", esc.mechanical))
         missing = [] if sited else [MissingFact("site of the pain", "assumed to involve every bone lesion")]
+        if esc.mechanical_unread is not None:
+            effect = (
+                "read as mechanical pain: escalation at this site"
+                if esc.earlier is None and esc.mechanical is None
+                else "not used; the escalation stands on the scores"
+            )
+            missing.append(MissingFact(shown(esc.mechanical_unread), f"{effect}; verify it", True))
         t = Trace(ctx, rule.spec)  # one builder per finding: each escalation is its own card
         t.fact(*used)
         t.missing.extend(missing)
