@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 from builders import TODAY, at, lesion, obs, patient, site
+from pain_support import denosumab, run
 
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
@@ -248,3 +249,21 @@ def test_r05_a_severe_score_with_an_unreadable_mechanical_pain_answer_is_an_esca
     assert r05s(unread(c.PAIN_MECHANICAL, where=FEMUR), readable=(*severe, no)) == []
     moderate = (replace(obs(c.PAIN_SCORE, 5, days_ago=0), site=FEMUR),)
     assert r05s(unread(c.PAIN_MECHANICAL, where=FEMUR), readable=moderate) == []
+
+
+# R07: a jaw-symptom answer that could not be read on a bone-modifying agent asks for the jaw to be checked
+# before the next dose, without offering to hold the agent.
+def test_r07_an_unreadable_jaw_symptom_answer_asks_to_check_the_jaw() -> None:
+    on_bma = patient(medications=[denosumab()])
+    found = run(replace(on_bma, unreadable=(unread(c.RF_ONJ_SYMPTOM),)))["R07"]
+    assert found.indicator.value == "warning"
+    assert "check the jaw before the next dose" in found.summary
+    assert found.order_actions == ()  # not read as a symptom: no hold offered
+    assert any("Jaw symptom 'unclear'" in m.what and m.unreadable for m in found.missing)
+    settled = replace(
+        on_bma,
+        unreadable=(unread(c.RF_ONJ_SYMPTOM),),
+        observations=(obs(c.RF_ONJ_SYMPTOM, flag=False, days_ago=0),),
+    )
+    assert "R07" not in run(settled)
+    assert "R07" not in run(replace(patient(), unreadable=(unread(c.RF_ONJ_SYMPTOM),)))  # no agent

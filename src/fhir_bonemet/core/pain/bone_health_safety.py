@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS
+from fhir_bonemet.core.evidence.unreadable import received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, Referral, UsedFact
+from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import obs_date
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.bone_health import (
@@ -92,7 +94,8 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
     if not bmas or not ctx.concerns_focus(bmas):
         return None
     onj = active_conditions(t, (c.ONJ,))
-    symptom = ctx.index.latest(c.RF_ONJ_SYMPTOM, ctx.today, t.v("red_flags.symptom_lookback_days"))
+    days = t.v("red_flags.symptom_lookback_days")
+    symptom = ctx.index.latest(c.RF_ONJ_SYMPTOM, ctx.today, days)
     if symptom is not None and symptom.flag:
         when = obs_date(symptom)
         t.fact(
@@ -101,7 +104,8 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
             )
         )
     elif not onj:
-        return None
+        unread = received(ctx.index, c.RF_ONJ_SYMPTOM, ctx.today, days)
+        return None if unread is None else _r07_unread(t, bmas, shown(unread))
     t.meds(bmas)
     t.act(bmas, "delete", "discuss holding the bone-modifying agent while the jaw is assessed")
     return t.finding(
@@ -115,6 +119,24 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
         ),
         # Assessment of the jaw, not the screening examination before a first dose (Referral.DENTAL).
         referrals=(Referral.ORAL_MAXILLOFACIAL,),
+    )
+
+
+def _r07_unread(t: Trace, bmas: tuple[MedicationFact, ...], record: str) -> Finding:
+    """R07 when the only sign is a jaw-symptom answer that could not be read: the jaw is to be checked
+    before the agent is given again.  Not read as a symptom: no hold of the agent is offered (discussing
+    it is for a symptom known to be present), but silence would let the next dose go ahead unexamined."""
+    t.meds(bmas)
+    t.missing.append(MissingFact(record, "not read as a jaw symptom: check the jaw now", unreadable=True))
+    return t.finding(
+        Indicator.WARNING,
+        "Jaw symptom answer not readable on a bone-modifying agent: check the jaw before the next dose",
+        "A jaw symptom was recorded while on a bone-modifying agent but its answer could not be read.",
+        (
+            "Ask about jaw pain, swelling or numbness and look for exposed bone before the next dose.",
+            "If present: refer to dentistry or oral-maxillofacial surgery and discuss holding the agent.",
+            "Correct the record so the answer can be read.",
+        ),
     )
 
 
