@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from builders import TODAY, at, lesion, obs, patient, site
+from builders import TODAY, at, lesion, med, obs, patient, site
 from pain_support import denosumab, run
 
 from fhir_bonemet.core.exercise.assess import assess_exercise
@@ -267,3 +267,18 @@ def test_r07_an_unreadable_jaw_symptom_answer_asks_to_check_the_jaw() -> None:
     )
     assert "R07" not in run(settled)
     assert "R07" not in run(replace(patient(), unreadable=(unread(c.RF_ONJ_SYMPTOM),)))  # no agent
+
+
+# P12: a falls answer that could not be read counts as a fall risk beside a sedating adjuvant.
+@pytest.mark.parametrize("concept", [c.FALLS_HISTORY, c.FALL_RISK])
+def test_p12_an_unreadable_falls_answer_counts_as_a_fall_risk(concept: str) -> None:
+    duloxetine = med(c.SNRI_TCA, ingredients=["duloxetine"])
+    younger = patient(age=50, medications=[duloxetine])
+    assert "P12" not in run(younger)
+    found = run(replace(younger, unreadable=(unread(concept),)))["P12"]
+    assert "falls answer not readable" in found.rationale
+    assert any("'unclear'" in m.what and "read as a fall risk" in m.consequence for m in found.missing)
+    settled = replace(
+        younger, unreadable=(unread(concept),), observations=(obs(concept, flag=False, days_ago=0),)
+    )
+    assert "P12" not in run(settled)

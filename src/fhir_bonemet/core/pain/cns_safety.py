@@ -11,11 +11,20 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
+from fhir_bonemet.core.evidence.unreadable import received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.finding_builder import Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, OrderChange, Referral, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Category,
+    Finding,
+    Indicator,
+    MissingFact,
+    OrderChange,
+    Referral,
+    UsedFact,
+)
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label, used_obs
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
@@ -55,6 +64,17 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
     t.fact(*(used_obs("Falls history or fall risk", o) for o in observed))
     if active_conditions(t, falls, include_resolved=True) or observed:
         reasons.append("falls history or fall risk recorded")
+    else:
+        # A falls answer received but not read may be "yes": read so (the advice is a dose review).
+        unread = [
+            u for u in (received(ctx.index, f, ctx.today, t.v("lookback.score_days")) for f in falls) if u
+        ]
+        if unread:
+            reasons.append("falls answer not readable (read as a fall risk)")
+            t.missing.extend(
+                MissingFact(shown(u), "read as a fall risk: precautions advised; verify it", True)
+                for u in unread
+            )
     morse = ctx.index.latest(c.MORSE_FALL_SCALE, ctx.today, t.v("lookback.score_days"))
     if morse is not None and morse.quantity is not None:
         t.fact(UsedFact("Morse Fall Scale", f"{morse.quantity.value:g}", morse.ref))
