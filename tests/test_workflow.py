@@ -237,6 +237,47 @@ def test_unreadable_neurological_answers_still_raise_r01_and_keep_the_spine_unlo
     assert "Observation/bm-cord-compression-rf-limb-weakness.value" in issues
 
 
+def _fever_answer(body: dict[str, Any], ident: str, when: str, **value: Any) -> dict[str, Any]:
+    """``body`` with a fever finding (SNOMED 386661006) answered ``value`` added to its flag findings."""
+    body["prefetch"]["observations-flags"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": ident,
+                "status": "final",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "386661006"}]},
+                "subject": {"reference": f"Patient/{body['context']['patientId']}"},
+                "effectiveDateTime": when,
+                **value,
+            }
+        }
+    )
+    return body
+
+
+def test_an_unreadable_fever_answer_holds_exercise_and_the_card_says_why(client: TestClient) -> None:
+    """A fever answer "unclear" is not "no fever": the exercise card holds and names it once, with the
+    reading it took (docs/clinical-model.md#unreadable-results); a newer "no" settles it."""
+    body = _fever_answer(
+        request_for("rib-blastic-ecog1"), "rib-fever", "2025-06-01T08:00:00Z", valueString="unclear"
+    )
+    answer = client.post(PV, json=body).json()
+    exercise = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
+    assert "fever answer not readable" in exercise["summary"]
+    assert exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"] == "hold"
+    assert "**Received but not read:** Fever 'unclear'" in exercise["detail"]
+    assert "read as fever: exercise held until assessed" in exercise["detail"]
+    assert exercise["detail"].count("Fever 'unclear'") == 1  # once, though two findings name it
+    issues = [i["location"] for i in answer["extension"][READ_ISSUES_EXTENSION]]
+    assert "Observation/rib-fever.value" in issues
+
+    settled = _fever_answer(body, "rib-no-fever", "2025-06-01T12:00:00Z", valueBoolean=False)
+    answer = client.post(PV, json=settled).json()
+    exercise = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
+    assert exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"] == "low"
+    assert "Fever" not in exercise["detail"]
+
+
 @pytest.mark.parametrize(
     "fhir_server", ["https://fhir.not-allowlisted.example/r4", "https://user:secret@fhir.example.org/r4"]
 )

@@ -213,6 +213,20 @@ def _missing(fact: MissingFact) -> str:
     return md_escape(_clip(plain(fact.what), 80))
 
 
+def _one_per_record(facts: Iterable[MissingFact]) -> list[MissingFact]:
+    """One line per record received but not read.  Findings merged onto one card may each name the same
+    record, one with what its rule made of it ("read as fever: exercise held"), another only "not used":
+    the record is named once, with what a rule made of it when one did."""
+    by_what: dict[str, MissingFact] = {}
+    for fact in facts:
+        kept = by_what.get(fact.what)
+        if kept is None or (
+            kept.consequence.startswith("not used") and not fact.consequence.startswith("not used")
+        ):
+            by_what[fact.what] = fact
+    return list(by_what.values())
+
+
 def _unread(fact: MissingFact) -> str:
     """What was received and why it was not used: "Platelets '30' (no unit, ...): not used (...)"."""
     return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 200))
@@ -249,7 +263,7 @@ def _gap_lines(gaps: Sequence[MissingFact]) -> list[str]:
     """What was received but not read, what the records disagree on, and what was missing."""
     out: list[str] = []
     # One more than is shown, to know whether to say "and more".
-    unread = _first_unique((_unread(m) for m in gaps if m.unreadable), MAX_MISSING + 1)
+    unread = _first_unique(map(_unread, _one_per_record(m for m in gaps if m.unreadable)), MAX_MISSING + 1)
     if unread:
         shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
         out += ["", f"**Received but not read:** {shown}."]
