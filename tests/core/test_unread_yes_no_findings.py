@@ -102,6 +102,30 @@ def test_a_newer_temperature_or_no_settles_an_unreadable_fever_answer() -> None:
     assert unread_lines(findings) == []
 
 
+@pytest.mark.parametrize(
+    ("shown", "unit", "held"),
+    [
+        ("38.9", None, True),  # a fever in Celsius
+        ("101", None, True),  # a fever in Fahrenheit
+        ("101", "deg", True),
+        ("36.8", None, False),  # normal in every unit it could be in: named, not held
+        ("98.6", "F?", False),
+        ("<37.5", None, False),
+        ("high", None, True),  # no number: a fever cannot be ruled out
+    ],
+)
+def test_a_temperature_whose_unit_could_not_be_read_holds_only_if_it_may_be_a_fever(
+    shown: str, unit: str | None, held: bool
+) -> None:
+    number = float(shown.lstrip("<")) if shown[0].isdigit() or shown[0] == "<" else None
+    value = replace(
+        unread(c.FEVER), value_text=shown, unit_text=unit, number=number, reason="no unit; not used"
+    )
+    plan, findings = plan_of(facts_with(value))
+    assert (plan.tier is Tier.HOLD) is held
+    assert any(f"Fever {shown!r}" in m.what for m in unread_lines(findings))  # named either way
+
+
 def test_an_unreadable_hypercalcaemia_symptom_answer_holds_exercise_until_checked() -> None:
     plan, findings = plan_of(facts_with(unread(c.SYMPTOMATIC_HYPERCALCAEMIA)))
     assert plan.tier is Tier.HOLD

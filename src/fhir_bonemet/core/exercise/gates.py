@@ -20,7 +20,7 @@ from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium, la
 from fhir_bonemet.core.evidence.unreadable import brief, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.facts import PatientFacts, UnreadableValue
 from fhir_bonemet.core.model.findings import MissingFact, UsedFact
 from fhir_bonemet.core.model.queries import has_active, noted_on, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
@@ -221,11 +221,42 @@ def _fever(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
     # A fever answer received but not read may be a fever: held as one until assessed (a hold costs one
     # check of the temperature; exercising through a fever on neutropenia costs more).
     unread = received(idx, c.FEVER, today, fever_days)
-    if unread is not None:
-        g.missing.append(
-            MissingFact(shown(unread), "read as fever: exercise held until assessed; verify it", True)
-        )
-        g.apply("Fever answer not readable: hold until assessed", hold="fever answer not readable")
+    if unread is None:
+        return
+    if not _may_be_fever(unread, th.v("exercise.fever_temperature_min")):
+        g.missing.append(MissingFact(shown(unread), "no fever in any unit it could be in; verify it", True))
+        return
+    g.missing.append(
+        MissingFact(shown(unread), "read as fever: exercise held until assessed; verify it", True)
+    )
+    g.apply("Fever answer not readable: hold until assessed", hold="fever answer not readable")
+
+
+_FAHRENHEIT = frozenset({"[degf]", "degf", "°f", "f"})
+_CELSIUS = frozenset({"cel", "degc", "°c", "c"})
+
+
+def _may_be_fever(value: UnreadableValue, fever_min: float) -> bool:
+    """Whether a fever record received but not read may mean a fever: an answer neither yes nor no may; a
+    temperature whose unit (or date) could not be read may when it is a fever in a unit it could be in
+    (38.9 with no unit: Celsius; 101: Fahrenheit), and one that is normal in every such unit (36.8) is
+    named without a hold.  A number that is no body temperature in any unit cannot be ruled out."""
+    if value.reason.startswith("answer not recognised"):
+        return True
+    number = value.number
+    if number is None:
+        try:
+            number = float(value.value_text)
+        except ValueError:
+            return True
+    if value.value_text.startswith("<"):
+        return number > fever_min  # "<37.5": below it; "<39": a fever is possible
+    unit = (value.unit_text or "").strip().lower()
+    celsius = [number] if unit not in _FAHRENHEIT else []
+    if unit not in _CELSIUS:
+        celsius.append((number - 32) * 5 / 9)
+    possible = [t for t in celsius if 25.0 <= t <= 45.0]  # the reader's range for a body temperature
+    return not possible or any(t >= fever_min for t in possible)
 
 
 def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g: Gates) -> None:
