@@ -30,7 +30,7 @@ from fhir_bonemet.core.model.findings import (
 
 __all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain", "readable_units"]
 
-DISCLAIMER = "Decision support only: it does not replace clinical judgement, and the treating team decides."
+DISCLAIMER = "Decision support only: the treating team decides."
 MAX_ACTION_BULLETS = 5
 MAX_VALUES = 3
 MAX_MISSING = 3
