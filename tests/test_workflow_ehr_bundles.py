@@ -253,7 +253,7 @@ def test_an_error_from_the_ehr_with_no_result_is_reported_as_a_failed_fetch(clie
     body["prefetch"]["medication-requests"] = {"resourceType": "Bundle", "type": "searchset"}
     body["prefetch"]["medication-requests"]["entry"] = [error_entry()]
     result = answer(client, body)
-    assert "medication list (could not be read)" in json.dumps(result["cards"])
+    assert "the full medication list (not read, or read only in part)" in json.dumps(result["cards"])
     assert PARTIAL_NOTE not in json.dumps(result["cards"])
     assert [i["severity"] for i in issues(result) if i["location"] == "prefetch.medication-requests"] == [
         "warning",

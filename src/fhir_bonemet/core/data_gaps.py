@@ -25,10 +25,11 @@ from fhir_bonemet.core.model.findings import Finding, MissingFact
 
 __all__ = ["MEDICATIONS_UNREAD", "annotate"]
 
+# Missing, not "received but not read": the list was not received (the fetch failed, the EHR sent an
+# error in its place) or only in part (results beside an error).
 MEDICATIONS_UNREAD = MissingFact(
-    "medication list (could not be read)",
+    "the full medication list (not read, or read only in part)",
     "medicines may be active that the service could not see; none is assumed absent",
-    unreadable=True,
 )
 # Lookback per kind of result (a laboratory value's by default): a score is current for longer.
 _SCORE_LOOKBACK = {
