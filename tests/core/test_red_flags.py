@@ -387,6 +387,32 @@ def test_a_score_dated_to_the_month_of_the_fixation_is_not_known_to_predate_it()
     assert "R04" not in flags(spine(obs(c.SINS_TOTAL, 15, days_ago=10), procedures=fixation(3)))
 
 
+def test_a_fixation_dated_to_the_month_of_the_score_is_not_known_to_follow_it() -> None:
+    # A fixation recorded as "May 2025" is read at its latest day (31 May) for "how recent", but it may
+    # have been on 2 May, before the unstable SINS of 22 May: that SINS may describe the fixed lesion, so
+    # the card stays, naming the fixation it could not place.
+    month = [replace(fixation(1)[0], performed_from=date(2025, 5, 1))]  # type: ignore[type-var]
+    assert month[0].performed == date(2025, 5, 31)  # type: ignore[attr-defined]
+    (r04,) = flags(spine(obs(c.SINS_TOTAL, 15, days_ago=10), procedures=month))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert [m.what for m in r04.missing] == [
+        "whether the surgical fixation of the T9 lesion (2025-05-31) followed the SINS"
+    ]
+    # The same for radiotherapy dated "February 2025" (read as 28 February) beside an old impending
+    # fracture of 11 February: not known to have followed it, so still critical rather than a warning.
+    (course,) = [
+        replace(rt(TODAY.toordinal() - date(2025, 2, 28).toordinal()), performed_from=date(2025, 2, 1))
+    ]
+    (r04,) = flags(old_impending(course, days_ago=110))["R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    assert any("radiotherapy" in m.what for m in r04.missing)
+    # A fixation of the femur dated "February 2025" leaves the old impending fracture critical too.
+    (fixed,) = [
+        replace(fixation(120, S.FEMUR)[0], performed=date(2025, 2, 28), performed_from=date(2025, 2, 1))
+    ]  # type: ignore[type-var]
+    assert flags(old_impending(fixed, days_ago=110))["R04"][0].indicator is Indicator.CRITICAL
+
+
 def test_fixation_order_places_a_fixation_against_a_record() -> None:
     ev = LesionEvidence(
         lesion=lesion(S.FEMUR),

@@ -97,10 +97,20 @@ def test_procedures_with_site_date_and_status() -> None:
         ("Procedure/rt", date(2025, 1, 10)),  # the end of the course: the cautious "recent"
     ]
     rt_fact = facts.procedures[1]
+    # ...and the course's start kept beside it: it began before any record of 6-9 January.
+    assert (facts.procedures[0].performed_from, rt_fact.performed_from) == (None, date(2025, 1, 6))
     assert c.RADIOTHERAPY in rt_fact.concepts
     assert rt_fact.site is not None
     assert rt_fact.site.site is SiteClass.SPINE_THORACIC
     assert c.SURGICAL_FIXATION in facts.procedures[0].concepts
+
+
+def test_a_procedure_dated_to_the_month_keeps_its_earliest_day() -> None:
+    # A fixation of "May 2025" is the most recent reading, 31 May, for "how recent"; it may have been on
+    # 1 May, so it is not known to follow a score of 20 May (R04 keeps that score's card).
+    local = terminology().local_system
+    (fix,) = facts_of(_procedure("fix", local, "surgical-fixation", performedDateTime="2025-05")).procedures
+    assert (fix.performed, fix.performed_from) == (date(2025, 5, 31), date(2025, 5, 1))
 
 
 def test_a_review_recorded_as_an_observation_counts_only_when_final() -> None:

@@ -65,6 +65,9 @@ class Attributed:
     date_imprecise: bool = False  # recorded to the year or month only; ``when`` is its earliest day
     status: str | None = None  # clinical status of a condition
     display: str | None = None
+    # A procedure's ``when`` is the latest day its record allows; this is the earliest when it differs
+    # (dated to the month or year, or a period): see ``ProcedureFact.performed_from``.
+    earliest: date | None = None
 
 
 @fast_init
@@ -328,7 +331,16 @@ def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) ->
     for proc in idx.procedures(c.SURGICAL_FIXATION):
         if proc.status != "completed" or not _only_this_lesion(attribution, lesion, proc):
             continue
-        found.append(Attributed(proc.ref, proc.performed, False, status=proc.status, display=proc.display))
+        found.append(
+            Attributed(
+                proc.ref,
+                proc.performed,
+                False,
+                status=proc.status,
+                display=proc.display,
+                earliest=proc.performed_from,
+            )
+        )
     found.sort(key=lambda f: (f.when is None, -(f.when.toordinal() if f.when else 0), f.ref))
     return tuple(found)
 
@@ -348,7 +360,16 @@ def _irradiations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion)
     for proc in idx.procedures(c.RADIOTHERAPY):
         if proc.status not in _RT_GIVEN or not _only_this_lesion(attribution, lesion, proc):
             continue
-        found.append(Attributed(proc.ref, proc.performed, False, status=proc.status, display=proc.display))
+        found.append(
+            Attributed(
+                proc.ref,
+                proc.performed,
+                False,
+                status=proc.status,
+                display=proc.display,
+                earliest=proc.performed_from,
+            )
+        )
     found.sort(key=lambda f: (f.when is None, -(f.when.toordinal() if f.when else 0), f.ref))
     return tuple(found)
 
@@ -497,7 +518,7 @@ class FixationOrder:
 
     ``after``: the newest fixation dated on or after the record, so the record describes the lesion before
     it was fixed.  ``unordered``: set only when ``after`` is not, a fixation that cannot be placed before
-    or after the record (it or the record is undated, or the record is dated to the month or year only):
+    or after the record (it or the record is undated, or either is dated to the month or year only):
     the record is then read as describing the lesion as it is now, and the card says why."""
 
     after: Attributed | None = None
@@ -524,9 +545,11 @@ def _order(procs: tuple[Attributed, ...], record: Attributed | None, when: date 
         if proc.when is None or day is None:
             unordered = unordered or proc
         elif proc.when >= day:
-            # A record dated "2026-11" may be of any day of November (or of 2026): only a procedure in a
-            # later year certainly followed it.
-            if imprecise and proc.when.year <= day.year:
+            # A procedure dated "2026-11" may be of any day of November: it certainly followed the record
+            # only from its earliest day.  A record dated "2026-11" may be of any day of November (or of
+            # 2026): only a procedure in a later year certainly followed it.
+            start = proc.earliest or proc.when
+            if start < day or (imprecise and start.year <= day.year):
                 unordered = unordered or proc
             else:
                 after = after or proc

@@ -252,6 +252,9 @@ class ProcedureFact:
     display: str | None = None
     # The Conditions it is about (an Observation recording a review names its lesion in ``focus``).
     focus: tuple[str, ...] = ()
+    # ``performed`` is the latest day the record allows ("2026-11" as 30 November, a period's end); this is
+    # the earliest (1 November, the period's start) when it differs, for "did it certainly follow X?".
+    performed_from: date | None = None
 
 
 @fast_init

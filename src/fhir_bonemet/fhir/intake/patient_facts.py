@@ -92,6 +92,9 @@ def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact
         performed = parse_date(data.get("performedDateTime"), upper=True) or period_date(
             data.get("performedPeriod"), upper=True
         )
+        # ...and at the earliest, for "was it done after this record?" (a fixation silences R04 for a
+        # record it followed: a fixation dated "2025-05" is not known to follow a score of 20 May).
+        performed_from = parse_date(data.get("performedDateTime")) or period_date(data.get("performedPeriod"))
         # One fact per treated site: a course to T9 and the left femur concerns both lesions.
         sites: list[BodySite | None] = [
             read_body_site(cc, extraction.terminology)[0] for _, cc in extraction.codeables(item, "bodySite")
@@ -105,6 +108,7 @@ def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact
                     site=site,
                     status=status,
                     display=codeable_display(code),
+                    performed_from=performed_from if performed_from != performed else None,
                 )
             )
     return facts
