@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+
 import pytest
 from builders import condition, dose, lesion, med, obs, patient, procedure, site
 from pain_support import (
@@ -278,6 +281,22 @@ def test_p06_radiotherapy_before_the_fixation_or_elsewhere_is_not_postoperative(
         c.RADIOTHERAPY, days_ago=10, where=BodySite(SiteClass.SPINE_THORACIC, "T4", levels=("T4",))
     )
     assert "P06" in fixed_t9(30, t4)
+
+
+def test_p06_radiotherapy_dated_to_the_month_of_the_fixation_keeps_the_suggestion() -> None:
+    # A course recorded as "May 2025" is read as 31 May, but it may have been given on 1 May, before the
+    # fixation of 2 May: not taken for its post-operative radiotherapy, and the card says why.
+    month = replace(
+        procedure(c.RADIOTHERAPY, days_ago=1, where=T9, ref="Procedure/rt-may"),
+        performed_from=date(2025, 5, 1),
+    )
+    found = fixed_t9(30, month)["P06"]
+    assert "Procedure/rt-may" in refs(found)
+    assert [m.what for m in found.missing] == [
+        "whether the radiotherapy to the T9 lesion (2025-05-31) followed the fixation"
+    ]
+    # From the day of the operation on, the month's course certainly followed it.
+    assert "P06" not in fixed_t9(30, replace(month, performed_from=date(2025, 5, 2)))
 
 
 def test_p06_a_fixation_older_than_the_window_asks_for_nothing() -> None:

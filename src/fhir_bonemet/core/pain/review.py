@@ -292,8 +292,12 @@ def _postop(ctx: RuleContext, t: Trace) -> list[str]:
                 continue
             if fix.when is not None and rt.performed is not None and rt.performed < fix.when:
                 continue  # before the operation: not post-operative radiotherapy
+            # Dated radiotherapy certainly followed the operation only from its earliest day: a course of
+            # "May 2025" may have preceded a fixation of 20 May (``performed`` is its latest day, 31 May).
             placed = (rt.performed is None and rt.status in _RT_CURRENT) or (
-                fix.when is not None and rt.performed is not None
+                fix.when is not None
+                and rt.performed is not None
+                and (rt.performed_from or rt.performed) >= fix.when
             )
             if placed and certain:
                 covered = True
@@ -308,10 +312,13 @@ def _postop(ctx: RuleContext, t: Trace) -> list[str]:
                         "not assumed to be its post-operative radiotherapy: suggestion kept",
                     )
                 )
-            elif fix.when is not None:  # certainly of the lesion, undated and not under way
+            elif fix.when is not None:  # certainly of the lesion, not placed after the operation
                 missing.append(
                     MissingFact(
-                        f"date of the radiotherapy to the {label}",
+                        f"date of the radiotherapy to the {label}"
+                        if rt.performed is None
+                        else f"whether the radiotherapy to the {label} ({iso(rt.performed)}) followed the "
+                        "fixation",
                         "not known to follow the fixation: suggestion kept",
                     )
                 )
