@@ -328,3 +328,27 @@ def test_a_partial_key_and_an_unread_one_share_one_line_on_each_card(client: Tes
     for card in result["cards"]:
         assert card["detail"].count("*Data may be incomplete:*") == 1
         assert line in card["detail"]
+
+
+@pytest.mark.parametrize("issue", [5, True, [{"severity": ["warning"]}], [{"severity": {"text": "warning"}}]])
+@pytest.mark.parametrize("where", ["search", "patient"])
+def test_a_malformed_operationoutcome_among_results_is_read_as_an_error_never_a_500(
+    client: TestClient, issue: object, where: str
+) -> None:
+    # OperationOutcome.issue that is not an array, or a severity that is not a string, raised (int not
+    # iterable, unhashable list): the whole answer became a 500.  It is no readable note, so it is read as
+    # an error: the search's results are partial; the Patient read is not used (a clear 412).
+    body = prefetched_request("thoracic-spine-sins14")
+    bad = {"resource": {"resourceType": "OperationOutcome", "issue": issue}, "search": {"mode": "outcome"}}
+    if where == "patient":
+        body["prefetch"]["patient"] = searchset(body["prefetch"]["patient"])
+        body["prefetch"]["patient"]["entry"].append(bad)
+        response = client.post(PV, json=body)
+        assert response.status_code == 412, response.text
+        assert response.json()["resourceType"] == "OperationOutcome"
+        return
+    key = _search_keys("thoracic-spine-sins14")[0]
+    body["prefetch"][key]["entry"].append(bad)
+    result = answer(client, body)
+    assert result["cards"]
+    assert any(i["location"].startswith(f"prefetch.{key}") for i in issues(result))

@@ -183,7 +183,11 @@ def _reports_failure(outcome: Mapping[str, Any]) -> bool:
     issues = outcome.get("issue")
     if not isinstance(issues, list) or not issues:
         return True
-    return any(not isinstance(i, dict) or i.get("severity") not in _NOT_FAILURES for i in issues)
+    # A severity that is not a string (an array, an object) is unreadable, so a failure, and never raises.
+    return any(
+        not isinstance(i, dict) or not isinstance(s := i.get("severity"), str) or s not in _NOT_FAILURES
+        for i in issues
+    )
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:

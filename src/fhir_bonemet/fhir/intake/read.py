@@ -266,8 +266,12 @@ def _outcome_issue(outcome: JsonDict, location: str) -> ReadIssue:
     """An OperationOutcome entry among search results: a note when all its issues are information or
     warnings, else a sign that the results may be incomplete (as ``client.bundles`` judges a Bundle)."""
     issues = outcome.get("issue")
-    severities = [i.get("severity") if isinstance(i, dict) else None for i in issues or ()]
-    if isinstance(issues, list) and severities and all(s in _NOTE_SEVERITIES for s in severities):
+    # Malformed issues (not an array, a severity that is an array or object) are not notes: never raise.
+    severities = [
+        i.get("severity") if isinstance(i, dict) else None
+        for i in (issues if isinstance(issues, list) else ())
+    ]
+    if severities and all(isinstance(s, str) and s in _NOTE_SEVERITIES for s in severities):
         worst = "warning" if "warning" in severities else "information"
         message = f"a note from the server about the search ({worst}); not patient data, not read as data"
         return ReadIssue(location, message, severity="information")
