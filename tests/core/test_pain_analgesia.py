@@ -299,6 +299,19 @@ def test_p06_radiotherapy_dated_to_the_month_of_the_fixation_keeps_the_suggestio
     assert "P06" not in fixed_t9(30, replace(month, performed_from=date(2025, 5, 2)))
 
 
+def test_p06_a_fixation_dated_to_the_current_month_is_within_the_window() -> None:
+    # "June 2025" on 1 June 2025 is read at its latest day, 30 June, still to come: no window counted it,
+    # and a lesion fixed this month (R04 silent for it) lost its post-operative radiotherapy suggestion.
+    met = BoneLesion("Condition/t9", T9)
+    fix = replace(
+        procedure(c.SURGICAL_FIXATION, days_ago=-29, where=T9, ref="Procedure/fix"),
+        performed_from=date(2025, 6, 1),
+    )
+    assert fix.performed == date(2025, 6, 30)
+    found = run(patient(lesions=[met], procedures=[fix]))["P06"]
+    assert found.summary.startswith("T9 lesion fixed 2025-06, no radiotherapy since")
+
+
 def test_p06_a_fixation_older_than_the_window_asks_for_nothing() -> None:
     assert "P06" not in fixed_t9(120)
     assert "P06" in fixed_t9(89)

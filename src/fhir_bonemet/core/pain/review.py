@@ -11,10 +11,12 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
 from fhir_bonemet.core.evidence.lesion_sites import attribute, lesion_label, site_label, treated_lesions
-from fhir_bonemet.core.evidence.lesions import lesion_evidence
+from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, ProcedureFact, SiteClass
@@ -267,9 +269,9 @@ def _postop(ctx: RuleContext, t: Trace) -> list[str]:
     for ev in lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index):
         # Newest dated fixation within the window, else an undated one (it may be recent); fixations only
         # older than the window ask nothing.
-        fix = next((f for f in ev.fixations if within_days(f.when, ctx.today, days)), None) or next(
-            (f for f in ev.fixations if f.when is None), None
-        )
+        fix = next(
+            (f for f in ev.fixations if within_days(_by_today(f, ctx.today), ctx.today, days)), None
+        ) or next((f for f in ev.fixations if f.when is None), None)
         if fix is None:
             continue
         label = lesion_label(ev.lesion)
@@ -327,8 +329,34 @@ def _postop(ctx: RuleContext, t: Trace) -> list[str]:
         t.rely(_POSTOP_DAYS)
         t.fact(*used)
         t.missing.extend(m for m in missing if m not in t.missing)
-        out.append(f"{label} fixed {fix.when.isoformat() if fix.when else 'on an unrecorded date'}")
+        out.append(f"{label} fixed {_fixed_on(fix)}")
     return out
+
+
+def _by_today(fix: Attributed, today: date) -> date | None:
+    """A fixation's day for "within the window?": a fixation dated to the current month or year is read at
+    its latest day (30 June), still to come, which no window counts; it was done by today."""
+    if fix.when is not None and fix.earliest is not None and fix.earliest <= today < fix.when:
+        return today
+    return fix.when
+
+
+def _fixed_on(fix: Attributed) -> str:
+    """The fixation's date as recorded: "2025-06" for a month (not its latest day, which may be to come)."""
+    if fix.when is None:
+        return "on an unrecorded date"
+    start, end = fix.earliest, fix.when
+    if start is None:
+        return end.isoformat()
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
+        return str(end.year)
+    if (
+        start.day == 1
+        and (start.year, start.month) == (end.year, end.month)
+        and (end + timedelta(1)).day == 1
+    ):
+        return f"{end.year}-{end.month:02d}"
+    return f"between {start.isoformat()} and {end.isoformat()}"
 
 
 def _rt_of(lesions: tuple[BoneLesion, ...], lesion: BoneLesion, rt: ProcedureFact) -> tuple[bool, bool]:
