@@ -237,6 +237,23 @@ def test_r03_a_newer_readable_no_or_a_normal_calcium_leaves_nothing_to_check() -
     assert r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA), readable=calcium(9.4)) is None
 
 
+def test_an_answer_whose_date_could_not_be_read_is_not_settled_by_an_older_looking_readable_one() -> None:
+    # Its date was received but not read, so it may be today's: a readable "no" of 20 days ago (or a
+    # normal temperature) cannot be placed after it.  Read as older than every result, it was dropped in
+    # silence: R03 said nothing and exercise went ahead on a symptom answer that may be from today.
+    undated = replace(unread(c.SYMPTOMATIC_HYPERCALCAEMIA), effective=None, date_unreadable=True)
+    older_no = obs(c.SYMPTOMATIC_HYPERCALCAEMIA, flag=False, days_ago=20)
+    finding = r03(undated, readable=(older_no,))
+    assert finding is not None
+    assert "check calcium and symptoms now" in finding.summary
+    plan, findings = plan_of(facts_with(undated, readable=(older_no,)))
+    assert plan.tier is Tier.HOLD
+    assert any("date not readable" in m.what for m in unread_lines(findings))
+    fever = replace(unread(c.FEVER), effective=None, date_unreadable=True)
+    plan, _ = plan_of(facts_with(fever, readable=(obs(c.FEVER, 36.8, "Cel", days_ago=2),)))
+    assert plan.tier is Tier.HOLD
+
+
 def test_r03_without_a_recent_calcium_an_unreadable_symptom_answer_asks_for_both_now() -> None:
     finding = r03(unread(c.SYMPTOMATIC_HYPERCALCAEMIA))
     assert finding is not None

@@ -137,9 +137,11 @@ def pending(
             ),
             None,
         )
+        # One whose date could not be read cannot be placed before any result: it may be the newest.
         if (
             readable is not None
             and readable.effective is not None
+            and not value.date_unreadable
             and (value.effective is None or instant(readable.effective) > instant(value.effective))
         ):
             continue
