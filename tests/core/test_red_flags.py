@@ -269,6 +269,25 @@ def test_an_old_impending_fracture_stays_critical_unless_radiotherapy_certainly_
     assert any("radiotherapy" in m.what for m in r04.missing) is missing
 
 
+def test_an_impending_fracture_dated_to_a_month_is_old_only_when_its_last_day_is() -> None:
+    # "December 2024" may be 31 December: on 15 March 2025 that is within the 90-day score lookback, where
+    # radiotherapy since never lowered the card.  Read at its first day (1 December) it was "old", and the
+    # January course made it a warning.
+    here = site(S.FEMUR_PROXIMAL)
+    december = replace(
+        obs(c.IMPENDING_FRACTURE, flag=True, days_ago=182, where=here, ref="Observation/imp"),
+        date_precision="month",
+    )
+    assert december.effective is not None
+    assert december.effective.date() == date(2024, 12, 1)
+    facts = femur(december, procedures=[rt(137)])  # 2025-01-15
+    (r04,) = [f for f in assess_red_flags(facts, date(2025, 3, 15), TH) if f.rule_id == "R04"]
+    assert r04.indicator is Indicator.CRITICAL
+    # From April its last day is old as well: the course of January followed it, a warning.
+    (r04,) = [f for f in assess_red_flags(facts, date(2025, 4, 15), TH) if f.rule_id == "R04"]
+    assert r04.indicator is Indicator.WARNING
+
+
 def test_a_recent_impending_fracture_irradiated_since_stays_critical() -> None:
     # Within the score lookback nothing changes: radiotherapy never made it less than critical.
     (r04,) = flags(old_impending(rt(5), days_ago=20))["R04"]

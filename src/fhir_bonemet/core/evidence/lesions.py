@@ -68,6 +68,8 @@ class Attributed:
     # A procedure's ``when`` is the latest day its record allows; this is the earliest when it differs
     # (dated to the month or year, or a period): see ``ProcedureFact.performed_from``.
     earliest: date | None = None
+    # A result dated to the month or year (``when`` its earliest day): the last day it may be of.
+    latest: date | None = None
 
 
 @fast_init
@@ -135,6 +137,17 @@ def _obs_day(obs: ObservationFact) -> date | None:
     return obs.effective.date() if isinstance(obs.effective, datetime) else None
 
 
+def _last_day(obs: ObservationFact) -> date | None:
+    """The last day a result dated to the month or year may be of; ``None`` for one dated to the day."""
+    day = _obs_day(obs)
+    if day is None or obs.date_precision == "day":
+        return None
+    if obs.date_precision == "year":
+        return date(day.year, 12, 31)
+    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
 def _value_risk(fact: Attributed) -> float:
     return fact.value if fact.value is not None else 0.0
 
@@ -187,6 +200,7 @@ def _newest_obs(
             flag=obs.flag,
             display=obs.display,
             date_imprecise=obs.date_precision != "day",
+            latest=_last_day(obs),
         )
         if not fact.shared:
             own = fact

@@ -262,7 +262,8 @@ def _observed_impending_findings(evidence: tuple[LesionEvidence, ...], t: Trace)
             if _fixed(order):
                 continue  # fixed on or after the finding: the fixation it called for is done
             label = lesion_label(ev.lesion)
-            if fact.when is not None and not within_days(fact.when, ctx.today, lookback):
+            # Old only when even its last possible day is: "March" may be 31 March, still within the lookback.
+            if fact.when is not None and not within_days(_last_day(fact, ctx.today), ctx.today, lookback):
                 rt = radiotherapy_order(ev, fact)
                 if rt.after is not None:
                     irradiated.setdefault(fact.ref, (fact, []))[1].append((ev.lesion, rt.after))
@@ -339,12 +340,18 @@ def _impending_when(
             MissingFact("date of the impending-fracture finding", "treated as current: card kept")
         ]
     why = f"Impending fracture recorded on {_day(fact.when)}."
-    if not within_days(fact.when, today, lookback):
+    if not within_days(_last_day(fact, today), today, lookback):
         why += (
             f" Older than {t.label('lookback.score_days')}, with no fixation or radiotherapy of the lesion "
             "recorded since: an impending fracture does not heal by itself."
         )
     return why, []
+
+
+def _last_day(fact: Attributed, today: date) -> date | None:
+    """The last day a record may be of, by today: a finding dated "2025-03" may be of 31 March (and one
+    dated to the current month, of today).  Read so for "older than the lookback?", which lowers R04."""
+    return min(fact.latest, today) if fact.latest is not None else fact.when
 
 
 def _unordered_radiotherapy(label: str, rt: Attributed) -> tuple[UsedFact, MissingFact]:
