@@ -29,7 +29,10 @@ ANCHOR = date.fromisoformat(MANIFEST["anchorDate"])
 SCENARIOS = [s["id"] for s in MANIFEST["scenarios"]]
 REQUESTS = {(s, h): prefetched_request(s, h) for s in SCENARIOS for h in Hook}
 
-REPLACEMENTS = st.sampled_from([None, "", "x", 0, -1, 3.5, True, [], {}, ["x"], {"resourceType": 7}])
+# "9999-12": the last month a date can have (its last day must not be computed from the month after).
+REPLACEMENTS = st.sampled_from(
+    [None, "", "x", 0, -1, 3.5, True, [], {}, ["x"], {"resourceType": 7}, "9999-12"]
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from builders import TODAY, condition, lesion, med, obs, patient, procedure, site
@@ -286,6 +286,21 @@ def test_an_impending_fracture_dated_to_a_month_is_old_only_when_its_last_day_is
     # From April its last day is old as well: the course of January followed it, a warning.
     (r04,) = [f for f in assess_red_flags(facts, date(2025, 4, 15), TH) if f.rule_id == "R04"]
     assert r04.indicator is Indicator.WARNING
+
+
+def test_a_finding_dated_to_the_last_month_a_date_can_have_raises_nothing() -> None:
+    # "9999-12" is a date the reader accepts; the month after it is not: finding its last day must not
+    # step past it (that was a 500 for the whole answer).
+    def far(fact: object) -> object:
+        return replace(fact, effective=datetime(9999, 12, 1), date_precision="month")  # type: ignore[type-var]
+
+    facts = femur(
+        far(obs(c.LESION_TYPE, code="lytic")),
+        far(obs(c.MIRELS_TOTAL, 10)),
+        far(obs(c.PAIN_MECHANICAL, flag=True)),
+        obs(c.MIRELS_TOTAL, 10, days_ago=1),
+    )
+    assert flags(facts)["R04"]
 
 
 def test_a_recent_impending_fracture_irradiated_since_stays_critical() -> None:

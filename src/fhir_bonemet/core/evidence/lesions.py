@@ -12,6 +12,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -144,8 +145,7 @@ def _last_day(obs: ObservationFact) -> date | None:
         return None
     if obs.date_precision == "year":
         return date(day.year, 12, 31)
-    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return following - timedelta(days=1)
+    return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])  # never past year 9999
 
 
 def _value_risk(fact: Attributed) -> float:
