@@ -11,7 +11,8 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import calendar
+from datetime import date
 
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
@@ -353,7 +354,7 @@ def _fixed_on(fix: Attributed) -> str:
     if (
         start.day == 1
         and (start.year, start.month) == (end.year, end.month)
-        and (end + timedelta(1)).day == 1
+        and end.day == calendar.monthrange(end.year, end.month)[1]
     ):
         return f"{end.year}-{end.month:02d}"
     return f"between {start.isoformat()} and {end.isoformat()}"
