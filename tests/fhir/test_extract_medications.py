@@ -312,6 +312,23 @@ def test_the_planned_course_of_an_order_is_read(extra: dict[str, Any], planned: 
     assert med.planned_days == planned
 
 
+def test_the_longest_planned_course_of_an_order_counts() -> None:
+    # A 5-day first line beside a 4-week second one, and a supply of 10 days with two refills: the order
+    # plans 30 days of acetaminophen, and the long-term ceiling applies from its first dose.
+    extra = {
+        "dosageInstruction": [
+            {"timing": {"repeat": {"boundsDuration": {"value": 5, "code": "d"}}}},
+            {"timing": {"repeat": {"boundsDuration": {"value": 4, "code": "wk"}}}},
+        ],
+        "dispenseRequest": {
+            "expectedSupplyDuration": {"value": 10, "code": "d"},
+            "numberOfRepeatsAllowed": 2,
+        },
+    }
+    [med] = facts_of(_request("rx22", ACETAMINOPHEN_TEXT, **extra)).medications
+    assert med.planned_days == 30.0
+
+
 def test_a_planned_course_that_is_not_a_duration_is_said_and_not_guessed() -> None:
     extra = {"dispenseRequest": {"expectedSupplyDuration": {"value": 10, "unit": "tablets"}}}
     facts = facts_of(_request("rx21", ACETAMINOPHEN_TEXT, **extra))

@@ -155,12 +155,14 @@ def _dates(data: JsonDict, resource_type: str) -> tuple[date | None, date | None
 
 
 def _planned_days(extraction: Extraction, item: Item) -> float | None:
-    """How long a MedicationRequest means the drug to be taken: the dosage's ``boundsDuration`` or a
-    ``boundsPeriod`` with both ends, else the supply of one fill times the fills allowed.  The acetaminophen
-    ceiling (P20) is the long-term one for a course planned beyond its limit, from the first dose."""
+    """How long a MedicationRequest means the drug to be taken: the longest course it states, from each
+    dosage line's ``boundsDuration`` or a ``boundsPeriod`` with both ends, and from the supply of one fill
+    times the fills allowed.  The longest, because the acetaminophen ceiling (P20) is the long-term one for
+    a course planned beyond its limit, from the first dose: a shorter line beside it does not shorten it."""
     data = item.data
     if data.get("resourceType") != "MedicationRequest":
         return None
+    courses: list[float] = []
     for position, dosage in enumerate(as_list(data.get("dosageInstruction"))):
         timing = as_dict(dosage.get("timing")) if isinstance(dosage, dict) else None
         repeat = as_dict(timing.get("repeat")) if timing else None
@@ -168,28 +170,29 @@ def _planned_days(extraction: Extraction, item: Item) -> float | None:
             continue
         if repeat.get("boundsDuration") is not None:
             days = duration_days(repeat.get("boundsDuration"))
-            if days is not None:
-                return days
-            where = f"dosageInstruction[{position}].timing.repeat.boundsDuration"
-            extraction.issue(item, where, "not a duration in units of time; the planned course not read")
+            if days is None:
+                where = f"dosageInstruction[{position}].timing.repeat.boundsDuration"
+                extraction.issue(item, where, "not a duration in units of time; the planned course not read")
+            else:
+                courses.append(days)
         bounds = as_dict(repeat.get("boundsPeriod"))
         if bounds is not None:
             start, end = parse_date(bounds.get("start")), parse_date(bounds.get("end"), upper=True)
             if start is not None and end is not None and end >= start:
-                return float((end - start).days + 1)
+                courses.append(float((end - start).days + 1))
     dispense = as_dict(data.get("dispenseRequest"))
-    if dispense is None or dispense.get("expectedSupplyDuration") is None:
-        return None
-    supply = duration_days(dispense.get("expectedSupplyDuration"))
-    if supply is None:
-        extraction.issue(
-            item,
-            "dispenseRequest.expectedSupplyDuration",
-            "not a duration in units of time; the planned course not read",
-        )
-        return None
-    repeats = as_number(dispense.get("numberOfRepeatsAllowed"))
-    return supply * (1 + (int(repeats) if repeats is not None and repeats > 0 else 0))
+    if dispense is not None and dispense.get("expectedSupplyDuration") is not None:
+        supply = duration_days(dispense.get("expectedSupplyDuration"))
+        if supply is None:
+            extraction.issue(
+                item,
+                "dispenseRequest.expectedSupplyDuration",
+                "not a duration in units of time; the planned course not read",
+            )
+        else:
+            repeats = as_number(dispense.get("numberOfRepeatsAllowed"))
+            courses.append(supply * (1 + (int(repeats) if repeats is not None and repeats > 0 else 0)))
+    return max(courses, default=None)
 
 
 def _doses(extraction: Extraction, item: Item, key: str, route: str | None) -> tuple[DoseInstruction, ...]:
