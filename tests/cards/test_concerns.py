@@ -338,9 +338,12 @@ def test_data_notes_name_the_data_not_the_prefetch_keys() -> None:
     from fhir_bonemet.cards.build import data_names, incomplete_history_note
 
     assert data_names(("observations-flags",)) == "red-flag symptoms"
-    # Split keys and panel searches hold the same data: named once.
-    keys = ("observations-labs", "observations-labs-2", "observation-panels-labs", "procedures")
+    # Split keys hold the same data: named once; a panel search only what is reported inside panels.
+    keys = ("observations-labs", "observations-labs-2", "procedures")
     assert data_names(keys) == "laboratory results and procedures"
+    assert data_names(("observation-panels-labs", "observation-panels-labs-2")) == (
+        "laboratory results reported in panels"
+    )
     assert data_names(("observations-pain", "medication-requests", "x-local")) == (
         "pain scores, medication orders and x-local"
     )

@@ -91,7 +91,8 @@ class CardContext:
 
 # What each prefetch key holds, as a clinician names it: a card speaks of "red-flag symptoms", not of
 # "observations-flags" (the key stays in the response's read issues, for the integrator).  A split key
-# ("observations-labs-2") and a panel search ("observation-panels-labs") hold the same kind of data.
+# ("observations-labs-2") holds the same data as its group; a panel search ("observation-panels-labs")
+# only the part reported inside panels, and says so.
 _DATA_NAMES = {
     "patient": "patient record",
     "conditions": "conditions",
@@ -111,8 +112,11 @@ def data_names(keys: Sequence[str]) -> str:
     """ "red-flag symptoms and laboratory results": the data of some prefetch keys, each kind once."""
     names: list[str] = []
     for key in keys:
-        base = _SPLIT_SUFFIX.sub("", key).removeprefix("observations-").removeprefix("observation-panels-")
-        name = _DATA_NAMES.get(base, key)
+        base = _SPLIT_SUFFIX.sub("", key)
+        group = base.removeprefix("observations-").removeprefix("observation-panels-")
+        name = _DATA_NAMES.get(group, key)
+        if base.startswith("observation-panels-") and group in _DATA_NAMES:
+            name = f"{name} reported in panels"
         if name not in names:
             names.append(name)
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
