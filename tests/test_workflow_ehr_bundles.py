@@ -352,3 +352,16 @@ def test_a_malformed_operationoutcome_among_results_is_read_as_an_error_never_a_
     result = answer(client, body)
     assert result["cards"]
     assert any(i["location"].startswith(f"prefetch.{key}") for i in issues(result))
+
+
+def test_a_note_from_the_server_is_logged_as_a_note_not_as_input_skipped(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing was lost: an operator scanning warnings for skipped input must not see the server's notes."""
+    body = prefetched_request("thoracic-spine-sins14")
+    body["prefetch"]["conditions"]["entry"].insert(0, note_entry("information"))
+    with caplog.at_level("INFO", logger="fhir_bonemet"):
+        answer(client, body)
+    notes = [r for r in caplog.records if r.getMessage() == "input note"]
+    assert [r.levelname for r in notes] == ["INFO"]
+    assert not [r for r in caplog.records if r.getMessage() == "unusable input skipped"]

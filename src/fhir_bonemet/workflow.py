@@ -295,4 +295,9 @@ def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
     for issue in issues:
         # Locations and reasons only, resource ids removed (the reader never puts data values into a
         # ReadIssue, but its locations name resources by id).
-        log.warning("unusable input skipped", extra={"hookInstance": hook_instance, **issue.loggable()})
+        fields = {"hookInstance": hook_instance, **issue.loggable()}
+        if issue.severity == "information":
+            # Nothing was lost (a note from the server, data sent in another shape and used): not a warning.
+            log.info("input note", extra=fields)
+        else:
+            log.warning("unusable input skipped", extra=fields)
