@@ -359,7 +359,7 @@ def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) ->
     return tuple(found)
 
 
-# Procedure statuses under which radiotherapy was (at least partly) given.
+# Procedure statuses under which radiotherapy was not (even partly) given yet.
 _RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
 # Radiotherapy that answers an impending fracture: given, or being given.  A stopped course is not counted.
 _RT_GIVEN = frozenset({"completed", "in-progress"})

@@ -133,8 +133,10 @@ def _recent_rt(proc: ProcedureFact, ctx: RuleContext, days: float) -> bool:
 
 
 _POSTOP_DAYS = "lookback.postop_rt_days"
-# Radiotherapy records under which nothing was given (as for focal pain, _recent_rt).
-_RT_NOT_GIVEN = frozenset({"not-done", "entered-in-error", "stopped"})
+# Radiotherapy records that cannot be a post-operative course: nothing given, or a course stopped before it
+# was complete.  (Not the lesion evidence's list: there a course in preparation has not been given yet,
+# here it is the current course, see _RT_CURRENT.)
+_RT_NOT_POSTOP = frozenset({"not-done", "entered-in-error", "stopped"})
 # Radiotherapy under way or being prepared is the current course: after any fixation recorded so far.
 _RT_CURRENT = frozenset({"in-progress", "preparation", "on-hold"})
 
@@ -265,7 +267,7 @@ def _postop(ctx: RuleContext, t: Trace) -> list[str]:
     # does not cite the window.
     days = ctx.th.v(_POSTOP_DAYS)
     lesions = ctx.facts.lesions
-    rts = [p for p in procedures(ctx.facts, c.RADIOTHERAPY) if p.status not in _RT_NOT_GIVEN]
+    rts = [p for p in procedures(ctx.facts, c.RADIOTHERAPY) if p.status not in _RT_NOT_POSTOP]
     out: list[str] = []
     for ev in lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index):
         # Newest dated fixation within the window, else an undated one (it may be recent); fixations only
