@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from fhir_bonemet.core import rulebook
 from fhir_bonemet.core.data_gaps import annotate
 from fhir_bonemet.core.exercise.plan import build_plan, exercise_in_progress
 from fhir_bonemet.core.model.catalogue import Family
@@ -33,7 +34,6 @@ from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.rule import merge_absorbed
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.population import age_caveat, population_gate
-from fhir_bonemet.core.rulebook import catalogue, run_family
 
 __all__ = ["HOOKS", "assess"]
 
@@ -53,14 +53,16 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
         return Assessment(in_population=False, population_reason=reason)
 
     ctx = build_context(facts, today, th, hook)
-    red_flags = run_family(Family.RED_FLAGS, ctx)
+    # One book for the whole call: making sure it is still the declared rules' costs a pass over them.
+    book = rulebook.current()
+    red_flags = book.run(Family.RED_FLAGS, ctx)
     work = build_plan(ctx, red_flags)
     plan = work.plan if work is not None else None
     ctx = replace(ctx, exercise=work, exercise_active=exercise_in_progress(plan))
-    run_family(Family.EXERCISE, ctx)
-    run_family(Family.PAIN, ctx)
+    book.run(Family.EXERCISE, ctx)
+    book.run(Family.PAIN, ctx)
 
-    specs = catalogue()
+    specs = book.specs
     # Every card names what it would have used but could not read (docs/clinical-model.md#unreadable-results).
     shown = annotate(ctx.fired, ctx, specs)  # every finding kept, in run order, with supersession applied
     caveat = age_caveat(facts, today, th)

@@ -20,14 +20,14 @@ from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.findings import Finding
 from fhir_bonemet.core.model.rule import Rule, declared, run_in_order
 
-__all__ = ["CATALOGUE", "FAMILY_PACKAGES", "catalogue", "rules", "run_family"]
+__all__ = ["CATALOGUE", "FAMILY_PACKAGES", "Rulebook", "catalogue", "current", "rules", "run_family"]
 
 # The packages whose rules make up the catalogue, in the order the engine runs their families.
 FAMILY_PACKAGES = (red_flags, exercise, pain)
 
 
 @dataclass(frozen=True, slots=True)
-class _Book:
+class Rulebook:
     """The declared rules as the engine reads them: each family's in run order, and every declaration by
     id.  Built once per set of declared rules."""
 
@@ -36,10 +36,15 @@ class _Book:
     by_family: Mapping[Family, tuple[Rule, ...]]
     specs: Mapping[str, RuleSpec]
 
+    def run(self, family: Family, ctx: RuleContext) -> tuple[Finding, ...]:
+        """Every rule of one family on ``ctx``, each at most once, in run order (see
+        :func:`~fhir_bonemet.core.model.rule.run_rules`)."""
+        return run_in_order(family, self.by_family[family], ctx)
 
-def _make_book(everything: tuple[Rule, ...]) -> _Book:
+
+def _make_book(everything: tuple[Rule, ...]) -> Rulebook:
     ordered = tuple(sorted(everything, key=lambda r: r.spec.order))
-    return _Book(
+    return Rulebook(
         declared=everything,
         ordered=ordered,
         by_family=MappingProxyType({f: tuple(r for r in ordered if r.spec.family is f) for f in Family}),
@@ -47,14 +52,15 @@ def _make_book(everything: tuple[Rule, ...]) -> _Book:
     )
 
 
-_BOOK: _Book | None = None
+_BOOK: Rulebook | None = None
 
 
-def _book() -> _Book:
-    """The book of the rules declared now.  The engine asks on every pass of every call; sorting the rules
-    (a regex per rule id) cost more than some families' rules, so the book is rebuilt only when a rule was
-    declared or replaced since (tests do both).  Comparing the tuple of declared rules with the book's
-    finds that in one pass, the same rule objects comparing equal by identity."""
+def current() -> Rulebook:
+    """The book of the rules declared now.  The engine asks once per call and runs every family from the
+    same book; sorting the rules (a regex per rule id) cost more than some families' rules, so the book is
+    rebuilt only when a rule was declared or replaced since (tests do both).  Comparing the tuple of
+    declared rules with the book's finds that in one pass, the same rule objects comparing equal by
+    identity."""
     global _BOOK
     everything = tuple(declared().values())
     book = _BOOK
@@ -65,13 +71,13 @@ def _book() -> _Book:
 
 def rules(family: Family | None = None) -> tuple[Rule, ...]:
     """Every declared rule (or those of one family), in run order."""
-    book = _book()
+    book = current()
     return book.ordered if family is None else book.by_family[family]
 
 
 def catalogue() -> Mapping[str, RuleSpec]:
     """Every rule's declaration by id, in run order."""
-    return _book().specs
+    return current().specs
 
 
 class _Catalogue(Mapping[str, RuleSpec]):
@@ -93,4 +99,4 @@ CATALOGUE: Mapping[str, RuleSpec] = _Catalogue()
 def run_family(family: Family, ctx: RuleContext) -> tuple[Finding, ...]:
     """Every rule of one family on ``ctx``, each at most once, in run order (see
     :func:`~fhir_bonemet.core.model.rule.run_rules`)."""
-    return run_in_order(family, rules(family), ctx)
+    return current().run(family, ctx)
