@@ -12,6 +12,7 @@ import pytest
 from builders import TODAY, at, lesion, med, obs, patient, site
 from pain_support import denosumab, run
 
+from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, PatientFacts, SiteClass, UnreadableValue
@@ -323,3 +324,72 @@ def test_p12_an_unreadable_falls_answer_counts_as_a_fall_risk(concept: str) -> N
         younger, unreadable=(unread(concept),), observations=(obs(concept, flag=False, days_ago=0),)
     )
     assert "P12" not in run(settled)
+
+
+# A yes/no answer recorded with no date at all may be current: R01 counts one unless a dated answer within
+# the lookback settles it, and so do the other rules that read the answer cautiously (R03, the exercise
+# gates, R07, P12).  Dropped before, it made their advice less cautious than R01's.
+def undated(concept: str) -> UnreadableValue:
+    return replace(unread(concept), effective=None)
+
+
+def test_an_undated_answer_counts_unless_a_dated_answer_within_the_lookback_settles_it() -> None:
+    symptom = undated(c.SYMPTOMATIC_HYPERCALCAEMIA)
+    finding = r03(symptom)
+    assert finding is not None
+    assert "check calcium and symptoms now" in finding.summary
+    plan, findings = plan_of(facts_with(symptom))
+    assert plan.tier is Tier.HOLD
+    assert any("Symptoms of hypercalcaemia 'unclear'" in m.what for m in unread_lines(findings))
+    # A dated "no" within the lookback settles it, as it settles an undated red-flag answer for R01 ...
+    recent_no = obs(c.SYMPTOMATIC_HYPERCALCAEMIA, flag=False, days_ago=2)
+    assert r03(symptom, readable=(recent_no,)) is None
+    plan, findings = plan_of(facts_with(symptom, readable=(recent_no,)))
+    assert plan.tier is Tier.LOW
+    assert unread_lines(findings) == []
+    # ... one older than the lookback does not.
+    old_no = obs(
+        c.SYMPTOMATIC_HYPERCALCAEMIA, flag=False, days_ago=TH.v("red_flags.symptom_lookback_days") + 2
+    )
+    assert r03(symptom, readable=(old_no,)) is not None
+
+
+def test_r05_counts_an_undated_mechanical_pain_answer_unless_a_recent_one_settles_it() -> None:
+    severe = (replace(obs(c.PAIN_SCORE, 8, days_ago=0), site=FEMUR),)
+    pain = replace(unread(c.PAIN_MECHANICAL, where=FEMUR), effective=None)
+    (r05,) = r05s(pain, readable=severe)
+    assert "mechanical-pain answer not readable" in r05.summary
+    no = replace(obs(c.PAIN_MECHANICAL, flag=False, days_ago=1), site=FEMUR)
+    assert r05s(pain, readable=(*severe, no)) == []
+
+
+def test_r07_and_p12_count_an_undated_answer() -> None:
+    on_bma = patient(medications=[denosumab()])
+    assert "check the jaw" in run(replace(on_bma, unreadable=(undated(c.RF_ONJ_SYMPTOM),)))["R07"].summary
+    younger = patient(age=50, medications=[med(c.SNRI_TCA, ingredients=["duloxetine"])])
+    found = run(replace(younger, unreadable=(undated(c.FALLS_HISTORY),)))["P12"]
+    assert "falls answer not readable" in found.rationale
+
+
+def test_an_undated_unreadable_measurement_is_named_but_acted_on_by_no_rule() -> None:
+    # A readable value with no date is not used (it may be old); one that could not be read is no more
+    # than that: R10 does not ask to verify it now and a temperature does not hold exercise, but the cards
+    # of the rules that read it name it.
+    platelets = UnreadableValue(
+        ref="Observation/plt",
+        concept=c.LAB_PLATELETS,
+        effective=None,
+        value_text="30",
+        unit_text=None,
+        reason="no unit",
+        number=30.0,
+    )
+    facts = replace(patient(lesions=[lesion(S.PELVIS)]), unreadable=(platelets,))
+    assert not [f for f in assess_red_flags(facts, TODAY, TH) if f.rule_id == "R10"]
+    dated = replace(platelets, effective=at(1))
+    assert [f for f in assess_red_flags(replace(facts, unreadable=(dated,)), TODAY, TH) if f.rule_id == "R10"]
+    named = [m for f in assess(facts, TODAY, TH).findings for m in f.missing if m.unreadable]
+    assert any("Platelets '30' (no unit)" in m.what for m in named)
+    temperature = replace(platelets, ref="Observation/t", concept=c.FEVER, value_text="39", number=39.0)
+    plan, _ = plan_of(facts_with(temperature))
+    assert plan.tier is not Tier.HOLD

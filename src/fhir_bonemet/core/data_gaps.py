@@ -77,7 +77,9 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
                 if concept in _ANY_AGE
                 else th.v(_SCORE_LOOKBACK.get(concept, "lookback.lab_days"))
             )
-            added.extend(missing_line(u) for u in pending(ctx.index, (concept,), ctx.today, days))
+            added.extend(
+                missing_line(u) for u in pending(ctx.index, (concept,), ctx.today, days, name_undated=True)
+            )
         if facts.medications_unknown and declared & c.MEDICATION_CLASSES:
             added.append(MEDICATIONS_UNREAD)
         added.extend(_issue_lines(finding, ctx))

@@ -266,13 +266,17 @@ def _unread_at(
 ) -> tuple[UnreadableValue, ...]:
     """The impending-fracture and mechanical-pain answers that may be about ``lesion`` but could not be
     read.  Read like the readable answers: an impending fracture at any age (an undated one too), mechanical
-    pain within the pain lookback.  A newer readable answer settles one when it is about this lesion alone,
-    or when it says "yes" (its risk is then read from it); a "no" that may be about another lesion never
-    reassures, and neither does any answer when the unreadable one's date could not be read."""
+    pain within the pain lookback (an undated one unless an answer dated within it settles it).  A newer
+    readable answer settles one when it is about this lesion alone, or when it says "yes" (its risk is then
+    read from it); a "no" that may be about another lesion never reassures, and neither does any answer
+    when the unreadable one's date could not be read."""
     found: list[UnreadableValue] = []
     for value in idx.facts.unreadable:
+        # Mechanical pain recorded with no date at all may be current (as for rule R01): it counts unless a
+        # readable answer dated within the pain lookback settles it.
+        undated_pain = value.concept == c.PAIN_MECHANICAL and value.effective is None
         if value.concept == c.PAIN_MECHANICAL:
-            if not (value.date_unreadable or within_days(value.effective, today, pain_days)):
+            if not (value.date_unreadable or undated_pain or within_days(value.effective, today, pain_days)):
                 continue
         elif value.concept != c.IMPENDING_FRACTURE:
             continue
@@ -282,6 +286,7 @@ def _unread_at(
             obs.flag is not None
             and obs.effective is not None
             and (value.effective is None or instant(obs.effective) > instant(value.effective))
+            and (not undated_pain or within_days(obs.effective, today, pain_days))
             and id(lesion) in (fit := attribution.fits(obs.focus, obs.site, _every_lesion))[1]
             and (obs.flag or len(fit[0]) == 1)
             for obs in idx.observations(value.concept)

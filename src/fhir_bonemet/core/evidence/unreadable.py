@@ -117,32 +117,72 @@ def readings(value: UnreadableValue) -> tuple[Reading, ...]:
     )
 
 
+# The yes/no findings (LABELS above): an answer to one that could not be read is read cautiously.
+_YES_NO = frozenset(
+    {
+        *c.MSCC_NEURO_SYMPTOMS,
+        *c.SPINAL_MET_SYMPTOMS,
+        c.RF_ONJ_SYMPTOM,
+        c.FEVER,
+        c.SYMPTOMATIC_HYPERCALCAEMIA,
+        c.IMPENDING_FRACTURE,
+        c.PAIN_MECHANICAL,
+        c.FALLS_HISTORY,
+        c.FALL_RISK,
+        c.PREGNANCY,
+        c.LACTATION,
+    }
+)
+
+
+def _answer(value: UnreadableValue) -> bool:
+    """A yes/no answer that was neither (not a temperature sent for a fever, which is a measurement)."""
+    return value.concept in _YES_NO and value.reason.startswith("answer not recognised")
+
+
 def pending(
-    idx: FactIndex, concepts: Iterable[str], today: date, max_age_days: float
+    idx: FactIndex,
+    concepts: Iterable[str],
+    today: date,
+    max_age_days: float,
+    *,
+    name_undated: bool = False,
 ) -> list[UnreadableValue]:
-    """Unreadable results of ``concepts`` within the lookback that no newer readable result supersedes."""
+    """Unreadable results of ``concepts`` within the lookback that no newer readable result supersedes.
+
+    A yes/no answer recorded without any date may be current: it counts unless a readable result dated
+    within the lookback settles it, as rule R01 counts an undated red-flag answer (missing data must not
+    make the advice less cautious).  An undated measurement is not used by any rule even when readable (it
+    may be old), so it is returned only with ``name_undated``, for the cards to name it: no rule acts on
+    a number that could not be read and whose date is unknown.
+    """
     wanted = set(concepts)
     found: list[UnreadableValue] = []
     for value in idx.facts.unreadable:
         if value.concept not in wanted:
             continue
+        # A readable result: a measured value, a coded or yes/no answer understood.
+        readable = [
+            o
+            for o in idx.observations(value.concept)
+            if o.quantity is not None or o.code is not None or o.flag is not None
+        ]
+        if value.effective is None and not value.date_unreadable:
+            if (name_undated or _answer(value)) and not any(
+                within_days(o.effective, today, max_age_days) for o in readable
+            ):
+                found.append(value)
+            continue
         if not (value.date_unreadable or within_days(value.effective, today, max_age_days)):
             continue
-        # A newer readable result (a measured value, a coded or yes/no answer understood) makes this one moot.
-        readable = next(
-            (
-                o
-                for o in idx.observations(value.concept)
-                if o.quantity is not None or o.code is not None or o.flag is not None
-            ),
-            None,
-        )
-        # One whose date could not be read cannot be placed before any result: it may be the newest.
+        # A newer readable result makes this one moot.  One whose date could not be read cannot be placed
+        # before any result: it may be the newest.
+        newest = next((o.effective for o in readable if o.effective is not None), None)
         if (
-            readable is not None
-            and readable.effective is not None
+            newest is not None
             and not value.date_unreadable
-            and (value.effective is None or instant(readable.effective) > instant(value.effective))
+            and value.effective is not None
+            and instant(newest) > instant(value.effective)
         ):
             continue
         found.append(value)
