@@ -348,3 +348,20 @@ def test_data_notes_name_the_data_not_the_prefetch_keys() -> None:
         "pain scores, medication orders and x-local"
     )
     assert "only the newest pain scores could be read" in incomplete_history_note(("observations-pain",))
+
+
+def test_one_record_read_differently_by_two_merged_findings_is_one_line_with_both_effects() -> None:
+    # The exercise gate holds on a hypercalcaemia-symptom answer nobody could read; R03 asks for the
+    # symptoms to be checked now.  On one card the record is named once, and neither effect is lost.
+    what = "Symptoms of hypercalcaemia 'unclear' (answer not recognised, 2025-06-01)"
+    held = MissingFact(what, "read as symptomatic: exercise held until checked; verify it", unreadable=True)
+    check = MissingFact(
+        what, "not read as symptomatic (that would mean admission): check the symptoms now", unreadable=True
+    )
+    plain_line = MissingFact(what, "not used; verify it", unreadable=True)
+    detail = cards(replace(P16, missing=(held, plain_line)), replace(P19, missing=(check, held)))[0]["detail"]
+    assert detail.count("Symptoms of hypercalcaemia") == 1
+    assert (
+        f"**Received but not read:** {what}: read as symptomatic: exercise held until checked; "
+        "check the symptoms now; verify it."
+    ) in detail

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
@@ -216,15 +217,33 @@ def _missing(fact: MissingFact) -> str:
 def _one_per_record(facts: Iterable[MissingFact]) -> list[MissingFact]:
     """One line per record received but not read.  Findings merged onto one card may each name the same
     record, one with what its rule made of it ("read as fever: exercise held"), another only "not used":
-    the record is named once, with what a rule made of it when one did."""
-    by_what: dict[str, MissingFact] = {}
+    the record is named once, with what the rules made of it when one did.
+
+    Two rules may read it differently (the exercise gate holds on a symptom answer, R03 asks for the
+    symptoms to be checked now): keeping the first dropped the other's effect.  The line joins the distinct
+    effects: the first rule's reading in full, the others' effects without their reading (the line has one
+    already), "verify it" once at the end."""
+    by_what: dict[str, list[MissingFact]] = {}
     for fact in facts:
-        kept = by_what.get(fact.what)
-        if kept is None or (
-            kept.consequence.startswith("not used") and not fact.consequence.startswith("not used")
-        ):
-            by_what[fact.what] = fact
-    return list(by_what.values())
+        by_what.setdefault(fact.what, []).append(fact)
+    out: list[MissingFact] = []
+    for group in by_what.values():
+        read = [f for f in group if not f.consequence.startswith("not used")] or group[:1]
+        parts: list[str] = []
+        effects: set[str] = set()  # each said once, whatever reading it came with
+        verify = False
+        for n, fact in enumerate(read):
+            for part in fact.consequence.split("; "):
+                effect = part.split(": ", 1)[-1]
+                if part == "verify it":
+                    verify = True
+                elif effect not in effects:
+                    effects.add(effect)
+                    # "not read as symptomatic (...): check the symptoms now" after a first reading
+                    parts.append(effect if n else part)
+        joined = "; ".join([*parts, "verify it"] if verify else parts)
+        out.append(read[0] if joined == read[0].consequence else replace(read[0], consequence=joined))
+    return out
 
 
 def _unread(fact: MissingFact) -> str:
