@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from builders import TODAY, at, condition, lesion, obs, patient
 
+from fhir_bonemet.cards.detail import LINE_LIMIT, MAX_ACTION_BULLETS
 from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
@@ -133,6 +134,15 @@ def test_with_the_spinal_pain_pattern_the_warning_carries_r02s_advice_on_one_car
     assert f"within {TH['red_flags.spinal_contact_hours'].label()}" in advice
     assert f"within {TH['red_flags.spinal_mri_days'].label()}" in advice
     assert {u.label for u in r01.used} == {"Nocturnal spinal pain", "Sensory loss"}
+    # R02's other advice is not lost with its card: SINS once imaged, and what the patient must report.
+    sins = TH["exercise.sins_potentially_unstable_min"]
+    assert f"calculate SINS once imaged ({sins.value:g} or more: surgical opinion)" in advice
+    assert "Tell the patient to report any weakness, numbness or bladder/bowel change at once" in advice
+    # Merged into the card's lines, not appended: each said once, and every line shown on the card.
+    assert advice.count("MSCC coordinator within") == 1
+    assert advice.lower().count("axial loading") == 1
+    assert len(r01.recommendations) <= MAX_ACTION_BULLETS
+    assert all(len(line) <= LINE_LIMIT for line in r01.recommendations)
 
 
 def test_an_unreadable_spinal_pain_answer_also_asks_for_the_check() -> None:

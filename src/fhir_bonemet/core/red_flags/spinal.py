@@ -87,6 +87,7 @@ def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
         "red_flags.mscc_mri_hours",
         "red_flags.spinal_contact_hours",
         "red_flags.spinal_mri_days",
+        "exercise.sins_potentially_unstable_min",
     ),
     evidence=("S12", "S15b"),
     unverified=True,
@@ -151,13 +152,29 @@ def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[Observ
     first = _SYMPTOM_LABELS[unread[0].concept]
     more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
     pattern: tuple[str, ...] = ()
+    hold = "Hold axial loading and spinal flexion or rotation until checked."
+    fix = "Correct the record so the answer can be read."
     if spinal:
         contact = t.ctx.th["red_flags.spinal_contact_hours"]
         mri = t.ctx.th["red_flags.spinal_mri_days"]
-        t.rely("red_flags.spinal_contact_hours", "red_flags.spinal_mri_days")
+        sins = t.ctx.th["exercise.sins_potentially_unstable_min"]
+        t.rely(
+            "red_flags.spinal_contact_hours",
+            "red_flags.spinal_mri_days",
+            "exercise.sins_potentially_unstable_min",
+        )
         pattern = (
             f"Spinal red-flag pain is recorded: contact the MSCC coordinator within {contact.label()} and "
             f"suggest MRI of the spine within {mri.label()}.",
+        )
+        # The rest of R02's advice, merged into this card's lines: a card shows five lines at most.
+        hold = (
+            "Hold axial loading and spinal flexion or rotation until checked; calculate SINS once imaged "
+            f"({num(sins.value)} or more: surgical opinion)."
+        )
+        fix = (
+            "Tell the patient to report any weakness, numbness or bladder/bowel change at once; correct the "
+            "record so the answer can be read."
         )
     return t.finding(
         Indicator.WARNING,
@@ -170,8 +187,8 @@ def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[Observ
             "If any is present: treat as suspected MSCC and contact the MSCC coordinator or acute oncology "
             "immediately.",
             *pattern,
-            "Hold axial loading and spinal flexion or rotation until checked.",
-            "Correct the record so the answer can be read.",
+            hold,
+            fix,
         ),
         referrals=(Referral.MSCC_PATHWAY,),
         related=("R02",) if spinal else (),
