@@ -393,3 +393,26 @@ def test_an_undated_unreadable_measurement_is_named_but_acted_on_by_no_rule() ->
     temperature = replace(platelets, ref="Observation/t", concept=c.FEVER, value_text="39", number=39.0)
     plan, _ = plan_of(facts_with(temperature))
     assert plan.tier is not Tier.HOLD
+
+
+# A readable "yes" recorded with no date counts as R01 counts one, unless a dated answer within the
+# lookback settles it: an undated "unclear" counted while an undated "yes" did not.
+def test_an_undated_yes_counts_for_falls_hypercalcaemia_symptoms_and_p12_and_says_so() -> None:
+    falls = obs(c.FALLS_HISTORY, flag=True, undated=True)
+    plan, findings = plan_of(replace(facts_with(), observations=(*fit(), falls)))
+    assert plan.tier is Tier.MODERATE
+    assert any(m.what == "date of the falls history record" for f in findings for m in f.missing)
+    settled = obs(c.FALLS_HISTORY, flag=False, days_ago=1)
+    assert plan_of(replace(facts_with(), observations=(*fit(), falls, settled)))[0].tier is Tier.LOW
+
+    symptoms = obs(c.SYMPTOMATIC_HYPERCALCAEMIA, flag=True, undated=True)
+    finding = r03(readable=(*calcium(11.0), symptoms))
+    assert finding is not None
+    assert finding.indicator.value == "critical"
+    assert any(m.what == "date of the hypercalcaemia symptom record" for m in finding.missing)
+    plan, _ = plan_of(replace(facts_with(), observations=(*fit(), symptoms)))
+    assert plan.tier is Tier.HOLD
+
+    duloxetine = med(c.SNRI_TCA, ingredients=["duloxetine"])
+    found = run(patient(age=50, medications=[duloxetine], observations=[falls]))["P12"]
+    assert any(m.what == "date of the falls record" for m in found.missing)

@@ -262,12 +262,9 @@ def _may_be_fever(value: UnreadableValue, fever_min: float) -> bool:
 def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g: Gates) -> None:
     ca = corrected_calcium(facts, today, th, idx)
     days = th.v("red_flags.symptom_lookback_days")
-    newest = next(iter(idx.observations(c.SYMPTOMATIC_HYPERCALCAEMIA)), None)
-    symptomatic = (
-        newest
-        if newest is not None and newest.flag is True and within_days(newest.effective, today, days)
-        else None
-    )
+    # A "yes" without a date counts unless a dated answer settles it, as R01 and R03 read symptoms.
+    said = idx.answered_yes((c.SYMPTOMATIC_HYPERCALCAEMIA,), today, days, undated_yes=True)
+    symptomatic = said[0] if said else None
     held = False
     if ca is None:
         g.missing.append(MissingFact("calcium within the lab lookback", "not assumed normal"))

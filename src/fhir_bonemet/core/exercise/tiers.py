@@ -332,10 +332,13 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
         (c.OSTEOPOROSIS, "osteoporosis", False),
     ):
         conds = [x for x in idx.conditions(concept) if any_status or x.clinical_status in ACTIVE_STATUSES]
-        # Recorded as a finding (an Observation answered yes) within the score lookback, it counts too.
-        said = idx.answered_yes((concept,), today, days)
+        # Recorded as a finding (an Observation answered yes) within the score lookback, it counts too; a
+        # "yes" without a date counts unless a dated answer settles it (a missing date is no "no").
+        said = idx.answered_yes((concept,), today, days, undated_yes=True)
         if conds or said:
             out.raise_to(Tier.MODERATE, name)
+            if any(o.effective is None for o in said):
+                out.missing.append(MissingFact(f"date of the {name} record", "treated as current"))
             out.used.extend(used_condition(name.capitalize(), x) for x in conds)
             out.used.extend(used_obs(name.capitalize(), x) for x in said)
         elif (unread := received(idx, concept, today, days)) is not None:

@@ -60,8 +60,10 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
     if older:
         reasons.append(f"age {ctx.age}")
     falls = (c.FALLS_HISTORY, c.FALL_RISK)
-    observed = ctx.index.answered_yes(falls, ctx.today, t.v("lookback.score_days"))
+    observed = ctx.index.answered_yes(falls, ctx.today, t.v("lookback.score_days"), undated_yes=True)
     t.fact(*(used_obs("Falls history or fall risk", o) for o in observed))
+    if any(o.effective is None for o in observed):
+        t.miss("date of the falls record", "treated as current")
     if active_conditions(t, falls, include_resolved=True) or observed:
         reasons.append("falls history or fall risk recorded")
     else:

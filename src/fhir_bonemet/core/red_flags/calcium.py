@@ -65,11 +65,16 @@ __all__ = ["r03_hypercalcaemia"]
 def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
     facts, today, th, idx = ctx.facts, ctx.today, ctx.th, ctx.index
     ca = corrected_calcium(facts, today, th, idx)
+    # A "yes" without a date counts unless a dated answer settles it, as R01 reads its symptoms.
     symptomatic = idx.answered_yes(
-        (c.SYMPTOMATIC_HYPERCALCAEMIA,), today, th.v("red_flags.symptom_lookback_days")
+        (c.SYMPTOMATIC_HYPERCALCAEMIA,), today, th.v("red_flags.symptom_lookback_days"), undated_yes=True
     )
     used: list[UsedFact] = [used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic]
-    missing: list[MissingFact] = []
+    missing: list[MissingFact] = [
+        MissingFact("date of the hypercalcaemia symptom record", "treated as current")
+        for o in symptomatic[:1]
+        if o.effective is None
+    ]
     # A symptom answer received but not read may be "yes" (admit), but admission is not advised on an
     # answer nobody could read: the symptoms are to be checked now, and the card says why.
     unread = (
