@@ -430,7 +430,7 @@ def test_a_fixation_dated_to_the_month_of_the_score_is_not_known_to_follow_it() 
     (r04,) = flags(spine(obs(c.SINS_TOTAL, 15, days_ago=10), procedures=month))["R04"]
     assert r04.indicator is Indicator.CRITICAL
     assert [m.what for m in r04.missing] == [
-        "whether the surgical fixation of the T9 lesion (2025-05-31) followed the SINS"
+        "whether the surgical fixation of the T9 lesion (2025-05) followed the SINS"
     ]
     # The same for radiotherapy dated "February 2025" (read as 28 February) beside an old impending
     # fracture of 11 February: not known to have followed it, so still critical rather than a warning.
@@ -679,3 +679,17 @@ def test_a_critical_red_flag_from_the_medication_rules_also_holds_exercise(
     assert result.exercise.on_hold_reason.endswith(f" ({rule})")
     assert "red flag" not in result.exercise.on_hold_reason
     assert all(f.rule_id != "P25" for f in result.findings)  # no advice to time a programme on hold
+
+
+def test_a_procedure_dated_to_a_month_or_a_year_is_shown_as_recorded_not_as_its_latest_day() -> None:
+    # The latest day of this month may be a day still to come: a card would show a date in the future.
+    from fhir_bonemet.core.evidence.lesions import Attributed, recorded_date
+
+    def fix(when: date | None, earliest: date | None = None) -> Attributed:
+        return Attributed("Procedure/f", when, False, earliest=earliest)
+
+    assert recorded_date(fix(date(2025, 6, 30), date(2025, 6, 1))) == "2025-06"
+    assert recorded_date(fix(date(2025, 12, 31), date(2025, 1, 1))) == "2025"
+    assert recorded_date(fix(date(2025, 6, 2))) == "2025-06-02"
+    assert recorded_date(fix(date(2025, 6, 9), date(2025, 6, 2))) == "between 2025-06-02 and 2025-06-09"
+    assert recorded_date(fix(None)) == "undated"

@@ -47,6 +47,7 @@ __all__ = [
     "fixation_order",
     "lesion_evidence",
     "radiotherapy_order",
+    "recorded_date",
     "review_covers",
     "review_predates",
 ]
@@ -573,3 +574,23 @@ def _order(procs: tuple[Attributed, ...], record: Attributed | None, when: date 
             else:
                 after = after or proc
     return FixationOrder(after, None) if after is not None else FixationOrder(None, unordered)
+
+
+def recorded_date(att: Attributed, *, undated: str = "undated") -> str:
+    """A procedure's date as recorded, for a card: "2025-06-02", "2025-06" for a month, "2025" for a year
+    (``when`` is the latest day the record allows, which for this month may be a day still to come, so
+    it is not shown as the date), "between … and …" for a period; ``undated`` without a date."""
+    if att.when is None:
+        return undated
+    start, end = att.earliest, att.when
+    if start is None or start == end:
+        return end.isoformat()
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
+        return str(end.year)
+    if (
+        start.day == 1
+        and (start.year, start.month) == (end.year, end.month)
+        and end.day == calendar.monthrange(end.year, end.month)[1]
+    ):
+        return f"{end.year}-{end.month:02d}"
+    return f"between {start.isoformat()} and {end.isoformat()}"

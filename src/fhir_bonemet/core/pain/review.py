@@ -11,13 +11,12 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 from fhir_bonemet.core.evidence.derived import PainScore, pain_mechanism, pain_scores
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
 from fhir_bonemet.core.evidence.lesion_sites import attribute, lesion_label, site_label, treated_lesions
-from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence
+from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence, recorded_date
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import BodySite, BoneLesion, Laterality, ProcedureFact, SiteClass
@@ -332,7 +331,7 @@ def _postop(ctx: RuleContext, t: Trace) -> list[str]:
         t.rely(_POSTOP_DAYS)
         t.fact(*used)
         t.missing.extend(m for m in missing if m not in t.missing)
-        out.append(f"{label} fixed {_fixed_on(fix)}")
+        out.append(f"{label} fixed {recorded_date(fix, undated='on an unrecorded date')}")
     return out
 
 
@@ -342,24 +341,6 @@ def _by_today(fix: Attributed, today: date) -> date | None:
     if fix.when is not None and fix.earliest is not None and fix.earliest <= today < fix.when:
         return today
     return fix.when
-
-
-def _fixed_on(fix: Attributed) -> str:
-    """The fixation's date as recorded: "2025-06" for a month (not its latest day, which may be to come)."""
-    if fix.when is None:
-        return "on an unrecorded date"
-    start, end = fix.earliest, fix.when
-    if start is None:
-        return end.isoformat()
-    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
-        return str(end.year)
-    if (
-        start.day == 1
-        and (start.year, start.month) == (end.year, end.month)
-        and end.day == calendar.monthrange(end.year, end.month)[1]
-    ):
-        return f"{end.year}-{end.month:02d}"
-    return f"between {start.isoformat()} and {end.isoformat()}"
 
 
 def _rt_of(lesions: tuple[BoneLesion, ...], lesion: BoneLesion, rt: ProcedureFact) -> tuple[bool, bool]:

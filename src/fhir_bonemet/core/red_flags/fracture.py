@@ -25,6 +25,7 @@ from fhir_bonemet.core.evidence.lesions import (
     fixation_order,
     lesion_evidence,
     radiotherapy_order,
+    recorded_date,
     review_covers,
     review_predates,
 )
@@ -145,7 +146,7 @@ def _unordered_fixation(label: str, record: str, fix: Attributed) -> tuple[UsedF
     what = (
         f"date of the surgical fixation of the {label}"
         if fix.when is None
-        else f"whether the surgical fixation of the {label} ({_day(fix.when)}) followed the {record}"
+        else f"whether the surgical fixation of the {label} ({recorded_date(fix)}) followed the {record}"
     )
     return (
         used_attr(f"Surgical fixation ({label}, not placed against the {record})", fix),
@@ -204,7 +205,7 @@ def _fracture_findings(
                 used += [
                     used_attr(f"Surgical fixation ({lesion_label(lesion)})", fix) for lesion, fix in fixes
                 ]
-                on = ", ".join(sorted({_day(fix.when) for _, fix in fixes}))
+                on = ", ".join(sorted({recorded_date(fix) for _, fix in fixes}))
                 out.append(
                     _finding(
                         t,
@@ -301,7 +302,7 @@ def _observed_impending_findings(evidence: tuple[LesionEvidence, ...], t: Trace)
         irradiated_lesions = tuple(lesion for lesion, _ in treated)
         where = _where(irradiated_lesions)
         referrals = surgical_referrals(irradiated_lesions)
-        given = ", ".join(sorted({_day(rt.when) for _, rt in treated}))
+        given = ", ".join(sorted({recorded_date(rt) for _, rt in treated}))
         out.append(
             _finding(
                 t,
