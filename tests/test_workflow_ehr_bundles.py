@@ -208,6 +208,12 @@ DATA_NAMES = {
 
 
 PARTIAL_NOTE = "*Data may be incomplete:* the EHR reported an error with"
+MEDICATIONS_MISSING = "the full medication list (not read, or read only in part)"
+
+
+def names_medications_missing(card: dict[str, Any], key: str) -> bool:
+    """A medication key's gap is said once a card: by its Missing note when the card names the list."""
+    return key.startswith("medication-") and MEDICATIONS_MISSING in card["detail"]
 
 
 @pytest.mark.parametrize(
@@ -233,7 +239,9 @@ def test_results_beside_an_error_from_the_ehr_keep_their_cards_and_every_card_sa
     assert any(rule in ids for ids in rules)
     assert rules[0] == original["cards"][0]["extension"][RULES]  # the most severe concern still leads
     for card in result["cards"]:
-        assert f"{PARTIAL_NOTE} the {DATA_NAMES[key]}" in card["detail"], card["summary"]
+        assert f"{PARTIAL_NOTE} the {DATA_NAMES[key]}" in card["detail"] or names_medications_missing(
+            card, key
+        ), card["summary"]
     located = [i for i in issues(result) if i["location"] == f"prefetch.{key}"]
     assert [i["severity"] for i in located] == ["warning"] * 3
     assert "incomplete" in located[-1]["message"]
@@ -309,7 +317,7 @@ def test_every_card_names_an_optional_key_that_could_not_be_read(client: TestCli
         assert (
             f"*Data may be incomplete:* the {DATA_NAMES[key]} could not be read, so nothing in them is on "
             "these cards" in (card["detail"])
-        ), card["summary"]
+        ) or names_medications_missing(card, key), card["summary"]
 
 
 def test_a_partial_key_and_an_unread_one_share_one_line_on_each_card(client: TestClient) -> None:
@@ -325,9 +333,16 @@ def test_a_partial_key_and_an_unread_one_share_one_line_on_each_card(client: Tes
         "was used; the red-flag symptoms could not be read, so nothing in them is on these cards (see the "
         "response's read issues)."
     )
+    named_once = (
+        "*Data may be incomplete:* the red-flag symptoms could not be read, so nothing in them is on these "
+        "cards (see the response's read issues)."
+    )
     for card in result["cards"]:
         assert card["detail"].count("*Data may be incomplete:*") == 1
-        assert line in card["detail"]
+        if names_medications_missing(card, "medication-requests"):
+            assert named_once in card["detail"]
+        else:
+            assert line in card["detail"]
 
 
 @pytest.mark.parametrize("issue", [5, True, [{"severity": ["warning"]}], [{"severity": {"text": "warning"}}]])
@@ -365,3 +380,24 @@ def test_a_note_from_the_server_is_logged_as_a_note_not_as_input_skipped(
     notes = [r for r in caplog.records if r.getMessage() == "input note"]
     assert [r.levelname for r in notes] == ["INFO"]
     assert not [r for r in caplog.records if r.getMessage() == "unusable input skipped"]
+
+
+def test_a_card_that_names_the_missing_medication_list_does_not_say_it_twice(client: TestClient) -> None:
+    """Medication keys that could not be read: a card whose Missing notes (its own or its folded advice's)
+    name the medication list does not repeat it in the data-may-be-incomplete line; any other card names
+    the orders there."""
+    body = prefetched_request("thoracic-spine-sins14")
+    for key in ("medication-requests", "medication-statements", "observations-flags"):
+        body["prefetch"].pop(key)
+    cards = answer(client, body)["cards"]
+    listed = "the full medication list (not read, or read only in part)"
+    with_list = [c for c in cards if listed in c["detail"]]
+    assert with_list
+    for card in with_list:
+        assert "*Data may be incomplete:* the red-flag symptoms could not be read" in card["detail"]
+        assert "medication orders" not in card["detail"]
+    for card in (c for c in cards if c not in with_list):
+        assert (
+            "medication orders, medication statements and red-flag symptoms could not be read"
+            in (card["detail"])
+        )

@@ -31,6 +31,7 @@ from fhir_bonemet.cards.concerns import Concern, arrange, group_concerns
 from fhir_bonemet.cards.evidence import ShownSource, evidence_labels, shown_sources
 from fhir_bonemet.cards.suggestions import SuggestionBuilder, stable_uuid
 from fhir_bonemet.cds.response import Card, rules_extension
+from fhir_bonemet.core.data_gaps import MEDICATIONS_UNREAD
 from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.model.findings import (
     Assessment,
@@ -106,6 +107,7 @@ _DATA_NAMES = {
     "pregnancy": "pregnancy status",
 }
 _SPLIT_SUFFIX = re.compile(r"-\d+$")
+_MEDICATION_KEYS = frozenset({"medication-requests", "medication-statements"})
 
 
 def data_names(keys: Sequence[str]) -> str:
@@ -214,8 +216,13 @@ class _CardBuilder:
                 suggestions.insert(0, plan_suggestion)
         if self.ctx.incomplete_keys:
             extra.append(incomplete_history_note(self.ctx.incomplete_keys))
-        if self.ctx.partial_keys or self.ctx.unread_keys:
-            extra.append(incomplete_data_note(self.ctx.partial_keys, self.ctx.unread_keys))
+        partial, unread = self.ctx.partial_keys, self.ctx.unread_keys
+        if any(MEDICATIONS_UNREAD in f.missing for f in (*findings, *concern.folded)):
+            # The card's Missing notes (its own, or the folded advice's) name the medication list: said once.
+            partial = tuple(k for k in partial if k not in _MEDICATION_KEYS)
+            unread = tuple(k for k in unread if k not in _MEDICATION_KEYS)
+        if partial or unread:
+            extra.append(incomplete_data_note(partial, unread))
         plan = self.assessment.exercise if primary.category is Category.EXERCISE else None
         detail = card_detail.detail_markdown(
             findings,
