@@ -88,7 +88,7 @@ class LesionEvidence:
     pain: Attributed | None = None  # newest NRS within the pain lookback
     radiotherapy: Attributed | None = None  # newest RT to this lesion within the lookback (or undated)
     surgical_review: Attributed | None = None  # newest completed review (or stabilisation) of this site
-    # Completed surgical fixations certainly of this lesion, newest first, undated last (see _fixations).
+    # Completed surgical fixations certainly of this lesion, newest first, undated last (_certain_procedures).
     fixations: tuple[Attributed, ...] = ()
     # Radiotherapy given (completed or under way) certainly to this lesion, at any date, newest first,
     # undated last: placed against an old impending-fracture record (radiotherapy_order).
@@ -341,15 +341,23 @@ def _surgical_review(
     return min(found, key=lambda p: (p.when is None, -(p.when.toordinal() if p.when else 0)), default=None)
 
 
-def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) -> tuple[Attributed, ...]:
-    """The completed surgical fixations of this lesion and no other, newest first, undated last.
+def _certain_procedures(
+    idx: FactIndex,
+    attribution: _Attribution,
+    lesion: BoneLesion,
+    concept: str,
+    statuses: frozenset[str],
+) -> tuple[Attributed, ...]:
+    """Procedures of ``concept`` with one of ``statuses`` that are certainly of this lesion and no other,
+    newest first, undated last.
 
-    A fixation silences the R04 card of a score taken before it, so it must certainly be this lesion's:
-    one that names neither a site nor a lesion, one that fits another lesion too, and one at other
-    vertebral levels of the same region (a T4-T6 fixation beside a T9 lesion) are not counted."""
+    A fixation silences the R04 card of a score taken before it, and radiotherapy lowers R04 for an old
+    impending-fracture record: each must certainly be this lesion's.  One that names neither a site nor a
+    lesion, one that fits another lesion too, and one at other vertebral levels of the same region (a
+    T4-T6 fixation beside a T9 lesion) are not counted."""
     found: list[Attributed] = []
-    for proc in idx.procedures(c.SURGICAL_FIXATION):
-        if proc.status != "completed" or not _only_this_lesion(attribution, lesion, proc):
+    for proc in idx.procedures(concept):
+        if proc.status not in statuses or not _only_this_lesion(attribution, lesion, proc):
             continue
         found.append(
             Attributed(
@@ -365,33 +373,11 @@ def _fixations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) ->
     return tuple(found)
 
 
+_FIXATION_DONE = frozenset({"completed"})
 # Procedure statuses under which radiotherapy was not (even partly) given yet.
 _RT_NOT_GIVEN = frozenset({"preparation", "not-done", "entered-in-error"})
 # Radiotherapy that answers an impending fracture: given, or being given.  A stopped course is not counted.
 _RT_GIVEN = frozenset({"completed", "in-progress"})
-
-
-def _irradiations(idx: FactIndex, attribution: _Attribution, lesion: BoneLesion) -> tuple[Attributed, ...]:
-    """Radiotherapy given to this lesion and no other, newest first, undated last.  It lowers R04 for an old
-    impending-fracture record from critical to a warning, so it must certainly be this lesion's: the same
-    test as for a fixation (an unsited field, one fitting another lesion too, or one at other vertebral
-    levels is not counted)."""
-    found: list[Attributed] = []
-    for proc in idx.procedures(c.RADIOTHERAPY):
-        if proc.status not in _RT_GIVEN or not _only_this_lesion(attribution, lesion, proc):
-            continue
-        found.append(
-            Attributed(
-                proc.ref,
-                proc.performed,
-                False,
-                status=proc.status,
-                display=proc.display,
-                earliest=proc.performed_from,
-            )
-        )
-    found.sort(key=lambda f: (f.when is None, -(f.when.toordinal() if f.when else 0), f.ref))
-    return tuple(found)
 
 
 def _only_this_lesion(attribution: _Attribution, lesion: BoneLesion, proc: ProcedureFact) -> bool:
@@ -499,8 +485,8 @@ def _lesion_evidence(idx: FactIndex, today: date, th: Thresholds) -> tuple[Lesio
                 ),
                 radiotherapy=_procedure(idx, attribution, lesion, c.RADIOTHERAPY, rt_recent),
                 surgical_review=_surgical_review(idx, attribution, lesion, review_done),
-                fixations=_fixations(idx, attribution, lesion),
-                irradiations=_irradiations(idx, attribution, lesion),
+                fixations=_certain_procedures(idx, attribution, lesion, c.SURGICAL_FIXATION, _FIXATION_DONE),
+                irradiations=_certain_procedures(idx, attribution, lesion, c.RADIOTHERAPY, _RT_GIVEN),
                 unread=_unread_at(idx, attribution, lesion, today, pain_days) if facts.unreadable else (),
             )
         )
