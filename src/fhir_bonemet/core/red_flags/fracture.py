@@ -143,14 +143,23 @@ def _finding(
 def _unordered_fixation(label: str, record: str, fix: Attributed) -> tuple[UsedFact, MissingFact]:
     """A fixation of the lesion that cannot be placed before or after the record: the record is read as
     describing the lesion now (the cautious reading) and the card names the fixation and why."""
+    return _unplaced("Surgical fixation", "of", label, record, fix, "treated as before fixation, card kept")
+
+
+def _unplaced(
+    kind: str, link: str, label: str, record: str, proc: Attributed, effect: str
+) -> tuple[UsedFact, MissingFact]:
+    """A procedure of the lesion (``kind`` ``link`` the lesion: "Surgical fixation of", "Radiotherapy to")
+    that cannot be placed after ``record``: what the card uses, and what it cannot tell."""
+    named = f"{kind.lower()} {link} the {label}"
     what = (
-        f"date of the surgical fixation of the {label}"
-        if fix.when is None
-        else f"whether the surgical fixation of the {label} ({recorded_date(fix)}) followed the {record}"
+        f"date of the {named}"
+        if proc.when is None
+        else f"whether the {named} ({recorded_date(proc)}) followed the {record}"
     )
     return (
-        used_attr(f"Surgical fixation ({label}, not placed against the {record})", fix),
-        MissingFact(what, f"not known to postdate the {record}: treated as before fixation, card kept"),
+        used_attr(f"{kind} ({label}, not placed against the {record})", proc),
+        MissingFact(what, f"not known to postdate the {record}: {effect}"),
     )
 
 
@@ -358,15 +367,7 @@ def _last_day(fact: Attributed, today: date) -> date | None:
 def _unordered_radiotherapy(label: str, rt: Attributed) -> tuple[UsedFact, MissingFact]:
     """Radiotherapy of the lesion that cannot be placed after an old impending-fracture record: not assumed
     to have followed it (the card stays critical), and the card says why."""
-    what = (
-        f"date of the radiotherapy to the {label}"
-        if rt.when is None
-        else f"whether the radiotherapy to the {label} ({_day(rt.when)}) followed the impending fracture"
-    )
-    return (
-        used_attr(f"Radiotherapy ({label}, not placed against the impending fracture)", rt),
-        MissingFact(what, "not known to postdate the impending fracture: card kept"),
-    )
+    return _unplaced("Radiotherapy", "to", label, "impending fracture", rt, "card kept")
 
 
 def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Finding]:
