@@ -12,7 +12,7 @@ fraction of an ``isinstance`` against the ``Mapping`` ABC, and a heavy prefetch 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,15 +65,7 @@ def outcome_failure(bundle: Mapping[str, Any]) -> str | None:
 
 def result_count(bundle: Mapping[str, Any]) -> int:
     """Entries whose resource is data: any resource but an OperationOutcome."""
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return 0
-    count = 0
-    for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-            count += 1
-    return count
+    return sum(r.get("resourceType") != "OperationOutcome" for r in _entry_resources(bundle))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,15 +160,19 @@ def bundle_outcome_count(bundle: Mapping[str, Any]) -> int:
     information or warnings about the search ("some results may be restricted"); that is data with a note,
     not a failed query, and the reader names it as a read issue.  An outcome with an error or fatal issue,
     or whose issues cannot be read, is a failure: the results beside it cannot be trusted to be whole."""
+    return sum(
+        _reports_failure(r) for r in _entry_resources(bundle) if r.get("resourceType") == "OperationOutcome"
+    )
+
+
+def _entry_resources(bundle: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The resources of a Bundle's entries that are JSON objects (malformed entries are the reader's)."""
     entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return 0
-    count = 0
-    for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
-            count += _reports_failure(resource)
-    return count
+    if isinstance(entries, list):
+        for entry in entries:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict):
+                yield resource
 
 
 def _reports_failure(outcome: Mapping[str, Any]) -> bool:
