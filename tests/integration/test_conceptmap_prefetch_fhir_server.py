@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from ehr_prefetch import discovery_templates, ehr_prefetch
 from fastapi.testclient import TestClient
 from local_codes import EXAMPLE_MAP, in_local_codes, project_codes_left
 
@@ -87,27 +87,6 @@ def service(tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def _discovery_templates(client: TestClient) -> dict[str, str]:
-    services = client.get("/cds-services").json()["services"]
-    prefetch: dict[str, str] = next(s for s in services if s["id"] == SERVICE)["prefetch"]
-    return prefetch
-
-
-def _ehr_prefetch(fhir: Any, templates: dict[str, str], patient_id: str) -> dict[str, Any]:
-    """What an EHR sends: each discovery template rendered and run against its FHIR server, as written."""
-    prefetch: dict[str, Any] = {}
-    with requests.Session() as http:
-        http.trust_env = False
-        for key, template in templates.items():
-            url = f"{fhir.base_url}/{template.replace('{{context.patientId}}', patient_id)}"
-            response = http.get(url, headers={"Accept": "application/fhir+json"}, timeout=30)
-            assert response.status_code == 200, (key, response.text)
-            body = response.json()
-            assert not any(link["relation"] == "next" for link in body.get("link", [])), key
-            prefetch[key] = body
-    return prefetch
-
-
 def _cards(client: TestClient, patient_id: str, *, prefetch: Any = None, fhir: Any = None) -> list[Any]:
     body: dict[str, Any] = {
         "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
@@ -145,14 +124,14 @@ def test_a_chart_in_local_codes_gives_the_same_cards_as_in_project_codes(
     local, changed = in_local_codes(bundle)
     assert changed >= 3
     assert project_codes_left(local) == []
-    templates = _discovery_templates(service)
+    templates = discovery_templates(service, SERVICE)
 
     _load(fresh_fhir, bundle)
-    expected = _cards(service, patient_id, prefetch=_ehr_prefetch(fresh_fhir, templates, patient_id))
+    expected = _cards(service, patient_id, prefetch=ehr_prefetch(fresh_fhir, templates, patient_id))
     assert expected, "the chart in project codes must give cards"
 
     _load(fresh_fhir, local)
-    by_ehr = _cards(service, patient_id, prefetch=_ehr_prefetch(fresh_fhir, templates, patient_id))
+    by_ehr = _cards(service, patient_id, prefetch=ehr_prefetch(fresh_fhir, templates, patient_id))
     by_service = _cards(service, patient_id, fhir=fresh_fhir)
     assert by_ehr == expected
     assert by_service == expected
@@ -163,11 +142,11 @@ def test_the_charts_are_told_apart_by_the_data_the_map_carries(fresh_fhir: Any, 
     SINS 9 lesion stays a warning for spine surgery; with it (sent in local codes) the card changes."""
     opioid, patient_id = _scenario("opioid-benzodiazepine")
     reviewed, _ = charts()["surgical-review"]
-    templates = _discovery_templates(service)
+    templates = discovery_templates(service, SERVICE)
     _load(fresh_fhir, in_local_codes(opioid)[0])
-    without = _cards(service, patient_id, prefetch=_ehr_prefetch(fresh_fhir, templates, patient_id))
+    without = _cards(service, patient_id, prefetch=ehr_prefetch(fresh_fhir, templates, patient_id))
     _load(fresh_fhir, in_local_codes(reviewed)[0])
-    with_review = _cards(service, patient_id, prefetch=_ehr_prefetch(fresh_fhir, templates, patient_id))
+    with_review = _cards(service, patient_id, prefetch=ehr_prefetch(fresh_fhir, templates, patient_id))
     assert without != with_review
     _load(fresh_fhir, in_local_codes(charts()["red-flags"][0])[0])
     cord = _cards(service, charts()["red-flags"][1], fhir=fresh_fhir)
@@ -181,7 +160,7 @@ def test_without_the_conceptmap_the_local_chart_loses_its_red_flag(fresh_fhir: A
     workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
     bundle, patient_id = charts()["red-flags"]
     with TestClient(build_app(settings, handler=workflow)) as client:
-        templates = _discovery_templates(client)
+        templates = discovery_templates(client, SERVICE)
         assert "RF-LEG-WEAK" not in json.dumps(templates)
         _load(fresh_fhir, in_local_codes(bundle)[0])
         cards = _cards(client, patient_id, fhir=fresh_fhir)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from ehr_prefetch import discovery_templates, ehr_prefetch
 from fastapi.testclient import TestClient
 
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest
@@ -64,25 +64,6 @@ def service(tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def _discovery_templates(client: TestClient) -> dict[str, str]:
-    services = client.get("/cds-services").json()["services"]
-    prefetch: dict[str, str] = next(s for s in services if s["id"] == SERVICE)["prefetch"]
-    return prefetch
-
-
-def _ehr_prefetch(fhir: Any, templates: dict[str, str], patient_id: str) -> dict[str, Any]:
-    """What an EHR sends: each discovery template rendered and run against its FHIR server, as written."""
-    prefetch: dict[str, Any] = {}
-    with requests.Session() as http:
-        http.trust_env = False
-        for key, template in templates.items():
-            url = f"{fhir.base_url}/{template.replace('{{context.patientId}}', patient_id)}"
-            response = http.get(url, headers={"Accept": "application/fhir+json"}, timeout=30)
-            assert response.status_code == 200, (key, response.text)
-            prefetch[key] = response.json()
-    return prefetch
-
-
 def _answer(client: TestClient, patient_id: str, *, prefetch: Any = None, fhir: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "hookInstance": "7c1e2f0a-1b2c-4d3e-8f40-5a6b7c8d9e01",
@@ -121,17 +102,17 @@ def test_a_pain_score_in_a_panel_gives_the_same_cards_as_on_its_own(
     fresh_fhir: Any, service: TestClient
 ) -> None:
     bundle, patient_id = _chart()
-    templates = _discovery_templates(service)
+    templates = discovery_templates(service, SERVICE)
     assert templates["observation-panels-pain"].startswith(
         "Observation?patient={{context.patientId}}&component-code="
     )
 
     _load(fresh_fhir, bundle)
-    expected = _seen(_answer(service, patient_id, prefetch=_ehr_prefetch(fresh_fhir, templates, patient_id)))
+    expected = _seen(_answer(service, patient_id, prefetch=ehr_prefetch(fresh_fhir, templates, patient_id)))
     assert expected
 
     _load(fresh_fhir, _in_a_panel(bundle))
-    by_ehr = _answer(service, patient_id, prefetch=_ehr_prefetch(fresh_fhir, templates, patient_id))
+    by_ehr = _answer(service, patient_id, prefetch=ehr_prefetch(fresh_fhir, templates, patient_id))
     by_service = _answer(service, patient_id, fhir=fresh_fhir)
     assert _seen(by_ehr) == expected
     assert _seen(by_service) == expected
@@ -149,6 +130,8 @@ def test_without_the_panel_searches_the_panelled_pain_score_is_never_fetched(
     bundle, patient_id = _chart()
     _load(fresh_fhir, _in_a_panel(bundle))
     with _service(tmp_path) as client:
-        assert not [key for key in _discovery_templates(client) if key.startswith("observation-panels")]
+        assert not [
+            key for key in discovery_templates(client, SERVICE) if key.startswith("observation-panels")
+        ]
         answered = _answer(client, patient_id, fhir=fresh_fhir)
     assert "no pain score in the recent record" in json.dumps(answered["cards"])
