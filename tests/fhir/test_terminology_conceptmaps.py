@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.answers import LOCAL_ANSWERS
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.project_dirs import PROFILES
+from fhir_bonemet.settings import Settings
+from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = PROFILES.default.parent / "examples" / "conceptmaps"
 FLOWSHEET = "http://hospital.example.org/flowsheet"
@@ -194,6 +197,22 @@ def test_target_narrower_or_uncertain_is_not_applied_but_listed(tmp_path: Path, 
     assert skipped.where.endswith("m.json: ConceptMap.group[0].element[0].target[0]")
     assert f"'{equivalence}'" in skipped.reason
     assert "not applied" in skipped.reason
+
+
+def test_service_start_logs_each_element_it_does_not_apply(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The integrator reads the start-up log to learn that a mapping they wrote is not used: it must name
+    # the file, the element and why, and the service must still start.
+    maps = tmp_path / "maps"
+    _write(maps, "m.json", _map("http://ehr.example/dx", SCT, "METS-ANY", "94222008", "narrower"))
+    settings = Settings(auth_required=False, data_dir=tmp_path, conceptmap_dirs=(maps,))
+    with caplog.at_level(logging.WARNING, logger="fhir_bonemet.workflow"):
+        Workflow.from_settings(settings)
+    (record,) = [r for r in caplog.records if r.getMessage() == "ConceptMap element not applied"]
+    assert record.levelno == logging.WARNING
+    assert record.where.endswith("m.json: ConceptMap.group[0].element[0].target[0]")
+    assert "'narrower'" in record.reason
 
 
 @pytest.mark.parametrize("equivalence", ["wider", "subsumes", "equal", "equivalent"])
