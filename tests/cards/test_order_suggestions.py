@@ -219,7 +219,7 @@ def test_a_draft_naming_its_drug_through_a_medication_is_labelled_by_that_drug()
         ]
         assert labels == [
             "Reduce zoledronic acid to 3.3 mg",
-            "Cancel zoledronic acid 4 mg/5 ml iv solution order",
+            "Cancel zoledronic acid 4 mg/5 mL IV solution order",
         ]
 
 

@@ -153,6 +153,8 @@ def r09() -> Finding:
         order_actions=(
             OrderAction("MedicationRequest/draft-lorazepam", "delete", "Remove the lorazepam draft"),
         ),
+        referrals=(Referral.PAIN_SPECIALIST,),
+        one_change_only=True,
     )
 
 

@@ -33,6 +33,7 @@ from fhir_bonemet.core.model.findings import (
     Finding,
     Indicator,
     OrderAction,
+    Referral,
     UsedFact,
 )
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
@@ -161,6 +162,54 @@ def test_red_flag_cards_allow_at_most_one_suggestion_others_any() -> None:
     assert by_rule(cards, "EX-TIER")["selectionBehavior"] == "any"
 
 
+def test_a_red_flag_lets_the_clinician_order_its_review_and_cancel_each_draft_it_names() -> None:
+    """R03 on two calcium supplement drafts: the acute review and both cancellations are one response,
+    not alternatives, so the card must let the clinician take all three (``any``)."""
+    drafts = {
+        f"MedicationRequest/draft-{name}": {
+            "resourceType": "MedicationRequest",
+            "id": f"draft-{name}",
+            "status": "draft",
+            "intent": "order",
+            "medicationCodeableConcept": {"text": text},
+            "subject": {"reference": PATIENT},
+        }
+        for name, text in (("calcium", "Calcium carbonate 1250 mg"), ("vitd", "Colecalciferol 400 IU"))
+    }
+    r03 = Finding(
+        rule_id="R03",
+        title="Hypercalcaemia",
+        category=Category.RED_FLAG,
+        indicator=Indicator.CRITICAL,
+        summary="Hypercalcaemia: urgent review, IV fluids; stop calcium and vitamin D",
+        rationale="Corrected calcium 13.8 mg/dL",
+        evidence=("S24",),
+        referrals=(Referral.ACUTE_ONCOLOGY,),
+        order_actions=tuple(
+            OrderAction(ref, "delete", "calcium is high: do not give calcium or vitamin D") for ref in drafts
+        ),
+    )
+    card = wire(make_cards(Assessment(True, "x", (r03,)), context=ctx("order-sign", draft_orders=drafts)))[0]
+    assert card["selectionBehavior"] == "any"
+    assert [s["label"] for s in card["suggestions"]] == [
+        "Order acute oncology review",
+        "Cancel calcium carbonate 1250 mg order",
+        "Cancel colecalciferol 400 IU order",
+    ]
+    assert card["suggestions"][0]["isRecommended"] is True
+
+
+def test_a_red_flag_with_one_draft_to_stop_offers_the_referral_beside_the_cancellation() -> None:
+    card = wire(
+        make_cards(Assessment(True, "x", (r09(),)), context=ctx("order-sign", draft_orders=draft_orders()))
+    )[0]
+    assert card["selectionBehavior"] == "any"
+    assert [s["label"] for s in card["suggestions"]] == [
+        "Order referral to a pain specialist (interventional pain management)",
+        "Cancel lorazepam 1 mg order",
+    ]
+
+
 def test_a_red_flag_about_several_drafts_recommends_one_change_only() -> None:
     """R09 on three drafts ("stop one"): each cancellation is the safest change to its own draft, but under
     at-most-one only one suggestion may be recommended (cds-resp-1): the first, the benzodiazepine."""
@@ -192,7 +241,7 @@ def test_a_red_flag_about_several_drafts_recommends_one_change_only() -> None:
     assert [s["label"] for s in card["suggestions"] if s.get("isRecommended")] == [
         "Cancel lorazepam 1 mg order"
     ]
-    assert [a["resourceId"] for s in card["suggestions"] for a in s["actions"]] == [
+    assert [a["resourceId"] for s in card["suggestions"] for a in s["actions"] if a["type"] == "delete"] == [
         "MedicationRequest/draft-lorazepam",
         "MedicationRequest/draft-gabapentin",
         "MedicationRequest/draft-morphine",

@@ -192,16 +192,21 @@ class _CardBuilder:
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         suggestions = self._suggestions(concern, cid, red_flag)
+        exclusive = (
+            _alternatives(suggestions)
+            or (red_flag and _routes_only(suggestions))
+            or (primary.one_change_only and _draft_changes(suggestions) > 1)
+        )
         unoffered: list[str] = []
-        if concern.carried and not (red_flag or _alternatives(suggestions)):
+        if concern.carried and not exclusive:
             # What a concern folded for room proposes stays on offer here, after the card's own.
             # Each referral and each draft's change is still offered once per answer (SuggestionBuilder).
             suggestions += self._suggestions(Concern(concern.carried), cid, red_flag=False)
         elif concern.carried:
-            # Not on a card whose suggestions exclude each other (at-most-one: a red flag's card, or
-            # alternative changes to one draft): taking the folded advice's order would rule out the card's
-            # own (the red flag's referral), so every one of them conflicts with it.  The card names them
-            # instead, so none is dropped in silence: the clinician orders them separately.
+            # Not on a card whose suggestions exclude each other (at-most-one: a red flag's alternative
+            # routes, or alternative changes to one draft): taking the folded advice's order would rule out
+            # the card's own, so every one of them conflicts with it.  The card names them instead, so none
+            # is dropped in silence: the clinician orders them separately.
             unoffered = [
                 clip(s["label"], SUGGESTION_LABEL_LIMIT)
                 for s in self.suggest.unoffered(Concern(concern.carried), cid)
@@ -247,9 +252,10 @@ class _CardBuilder:
         for suggestion in suggestions:
             suggestion["label"] = clip(suggestion["label"], SUGGESTION_LABEL_LIMIT)
         if suggestions:
-            exclusive = red_flag or _alternatives(suggestions)
             card["selectionBehavior"] = "at-most-one" if exclusive else "any"
-            if red_flag and not any(s.get("isRecommended") for s in suggestions):
+            # A red flag's first suggestion is its urgent route (or, without one, the change to make): the
+            # one to take.  Under ``any`` it is recommended beside the safest change to each draft.
+            if red_flag and (not exclusive or not any(s.get("isRecommended") for s in suggestions)):
                 suggestions[0]["isRecommended"] = True
             if exclusive:
                 _one_recommended(suggestions)
@@ -333,6 +339,23 @@ def _one_recommended(suggestions: list[dict[str, Any]]) -> None:
     recommended = [s for s in suggestions if s.get("isRecommended")]
     for suggestion in recommended[1:]:
         del suggestion["isRecommended"]
+
+
+def _routes_only(suggestions: list[dict[str, Any]]) -> bool:
+    """A red flag's referrals are alternative routes to one urgent assessment (the spinal cord compression
+    pathway, or acute oncology): the clinician takes one.  Its changes to draft orders are not alternatives
+    to that route but part of the same response (order the calcium review *and* cancel the calcium
+    supplement), so a card that offers both lets the clinician take every suggestion (``any``): under
+    ``at-most-one`` taking the referral would rule out the cancellation."""
+    return all(
+        a["type"] == "create" and a["resource"]["resourceType"] == "ServiceRequest"
+        for s in suggestions
+        for a in s["actions"]
+    )
+
+
+def _draft_changes(suggestions: list[dict[str, Any]]) -> int:
+    return sum(1 for s in suggestions if any(a["type"] in ("delete", "update") for a in s["actions"]))
 
 
 def _alternatives(suggestions: list[dict[str, Any]]) -> bool:

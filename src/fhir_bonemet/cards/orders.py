@@ -27,6 +27,7 @@ and whether it is the safest choice (then the card recommends it).
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,7 +102,19 @@ def drug_label(draft: Mapping[str, Any], medication: Mapping[str, Any] | None = 
         _mapping(draft.get("medicationReference")).get("display"),
     ]
     text = next((t for t in candidates if isinstance(t, str) and t.strip()), "medication")
-    return " ".join(text.split()).lower()
+    return in_running_text(text)
+
+
+# Lowercasing an order's name for running text ("naproxen 500 MG Oral Tablet" → "naproxen 500 mg oral
+# tablet") must not change what a unit or route says: "400 iu", "100 ml" and "iv" misquote the order.
+_UNIT_CASE = re.compile(r"\b(iu|ml|iv)\b")
+_UNITS_AS_WRITTEN = {"iu": "IU", "ml": "mL", "iv": "IV"}
+
+
+def in_running_text(text: str) -> str:
+    """An order's name in lower case for a label, its units and route (IU, mL, IV) as clinicians write
+    them."""
+    return _UNIT_CASE.sub(lambda m: _UNITS_AS_WRITTEN[m.group(1)], " ".join(text.split()).lower())
 
 
 def _name_part(text: str) -> str:
@@ -122,7 +135,7 @@ def ingredient_name(
     A name is never cut inside: the first word of "zoledronic acid 4 mg/100 mL" made the label "Reduce
     zoledronic to 3.5 mg", and the first word of a combination product named the wrong drug."""
     if change is not None and change.ingredient.strip():
-        return " ".join(change.ingredient.split()).lower()
+        return in_running_text(change.ingredient)
     short = [d for d in _displays(_medication_code(draft, medication)) if len(d.split()) <= 3]
     return _name_part(short[0].lower() if short else drug_label(draft, medication))
 
@@ -185,7 +198,7 @@ def _new_dose(
     rate = {**{k: v for k, v in rates[0].items() if k != "doseRange"}, "doseQuantity": quantity}
     text = f"{change.dose:g} {change.unit}" + (f" ({change.reason})" if change.reason else "")
     resource = _with_dosage(draft, {**dosage, "doseAndRate": [rate]}, text, finding)
-    name = " ".join(change.product.split()).lower() or ingredient_name(draft, change, medication)
+    name = in_running_text(change.product) or ingredient_name(draft, change, medication)
     return PlannedOrder(
         f"order:update:{act.order_ref}:{change.dose:g}{change.unit}",
         f"Reduce {name} to {change.dose:g} {change.unit}",
@@ -228,7 +241,7 @@ def _new_schedule(
     name = ingredient_name(draft, change, medication)
     # A combination product taken fewer times a day gives less of every ingredient: the label names the
     # product and the dose count, and the daily amount as that of the ingredient it is.
-    product = " ".join(change.product.split()).lower()
+    product = in_running_text(change.product)
     label = f"Reduce {product or name} to {doses}"
     if change.daily is not None and change.daily > 0:
         unit = change.daily_unit.removesuffix("/d")

@@ -171,11 +171,13 @@ class Trace:
         related: Sequence[str] | None = None,
         evidence: Sequence[str] | None = None,
         unverified: bool = False,
+        one_change_only: bool = False,
     ) -> Finding:
         """The Finding.  ``related`` are the rules this concern includes: by default every rule the
         declaration supersedes, or those of them that apply to this case.  ``evidence`` narrows the
         declared sources to those this case relied on (EX01); ``unverified`` marks a case that relies on
-        unreviewed knowledge even when the rule as a whole does not."""
+        unreviewed knowledge even when the rule as a whole does not; ``one_change_only`` says its changes
+        to draft orders are alternatives (see :attr:`Finding.one_change_only`)."""
         spec = self.spec
         if related is not None and not set(related) <= set(spec.supersedes):
             raise ValueError(f"rule {spec.id} names rules it does not supersede: {sorted(set(related))}")
@@ -197,4 +199,5 @@ class Trace:
             related_rules=spec.supersedes if related is None else tuple(related),
             defaults_used=tuple(self.defaults),
             unverified=spec.unverified or unverified,
+            one_change_only=one_change_only,
         )

@@ -210,6 +210,9 @@ class Finding:
     related_rules: tuple[str, ...] = ()  # further rule ids merged into this concern (e.g. P14 into R09)
     defaults_used: tuple[str, ...] = ()  # threshold keys tagged [D] that this finding relied on
     unverified: bool = False  # relies on [M]/UNVERIFIED knowledge awaiting clinical review
+    # Its changes to draft orders are alternatives: the clinician makes one of them (R09: "stop one" of
+    # three drafts that complete a combination), not each of them (R03: cancel every calcium supplement).
+    one_change_only: bool = False
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

@@ -147,6 +147,7 @@ def r09(ctx: RuleContext, t: Trace) -> Finding | None:
         "An opioid, a benzodiazepine and a gabapentinoid are all active (boxed warnings S21, S22).",
         recs,
         referrals=(Referral.PAIN_SPECIALIST,),  # a specialist review of the regimen, to take one away safely
+        one_change_only=True,  # the draft that completes the combination is the one to cancel
     )
 
 
