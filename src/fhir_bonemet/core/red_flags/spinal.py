@@ -2,7 +2,8 @@
 neurological symptoms); see ``docs/clinical-model.md#red-flags``.
 
 R01 supersedes R02: when neurological symptoms or a recent cord compression make R01 speak, the spinal
-pain pattern is part of that card and R02 is named as related instead of raising a second card.  The
+pain pattern is part of that card and R02 is named as related instead of raising a second card; the card
+carries the one piece of R02's advice R01's lines lack (SINS on the new imaging).  The
 exercise pass reads both (any critical red flag holds exercise; R02 holds axial loading).
 
 Standard library only: this module is part of the pure core.
@@ -75,6 +76,11 @@ def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
     ]
 
 
+# R01's own sources, and with the spinal pain pattern the one R02's SINS advice rests on.
+_EVIDENCE = ("S12", "S15b")
+_EVIDENCE_WITH_R02 = (*_EVIDENCE, "S13")
+
+
 @rule(
     "R01",
     "Suspected metastatic spinal cord compression",
@@ -89,7 +95,7 @@ def undated_missing(found: list[ObservationFact]) -> list[MissingFact]:
         "red_flags.spinal_mri_days",
         "exercise.sins_potentially_unstable_min",
     ),
-    evidence=("S12", "S15b"),
+    evidence=_EVIDENCE_WITH_R02,
     unverified=True,
     supersedes=("R02",),
 )
@@ -134,10 +140,30 @@ def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
             "(or equivalent) "
             "as soon as possible, unless contraindicated.",
             "Stop all exercise and put the exercise plan on hold until assessed.",
+            *_spinal_pattern_line(t, spinal),
         ),
         referrals=(Referral.MSCC_PATHWAY, Referral.ACUTE_ONCOLOGY),
         # The spinal pain pattern of R02 is part of this concern only when it is present.
         related=("R02",) if spinal else (),
+        evidence=_EVIDENCE_WITH_R02 if spinal else _EVIDENCE,
+    )
+
+
+def _spinal_pattern_line(t: Trace, spinal: list[ObservationFact]) -> tuple[str, ...]:
+    """What R02's advice adds to the critical card when the spinal pain pattern is present too.
+
+    The rest of R02 is already in R01's lines, and more urgently: the MSCC coordinator now rather than
+    within a day, whole-spine MRI within hours rather than a spine MRI within a week, all exercise stopped
+    rather than axial loading held, and the neurological change R02 asks the patient to report is what R01
+    already acts on.  Only the stability score on the new imaging, and the surgical opinion it may call
+    for, is not: one line, which also says the pattern was present (R02 stays in the card's rule ids)."""
+    if not spinal:
+        return ()
+    sins = t.ctx.th["exercise.sins_potentially_unstable_min"]
+    t.rely("exercise.sins_potentially_unstable_min")
+    return (
+        f"Spinal red-flag pain is also recorded: calculate SINS on the new imaging ({num(sins.value)} or "
+        "more: surgical opinion).",
     )
 
 
@@ -192,6 +218,7 @@ def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[Observ
         ),
         referrals=(Referral.MSCC_PATHWAY,),
         related=("R02",) if spinal else (),
+        evidence=_EVIDENCE_WITH_R02 if spinal else _EVIDENCE,
     )
 
 
