@@ -292,6 +292,34 @@ def test_a_gap_the_card_already_names_is_not_said_again_and_a_shared_gap_is_said
     assert ("(Focal bone pain: radiotherapy referral and Bone-modifying agent not in use).") in detail
 
 
+def test_folded_advice_that_makes_something_else_of_a_record_the_card_names_keeps_its_reading() -> None:
+    # The card's own line names the record and what the card made of it; the folded advice's other reading
+    # follows under Also, with the advice it affects, and nothing the card's line says is said again.
+    r01 = replace(R01, missing=(PLATELETS_UNREAD,))
+    read_low = replace(
+        PLATELETS_UNREAD, consequence="read as 30 ×10⁹/L: an NSAID is not suggested; verify it"
+    )
+    p06 = replace(GAPPY_P06, missing=(read_low,))
+    detail = cards(r01, p06)[0]["detail"]
+    own = "**Received but not read:** Platelets '30' (no unit, 2025-06-01): not used (no unit); verify it."
+    assert own in detail
+    assert (
+        "**Received but not read (advice under Also):** Platelets '30' (no unit, 2025-06-01): read as "
+        "30 ×10⁹/L: an NSAID is not suggested (Focal bone pain: radiotherapy referral)."
+    ) in detail
+    assert detail.count("not used (no unit)") == 1
+    assert detail.count("verify it") == 1
+    # A missing record the card names, with a note of what its absence changes for the folded advice.
+    renal = MissingFact("renal function", "the highest-risk group cannot be excluded")
+    nsaid_later = MissingFact("renal function", "an NSAID only after renal function is checked")
+    detail = cards(replace(R01, missing=(renal,)), replace(GAPPY_P06, missing=(nsaid_later,)))[0]["detail"]
+    assert "**Missing:** renal function (advice kept on the cautious side)." in detail
+    assert (
+        "**Missing (advice under Also):** renal function: an NSAID only after renal function is checked "
+        "(Focal bone pain: radiotherapy referral)"
+    ) in detail
+
+
 def test_a_gap_the_folded_advice_states_itself_is_not_repeated() -> None:
     # "No dental examination on record: arrange one" is the gap: a line saying so again adds nothing.
     p10 = f(

@@ -312,6 +312,18 @@ def _advice_topic(finding: Finding) -> str:
     return md_escape(_clip(topic, 60))
 
 
+def _reading(fact: MissingFact) -> list[str]:
+    """The parts of what a rule made of a gap ("not used (no unit)", "verify it"), as the card words them."""
+    return [plain(part) for part in fact.consequence.split("; ") if part.strip()]
+
+
+def _reading_of_named(fact: MissingFact, parts: Sequence[str]) -> str:
+    """A gap the card names already, read differently by folded advice: the record by its short name (the
+    card's own line gives it in full) and the parts of the reading that line lacks."""
+    name = _clip(plain(fact.what).split(": ", 1)[0], 60)
+    return md_escape(_clip(f"{name}: {'; '.join(parts)}", 200))
+
+
 def _folded_gap_lines(findings: Sequence[Finding], folded: Sequence[Finding]) -> list[str]:
     """What the advice folded onto this card found missing, could not read or found in conflict.
 
@@ -319,18 +331,35 @@ def _folded_gap_lines(findings: Sequence[Finding], folded: Sequence[Finding]) ->
     were lost, and a value received but unreadable read as no value at all.  Each gap is said once: one the
     card already names for its own findings, or the folded advice's summary states, is not repeated, and
     one several folded findings share is named with all of them.  Each is followed by the advice it
-    affects, so the clinician knows which advice rests on the cautious assumption."""
-    own = {(_gap_kind(m), plain(m.what)) for f in findings for m in f.missing}
+    affects, so the clinician knows which advice rests on the cautious assumption.
+
+    A record the card names already for its own findings may mean something else to the folded advice (read
+    another way, or a gap that changes that advice: "an NSAID is suggested only after renal function is
+    checked").  That reading is kept, said without what the card says already: the record by its short name
+    and only the parts of the reading the card's own line lacks."""
+    # (kind, what) -> the parts of what the card's own findings made of that record ("not used (no unit)").
+    own: dict[tuple[str, str], set[str]] = {}
+    for mine in findings:
+        for fact in mine.missing:
+            own.setdefault((_gap_kind(fact), plain(fact.what)), set()).update(_reading(fact))
     # (kind, what) -> the rendered gap and the topics of the folded advice it affects, in order.
     gaps: dict[tuple[str, str], tuple[str, list[str]]] = {}
     for finding in folded:
         for fact in finding.missing:
             key = (_gap_kind(fact), plain(fact.what))
-            # A gap the card names already, or the folded advice's own summary says ("No dental
-            # examination on record: arrange one"): said once.
-            if key in own or key[1].lower() in plain(finding.summary).lower():
+            # A gap the folded advice's own summary says ("No dental examination on record: arrange one"):
+            # said once.
+            if key[1].lower() in plain(finding.summary).lower():
                 continue
-            text = _missing(fact) if key[0] == _ABSENT else _unread(fact)
+            if key in own:
+                distinct = [part for part in _reading(fact) if part not in own[key]]
+                if not distinct:  # the card's own line says it all
+                    continue
+                # Its own key: what this advice made of the record, not the record the card names.
+                key = (key[0], f"{key[1]}\n{'; '.join(distinct)}")
+                text = _reading_of_named(fact, distinct)
+            else:
+                text = _missing(fact) if key[0] == _ABSENT else _unread(fact)
             topics = gaps.setdefault(key, (text, []))[1]
             topic = _advice_topic(finding)
             if topic not in topics:
