@@ -128,6 +128,13 @@ def answer_raw(case: HookCase, hook: str, raw: bytes) -> Json:
     return answered
 
 
+def open_link(case: HookCase, url: str) -> str:
+    """The page behind a link of an answer for ``case`` (the plan page), from the app that gave it."""
+    response = _client(case.today).get(url.removeprefix("http://testserver"))
+    assert response.status_code == 200, (case.name, url, response.status_code)
+    return response.text
+
+
 def fire(case: HookCase, request: Json | None = None) -> list[Json]:
     """The cards the service answers for ``case`` (or for ``request``, fired on the case's date)."""
     cards: list[Json] = answer(case, request)["cards"]

@@ -10,7 +10,7 @@ from builders import TODAY, condition, lesion, med, obs, patient
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.exercise.domains import site_row
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.facts import ConditionFact, ObservationFact, PatientFacts, SiteClass
 from fhir_bonemet.core.model.findings import DomainStatus, ExercisePlan, Finding, Indicator, Referral, Tier
 from fhir_bonemet.knowledge import load_thresholds
 
@@ -265,6 +265,80 @@ def test_a_converted_lab_value_is_shown_without_the_digits_of_the_conversion() -
 def test_a_fever_condition_holds_but_an_old_one_does_not() -> None:
     assert skull(conditions=[condition(c.FEVER, onset_days_ago=1)])[0].tier is Tier.HOLD
     assert skull(conditions=[condition(c.FEVER, onset_days_ago=10)])[0].tier is Tier.LOW
+
+
+def anaemia(status: str = "active") -> ConditionFact:
+    return condition(
+        c.ANAEMIA,
+        ref="Condition/anaemia",
+        status=status,
+        display="Anemia in neoplastic disease",
+        onset_days_ago=12,  # 2025-05-20
+    )
+
+
+@pytest.mark.parametrize(
+    ("hb", "said"),
+    [
+        (obs(c.LAB_HAEMOGLOBIN, 11, "g/dL"), "despite haemoglobin 11 g/dL"),
+        (obs(c.LAB_HAEMOGLOBIN, 7.5, "g/dL"), "despite haemoglobin 7.5 g/dL"),
+        (None, "whatever the haemoglobin"),
+    ],
+)
+def test_an_anaemia_on_record_holds_exercise_whatever_the_haemoglobin(
+    hb: ObservationFact | None, said: str
+) -> None:
+    """clinical-rules.md 2.5: "haemoglobin <7.0 g/dL, or symptomatic anaemia": the condition holds alone."""
+    extra = () if hb is None else (hb,)
+    observations = [o for o in fit(*extra) if hb is not None or o.concept != c.LAB_HAEMOGLOBIN]
+    plan, found = assess(
+        patient(lesions=[lesion(S.SKULL)], observations=observations, conditions=[anaemia()])
+    )
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason == "anaemia on record"
+    assert all(statuses(plan)[d] is A for d in STRUCTURED)
+    ex02 = found["EX02"]
+    assert ex02.indicator is Indicator.WARNING
+    # The gate names the condition as recorded, since when, and the haemoglobin it holds despite.
+    (gate,) = (r for r in ex02.recommendations if r.startswith("Anaemia"))
+    assert gate.startswith("Anaemia on record (Anemia in neoplastic disease, 2025-05-20): hold ")
+    assert said in gate
+    assert "medical review" in gate
+    # Traceable to the Condition; a service default on codes awaiting review, and labelled so in the plan.
+    assert ("Anaemia", "active", "Condition/anaemia", "2025-05-20") in [
+        (u.label, u.value, u.ref, u.when) for u in ex02.used
+    ]
+    assert ex02.unverified
+    assert found["EX01"].unverified
+    assert gate in plan.gates
+    assert gate.endswith("medical review (service default)")
+
+
+@pytest.mark.parametrize("status", ["resolved", "inactive", "remission"])
+def test_an_anaemia_no_longer_current_holds_nothing(status: str) -> None:
+    plan, found = skull(obs(c.LAB_HAEMOGLOBIN, 11, "g/dL"), conditions=[anaemia(status)])
+    assert plan.tier is Tier.LOW
+    assert plan.on_hold_reason is None
+    assert "EX02" not in found
+
+
+def test_a_haemoglobin_under_the_hold_line_holds_once_beside_an_anaemia_on_record() -> None:
+    plan, found = skull(obs(c.LAB_HAEMOGLOBIN, 6.5, "g/dL"), conditions=[anaemia()])
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason is not None
+    assert plan.on_hold_reason.endswith("haemoglobin 6.5 g/dL")
+    assert "anaemia" not in plan.on_hold_reason
+    assert found["EX02"].summary == "Hold structured exercise: Haemoglobin 6.5 g/dL: hold; medical review"
+    # The condition was checked: the plan lists it among the data it used.
+    assert "Condition/anaemia" in [u.ref for u in found["EX01"].used]
+
+
+def test_the_newest_of_several_anaemias_is_named_and_each_is_listed() -> None:
+    old = condition(c.ANAEMIA, ref="Condition/old", display="Anemia, unspecified", onset_days_ago=300)
+    new = condition(c.ANAEMIA, ref="Condition/new", display="Anemia due to chemotherapy", onset_days_ago=3)
+    _, found = skull(conditions=[old, new])
+    assert "(Anemia due to chemotherapy, 2025-05-29)" in found["EX02"].summary
+    assert {"Condition/old", "Condition/new"} <= {u.ref for u in found["EX02"].used}
 
 
 def test_platelets_under_50_remove_resistance_and_impact_but_keep_the_tier() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from fhir_bonemet.core.evidence.lesion_sites import lesion_label, site_label
 from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
-from fhir_bonemet.core.exercise.gates import Gates
+from fhir_bonemet.core.exercise.gates import SERVICE_DEFAULT, Gates
 from fhir_bonemet.core.exercise.plan import ExerciseWork
 from fhir_bonemet.core.exercise.tiers import PersonTier
 from fhir_bonemet.core.model import concepts as c
@@ -109,6 +109,7 @@ _TIER_CONCEPTS = (
 _GATE_CONCEPTS = (
     c.LAB_PLATELETS,
     c.LAB_HAEMOGLOBIN,
+    c.ANAEMIA,
     c.LAB_NEUTROPHILS,
     c.LAB_CALCIUM,
     c.LAB_CALCIUM_CORRECTED,
@@ -290,7 +291,8 @@ def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
     evidence=("S09", "S08", "S24", "S01"),
 )
 def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
-    """A gate applied: hold or restriction from blood results, calcium, fever or fatigue."""
+    """A gate applied: hold or restriction from blood results, anaemia on record, calcium, fever or
+    fatigue."""
     work = exercise_work(ctx)
     if work is None or not work.gates.any:
         return None
@@ -304,9 +306,12 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
         evidence.append("S01")
     t.fact(*gates.triggers)
     t.rely(*gates.keys)
+    # The summary leaves out the service-default label: the card would drop it anyway, after it had cost the
+    # summary the room of the gate's last words (the recommendations and the plan keep it).
+    summary = "; ".join(d.removesuffix(SERVICE_DEFAULT) for d in gates.descriptions)
     return t.finding(
         Indicator.WARNING if hold else Indicator.INFO,
-        f"{head}: " + "; ".join(gates.descriptions),
+        f"{head}: {summary}",
         "Global pre-exercise gates applied: " + "; ".join(gates.descriptions) + ".",
         gates.descriptions,
         evidence=evidence,

@@ -1,4 +1,4 @@
-"""Global gates that apply before tiering: blood counts, calcium, fever, fatigue
+"""Global gates that apply before tiering: blood counts, anaemia on record, calcium, fever, fatigue
 (``docs/clinical-model.md#global-gates``).  The blood-count gates are a table (:data:`LAB_GATES`).
 
 A *hold* gate suspends structured exercise (functional mobility only); a *restriction* gate removes or
@@ -16,17 +16,30 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from fhir_bonemet.core.evidence.labs import CalciumMethod, corrected_calcium, latest_lab
+from fhir_bonemet.core.evidence.labs import CalciumMethod, LabValue, corrected_calcium, latest_lab
 from fhir_bonemet.core.evidence.unreadable import brief, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import PatientFacts, UnreadableValue
-from fhir_bonemet.core.model.findings import MissingFact, UsedFact
+from fhir_bonemet.core.model.facts import ConditionFact, PatientFacts, UnreadableValue
+from fhir_bonemet.core.model.findings import MissingFact, UsedFact, shorten
 from fhir_bonemet.core.model.queries import has_active, noted_on, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
 
-__all__ = ["LAB_GATES", "LAB_TESTS", "Gates", "LabGate", "LabTest", "Limit", "global_gates"]
+__all__ = [
+    "LAB_GATES",
+    "LAB_TESTS",
+    "SERVICE_DEFAULT",
+    "Gates",
+    "LabGate",
+    "LabTest",
+    "Limit",
+    "global_gates",
+]
+
+# How a gate that is a service default rather than a guideline says so, at the end of its description: the
+# plan page and the CarePlan show it; a card drops it (its "await clinical review" line stands for it).
+SERVICE_DEFAULT = " (service default)"
 
 
 class Limit(StrEnum):
@@ -85,6 +98,8 @@ LAB_GATES = (
         "no resistance, impact or contact; light aerobic only",
         limits=frozenset({Limit.NO_RESISTANCE, Limit.NO_IMPACT, Limit.LIGHT_AEROBIC_ONLY}),
     ),
+    # An anaemia on record holds too, whatever the haemoglobin (clinical-rules.md 2.5: "<7.0 g/dL, or
+    # symptomatic anaemia"): a condition, not a value below a threshold, so not a row here (:func:`_anaemia`).
     LabGate(c.LAB_HAEMOGLOBIN, "exercise.haemoglobin_hold_below", "hold; medical review", hold=True),
     LabGate(
         c.LAB_HAEMOGLOBIN,
@@ -155,7 +170,9 @@ def global_gates(facts: PatientFacts, today: date, th: Thresholds, idx: FactInde
     days = th.v("lookback.lab_days")
     g.keys.add("lookback.lab_days")
     for test in LAB_TESTS:
-        _lab(facts, today, th, idx, days, test, g)
+        lab = _lab(facts, today, th, idx, days, test, g)
+        if test.concept == c.LAB_HAEMOGLOBIN:
+            _anaemia(idx, today, th, lab, g)
     _fever(idx, today, th, g)
     _calcium(facts, today, th, idx, g)
     _fatigue(idx, today, th, g)
@@ -164,12 +181,13 @@ def global_gates(facts: PatientFacts, today: date, th: Thresholds, idx: FactInde
 
 def _lab(
     facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, days: float, test: LabTest, g: Gates
-) -> None:
-    """Apply the first row of :data:`LAB_GATES` for this test that the latest result falls under."""
+) -> LabValue | None:
+    """Apply the first row of :data:`LAB_GATES` for this test that the latest result falls under; the
+    latest result, or None when there is none within the lookback."""
     lab = latest_lab(facts, test.concept, today, days, idx)
     if lab is None:
         if test.only_on_chemotherapy and not has_active(facts, today, c.CHEMOTHERAPY):
-            return
+            return None
         when = " while on chemotherapy" if test.only_on_chemotherapy else ""
         unread = received(idx, test.concept, today, days)
         g.missing.append(
@@ -181,7 +199,7 @@ def _lab(
         )
         if "full blood count" not in g.checks_before_start:
             g.checks_before_start.append("full blood count")
-        return
+        return None
     rows = _LAB_GATES_BY_CONCEPT[test.concept]
     g.keys.update(row.key for row in rows)
     g.used.append(lab.used())
@@ -193,7 +211,55 @@ def _lab(
             g.apply(
                 f"{shown}: {row.effect}", lab.used(), hold=shown[0].lower() + shown[1:] if row.hold else None
             )
-            return
+            break
+    return lab
+
+
+# Longest condition text the gate quotes: a free-text Condition.code.text can run to a paragraph, and the
+# gate's line must fit a card summary with its date and the haemoglobin.
+_DISPLAY_MAX = 40
+
+
+def _anaemia(idx: FactIndex, today: date, th: Thresholds, hb: LabValue | None, g: Gates) -> None:
+    """An anaemia recorded as a current condition holds structured exercise, with medical review.
+
+    clinical-rules.md 2.5 holds for "haemoglobin <7.0 g/dL, or symptomatic anaemia" [D]: an anaemia on
+    record is read as the symptomatic one and holds whatever the haemoglobin, a normal one included (a count
+    does not show breathlessness or dizziness on exertion, and the cautious reading of "or" is that either
+    holds).
+    That reading is a service default, and every code of the anaemia ValueSet (D63.0, D64.81, D64.9,
+    271737000) is UNVERIFIED (profiles/README.md): the finding is marked as awaiting clinical review.
+
+    Refuted and entered-in-error records never become facts; a resolved, inactive or remitted anaemia holds
+    nothing.  A haemoglobin below the hold line has held already: the condition is then listed among the
+    facts checked, not as a second hold.
+    """
+    found = [cond for cond in idx.conditions(c.ANAEMIA) if cond.clinical_status in ACTIVE_STATUSES]
+    if not found:
+        return
+    # The newest first: the card names it, the facts list them all.
+    found.sort(key=lambda cond: noted_on(cond, today) or date.min, reverse=True)
+    evidence = [used_condition("Anaemia", cond) for cond in found]
+    g.used.extend(evidence)
+    if hb is not None and hb.value < th.v("exercise.haemoglobin_hold_below"):
+        return
+    despite = f"despite haemoglobin {hb.shown()}" if hb is not None else "whatever the haemoglobin"
+    g.unverified = True
+    g.apply(
+        f"{_anaemia_named(found[0], today)}: hold {despite}; medical review{SERVICE_DEFAULT}",
+        *evidence,
+        hold="anaemia on record",
+    )
+
+
+def _anaemia_named(cond: ConditionFact, today: date) -> str:
+    """ "Anaemia on record (Anemia in neoplastic disease, 2025-05-01)": the condition as recorded, and its
+    onset (or, without one, the date it was recorded)."""
+    parts = [shorten(cond.display, _DISPLAY_MAX)] if cond.display else []
+    when = noted_on(cond, today)
+    if when is not None:
+        parts.append(when.isoformat())
+    return "Anaemia on record" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _fever(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
