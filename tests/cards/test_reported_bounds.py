@@ -107,6 +107,33 @@ def test_a_newer_bound_supersedes_an_older_low_value() -> None:
     assert "NSAID with eGFR" not in _rules(cards)
 
 
+def _egfr_as(value: Json) -> Callable[[Json], None]:
+    def change(request: Json) -> None:
+        _without_creatinine(request)
+        egfr = _lab(request, EGFR)
+        egfr.pop("valueQuantity")
+        egfr.update(value)
+
+    return change
+
+
+@pytest.mark.parametrize("bound", ["15", "30"])
+def test_an_egfr_below_a_bound_inside_the_lowest_band_is_read_there(bound: str) -> None:
+    cards, _ = _fired(_egfr_as({"valueString": f"<{bound} mL/min/1.73m2"}))
+    text = _rules(cards)
+    assert f"NSAID with eGFR <{bound}: avoid" in text
+    assert "edge" not in text  # a bound says nothing of how far below the edge the kidney lies
+
+
+def test_an_egfr_below_a_bound_that_spans_bands_is_not_read_as_its_higher_band() -> None:
+    """ "<45" allows 12 as well as 44: no "short course" advice, renal function is unknown."""
+    cards, _ = _fired(_egfr_as({"valueQuantity": {"comparator": "<", "value": 45, "code": UCUM_EGFR}}))
+    text = _rules(cards)
+    assert "short course only" not in text
+    assert "Renal function unknown" in text
+    assert "band unknown" in text
+
+
 def test_a_bound_without_a_unit_is_still_not_read() -> None:
     """A unit is never assumed, not even for a result that has only one in use."""
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
-from builders import TODAY, condition, lesion, obs, patient
+from builders import TODAY, at, condition, lesion, obs, patient
 
 from fhir_bonemet.core.evidence.derived import (
+    RENAL_BAND_EDGES,
     Mechanism,
     Trend,
     cockcroft_gault,
@@ -15,7 +18,7 @@ from fhir_bonemet.core.evidence.derived import (
     renal_function,
 )
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import Sex
+from fhir_bonemet.core.model.facts import ObservationFact, Quantity, Sex
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()
@@ -177,6 +180,38 @@ def test_measured_clearance_is_preferred_to_egfr_when_cockcroft_gault_is_impossi
     renal = renal_function(facts, TODAY, TH)
     assert (renal.method, renal.value) == ("measured", 55)
     assert any("age" in m for m in renal.missing)
+
+
+def _egfr_below(bound: float, comparator: str = "<") -> ObservationFact:
+    value = math.nextafter(bound, -math.inf) if comparator == "<" else bound
+    quantity = Quantity(value, "mL/min/{1.73_m2}", comparator=comparator)
+    return ObservationFact("Observation/egfr", c.LAB_EGFR, at(1), quantity)
+
+
+def test_an_egfr_upper_bound_below_every_band_edge_is_renal_function_in_the_lowest_band() -> None:
+    renal = renal_function(patient(observations=[_egfr_below(15)]), TODAY, TH)
+    assert renal.known
+    assert renal.value is not None
+    assert all(renal.value < TH.v(key) for key in RENAL_BAND_EDGES)
+    assert (renal.comparator, renal.label()) == ("<", "eGFR <15")
+
+
+@pytest.mark.parametrize(("bound", "comparator"), [(45, "<"), (30, "<="), (30.5, "<")])
+def test_an_egfr_upper_bound_above_a_band_edge_leaves_renal_function_unknown(
+    bound: float, comparator: str
+) -> None:
+    """ "<45" allows 44 and 12: read as its highest value it would be the less cautious of the two bands."""
+    older = obs(c.LAB_EGFR, 50, "mL/min/{1.73_m2}", days_ago=20)
+    renal = renal_function(patient(observations=[older, _egfr_below(bound, comparator)]), TODAY, TH)
+    assert not renal.known
+    assert "band unknown" in renal.missing[0]
+    assert renal.used[0].value.startswith(comparator)
+
+
+def test_the_band_edges_are_every_renal_threshold() -> None:
+    """A renal band added later must be below-bound safe too: every mL/min threshold but the margin."""
+    renal = {key for key in TH if TH[key].unit == "mL/min"} - {"pain.renal_band_edge_margin"}
+    assert set(RENAL_BAND_EDGES) == renal
 
 
 def test_stale_creatinine_and_no_egfr_means_unknown_renal_function() -> None:

@@ -247,7 +247,9 @@ class RenalFunction:
     missing: tuple[str, ...] = ()  # why a better method could not be used, or why nothing is known
     when: date | None = None
     used: tuple[UsedFact, ...] = ()
-    # ">" or ">=" when the laboratory reported a bound (eGFR ">60"): ``value`` is the lowest it can be.
+    # ">" or ">=" when the laboratory reported a lower bound (eGFR ">60"): ``value`` is the lowest it can
+    # be.  "<" or "<=" for an upper bound (eGFR "<15"), used only below every band edge: ``value`` is the
+    # highest it can be, so it lies in the lowest band of every rule, as all the values below the bound do.
     comparator: str | None = None
 
     @property
@@ -291,6 +293,23 @@ def _weight_kg(obs: ObservationFact) -> float | None:
     if obs.quantity is None or obs.quantity.unit not in _KG_PER_UNIT:
         return None
     return obs.quantity.value * _KG_PER_UNIT[obs.quantity.unit]
+
+
+# Every renal band edge a rule compares the renal function with (the thresholds in mL/min other than the
+# edge margin).  An upper bound ("<15") is a renal function only below all of them: every value it allows
+# then lies in the lowest band of every rule.  Above one ("<45"), the band is not known, and neither is the
+# renal function: reading it as its highest value would be less cautious than some of the values it allows.
+RENAL_BAND_EDGES = (
+    "pain.nsaid_avoid_crcl_below",
+    "pain.nsaid_caution_crcl_below",
+    "pain.renal_opioid_crcl_below",
+    "pain.denosumab_high_risk_crcl_below",
+    "pain.za_crcl_min",
+    "pain.za_crcl_band_40_min",
+    "pain.za_crcl_band_50_min",
+    "pain.za_crcl_full_dose_above",
+)
+_UPPER_BOUNDS = frozenset({"<", "<="})
 
 
 def renal_function(
@@ -344,6 +363,15 @@ def renal_function(
         if obs is not None and obs.quantity is not None:
             quantity = obs.quantity
             used_fact = UsedFact(label, f"{quantity.shown()} {quantity.unit}", obs.ref, _iso(obs_date(obs)))
+            if quantity.comparator in _UPPER_BOUNDS:
+                lowest = min(th.v(key) for key in RENAL_BAND_EDGES)
+                if quantity.value >= lowest:
+                    # The newest result says only that the kidney is below a band edge: an older or other
+                    # result is no better guide to it, so renal function is unknown.
+                    # Named first: the card shortens the line, and this is what a reader must check.
+                    bound = f"{label} {quantity.shown()} {quantity.unit}"
+                    why_unknown = (f"{bound}: band unknown (a bound above {lowest:g} mL/min)", *missing)
+                    return RenalFunction(None, None, (obs.ref,), why_unknown, obs_date(obs), (used_fact,))
             why = "Cockcroft-Gault not computed: missing " + ", ".join(missing)
             return RenalFunction(
                 quantity.value, method, (obs.ref,), (why,), obs_date(obs), (used_fact,), quantity.comparator

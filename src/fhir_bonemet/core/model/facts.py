@@ -123,13 +123,21 @@ class Quantity:
     reported_unit: str | None = None
     # ">" or ">=" when the laboratory reported only a lower bound (an eGFR ">60"): ``value`` is then the
     # lowest value the result can have (just above the bound for ">"), and cards show the bound as received.
+    # "<" or "<=" for an upper bound (an eGFR "<15"): ``value`` is the highest it can have (just below the
+    # bound for "<"); only renal function is read so, and it is used only where every value below the bound
+    # lies in the same band (core.evidence.derived.renal_function).
     comparator: str | None = None
 
     def shown(self) -> str:
-        """The number as a card shows it: ``45.2``, or ``>60`` for a bound."""
+        """The number as a card shows it: ``45.2``, or ``>60`` / ``<15`` for a bound."""
         if self.comparator is None:
             return f"{self.value:g}"
-        bound = math.nextafter(self.value, -math.inf) if self.comparator == ">" else self.value
+        if self.comparator == ">":
+            bound = math.nextafter(self.value, -math.inf)
+        elif self.comparator == "<":
+            bound = math.nextafter(self.value, math.inf)
+        else:
+            bound = self.value
         return f"{self.comparator}{bound:g}"
 
 

@@ -30,9 +30,12 @@ def _nsaids(ctx: RuleContext) -> list[MedicationFact]:
     return [m for m in ctx.active(c.NSAID) if is_systemic(m)]
 
 
-def near_edge(t: Trace, value: float, edge_key: str) -> str:
+def near_edge(t: Trace, value: float, edge_key: str, comparator: str | None = None) -> str:
     """How near ``value`` lies to the band edge ``edge_key``: a clause for the card when it is within the
-    margin (the estimate's own uncertainty is larger than the distance), else ""."""
+    margin (the estimate's own uncertainty is larger than the distance), else "".  An upper bound ("<15")
+    says nothing of its distance below an edge: no clause."""
+    if comparator in ("<", "<="):
+        return ""
     edge = t.v(edge_key)
     gap = value - edge
     if abs(gap) > t.v("pain.renal_band_edge_margin"):
@@ -83,7 +86,7 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
     t.meds(nsaids)
     shown = renal.label()
     if renal.value < t.v("pain.nsaid_avoid_crcl_below"):
-        edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below")
+        edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below", renal.comparator)
         recs = [
             "Stop or avoid the NSAID: risk of acute kidney injury.",
             _ALTERNATIVES + " Avoid morphine and codeine in renal impairment (see P23).",
@@ -103,8 +106,8 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
             recs,
         )
     # The caution band: an NSAID may be used, briefly and watched; the nearer the avoid edge, the more so.
-    low_edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below")
-    high_edge = near_edge(t, renal.value, "pain.nsaid_caution_crcl_below")
+    low_edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below", renal.comparator)
+    high_edge = near_edge(t, renal.value, "pain.nsaid_caution_crcl_below", renal.comparator)
     edge = low_edge or high_edge
     recs = [
         f"{renal.describe()}: between {avoid} and {caution}, NSAIDs only as a short course at the lowest "

@@ -4,9 +4,9 @@ flags).
 Each concept has one kind of value:
 
 - *measured* (labs, weight, scores; :data:`~fhir_bonemet.fhir.intake.units.UNIT_RULES`): a number
-normalised to the
-  concept's canonical unit.  An unknown unit, a comparator (``<20``) or an out-of-range score makes the
-  value unusable: it is reported, never guessed.
+  normalised to the concept's canonical unit.  An unknown unit, a comparator (``<20``) or an out-of-range
+  score makes the value unusable: it is reported, never guessed.  Renal function is the exception: its
+  bounds are read (``_BOUND_READ``).
 - *coded* (lesion type, pain mechanism): a project code, from the local CodeSystem or from the words of
   the answer ("osteolytic" → ``lytic``).
 - *yes/no* (red-flag symptoms, mechanical pain): ``valueBoolean``, a yes/no answer, or a finding recorded
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
 
@@ -177,10 +178,13 @@ class _Unusable(NamedTuple):
 
 # Renal function is reported as a lower bound above the range the laboratory's equation is valid for (an
 # eGFR ">60", a clearance ">90"): the usual report of normal function, not an unreadable value.  Read as the
-# lowest value it can have (just above the bound), which is the cautious reading of every renal band; any
-# other bound, and a "<" bound here, is reported as not read (rule R10 still weighs its bound).
-_LOWER_BOUND_READ: Final = frozenset({c.LAB_EGFR, c.LAB_CRCL})
-_LOWER_BOUNDS: Final = frozenset({">", ">="})
+# lowest value it can have (just above the bound), which is the cautious reading of every renal band.  An
+# upper bound ("<15", below the equation's range too) is read as the highest value it can have, carrying its
+# comparator: the renal function uses it only when every value below the bound lies in the lowest band, and
+# says otherwise that the band is not known.  Any other concept's bound is reported as not read (rule R10
+# still weighs it).
+_BOUND_READ: Final = frozenset({c.LAB_EGFR, c.LAB_CRCL})
+_BOUND_STEPS: Final = {">": math.inf, ">=": None, "<": -math.inf, "<=": None}  # toward the values allowed
 
 # A number written as text, with a comparator or a unit: "<5", ">60", "13.2 mg/dL".
 _VALUE_TEXT = re.compile(r"\s*(<=|>=|<|>)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S.*?)?\s*$")
@@ -263,12 +267,19 @@ def _quantity_unit(concept: str, quantity: JsonDict) -> object:
 def _compared(
     concept: str, comparator: object, value: object, unit: object, where: str
 ) -> Quantity | _Unusable:
-    """A value given as a bound ("<10", ">60"): read where the bound is the report of a normal result (see
-    ``_LOWER_BOUND_READ``), else not used, carrying the bound for rule R10."""
+    """A value given as a bound ("<10", ">60"): read for renal function (see ``_BOUND_READ``), else not
+    used, carrying the bound for rule R10."""
     bound = _bound(concept, value, unit)
-    if bound is not None and comparator in _LOWER_BOUNDS and concept in _LOWER_BOUND_READ:
-        number = bound.value if comparator == ">=" else math.nextafter(bound.value, math.inf)
-        return Quantity(number, bound.unit, bound.reported_unit, str(comparator))
+    if (
+        bound is not None
+        and concept in _BOUND_READ
+        and isinstance(comparator, str)
+        and comparator in _BOUND_STEPS
+        and (bound.value > 0 or comparator.startswith(">"))  # "<0" is no renal function
+    ):
+        step = _BOUND_STEPS[comparator]
+        number = bound.value if step is None else math.nextafter(bound.value, step)
+        return replace(bound, value=number, comparator=comparator)
     shown = f"{comparator if isinstance(comparator, str) else '?'}{_shown(value)}"
     return _Unusable(
         where,
