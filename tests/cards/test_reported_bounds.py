@@ -1,10 +1,11 @@
 """Results reported as a bound ("<10", ">60") rather than a value.
 
 Renal function above the range its equation covers is reported as a lower bound (eGFR ">60 mL/min/1.73 m2",
-the usual US report of normal function): it is read as the lowest value it can have and shown as received,
-so a normal kidney is neither "unknown" nor mistaken for the newest value being older.  A number written as
-text with its unit ("13.2 mg/dL") is read as the Quantity it spells.  Fired on the example patient with an
-NSAID and renal impairment (eGFR 27, creatinine 2.4 mg/dL)."""
+the usual US report of normal function, often without its unit, which every eGFR shares): it is read as
+the lowest value it can have and shown as received, so a normal kidney is neither "unknown" nor mistaken
+for the newest value being older.  A number written as text with its unit ("13.2 mg/dL") is read as the
+Quantity it spells.  Fired on the example patient with an NSAID and renal impairment (eGFR 27, creatinine
+2.4 mg/dL)."""
 
 from __future__ import annotations
 
@@ -107,14 +108,38 @@ def test_a_newer_bound_supersedes_an_older_low_value() -> None:
     assert "NSAID with eGFR" not in _rules(cards)
 
 
-def _egfr_as(value: Json) -> Callable[[Json], None]:
+def _egfr_as(value: Json, code: str | None = None) -> Callable[[Json], None]:
     def change(request: Json) -> None:
         _without_creatinine(request)
         egfr = _lab(request, EGFR)
         egfr.pop("valueQuantity")
         egfr.update(value)
+        if code is not None:
+            egfr["code"] = {"coding": [{"system": "http://loinc.org", "code": code}]}
 
     return change
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ({"valueString": ">60"}, None),
+        ({"valueString": "> 60"}, None),
+        ({"valueString": ">90"}, None),
+        ({"valueQuantity": {"comparator": ">", "value": 60}}, None),
+        ({"valueString": ">90"}, "2164-2"),  # a measured creatinine clearance: mL/min
+    ],
+)
+def test_renal_function_above_a_bound_without_a_unit_is_normal(value: Json, code: str | None) -> None:
+    """Every eGFR is in mL/min/1.73 m2, so the code gives the unit a laboratory often leaves out; the
+    sender is told so in a note, which is not a warning and puts nothing on the cards."""
+    cards, issues = _fired(_egfr_as(value, code))
+    text = _rules(cards)
+    assert "NSAID with eGFR" not in text
+    assert "NSAID with CrCl" not in text
+    assert "Renal function unknown" not in text
+    assert "received but not read" not in text
+    assert [i["severity"] for i in issues if EGFR in i["location"]] == ["information"]
 
 
 @pytest.mark.parametrize("bound", ["15", "30"])
@@ -123,6 +148,14 @@ def test_an_egfr_below_a_bound_inside_the_lowest_band_is_read_there(bound: str) 
     text = _rules(cards)
     assert f"NSAID with eGFR <{bound}: avoid" in text
     assert "edge" not in text  # a bound says nothing of how far below the edge the kidney lies
+
+
+def test_an_egfr_upper_bound_without_a_unit_is_read_in_the_severe_band_and_says_so() -> None:
+    cards, _ = _fired(_egfr_as({"valueString": "<15"}))
+    text = _rules(cards)
+    assert "NSAID with eGFR <15: avoid" in text
+    assert "unit taken from the code" in text  # the card says where the unit came from
+    assert "that part was not used" not in text  # the note about it is no gap
 
 
 def test_an_egfr_below_a_bound_that_spans_bands_is_not_read_as_its_higher_band() -> None:
@@ -134,16 +167,21 @@ def test_an_egfr_below_a_bound_that_spans_bands_is_not_read_as_its_higher_band()
     assert "band unknown" in text
 
 
-def test_a_bound_without_a_unit_is_still_not_read() -> None:
-    """A unit is never assumed, not even for a result that has only one in use."""
+def test_a_unitless_egfr_that_could_be_in_ml_per_second_is_still_not_read() -> None:
+    _, issues = _fired(_egfr_as({"valueString": "1.2"}))
+    assert [i for i in issues if EGFR in i["location"] and i["severity"] == "warning"]
+
+
+def test_a_creatinine_bound_without_a_unit_is_still_not_read() -> None:
+    """mg/dL and µmol/L are both in use: the code of a creatinine implies no unit."""
 
     def change(request: Json) -> None:
-        egfr = _lab(request, EGFR)
-        egfr.pop("valueQuantity")
-        egfr["valueString"] = ">60"
+        creatinine = _lab(request, CREATININE)
+        creatinine.pop("valueQuantity")
+        creatinine["valueString"] = ">1.2"
 
     _, issues = _fired(change)
-    assert [i for i in issues if EGFR in i["location"] and "comparator" in i["message"]]
+    assert [i for i in issues if CREATININE in i["location"] and "comparator" in i["message"]]
 
 
 def test_a_lower_bound_of_another_result_is_still_not_read() -> None:

@@ -362,7 +362,10 @@ def renal_function(
         obs = idx.latest(concept, today, lab_days)
         if obs is not None and obs.quantity is not None:
             quantity = obs.quantity
-            used_fact = UsedFact(label, f"{quantity.shown()} {quantity.unit}", obs.ref, _iso(obs_date(obs)))
+            amount = f"{quantity.shown()} {quantity.unit}"
+            if quantity.unit_from_code:
+                amount += " (unit taken from the code; none received)"
+            used_fact = UsedFact(label, amount, obs.ref, _iso(obs_date(obs)))
             if quantity.comparator in _UPPER_BOUNDS:
                 lowest = min(th.v(key) for key in RENAL_BAND_EDGES)
                 if quantity.value >= lowest:

@@ -127,6 +127,9 @@ class Quantity:
     # bound for "<"); only renal function is read so, and it is used only where every value below the bound
     # lies in the same band (core.evidence.derived.renal_function).
     comparator: str | None = None
+    # No unit was received: the concept's code implies it (every eGFR is in mL/min/1.73 m2), and the cards
+    # that use the value say so.
+    unit_from_code: bool = False
 
     def shown(self) -> str:
         """The number as a card shows it: ``45.2``, or ``>60`` / ``<15`` for a bound."""

@@ -58,6 +58,11 @@ class Extraction:
     def issue(self, item: Item, path: str, message: str) -> None:
         self.issues.append(ReadIssue(f"{item.ref}.{path}" if path else item.ref, message))
 
+    def note(self, item: Item, path: str, message: str) -> None:
+        """A read issue of severity information: the data was used, read in a way the sender should know."""
+        location = f"{item.ref}.{path}" if path else item.ref
+        self.issues.append(ReadIssue(location, message, severity="information"))
+
     def concepts_for(self, codeable: Mapping[str, Any] | None) -> frozenset[str]:
         """``terminology.concepts_for`` (the union over the codings), each (system, code) looked up once."""
         if not isinstance(codeable, dict):  # parsed JSON: an object is a dict (the ABC check costs more)

@@ -5,8 +5,9 @@ Each concept has one kind of value:
 
 - *measured* (labs, weight, scores; :data:`~fhir_bonemet.fhir.intake.units.UNIT_RULES`): a number
   normalised to the concept's canonical unit.  An unknown unit, a comparator (``<20``) or an out-of-range
-  score makes the value unusable: it is reported, never guessed.  Renal function is the exception: its
-  bounds are read (``_BOUND_READ``).
+  score makes the value unusable: it is reported, never guessed.  Renal function is the exception twice
+  over: its bounds are read (``_BOUND_READ``), and the codes of eGFR and clearance imply the unit a
+  laboratory often leaves out (:func:`~fhir_bonemet.fhir.intake.units.implied`).
 - *coded* (lesion type, pain mechanism): a project code, from the local CodeSystem or from the words of
   the answer ("osteolytic" → ``lytic``).
 - *yes/no* (red-flag symptoms, mechanical pain): ``valueBoolean``, a yes/no answer, or a finding recorded
@@ -28,7 +29,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
-from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, is_known_unit, normalise
+from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, implied, is_known_unit, normalise
 from fhir_bonemet.fhir.intake.values import (
     JsonDict,
     as_list,
@@ -149,6 +150,10 @@ def _measured(
     issue (location, no patient data) and as an :class:`UnreadableValue` the rules show on their cards."""
     reading = _reading(extraction, concept, data)
     if not isinstance(reading, _Unusable):
+        if reading is not None and reading.unit_from_code:
+            extraction.note(
+                item, f"{path}value", f"no unit received: read in {reading.unit}, the unit of every {concept}"
+            )
         return reading
     extraction.issue(item, f"{path}{reading.where}", reading.reason)
     extraction.unreadable.append(
@@ -205,7 +210,7 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         if value is None:
             return _Unusable("valueQuantity.value", "not a number; value not used", quantity.get("value"))
         reported = unit if isinstance(unit, str) else None
-        result = normalise(concept, value, reported)
+        result = _in_unit(concept, value, reported)
         return (
             _Unusable("value", result, quantity.get("value"), reported) if isinstance(result, str) else result
         )
@@ -228,9 +233,18 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         if written is not None:
             return _written(concept, raw, *written.groups())
         return _Unusable("value", f"value for {concept} is not a number; not used", raw)
-    result = normalise(concept, value, None)
+    result = _in_unit(concept, value, None)
     if isinstance(result, str):
         return _Unusable("value", result, raw)
+    return result
+
+
+def _in_unit(concept: str, value: float, unit: str | None) -> Quantity | str:
+    """:func:`normalise`; a number received without a unit is read in the unit the concept's code implies
+    where it implies one unambiguously (an eGFR: :func:`~fhir_bonemet.fhir.intake.units.implied`)."""
+    result = normalise(concept, value, unit)
+    if isinstance(result, str) and not (unit or "").strip():
+        return implied(concept, value) or result
     return result
 
 
@@ -243,7 +257,7 @@ def _written(
         return _Unusable("value", f"value for {concept} is a range, not a number; not used", raw)
     if comparator is not None:
         return _compared(concept, comparator, number, unit, "value")
-    result = normalise(concept, float(number), unit)
+    result = _in_unit(concept, float(number), unit)
     return _Unusable("value", result, raw, unit) if isinstance(result, str) else result
 
 
@@ -295,7 +309,7 @@ def _bound(concept: str, value: object, unit: object) -> Quantity | None:
     number = as_number(value)
     if number is None:
         return None
-    bound = normalise(concept, number, unit if isinstance(unit, str) else None)
+    bound = _in_unit(concept, number, unit if isinstance(unit, str) else None)
     return bound if isinstance(bound, Quantity) else None
 
 

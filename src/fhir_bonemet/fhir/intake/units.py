@@ -196,6 +196,19 @@ UNIT_RULES.update(
     }
 )
 
+# Concepts whose code fixes the unit (profiles/source/concepts.toml): every eGFR is reported per 1.73 m2
+# and a measured creatinine clearance (LOINC 2164-2) as a volume rate, both in mL/min nearly everywhere.  A
+# number received without a unit is read in that unit, but only within this range (canonical unit), where
+# no other unit in use could have been meant: in mL/s, the SI unit some laboratories use, the same kidneys
+# give numbers 60 times smaller (a normal kidney about 1.5-2), so a smaller number is ambiguous and stays
+# unread; a larger one is no renal function at all.  (Read in mL/min, a number that was in mL/s is a
+# poorer kidney than the real one, never a better one.)  Serum creatinine has no implied unit: mg/dL and
+# µmol/L are both in use.  Service defaults, awaiting clinical review.
+IMPLIED_UNIT_RANGES: Final[dict[str, tuple[float, float]]] = {
+    c.LAB_EGFR: (5.0, 200.0),
+    c.LAB_CRCL: (5.0, 200.0),
+}
+
 CANONICAL_UNITS: Final[dict[str, str]] = {concept: rule.canonical for concept, rule in UNIT_RULES.items()}
 
 _SPELLING_CACHE: dict[str, str] = {}
@@ -255,3 +268,12 @@ def normalise(concept: str, value: float, unit: str | None) -> Quantity | str:
     ):
         return f"value outside the possible range of {concept}; value not used"
     return Quantity(converted, rule.canonical, unit if unit != rule.canonical else None)
+
+
+def implied(concept: str, value: float) -> Quantity | None:
+    """``value``, received without a unit, in the unit the concept's code implies, when the code implies
+    one and the number is unambiguous in it (:data:`IMPLIED_UNIT_RANGES`); else None."""
+    span = IMPLIED_UNIT_RANGES.get(concept)
+    if span is None or not span[0] <= value <= span[1]:
+        return None
+    return Quantity(value, UNIT_RULES[concept].canonical, unit_from_code=True)
