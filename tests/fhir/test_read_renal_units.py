@@ -1,5 +1,5 @@
 """Renal function as laboratories send it: a bound (eGFR ">60", "<15") and often no unit, which the code
-implies for eGFR and a measured clearance; never for serum creatinine, whose two units are both in use."""
+implies for eGFR; never for a measured clearance or serum creatinine, whose units are all in use."""
 
 from __future__ import annotations
 
@@ -91,9 +91,13 @@ def test_a_unitless_egfr_number_that_another_unit_could_explain_is_not_read(writ
     assert _notes(facts) == []
 
 
-def test_a_measured_clearance_without_a_unit_is_read_in_ml_per_minute() -> None:
-    quantity = _quantity(_read(CRCL, valueString=">90"), c.LAB_CRCL)
-    assert (quantity.unit, quantity.shown(), quantity.unit_from_code) == ("mL/min", ">90", True)
+@pytest.mark.parametrize("written", [">90", "100"])
+def test_a_measured_clearance_without_a_unit_is_still_not_read(written: str) -> None:
+    """mL/min, mL/s and L/24 h are all in use: 100 L/24 h read as mL/min would be a better kidney."""
+    facts = _read(CRCL, valueString=written)
+    assert [o for o in facts.observations if o.concept == c.LAB_CRCL] == []
+    (kept,) = facts.unreadable
+    assert kept.concept == c.LAB_CRCL
 
 
 @pytest.mark.parametrize(

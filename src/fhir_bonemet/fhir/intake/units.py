@@ -197,16 +197,16 @@ UNIT_RULES.update(
 )
 
 # Concepts whose code fixes the unit (profiles/source/concepts.toml): every eGFR is reported per 1.73 m2
-# and a measured creatinine clearance (LOINC 2164-2) as a volume rate, both in mL/min nearly everywhere.  A
-# number received without a unit is read in that unit, but only within this range (canonical unit), where
-# no other unit in use could have been meant: in mL/s, the SI unit some laboratories use, the same kidneys
-# give numbers 60 times smaller (a normal kidney about 1.5-2), so a smaller number is ambiguous and stays
-# unread; a larger one is no renal function at all.  (Read in mL/min, a number that was in mL/s is a
-# poorer kidney than the real one, never a better one.)  Serum creatinine has no implied unit: mg/dL and
+# in mL/min nearly everywhere.  A number received without a unit is read in that unit, but only within
+# this range (canonical unit), where no other unit in use could have been meant: in mL/s/1.73 m2, the SI
+# unit some laboratories use, the same kidneys give numbers 60 times smaller (a normal kidney about 1.5-2),
+# so a smaller number is ambiguous and stays unread; a larger one is no renal function at all.  (Read in
+# mL/min, a number that was in mL/s is a poorer kidney than the real one, never a better one.)  A measured
+# creatinine clearance implies no unit: mL/min, mL/s and L/24 h are all in use, and 100 L/24 h read as
+# 100 mL/min would be a better kidney (69 mL/min) than the real one.  Nor does serum creatinine: mg/dL and
 # µmol/L are both in use.  Service defaults, awaiting clinical review.
 IMPLIED_UNIT_RANGES: Final[dict[str, tuple[float, float]]] = {
     c.LAB_EGFR: (5.0, 200.0),
-    c.LAB_CRCL: (5.0, 200.0),
 }
 
 CANONICAL_UNITS: Final[dict[str, str]] = {concept: rule.canonical for concept, rule in UNIT_RULES.items()}
