@@ -278,6 +278,62 @@ def test_an_unreadable_fever_answer_holds_exercise_and_the_card_says_why(client:
     assert "Fever" not in exercise["detail"]
 
 
+_DAR = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+
+
+def _absent(code: str) -> dict[str, Any]:
+    return {"dataAbsentReason": {"coding": [{"system": _DAR, "code": code}]}}
+
+
+def test_neurological_answers_recorded_as_unknown_raise_the_r01_warning_naming_them(
+    client: TestClient,
+) -> None:
+    """Asked but unknown is not "no symptom": the same check-now warning as an unreadable answer, naming
+    each record as recorded with no answer, and no read issue (the records are correct)."""
+    body = _unreadable_symptom_answers(
+        request_for("suspected-cord-compression"),
+        {"rf-limb-weakness": _absent("asked-unknown"), "rf-walking-difficulty": _absent("asked-declined")},
+    )
+    answer = client.post(PV, json=body).json()
+    first = answer["cards"][0]
+    assert first["extension"][RULES][0] == "R01"
+    assert first["indicator"] == "warning"
+    assert "unknown: check now for cord-compression symptoms" in first["summary"]
+    assert "Limb weakness (recorded with no answer: asked-unknown" in first["detail"]
+    assert "Difficulty walking (recorded with no answer: asked-declined" in first["detail"]
+    assert "could not be read" not in first["detail"]
+    issues = [i["location"] for i in (answer.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])]
+    assert not [i for i in issues if "rf-" in i]
+
+
+def test_neurological_questions_not_asked_are_read_as_no_record(client: TestClient) -> None:
+    """not-asked: the questions were never put, so the record says what no record would (no R01 card)."""
+    body = _unreadable_symptom_answers(
+        request_for("suspected-cord-compression"),
+        {"rf-limb-weakness": _absent("not-asked"), "rf-walking-difficulty": _absent("not-asked")},
+    )
+    cards = client.post(PV, json=body).json()["cards"]
+    assert not [card for card in cards if "R01" in card["extension"][RULES]]
+    assert not [card for card in cards if "not-asked" in card["detail"]]
+
+
+def test_a_fever_recorded_as_unknown_holds_exercise_and_the_card_says_so(client: TestClient) -> None:
+    body = _fever_answer(
+        request_for("rib-blastic-ecog1"), "rib-fever", "2025-06-01T08:00:00Z", **_absent("asked-unknown")
+    )
+    answer = client.post(PV, json=body).json()
+    exercise = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
+    assert "fever answer unknown" in exercise["summary"]
+    assert exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"] == "hold"
+    assert "Fever (recorded with no answer: asked-unknown, 2025-06-01): read as fever" in exercise["detail"]
+
+    settled = _fever_answer(body, "rib-no-fever", "2025-06-01T12:00:00Z", valueBoolean=False)
+    answer = client.post(PV, json=settled).json()
+    exercise = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
+    assert exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"] == "low"
+    assert "Fever" not in exercise["detail"]
+
+
 @pytest.mark.parametrize(
     "fhir_server", ["https://fhir.not-allowlisted.example/r4", "https://user:secret@fhir.example.org/r4"]
 )

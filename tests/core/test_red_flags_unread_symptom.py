@@ -165,3 +165,56 @@ def test_the_warning_does_not_hold_exercise_but_restricts_the_spine_until_checke
     plan, _ = assess_exercise(held, TODAY, TH)
     assert plan is not None
     assert plan.tier is Tier.HOLD
+
+
+def no_answer(reason: str = "asked-unknown", **kw: object) -> UnreadableValue:
+    """A symptom recorded with no answer but a reason for it, as the reader keeps a dataAbsentReason."""
+    return replace(
+        unread(**kw),  # type: ignore[arg-type]
+        value_text="(no answer)",
+        reason="recorded with no answer; not used",
+        no_answer=reason,
+    )
+
+
+def test_a_symptom_recorded_with_no_answer_is_the_same_warning_worded_as_unknown() -> None:
+    """Asked but unknown may be present: the same check-now warning as an unreadable answer, but the card
+    does not say the record could not be read (nothing was misread: what is wanted is the answer)."""
+    (r01,) = r01s(spine(no_answer()))
+    assert r01.indicator is Indicator.WARNING
+    assert "Limb weakness answer unknown: check now for cord-compression symptoms" in r01.summary
+    assert "recorded with no answer (asked-unknown)" in r01.rationale
+    assert "Record the answer once it is known." in r01.recommendations
+    text = " ".join((r01.summary, r01.rationale, *r01.recommendations))
+    assert "could not be read" not in text
+    assert "not readable" not in text
+    (line,) = unread_lines(r01)
+    assert line.what == "Limb weakness (recorded with no answer: asked-unknown, 2025-05-31)"
+    assert [(u.ref, u.value) for u in r01.used] == [(WEAKNESS, "no answer (asked-unknown)")]
+
+
+def test_a_no_answer_beside_an_unreadable_one_keeps_the_unreadable_wording() -> None:
+    facts = spine(no_answer(), unread(c.RF_SENSORY_LOSS, ref="Observation/s", text="unclear"))
+    (r01,) = r01s(facts)
+    assert "its answer could not be read" in r01.rationale  # what is true of both
+    assert "answer (and 1 more) not readable" in r01.summary
+    assert "Correct the record so the answer can be read." in r01.recommendations[-1]
+    assert len(unread_lines(r01)) == 2
+
+
+def test_a_readable_answer_settles_a_no_answer_as_it_settles_an_unreadable_one() -> None:
+    newer_no = (obs(c.RF_LIMB_WEAKNESS, flag=False, days_ago=0),)
+    assert r01s(spine(no_answer(days_ago=2), observations=newer_no)) == []
+    older_no = (obs(c.RF_LIMB_WEAKNESS, flag=False, days_ago=3),)
+    assert r01s(spine(no_answer(days_ago=1), observations=older_no))[0].indicator is Indicator.WARNING
+    # Undated: it counts unless a dated answer within the lookback settles it.
+    assert r01s(spine(no_answer(days_ago=None)))[0].indicator is Indicator.WARNING
+    assert r01s(spine(no_answer(days_ago=None), observations=older_no)) == []
+
+
+def test_a_no_answer_beside_a_readable_yes_is_named_on_the_critical_card_once() -> None:
+    facts = spine(no_answer(), observations=(obs(c.RF_WALKING_DIFFICULTY, flag=True, days_ago=1),))
+    (card,) = [f for f in assess(facts, TODAY, TH).findings if f.rule_id == "R01"]
+    assert card.indicator is Indicator.CRITICAL
+    (line,) = unread_lines(card)
+    assert "Limb weakness (recorded with no answer: asked-unknown" in line.what

@@ -416,3 +416,84 @@ def test_an_undated_yes_counts_for_falls_hypercalcaemia_symptoms_and_p12_and_say
     duloxetine = med(c.SNRI_TCA, ingredients=["duloxetine"])
     found = run(patient(age=50, medications=[duloxetine], observations=[falls]))["P12"]
     assert any(m.what == "date of the falls record" for m in found.missing)
+
+
+# A finding recorded with no answer but a reason (dataAbsentReason asked-unknown, asked-declined, ...) is
+# read as cautiously as an unreadable answer by every rule above, and worded as what it is: the answer is
+# unknown, the record was not misread.
+def no_answer(concept: str, **kw: object) -> UnreadableValue:
+    return replace(
+        unread(concept, **kw),  # type: ignore[arg-type]
+        value_text="(no answer)",
+        reason="recorded with no answer; not used",
+        no_answer="asked-unknown",
+    )
+
+
+def said(findings: tuple[Finding, ...] | list[Finding]) -> str:
+    return " ".join(
+        " ".join(
+            (f.summary, f.rationale, *f.recommendations, *(f"{m.what}: {m.consequence}" for m in f.missing))
+        )
+        for f in findings
+    )
+
+
+def assert_worded_as_no_answer(text: str, label: str) -> None:
+    assert f"{label} (recorded with no answer: asked-unknown, " in text
+    assert "not readable" not in text
+    assert "could not be read" not in text
+
+
+def test_a_fever_recorded_with_no_answer_holds_exercise_until_assessed() -> None:
+    plan, findings = plan_of(facts_with(no_answer(c.FEVER)))
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason is not None
+    assert "fever answer unknown" in plan.on_hold_reason
+    assert any("read as fever" in m.consequence for m in unread_lines(findings))
+    assert_worded_as_no_answer(said(findings), "Fever")
+    # A newer readable answer settles it, as it settles an unreadable one.
+    settled = obs(c.FEVER, flag=False, days_ago=0)
+    plan, findings = plan_of(facts_with(no_answer(c.FEVER, days_ago=1), readable=(settled,)))
+    assert plan.tier is Tier.LOW
+    assert unread_lines(findings) == []
+
+
+def test_the_exercise_readings_of_a_finding_recorded_with_no_answer() -> None:
+    plan, findings = plan_of(facts_with(no_answer(c.SYMPTOMATIC_HYPERCALCAEMIA)))
+    assert plan.tier is Tier.HOLD
+    assert plan.on_hold_reason is not None
+    assert "hypercalcaemia symptom answer unknown" in plan.on_hold_reason
+    plan, findings = plan_of(facts_with(no_answer(c.FALLS_HISTORY)))
+    assert plan.tier is Tier.MODERATE
+    assert "falls history answer unknown" in plan.person_factors
+    before = by_site(plan_of(facts_with(lesions=TWO))[0])
+    plan, findings = plan_of(facts_with(no_answer(c.PAIN_MECHANICAL, where=HUMERUS), lesions=TWO))
+    assert by_site(plan)[S.HUMERUS] is UP[before[S.HUMERUS]]
+    humerus = next(r for r in plan.lesions if r.site.site is S.HUMERUS)
+    assert "mechanical-pain answer unknown" in humerus.reasons
+    plan, findings = plan_of(facts_with(no_answer(c.IMPENDING_FRACTURE, where=HUMERUS), lesions=TWO))
+    assert by_site(plan)[S.HUMERUS] is Tier.HIGH
+    assert_worded_as_no_answer(said(findings), "Impending fracture")
+
+
+def test_r03_r05_r07_and_p12_read_a_finding_recorded_with_no_answer_and_say_so() -> None:
+    r03_card = r03(no_answer(c.SYMPTOMATIC_HYPERCALCAEMIA))
+    assert r03_card is not None
+    assert "Hypercalcaemia symptom answer unknown, no recent calcium" in r03_card.summary
+    assert "recorded with no answer (asked-unknown)" in r03_card.rationale
+    assert "Record the answer once it is known." in r03_card.recommendations
+    assert_worded_as_no_answer(said([r03_card]), "Symptoms of hypercalcaemia")
+    severe = (replace(obs(c.PAIN_SCORE, 8, days_ago=0), site=FEMUR),)
+    (r05,) = r05s(no_answer(c.PAIN_MECHANICAL, where=FEMUR), readable=severe)
+    assert "mechanical-pain answer unknown" in r05.summary
+    assert_worded_as_no_answer(said([r05]), "Mechanical pain")
+    on_bma = patient(medications=[denosumab()])
+    r07 = run(replace(on_bma, unreadable=(no_answer(c.RF_ONJ_SYMPTOM),)))["R07"]
+    assert "Jaw symptom answer unknown on a bone-modifying agent" in r07.summary
+    assert r07.order_actions == ()
+    assert_worded_as_no_answer(said([r07]), "Jaw symptom")
+    duloxetine = med(c.SNRI_TCA, ingredients=["duloxetine"])
+    p12 = run(replace(patient(age=50, medications=[duloxetine]), unreadable=(no_answer(c.FALL_RISK),)))["P12"]
+    assert "falls answer unknown" in p12.rationale
+    assert_worded_as_no_answer(said([p12]), "At risk of falls")

@@ -89,11 +89,69 @@ def test_a_red_flag_symptom_answer_neither_yes_nor_no_is_kept_as_received(
     assert [i.location for i in facts.issues] == ["Observation/w.value"]
 
 
-def test_a_symptom_asked_and_not_answered_is_not_an_unreadable_answer() -> None:
+_DAR = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+
+
+@pytest.mark.parametrize(
+    ("code", "absent", "named"),
+    [
+        ("rf-limb-weakness", {"coding": [{"system": _DAR, "code": "asked-unknown"}]}, "asked-unknown"),
+        # The standard code names the reason, before the sender's words.
+        (
+            "rf-bladder-bowel",
+            {"coding": [{"system": _DAR, "code": "asked-declined"}], "text": "n/a"},
+            "asked-declined",
+        ),
+        ("rf-limb-weakness", {"text": "asked, unknown"}, "asked, unknown"),
+        ("rf-limb-weakness", {"coding": [{"system": "urn:oid:1.2.3", "code": "UNK"}]}, "UNK"),
+        ("rf-limb-weakness", {}, "reason not given"),
+        # Malformed: kept all the same (the cautious reading), never an error.
+        ("rf-limb-weakness", "unknown", "reason not given"),
+        ("rf-limb-weakness", {"coding": [{"system": ["x"], "code": "not-asked"}]}, "not-asked"),
+        ("lesion-type", {"coding": [{"system": _DAR, "code": "error"}]}, "error"),
+        ("82810-3", {"coding": [{"system": _DAR, "code": "masked"}]}, "masked"),  # LOINC pregnancy status
+    ],
+)
+def test_a_finding_recorded_with_no_answer_is_kept_with_its_reason(
+    code: str, absent: object, named: str
+) -> None:
+    """Asked but unknown is not "no symptom": kept like an unreadable answer (the rules read it as
+    cautiously), naming the reason given instead of an answer; nothing was misread, so no read issue."""
+    system = LOINC if code[0].isdigit() else terminology().local_system
+    facts = facts_of(observation("w", system, code, dataAbsentReason=absent))
+    assert facts.observations == ()
+    (kept,) = facts.unreadable
+    assert kept.ref == "Observation/w"
+    assert kept.no_answer == named
+    assert facts.issues == ()
+
+
+def test_a_question_not_asked_is_read_as_no_record() -> None:
+    """data-absent-reason not-asked: the question was never put, so the record says no more than its
+    absence would (docs/clinical-model.md#unreadable-results)."""
     local = terminology().local_system
-    facts = facts_of(observation("w", local, "rf-limb-weakness", dataAbsentReason={"text": "asked, unknown"}))
+    not_asked = {"coding": [{"system": _DAR, "code": "not-asked"}]}
+    stu3 = {"coding": [{"system": "http://hl7.org/fhir/data-absent-reason", "code": "not-asked"}]}
+    facts = facts_of(
+        observation("w", local, "rf-limb-weakness", dataAbsentReason=not_asked),
+        observation("p", local, "pain-mechanism", dataAbsentReason=not_asked),
+        observation("b", local, "rf-bladder-bowel", dataAbsentReason=stu3),
+    )
     assert facts.unreadable == ()
     assert facts.observations == ()
+
+
+def test_an_answer_beside_a_data_absent_reason_is_read_as_the_answer() -> None:
+    """An unreadable answer sent with a dataAbsentReason as well was dropped in silence: the answer wins."""
+    local = terminology().local_system
+    absent = {"coding": [{"system": _DAR, "code": "unknown"}]}
+    facts = facts_of(
+        observation("w", local, "rf-limb-weakness", valueString="unclear", dataAbsentReason=absent),
+        observation("b", local, "rf-bladder-bowel", valueBoolean=True, dataAbsentReason=absent),
+    )
+    assert [(o.ref, o.flag) for o in facts.observations] == [("Observation/b", True)]
+    (kept,) = facts.unreadable
+    assert (kept.ref, kept.value_text, kept.no_answer) == ("Observation/w", "unclear", None)
 
 
 _SCT = "http://snomed.info/sct"

@@ -15,7 +15,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,13 +29,17 @@ __all__ = [
     "LABELS",
     "PLAUSIBLE_UNITS",
     "Reading",
+    "answer_state",
     "brief",
     "considered",
+    "is_answer",
     "missing_line",
     "pending",
     "readings",
     "received",
+    "recorded_how",
     "shown",
+    "to_correct",
 ]
 
 LABELS = {
@@ -135,9 +139,40 @@ _YES_NO = frozenset(
 )
 
 
+def is_answer(value: UnreadableValue) -> bool:
+    """A coded or yes/no answer that could not be read or was recorded with no answer (not a measurement:
+    a temperature sent for a fever, a laboratory value)."""
+    return value.no_answer is not None or value.reason.startswith("answer not recognised")
+
+
 def _answer(value: UnreadableValue) -> bool:
-    """A yes/no answer that was neither (not a temperature sent for a fever, which is a measurement)."""
-    return value.concept in _YES_NO and value.reason.startswith("answer not recognised")
+    """A yes/no answer that was neither, or none (not a temperature sent for a fever, a measurement)."""
+    return value.concept in _YES_NO and is_answer(value)
+
+
+# How a card says what became of a yes/no answer it reads cautiously.  An answer recorded with no answer
+# ("asked-unknown") was not misread: saying "could not be read" of it would send the reader to fix a record
+# that is correct, when what is wanted is the answer itself.
+def answer_state(*values: UnreadableValue) -> str:
+    """ "not readable", or "unknown" when none of ``values`` had an answer, after "<finding> answer" in a
+    card's summary or a tier's reason."""
+    return "unknown" if values and all(v.no_answer is not None for v in values) else "not readable"
+
+
+def recorded_how(values: Sequence[UnreadableValue]) -> str:
+    """ "but its answer could not be read", or "with no answer (asked-unknown)" when none of ``values`` had
+    one, after "<finding> was recorded" in a card's detail."""
+    reasons = [v.no_answer for v in values]
+    if any(r is None for r in reasons):
+        return "but its answer could not be read"
+    return f"with no answer ({', '.join(dict.fromkeys(r for r in reasons if r is not None))})"
+
+
+def to_correct(values: Sequence[UnreadableValue]) -> str:
+    """The card's last recommendation: what to do about the record(s) in ``values``."""
+    if any(v.no_answer is None for v in values):
+        return "Correct the record so the answer can be read."
+    return "Record the answer once it is known."
 
 
 def pending(
@@ -197,6 +232,8 @@ def received(idx: FactIndex, concept: str, today: date, max_age_days: float) -> 
 
 
 def _what(value: UnreadableValue) -> str:
+    if value.no_answer is not None:  # said before its date: the date is not what is wrong with it
+        return f"recorded with no answer: {value.no_answer}"
     if value.date_unreadable:
         return "date not readable"
     if value.reason.startswith("answer not recognised"):  # a coded answer has no unit to speak of
@@ -214,14 +251,18 @@ def shown(value: UnreadableValue) -> str:
     """``Platelets '30' (no unit, 2026-12-01)`` as a card line names the received result."""
     unit = _what(value)
     when = f", {value.effective.date().isoformat()}" if value.effective is not None else ""
-    return f"{LABELS.get(value.concept, value.concept)} {value.value_text!r} ({unit}{when})"
+    label = LABELS.get(value.concept, value.concept)
+    if value.no_answer is not None:  # no value to quote: "Fever (recorded with no answer: ...)"
+        return f"{label} ({unit}{when})"
+    return f"{label} {value.value_text!r} ({unit}{when})"
 
 
 def missing_line(value: UnreadableValue) -> MissingFact:
     """The line a card carries for an unreadable result its rule would have used."""
     units = considered(value)
-    # A coded answer's reason is already in the line ("answer not recognised"): said once.
-    why = "" if value.reason.startswith("answer not recognised") else f" ({_reason(value)})"
+    # A coded answer's reason is already in the line ("answer not recognised", "recorded with no answer"):
+    # said once.
+    why = "" if is_answer(value) else f" ({_reason(value)})"
     return MissingFact(
         shown(value),
         f"not used{why}" + (f"; units considered: {units}" if units else "") + "; verify it",

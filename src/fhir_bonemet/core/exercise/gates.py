@@ -17,7 +17,7 @@ from datetime import date
 from enum import StrEnum
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod, LabValue, corrected_calcium, latest_lab
-from fhir_bonemet.core.evidence.unreadable import brief, received, shown
+from fhir_bonemet.core.evidence.unreadable import answer_state, brief, is_answer, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ConditionFact, PatientFacts, UnreadableValue
@@ -295,7 +295,8 @@ def _fever(idx: FactIndex, today: date, th: Thresholds, g: Gates) -> None:
     g.missing.append(
         MissingFact(shown(unread), "read as fever: exercise held until assessed; verify it", True)
     )
-    g.apply("Fever answer not readable: hold until assessed", hold="fever answer not readable")
+    state = answer_state(unread)
+    g.apply(f"Fever answer {state}: hold until assessed", hold=f"fever answer {state}")
 
 
 _FAHRENHEIT = frozenset({"[degf]", "degf", "°f", "f"})
@@ -307,7 +308,7 @@ def _may_be_fever(value: UnreadableValue, fever_min: float) -> bool:
     temperature whose unit (or date) could not be read may when it is a fever in a unit it could be in
     (38.9 with no unit: Celsius; 101: Fahrenheit), and one that is normal in every such unit (36.8) is
     named without a hold.  A number that is no body temperature in any unit cannot be ruled out."""
-    if value.reason.startswith("answer not recognised"):
+    if is_answer(value):
         return True
     number = value.number
     if number is None:
@@ -363,9 +364,10 @@ def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g
         )
         g.missing.append(MissingFact(shown(unread), f"{effect}; verify it", True))
         if not held:
+            state = answer_state(unread)
             g.apply(
-                "Hypercalcaemia symptom answer not readable: hold until the symptoms are checked",
-                hold="hypercalcaemia symptom answer not readable",
+                f"Hypercalcaemia symptom answer {state}: hold until the symptoms are checked",
+                hold=f"hypercalcaemia symptom answer {state}",
             )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from fhir_bonemet.core.evidence.lesion_sites import WEIGHT_BEARING_SITES, lesion_key, lesion_label
 from fhir_bonemet.core.evidence.lesions import lesion_evidence
+from fhir_bonemet.core.evidence.unreadable import answer_state
 from fhir_bonemet.core.exercise.domains import STRUCTURED_DOMAINS, Cell, site_row
 from fhir_bonemet.core.exercise.gates import Gates, global_gates
 from fhir_bonemet.core.exercise.prescription import (
@@ -45,6 +46,7 @@ from fhir_bonemet.core.model.findings import (
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.rule import declared
 from fhir_bonemet.core.red_flags.pain_escalation import escalations
+from fhir_bonemet.core.red_flags.spinal import unread_symptoms
 
 __all__ = ["ExerciseWork", "build_plan", "exercise_in_progress"]
 
@@ -74,6 +76,11 @@ def _hold_name(rule_id: str) -> str:
         return f"red flag {rule_id}"
     title = rule.spec.title
     return f"{title[:1].lower()}{title[1:]} ({rule_id})"
+
+
+def _unread_state(ctx: RuleContext) -> str:
+    """What R01's warning says of the symptom answers it names: "not readable" or "unknown"."""
+    return answer_state(*unread_symptoms(ctx.index, ctx.today, ctx.th))
 
 
 def _domains_with(cells: Mapping[str, Cell], status: DomainStatus) -> tuple[str, ...]:
@@ -137,7 +144,7 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
         # unlocated spinal lesion.  R01 on an unreadable symptom answer: the same until it is checked.
         for suspected, factor in (
             (spinal_suspected, "suspected spinal metastasis (R02)"),
-            (symptom_unread, "cord-compression symptom answer not readable (R01)"),
+            (symptom_unread, f"cord-compression symptom answer {_unread_state(ctx)} (R01)"),
         ):
             if suspected:
                 person.raise_to(Tier.HIGH, factor)

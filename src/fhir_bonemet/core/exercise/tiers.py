@@ -29,7 +29,7 @@ from fhir_bonemet.core.evidence.lesions import (
     review_covers,
     review_predates,
 )
-from fhir_bonemet.core.evidence.unreadable import received, shown
+from fhir_bonemet.core.evidence.unreadable import answer_state, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
 from fhir_bonemet.core.model.facts import ObservationFact, PatientFacts, SiteClass
@@ -231,7 +231,7 @@ def tier_lesion(
         # An impending-fracture answer received but not read may be "yes": this site is not loaded until
         # it is verified (the cautious reading; a HIGH tier costs a few weeks of protected loading).
         tier = Tier.HIGH
-        out.reasons.append("impending-fracture answer not readable")
+        out.reasons.append(f"impending-fracture answer {answer_state(u)}")
         out.missing.append(
             MissingFact(shown(u), "read as an impending fracture: HIGH, site not loaded until verified", True)
         )
@@ -257,7 +257,7 @@ def tier_lesion(
         # A mechanical-pain answer received but not read may be "yes": the pain upgrade applies.
         upgrades += 1
         out.keys.add("exercise.pain_upgrade_nrs_min")
-        out.reasons.append("mechanical-pain answer not readable")
+        out.reasons.append(f"mechanical-pain answer {answer_state(u)}")
         out.missing.append(
             MissingFact(shown(u), "read as mechanical pain: one tier higher until verified", True)
         )
@@ -343,7 +343,7 @@ def person_tier(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex
             out.used.extend(used_obs(name.capitalize(), x) for x in said)
         elif (unread := received(idx, concept, today, days)) is not None:
             # A falls answer received but not read may be "yes": read so (the tier it sets is a floor).
-            out.raise_to(Tier.MODERATE, f"{name} answer not readable")
+            out.raise_to(Tier.MODERATE, f"{name} answer {answer_state(unread)}")
             out.missing.append(
                 MissingFact(shown(unread), "read as yes: at least MODERATE until verified; verify it", True)
             )

@@ -173,8 +173,9 @@ class ObservationFact:
 @dataclass(frozen=True, slots=True)
 class UnreadableValue:
     """A result of a concept the rules use whose value could not be interpreted (no unit, unknown unit,
-    comparator, text, out of range).  It is not a missing value: the rules that would have used it say
-    what was received and why it was not used, and never claim that no result exists."""
+    comparator, text, out of range), or a coded or yes/no finding recorded with no answer (``no_answer``).
+    It is not a missing value: the rules that would have used it say what was received and why it was not
+    used, and never claim that no result exists."""
 
     ref: str
     concept: str
@@ -192,6 +193,11 @@ class UnreadableValue:
     # The body site and focus of the record (a finding at a lesion), as an ObservationFact carries them.
     site: BodySite | None = None
     focus: tuple[str, ...] = ()
+    # A yes/no or coded answer recorded with no answer but a reason for its absence ("asked-unknown",
+    # "asked-declined", "error"): that reason as received.  Nothing was misread, so the cards say "recorded
+    # with no answer" rather than "could not be read"; the rules read it as cautiously as an unreadable answer
+    # (an unknown answer to a red-flag question may be "yes").
+    no_answer: str | None = None
 
 
 @fast_init

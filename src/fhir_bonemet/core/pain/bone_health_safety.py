@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS
-from fhir_bonemet.core.evidence.unreadable import received, shown
+from fhir_bonemet.core.evidence.unreadable import answer_state, received, recorded_how, shown, to_correct
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
-from fhir_bonemet.core.model.facts import MedicationFact
+from fhir_bonemet.core.model.facts import MedicationFact, UnreadableValue
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import obs_date
@@ -105,7 +105,7 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
         )
     elif not onj:
         unread = received(ctx.index, c.RF_ONJ_SYMPTOM, ctx.today, days)
-        return None if unread is None else _r07_unread(t, bmas, shown(unread))
+        return None if unread is None else _r07_unread(t, bmas, unread)
     t.meds(bmas)
     t.act(bmas, "delete", "discuss holding the bone-modifying agent while the jaw is assessed")
     return t.finding(
@@ -122,20 +122,29 @@ def r07(ctx: RuleContext, t: Trace) -> Finding | None:
     )
 
 
-def _r07_unread(t: Trace, bmas: tuple[MedicationFact, ...], record: str) -> Finding:
+def _r07_unread(t: Trace, bmas: tuple[MedicationFact, ...], unread: UnreadableValue) -> Finding:
     """R07 when the only sign is a jaw-symptom answer that could not be read: the jaw is to be checked
     before the agent is given again.  Not read as a symptom: no hold of the agent is offered (discussing
     it is for a symptom known to be present), but silence would let the next dose go ahead unexamined."""
     t.meds(bmas)
-    t.missing.append(MissingFact(record, "not read as a jaw symptom: check the jaw now", unreadable=True))
+    t.missing.append(
+        MissingFact(shown(unread), "not read as a jaw symptom: check the jaw now", unreadable=True)
+    )
+    how = recorded_how((unread,))
+    detail = (
+        f"A jaw symptom was recorded {how} while on a bone-modifying agent."
+        if unread.no_answer is not None
+        else f"A jaw symptom was recorded while on a bone-modifying agent {how}."
+    )
     return t.finding(
         Indicator.WARNING,
-        "Jaw symptom answer not readable on a bone-modifying agent: check the jaw before the next dose",
-        "A jaw symptom was recorded while on a bone-modifying agent but its answer could not be read.",
+        f"Jaw symptom answer {answer_state(unread)} on a bone-modifying agent: check the jaw before the next "
+        "dose",
+        detail,
         (
             "Ask about jaw pain, swelling or numbness and look for exposed bone before the next dose.",
             "If present: refer to dentistry or oral-maxillofacial surgery and discuss holding the agent.",
-            "Correct the record so the answer can be read.",
+            to_correct((unread,)),
         ),
     )
 

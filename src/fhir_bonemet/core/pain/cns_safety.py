@@ -11,7 +11,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
-from fhir_bonemet.core.evidence.unreadable import received, shown
+from fhir_bonemet.core.evidence.unreadable import answer_state, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
@@ -72,7 +72,7 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
             u for u in (received(ctx.index, f, ctx.today, t.v("lookback.score_days")) for f in falls) if u
         ]
         if unread:
-            reasons.append("falls answer not readable (read as a fall risk)")
+            reasons.append(f"falls answer {answer_state(*unread)} (read as a fall risk)")
             t.missing.extend(
                 MissingFact(shown(u), "read as a fall risk: precautions advised; verify it", True)
                 for u in unread

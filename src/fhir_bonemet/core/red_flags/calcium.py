@@ -23,6 +23,7 @@ from fhir_bonemet.core.evidence.labs import (
 )
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.facts import UnreadableValue
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
@@ -90,7 +91,7 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
         if not conds and not symptomatic:
             if unread is None:
                 return None
-            return _unread_without_calcium(t, unread_values.shown(unread))
+            return _unread_without_calcium(t, unread)
         used.extend(used_condition("Hypercalcaemia", x) for x in conds)
         missing.append(
             MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
@@ -139,36 +140,50 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
     t.missing.extend(missing)
     t.rely(*keys)
     return _r03_finding(
-        t, band, shown, unverified=any(th[k].basis == "unverified" for k in keys), check_symptoms=check
+        t,
+        band,
+        shown,
+        unverified=any(th[k].basis == "unverified" for k in keys),
+        check_symptoms=unread if check else None,
     )
 
 
-_CHECK_SYMPTOMS = (
-    "The symptom answer could not be read: check now for confusion, polyuria, constipation and weakness; "
-    "if any is present, suggest admission now."
-)
+def _recorded(unread: UnreadableValue) -> str:
+    if unread.no_answer is None:
+        return "An answer about symptoms of hypercalcaemia was recorded but could not be read"
+    return f"Symptoms of hypercalcaemia were recorded {unread_values.recorded_how((unread,))}"
 
 
-def _unread_without_calcium(t: Trace, record: str) -> Finding:
+def _check_symptoms(unread: UnreadableValue) -> str:
+    said = "is unknown" if unread.no_answer is not None else "could not be read"
+    return (
+        f"The symptom answer {said}: check now for confusion, polyuria, constipation and weakness; "
+        "if any is present, suggest admission now."
+    )
+
+
+def _unread_without_calcium(t: Trace, unread: UnreadableValue) -> Finding:
     """R03 when the only sign is a hypercalcaemia symptom answer that could not be read and no calcium is
     recent: symptomatic hypercalcaemia is an emergency, so its silence would be unsafe; a warning (neither
     the symptoms nor a high calcium is known) asking for both to be checked now."""
     t.missing.append(
         MissingFact(
-            record, "not read as symptomatic: check the symptoms and the calcium now", unreadable=True
+            unread_values.shown(unread),
+            "not read as symptomatic: check the symptoms and the calcium now",
+            unreadable=True,
         )
     )
     t.missing.append(MissingFact("calcium result within the lab lookback", "not assumed normal"))
     t.rely("lookback.lab_days", "red_flags.symptom_lookback_days")
     return t.finding(
         Indicator.WARNING,
-        "Hypercalcaemia symptom answer not readable, no recent calcium: check calcium and symptoms now",
-        "An answer about symptoms of hypercalcaemia was recorded but could not be read; no calcium result "
-        "is recent.",
+        f"Hypercalcaemia symptom answer {unread_values.answer_state(unread)}, no recent calcium: check "
+        "calcium and symptoms now",
+        f"{_recorded(unread)}; no calcium result is recent.",
         (
             "Check corrected calcium (calcium with albumin) today.",
-            _CHECK_SYMPTOMS,
-            "Correct the record so the answer can be read.",
+            _check_symptoms(unread),
+            unread_values.to_correct((unread,)),
         ),
     )
 
@@ -195,7 +210,7 @@ def _supplements(t: Trace) -> tuple[str, str]:
 
 
 def _r03_finding(
-    t: Trace, band: str, shown: str, *, unverified: bool, check_symptoms: bool = False
+    t: Trace, band: str, shown: str, *, unverified: bool, check_symptoms: UnreadableValue | None = None
 ) -> Finding:
     th = t.ctx.th
     hold = "hold exercise"
@@ -223,9 +238,9 @@ def _r03_finding(
     else:
         summary = f"Calcium above normal ({shown}): {stop}suggest repeat test and review causes"
         recs = ("Repeat calcium with albumin and review causes.", stop_rec)
-    if check_symptoms:
+    if check_symptoms is not None:
         summary += "; check symptoms now"
-        recs = (recs[0], _CHECK_SYMPTOMS, *recs[1:])
+        recs = (recs[0], _check_symptoms(check_symptoms), *recs[1:])
     # Urgent advice is critical advice: the rule says so itself (the card never recolours a finding).
     return t.finding(
         Indicator.WARNING if band == "mild" else Indicator.CRITICAL,

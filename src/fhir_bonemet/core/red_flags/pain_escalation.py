@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from fhir_bonemet.core.evidence.lesion_sites import attribute, lesions_label
 from fhir_bonemet.core.evidence.lesions import Attributed, lesion_evidence
-from fhir_bonemet.core.evidence.unreadable import shown
+from fhir_bonemet.core.evidence.unreadable import answer_state, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex, instant
@@ -151,7 +151,7 @@ def r05_pain_escalation(ctx: RuleContext, rule: Trace) -> tuple[Finding, ...]:
             used.append(used_obs("Earlier pain NRS", esc.earlier))
             what = f"Pain rose from {num(esc.earlier.quantity.value)} to {now}"
         elif esc.mechanical is None and esc.mechanical_unread is not None:
-            what = f"Severe pain, NRS {now}, mechanical-pain answer not readable"
+            what = f"Severe pain, NRS {now}, mechanical-pain answer {answer_state(esc.mechanical_unread)}"
         else:
             what = f"Severe mechanical pain, NRS {now}"
         if esc.mechanical is not None:

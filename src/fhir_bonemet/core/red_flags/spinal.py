@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_bonemet.core.evidence.unreadable import LABELS, missing_line
+from fhir_bonemet.core.evidence.unreadable import LABELS, answer_state, missing_line, recorded_how, to_correct
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import RuleContext, build_context
@@ -44,8 +44,9 @@ def symptoms(idx: FactIndex, today: date, th: Thresholds, concepts: tuple[str, .
 
 
 def unread_symptoms(idx: FactIndex, today: date, th: Thresholds) -> list[UnreadableValue]:
-    """Red-flag symptom records within the lookback whose answer was received but could not be read, and
-    that no newer readable answer to the same symptom settles.
+    """Red-flag symptom records within the lookback whose answer was received but could not be read, or
+    that were recorded with no answer (asked but unknown), and that no newer readable answer to the same
+    symptom settles.
 
     Read like :func:`symptoms` reads a "yes": a record without a date counts unless a dated answer within
     the lookback settles that symptom, and one whose date could not be read may be recent, so it counts.
@@ -168,18 +169,20 @@ def _spinal_pattern_line(t: Trace, spinal: list[ObservationFact]) -> tuple[str, 
 
 
 def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[ObservationFact]) -> Finding:
-    """R01 when the only sign of cord compression is a symptom answer that could not be read: the symptom
-    is not known to be present, so a warning, not an emergency; the card asks for it to be checked now.
+    """R01 when the only sign of cord compression is a symptom answer that could not be read or is unknown:
+    the symptom is not known to be present, so a warning, not an emergency; the card asks for it to be
+    checked now.
 
     R01 supersedes R02, so when the spinal pain pattern is present this card also carries R02's advice."""
     for u in unread:
         when = u.effective.date().isoformat() if u.effective is not None else None
-        t.fact(UsedFact(_SYMPTOM_LABELS[u.concept], f"answer {u.value_text!r} not read", u.ref, when))
+        said = f"answer {u.value_text!r} not read" if u.no_answer is None else f"no answer ({u.no_answer})"
+        t.fact(UsedFact(_SYMPTOM_LABELS[u.concept], said, u.ref, when))
     first = _SYMPTOM_LABELS[unread[0].concept]
     more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
     pattern: tuple[str, ...] = ()
     hold = "Hold axial loading and spinal flexion or rotation until checked."
-    fix = "Correct the record so the answer can be read."
+    fix = to_correct(unread)
     if spinal:
         contact = t.ctx.th["red_flags.spinal_contact_hours"]
         mri = t.ctx.th["red_flags.spinal_mri_days"]
@@ -199,14 +202,14 @@ def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[Observ
             f"({num(sins.value)} or more: surgical opinion)."
         )
         fix = (
-            "Tell the patient to report any weakness, numbness or bladder/bowel change at once; correct the "
-            "record so the answer can be read."
+            "Tell the patient to report any weakness, numbness or bladder/bowel change at once; "
+            f"{fix[0].lower()}{fix[1:]}"
         )
     return t.finding(
         Indicator.WARNING,
-        f"{first} answer{more} not readable: check now for cord-compression symptoms; treat as MSCC if "
-        "present",
-        "A red-flag symptom was recorded but its answer could not be read; it may be present.",
+        f"{first} answer{more} {answer_state(*unread)}: check now for cord-compression symptoms; treat as "
+        "MSCC if present",
+        f"A red-flag symptom was recorded {recorded_how(unread)}; it may be present.",
         (
             "Check now for back pain, limb weakness, sensory loss, bladder or bowel dysfunction and "
             "difficulty walking.",

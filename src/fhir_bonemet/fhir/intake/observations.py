@@ -13,6 +13,10 @@ Each concept has one kind of value:
 - *yes/no* (red-flag symptoms, mechanical pain): ``valueBoolean``, a yes/no answer, or a finding recorded
   without a value, which asserts the finding.
 
+A coded or yes/no answer received but not understood is kept as an unreadable value; one recorded with a
+``dataAbsentReason`` instead of a value is kept as one too, marked as having no answer (:func:`_no_answer`).
+A measured value with a ``dataAbsentReason`` and no value is no result, as a result never sent is.
+
 Components are read like the Observation itself (a panel can carry SINS items or several labs).
 ``status`` registered, cancelled and entered-in-error results are not results and are skipped.
 """
@@ -517,15 +521,19 @@ def _facts_for(
                     extraction.issue(item, f"{path}value", f"answer for {concept} not recognised; not used")
                     # Received, so not "missing": the cards of the rules that read it say what came.
                     extraction.unreadable.append(_unrecognised(item, concept, data, taken))
+                elif (unanswered := _no_answer(item, concept, data, taken)) is not None:
+                    extraction.unreadable.append(unanswered)
                 continue
         else:
             flag = _flag(extraction, data)
             if flag is None:
-                if data.get("dataAbsentReason") is None:
+                if any(key.startswith("value") for key in data):
                     extraction.issue(item, f"{path}value", f"answer for {concept} is not yes/no; not used")
                     # Received, so not "no": the rules that read the finding name it and read it
                     # cautiously (R01 asks for the symptom to be checked; a fever answer holds exercise).
                     extraction.unreadable.append(_unrecognised(item, concept, data, taken))
+                elif (unanswered := _no_answer(item, concept, data, taken)) is not None:
+                    extraction.unreadable.append(unanswered)
                 continue
         facts.append(
             ObservationFact(
@@ -610,6 +618,56 @@ def _unrecognised(item: Item, concept: str, data: JsonDict, taken: _Taken) -> Un
         # is read at that lesion, not at every one.
         site=taken.site,
         focus=taken.focus,
+    )
+
+
+# The data-absent-reason CodeSystem, and its URI before FHIR R4 (senders migrated from STU3 still use it).
+_DATA_ABSENT_REASON: Final = frozenset(
+    {"http://terminology.hl7.org/CodeSystem/data-absent-reason", "http://hl7.org/fhir/data-absent-reason"}
+)
+ANSWER_ABSENT: Final = "recorded with no answer; not used"
+
+
+def _no_answer(item: Item, concept: str, data: JsonDict, taken: _Taken) -> UnreadableValue | None:
+    """A coded or yes/no finding recorded with no answer but a ``dataAbsentReason`` (asked-unknown,
+    asked-declined, error, ...), kept as an :class:`UnreadableValue` naming that reason: the question was
+    put and whatever the answer is, it is not known, so it is read as cautiously as an answer that could
+    not be read (R01 asks for the symptom to be checked; a fever holds exercise), never as "no".
+
+    ``not-asked`` is the one reason left out (None): the question was never put, so the record says no
+    more than its absence would, and it is read as absent.  Its absence is handled as every missing
+    finding is (an older answer still counts; a rule missing it says so), and it does not raise a warning
+    for every form left blank.  Any other reason, one in no known code system or one not readable at all,
+    is kept: when in doubt, the cautious reading."""
+    received = data.get("dataAbsentReason")
+    if received is None:  # neither a value nor a reason: nothing said (a coded finding with no answer)
+        return None
+    absent = clean_codeable(received)
+    codings = [x for x in as_list(absent.get("coding")) if isinstance(x, dict)] if absent is not None else []
+    standard = [
+        x.get("code")
+        for x in codings
+        if isinstance(system := x.get("system"), str) and system in _DATA_ABSENT_REASON
+    ]
+    if "not-asked" in standard:
+        return None
+    # The standard code names the reason most briefly ("asked-declined"); else the sender's words.
+    named = next((code for code in standard if isinstance(code, str) and code.strip()), None)
+    if named is None:
+        named = codeable_display(absent) or next(
+            (code for x in codings if isinstance(code := x.get("code"), str) and code.strip()), None
+        )
+    return UnreadableValue(
+        ref=item.ref,
+        concept=concept,
+        effective=taken.effective,
+        value_text="(no answer)",
+        unit_text=None,
+        reason=ANSWER_ABSENT,
+        date_unreadable=taken.date_unreadable,
+        site=taken.site,
+        focus=taken.focus,
+        no_answer=_shown(named) if named is not None else "reason not given",
     )
 
 
