@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from builders import condition, dose, med, obs, patient
+from dataclasses import replace
+
+from builders import TODAY, at, condition, dose, med, obs, patient
 from pain_support import crcl_labs, denosumab, fired, ibuprofen, oxycodone, run
 
+from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import Sex
+from fhir_bonemet.core.model.facts import Sex, UnreadableValue
 from fhir_bonemet.core.model.findings import Indicator
+from fhir_bonemet.knowledge import load_thresholds
 
+TH = load_thresholds()
 WOMAN = {"age": 31, "sex": Sex.FEMALE}
 LABS = [*crcl_labs(90), obs(c.LAB_PLATELETS, 200, "10*9/L", days_ago=2)]
 PREGNANT = condition(c.PREGNANCY, ref="preg", onset_days_ago=60)
@@ -110,3 +115,24 @@ def test_sedatives_in_pregnancy_are_flagged_as_awaiting_review() -> None:
     opioid = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[oxycodone()]))["P42"]
     assert not opioid.unverified
     assert "do not stop abruptly" in opioid.summary
+
+
+def test_a_pregnancy_status_recorded_with_no_answer_is_named_in_clinical_words() -> None:
+    """Named on the pregnancy card as "Pregnancy status", not by the concept id, over the pregnancy
+    lookback (the pregnancy rules read the status over it, not over the laboratory lookback)."""
+    no_answer = UnreadableValue(
+        ref="Observation/status",
+        concept=c.PREGNANCY_STATUS,
+        effective=at(60),
+        value_text="(no answer)",
+        unit_text=None,
+        reason="recorded with no answer; not used",
+        no_answer="asked-unknown",
+    )
+    facts = patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[ibuprofen()])
+    (found,) = [
+        f for f in assess(replace(facts, unreadable=(no_answer,)), TODAY, TH).findings if f.rule_id == "P41"
+    ]
+    assert "Pregnancy status (recorded with no answer: asked-unknown, " in " ".join(
+        m.what for m in found.missing
+    )

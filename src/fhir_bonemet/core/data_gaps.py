@@ -49,6 +49,7 @@ _SCORE_LOOKBACK = {
     c.FALLS_HISTORY: "lookback.score_days",
     c.FALL_RISK: "lookback.score_days",
     c.PREGNANCY: "pregnancy.record_lookback_days",
+    c.PREGNANCY_STATUS: "pregnancy.record_lookback_days",
     c.LACTATION: "pregnancy.record_lookback_days",
 }
 # An impending fracture does not heal by itself: the lesions read its record at any age (evidence.lesions).

@@ -62,6 +62,7 @@ LABELS = {
     c.LESION_TYPE: "Lesion type",
     c.PAIN_MECHANISM: "Pain mechanism",
     c.PREGNANCY: "Pregnancy status",
+    c.PREGNANCY_STATUS: "Pregnancy status",  # the coded answer (pregnant, not pregnant, unknown)
     c.LACTATION: "Breast-feeding status",
     # Red-flag symptoms (yes/no answers): rule R01 reads them all, R02 the spinal pain pattern.
     c.RF_RADICULAR_PAIN: "Radicular pain",
