@@ -88,3 +88,21 @@ def test_a_selected_referral_leaves_the_medication_drafts_out_of_focus() -> None
     # Nothing selected could be read (a selected medication draft too malformed to read): every draft.
     unread = build_context(patient(medications=drafts, orders=[order()]), TODAY, TH, "order-select")
     assert unread.focus == frozenset(m.ref for m in drafts)
+
+
+def test_the_other_draft_orders_in_focus_are_chosen_as_the_medication_drafts_are() -> None:
+    """A referral or device drafted beside medicines (R04 reads them: they may load the bone)."""
+    drafts = [replace(oxycodone(draft=True), is_selected=True)]
+    physio, device = order(ref="physio"), order(resource_type="DeviceRequest", ref="walker")
+    facts = patient(medications=drafts, orders=[physio, device])
+    assert build_context(facts, TODAY, TH, "patient-view").focus_orders == ()
+    assert build_context(facts, TODAY, TH, "order-select").focus_orders == ()  # the medicine was selected
+    assert build_context(facts, TODAY, TH, "order-sign").focus_orders == (physio, device)
+    chosen = replace(physio, is_selected=True)
+    select = build_context(patient(orders=[chosen, device]), TODAY, TH, "order-select")
+    assert select.focus_orders == (chosen,)
+    # Nothing selected at all: every draft is in focus, as for the medicines.
+    assert build_context(patient(orders=[physio, device]), TODAY, TH, "order-select").focus_orders == (
+        physio,
+        device,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from builders import TODAY, at, lesion, med, obs, patient, site
+from builders import TODAY, at, lesion, med, obs, order, patient, site
 from pain_support import denosumab, run
 
 from fhir_bonemet.core.engine import assess
@@ -195,6 +195,31 @@ def test_an_unreadable_impending_fracture_answer_makes_its_lesion_high() -> None
     plan, findings = plan_of(replace(facts, observations=(*facts.observations, said)))
     assert by_site(plan) == before
     assert unread_lines(findings) == []
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_r04_at_order_entry_reads_it_at_its_lesion_beside_another_lesions_critical_card(hook: str) -> None:
+    """The exercise plan that reads the answer is not shown while ordering: R04's critical card for the skull
+    would name the humerus answer only as "not used".  With a draft that may load the bone, the humerus gets
+    its own warning with the reading patient-view's plan applies; with medicines alone, only the critical."""
+    skull = replace(obs(c.IMPENDING_FRACTURE, flag=True, days_ago=3), site=site(S.SKULL))
+    facts = replace(
+        facts_with(unread(c.IMPENDING_FRACTURE, where=HUMERUS, days_ago=200), lesions=TWO),
+        orders=(order(ref="physio"),),
+    )
+    facts = replace(facts, observations=(*facts.observations, skull))
+    r04 = [f for f in assess(facts, TODAY, TH, hook=hook).findings if f.rule_id == "R04"]
+    assert [(f.indicator.value, f.summary.split(":")[0]) for f in r04] == [
+        ("critical", "Impending fracture (skull lesion)"),
+        ("warning", "Impending-fracture answer not readable (humerus lesion)"),
+    ]
+    assert any(
+        "Impending fracture 'unclear'" in m.what and "no loading of the site until verified" in m.consequence
+        for m in r04[1].missing
+    )
+    medicines_only = replace(facts, orders=())
+    r04 = [f for f in assess(medicines_only, TODAY, TH, hook=hook).findings if f.rule_id == "R04"]
+    assert [f.indicator.value for f in r04] == ["critical"]
 
 
 # R03: symptomatic hypercalcaemia means admission; an answer nobody could read is not taken to mean it.

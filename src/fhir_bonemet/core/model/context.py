@@ -9,6 +9,8 @@ Hooks (see ``docs/clinical-model.md#hooks``):
 * ``order-select`` / ``order-sign``: draft orders count as active, and the medication rules speak only
   about concerns that involve a draft in focus (order-select: the selected drafts, or every draft when
   no selected draft could be read; order-sign: every draft).  Findings name those drafts in ``order_actions``.
+  The other draft orders (a ServiceRequest, a DeviceRequest) in focus are chosen the same way
+  (``focus_orders``).
 
 Standard library only: this module is part of the pure core.
 """
@@ -21,7 +23,7 @@ from datetime import date
 
 from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction, latest_pain, renal_function
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import MedicationFact, PatientFacts
+from fhir_bonemet.core.model.facts import MedicationFact, OrderFact, PatientFacts
 from fhir_bonemet.core.model.findings import Finding, UsedFact
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.hooks import Hook
@@ -39,7 +41,7 @@ class RuleContext:
     th: Thresholds
     hook: str
     meds: tuple[MedicationFact, ...]  # active medications (+ drafts on order hooks), in record order
-    focus: frozenset[str] | None  # refs of the draft orders in focus; None on patient-view
+    focus: frozenset[str] | None  # refs of the medication draft orders in focus; None on patient-view
     renal: RenalFunction
     pain: PainScore | None
     # The latest pain score as cards name it, built once: half a dozen rules cite it on every call.
@@ -47,6 +49,9 @@ class RuleContext:
     # The call's fact index, so the rules look facts up by concept instead of scanning the record.
     index: FactIndex = field(compare=False, repr=False)
     exercise_active: bool = False  # a structured exercise programme is in progress (P12, P25)
+    # The draft orders in focus that are not medicines (a referral, a device), chosen as the medication
+    # drafts are; none on patient-view.
+    focus_orders: tuple[OrderFact, ...] = ()
     # The exercise plan and how it was reached, once the exercise pass has built it (read by EX01-EX03).
     # The exercise family's own working state (its ExerciseWork), carried for its rules only; typed loosely
     # so the model does not import a family (the exercise rules read it back with a type check).
@@ -104,6 +109,7 @@ def build_context(
     if which is Hook.PATIENT_VIEW:
         meds = tuple(m for m in facts.medications if not m.is_draft and is_active(m, today))
         focus: frozenset[str] | None = None
+        orders: tuple[OrderFact, ...] = ()
     else:
         meds = tuple(m for m in facts.medications if is_active(m, today))
         drafts = [m for m in facts.medications if m.is_draft]
@@ -112,8 +118,10 @@ def build_context(
         # beside it are not in focus.  Only when no selected draft was read at all (a medication draft
         # too malformed to read) is every draft in focus, the cautious reading.
         marked = bool(selected) or any(o.is_selected for o in facts.orders)
-        chosen = selected if which is Hook.ORDER_SELECT and marked else drafts
+        picked = which is Hook.ORDER_SELECT and marked
+        chosen = selected if picked else drafts
         focus = frozenset(m.ref for m in chosen)
+        orders = tuple(o for o in facts.orders if o.is_selected or not picked)
     idx = index if index is not None else FactIndex(facts)
     pain = latest_pain(facts, today, th, idx)
     return RuleContext(
@@ -127,5 +135,6 @@ def build_context(
         pain=pain,
         pain_used=pain.used() if pain is not None else None,
         exercise_active=exercise_active,
+        focus_orders=orders,
         index=idx,
     )

@@ -4,6 +4,11 @@ It reads the per-lesion evidence of :mod:`~fhir_bonemet.core.evidence.lesions`, 
 does, so a lesion flagged here is never tiered as if it were stable.  One finding per fracture record and
 per score result.
 
+On the order hooks (``docs/clinical-model.md#hooks``) the critical findings interrupt any order, as every
+red flag's do.  The exercise plan is not shown there, and with it went the cautious reading of an
+impending-fracture answer that could not be read (its lesion HIGH, not loaded until verified): R04 then
+carries that reading itself, as a warning, when a draft in focus may load the bone.
+
 Standard library only: this module is part of the pure core.
 """
 
@@ -29,10 +34,12 @@ from fhir_bonemet.core.evidence.lesions import (
     review_covers,
     review_predates,
 )
+from fhir_bonemet.core.evidence.loading_orders import loading_orders
+from fhir_bonemet.core.evidence.unreadable import shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact
+from fhir_bonemet.core.model.facts import BoneLesion, ConditionFact, OrderFact, UnreadableValue
 from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import noted_on, within_days
@@ -63,14 +70,30 @@ __all__ = ["r04_fracture", "surgical_referrals"]
         "exercise.mirels_borderline",
     ),
     evidence=("S11", "S10", "S13", "S14"),
+    # Critical findings interrupt any order; on order hooks the rule keeps its own warnings to the drafts
+    # they concern (below), as R03 does with its mild band.
+    on_orders=True,
 )
 def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
     evidence = lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index)
-    return (
+    found = (
         *_fracture_findings(ctx.index, ctx.today, evidence, t),
         *_observed_impending_findings(evidence, t),
         *_score_findings(evidence, t),
     )
+    if not ctx.order_hook:
+        # patient-view: an unreadable impending-fracture answer is read by the exercise plan (its lesion HIGH,
+        # not loaded until verified, the record named), so no card of its own here.
+        return found
+    # Order hooks interrupt for red flags only when critical (docs/clinical-model.md#hooks).
+    critical = tuple(f for f in found if f.indicator is Indicator.CRITICAL)
+    loading = loading_orders(ctx.focus_orders)
+    if not loading:
+        return critical
+    # The plan that read an unreadable answer as an impending fracture is not shown while ordering: without
+    # this card an order that may load the bone would go ahead with the answer named nowhere, or named on
+    # another lesion's card as merely "not used" (less cautious than patient-view).
+    return (*critical, *_unread_findings(evidence, loading, t))
 
 
 def surgical_referrals(
@@ -460,6 +483,70 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
                 missing,
                 surgical_referrals(tuple(lesions)),
                 ("lookback.score_days",),
+            )
+        )
+    return out
+
+
+def _unread_findings(
+    evidence: tuple[LesionEvidence, ...], loading: tuple[OrderFact, ...], t: Trace
+) -> list[Finding]:
+    """One warning per impending-fracture answer received but not read (the lesion evidence's ``unread``),
+    naming every lesion it may describe, while a draft in focus may load the bone.
+
+    A lesion with a readable fracture or impending-fracture record is left out, as the exercise tiering
+    leaves it: that record decides (R04's own card, or a fixation since).  Not critical: the fracture is not
+    known to be impending, and patient-view's plan does not hold exercise for it either."""
+    groups: dict[str, tuple[UnreadableValue, list[BoneLesion]]] = {}
+    for ev in evidence:
+        if ev.fractures or any(f.status in ACTIVE_STATUSES for f in ev.impending):
+            continue
+        for value in ev.unread:
+            if value.concept == c.IMPENDING_FRACTURE:
+                groups.setdefault(value.ref, (value, []))[1].append(ev.lesion)
+    orders = [
+        UsedFact(f"Draft order ({o.display})" if o.display else "Draft order", "may load the bone", o.ref)
+        for o in loading
+    ]
+    out: list[Finding] = []
+    for ref in sorted(groups):
+        value, lesions = groups[ref]
+        where = _where(tuple(lesions))
+        when = value.effective.date().isoformat() if value.effective is not None else None
+        surgeon = _surgeon(surgical_referrals(tuple(lesions)))
+        # The reading of patient-view's exercise plan (HIGH, site not loaded until verified), said at order
+        # entry.  No referral is offered: the fracture is not known to be impending until the record is read.
+        advice = (
+            "Verify the impending-fracture record before this order goes ahead; if it is yes, suggest "
+            f"urgent {surgeon} review.",
+            "Until verified: no loading of the site; exercise or mobilisation only after surgical review, "
+            "with 1:1 supervision.",
+            "Correct the record so the answer can be read.",
+        )
+        out.append(
+            _finding(
+                t,
+                Indicator.WARNING,
+                f"Impending-fracture answer not readable ({where}): verify it before this order; no "
+                "loading of the site",
+                "An impending fracture was recorded at the lesion but its answer could not be read, and a "
+                "draft order may load the bone (exercise, physiotherapy or mobility).",
+                [
+                    UsedFact(
+                        f"Impending fracture ({where})", f"answer {value.value_text!r} not read", ref, when
+                    ),
+                    *orders,
+                ],
+                [
+                    MissingFact(
+                        shown(value),
+                        "read as an impending fracture: no loading of the site until verified",
+                        unreadable=True,
+                    )
+                ],
+                (),
+                (),
+                advice,
             )
         )
     return out

@@ -1,0 +1,103 @@
+"""An impending-fracture answer that could not be read, at order entry (docs/clinical-model.md#hooks).
+
+On patient-view the exercise plan reads such an answer as an impending fracture (its lesion HIGH, not loaded
+until verified) and names the record.  The plan is not shown while ordering, so R04 says it there: a warning,
+when a draft in focus may load the bone (a non-medication order the service cannot tell from an exercise,
+physiotherapy or mobility order); a medicine loads no bone, and a medication order goes ahead without it.
+Fired through the HTTP app on the rib example patient (a blastic rib lesion, nothing else skeletal)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hook_answers import HookCase, answer, example_cases
+
+Json = dict[str, Any]
+
+PHYSIO = "ServiceRequest/draft-physio"
+RECEIVED = "Impending fracture 'unclear' (answer not recognised"
+
+
+def _case(hook: str) -> HookCase:
+    return next(c for c in example_cases() if c.name == "example:rib-blastic-ecog1" and c.hook == hook)
+
+
+def _fired(hook: str, *, physio: bool, select_physio: bool = True) -> list[Json]:
+    """The cards for the rib patient with an impending-fracture answer sent as a local code ("unclear"),
+    and with a physiotherapy order beside the example's drafted acetaminophen when ``physio``."""
+    case = _case(hook)
+    request = copy.deepcopy(case.request)
+    patient = request["context"]["patientId"]
+    answered = {
+        "resourceType": "Observation",
+        "id": "impending-unclear",
+        "status": "final",
+        "code": {
+            "coding": [
+                {"system": "http://fhir-bonemet.org/fhir/CodeSystem/bonemet", "code": "impending-fracture"}
+            ]
+        },
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": case.today.isoformat(),
+        "valueCodeableConcept": {
+            "coding": [{"system": "http://hospital.example.org/ortho", "code": "U"}],
+            "text": "unclear",
+        },
+    }
+    request["prefetch"]["observations-flags"].setdefault("entry", []).append({"resource": answered})
+    if physio and hook != "patient-view":
+        order = {
+            "resourceType": "ServiceRequest",
+            "id": "draft-physio",
+            "status": "draft",
+            "intent": "order",
+            "code": {"text": "Physiotherapy: progressive resistance exercise"},
+            "subject": {"reference": f"Patient/{patient}"},
+        }
+        request["context"]["draftOrders"]["entry"].append({"resource": order})
+        if hook == "order-select" and select_physio:
+            request["context"]["selections"] = [PHYSIO]
+    cards: list[Json] = answer(case, request)["cards"]
+    return cards
+
+
+def _rules(card: Json) -> list[str]:
+    rules: list[str] = card.get("extension", {}).get("org.fhir-bonemet.rules", [])
+    return rules
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_an_order_that_may_load_the_bone_gets_the_cautious_reading_as_a_warning(hook: str) -> None:
+    cards = _fired(hook, physio=True)
+    (card,) = [c for c in cards if "R04" in _rules(c)]
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Impending-fracture answer not readable (right 6th rib lesion)")
+    assert "no loading of the site" in card["summary"]
+    # The record is named as received but not read, with the reading applied, not as a missing answer.
+    assert "**Received but not read:** " + RECEIVED in card["detail"]
+    assert "read as an impending fracture: no loading of the site until verified" in card["detail"]
+    assert "Physiotherapy: progressive resistance exercise" in card["detail"]  # the order it concerns
+    assert card.get("suggestions", []) == []  # verify first: no referral for a fracture not known
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_medication_order_alone_goes_ahead_without_it(hook: str) -> None:
+    cards = _fired(hook, physio=False)
+    assert not [c for c in cards if "R04" in _rules(c)]
+    assert RECEIVED not in json.dumps(cards)
+
+
+def test_a_physiotherapy_order_beside_the_selected_medicine_is_not_in_focus() -> None:
+    cards = _fired("order-select", physio=True, select_physio=False)
+    assert not [c for c in cards if "R04" in _rules(c)]
+
+
+def test_patient_view_reads_it_in_the_exercise_plan_not_on_a_card_of_its_own() -> None:
+    cards = _fired("patient-view", physio=False)
+    assert not [c for c in cards if "R04" in _rules(c)]
+    plan = next(c for c in cards if c["summary"].startswith("High skeletal risk"))
+    assert RECEIVED in plan["detail"]
+    assert "read as an impending fracture: HIGH, site not loaded until verified" in plan["detail"]
