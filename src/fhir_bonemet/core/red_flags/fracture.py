@@ -5,9 +5,10 @@ does, so a lesion flagged here is never tiered as if it were stable.  One findin
 per score result.
 
 On the order hooks (``docs/clinical-model.md#hooks``) the critical findings interrupt any order, as every
-red flag's do.  The exercise plan is not shown there, and with it went the cautious reading of an
-impending-fracture answer that could not be read (its lesion HIGH, not loaded until verified): R04 then
-carries that reading itself, as a warning, when a draft in focus may load the bone.
+red flag's do, and the warnings speak when a draft in focus may load the bone.  The exercise plan is not
+shown there, and with it went the cautious reading of an impending-fracture answer that could not be read
+(its lesion HIGH, not loaded until verified): R04 then carries that reading itself, as a warning, before
+such an order.
 
 Standard library only: this module is part of the pure core.
 """
@@ -70,8 +71,8 @@ __all__ = ["r04_fracture", "surgical_referrals"]
         "exercise.mirels_borderline",
     ),
     evidence=("S11", "S10", "S13", "S14"),
-    # Critical findings interrupt any order; on order hooks the rule keeps its own warnings to the drafts
-    # they concern (below), as R03 does with its mild band.
+    # Critical findings interrupt any order; on order hooks the rule keeps its warnings to the drafts they
+    # concern (below), as R03 does with its mild band.
     on_orders=True,
 )
 def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
@@ -85,15 +86,16 @@ def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
         # patient-view: an unreadable impending-fracture answer is read by the exercise plan (its lesion HIGH,
         # not loaded until verified, the record named), so no card of its own here.
         return found
-    # Order hooks interrupt for red flags only when critical (docs/clinical-model.md#hooks).
-    critical = tuple(f for f in found if f.indicator is Indicator.CRITICAL)
     loading = loading_orders(ctx.focus_orders)
     if not loading:
-        return critical
-    # The plan that read an unreadable answer as an impending fracture is not shown while ordering: without
-    # this card an order that may load the bone would go ahead with the answer named nowhere, or named on
-    # another lesion's card as merely "not used" (less cautious than patient-view).
-    return (*critical, *_unread_findings(evidence, loading, t))
+        # Order hooks interrupt for red flags only when critical (docs/clinical-model.md#hooks).
+        return tuple(f for f in found if f.indicator is Indicator.CRITICAL)
+    # An order that may load the bone is what every R04 warning is about (a borderline score without a
+    # surgical review, an old impending fracture irradiated since: lesions the plan keeps HIGH on
+    # patient-view, and the plan is not shown while ordering).  So is an unreadable impending-fracture
+    # answer: without its card the order would go ahead with the answer named nowhere, or named on another
+    # lesion's card as merely "not used" (less cautious than patient-view).
+    return (*found, *_unread_findings(evidence, loading, t))
 
 
 def surgical_referrals(

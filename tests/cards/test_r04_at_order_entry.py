@@ -1,10 +1,12 @@
-"""An impending-fracture answer that could not be read, at order entry (docs/clinical-model.md#hooks).
+"""R04 at order entry (docs/clinical-model.md#hooks): its critical cards interrupt any order, its warnings
+speak when a draft in focus may load the bone (a non-medication order the service cannot tell from an
+exercise, physiotherapy or mobility order); a medicine loads no bone.
 
-On patient-view the exercise plan reads such an answer as an impending fracture (its lesion HIGH, not loaded
-until verified) and names the record.  The plan is not shown while ordering, so R04 says it there: a warning,
-when a draft in focus may load the bone (a non-medication order the service cannot tell from an exercise,
-physiotherapy or mobility order); a medicine loads no bone, and a medication order goes ahead without it.
-Fired through the HTTP app on the rib example patient (a blastic rib lesion, nothing else skeletal)."""
+An impending-fracture answer that could not be read is read by the exercise plan on patient-view (its lesion
+HIGH, not loaded until verified, the record named).  The plan is not shown while ordering, so R04 says it
+there, as a warning, before such an order.  Fired through the HTTP app on the rib example patient (a blastic
+rib lesion, nothing else skeletal) and, for a borderline score, the opioid-benzodiazepine one (SINS 9 at L3,
+no surgical review)."""
 
 from __future__ import annotations
 
@@ -21,14 +23,21 @@ PHYSIO = "ServiceRequest/draft-physio"
 RECEIVED = "Impending fracture 'unclear' (answer not recognised"
 
 
-def _case(hook: str) -> HookCase:
-    return next(c for c in example_cases() if c.name == "example:rib-blastic-ecog1" and c.hook == hook)
+def _case(hook: str, scenario: str) -> HookCase:
+    return next(c for c in example_cases() if c.name == f"example:{scenario}" and c.hook == hook)
 
 
-def _fired(hook: str, *, physio: bool, select_physio: bool = True) -> list[Json]:
-    """The cards for the rib patient with an impending-fracture answer sent as a local code ("unclear"),
-    and with a physiotherapy order beside the example's drafted acetaminophen when ``physio``."""
-    case = _case(hook)
+def _fired(
+    hook: str,
+    *,
+    physio: bool,
+    select_physio: bool = True,
+    scenario: str = "rib-blastic-ecog1",
+    unclear: bool = True,
+) -> list[Json]:
+    """The cards for the example patient with an impending-fracture answer sent as a local code ("unclear")
+    when ``unclear``, and with a physiotherapy order beside the example's drafted medicine when ``physio``."""
+    case = _case(hook, scenario)
     request = copy.deepcopy(case.request)
     patient = request["context"]["patientId"]
     answered = {
@@ -47,7 +56,8 @@ def _fired(hook: str, *, physio: bool, select_physio: bool = True) -> list[Json]
             "text": "unclear",
         },
     }
-    request["prefetch"]["observations-flags"].setdefault("entry", []).append({"resource": answered})
+    if unclear:
+        request["prefetch"]["observations-flags"].setdefault("entry", []).append({"resource": answered})
     if physio and hook != "patient-view":
         order = {
             "resourceType": "ServiceRequest",
@@ -101,3 +111,17 @@ def test_patient_view_reads_it_in_the_exercise_plan_not_on_a_card_of_its_own() -
     plan = next(c for c in cards if c["summary"].startswith("High skeletal risk"))
     assert RECEIVED in plan["detail"]
     assert "read as an impending fracture: HIGH, site not loaded until verified" in plan["detail"]
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_borderline_score_without_surgical_review_speaks_before_an_order_that_may_load_the_bone(
+    hook: str,
+) -> None:
+    """The plan keeps the lesion HIGH on patient-view; while ordering, R04's warning is what says it."""
+    summary = "SINS 9 at L3 lesion, no surgical review recorded"
+    view = _fired("patient-view", physio=False, scenario="opioid-benzodiazepine", unclear=False)
+    assert [c["indicator"] for c in view if c["summary"].startswith(summary)] == ["warning"]
+    cards = _fired(hook, physio=True, scenario="opioid-benzodiazepine", unclear=False)
+    assert [c["indicator"] for c in cards if c["summary"].startswith(summary)] == ["warning"]
+    medicines = _fired(hook, physio=False, scenario="opioid-benzodiazepine", unclear=False)
+    assert not [c for c in medicines if "R04" in _rules(c)]
