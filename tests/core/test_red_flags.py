@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
-from builders import TODAY, condition, lesion, med, obs, patient, procedure, site
+from builders import TODAY, condition, lesion, med, obs, order, patient, procedure, site
 
 from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.evidence.lesions import Attributed, FixationOrder, LesionEvidence, fixation_order
@@ -693,3 +693,29 @@ def test_a_procedure_dated_to_a_month_or_a_year_is_shown_as_recorded_not_as_its_
     assert recorded_date(fix(date(2025, 6, 2))) == "2025-06-02"
     assert recorded_date(fix(date(2025, 6, 9), date(2025, 6, 2))) == "between 2025-06-02 and 2025-06-09"
     assert recorded_date(fix(None)) == "undated"
+
+
+# Order entry (docs/clinical-model.md#hooks): the exercise plan is not shown while ordering, so the red flags
+# that restrict loading say it themselves before an order that may load the bone; a medicine loads none.
+@pytest.mark.parametrize(
+    ("rule", "facts"),
+    [
+        ("R02", spine(obs(c.RF_THORACIC_CERVICAL_PAIN, flag=True, days_ago=1))),  # hold axial loading
+        ("R05", femur(pain(2, 6), pain(5, 0))),  # pause loading of the region
+        ("R04", femur(obs(c.MIRELS_TOTAL, 8, days_ago=2, where=site(S.FEMUR_PROXIMAL)))),  # borderline
+    ],
+)
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_loading_warning_speaks_before_an_order_that_may_load_the_bone(
+    rule: str, facts: PatientFacts, hook: str
+) -> None:
+    def shown(f: PatientFacts, on: str) -> list[Indicator]:
+        return [x.indicator for x in assess(f, TODAY, TH, hook=on).findings if x.rule_id == rule]
+
+    assert shown(facts, "patient-view") == [Indicator.WARNING]
+    assert shown(facts, hook) == []  # medicines only (none here): red flags interrupt only when critical
+    physio = replace(facts, orders=(order(ref="physio"),))
+    assert shown(physio, hook) == [Indicator.WARNING]
+    # An order the service recognises as something else (a dental examination) loads no bone.
+    dental = replace(facts, orders=(order(c.DENTAL_EXAM, ref="dental"),))
+    assert shown(dental, hook) == []

@@ -12,7 +12,8 @@ Order of work, as a clinician would read it (``docs/clinical-model.md``):
 Each pass runs the rules of one family of the catalogue (:mod:`fhir_bonemet.core.rulebook`), each
 rule once; supersession (a red flag naming the pain rules it replaces) and merging are declared with the
 rules and applied by the runner.  On ``order-select``/``order-sign`` only the rules about the draft orders
-in focus speak, next to critical red flags.
+in focus speak, next to critical red flags (and the red-flag warnings that restrict loading, before a draft
+that may load the bone).
 
 Findings come out critical first, red flags before other concerns of the same urgency, then in rule order,
 so the same facts always give the same Assessment.  Standard library only: part of the pure core.
@@ -25,6 +26,7 @@ from datetime import date
 
 from fhir_bonemet.core import rulebook
 from fhir_bonemet.core.data_gaps import annotate
+from fhir_bonemet.core.evidence.loading_orders import loading_orders
 from fhir_bonemet.core.exercise.plan import build_plan, exercise_in_progress
 from fhir_bonemet.core.model.catalogue import Family
 from fhir_bonemet.core.model.context import build_context
@@ -70,8 +72,17 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
         shown = [_with_caveat(f, caveat) for f in shown]
     if ctx.order_hook:
         # During order entry the clinician is busy with the orders: red flags about the record itself
-        # interrupt only when critical; the medication rules speak about the drafts in focus.
-        shown = [f for f in shown if specs[f.rule_id].on_orders or f.indicator is Indicator.CRITICAL]
+        # interrupt only when critical; the medication rules speak about the drafts in focus.  The exercise
+        # plan is not shown while ordering, so the red flags that restrict loading (on_loading_orders) say
+        # so themselves when a draft in focus may load the bone.
+        loading = bool(loading_orders(ctx.focus_orders))
+        shown = [
+            f
+            for f in shown
+            if specs[f.rule_id].on_orders
+            or f.indicator is Indicator.CRITICAL
+            or (loading and specs[f.rule_id].on_loading_orders)
+        ]
     # sorted() is stable: within one priority the catalogue's run order is kept.
     ordered = tuple(sorted(merge_absorbed(shown), key=_priority))
     return Assessment(

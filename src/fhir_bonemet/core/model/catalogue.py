@@ -72,6 +72,9 @@ class RuleSpec:
     evidence: tuple[str, ...]  # source ids from knowledge/sources.toml
     unverified: bool = False  # relies on [M]/UNVERIFIED knowledge: flagged in cards and docs
     on_orders: bool = False  # also speaks on order-select / order-sign (about the draft orders in focus)
+    # A red flag whose warnings are about loading the skeleton: on order-select / order-sign they speak when
+    # a draft in focus may load the bone (core/evidence/loading_orders.py), its critical findings always.
+    on_loading_orders: bool = False
     supersedes: tuple[str, ...] = ()  # rules whose findings this one replaces (listed as related)
     absorbs: tuple[str, ...] = ()  # rules whose advice this one takes over when both fire
     reads_findings: bool = False  # runs after the rest of its family and reads their findings (ctx.fired)

@@ -14,5 +14,6 @@ class Hook(StrEnum):
 
     @property
     def is_order_entry(self) -> bool:
-        """Order hooks speak only about the draft orders in focus (and critical red flags)."""
+        """Order hooks speak only about the draft orders in focus (and critical red flags, and before an order
+        that may load the bone the red-flag warnings that restrict loading)."""
         return self is not Hook.PATIENT_VIEW

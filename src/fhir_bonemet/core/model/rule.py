@@ -61,6 +61,7 @@ def rule(
     evidence: Iterable[str] = (),
     unverified: bool = False,
     on_orders: bool = False,
+    on_loading_orders: bool = False,
     supersedes: Iterable[str] = (),
     absorbs: Iterable[str] = (),
     reads_findings: bool = False,
@@ -75,6 +76,7 @@ def rule(
         evidence=tuple(evidence),
         unverified=unverified,
         on_orders=on_orders,
+        on_loading_orders=on_loading_orders,
         supersedes=tuple(supersedes),
         absorbs=tuple(absorbs),
         reads_findings=reads_findings,
@@ -100,9 +102,11 @@ def run_rules(family: Family, chosen: Iterable[Rule], ctx: RuleContext) -> tuple
     """Evaluate one family on ``ctx`` (or the given rules of it), each rule at most once, in run order.
 
     On ``order-select``/``order-sign`` only rules declared ``on_orders`` speak, except red flags: they
-    always run (they gate exercise) and their critical findings interrupt order entry.  A rule superseded
-    by one that already fired in this call is not evaluated: the keeper's finding names it.  Every finding
-    is appended to ``ctx.fired`` for the rules that come later; the pass's own findings are returned.
+    always run (they gate exercise) and their critical findings interrupt order entry (the engine also
+    shows the warnings of those declared ``on_loading_orders`` before a draft that may load the bone).  A
+    rule superseded by one that already fired in this call is not evaluated: the keeper's finding names it.
+    Every finding is appended to ``ctx.fired`` for the rules that come later; the pass's own findings are
+    returned.
     """
     ordered = sorted(chosen, key=_RUN_ORDER)
     for entry in ordered:

@@ -5,10 +5,10 @@ does, so a lesion flagged here is never tiered as if it were stable.  One findin
 per score result.
 
 On the order hooks (``docs/clinical-model.md#hooks``) the critical findings interrupt any order, as every
-red flag's do, and the warnings speak when a draft in focus may load the bone.  The exercise plan is not
-shown there, and with it went the cautious reading of an impending-fracture answer that could not be read
-(its lesion HIGH, not loaded until verified): R04 then carries that reading itself, as a warning, before
-such an order.
+red flag's do, and the warnings speak when a draft in focus may load the bone (``on_loading_orders``).  The
+exercise plan is not shown there, and with it went the cautious reading of an impending-fracture answer that
+could not be read (its lesion HIGH, not loaded until verified): R04 then carries that reading itself, as a
+warning, before such an order.
 
 Standard library only: this module is part of the pure core.
 """
@@ -71,9 +71,7 @@ __all__ = ["r04_fracture", "surgical_referrals"]
         "exercise.mirels_borderline",
     ),
     evidence=("S11", "S10", "S13", "S14"),
-    # Critical findings interrupt any order; on order hooks the rule keeps its warnings to the drafts they
-    # concern (below), as R03 does with its mild band.
-    on_orders=True,
+    on_loading_orders=True,
 )
 def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
     evidence = lesion_evidence(ctx.facts, ctx.today, ctx.th, ctx.index)
@@ -82,20 +80,13 @@ def r04_fracture(ctx: RuleContext, t: Trace) -> tuple[Finding, ...]:
         *_observed_impending_findings(evidence, t),
         *_score_findings(evidence, t),
     )
-    if not ctx.order_hook:
-        # patient-view: an unreadable impending-fracture answer is read by the exercise plan (its lesion HIGH,
-        # not loaded until verified, the record named), so no card of its own here.
-        return found
-    loading = loading_orders(ctx.focus_orders)
-    if not loading:
-        # Order hooks interrupt for red flags only when critical (docs/clinical-model.md#hooks).
-        return tuple(f for f in found if f.indicator is Indicator.CRITICAL)
-    # An order that may load the bone is what every R04 warning is about (a borderline score without a
-    # surgical review, an old impending fracture irradiated since: lesions the plan keeps HIGH on
-    # patient-view, and the plan is not shown while ordering).  So is an unreadable impending-fracture
-    # answer: without its card the order would go ahead with the answer named nowhere, or named on another
-    # lesion's card as merely "not used" (less cautious than patient-view).
-    return (*found, *_unread_findings(evidence, loading, t))
+    # patient-view: an unreadable impending-fracture answer is read by the exercise plan (its lesion HIGH, not
+    # loaded until verified, the record named), so no card of its own there.  The plan is not shown while
+    # ordering: before an order that may load the bone (when R04's warnings speak, on_loading_orders) the
+    # order would go ahead with the answer named nowhere, or named on another lesion's card as merely "not
+    # used" (less cautious than patient-view), so R04 says it itself.
+    loading = loading_orders(ctx.focus_orders)  # none on patient-view
+    return (*found, *_unread_findings(evidence, loading, t)) if loading else found
 
 
 def surgical_referrals(

@@ -41,6 +41,7 @@ _R05 = rule(
         "red_flags.pain_escalation_nrs_min",
     ),
     evidence=("S01",),
+    on_loading_orders=True,  # pause loading of the region
 )
 
 

@@ -98,6 +98,8 @@ _EVIDENCE_WITH_R02 = (*_EVIDENCE, "S13")
     ),
     evidence=_EVIDENCE_WITH_R02,
     unverified=True,
+    # Its warning (a symptom answer not read) holds axial loading until checked, as R02's does.
+    on_loading_orders=True,
     supersedes=("R02",),
 )
 def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
@@ -237,6 +239,7 @@ def _unread_warning(t: Trace, unread: list[UnreadableValue], spinal: list[Observ
         "exercise.sins_potentially_unstable_min",
     ),
     evidence=("S12", "S13"),
+    on_loading_orders=True,  # hold axial loading
 )
 def r02_spinal(ctx: RuleContext, t: Trace) -> Finding | None:
     today, th, idx = ctx.today, ctx.th, ctx.index

@@ -1,6 +1,7 @@
-"""R04 at order entry (docs/clinical-model.md#hooks): its critical cards interrupt any order, its warnings
-speak when a draft in focus may load the bone (a non-medication order the service cannot tell from an
-exercise, physiotherapy or mobility order); a medicine loads no bone.
+"""Red flags at order entry (docs/clinical-model.md#hooks): critical cards interrupt any order; the warnings
+of the red flags that restrict loading (R01's unread symptom, R02, R04, R05) speak when a draft in focus may
+load the bone (a non-medication order the service cannot tell from an exercise, physiotherapy or mobility
+order); a medicine loads no bone.
 
 An impending-fracture answer that could not be read is read by the exercise plan on patient-view (its lesion
 HIGH, not loaded until verified, the record named).  The plan is not shown while ordering, so R04 says it
@@ -33,22 +34,18 @@ def _fired(
     physio: bool,
     select_physio: bool = True,
     scenario: str = "rib-blastic-ecog1",
-    unclear: bool = True,
+    unclear: str | None = "impending-fracture",
 ) -> list[Json]:
-    """The cards for the example patient with an impending-fracture answer sent as a local code ("unclear")
-    when ``unclear``, and with a physiotherapy order beside the example's drafted medicine when ``physio``."""
+    """The cards for the example patient with an answer to the local finding ``unclear`` sent as a local code
+    ("unclear"), and with a physiotherapy order beside the example's drafted medicine when ``physio``."""
     case = _case(hook, scenario)
     request = copy.deepcopy(case.request)
     patient = request["context"]["patientId"]
     answered = {
         "resourceType": "Observation",
-        "id": "impending-unclear",
+        "id": "answer-unclear",
         "status": "final",
-        "code": {
-            "coding": [
-                {"system": "http://fhir-bonemet.org/fhir/CodeSystem/bonemet", "code": "impending-fracture"}
-            ]
-        },
+        "code": {"coding": [{"system": "http://fhir-bonemet.org/fhir/CodeSystem/bonemet", "code": unclear}]},
         "subject": {"reference": f"Patient/{patient}"},
         "effectiveDateTime": case.today.isoformat(),
         "valueCodeableConcept": {
@@ -56,7 +53,7 @@ def _fired(
             "text": "unclear",
         },
     }
-    if unclear:
+    if unclear is not None:
         request["prefetch"]["observations-flags"].setdefault("entry", []).append({"resource": answered})
     if physio and hook != "patient-view":
         order = {
@@ -119,9 +116,25 @@ def test_a_borderline_score_without_surgical_review_speaks_before_an_order_that_
 ) -> None:
     """The plan keeps the lesion HIGH on patient-view; while ordering, R04's warning is what says it."""
     summary = "SINS 9 at L3 lesion, no surgical review recorded"
-    view = _fired("patient-view", physio=False, scenario="opioid-benzodiazepine", unclear=False)
+    view = _fired("patient-view", physio=False, scenario="opioid-benzodiazepine", unclear=None)
     assert [c["indicator"] for c in view if c["summary"].startswith(summary)] == ["warning"]
-    cards = _fired(hook, physio=True, scenario="opioid-benzodiazepine", unclear=False)
+    cards = _fired(hook, physio=True, scenario="opioid-benzodiazepine", unclear=None)
     assert [c["indicator"] for c in cards if c["summary"].startswith(summary)] == ["warning"]
-    medicines = _fired(hook, physio=False, scenario="opioid-benzodiazepine", unclear=False)
+    medicines = _fired(hook, physio=False, scenario="opioid-benzodiazepine", unclear=None)
     assert not [c for c in medicines if "R04" in _rules(c)]
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_cord_compression_symptom_answer_not_read_speaks_before_an_order_that_may_load_the_bone(
+    hook: str,
+) -> None:
+    """R01's warning (check the symptoms now, hold axial loading until checked): on patient-view beside the
+    plan that restricts the spine, while ordering before an order that may load the bone, not before a
+    medicine."""
+    summary = "Limb weakness answer not readable: check now for cord-compression symptoms"
+    for on, physio, shown in ((hook, True, True), (hook, False, False), ("patient-view", False, True)):
+        cards = _fired(on, physio=physio, unclear="rf-limb-weakness")
+        found = [c for c in cards if c["summary"].startswith(summary)]
+        assert [c["indicator"] for c in found] == (["warning"] if shown else []), (on, physio)
+        if shown:
+            assert "**Received but not read:** Limb weakness 'unclear'" in found[0]["detail"]
