@@ -1,7 +1,7 @@
 """Red flags at order entry (docs/clinical-model.md#hooks): critical cards interrupt any order; the warnings
 of the red flags that restrict loading (R01's unread symptom, R02, R04, R05) speak when a draft in focus may
-load the bone (a non-medication order the service cannot tell from an exercise, physiotherapy or mobility
-order); a medicine loads no bone.
+load the bone (a non-medication order named as exercise, physiotherapy, rehabilitation or mobility, or with
+no name to read); a medicine, a blood test or a scan loads no bone.
 
 An impending-fracture answer that could not be read is read by the exercise plan on patient-view (its lesion
 HIGH, not loaded until verified, the record named).  The plan is not shown while ordering, so R04 says it
@@ -35,6 +35,7 @@ def _fired(
     select_physio: bool = True,
     scenario: str = "rib-blastic-ecog1",
     unclear: str | None = "impending-fracture",
+    order_name: str = "Physiotherapy: progressive resistance exercise",
 ) -> list[Json]:
     """The cards for the example patient with an answer to the local finding ``unclear`` sent as a local code
     ("unclear"), and with a physiotherapy order beside the example's drafted medicine when ``physio``."""
@@ -61,7 +62,7 @@ def _fired(
             "id": "draft-physio",
             "status": "draft",
             "intent": "order",
-            "code": {"text": "Physiotherapy: progressive resistance exercise"},
+            "code": {"text": order_name},
             "subject": {"reference": f"Patient/{patient}"},
         }
         request["context"]["draftOrders"]["entry"].append({"resource": order})
@@ -88,6 +89,30 @@ def test_an_order_that_may_load_the_bone_gets_the_cautious_reading_as_a_warning(
     assert "read as an impending fracture: no loading of the site until verified" in card["detail"]
     assert "Physiotherapy: progressive resistance exercise" in card["detail"]  # the order it concerns
     assert card.get("suggestions", []) == []  # verify first: no referral for a fracture not known
+
+
+@pytest.mark.parametrize(
+    "order_name", ["Walking frame", "Inpatient rehabilitation", "Mobilise with assistance", "Gait training"]
+)
+def test_a_mobility_or_rehabilitation_order_may_load_the_bone(order_name: str) -> None:
+    cards = _fired("order-sign", physio=True, order_name=order_name)
+    assert [c["indicator"] for c in cards if "R04" in _rules(c)] == ["warning"]
+
+
+@pytest.mark.parametrize(
+    "order_name", ["Complete blood count", "MRI thoracic spine", "CT chest abdomen pelvis"]
+)
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_laboratory_or_imaging_order_goes_ahead_without_it(hook: str, order_name: str) -> None:
+    """A warning before every blood test or scan would bury the one before the physiotherapy order."""
+    cards = _fired(hook, physio=True, order_name=order_name)
+    assert [c for c in cards if "R04" in _rules(c)] == []
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_an_order_with_no_name_to_read_may_load_the_bone(hook: str) -> None:
+    cards = _fired(hook, physio=True, order_name="  ")
+    assert [c["indicator"] for c in cards if "R04" in _rules(c)] == ["warning"]
 
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])

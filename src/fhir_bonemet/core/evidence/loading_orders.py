@@ -1,10 +1,13 @@
 """Draft orders that may load the skeleton: where an impending fracture matters at order entry.
 
 An exercise, physiotherapy, rehabilitation or mobility order (a walking aid, getting the patient up) puts
-weight through the bones; a medicine does not.  The service reads medication drafts apart, and recognises a
-few other orders by their code (a dental examination, a surgical review, radiotherapy, a fixation), none of
-which is an exercise or mobility order.  It has no list of exercise or mobility codes, so every other draft
-in focus is one it cannot tell from such an order, and it is taken as one: the cautious reading.
+weight through the bones; a medicine, a laboratory test or an imaging study does not.  The service reads
+medication drafts apart, and recognises a few other orders by their code (a dental examination, a surgical
+review, radiotherapy, a fixation), none of which loads the bone.  It has no code list for exercise or
+mobility orders, so it reads the name the order carries: one that names such an activity may load the bone,
+and so may an order with no name it can read (nothing says what it is: the cautious reading).  An order
+named as something else (a blood count, an MRI) is not taken for one: a warning before every laboratory or
+imaging order would bury the one before the physiotherapy order.
 
 Standard library only: this module is part of the pure core.
 """
@@ -17,8 +20,37 @@ from fhir_bonemet.core.model.facts import OrderFact
 
 __all__ = ["loading_orders"]
 
+# Stems of the words that name an activity putting weight through the skeleton, in an order's code text or
+# display (lower case): exercise and training, physiotherapy, rehabilitation, mobility and its aids.
+_LOADING_WORDS = (
+    "exercis",
+    "physio",
+    "physical therap",
+    "occupational therap",
+    "rehab",
+    "mobili",
+    "ambulat",
+    "gait",
+    "walk",
+    "strength",
+    "resistance training",
+    "aerobic",
+    "hydrotherap",
+    "weight bearing",
+    "weight-bearing",
+    "crutch",
+)
+
 
 def loading_orders(orders: Iterable[OrderFact]) -> tuple[OrderFact, ...]:
-    """The non-medication draft orders among ``orders`` that may load the bone: those whose code the
-    service does not recognise as another kind of order."""
-    return tuple(o for o in orders if not o.concepts)
+    """The non-medication draft orders among ``orders`` that may load the bone (see the module text)."""
+    return tuple(o for o in orders if _may_load(o))
+
+
+def _may_load(order: OrderFact) -> bool:
+    if order.concepts:  # recognised by its code as an order that loads no bone
+        return False
+    if order.display is None or not order.display.strip():
+        return True
+    name = order.display.lower()
+    return any(word in name for word in _LOADING_WORDS)
