@@ -222,6 +222,47 @@ def test_a_red_flag_card_keeps_its_choice_its_own() -> None:
     assert host["detail"].index("**Also:**") < host["detail"].index(UNOFFERED)
 
 
+def test_a_red_flag_card_whose_suggestions_all_go_together_offers_what_is_folded_onto_it() -> None:
+    # The host red flag orders its review *and* cancels a draft (R03 and a calcium supplement): its card
+    # lets the clinician take every suggestion (any), so the folded advice's referral is offered there too.
+    draft = "MedicationRequest/draft-calcium"
+    flags = _five_red_flags()
+    flags[-1] = replace(
+        flags[-1], order_actions=(OrderAction(draft, "delete", "calcium is high: do not give calcium"),)
+    )
+    context = replace(
+        CONTEXT,
+        hook=Hook.ORDER_SIGN,
+        draft_orders={
+            draft: {
+                "resourceType": "MedicationRequest",
+                "id": "draft-calcium",
+                "status": "draft",
+                "intent": "order",
+                "medicationCodeableConcept": {"text": "Calcium carbonate 1250 mg"},
+                "subject": {"reference": PATIENT},
+            }
+        },
+    )
+    answer = CDSResponse(
+        cards=build_cards(
+            Assessment(True, "x", (*flags, FOLDED_WARNING)),
+            context=context,
+            codes=CODES,
+            sources=SOURCES,
+            thresholds=THRESHOLDS,
+        )
+    ).to_wire()["cards"]
+    host = answer[-1]
+    assert host["selectionBehavior"] == "any"
+    assert _labels(host) == [
+        "Order referral to palliative care",
+        "Cancel calcium carbonate 1250 mg order",
+        "Order referral to radiation oncology",
+    ]
+    assert "Not offered" not in host["detail"]
+
+
 def test_a_folded_suggestion_another_card_offers_is_not_named_as_unoffered() -> None:
     flags = _five_red_flags()
     flags[0] = replace(flags[0], referrals=(*flags[0].referrals, Referral.RADIATION_ONCOLOGY))
