@@ -36,6 +36,7 @@ def _fired(
     scenario: str = "rib-blastic-ecog1",
     unclear: str | None = "impending-fracture",
     order_name: str = "Physiotherapy: progressive resistance exercise",
+    no_answer: str | None = None,
 ) -> list[Json]:
     """The cards for the example patient with an answer to the local finding ``unclear`` sent as a local code
     ("unclear"), and with a physiotherapy order beside the example's drafted medicine when ``physio``."""
@@ -54,6 +55,13 @@ def _fired(
             "text": "unclear",
         },
     }
+    if no_answer is not None:  # recorded with no answer instead of an unreadable one
+        del answered["valueCodeableConcept"]
+        answered["dataAbsentReason"] = {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": no_answer}
+            ]
+        }
     if unclear is not None:
         request["prefetch"]["observations-flags"].setdefault("entry", []).append({"resource": answered})
     if physio and hook != "patient-view":
@@ -89,6 +97,16 @@ def test_an_order_that_may_load_the_bone_gets_the_cautious_reading_as_a_warning(
     assert "read as an impending fracture: no loading of the site until verified" in card["detail"]
     assert "Physiotherapy: progressive resistance exercise" in card["detail"]  # the order it concerns
     assert card.get("suggestions", []) == []  # verify first: no referral for a fracture not known
+
+
+def test_an_impending_fracture_recorded_with_no_answer_is_named_as_unknown_not_unreadable() -> None:
+    cards = _fired("order-sign", physio=True, no_answer="asked-unknown")
+    (card,) = [c for c in cards if "R04" in _rules(c)]
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Impending-fracture answer unknown")
+    assert "with no answer (asked-unknown)" in card["detail"]
+    assert "Record the answer once it is known." in card["detail"]
+    assert "could not be read" not in card["detail"]
 
 
 @pytest.mark.parametrize(

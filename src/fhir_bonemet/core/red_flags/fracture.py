@@ -36,7 +36,7 @@ from fhir_bonemet.core.evidence.lesions import (
     review_predates,
 )
 from fhir_bonemet.core.evidence.loading_orders import loading_orders
-from fhir_bonemet.core.evidence.unreadable import shown
+from fhir_bonemet.core.evidence.unreadable import answer_state, recorded_how, shown, to_correct
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.fact_index import FactIndex
@@ -514,20 +514,24 @@ def _unread_findings(
             f"urgent {surgeon} review.",
             "Until verified: no loading of the site; exercise or mobilisation only after surgical review, "
             "with 1:1 supervision.",
-            "Correct the record so the answer can be read.",
+            to_correct((value,)),
+        )
+        # An answer recorded as unknown (dataAbsentReason) was not misread: it is named as such.
+        received = (
+            f"recorded with no answer ({value.no_answer})"
+            if value.no_answer
+            else (f"answer {value.value_text!r} not read")
         )
         out.append(
             _finding(
                 t,
                 Indicator.WARNING,
-                f"Impending-fracture answer not readable ({where}): verify it before this order; no "
-                "loading of the site",
-                "An impending fracture was recorded at the lesion but its answer could not be read, and a "
-                "draft order may load the bone (exercise, physiotherapy or mobility).",
+                f"Impending-fracture answer {answer_state(value)} ({where}): verify it before this order; "
+                "no loading of the site",
+                f"An impending fracture was recorded at the lesion {recorded_how((value,))}, and a draft "
+                "order may load the bone (exercise, physiotherapy or mobility).",
                 [
-                    UsedFact(
-                        f"Impending fracture ({where})", f"answer {value.value_text!r} not read", ref, when
-                    ),
+                    UsedFact(f"Impending fracture ({where})", received, ref, when),
                     *orders,
                 ],
                 [
