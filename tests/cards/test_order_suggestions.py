@@ -8,6 +8,7 @@ from typing import Any
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from fhir_bonemet.cards.build import CardContext, build_cards
+from fhir_bonemet.cards.orders import plan_order
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.core.model import concepts
 from fhir_bonemet.core.model.findings import (
@@ -316,3 +317,30 @@ def test_malformed_draft_orders_give_no_change_and_no_error() -> None:
         for suggestion in card.get("suggestions", []):
             # Only when the dose was readable; an unreadable name falls back to "medication".
             assert suggestion["label"].startswith(("Reduce acetaminophen", "Reduce medication"))
+
+
+def test_a_draft_that_is_not_a_medicine_is_cancelled_by_its_own_name() -> None:
+    """A physiotherapy or device order is named by its code ("Cancel medication order" would pass for a
+    drug); one with no name says so; a cancellation that is not the safest choice is not recommended."""
+    finding = _finding("EX04", "delete", "exercise on hold")
+    physio = {"resourceType": "ServiceRequest", "id": "p", "code": {"text": "Physiotherapy: Gait training"}}
+    walker = {
+        "resourceType": "DeviceRequest",
+        "id": "w",
+        "codeCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "display": "Walking frame"}]},
+    }
+    unnamed = {"resourceType": "ServiceRequest", "id": "u", "code": {"coding": [{"code": "x"}]}}
+    planned = []
+    for draft, safest in ((physio, True), (walker, True), (unnamed, False)):
+        ref = f"{draft['resourceType']}/{draft['id']}"
+        act = OrderAction(ref, "delete", "Order that may load the bone: exercise on hold", safest=safest)
+        planned.append(
+            plan_order(act, draft, THRESHOLDS, finding, patient_ref=PATIENT, today=TODAY, requester=None)
+        )
+    assert [(p.label, p.recommended, p.action["resourceId"]) for p in planned if p is not None] == [
+        ("Cancel physiotherapy: gait training order", True, "ServiceRequest/p"),
+        ("Cancel walking frame order", True, "DeviceRequest/w"),
+        ("Cancel the unnamed draft order", False, "ServiceRequest/u"),
+    ]
+    assert planned[0] is not None
+    assert planned[0].action["description"] == "Cancel the draft order: exercise on hold"

@@ -6,7 +6,7 @@ with its :class:`~fhir_bonemet.core.model.findings.OrderChange` and
 Here that becomes a change the EHR can apply, or nothing: a suggestion that returns the same draft with a
 note attached changes nothing, and accepting it would bring the same card straight back.
 
-* CANCEL → cancel the draft order;
+* CANCEL → cancel the draft order (a medicine, or an order that is not one: a physiotherapy referral);
 * DOSE → the same draft with the dose per administration the core worked out (e.g. zoledronic acid for the
   creatinine clearance);
 * SCHEDULE → the same draft taken the number of times a day the core worked out (a daily acetaminophen
@@ -140,15 +140,36 @@ def ingredient_name(
     return _name_part(short[0].lower() if short else drug_label(draft, medication))
 
 
-def _cancel(
-    act: OrderAction, draft: Mapping[str, Any], medication: Mapping[str, Any] | None, recommended: bool
-) -> PlannedOrder:
+# Where a draft that is not a medicine names what it orders (ServiceRequest.code,
+# DeviceRequest.codeCodeableConcept, ...), as the reader looks for it (fhir/intake/patient_facts.py).
+_ORDER_CODE_KEYS = ("code", "codeCodeableConcept", "productCodeableConcept", "itemCodeableConcept")
+_MEDICATION_DRAFTS = frozenset({"MedicationRequest", "MedicationStatement", "MedicationDispense"})
+
+
+def order_label(draft: Mapping[str, Any], medication: Mapping[str, Any] | None = None) -> str | None:
+    """ "physiotherapy: progressive resistance exercise": any draft as the clinician wrote it, in running
+    text; a medicine by its drug (:func:`drug_label`).  None for a draft that is not a medicine and names
+    nothing: labelled "medication" it would pass for a drug order."""
+    if draft.get("resourceType") in _MEDICATION_DRAFTS:
+        return drug_label(draft, medication)
+    for key in _ORDER_CODE_KEYS:
+        code = _mapping(draft.get(key))
+        text = next(
+            (t for t in (code.get("text"), *_displays(code)) if isinstance(t, str) and t.strip()), None
+        )
+        if text is not None:
+            return in_running_text(text)
+    return None
+
+
+def _cancel(act: OrderAction, draft: Mapping[str, Any], medication: Mapping[str, Any] | None) -> PlannedOrder:
     reason = act.description.split(": ", 1)[-1]
+    name = order_label(draft, medication)
     return PlannedOrder(
         f"order:delete:{act.order_ref}",
-        f"Cancel {drug_label(draft, medication)} order",
+        f"Cancel {name} order" if name is not None else "Cancel the unnamed draft order",
         {"type": "delete", "description": f"Cancel the draft order: {reason}", "resourceId": act.order_ref},
-        recommended,
+        act.safest,
     )
 
 
@@ -373,7 +394,7 @@ def plan_order(
     the Medication the draft references (:func:`referenced_medication`), for its label."""
     change = act.change
     if change is OrderChange.CANCEL:
-        return _cancel(act, draft, medication, recommended=True)
+        return _cancel(act, draft, medication)
     if change is OrderChange.ADD_LAXATIVE:
         return senna_order(finding, patient_ref=patient_ref, today=today, requester=requester)
     if change is OrderChange.ADD_CALCIUM_VITAMIN_D:

@@ -176,13 +176,17 @@ class OrderAction:
     """What a finding proposes to do with a draft order it concerns.
 
     ``action`` is the CDS Hooks action type ("delete" | "update"); ``change`` and ``dose`` say exactly what
-    the update is, so that the card layer builds it without reading ``description`` (shown to people)."""
+    the update is, so that the card layer builds it without reading ``description`` (shown to people).
+    ``safest`` says the change is the safest choice, which the card recommends: a cancellation is, except
+    where the plan itself still asks for the order in some form (a physiotherapy order for a patient whose
+    plan is ADL and mobility upkeep with PT/OT)."""
 
-    order_ref: str  # "MedicationRequest/draft-1"
+    order_ref: str  # "MedicationRequest/draft-1", "ServiceRequest/draft-physio"
     action: str  # "delete" | "update"
     description: str
     change: OrderChange = OrderChange.REVIEW
     dose: DoseChange | None = None
+    safest: bool = True
 
     def __post_init__(self) -> None:
         if self.action == "delete" and self.change is not OrderChange.CANCEL:
