@@ -59,7 +59,7 @@ CARD_BUDGET = 5
 # Rules about the same decision: one card.  The NSAID family is further split per drug (see _family_key).
 FAMILIES: dict[str, frozenset[str]] = {
     "nsaid": frozenset({"P16", "P17", "P18", "P19"}),
-    "exercise": frozenset({"EX01", "EX02", "EX03", "P25"}),
+    "exercise": frozenset({"EX01", "EX02", "EX03", "EX04", "P25"}),
     "pain-control": frozenset({"P01", "P02", "P03", "P04", "P05", "P06", "P11"}),
     "bone-modifying-agent": frozenset({"P07", "P08", "P09", "P10"}),
     "acetaminophen": frozenset({"P20", "P21"}),
@@ -73,7 +73,7 @@ HARM_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"P20", "P21"}),  # hepatotoxicity
     frozenset({"P09", "P12"}),  # hypocalcaemia, falls
     frozenset({"P03", "P04", "P05", "P11"}),  # uncontrolled pain
-    frozenset({"EX01", "EX02"}),  # exercise safety
+    frozenset({"EX01", "EX02", "EX04"}),  # exercise safety
     frozenset({"P15"}),  # bowel regimen
 )
 

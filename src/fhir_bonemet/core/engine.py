@@ -74,7 +74,7 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
         # During order entry the clinician is busy with the orders: red flags about the record itself
         # interrupt only when critical; the medication rules speak about the drafts in focus.  The exercise
         # plan is not shown while ordering, so the red flags that restrict loading (on_loading_orders) say
-        # so themselves when a draft in focus may load the bone.
+        # so themselves when a draft in focus may load the bone (and EX04, on_orders, a plan on hold).
         loading = bool(loading_orders(ctx.focus_orders))
         shown = [
             f

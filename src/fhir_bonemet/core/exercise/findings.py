@@ -33,7 +33,15 @@ from fhir_bonemet.core.model.findings import (
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import iso
 
-__all__ = ["DOMAIN_NAMES", "ex01_plan", "ex02_gates", "ex03_missing"]
+__all__ = [
+    "DOMAIN_NAMES",
+    "GATE_CONCEPTS",
+    "GATE_THRESHOLDS",
+    "ex01_plan",
+    "ex02_gates",
+    "ex03_missing",
+    "exercise_work",
+]
 
 _TIER_THRESHOLDS = (
     "lookback.score_days",
@@ -61,7 +69,7 @@ _TIER_THRESHOLDS = (
     "exercise.stop_pain_persist_hours",
     "exercise.restratify_weeks",
 )
-_GATE_THRESHOLDS = (
+GATE_THRESHOLDS = (
     "lookback.lab_days",
     "labs.calcium_albumin_pair_hours",
     "exercise.platelets_hold_below",
@@ -106,7 +114,7 @@ _TIER_CONCEPTS = (
     c.OPIOID,
     c.CORD_COMPRESSION,
 )
-_GATE_CONCEPTS = (
+GATE_CONCEPTS = (
     c.LAB_PLATELETS,
     c.LAB_HAEMOGLOBIN,
     c.ANAEMIA,
@@ -234,8 +242,8 @@ def exercise_work(ctx: RuleContext) -> ExerciseWork | None:
     "EX01",
     "Exercise tier and prescription",
     Category.EXERCISE,
-    concepts=(*_TIER_CONCEPTS, *_GATE_CONCEPTS),
-    thresholds=(*_TIER_THRESHOLDS, *_GATE_THRESHOLDS),
+    concepts=(*_TIER_CONCEPTS, *GATE_CONCEPTS),
+    thresholds=(*_TIER_THRESHOLDS, *GATE_THRESHOLDS),
     evidence=("S03", "S04", "S05", "S06", "S07", "S10", "S11", "S13", "S01", "S09"),
 )
 def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
@@ -286,8 +294,8 @@ def ex01_plan(ctx: RuleContext, t: Trace) -> Finding | None:
     "EX02",
     "Global exercise gate",
     Category.EXERCISE,
-    concepts=_GATE_CONCEPTS,
-    thresholds=_GATE_THRESHOLDS,
+    concepts=GATE_CONCEPTS,
+    thresholds=GATE_THRESHOLDS,
     evidence=("S09", "S08", "S24", "S01"),
 )
 def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:

@@ -301,6 +301,9 @@ def tier_lesion(
 class PersonTier:
     minimum: Tier = Tier.LOW
     adl_only: bool = False
+    # The recorded performance status that makes the plan ADL-only ("ECOG 3", "KPS 40"): what an order for
+    # exercise is told, where ``factors`` also holds everything that only raised the tier.
+    adl_because: list[str] = field(default_factory=list)
     # The recorded performance status that calls for a reduced volume and functional goals ("ECOG 2"),
     # clinical-rules 2.5; None when none does.
     reduced_volume: str | None = None
@@ -441,6 +444,7 @@ def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: 
         if value >= th.v("exercise.ecog_adl_only_min"):
             out.adl_only = True
             out.factors.append(f"ECOG {num(value)}")
+            out.adl_because.append(f"ECOG {num(value)}")
         elif value >= th.v("exercise.ecog_moderate_min"):
             out.raise_to(Tier.MODERATE, f"ECOG {num(value)}")
             out.reduced_volume = f"ECOG {num(value)}"
@@ -451,6 +455,7 @@ def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: 
         if value <= th.v("exercise.kps_adl_only_max"):
             out.adl_only = True
             out.factors.append(f"KPS {num(value)}")
+            out.adl_because.append(f"KPS {num(value)}")
         elif value <= th.v("exercise.kps_moderate_max"):
             out.raise_to(Tier.MODERATE, f"KPS {num(value)}")
             out.reduced_volume = out.reduced_volume or f"KPS {num(value)}"

@@ -15,5 +15,6 @@ class Hook(StrEnum):
     @property
     def is_order_entry(self) -> bool:
         """Order hooks speak only about the draft orders in focus (and critical red flags, and before an order
-        that may load the bone the red-flag warnings that restrict loading)."""
+        that may load the bone the red-flag warnings that restrict loading and an exercise plan on hold or
+        ADL-only, EX04)."""
         return self is not Hook.PATIENT_VIEW

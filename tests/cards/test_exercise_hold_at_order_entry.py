@@ -1,0 +1,196 @@
+"""An order that may load the bone while the exercise plan is on hold or ADL-only (EX04,
+docs/clinical-model.md#hooks).
+
+The plan is shown on patient-view only.  Before a physiotherapy, exercise, rehabilitation or mobility order
+in focus on order-select / order-sign, one warning says the plan is on hold (or ADL-only) and why, names the
+order, and offers to cancel that draft; a blood test, a medicine or an order not in focus goes ahead without
+it.  Fired through the HTTP app on the rib example patient (a blastic rib lesion, ECOG 1, normal blood
+counts), with the blood count, a fever or the performance status changed and a physiotherapy order drafted
+beside the example's medicine."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pytest
+from hook_answers import HookCase, answer, example_cases
+
+Json = dict[str, Any]
+
+PHYSIO = "ServiceRequest/draft-physio"
+PHYSIO_NAME = "Physiotherapy: progressive resistance exercise"
+PLATELETS, HAEMOGLOBIN, CALCIUM = "777-3", "718-7", "17861-6"
+
+
+def _case(hook: str) -> HookCase:
+    return next(c for c in example_cases() if c.name == "example:rib-blastic-ecog1" and c.hook == hook)
+
+
+def _lab(request: Json, loinc: str, value: float, unit: str | None = None) -> None:
+    for entry in request["prefetch"]["observations-labs"]["entry"]:
+        resource = entry["resource"]
+        if any(coding["code"] == loinc for coding in resource["code"]["coding"]):
+            resource["valueQuantity"]["value"] = value
+            if unit is not None:
+                resource["valueQuantity"].update(unit=unit, code=unit)
+            return
+    raise AssertionError(f"no {loinc} result in the example")
+
+
+def _ecog(request: Json, value: int) -> None:
+    for entry in request["prefetch"]["observations-scores"]["entry"]:
+        resource = entry["resource"]
+        if any(coding["code"] == "89247-1" for coding in resource["code"]["coding"]):
+            resource["valueInteger"] = value
+            return
+    raise AssertionError("no ECOG in the example")
+
+
+def _fever(request: Json, today: date) -> None:
+    request["prefetch"]["conditions"].setdefault("entry", []).append(
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "fever",
+                "clinicalStatus": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+                "code": {
+                    "coding": [{"system": "http://snomed.info/sct", "code": "386661006", "display": "Fever"}]
+                },
+                "subject": {"reference": f"Patient/{request['context']['patientId']}"},
+                "onsetDateTime": today.isoformat(),
+            }
+        }
+    )
+
+
+def _request(
+    hook: str,
+    *,
+    platelets: float | None = None,
+    order_name: str | None = PHYSIO_NAME,
+    selected: bool = True,
+) -> tuple[HookCase, Json]:
+    """The example's request on ``hook``, with the platelet count changed when given and a draft order named
+    ``order_name`` beside the example's medicine (none when ``order_name`` is None)."""
+    case = _case(hook)
+    request = copy.deepcopy(case.request)
+    if platelets is not None:
+        _lab(request, PLATELETS, platelets)
+    if order_name is not None and hook != "patient-view":
+        order = {
+            "resourceType": "ServiceRequest",
+            "id": "draft-physio",
+            "status": "draft",
+            "intent": "order",
+            "code": {"text": order_name},
+            "subject": {"reference": f"Patient/{request['context']['patientId']}"},
+        }
+        request["context"]["draftOrders"]["entry"].append({"resource": order})
+        if hook == "order-select" and selected:
+            request["context"]["selections"] = [PHYSIO]
+    return case, request
+
+
+def _ex04(case: HookCase, request: Json) -> list[Json]:
+    cards: list[Json] = answer(case, request)["cards"]
+    return [c for c in cards if "EX04" in c.get("extension", {}).get("org.fhir-bonemet.rules", [])]
+
+
+def _cancellations(card: Json) -> list[Json]:
+    return [s for s in card.get("suggestions", []) if any(a["type"] == "delete" for a in s["actions"])]
+
+
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_an_exercise_order_while_exercise_is_on_hold_gets_one_card_offering_to_cancel_it(
+    hook: str,
+) -> None:
+    case, request = _request(hook, platelets=15)
+    (card,) = _ex04(case, request)
+    assert card["indicator"] == "warning"  # the critical cytopenia card beside it interrupts
+    assert card["summary"] == f"Exercise on hold (critical cytopenia; platelets 15): defer {PHYSIO_NAME}"
+    assert f"Draft order ({PHYSIO_NAME}) may load the bone" in card["detail"]
+    (cancel,) = _cancellations(card)
+    assert cancel["label"] == "Cancel physiotherapy: progressive resistance exercise order"
+    assert cancel["isRecommended"] is True
+    (action,) = cancel["actions"]
+    assert action["resourceId"] == PHYSIO
+    assert "exercise on hold" in action["description"]
+    assert not [s for s in card.get("suggestions", []) if "CarePlan" in s["label"]]  # not while ordering
+
+
+def test_accepting_the_cancellation_removes_the_draft_and_the_card() -> None:
+    case, request = _request("order-sign", platelets=15)
+    (card,) = _ex04(case, request)
+    (action,) = _cancellations(card)[0]["actions"]
+    drafts = request["context"]["draftOrders"]["entry"]
+    request["context"]["draftOrders"]["entry"] = [
+        e for e in drafts if f"{e['resource']['resourceType']}/{e['resource']['id']}" != action["resourceId"]
+    ]
+    assert len(request["context"]["draftOrders"]["entry"]) == len(drafts) - 1
+    assert _ex04(case, request) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r, _d: _lab(r, HAEMOGLOBIN, 6.5), "haemoglobin 6.5 g/dL"),
+        (lambda r, _d: _lab(r, CALCIUM, 3.2, "mmol/L"), "hypercalcaemia"),
+        (_fever, "fever"),
+    ],
+)
+def test_each_hold_reason_is_named(change: Any, reason: str) -> None:
+    case, request = _request("order-sign")
+    change(request, case.today)
+    (card,) = _ex04(case, request)
+    assert card["summary"].startswith("Exercise on hold (")
+    assert reason in card["summary"].split("): ")[0]
+    assert [c["resourceId"] for s in _cancellations(card) for c in s["actions"]] == [PHYSIO]
+
+
+def test_an_adl_only_plan_offers_the_cancellation_without_recommending_it() -> None:
+    """ECOG 3-4 asks for ADL and mobility upkeep with PT/OT: the order may be just that."""
+    case, request = _request("order-sign")
+    _ecog(request, 3)
+    (card,) = _ex04(case, request)
+    assert card["indicator"] == "warning"
+    assert card["summary"] == (
+        f"Structured exercise not advised (ECOG 3): limit {PHYSIO_NAME} to ADL and mobility upkeep"
+    )
+    (cancel,) = _cancellations(card)
+    assert "isRecommended" not in cancel
+
+
+@pytest.mark.parametrize("order_name", ["Complete blood count", "MRI thoracic spine"])
+def test_a_blood_test_or_scan_while_exercise_is_on_hold_goes_ahead_without_it(order_name: str) -> None:
+    assert _ex04(*_request("order-sign", platelets=15, order_name=order_name)) == []
+
+
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_medication_drafts_alone_stay_silent(hook: str) -> None:
+    assert _ex04(*_request(hook, platelets=15, order_name=None)) == []
+
+
+def test_a_physiotherapy_order_not_selected_is_not_in_focus() -> None:
+    assert _ex04(*_request("order-select", platelets=15, selected=False)) == []
+
+
+def test_a_plan_that_is_not_on_hold_says_nothing_before_the_order() -> None:
+    assert _ex04(*_request("order-sign")) == []
+
+
+def test_patient_view_shows_the_plan_not_this_card() -> None:
+    case, request = _request("patient-view", platelets=15)
+    cards = answer(case, request)["cards"]
+    assert not [c for c in cards if "EX04" in c["extension"]["org.fhir-bonemet.rules"]]
+    assert [c["summary"] for c in cards if "EX01" in c["extension"]["org.fhir-bonemet.rules"]] == [
+        "Exercise on hold (critical cytopenia; platelets 15): functional mobility only until reviewed"
+    ]
