@@ -86,6 +86,11 @@ class Workflow:
         codes = load_outbound_codes(default_codes_path(settings.profiles_dir))
         return cls(terminology, thresholds, sources, codes, clock=clock)
 
+    @property
+    def _own_identifiers(self) -> frozenset[str]:
+        """The identifier systems of what this service proposes (referrals, the CarePlan)."""
+        return frozenset((self.codes.referral_identifier_system, self.codes.careplan_identifier_system))
+
     def _resolver(self, deps: HookDeps) -> PrefetchResolver:
         if self.resolver is not None:
             return self.resolver
@@ -131,6 +136,7 @@ class Workflow:
             selections=selections,
             # A partial key's results are read, but beyond them its facts are unknown, not absent.
             unavailable=prefetch.unavailable | prefetch.partial,
+            own_identifiers=self._own_identifiers,
         )
         # What could not be fetched and what could not be read are reported together, in one shape.
         fetch_issues = (ReadIssue(i.location, i.message, i.severity) for i in prefetch.issues)

@@ -194,3 +194,43 @@ def test_patient_view_shows_the_plan_not_this_card() -> None:
     assert [c["summary"] for c in cards if "EX01" in c["extension"]["org.fhir-bonemet.rules"]] == [
         "Exercise on hold (critical cytopenia; platelets 15): functional mobility only until reviewed"
     ]
+
+
+def _accepted_on_patient_view(ecog: int) -> list[Json]:
+    """The resources of every create suggestion patient-view offers the example patient at ``ecog``: what a
+    clinician who accepts them sends back among the draft orders."""
+    case = _case("patient-view")
+    request = copy.deepcopy(case.request)
+    _ecog(request, ecog)
+    cards: list[Json] = answer(case, request)["cards"]
+    return [
+        action["resource"]
+        for card in cards
+        for suggestion in card.get("suggestions", [])
+        for action in suggestion["actions"]
+        if action["type"] == "create"
+    ]
+
+
+def test_the_services_own_suggestions_accepted_and_signed_bring_no_warning_about_themselves() -> None:
+    # ECOG 3: patient-view proposes a physiotherapy referral (ADL and mobility upkeep) and the CarePlan.
+    # Signed, they must not come back as an order the plan advises against: they are the plan's own.
+    accepted = _accepted_on_patient_view(3)
+    kinds = sorted(r["resourceType"] for r in accepted)
+    assert "CarePlan" in kinds
+    assert any("physiotherapy" in r.get("code", {}).get("text", "").lower() for r in accepted)
+    case, request = _request("order-sign", order_name=None)
+    _ecog(request, 3)
+    for number, resource in enumerate(accepted):
+        request["context"]["draftOrders"]["entry"].append(
+            {"resource": {**resource, "id": f"accepted-{number}"}}
+        )
+    cards: list[Json] = answer(case, request)["cards"]
+    assert _ex04(case, request) == []
+    assert [c for c in cards if "may load the bone" in c["detail"]] == []
+
+
+def test_a_physiotherapy_order_placed_by_hand_for_the_same_patient_still_gets_the_card() -> None:
+    case, request = _request("order-sign")
+    _ecog(request, 3)
+    assert len(_ex04(case, request)) == 1

@@ -284,6 +284,9 @@ class OrderFact:
     concepts: frozenset[str]
     is_selected: bool = False
     display: str | None = None
+    # It carries an identifier this service gives what it proposes (its referrals, its CarePlan): the
+    # clinician accepted one of its suggestions, made from this same record.
+    proposed_here: bool = False
 
 
 @fast_init

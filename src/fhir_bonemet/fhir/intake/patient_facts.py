@@ -121,7 +121,16 @@ def _radiotherapy_category(extraction: Extraction, item: Item) -> bool:
     )
 
 
-def _orders(extraction: Extraction, draft: ReadResult, selections: frozenset[str]) -> list[OrderFact]:
+def _proposed_here(data: Mapping[str, Any], own_identifiers: frozenset[str]) -> bool:
+    identifiers = data.get("identifier")
+    return isinstance(identifiers, list) and any(
+        isinstance(i, dict) and i.get("system") in own_identifiers for i in identifiers
+    )
+
+
+def _orders(
+    extraction: Extraction, draft: ReadResult, selections: frozenset[str], own_identifiers: frozenset[str]
+) -> list[OrderFact]:
     facts: list[OrderFact] = []
     for resource_type, items in draft.by_type.items():
         if resource_type in _MEDICATION_TYPES or resource_type == "Medication":
@@ -139,6 +148,7 @@ def _orders(extraction: Extraction, draft: ReadResult, selections: frozenset[str
                     concepts=extraction.concepts_for(code) if code is not None else frozenset(),
                     is_selected=item.ref in selections,
                     display=codeable_display(code),
+                    proposed_here=bool(own_identifiers) and _proposed_here(item.data, own_identifiers),
                 )
             )
     return facts
@@ -168,6 +178,7 @@ def extract_facts(
     draft_orders: ReadResult | Mapping[str, Any] | None = None,
     selections: Iterable[str] = (),
     unavailable: frozenset[str] = frozenset(),
+    own_identifiers: frozenset[str] = frozenset(),
 ) -> PatientFacts:
     """Everything the rules need to know about one patient, from what the EHR sent.
 
@@ -176,6 +187,8 @@ def extract_facts(
     :class:`MedicationFact` with ``is_draft=True``, its other orders :class:`OrderFact`.  ``selections`` is
     ``context.selections``.  ``unavailable`` names sources the caller could not obtain at all; together
     with the reader's own unusable prefetch keys they tell the rules which facts are unknown.
+    ``own_identifiers`` are the identifier systems this service gives the resources it proposes: a draft
+    order carrying one is a suggestion of this service the clinician accepted.
     """
     extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id)
     chosen = _selection_refs(selections)
@@ -199,7 +212,7 @@ def extract_facts(
         # the hook is about, so the other is not counted twice.
         draft_refs = {fact.ref for fact in drafts}
         medications = [fact for fact in medications if fact.ref not in draft_refs] + drafts
-        orders = _orders(draft_extraction, draft, chosen)
+        orders = _orders(draft_extraction, draft, chosen, own_identifiers)
         extraction.issues.extend(draft_extraction.issues)
     issues.extend(extraction.issues)
     return PatientFacts(
