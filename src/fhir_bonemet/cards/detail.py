@@ -13,7 +13,7 @@ prose carries none of them, nor internal markers of the knowledge files (``[D]``
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from functools import lru_cache
@@ -39,21 +39,49 @@ LINE_LIMIT = 140
 _H = TypeVar("_H", bound=Hashable)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
 
-# UCUM codes as a clinician reads them.
-_UNITS = (
+
+def _then(suffix: str) -> Callable[[re.Match[str]], str]:
+    """A replacement: the match's first group (the number), then ``suffix``."""
+    return lambda match: match[1] + suffix
+
+
+# UCUM codes as a clinician reads them.  A replacement naming a group is a function of the match rather than
+# a template ("\\1 days"): ``sub`` hands a template to a Python-level helper on every call, matched or not,
+# and expands it in Python for each match.
+_UNITS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"\s?10\*9/L\b"), " ×10⁹/L"),
     (re.compile(r"\s?10\*12/L\b"), " ×10¹²/L"),
     (re.compile(r"\s?\{score\}"), ""),
     (re.compile(r"\s?/\{1\.73_m2\}"), "/1.73 m²"),
-    (re.compile(r"(\d)\s?Cel\b"), r"\1 °C"),
-    (re.compile(r"(\d)\s?a\b"), r"\1 years"),
-    (re.compile(r"(\d)\s?mo\b"), r"\1 months"),
-    (re.compile(r"(\d)\s?wk\b"), r"\1 weeks"),
-    (re.compile(r"(\d)\s?(mg|mL|IU|\[iU\])/d\b"), r"\1 \2/day"),
-    (re.compile(r"(\d)/d\b"), r"\1/day"),
-    (re.compile(r"(\d)\s?d\b"), r"\1 days"),
-    (re.compile(r"\{([a-z][a-z ]*)\}"), r"\1"),  # UCUM annotations: "2 {tablet}" is 2 tablets
+    (re.compile(r"(\d)\s?Cel\b"), _then(" °C")),
+    (re.compile(r"(\d)\s?a\b"), _then(" years")),
+    (re.compile(r"(\d)\s?mo\b"), _then(" months")),
+    (re.compile(r"(\d)\s?wk\b"), _then(" weeks")),
+    (re.compile(r"(\d)\s?(mg|mL|IU|\[iU\])/d\b"), lambda m: f"{m[1]} {m[2]}/day"),
+    (re.compile(r"(\d)/d\b"), _then("/day")),
+    (re.compile(r"(\d)\s?d\b"), _then(" days")),
+    (re.compile(r"\{([a-z][a-z ]*)\}"), lambda m: m[1]),  # UCUM annotations: "2 {tablet}" is 2 tablets
     (re.compile(r"\[iU\]"), "IU"),
+)
+# For each of _UNITS, a piece of text every match of its pattern holds, found with ``in`` (a plain scan)
+# before the pattern is searched.  Most of the patterns start with ``\s?`` or a digit, so the engine tries
+# them at every position of the text, and a text holding a unit (a dose "1000 mg x 4/d", a count
+# "245 10*9/L") was searched by all thirteen.  A text without the needle is one the pattern cannot match,
+# so skipping the search leaves it as it was.
+_UNIT_NEEDLES = (
+    "10*9/L",
+    "10*12/L",
+    "{score}",
+    "/{1.73_m2}",
+    "Cel",
+    "a",
+    "mo",
+    "wk",
+    "/d",
+    "/d",
+    "d",
+    "{",
+    "[iU]",
 )
 
 
@@ -97,7 +125,11 @@ _INTERNAL = (
 
 def md_escape(text: str) -> str:
     """Patient data is shown literally: no character of it may become Markdown or HTML."""
-    text = " ".join(text.split())
+    # On one line with single spaces.  Most texts are so already (dozens per call): a printable text holds
+    # no whitespace but the space (every other one is a control or separator character), so it needs no
+    # splitting unless a space is doubled or at an end.
+    if not text.isprintable() or "  " in text or text[:1] == " " or text[-1:] == " ":
+        text = " ".join(text.split())
     # Most strings have nothing to escape: a search is cheaper than a substitution (dozens per call).
     return _MD_SPECIAL.sub(r"\\\1", text) if _MD_SPECIAL.search(text) else text
 
@@ -115,10 +147,9 @@ _UNIT_MARK = re.compile(r"10\*|\{|\[iU\]|/d\b")
 def readable_units(text: str) -> str:
     if _UNIT_NUMBER.search(text) is None and _UNIT_MARK.search(text) is None:
         return text
-    for pattern, replacement in _UNITS:
-        # A replacement with a group reference costs a Python-level step in ``sub`` even when nothing
-        # matches; a search does not.
-        if pattern.search(text):
+    for (pattern, replacement), needle in zip(_UNITS, _UNIT_NEEDLES, strict=True):
+        # A search is cheaper than a substitution that finds nothing, and a missing needle cheaper still.
+        if needle in text and pattern.search(text):
             text = pattern.sub(replacement, text)
     return text
 
