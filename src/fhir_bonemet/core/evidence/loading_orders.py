@@ -1,15 +1,15 @@
 """Draft orders that may load the skeleton: where an impending fracture matters at order entry.
 
 An exercise, physiotherapy, rehabilitation or mobility order (a ServiceRequest, or a DeviceRequest for a
-walking aid) puts weight through the bones; a medicine, a laboratory test or an imaging study does not.  The service reads
-medication drafts apart, and recognises a few other orders by their code (a dental examination, a surgical
-review, radiotherapy, a fixation), none of which loads the bone.  It has no code list for exercise or
-mobility orders, so it reads the name the order carries: one that names such an activity may load the bone,
-and so may an order with no name it can read (nothing says what it is: the cautious reading).  An order
-named as something else (a blood count, an MRI) is not taken for one: a warning before every laboratory or
-imaging order would bury the one before the physiotherapy order.  An order this service proposed itself
-(its physiotherapy referral, accepted from a card) is not warned about: it was made from the same record,
-with the plan's restrictions.
+walking aid) puts weight through the bones; a medicine, a laboratory test or an imaging study does not.  The
+service reads medication drafts apart, and recognises a few other orders by their code (a dental examination,
+a surgical review, radiotherapy, a fixation), none of which loads the bone.  It has no code list for exercise
+or mobility orders, so it reads the name the order carries: one that names such an activity may load the bone,
+and so may an order with no name it can read (nothing says what it is: the cautious reading).  An order named
+as something else (a blood count, an MRI) is not taken for one: a warning before every laboratory or imaging
+order would bury the one before the physiotherapy order.  An order this service proposed itself (its
+physiotherapy referral, accepted from a card) is not warned about: it was made from the same record, with the
+plan's restrictions.
 
 Standard library only: this module is part of the pure core.
 """
