@@ -39,6 +39,7 @@ from fhir_bonemet.core.model.findings import (
     ExercisePlan,
     fit_summary,
     shorten,
+    spoken_list,
 )
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.hooks import Hook
@@ -121,7 +122,7 @@ def data_names(keys: Sequence[str]) -> str:
             name = f"{name} reported in panels"
         if name not in names:
             names.append(name)
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return spoken_list(names)
 
 
 def incomplete_data_note(partial: tuple[str, ...], unread: tuple[str, ...]) -> str:

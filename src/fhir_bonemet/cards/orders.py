@@ -36,6 +36,7 @@ from typing import Any
 
 from fhir_bonemet.core.model.findings import DoseChange, Finding, OrderAction, OrderChange
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.fhir.intake.patient_facts import ORDER_CODE_KEYS
 from fhir_bonemet.fhir.intake.read import contained
 
 __all__ = ["PlannedOrder", "drug_label", "plan_order", "referenced_medication"]
@@ -140,9 +141,6 @@ def ingredient_name(
     return _name_part(short[0].lower() if short else drug_label(draft, medication))
 
 
-# Where a draft that is not a medicine names what it orders (ServiceRequest.code,
-# DeviceRequest.codeCodeableConcept, ...), as the reader looks for it (fhir/intake/patient_facts.py).
-_ORDER_CODE_KEYS = ("code", "codeCodeableConcept", "productCodeableConcept", "itemCodeableConcept")
 _MEDICATION_DRAFTS = frozenset({"MedicationRequest", "MedicationStatement", "MedicationDispense"})
 
 
@@ -152,7 +150,7 @@ def order_label(draft: Mapping[str, Any], medication: Mapping[str, Any] | None =
     nothing: labelled "medication" it would pass for a drug order."""
     if draft.get("resourceType") in _MEDICATION_DRAFTS:
         return drug_label(draft, medication)
-    for key in _ORDER_CODE_KEYS:
+    for key in ORDER_CODE_KEYS:
         code = _mapping(draft.get(key))
         text = next(
             (t for t in (code.get("text"), *_displays(code)) if isinstance(t, str) and t.strip()), None

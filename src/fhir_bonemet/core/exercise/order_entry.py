@@ -24,7 +24,15 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import OrderFact
 from fhir_bonemet.core.model.finding_builder import Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, OrderAction, Tier, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Category,
+    Finding,
+    Indicator,
+    OrderAction,
+    Tier,
+    UsedFact,
+    spoken_list,
+)
 from fhir_bonemet.core.model.rule import rule
 
 __all__ = ["ex04_loading_order_on_hold"]
@@ -39,8 +47,7 @@ def _name(order: OrderFact) -> str:
 
 
 def _names(orders: tuple[OrderFact, ...]) -> str:
-    names = list(dict.fromkeys(_name(o) for o in orders))
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return spoken_list(list(dict.fromkeys(_name(o) for o in orders)))
 
 
 @rule(

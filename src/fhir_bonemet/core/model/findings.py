@@ -11,6 +11,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,6 +30,11 @@ def shorten(text: str, limit: int) -> str:
     head = text[: limit - 1]
     words = head.rsplit(" ", 1)[0].rstrip(",;:")
     return (words if len(words) >= limit // 2 else head.rstrip()) + "…"
+
+
+def spoken_list(items: Sequence[str]) -> str:
+    """ "a, b and c": ``items`` (at least one) as running text reads them."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def fit_summary(text: str) -> str:

@@ -39,8 +39,9 @@ from fhir_bonemet.fhir.terminology.lookup import Terminology
 _SEX: Final = {"female": Sex.FEMALE, "male": Sex.MALE, "other": Sex.OTHER}
 _PROCEDURE_DROPPED: Final = frozenset({"not-done", "entered-in-error"})
 _MEDICATION_TYPES: Final = ("MedicationRequest", "MedicationStatement")
-# Where a draft order that is not a medication keeps what it orders.
-_ORDER_CODE_KEYS: Final = ("code", "codeCodeableConcept", "productCodeableConcept", "itemCodeableConcept")
+# Where a draft order that is not a medication keeps what it orders (ServiceRequest.code,
+# DeviceRequest.codeCodeableConcept, ...); the cards label such a draft from the same elements.
+ORDER_CODE_KEYS: Final = ("code", "codeCodeableConcept", "productCodeableConcept", "itemCodeableConcept")
 _EARLIEST: Final = datetime.min
 _NO_DATE: Final = date.min
 
@@ -138,9 +139,7 @@ def _orders(
         for item in items:
             if not extraction.belongs_to_patient(item):
                 continue
-            code = next(
-                (extraction.codeable(item, key) for key in _ORDER_CODE_KEYS if key in item.data), None
-            )
+            code = next((extraction.codeable(item, key) for key in ORDER_CODE_KEYS if key in item.data), None)
             facts.append(
                 OrderFact(
                     ref=item.ref,
@@ -244,4 +243,4 @@ def _observation_key(fact: ObservationFact) -> tuple[str, datetime, str, str]:
     return fact.concept, fact.effective or _EARLIEST, fact.ref, fact.code or ""
 
 
-__all__ = ["extract_facts"]
+__all__ = ["ORDER_CODE_KEYS", "extract_facts"]
