@@ -139,3 +139,23 @@ def fire(case: HookCase, request: Json | None = None) -> list[Json]:
     """The cards the service answers for ``case`` (or for ``request``, fired on the case's date)."""
     cards: list[Json] = answer(case, request)["cards"]
     return cards
+
+
+PHYSIO_DRAFT = "ServiceRequest/draft-physio"
+
+
+def draft_physio_order(request: Json, name: str, *, selected: bool = True) -> None:
+    """Add to an order hook's ``request`` a drafted ServiceRequest named ``name`` (a physiotherapy order, or
+    whatever ``name`` says), beside its drafted medicine; on order-select it is the selected order when
+    ``selected``, else the medicine stays the one selected."""
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": PHYSIO_DRAFT.split("/")[1],
+        "status": "draft",
+        "intent": "order",
+        "code": {"text": name},
+        "subject": {"reference": f"Patient/{request['context']['patientId']}"},
+    }
+    request["context"]["draftOrders"]["entry"].append({"resource": order})
+    if request["hook"] == "order-select" and selected:
+        request["context"]["selections"] = [PHYSIO_DRAFT]

@@ -15,11 +15,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hook_answers import HookCase, answer, example_cases
+from hook_answers import PHYSIO_DRAFT, HookCase, answer, draft_physio_order, example_cases
 
 Json = dict[str, Any]
 
-PHYSIO = "ServiceRequest/draft-physio"
 PHYSIO_NAME = "Physiotherapy: progressive resistance exercise"
 PLATELETS, HAEMOGLOBIN, CALCIUM = "777-3", "718-7", "17861-6"
 
@@ -86,17 +85,7 @@ def _request(
     if platelets is not None:
         _lab(request, PLATELETS, platelets)
     if order_name is not None and hook != "patient-view":
-        order = {
-            "resourceType": "ServiceRequest",
-            "id": "draft-physio",
-            "status": "draft",
-            "intent": "order",
-            "code": {"text": order_name},
-            "subject": {"reference": f"Patient/{request['context']['patientId']}"},
-        }
-        request["context"]["draftOrders"]["entry"].append({"resource": order})
-        if hook == "order-select" and selected:
-            request["context"]["selections"] = [PHYSIO]
+        draft_physio_order(request, order_name, selected=selected)
     return case, request
 
 
@@ -122,7 +111,7 @@ def test_an_exercise_order_while_exercise_is_on_hold_gets_one_card_offering_to_c
     assert cancel["label"] == "Cancel physiotherapy: progressive resistance exercise order"
     assert cancel["isRecommended"] is True
     (action,) = cancel["actions"]
-    assert action["resourceId"] == PHYSIO
+    assert action["resourceId"] == PHYSIO_DRAFT
     assert "exercise on hold" in action["description"]
     assert not [s for s in card.get("suggestions", []) if "CarePlan" in s["label"]]  # not while ordering
 
@@ -153,7 +142,7 @@ def test_each_hold_reason_is_named(change: Any, reason: str) -> None:
     (card,) = _ex04(case, request)
     assert card["summary"].startswith("Exercise on hold (")
     assert reason in card["summary"].split("): ")[0]
-    assert [c["resourceId"] for s in _cancellations(card) for c in s["actions"]] == [PHYSIO]
+    assert [c["resourceId"] for s in _cancellations(card) for c in s["actions"]] == [PHYSIO_DRAFT]
 
 
 def test_an_adl_only_plan_offers_the_cancellation_without_recommending_it() -> None:

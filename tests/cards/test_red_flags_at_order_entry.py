@@ -16,11 +16,10 @@ import json
 from typing import Any
 
 import pytest
-from hook_answers import HookCase, answer, example_cases
+from hook_answers import HookCase, answer, draft_physio_order, example_cases
 
 Json = dict[str, Any]
 
-PHYSIO = "ServiceRequest/draft-physio"
 RECEIVED = "Impending fracture 'unclear' (answer not recognised"
 
 
@@ -65,17 +64,7 @@ def _fired(
     if unclear is not None:
         request["prefetch"]["observations-flags"].setdefault("entry", []).append({"resource": answered})
     if physio and hook != "patient-view":
-        order = {
-            "resourceType": "ServiceRequest",
-            "id": "draft-physio",
-            "status": "draft",
-            "intent": "order",
-            "code": {"text": order_name},
-            "subject": {"reference": f"Patient/{patient}"},
-        }
-        request["context"]["draftOrders"]["entry"].append({"resource": order})
-        if hook == "order-select" and select_physio:
-            request["context"]["selections"] = [PHYSIO]
+        draft_physio_order(request, order_name, selected=select_physio)
     cards: list[Json] = answer(case, request)["cards"]
     return cards
 
