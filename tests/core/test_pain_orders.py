@@ -4,6 +4,7 @@ speak about the drafts in focus, and findings name the draft order so the card c
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from builders import TODAY, med, obs, patient
@@ -183,3 +184,18 @@ def test_acetaminophen_draft_with_a_short_planned_course_keeps_the_short_term_ce
     for planned in (None, 10.0):
         draft = replace(acetaminophen(tabs=1, per_day=7, draft=True), planned_days=planned)
         assert "P20" not in run(patient(age=50, medications=[draft]), hook="order-sign")
+
+
+def test_acetaminophen_dose_change_continues_the_course_it_replaces() -> None:
+    # Raised to 3.5 g/day after two months: still long-term use, so above the 3 g long-term ceiling.  A
+    # draft replacing an order whose start is unknown is read as long-term too (the cautious reading).
+    for since in (TODAY - timedelta(days=60), None):
+        draft = replace(
+            acetaminophen(tabs=1, per_day=7, draft=True), replaces="MedicationRequest/old", course_start=since
+        )
+        found = run(patient(age=50, medications=[draft]), hook="order-sign")["P20"]
+        assert "long-term" in found.summary
+    fresh = replace(
+        acetaminophen(tabs=1, per_day=7, draft=True), replaces="MedicationRequest/old", course_start=TODAY
+    )
+    assert "P20" not in run(patient(age=50, medications=[fresh]), hook="order-sign")

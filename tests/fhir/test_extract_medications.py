@@ -336,3 +336,32 @@ def test_a_planned_course_that_is_not_a_duration_is_said_and_not_guessed() -> No
     assert [i.location for i in facts.issues] == [
         "MedicationRequest/rx21.dispenseRequest.expectedSupplyDuration"
     ]
+
+
+@pytest.mark.parametrize(
+    "prior", ["MedicationRequest/apap-1", "https://ehr.example.org/fhir/MedicationRequest/apap-1/_history/3"]
+)
+def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
+    # A dose change (Modify, Reorder) is drafted as a new order naming the old one in priorPrescription;
+    # once signed the old one ends.  Counted together, 1 g three times a day raised to four read as 7 g.
+    active = _request("apap-1", ACETAMINOPHEN_TEXT, authoredOn="2024-12-01")
+    other = _request("apap-2", ACETAMINOPHEN_TEXT)
+    draft = _request("apap-new", ACETAMINOPHEN_TEXT, status="draft", priorPrescription={"reference": prior})
+    facts = extract_facts(
+        read_prefetch(
+            {
+                "patient": patient(),
+                "meds": {"resourceType": "Bundle", "entry": [{"resource": active}, {"resource": other}]},
+            }
+        ),
+        terminology(),
+        patient_id=PATIENT_ID,
+        draft_orders={"resourceType": "Bundle", "entry": [{"resource": draft}]},
+    )
+    assert [(m.ref, m.is_draft) for m in facts.medications] == [
+        ("MedicationRequest/apap-2", False),
+        ("MedicationRequest/apap-new", True),
+    ]
+    # The draft continues the course of the order it replaces: its length counts from that order's start.
+    replacing = facts.medications[-1]
+    assert (replacing.replaces, replacing.course_start) == ("MedicationRequest/apap-1", date(2024, 12, 1))

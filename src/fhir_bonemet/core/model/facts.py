@@ -254,6 +254,11 @@ class MedicationFact:
     # How long the order means the drug to be taken, in days, when it says so (a MedicationRequest's
     # timing bounds or its supply duration times the fills); None when it does not.
     planned_days: float | None = None
+    # A draft that replaces an order (its priorPrescription, a dose change or reorder): that order's ref,
+    # and when its course began (None when unknown).  The draft continues that course, and the rules
+    # that weigh how long a drug has been taken count it from there.
+    replaces: str | None = None
+    course_start: date | None = None
 
 
 @fast_init

@@ -220,7 +220,10 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     total = _acetaminophen_total(ctx, products)
     long_days = t.v("pain.acetaminophen_long_term_days")
-    starts = [m.start for m in products if m.start is not None and not m.is_draft]
+    # Courses already under way: the record's orders, and drafts that replace one (a dose change) and so
+    # continue its course; any other draft starts today.
+    running = [m for m in products if not m.is_draft or m.replaces is not None]
+    starts = [s for s in (m.course_start if m.is_draft else m.start for m in running) if s is not None]
     long_term = any(ctx.today - s > timedelta(days=long_days) for s in starts)
     if not long_term:
         # A course planned beyond the limit (a new order for 30 days) is long-term use from its first dose.
@@ -228,7 +231,7 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
         for med in planned:
             t.fact(UsedFact(f"Planned course of {med_label(med)}", f"{med.planned_days:.0f} days", med.ref))
         long_term = bool(planned)
-    if not long_term and len(starts) < len([m for m in products if not m.is_draft]):
+    if not long_term and len(starts) < len(running):
         long_term = True  # a start date is missing: the duration cannot be shown to be short
         t.miss("start date of an acetaminophen product", "treated as long-term use (the lower ceiling)")
     key = "pain.acetaminophen_long_term_max_mg_day" if long_term else "pain.acetaminophen_max_mg_day"

@@ -10,6 +10,7 @@ sorted, so the same payload always yields the same ``PatientFacts`` whatever ord
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
@@ -33,7 +34,13 @@ from fhir_bonemet.fhir.intake.observations import observation_facts
 from fhir_bonemet.fhir.intake.observed_procedures import observed_procedures
 from fhir_bonemet.fhir.intake.read import Item, ReadResult, read_draft_orders
 from fhir_bonemet.fhir.intake.sites import read_body_site
-from fhir_bonemet.fhir.intake.values import codeable_display, parse_date, period_date, relative_ref
+from fhir_bonemet.fhir.intake.values import (
+    codeable_display,
+    parse_date,
+    period_date,
+    reference_of,
+    relative_ref,
+)
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 
 _SEX: Final = {"female": Sex.FEMALE, "male": Sex.MALE, "other": Sex.OTHER}
@@ -165,6 +172,35 @@ def _medications(
     return facts
 
 
+def _replaced(draft: ReadResult, kept: set[str]) -> dict[str, str]:
+    """The orders the draft medication orders replace, by their ``priorPrescription``: {order: draft}.
+
+    A dose change (Modify, Reorder) is drafted as a new order naming the old one; once signed, the old
+    one ends.  Counted beside its replacement, acetaminophen 1 g raised from three doses a day to four
+    read as 7 g a day, and a new naproxen dose as a second NSAID.  Only drafts read as medications
+    (``kept``: not entered in error, not ``doNotPerform``, this patient's) replace anything, and only
+    through a literal reference: an order that cannot be matched stays counted, the cautious reading."""
+    replaced: dict[str, str] = {}
+    for item in draft.items("MedicationRequest"):
+        if item.ref not in kept:
+            continue
+        ref = reference_of(item.data.get("priorPrescription"))
+        if ref is not None and ref.startswith("MedicationRequest/") and ref not in kept:
+            replaced[ref] = item.ref
+    return replaced
+
+
+def _continuing(
+    fact: MedicationFact, replaced: Mapping[str, str], record: Mapping[str, MedicationFact]
+) -> MedicationFact:
+    """A draft that replaces an order of the record, with that order's course start: raised from 3 g to
+    3.5 g a day after two months, acetaminophen is still long-term use (P20), not a course begun today."""
+    for old, new in replaced.items():
+        if new == fact.ref and old in record:
+            return dataclasses.replace(fact, replaces=old, course_start=record[old].start)
+    return fact
+
+
 def _selection_refs(selections: Iterable[str]) -> frozenset[str]:
     return frozenset(ref for ref in (relative_ref(s) for s in selections) if ref is not None)
 
@@ -208,9 +244,13 @@ def extract_facts(
         )
         drafts = _medications(draft_extraction, draft, is_draft=True, selections=chosen)
         # An order under review may also come back from the EHR's own search: the draft copy is the one
-        # the hook is about, so the other is not counted twice.
+        # the hook is about, so the other is not counted twice.  Nor is an order a draft replaces.
         draft_refs = {fact.ref for fact in drafts}
-        medications = [fact for fact in medications if fact.ref not in draft_refs] + drafts
+        replaced = _replaced(draft, draft_refs)
+        record = {fact.ref: fact for fact in medications if fact.ref not in draft_refs}
+        drafts = [_continuing(fact, replaced, record) for fact in drafts]
+        gone = draft_refs | set(replaced)
+        medications = [fact for fact in medications if fact.ref not in gone] + drafts
         orders = _orders(draft_extraction, draft, chosen, own_identifiers)
         extraction.issues.extend(draft_extraction.issues)
     issues.extend(extraction.issues)
