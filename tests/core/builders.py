@@ -107,9 +107,16 @@ def dose(
     max_per_day: float | None = None,
     prn: bool = False,
     route: str | None = "oral",
+    sequence: int | None = None,
 ) -> DoseInstruction:
     return DoseInstruction(
-        amount=amount, amount_unit=unit, per_day=per_day, max_per_day=max_per_day, as_needed=prn, route=route
+        amount=amount,
+        amount_unit=unit,
+        per_day=per_day,
+        max_per_day=max_per_day,
+        as_needed=prn,
+        route=route,
+        sequence=sequence,
     )
 
 

@@ -226,6 +226,27 @@ def test_acetaminophen_prn_at_max_and_mg_doses() -> None:
     assert result.as_needed_counted_at_max
 
 
+def test_dosage_steps_that_follow_one_another_count_the_heaviest_step_not_their_sum() -> None:
+    # Dosage.sequence: lines with different numbers follow one another (1 g four times a day, then 500 mg);
+    # the patient never takes both at once.  Lines with no number, or the same one, are taken together.
+    steps = [dose(1000, per_day=4, sequence=1), dose(500, per_day=4, sequence=2)]
+    stepped = med(c.ACETAMINOPHEN, ingredients=["acetaminophen"], doses=steps)
+    assert daily_acetaminophen([stepped]).total == pytest.approx(4000)
+    together = med(
+        c.ACETAMINOPHEN, ingredients=["acetaminophen"], doses=[dose(650, per_day=4), dose(1000, per_day=1)]
+    )
+    assert daily_acetaminophen([together]).total == pytest.approx(3600)
+    same_step = [dose(650, per_day=4, sequence=1), dose(1000, per_day=1, sequence=1)]
+    one_step = med(c.ACETAMINOPHEN, ingredients=["acetaminophen"], doses=same_step)
+    assert daily_acetaminophen([one_step]).total == pytest.approx(3600)
+    # A line with no step number is read as taken beside every step (the cautious reading).
+    mixed = [dose(500, per_day=3, sequence=1), dose(1000, per_day=3, sequence=2), dose(500, per_day=1)]
+    result = daily_amount(med(c.ACETAMINOPHEN, ingredients=["acetaminophen"], doses=mixed), "acetaminophen")
+    assert not isinstance(result, str)
+    assert result.value == pytest.approx(3500)
+    assert "step 2 of 2" in result.basis
+
+
 def test_acetaminophen_not_computable_is_listed_and_total_is_partial() -> None:
     known = _apap(2, 500, 4)
     unknown = med(c.ACETAMINOPHEN, ingredients=["acetaminophen"], doses=[dose(None, None)])

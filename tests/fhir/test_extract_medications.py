@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from reader_fixtures import PATIENT_ID, RXNORM, SCT, SUBJECT, coding, facts_of, patient, terminology
 
+from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import MedicationFact, Strength
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
@@ -365,3 +366,18 @@ def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
     # The draft continues the course of the order it replaces: its length counts from that order's start.
     replacing = facts.medications[-1]
     assert (replacing.replaces, replacing.course_start) == ("MedicationRequest/apap-1", date(2024, 12, 1))
+
+
+def test_dosage_lines_that_follow_one_another_are_steps_not_a_sum() -> None:
+    # A taper or step-down as EHRs send it: one order, a dosageInstruction per step, numbered by sequence.
+    def step(sequence: int, mg: float) -> dict[str, Any]:
+        return {
+            "sequence": sequence,
+            "timing": {"code": {"coding": [{"code": "QID"}]}},
+            "doseAndRate": [{"doseQuantity": {"value": mg, "unit": "mg", "code": "mg"}}],
+        }
+
+    order = _request("apap-steps", ACETAMINOPHEN_TEXT, dosageInstruction=[step(1, 1000), step(2, 500)])
+    med = _by_ref(order)["MedicationRequest/apap-steps"]
+    assert [d.sequence for d in med.doses] == [1, 2]
+    assert daily_acetaminophen([med]).total == 4000

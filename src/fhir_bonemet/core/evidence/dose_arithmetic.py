@@ -7,7 +7,9 @@ Rules chosen here (each one errs on the side of counting more, never less):
   it means).  A dose in product units (``{tablet}``, ``{patch}``) or mL is multiplied by the ingredient's
   strength.  Scheduled doses count ``amount x per_day``.  As-needed (PRN) doses count at their *maximum*:
   ``max_per_day`` when recorded, else ``amount x per_day`` (the frequency-based maximum, e.g. every 4 h =
-  6 a day), and are labelled as such.  Several dosage instructions on one order are added together.
+  6 a day), and are labelled as such.  Several dosage instructions on one order are added together,
+  except steps that follow one another (different ``Dosage.sequence``, a taper or step-down): the
+  heaviest step counts, each with the unnumbered instructions taken beside it.
 * **Request and statement of the same drug.**  When a MedicationRequest (or a draft order) and a
   MedicationStatement have the same ingredients, only the request counts: the statement usually records
   the same supply.  Two requests for one drug (long-acting plus breakthrough) both count.
@@ -182,15 +184,29 @@ def daily_amount(med: MedicationFact, ingredient: str) -> DailyAmount | str:
     """Daily amount of ``ingredient`` over all dosage instructions of ``med``, or why not computable."""
     if not med.doses:
         return "no dosage instructions recorded"
-    parts: list[DailyAmount] = []
+    parts: list[tuple[int | None, DailyAmount]] = []
     for dose in med.doses:
         part = _one_instruction(med, dose, ingredient)
         if isinstance(part, str):
             return part
-        parts.append(part)
-    units = {p.unit for p in parts}
+        parts.append((dose.sequence, part))
+    units = {p.unit for _, p in parts}
     if len(units) > 1:
         return "dosage instructions mix a continuous rate with discrete doses"
+    steps = sorted({s for s, _ in parts if s is not None})
+    if len(steps) < 2:
+        return _together([p for _, p in parts])
+    # Steps follow one another: the patient is never on two at once, so the heaviest day is the heaviest
+    # step (with the unnumbered instructions, read as taken beside every step), not the sum of them all.
+    totals = [_together([p for s, p in parts if s in (step, None)]) for step in steps]
+    heaviest = max(range(len(steps)), key=lambda i: totals[i].value)
+    chosen = totals[heaviest]
+    basis = f"{chosen.basis} (step {heaviest + 1} of {len(steps)}, the heaviest)"
+    return DailyAmount(chosen.value, chosen.unit, chosen.as_needed_max, basis)
+
+
+def _together(parts: Sequence[DailyAmount]) -> DailyAmount:
+    """Instructions taken on the same days, added up."""
     return DailyAmount(
         sum(p.value for p in parts),
         parts[0].unit,

@@ -231,6 +231,9 @@ class DoseInstruction:
     # The dose unit as received when it was not understood ("{xyz}", shortened): the dose is then unknown,
     # and the cards name the unit instead of saying that no dose was recorded.
     unit_not_understood: str | None = None
+    # Dosage.sequence: instructions with different numbers follow one another (a taper, a step-down);
+    # with the same number, or none, they are taken together.
+    sequence: int | None = None
 
 
 @fast_init

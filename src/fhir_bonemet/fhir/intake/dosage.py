@@ -3,6 +3,7 @@
 Where a dosage is ambiguous the cautious reading is taken, because dose arithmetic (daily dose, MME,
 ceilings) feeds safety rules: a ``doseRange`` counts at its high end, ``frequencyMax`` over ``frequency``,
 the shortest of a ``period``/``periodMax`` pair, the smallest interval of "every 4–6 hours".
+Instructions that follow one another (``Dosage.sequence``) are kept apart for the dose arithmetic.
 Structured fields win over ``Dosage.text``; the text is parsed only for what the structure leaves out.  A
 ``timing.repeat`` that states no frequency of its own is read with its ``timing.code`` (the larger rate).
 """
@@ -399,6 +400,11 @@ def parse_dosage(
     max_per_day = _max_per_day(dosage, amount, amount_unit, issues)
     if amount_unit is None and max_per_day is not None:
         amount_unit = _ceiling_unit(dosage)  # lets the ceiling be read even when the dose is unknown
+    sequence = as_number(dosage.get("sequence"))
+    if dosage.get("sequence") is not None and (sequence is None or sequence != int(sequence)):
+        # Unread, the line is taken beside every step: counted more, never less.
+        issues.append("sequence is not an integer; read as taken together with the other instructions")
+        sequence = None
     instruction = DoseInstruction(
         amount=amount,
         amount_unit=amount_unit,
@@ -408,5 +414,6 @@ def parse_dosage(
         unit_not_understood=unread[0] if unread and amount is None else None,
         route=route,
         text=text,
+        sequence=int(sequence) if sequence is not None else None,
     )
     return instruction, issues
