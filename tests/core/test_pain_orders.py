@@ -20,12 +20,14 @@ from pain_support import (
     morphine,
     oxycodone,
     pain,
+    refs,
     run,
     senna,
     zoledronic,
 )
 
 from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import MedicationFact
 from fhir_bonemet.core.model.findings import OrderChange
 from fhir_bonemet.core.pain.assess import assess_pain
 
@@ -199,3 +201,26 @@ def test_acetaminophen_dose_change_continues_the_course_it_replaces() -> None:
         acetaminophen(tabs=1, per_day=7, draft=True), replaces="MedicationRequest/old", course_start=TODAY
     )
     assert "P20" not in run(patient(age=50, medications=[fresh]), hook="order-sign")
+
+
+def _dexamethasone_draft(**changes: object) -> MedicationFact:
+    drafted = med(c.CORTICOSTEROID, ingredients=["dexamethasone"], draft=True, reasons=[c.NEOPLASM_PAIN])
+    return replace(drafted, **changes)  # type: ignore[arg-type]
+
+
+def test_corticosteroid_for_pain_drafted_beyond_the_review_window_is_reviewed_at_order_entry() -> None:
+    # Order hooks re-run P08-P24: a dexamethasone course for pain planned for 21 days, or a dose change
+    # continuing a 30-day course, is the moment to review it; a short course for a flare is not.
+    planned = _dexamethasone_draft(planned_days=21.0)
+    found = run(patient(medications=[planned]), hook="order-sign")["P22"]
+    assert planned.ref in refs(found)
+    assert "active or ordered for longer than" in found.rationale
+    continuing = _dexamethasone_draft(
+        replaces="MedicationRequest/dex", course_start=TODAY - timedelta(days=30)
+    )
+    assert "P22" in run(patient(medications=[continuing]), hook="order-sign")
+    for short in (_dexamethasone_draft(), _dexamethasone_draft(planned_days=5.0)):
+        assert "P22" not in run(patient(medications=[short]), hook="order-sign")
+    # A long course already taken is patient-view's concern, not that of an unrelated draft being signed.
+    dex = med(c.CORTICOSTEROID, ingredients=["dexamethasone"], start_days_ago=30, reasons=[c.NEOPLASM_PAIN])
+    assert "P22" not in run(patient(medications=[dex, acetaminophen(draft=True)]), hook="order-sign")

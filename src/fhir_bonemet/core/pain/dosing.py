@@ -326,6 +326,9 @@ def p21(ctx: RuleContext, t: Trace) -> Finding | None:
     thresholds=("pain.corticosteroid_review_days",),
     evidence=("S18", "S19", "S14"),
     unverified=True,
+    # At order entry too (clinical-rules: order hooks re-run P08-P24): a steroid for pain drafted for a
+    # course beyond the review window, or a dose change continuing one, is the moment to review it.
+    on_orders=True,
 )
 def p22(ctx: RuleContext, t: Trace) -> Finding | None:
     days = t.v("pain.corticosteroid_review_days")
@@ -333,6 +336,10 @@ def p22(ctx: RuleContext, t: Trace) -> Finding | None:
     for med in ctx.active(c.CORTICOSTEROID):
         if not is_systemic(med) or (med.reason_concepts and not med.reason_concepts & _PAIN_REASONS):
             continue  # topical/inhaled, or prescribed for another reason (e.g. antiemetic, cord compression)
+        if med.is_draft:
+            if _draft_course_beyond(ctx, t, med, days):
+                long.append(med)
+            continue
         if med.start is None:
             t.miss(
                 f"start date of {med_label(med)}", "duration unknown: reviewed as if longer than the limit"
@@ -340,7 +347,7 @@ def p22(ctx: RuleContext, t: Trace) -> Finding | None:
             long.append(med)
         elif (ctx.today - med.start).days > days:
             long.append(med)
-    if not long:
+    if not long or not ctx.concerns_focus(long):
         return None
     t.meds(long)
     recs = [
@@ -353,10 +360,29 @@ def p22(ctx: RuleContext, t: Trace) -> Finding | None:
     return t.finding(
         Indicator.INFO,
         f"Corticosteroid for pain beyond {days:g} days: review the need, taper, monitor glucose",
-        f"Systemic corticosteroid active for longer than {t.label('pain.corticosteroid_review_days')} "
-        "(or for an unknown time).",
+        f"Systemic corticosteroid {_taken_or_planned(long)} for longer than "
+        f"{t.label('pain.corticosteroid_review_days')} (or for an unknown time).",
         recs,
     )
+
+
+def _taken_or_planned(long: list[MedicationFact]) -> str:
+    return "active or ordered" if any(m.is_draft for m in long) else "active"
+
+
+def _draft_course_beyond(ctx: RuleContext, t: Trace, med: MedicationFact, days: float) -> bool:
+    """A drafted corticosteroid runs beyond the review window: it plans a longer course, or it replaces an
+    order (a dose change) whose course has already run that long or began on an unknown date.  Any other
+    draft starts today: a short course for a pain flare is what the rule advises."""
+    if med.planned_days is not None and med.planned_days > days:
+        t.fact(UsedFact(f"Planned course of {med_label(med)}", f"{med.planned_days:.0f} days", med.ref))
+        return True
+    if med.replaces is None:
+        return False
+    if med.course_start is None:
+        t.miss(f"start date of {med.replaces}", "duration unknown: reviewed as if longer than the limit")
+        return True
+    return (ctx.today - med.course_start).days > days
 
 
 @rule(
