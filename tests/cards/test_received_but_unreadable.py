@@ -202,6 +202,19 @@ def test_a_number_beyond_a_double_in_one_result_costs_only_that_result() -> None
     assert "Acetaminophen 4 g/day" in text  # the rest of the chart is read
 
 
+def test_an_integer_beyond_a_double_in_one_result_costs_only_that_result() -> None:
+    """The same number written out in full (some encoders write 1e400 so) was refused whole."""
+    case = _case()
+    request = copy.deepcopy(case.request)
+    _resource(request, PLATELETS)["valueQuantity"]["value"] = 123456.75  # replaced in the text below
+    raw = json.dumps(request).encode().replace(b"123456.75", b"1" + b"0" * 400)
+    body = answer_raw(case, request["hook"], raw)
+    issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    assert "not a number" in _issue_at(issues, f"{PLATELETS}.valueQuantity.value")["message"]
+    text = json.dumps(body["cards"], ensure_ascii=False)
+    assert "Acetaminophen 4 g/day" in text  # the rest of the chart is read
+
+
 @pytest.mark.parametrize("value", [-999999, -0.5])
 def test_a_negative_laboratory_value_is_impossible_never_a_critical_finding(value: float) -> None:
     def change(request: Json) -> None:

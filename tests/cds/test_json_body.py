@@ -95,3 +95,23 @@ def test_a_leading_utf8_byte_order_mark_is_ignored() -> None:
 def test_a_body_at_the_limit_is_read() -> None:
     body = {"hook": "patient-view", "context": chain(MAX_JSON_DEPTH - 1, '"]}')}
     assert json_object(json.dumps(body).encode()) == body
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        # An integer beyond a double, written out in full, is kept as its text like 1e400...
+        (b'{"v": 1' + b"0" * 400 + b"}", {"v": "1" + "0" * 400}),
+        (b'{"v": -' + b"9" * 5000 + b"}", {"v": "-" + "9" * 5000}),  # beyond int()'s 4300 digits too
+        (b'{"v": 2' + b"0" * 308 + b"}", {"v": "2" + "0" * 308}),  # 309 digits, still beyond a double
+        # ...and beside one, integers beyond 64 bits are read as orjson reads them (a double).
+        (b'{"v": 1e400, "w": 99999999999999999999}', {"v": "1e400", "w": 1e20}),
+        (
+            b'{"v": 1e400, "w": -9223372036854775809, "x": 7}',
+            {"v": "1e400", "w": -9223372036854775809.0, "x": 7},
+        ),
+    ],
+)
+def test_an_integer_beyond_a_double_or_64_bits_does_not_sink_the_request(raw: bytes, read: Any) -> None:
+    """They were refused whole as "a number out of range", every card lost for one odd value."""
+    assert json_object(raw) == read

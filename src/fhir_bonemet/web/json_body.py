@@ -88,16 +88,43 @@ def _finite_or_text(text: str) -> float | str:
     return number if math.isfinite(number) else text
 
 
+# An integer with more digits than this is beyond any double (whose largest is about 1.8e308); testing the
+# length first also keeps such text away from int(), which refuses more than 4300 digits.
+_MAX_DOUBLE_DIGITS = 309
+
+
+def _int_as_orjson_or_text(text: str) -> int | float | str:
+    """An integer as orjson reads one (beyond 64 bits, a double), or its text when no double holds it.
+
+    Without this, an integer beyond a double (1 followed by 400 zeros, as some encoders write 1e400) sank
+    the request whole, and so did any integer beyond 64 bits in a body also holding 1e400: the strict
+    encoder below refuses integers it cannot write."""
+    if len(text.lstrip("-")) > _MAX_DOUBLE_DIGITS:
+        return text
+    number = int(text)
+    if -(2**63) <= number < 2**64:
+        return number
+    try:
+        return float(number)
+    except OverflowError:
+        return text
+
+
 def _no_constant(name: str) -> object:
     raise ValueError(name)  # NaN, Infinity: not JSON
 
 
 def _with_huge_numbers_as_text(raw: bytes, where: str) -> Any:
-    """``raw`` parsed by the standard library, numbers beyond a double kept as their text; every other
-    refusal of the strict parse still applies (invalid UTF-8, NaN, lone surrogates: checked by encoding the
-    result again with the strict encoder)."""
+    """``raw`` parsed by the standard library, numbers beyond a double (however written) kept as their
+    text, other numbers read as orjson reads them; every other refusal of the strict parse still applies
+    (invalid UTF-8, NaN, lone surrogates: checked by encoding the result again with the strict encoder)."""
     try:
-        body = json.loads(raw.decode("utf-8"), parse_float=_finite_or_text, parse_constant=_no_constant)
+        body = json.loads(
+            raw.decode("utf-8"),
+            parse_float=_finite_or_text,
+            parse_int=_int_as_orjson_or_text,
+            parse_constant=_no_constant,
+        )
         orjson.dumps(body)  # refuses lone surrogates, as the strict parse would have
     except (ValueError, orjson.JSONEncodeError, RecursionError):
         raise _number_out_of_range(where) from None
