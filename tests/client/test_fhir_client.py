@@ -159,6 +159,23 @@ def test_unusable_answers_are_errors(reply: Reply, message: str) -> None:
     assert [seen.url for seen in fake.seen] == [f"{BASE}/Patient/pat-7"]  # redirect not followed
 
 
+@pytest.mark.parametrize("digits", [4301, 5000])
+def test_an_integer_beyond_a_double_costs_only_its_value_not_the_response(digits: int) -> None:
+    """Past int()'s 4300 digits the whole response was "not JSON": every result of the search lost."""
+    fake = FakeFhir()
+    big = b"9" * digits
+    fake.add(
+        "GET",
+        f"{BASE}/Patient/pat-7",
+        Reply(raw=b'{"resourceType":"Patient","id":"pat-7","x":-' + big + b"}"),
+    )
+    assert client(fake).read("Patient", "pat-7") == {
+        "resourceType": "Patient",
+        "id": "pat-7",
+        "x": "-" + "9" * digits,
+    }
+
+
 def test_read_timeout_and_connection_errors_are_client_errors_without_the_url() -> None:
     fake = FakeFhir()
     fake.add("GET", f"{BASE}/Patient/slow", requests.ReadTimeout(f"read timed out for {BASE}/Patient/slow"))

@@ -208,12 +208,32 @@ def _limit_socket_wait(raw: urllib3.HTTPResponse, seconds: float) -> None:
         sock.settimeout(max(seconds, 0.001))
 
 
+# An integer with more digits than this is beyond any double: no reading of it is a usable value.
+_MAX_NUMBER_DIGITS = 309
+
+
+def _long_integer_as_text(text: str) -> int | str:
+    return text if len(text.lstrip("-")) > _MAX_NUMBER_DIGITS else int(text)
+
+
+def _loads(content: bytes) -> object:
+    """``content`` parsed; an integer of more digits than any double holds is kept as its text.
+
+    int() refuses more than 4300 digits, and that one value lost the whole search ("response is not
+    JSON"), where 1e400 costs only its resource's value (the reader reports it as not a number).  The
+    per-integer hook runs only when the plain parse fails, so ordinary responses pay nothing for it."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return json.loads(content, parse_int=_long_integer_as_text)
+
+
 def _parse_json(content: bytes, status: int, path: str, strict: bool = True) -> object:
     if not content.strip():
         return None
     usable = strict and 200 <= status < 300
     try:
-        parsed = json.loads(content)
+        parsed = _loads(content)
     except RecursionError:  # nested past the parser's own limit
         parsed, too_deep = None, True
     except (ValueError, UnicodeDecodeError):
