@@ -176,6 +176,19 @@ def test_unusable_input_log_lines_carry_no_resource_ids(client: TestClient, capl
         assert identifier not in logged
 
 
+def test_a_flood_of_malformed_entries_logs_a_bounded_number_of_lines(client: TestClient, caplog: Any) -> None:
+    """One warning per malformed entry let a small body write a log line per entry (200,000 of them for
+    600 kB) and hold a worker for seconds; the answer itself shows at most 50."""
+    body = request_for("suspected-cord-compression")
+    body["prefetch"]["observations-flags"]["entry"].extend([1] * 5000)
+    with caplog.at_level("INFO", logger="fhir_bonemet"):
+        assert client.post(PV, json=body).status_code == 200
+    skipped = [r for r in caplog.records if r.getMessage() == "unusable input skipped"]
+    assert 0 < len(skipped) <= 50
+    [more] = [r for r in caplog.records if r.getMessage() == "more unusable input, not logged one by one"]
+    assert more.more_skipped + len(skipped) == 5000  # type: ignore[attr-defined]
+
+
 def test_read_issues_are_reported_even_when_no_card_is_shown(client: TestClient) -> None:
     # With its metastasis Condition unreadable the patient is not placed in the population, so no card:
     # the answer must still say that data could not be read, instead of looking like "nothing to say".

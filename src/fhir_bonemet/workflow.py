@@ -298,7 +298,9 @@ def _issue_list(issues: tuple[ReadIssue, ...]) -> list[dict[str, str]]:
 
 
 def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
-    for issue in issues:
+    # As many lines as the answer shows issues, then one line counting the rest: one line per issue let a
+    # 600 kB body of 200,000 malformed entries write 200,000 log lines and hold a worker for 25 s.
+    for issue in issues[:_MAX_REPORTED_ISSUES]:
         # Locations and reasons only, resource ids removed (the reader never puts data values into a
         # ReadIssue, but its locations name resources by id).
         fields = {"hookInstance": hook_instance, **issue.loggable()}
@@ -307,3 +309,8 @@ def _log_issues(hook_instance: str, issues: tuple[ReadIssue, ...]) -> None:
             log.info("input note", extra=fields)
         else:
             log.warning("unusable input skipped", extra=fields)
+    rest = issues[_MAX_REPORTED_ISSUES:]
+    if rest:
+        skipped = sum(1 for issue in rest if issue.severity != "information")
+        extra = {"hookInstance": hook_instance, "more_skipped": skipped, "more_notes": len(rest) - skipped}
+        log.warning("more unusable input, not logged one by one", extra=extra)
