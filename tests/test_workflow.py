@@ -189,6 +189,20 @@ def test_a_flood_of_malformed_entries_logs_a_bounded_number_of_lines(client: Tes
     assert more.more_skipped + len(skipped) == 5000  # type: ignore[attr-defined]
 
 
+def test_a_hook_instance_that_is_not_an_identifier_is_never_logged(client: TestClient, caplog: Any) -> None:
+    """The request log wrote "invalid" for it, but the workflow's and the prefetch's lines wrote it as sent:
+    a client could put a patient's name into every line of the call."""
+    body = request_for("suspected-cord-compression")
+    body["hookInstance"] = "Jane Doe MRN 0042"
+    body["prefetch"]["observations-flags"]["entry"].append(1)  # a read issue: one more line keyed by it
+    with caplog.at_level("DEBUG", logger="fhir_bonemet"):
+        assert client.post(PV, json=body).status_code == 200
+    assert caplog.records
+    for record in caplog.records:
+        logged = record.getMessage() + json.dumps(vars(record), default=str)
+        assert "Jane" not in logged, record.getMessage()
+
+
 def test_read_issues_are_reported_even_when_no_card_is_shown(client: TestClient) -> None:
     # With its metastasis Condition unreadable the patient is not placed in the population, so no card:
     # the answer must still say that data could not be read, instead of looking like "nothing to say".

@@ -40,6 +40,7 @@ from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, b
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
+from fhir_bonemet.log_keys import safe_hook_instance
 from fhir_bonemet.plan_page.publish import plan_content_key, publish_plan, signer_for
 from fhir_bonemet.plan_page.view import PlanView, build_plan_view, has_plan_view
 from fhir_bonemet.settings import Settings
@@ -141,7 +142,7 @@ class Workflow:
         # What could not be fetched and what could not be read are reported together, in one shape.
         fetch_issues = (ReadIssue(i.location, i.message, i.severity) for i in prefetch.issues)
         issues = (*fetch_issues, *facts.issues)
-        _log_issues(request.hookInstance, issues)
+        _log_issues(safe_hook_instance(request.hookInstance), issues)
 
         today = self.clock()
         assessment = engine.assess(facts, today, self.thresholds, hook=request.hook)
@@ -181,7 +182,7 @@ class Workflow:
         log.info(
             "assessed",
             extra={
-                "hookInstance": request.hookInstance,
+                "hookInstance": safe_hook_instance(request.hookInstance),
                 "in_population": assessment.in_population,
                 "findings": len(assessment.findings),
                 "cards": len(cards),
@@ -260,7 +261,7 @@ class Workflow:
             # nothing is written, and the plan travels in the card as a suggestion instead.
             log.warning(
                 "careplan write-back skipped: fhirServer not allowed",
-                extra={"hookInstance": request.hookInstance},
+                extra={"hookInstance": safe_hook_instance(request.hookInstance)},
             )
             return None
 

@@ -29,7 +29,6 @@ and causes, never tokens, ids or other patient data.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -55,6 +54,7 @@ from fhir_bonemet.client.prefetch_outcomes import (
 )
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
+from fhir_bonemet.log_keys import safe_hook_instance
 
 __all__ = [
     "PrefetchLimits",
@@ -278,7 +278,7 @@ class PrefetchResolver:
         level = logging.DEBUG if everything_provided else logging.INFO
         if not result.issues and not log.isEnabledFor(level):
             return
-        label = _log_safe(hook_instance)
+        label = safe_hook_instance(hook_instance)
         for issue in result.issues:
             log.warning("prefetch hookInstance=%s %s: %s", label, issue.location, issue.message)
         log.log(
@@ -304,11 +304,6 @@ def _read_sent_as_bundle(value: Any, template: str, context: Mapping[str, Any]) 
     if rendered.read_type is None or rendered.read_id is None:
         return None
     return read_answered_as_bundle(value, rendered.read_type, rendered.read_id)
-
-
-def _log_safe(value: str) -> str:
-    """hookInstance comes from the caller: keep log lines single and short."""
-    return re.sub(r"[^A-Za-z0-9._:-]", "?", value[:64]) if isinstance(value, str) else "?"
 
 
 def fetch_needed(templates: Mapping[str, str], prefetch: Any, fhir_server: str | None) -> bool:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import traceback
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from fhir_bonemet.log_keys import safe_hook_instance
 
 __all__ = ["JsonFormatter", "configure_logging", "safe_hook_instance"]
 
@@ -27,16 +28,6 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x
     "asctime",
     "taskName",
 }
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-
-
-def safe_hook_instance(value: object) -> str:
-    """The hookInstance as a log key, or ``"invalid"`` when it does not look like an identifier.
-
-    A hookInstance is a UUID chosen by the client; anything else (long strings, free text) is not echoed,
-    so a misbehaving client cannot smuggle data into the logs through it.
-    """
-    return value if isinstance(value, str) and _SAFE_ID.match(value) else "invalid"
 
 
 class JsonFormatter(logging.Formatter):
