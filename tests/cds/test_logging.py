@@ -11,7 +11,8 @@ from typing import Any
 from cds_helpers import PUBLIC_BASE, SANDBOX_ISS, SANDBOX_JKU, RecordingHandler, Signer
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.web.logs import JsonFormatter, safe_hook_instance
+from fhir_bonemet.log_keys import safe_hook_instance
+from fhir_bonemet.web.logs import JsonFormatter
 
 Logs = Callable[[], list[dict[str, Any]]]
 PV = "/cds-services/bonemet-patient-view"

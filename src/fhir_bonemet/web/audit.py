@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from fhir_bonemet.log_keys import safe_hook_instance
 from fhir_bonemet.store.base import IssuedCall, IssuedCard, Store
 from fhir_bonemet.store.write_behind import WriteBehind
-from fhir_bonemet.web.logs import safe_hook_instance
 
 __all__ = ["IssuedCardWriter"]
 

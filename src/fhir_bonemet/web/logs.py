@@ -18,9 +18,7 @@ from typing import Any
 
 import orjson
 
-from fhir_bonemet.log_keys import safe_hook_instance
-
-__all__ = ["JsonFormatter", "configure_logging", "safe_hook_instance"]
+__all__ = ["JsonFormatter", "configure_logging"]
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {

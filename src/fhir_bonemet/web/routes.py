@@ -20,11 +20,11 @@ from fhir_bonemet.cds.response import RULES_EXTENSION, Card, CDSResponse, WireRe
 from fhir_bonemet.cds.services import ServiceCatalogue
 from fhir_bonemet.client.prefetch import fetch_needed
 from fhir_bonemet.errors import HookMismatchError, InvalidRequestError, Problem, UnknownServiceError
+from fhir_bonemet.log_keys import safe_hook_instance
 from fhir_bonemet.store.base import IssuedCard
 from fhir_bonemet.web.deps import CatalogueDep, ClientDep, StoreDep, authenticated_client, get_state
 from fhir_bonemet.web.json_body import check_body_headers, json_object
 from fhir_bonemet.web.json_response import FastJSONResponse
-from fhir_bonemet.web.logs import safe_hook_instance
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
 
 __all__ = ["HELD_KEY", "hold_until_sent", "issued_cards", "release_held", "router"]
