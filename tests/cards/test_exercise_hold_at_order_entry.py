@@ -105,7 +105,10 @@ def test_an_exercise_order_while_exercise_is_on_hold_gets_one_card_offering_to_c
     case, request = _request(hook, platelets=15)
     (card,) = _ex04(case, request)
     assert card["indicator"] == "warning"  # the critical cytopenia card beside it interrupts
-    assert card["summary"] == f"Exercise on hold (critical cytopenia; platelets 15): defer {PHYSIO_NAME}"
+    assert (
+        card["summary"] == f"Exercise on hold (critical cytopenia; platelets 15 ×10⁹/L): defer {PHYSIO_NAME}"
+    )
+    assert "- Platelets 15 ×10⁹/L: hold; functional mobility only" in card["detail"]
     assert f"Draft order ({PHYSIO_NAME}) may load the bone" in card["detail"]
     (cancel,) = _cancellations(card)
     assert cancel["label"] == "Cancel physiotherapy: progressive resistance exercise order"
@@ -181,8 +184,21 @@ def test_patient_view_shows_the_plan_not_this_card() -> None:
     cards = answer(case, request)["cards"]
     assert not [c for c in cards if "EX04" in c["extension"]["org.fhir-bonemet.rules"]]
     assert [c["summary"] for c in cards if "EX01" in c["extension"]["org.fhir-bonemet.rules"]] == [
-        "Exercise on hold (critical cytopenia; platelets 15): functional mobility only until reviewed"
+        "Exercise on hold (critical cytopenia; platelets 15 ×10⁹/L): functional mobility only until reviewed"
     ]
+    # The CarePlan offered beside it gives the count its unit too.
+    (careplan,) = [
+        action["resource"]
+        for card in cards
+        for suggestion in card.get("suggestions", [])
+        for action in suggestion["actions"]
+        if action.get("resource", {}).get("resourceType") == "CarePlan"
+    ]
+    held = [
+        a["detail"]["description"] for a in careplan["activity"] if "On hold:" in a["detail"]["description"]
+    ]
+    assert held
+    assert all("On hold: critical cytopenia (R08); platelets 15 ×10⁹/L." in d for d in held)
 
 
 def _accepted_on_patient_view(ecog: int) -> list[Json]:

@@ -237,7 +237,7 @@ def test_a_hold_names_its_red_flags_and_its_lab_gate() -> None:
     cards = json.loads(text)
     hold = next(card["summary"] for card in cards if card["summary"].startswith("Exercise on hold"))
     assert hold.startswith(
-        "Exercise on hold (pathological or impending fracture; critical cytopenia; platelets 15)"
+        "Exercise on hold (pathological or impending fracture; critical cytopenia; platelets 15 ×10⁹/L)"
     )
 
 

@@ -252,6 +252,39 @@ def test_hold_gates(lab: ObservationFact, held: bool) -> None:
         assert statuses(plan)["ex-adl-only"] is R
 
 
+@pytest.mark.parametrize(
+    ("lab", "gate", "reason"),
+    [
+        (
+            obs(c.LAB_PLATELETS, 15, "10*9/L"),
+            "Platelets 15 ×10⁹/L: hold; functional mobility only, avoid falls and Valsalva",
+            "platelets 15 ×10⁹/L",
+        ),
+        (
+            obs(c.LAB_PLATELETS, 30, "10*9/L"),
+            "Platelets 30 ×10⁹/L: no resistance, impact or contact; light aerobic only",
+            None,
+        ),
+        (
+            obs(c.LAB_NEUTROPHILS, 0.3, "10*9/L"),
+            "Neutrophils 0.3 ×10⁹/L: hold (infection risk); no group or gym settings",
+            "neutrophils 0.3 ×10⁹/L",
+        ),
+    ],
+)
+def test_a_blood_count_gate_names_the_unit_of_its_count(
+    lab: ObservationFact, gate: str, reason: str | None
+) -> None:
+    """ "Platelets 15: hold" gave no unit, and a count per µL is a thousand times another: the plan page,
+    the CarePlan and the cards show the gate and the hold reason as written here."""
+    plan, _ = skull(lab)
+    assert gate in plan.gates
+    if reason is None:
+        assert plan.on_hold_reason is None
+    else:
+        assert reason in (plan.on_hold_reason or "").split("; ")
+
+
 def test_a_converted_lab_value_is_shown_without_the_digits_of_the_conversion() -> None:
     # 4.2 mmol/L haemoglobin is 6.76788 g/dL: the hold said "haemoglobin 6.76788 g/dL".
     plan, found = skull(obs(c.LAB_HAEMOGLOBIN, 4.2, "mmol/L"))

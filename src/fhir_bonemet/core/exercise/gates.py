@@ -73,16 +73,18 @@ class LabTest:
 
     concept: str
     name: str  # "Platelets"
-    unit: str  # shown after the value ("" when clinicians write the bare number)
+    unit: str  # shown after the value, as the cards render it (a plan page and a CarePlan show it as is)
     missing_what: str  # "platelet count"
     only_on_chemotherapy: bool = False  # a missing result matters only while on chemotherapy
 
 
+# Counts in the cards' rendering of 10*9/L: a bare "Platelets 15" read as 15,000/µL to some, and the
+# plan page and the CarePlan show this text without the card layer's unit rendering.
 LAB_TESTS = (
-    LabTest(c.LAB_PLATELETS, "Platelets", "", "platelet count"),
+    LabTest(c.LAB_PLATELETS, "Platelets", " ×10⁹/L", "platelet count"),
     LabTest(c.LAB_HAEMOGLOBIN, "Haemoglobin", " g/dL", "haemoglobin"),
     # On chemotherapy an unknown neutrophil count may be dangerously low.
-    LabTest(c.LAB_NEUTROPHILS, "Neutrophils", "", "neutrophil count", only_on_chemotherapy=True),
+    LabTest(c.LAB_NEUTROPHILS, "Neutrophils", " ×10⁹/L", "neutrophil count", only_on_chemotherapy=True),
 )
 
 LAB_GATES = (

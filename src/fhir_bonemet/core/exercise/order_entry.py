@@ -91,7 +91,7 @@ def _on_hold(work: ExerciseWork, reason: str, orders: tuple[OrderFact, ...], t: 
     t.fact(*gates.triggers)
     t.missing.extend(gates.missing)  # a hold on a result that could not be read names it
     t.rely(*gates.keys)
-    # The gates that hold, as the plan words them ("Platelets 15 10*9/L: hold; functional mobility only,
+    # The gates that hold, as the plan words them ("Platelets 15 ×10⁹/L: hold; functional mobility only,
     # avoid falls and Valsalva"); a critical red flag's hold is explained on its own card.
     holds = [d for d in gates.descriptions if ": hold" in d]
     evidence = ["S09", "S08"]
