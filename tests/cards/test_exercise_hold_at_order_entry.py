@@ -239,3 +239,54 @@ def test_a_physiotherapy_order_placed_by_hand_for_the_same_patient_still_gets_th
     case, request = _request("order-sign")
     _ecog(request, 3)
     assert len(_ex04(case, request)) == 1
+
+
+def _calcium_hold(request: Json, _today: date) -> None:
+    _lab(request, CALCIUM, 3.2, "mmol/L")
+
+
+LONG_PHYSIO_NAME = f"{PHYSIO_NAME}, lower limbs"
+
+
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+@pytest.mark.parametrize(
+    ("order_name", "changes", "named"),
+    [
+        # One calcium hold: "corrected Ca 3.20 mmol/L (12.8 mg/dL)" left no room for a longer order name.
+        (LONG_PHYSIO_NAME, [_calcium_hold], "hypercalcaemia; corrected Ca 3.20 mmol/L"),
+        # Two hold reasons and the calcium in mmol/L: the summary ended "...(12.8 mg/dL)): defer…".
+        (
+            PHYSIO_NAME,
+            [_calcium_hold, lambda r, _d: _lab(r, HAEMOGLOBIN, 6.5)],
+            "hypercalcaemia; critical cytopenia and 2 more",
+        ),
+        (
+            PHYSIO_NAME,
+            [_calcium_hold, _fever],
+            "hypercalcaemia; fever; corrected Ca 3.20 mmol/L (12.8 mg/dL)",
+        ),
+    ],
+)
+def test_a_calcium_hold_in_mmol_per_litre_still_names_the_order_to_defer(
+    hook: str, order_name: str, changes: list[Any], named: str
+) -> None:
+    """The summary says why in as few words as it must and always what to do; the detail names every gate
+    that holds in full."""
+    case, request = _request(hook, order_name=order_name)
+    for change in changes:
+        change(request, case.today)
+    (card,) = _ex04(case, request)
+    assert card["summary"] == f"Exercise on hold ({named}): defer {order_name}"
+    assert len(card["summary"]) < 140
+    assert "- Corrected calcium (computed from albumin) 3.20 mmol/L (12.8 mg/dL): hold" in card["detail"]
+
+
+def test_the_plan_card_keeps_what_to_do_when_two_holds_fill_its_summary() -> None:
+    case, request = _request("patient-view")
+    _calcium_hold(request, case.today)
+    _lab(request, HAEMOGLOBIN, 6.5)
+    cards = answer(case, request)["cards"]
+    (summary,) = [c["summary"] for c in cards if "EX01" in c["extension"]["org.fhir-bonemet.rules"]]
+    assert summary.startswith("Exercise on hold (hypercalcaemia; critical cytopenia")
+    assert summary.endswith("): functional mobility only until reviewed")
+    assert len(summary) < 140

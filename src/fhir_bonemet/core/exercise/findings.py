@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from fhir_bonemet.core.evidence.lesion_sites import lesion_label, site_label
 from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
 from fhir_bonemet.core.exercise.gates import SERVICE_DEFAULT, Gates
+from fhir_bonemet.core.exercise.hold_summary import on_hold_summary
 from fhir_bonemet.core.exercise.plan import ExerciseWork
 from fhir_bonemet.core.exercise.tiers import PersonTier
 from fhir_bonemet.core.model import concepts as c
@@ -152,7 +153,7 @@ def _unique_missing(items: Iterable[MissingFact]) -> tuple[MissingFact, ...]:
 
 def _summary(plan: ExercisePlan) -> str:
     if plan.tier is Tier.HOLD:
-        return f"Exercise on hold ({plan.on_hold_reason}): functional mobility only until reviewed"
+        return on_hold_summary(plan.on_hold_reason or "", "functional mobility only until reviewed")
     if plan.tier is Tier.ADL_ONLY:
         return "Poor performance status: suggest ADL and mobility upkeep with PT/OT, not structured exercise"
     if plan.tier is Tier.HIGH:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.loading_orders import loading_orders
 from fhir_bonemet.core.exercise.findings import GATE_CONCEPTS, GATE_THRESHOLDS, exercise_work
+from fhir_bonemet.core.exercise.hold_summary import on_hold_summary
 from fhir_bonemet.core.exercise.plan import ExerciseWork
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
@@ -99,7 +100,7 @@ def _on_hold(work: ExerciseWork, reason: str, orders: tuple[OrderFact, ...], t: 
         evidence.append("S24")
     return t.finding(
         Indicator.WARNING,
-        f"Exercise on hold ({reason}): defer {names}",
+        on_hold_summary(reason, f"defer {names}"),
         f"The exercise plan is on hold ({reason}) and {_LOADING}.",
         (
             "Cancel or defer the order until the hold is reviewed; meanwhile functional mobility only "
