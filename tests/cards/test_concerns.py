@@ -434,3 +434,51 @@ def test_one_record_read_differently_by_two_merged_findings_is_one_line_with_bot
         f"**Received but not read:** {what}: read as symptomatic: exercise held until checked; "
         "check the symptoms now; verify it."
     ) in detail
+
+
+# Six concerns of which the least urgent, the advice to start a bone-modifying agent with its dental check,
+# must be folded for room; the card before it is the bowel regimen's.
+_BOWEL = f(
+    "P15", Indicator.WARNING, Category.MEDICATION_SAFETY, "Opioid without a laxative: add a bowel regimen"
+)
+_DENTAL = f(
+    "P07", Indicator.INFO, Category.BONE_HEALTH, "No bone-modifying agent: dental check, then consider one"
+)
+_SPINAL = f("R02", Indicator.WARNING, Category.RED_FLAG, "Spinal pain: MRI within a week")
+_EXERCISE = f("EX01", Indicator.WARNING, Category.EXERCISE, "High skeletal risk: 1:1 physio only")
+
+
+def _host(answer: list[dict[str, Any]], rule_id: str) -> list[str]:
+    (host,) = [c for c in answer if rule_id in c["extension"][RULES_EXTENSION]]
+    return list(host["extension"][RULES_EXTENSION])
+
+
+def test_advice_folded_for_room_goes_with_the_pain_plan_not_the_bowel_regimen() -> None:
+    answer = cards(_SPINAL, P16, P04, _EXERCISE, _BOWEL, _DENTAL)
+    assert len(answer) == CARD_BUDGET
+    assert _host(answer, "P07") == ["P04", "P07"]
+    assert _host(answer, "P15") == ["P15"]
+    assert "**Also:** No bone-modifying agent" in next(
+        c["detail"] for c in answer if "P07" in c["extension"][RULES_EXTENSION]
+    )
+
+
+def test_advice_folded_for_room_goes_to_a_card_of_its_own_kind_first() -> None:
+    # A bone-health rule outside the bone-modifying-agent family (those would share the dental check's card).
+    p12 = f("P12", Indicator.WARNING, Category.BONE_HEALTH, "Falls risk with bone metastases: review")
+    answer = cards(_SPINAL, P16, p12, P04, _BOWEL, _DENTAL)
+    assert len(answer) == CARD_BUDGET
+    assert _host(answer, "P07") == ["P12", "P07"]
+
+
+def test_a_concern_with_no_related_card_leaves_the_fold_to_one_that_has_one() -> None:
+    """The exercise advice is the least urgent but has no kin among the cards: a more urgent pain concern
+    joins the pain plan instead, and the exercise advice keeps its own card rather than joining the bowel
+    regimen's."""
+    exercise_info = replace(_EXERCISE, indicator=Indicator.INFO)
+    p22 = f("P22", Indicator.WARNING, Category.PAIN, "Neuropathic pain: consider an adjuvant")
+    answer = cards(_SPINAL, P16, P04, _BOWEL, p22, exercise_info)
+    assert len(answer) == CARD_BUDGET
+    assert _host(answer, "EX01") == ["EX01"]
+    assert _host(answer, "P15") == ["P15"]
+    assert _host(answer, "P22") == ["P04", "P22"]

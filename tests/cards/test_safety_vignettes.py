@@ -225,3 +225,20 @@ def test_concerns_folded_to_keep_the_budget_keep_their_suggestions() -> None:
     for card in cards:
         if card.get("selectionBehavior") == "at-most-one":
             assert sum(bool(s.get("isRecommended")) for s in card["suggestions"]) <= 1
+
+
+def test_the_dental_check_folded_for_room_goes_with_the_pain_plan_not_the_bowel_regimen() -> None:
+    """The opioid-benzodiazepine example has six concerns on patient-view; the advice to start a
+    bone-modifying agent after a dental check was folded onto the bowel-regimen card, the last one kept.
+    With no bone-health card, it belongs with the pain plan."""
+    case = next(
+        c for c in example_cases() if c.name == "example:opioid-benzodiazepine" and c.hook == "patient-view"
+    )
+    cards = fire(case)
+    assert len(cards) == 5
+    by_rule = _cards_by_rule(cards)
+    assert by_rule["P07"]["extension"][RULES][0] == "P04"
+    assert by_rule["P15"]["extension"][RULES] == ["P15"]
+    assert "Order dental examination before a bone-modifying agent" in [
+        s["label"] for s in by_rule["P07"]["suggestions"]
+    ]

@@ -17,11 +17,13 @@ Then :func:`arrange` keeps what a clinician reads in seconds:
   "Also, when stable" line on the first critical card;
 * advice that needs no action (mild pain, a correct zoledronic-acid dose, exercise timing on a plan that is
   on hold) is folded into another card or, with nowhere to go, left out;
-* at most :data:`CARD_BUDGET` cards: the least urgent are folded into the "Also" line of the last card kept,
-  which also offers their suggestions (``carried``): they were folded for room, not because they can wait,
-  so the senna order or the cancellation of a second NSAID draft they propose stays one click away.  A
-  card whose suggestions are a choice of one (a red flag's) cannot offer them beside its own, and names
-  them instead (:mod:`fhir_bonemet.cards.build`).
+* at most :data:`CARD_BUDGET` cards: the least urgent concern that has a related card (:data:`NEAREST`)
+  is folded into the "Also" line of that card, which also offers its suggestions (``carried``): it was
+  folded for room, not because it can wait, so the senna order or the cancellation of a second NSAID
+  draft it proposes stays one click away.  A card whose suggestions are a choice of one (a red flag's)
+  cannot offer them beside its own, and names them instead (:mod:`fhir_bonemet.cards.build`).  Folded
+  onto whatever card came last, a dental check before a bone-modifying agent read as part of the bowel
+  regimen; only with no related card at all does a concern still go onto the card before it.
 
 Folded findings keep their rule ids in the host card's extension, so every piece of advice stays traceable,
 and the host card's detail says what they found missing or could not read
@@ -41,13 +43,14 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from fhir_bonemet.core.model.findings import ExercisePlan, Finding, Indicator, Tier
+from fhir_bonemet.core.model.findings import Category, ExercisePlan, Finding, Indicator, Tier
 from fhir_bonemet.core.model.frozen_init import fast_init
 
 __all__ = [
     "CARD_BUDGET",
     "FAMILIES",
     "HARM_ORDER",
+    "NEAREST",
     "Concern",
     "arrange",
     "group_concerns",
@@ -79,6 +82,17 @@ HARM_ORDER: tuple[frozenset[str], ...] = (
 
 # Routine care that waits while a critical concern is handled.
 ROUTINE = frozenset({"P01", "P02", "P06", "P07", "P10", "EX03", "P25"})
+
+# The cards advice of each category may be folded onto, closest first.  A bone-modifying agent treats
+# skeletal events and bone pain: without a bone-health card its advice goes with the pain plan.  Analgesic
+# safety (an NSAID's, an opioid's bowel regimen) goes with the pain plan it belongs to.
+NEAREST: dict[Category, tuple[Category, ...]] = {
+    Category.RED_FLAG: (Category.RED_FLAG,),
+    Category.MEDICATION_SAFETY: (Category.MEDICATION_SAFETY, Category.PAIN),
+    Category.EXERCISE: (Category.EXERCISE,),
+    Category.PAIN: (Category.PAIN, Category.BONE_HEALTH),
+    Category.BONE_HEALTH: (Category.BONE_HEALTH, Category.PAIN),
+}
 
 # The tables above by rule id, the first group naming a rule winning: every finding's place in the card
 # order is looked up several times per call.
@@ -269,15 +283,48 @@ def arrange(concerns: Sequence[Concern], plan: ExercisePlan | None) -> list[Conc
         out[first] = replace(host, folded=(*host.folded, *on_hold, *folded_quiet), when_stable=True)
         folded_quiet = []
 
-    while len(out) > CARD_BUDGET and out[-1].indicator is not Indicator.CRITICAL:
-        last = out.pop()
-        host = out[-1]
-        out[-1] = replace(
+    while len(out) > CARD_BUDGET:
+        fold = _budget_fold(out)
+        if fold is None:
+            break
+        gone, at = fold
+        host, last = out[at], out[gone]
+        out[at] = replace(
             host,
             folded=(*host.folded, *last.findings, *last.folded),
             carried=(*host.carried, *last.findings, *last.carried),
         )
-    if folded_quiet and out:
-        host = out[-1]
-        out[-1] = replace(host, folded=(*host.folded, *folded_quiet))
+        del out[gone]
+    for finding in folded_quiet:
+        # Advice that needs no action joins its closest card, else the last one (it asks for nothing).
+        near = _nearest(out, finding.category, len(out))
+        quiet_at = len(out) - 1 if near is None else near
+        if quiet_at >= 0:
+            out[quiet_at] = replace(out[quiet_at], folded=(*out[quiet_at].folded, finding))
     return out
+
+
+def _nearest(out: Sequence[Concern], category: Category, skip: int) -> int | None:
+    """The index of the card closest to advice of ``category`` (:data:`NEAREST`), the least urgent among
+    equals (folded advice gathers at the end, as it is read); never ``skip`` (the concern being folded).
+    None when no card is related."""
+    for related in NEAREST[category]:
+        for i in range(len(out) - 1, -1, -1):
+            if i != skip and out[i].primary.category is related:
+                return i
+    return None
+
+
+def _budget_fold(out: Sequence[Concern]) -> tuple[int, int] | None:
+    """Which concern to fold for room, and onto which card: the least urgent one (never a critical one)
+    with a related card.  With none related (six concerns need two of one category, so only when those
+    are critical), the last onto the card before it, as long as the last is not critical."""
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].indicator is Indicator.CRITICAL:
+            continue
+        at = _nearest(out, out[i].primary.category, i)
+        if at is not None:
+            return i, at
+    if out[-1].indicator is Indicator.CRITICAL:
+        return None
+    return len(out) - 1, len(out) - 2
