@@ -326,8 +326,10 @@ def test_neurological_answers_recorded_as_unknown_raise_the_r01_warning_naming_t
     assert first["extension"][RULES][0] == "R01"
     assert first["indicator"] == "warning"
     assert "unknown: check now for cord-compression symptoms" in first["summary"]
-    assert "Limb weakness (recorded with no answer: asked-unknown" in first["detail"]
-    assert "Difficulty walking (recorded with no answer: asked-declined" in first["detail"]
+    # Nothing was misread: the heading says what they are, not "Received but not read".
+    assert "**Recorded without an answer:** Limb weakness (asked-unknown, " in first["detail"]
+    assert "; Difficulty walking (asked-declined, " in first["detail"]
+    assert "Received but not read" not in first["detail"]
     assert "could not be read" not in first["detail"]
     issues = [i["location"] for i in (answer.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])]
     assert not [i for i in issues if "rf-" in i]
@@ -352,7 +354,11 @@ def test_a_fever_recorded_as_unknown_holds_exercise_and_the_card_says_so(client:
     exercise = next(c for c in answer["cards"] if c["extension"][RULES][0].startswith("EX"))
     assert "fever answer unknown" in exercise["summary"]
     assert exercise["extension"]["org.fhir-bonemet.skeletal-risk"]["overall"] == "hold"
-    assert "Fever (recorded with no answer: asked-unknown, 2025-06-01): read as fever" in exercise["detail"]
+    assert (
+        "**Recorded without an answer:** Fever (asked-unknown, 2025-06-01): read as fever"
+        in exercise["detail"]
+    )
+    assert "Received but not read" not in exercise["detail"]
 
     settled = _fever_answer(body, "rib-no-fever", "2025-06-01T12:00:00Z", valueBoolean=False)
     answer = client.post(PV, json=settled).json()

@@ -19,6 +19,7 @@ from datetime import date
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
+from fhir_bonemet.core.evidence.unreadable import NO_ANSWER
 from fhir_bonemet.core.model.findings import (
     DomainStatus,
     ExercisePlan,
@@ -278,8 +279,23 @@ def _one_per_record(facts: Iterable[MissingFact]) -> list[MissingFact]:
 
 
 def _unread(fact: MissingFact) -> str:
-    """What was received and why it was not used: "Platelets '30' (no unit, ...): not used (...)"."""
-    return md_escape(_clip(plain(f"{fact.what}: {fact.consequence}"), 200))
+    """What was received and why it was not used: "Platelets '30' (no unit, ...): not used (...)".  Under
+    the no-answer heading the heading says it: "Fever (asked-unknown, 2025-06-01): read as fever"."""
+    return md_escape(_clip(plain(f"{_named(fact)}: {fact.consequence}"), 200))
+
+
+def _named(fact: MissingFact) -> str:
+    """The record a gap names, without "recorded with no answer" where its heading says so."""
+    return fact.what.replace(f"{_NO_ANSWER_MARK} ", "(") if _no_answer(fact) else fact.what
+
+
+# A finding recorded with no answer (a dataAbsentReason: asked-unknown, asked-declined) was received and
+# nothing in it was misread: "Received but not read" was untrue of it, so it has a heading of its own.
+_NO_ANSWER_MARK = f"({NO_ANSWER}:"
+
+
+def _no_answer(fact: MissingFact) -> bool:
+    return fact.unreadable and _NO_ANSWER_MARK in fact.what
 
 
 def _stop_and_call(plan: ExercisePlan) -> str:
@@ -310,13 +326,19 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
 
 
 def _gap_lines(gaps: Sequence[MissingFact]) -> list[str]:
-    """What was received but not read, what the records disagree on, and what was missing."""
+    """What was received but not read, what was recorded without an answer, what the records disagree on,
+    and what was missing."""
     out: list[str] = []
-    # One more than is shown, to know whether to say "and more".
-    unread = _first_unique(map(_unread, _one_per_record(m for m in gaps if m.unreadable)), MAX_MISSING + 1)
-    if unread:
-        shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
-        out += ["", f"**Received but not read:** {shown}."]
+    received = _one_per_record(m for m in gaps if m.unreadable)
+    for heading, lines in (
+        (_UNREAD, [m for m in received if not _no_answer(m)]),
+        (_NO_ANSWER, [m for m in received if _no_answer(m)]),
+    ):
+        # One more than is shown, to know whether to say "and more".
+        unread = _first_unique(map(_unread, lines), MAX_MISSING + 1)
+        if unread:
+            shown = "; ".join(unread[:MAX_MISSING]) + (" and more" if len(unread) > MAX_MISSING else "")
+            out += ["", f"**{heading}:** {shown}."]
     conflicts = _first_unique((_unread(m) for m in gaps if m.conflict), MAX_MISSING)
     if conflicts:
         out += ["", f"**Records disagree:** {'; '.join(conflicts)}."]
@@ -328,12 +350,19 @@ def _gap_lines(gaps: Sequence[MissingFact]) -> list[str]:
     return out
 
 
-# The three kinds of data gap, in the order a card names them, with the heading of each.
-_UNREAD, _CONFLICT, _ABSENT = "Received but not read", "Records disagree", "Missing"
+# The four kinds of data gap, in the order a card names them, with the heading of each.
+_UNREAD, _NO_ANSWER, _CONFLICT, _ABSENT = (
+    "Received but not read",
+    "Recorded without an answer",
+    "Records disagree",
+    "Missing",
+)
 
 
 def _gap_kind(fact: MissingFact) -> str:
-    return _UNREAD if fact.unreadable else _CONFLICT if fact.conflict else _ABSENT
+    if fact.unreadable:
+        return _NO_ANSWER if _no_answer(fact) else _UNREAD
+    return _CONFLICT if fact.conflict else _ABSENT
 
 
 def _advice_topic(finding: Finding) -> str:
@@ -351,7 +380,7 @@ def _reading(fact: MissingFact) -> list[str]:
 def _reading_of_named(fact: MissingFact, parts: Sequence[str]) -> str:
     """A gap the card names already, read differently by folded advice: the record by its short name (the
     card's own line gives it in full) and the parts of the reading that line lacks."""
-    name = _clip(plain(fact.what).split(": ", 1)[0], 60)
+    name = _clip(plain(_named(fact)).split(": ", 1)[0], 60)
     return md_escape(_clip(f"{name}: {'; '.join(parts)}", 200))
 
 
@@ -396,7 +425,7 @@ def _folded_gap_lines(findings: Sequence[Finding], folded: Sequence[Finding]) ->
             if topic not in topics:
                 topics.append(topic)
     out: list[str] = []
-    for kind in (_UNREAD, _CONFLICT, _ABSENT):
+    for kind in (_UNREAD, _NO_ANSWER, _CONFLICT, _ABSENT):
         # Gaps shared by the same advice are one group: "a; b (Advice)", each advice named once.
         groups: dict[tuple[str, ...], list[str]] = {}
         for (gap_kind, _what), (text, topics) in gaps.items():

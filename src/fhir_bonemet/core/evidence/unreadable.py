@@ -27,6 +27,7 @@ from fhir_bonemet.core.model.queries import within_days
 
 __all__ = [
     "LABELS",
+    "NO_ANSWER",
     "PLAUSIBLE_UNITS",
     "Reading",
     "answer_state",
@@ -41,6 +42,10 @@ __all__ = [
     "shown",
     "to_correct",
 ]
+
+# How a gap line names a finding recorded with no answer ("Fever (recorded with no answer: asked-unknown,
+# 2025-06-01)"): the card files such lines apart from values received but not read.
+NO_ANSWER = "recorded with no answer"
 
 LABELS = {
     c.LAB_CALCIUM: "Calcium",
@@ -234,7 +239,7 @@ def received(idx: FactIndex, concept: str, today: date, max_age_days: float) -> 
 
 def _what(value: UnreadableValue) -> str:
     if value.no_answer is not None:  # said before its date: the date is not what is wrong with it
-        return f"recorded with no answer: {value.no_answer}"
+        return f"{NO_ANSWER}: {value.no_answer}"
     if value.date_unreadable:
         return "date not readable"
     if value.reason.startswith("answer not recognised"):  # a coded answer has no unit to speak of
