@@ -18,6 +18,13 @@ the oldest reading is an adult and the youngest is not, the service speaks, for 
 an unknown age, and every card says the age is uncertain (:func:`age_caveat`): adult advice for someone
 who may be 17 is given knowingly, never in silence.
 
+Deceased (``Patient.deceasedBoolean`` true, or a ``deceasedDateTime`` on or before today): silent.  Every
+card of this service proposes something for a living patient (an MRI tonight, a referral, an exercise
+plan, a change of medicine), and an order entered against a deceased patient's record is the EHR's to
+stop, not a bone-metastasis concern.  Only a clear statement counts: a deceased value that could not be
+read, or a date of death after today (a contradiction), is read as alive, since silence for a living
+patient would hide red flags.
+
 Standard library only: this module is part of the pure core.
 """
 
@@ -30,7 +37,13 @@ from fhir_bonemet.core.model.facts import PatientFacts
 from fhir_bonemet.core.model.findings import MissingFact
 from fhir_bonemet.core.model.thresholds import Thresholds
 
-__all__ = ["AGE_UNCERTAIN_REASON", "AGE_UNKNOWN_REASON", "age_caveat", "population_gate"]
+__all__ = [
+    "AGE_UNCERTAIN_REASON",
+    "AGE_UNKNOWN_REASON",
+    "DECEASED_REASON",
+    "age_caveat",
+    "population_gate",
+]
 
 AGE_UNKNOWN_REASON = (
     "active bone metastasis; birth date not recorded, treated as adult so red flags are not hidden"
@@ -40,10 +53,14 @@ AGE_UNCERTAIN_REASON = (
     "are not hidden"
 )
 
+DECEASED_REASON = "patient recorded as deceased"
+
 
 def population_gate(facts: PatientFacts, today: date, th: Thresholds) -> tuple[bool, str]:
     """(in_population, reason).  The reason carries no patient data: it is logged and audited."""
     adult_age = th.v("population.adult_age")
+    if facts.deceased and (facts.deceased_on is None or facts.deceased_on <= today):
+        return False, DECEASED_REASON
     if not facts.lesions:
         if facts.conditions and any(c.SECONDARY_MALIGNANCY in cond.concepts for cond in facts.conditions):
             return False, "no active bone metastasis (metastases recorded at other sites only)"

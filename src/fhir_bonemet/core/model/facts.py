@@ -348,6 +348,10 @@ class PatientFacts:
     unreadable: tuple[UnreadableValue, ...] = ()
     # The last day a partial birth date may mean ("1950" → 31 December 1950); None for a full date.
     birth_date_latest: date | None = None
+    # Patient.deceased[x]: True when deceasedBoolean is true or a deceasedDateTime is given (its first
+    # day, if it could be read, in ``deceased_on``).  The population gate decides what it means today.
+    deceased: bool = False
+    deceased_on: date | None = None
 
     @property
     def medications_unknown(self) -> bool:

@@ -53,8 +53,11 @@ _EARLIEST: Final = datetime.min
 _NO_DATE: Final = date.min
 
 
-def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, date | None, Sex]:
-    """Birth date (its first day), the last day a partial one may mean (else None), and sex."""
+def _patient(
+    extraction: Extraction, payload: ReadResult
+) -> tuple[date | None, date | None, Sex, bool, date | None]:
+    """Birth date (its first day), the last day a partial one may mean (else None), sex, and whether the
+    patient is recorded as deceased (with the first day of the date of death, when one was read)."""
     patients = payload.items("Patient")
     wanted = [
         p for p in patients if extraction.patient_id is None or p.data.get("id") == extraction.patient_id
@@ -66,7 +69,7 @@ def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, 
             message = "a Patient other than context.patientId (another id or none); not read"
             extraction.issues.append(ReadIssue(other.location, message))
     if not wanted:
-        return None, None, Sex.UNKNOWN
+        return None, None, Sex.UNKNOWN, False, None
     data = wanted[0].data
     gender = data.get("gender")
     # A partial birth date ("1950") is read as its first day: the older age is the cautious one for the
@@ -77,7 +80,23 @@ def _patient(extraction: Extraction, payload: ReadResult) -> tuple[date | None, 
     if given is not None and birth_date is None:
         extraction.issue(wanted[0], "birthDate", "not a date; age unknown")
     latest = parse_date(given, upper=True) if birth_date is not None else None
-    return birth_date, (latest if latest != birth_date else None), sex
+    deceased, deceased_on = _deceased(extraction, wanted[0])
+    return birth_date, (latest if latest != birth_date else None), sex, deceased, deceased_on
+
+
+def _deceased(extraction: Extraction, item: Item) -> tuple[bool, date | None]:
+    """Patient.deceased[x].  Only a clear statement of death counts: a value that cannot be read is a read
+    issue and the patient is read as alive, because silence for a living patient would hide red flags."""
+    flag = item.data.get("deceasedBoolean")
+    if flag is not None and not isinstance(flag, bool):
+        extraction.issue(item, "deceasedBoolean", "not true or false; read as alive")
+    when = item.data.get("deceasedDateTime")
+    died = parse_date(when)
+    if when is not None and died is None:
+        extraction.issue(item, "deceasedDateTime", "not a date; read as alive")
+    # The first day of a partial date ("2025"): the gate then asks only whether death may already have
+    # come; a date after today is a contradiction it reads as alive.
+    return flag is True or died is not None, died
 
 
 def _procedures(extraction: Extraction, items: list[Item]) -> list[ProcedureFact]:
@@ -227,7 +246,7 @@ def extract_facts(
     """
     extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id)
     chosen = _selection_refs(selections)
-    birth_date, birth_date_latest, sex = _patient(extraction, resources)
+    birth_date, birth_date_latest, sex, deceased, deceased_on = _patient(extraction, resources)
     lesions, conditions, coded_weeks = condition_facts(extraction, resources.items("Condition"))
     observations = observation_facts(extraction, resources.items("Observation")) + coded_weeks
     medications = _medications(extraction, resources, is_draft=False, selections=chosen)
@@ -259,6 +278,8 @@ def extract_facts(
         birth_date=birth_date,
         birth_date_latest=birth_date_latest,
         sex=sex,
+        deceased=deceased,
+        deceased_on=deceased_on,
         lesions=tuple(sorted(lesions, key=_lesion_key)),
         conditions=tuple(sorted(conditions, key=lambda f: (f.ref, sorted(f.concepts)))),
         observations=tuple(sorted(observations, key=_observation_key)),

@@ -1,0 +1,50 @@
+"""Who the service speaks for, read from the Patient resource: fired through the HTTP app on the
+thoracic-spine example patient (a SINS 14 lesion, so a critical card whenever the service speaks)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hook_answers import HookCase, answer, example_cases
+
+from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
+
+Json = dict[str, Any]
+
+
+def _case(hook: str = "patient-view") -> HookCase:
+    return next(c for c in example_cases() if c.name == "example:thoracic-spine-sins14" and c.hook == hook)
+
+
+def _answer(patient: Json, hook: str = "patient-view") -> Json:
+    case = _case(hook)
+    request = copy.deepcopy(case.request)
+    request["prefetch"]["patient"].update(patient)
+    return answer(case, request)
+
+
+@pytest.mark.parametrize("hook", ["patient-view", "order-sign"])
+def test_a_patient_recorded_as_deceased_gets_no_card(hook: str) -> None:
+    """An MRI tonight, a referral or an exercise plan for a patient recorded as dead is noise at best;
+    the service spoke for them as for the living."""
+    three_days_ago = (_case(hook).today - timedelta(days=3)).isoformat()
+    for deceased in ({"deceasedBoolean": True}, {"deceasedDateTime": three_days_ago}):
+        assert _answer(deceased, hook)["cards"] == [], deceased
+
+
+def test_only_a_clear_statement_of_death_silences_the_service() -> None:
+    """deceasedBoolean false, a date of death after today (a contradiction) or a value that cannot be
+    read are read as alive: silence for a living patient would hide the cord-compression red flag."""
+    tomorrow = (_case().today + timedelta(days=1)).isoformat()
+    for alive in ({"deceasedBoolean": False}, {"deceasedDateTime": tomorrow}):
+        assert _answer(alive)["cards"], alive
+    case = _case()
+    request = copy.deepcopy(case.request)
+    request["prefetch"]["patient"]["deceasedBoolean"] = "yes"
+    body = answer(case, request)
+    assert body["cards"]
+    issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    assert any(i["location"].endswith(".deceasedBoolean") for i in issues), issues
