@@ -48,3 +48,15 @@ def test_only_a_clear_statement_of_death_silences_the_service() -> None:
     assert body["cards"]
     issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
     assert any(i["location"].endswith(".deceasedBoolean") for i in issues), issues
+
+
+def test_a_birth_date_after_today_is_an_unknown_age_and_the_cards_say_so() -> None:
+    """A typing error ("2062" for "1962") made the age negative, read as a minor: the service fell silent
+    for an adult with an unstable spine.  It now speaks, as for an unknown age, and says why."""
+    next_year = (_case().today + timedelta(days=366)).isoformat()
+    cards = _answer({"birthDate": next_year})["cards"]
+    assert cards
+    assert cards[0]["indicator"] == "critical"
+    assert "birth date (the date recorded is after today)" in cards[0]["detail"]
+    for card in cards:
+        assert "birth date" in card["detail"], card["summary"]

@@ -9,8 +9,8 @@ or laboratory trigger would otherwise match.
 Unknown birth date: the service speaks when a bone lesion exists.  Staying silent would hide red flags
 such as cord compression from a patient who is almost certainly an adult (bone metastases in children are
 rare and the record comes from an oncology context); the reason string says the age was unknown, and every
-card names the birth date as missing (:func:`age_caveat`).  A recorded age under the threshold is always
-silent.
+card names the birth date as missing (:func:`age_caveat`).  A birth date after today cannot be right and
+is read as unknown, and the cards say so.  A recorded age under the threshold is always silent.
 
 Partial birth date ("2007", "2007-06"): the patient may be a year (or a month) younger than its first day
 says.  When even the oldest reading is under the threshold the patient is certainly a minor: silent.  When
@@ -85,6 +85,8 @@ def age_caveat(facts: PatientFacts, today: date, th: Thresholds) -> MissingFact 
     the adult age."""
     adult_age = th.v("population.adult_age")
     consequence = f"advice given as for an adult ({adult_age:g} or over); check the age"
+    if facts.birth_date is not None and facts.birth_date > today:
+        return MissingFact("birth date (the date recorded is after today)", consequence)
     if facts.age_on(today) is None:
         return MissingFact("birth date", consequence)
     if not _may_be_minor(facts, today, adult_age):

@@ -370,7 +370,9 @@ class PatientFacts:
 
 
 def _years(born: date | None, today: date) -> int | None:
-    if born is None:
+    # A birth date after today cannot be right: the age is unknown, not negative (a negative age read as
+    # "a minor" silenced the service for an adult whose record holds a typing error).
+    if born is None or born > today:
         return None
     years = today.year - born.year
     if (today.month, today.day) < (born.month, born.day):
