@@ -60,3 +60,33 @@ def test_a_birth_date_after_today_is_an_unknown_age_and_the_cards_say_so() -> No
     assert "birth date (the date recorded is after today)" in cards[0]["detail"]
     for card in cards:
         assert "birth date" in card["detail"], card["summary"]
+
+
+def _with_metastasis_verified_as(code: str) -> Json:
+    case = _case()
+    request = copy.deepcopy(case.request)
+    for entry in request["prefetch"]["conditions"]["entry"]:
+        if entry["resource"]["id"] == "bm-thoracic-sins14-met":
+            entry["resource"]["verificationStatus"] = {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": code}
+                ]
+            }
+    return answer(case, request)
+
+
+@pytest.mark.parametrize("code", ["provisional", "differential", "unconfirmed"])
+def test_a_bone_metastasis_not_confirmed_is_spoken_for_and_every_card_says_so(code: str) -> None:
+    """A suspected metastasis keeps its red flags and a cautious exercise plan, but the cards (with a
+    bone-modifying agent folded in) read as for a confirmed one and never said the diagnosis was open."""
+    cards = _with_metastasis_verified_as(code)["cards"]
+    assert cards
+    assert cards[0]["indicator"] == "critical"
+    for card in cards:
+        assert f"confirmation of the bone metastasis (recorded as {code})" in card["detail"], card["summary"]
+
+
+def test_a_confirmed_verification_adds_nothing_and_refuted_is_silent() -> None:
+    confirmed = _with_metastasis_verified_as("confirmed")["cards"]
+    assert "confirmation of the bone metastasis" not in str(confirmed)
+    assert _with_metastasis_verified_as("refuted")["cards"] == []

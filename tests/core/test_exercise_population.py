@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from builders import TODAY, condition, lesion, patient
@@ -9,9 +10,14 @@ from builders import TODAY, condition, lesion, patient
 from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import PatientFacts
+from fhir_bonemet.core.model.facts import PatientFacts, SiteClass
 from fhir_bonemet.core.model.findings import Tier
-from fhir_bonemet.core.population import AGE_UNCERTAIN_REASON, AGE_UNKNOWN_REASON, population_gate
+from fhir_bonemet.core.population import (
+    AGE_UNCERTAIN_REASON,
+    AGE_UNKNOWN_REASON,
+    diagnosis_caveat,
+    population_gate,
+)
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()
@@ -85,3 +91,14 @@ def test_reasons_carry_no_patient_data() -> None:
         _, reason = population_gate(facts, TODAY, TH)
         assert "Patient/" not in reason
         assert "Condition/" not in reason
+
+
+def test_the_diagnosis_caveat_is_said_only_when_no_bone_metastasis_is_confirmed() -> None:
+    provisional = replace(lesion(), unconfirmed="provisional")
+    differential = replace(lesion(SiteClass.PELVIS), unconfirmed="differential")
+    open_only = patient(lesions=[provisional, differential])
+    caveat = diagnosis_caveat(open_only)
+    assert caveat is not None
+    assert caveat.what == "confirmation of the bone metastasis (recorded as differential or provisional)"
+    # One confirmed lesion settles who the service speaks for; the provisional one is still a lesion.
+    assert diagnosis_caveat(patient(lesions=[provisional, lesion(SiteClass.HUMERUS)])) is None

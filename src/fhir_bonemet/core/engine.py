@@ -35,7 +35,7 @@ from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator, Mis
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.rule import merge_absorbed
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.population import age_caveat, population_gate
+from fhir_bonemet.core.population import age_caveat, diagnosis_caveat, population_gate
 
 __all__ = ["HOOKS", "assess"]
 
@@ -70,6 +70,9 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     caveat = age_caveat(facts, today, th)
     if caveat is not None:  # an unknown or uncertain age: every card says so, first among what is missing
         shown = [_with_caveat(f, caveat) for f in shown]
+    unconfirmed = diagnosis_caveat(facts)
+    if unconfirmed is not None:  # no bone metastasis is confirmed: every card says so, first of all
+        shown = [replace(f, missing=(unconfirmed, *f.missing)) for f in shown]
     if ctx.order_hook:
         # During order entry the clinician is busy with the orders: red flags about the record itself
         # interrupt only when critical; the medication rules speak about the drafts in focus.  The exercise

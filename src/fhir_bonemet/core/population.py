@@ -18,6 +18,11 @@ the oldest reading is an adult and the youngest is not, the service speaks, for 
 an unknown age, and every card says the age is uncertain (:func:`age_caveat`): adult advice for someone
 who may be 17 is given knowingly, never in silence.
 
+Unconfirmed diagnosis (verificationStatus provisional, differential or unconfirmed): the metastasis
+counts, for the reason an unknown age does (a suspected lesion still needs its red flags and a cautious
+exercise plan), but when no lesion is confirmed every card says so (:func:`diagnosis_caveat`): advice such
+as starting a bone-modifying agent is given knowingly for a diagnosis still open, never in silence.
+
 Deceased (``Patient.deceasedBoolean`` true, or a ``deceasedDateTime`` on or before today): silent.  Every
 card of this service proposes something for a living patient (an MRI tonight, a referral, an exercise
 plan, a change of medicine), and an order entered against a deceased patient's record is the EHR's to
@@ -42,6 +47,7 @@ __all__ = [
     "AGE_UNKNOWN_REASON",
     "DECEASED_REASON",
     "age_caveat",
+    "diagnosis_caveat",
     "population_gate",
 ]
 
@@ -93,3 +99,15 @@ def age_caveat(facts: PatientFacts, today: date, th: Thresholds) -> MissingFact 
         return None
     partial = f"full birth date (the partial date recorded may make the patient under {adult_age:g})"
     return MissingFact(partial, consequence)
+
+
+def diagnosis_caveat(facts: PatientFacts) -> MissingFact | None:
+    """What every card says when no active bone metastasis is confirmed: each is provisional, a
+    differential diagnosis or unconfirmed."""
+    if not facts.lesions or any(lesion.unconfirmed is None for lesion in facts.lesions):
+        return None
+    recorded = " or ".join(sorted({lesion.unconfirmed for lesion in facts.lesions if lesion.unconfirmed}))
+    return MissingFact(
+        f"confirmation of the bone metastasis (recorded as {recorded})",
+        "advice given as for a confirmed bone metastasis; confirm the diagnosis",
+    )

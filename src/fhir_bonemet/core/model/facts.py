@@ -92,6 +92,9 @@ class BoneLesion:
     # Position of the bodySite on the Condition, so two lesions of one Condition differ; the second
     # reading of a bodySite whose coding and text disagree is -(position + 1).
     index: int = 0
+    # The Condition's verificationStatus when it does not confirm the metastasis ("provisional",
+    # "differential", "unconfirmed"); None when confirmed or not recorded.
+    unconfirmed: str | None = None
 
 
 @fast_init

@@ -35,6 +35,9 @@ from fhir_bonemet.fhir.intake.values import (
 ACTIVE_STATUSES: Final = frozenset({"active", "recurrence", "relapse"})
 _KNOWN_STATUSES: Final = ACTIVE_STATUSES | {"inactive", "remission", "resolved"}
 _NOT_REAL: Final = frozenset({"entered-in-error", "refuted"})
+# Verification codes that leave the diagnosis open: the record still counts (silence would hide red flags),
+# and the cards say it is not confirmed.
+_UNCONFIRMED: Final = frozenset({"unconfirmed", "provisional", "differential"})
 # Primary cancers in order of preference when a record names several: the specific ones first.
 _PRIMARIES: Final = (c.PRIMARY_BREAST, c.PRIMARY_PROSTATE, c.MYELOMA, c.PRIMARY_SOLID)
 # More body sites than any real metastasis record lists: past this the record is malformed or hostile, and
@@ -59,6 +62,7 @@ class _Read:
     abatement: date | None
     display: str | None
     gestational_age: ObservationFact | None  # from a Z3A weeks-of-gestation code
+    unconfirmed: str | None  # the verificationStatus code when it leaves the diagnosis open
 
 
 def _status(extraction: Extraction, item: Item, abatement: date | None) -> str:
@@ -80,7 +84,8 @@ def _date_of(data: Item, prefix: str) -> date | None:
 def _read(extraction: Extraction, item: Item) -> _Read | None:
     if not extraction.belongs_to_patient(item):
         return None
-    if first_code(item.data.get("verificationStatus")) in _NOT_REAL:
+    verification = first_code(item.data.get("verificationStatus"))
+    if verification in _NOT_REAL:
         return None
     code = extraction.codeable(item, "code")
     concepts = extraction.concepts_for(code) if code is not None else frozenset()
@@ -116,6 +121,7 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
         )
         if c.PREGNANCY in concepts
         else None,
+        unconfirmed=verification if verification in _UNCONFIRMED else None,
     )
 
 
@@ -150,6 +156,7 @@ def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
             recorded=read.recorded,
             primary_cancer=primary,
             index=index,
+            unconfirmed=read.unconfirmed,
         )
         for index, site, is_bone in read.sites
         if every_site or is_bone
@@ -182,6 +189,7 @@ def _lesions(read: _Read, primary: str | None) -> list[BoneLesion]:
                 onset=read.onset,
                 recorded=read.recorded,
                 primary_cancer=primary,
+                unconfirmed=read.unconfirmed,
             )
         )
     return lesions
