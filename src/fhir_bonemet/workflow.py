@@ -129,6 +129,7 @@ class Workflow:
             selections = tuple(context.selections)
         searched = {key: kind for key, t in (service.prefetch or {}).items() if (kind := searched_type(t))}
         resources = read_prefetch(prefetch.data, searched)
+        today = self.clock()
         facts = extract_facts(
             resources,
             self.terminology,
@@ -138,13 +139,13 @@ class Workflow:
             # A partial key's results are read, but beyond them its facts are unknown, not absent.
             unavailable=prefetch.unavailable | prefetch.partial,
             own_identifiers=self._own_identifiers,
+            today=today,
         )
         # What could not be fetched and what could not be read are reported together, in one shape.
         fetch_issues = (ReadIssue(i.location, i.message, i.severity) for i in prefetch.issues)
         issues = (*fetch_issues, *facts.issues)
         _log_issues(safe_hook_instance(request.hookInstance), issues)
 
-        today = self.clock()
         assessment = engine.assess(facts, today, self.thresholds, hook=request.hook)
         plan = self._careplan(assessment, facts, today, deps)
         delivery = deliver_careplan(

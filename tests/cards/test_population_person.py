@@ -90,3 +90,31 @@ def test_a_confirmed_verification_adds_nothing_and_refuted_is_silent() -> None:
     confirmed = _with_metastasis_verified_as("confirmed")["cards"]
     assert "confirmation of the bone metastasis" not in str(confirmed)
     assert _with_metastasis_verified_as("refuted")["cards"] == []
+
+
+@pytest.mark.parametrize("days", [1, 400])
+def test_a_metastasis_with_no_clinical_status_and_an_abatement_still_to_come_is_active(days: int) -> None:
+    """FHIR reads an abated Condition as gone, but an abatement after today has not happened: with no
+    clinical status to say otherwise the metastasis counts.  It was read as inactive and the service fell
+    silent for a patient with an unstable spine."""
+    case = _case()
+    request = copy.deepcopy(case.request)
+    for entry in request["prefetch"]["conditions"]["entry"]:
+        if entry["resource"]["id"] == "bm-thoracic-sins14-met":
+            entry["resource"].pop("clinicalStatus")
+            entry["resource"]["abatementDateTime"] = (case.today + timedelta(days=days)).isoformat()
+    body = answer(case, request)
+    assert body["cards"]
+    assert body["cards"][0]["indicator"] == "critical"
+    issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    assert any(i["location"].endswith("-met.abatement[x]") for i in issues), issues
+
+
+def test_a_metastasis_with_no_clinical_status_abated_before_today_is_still_gone() -> None:
+    case = _case()
+    request = copy.deepcopy(case.request)
+    for entry in request["prefetch"]["conditions"]["entry"]:
+        if entry["resource"]["id"] == "bm-thoracic-sins14-met":
+            entry["resource"].pop("clinicalStatus")
+            entry["resource"]["abatementDateTime"] = (case.today - timedelta(days=1)).isoformat()
+    assert answer(case, request)["cards"] == []

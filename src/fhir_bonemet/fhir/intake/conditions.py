@@ -4,8 +4,8 @@
 - A bone metastasis (concept ``bone-metastasis``, or ``secondary-malignancy`` with a bone ``bodySite``)
   that is active, recurrent or relapsed becomes one :class:`BoneLesion` per bodySite, or one lesion of
   unknown site when no bodySite is given.  A missing clinicalStatus counts as active unless an abatement
-  is recorded: treating a metastasis as gone because a field was left empty would be the less cautious
-  error.
+  is recorded on or before today (its latest possible day): treating a metastasis as gone because a field
+  was left empty, or because it is expected to go, would be the less cautious error.
 - Anything else with a known concept (including an inactive bone metastasis and a brain or liver
   metastasis) becomes a :class:`ConditionFact` that keeps its status; the rules decide what "resolved"
   means for them (a resolved fall still counts as a falls history).
@@ -71,6 +71,10 @@ def _status(extraction: Extraction, item: Item, abatement: date | None) -> str:
         return code
     if code is not None:
         extraction.issue(item, "clinicalStatus", "clinical status not recognised; read as if missing")
+    if abatement is not None and extraction.today is not None and abatement > extraction.today:
+        # An abatement still to come has not happened: the metastasis is not gone yet.
+        extraction.note(item, "abatement[x]", "abatement after today and no clinical status; read as active")
+        return "active"
     # FHIR con-4: an abated condition is inactive, resolved or in remission; "inactive" claims least.
     return "inactive" if abatement is not None else "active"
 

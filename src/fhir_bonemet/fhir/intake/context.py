@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import orjson
@@ -27,6 +28,9 @@ class Extraction:
     terminology: Terminology
     payload: ReadResult
     patient_id: str | None  # None: accept every subject (offline tools reading files of many patients)
+    # The day of the hook call, where the caller knows it: a date recorded after it (an abatement still to
+    # come) cannot mean the thing has already happened.  None: offline tools, which take dates as given.
+    today: date | None = None
     issues: list[ReadIssue] = field(default_factory=list)
     unreadable: list[UnreadableValue] = field(default_factory=list)  # results received but not usable
     _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient

@@ -233,6 +233,7 @@ def extract_facts(
     selections: Iterable[str] = (),
     unavailable: frozenset[str] = frozenset(),
     own_identifiers: frozenset[str] = frozenset(),
+    today: date | None = None,
 ) -> PatientFacts:
     """Everything the rules need to know about one patient, from what the EHR sent.
 
@@ -242,9 +243,10 @@ def extract_facts(
     ``context.selections``.  ``unavailable`` names sources the caller could not obtain at all; together
     with the reader's own unusable prefetch keys they tell the rules which facts are unknown.
     ``own_identifiers`` are the identifier systems this service gives the resources it proposes: a draft
-    order carrying one is a suggestion of this service the clinician accepted.
+    order carrying one is a suggestion of this service the clinician accepted.  ``today`` is the day of
+    the call: a Condition with no clinical status whose abatement is still to come is read as active.
     """
-    extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id)
+    extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id, today=today)
     chosen = _selection_refs(selections)
     birth_date, birth_date_latest, sex, deceased, deceased_on = _patient(extraction, resources)
     lesions, conditions, coded_weeks = condition_facts(extraction, resources.items("Condition"))
