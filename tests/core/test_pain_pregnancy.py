@@ -136,3 +136,24 @@ def test_a_pregnancy_status_recorded_with_no_answer_is_named_in_clinical_words()
     assert "Pregnancy status (recorded with no answer: asked-unknown, " in " ".join(
         m.what for m in found.missing
     )
+
+
+def test_a_pregnancy_recorded_for_a_patient_recorded_as_male_is_read_as_pregnant_and_said_as_a_conflict() -> (
+    None
+):
+    """Administrative sex does not rule a pregnancy out, and the record may be wrong either way: the cards
+    read it as a pregnancy (NSAID avoided, no bone-modifying agent proposed) but said nothing of the
+    disagreement, so nobody was asked to check the record."""
+    man = {"age": 31, "sex": Sex.MALE}
+    for facts in (
+        patient(**man, conditions=[PREGNANT], observations=LABS, medications=[ibuprofen()]),
+        patient(**man, observations=[*LABS, _status("pregnant", 3)], medications=[ibuprofen()]),
+    ):
+        found = run(facts)
+        for rule in ("P40", "P41"):
+            conflicts = [m for m in found[rule].missing if m.conflict]
+            assert [m.what for m in conflicts] == [
+                "a pregnancy recorded for a patient whose recorded sex is male"
+            ]
+    woman = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[ibuprofen()]))
+    assert not any(m.conflict for m in woman["P41"].missing)

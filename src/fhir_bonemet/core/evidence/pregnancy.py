@@ -17,6 +17,7 @@ from datetime import date
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
+from fhir_bonemet.core.model.facts import Sex
 from fhir_bonemet.core.model.findings import MissingFact, UsedFact
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
@@ -86,6 +87,16 @@ def _state(idx: FactIndex, today: date, th: Thresholds) -> Pregnancy:
                 "one consistent pregnancy status",
                 "a later status says not pregnant while a pregnancy is recorded as current: read as "
                 "pregnant (the cautious reading); verify",
+            )
+        )
+    if pregnant and idx.facts.sex is Sex.MALE:
+        # Administrative sex is not proof either way (a trans man may be pregnant), and the record is more
+        # often wrong than the pregnancy: read as pregnant, the cautious reading, and said as a conflict.
+        missing.append(
+            MissingFact(
+                "a pregnancy recorded for a patient whose recorded sex is male",
+                "read as pregnant (the cautious reading); verify the record",
+                conflict=True,
             )
         )
     lactation_conditions = [x for x in idx.conditions(c.LACTATION) if x.clinical_status in ACTIVE_STATUSES]
