@@ -273,15 +273,18 @@ def test_a_patient_with_another_id_is_answered_as_no_patient_and_the_answer_says
     client: TestClient,
 ) -> None:
     """Sent as the Patient itself (not in a Bundle, which is a 412): it is not read, as before, and now
-    the answer says so instead of only missing the birth date."""
+    the answer says so instead of only missing the birth date: the same concerns as with no Patient, and
+    the cards say the birth date came on another patient's record."""
     no_patient = prefetched_request("opioid-benzodiazepine")
     no_patient["prefetch"]["patient"] = None
     expected = answer(client, no_patient)
     body = prefetched_request("opioid-benzodiazepine")
     body["prefetch"]["patient"]["id"] = "someone-else"
     result = answer(client, body)
-    assert result["cards"] == expected["cards"]
-    assert any("**Missing:** birth date" in card["detail"] for card in result["cards"])
+    assert [c["summary"] for c in result["cards"]] == [c["summary"] for c in expected["cards"]]
+    assert any("**Missing:** birth date" in card["detail"] for card in expected["cards"])
+    received = "**Received but not read:** birth date (sent on a Patient record that is not this patient's)"
+    assert all(received in card["detail"] for card in result["cards"])
     assert issues(result) == [
         {
             "location": "prefetch.patient",

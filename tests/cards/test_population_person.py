@@ -57,9 +57,8 @@ def test_a_birth_date_after_today_is_an_unknown_age_and_the_cards_say_so() -> No
     cards = _answer({"birthDate": next_year})["cards"]
     assert cards
     assert cards[0]["indicator"] == "critical"
-    assert "birth date (the date recorded is after today)" in cards[0]["detail"]
     for card in cards:
-        assert "birth date" in card["detail"], card["summary"]
+        assert "**Received but not read:** birth date (the date recorded is after today)" in card["detail"]
 
 
 def _with_metastasis_verified_as(code: str) -> Json:
@@ -118,3 +117,21 @@ def test_a_metastasis_with_no_clinical_status_abated_before_today_is_still_gone(
             entry["resource"].pop("clinicalStatus")
             entry["resource"]["abatementDateTime"] = (case.today - timedelta(days=1)).isoformat()
     assert answer(case, request)["cards"] == []
+
+
+def test_a_birth_date_that_came_but_could_not_be_used_is_said_as_received_not_missing() -> None:
+    """An unreadable birth date, or one on another patient's record, was named on the cards as missing,
+    as if the EHR had none: the clinician was sent to record a date that is there, not to correct it."""
+    unreadable = _answer({"birthDate": "unknown"})["cards"]
+    case = _case()
+    request = copy.deepcopy(case.request)
+    request["prefetch"]["patient"]["id"] = "someone-else"
+    another = answer(case, request)["cards"]
+    for cards, reason in (
+        (unreadable, "birth date (recorded, but not a date)"),
+        (another, "birth date (sent on a Patient record that is not this patient's)"),
+    ):
+        assert cards
+        for card in cards:
+            assert f"**Received but not read:** {reason}" in card["detail"], card["summary"]
+            assert "**Missing:** birth date" not in card["detail"], card["summary"]

@@ -97,7 +97,16 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
 
 
 def _with_caveat(finding: Finding, caveat: MissingFact) -> Finding:
-    """``finding`` naming ``caveat`` first among what is missing, unless it already names the birth date."""
-    if any("birth date" in m.what for m in finding.missing):
+    """``finding`` naming ``caveat`` first among what is missing.  A plain missing birth date is said once:
+    not added where the finding names it already, and replaced where the caveat says more (a birth date
+    that came but could not be read, or is after today)."""
+    if caveat in finding.missing:
         return finding
-    return replace(finding, missing=(caveat, *finding.missing))
+    if caveat.what == "birth date":
+        if any("birth date" in m.what for m in finding.missing):
+            return finding
+        return replace(finding, missing=(caveat, *finding.missing))
+    # The rule's own reading of the missing age (an exercise tier floor) is kept, under the caveat's name.
+    own = [m.consequence for m in finding.missing if m.what == "birth date"]
+    said = replace(caveat, consequence="; ".join([caveat.consequence, *own])) if own else caveat
+    return replace(finding, missing=(said, *(m for m in finding.missing if m.what != "birth date")))

@@ -92,7 +92,9 @@ def age_caveat(facts: PatientFacts, today: date, th: Thresholds) -> MissingFact 
     adult_age = th.v("population.adult_age")
     consequence = f"advice given as for an adult ({adult_age:g} or over); check the age"
     if facts.birth_date is not None and facts.birth_date > today:
-        return MissingFact("birth date (the date recorded is after today)", consequence)
+        return MissingFact("birth date (the date recorded is after today)", consequence, unreadable=True)
+    if facts.birth_date_unread is not None:
+        return MissingFact(f"birth date ({facts.birth_date_unread})", consequence, unreadable=True)
     if facts.age_on(today) is None:
         return MissingFact("birth date", consequence)
     if not _may_be_minor(facts, today, adult_age):

@@ -355,6 +355,9 @@ class PatientFacts:
     # day, if it could be read, in ``deceased_on``).  The population gate decides what it means today.
     deceased: bool = False
     deceased_on: date | None = None
+    # Why a birth date that was sent could not be used ("recorded, but not a date"); None when none came or
+    # it was read.  The cards then say the birth date could not be read, not that it is missing.
+    birth_date_unread: str | None = None
 
     @property
     def medications_unknown(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -53,11 +54,18 @@ _EARLIEST: Final = datetime.min
 _NO_DATE: Final = date.min
 
 
-def _patient(
-    extraction: Extraction, payload: ReadResult
-) -> tuple[date | None, date | None, Sex, bool, date | None]:
-    """Birth date (its first day), the last day a partial one may mean (else None), sex, and whether the
-    patient is recorded as deceased (with the first day of the date of death, when one was read)."""
+@dataclass(frozen=True, slots=True)
+class _PatientRead:
+    birth_date: date | None = None  # its first day
+    birth_date_latest: date | None = None  # the last day a partial one may mean; None for a full date
+    sex: Sex = Sex.UNKNOWN
+    deceased: bool = False
+    deceased_on: date | None = None  # the first day of the date of death, when one was read
+    birth_date_unread: str | None = None  # why a birth date that was sent could not be used
+
+
+def _patient(extraction: Extraction, payload: ReadResult) -> _PatientRead:
+    """Birth date, sex and deceased status of the context patient."""
     patients = payload.items("Patient")
     wanted = [
         p for p in patients if extraction.patient_id is None or p.data.get("id") == extraction.patient_id
@@ -69,7 +77,11 @@ def _patient(
             message = "a Patient other than context.patientId (another id or none); not read"
             extraction.issues.append(ReadIssue(other.location, message))
     if not wanted:
-        return None, None, Sex.UNKNOWN, False, None
+        # The cards then say why the age is unknown: a birth date came, on another patient's record.
+        other_sent = any("birthDate" in p.data for p in patients)
+        return _PatientRead(
+            birth_date_unread="sent on a Patient record that is not this patient's" if other_sent else None
+        )
     data = wanted[0].data
     gender = data.get("gender")
     # A partial birth date ("1950") is read as its first day: the older age is the cautious one for the
@@ -77,11 +89,20 @@ def _patient(
     sex = _SEX.get(gender, Sex.UNKNOWN) if isinstance(gender, str) else Sex.UNKNOWN
     given = data.get("birthDate")
     birth_date = parse_date(given)
+    unread = None
     if given is not None and birth_date is None:
         extraction.issue(wanted[0], "birthDate", "not a date; age unknown")
+        unread = "recorded, but not a date"
     latest = parse_date(given, upper=True) if birth_date is not None else None
     deceased, deceased_on = _deceased(extraction, wanted[0])
-    return birth_date, (latest if latest != birth_date else None), sex, deceased, deceased_on
+    return _PatientRead(
+        birth_date=birth_date,
+        birth_date_latest=latest if latest != birth_date else None,
+        sex=sex,
+        deceased=deceased,
+        deceased_on=deceased_on,
+        birth_date_unread=unread,
+    )
 
 
 def _deceased(extraction: Extraction, item: Item) -> tuple[bool, date | None]:
@@ -248,7 +269,7 @@ def extract_facts(
     """
     extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id, today=today)
     chosen = _selection_refs(selections)
-    birth_date, birth_date_latest, sex, deceased, deceased_on = _patient(extraction, resources)
+    person = _patient(extraction, resources)
     lesions, conditions, coded_weeks = condition_facts(extraction, resources.items("Condition"))
     observations = observation_facts(extraction, resources.items("Observation")) + coded_weeks
     medications = _medications(extraction, resources, is_draft=False, selections=chosen)
@@ -277,11 +298,12 @@ def extract_facts(
     issues.extend(extraction.issues)
     return PatientFacts(
         patient_ref=f"Patient/{patient_id}" if patient_id else "Patient/unknown",
-        birth_date=birth_date,
-        birth_date_latest=birth_date_latest,
-        sex=sex,
-        deceased=deceased,
-        deceased_on=deceased_on,
+        birth_date=person.birth_date,
+        birth_date_latest=person.birth_date_latest,
+        birth_date_unread=person.birth_date_unread,
+        sex=person.sex,
+        deceased=person.deceased,
+        deceased_on=person.deceased_on,
         lesions=tuple(sorted(lesions, key=_lesion_key)),
         conditions=tuple(sorted(conditions, key=lambda f: (f.ref, sorted(f.concepts)))),
         observations=tuple(sorted(observations, key=_observation_key)),
