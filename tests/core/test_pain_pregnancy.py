@@ -157,3 +157,21 @@ def test_a_pregnancy_recorded_for_a_patient_recorded_as_male_is_read_as_pregnant
             ]
     woman = run(patient(**WOMAN, conditions=[PREGNANT], observations=LABS, medications=[ibuprofen()]))
     assert not any(m.conflict for m in woman["P41"].missing)
+
+
+def test_a_later_unknown_pregnancy_status_does_not_undo_an_earlier_pregnant_one() -> None:
+    """'Unknown' says nobody knows, not that the pregnancy ended: read as the newest status, it made a
+    pregnant patient not pregnant, and the NSAID and a bone-modifying agent went unremarked."""
+    statuses = [_status("pregnant", 60), _status("unknown", 1)]
+    facts = patient(**WOMAN, observations=[*LABS, *statuses], medications=[ibuprofen()])
+    found = run(facts)
+    assert {"P40", "P41"} <= set(found)
+    assert "P07" not in found
+    assert any(m.what == "a current pregnancy status" for m in found["P41"].missing)
+    # A later definite answer still settles it, and "unknown" alone is still not pregnancy.
+    ended = [_status("pregnant", 60), _status("not-pregnant", 1)]
+    assert "P41" not in fired(patient(**WOMAN, observations=[*LABS, *ended], medications=[ibuprofen()]))
+    only_unknown = [_status("unknown", 1)]
+    assert "P41" not in fired(
+        patient(**WOMAN, observations=[*LABS, *only_unknown], medications=[ibuprofen()])
+    )

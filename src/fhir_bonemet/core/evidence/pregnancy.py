@@ -75,9 +75,24 @@ def _state(idx: FactIndex, today: date, th: Thresholds) -> Pregnancy:
             )
     findings = idx.answered_yes((c.PREGNANCY,), today, days)
     used.extend(used_obs("Pregnant (finding)", o) for o in findings)
-    statuses = idx.observations(c.PREGNANCY_STATUS)
-    status = next((o for o in statuses if o.code is not None and within_days(o.effective, today, days)), None)
+    statuses = [
+        o
+        for o in idx.observations(c.PREGNANCY_STATUS)
+        if o.code is not None and within_days(o.effective, today, days)
+    ]
+    # The newest answer that says something: a later "unknown" is not evidence that a pregnancy recorded
+    # before it has ended (read as the newest, it let an NSAID and a bone-modifying agent pass unremarked).
+    status = next((o for o in statuses if o.code != "unknown"), None)
     status_pregnant = status is not None and status.code == "pregnant"
+    if status_pregnant and statuses[0].code == "unknown":
+        used.append(used_obs("Pregnancy status", statuses[0]))
+        missing.append(
+            MissingFact(
+                "a current pregnancy status",
+                "the latest status is unknown, an earlier one says pregnant: read as pregnant (the cautious "
+                "reading); verify",
+            )
+        )
     if status is not None and (status_pregnant or conditions or findings):
         used.append(used_obs("Pregnancy status", status))
     pregnant = bool(conditions or findings or status_pregnant)
