@@ -32,6 +32,8 @@ CONDITIONS: Final = frozenset(
 PROCEDURES: Final = frozenset(
     {c.RADIOTHERAPY, c.SURGICAL_FIXATION, c.VERTEBROPLASTY, c.DENTAL_EXAM, c.SURGICAL_REVIEW}
 )
+# What a draft order's code can say: a procedure above, or that it may load the bone.
+ORDERS: Final = PROCEDURES | {c.BONE_LOADING_ORDER}
 # Facts that carry a body site: a lost site matters to the rules that read these.
 SITE_CARRIERS: Final = frozenset(
     {
@@ -41,12 +43,13 @@ SITE_CARRIERS: Final = frozenset(
 )  # fmt: skip
 
 # Place kinds; "medication" is resolved against the loaded terminology (its medication concepts).
-SITE, CONDITION, OBSERVATION, MEDICATION, PROCEDURE = (
+SITE, CONDITION, OBSERVATION, MEDICATION, PROCEDURE, ORDER = (
     "site",
     "condition",
     "observation",
     "medication",
     "procedure",
+    "order",
 )
 
 PLACES: Final[dict[str, str]] = {
@@ -67,7 +70,8 @@ PLACES: Final[dict[str, str]] = {
     "MedicationStatement.reasonCode.coding": CONDITION,
     "Procedure.code.coding": PROCEDURE,
     "Procedure.bodySite.coding": SITE,
-    "ServiceRequest.code.coding": PROCEDURE,
+    "ServiceRequest.code.coding": ORDER,
+    "DeviceRequest.codeCodeableConcept.coding": ORDER,
 }
 
 # Records that are not real data (the reader drops them too): they never count as "usable data".
@@ -102,6 +106,8 @@ def candidates(kind: str, all_concepts: frozenset[str], medication: frozenset[st
         return CONDITIONS
     if kind == PROCEDURE:
         return PROCEDURES
+    if kind == ORDER:
+        return ORDERS
     if kind == MEDICATION:
         return medication
     # Observations: everything else, plus the findings a site records either way (fever as a Condition or
@@ -113,4 +119,4 @@ def candidates(kind: str, all_concepts: frozenset[str], medication: frozenset[st
         c.DENTAL_EXAM,
         c.SURGICAL_REVIEW,
     }
-    return (all_concepts - SITES - medication - CONDITIONS - PROCEDURES) | either_way
+    return (all_concepts - SITES - medication - CONDITIONS - ORDERS) | either_way

@@ -3,9 +3,11 @@
 An exercise, physiotherapy, rehabilitation or mobility order (a ServiceRequest, or a DeviceRequest for a
 walking aid) puts weight through the bones; a medicine, a laboratory test or an imaging study does not.  The
 service reads medication drafts apart, and recognises a few other orders by their code (a dental examination,
-a surgical review, radiotherapy, a fixation), none of which loads the bone.  It has no code list for exercise
-or mobility orders, so it reads the name the order carries: one that names such an activity may load the bone,
-and so may an order with no name it can read (nothing says what it is: the cautious reading).  An order named
+a surgical review, radiotherapy, a fixation), none of which loads the bone.  Exercise and mobility orders have
+no standard code list: a hospital maps its own order codes onto the project concept ``bone-loading-order``
+with a ConceptMap (docs/integration.md §3), and such an order may load the bone whatever its name.  Otherwise
+the service reads the name the order carries: one that names such an activity may load the bone, and so may an
+order with no name it can read (nothing says what it is: the cautious reading).  An order named
 as something else (a blood count, an MRI) is not taken for one: a warning before every laboratory or imaging
 order would bury the one before the physiotherapy order.  An order this service proposed itself (its
 physiotherapy referral, accepted from a card) is not warned about: it was made from the same record, with the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import OrderFact
 
 __all__ = ["loading_orders"]
@@ -61,6 +64,8 @@ def _may_load(order: OrderFact) -> bool:
         # This service proposed it (a physiotherapy referral on the exercise card), from this same record
         # and with the plan's restrictions: a warning about it would contradict the suggestion just taken.
         return False
+    if c.BONE_LOADING_ORDER in order.concepts:  # the hospital's map says so, whatever the name
+        return True
     if order.concepts:  # recognised by its code as an order that loads no bone
         return False
     if order.display is None or not order.display.strip():

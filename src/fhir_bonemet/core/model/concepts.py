@@ -163,6 +163,11 @@ VERTEBROPLASTY: Final = "vertebral-augmentation"
 DENTAL_EXAM: Final = "dental-exam"
 SURGICAL_REVIEW: Final = "surgical-review"
 
+# --- Orders -----------------------------------------------------------------------------------------
+# A draft order that may load the bone (core/evidence/loading_orders.py): integrators map their order
+# catalogue codes onto it, since a local name ("PT-AMB") says nothing the service can read.
+BONE_LOADING_ORDER: Final = "bone-loading-order"
+
 ALL_CONCEPTS: Final[frozenset[str]] = frozenset(
     value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str)
 )
