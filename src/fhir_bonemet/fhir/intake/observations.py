@@ -725,16 +725,28 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             extraction.focus(data) if "focus" in data else (),
             effective is None and bool(unreadable_dates),
         )
-        facts.extend(_facts_for(extraction, item, "", data, extraction.observation_code(item), taken))
+        own = extraction.observation_code(item)
+        facts.extend(_facts_for(extraction, item, "", data, own, taken))
+        understood = bool(own[1])
         components = data.get("component")
-        if components is None:
-            continue
-        for position, component in enumerate(as_list(components)):
+        for position, component in enumerate(as_list(components) if components is not None else ()):
             if isinstance(component, dict):
                 code = clean_codeable(component.get("code"))
                 coded = code, extraction.concepts_for(code)
+                understood = understood or bool(coded[1])
                 where = f"component[{position}]."
                 facts.extend(_facts_for(extraction, item, where, component, coded, taken))
             else:
                 extraction.issue(item, f"component[{position}]", "not a JSON object; ignored")
+        if not understood and own[0] is not None:
+            # Received, so never "missing" without a word: a hospital's calcium under its own unmapped code
+            # would otherwise pass for no calcium on record.  The code itself stays out of the message
+            # (messages are logged); the location names the resource, map-check names the code.
+            extraction.issue(item, "code", _CODE_NOT_UNDERSTOOD)
     return facts
+
+
+_CODE_NOT_UNDERSTOOD: Final = (
+    "code not understood (in no project ValueSet, mapped by no ConceptMap): received but not read; "
+    "map it with a ConceptMap (docs/integration.md section 3, fhir-bonemet map-check)"
+)
