@@ -356,3 +356,21 @@ def test_the_project_answer_codes_are_the_answers_of_the_codesystem() -> None:
     }
     for question, answers in LOCAL_ANSWERS.items():
         assert set(answers) == children[question], question
+
+
+def test_a_conditional_target_is_not_applied_but_listed(tmp_path: Path) -> None:
+    # R4 dependsOn makes a target hold only when another element has a given value ("CA" is a serum
+    # calcium only when the specimen is serum): the service cannot check that condition, so applying the
+    # target to every record of the local code would misread the others.
+    cmap = _map("http://ehr.example/lab", "http://loinc.org", "CA", "17861-6")
+    cmap["group"][0]["element"][0]["target"][0]["dependsOn"] = [
+        {"property": "http://ehr.example/specimen", "value": "SER"}
+    ]
+    _write(tmp_path, "m.json", cmap)
+    term = Terminology.load(conceptmap_dirs=[tmp_path])
+    assert term.concepts_for_coding("http://ehr.example/lab", "CA") == frozenset()
+    (skipped,) = term.skipped_mappings
+    assert skipped.where.endswith("m.json: ConceptMap.group[0].element[0].target[0]")
+    assert "dependsOn" in skipped.reason
+    assert "not applied" in skipped.reason
+

@@ -17,7 +17,8 @@ concept.  A target narrower than the local code (``narrower``, ``specializes``) 
 concept they may not belong to (a local "metastatic disease, any site" mapped narrower onto bone metastasis
 would bring every metastatic patient into the population), and ``inexact`` / ``relatedto`` do not say which
 records belong; those targets, and elements that map nothing (only ``disjoint`` targets, or none), are
-not applied and are listed (:class:`Skipped`) for ``map-check`` and the start-up log.
+not applied and are listed (:class:`Skipped`) for ``map-check`` and the start-up log; so is a target that
+``dependsOn`` another element (a conditional map the service cannot check).
 """
 
 from __future__ import annotations
@@ -130,6 +131,19 @@ def _mappings_of(
                         )
                     )
                     continue
+                if isinstance(tgt, dict) and tgt.get("dependsOn") and equivalence in APPLIED:
+                    # A conditional target holds only when another element has a given value; the service
+                    # cannot check that, and applying it to every record of the local code misreads the rest.
+                    shown = tgt.get("code") if isinstance(tgt.get("code"), str) else "(no code)"
+                    skipped.append(
+                        Skipped(
+                            source_system,
+                            code,
+                            here_t,
+                            _DEPENDS_ON_WHY.format(target=f"{target_system}|{shown}"),
+                        )
+                    )
+                    continue
                 mapping = _target(tgt, here_t, map_url, target_system, source_system, key, index)
                 if mapping is not None:
                     _check_own_meaning(key, mapping, index)
@@ -157,6 +171,13 @@ _NOT_APPLIED_WHY: Final = {
     "relatedto": "target {target} is only 'relatedto' the local code: not applied, because it does not say "
     "which records of the local code belong to the target",
 }
+
+
+_DEPENDS_ON_WHY: Final = (
+    "target {target} depends on another element (dependsOn): not applied, because the service cannot check "
+    "that condition and would read every record of the local code as the target (map the codes that hold "
+    "unconditionally)"
+)
 
 
 def _target(
