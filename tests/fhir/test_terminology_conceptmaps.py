@@ -374,3 +374,11 @@ def test_a_conditional_target_is_not_applied_but_listed(tmp_path: Path) -> None:
     assert "dependsOn" in skipped.reason
     assert "not applied" in skipped.reason
 
+
+def test_an_r5_relationship_is_named_in_the_start_up_error(tmp_path: Path) -> None:
+    cmap = _map("http://ehr.example/lab", "http://loinc.org", "CA", "17861-6")
+    target = cmap["group"][0]["element"][0]["target"][0]
+    target["relationship"] = target.pop("equivalence")
+    _write(tmp_path, "m.json", cmap)
+    with pytest.raises(TerminologyError, match=r"R5 'relationship'.*R4 'equivalence'"):
+        Terminology.load(conceptmap_dirs=[tmp_path])

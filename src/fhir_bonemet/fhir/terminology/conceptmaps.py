@@ -187,6 +187,14 @@ def _target(
     if equivalence in IGNORED:
         return None
     if equivalence not in APPLIED:
+        if equivalence is None and isinstance(tgt, dict) and "relationship" in tgt:
+            # An R5 ConceptMap (tools increasingly export R5) says the same thing under another name and
+            # other codes: name the cause, or the integrator hunts for a missing field that is there.
+            raise TerminologyError(
+                f"{spot}: has the R5 'relationship' ({tgt['relationship']!r}) but no R4 'equivalence'; "
+                "the service reads R4 ConceptMaps (e.g. R5 'equivalent' is R4 'equivalent', "
+                "'source-is-narrower-than-target' is R4 'wider')"
+            )
         raise TerminologyError(f"{spot}.equivalence {equivalence!r} is not an R4 ConceptMap equivalence")
     code = tgt.get("code")
     if not isinstance(code, str) or not code.strip():
