@@ -5,7 +5,8 @@ The rules decide on readable data; this pass makes sure no card hides a gap behi
 * a result of a concept a rule declares, received but unreadable (no unit, unknown unit, comparator,
   text) and not superseded by a newer readable one, is named on that rule's card with why it was not used;
 * a medication source that could not be read (fetch failed, OperationOutcome) is named on the cards of
-  every rule that reads medications: "no opioid" then means "none seen";
+  every rule that reads medications: "no opioid" then means "none seen"; so is a medicine received under a
+  code the service does not know with no name (it may be the opioid);
 * a read issue about a resource a card relies on (a dose unit not understood on its medication order) is
   named on that card, not only in the response's extension.
 
@@ -64,6 +65,7 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
     concepts_unread = {u.concept for u in facts.unreadable}
     if not (concepts_unread or facts.medications_unknown or facts.issues):
         return list(findings)  # everything received was read: nothing to add to any card
+    unknown_meds = _unclassified(ctx)
     out: list[Finding] = []
     for finding in findings:
         declared: set[str] = set()
@@ -83,12 +85,28 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
             )
         if facts.medications_unknown and declared & c.MEDICATION_CLASSES:
             added.append(MEDICATIONS_UNREAD)
+        if unknown_meds and declared & c.MEDICATION_CLASSES:
+            added.append(unknown_meds)
         added.extend(_issue_lines(finding, ctx))
         # A rule that read the value cautiously named it already, with what it made of it: said once.
         named = {m.what for m in finding.missing}
         fresh = [m for m in dict.fromkeys(added) if m.what not in named]
         out.append(replace(finding, missing=(*fresh, *finding.missing)) if fresh else finding)
     return out
+
+
+def _unclassified(ctx: RuleContext) -> MissingFact | None:
+    """The medicines received with a code this service does not know and no name: nothing says what they
+    are, so every check of a medication class may be missing one (a formulary code no ConceptMap maps)."""
+    unknown = [m for m in ctx.meds if not m.classes and not m.ingredients and not m.display]
+    if not unknown:
+        return None
+    count = f"{len(unknown)} medicine{'s' if len(unknown) > 1 else ''}"
+    return MissingFact(
+        f"{count} under a code this service does not know, with no name",
+        "none counted; any of them may be a medicine this advice is about",
+        True,
+    )
 
 
 def _issue_lines(finding: Finding, ctx: RuleContext) -> list[MissingFact]:
