@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import BodySite, BoneLesion, ConditionFact, ObservationFact, SiteClass
@@ -94,6 +95,10 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
     code = extraction.codeable(item, "code")
     concepts = extraction.concepts_for(code) if code is not None else frozenset()
     if not concepts:
+        if code is not None and _names_a_metastasis(code):
+            # The population hangs on this record: unread, the patient gets no card at all, and the answer
+            # must say why rather than pass for "no bone metastasis".
+            extraction.issue(item, "code", _METASTASIS_NOT_UNDERSTOOD)
         return None
     abatement = _date_of(item, "abatement")
     listed = extraction.codeables(item, "bodySite")
@@ -140,6 +145,23 @@ def _related_primary(read: _Read, by_ref: dict[str, frozenset[str]]) -> str | No
                 if concept in related:
                     return concept
     return None
+
+
+# Words a metastasis is named by (lower case), in a Condition's code text or displays; read only when the
+# code itself is not understood, to say that a mapping is missing, never to read the Condition.
+_METASTASIS_WORDS: Final = ("metasta", "secondary malignan", "secondary neoplasm", "secondaries")
+_METASTASIS_NOT_UNDERSTOOD: Final = (
+    "code not understood, though its name says metastasis: received but not read, so the patient may be "
+    "outside the population for want of a mapping; map the code with a ConceptMap (docs/integration.md "
+    "section 3, fhir-bonemet map-check)"
+)
+
+
+def _names_a_metastasis(code: Mapping[str, Any]) -> bool:
+    names = [code.get("text")] + [
+        c.get("display") for c in as_list(code.get("coding")) if isinstance(c, dict)
+    ]
+    return any(isinstance(n, str) and any(w in n.lower() for w in _METASTASIS_WORDS) for n in names)
 
 
 def _is_bone_metastasis(read: _Read) -> bool:
