@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from reader_fixtures import PATIENT_ID, RXNORM, SCT, SUBJECT, coding, facts_of, patient, terminology
 
-from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen
+from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen, dose_mg
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import MedicationFact, Strength
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
@@ -381,3 +381,65 @@ def test_dosage_lines_that_follow_one_another_are_steps_not_a_sum() -> None:
     med = _by_ref(order)["MedicationRequest/apap-steps"]
     assert [d.sequence for d in med.doses] == [1, 2]
     assert daily_acetaminophen([med]).total == 4000
+
+
+def _pack_order(text: str, dose: dict[str, Any]) -> MedicationFact:
+    request = _request(
+        "bma",
+        {"medicationCodeableConcept": {"text": text}},
+        dosageInstruction=[{"doseAndRate": [{"doseQuantity": dose}]}],
+    )
+    return _by_ref(request)["MedicationRequest/bma"]
+
+
+@pytest.mark.parametrize(
+    ("text", "dose", "ingredient", "mg"),
+    [
+        (
+            "100 ML zoledronic acid 0.04 MG/ML Injection",
+            {"value": 1, "code": "{vial}"},
+            "zoledronic acid",
+            4.0,
+        ),
+        ("100 ML zoledronic acid 0.04 MG/ML Injection", {"value": 1, "unit": "bag"}, "zoledronic acid", 4.0),
+        # RxNorm rounds the concentration (120 mg in 1.7 mL is 70.6 mg/mL): the name's own figures count.
+        ("1.7 ML denosumab 70 MG/ML Injection", {"value": 1, "unit": "syringe"}, "denosumab", 119.0),
+        ("1.7 ML denosumab 70 MG/ML Injection", {"value": 1, "unit": "vial"}, "denosumab", 119.0),
+    ],
+)
+def test_a_dose_in_packs_is_read_from_the_pack_volume_of_the_name(
+    text: str, dose: dict[str, Any], ingredient: str, mg: float
+) -> None:
+    med = _pack_order(text, dose)
+    assert dose_mg(med, ingredient) == mg
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "zoledronic acid 0.04 MG/ML Injection",  # no pack volume
+        "zoledronic acid 4 mg/5 mL injection",  # a concentration written per 5 mL is not a pack
+        "5 ML zoledronic acid 4 MG Injection",  # the strength is per unit: the volume explains nothing
+    ],
+)
+def test_a_pack_volume_is_read_only_where_the_name_leaves_no_doubt(text: str) -> None:
+    med = _pack_order(text, {"value": 1, "code": "{vial}"})
+    assert med.pack_volume_ml is None
+
+
+def test_a_medication_amount_over_several_packs_is_said_and_not_used() -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "za",
+        "code": {"text": "zoledronic acid 0.04 MG/ML Injection"},
+        "amount": {"numerator": {"value": 500, "unit": "mL"}, "denominator": {"value": 5, "unit": "vial"}},
+    }
+    request = _request("za", {"medicationReference": {"reference": "#za"}}, contained=[medication])
+    facts = facts_of(request)
+    assert facts.medications[0].pack_volume_ml is None
+    assert [(i.location, i.message) for i in facts.issues] == [
+        (
+            "MedicationRequest/za.medicationReference",
+            "Medication.amount is not the volume of one pack; pack volume not read",
+        )
+    ]

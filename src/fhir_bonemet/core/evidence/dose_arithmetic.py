@@ -5,11 +5,14 @@ Rules chosen here (each one errs on the side of counting more, never less):
 * **Daily amount of an ingredient.**  A dose in mass units (mg, g, mcg) is the ingredient amount itself
   (single-ingredient products only: for a combination product a mass dose does not say which ingredient
   it means).  A dose in product units (``{tablet}``, ``{patch}``) or mL is multiplied by the ingredient's
-  strength.  Scheduled doses count ``amount x per_day``.  As-needed (PRN) doses count at their *maximum*:
-  ``max_per_day`` when recorded, else ``amount x per_day`` (the frequency-based maximum, e.g. every 4 h =
-  6 a day), and are labelled as such.  Several dosage instructions on one order are added together,
-  except steps that follow one another (different ``Dosage.sequence``, a taper or step-down): the
-  heaviest step counts, each with the unnumbered instructions taken beside it.
+  strength.  A dose in packs (``{vial}``, ``{bag}``, ``{syringe}``) of a product whose strength is per mL
+  counts pack volume x concentration, only when the product states the volume of one pack
+  (``MedicationFact.pack_volume_ml``); otherwise the dose is not read.  Scheduled doses count
+  ``amount x per_day``.  As-needed (PRN) doses count at their *maximum*: ``max_per_day`` when recorded,
+  else ``amount x per_day`` (the frequency-based maximum, e.g. every 4 h = 6 a day), and are labelled
+  as such.  Several dosage instructions on one order are added together, except steps that follow one
+  another (different ``Dosage.sequence``, a taper or step-down): the heaviest step counts, each with
+  the unnumbered instructions taken beside it.
 * **Request and statement of the same drug.**  When a MedicationRequest (or a draft order) and a
   MedicationStatement have the same ingredients, only the request counts: the statement usually records
   the same supply.  Two requests for one drug (long-acting plus breakthrough) both count.
@@ -100,6 +103,11 @@ def has_ingredient(med: MedicationFact, *names: str) -> bool:
     return False
 
 
+# Dose units that count whole packs: with a strength per mL, one of them holds the pack volume's worth.
+# A tablet or a patch is never a volume, so a per-mL strength beside one stays unread.
+_PACK_UNITS = frozenset({"{vial}", "{bag}", "{syringe}", "{ampoule}", "{each}"})
+
+
 def _is_count_unit(unit: str) -> bool:
     return unit.startswith("{") or unit in ("1", "tablet", "capsule", "patch")
 
@@ -145,6 +153,12 @@ def _per_administration(
         return f"dose in mL but the strength of {ingredient} is not per mL ({strength.unit})"
     if s_unit in _MG_PER_MASS_UNIT:
         return amount * strength.value * _MG_PER_MASS_UNIT[s_unit], "mg"
+    per_ml = s_unit.removesuffix("/mL") if s_unit.endswith("/mL") else None
+    if per_ml in _MG_PER_MASS_UNIT and unit in _PACK_UNITS:
+        if med.pack_volume_ml is None:
+            return f"volume of one {unit.strip('{}')} not recorded"
+        # Rounded as strengths are: 100 mL x 0.04 mg/mL is 4 mg, not 4.000000000000001.
+        return round(amount * med.pack_volume_ml * strength.value * _MG_PER_MASS_UNIT[per_ml], 6), "mg"
     if s_unit in _MCG_H_PER_RATE_UNIT:
         return amount * strength.value * _MCG_H_PER_RATE_UNIT[s_unit], "ug/h"
     return f"strength unit {strength.unit} of {ingredient} not understood"

@@ -265,6 +265,10 @@ class MedicationFact:
     # that weigh how long a drug has been taken count it from there.
     replaces: str | None = None
     course_start: date | None = None
+    # Volume of one pack (vial, bag, prefilled syringe) in mL when the product states it without doubt
+    # (Medication.amount, or an RxNorm name "100 ML zoledronic acid 0.04 MG/ML Injection"): with a
+    # strength per mL it turns an order for "1 vial" into milligrams.
+    pack_volume_ml: float | None = None
 
 
 @fast_init

@@ -133,6 +133,9 @@ _PRODUCT_UNITS: Final[dict[str, str]] = {
     "supp": "{suppository}",
     "sachet": "{sachet}",
     "vial": "{vial}",
+    # Infusion bags and prefilled syringes are packs too (zoledronic acid 4 mg/100 mL, denosumab 1.7 mL).
+    "bag": "{bag}",
+    "syringe": "{syringe}",
     "ampule": "{ampoule}",
     "ampoule": "{ampoule}",
     "lozenge": "{lozenge}",

@@ -4,7 +4,8 @@ The medication itself may be a ``medicationCodeableConcept``, a contained ``Medi
 ``Medication`` elsewhere in the payload (``Medication/123``, an absolute URL or a ``urn:uuid``).  Classes
 and ingredients come from the terminology (RxNorm ingredient and product codes, ATC, ingredient names);
 strengths from ``Medication.ingredient.strength``, else what the terminology reads from the product code
-or name ("oxycodone 5 MG Oral Tablet").
+or name ("oxycodone 5 MG Oral Tablet").  The volume of one pack comes from ``Medication.amount`` or the
+RxNorm name ("100 ML zoledronic acid 0.04 MG/ML Injection"), and only where one volume is stated.
 
 Orders that are not real (entered-in-error, ``doNotPerform``) and statements of a drug not taken are
 dropped; every other status is kept as recorded and the rules decide what counts as active.
@@ -29,6 +30,7 @@ from fhir_bonemet.fhir.intake.values import (
     parse_date,
     reference_of,
 )
+from fhir_bonemet.fhir.terminology.lookup import MedicationCodes
 
 # The R4 status codes (required bindings).
 _STATUSES: Final[dict[str, frozenset[str]]] = {
@@ -122,6 +124,44 @@ def _ingredient_strengths(
             if strength is not None:
                 strengths.append(strength)
     return names, classes, strengths
+
+
+def _amount_volume(extraction: Extraction, item: Item, medication: JsonDict) -> float | None:
+    """``Medication.amount`` as the volume of one pack in mL ("100 mL" or "100 mL per 1 vial").  An amount
+    that is not a volume (tablets in a box) says nothing a dose needs and is passed over; a volume over
+    several packs, or one that is not a positive number, is said and not used."""
+    ratio = as_dict(medication.get("amount"))
+    if ratio is None:
+        return None
+    numerator, denominator = as_dict(ratio.get("numerator")), as_dict(ratio.get("denominator"))
+    unit = dose_unit(numerator) if numerator else None
+    if unit is None or unit[0] != "mL":
+        return None
+    volume = as_number(numerator.get("value")) if numerator else None
+    per = as_number(denominator.get("value")) if denominator else 1.0
+    if volume is None or volume <= 0 or per != 1.0:
+        message = "Medication.amount is not the volume of one pack; pack volume not read"
+        extraction.issue(item, "medicationReference", message)
+        return None
+    return volume * unit[1]
+
+
+def _pack_volume(
+    extraction: Extraction,
+    item: Item,
+    medication: JsonDict | None,
+    strengths: list[Strength],
+    codes: MedicationCodes,
+) -> float | None:
+    """The volume of one pack: ``Medication.amount``, else the product name's when the strengths counted
+    are the name's own.  Two different volumes leave it unread (the dose in mg is then not worked out)."""
+    stated = _amount_volume(extraction, item, medication) if medication is not None else None
+    named = codes.pack_volume_ml if tuple(strengths) == codes.strengths else None
+    if stated is not None and named is not None and stated != named:
+        message = "Medication.amount and the product name give different pack volumes; neither used"
+        extraction.issue(item, "medicationReference", message)
+        return None
+    return stated if stated is not None else named
 
 
 def _dates(data: JsonDict, resource_type: str) -> tuple[date | None, date | None]:
@@ -246,6 +286,7 @@ def medication_fact(
         classes |= more_classes
     if not strengths:
         strengths = list(codes.strengths)  # the product table, else the strength written in the name
+    pack_volume = _pack_volume(extraction, item, medication, strengths, codes)
     display = codeable_display(codeable)
     if codeable is not None and display is None and not ingredients and not classes:
         # A code only, and not one this service knows (an RxNorm product outside its table): nothing says
@@ -269,4 +310,5 @@ def medication_fact(
         is_selected=item.ref in selections,
         reason_concepts=_reasons(extraction, item),
         planned_days=_planned_days(extraction, item),
+        pack_volume_ml=pack_volume,
     )

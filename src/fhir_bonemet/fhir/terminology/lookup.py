@@ -64,6 +64,18 @@ class CodingVerdict:
     answer_mapped: bool = False
 
 
+def _one_pack_volume(
+    packs: list[tuple[float, tuple[Strength, ...]]], strengths: tuple[Strength, ...]
+) -> float | None:
+    """The pack volume the names state, kept only when they all state the same one and each name that
+    states it gives the strengths the medication is counted with: a volume from one name (100 mL) beside
+    a concentration from another (4 mg/5 mL) would multiply into a dose no one ordered."""
+    volumes = {volume for volume, _ in packs}
+    if len(volumes) != 1 or any(given != strengths for _, given in packs):
+        return None
+    return volumes.pop()
+
+
 @dataclass(frozen=True, slots=True)
 class MedicationCodes:
     """A medication reduced to what the rules need."""
@@ -73,6 +85,7 @@ class MedicationCodes:
     strengths: tuple[Strength, ...]
     dose_form: str | None
     route: str | None
+    pack_volume_ml: float | None = None  # volume of one pack (mL), from a name that states it unambiguously
 
 
 _NO_MEDICATION: Final = MedicationCodes((), _EMPTY, (), None, None)
@@ -343,14 +356,18 @@ class Terminology:
                     _add(ingredients, (name,))
                 elif system == ATC:
                     _add(ingredients, meds.by_atc_combination.get(code, ()))
+        packs: list[tuple[float, tuple[Strength, ...]]] = []
         for said in texts:
             reading = meds.text.read(said)
             _add(ingredients, reading.ingredients)
             strengths = strengths or reading.strengths
             dose_form, route = dose_form or reading.dose_form, route or reading.route
+            if reading.pack_volume_ml is not None:
+                packs.append((reading.pack_volume_ml, reading.strengths))
         for name in ingredients:
             classes |= meds.ingredients[name].classes_for(route)
-        return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route)
+        pack = _one_pack_volume(packs, strengths)
+        return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route, pack)
 
     def _check_medications(self, directory: Path) -> None:
         """The medication tables and the ValueSets must tell the same story about every RxCUI."""

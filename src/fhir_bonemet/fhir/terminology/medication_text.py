@@ -4,6 +4,10 @@ EHRs often send a medication as a product code the offline table does not know, 
 ("Oxycodone/APAP 5/325 mg tab", "Fentanyl 25 mcg/hr transdermal patch", "Percocet").  This parser reads
 RxNorm-style names and common free-text spellings with regular expressions compiled once from the lexicon
 in ``profiles/medications/``: ingredient names, brand names, dose-form phrases and route words.
+
+An RxNorm clinical drug of a pack puts the volume of one pack first ("100 ML zoledronic acid 0.04 MG/ML
+Injection", "1.7 ML denosumab 70 MG/ML Injection"): that volume is read as the pack volume, so an order for
+"1 vial" of it can be counted in mg.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ _STRENGTH = re.compile(
 _RATIO = re.compile(
     _NUMBER + r"\s*(?:mg\s*)?[/-]\s*" + _NUMBER + r"(?:\s*[/-]\s*" + _NUMBER + r")?\s*(mg|mcg)?(?![a-z0-9])"
 )
+# The RxNorm quantity factor: a volume opening the name, before the first word ("100 ML zoledronic acid").
+_PACK_VOLUME = re.compile(r"\s*" + _NUMBER + r"\s*ml\s+(?=[a-z])")
 _MICRO = {"mcg", "µg", "ug", "microgram", "micrograms"}
 _GRAM = {"g", "gram", "grams"}
 
@@ -35,6 +41,7 @@ class TextReading:
     strengths: tuple[Strength, ...]
     dose_form: str | None
     route: str | None
+    pack_volume_ml: float | None = None  # volume of one pack, when the name states it unambiguously
 
 
 def _alternation(phrases: Sequence[str]) -> re.Pattern[str]:
@@ -68,6 +75,20 @@ def _strength(ingredient: str, value: float, unit: str, per: str | None, denomin
     return Strength(ingredient, value, base)
 
 
+def _pack_volume(text: str, ingredients: list[str], strengths: tuple[Strength, ...]) -> float | None:
+    """The volume opening an RxNorm-style name, only where it can mean nothing but the pack: the name also
+    gives every ingredient a strength per mL, so pack volume x concentration is the amount in the pack.
+    A leading volume beside a strength per unit ("5 ML ... 4 MG") or an ingredient without a strength is
+    not read: which of the two is the content of the pack is then unclear."""
+    opening = _PACK_VOLUME.match(text)
+    if opening is None or not strengths or len(strengths) != len(ingredients):
+        return None
+    if not all(s.unit.endswith("/mL") for s in strengths):
+        return None
+    volume = float(opening.group(1))
+    return volume if volume > 0 else None
+
+
 class TextParser:
     """Compiled once per terminology load; :meth:`read` is pure."""
 
@@ -96,7 +117,8 @@ class TextParser:
                     ingredients.append(ingredient)
         strengths = self._strengths(lowered, matches, ingredients)
         dose_form, route = self._form(lowered)
-        return TextReading(tuple(ingredients), strengths, dose_form, route)
+        pack = _pack_volume(lowered, ingredients, strengths)
+        return TextReading(tuple(ingredients), strengths, dose_form, route, pack)
 
     def _strengths(
         self, text: str, matches: list[re.Match[str]], ingredients: list[str]
