@@ -40,6 +40,24 @@ def test_p16_nsaid_with_crcl_29_is_avoided_and_31_is_a_short_course_near_the_edg
     assert "above the 30 mL/min edge" in caution.summary
 
 
+@pytest.mark.parametrize(
+    ("egfr", "clause"),
+    [
+        (27, "(3 mL/min/1.73 m2 below the 30 mL/min/1.73 m2 edge): avoid"),
+        (32, "(2 mL/min/1.73 m2 above the 30 mL/min/1.73 m2 edge): short course only"),
+        (57, "(3 mL/min/1.73 m2 below the 60 mL/min/1.73 m2 edge): short course only"),
+    ],
+)
+def test_p16_on_egfr_words_the_gap_to_the_edge_in_the_unit_of_egfr(egfr: float, clause: str) -> None:
+    """An eGFR is in mL/min/1.73 m2: "3 mL/min below the 30 mL/min edge" gave it the unit of a creatinine
+    clearance, a different measure."""
+    measured = obs(c.LAB_EGFR, egfr, "mL/min/{1.73_m2}", days_ago=1)
+    found = run(patient(observations=[measured, PLATELETS_OK], medications=[ibuprofen()]))["P16"]
+    assert f"NSAID with eGFR {egfr:g} {clause}" in found.summary
+    assert "mL/min edge" not in " ".join((found.summary, *found.recommendations))
+    assert "Cockcroft-Gault is not that precise" not in " ".join(found.recommendations)
+
+
 def test_p16_caution_band_ends_at_60_and_says_when_it_is_far_from_both_edges() -> None:
     middle = run(patient(observations=[*crcl_labs(45), PLATELETS_OK], medications=[ibuprofen()]))["P16"]
     assert "short course only" in middle.summary

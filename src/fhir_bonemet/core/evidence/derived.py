@@ -268,14 +268,26 @@ class RenalFunction:
         """``eGFR 45.2`` / ``CrCl >90``, for a card summary."""
         return f"{'eGFR' if self.method == 'egfr' else 'CrCl'} {self.amount()}"
 
+    def unit(self) -> str:
+        """The unit of the measure used: eGFR is indexed to body surface (mL/min/1.73 m2), a creatinine
+        clearance is not (mL/min); a figure beside the one must not carry the other's unit."""
+        return "mL/min/1.73 m2" if self.method == "egfr" else "mL/min"
+
     def describe(self) -> str:
         """'CrCl 28 mL/min (Cockcroft-Gault)' / 'eGFR 45 mL/min/1.73 m2 (used instead of CrCl)'."""
         if self.value is None:
             return "renal function unknown"
         if self.method == "egfr":
-            return f"eGFR {self.amount()} mL/min/1.73 m2 (used in place of creatinine clearance)"
+            return f"eGFR {self.amount()} {self.unit()} (used in place of creatinine clearance)"
         how = "Cockcroft-Gault" if self.method == "cockcroft-gault" else "measured"
-        return f"CrCl {self.amount()} mL/min ({how})"
+        return f"CrCl {self.amount()} {self.unit()} ({how})"
+
+    def estimate(self) -> str:
+        """The measure named for a sentence on its precision: 'Cockcroft-Gault', 'eGFR', 'the measured
+        clearance'."""
+        if self.method == "egfr":
+            return "eGFR"
+        return "Cockcroft-Gault" if self.method == "cockcroft-gault" else "the measured clearance"
 
 
 def _creatinine_mg_dl(obs: ObservationFact) -> float | None:

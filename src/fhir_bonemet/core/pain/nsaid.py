@@ -10,7 +10,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.derived import clearance_text
+from fhir_bonemet.core.evidence.derived import RenalFunction, clearance_text
 from fhir_bonemet.core.evidence.dose_arithmetic import deduplicate, dose_mg
 from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
@@ -30,18 +30,20 @@ def _nsaids(ctx: RuleContext) -> list[MedicationFact]:
     return [m for m in ctx.active(c.NSAID) if is_systemic(m)]
 
 
-def near_edge(t: Trace, value: float, edge_key: str, comparator: str | None = None) -> str:
-    """How near ``value`` lies to the band edge ``edge_key``: a clause for the card when it is within the
-    margin (the estimate's own uncertainty is larger than the distance), else "".  An upper bound ("<15")
-    says nothing of its distance below an edge: no clause."""
-    if comparator in ("<", "<="):
+def near_edge(t: Trace, renal: RenalFunction, edge_key: str) -> str:
+    """How near the renal function lies to the band edge ``edge_key``: a clause for the card when it is
+    within the margin (the estimate's own uncertainty is larger than the distance), else "".  The gap and
+    the edge are worded in the unit of the measure used (an eGFR in mL/min/1.73 m2 is not a clearance in
+    mL/min).  An upper bound ("<15") says nothing of its distance below an edge: no clause."""
+    if renal.value is None or renal.comparator in ("<", "<="):
         return ""
     edge = t.v(edge_key)
-    gap = value - edge
+    gap = renal.value - edge
     if abs(gap) > t.v("pain.renal_band_edge_margin"):
         return ""
     side = "above" if gap >= 0 else "below"
-    return f"{clearance_text(abs(gap))} mL/min {side} the {clearance_text(edge)} mL/min edge"
+    unit = renal.unit()
+    return f"{clearance_text(abs(gap))} {unit} {side} the {clearance_text(edge)} {unit} edge"
 
 
 @rule(
@@ -86,7 +88,7 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
     t.meds(nsaids)
     shown = renal.label()
     if renal.value < t.v("pain.nsaid_avoid_crcl_below"):
-        edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below", renal.comparator)
+        edge = near_edge(t, renal, "pain.nsaid_avoid_crcl_below")
         recs = [
             "Stop or avoid the NSAID: risk of acute kidney injury.",
             _ALTERNATIVES + " Avoid morphine and codeine in renal impairment (see P23).",
@@ -106,8 +108,8 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
             recs,
         )
     # The caution band: an NSAID may be used, briefly and watched; the nearer the avoid edge, the more so.
-    low_edge = near_edge(t, renal.value, "pain.nsaid_avoid_crcl_below", renal.comparator)
-    high_edge = near_edge(t, renal.value, "pain.nsaid_caution_crcl_below", renal.comparator)
+    low_edge = near_edge(t, renal, "pain.nsaid_avoid_crcl_below")
+    high_edge = near_edge(t, renal, "pain.nsaid_caution_crcl_below")
     edge = low_edge or high_edge
     recs = [
         f"{renal.describe()}: between {avoid} and {caution}, NSAIDs only as a short course at the lowest "
@@ -118,8 +120,8 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
     if low_edge:
         recs.insert(
             1,
-            f"{shown} is {low_edge} below which NSAIDs are avoided: Cockcroft-Gault is not that precise, so "
-            "prefer an alternative.",
+            f"{shown} is {low_edge} below which NSAIDs are avoided: {renal.estimate()} is not that precise, "
+            "so prefer an alternative.",
         )
     elif high_edge:
         recs.insert(1, f"{shown} is {high_edge}: renal function near normal, but the caution still applies.")
