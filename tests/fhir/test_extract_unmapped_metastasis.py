@@ -38,5 +38,9 @@ def test_an_unmapped_condition_named_as_a_metastasis_is_reported(
     assert "MET-BONE" not in message  # no code or name in a logged message
 
 
-def test_an_unmapped_condition_of_another_kind_is_not_reported() -> None:
-    assert _issues("Essential hypertension") == []
+@pytest.mark.parametrize(
+    "display", ["Essential hypertension", "Secondary malignant neoplasm of brain", "Liver metastases"]
+)
+def test_an_unmapped_condition_of_another_kind_is_not_reported(display: str) -> None:
+    # A metastasis elsewhere under an unmapped code keeps the patient outside the population rightly.
+    assert _issues(display) == []

@@ -95,7 +95,7 @@ def _read(extraction: Extraction, item: Item) -> _Read | None:
     code = extraction.codeable(item, "code")
     concepts = extraction.concepts_for(code) if code is not None else frozenset()
     if not concepts:
-        if code is not None and _names_a_metastasis(code):
+        if code is not None and _names_a_bone_metastasis(code):
             # The population hangs on this record: unread, the patient gets no card at all, and the answer
             # must say why rather than pass for "no bone metastasis".
             extraction.issue(item, "code", _METASTASIS_NOT_UNDERSTOOD)
@@ -147,21 +147,29 @@ def _related_primary(read: _Read, by_ref: dict[str, frozenset[str]]) -> str | No
     return None
 
 
-# Words a metastasis is named by (lower case), in a Condition's code text or displays; read only when the
-# code itself is not understood, to say that a mapping is missing, never to read the Condition.
+# Words a bone metastasis is named by (lower case), in a Condition's code text or displays: a metastasis
+# word and a bone word in one name.  Read only when the code itself is not understood, to say that a
+# mapping is missing, never to read the Condition.  A metastasis elsewhere (brain, liver) under a code the
+# service does not map keeps the patient outside the population rightly, and says nothing.
 _METASTASIS_WORDS: Final = ("metasta", "secondary malignan", "secondary neoplasm", "secondaries")
+_BONE_WORDS: Final = ("bone", "osseous", "skelet", "vertebr", "spine")
 _METASTASIS_NOT_UNDERSTOOD: Final = (
-    "code not understood, though its name says metastasis: received but not read, so the patient may be "
-    "outside the population for want of a mapping; map the code with a ConceptMap (docs/integration.md "
+    "code not understood, though its name says bone metastasis: received but not read, so the patient may "
+    "be outside the population for want of a mapping; map the code with a ConceptMap (docs/integration.md "
     "section 3, fhir-bonemet map-check)"
 )
 
 
-def _names_a_metastasis(code: Mapping[str, Any]) -> bool:
+def _names_a_bone_metastasis(code: Mapping[str, Any]) -> bool:
     names = [code.get("text")] + [
         c.get("display") for c in as_list(code.get("coding")) if isinstance(c, dict)
     ]
-    return any(isinstance(n, str) and any(w in n.lower() for w in _METASTASIS_WORDS) for n in names)
+    return any(
+        isinstance(n, str)
+        and any(w in (low := n.lower()) for w in _METASTASIS_WORDS)
+        and any(w in low for w in _BONE_WORDS)
+        for n in names
+    )
 
 
 def _is_bone_metastasis(read: _Read) -> bool:
