@@ -87,7 +87,7 @@ def test_a_local_order_code_mapped_as_loading_the_bone_gets_the_hold_card(
 ) -> None:
     (tmp_path / "orders.json").write_text(json.dumps(ORDER_MAP), encoding="utf-8")
     (card,) = _ex04(*_request(resource_type, code), (tmp_path,))
-    assert card["summary"].startswith("Exercise on hold (critical cytopenia; platelets 15): defer")
+    assert card["summary"].startswith("Exercise on hold (critical cytopenia; platelets 15 ×10⁹/L): defer")
     actions = [a for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "delete"]
     assert [a["resourceId"] for a in actions] == [f"{resource_type}/local-order"]
 
