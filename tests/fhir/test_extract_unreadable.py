@@ -38,6 +38,48 @@ def test_an_unreadable_calcium_is_kept_with_why(value: dict[str, object], reason
     assert facts.issues  # and the read issue is still reported
 
 
+PAIN_SCORE, ECOG = "72514-3", "89247-1"
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "concept"),
+    [
+        (LOINC, CALCIUM, c.LAB_CALCIUM),
+        (LOINC, PAIN_SCORE, c.PAIN_SCORE),
+        (LOINC, ECOG, c.ECOG),
+        ("local", "lesion-type", c.LESION_TYPE),
+        ("local", "rf-limb-weakness", c.RF_LIMB_WEAKNESS),
+    ],
+)
+@pytest.mark.parametrize(
+    "element",
+    ["valueInteger", "valueQuantity", "valueString", "valueCodeableConcept", "valueBoolean", "valueRange"],
+)
+def test_a_null_value_is_reported_for_every_kind_of_observation(
+    system: str, code: str, concept: str, element: str
+) -> None:
+    """A value[x] sent as null (or of a type the concept cannot be read from) was received: a score, a lab,
+    a coded answer or a finding alike is reported and kept as unreadable, never read as "no result"."""
+    system = terminology().local_system if system == "local" else system
+    for value in (None, {"low": {"value": 1}}) if element == "valueRange" else (None,):
+        facts = facts_of(observation("x", system, code, **{element: value}))
+        assert [o for o in facts.observations if o.concept == concept] == []
+        assert [(u.ref, u.concept) for u in facts.unreadable] == [("Observation/x", concept)]
+        assert [i.location for i in facts.issues if i.location.startswith("Observation/x")] == [
+            f"Observation/x.{element}"
+            if concept in (c.LAB_CALCIUM, c.PAIN_SCORE, c.ECOG)
+            else "Observation/x.value"
+        ]
+
+
+def test_a_null_value_beside_a_data_absent_reason_is_no_result() -> None:
+    absent = {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "error"}]
+    }
+    facts = facts_of(observation("x", LOINC, PAIN_SCORE, valueInteger=None, dataAbsentReason=absent))
+    assert (facts.observations, facts.unreadable) == ((), ())
+
+
 def test_the_readings_name_impossible_units() -> None:
     facts = facts_of(
         observation("ca", LOINC, CALCIUM, valueQuantity={"value": 13.5}),

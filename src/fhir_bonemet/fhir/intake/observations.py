@@ -15,7 +15,8 @@ Each concept has one kind of value:
 
 A coded or yes/no answer received but not understood is kept as an unreadable value; one recorded with a
 ``dataAbsentReason`` instead of a value is kept as one too, marked as having no answer (:func:`_no_answer`).
-A measured value with a ``dataAbsentReason`` and no value is no result, as a result never sent is.
+A measured value with a ``dataAbsentReason`` and no value is no result, as a result never sent is; a value[x]
+sent as ``null`` or of a type no number is read from is an unreadable value, for a score as for a lab.
 
 Components are read like the Observation itself (a panel can carry SINS items or several labs).
 ``status`` registered, cancelled and entered-in-error results are not results and are skipped.
@@ -99,6 +100,8 @@ _YES_NO_MEANS: Final = {c.PREGNANCY_STATUS: ("pregnant", "not-pregnant")}
 _QUALIFIER = re.compile(r"\s*\((?:qualifier value|finding)\)$")
 _LEADING_NUMBER = re.compile(r"\s*(\d{1,3})(?:\s*$|\s*[-:=(,])")
 _EFFECTIVE_KEYS: Final = ("effectiveDateTime", "effectiveInstant")
+# The value[x] types a measured value is read from as a number (a Quantity and a coded score apart).
+_NUMBER_KEYS: Final = ("valueInteger", "valueDecimal", "valueString")
 Precision = Literal["day", "month", "year"]
 VALUE_CONCEPTS: Final = frozenset(UNIT_RULES) | _FLAGS | frozenset(_CODED)
 """Concepts an Observation can carry a value for."""
@@ -218,9 +221,7 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         return (
             _Unusable("value", result, quantity.get("value"), reported) if isinstance(result, str) else result
         )
-    raw: Any = data.get("valueInteger")
-    if raw is None:
-        raw = data.get("valueDecimal", data.get("valueString"))
+    raw: Any = next((data[key] for key in _NUMBER_KEYS if data.get(key) is not None), None)
     if raw is None and data.get("valueCodeableConcept") is not None:
         raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
         if raw is None:
@@ -230,7 +231,7 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         scores = [_coded_score(extraction, concept, a) for a in as_list(data.get("interpretation"))]
         raw = next((score for score in scores if score is not None), None)
     if raw is None:
-        return None
+        return _not_a_value(concept, data)
     value = as_number(raw)
     if value is None:
         written = _VALUE_TEXT.fullmatch(raw) if isinstance(raw, str) else None
@@ -241,6 +242,22 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
     if isinstance(result, str):
         return _Unusable("value", result, raw)
     return result
+
+
+def _not_a_value(concept: str, data: JsonDict) -> _Unusable | None:
+    """None when no value was sent; else why the value[x] received (``null``, a boolean, a Range, ...) is
+    not used.  Sent but unreadable is reported as such, as a Quantity whose number is null is: read as "no
+    result" it would let a rule pass over a value it has no grounds to think normal.  A null beside a
+    ``dataAbsentReason`` is no value, the reason says why (FHIR forbids a value with one)."""
+    received = next((key for key in data if key.startswith("value")), None)
+    if received is None:
+        return None
+    value = data[received]
+    if value is None:
+        if data.get("dataAbsentReason") is not None:
+            return None
+        return _Unusable(received, f"value for {concept} is null; not used", None)
+    return _Unusable(received, f"value for {concept} is not a number; not used", value)
 
 
 def _in_unit(concept: str, value: float, unit: str | None) -> Quantity | str:
