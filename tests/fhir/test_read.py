@@ -225,6 +225,47 @@ def test_nested_bundles_are_followed_but_not_forever() -> None:
     assert any("nested too deeply" in issue.message for issue in result.issues)
 
 
+def test_a_searchset_nested_in_the_results_is_read_and_its_unread_pages_are_said() -> None:
+    """Some servers answer an _include or a batch with a Bundle inside the searchset: its resources are
+    data like any other, and pages of it that were not read are reported, never taken as the whole."""
+    inner = _searchset(_obs("in-1"), _obs("in-2"))
+    inner["link"] = [{"relation": "next", "url": "http://ehr.example/fhir/Observation?page=2"}]
+    result = read_prefetch({"labs": _searchset(_obs("top"), inner)}, {"labs": "Observation"})
+    assert _refs(result, "Observation") == ["Observation/top", "Observation/in-1", "Observation/in-2"]
+    assert [(i.location, i.severity) for i in result.issues] == [
+        ("prefetch.labs.entry[1].resource", "warning")
+    ]
+    assert "further pages" in result.issues[0].message
+
+
+def test_a_failed_request_in_a_batch_answer_is_reported_where_it_was() -> None:
+    failed = {
+        "response": {
+            "status": "500 Internal Server Error",
+            "outcome": {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "exception"}],
+            },
+        }
+    }
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch-response",
+        "entry": [{"resource": _searchset(_obs("ok")), "response": {"status": "200 OK"}}, failed],
+    }
+    result = read_prefetch({"labs": _searchset(batch)})
+    assert _refs(result, "Observation") == ["Observation/ok"]
+    assert [i.location for i in result.issues] == ["prefetch.labs.entry[0].resource.entry[1]"]
+    assert "failed (status 500)" in result.issues[0].message
+    # A successful transaction-response entry carries no resource, and is no issue.
+    created = {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [{"response": {"status": "201"}}],
+    }
+    assert read_prefetch({"x": created}).issues == []
+
+
 def test_references_resolve_by_relative_absolute_and_fullurl() -> None:
     med = {"resourceType": "Medication", "id": "m1"}
     anonymous = {"resourceType": "Medication"}

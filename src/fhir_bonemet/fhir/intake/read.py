@@ -213,6 +213,11 @@ class ReadResult:
         if depth >= _MAX_BUNDLE_DEPTH:
             self.issues.append(ReadIssue(location, "Bundle nested too deeply; skipped"))
             return
+        if depth > 0 and _has_next_page(bundle):
+            # A searchset nested in the results (an _include or batch answer): the resolver pages the
+            # value sent, not the Bundles inside it, so the pages after this one were never read.
+            message = "a Bundle inside the results has further pages, not read: its results may be incomplete"
+            self.issues.append(ReadIssue(location, message))
         entries = bundle.get("entry")
         if entries is None:
             return
@@ -259,7 +264,36 @@ class ReadResult:
             self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
         elif _is_data_bundle(bundle):
             self.issues.append(ReadIssue(location, "Bundle entry has no resource; skipped"))
-        # else: a transaction-response or deleted-history entry carries no resource
+        elif (status := _failed_status(entry)) is not None:
+            # A batch answers each search in an entry; one that failed holds no resource, and the data it
+            # was to return is missing, not absent.
+            message = f"a request in the batch failed (status {status}); its results are missing"
+            self.issues.append(ReadIssue(location, message))
+        # else: a successful transaction-response or a deleted-history entry carries no resource
+
+
+def _has_next_page(bundle: JsonDict) -> bool:
+    links = bundle.get("link")
+    return isinstance(links, list) and any(
+        isinstance(link, dict) and link.get("relation") == "next" and link.get("url") for link in links
+    )
+
+
+# An entry response status: three digits first ("404 Not Found"); only those digits are repeated.
+_STATUS = re.compile(r"\s*(\d{3})\b")
+
+
+def _failed_status(entry: JsonDict) -> str | None:
+    """The status of a batch entry's response that is no success (not 2xx), ``"unknown"`` when one is
+    given but not readable; None for a success or when there is no response."""
+    response = entry.get("response")
+    if not isinstance(response, dict):
+        return None
+    status = response.get("status")
+    found = _STATUS.match(status) if isinstance(status, str) else None
+    if found is None:
+        return "unknown" if status is not None or response.get("outcome") is not None else None
+    return None if found.group(1).startswith("2") else found.group(1)
 
 
 def _outcome_issue(outcome: JsonDict, location: str) -> ReadIssue:
