@@ -88,6 +88,22 @@ def test_provided_values_are_used_and_null_is_never_re_queried() -> None:
     assert not result.issues
 
 
+def test_a_key_the_service_did_not_ask_for_is_said_as_information_and_not_read() -> None:
+    """CDS Hooks clients may send keys beside the service's own (a shared prefetch, a key renamed on one
+    side): no error, but never passed over in silence either."""
+    fake = server_with_data()
+    sent = {"patient": PATIENT, "conditions": None, "labs": bundle(CONDITION), "<script>" * 20: None}
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch=sent))
+    assert result.data == {"patient": PATIENT, "conditions": None}
+    assert not result.unavailable
+    assert fake.seen == []
+    assert [(i.location, i.severity) for i in result.issues] == [
+        ("prefetch", "information"),  # a key not shaped like a key name is not repeated
+        ("prefetch.labs", "information"),
+    ]
+    assert all("not ask for" in i.message for i in result.issues)
+
+
 def test_one_malformed_entry_does_not_discard_the_good_ones() -> None:
     # The reader skips and reports the bad entry; the key itself is usable and is not re-queried.
     fake = server_with_data()

@@ -51,6 +51,7 @@ from fhir_bonemet.client.prefetch_outcomes import (
     key_issue,
     more_pages,
     partial_fallback,
+    unasked_keys,
 )
 from fhir_bonemet.client.tokens import expected_resource_type, render_template
 from fhir_bonemet.errors import FhirClientError, PreconditionFailedError, Problem
@@ -146,7 +147,7 @@ class PrefetchResolver:
                 jobs[key] = job
         if jobs:
             outcomes.update(self._run(jobs, request, (deadline, paging_deadline), outcomes))
-        result = collect(templates, outcomes)
+        result = collect(templates, outcomes, unasked_keys(templates, provided))
         self._log(request.hook_instance, result, provided, started)
         missing = sorted(required & result.unavailable)
         if missing:
@@ -280,7 +281,9 @@ class PrefetchResolver:
             return
         label = safe_hook_instance(hook_instance)
         for issue in result.issues:
-            log.warning("prefetch hookInstance=%s %s: %s", label, issue.location, issue.message)
+            # A note (a key not asked for, a read sent as a Bundle) is no fault to wake an operator for.
+            severity = logging.INFO if issue.severity == "information" else logging.WARNING
+            log.log(severity, "prefetch hookInstance=%s %s: %s", label, issue.location, issue.message)
         log.log(
             level,
             "prefetch hookInstance=%s keys=%d provided=%d fetched=%s unavailable=%s truncated=%s in %.0f ms",

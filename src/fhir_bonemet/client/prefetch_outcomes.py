@@ -7,8 +7,10 @@ job returns and how the outcomes of all keys become one :class:`PrefetchResult`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fhir_bonemet.client.bundles import (
     BundledRead,
@@ -201,7 +203,10 @@ def _use_fallback(planned: KeyOutcome, fetch_issues: list[FetchIssue]) -> KeyOut
     return KeyOutcome(True, planned.fallback, False, False, issues, partial=True)
 
 
-def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) -> PrefetchResult:
+def collect(
+    templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome], notes: tuple[FetchIssue, ...] = ()
+) -> PrefetchResult:
+    """The outcomes in template order; ``notes`` (about the request as a whole) follow their issues."""
     data: dict[str, JsonObject | None] = {}
     issues: list[FetchIssue] = []
     unavailable: list[str] = []
@@ -221,6 +226,7 @@ def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) ->
         if outcome.partial and outcome.available:
             partial.append(key)
         issues.extend(outcome.issues)
+    issues.extend(notes)
     return PrefetchResult(
         data=data,
         unavailable=frozenset(unavailable),
@@ -228,4 +234,28 @@ def collect(templates: Mapping[str, str], outcomes: Mapping[str, KeyOutcome]) ->
         truncated=frozenset(truncated),
         issues=tuple(issues),
         partial=frozenset(partial),
+    )
+
+
+# A prefetch key as the issue's location may repeat it: a name like the services' own keys.
+_KEY_SHOWN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+UNASKED_KEY = "a prefetch key this service does not ask for; its data is not read"
+
+
+def unasked_keys(templates: Mapping[str, str], provided: Mapping[str, Any]) -> tuple[FetchIssue, ...]:
+    """One information issue per prefetch key sent that is not one of the service's templates.
+
+    CDS Hooks 2.0 has the client send only the keys the service asked for; a client that sends more (an
+    EHR's shared prefetch, a key renamed on one side) is no error.  Its data is not read: what search it
+    answers is unknown, so neither what it holds nor what it lacks can be judged; but it is said, so a
+    renamed key never passes for data the service did not receive.  A key not shaped like a key name is
+    the sender's text and is not repeated."""
+    unasked = sorted(key for key in provided if key not in templates)
+    return tuple(
+        FetchIssue(
+            location=f"prefetch.{key}" if isinstance(key, str) and _KEY_SHOWN.fullmatch(key) else "prefetch",
+            message=UNASKED_KEY,
+            severity="information",
+        )
+        for key in unasked
     )
