@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
 
 import pytest
 from store_helpers import StoreFactory
@@ -17,6 +20,7 @@ from fhir_bonemet.store.base import (
     StoreError,
     utc_now,
 )
+from fhir_bonemet.store.sql import SqlStore
 
 T0 = datetime(2026, 3, 31, 14, 7, 12, 345000, tzinfo=UTC)
 
@@ -40,6 +44,18 @@ def overridden(card: str = "card-2", at: datetime = T0) -> FeedbackItem:
         override_reason_display="Contraindicated",
         override_user_comment="Patient already reviewed by the spine team.",
     )
+
+
+def _key_before_reasons(service_id: str, item: FeedbackItem) -> str:
+    """The feedback key an earlier version stored (without override reason and comment)."""
+    parts = [
+        service_id,
+        item.card_uuid,
+        item.outcome,
+        item.outcome_timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
+        *sorted(item.accepted_suggestion_ids),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 class TestHealth:
@@ -83,6 +99,46 @@ class TestFeedback:
         )
         assert new == 3
         assert store.save_feedback("other-svc", [accepted("card-1", "s-1")]) == 1
+
+    def test_overrides_at_one_instant_with_different_reasons_are_all_kept(self, store: Store) -> None:
+        """What the clinician said is part of the feedback: a retry of the same override is dropped, but a
+        second override of the card at the same instant saying something else is kept."""
+        first = overridden("card-1")
+        other_reason = replace(first, override_reason_code="other", override_reason_display="Other")
+        other_comment = replace(first, override_user_comment="Seen by the palliative team.")
+        no_comment = replace(first, override_user_comment=None)
+        empty_comment = replace(first, override_user_comment="")
+        assert store.save_feedback("svc", [first, first]) == 1
+        assert store.save_feedback("svc", [first]) == 0
+        assert store.save_feedback("svc", [other_reason, other_comment, no_comment, empty_comment]) == 4
+        assert store.save_feedback("svc", [other_reason, other_comment, no_comment, empty_comment]) == 0
+        assert [e.item for e in store.list_feedback()] == [
+            first,
+            other_reason,
+            other_comment,
+            no_comment,
+            empty_comment,
+        ]
+
+    def test_a_database_from_before_reason_keyed_feedback_still_drops_retries(
+        self, make_store: StoreFactory
+    ) -> None:
+        """Rows stored under the earlier key (without the reason) are rekeyed once, when the store opens: a
+        retry of feedback stored before the upgrade is still a repeat, and a new reason is still kept."""
+        old = make_store()
+        assert old.save_feedback("svc", [overridden("card-1"), accepted("card-2")]) == 2
+        sql_store = cast("SqlStore", old)
+        sql_store._run(
+            "UPDATE feedback SET key = ? WHERE card_uuid = ?",
+            (_key_before_reasons("svc", overridden("card-1")), "card-1"),
+        )
+        sql_store._run("DELETE FROM store_migrations")  # as an earlier version left it
+        old.close()
+        store = make_store()
+        assert store.save_feedback("svc", [overridden("card-1"), accepted("card-2")]) == 0
+        assert store.save_feedback("svc", [replace(overridden("card-1"), override_user_comment="Other")]) == 1
+        store.close()
+        assert len(make_store().list_feedback()) == 3  # and reopening again changes nothing
 
     def test_a_batch_with_repeats_counts_only_new_items(self, store: Store) -> None:
         store.save_feedback("svc", [accepted("card-1")])

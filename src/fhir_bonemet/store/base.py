@@ -21,6 +21,7 @@ All timestamps are timezone-aware UTC ``datetime`` objects; a naive datetime is 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -233,7 +234,13 @@ def utc_now() -> datetime:
 
 
 def feedback_key(service_id: str, item: FeedbackItem) -> str:
-    """The idempotency key of a feedback item: a client reporting the same action twice is stored once."""
+    """The idempotency key of a feedback item: a client reporting the same action twice is stored once.
+
+    What the clinician said (override reason and comment) is part of the action: two overrides of one card
+    at one instant with different reasons are two pieces of feedback, both kept; a retry of the same one is
+    still dropped.  Feedback that says nothing keeps the key it always had, so the stored rows of an older
+    database need new keys only when they carry a reason or comment (``SqlStore`` rekeys those once).
+    """
     parts = [
         service_id,
         item.card_uuid,
@@ -241,6 +248,15 @@ def feedback_key(service_id: str, item: FeedbackItem) -> str:
         to_utc(item.outcome_timestamp).isoformat(timespec="microseconds"),
         *sorted(item.accepted_suggestion_ids),
     ]
+    said = (
+        item.override_reason_system,
+        item.override_reason_code,
+        item.override_reason_display,
+        item.override_user_comment,
+    )
+    if any(value is not None for value in said):
+        # One JSON array after a record separator: unambiguous (None apart from "", no text can end a part).
+        parts.append("\x1e" + json.dumps(said))
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -96,6 +96,7 @@ class PostgresStore(SqlStore):
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                     for statement in _SCHEMA:
                         conn.execute(statement)
+                    self._migrate(lambda statement, params: conn.execute(_pg(statement), tuple(params)))
             except psycopg.Error as exc:
                 conn.close()
                 raise _error(exc) from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -110,7 +110,20 @@ def schema(row_number: str, timestamp: str) -> tuple[str, ...]:
         expires_at {timestamp} NOT NULL,
         PRIMARY KEY (issuer, jti))""",
         "CREATE INDEX IF NOT EXISTS seen_tokens_expiry ON seen_tokens (expires_at)",
+        # The changes made to a database an earlier version created, each applied once (SqlStore._migrate).
+        f"""CREATE TABLE IF NOT EXISTS store_migrations (
+        name TEXT PRIMARY KEY,
+        applied_at {timestamp} NOT NULL)""",
     )
+
+
+# Feedback keys now include the override reason and comment (base.feedback_key): rows stored before keep
+# the old key until rekeyed, and a retry of one of them would otherwise be stored a second time.
+_FEEDBACK_KEY_MIGRATION = "feedback-key-with-override-reason"
+_SAYS_SOMETHING = (
+    "override_reason_code IS NOT NULL OR override_reason_system IS NOT NULL "
+    "OR override_reason_display IS NOT NULL OR override_user_comment IS NOT NULL"
+)
 
 
 class SqlStore(ABC):
@@ -141,6 +154,28 @@ class SqlStore(ABC):
 
     def _ts_out_opt(self, value: Any) -> datetime | None:
         return None if value is None else self._ts_out(value)
+
+    def _migrate(self, execute: Callable[[str, Sequence[Any]], Any]) -> None:
+        """Bring a database made by an earlier version up to date, inside the caller's schema transaction
+        (``execute`` runs one qmark statement there and returns its cursor), so that processes opening it
+        together apply each change once."""
+        done = execute("SELECT 1 FROM store_migrations WHERE name = ?", (_FEEDBACK_KEY_MIGRATION,))
+        if done.fetchall():
+            return
+        stored = execute(
+            f"SELECT seq, {_FEEDBACK_COLUMNS} FROM feedback WHERE {_SAYS_SOMETHING}",  # noqa: S608
+            (),
+        ).fetchall()
+        for row in stored:
+            entry = self._feedback(tuple(row[1:]))
+            execute(
+                "UPDATE feedback SET key = ? WHERE seq = ?",
+                (feedback_key(entry.service_id, entry.item), row[0]),
+            )
+        execute(
+            "INSERT INTO store_migrations (name, applied_at) VALUES (?, ?)",
+            (_FEEDBACK_KEY_MIGRATION, self._ts_in(utc_now())),
+        )
 
     # --- health ---------------------------------------------------------------------------------------
     def ping(self) -> None:

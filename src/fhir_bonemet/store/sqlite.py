@@ -60,6 +60,14 @@ class SqliteStore(SqlStore):
             self._conn.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            # One writer at a time: a process opening the file at the same moment finds the change made.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._migrate(self._conn.execute)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
             self._reader_lock = threading.Lock()
             self._reader = _connect(path)
             self._reader.execute("PRAGMA query_only=ON")
