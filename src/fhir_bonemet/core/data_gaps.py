@@ -66,6 +66,7 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
     if not (concepts_unread or facts.medications_unknown or facts.issues):
         return list(findings)  # everything received was read: nothing to add to any card
     unknown_meds = _unclassified(ctx)
+    issues = _IssueIndex(ctx)
     out: list[Finding] = []
     for finding in findings:
         declared: set[str] = set()
@@ -87,7 +88,7 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
             added.append(MEDICATIONS_UNREAD)
         if unknown_meds and declared & c.MEDICATION_CLASSES:
             added.append(unknown_meds)
-        added.extend(_issue_lines(finding, ctx))
+        added.extend(issues.lines(finding))
         # A rule that read the value cautiously named it already, with what it made of it: said once.
         named = {m.what for m in finding.missing}
         fresh = [m for m in dict.fromkeys(added) if m.what not in named]
@@ -109,22 +110,33 @@ def _unclassified(ctx: RuleContext) -> MissingFact | None:
     )
 
 
-def _issue_lines(finding: Finding, ctx: RuleContext) -> list[MissingFact]:
-    refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
-    # Already named with what was received (an unreadable result, a dose unit not understood).
-    refs -= {u.ref for u in ctx.facts.unreadable} | {m.what for m in finding.missing if m.unreadable}
-    if not refs:
-        return []
-    lines: list[MissingFact] = []
-    for issue in ctx.facts.issues:
-        if issue.severity == "information":  # nothing was lost (a unit taken from the code): not a gap
-            continue
-        ref = _resource_of(issue.location)
-        if ref in refs:
-            lines.append(MissingFact(ref, f"{issue.message.split(';')[0]}; that part was not used", True))
-            if len(lines) == _MAX_ISSUE_LINES:
-                break
-    return lines
+class _IssueIndex:
+    """The read issues that can name a gap (not information: there nothing was lost), by the resource they
+    are about, each with its position among all issues; made once per call, not scanned per finding."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self._by_ref: dict[str, list[tuple[int, str]]] = {}
+        for position, issue in enumerate(ctx.facts.issues):
+            if issue.severity != "information":
+                self._by_ref.setdefault(_resource_of(issue.location), []).append((position, issue.message))
+        # Already named with what was received (an unreadable result): no issue line repeats it.
+        self._unreadable = {u.ref for u in ctx.facts.unreadable} if self._by_ref else set()
+
+    def lines(self, finding: Finding) -> list[MissingFact]:
+        """The issues about the resources ``finding`` used or orders, in the order they were met, at most
+        :data:`_MAX_ISSUE_LINES`."""
+        if not self._by_ref:
+            return []
+        refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
+        # Already named with what was received (an unreadable result, a dose unit not understood).
+        refs -= self._unreadable | {m.what for m in finding.missing if m.unreadable}
+        met = sorted(
+            (position, ref, message) for ref in refs for position, message in self._by_ref.get(ref, ())
+        )
+        return [
+            MissingFact(ref, f"{message.split(';')[0]}; that part was not used", True)
+            for _, ref, message in met[:_MAX_ISSUE_LINES]
+        ]
 
 
 def _resource_of(location: str) -> str:
