@@ -9,8 +9,8 @@ from pain_support import crcl_labs, denosumab, fired, ibuprofen, oxycodone, run
 
 from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import Sex, UnreadableValue
-from fhir_bonemet.core.model.findings import Indicator
+from fhir_bonemet.core.model.facts import PatientFacts, Sex, UnreadableValue
+from fhir_bonemet.core.model.findings import Finding, Indicator
 from fhir_bonemet.knowledge import load_thresholds
 
 TH = load_thresholds()
@@ -175,3 +175,36 @@ def test_a_later_unknown_pregnancy_status_does_not_undo_an_earlier_pregnant_one(
     assert "P41" not in fired(
         patient(**WOMAN, observations=[*LABS, *only_unknown], medications=[ibuprofen()])
     )
+
+
+def _assessed(facts: PatientFacts) -> dict[str, Finding]:
+    """Findings as the cards get them: with what was received but not read (data_gaps) added."""
+    return {f.rule_id: f for f in assess(facts, TODAY, TH).findings}
+
+
+def _status_lines(finding: Finding) -> list[str]:
+    return [m.what for m in finding.missing if m.what.startswith("Pregnancy status")]
+
+
+def test_a_pregnancy_status_answered_unknown_is_named_where_a_bone_modifying_agent_is_proposed() -> None:
+    """'Unknown' is not pregnancy, but it was received: P07 proposed an agent for a woman of childbearing
+    age with no word of it, while a status recorded with no answer was named.  A later definite answer
+    settles it."""
+    unknown = _status("unknown", 3)
+    found = _assessed(patient(**WOMAN, observations=[*LABS, unknown]))
+    assert "P40" not in found
+    (line,) = [m for m in found["P07"].missing if m.what.startswith("Pregnancy status")]
+    assert line.what == f"Pregnancy status (recorded with no answer: unknown, {at(3).date().isoformat()})"
+    assert line.unreadable
+    assert line.consequence == "not read as pregnant; verify it"
+    settled = _assessed(
+        patient(**WOMAN, observations=[*LABS, _status("unknown", 30), _status("not-pregnant", 3)])
+    )
+    assert "P07" in settled
+    assert _status_lines(settled["P07"]) == []
+    # Said once where the rule read that status itself (a later unknown over a pregnant one).
+    later = _assessed(
+        patient(**WOMAN, observations=[*LABS, _status("pregnant", 60), unknown], medications=[ibuprofen()])
+    )
+    assert _status_lines(later["P41"]) == []
+    assert any(m.what == "a current pregnancy status" for m in later["P41"].missing)

@@ -7,6 +7,9 @@ The rules decide on readable data; this pass makes sure no card hides a gap behi
 * a medication source that could not be read (fetch failed, OperationOutcome) is named on the cards of
   every rule that reads medications: "no opioid" then means "none seen"; so is a medicine received under a
   code the service does not know with no name (it may be the opioid);
+* a pregnancy status answered *unknown* that no later definite status settles is named on the cards of the
+  rules that read pregnancy, as a status recorded with no answer is (it is data received, not a gap in
+  the reading, but "unknown" beside a bone-modifying agent is what the prescriber must check);
 * a read issue about a resource a card relies on (a dose unit not understood on its medication order) is
   named on that card, not only in the response's extension.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from fhir_bonemet.core.evidence.pregnancy import unknown_status
 from fhir_bonemet.core.evidence.unreadable import missing_line, pending
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import RuleSpec
@@ -63,7 +67,8 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
     """Each finding with the unreadable data that concerns it added to ``missing``."""
     facts, th = ctx.facts, ctx.th
     concepts_unread = {u.concept for u in facts.unreadable}
-    if not (concepts_unread or facts.medications_unknown or facts.issues):
+    unknown = unknown_status(ctx.index, ctx.today, th)
+    if not (concepts_unread or facts.medications_unknown or facts.issues or unknown):
         return list(findings)  # everything received was read: nothing to add to any card
     unknown_meds = _unclassified(ctx)
     issues = _IssueIndex(ctx)
@@ -88,6 +93,9 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
             added.append(MEDICATIONS_UNREAD)
         if unknown_meds and declared & c.MEDICATION_CLASSES:
             added.append(unknown_meds)
+        # Not when the rule read that status itself (a later unknown over a pregnant one): it said why.
+        if unknown and c.PREGNANCY_STATUS in declared and unknown[0].ref not in {u.ref for u in finding.used}:
+            added.append(unknown[1])
         added.extend(issues.lines(finding))
         # A rule that read the value cautiously named it already, with what it made of it: said once.
         named = {m.what for m in finding.missing}

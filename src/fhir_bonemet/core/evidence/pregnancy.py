@@ -7,6 +7,11 @@ pregnant, and the card says to verify), and the gestational age is the newest on
 today.  With none known the rules say so and assume the later, more cautious weeks where it matters (the
 NSAID advice of P41).
 
+A status answered *unknown* (LOINC LA4489-6) is data received, though not an answer: it is not read as
+pregnancy, but while no later definite status (pregnant, not pregnant) settles it, the cards of the rules that
+read pregnancy name it as they name a status recorded with no answer (:func:`unknown_status`), so a
+clinician proposing a bone-modifying agent sees that nobody knew and checks.
+
 Standard library only: this module is part of the pure core.
 """
 
@@ -15,16 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from fhir_bonemet.core.evidence.unreadable import LABELS, NO_ANSWER
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.fact_index import FactIndex
-from fhir_bonemet.core.model.facts import Sex
+from fhir_bonemet.core.model.facts import ObservationFact, Sex
 from fhir_bonemet.core.model.findings import MissingFact, UsedFact
 from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.core.model.queries import within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, iso, num, used_condition, used_obs
 
-__all__ = ["PREGNANCY_CONCEPTS", "PREGNANCY_KEYS", "Pregnancy", "pregnancy_state"]
+__all__ = ["PREGNANCY_CONCEPTS", "PREGNANCY_KEYS", "Pregnancy", "pregnancy_state", "unknown_status"]
 
 PREGNANCY_CONCEPTS = (c.PREGNANCY, c.LACTATION, c.PREGNANCY_STATUS, c.GESTATIONAL_AGE)
 # Threshold keys behind pregnancy_state; rules that use it declare these.
@@ -121,6 +127,30 @@ def _state(idx: FactIndex, today: date, th: Thresholds) -> Pregnancy:
     lactating = bool(lactation_conditions or lactation_findings)
     weeks = _weeks(idx, today, days, th.v("pregnancy.term_weeks"), used, missing) if pregnant else None
     return Pregnancy(pregnant, lactating, weeks, tuple(used), tuple(missing))
+
+
+def unknown_status(idx: FactIndex, today: date, th: Thresholds) -> tuple[ObservationFact, MissingFact] | None:
+    """The newest pregnancy status answered *unknown* that no later definite status settles, with the line
+    a card names it in, as it names a status recorded with no answer ("Pregnancy status (unknown,
+    2025-05-25)" under "Recorded without an answer")."""
+    days = th.v("pregnancy.record_lookback_days")
+    for obs in idx.observations(c.PREGNANCY_STATUS):  # newest first, undated last
+        if obs.code is None:
+            continue
+        if obs.effective is not None and not within_days(obs.effective, today, days):
+            continue
+        if obs.code != "unknown":
+            return None  # a newer definite answer (or, for an undated unknown, any dated one) settles it
+        when = f", {obs.effective.date().isoformat()}" if obs.effective is not None else ""
+        pregnant = pregnancy_state(idx, today, th).pregnant
+        line = MissingFact(
+            f"{LABELS[c.PREGNANCY_STATUS]} ({NO_ANSWER}: unknown{when})",
+            # Pregnant by another record (a Condition), the unknown answer changed nothing.
+            "not used; verify it" if pregnant else "not read as pregnant; verify it",
+            unreadable=True,
+        )
+        return obs, line
+    return None
 
 
 def _weeks(
