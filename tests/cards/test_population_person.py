@@ -135,3 +135,23 @@ def test_a_birth_date_that_came_but_could_not_be_used_is_said_as_received_not_mi
         for card in cards:
             assert f"**Received but not read:** {reason}" in card["detail"], card["summary"]
             assert "**Missing:** birth date" not in card["detail"], card["summary"]
+
+
+def test_a_birth_date_giving_an_implausible_age_is_an_unknown_age_and_the_cards_say_so() -> None:
+    """A birth date of "1800-01-01" (a placeholder, a typing error) was read as 226 years: the cards
+    showed "Age 226 years" as a fact.  It is read as an unknown age, as an unreadable birth date is, and
+    said as one."""
+    for born in ("1800-01-01", "1800"):
+        cards = _answer({"birthDate": born})["cards"]
+        assert cards
+        assert cards[0]["indicator"] == "critical"
+        for card in cards:
+            assert (
+                "**Received but not read:** birth date (the age it gives, over 120 years, is not plausible)"
+                in card["detail"]
+            ), card["summary"]
+            assert "years" not in card["detail"].replace("over 120 years", ""), card["detail"]
+    # A great age that is possible is read as recorded.
+    old = (_case().today.replace(year=_case().today.year - 104)).isoformat()
+    for card in _answer({"birthDate": old})["cards"]:
+        assert "not plausible" not in card["detail"]

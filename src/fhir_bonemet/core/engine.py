@@ -35,7 +35,7 @@ from fhir_bonemet.core.model.findings import Assessment, Finding, Indicator, Mis
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.core.model.rule import merge_absorbed
 from fhir_bonemet.core.model.thresholds import Thresholds
-from fhir_bonemet.core.population import age_caveat, diagnosis_caveat, population_gate
+from fhir_bonemet.core.population import age_caveat, diagnosis_caveat, population_gate, with_plausible_age
 
 __all__ = ["HOOKS", "assess"]
 
@@ -50,6 +50,8 @@ def assess(facts: PatientFacts, today: date, th: Thresholds, *, hook: str = "pat
     """Everything the service has to say about one patient on one hook."""
     if hook not in HOOKS:
         raise ValueError(f"unknown hook {hook!r}; expected one of {', '.join(HOOKS)}")
+    # Before anything reads the age: an implausible one is an unknown one, for every rule alike.
+    facts = with_plausible_age(facts, today, th)
     in_population, reason = population_gate(facts, today, th)
     if not in_population:
         return Assessment(in_population=False, population_reason=reason)

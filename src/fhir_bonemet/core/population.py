@@ -10,7 +10,9 @@ Unknown birth date: the service speaks when a bone lesion exists.  Staying silen
 such as cord compression from a patient who is almost certainly an adult (bone metastases in children are
 rare and the record comes from an oncology context); the reason string says the age was unknown, and every
 card names the birth date as missing (:func:`age_caveat`).  A birth date after today cannot be right and
-is read as unknown, and the cards say so.  A recorded age under the threshold is always silent.
+is read as unknown, and the cards say so; so is one giving an age over ``population.max_plausible_age``
+(:func:`with_plausible_age`): "1800-01-01" is a placeholder or a typing error, and read as 226 years it
+passed every older-age rule as a fact.  A recorded age under the threshold is always silent.
 
 Partial birth date ("2007", "2007-06"): the patient may be a year (or a month) younger than its first day
 says.  When even the oldest reading is under the threshold the patient is certainly a minor: silent.  When
@@ -35,6 +37,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from fhir_bonemet.core.model import concepts as c
@@ -49,6 +52,7 @@ __all__ = [
     "age_caveat",
     "diagnosis_caveat",
     "population_gate",
+    "with_plausible_age",
 ]
 
 AGE_UNKNOWN_REASON = (
@@ -60,6 +64,22 @@ AGE_UNCERTAIN_REASON = (
 )
 
 DECEASED_REASON = "patient recorded as deceased"
+
+
+def with_plausible_age(facts: PatientFacts, today: date, th: Thresholds) -> PatientFacts:
+    """``facts`` with a birth date that gives an implausible age read as unreadable: the age unknown (the
+    cautious readings of an unknown age), and the cards saying why (:func:`age_caveat`).  A partial date
+    counts only when even its youngest reading is over the bound."""
+    oldest = th.v("population.max_plausible_age")
+    youngest = facts.youngest_age_on(today)
+    if youngest is None or youngest <= oldest:
+        return facts
+    return replace(
+        facts,
+        birth_date=None,
+        birth_date_latest=None,
+        birth_date_unread=f"the age it gives, over {oldest:g} years, is not plausible",
+    )
 
 
 def population_gate(facts: PatientFacts, today: date, th: Thresholds) -> tuple[bool, str]:
