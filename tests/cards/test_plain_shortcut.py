@@ -15,7 +15,8 @@ _PIECES = st.sampled_from(
         "R04", "P02", "EX01", "S25", "S25a", "R1", "(", ")", ";", ",", ".", ":", " ", "  ", "\t", "\xa0",
         "§", "§ 2.2", "§2.2-3", "[D]", "\\[M\\]", "[D", "(MedicationRequest)", "(Medication",
         "(service default)", "latestNRS", "NRS", "see ", "with ", "red flag ", "10*9/L", "mg/d", "{score}",
-        "7", "x", "T9", "/",
+        "7", "x", "T9", "/", "Patient/bm-1", "MedicationRequest/a", ".birthDate", ".dosageInstruction[0]",
+        "IU/L", "Hb/Hct",
     ]
 )  # fmt: skip
 
@@ -38,3 +39,21 @@ def test_internal_vocabulary_is_removed() -> None:
     assert plain("fracture (R04): hold") == "fracture: hold"
     assert plain("active (MedicationRequest)") == "active"
     assert plain("Moderate pain (NRS 6)") == "Moderate pain (NRS 6)"  # nothing to change
+
+
+def test_record_references_are_named_in_clinical_words() -> None:
+    """A read issue's location ("Patient/bm-1.deceasedDateTime") reached the card as it was: an id that
+    means nothing at the bedside, and may lead to the patient.  The card names the kind of record and the
+    element; the response's read issues keep the location."""
+    assert (
+        plain("Patient/bm-thoracic-1.deceasedDateTime: not a date; not used")
+        == "patient record (date of death): not a date; not used"
+    )
+    assert plain("MedicationRequest/apap.dosageInstruction[0].timing: x") == "medication order (dosage): x"
+    assert plain("the same drug as MedicationStatement/s-2") == "the same drug as medication statement"
+    assert plain("Observation/ca-S12.referenceRange: x") == "observation (reference range): x"
+    # Units and word pairs are not references.
+    assert (
+        plain("Calcium 2.9 mmol/L; ALP 300 IU/L; Hb/Hct low")
+        == "Calcium 2.9 mmol/L; ALP 300 IU/L; Hb/Hct low"
+    )

@@ -310,3 +310,24 @@ def test_a_bound_already_in_a_dangerous_band_is_a_red_flag(ref: str, bound: Json
 def test_a_bound_on_the_safe_side_raises_no_alarm(ref: str, bound: Json) -> None:
     text, _ = _fired(lambda request: _resource(request, ref)["valueQuantity"].update(bound))
     assert "Verify now" not in text
+
+
+def test_a_read_issue_on_a_card_names_the_record_in_clinical_words_not_its_reference() -> None:
+    """ "Patient/bm-…: not a date; that part was not used" was on the card: a record id, which means
+    nothing at the bedside.  The card names the kind of record; the read issue keeps the location."""
+
+    def change(request: Json) -> None:
+        # Old enough for the age to be read on the cards (the exercise tier), which names the Patient.
+        request["prefetch"]["patient"].update(birthDate="1940-01-01", deceasedDateTime="yesterday")
+
+    text, issues = _fired(change)
+    assert "not a date" in _issue_at(issues, "Patient/bm-thoracic-sins14.deceasedDateTime")["message"]
+    assert "patient record (date of death): not a date; not used" in text
+    text, issues = _fired(lambda request: _resource(request, ACETAMINOPHEN).update(status="actve"))
+    assert _issue_at(issues, f"{ACETAMINOPHEN}.status")
+    assert "medication order (status): status missing or not a known code; not used" in text
+    for changed in (change, lambda request: _resource(request, ACETAMINOPHEN).update(dosageInstruction="x")):
+        cards = json.loads(_fired(changed)[0])
+        prose = " ".join(card["summary"] + card.get("detail", "") for card in cards)
+        assert "Patient/" not in prose
+        assert "MedicationRequest/" not in prose

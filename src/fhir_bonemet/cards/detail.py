@@ -93,7 +93,7 @@ class _Pass(NamedTuple):
     text without the hint is left as it is: the substitution would not change it."""
 
     pattern: re.Pattern[str]
-    replacement: str
+    replacement: str | Callable[[re.Match[str]], str]
     hint: re.Pattern[str]
 
 
@@ -101,8 +101,77 @@ def _pass(pattern: str, replacement: str, hint: str) -> _Pass:
     return _Pass(re.compile(pattern), replacement, re.compile(hint))
 
 
+# The kinds of record a card may have to name, in clinical words.  A reference ("Patient/bm-1",
+# "MedicationRequest/apap.dosageInstruction[0]") is for the response's read issues and the logs: on a card
+# it is an id that means nothing at the bedside and may lead to the patient.  Only these types are read as
+# references, so that a unit ("IU/L") or a pair of words ("Hb/Hct") is never taken for one.
+_RECORD_KINDS = {
+    "Patient": "patient record",
+    "Observation": "observation",
+    "Condition": "condition record",
+    "MedicationRequest": "medication order",
+    "MedicationStatement": "medication statement",
+    "MedicationAdministration": "medication administration",
+    "MedicationDispense": "medication dispense",
+    "Medication": "medication record",
+    "Procedure": "procedure record",
+    "ServiceRequest": "service order",
+    "DeviceRequest": "device order",
+    "NutritionOrder": "nutrition order",
+    "VisionPrescription": "vision prescription",
+    "CommunicationRequest": "communication request",
+    "SupplyRequest": "supply request",
+    "Immunization": "immunization record",
+    "AllergyIntolerance": "allergy record",
+    "DiagnosticReport": "report",
+    "QuestionnaireResponse": "questionnaire answer",
+    "Encounter": "encounter record",
+    "Bundle": "bundle",
+    "OperationOutcome": "server message",
+}
+# The elements a read issue most often names, as a clinician says them; any other is its name in words.
+_ELEMENT_WORDS = {
+    "birthDate": "birth date",
+    "deceasedDateTime": "date of death",
+    "deceasedBoolean": "deceased",
+    "gender": "sex",
+    "dosageInstruction": "dosage",
+    "doseAndRate": "dose",
+    "effectiveDateTime": "date",
+    "effectivePeriod": "date",
+    "effectiveInstant": "date",
+    "valueQuantity": "value",
+    "valueCodeableConcept": "answer",
+    "onsetDateTime": "onset date",
+    "abatementDateTime": "abatement date",
+    "recordedDate": "recorded date",
+    "authoredOn": "order date",
+    "clinicalStatus": "clinical status",
+    "verificationStatus": "verification status",
+    "medicationCodeableConcept": "medicine",
+    "medicationReference": "medicine",
+}
+# "Type/id", then an element path whose first element is named: a dot ends the id, as in the read issues'
+# locations (core/model/facts.py), so "Observation/a.code" is the code of Observation/a.
+_RECORD_REF = re.compile(
+    r"\b(" + "|".join(sorted(_RECORD_KINDS, key=len, reverse=True)) + r")/[A-Za-z0-9\-]{1,64}"
+    r"(?:\.([a-z][A-Za-z]*)(?:\[\d+\])?(?:\.[a-z][A-Za-z]*(?:\[\d+\])?)*)?"
+)
+
+
+def _record_words(match: re.Match[str]) -> str:
+    """ "patient record (date of death)" for ``Patient/bm-1.deceasedDateTime``."""
+    kind, element = _RECORD_KINDS[match[1]], match[2]
+    if not element:
+        return kind
+    words = _ELEMENT_WORDS.get(element) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", element).lower()
+    return f"{kind} ({words})"
+
+
 # Internal vocabulary that means nothing at the bedside.
 _INTERNAL = (
+    # First: an id may hold what the later passes remove ("lab-S12"), and the whole reference goes.
+    _Pass(_RECORD_REF, _record_words, re.compile(r"[A-Za-z]/[A-Za-z0-9]")),
     _pass(
         r"\s*\((?:see |with |red flag )?(?:R|P|EX|S)\d{2}[ab]?(?:[,/ ]+(?:R|P|EX|S)\d{2}[ab]?)*\)",
         "",
@@ -156,14 +225,15 @@ def readable_units(text: str) -> str:
 
 
 # Whether any of _INTERNAL may match a text whose whitespace is single spaces (as :func:`plain` makes it):
-# every match holds a rule or evidence id (R04, P01, EX01, S25), "(Medication", "(service default)", "[D"
-# or "[M", "§", "latestNRS", a separator after another or after an opening bracket, a separator or an
-# opening bracket before a closing one, or a space before punctuation.  Most texts hold none, and a text
-# none of the passes matches comes out of them unchanged.  Every alternative starts with a literal
-# character, so the engine tries a match only where one of those is.
+# every match holds a record reference (a letter, "/", a letter or digit), a rule or evidence id (R04, P01,
+# EX01, S25), "(Medication", "(service default)", "[D" or "[M", "§", "latestNRS", a separator after another
+# or after an opening bracket, a separator or an opening bracket before a closing one, or a space before
+# punctuation.  Most texts hold none, and a text none of the passes matches comes out of them unchanged.
+# Every alternative starts with a literal character or "/" after a letter, so the engine tries a match only
+# where one of those is.
 _ANY_INTERNAL = re.compile(
-    r"R\d\d|P\d\d|X\d\d|S\d\d|\((?:Medication|service default\)|\s*[;,)])|\[[DM]|§|latestNRS"
-    r"|;\s*[;,)]|,\s*[;,)]| [,.;:)]"
+    r"(?<=[A-Za-z])/[A-Za-z0-9]|R\d\d|P\d\d|X\d\d|S\d\d|\((?:Medication|service default\)|\s*[;,)])|\[[DM]"
+    r"|§|latestNRS|;\s*[;,)]|,\s*[;,)]| [,.;:)]"
 )
 
 
@@ -174,7 +244,8 @@ _ANY_INTERNAL = re.compile(
 # (13.66 M against 12.11 M for a typical call), as every text pays for the searches that tell it is clean.
 @lru_cache(maxsize=8192)
 def plain(text: str) -> str:
-    """Text for the bedside: readable units, no rule ids, threshold markers or section numbers."""
+    """Text for the bedside: readable units, no rule ids, record references, threshold markers or section
+    numbers."""
     text = readable_units(" ".join(text.split()))
     if _ANY_INTERNAL.search(text) is not None:
         for internal in _INTERNAL:

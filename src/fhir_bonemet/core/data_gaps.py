@@ -123,10 +123,12 @@ class _IssueIndex:
     are about, each with its position among all issues; made once per call, not scanned per finding."""
 
     def __init__(self, ctx: RuleContext) -> None:
-        self._by_ref: dict[str, list[tuple[int, str]]] = {}
+        self._by_ref: dict[str, list[tuple[int, str, str]]] = {}
         for position, issue in enumerate(ctx.facts.issues):
             if issue.severity != "information":
-                self._by_ref.setdefault(_resource_of(issue.location), []).append((position, issue.message))
+                self._by_ref.setdefault(_resource_of(issue.location), []).append(
+                    (position, issue.location, issue.message)
+                )
         # Already named with what was received (an unreadable result): no issue line repeats it.
         self._unreadable = {u.ref for u in ctx.facts.unreadable} if self._by_ref else set()
 
@@ -138,12 +140,12 @@ class _IssueIndex:
         refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
         # Already named with what was received (an unreadable result, a dose unit not understood).
         refs -= self._unreadable | {m.what for m in finding.missing if m.unreadable}
-        met = sorted(
-            (position, ref, message) for ref in refs for position, message in self._by_ref.get(ref, ())
-        )
+        met = sorted(issue for ref in refs for issue in self._by_ref.get(ref, ()))
+        # The location, element included: the cards say it in clinical words ("patient record (date of
+        # death)", cards.detail.plain), the response's read issues keep it exact.
         return [
-            MissingFact(ref, f"{message.split(';')[0]}; that part was not used", True)
-            for _, ref, message in met[:_MAX_ISSUE_LINES]
+            MissingFact(location, f"{message.split(';')[0]}; not used", True)
+            for _, location, message in met[:_MAX_ISSUE_LINES]
         ]
 
 

@@ -316,8 +316,9 @@ class ReadIssue:
     severity: str = "warning"
 
     def loggable(self) -> dict[str, str]:
-        """Location and reason with resource ids replaced by ``{id}``: the card may name the resource for
-        the clinician, a log line may not (an id can be the patient's, or lead to them)."""
+        """Location and reason with resource ids replaced by ``{id}``: the response's read issues keep the
+        location, the cards name the kind of record in words, a log line may not carry the id (an id can be
+        the patient's, or lead to them)."""
         return {"location": _without_ids(self.location), "reason": _without_ids(self.message)}
 
 
