@@ -4,7 +4,7 @@ thoracic-spine example patient (a SINS 14 lesion, so a critical card whenever th
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -155,3 +155,33 @@ def test_a_birth_date_giving_an_implausible_age_is_an_unknown_age_and_the_cards_
     old = (_case().today.replace(year=_case().today.year - 104)).isoformat()
     for card in _answer({"birthDate": old})["cards"]:
         assert "not plausible" not in card["detail"]
+
+
+def _with_metastasis_onset(onset: str) -> Json:
+    case = _case()
+    request = copy.deepcopy(case.request)
+    for entry in request["prefetch"]["conditions"]["entry"]:
+        if entry["resource"]["id"] == "bm-thoracic-sins14-met":
+            entry["resource"]["onsetDateTime"] = onset
+    return answer(case, request)
+
+
+def test_a_bone_metastasis_with_an_onset_after_today_counts_and_the_date_is_a_read_issue() -> None:
+    """An onset still to come was taken in silence, and the cards showed it as when the metastasis began.
+    The metastasis still counts (the cautious reading), the date is not used, and the read issues say so."""
+    today = _case().today
+    future = (today + timedelta(days=200)).isoformat()
+    body = _with_metastasis_onset(future)
+    assert body["cards"]
+    assert body["cards"][0]["indicator"] == "critical"
+    issues = (body.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    (issue,) = [i for i in issues if i["location"].endswith("-met.onset[x]")]
+    assert issue["severity"] == "information"
+    assert "onset after today" in issue["message"]
+    shown = date.fromisoformat(future)
+    day = f"{shown.day} {shown.strftime('%b')} {shown.year}"
+    assert all(day not in card["detail"] for card in body["cards"])
+    # A partial onset whose first day has come ("this month") is no error.
+    this_month = _with_metastasis_onset(today.isoformat()[:7])
+    notes = (this_month.get("extension") or {}).get(READ_ISSUES_EXTENSION, [])
+    assert not [i for i in notes if i["location"].endswith("onset[x]")]

@@ -9,6 +9,10 @@
 - Anything else with a known concept (including an inactive bone metastasis and a brain or liver
   metastasis) becomes a :class:`ConditionFact` that keeps its status; the rules decide what "resolved"
   means for them (a resolved fall still counts as a falls history).
+- An onset after today (even its first possible day) is a data error, noted as a read issue (information).
+  A bone metastasis so recorded still counts (dropping it would silence its red flags and exercise plan:
+  the less cautious error) and its onset is not used, so no card shows a date still to come as when it
+  began; any other Condition keeps its onset, which the rules read as today ("recent", the cautious side).
 """
 
 from __future__ import annotations
@@ -84,6 +88,14 @@ def _date_of(data: Item, prefix: str) -> date | None:
     # Onset and abatement dates are read at their latest possible day: "recent" then errs cautious.
     found = parse_date(data.data.get(f"{prefix}DateTime"), upper=True)
     return found if found is not None else period_date(data.data.get(f"{prefix}Period"), upper=True)
+
+
+def _onset_after_today(extraction: Extraction, item: Item) -> bool:
+    """Even the first day the onset may mean is after today ("2026-12" in December 2026 is not)."""
+    if extraction.today is None:
+        return False
+    first = parse_date(item.data.get("onsetDateTime")) or period_date(item.data.get("onsetPeriod"))
+    return first is not None and first > extraction.today
 
 
 def _read(extraction: Extraction, item: Item) -> _Read | None:
@@ -248,6 +260,14 @@ def condition_facts(
     ]
     for read in reads:
         bone = _is_bone_metastasis(read)
+        if _onset_after_today(extraction, read.item):
+            if bone:
+                extraction.note(
+                    read.item, "onset[x]", "onset after today; the metastasis counts, its onset not used"
+                )
+                read = replace(read, onset=None)
+            else:
+                extraction.note(read.item, "onset[x]", "onset after today; read as today")
         if bone and read.status in ACTIVE_STATUSES:
             lesions.extend(_lesions(read, _related_primary(read, by_ref) or record_primary))
             continue
