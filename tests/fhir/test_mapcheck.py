@@ -372,3 +372,31 @@ def test_a_mapped_local_answer_code_is_counted_as_mapped_with_its_answer(
     _, unmapped = _json(capsys, str(export))
     assert _entry(unmapped, "R-17")["status"] == "unknown"
     assert unmapped["summary"]["mapped_answers"] == 0
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "element"), [("ServiceRequest", "code"), ("DeviceRequest", "codeCodeableConcept")]
+)
+def test_unknown_draft_order_code_names_the_rules_that_warn_before_a_loading_order(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, resource_type: str, element: str
+) -> None:
+    """An order catalogue code the service does not know may be the physiotherapy order the loading
+    warnings are about: the integrator must see those rules (taken from the rule declarations) to know what
+    an unmapped order code costs."""
+    from fhir_bonemet.core.rulebook import CATALOGUE
+
+    order = {"resourceType": resource_type, "id": "o", "status": "draft", "intent": "order",
+             element: {"coding": [{"system": "http://hospital.example.org/order-catalogue",
+                                   "code": "PT-AMB"}]}}  # fmt: skip
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(_bundle(_patient(), _bone_met(), order)), encoding="utf-8")
+    _, report = _json(capsys, str(path))
+    entry = _entry(report, "PT-AMB")
+    assert entry["status"] == "unknown"
+    loading = {rid for rid, spec in CATALOGUE.items() if spec.on_loading_orders}
+    assert loading  # R04 and the other red flags that restrict loading
+    assert {"EX04", *loading} <= set(entry["rules"])
+    _, text = _run(capsys, str(path))
+    line = next(x for x in text.splitlines() if "PT-AMB" in x)
+    assert "EX04" in line
+    assert "R04" in line

@@ -250,7 +250,16 @@ class MapChecker:
 
     def _rules_for(self, concepts: frozenset[str]) -> tuple[str, ...]:
         wanted = concepts | (places.SITE_CARRIERS if concepts & places.SITES else frozenset())
-        return tuple(sorted(rid for rid, spec in self.catalogue.items() if spec.concepts & wanted))
+        # The red flags declared on_loading_orders speak at order entry because a draft may load the bone
+        # (the engine shows them); they read no order code themselves, so their declaration says so.
+        loading = c.BONE_LOADING_ORDER in wanted
+        return tuple(
+            sorted(
+                rid
+                for rid, spec in self.catalogue.items()
+                if spec.concepts & wanted or (loading and spec.on_loading_orders)
+            )
+        )
 
     def _guess(self, display: str | None, pool: frozenset[str]) -> tuple[str, ...]:
         words = frozenset(_words(display or ""))

@@ -55,7 +55,8 @@ def _names(orders: tuple[OrderFact, ...]) -> str:
     "EX04",
     "Exercise order while the plan is on hold or ADL-only",
     Category.EXERCISE,
-    concepts=(*GATE_CONCEPTS, c.ECOG, c.KPS),
+    # bone-loading-order: loading_orders reads it on the drafts (a hospital's mapped order codes).
+    concepts=(*GATE_CONCEPTS, c.ECOG, c.KPS, c.BONE_LOADING_ORDER),
     thresholds=(*GATE_THRESHOLDS, *_ADL_THRESHOLDS),
     evidence=("S09", "S08", "S24", "S01"),
     on_orders=True,
