@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 # Imported for their side effect: each rule module registers its rules in the catalogue.
 import fhir_bonemet.core.engine as engine
@@ -38,6 +38,7 @@ from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch, searched_type
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
+from fhir_bonemet.fhir.terminology.conceptmaps import DRAFT, RETIRED
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.log_keys import safe_hook_instance
@@ -53,6 +54,11 @@ log = logging.getLogger("fhir_bonemet.workflow")
 # Response-level extension listing what could not be read (locations and reasons, never patient data).
 READ_ISSUES_EXTENSION = "org.fhir-bonemet.read-issues"
 _MAX_REPORTED_ISSUES = 50
+# The start-up log line of each kind of ConceptMap note (one line per map or file, naming it in "where").
+_NOTE_LOG: Final = {
+    DRAFT: "ConceptMap in draft applied",
+    RETIRED: "ConceptMap retired: not applied",
+}
 
 
 def _today() -> date:
@@ -75,10 +81,14 @@ class Workflow:
         """Load and cross-check every knowledge file; raises ConfigurationError naming what is wrong."""
         terminology = Terminology.load(settings.profiles_dir, settings.conceptmap_dirs)
         for skipped in terminology.skipped_mappings:
+            if skipped.retired:
+                continue  # its map is named once below, not row by row
             # Not fatal (a shared map may hold relations the service does not use), but never silent.
             log.warning(
                 "ConceptMap element not applied", extra={"where": skipped.where, "reason": skipped.reason}
             )
+        for note in terminology.conceptmap_notes:
+            log.warning(_NOTE_LOG[note.kind], extra={"where": note.where, "reason": note.message})
         thresholds = load_thresholds()
         sources = load_sources()
         problems = validate_catalogue(ALL_CONCEPTS, thresholds, sources, catalogue())

@@ -104,7 +104,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], bundle_file: Path) -> No
     _, report = _json(capsys, str(bundle_file))
     assert set(report) == {
         "files", "resources", "codings", "summary", "codes", "coverage", "problems",
-        "not_applied", "exit_code",
+        "not_applied", "conceptmap_notes", "exit_code",
     }  # fmt: skip
     assert report["resources"] == 3
     assert report["summary"]["unknown_relevant"] == 1
@@ -400,3 +400,37 @@ def test_unknown_draft_order_code_names_the_rules_that_warn_before_a_loading_ord
     line = next(x for x in text.splitlines() if "PT-AMB" in x)
     assert "EX04" in line
     assert "R04" in line
+
+
+def test_retired_map_is_listed_as_not_applied_and_a_draft_map_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle_file: Path
+) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    retired = _one_element_map("PAIN-NRS", "equivalent")
+    retired["status"] = "retired"
+    (maps / "retired.json").write_text(json.dumps(retired), encoding="utf-8")
+    code, report = _json(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert code == 4
+    (skipped,) = report["not_applied"]
+    assert (skipped["code"], skipped["where"]) == (
+        "PAIN-NRS",
+        f"{maps / 'retired.json'}: ConceptMap.group[0].element[0]",
+    )
+    assert "'retired'" in skipped["reason"]
+    assert _entry(report, "PAIN-NRS")["status"] == "unknown"
+    (note,) = report["conceptmap_notes"]
+    assert (note["kind"], note["where"]) == ("retired", f"{maps / 'retired.json'}: ConceptMap")
+
+    draft = _one_element_map("PAIN-NRS", "equivalent")
+    draft["status"] = "draft"
+    (maps / "retired.json").unlink()
+    (maps / "draft.json").write_text(json.dumps(draft), encoding="utf-8")
+    code, report = _json(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert code == 0  # applied: the integrator may be testing it
+    assert _entry(report, "PAIN-NRS")["status"] == "mapped"
+    (note,) = report["conceptmap_notes"]
+    assert note["kind"] == "draft"
+    assert "is a draft: applied" in note["message"]
+    _, text = _run(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert f"{maps / 'draft.json'}: ConceptMap: ConceptMap http://example.org/cm is a draft" in text

@@ -382,3 +382,61 @@ def test_an_r5_relationship_is_named_in_the_start_up_error(tmp_path: Path) -> No
     _write(tmp_path, "m.json", cmap)
     with pytest.raises(TerminologyError, match=r"R5 'relationship'.*R4 'equivalence'"):
         Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_a_retired_map_is_not_applied_and_named_once_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A retired map is withdrawn: applying it would read records by a mapping the hospital took back.  It
+    # is not held against the map that replaced it (the same code onto another concept).
+    maps = tmp_path / "maps"
+    old = _map("http://ehr.example/obs", "http://loinc.org", "HB", "777-3")  # wrongly onto platelets
+    old["status"] = "retired"
+    old["group"][0]["element"].append({"code": "PLT", "target": [{"code": "777-3", "equivalence": "equal"}]})
+    _write(maps, "a-old.json", old)
+    new = _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7")
+    new["status"] = "active"
+    _write(maps, "b-new.json", new)
+    term = Terminology.load(conceptmap_dirs=[maps])
+    assert term.concepts_for_coding("http://ehr.example/obs", "HB") == {c.LAB_HAEMOGLOBIN}
+    assert term.explain("http://ehr.example/obs", "PLT").unknown
+    assert [(s.code, s.where.split(": ")[-1]) for s in term.skipped_mappings] == [
+        ("HB", "ConceptMap.group[0].element[0]"),
+        ("PLT", "ConceptMap.group[0].element[1]"),
+    ]
+    assert all("'retired'" in s.reason and "not applied" in s.reason for s in term.skipped_mappings)
+
+    settings = Settings(auth_required=False, data_dir=tmp_path, conceptmap_dirs=(maps,))
+    with caplog.at_level(logging.WARNING, logger="fhir_bonemet.workflow"):
+        Workflow.from_settings(settings)
+    (record,) = [r for r in caplog.records if "ConceptMap" in r.getMessage()]  # one line, not one per row
+    assert record.getMessage() == "ConceptMap retired: not applied"
+    assert record.where.endswith("a-old.json: ConceptMap")
+    assert "none of its 2 element(s) is applied" in record.reason
+
+
+def test_a_draft_map_is_applied_and_flagged_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    maps = tmp_path / "maps"
+    draft = _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7")
+    draft["status"] = "draft"
+    _write(maps, "m.json", draft)
+    term = Terminology.load(conceptmap_dirs=[maps])
+    assert term.concepts_for_coding("http://ehr.example/obs", "HB") == {c.LAB_HAEMOGLOBIN}
+    assert term.skipped_mappings == ()
+    settings = Settings(auth_required=False, data_dir=tmp_path, conceptmap_dirs=(maps,))
+    with caplog.at_level(logging.WARNING, logger="fhir_bonemet.workflow"):
+        Workflow.from_settings(settings)
+    (record,) = [r for r in caplog.records if "ConceptMap" in r.getMessage()]
+    assert record.getMessage() == "ConceptMap in draft applied"
+    assert record.where.endswith("m.json: ConceptMap")
+    assert "http://example.org/cm is a draft" in record.reason
+
+
+def test_a_status_that_is_no_publication_status_is_refused(tmp_path: Path) -> None:
+    cmap = _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7")
+    cmap["status"] = "retierd"  # a misspelt "retired" must not be applied as if active
+    _write(tmp_path, "m.json", cmap)
+    with pytest.raises(TerminologyError, match=r"m.json: ConceptMap.status 'retierd' is not an R4"):
+        Terminology.load(conceptmap_dirs=[tmp_path])

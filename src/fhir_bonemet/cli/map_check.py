@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "templates request the records each understood code sits on. Exit status: 0 ok, 1 unreadable "
             "input or ConceptMap, 2 a required concept (bone metastasis) has no usable data, 3 an "
             "understood or mapped code would never be fetched, 4 a ConceptMap element is not applied "
-            "(a narrower, specializes, inexact or relatedto target, or an element that maps nothing)."
+            "(a narrower, specializes, inexact or relatedto target, an element that maps nothing, or an "
+            "element of a retired map)."
         ),
     )
     parser.add_argument(

@@ -12,9 +12,11 @@ code it also says whether a prefetch template requests the records it sits on
 (:mod:`~fhir_bonemet.mapcheck.fetching`): a mapped local code that no Observation search names would never
 reach the rules.  It lists the ConceptMap
 elements the service will not apply (a ``narrower``, ``specializes``, ``inexact`` or ``relatedto`` target;
-an element with only ``disjoint`` targets or none).  The exit status is 1 when an input or ConceptMap could
-not be read, 2 when a required concept (:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data,
-3 when an understood or mapped code would never be fetched, 4 when a ConceptMap element is not applied.
+an element with only ``disjoint`` targets or none; every element of a ``retired`` map), and names each map
+in ``draft`` (applied) and each retired map.  The exit status is 1
+when an input or ConceptMap could not be read, 2 when a required concept
+(:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data, 3 when an understood or mapped code
+would never be fetched, 4 when a ConceptMap element is not applied.
 
 Inputs are read as a stream (NDJSON line by line), so a 100 MB bulk export is checked in bounded memory:
 what is kept is one entry per distinct code.  On a terminal, progress is shown on stderr.
@@ -32,7 +34,7 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import RuleSpec
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.rulebook import CATALOGUE
-from fhir_bonemet.fhir.terminology.conceptmaps import Skipped
+from fhir_bonemet.fhir.terminology.conceptmaps import Note, Skipped
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.mapcheck import places
 from fhir_bonemet.mapcheck.fetching import FetchCoverage
@@ -89,6 +91,9 @@ class MapCheckReport:
     coverage: list[Coverage] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     not_applied: list[Skipped] = field(default_factory=list)  # ConceptMap elements the service ignores
+    # Whole maps: a draft map (applied), a retired one (its elements are in not_applied).  Named, never an
+    # exit status of their own.
+    conceptmap_notes: list[Note] = field(default_factory=list)
 
     @property
     def unfetched(self) -> list[CodeReport]:
@@ -353,6 +358,10 @@ def run_check(
     terminology = Terminology.load(profiles_dir, conceptmap_dirs)
     templates = published_templates(terminology, services_dir, panel_searches=panel_searches)
     fetching = FetchCoverage(templates, terminology)
-    report = MapCheckReport(files=[str(f) for f in files], not_applied=list(terminology.skipped_mappings))
+    report = MapCheckReport(
+        files=[str(f) for f in files],
+        not_applied=list(terminology.skipped_mappings),
+        conceptmap_notes=list(terminology.conceptmap_notes),
+    )
     located = iter_inputs(files, report.problems, progress)
     return MapChecker(terminology, dict(CATALOGUE), fetching).check(located, report)

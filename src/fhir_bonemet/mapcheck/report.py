@@ -60,6 +60,10 @@ def to_json(report: MapCheckReport) -> str:
             {"system": skip.source_system, "code": skip.code, "where": skip.where, "reason": skip.reason}
             for skip in report.not_applied
         ],
+        "conceptmap_notes": [
+            {"kind": note.kind, "where": note.where, "message": note.message}
+            for note in report.conceptmap_notes
+        ],
         "exit_code": report.exit_code,
     }
     return json.dumps(body, indent=2, ensure_ascii=False)
@@ -138,6 +142,9 @@ def to_text(report: MapCheckReport) -> str:
     if report.not_applied:
         lines += ["", "ConceptMap elements NOT APPLIED (the service ignores them):"]
         lines += [f"  {x.source_system}|{x.code} at {x.where}: {x.reason}" for x in report.not_applied]
+    if report.conceptmap_notes:
+        lines += ["", "ConceptMaps to check (draft maps are applied; retired maps are not):"]
+        lines += [f"  {note.where}: {note.message}" for note in report.conceptmap_notes]
     if report.problems:
         lines += ["", "Input problems:"] + [f"  {p.location}: {p.message}" for p in report.problems]
     verdict = {

@@ -19,6 +19,12 @@ would bring every metastatic patient into the population), and ``inexact`` / ``r
 records belong; those targets, and elements that map nothing (only ``disjoint`` targets, or none), are
 not applied and are listed (:class:`Skipped`) for ``map-check`` and the start-up log; so is a target that
 ``dependsOn`` another element (a conditional map the service cannot check).
+
+A map's ``status`` is read as R4 PublicationStatus: a ``retired`` map is withdrawn and none of it is applied
+(each element is listed, and the map named once, :class:`Note`), and it is not checked against the maps in
+use (a retired map is often the wrong one its replacement corrects); a ``draft`` map is applied (the
+integrator may be testing it) but named, so that a draft does not go live unnoticed; ``active``,
+``unknown`` or no status are applied as they are.
 """
 
 from __future__ import annotations
@@ -69,6 +75,27 @@ class Skipped:
     code: str  # as written in the ConceptMap
     where: str  # "<file>: ConceptMap.group[0].element[3]" (or "...target[0]")
     reason: str
+    # Not applied because its whole map is retired: the start-up log names the map once (a Note) rather
+    # than every row of it; map-check still lists each code, since each is now unknown.
+    retired: bool = False
+
+
+# Kinds of Note: a map applied though in draft; a retired map (none of it applied).
+DRAFT, RETIRED = "draft", "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something about a whole ConceptMap or file that start-up logs and map-check lists (never fatal)."""
+
+    kind: str  # DRAFT or RETIRED
+    where: str  # "<file>: ConceptMap" or "<file>: Bundle.entry[2].resource"
+    message: str
+
+
+# R4 PublicationStatus.  A map without a status is read as before (applied): R4 requires one, but refusing
+# to start over it would stop a service whose maps worked yesterday.
+_STATUSES: Final = frozenset({"draft", "active", "retired", "unknown"})
 
 
 def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -86,11 +113,49 @@ def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise TerminologyError(f"{path}: not a ConceptMap (nor a Bundle of ConceptMaps)")
 
 
+def _map_url(path: Path, cmap: dict[str, Any]) -> str:
+    url = cmap.get("url") if isinstance(cmap.get("url"), str) else None
+    return url or f"{path.name}#{cmap.get('id', '')}"
+
+
+def _status(path: Path, where: str, cmap: dict[str, Any]) -> str | None:
+    status = cmap.get("status")
+    if status is not None and status not in _STATUSES:
+        # A misspelt "retired" must not be applied as if active.
+        raise TerminologyError(
+            f"{path}: {where}.status {status!r} is not an R4 publication status (draft, active, retired, "
+            "unknown)"
+        )
+    return status if isinstance(status, str) else None
+
+
+def _retired_elements(path: Path, where: str, cmap: dict[str, Any], index: CodeIndex) -> list[Skipped]:
+    """Every element of a retired map, listed as not applied.  Read leniently: a withdrawn map is neither
+    validated nor checked against the maps in use, so an error in it never stops the service."""
+    reason = (
+        f"ConceptMap {_map_url(path, cmap)} has status 'retired': not applied (a retired map is withdrawn; "
+        "set its status to 'active' to apply it)"
+    )
+    found: list[Skipped] = []
+    groups = cmap.get("group")
+    for g, group in enumerate(groups if isinstance(groups, list) else []):
+        if not isinstance(group, dict):
+            continue
+        source = group.get("source")
+        system = index.systems.canonical(source) if isinstance(source, str) and source.strip() else ""
+        elements = group.get("element")
+        for e, element in enumerate(elements if isinstance(elements, list) else []):
+            code = element.get("code") if isinstance(element, dict) else None
+            if isinstance(code, str) and code.strip():
+                spot = f"{path}: {where}.group[{g}].element[{e}]"
+                found.append(Skipped(system, code, spot, reason, retired=True))
+    return found
+
+
 def _mappings_of(
     path: Path, where: str, cmap: dict[str, Any], index: CodeIndex, skipped: list[Skipped]
 ) -> Iterator[tuple[Key, Mapping]]:
-    url = cmap.get("url") if isinstance(cmap.get("url"), str) else None
-    map_url = url or f"{path.name}#{cmap.get('id', '')}"
+    map_url = _map_url(path, cmap)
     groups = cmap.get("group")
     if not isinstance(groups, list) or not groups:
         raise TerminologyError(f"{path}: {where}.group is missing or empty")
@@ -242,17 +307,43 @@ def _check_own_meaning(key: Key, mapping: Mapping, index: CodeIndex) -> None:
 
 
 def load_conceptmaps(
-    directories: Sequence[Path], index: CodeIndex, skipped: list[Skipped] | None = None
+    directories: Sequence[Path],
+    index: CodeIndex,
+    skipped: list[Skipped] | None = None,
+    notes: list[Note] | None = None,
 ) -> dict[Key, tuple[Mapping, ...]]:
     """Every ConceptMap JSON file of the directories (sorted, so the result is deterministic); what is
-    not applied is appended to ``skipped``."""
+    not applied is appended to ``skipped``, what start-up and map-check should name to ``notes``."""
     found: dict[Key, list[Mapping]] = {}
     skipped = [] if skipped is None else skipped
+    notes = [] if notes is None else notes
     for directory in directories:
         if not directory.is_dir():
             raise TerminologyError(f"{directory}: ConceptMap directory does not exist")
         for path in sorted(directory.glob("*.json")):
             for where, cmap in _conceptmaps(path):
+                status = _status(path, where, cmap)
+                if status == "retired":
+                    elements = _retired_elements(path, where, cmap, index)
+                    skipped.extend(elements)
+                    notes.append(
+                        Note(
+                            RETIRED,
+                            f"{path}: {where}",
+                            f"ConceptMap {_map_url(path, cmap)} is retired: none of its {len(elements)} "
+                            "element(s) is applied",
+                        )
+                    )
+                    continue
+                if status == "draft":
+                    notes.append(
+                        Note(
+                            DRAFT,
+                            f"{path}: {where}",
+                            f"ConceptMap {_map_url(path, cmap)} is a draft: applied (set its status to "
+                            "'active' once it is checked)",
+                        )
+                    )
                 for key, mapping in _mappings_of(path, where, cmap, index, skipped):
                     _check_one_meaning(key, found.get(key, ()), mapping)
                     found.setdefault(key, []).append(mapping)

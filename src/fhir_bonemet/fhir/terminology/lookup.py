@@ -21,7 +21,7 @@ from fhir_bonemet.core.model.facts import Strength
 from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.answers import ANSWER_MEANINGS
 from fhir_bonemet.fhir.terminology.conceptmaps import Mapping as ConceptMapping
-from fhir_bonemet.fhir.terminology.conceptmaps import Skipped, load_conceptmaps
+from fhir_bonemet.fhir.terminology.conceptmaps import Note, Skipped, load_conceptmaps
 from fhir_bonemet.fhir.terminology.medications import MedicationTables, load_medication_tables
 from fhir_bonemet.fhir.terminology.valuesets import (
     LOCAL_SYSTEM,
@@ -108,6 +108,7 @@ class Terminology:
         maps: dict[Key, tuple[ConceptMapping, ...]],
         local_codes: frozenset[str] = frozenset(),
         skipped: Sequence[Skipped] = (),
+        notes: Sequence[Note] = (),
     ) -> None:
         self._index = index
         self._meds = medications
@@ -122,6 +123,8 @@ class Terminology:
         # ConceptMap elements or targets not applied (an equivalence the service does not apply, or an
         # element that maps nothing): map-check lists them and the service logs them at start-up.
         self.skipped_mappings: tuple[Skipped, ...] = tuple(skipped)
+        # Whole maps named likewise: a map in draft (applied), a retired one (not applied).
+        self.conceptmap_notes: tuple[Note, ...] = tuple(notes)
         self._local_codes = local_codes
         self.concept_ids: frozenset[str] = frozenset(index.valuesets)
         # Medication classes are the concepts whose ValueSets hold RxNorm or ATC codes.
@@ -173,8 +176,9 @@ class Terminology:
         index = load_valuesets(root / "valuesets", systems, ALL_CONCEPTS, local_codes)
         medications = load_medication_tables(root / "medications", ALL_CONCEPTS)
         skipped: list[Skipped] = []
-        maps = load_conceptmaps([Path(d) for d in conceptmap_dirs], index, skipped)
-        terminology = cls(index, medications, maps, local_codes, skipped)
+        notes: list[Note] = []
+        maps = load_conceptmaps([Path(d) for d in conceptmap_dirs], index, skipped, notes)
+        terminology = cls(index, medications, maps, local_codes, skipped, notes)
         terminology._check_medications(root / "medications")
         return terminology
 
