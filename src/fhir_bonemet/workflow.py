@@ -38,7 +38,7 @@ from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch, searched_type
 from fhir_bonemet.fhir.outbound.careplan import BuiltCarePlan, CarePlanStatus, build_careplan, on_opioid
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes, default_codes_path, load_outbound_codes
-from fhir_bonemet.fhir.terminology.conceptmaps import DRAFT, RETIRED
+from fhir_bonemet.fhir.terminology.conceptmaps import DRAFT, NO_CONCEPTMAP, RETIRED
 from fhir_bonemet.fhir.terminology.lookup import Terminology
 from fhir_bonemet.knowledge import EvidenceSource, load_sources, load_thresholds
 from fhir_bonemet.log_keys import safe_hook_instance
@@ -58,6 +58,7 @@ _MAX_REPORTED_ISSUES = 50
 _NOTE_LOG: Final = {
     DRAFT: "ConceptMap in draft applied",
     RETIRED: "ConceptMap retired: not applied",
+    NO_CONCEPTMAP: "ConceptMap file holds no ConceptMap: nothing loaded",
 }
 
 

@@ -434,3 +434,20 @@ def test_retired_map_is_listed_as_not_applied_and_a_draft_map_is_named(
     assert "is a draft: applied" in note["message"]
     _, text = _run(capsys, str(bundle_file), "--conceptmaps", str(maps))
     assert f"{maps / 'draft.json'}: ConceptMap: ConceptMap http://example.org/cm is a draft" in text
+
+
+def test_a_bundle_holding_no_conceptmap_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle_file: Path
+) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "empty.json").write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection"}), encoding="utf-8"
+    )
+    code, report = _json(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert code == 0
+    (note,) = report["conceptmap_notes"]
+    assert (note["kind"], note["where"]) == ("no-conceptmap", str(maps / "empty.json"))
+    assert note["message"] == "a Bundle with no entry: nothing loaded from it"
+    _, text = _run(capsys, str(bundle_file), "--conceptmaps", str(maps))
+    assert f"{maps / 'empty.json'}: a Bundle with no entry: nothing loaded from it" in text

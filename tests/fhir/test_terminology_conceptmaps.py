@@ -440,3 +440,30 @@ def test_a_status_that_is_no_publication_status_is_refused(tmp_path: Path) -> No
     _write(tmp_path, "m.json", cmap)
     with pytest.raises(TerminologyError, match=r"m.json: ConceptMap.status 'retierd' is not an R4"):
         Terminology.load(conceptmap_dirs=[tmp_path])
+
+
+def test_a_file_holding_no_conceptmap_is_named_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A map exported as a Bundle of something else, or saved under another extension, loads nothing: the
+    # integrator must hear which file, or the map is taken to be in use.
+    maps = tmp_path / "maps"
+    valueset = {"resourceType": "ValueSet", "id": "v", "status": "active"}
+    _write(
+        maps,
+        "bundle.json",
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": valueset}]},
+    )
+    _write(maps, "maps.JSON", _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7"))
+    term = Terminology.load(conceptmap_dirs=[maps])
+    assert term.explain("http://ehr.example/obs", "HB").unknown
+    settings = Settings(auth_required=False, data_dir=tmp_path, conceptmap_dirs=(maps,))
+    with caplog.at_level(logging.WARNING, logger="fhir_bonemet.workflow"):
+        Workflow.from_settings(settings)
+    records = [r for r in caplog.records if "ConceptMap" in r.getMessage()]
+    assert [(r.getMessage(), Path(r.where).name) for r in records] == [
+        ("ConceptMap file holds no ConceptMap: nothing loaded", "bundle.json"),
+        ("ConceptMap file holds no ConceptMap: nothing loaded", "maps.JSON"),
+    ]
+    assert "1 entries, none a ConceptMap" in records[0].reason
+    assert "not a .json file" in records[1].reason

@@ -13,7 +13,7 @@ code it also says whether a prefetch template requests the records it sits on
 reach the rules.  It lists the ConceptMap
 elements the service will not apply (a ``narrower``, ``specializes``, ``inexact`` or ``relatedto`` target;
 an element with only ``disjoint`` targets or none; every element of a ``retired`` map), and names each map
-in ``draft`` (applied) and each retired map.  The exit status is 1
+in ``draft`` (applied), each retired map and each file that holds no ConceptMap.  The exit status is 1
 when an input or ConceptMap could not be read, 2 when a required concept
 (:data:`~fhir_bonemet.mapcheck.places.REQUIRED`) has no usable data, 3 when an understood or mapped code
 would never be fetched, 4 when a ConceptMap element is not applied.
@@ -91,8 +91,8 @@ class MapCheckReport:
     coverage: list[Coverage] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     not_applied: list[Skipped] = field(default_factory=list)  # ConceptMap elements the service ignores
-    # Whole maps: a draft map (applied), a retired one (its elements are in not_applied).  Named, never an
-    # exit status of their own.
+    # Whole maps or files: a draft map (applied), a retired one (its elements are in not_applied), a file
+    # holding no ConceptMap.  Named, never an exit status of their own.
     conceptmap_notes: list[Note] = field(default_factory=list)
 
     @property

@@ -143,7 +143,8 @@ def to_text(report: MapCheckReport) -> str:
         lines += ["", "ConceptMap elements NOT APPLIED (the service ignores them):"]
         lines += [f"  {x.source_system}|{x.code} at {x.where}: {x.reason}" for x in report.not_applied]
     if report.conceptmap_notes:
-        lines += ["", "ConceptMaps to check (draft maps are applied; retired maps are not):"]
+        lines += ["", "ConceptMaps and files to check (draft maps are applied; retired maps and files "
+                  "holding no ConceptMap are not):"]  # fmt: skip
         lines += [f"  {note.where}: {note.message}" for note in report.conceptmap_notes]
     if report.problems:
         lines += ["", "Input problems:"] + [f"  {p.location}: {p.message}" for p in report.problems]

@@ -24,7 +24,9 @@ A map's ``status`` is read as R4 PublicationStatus: a ``retired`` map is withdra
 (each element is listed, and the map named once, :class:`Note`), and it is not checked against the maps in
 use (a retired map is often the wrong one its replacement corrects); a ``draft`` map is applied (the
 integrator may be testing it) but named, so that a draft does not go live unnoticed; ``active``,
-``unknown`` or no status are applied as they are.
+``unknown`` or no status are applied as they are.  A file that holds no ConceptMap (a Bundle without one,
+a file not named ``*.json``) loads nothing and is named too, so that a map put in the wrong form is not
+taken for a map in use.
 """
 
 from __future__ import annotations
@@ -80,16 +82,16 @@ class Skipped:
     retired: bool = False
 
 
-# Kinds of Note: a map applied though in draft; a retired map (none of it applied).
-DRAFT, RETIRED = "draft", "retired"
+# Kinds of Note: a map applied though in draft; a retired map (none of it applied); a file that loads nothing.
+DRAFT, RETIRED, NO_CONCEPTMAP = "draft", "retired", "no-conceptmap"
 
 
 @dataclass(frozen=True, slots=True)
 class Note:
     """Something about a whole ConceptMap or file that start-up logs and map-check lists (never fatal)."""
 
-    kind: str  # DRAFT or RETIRED
-    where: str  # "<file>: ConceptMap" or "<file>: Bundle.entry[2].resource"
+    kind: str  # DRAFT, RETIRED or NO_CONCEPTMAP
+    where: str  # "<file>" or "<file>: Bundle.entry[2].resource"
     message: str
 
 
@@ -98,17 +100,25 @@ class Note:
 _STATUSES: Final = frozenset({"draft", "active", "retired", "unknown"})
 
 
-def _conceptmaps(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(location prefix, ConceptMap) for a ConceptMap file or a Bundle of ConceptMaps."""
+def _conceptmaps(path: Path, notes: list[Note]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location prefix, ConceptMap) for a ConceptMap file or a Bundle of ConceptMaps; a Bundle holding
+    none is noted (it loads nothing, and the integrator meant it to load something)."""
     data = read_json(path)
     kind = data.get("resourceType") if isinstance(data, dict) else None
     if kind == "ConceptMap":
         yield "ConceptMap", data
     elif kind == "Bundle":
-        for i, entry in enumerate(data.get("entry") or []):
+        entries = data.get("entry")
+        entries = entries if isinstance(entries, list) else []
+        found = 0
+        for i, entry in enumerate(entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict) and resource.get("resourceType") == "ConceptMap":
+                found += 1
                 yield f"Bundle.entry[{i}].resource", resource
+        if not found:
+            held = f"{len(entries)} entries, none a ConceptMap" if entries else "no entry"
+            notes.append(Note(NO_CONCEPTMAP, str(path), f"a Bundle with {held}: nothing loaded from it"))
     else:
         raise TerminologyError(f"{path}: not a ConceptMap (nor a Bundle of ConceptMaps)")
 
@@ -320,8 +330,12 @@ def load_conceptmaps(
     for directory in directories:
         if not directory.is_dir():
             raise TerminologyError(f"{directory}: ConceptMap directory does not exist")
-        for path in sorted(directory.glob("*.json")):
-            for where, cmap in _conceptmaps(path):
+        for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
+            if path.suffix != ".json":
+                # Only *.json files are read: a map saved as .JSON or .xml would otherwise be lost unseen.
+                notes.append(Note(NO_CONCEPTMAP, str(path), "not a .json file: not read"))
+                continue
+            for where, cmap in _conceptmaps(path, notes):
                 status = _status(path, where, cmap)
                 if status == "retired":
                     elements = _retired_elements(path, where, cmap, index)

@@ -123,7 +123,7 @@ class Terminology:
         # ConceptMap elements or targets not applied (an equivalence the service does not apply, or an
         # element that maps nothing): map-check lists them and the service logs them at start-up.
         self.skipped_mappings: tuple[Skipped, ...] = tuple(skipped)
-        # Whole maps named likewise: a map in draft (applied), a retired one (not applied).
+        # Whole maps or files named likewise: a draft map applied, a retired one not, a file loading nothing.
         self.conceptmap_notes: tuple[Note, ...] = tuple(notes)
         self._local_codes = local_codes
         self.concept_ids: frozenset[str] = frozenset(index.valuesets)
