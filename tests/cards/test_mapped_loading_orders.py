@@ -95,3 +95,13 @@ def test_a_local_order_code_mapped_as_loading_the_bone_gets_the_hold_card(
 def test_the_same_local_order_code_without_a_map_is_read_by_its_name_only() -> None:
     """Without the map the abbreviation names nothing the service can read: this is the gap the map fills."""
     assert _ex04(*_request("ServiceRequest", "PT-AMB"), ()) == []
+
+
+@pytest.mark.parametrize(("resource_type", "code"), [("ServiceRequest", "PT-AMB"), ("DeviceRequest", "WF-1")])
+def test_the_example_conceptmaps_map_the_order_catalogue(resource_type: str, code: str) -> None:
+    """The shipped example (examples/conceptmaps, the directory docs/integration.md starts the service
+    with) shows the order group: with it alone, the ward's abbreviation gets the hold card and its cancel."""
+    examples = Path(__file__).parents[2] / "examples" / "conceptmaps"
+    (card,) = _ex04(*_request(resource_type, code), (examples,))
+    actions = [a for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "delete"]
+    assert [a["resourceId"] for a in actions] == [f"{resource_type}/local-order"]
