@@ -102,4 +102,6 @@ def test_a_pack_of_unknown_volume_is_still_said_unread(
     card = _za_card(medication, {"value": 1, "unit": "vial"}, contained)
     summary, missing = _summary_and_missing(card)
     assert summary.startswith("Zoledronic acid: 3.3 mg advised for CrCl")
-    assert "ordered dose of MedicationRequest/draft-za (volume of one vial not recorded)" in missing
+    # Named by its ingredient, never by its record reference (card text speaks in clinical words).
+    assert "ordered dose of zoledronic acid (volume of one vial not recorded)" in missing
+    assert "MedicationRequest/" not in missing

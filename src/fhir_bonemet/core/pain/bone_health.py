@@ -235,7 +235,8 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
         if med in for_hypercalcaemia:
             continue  # the CrCl table is the bone-metastasis schedule; not applied to a hypercalcaemia dose
         if isinstance(ordered, str):
-            t.miss(f"ordered dose of {med.ref} ({ordered})", f"compare it with the {advised:g} mg advised")
+            # Named by its ingredient: a full product name pushed the reason out of the shortened line.
+            t.miss(f"ordered dose of {ZA_NAME} ({ordered})", f"compare it with the {advised:g} mg advised")
         elif ordered > advised + tolerance:
             too_high.append((med, ordered))
             t.act(
