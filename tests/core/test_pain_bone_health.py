@@ -87,6 +87,28 @@ def test_p08_on_a_measured_clearance_misses_nothing() -> None:
     assert [m.what for m in found.missing] == ["Cockcroft-Gault creatinine clearance"]
 
 
+def test_p08_on_egfr_says_the_clearance_table_was_read_with_it_in_its_unit() -> None:
+    """The label's table is by creatinine clearance: read with an eGFR, the card says so and gives the
+    bands in the unit of the eGFR it compared, not "mL/min" beside "eGFR 45 mL/min/1.73 m2"."""
+    egfr = obs(c.LAB_EGFR, 45, "mL/min/{1.73_m2}", days_ago=1)
+    found = run(patient(observations=[egfr, *CA_OK], medications=[zoledronic(3.3), ca_vit_d()]))["P08"]
+    table = found.recommendations[0]
+    assert table.startswith(
+        "Zoledronic acid by CrCl (S17; eGFR used in place of creatinine clearance): >60 mL/min/1.73 m2 4 mg;"
+    )
+    assert "mL/min " not in table
+    low = obs(c.LAB_EGFR, 25, "mL/min/{1.73_m2}", days_ago=1)
+    found = run(patient(observations=[low, *CA_OK], medications=[zoledronic(3.0), ca_vit_d()]))["P08"]
+    assert found.rationale.endswith("is below 30 mL/min/1.73 m2 (S17).")
+
+
+def test_p08_on_a_clearance_gives_the_table_in_ml_per_minute() -> None:
+    found = run(patient(observations=[*crcl_labs(45), *CA_OK], medications=[zoledronic(3.3), ca_vit_d()]))[
+        "P08"
+    ]
+    assert found.recommendations[0].startswith("Zoledronic acid by CrCl (S17): >60 mL/min 4 mg;")
+
+
 def test_p08_dose_above_the_band_is_flagged() -> None:
     za = zoledronic(4.0, draft=True)
     found = run(

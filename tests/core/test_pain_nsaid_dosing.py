@@ -17,7 +17,7 @@ from pain_support import (
 )
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.findings import Indicator
+from fhir_bonemet.core.model.findings import Finding, Indicator
 
 PLATELETS_OK = obs(c.LAB_PLATELETS, 200, "10*9/L", days_ago=2)
 
@@ -56,6 +56,32 @@ def test_p16_on_egfr_words_the_gap_to_the_edge_in_the_unit_of_egfr(egfr: float, 
     assert f"NSAID with eGFR {egfr:g} {clause}" in found.summary
     assert "mL/min edge" not in " ".join((found.summary, *found.recommendations))
     assert "Cockcroft-Gault is not that precise" not in " ".join(found.recommendations)
+
+
+def _card_text(found: Finding) -> str:
+    return " ".join((found.summary, found.rationale, *found.recommendations))
+
+
+@pytest.mark.parametrize(
+    ("egfr", "band"),
+    [
+        (25, "below 30 mL/min/1.73 m2 (service default)"),
+        (45, "between 30 mL/min/1.73 m2 (service default) and 60 mL/min/1.73 m2 (service default)"),
+    ],
+)
+def test_p16_on_egfr_quotes_its_cut_offs_in_the_unit_of_egfr(egfr: float, band: str) -> None:
+    """The card compares an eGFR with the cut-offs: quoted beside it in mL/min, they read as clearances
+    ("eGFR 25 mL/min/1.73 m2 ..., below 30 mL/min"), another measure than the one compared."""
+    measured = obs(c.LAB_EGFR, egfr, "mL/min/{1.73_m2}", days_ago=1)
+    found = run(patient(observations=[measured, PLATELETS_OK], medications=[ibuprofen()]))["P16"]
+    assert band in found.rationale
+    assert "mL/min (" not in _card_text(found)
+
+
+def test_p16_on_a_clearance_quotes_its_cut_offs_in_ml_per_minute() -> None:
+    found = run(patient(observations=[*crcl_labs(45), PLATELETS_OK], medications=[ibuprofen()]))["P16"]
+    assert "between 30 mL/min (service default) and 60 mL/min (service default)" in found.rationale
+    assert "1.73" not in _card_text(found)
 
 
 def test_p16_caution_band_ends_at_60_and_says_when_it_is_far_from_both_edges() -> None:
@@ -284,6 +310,13 @@ def test_p23_summary_shows_a_clearance_just_under_the_cut_off_as_under_it() -> N
     found = run(patient(observations=crcl_labs(29.6), medications=[morphine(), senna()]))["P23"]
     assert "CrCl 29.6" in found.summary
     assert "CrCl 30" not in found.summary
+
+
+def test_p23_on_egfr_quotes_its_cut_off_in_the_unit_of_egfr() -> None:
+    egfr = obs(c.LAB_EGFR, 25, "mL/min/{1.73_m2}", days_ago=1)
+    found = run(patient(observations=[egfr], medications=[morphine(), senna()]))["P23"]
+    assert found.rationale.endswith("below 30 mL/min/1.73 m2 (service default).")
+    assert "mL/min (" not in _card_text(found)
 
 
 def test_p23_silent_for_oxycodone_with_low_clearance() -> None:

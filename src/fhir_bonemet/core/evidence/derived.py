@@ -22,6 +22,9 @@ from fhir_bonemet.core.model.queries import obs_date, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = [
+    "CLEARANCE_UNIT",
+    "EGFR_UNIT",
+    "RENAL_BAND_EDGES",
     "Mechanism",
     "PainMechanism",
     "PainScore",
@@ -271,7 +274,7 @@ class RenalFunction:
     def unit(self) -> str:
         """The unit of the measure used: eGFR is indexed to body surface (mL/min/1.73 m2), a creatinine
         clearance is not (mL/min); a figure beside the one must not carry the other's unit."""
-        return "mL/min/1.73 m2" if self.method == "egfr" else "mL/min"
+        return EGFR_UNIT if self.method == "egfr" else CLEARANCE_UNIT
 
     def describe(self) -> str:
         """'CrCl 28 mL/min (Cockcroft-Gault)' / 'eGFR 45 mL/min/1.73 m2 (used instead of CrCl)'."""
@@ -311,6 +314,9 @@ def _weight_kg(obs: ObservationFact) -> float | None:
 # edge margin).  An upper bound ("<15") is a renal function only below all of them: every value it allows
 # then lies in the lowest band of every rule.  Above one ("<45"), the band is not known, and neither is the
 # renal function: reading it as its highest value would be less cautious than some of the values it allows.
+# The units the cards give the two measures of renal function in; every band edge is a clearance.
+CLEARANCE_UNIT = "mL/min"
+EGFR_UNIT = "mL/min/1.73 m2"
 RENAL_BAND_EDGES = (
     "pain.nsaid_avoid_crcl_below",
     "pain.nsaid_caution_crcl_below",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from fhir_bonemet.core.evidence.derived import PainScore, RenalFunction
+from fhir_bonemet.core.evidence.derived import CLEARANCE_UNIT, RENAL_BAND_EDGES, PainScore, RenalFunction
 from fhir_bonemet.core.model.catalogue import RuleSpec
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
@@ -90,6 +90,19 @@ class Trace:
         """A threshold as card text cites it: '20 10*9/L (S09)', '7 d (service default)'."""
         self.v(key)
         return self.ctx.th[key].label()
+
+    def renal_label(self, key: str, renal: RenalFunction) -> str:
+        """A renal band edge as card text cites it, in the unit of the measure compared with it: the cut-offs
+        are creatinine clearances (mL/min), and an eGFR standing in for one is compared with the same number,
+        so the card says '30 mL/min/1.73 m2' beside an eGFR, never a clearance's unit beside an eGFR.
+        Unknown renal function keeps the file's unit."""
+        if key not in RENAL_BAND_EDGES:
+            raise KeyError(f"rule {self.spec.id} labels {key!r} as a renal band edge, which it is not")
+        self.v(key)
+        threshold = self.ctx.th[key]
+        if threshold.unit != CLEARANCE_UNIT:  # only a clearance's number may be read as an eGFR's as is
+            raise ValueError(f"renal band edge {key!r} is in {threshold.unit!r}, not {CLEARANCE_UNIT}")
+        return threshold.label(renal.unit())
 
     def meds(self, meds: Iterable[MedicationFact]) -> None:
         for med in meds:

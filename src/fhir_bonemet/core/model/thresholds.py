@@ -29,9 +29,11 @@ class Threshold:
     def is_default(self) -> bool:
         return self.basis == "service-default"
 
-    def label(self) -> str:
-        """How card text cites this value: '20 10*9/L (service default)' or '20 10*9/L (S09)'."""
-        shown = f"{self.value:g} {self.unit}".strip()
+    def label(self, unit: str | None = None) -> str:
+        """How card text cites this value: '20 10*9/L (service default)' or '20 10*9/L (S09)'.  ``unit``
+        names the value in the unit of the measure it was compared with, where a rule compares a kindred
+        measure with it as is (an eGFR against a clearance cut-off: see ``Trace.renal_label``)."""
+        shown = f"{self.value:g} {self.unit if unit is None else unit}".strip()
         if self.basis == "service-default":
             return f"{shown} (service default)"
         if self.basis == "unverified":

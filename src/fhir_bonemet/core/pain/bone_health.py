@@ -11,6 +11,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from fhir_bonemet.core.evidence.derived import RenalFunction
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
 from fhir_bonemet.core.evidence.labs import (
     CalciumMethod,
@@ -81,12 +82,17 @@ def za_dose_for(crcl: float, t: Trace) -> float | None:
     return None
 
 
-def _za_table(t: Trace) -> str:
+def _za_table(t: Trace, renal: RenalFunction) -> str:
+    """The label's dose table, which is by creatinine clearance (S17).  An eGFR compared with it in place of
+    a clearance is said to be, and the bands are given in its unit, the unit of the figure beside them."""
     v = t.v
     full, b50, b40, low = (v(bound) for bound, _ in ZA_BANDS)
     d_full, d50, d40, d30 = (v(dose) for _, dose in ZA_BANDS)
+    basis = (
+        "CrCl (S17; eGFR used in place of creatinine clearance)" if renal.method == "egfr" else "CrCl (S17)"
+    )
     return (
-        f"Zoledronic acid by CrCl (S17): >{full:g} mL/min {d_full:g} mg; {b50:g}-{full:g} {d50:g} mg; "
+        f"Zoledronic acid by {basis}: >{full:g} {renal.unit()} {d_full:g} mg; {b50:g}-{full:g} {d50:g} mg; "
         f"{b40:g}-{b50 - 1:g} {d40:g} mg; {low:g}-{b40 - 1:g} {d30:g} mg; <{low:g} not recommended. "
         "Check creatinine before every dose."
     )
@@ -209,7 +215,7 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     t.meds(za)
     renal = t.renal("the dose cannot be adjusted: check creatinine and calculate CrCl before every dose")
-    table = _za_table(t)
+    table = _za_table(t, renal)
     if renal.value is None:
         return t.finding(
             Indicator.WARNING,
@@ -224,7 +230,7 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
         return t.finding(
             Indicator.CRITICAL,
             f"Zoledronic acid with {shown}: not recommended; consider denosumab with calcium checks",
-            f"{renal.describe()} is below {t.label('pain.za_crcl_min')}.",
+            f"{renal.describe()} is below {t.renal_label('pain.za_crcl_min', renal)}.",
             (table, "Denosumab is an alternative: correct calcium first and monitor it closely (R06)."),
         )
     tolerance = t.v("pain.za_dose_tolerance_mg")

@@ -401,7 +401,7 @@ def p23(ctx: RuleContext, t: Trace) -> Finding | None:
     if not opioids or not ctx.concerns_focus(opioids):
         return None
     renal = t.renal("accumulation of active metabolites cannot be excluded: check renal function")
-    limit = t.label("pain.renal_opioid_crcl_below")
+    limit = t.renal_label("pain.renal_opioid_crcl_below", renal)
     if renal.value is None:
         t.meds(opioids)
         return t.finding(

@@ -68,8 +68,9 @@ def p16(ctx: RuleContext, t: Trace) -> Finding | None:
     if not nsaids or not ctx.concerns_focus(nsaids):
         return None
     renal = t.renal("the NSAID cannot be confirmed safe for the kidneys: check creatinine first")
-    avoid = t.label("pain.nsaid_avoid_crcl_below")
-    caution = t.label("pain.nsaid_caution_crcl_below")
+    # The cut-offs in the unit of the measure compared with them, as near_edge words the gap.
+    avoid = t.renal_label("pain.nsaid_avoid_crcl_below", renal)
+    caution = t.renal_label("pain.nsaid_caution_crcl_below", renal)
     t.v("pain.renal_band_edge_margin")
     if renal.value is None:
         t.meds(nsaids)
