@@ -8,7 +8,7 @@ from typing import Any
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from fhir_bonemet.cards.build import CardContext, build_cards
-from fhir_bonemet.cards.orders import plan_order
+from fhir_bonemet.cards.orders import plan_order, senna_order
 from fhir_bonemet.cds.response import CDSResponse
 from fhir_bonemet.core.model import concepts
 from fhir_bonemet.core.model.findings import (
@@ -344,3 +344,20 @@ def test_a_draft_that_is_not_a_medicine_is_cancelled_by_its_own_name() -> None:
     ]
     assert planned[0] is not None
     assert planned[0].action["description"] == "Cancel the draft order: exercise on hold"
+
+
+def test_the_note_tracing_a_proposed_order_gives_units_as_the_card_does() -> None:
+    """The order's note quoted the finding with its UCUM codes ("for 3 d") where the card reads "3 days"."""
+    finding = Finding(
+        rule_id="P15",
+        title="Opioid without a bowel regimen",
+        category=Category.PAIN,
+        indicator=Indicator.WARNING,
+        summary="Strong opioid for 3 d without a stimulant laxative: add one",
+        rationale="Opioid active for 3 d.",
+        evidence=(),
+    )
+    order = senna_order(finding, patient_ref="Patient/bm-1", today=date(2025, 6, 1), requester=None)
+    (note,) = order.action["resource"]["note"]
+    assert "Strong opioid for 3 days without a stimulant laxative" in note["text"]
+    assert note["text"].endswith("Why: Opioid active for 3 days.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fhir_bonemet.cards.detail import _UNITS, readable_units
+from fhir_bonemet.core.model.unit_text import _UNITS, readable_units
 
 # Texts made of the pieces the patterns look for, so that near-misses ("10*9/", "{scor", "5 mo.") come up.
 _PIECES = st.sampled_from(

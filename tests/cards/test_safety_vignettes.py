@@ -242,3 +242,16 @@ def test_the_dental_check_folded_for_room_goes_with_the_pain_plan_not_the_bowel_
     assert "Order dental examination before a bone-modifying agent" in [
         s["label"] for s in by_rule["P07"]["suggestions"]
     ]
+
+
+def test_the_critical_cytopenia_referral_gives_the_count_as_the_card_does() -> None:
+    """The referral proposed with the R08 card read "platelets 15 10*9/L", a UCUM code, where the card and
+    the exercise gates say "15 ×10⁹/L": the same count must read the same on both."""
+    case, _ = _case(SAFETY / "ref-01-platelets-15.json")
+    card = _cards_by_rule(fire(case))["R08"]
+    assert "platelets 15 ×10⁹/L" in card["summary"]
+    (referral,) = _referrals(card)
+    texts = [referral["text"]["div"], *(note["text"] for note in referral["note"])]
+    for text in texts:
+        assert "Critical cytopenia (platelets 15 ×10⁹/L)" in text
+        assert "10*9" not in text

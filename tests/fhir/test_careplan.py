@@ -29,6 +29,7 @@ from fhir_bonemet.fhir.outbound.careplan import (
     activated,
     with_status,
 )
+from fhir_bonemet.fhir.outbound.careplan_text import reassessment
 from fhir_bonemet.fhir.outbound.codes import default_codes_path, load_outbound_codes, parse_outbound_codes
 
 CODES = load_outbound_codes()
@@ -248,3 +249,19 @@ def test_plan_names_only_the_exercise_and_pain_rules_it_rests_on() -> None:
     )
     plan = build(Assessment(True, "x", (*full_assessment().findings, extra), exercise_plan()))
     assert plan.rule_ids == ("EX-TIER", "P04")
+
+
+def test_the_pain_reassessment_activity_gives_units_as_the_cards_do() -> None:
+    """The CarePlan quoted a pain finding's summary with its UCUM code ("for 3 d") where the card reads
+    "for 3 days": the plan and the card say the same value the same way."""
+    finding = Finding(
+        rule_id="P05",
+        title="Pain uncontrolled on a strong opioid",
+        category=Category.PAIN,
+        indicator=Indicator.WARNING,
+        summary="Pain 7/10 persists on a strong opioid for 3 d: review the pain plan",
+        rationale="rationale",
+        evidence=(),
+    )
+    expected = "P05: Pain 7/10 persists on a strong opioid for 3 days: review the pain plan"
+    assert expected in reassessment([finding])

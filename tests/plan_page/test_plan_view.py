@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import fhir_bonemet.core.engine as engine
-from fhir_bonemet.cards.detail import readable_units
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.core.model.unit_text import readable_units
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch
 from fhir_bonemet.fhir.outbound.codes import load_outbound_codes
@@ -70,6 +70,17 @@ def test_units_are_shown_the_way_clinicians_read_them() -> None:
     assert readable_units("245 10*9/L") == "245 ×10⁹/L"
     assert readable_units("38.4 Cel") == "38.4 °C"
     assert readable_units("14 {score}") == "14"
+
+
+@pytest.mark.parametrize("scenario", ["opioid-benzodiazepine", "thoracic-spine-sins14"])
+def test_the_findings_on_the_page_give_units_as_the_cards_do(scenario: str) -> None:
+    """The page quoted the findings with their UCUM codes ("for 3 d"), where the cards read "for 3 days"."""
+    view = view_of(scenario)
+    assert view is not None
+    findings = [*view["red_flags"], *view["exercise_findings"], *view["pain"]["findings"]]
+    texts = [t for f in findings for t in (f["summary"], f["rationale"], *f["recommendations"])]
+    assert texts
+    assert [t for t in texts if readable_units(t) != t] == []
 
 
 def lesion(site: str, level: str = "", side: str | None = None) -> dict[str, Any]:

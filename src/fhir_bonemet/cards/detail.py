@@ -29,8 +29,9 @@ from fhir_bonemet.core.model.findings import (
     UsedFact,
     shorten,
 )
+from fhir_bonemet.core.model.unit_text import readable_units
 
-__all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain", "readable_units"]
+__all__ = ["DISCLAIMER", "detail_markdown", "md_escape", "plain"]
 
 DISCLAIMER = "Decision support only: the treating team decides."
 MAX_ACTION_BULLETS = 5
@@ -39,51 +40,6 @@ MAX_MISSING = 3
 LINE_LIMIT = 140
 _H = TypeVar("_H", bound=Hashable)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
-
-
-def _then(suffix: str) -> Callable[[re.Match[str]], str]:
-    """A replacement: the match's first group (the number), then ``suffix``."""
-    return lambda match: match[1] + suffix
-
-
-# UCUM codes as a clinician reads them.  A replacement naming a group is a function of the match rather than
-# a template ("\\1 days"): ``sub`` hands a template to a Python-level helper on every call, matched or not,
-# and expands it in Python for each match.
-_UNITS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
-    (re.compile(r"\s?10\*9/L\b"), " ×10⁹/L"),
-    (re.compile(r"\s?10\*12/L\b"), " ×10¹²/L"),
-    (re.compile(r"\s?\{score\}"), ""),
-    (re.compile(r"\s?/\{1\.73_m2\}"), "/1.73 m²"),
-    (re.compile(r"(\d)\s?Cel\b"), _then(" °C")),
-    (re.compile(r"(\d)\s?a\b"), _then(" years")),
-    (re.compile(r"(\d)\s?mo\b"), _then(" months")),
-    (re.compile(r"(\d)\s?wk\b"), _then(" weeks")),
-    (re.compile(r"(\d)\s?(mg|mL|IU|\[iU\])/d\b"), lambda m: f"{m[1]} {m[2]}/day"),
-    (re.compile(r"(\d)/d\b"), _then("/day")),
-    (re.compile(r"(\d)\s?d\b"), _then(" days")),
-    (re.compile(r"\{([a-z][a-z ]*)\}"), lambda m: m[1]),  # UCUM annotations: "2 {tablet}" is 2 tablets
-    (re.compile(r"\[iU\]"), "IU"),
-)
-# For each of _UNITS, a piece of text every match of its pattern holds, found with ``in`` (a plain scan)
-# before the pattern is searched.  Most of the patterns start with ``\s?`` or a digit, so the engine tries
-# them at every position of the text, and a text holding a unit (a dose "1000 mg x 4/d", a count
-# "245 10*9/L") was searched by all thirteen.  A text without the needle is one the pattern cannot match,
-# so skipping the search leaves it as it was.
-_UNIT_NEEDLES = (
-    "10*9/L",
-    "10*12/L",
-    "{score}",
-    "/{1.73_m2}",
-    "Cel",
-    "a",
-    "mo",
-    "wk",
-    "/d",
-    "/d",
-    "d",
-    "{",
-    "[iU]",
-)
 
 
 class _Pass(NamedTuple):
@@ -202,26 +158,6 @@ def md_escape(text: str) -> str:
         text = " ".join(text.split())
     # Most strings have nothing to escape: a search is cheaper than a substitution (dozens per call).
     return _MD_SPECIAL.sub(r"\\\1", text) if _MD_SPECIAL.search(text) else text
-
-
-# Whether any of _UNITS may match: most texts hold no UCUM code.  Every match of _UNITS holds a digit followed
-# by a unit word (a, mo, wk, d, Cel), or "10*", "{", "[iU]" or "/d"; a text with neither comes out of the
-# passes unchanged (each pass changes only what it matches), so skipping them then gives the same text.
-# Two searches, each led by a character class: the engine then tries a match only where that character
-# is, and an alternation of the thirteen patterns themselves, tried at every position, cost some 15 times
-# more.
-_UNIT_NUMBER = re.compile(r"\d\s?(?:Cel|a|mo|wk|d)\b")
-_UNIT_MARK = re.compile(r"10\*|\{|\[iU\]|/d\b")
-
-
-def readable_units(text: str) -> str:
-    if _UNIT_NUMBER.search(text) is None and _UNIT_MARK.search(text) is None:
-        return text
-    for (pattern, replacement), needle in zip(_UNITS, _UNIT_NEEDLES, strict=True):
-        # A search is cheaper than a substitution that finds nothing, and a missing needle cheaper still.
-        if needle in text and pattern.search(text):
-            text = pattern.sub(replacement, text)
-    return text
 
 
 # Whether any of _INTERNAL may match a text whose whitespace is single spaces (as :func:`plain` makes it):

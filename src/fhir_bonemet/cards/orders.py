@@ -36,6 +36,7 @@ from typing import Any
 
 from fhir_bonemet.core.model.findings import DoseChange, Finding, OrderAction, OrderChange
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.unit_text import readable_units
 from fhir_bonemet.fhir.intake.patient_facts import ORDER_CODE_KEYS
 from fhir_bonemet.fhir.intake.read import contained
 
@@ -182,8 +183,10 @@ def _single_dosage(draft: Mapping[str, Any]) -> Json | None:
 def _traced(verb: str, finding: Finding) -> Json:
     """The note that ties an order to the rules that asked for it (profiles/fsh/input/fsh/requests.fsh)."""
     rules = ", ".join(finding.rule_ids)
-    why = f"{finding.rule_id} {finding.title}: {finding.summary}"
-    return {"text": f"{verb} by fhir-bonemet (rules {rules}). {why.rstrip('.')}. Why: {finding.rationale}"}
+    # Units as the card shows them: the note and the card it came with say a value the same way.
+    why = readable_units(f"{finding.rule_id} {finding.title}: {finding.summary}")
+    rationale = readable_units(finding.rationale)
+    return {"text": f"{verb} by fhir-bonemet (rules {rules}). {why.rstrip('.')}. Why: {rationale}"}
 
 
 def _with_dosage(draft: Mapping[str, Any], dosage: Json, text: str, finding: Finding) -> Json:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from fhir_bonemet.cards.detail import readable_units
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen, daily_amount, daily_mme
 from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.exercise.findings import DOMAIN_NAMES
@@ -28,6 +27,7 @@ from fhir_bonemet.core.model.findings import (
 from fhir_bonemet.core.model.per_object import per_object
 from fhir_bonemet.core.model.queries import active_meds
 from fhir_bonemet.core.model.thresholds import Thresholds
+from fhir_bonemet.core.model.unit_text import readable_units
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.knowledge import EvidenceSource
 
@@ -77,9 +77,10 @@ def _finding(f: Finding) -> dict[str, Any]:
         "title": f.title,
         "category": f.category,
         "indicator": f.indicator,
-        "summary": f.summary,
-        "rationale": f.rationale,
-        "recommendations": list(f.recommendations),
+        # Units as the cards show them ("for 3 days", "15 ×10⁹/L"), never the UCUM codes of the finding.
+        "summary": readable_units(f.summary),
+        "rationale": readable_units(f.rationale),
+        "recommendations": [readable_units(r) for r in f.recommendations],
         "evidence": list(f.evidence),
         "unverified": f.unverified,
     }

@@ -21,6 +21,7 @@ from fhir_bonemet.core.model.findings import (
     Tier,
 )
 from fhir_bonemet.core.model.frozen_init import fast_init
+from fhir_bonemet.core.model.unit_text import readable_units
 from fhir_bonemet.fhir.outbound.codes import Schedule
 
 __all__ = [
@@ -57,7 +58,7 @@ def stop_and_call(criteria: Sequence[str]) -> str:
 
 
 def reassessment(pain_findings: Sequence[Finding]) -> str:
-    advice = "; ".join(f"{f.rule_id}: {f.summary}" for f in pain_findings)
+    advice = "; ".join(f"{f.rule_id}: {readable_units(f.summary)}" for f in pain_findings)
     return "Reassess pain score, side effects and function" + (f" after: {advice}" if advice else "") + "."
 
 

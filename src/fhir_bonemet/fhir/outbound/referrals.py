@@ -25,6 +25,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from fhir_bonemet.core.model.findings import Finding, Indicator, Referral
+from fhir_bonemet.core.model.unit_text import readable_units
 from fhir_bonemet.fhir.outbound.codes import OutboundCodes
 from fhir_bonemet.fhir.outbound.elements import typed_element
 
@@ -70,7 +71,9 @@ def build_referral(
         coding.append({"system": codes.snomed_system, "code": code.snomed, "display": code.snomed_display})
     digest = hashlib.sha256("\n".join((patient_ref, referral.value, *sorted(rules))).encode()).hexdigest()
     priority = referral_priority(referral, finding, codes)
-    reason = f"{finding.rule_id} {finding.title}: {finding.summary}"
+    # Units as the cards show them ("platelets 15 ×10⁹/L", not the UCUM code "15 10*9/L"): the same count
+    # must read the same on the card and on the referral it proposes.
+    reason = readable_units(f"{finding.rule_id} {finding.title}: {finding.summary}")
     # Elements in definition order, as the typed model would write them.
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
@@ -119,9 +122,8 @@ def build_referral(
     )
     if supporting:
         resource["supportingInfo"] = supporting
-    resource["note"] = [
-        {"text": f"Proposed by fhir-bonemet (rules {', '.join(rules)}). {reason} Why: {finding.rationale}"}
-    ]
+    why = readable_units(finding.rationale)
+    resource["note"] = [{"text": f"Proposed by fhir-bonemet (rules {', '.join(rules)}). {reason} Why: {why}"}]
     return resource
 
 
