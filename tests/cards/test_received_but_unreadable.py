@@ -80,6 +80,15 @@ def test_a_dosage_that_is_not_a_list_of_dosage_is_said() -> None:
     assert "dose(s) could not be read" in text  # the acetaminophen total is named as unknown
 
 
+def test_the_acetaminophen_product_whose_dose_is_unknown_is_named_on_the_card() -> None:
+    # The missing daily dose named the order by its reference, which card text turns into "medication
+    # order": the clinician could not tell which acetaminophen product to check.
+    text, _ = _fired(lambda request: _resource(request, ACETAMINOPHEN).update(dosageInstruction="x"))
+    name = _resource(_case().request, ACETAMINOPHEN)["medicationCodeableConcept"]["text"]
+    assert f"daily acetaminophen dose of {name}" in text
+    assert "daily acetaminophen dose of medication order" not in text
+
+
 def _dosage(request: Json) -> Json:
     dosage: Json = _resource(request, ACETAMINOPHEN)["dosageInstruction"][0]
     return dosage

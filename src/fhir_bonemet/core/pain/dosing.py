@@ -69,7 +69,10 @@ def amount_per_day(mg: float) -> str:
     return f"{mg / 1000:.3g} g/day" if mg >= 1000 else f"{mg:g} mg/day"
 
 
-def _total_facts(t: Trace, total: IngredientTotal) -> None:
+def _total_facts(t: Trace, total: IngredientTotal, products: list[MedicationFact]) -> None:
+    # A product whose dose is unknown is named as the clinician knows it: card text says a reference only
+    # as the kind of record ("medication order"), which does not tell which product to check.
+    names = {med.ref: med_label(med) for med in products}
     for part in total.per_med:
         t.fact(
             UsedFact(
@@ -77,12 +80,17 @@ def _total_facts(t: Trace, total: IngredientTotal) -> None:
             )
         )
     for ref, reason in total.not_computable:
+        name = names.get(ref, "an acetaminophen product")
         if "not understood" in reason:  # a dose was recorded: name what could not be read, not a gap
             t.missing.append(
-                MissingFact(ref, f"{reason}; the total may be higher than shown", unreadable=True)
+                MissingFact(
+                    f"daily acetaminophen dose of {name}",
+                    f"{reason}; the total may be higher than shown",
+                    unreadable=True,
+                )
             )
         else:
-            t.miss(f"daily acetaminophen dose of {ref} ({reason})", "the total may be higher than shown")
+            t.miss(f"daily acetaminophen dose of {name} ({reason})", "the total may be higher than shown")
     for dropped, kept in total.duplicates:
         t.fact(UsedFact("Not counted twice", f"{dropped} records the same drug as {kept}", dropped))
     shown = f"{total.total:g} mg/day" + ("" if total.complete else " (at least)")
@@ -238,7 +246,7 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     cap = t.v(key)
     if total.total <= cap and total.complete:
         return None
-    _total_facts(t, total)
+    _total_facts(t, total, products)
     t.meds(products)
     term = "long-term" if long_term else "short-term"
     if total.total > cap or (total.total == cap and not total.complete):  # at the cap, plus an unknown amount
@@ -295,7 +303,7 @@ def p21(ctx: RuleContext, t: Trace) -> Finding | None:
             reasons.append((shown, shown))
     if not reasons:
         return None
-    _total_facts(t, total)
+    _total_facts(t, total, products)
     t.meds(products)
     if total.total > cap:
         _limit_drafts(t, products, total, cap)
