@@ -404,3 +404,66 @@ def test_a_card_that_names_the_missing_medication_list_does_not_say_it_twice(cli
             "medication orders, medication statements and red-flag symptoms could not be read"
             in (card["detail"])
         )
+
+
+def nested(results: dict[str, Any], *, bundle_type: str) -> dict[str, Any]:
+    """The key's results wrapped one level down: a searchset whose one entry is a Bundle holding them (a
+    batch answered inside the results, or a searchset of searchsets)."""
+    inner = {key: value for key, value in results.items() if key != "total"}
+    inner["type"] = bundle_type
+    if bundle_type == "batch-response":
+        # A batch answers each of its requests in an entry with a response.
+        inner["entry"] = [{**entry, "response": {"status": "200 OK"}} for entry in inner.get("entry", [])]
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": inner}]}
+
+
+@pytest.mark.parametrize("bundle_type", ["searchset", "batch-response"])
+def test_an_error_inside_a_bundle_within_the_results_is_said_on_every_card(
+    client: TestClient, bundle_type: str
+) -> None:
+    """An error outcome one Bundle down was reported as a read issue, but the key passed for whole: the
+    cards did not say the data may be incomplete although part of the results was missing."""
+    body = prefetched_request("opioid-benzodiazepine")
+    inner = body["prefetch"]["medication-requests"]
+    inner["entry"].append(error_entry())
+    body["prefetch"]["medication-requests"] = nested(inner, bundle_type=bundle_type)
+    result = answer(client, body)
+    assert any("P14" in card["extension"][RULES] for card in result["cards"])  # the results are still used
+    for card in result["cards"]:
+        assert f"{PARTIAL_NOTE} the medication orders" in card["detail"] or names_medications_missing(
+            card, "medication-requests"
+        ), card["summary"]
+    located = [i for i in issues(result) if i["location"] == "prefetch.medication-requests"]
+    assert located
+    assert "incomplete" in located[-1]["message"]
+
+
+def test_a_failed_request_in_a_batch_within_the_results_is_said_on_every_card(client: TestClient) -> None:
+    body = prefetched_request("opioid-benzodiazepine")
+    wrapped = nested(body["prefetch"]["medication-requests"], bundle_type="batch-response")
+    wrapped["entry"][0]["resource"]["entry"].append({"response": {"status": "500 Internal Server Error"}})
+    body["prefetch"]["medication-requests"] = wrapped
+    result = answer(client, body)
+    assert any("P14" in card["extension"][RULES] for card in result["cards"])
+    for card in result["cards"]:
+        assert f"{PARTIAL_NOTE} the medication orders" in card["detail"] or names_medications_missing(
+            card, "medication-requests"
+        ), card["summary"]
+
+
+def test_unread_pages_of_a_bundle_within_the_results_are_said_on_every_card(client: TestClient) -> None:
+    """A Bundle inside the results with a next page: the pages after it are never read (the resolver pages
+    the value sent, not the Bundles inside it), so the key is read only in part and the cards say so."""
+    body = prefetched_request("thoracic-spine-sins14")
+    wrapped = nested(body["prefetch"]["conditions"], bundle_type="searchset")
+    next_page = {"relation": "next", "url": "https://ehr.example.org/fhir/Condition?page=2"}
+    wrapped["entry"][0]["resource"]["link"] = [next_page]
+    body["prefetch"]["conditions"] = wrapped
+    result = answer(client, body)
+    assert any("R04" in card["extension"][RULES] for card in result["cards"])
+    for card in result["cards"]:
+        assert "*Older history may be incomplete:* only the newest conditions" in card["detail"], card[
+            "summary"
+        ]
+    located = [i for i in issues(result) if i["location"] == "prefetch.conditions"]
+    assert [i["severity"] for i in located] == ["warning"]

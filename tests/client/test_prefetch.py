@@ -245,6 +245,38 @@ def test_a_fetched_search_that_is_only_an_error_outcome_is_unavailable() -> None
     assert "OperationOutcome entry reporting an error" in result.issues[0].message
 
 
+def test_a_fetched_search_with_an_error_inside_a_bundle_in_its_results_is_partial() -> None:
+    # A Bundle within the results (a batch answered inside a searchset) is judged as the search itself:
+    # its error leaves results missing, so the key is partial, never whole.
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(bundle(CONDITION, outcome()))))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}))
+    assert result.partial == {"conditions"}
+    assert not result.unavailable
+    (issue,) = result.issues
+    assert "1 error within a Bundle inside its results" in issue.message
+
+
+def test_a_search_whose_inner_bundle_holds_only_an_error_is_a_failed_search() -> None:
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(bundle(outcome()))))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}))
+    assert result.unavailable == {"conditions"}
+
+
+def test_a_bundle_with_further_pages_inside_the_results_makes_the_key_truncated() -> None:
+    inner = {**bundle(CONDITION), "link": [{"relation": "next", "url": f"{CONDITIONS_URL}&page=2"}]}
+    result = resolver(FakeFhir()).resolve(
+        TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": bundle(inner)})
+    )
+    assert result.truncated == {"conditions"}
+    assert result.data["conditions"] == bundle(inner)
+    (issue,) = result.issues
+    assert (issue.location, issue.severity) == ("prefetch.conditions", "warning")
+
+
 def test_failed_prefetch_without_a_fhir_server_makes_the_key_unavailable() -> None:
     result = resolver(FakeFhir()).resolve(
         TEMPLATES, request(prefetch={"patient": PATIENT, "conditions": outcome()}, fhir_server=None)

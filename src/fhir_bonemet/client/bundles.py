@@ -12,9 +12,11 @@ fraction of an ``isinstance`` against the ``Mapping`` ABC, and a heavy prefetch 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from fhir_bonemet.bundle_outcomes import data_count, failures
 
 __all__ = [
     "BundledRead",
@@ -55,17 +57,26 @@ def payload_problem(
 
 
 def outcome_failure(bundle: Mapping[str, Any]) -> str | None:
-    """What the Bundle's OperationOutcome entries reporting an error say, counted; ``None`` without any."""
-    outcomes = bundle_outcome_count(bundle)
-    if not outcomes:
+    """What the Bundle's entries reporting an error say, counted; ``None`` without any.
+
+    Failures within a Bundle inside the results count as the Bundle's own (:mod:`fhir_bonemet.bundle_outcomes`
+    judges both): the results are missing a part either way."""
+    found = failures(bundle)
+    if not found:
         return None
-    entries = "entry" if outcomes == 1 else "entries"
-    return f"the Bundle contains {outcomes} OperationOutcome {entries} reporting an error"
+    parts = []
+    if found.outer:
+        entries = "entry" if found.outer == 1 else "entries"
+        parts.append(f"{found.outer} OperationOutcome {entries} reporting an error")
+    if found.inner:
+        errors = "error" if found.inner == 1 else "errors"
+        parts.append(f"{found.inner} {errors} within a Bundle inside its results")
+    return f"the Bundle contains {' and '.join(parts)}"
 
 
 def result_count(bundle: Mapping[str, Any]) -> int:
-    """Entries whose resource is data: any resource but an OperationOutcome."""
-    return sum(r.get("resourceType") != "OperationOutcome" for r in _entry_resources(bundle))
+    """Resources that are data (any but an OperationOutcome or a Bundle), in the Bundles inside too."""
+    return data_count(bundle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,40 +161,15 @@ def _bundle_problem(bundle: Mapping[str, Any], failed_outcomes: bool = True) -> 
     return None
 
 
-_NOT_FAILURES = frozenset({"information", "warning"})
-
-
 def bundle_outcome_count(bundle: Mapping[str, Any]) -> int:
-    """Number of entries whose resource is an OperationOutcome reporting a failure.
+    """Number of entries reporting a failure, in the Bundle and in the Bundles inside it.
 
     A searchset may carry an OperationOutcome beside its results (``search.mode`` ``outcome``) with only
     information or warnings about the search ("some results may be restricted"); that is data with a note,
     not a failed query, and the reader names it as a read issue.  An outcome with an error or fatal issue,
     or whose issues cannot be read, is a failure: the results beside it cannot be trusted to be whole."""
-    return sum(
-        _reports_failure(r) for r in _entry_resources(bundle) if r.get("resourceType") == "OperationOutcome"
-    )
-
-
-def _entry_resources(bundle: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """The resources of a Bundle's entries that are JSON objects (malformed entries are the reader's)."""
-    entries = bundle.get("entry")
-    if isinstance(entries, list):
-        for entry in entries:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict):
-                yield resource
-
-
-def _reports_failure(outcome: Mapping[str, Any]) -> bool:
-    issues = outcome.get("issue")
-    if not isinstance(issues, list) or not issues:
-        return True
-    # A severity that is not a string (an array, an object) is unreadable, so a failure, and never raises.
-    return any(
-        not isinstance(i, dict) or not isinstance(s := i.get("severity"), str) or s not in _NOT_FAILURES
-        for i in issues
-    )
+    found = failures(bundle)
+    return found.outer + found.inner
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:

@@ -48,6 +48,7 @@ from fhir_bonemet.client.prefetch_outcomes import (
     cannot_fetch,
     collect,
     fetch_key,
+    inner_pages_unread,
     key_issue,
     more_pages,
     partial_fallback,
@@ -147,6 +148,8 @@ class PrefetchResolver:
                 jobs[key] = job
         if jobs:
             outcomes.update(self._run(jobs, request, (deadline, paging_deadline), outcomes))
+        for key, outcome in outcomes.items():
+            inner_pages_unread(key, outcome)
         result = collect(templates, outcomes, unasked_keys(templates, provided))
         self._log(request.hook_instance, result, provided, started)
         missing = sorted(required & result.unavailable)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhir_bonemet.bundle_outcomes import inner_next_page
 from fhir_bonemet.client.bundles import (
     BundledRead,
     JsonObject,
@@ -34,6 +35,7 @@ __all__ = [
     "cannot_fetch",
     "collect",
     "fetch_key",
+    "inner_pages_unread",
     "key_issue",
     "more_pages",
     "partial_fallback",
@@ -201,6 +203,22 @@ def _use_fallback(planned: KeyOutcome, fetch_issues: list[FetchIssue]) -> KeyOut
     )
     issues.append(FetchIssue(location, message, "warning"))
     return KeyOutcome(True, planned.fallback, False, False, issues, partial=True)
+
+
+def inner_pages_unread(key: str, outcome: KeyOutcome) -> None:
+    """Mark ``outcome`` truncated when a Bundle inside its data has a next page.
+
+    Paging follows the value's own next link, never those of the Bundles inside it (a batch answered
+    inside the results, a searchset of searchsets): their later pages are never read, so the key holds
+    the newest results only and the cards must say so, as for a value whose own paging stopped early."""
+    data = outcome.data
+    if not outcome.available or data is None or data.get("resourceType") != "Bundle":
+        return
+    if not inner_next_page(data):
+        return
+    outcome.truncated = True
+    message = "incomplete: a Bundle inside the results has further pages, which were not read"
+    outcome.issues.append(key_issue(key, message, "warning"))
 
 
 def collect(

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from fhir_bonemet.bundle_outcomes import MAX_BUNDLE_DEPTH, failed_status, reports_failure
 from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
 
-# Nested Bundles (a document inside a collection) are followed this deep, no deeper: a deliberately
-# deep payload must not exhaust the stack.
-_MAX_BUNDLE_DEPTH = 4
 # Bundles whose entries are data: an entry without a resource there is a broken entry, not a receipt.
 _DATA_BUNDLES = frozenset({"searchset", "collection", "document"})
 # FHIR's own patterns: a resource type is a name of letters, an id at most 64 of [A-Za-z0-9-.].
@@ -47,8 +45,6 @@ _USUAL_TYPES = frozenset(
     }
 )
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-# OperationOutcome severities that report no failure: a note about a search, not an error in place of data.
-_NOTE_SEVERITIES = frozenset({"information", "warning"})
 
 
 class Item(NamedTuple):
@@ -210,7 +206,7 @@ class ReadResult:
             self.issues.append(ReadIssue(item.location, message))
 
     def _add_bundle(self, bundle: JsonDict, location: str, depth: int, searched: str | None) -> None:
-        if depth >= _MAX_BUNDLE_DEPTH:
+        if depth >= MAX_BUNDLE_DEPTH:
             self.issues.append(ReadIssue(location, "Bundle nested too deeply; skipped"))
             return
         if depth > 0 and _has_next_page(bundle):
@@ -264,7 +260,7 @@ class ReadResult:
             self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
         elif _is_data_bundle(bundle):
             self.issues.append(ReadIssue(location, "Bundle entry has no resource; skipped"))
-        elif (status := _failed_status(entry)) is not None:
+        elif (status := failed_status(entry)) is not None:
             # A batch answers each search in an entry; one that failed holds no resource, and the data it
             # was to return is missing, not absent.
             message = f"a request in the batch failed (status {status}); its results are missing"
@@ -279,34 +275,13 @@ def _has_next_page(bundle: JsonDict) -> bool:
     )
 
 
-# An entry response status: three digits first ("404 Not Found"); only those digits are repeated.
-_STATUS = re.compile(r"\s*(\d{3})\b")
-
-
-def _failed_status(entry: JsonDict) -> str | None:
-    """The status of a batch entry's response that is no success (not 2xx), ``"unknown"`` when one is
-    given but not readable; None for a success or when there is no response."""
-    response = entry.get("response")
-    if not isinstance(response, dict):
-        return None
-    status = response.get("status")
-    found = _STATUS.match(status) if isinstance(status, str) else None
-    if found is None:
-        return "unknown" if status is not None or response.get("outcome") is not None else None
-    return None if found.group(1).startswith("2") else found.group(1)
-
-
 def _outcome_issue(outcome: JsonDict, location: str) -> ReadIssue:
-    """An OperationOutcome entry among search results: a note when all its issues are information or
-    warnings, else a sign that the results may be incomplete (as ``client.bundles`` judges a Bundle)."""
-    issues = outcome.get("issue")
-    # Malformed issues (not an array, a severity that is an array or object) are not notes: never raise.
-    severities = [
-        i.get("severity") if isinstance(i, dict) else None
-        for i in (issues if isinstance(issues, list) else ())
-    ]
-    if severities and all(isinstance(s, str) and s in _NOTE_SEVERITIES for s in severities):
-        worst = "warning" if "warning" in severities else "information"
+    """An OperationOutcome entry among search results: a note when it reports no failure, else a sign that
+    the results may be incomplete (judged as the prefetch resolver judges the Bundle, which then marks the
+    key partial)."""
+    if not reports_failure(outcome):
+        issues = outcome["issue"]  # a non-empty array of issues whose severities are notes
+        worst = "warning" if any(i["severity"] == "warning" for i in issues) else "information"
         message = f"a note from the server about the search ({worst}); not patient data, not read as data"
         return ReadIssue(location, message, severity="information")
     return ReadIssue(

@@ -1,0 +1,161 @@
+"""Whether a Bundle received over the wire is whole: the one judgement of its failures and unread pages.
+
+Both the prefetch resolver (``fhir_bonemet.client``), which decides whether a key is partial or truncated,
+and the tolerant reader (``fhir_bonemet.fhir``), which reports each failure where it is, ask the same
+questions of the same JSON: does this OperationOutcome report a failure or only a note, did this batch
+request fail, how deep are nested Bundles followed.  They are answered here, beneath both, so the cards'
+"Data may be incomplete" and the read issues can never disagree.
+
+A Bundle inside the results (a batch answered inside a searchset, a searchset of searchsets) is judged as
+the Bundle itself is: an error one level down leaves results missing exactly as an error beside them does.
+Plain ``dict`` access on parsed JSON; nothing here raises on malformed input, and nothing quotes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "MAX_BUNDLE_DEPTH",
+    "NOTE_SEVERITIES",
+    "Failures",
+    "data_count",
+    "failed_status",
+    "failures",
+    "inner_next_page",
+    "reports_failure",
+]
+
+# Nested Bundles (a document inside a collection) are followed this deep, no deeper: a deliberately deep
+# payload must not exhaust the stack.  The reader skips (and reports) what lies deeper.
+MAX_BUNDLE_DEPTH = 4
+# OperationOutcome severities that report no failure: a note about a search, not an error in place of data.
+NOTE_SEVERITIES = frozenset({"information", "warning"})
+# An entry response status: three digits first ("404 Not Found"); only those digits are repeated.
+_STATUS = re.compile(r"\s*(\d{3})\b")
+
+
+def reports_failure(outcome: Mapping[str, Any]) -> bool:
+    """Whether an OperationOutcome reports a failure: an error or fatal issue, or issues that cannot be
+    read (not an array, none, a severity that is not a string), which are no readable note either.
+
+    A searchset may carry an OperationOutcome beside its results (``search.mode`` ``outcome``) with only
+    information or warnings ("some results may be restricted"): that is data with a note, not a failure."""
+    issues = outcome.get("issue")
+    if not isinstance(issues, list) or not issues:
+        return True
+    return any(
+        not isinstance(i, dict) or not isinstance(s := i.get("severity"), str) or s not in NOTE_SEVERITIES
+        for i in issues
+    )
+
+
+def failed_status(entry: Mapping[str, Any]) -> str | None:
+    """The status of a batch entry's response that is no success (not 2xx), ``"unknown"`` when one is
+    given but not readable; ``None`` for a success or when there is no response."""
+    response = entry.get("response")
+    if not isinstance(response, dict):
+        return None
+    status = response.get("status")
+    found = _STATUS.match(status) if isinstance(status, str) else None
+    if found is None:
+        return "unknown" if status is not None or response.get("outcome") is not None else None
+    return None if found.group(1).startswith("2") else found.group(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """Entries of a Bundle that report a failure: OperationOutcomes among its own results (``outer``), and
+    failures within the Bundles inside it (``inner``: such outcomes, and batch requests that failed)."""
+
+    outer: int = 0
+    inner: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.outer or self.inner)
+
+
+def failures(bundle: Mapping[str, Any]) -> Failures:
+    """What in ``bundle`` reports a failure, at any depth the reader follows."""
+    outer = 0
+    inner = 0
+    for entry, resource in _entries(bundle):
+        failed = _entry_failed(entry, resource)
+        if failed:
+            outer += 1
+        elif resource is not None and resource.get("resourceType") == "Bundle":
+            inner += _nested_failures(resource, 1)
+    return Failures(outer, inner)
+
+
+def _nested_failures(bundle: Mapping[str, Any], depth: int) -> int:
+    if depth >= MAX_BUNDLE_DEPTH:
+        return 0
+    count = 0
+    for entry, resource in _entries(bundle):
+        if _entry_failed(entry, resource):
+            count += 1
+        elif resource is not None and resource.get("resourceType") == "Bundle":
+            count += _nested_failures(resource, depth + 1)
+    return count
+
+
+def _entry_failed(entry: Mapping[str, Any], resource: Mapping[str, Any] | None) -> bool:
+    """An entry whose resource is an OperationOutcome reporting a failure, whose batch response carries
+    one, or whose batch request failed (no 2xx status)."""
+    if resource is not None and resource.get("resourceType") == "OperationOutcome":
+        return reports_failure(resource)
+    response = entry.get("response")
+    outcome = response.get("outcome") if isinstance(response, dict) else None
+    if isinstance(outcome, dict) and reports_failure(outcome):
+        return True
+    return failed_status(entry) is not None
+
+
+def data_count(bundle: Mapping[str, Any], depth: int = 0) -> int:
+    """Resources that are data (neither an OperationOutcome nor a Bundle), in the Bundles inside too."""
+    count = 0
+    for _, resource in _entries(bundle):
+        kind = resource.get("resourceType") if resource is not None else None
+        if kind == "Bundle" and resource is not None:
+            if depth + 1 < MAX_BUNDLE_DEPTH:
+                count += data_count(resource, depth + 1)
+        elif resource is not None and kind != "OperationOutcome":
+            count += 1
+    return count
+
+
+def inner_next_page(bundle: Mapping[str, Any], depth: int = 0) -> bool:
+    """Whether a Bundle inside ``bundle`` (not ``bundle`` itself) has a next page.
+
+    The resolver pages the value it was given, not the Bundles inside it: such a page is never read, so
+    the results are the newest ones only, exactly as when paging the value itself stops early."""
+    if depth + 1 >= MAX_BUNDLE_DEPTH:
+        return False
+    return any(
+        resource is not None
+        and resource.get("resourceType") == "Bundle"
+        and (_has_next(resource) or inner_next_page(resource, depth + 1))
+        for _, resource in _entries(bundle)
+    )
+
+
+def _has_next(bundle: Mapping[str, Any]) -> bool:
+    links = bundle.get("link")
+    return isinstance(links, list) and any(
+        isinstance(link, dict) and link.get("relation") == "next" and link.get("url") for link in links
+    )
+
+
+def _entries(bundle: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
+    """(entry, its resource when that is a JSON object) for every entry that is a JSON object; malformed
+    entries are the reader's to report."""
+    entries = bundle.get("entry")
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict):
+                resource = entry.get("resource")
+                yield entry, resource if isinstance(resource, dict) else None
