@@ -7,7 +7,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhir_bonemet.cards.detail import _INTERNAL, plain, readable_units
+from fhir_bonemet.cards.detail import (
+    _ELEMENT_WORDS,
+    _FHIR_HINT,
+    _FHIR_NAMES,
+    _INTERNAL,
+    plain,
+    readable_units,
+)
 
 # Texts made of the pieces the passes look for, so that near-misses ("R0", "(Medication", "[D") come up.
 _PIECES = st.sampled_from(
@@ -16,7 +23,8 @@ _PIECES = st.sampled_from(
         "§", "§ 2.2", "§2.2-3", "[D]", "\\[M\\]", "[D", "(MedicationRequest)", "(Medication",
         "(service default)", "latestNRS", "NRS", "see ", "with ", "red flag ", "10*9/L", "mg/d", "{score}",
         "7", "x", "T9", "/", "Patient/bm-1", "MedicationRequest/a", ".birthDate", ".dosageInstruction[0]",
-        "IU/L", "Hb/Hct",
+        "IU/L", "Hb/Hct", "timing.repeat.frequency", "a Dosage", "a list of Dosage", ".maxDosePerPeriod",
+        "birthDate", "gender",
     ]
 )  # fmt: skip
 
@@ -57,3 +65,21 @@ def test_record_references_are_named_in_clinical_words() -> None:
         plain("Calcium 2.9 mmol/L; ALP 300 IU/L; Hb/Hct low")
         == "Calcium 2.9 mmol/L; ALP 300 IU/L; Hb/Hct low"
     )
+
+
+def test_fhir_names_in_a_read_issue_are_said_in_clinical_words() -> None:
+    """A read issue's message names FHIR elements and datatypes; the card says them as a clinician would
+    (the response's read issues keep them exact).  Prose is left alone."""
+    assert (
+        plain("MedicationRequest/a.dosageInstruction[0]: timing.repeat.frequency is not a positive number")
+        == "medication order (dosage): dose frequency is not a positive number"
+    )
+    assert plain("not a list of Dosage; not used") == "not a list of dosage instructions; not used"
+    assert plain("maxDosePerPeriod not understood") == "maximum dose per period not understood"
+    assert plain("gender and a Dosageform") == "gender and a Dosageform"  # whole FHIR names only
+
+
+def test_every_fhir_name_holds_the_hint_that_lets_plain_look_for_it() -> None:
+    names = [name for name in _ELEMENT_WORDS if _FHIR_NAMES.fullmatch(name)]
+    assert "timing.repeat.frequency" in names
+    assert all(_FHIR_HINT.search(name) for name in names)

@@ -108,6 +108,35 @@ def test_an_unreadable_frequency_is_never_read_as_once_a_day(frequency: object) 
     assert "dose(s) could not be read" in text
 
 
+@pytest.mark.parametrize(
+    ("change", "exact", "said"),
+    [
+        (
+            lambda request: _dosage(request)["timing"]["repeat"].update(frequency="four"),
+            "timing.repeat.frequency is not a positive number",
+            "dose frequency is not a positive number",
+        ),
+        (
+            lambda request: _resource(request, ACETAMINOPHEN).update(dosageInstruction="x"),
+            "not a list of Dosage",
+            "not a list of dosage instructions",
+        ),
+    ],
+)
+def test_a_read_issue_is_said_on_the_card_in_clinical_words(
+    change: Callable[[Json], None], exact: str, said: str
+) -> None:
+    """Read issues reached the card with FHIR element names ("timing.repeat.frequency", "Dosage"), which
+    mean nothing at the bedside; the card says them in clinical words, and the response's read issues keep
+    the exact FHIR location and message for whoever fixes the record."""
+    text, issues = _fired(change)
+    assert said in text
+    assert exact not in text
+    assert "Dosage" not in text
+    assert "timing.repeat" not in text
+    assert any(exact in issue["message"] for issue in issues)
+
+
 @pytest.mark.parametrize("value", [-500, 0])
 def test_a_dose_that_is_not_positive_is_not_used(value: float) -> None:
     def change(request: Json) -> None:

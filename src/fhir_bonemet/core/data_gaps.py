@@ -141,8 +141,9 @@ class _IssueIndex:
         # Already named with what was received (an unreadable result, a dose unit not understood).
         refs -= self._unreadable | {m.what for m in finding.missing if m.unreadable}
         met = sorted(issue for ref in refs for issue in self._by_ref.get(ref, ()))
-        # The location, element included: the cards say it in clinical words ("patient record (date of
-        # death)", cards.detail.plain), the response's read issues keep it exact.
+        # The location, element included, and the message: the cards say both in clinical words ("patient
+        # record (date of death)", "dose frequency": cards.detail.plain), the response's read issues keep
+        # them exact.
         return [
             MissingFact(location, f"{message.split(';')[0]}; not used", True)
             for _, location, message in met[:_MAX_ISSUE_LINES]
