@@ -14,7 +14,7 @@ Plain ``dict`` access on parsed JSON; nothing here raises on malformed input, an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,34 +80,34 @@ class Failures:
 
 def failures(bundle: Mapping[str, Any]) -> Failures:
     """What in ``bundle`` reports a failure, at any depth the reader follows."""
-    outer = 0
-    inner = 0
-    for entry, resource in _entries(bundle):
-        failed = _entry_failed(entry, resource)
-        if failed:
+    return Failures(*_failures(bundle, 0))
+
+
+def _failures(bundle: Mapping[str, Any], depth: int) -> tuple[int, int]:
+    """(failures among ``bundle``'s own entries, failures within the Bundles inside it)."""
+    outer = inner = 0
+    entries = bundle.get("entry")
+    # One plain loop, no helper call per plain result: every prefetch key's Bundle is judged on every hook
+    # call, and a heavy one has thousands of entries, nearly all of them plain results.
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue  # a malformed entry is the reader's to report
+        resource = entry.get("resource")
+        if isinstance(resource, dict):
+            kind = resource.get("resourceType")
+            if kind == "OperationOutcome":
+                outer += reports_failure(resource)
+                continue
+            if kind == "Bundle" and depth + 1 < MAX_BUNDLE_DEPTH:
+                inner += sum(_failures(resource, depth + 1))
+        if "response" in entry and _response_failed(entry):
             outer += 1
-        elif resource is not None and resource.get("resourceType") == "Bundle":
-            inner += _nested_failures(resource, 1)
-    return Failures(outer, inner)
+    return outer, inner
 
 
-def _nested_failures(bundle: Mapping[str, Any], depth: int) -> int:
-    if depth >= MAX_BUNDLE_DEPTH:
-        return 0
-    count = 0
-    for entry, resource in _entries(bundle):
-        if _entry_failed(entry, resource):
-            count += 1
-        elif resource is not None and resource.get("resourceType") == "Bundle":
-            count += _nested_failures(resource, depth + 1)
-    return count
-
-
-def _entry_failed(entry: Mapping[str, Any], resource: Mapping[str, Any] | None) -> bool:
-    """An entry whose resource is an OperationOutcome reporting a failure, whose batch response carries
-    one, or whose batch request failed (no 2xx status)."""
-    if resource is not None and resource.get("resourceType") == "OperationOutcome":
-        return reports_failure(resource)
+def _response_failed(entry: Mapping[str, Any]) -> bool:
+    """A batch entry whose request failed (no 2xx status) or whose response carries an OperationOutcome
+    reporting a failure."""
     response = entry.get("response")
     outcome = response.get("outcome") if isinstance(response, dict) else None
     if isinstance(outcome, dict) and reports_failure(outcome):
@@ -118,12 +118,16 @@ def _entry_failed(entry: Mapping[str, Any], resource: Mapping[str, Any] | None) 
 def data_count(bundle: Mapping[str, Any], depth: int = 0) -> int:
     """Resources that are data (neither an OperationOutcome nor a Bundle), in the Bundles inside too."""
     count = 0
-    for _, resource in _entries(bundle):
-        kind = resource.get("resourceType") if resource is not None else None
-        if kind == "Bundle" and resource is not None:
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        kind = resource.get("resourceType")
+        if kind == "Bundle":
             if depth + 1 < MAX_BUNDLE_DEPTH:
                 count += data_count(resource, depth + 1)
-        elif resource is not None and kind != "OperationOutcome":
+        elif kind != "OperationOutcome":
             count += 1
     return count
 
@@ -135,12 +139,16 @@ def inner_next_page(bundle: Mapping[str, Any], depth: int = 0) -> bool:
     the results are the newest ones only, exactly as when paging the value itself stops early."""
     if depth + 1 >= MAX_BUNDLE_DEPTH:
         return False
-    return any(
-        resource is not None
-        and resource.get("resourceType") == "Bundle"
-        and (_has_next(resource) or inner_next_page(resource, depth + 1))
-        for _, resource in _entries(bundle)
-    )
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else ():  # a plain loop: asked of every key
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if (
+            isinstance(resource, dict)
+            and resource.get("resourceType") == "Bundle"
+            and (_has_next(resource) or inner_next_page(resource, depth + 1))
+        ):
+            return True
+    return False
 
 
 def _has_next(bundle: Mapping[str, Any]) -> bool:
@@ -148,14 +156,3 @@ def _has_next(bundle: Mapping[str, Any]) -> bool:
     return isinstance(links, list) and any(
         isinstance(link, dict) and link.get("relation") == "next" and link.get("url") for link in links
     )
-
-
-def _entries(bundle: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
-    """(entry, its resource when that is a JSON object) for every entry that is a JSON object; malformed
-    entries are the reader's to report."""
-    entries = bundle.get("entry")
-    if isinstance(entries, list):
-        for entry in entries:
-            if isinstance(entry, dict):
-                resource = entry.get("resource")
-                yield entry, resource if isinstance(resource, dict) else None
