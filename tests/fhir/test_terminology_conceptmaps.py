@@ -434,6 +434,16 @@ def test_a_draft_map_is_applied_and_flagged_at_start_up(
     assert "http://example.org/cm is a draft" in record.reason
 
 
+@pytest.mark.parametrize("status", [["retired"], {"code": "retired"}])
+def test_a_status_that_is_not_a_string_is_refused_naming_the_file(tmp_path: Path, status: object) -> None:
+    # An array or object is no publication status either: start-up names the file, never a TypeError.
+    cmap = _map("http://ehr.example/obs", "http://loinc.org", "X", "718-7")
+    cmap["status"] = status
+    _write(tmp_path, "m.json", cmap)
+    with pytest.raises(TerminologyError, match=r"m.json: ConceptMap.status .* is not an R4"):
+        Terminology.load(conceptmap_dirs=[tmp_path])
+
+
 def test_a_status_that_is_no_publication_status_is_refused(tmp_path: Path) -> None:
     cmap = _map("http://ehr.example/obs", "http://loinc.org", "HB", "718-7")
     cmap["status"] = "retierd"  # a misspelt "retired" must not be applied as if active

@@ -130,8 +130,9 @@ def _map_url(path: Path, cmap: dict[str, Any]) -> str:
 
 def _status(path: Path, where: str, cmap: dict[str, Any]) -> str | None:
     status = cmap.get("status")
-    if status is not None and status not in _STATUSES:
-        # A misspelt "retired" must not be applied as if active.
+    if status is not None and not (isinstance(status, str) and status in _STATUSES):
+        # A misspelt "retired" must not be applied as if active; an array or object (unhashable) is no
+        # status either, and must name the file rather than stop start-up with a TypeError.
         raise TerminologyError(
             f"{path}: {where}.status {status!r} is not an R4 publication status (draft, active, retired, "
             "unknown)"
