@@ -27,6 +27,7 @@ __all__ = [
     "failures",
     "inner_next_page",
     "reports_failure",
+    "response_failed",
 ]
 
 # Nested Bundles (a document inside a collection) are followed this deep, no deeper: a deliberately deep
@@ -96,16 +97,17 @@ def _failures(bundle: Mapping[str, Any], depth: int) -> tuple[int, int]:
         if isinstance(resource, dict):
             kind = resource.get("resourceType")
             if kind == "OperationOutcome":
-                outer += reports_failure(resource)
+                # A failed request is a failure whatever its outcome's severity says ("404" with a warning).
+                outer += reports_failure(resource) or ("response" in entry and response_failed(entry))
                 continue
             if kind == "Bundle" and depth + 1 < MAX_BUNDLE_DEPTH:
                 inner += sum(_failures(resource, depth + 1))
-        if "response" in entry and _response_failed(entry):
+        if "response" in entry and response_failed(entry):
             outer += 1
     return outer, inner
 
 
-def _response_failed(entry: Mapping[str, Any]) -> bool:
+def response_failed(entry: Mapping[str, Any]) -> bool:
     """A batch entry whose request failed (no 2xx status) or whose response carries an OperationOutcome
     reporting a failure."""
     response = entry.get("response")

@@ -258,6 +258,25 @@ def test_a_fetched_search_with_an_error_inside_a_bundle_in_its_results_is_partia
     assert "1 error within a Bundle inside its results" in issue.message
 
 
+def test_a_batch_request_that_failed_with_only_a_warning_outcome_makes_the_key_partial() -> None:
+    # A failed request (404) whose OperationOutcome words itself as a warning is still a failed request:
+    # its results are missing, whatever the outcome's severity, so the key is never whole.
+    warning = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "not-found"}]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch-response",
+        "entry": [
+            {"resource": CONDITION, "response": {"status": "200 OK"}},
+            {"resource": warning, "response": {"status": "404 Not Found"}},
+        ],
+    }
+    fake = FakeFhir()
+    fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))
+    fake.add("GET", CONDITIONS_URL, Reply(json_body=bundle(batch)))
+    result = resolver(fake).resolve(TEMPLATES, request(prefetch={}))
+    assert result.partial == {"conditions"}
+
+
 def test_a_search_whose_inner_bundle_holds_only_an_error_is_a_failed_search() -> None:
     fake = FakeFhir()
     fake.add("GET", PATIENT_URL, Reply(json_body=PATIENT))

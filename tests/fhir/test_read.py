@@ -266,6 +266,27 @@ def test_a_failed_request_in_a_batch_answer_is_reported_where_it_was() -> None:
     assert read_prefetch({"x": created}).issues == []
 
 
+def test_a_failed_batch_request_is_no_note_whatever_its_outcome_says() -> None:
+    """A failed request's results are missing: an OperationOutcome in its place that words itself as a
+    warning, or an error outcome beside a 2xx status, must not pass for a note or a receipt."""
+    warning = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "not-found"}]}
+    error = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch-response",
+        "entry": [
+            {"resource": warning, "response": {"status": "404 Not Found"}},
+            {"response": {"status": "200 OK", "outcome": error}},
+        ],
+    }
+    result = read_prefetch({"labs": _searchset(batch)})
+    assert [(i.location, i.severity) for i in result.issues] == [
+        ("prefetch.labs.entry[0].resource.entry[0].resource", "warning"),
+        ("prefetch.labs.entry[0].resource.entry[1]", "warning"),
+    ]
+    assert all("incomplete" in i.message or "missing" in i.message for i in result.issues)
+
+
 def test_references_resolve_by_relative_absolute_and_fullurl() -> None:
     med = {"resourceType": "Medication", "id": "m1"}
     anonymous = {"resourceType": "Medication"}

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from fhir_bonemet.bundle_outcomes import MAX_BUNDLE_DEPTH, failed_status, reports_failure
+from fhir_bonemet.bundle_outcomes import MAX_BUNDLE_DEPTH, failed_status, reports_failure, response_failed
 from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
 
@@ -231,7 +231,8 @@ class ReadResult:
                 # Never patient data.  A note about the search (Epic and others add "some results may be
                 # restricted" as information or a warning) is said as such; an error in place of data
                 # means the entries beside it may be incomplete, and the reader of the cards should know.
-                self.issues.append(_outcome_issue(resource, resource_location))
+                failed = "response" in entry and response_failed(entry)
+                self.issues.append(_outcome_issue(resource, resource_location, failed))
                 continue
             if (
                 searched is not None
@@ -260,10 +261,13 @@ class ReadResult:
             self.issues.append(ReadIssue(location, "not a JSON object; skipped"))
         elif _is_data_bundle(bundle):
             self.issues.append(ReadIssue(location, "Bundle entry has no resource; skipped"))
-        elif (status := failed_status(entry)) is not None:
+        elif "response" in entry and response_failed(entry):
             # A batch answers each search in an entry; one that failed holds no resource, and the data it
-            # was to return is missing, not absent.
-            message = f"a request in the batch failed (status {status}); its results are missing"
+            # was to return is missing, not absent.  Judged as the resolver judges it (bundle_outcomes): a
+            # 2xx status beside an outcome reporting an error is a failure too.
+            status = failed_status(entry)
+            why = f"status {status}" if status is not None else "its outcome reports an error"
+            message = f"a request in the batch failed ({why}); its results are missing"
             self.issues.append(ReadIssue(location, message))
         # else: a successful transaction-response or a deleted-history entry carries no resource
 
@@ -275,11 +279,11 @@ def _has_next_page(bundle: JsonDict) -> bool:
     )
 
 
-def _outcome_issue(outcome: JsonDict, location: str) -> ReadIssue:
+def _outcome_issue(outcome: JsonDict, location: str, request_failed: bool = False) -> ReadIssue:
     """An OperationOutcome entry among search results: a note when it reports no failure, else a sign that
     the results may be incomplete (judged as the prefetch resolver judges the Bundle, which then marks the
-    key partial)."""
-    if not reports_failure(outcome):
+    key partial).  In a batch answer whose request failed it is never a note, whatever its severities say."""
+    if not request_failed and not reports_failure(outcome):
         issues = outcome["issue"]  # a non-empty array of issues whose severities are notes
         worst = "warning" if any(i["severity"] == "warning" for i in issues) else "information"
         message = f"a note from the server about the search ({worst}); not patient data, not read as data"
