@@ -104,6 +104,22 @@ def test_a_key_the_service_did_not_ask_for_is_said_as_information_and_not_read()
     assert all("not ask for" in i.message for i in result.issues)
 
 
+def test_many_keys_the_service_did_not_ask_for_are_counted_not_listed_one_by_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A body of nothing but extra keys (a few MB holds hundreds of thousands) must not become one issue
+    and one log line per key: the first ones are named, the rest counted in one note."""
+    sent = {"patient": PATIENT, "conditions": bundle(CONDITION), **{f"extra{i:05d}": 0 for i in range(5000)}}
+    with caplog.at_level(logging.INFO, logger="fhir_bonemet"):
+        result = resolver(FakeFhir()).resolve(TEMPLATES, request(prefetch=sent))
+    assert result.data == {"patient": PATIENT, "conditions": bundle(CONDITION)}
+    assert all(i.severity == "information" for i in result.issues)
+    assert len(result.issues) <= 51
+    assert result.issues[0].location == "prefetch.extra00000"
+    assert "4980 more prefetch keys" in result.issues[-1].message
+    assert len(caplog.records) <= 52
+
+
 def test_one_malformed_entry_does_not_discard_the_good_ones() -> None:
     # The reader skips and reports the bad entry; the key itself is usable and is not re-queried.
     fake = server_with_data()

@@ -7,6 +7,7 @@ job returns and how the outcomes of all keys become one :class:`PrefetchResult`.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -258,22 +259,32 @@ def collect(
 # A prefetch key as the issue's location may repeat it: a name like the services' own keys.
 _KEY_SHOWN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 UNASKED_KEY = "a prefetch key this service does not ask for; its data is not read"
+# Keys not asked for that are named one by one; the rest are counted in one note.  A body of nothing but
+# extra keys (a few MB holds hundreds of thousands) would otherwise become as many issues and log lines.
+_MAX_UNASKED_NAMED = 20
 
 
 def unasked_keys(templates: Mapping[str, str], provided: Mapping[str, Any]) -> tuple[FetchIssue, ...]:
-    """One information issue per prefetch key sent that is not one of the service's templates.
+    """One information issue per prefetch key sent that is not one of the service's templates (the first
+    ones by name; one more issue counts the rest).
 
     CDS Hooks 2.0 has the client send only the keys the service asked for; a client that sends more (an
     EHR's shared prefetch, a key renamed on one side) is no error.  Its data is not read: what search it
     answers is unknown, so neither what it holds nor what it lacks can be judged; but it is said, so a
     renamed key never passes for data the service did not receive.  A key not shaped like a key name is
     the sender's text and is not repeated."""
-    unasked = sorted(key for key in provided if key not in templates)
-    return tuple(
+    unasked = [key for key in provided if key not in templates]
+    named = heapq.nsmallest(_MAX_UNASKED_NAMED, unasked)
+    notes = [
         FetchIssue(
             location=f"prefetch.{key}" if isinstance(key, str) and _KEY_SHOWN.fullmatch(key) else "prefetch",
             message=UNASKED_KEY,
             severity="information",
         )
-        for key in unasked
-    )
+        for key in named
+    ]
+    rest = len(unasked) - len(named)
+    if rest:
+        message = f"{rest} more prefetch keys this service does not ask for; their data is not read"
+        notes.append(FetchIssue(location="prefetch", message=message, severity="information"))
+    return tuple(notes)
