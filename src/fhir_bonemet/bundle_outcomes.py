@@ -25,6 +25,7 @@ __all__ = [
     "data_count",
     "failed_status",
     "failures",
+    "has_next_page",
     "inner_next_page",
     "reports_failure",
     "response_failed",
@@ -147,13 +148,14 @@ def inner_next_page(bundle: Mapping[str, Any], depth: int = 0) -> bool:
         if (
             isinstance(resource, dict)
             and resource.get("resourceType") == "Bundle"
-            and (_has_next(resource) or inner_next_page(resource, depth + 1))
+            and (has_next_page(resource) or inner_next_page(resource, depth + 1))
         ):
             return True
     return False
 
 
-def _has_next(bundle: Mapping[str, Any]) -> bool:
+def has_next_page(bundle: Mapping[str, Any]) -> bool:
+    """Whether the Bundle links a next page (a ``next`` link with a URL)."""
     links = bundle.get("link")
     return isinstance(links, list) and any(
         isinstance(link, dict) and link.get("relation") == "next" and link.get("url") for link in links

@@ -21,7 +21,6 @@ from fhir_bonemet.bundle_outcomes import data_count, failures
 __all__ = [
     "BundledRead",
     "JsonObject",
-    "bundle_outcome_count",
     "next_link",
     "outcome_failure",
     "payload_problem",
@@ -159,17 +158,6 @@ def _bundle_problem(bundle: Mapping[str, Any], failed_outcomes: bool = True) -> 
         if not isinstance(link, dict):
             return "Bundle.link is not an array of objects"
     return None
-
-
-def bundle_outcome_count(bundle: Mapping[str, Any]) -> int:
-    """Number of entries reporting a failure, in the Bundle and in the Bundles inside it.
-
-    A searchset may carry an OperationOutcome beside its results (``search.mode`` ``outcome``) with only
-    information or warnings about the search ("some results may be restricted"); that is data with a note,
-    not a failed query, and the reader names it as a read issue.  An outcome with an error or fatal issue,
-    or whose issues cannot be read, is a failure: the results beside it cannot be trusted to be whole."""
-    found = failures(bundle)
-    return found.outer + found.inner
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from fhir_bonemet.bundle_outcomes import MAX_BUNDLE_DEPTH, failed_status, reports_failure, response_failed
+from fhir_bonemet.bundle_outcomes import (
+    MAX_BUNDLE_DEPTH,
+    failed_status,
+    has_next_page,
+    reports_failure,
+    response_failed,
+)
 from fhir_bonemet.core.model.facts import ReadIssue
 from fhir_bonemet.fhir.intake.values import JsonDict, relative_ref
 
@@ -209,7 +215,7 @@ class ReadResult:
         if depth >= MAX_BUNDLE_DEPTH:
             self.issues.append(ReadIssue(location, "Bundle nested too deeply; skipped"))
             return
-        if depth > 0 and _has_next_page(bundle):
+        if depth > 0 and has_next_page(bundle):
             # A searchset nested in the results (an _include or batch answer): the resolver pages the
             # value sent, not the Bundles inside it, so the pages after this one were never read.
             message = "a Bundle inside the results has further pages, not read: its results may be incomplete"
@@ -270,13 +276,6 @@ class ReadResult:
             message = f"a request in the batch failed ({why}); its results are missing"
             self.issues.append(ReadIssue(location, message))
         # else: a successful transaction-response or a deleted-history entry carries no resource
-
-
-def _has_next_page(bundle: JsonDict) -> bool:
-    links = bundle.get("link")
-    return isinstance(links, list) and any(
-        isinstance(link, dict) and link.get("relation") == "next" and link.get("url") for link in links
-    )
 
 
 def _outcome_issue(outcome: JsonDict, location: str, request_failed: bool = False) -> ReadIssue:
