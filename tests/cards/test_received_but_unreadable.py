@@ -89,6 +89,21 @@ def test_the_acetaminophen_product_whose_dose_is_unknown_is_named_on_the_card() 
     assert "daily acetaminophen dose of medication order" not in text
 
 
+def test_a_dose_unit_not_understood_is_said_once_on_the_card() -> None:
+    # The acetaminophen line names the product and what the total may lack; the read issue about the same
+    # order's dosage said the same gap again beside it ("medication order (dosage): dose unit not
+    # recognised; not used") once that line stopped naming the order by its reference.
+    def change(request: Json) -> None:
+        dose = _dosage(request)["doseAndRate"][0]["doseQuantity"]
+        dose.update(unit="xyz", code="{xyz}")
+        del _dosage(request)["text"]
+
+    text, issues = _fired(change)
+    _issue_at(issues, f"{ACETAMINOPHEN}.dosageInstruction[0]")  # the response keeps the exact issue
+    assert "dose unit xyz not understood; the total may be higher than shown" in text
+    assert "dose unit not recognised" not in text
+
+
 def _dosage(request: Json) -> Json:
     dosage: Json = _resource(request, ACETAMINOPHEN)["dosageInstruction"][0]
     return dosage

@@ -139,7 +139,7 @@ class _IssueIndex:
             return []
         refs = {u.ref for u in finding.used if u.ref} | {a.order_ref for a in finding.order_actions}
         # Already named with what was received (an unreadable result, a dose unit not understood).
-        refs -= self._unreadable | {m.what for m in finding.missing if m.unreadable}
+        refs -= self._unreadable | {m.ref or m.what for m in finding.missing if m.unreadable}
         met = sorted(issue for ref in refs for issue in self._by_ref.get(ref, ()))
         # The location, element included, and the message: the cards say both in clinical words ("patient
         # record (date of death)", "dose frequency": cards.detail.plain), the response's read issues keep

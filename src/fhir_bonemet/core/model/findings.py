@@ -137,6 +137,10 @@ class MissingFact:
     # Records that contradict each other (coded lumbar, text "T10"; ECOG 1 and 3 the same day): ``what``
     # names both, ``consequence`` the cautious reading applied.  Shown as a conflict, never resolved silently.
     conflict: bool = False
+    # The record the gap is about, when ``what`` names it in words (a product's name) rather than by its
+    # reference: the data-gap pass then does not name that record again from its read issue.  Not compared:
+    # two lines saying the same are the same line whatever record they came from.
+    ref: str | None = field(default=None, compare=False)
 
 
 class OrderChange(StrEnum):

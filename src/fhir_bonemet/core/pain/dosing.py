@@ -87,6 +87,7 @@ def _total_facts(t: Trace, total: IngredientTotal, products: list[MedicationFact
                     f"daily acetaminophen dose of {name}",
                     f"{reason}; the total may be higher than shown",
                     unreadable=True,
+                    ref=ref,
                 )
             )
         else:
