@@ -203,6 +203,21 @@ def test_acetaminophen_dose_change_continues_the_course_it_replaces() -> None:
     assert "P20" not in run(patient(age=50, medications=[fresh]), hook="order-sign")
 
 
+def test_a_course_continued_by_a_draft_shows_when_it_began_among_the_data_used() -> None:
+    # A dose change fired the long-term rules because the order it replaces began weeks ago; the card's
+    # data named only the draft (with no date), so nothing on it showed why the course counted as long.
+    since = TODAY - timedelta(days=60)
+    drafts = (
+        ("P20", replace(acetaminophen(tabs=1, per_day=7, draft=True), replaces="MedicationRequest/old")),
+        ("P22", _dexamethasone_draft(replaces="MedicationRequest/old")),
+    )
+    for rule_id, draft in drafts:
+        found = run(patient(age=50, medications=[replace(draft, course_start=since)]), hook="order-sign")
+        course = [u for u in found[rule_id].used if u.ref == "MedicationRequest/old"]
+        assert course, rule_id
+        assert course[0].when == since.isoformat()
+
+
 def _dexamethasone_draft(**changes: object) -> MedicationFact:
     drafted = med(c.CORTICOSTEROID, ingredients=["dexamethasone"], draft=True, reasons=[c.NEOPLASM_PAIN])
     return replace(drafted, **changes)  # type: ignore[arg-type]

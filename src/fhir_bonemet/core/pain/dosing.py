@@ -11,7 +11,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 from fhir_bonemet.core.evidence.dose_arithmetic import (
     ACETAMINOPHEN_NAMES,
@@ -234,6 +234,10 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     running = [m for m in products if not m.is_draft or m.replaces is not None]
     starts = [s for s in (m.course_start if m.is_draft else m.start for m in running) if s is not None]
     long_term = any(ctx.today - s > timedelta(days=long_days) for s in starts)
+    for med in running:  # a draft's own start is empty: the course it continues says why it is long
+        begun = med.course_start if med.is_draft else None
+        if begun is not None and ctx.today - begun > timedelta(days=long_days):
+            t.fact(_course_continued(med, begun))
     if not long_term:
         # A course planned beyond the limit (a new order for 30 days) is long-term use from its first dose.
         planned = [m for m in products if m.planned_days is not None and m.planned_days > long_days]
@@ -391,7 +395,16 @@ def _draft_course_beyond(ctx: RuleContext, t: Trace, med: MedicationFact, days: 
     if med.course_start is None:
         t.miss(f"start date of {med.replaces}", "duration unknown: reviewed as if longer than the limit")
         return True
-    return (ctx.today - med.course_start).days > days
+    if (ctx.today - med.course_start).days <= days:
+        return False
+    t.fact(_course_continued(med, med.course_start))
+    return True
+
+
+def _course_continued(med: MedicationFact, start: date) -> UsedFact:
+    """The course a draft continues, dated from its first day: the draft itself has no start, so without
+    this the card's data would not show why the course counts as long."""
+    return UsedFact(f"Course of {med_label(med)}", "continued by the draft", med.replaces, start.isoformat())
 
 
 @rule(
