@@ -62,6 +62,29 @@ def test_the_view_is_plain_json_with_every_lesion_domain_and_sign() -> None:
     assert all(not (u["ref"] or "").startswith("Patient/") for u in view["used"])
 
 
+def test_a_read_issue_on_the_patient_record_is_named_on_the_page_without_its_reference() -> None:
+    # A read issue reached the page's "missing" list as its FHIR location ("Patient/<id>.birthDate"): the
+    # patient's own reference, which the view never keeps, and an element name the cards say in words.
+    request = prefetched_request("thoracic-spine-sins14")
+    request["prefetch"]["patient"]["birthDate"] = "1950-13-45"
+    facts = extract_facts(
+        read_prefetch(request["prefetch"]), Terminology.load(), patient_id=request["context"]["patientId"]
+    )
+    thresholds = load_thresholds()
+    view = build_plan_view(
+        engine.assess(facts, ANCHOR, thresholds, hook="patient-view"),
+        facts,
+        today=ANCHOR,
+        thresholds=thresholds,
+        sources=load_sources(),
+        codes=load_outbound_codes(),
+    )
+    assert view is not None
+    said = [m["what"] for m in view["missing"]]
+    assert "patient record (birth date)" in said
+    assert not any("Patient/" in what for what in said)
+
+
 def test_no_view_outside_the_population() -> None:
     assert view_of("brain-only-metastasis") is None
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from fhir_bonemet.cards.detail import plain
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen, daily_amount, daily_mme
 from fhir_bonemet.core.evidence.lesion_sites import site_label
 from fhir_bonemet.core.exercise.findings import DOMAIN_NAMES
@@ -192,7 +193,9 @@ def build_plan_view(
             ref = None if u.ref is not None and u.ref.startswith("Patient/") else u.ref
             used.setdefault((u.label, readable_units(u.value), ref, u.when), []).extend(rule_ids)
         for m in f.missing:
-            missing[m.what, m.consequence] = None
+            # Named as the cards name it: a read issue's ``what`` is its FHIR location, which holds the
+            # record's id (the patient's own, for a birth date) and an element name meaning nothing here.
+            missing[plain(m.what), readable_units(m.consequence)] = None
         default_keys.update(dict.fromkeys(f.defaults_used))
         evidence_ids.update(dict.fromkeys(f.evidence))
         if ex01 is None and f.rule_id == "EX01":
