@@ -190,6 +190,15 @@ def test_an_unreadable_birth_date_is_said_and_age_counts_as_unknown() -> None:
     assert "age unknown" in text  # the lower acetaminophen ceiling applies
 
 
+def test_an_unreadable_birth_date_is_named_once_on_a_card() -> None:
+    # Every card names it with why ("birth date (recorded, but not a date)"); the card that searched the
+    # patient record named the same birth date a second time from its read issue.
+    text, issues = _fired(lambda request: request["prefetch"]["patient"].update(birthDate="1950-13-45"))
+    _issue_at(issues, "Patient/bm-thoracic-sins14.birthDate")  # the response keeps the exact issue
+    assert "birth date (recorded, but not a date)" in text
+    assert "patient record (birth date)" not in text
+
+
 def test_a_partial_birth_date_that_may_make_the_patient_a_minor_is_said_on_every_card() -> None:
     """Born in the year 18 years ago: 18 if born on 1 January, 17 if born after today's date.  Read at its
     first day, it gave adult cards that never said the age was uncertain."""

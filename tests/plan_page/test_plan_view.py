@@ -63,10 +63,11 @@ def test_the_view_is_plain_json_with_every_lesion_domain_and_sign() -> None:
 
 
 def test_a_read_issue_on_the_patient_record_is_named_on_the_page_without_its_reference() -> None:
-    # A read issue reached the page's "missing" list as its FHIR location ("Patient/<id>.birthDate"): the
-    # patient's own reference, which the view never keeps, and an element name the cards say in words.
+    # A read issue reached the page's "missing" list as its FHIR location ("Patient/<id>.deceasedBoolean"):
+    # the patient's own reference, which the view never keeps, and an element name the cards say in words.
+    # The unreadable birth date makes the screening advice search the patient record.
     request = prefetched_request("thoracic-spine-sins14")
-    request["prefetch"]["patient"]["birthDate"] = "1950-13-45"
+    request["prefetch"]["patient"].update(birthDate="1950-13-45", deceasedBoolean="no")
     facts = extract_facts(
         read_prefetch(request["prefetch"]), Terminology.load(), patient_id=request["context"]["patientId"]
     )
@@ -81,7 +82,7 @@ def test_a_read_issue_on_the_patient_record_is_named_on_the_page_without_its_ref
     )
     assert view is not None
     said = [m["what"] for m in view["missing"]]
-    assert "patient record (birth date)" in said
+    assert "patient record (deceased)" in said
     assert not any("Patient/" in what for what in said)
 
 

@@ -124,8 +124,10 @@ class _IssueIndex:
 
     def __init__(self, ctx: RuleContext) -> None:
         self._by_ref: dict[str, list[tuple[int, str, str]]] = {}
+        # A birth date sent but not read is named on every card with why (core.population.age_caveat).
+        said = f"{ctx.facts.patient_ref}.birthDate" if ctx.facts.birth_date_unread is not None else None
         for position, issue in enumerate(ctx.facts.issues):
-            if issue.severity != "information":
+            if issue.severity != "information" and issue.location != said:
                 self._by_ref.setdefault(_resource_of(issue.location), []).append(
                     (position, issue.location, issue.message)
                 )
