@@ -199,6 +199,15 @@ def test_an_unreadable_birth_date_is_named_once_on_a_card() -> None:
     assert "patient record (birth date)" not in text
 
 
+@pytest.mark.parametrize("birth_date", ["1950-13-45", "2999-01-01", "1800-01-01"])
+def test_a_birth_date_recorded_but_not_usable_is_asked_to_be_corrected_not_recorded(birth_date: str) -> None:
+    # A birth date that is there but cannot be used (not a date, after today, an age no one reaches):
+    # "suggest recording: birth date" told the clinician to record what the record already holds.
+    text, _ = _fired(lambda request: request["prefetch"]["patient"].update(birthDate=birth_date))
+    assert "suggest recording: a usable birth date" in text
+    assert "suggest recording: birth date" not in text
+
+
 def test_a_partial_birth_date_that_may_make_the_patient_a_minor_is_said_on_every_card() -> None:
     """Born in the year 18 years ago: 18 if born on 1 January, 17 if born after today's date.  Read at its
     first day, it gave adult cards that never said the age was uncertain."""

@@ -33,6 +33,7 @@ from fhir_bonemet.core.model.findings import (
 )
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import iso
+from fhir_bonemet.core.population import age_caveat
 
 __all__ = [
     "DOMAIN_NAMES",
@@ -335,6 +336,9 @@ def _confirm(conflict: MissingFact) -> str:
     return f"{name} ({rest}: confirm)"
 
 
+_USABLE_BIRTH_DATE = "a usable birth date"
+
+
 @rule(
     "EX03",
     "Screening data to complete before exercise",
@@ -356,7 +360,14 @@ def ex03_missing(ctx: RuleContext, t: Trace) -> Finding | None:
     if items or person.missing:
         used.append(UsedFact("Patient record", "searched", facts.patient_ref))
     # Performance status, birth date, medication list; contradictory scores are to be confirmed.
-    items.extend(_confirm(m) if m.conflict else m.what for m in person.missing)
+    # A birth date that came but cannot be used (not a date, after today, an implausible age) is to be
+    # corrected: "record the birth date" asked for what the record already holds.
+    caveat = age_caveat(facts, ctx.today, ctx.th)
+    unusable = caveat is not None and caveat.unreadable
+    items.extend(
+        _confirm(m) if m.conflict else _USABLE_BIRTH_DATE if unusable and m.what == "birth date" else m.what
+        for m in person.missing
+    )
     missing.extend(person.missing)
     for risk in plan.lesions:
         for gap in risk.missing:
