@@ -402,3 +402,21 @@ def test_a_read_issue_on_a_card_names_the_record_in_clinical_words_not_its_refer
         prose = " ".join(card["summary"] + card.get("detail", "") for card in cards)
         assert "Patient/" not in prose
         assert "MedicationRequest/" not in prose
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # A FHIR id may hold dots: the element is what follows the whole id, never a piece of it.
+        (
+            "MedicationRequest/apap.v2.dosageInstruction[0]: dose unit not recognised",
+            "medication order (dosage): dose unit not recognised",
+        ),
+        ("Observation/lab.2024: no unit", "observation: no unit"),
+        ("Patient/bm-1.birthDate: not a date", "patient record (birth date): not a date"),
+        ("Observation/a.code: not understood", "observation (code): not understood"),
+        ("as recorded on Patient/bm-1.", "as recorded on patient record."),
+    ],
+)
+def test_a_record_reference_whose_id_holds_a_dot_is_named_whole(text: str, said: str) -> None:
+    assert plain(text) == said

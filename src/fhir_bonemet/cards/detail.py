@@ -137,11 +137,15 @@ _FHIR_NAMES = re.compile(
 # lowercase letter (a path), or a capital after "a " or "of " (a datatype).  Cheaper to search for than
 # the names themselves, which are tried at every position of every card text.
 _FHIR_HINT = re.compile(r"[a-z](?:[A-Z]|\.[a-z])|[af] [A-Z]")
-# "Type/id", then an element path whose first element is named: a dot ends the id, as in the read issues'
-# locations (core/model/facts.py), so "Observation/a.code" is the code of Observation/a.
+# "Type/id", then an element path whose first element is named, as in the read issues' locations
+# (core/model/facts.py): "Observation/a.code" is the code of Observation/a.
+# A FHIR id may itself hold dots ("apap.v2"): the id is the shortest that leaves the rest an element path
+# ending where the reference does (not before more of an id, a dot and a letter or digit, or an index), so
+# "MedicationRequest/apap.v2.dosageInstruction[0]" is the dosage of MedicationRequest/apap.v2.
 _RECORD_REF = re.compile(
-    r"\b(" + "|".join(sorted(_RECORD_KINDS, key=len, reverse=True)) + r")/[A-Za-z0-9\-]{1,64}"
+    r"\b(" + "|".join(sorted(_RECORD_KINDS, key=len, reverse=True)) + r")/[A-Za-z0-9\-.]{1,64}?"
     r"(?:\.([a-z][A-Za-z]*)(?:\[\d+\])?(?:\.[a-z][A-Za-z]*(?:\[\d+\])?)*)?"
+    r"(?![A-Za-z0-9\-\[]|\.[A-Za-z0-9])"
 )
 
 
