@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from builders import TODAY, condition, lesion, med, obs, patient
@@ -21,7 +23,8 @@ from fhir_bonemet.core.model.finding_builder import Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Tier
 from fhir_bonemet.core.model.rule import Rule
 from fhir_bonemet.core.rulebook import CATALOGUE, rules
-from fhir_bonemet.knowledge import load_sources
+from fhir_bonemet.errors import KnowledgeError
+from fhir_bonemet.knowledge import load_sources, load_thresholds
 
 
 def test_importing_only_the_model_gives_the_whole_catalogue() -> None:
@@ -115,3 +118,19 @@ def test_cord_compression_names_the_spinal_pain_pattern_instead_of_a_second_card
 def test_titles_come_from_the_declaration() -> None:
     for finding in engine.assess(_triple_cns_on_a_femur(), TODAY, TH).findings:  # type: ignore[arg-type]
         assert finding.title == CATALOGUE[finding.rule_id].title
+
+
+def test_a_renal_band_edge_in_another_unit_stops_start_up(tmp_path: Path) -> None:
+    # An eGFR is compared with the clearance edges as is: an edge in mL/s would be compared wrongly.  The
+    # service refuses to start, naming the file and key, rather than fail when a card first quotes it.
+    shipped = (
+        resources.files("fhir_bonemet.knowledge").joinpath("thresholds.toml").read_text(encoding="utf-8")
+    )
+    start = shipped.index("[pain.za_crcl_min]")
+    end = shipped.index("\n[", start + 1)
+    edited = shipped[:start] + shipped[start:end].replace('unit = "mL/min"', 'unit = "mL/s"') + shipped[end:]
+    assert edited != shipped
+    path = tmp_path / "thresholds.toml"
+    path.write_text(edited, encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=r"pain\.za_crcl_min.*mL/min"):
+        load_thresholds(path)

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fhir_bonemet.core.evidence.derived import CLEARANCE_UNIT, RENAL_BAND_EDGES
 from fhir_bonemet.core.model.thresholds import BASES, Threshold, Thresholds
 from fhir_bonemet.errors import KnowledgeError
 
@@ -131,4 +132,11 @@ def load_thresholds(path: Path | None = None, sources_path: Path | None = None) 
         for name, raw in entries.items():
             key = f"{section}.{name}"
             items[key] = _threshold(file, key, raw, sources)
+    # The renal band edges are creatinine clearances, and an eGFR standing in for one is compared with the
+    # same number (cards quote the edge in the eGFR's unit then): an edge in another unit would be compared
+    # wrongly.  Refused here, at start-up, not when a card first quotes it.
+    for key in RENAL_BAND_EDGES:
+        edge = items.get(key)
+        if edge is not None and edge.unit != CLEARANCE_UNIT:
+            raise KnowledgeError(f"{file}: [{key}].unit must be {CLEARANCE_UNIT!r} (a renal band edge)")
     return Thresholds(items)
