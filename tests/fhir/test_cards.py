@@ -162,10 +162,9 @@ def test_red_flag_cards_allow_at_most_one_suggestion_others_any() -> None:
     assert by_rule(cards, "EX-TIER")["selectionBehavior"] == "any"
 
 
-def test_a_red_flag_lets_the_clinician_order_its_review_and_cancel_each_draft_it_names() -> None:
-    """R03 on two calcium supplement drafts: the acute review and both cancellations are one response,
-    not alternatives, so the card must let the clinician take all three (``any``)."""
-    drafts = {
+def _text_drafts(*named: tuple[str, str]) -> dict[str, dict[str, Any]]:
+    """Draft medication orders named by text only, by reference: ``(id suffix, medication text)`` each."""
+    return {
         f"MedicationRequest/draft-{name}": {
             "resourceType": "MedicationRequest",
             "id": f"draft-{name}",
@@ -174,8 +173,14 @@ def test_a_red_flag_lets_the_clinician_order_its_review_and_cancel_each_draft_it
             "medicationCodeableConcept": {"text": text},
             "subject": {"reference": PATIENT},
         }
-        for name, text in (("calcium", "Calcium carbonate 1250 mg"), ("vitd", "Colecalciferol 400 IU"))
+        for name, text in named
     }
+
+
+def test_a_red_flag_lets_the_clinician_order_its_review_and_cancel_each_draft_it_names() -> None:
+    """R03 on two calcium supplement drafts: the acute review and both cancellations are one response,
+    not alternatives, so the card must let the clinician take all three (``any``)."""
+    drafts = _text_drafts(("calcium", "Calcium carbonate 1250 mg"), ("vitd", "Colecalciferol 400 IU"))
     r03 = Finding(
         rule_id="R03",
         title="Hypercalcaemia",
@@ -215,17 +220,7 @@ def test_a_red_flag_about_several_drafts_recommends_one_change_only() -> None:
     at-most-one only one suggestion may be recommended (cds-resp-1): the first, the benzodiazepine."""
     drafts = {
         **draft_orders(),
-        **{
-            f"MedicationRequest/draft-{name}": {
-                "resourceType": "MedicationRequest",
-                "id": f"draft-{name}",
-                "status": "draft",
-                "intent": "order",
-                "medicationCodeableConcept": {"text": text},
-                "subject": {"reference": PATIENT},
-            }
-            for name, text in (("gabapentin", "Gabapentin 300 mg"), ("morphine", "Morphine 10 mg"))
-        },
+        **_text_drafts(("gabapentin", "Gabapentin 300 mg"), ("morphine", "Morphine 10 mg")),
     }
     three = replace(
         r09(),
