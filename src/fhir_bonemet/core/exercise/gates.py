@@ -193,7 +193,11 @@ def _lab(
         when = " while on chemotherapy" if test.only_on_chemotherapy else ""
         unread = received(idx, test.concept, today, days)
         g.missing.append(
-            MissingFact(f"{test.missing_what} within {num(days)} days{when}", "not assumed normal")
+            MissingFact(
+                f"{test.missing_what} within {num(days)} days{when}",
+                "not assumed normal",
+                concept=test.concept,
+            )
             if unread is None
             else MissingFact(
                 f"{test.missing_what} {brief(unread)}", "received but not read: not assumed normal", True
@@ -336,7 +340,9 @@ def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g
     symptomatic = said[0] if said else None
     held = False
     if ca is None:
-        g.missing.append(MissingFact("calcium within the lab lookback", "not assumed normal"))
+        g.missing.append(
+            MissingFact("calcium within the lab lookback", "not assumed normal", concept=c.LAB_CALCIUM)
+        )
         g.checks_before_start.append("calcium with albumin")
     else:
         key = (
@@ -348,7 +354,11 @@ def _calcium(facts: PatientFacts, today: date, th: Thresholds, idx: FactIndex, g
         g.used.extend(ca.used)
         g.unverified = g.unverified or th[key].basis == "unverified"
         if ca.method is CalciumMethod.UNCORRECTED:
-            g.missing.append(MissingFact("albumin with the calcium", "calcium not corrected; may be higher"))
+            g.missing.append(
+                MissingFact(
+                    "albumin with the calcium", "calcium not corrected; may be higher", concept=c.LAB_ALBUMIN
+                )
+            )
         if ca.value >= th.v(key):
             held = True
             g.apply(f"{ca.label} {ca.shown()}: hold (see R03)", *ca.used, hold=ca.short)

@@ -435,7 +435,11 @@ def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: 
     if ecog is None and kps is None:
         out.raise_to(Tier.MODERATE, "performance status unknown")
         out.missing.append(
-            MissingFact("ECOG or Karnofsky performance status", "not assumed ECOG 0-1: at least MODERATE")
+            MissingFact(
+                "ECOG or Karnofsky performance status",
+                "not assumed ECOG 0-1: at least MODERATE",
+                concept=c.ECOG,
+            )
         )
         return
     if ecog is not None and ecog.quantity is not None:

@@ -125,8 +125,9 @@ class Trace:
             if len(kept) > size:
                 used.append(fact)
 
-    def miss(self, what: str, consequence: str) -> None:
-        self.missing.append(MissingFact(what, consequence))
+    def miss(self, what: str, consequence: str, concept: str | None = None) -> None:
+        """A gap; ``concept`` when the gap is that no result of it was found (:class:`MissingFact`)."""
+        self.missing.append(MissingFact(what, consequence, concept=concept))
 
     def renal(self, consequence: str) -> RenalFunction:
         """Record the renal function used (or that it is unknown, with ``consequence``)."""

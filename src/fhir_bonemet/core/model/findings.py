@@ -141,6 +141,10 @@ class MissingFact:
     # reference: the data-gap pass then does not name that record again from its read issue.  Not compared:
     # two lines saying the same are the same line whatever record they came from.
     ref: str | None = field(default=None, compare=False)
+    # The concept whose result is missing ("calcium within the lab lookback": lab-calcium), where the line
+    # says one is: a result of it received under a code not understood then replaces the line with one
+    # naming that result (core.data_gaps).  Not compared, as ``ref``.
+    concept: str | None = field(default=None, compare=False)
 
 
 class OrderChange(StrEnum):

@@ -45,7 +45,11 @@ def p01(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     days = t.label("lookback.pain_score_days")
     t.fact(UsedFact("Bone metastasis", "active", ctx.facts.lesions[0].ref))
-    t.miss(f"0-10 pain score within {days}", "pain is not assumed to be controlled: a score is requested")
+    t.miss(
+        f"0-10 pain score within {days}",
+        "pain is not assumed to be controlled: a score is requested",
+        c.PAIN_SCORE,
+    )
     if any("observation" in source.lower() for source in ctx.facts.unavailable):
         t.miss("observations (could not be read)", "a pain score may exist but could not be seen")
     detail = t.label("pain.nrs_detailed_assessment_min")

@@ -107,7 +107,7 @@ def calcium(t: Trace) -> CalciumResult | None:
         # Only an uncorrected total calcium lacks its albumin; a computed correction carries its formula
         # in ``note`` too, and read as a gap it named the albumin shown under "Based on" as missing.
         if result.method is CalciumMethod.UNCORRECTED:
-            t.miss("albumin taken with the calcium", result.note)
+            t.miss("albumin taken with the calcium", result.note, c.LAB_ALBUMIN)
     return result
 
 
@@ -326,6 +326,7 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
         t.miss(
             f"calcium within {t.label('lookback.lab_days')}",
             "hypocalcaemia cannot be excluded: check before the next dose",
+            c.LAB_CALCIUM,
         )
         reasons.append("no recent calcium result")
     denosumab = ctx.active(c.DENOSUMAB)

@@ -100,7 +100,9 @@ def nsaid_cautions(t: Trace) -> list[str]:
         if unread is not None:
             notes.append(f"Platelet count received but not read {brief(unread)}: verify it before an NSAID.")
         else:
-            t.miss("platelet count", "NSAID suggested only after a platelet count is checked")
+            t.miss(
+                "platelet count", "NSAID suggested only after a platelet count is checked", c.LAB_PLATELETS
+            )
             notes.append("No recent platelet count: check it before starting an NSAID.")
     gi_risk = active_conditions(t, (c.GI_BLEED_ULCER,), include_resolved=True)
     steroids = ctx.active(c.CORTICOSTEROID)

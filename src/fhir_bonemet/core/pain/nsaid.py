@@ -193,6 +193,7 @@ def p18(ctx: RuleContext, t: Trace) -> Finding | None:
         t.miss(
             f"platelet count within {t.label('lookback.lab_days')}",
             "thrombocytopenia cannot be excluded: check the count before continuing the NSAID",
+            c.LAB_PLATELETS,
         )
         return t.finding(
             Indicator.INFO,

@@ -94,14 +94,22 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
             return _unread_without_calcium(t, unread)
         used.extend(used_condition("Hypercalcaemia", x) for x in conds)
         missing.append(
-            MissingFact("calcium result within the lab lookback", "severity unknown; treated as urgent")
+            MissingFact(
+                "calcium result within the lab lookback",
+                "severity unknown; treated as urgent",
+                concept=c.LAB_CALCIUM,
+            )
         )
         band, shown = ("critical" if symptomatic else "urgent"), "not measured recently"
     else:
         used.extend(ca.used)
         if ca.method is CalciumMethod.UNCORRECTED:
             missing.append(
-                MissingFact("albumin taken with the calcium", "not corrected; true value may be higher")
+                MissingFact(
+                    "albumin taken with the calcium",
+                    "not corrected; true value may be higher",
+                    concept=c.LAB_ALBUMIN,
+                )
             )
         prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
         keys = [calcium_uln_key(ca), prefix + "urgent_min", prefix + "critical_min"]
@@ -173,7 +181,9 @@ def _unread_without_calcium(t: Trace, unread: UnreadableValue) -> Finding:
             unreadable=True,
         )
     )
-    t.missing.append(MissingFact("calcium result within the lab lookback", "not assumed normal"))
+    t.missing.append(
+        MissingFact("calcium result within the lab lookback", "not assumed normal", concept=c.LAB_CALCIUM)
+    )
     t.rely("lookback.lab_days", "red_flags.symptom_lookback_days")
     return t.finding(
         Indicator.WARNING,
