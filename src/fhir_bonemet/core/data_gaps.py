@@ -10,6 +10,10 @@ The rules decide on readable data; this pass makes sure no card hides a gap behi
 * a pregnancy status answered *unknown* that no later definite status settles is named on the cards of the
   rules that read pregnancy, as a status recorded with no answer is (it is data received, not a gap in
   the reading, but "unknown" beside a bone-modifying agent is what the prescriber must check);
+* a result received under a code not understood whose name names a concept ("Calcium, serum") takes the
+  place of each line saying that concept is missing (a :class:`MissingFact` with that ``concept``): the
+  card says a result so named was received and not read, never that there is none.  Its value stays
+  unknown and the advice as cautious as without it;
 * a read issue about a resource a card relies on (a dose unit not understood on its medication order) is
   named on that card, not only in the response's extension.
 
@@ -22,11 +26,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from fhir_bonemet.core.evidence.pregnancy import unknown_status
-from fhir_bonemet.core.evidence.unreadable import missing_line, pending
+from fhir_bonemet.core.evidence.unreadable import CODE_NOT_UNDERSTOOD, missing_line, pending
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import RuleSpec
 from fhir_bonemet.core.model.context import RuleContext
+from fhir_bonemet.core.model.fact_index import instant
+from fhir_bonemet.core.model.facts import NamedUnread
 from fhir_bonemet.core.model.findings import Finding, MissingFact
+from fhir_bonemet.core.model.queries import within_days
+from fhir_bonemet.core.model.thresholds import Thresholds
 
 __all__ = ["MEDICATIONS_UNREAD", "annotate"]
 
@@ -68,12 +76,16 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
     facts, th = ctx.facts, ctx.th
     concepts_unread = {u.concept for u in facts.unreadable}
     unknown = unknown_status(ctx.index, ctx.today, th)
-    if not (concepts_unread or facts.medications_unknown or facts.issues or unknown):
+    received_named = _named_unread(ctx)
+    if not (concepts_unread or facts.medications_unknown or facts.issues or unknown or received_named):
         return list(findings)  # everything received was read: nothing to add to any card
     unknown_meds = _unclassified(ctx)
     issues = _IssueIndex(ctx)
     out: list[Finding] = []
     for finding in findings:
+        if received_named and any(m.concept in received_named for m in finding.missing):
+            missing = tuple(_received_named(m, received_named) for m in finding.missing)
+            finding = replace(finding, missing=missing)
         declared: set[str] = set()
         for rule_id in finding.rule_ids:
             spec = specs.get(rule_id)
@@ -81,11 +93,7 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
                 declared |= set(spec.concepts)
         added: list[MissingFact] = []
         for concept in sorted(declared & concepts_unread):
-            days = (
-                _ANY_AGE_DAYS
-                if concept in _ANY_AGE
-                else th.v(_SCORE_LOOKBACK.get(concept, "lookback.lab_days"))
-            )
+            days = _lookback_days(concept, th)
             added.extend(
                 missing_line(u) for u in pending(ctx.index, (concept,), ctx.today, days, name_undated=True)
             )
@@ -102,6 +110,52 @@ def annotate(findings: Iterable[Finding], ctx: RuleContext, specs: Mapping[str, 
         fresh = [m for m in dict.fromkeys(added) if m.what not in named]
         out.append(replace(finding, missing=(*fresh, *finding.missing)) if fresh else finding)
     return out
+
+
+def _lookback_days(concept: str, th: Thresholds) -> float:
+    """How far back a result of ``concept`` still counts for the rules that read it."""
+    if concept in _ANY_AGE:
+        return _ANY_AGE_DAYS
+    return th.v(_SCORE_LOOKBACK.get(concept, "lookback.lab_days"))
+
+
+def _named_unread(ctx: RuleContext) -> dict[str, NamedUnread]:
+    """The newest result of each concept received under a code not understood and named as that concept,
+    within the lookback of the concept (an undated one, or one dated unreadably, may be recent: it counts)."""
+    newest: dict[str, NamedUnread] = {}
+    for result in ctx.facts.named_unread:
+        for concept in result.concepts:
+            if not (
+                result.effective is None
+                or result.date_unreadable
+                or within_days(result.effective, ctx.today, _lookback_days(concept, ctx.th))
+            ):
+                continue
+            kept = newest.get(concept)
+            if kept is None or (
+                result.effective is not None
+                and (kept.effective is None or instant(result.effective) > instant(kept.effective))
+            ):
+                newest[concept] = result
+    return newest
+
+
+def _received_named(gap: MissingFact, named: Mapping[str, NamedUnread]) -> MissingFact:
+    """``gap`` when it is not a concept's missing result, or none of that concept was received under a code
+    not understood; else the line naming what was received in its place: the value is not known, and what
+    the rule assumed without it still holds ("not assumed normal")."""
+    concept = gap.concept
+    result = named.get(concept) if concept is not None and not gap.unreadable else None
+    if concept is None or result is None:
+        return gap
+    when = f", {result.effective.date().isoformat()}" if result.effective is not None else ""
+    return MissingFact(
+        f"Result named {result.name!r} ({CODE_NOT_UNDERSTOOD}{when})",
+        f"value not read; {gap.consequence}; verify it",
+        unreadable=True,
+        ref=result.ref,
+        concept=concept,
+    )
 
 
 def _unclassified(ctx: RuleContext) -> MissingFact | None:

@@ -26,6 +26,7 @@ from fhir_bonemet.core.model.findings import MissingFact
 from fhir_bonemet.core.model.queries import within_days
 
 __all__ = [
+    "CODE_NOT_UNDERSTOOD",
     "LABELS",
     "NO_ANSWER",
     "PLAUSIBLE_UNITS",
@@ -46,6 +47,8 @@ __all__ = [
 # How a gap line names a finding recorded with no answer ("Fever (recorded with no answer: asked-unknown,
 # 2025-06-01)"): the card files such lines apart from values received but not read.
 NO_ANSWER = "recorded with no answer"
+# How a card names a result received under a code not understood (its name said what it was: core.data_gaps).
+CODE_NOT_UNDERSTOOD = "code not understood"
 
 LABELS = {
     c.LAB_CALCIUM: "Calcium",

@@ -205,6 +205,22 @@ class UnreadableValue:
 
 @fast_init
 @dataclass(frozen=True, slots=True)
+class NamedUnread:
+    """A result received under a code not understood whose name (text or a display) names concepts the
+    rules use: "Calcium, serum" under a hospital's own unmapped code.  Only its name is kept, never its
+    value: a mapping guessed from words could be wrong, so nothing is read from it.  The cards name it where
+    they would say the concept is missing, so a result received is never passed off as none."""
+
+    ref: str
+    concepts: frozenset[str]
+    name: str  # the words that named it, as received, shortened
+    effective: datetime | None
+    # Its date was received but could not be read: it may be recent, so it counts whatever the lookback.
+    date_unreadable: bool = False
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Strength:
     """Amount of one ingredient in one unit of the product (mg per tablet, mcg/h per patch, mg/mL)."""
 
@@ -354,6 +370,8 @@ class PatientFacts:
     issues: tuple[ReadIssue, ...] = field(default=())
     # Results received but not usable: shown on the cards of the rules that would have used them.
     unreadable: tuple[UnreadableValue, ...] = ()
+    # Results received under a code not understood whose name says what they are: named, never read.
+    named_unread: tuple[NamedUnread, ...] = ()
     # The last day a partial birth date may mean ("1950" → 31 December 1950); None for a full date.
     birth_date_latest: date | None = None
     # Patient.deceased[x]: True when deceasedBoolean is true or a deceasedDateTime is given (its first

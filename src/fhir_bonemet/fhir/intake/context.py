@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from fhir_bonemet.core.model.facts import BodySite, ReadIssue, UnreadableValue
+from fhir_bonemet.core.model.facts import BodySite, NamedUnread, ReadIssue, UnreadableValue
 from fhir_bonemet.fhir.intake.read import Item, ReadResult
+from fhir_bonemet.fhir.intake.result_names import ResultNames
 from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import JsonDict, as_list, clean_codeable, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
@@ -33,6 +34,8 @@ class Extraction:
     today: date | None = None
     issues: list[ReadIssue] = field(default_factory=list)
     unreadable: list[UnreadableValue] = field(default_factory=list)  # results received but not usable
+    # Results under a code not understood whose name says what they are (named on the cards, never read).
+    named_unread: list[NamedUnread] = field(default_factory=list)
     _same_patient: dict[str, bool] = field(default_factory=dict)  # reference → names this patient
     # A record repeats the same codes hundreds of times (one lab code per result, one product per order):
     # terminology answers are pure functions of the codings.  The codes the profiles name are answered by
@@ -47,6 +50,8 @@ class Extraction:
     _references: dict[str, str | None] = field(default_factory=dict)  # as written → relative reference
     # Both readers of Observations (results, and records of a procedure) need each one's code and concepts.
     _observation_codes: dict[str, tuple[JsonDict | None, frozenset[str]]] = field(default_factory=dict)
+    # The names of the concepts, built the first time a code is not understood (most requests: never).
+    _result_names: ResultNames | None = None
 
     def body_site(self, body_site: JsonDict) -> tuple[BodySite, bool]:
         """:func:`~fhir_bonemet.fhir.intake.sites.read_body_site`, each distinct bodySite read once."""
@@ -107,6 +112,13 @@ class Extraction:
             concepts = self.concepts_for(code) if code is not None else _NO_CONCEPTS
             found = self._observation_codes[item.ref] = (code, concepts)
         return found
+
+    def concepts_named(self, code: Mapping[str, Any]) -> tuple[frozenset[str], str | None]:
+        """:meth:`~fhir_bonemet.fhir.intake.result_names.ResultNames.named`: the concepts a code's words
+        name (for a code not understood), and the words that named them."""
+        if self._result_names is None:
+            self._result_names = ResultNames(self.terminology)
+        return self._result_names.named(code)
 
     def classify_medication(self, codeable: Mapping[str, Any] | None) -> MedicationCodes:
         """``terminology.classify_medication``, remembered per distinct text and codings."""

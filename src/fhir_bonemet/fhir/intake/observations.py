@@ -18,6 +18,10 @@ A coded or yes/no answer received but not understood is kept as an unreadable va
 A measured value with a ``dataAbsentReason`` and no value is no result, as a result never sent is; a value[x]
 sent as ``null`` or of a type no number is read from is an unreadable value, for a score as for a lab.
 
+A result under a code not understood is reported as a read issue; when its words name a concept the rules
+read ("Calcium, serum": :mod:`~fhir_bonemet.fhir.intake.result_names`) it is kept by that name as well, its
+value never read, so the cards say it was received where they would say that result is missing.
+
 Components are read like the Observation itself (a panel can carry SINS items or several labs).
 ``status`` registered, cancelled and entered-in-error results are not results and are skipped.
 """
@@ -31,7 +35,13 @@ from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
 
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import BodySite, ObservationFact, Quantity, UnreadableValue
+from fhir_bonemet.core.model.facts import (
+    BodySite,
+    NamedUnread,
+    ObservationFact,
+    Quantity,
+    UnreadableValue,
+)
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.read import Item
 from fhir_bonemet.fhir.intake.units import SCORE, UNIT_RULES, implied, is_known_unit, normalise
@@ -760,6 +770,15 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             # would otherwise pass for no calcium on record.  The code itself stays out of the message
             # (messages are logged); the location names the resource, map-check names the code.
             extraction.issue(item, "code", _CODE_NOT_UNDERSTOOD)
+            # Its name may say what it is ("Calcium, serum"): then the cards name it where they would say
+            # that concept is missing.  Named only: its value is never read under a guessed code.
+            concepts, name = extraction.concepts_named(own[0])
+            if concepts and name is not None:
+                extraction.named_unread.append(
+                    NamedUnread(
+                        item.ref, concepts, name, effective, effective is None and bool(unreadable_dates)
+                    )
+                )
     return facts
 
 

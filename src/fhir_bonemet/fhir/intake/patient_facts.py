@@ -313,6 +313,7 @@ def extract_facts(
         unavailable=frozenset(unavailable) | frozenset(resources.unavailable),
         issues=tuple(issues),
         unreadable=tuple(sorted(extraction.unreadable, key=lambda u: (u.concept, u.ref))),
+        named_unread=tuple(sorted(extraction.named_unread, key=lambda n: n.ref)),
     )
 
 
