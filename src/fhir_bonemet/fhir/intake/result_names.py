@@ -17,8 +17,9 @@ A name that names no concept leaves the result where it was: in the read issues 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any, Final
 
@@ -39,22 +40,35 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(_SPELLINGS.get(word, word) for word in _WORD.findall(text.lower()))
 
 
+@functools.lru_cache(maxsize=4)
+def _names_by_first_word(terminology: Terminology) -> Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """Every name of every concept, as words, indexed by its first word: built once per terminology (the
+    service has one), not per request, and matched by looking up each received word rather than by trying
+    every name at every position."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for concept, label in LABELS.items():
+        texts = [label, *terminology.displays(concept)]
+        with suppress(KeyError):  # a concept without a ValueSet of its own: its label names it
+            texts.append(terminology.title(concept))
+        for words in dict.fromkeys(map(_words, texts)):
+            if words:
+                index.setdefault(words[0], []).append((words, concept))
+    return {first: tuple(names) for first, names in index.items()}
+
+
 class ResultNames:
-    """Every name of every concept a result can be of, as words, built once per extraction."""
+    """The names of the concepts (shared, built once per terminology), and the names matched so far in one
+    request (a record repeats its unmapped codes; the memo dies with the request, holding nobody's words
+    for longer)."""
 
     def __init__(self, terminology: Terminology) -> None:
-        self._names: list[tuple[tuple[str, ...], str]] = []
-        for concept, label in LABELS.items():
-            texts = [label, *terminology.displays(concept)]
-            with suppress(KeyError):  # a concept without a ValueSet of its own: its label names it
-                texts.append(terminology.title(concept))
-            self._names += [(words, concept) for words in dict.fromkeys(map(_words, texts)) if words]
+        self._names = _names_by_first_word(terminology)
         self._seen: dict[tuple[object, ...], tuple[frozenset[str], str | None]] = {}
 
     def named(self, code: Mapping[str, Any]) -> tuple[frozenset[str], str | None]:
         """The concepts the words of ``code`` (its text, then each coding's display) name, and the first of
         those words that named one, shortened to :data:`NAME_SHOWN_MAX`; no concepts and None when none
-        does.  Each distinct set of words is matched once (a record repeats its unmapped codes)."""
+        does.  Each distinct set of words is matched once."""
         texts = tuple(
             [code.get("text")]
             + [c.get("display") for c in as_list(code.get("coding")) if isinstance(c, dict)]
@@ -80,20 +94,15 @@ class ResultNames:
         return concepts, shown
 
     def _named_in(self, words: tuple[str, ...]) -> frozenset[str]:
-        if not words:
-            return frozenset()
-        found = [(span, concept) for name, concept in self._names for span in _spans(words, name)]
+        found = [
+            ((start, start + len(name)), concept)
+            for start, word in enumerate(words)
+            for name, concept in self._names.get(word, ())
+            if words[start : start + len(name)] == name
+        ]
         # A name inside a longer name's words is a part of that name, not a name of its own.
         return frozenset(
             concept
             for (start, end), concept in found
             if not any(s <= start and end <= e and (s, e) != (start, end) for (s, e), _ in found)
         )
-
-
-def _spans(words: tuple[str, ...], name: tuple[str, ...]) -> Iterable[tuple[int, int]]:
-    """Where ``name`` occurs in ``words``, whole words next to each other, as (start, end) positions."""
-    size = len(name)
-    for start in range(len(words) - size + 1):
-        if words[start : start + size] == name:
-            yield start, start + size
