@@ -325,3 +325,64 @@ def test_a_lesion_at_a_spinal_junction_keeps_the_restrictions_of_both_regions(
     wanted = restriction.format(single)
     assert any(wanted in line for line in at(single))
     assert any(restriction.format(junction) in line for line in at(junction))
+
+
+REFERRAL_URN = "urn:uuid:3f2c8a4e-1b7d-4c55-9a0e-2d6f1e8b7c90"
+
+
+def _with_referral_draft(request: Json, *, saved: bool) -> Json:
+    """The opioid-benzodiazepine order-select call with a physiotherapy referral drafted beside the
+    gabapentin: saved (an id) or not yet saved (no id, a ``urn:uuid`` fullUrl)."""
+    changed = copy.deepcopy(request)
+    referral: Json = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{request['context']['patientId']}"},
+        "code": {"text": "Physiotherapy referral"},
+    }
+    entry: Json = {"fullUrl": REFERRAL_URN, "resource": referral}
+    if saved:
+        referral["id"] = "draft-physio"
+        entry = {"resource": referral}
+    changed["context"]["draftOrders"]["entry"].append(entry)
+    return changed
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        "https://ehr.example/fhir/MedicationRequest/draft-gabapentin",
+        "https://ehr.example/fhir/MedicationRequest/draft-gabapentin/_history/2",
+    ],
+    ids=["fullUrl", "fullUrl with version"],
+)
+def test_a_selection_sent_as_the_draft_fullurl_is_the_draft(selection: str) -> None:
+    """EHRs send a selection as the draft entry's fullUrl: it was refused with a 400, so the clinician got
+    no card at all while ordering gabapentin beside an opioid and a benzodiazepine."""
+    case = _case("opioid-benzodiazepine", "order-select")
+    request = copy.deepcopy(case.request)
+    [entry] = request["context"]["draftOrders"]["entry"]
+    entry["fullUrl"] = selection
+    request["context"]["selections"] = [selection]
+    assert _shape(answer(case, request)) == _shape(answer(case))
+
+
+def test_a_selection_sent_as_an_absolute_url_ending_in_the_draft_type_and_id_is_the_draft() -> None:
+    case = _case("opioid-benzodiazepine", "order-select")
+    request = copy.deepcopy(case.request)
+    request["context"]["selections"] = ["https://ehr.example/fhir/MedicationRequest/draft-gabapentin"]
+    assert _shape(answer(case, request)) == _shape(answer(case))
+
+
+def test_an_unsaved_draft_selected_by_its_urn_uuid_is_the_selected_order() -> None:
+    """A draft not saved yet has no id, only a ``urn:uuid`` fullUrl; selected by it, the answer is about
+    it, as for the same draft saved and selected by ``Type/id``, not about the gabapentin beside it."""
+    case = _case("opioid-benzodiazepine", "order-select")
+    unsaved = _with_referral_draft(case.request, saved=False)
+    unsaved["context"]["selections"] = [REFERRAL_URN]
+    saved = _with_referral_draft(case.request, saved=True)
+    saved["context"]["selections"] = ["ServiceRequest/draft-physio"]
+    answered = answer(case, unsaved)
+    assert _shape(answered) == _shape(answer(case, saved))
+    assert not [c for c in answered["cards"] if "R09" in c["extension"]["org.fhir-bonemet.rules"]]

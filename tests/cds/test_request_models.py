@@ -17,6 +17,8 @@ from fhir_bonemet.cds.models import (
 )
 from fhir_bonemet.errors import InvalidRequestError
 
+UNSAVED = "urn:uuid:0c3a5f5e-7a36-4a4f-9d61-1f3e7c1b2a90"  # the fullUrl of a draft order not saved yet
+
 
 def parse(body: dict[str, Any]) -> CDSRequest:
     return parse_request(body, CONTEXT_MODELS[body["hook"]])
@@ -178,6 +180,43 @@ class TestContexts:
     def test_each_selection_must_be_in_draft_orders(self) -> None:
         body = example("order-select.request.json")
         body["context"]["selections"].append("MedicationRequest/not-in-the-bundle")
+        found = problems(body)
+        assert set(found) == {"context.selections[2]"}
+        assert "draftOrders" in found["context.selections[2]"]
+
+    @pytest.mark.parametrize(
+        ("full_url", "selection"),
+        [
+            (None, "https://ehr.example/fhir/MedicationRequest/smart-MedicationRequest-103"),
+            (
+                "https://ehr.example/fhir/MedicationRequest/smart-MedicationRequest-103",
+                "https://ehr.example/fhir/MedicationRequest/smart-MedicationRequest-103",
+            ),
+            (UNSAVED, UNSAVED),
+        ],
+        ids=["absolute URL", "absolute fullUrl", "urn:uuid fullUrl"],
+    )
+    def test_a_selection_may_name_a_draft_by_its_full_url(self, full_url: str | None, selection: str) -> None:
+        body = example("order-select.request.json")
+        entry = body["context"]["draftOrders"]["entry"][1]
+        if full_url is not None:
+            entry["fullUrl"] = full_url
+        if full_url is not None and full_url.startswith("urn:"):
+            del entry["resource"]["id"]  # an order not saved yet
+        body["context"]["selections"][1] = selection
+        assert parse(body).context.selections[1] == selection  # type: ignore[attr-defined]
+
+    @pytest.mark.parametrize(
+        "selection",
+        [
+            "https://ehr.example/fhir/MedicationRequest/not-in-the-bundle",
+            UNSAVED,
+            "https://ehr.example/fhir",
+        ],
+    )
+    def test_a_selection_naming_no_draft_is_refused_where_it_is(self, selection: str) -> None:
+        body = example("order-select.request.json")
+        body["context"]["selections"].append(selection)
         found = problems(body)
         assert set(found) == {"context.selections[2]"}
         assert "draftOrders" in found["context.selections[2]"]

@@ -225,6 +225,35 @@ def test_draft_orders_are_drafts_and_selected_ones_are_marked() -> None:
     )
 
 
+def test_a_draft_selected_by_its_full_url_is_marked_selected() -> None:
+    """A draft not saved yet has no id (it is read under a positional ref) and a ``urn:uuid`` fullUrl;
+    another is selected by an absolute URL.  Each selection marks its own draft, and only it."""
+    unsaved = _request("x", {"medicationCodeableConcept": {"text": "naproxen 500 mg"}}, status="draft")
+    del unsaved["id"]
+    urn = "urn:uuid:5b0e0c9e-2f4c-4a8e-a1d3-7c9b6e2f1a00"
+    draft = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"fullUrl": urn, "resource": unsaved},
+            {"resource": _request("d2", {"medicationCodeableConcept": {"text": "senna"}}, status="draft")},
+            {"resource": _request("d3", {"medicationCodeableConcept": {"text": "codeine"}}, status="draft")},
+        ],
+    }
+    facts = extract_facts(
+        read_prefetch({"patient": patient()}),
+        terminology(),
+        patient_id=PATIENT_ID,
+        draft_orders=draft,
+        selections=[urn, "https://ehr.example/fhir/MedicationRequest/d2"],
+    )
+    selected = {m.ref: m.is_selected for m in facts.medications}
+    assert selected == {
+        "MedicationRequest/#context.draftOrders.entry[0].resource": True,
+        "MedicationRequest/d2": True,
+        "MedicationRequest/d3": False,
+    }
+
+
 def test_draft_order_may_reference_a_medication_from_the_prefetch() -> None:
     medication = {
         "resourceType": "Medication",

@@ -7,13 +7,22 @@ can leak it; the FHIR client reads it with ``get_secret_value()`` and must never
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from fhir_bonemet.cds.problems import problems_from_validation
-from fhir_bonemet.cds.wire import AbsoluteUrl, FhirId, InboundModel, NonEmptyStr, Reference, split_reference
+from fhir_bonemet.cds.wire import (
+    REFERENCE_PATTERN,
+    AbsoluteUrl,
+    FhirId,
+    InboundModel,
+    NonEmptyStr,
+    Reference,
+    split_reference,
+)
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.errors import InvalidRequestError, Problem
 
@@ -27,6 +36,9 @@ __all__ = [
     "PatientViewContext",
     "parse_request",
 ]
+
+# An absolute http(s) URL whose path ends in ``Type/id`` (``https://ehr.example/fhir/MedicationRequest/103``).
+_ABSOLUTE_REFERENCE = r"https?://[^/?#\s]+(?:/[^/?#\s]+)*/[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}"
 
 
 class FhirAuthorization(InboundModel):
@@ -81,6 +93,34 @@ def _draft_order_refs(bundle: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(refs)
 
 
+def _draft_order_full_urls(bundle: Mapping[str, Any]) -> frozenset[str]:
+    """The ``fullUrl`` of every draftOrders entry that holds a resource."""
+    urls = set()
+    for entry in bundle.get("entry") or ():
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            full_url = entry.get("fullUrl")
+            if isinstance(full_url, str) and full_url:
+                urls.add(full_url)
+    return frozenset(urls)
+
+
+def _names_draft_order(selection: str, bundle: Mapping[str, Any]) -> bool:
+    """Whether a selection names an entry of ``draftOrders``.
+
+    The spec writes selections as ``Type/id``; EHRs also send the entry's ``fullUrl`` (absolute, or a
+    ``urn:uuid`` for an order not saved yet, which has no id) or an absolute URL ending in ``Type/id``.
+    """
+    if selection in _draft_order_full_urls(bundle):
+        return True
+    refs = _draft_order_refs(bundle)
+    if re.fullmatch(REFERENCE_PATTERN, selection):
+        return selection in refs
+    if not re.fullmatch(_ABSOLUTE_REFERENCE, selection):
+        return False
+    resource_type, resource_id = selection.rsplit("/", 2)[1:]
+    return f"{resource_type}/{resource_id}" in refs
+
+
 class OrderSignContext(HookContext):
     # The entries are left as JSON: a malformed draft order is reported by the reader, it does not sink
     # the whole request.
@@ -103,13 +143,16 @@ class OrderSignContext(HookContext):
 def _selected_draft_order(value: str, info: ValidationInfo) -> str:
     draft_orders = info.data.get("draftOrders")
     # When draftOrders itself failed validation it is reported there; nothing to compare against here.
-    if isinstance(draft_orders, dict) and value not in _draft_order_refs(draft_orders):
-        raise ValueError("must reference an entry of draftOrders (by resourceType/id)")
+    if isinstance(draft_orders, dict) and not _names_draft_order(value, draft_orders):
+        raise ValueError(
+            "must name an entry of draftOrders (by resourceType/id, by its fullUrl, "
+            "or by an absolute URL ending in resourceType/id)"
+        )
     return value
 
 
 class OrderSelectContext(OrderSignContext):
-    selections: list[Annotated[Reference, AfterValidator(_selected_draft_order)]] = Field(min_length=1)
+    selections: list[Annotated[NonEmptyStr, AfterValidator(_selected_draft_order)]] = Field(min_length=1)
 
 
 # One context model per served hook; a Hook is a str, so the wire's hook name looks its model up directly.

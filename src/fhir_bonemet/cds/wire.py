@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
-# A relative reference `Type/id`, as used by userId, selections and Action.resourceId.
+# A relative reference `Type/id`, as used by userId and Action.resourceId (selections may also be a fullUrl).
 REFERENCE_PATTERN = r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}$"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

@@ -241,8 +241,19 @@ def _continuing(
     return fact
 
 
-def _selection_refs(selections: Iterable[str]) -> frozenset[str]:
-    return frozenset(ref for ref in (relative_ref(s) for s in selections) if ref is not None)
+def _selection_refs(selections: Iterable[str], draft: ReadResult | None) -> frozenset[str]:
+    """The refs under which the selected draft orders were read.
+
+    A selection may be ``Type/id``, an absolute URL ending in it, or the entry's ``fullUrl``: a
+    ``urn:uuid`` names a draft not yet saved, read without an id under a positional ref, so each is
+    looked up in the drafts as read rather than compared as text."""
+    refs = set()
+    for selection in selections:
+        ref = draft.ref_for(selection) if draft is not None else None
+        ref = ref if ref is not None else relative_ref(selection)
+        if ref is not None:
+            refs.add(ref)
+    return frozenset(refs)
 
 
 def extract_facts(
@@ -268,7 +279,10 @@ def extract_facts(
     the call: a Condition with no clinical status whose abatement is still to come is read as active.
     """
     extraction = Extraction(terminology=terminology, payload=resources, patient_id=patient_id, today=today)
-    chosen = _selection_refs(selections)
+    draft: ReadResult | None = None
+    if draft_orders is not None:
+        draft = draft_orders if isinstance(draft_orders, ReadResult) else read_draft_orders(draft_orders)
+    chosen = _selection_refs(selections, draft)
     person = _patient(extraction, resources)
     lesions, conditions, coded_weeks = condition_facts(extraction, resources.items("Condition"))
     observations = observation_facts(extraction, resources.items("Observation")) + coded_weeks
@@ -277,8 +291,7 @@ def extract_facts(
     procedures += observed_procedures(extraction, resources.items("Observation"))
     orders: list[OrderFact] = []
     issues = list(resources.issues)
-    if draft_orders is not None:
-        draft = draft_orders if isinstance(draft_orders, ReadResult) else read_draft_orders(draft_orders)
+    if draft is not None:
         issues.extend(draft.issues)
         # Draft orders may name a Medication that only the prefetch carries, and vice versa.
         draft_extraction = Extraction(
