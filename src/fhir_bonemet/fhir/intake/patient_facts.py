@@ -50,6 +50,11 @@ _MEDICATION_TYPES: Final = ("MedicationRequest", "MedicationStatement")
 # Where a draft order that is not a medication keeps what it orders (ServiceRequest.code,
 # DeviceRequest.codeCodeableConcept, ...); the cards label such a draft from the same elements.
 ORDER_CODE_KEYS: Final = ("code", "codeCodeableConcept", "productCodeableConcept", "itemCodeableConcept")
+# Draft order statuses that say the order is not going ahead (MedicationRequest; the RequestStatus of
+# ServiceRequest, DeviceRequest, NutritionOrder...; VisionPrescription's "cancelled").  order-sign may
+# re-send such an order beside those being signed: counted, a cancelled naproxen draft would still add to
+# the NSAIDs and the doses.  "unknown", like no status at all, stays: the cautious reading.
+_NOT_GOING_AHEAD: Final = frozenset({"cancelled", "entered-in-error", "stopped", "completed", "revoked"})
 _EARLIEST: Final = datetime.min
 _NO_DATE: Final = date.min
 
@@ -230,6 +235,24 @@ def _replaced(draft: ReadResult, kept: set[str]) -> dict[str, str]:
     return replaced
 
 
+def _going_ahead(extraction: Extraction, draft: ReadResult) -> ReadResult:
+    """The draft orders without those whose status says they are not going ahead, each of which is noted.
+
+    Medication resources stay whatever their status: they are what a draft orders, not orders."""
+    kept: dict[str, list[Item]] = {}
+    for resource_type, items in draft.by_type.items():
+        going = []
+        for item in items:
+            status = item.data.get("status")
+            if resource_type != "Medication" and isinstance(status, str) and status in _NOT_GOING_AHEAD:
+                message = f"a draft order with status '{status}' is not going ahead; not counted as an order"
+                extraction.note(item, "status", message)
+            else:
+                going.append(item)
+        kept[resource_type] = going
+    return ReadResult(by_type=kept, index=draft.index)
+
+
 def _continuing(
     fact: MedicationFact, replaced: Mapping[str, str], record: Mapping[str, MedicationFact]
 ) -> MedicationFact:
@@ -297,6 +320,7 @@ def extract_facts(
         draft_extraction = Extraction(
             terminology=terminology, payload=_merged(draft, resources), patient_id=patient_id
         )
+        draft = _going_ahead(draft_extraction, draft)
         drafts = _medications(draft_extraction, draft, is_draft=True, selections=chosen)
         # An order under review may also come back from the EHR's own search: the draft copy is the one
         # the hook is about, so the other is not counted twice.  Nor is an order a draft replaces.
