@@ -397,6 +397,31 @@ def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
     assert (replacing.replaces, replacing.course_start) == ("MedicationRequest/apap-1", date(2024, 12, 1))
 
 
+def test_two_drafts_replacing_one_order_both_count_and_the_order_is_left_out_once() -> None:
+    # One order changed into two (two strengths), or drafted twice: both drafts are new orders, each
+    # continues the old course, and the old order counts neither beside them nor twice against them.
+    active = _request("apap-1", ACETAMINOPHEN_TEXT, authoredOn="2024-12-01")
+    other = _request("apap-2", ACETAMINOPHEN_TEXT)
+    prior = {"priorPrescription": {"reference": "MedicationRequest/apap-1"}}
+    drafts = [_request(ref, ACETAMINOPHEN_TEXT, status="draft", **prior) for ref in ("apap-a", "apap-b")]
+    facts = extract_facts(
+        read_prefetch(
+            {
+                "patient": patient(),
+                "meds": {"resourceType": "Bundle", "entry": [{"resource": active}, {"resource": other}]},
+            }
+        ),
+        terminology(),
+        patient_id=PATIENT_ID,
+        draft_orders={"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]},
+    )
+    assert [(m.ref, m.is_draft, m.replaces, m.course_start) for m in facts.medications] == [
+        ("MedicationRequest/apap-2", False, None, None),
+        ("MedicationRequest/apap-a", True, "MedicationRequest/apap-1", date(2024, 12, 1)),
+        ("MedicationRequest/apap-b", True, "MedicationRequest/apap-1", date(2024, 12, 1)),
+    ]
+
+
 def test_dosage_lines_that_follow_one_another_are_steps_not_a_sum() -> None:
     # A taper or step-down as EHRs send it: one order, a dosageInstruction per step, numbered by sequence.
     def step(sequence: int, mg: float) -> dict[str, Any]:

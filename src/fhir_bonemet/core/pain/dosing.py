@@ -234,10 +234,11 @@ def p20(ctx: RuleContext, t: Trace) -> Finding | None:
     running = [m for m in products if not m.is_draft or m.replaces is not None]
     starts = [s for s in (m.course_start if m.is_draft else m.start for m in running) if s is not None]
     long_term = any(ctx.today - s > timedelta(days=long_days) for s in starts)
+    continued: set[str] = set()
     for med in running:  # a draft's own start is empty: the course it continues says why it is long
         begun = med.course_start if med.is_draft else None
         if begun is not None and ctx.today - begun > timedelta(days=long_days):
-            t.fact(_course_continued(med, begun))
+            _say_course_continued(t, med, begun, continued)
     if not long_term:
         # A course planned beyond the limit (a new order for 30 days) is long-term use from its first dose.
         planned = [m for m in products if m.planned_days is not None and m.planned_days > long_days]
@@ -346,11 +347,12 @@ def p21(ctx: RuleContext, t: Trace) -> Finding | None:
 def p22(ctx: RuleContext, t: Trace) -> Finding | None:
     days = t.v("pain.corticosteroid_review_days")
     long: list[MedicationFact] = []
+    continued: set[str] = set()
     for med in ctx.active(c.CORTICOSTEROID):
         if not is_systemic(med) or (med.reason_concepts and not med.reason_concepts & _PAIN_REASONS):
             continue  # topical/inhaled, or prescribed for another reason (e.g. antiemetic, cord compression)
         if med.is_draft:
-            if _draft_course_beyond(ctx, t, med, days):
+            if _draft_course_beyond(ctx, t, med, days, continued):
                 long.append(med)
             continue
         if med.start is None:
@@ -383,7 +385,9 @@ def _taken_or_planned(long: list[MedicationFact]) -> str:
     return "active or ordered" if any(m.is_draft for m in long) else "active"
 
 
-def _draft_course_beyond(ctx: RuleContext, t: Trace, med: MedicationFact, days: float) -> bool:
+def _draft_course_beyond(
+    ctx: RuleContext, t: Trace, med: MedicationFact, days: float, continued: set[str]
+) -> bool:
     """A drafted corticosteroid runs beyond the review window: it plans a longer course, or it replaces an
     order (a dose change) whose course has already run that long or began on an unknown date.  Any other
     draft starts today: a short course for a pain flare is what the rule advises."""
@@ -397,14 +401,19 @@ def _draft_course_beyond(ctx: RuleContext, t: Trace, med: MedicationFact, days: 
         return True
     if (ctx.today - med.course_start).days <= days:
         return False
-    t.fact(_course_continued(med, med.course_start))
+    _say_course_continued(t, med, med.course_start, continued)
     return True
 
 
-def _course_continued(med: MedicationFact, start: date) -> UsedFact:
+def _say_course_continued(t: Trace, med: MedicationFact, start: date, continued: set[str]) -> None:
     """The course a draft continues, dated from its first day: the draft itself has no start, so without
-    this the card's data would not show why the course counts as long."""
-    return UsedFact(f"Course of {med_label(med)}", "continued by the draft", med.replaces, start.isoformat())
+    this the card's data would not show why the course counts as long.  Said once per course (``continued``
+    holds the orders already named): two drafts replacing one order continue one course, and a second
+    line for it would push a dose off the card's short list of what it rests on."""
+    if med.replaces is None or med.replaces in continued:
+        return
+    continued.add(med.replaces)
+    t.fact(UsedFact(f"Course of {med_label(med)}", "continued by the draft", med.replaces, start.isoformat()))
 
 
 @rule(

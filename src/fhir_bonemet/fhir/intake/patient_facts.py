@@ -218,20 +218,22 @@ def _medications(
 
 
 def _replaced(draft: ReadResult, kept: set[str]) -> dict[str, str]:
-    """The orders the draft medication orders replace, by their ``priorPrescription``: {order: draft}.
+    """The order each draft medication order replaces, by its ``priorPrescription``: {draft: order}.
 
     A dose change (Modify, Reorder) is drafted as a new order naming the old one; once signed, the old
     one ends.  Counted beside its replacement, acetaminophen 1 g raised from three doses a day to four
     read as 7 g a day, and a new naproxen dose as a second NSAID.  Only drafts read as medications
     (``kept``: not entered in error, not ``doNotPerform``, this patient's) replace anything, and only
-    through a literal reference: an order that cannot be matched stays counted, the cautious reading."""
+    through a literal reference: an order that cannot be matched stays counted, the cautious reading.
+    Keyed by draft: two drafts may replace one order (split into two strengths, or drafted twice); both
+    are new orders that count, each continues the old course, and the old order is left out once."""
     replaced: dict[str, str] = {}
     for item in draft.items("MedicationRequest"):
         if item.ref not in kept:
             continue
         ref = reference_of(item.data.get("priorPrescription"))
         if ref is not None and ref.startswith("MedicationRequest/") and ref not in kept:
-            replaced[ref] = item.ref
+            replaced[item.ref] = ref
     return replaced
 
 
@@ -258,9 +260,9 @@ def _continuing(
 ) -> MedicationFact:
     """A draft that replaces an order of the record, with that order's course start: raised from 3 g to
     3.5 g a day after two months, acetaminophen is still long-term use (P20), not a course begun today."""
-    for old, new in replaced.items():
-        if new == fact.ref and old in record:
-            return dataclasses.replace(fact, replaces=old, course_start=record[old].start)
+    old = replaced.get(fact.ref)
+    if old is not None and old in record:
+        return dataclasses.replace(fact, replaces=old, course_start=record[old].start)
     return fact
 
 
@@ -328,7 +330,7 @@ def extract_facts(
         replaced = _replaced(draft, draft_refs)
         record = {fact.ref: fact for fact in medications if fact.ref not in draft_refs}
         drafts = [_continuing(fact, replaced, record) for fact in drafts]
-        gone = draft_refs | set(replaced)
+        gone = draft_refs | set(replaced.values())
         medications = [fact for fact in medications if fact.ref not in gone] + drafts
         orders = _orders(draft_extraction, draft, chosen, own_identifiers)
         extraction.issues.extend(draft_extraction.issues)
