@@ -7,6 +7,7 @@ from builders import condition, lesion, med, obs, order, patient, procedure
 from pain_support import ca_vit_d, crcl_labs, denosumab, fired, refs, run, zoledronic
 
 from fhir_bonemet.core.model import concepts as c
+from fhir_bonemet.core.model.facts import ObservationFact
 from fhir_bonemet.core.model.findings import Indicator, Referral
 
 CA_OK = [obs(c.LAB_CALCIUM, 9.4, "mg/dL", days_ago=2), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=2)]
@@ -182,6 +183,27 @@ def test_p09_denosumab_with_low_clearance() -> None:
     assert "denosumab with CrCl 25" in run(facts)["P09"].rationale
 
 
+@pytest.mark.parametrize(
+    ("labs", "named"),
+    [
+        (
+            [obs(c.LAB_EGFR, 25, "mL/min/{1.73_m2}", days_ago=1)],
+            "Denosumab with eGFR below 30 mL/min/1.73 m2 (S17)",
+        ),
+        (crcl_labs(25), "Denosumab with CrCl below 30 mL/min (S17)"),
+        ([], "Denosumab with CrCl below 30 mL/min (S17)"),  # unknown: to be checked as the clearance
+    ],
+    ids=["eGFR", "CrCl", "unknown"],
+)
+def test_p09_names_the_renal_measure_it_compared_with_the_denosumab_cut_off(
+    labs: list[ObservationFact], named: str
+) -> None:
+    """Read with an eGFR, the card said "Denosumab with CrCl below 30 mL/min" beside "eGFR 25"."""
+    found = run(patient(observations=[*labs, *CA_OK], medications=[denosumab(), ca_vit_d()]))["P09"]
+    [said] = [r for r in found.recommendations if r.startswith("Denosumab with")]
+    assert said == f"{named} carries the highest hypocalcaemia risk: monitor calcium."
+
+
 def test_p09_no_recent_calcium() -> None:
     found = run(patient(observations=crcl_labs(80), medications=[zoledronic(), ca_vit_d()]))["P09"]
     assert "no recent calcium result" in found.rationale
@@ -218,6 +240,26 @@ def test_r06_corrected_calcium_below_lln_on_denosumab() -> None:
     assert found.related_rules == ("P09",)
     assert {o.ref for o in ca} <= refs(found)
     assert not any("albumin" in m.what for m in found.missing)
+
+
+@pytest.mark.parametrize(
+    ("labs", "named"),
+    [
+        (
+            [obs(c.LAB_EGFR, 25, "mL/min/{1.73_m2}", days_ago=1)],
+            "Denosumab with eGFR below 30 mL/min/1.73 m2 (S17)",
+        ),
+        (crcl_labs(25), "Denosumab with CrCl below 30 mL/min (S17)"),
+        ([], "Denosumab with CrCl below 30 mL/min (S17)"),
+    ],
+    ids=["eGFR", "CrCl", "unknown"],
+)
+def test_r06_names_the_renal_measure_it_compared_with_the_denosumab_cut_off(
+    labs: list[ObservationFact], named: str
+) -> None:
+    ca = [obs(c.LAB_CALCIUM, 8.0, "mg/dL", days_ago=1), obs(c.LAB_ALBUMIN, 3.5, "g/dL", days_ago=1)]
+    found = run(patient(observations=[*labs, *ca], medications=[denosumab()]))["R06"]
+    assert f"{named} carries the highest risk." in found.recommendations
 
 
 def test_r06_critical_below_8() -> None:

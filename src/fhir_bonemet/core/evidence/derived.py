@@ -267,9 +267,14 @@ class RenalFunction:
             return Quantity(self.value, "", comparator=self.comparator).shown()
         return clearance_text(self.value)
 
+    def measure(self) -> str:
+        """The measure used, named beside a cut-off ("eGFR below 30 mL/min/1.73 m2"): ``eGFR`` or
+        ``CrCl``, which the cut-offs are written in and which unknown renal function is to be checked as."""
+        return "eGFR" if self.method == "egfr" else "CrCl"
+
     def label(self) -> str:
         """``eGFR 45.2`` / ``CrCl >90``, for a card summary."""
-        return f"{'eGFR' if self.method == 'egfr' else 'CrCl'} {self.amount()}"
+        return f"{self.measure()} {self.amount()}"
 
     def unit(self) -> str:
         """The unit of the measure used: eGFR is indexed to body surface (mL/min/1.73 m2), a creatinine

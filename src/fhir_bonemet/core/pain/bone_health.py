@@ -330,12 +330,18 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
         )
         reasons.append("no recent calcium result")
     denosumab = ctx.active(c.DENOSUMAB)
-    limit = t.label("pain.denosumab_high_risk_crcl_below")
+    high_risk = "pain.denosumab_high_risk_crcl_below"
+    # The measure compared, named with the cut-off in its unit ("eGFR below 30 mL/min/1.73 m2"); unknown
+    # renal function is to be checked as the clearance the cut-off is written in.
+    below = ""
     if denosumab:
-        renal = t.renal(f"the higher hypocalcaemia risk of CrCl below {limit} cannot be excluded")
+        renal = t.renal(
+            f"the higher hypocalcaemia risk of CrCl below {t.label(high_risk)} cannot be excluded"
+        )
+        below = f"{renal.measure()} below {t.renal_label(high_risk, renal)}"
         if renal.value is None:
             reasons.append("renal function unknown on denosumab")
-        elif renal.value < t.v("pain.denosumab_high_risk_crcl_below"):
+        elif renal.value < t.v(high_risk):
             reasons.append(f"denosumab with {renal.describe()}")
     if not reasons:
         return None
@@ -353,9 +359,7 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
     elif vit.quantity is not None:
         t.fact(UsedFact("25-OH vitamin D", f"{vit.quantity.value:g} {vit.quantity.unit}", vit.ref))
     if denosumab:
-        recs.append(
-            f"Denosumab with CrCl below {limit} carries the highest hypocalcaemia risk: monitor calcium."
-        )
+        recs.append(f"Denosumab with {below} carries the highest hypocalcaemia risk: monitor calcium.")
     if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
         t.act(
             bmas,

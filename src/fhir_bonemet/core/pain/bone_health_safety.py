@@ -65,10 +65,14 @@ def r06(ctx: RuleContext, t: Trace) -> Finding | None:
     if ca.method is CalciumMethod.UNCORRECTED:
         recs.append("Repeat calcium with albumin to confirm the corrected value.")
     if ctx.active(c.DENOSUMAB):
-        shown = t.label("pain.denosumab_high_risk_crcl_below")
-        renal = t.renal(f"the highest-risk group (denosumab with CrCl below {shown}) cannot be excluded")
-        if renal.value is None or renal.value < t.v("pain.denosumab_high_risk_crcl_below"):
-            recs.append(f"Denosumab with CrCl below {shown} carries the highest risk.")
+        key = "pain.denosumab_high_risk_crcl_below"
+        renal = t.renal(
+            f"the highest-risk group (denosumab with CrCl below {t.label(key)}) cannot be excluded"
+        )
+        if renal.value is None or renal.value < t.v(key):
+            # Named as the measure compared: an eGFR below the cut-off is not a "CrCl below" it.
+            below = f"{renal.measure()} below {t.renal_label(key, renal)}"
+            recs.append(f"Denosumab with {below} carries the highest risk.")
     t.act(bmas, "delete", "hold this dose until calcium is corrected")
     return t.finding(
         Indicator.CRITICAL if critical else Indicator.WARNING,
