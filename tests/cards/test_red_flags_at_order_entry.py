@@ -99,11 +99,39 @@ def test_an_impending_fracture_recorded_with_no_answer_is_named_as_unknown_not_u
 
 
 @pytest.mark.parametrize(
-    "order_name", ["Walking frame", "Inpatient rehabilitation", "Mobilise with assistance", "Gait training"]
+    "order_name",
+    ["Inpatient rehabilitation", "Mobilise with assistance", "Gait training with a walking frame"],
 )
 def test_a_mobility_or_rehabilitation_order_may_load_the_bone(order_name: str) -> None:
     cards = _fired("order-sign", physio=True, order_name=order_name)
     assert [c["indicator"] for c in cards if "R04" in _rules(c)] == ["warning"]
+
+
+@pytest.mark.parametrize("order_name", ["Walking frame", "Elbow crutches", "Rollator"])
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_walking_aid_gives_the_protected_weight_bearing_asked_for_and_is_not_deferred(
+    hook: str, order_name: str
+) -> None:
+    """Impending fracture (Mirels 9, left proximal femur): the critical card asks for protected
+    weight-bearing; a walking aid is how it is given, so no card asks to defer or cancel it."""
+    case = _case(hook, "proximal-femur-mirels9")
+    request = copy.deepcopy(case.request)
+    aid = {
+        "resourceType": "DeviceRequest",
+        "id": "draft-aid",
+        "status": "draft",
+        "intent": "order",
+        "codeCodeableConcept": {"text": order_name},
+        "subject": {"reference": f"Patient/{request['context']['patientId']}"},
+    }
+    request["context"]["draftOrders"]["entry"] = [{"resource": aid}]
+    if hook == "order-select":
+        request["context"]["selections"] = ["DeviceRequest/draft-aid"]
+    cards: list[Json] = answer(case, request)["cards"]
+    assert cards[0]["indicator"] == "critical"
+    assert "protected weight-bearing" in cards[0]["detail"]
+    assert [c["summary"] for c in cards if "EX04" in _rules(c)] == []
+    assert "DeviceRequest/draft-aid" not in json.dumps(cards)  # nothing cancels the aid
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,23 @@ def _order(
 
 
 @pytest.mark.parametrize("resource_type", ["ServiceRequest", "DeviceRequest"])
-def test_a_physiotherapy_order_or_a_walking_aid_may_load_the_bone(resource_type: str) -> None:
+def test_a_physiotherapy_order_or_exercise_equipment_may_load_the_bone(resource_type: str) -> None:
     assert loading_orders([_order(resource_type)])
-    assert loading_orders([_order(resource_type, display="Walking frame")])
+    assert loading_orders([_order(resource_type, display="Exercise bike")])
+
+
+@pytest.mark.parametrize("resource_type", ["ServiceRequest", "DeviceRequest"])
+@pytest.mark.parametrize(
+    "name", ["Walking frame", "Elbow crutches", "Rollator walker", "Zimmer frame", "Walking stick (cane)"]
+)
+def test_a_walking_aid_offloads_the_bone_and_is_not_a_loading_order(resource_type: str, name: str) -> None:
+    """The aid is how protected weight-bearing is given at an impending fracture: no warning to defer it."""
+    assert loading_orders([_order(resource_type, display=name)]) == ()
+
+
+def test_an_activity_named_beside_a_walking_aid_still_may_load_the_bone() -> None:
+    assert loading_orders([_order(display="Gait training with walking frame")])
+    assert loading_orders([_order(display="Physiotherapy: crutch walking")])
 
 
 @pytest.mark.parametrize("resource_type", ["CarePlan", "Communication", "Task"])

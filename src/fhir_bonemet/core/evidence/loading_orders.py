@@ -1,17 +1,20 @@
 """Draft orders that may load the skeleton: where an impending fracture matters at order entry.
 
-An exercise, physiotherapy, rehabilitation or mobility order (a ServiceRequest, or a DeviceRequest for a
-walking aid) puts weight through the bones; a medicine, a laboratory test or an imaging study does not.  The
-service reads medication drafts apart, and recognises a few other orders by their code (a dental examination,
-a surgical review, radiotherapy, a fixation), none of which loads the bone.  Exercise and mobility orders have
-no standard code list: a hospital maps its own order codes onto the project concept ``bone-loading-order``
-with a ConceptMap (docs/integration.md §3), and such an order may load the bone whatever its name.  Otherwise
-the service reads the name the order carries: one that names such an activity may load the bone, and so may an
-order with no name it can read (nothing says what it is: the cautious reading).  An order named
-as something else (a blood count, an MRI) is not taken for one: a warning before every laboratory or imaging
-order would bury the one before the physiotherapy order.  An order this service proposed itself (its
-physiotherapy referral, accepted from a card) is not warned about: it was made from the same record, with the
-plan's restrictions.
+An exercise, physiotherapy, rehabilitation or mobility order (a ServiceRequest, or a DeviceRequest for
+exercise equipment) puts weight through the bones; a medicine, a laboratory test or an imaging study does not.
+The service reads medication drafts apart, and recognises a few other orders by their code (a dental
+examination, a surgical review, radiotherapy, a fixation), none of which loads the bone.  Exercise and
+mobility orders have no standard code list: a hospital maps its own order codes onto the project concept
+``bone-loading-order`` with a ConceptMap (docs/integration.md §3), and such an order may load the bone
+whatever its name.  Otherwise the service reads the name the order carries: one that names such an activity
+may load the bone, and so may an order with no name it can read (nothing says what it is: the cautious
+reading).  A walking aid (crutches, a walking frame, a rollator, a stick) is no such order: it takes weight
+off the bone, and is how the protected weight-bearing asked for at an impending fracture is given, so a
+warning to defer it would argue against the advice it carries out; an order that names an activity beside the
+aid (gait training with a frame) still may load the bone.  An order named as something else (a blood count, an
+MRI) is not taken for one: a warning before every laboratory or imaging order would bury the one before the
+physiotherapy order.  An order this service proposed itself (its physiotherapy referral, accepted from a card)
+is not warned about: it was made from the same record, with the plan's restrictions.
 
 Standard library only: this module is part of the pure core.
 """
@@ -43,7 +46,21 @@ _LOADING_WORDS = (
     "hydrotherap",
     "weight bearing",
     "weight-bearing",
+)
+
+# Phrases that name a walking aid (lower case), taken out of an order's name before the words above are read:
+# "walking frame" says "walk", yet the frame offloads the bone; what is left ("gait training with ") is read.
+_WALKING_AID_PHRASES = (
+    "walking frame",
+    "zimmer frame",
+    "walking aid",
+    "walking stick",
+    "walker",
+    "rollator",
+    "crutches",
     "crutch",
+    "cane",
+    "wheelchair",
 )
 
 
@@ -71,4 +88,6 @@ def _may_load(order: OrderFact) -> bool:
     if order.display is None or not order.display.strip():
         return True
     name = order.display.lower()
+    for aid in _WALKING_AID_PHRASES:
+        name = name.replace(aid, " ")
     return any(word in name for word in _LOADING_WORDS)
