@@ -161,7 +161,19 @@ def test_an_adl_only_plan_offers_the_cancellation_without_recommending_it() -> N
     assert "isRecommended" not in cancel
 
 
-@pytest.mark.parametrize("order_name", ["Complete blood count", "MRI thoracic spine"])
+@pytest.mark.parametrize("order_name", ["PT eval and treat", "Ambulatory referral to PT", "Chair yoga class"])
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_a_physiotherapy_order_by_its_catalogue_abbreviation_is_still_deferred(
+    hook: str, order_name: str
+) -> None:
+    """Order catalogues name physiotherapy "PT": at a hold it gets the card and its cancellation."""
+    case, request = _request(hook, platelets=15, order_name=order_name)
+    (card,) = _ex04(case, request)
+    assert card["summary"].endswith(f"defer {order_name}")
+    assert [c["resourceId"] for s in _cancellations(card) for c in s["actions"]] == [PHYSIO_DRAFT]
+
+
+@pytest.mark.parametrize("order_name", ["Complete blood count", "MRI thoracic spine", "PT/INR"])
 def test_a_blood_test_or_scan_while_exercise_is_on_hold_goes_ahead_without_it(order_name: str) -> None:
     assert _ex04(*_request("order-sign", platelets=15, order_name=order_name)) == []
 

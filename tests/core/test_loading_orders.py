@@ -55,3 +55,25 @@ def test_an_order_this_service_proposed_is_not_warned_about() -> None:
 def test_an_unnamed_order_may_load_the_bone_and_a_named_blood_test_does_not() -> None:
     assert loading_orders([_order(display=None)])
     assert loading_orders([_order(display="Complete blood count")]) == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PT eval and treat",
+        "OT evaluation",
+        "PT/OT consult",
+        "Ambulatory referral to PT",
+        "Outpatient PT",
+        "Supervised Pilates class",
+        "Chair yoga",
+        "Tai chi for balance",
+    ],
+)
+def test_a_therapy_abbreviation_or_an_exercise_class_may_load_the_bone(name: str) -> None:
+    assert loading_orders([_order(display=name)])
+
+
+@pytest.mark.parametrize("name", ["PT/INR", "Prothrombin time (PT)", "Optical coherence tomography"])
+def test_a_clotting_test_named_pt_is_not_a_loading_order(name: str) -> None:
+    assert loading_orders([_order(display=name)]) == ()

@@ -21,6 +21,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from fhir_bonemet.core.model import concepts as c
@@ -29,7 +30,7 @@ from fhir_bonemet.core.model.facts import OrderFact
 __all__ = ["loading_orders"]
 
 # Stems of the words that name an activity putting weight through the skeleton, in an order's code text or
-# display (lower case): exercise and training, physiotherapy, rehabilitation, mobility and its aids.
+# display (lower case): exercise and training, physiotherapy, rehabilitation, mobility, and exercise classes.
 _LOADING_WORDS = (
     "exercis",
     "physio",
@@ -46,6 +47,17 @@ _LOADING_WORDS = (
     "hydrotherap",
     "weight bearing",
     "weight-bearing",
+    "pilates",
+    "yoga",
+    "tai chi",
+)
+
+# The abbreviations order catalogues name physiotherapy and occupational therapy by ("PT eval and treat",
+# "PT/OT consult", "Referral to PT", "Outpatient PT"): "pt" or "ot" as a word, with an order word after it, a
+# second therapy, or nothing.  "PT/INR" or "Prothrombin time (PT)" (a clotting test) is no such order.
+_THERAPY_ABBREVIATION = re.compile(
+    r"\b(?:pt|ot)\b(?=\s*(?:/\s*(?:pt|ot)\b|&|and\b|eval|assess|consult|referral|treat|therapy|session|"
+    r"program|plan|$))|\bto\s+(?:pt|ot)\b"
 )
 
 # Phrases that name a walking aid (lower case), taken out of an order's name before the words above are read:
@@ -90,4 +102,4 @@ def _may_load(order: OrderFact) -> bool:
     name = order.display.lower()
     for aid in _WALKING_AID_PHRASES:
         name = name.replace(aid, " ")
-    return any(word in name for word in _LOADING_WORDS)
+    return any(word in name for word in _LOADING_WORDS) or _THERAPY_ABBREVIATION.search(name) is not None
