@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from builders import condition, med, obs, patient
-from pain_support import docusate, fired, oxycodone, plan, run, senna
+from pain_support import crcl_labs, docusate, fired, oxycodone, plan, run, senna
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import Sex
@@ -69,6 +69,31 @@ def test_p12_three_cns_drugs_in_older_adult_asks_to_reduce() -> None:
     meds = [gabapentin(), duloxetine(), oxycodone(), senna()]
     found = run(patient(age=70, medications=meds))["P12"]
     assert found.recommendations[0].startswith("3 CNS-active drugs")
+
+
+def test_p12_gabapentinoid_below_the_renal_cut_off_asks_first_to_reduce_its_dose() -> None:
+    """S20: adjust the gabapentinoid to renal function; it accumulates, and sedation and falls follow.
+    (CrCl 25 at 60 years is 21.2 at 72.)"""
+    gaba = gabapentin(display="Pregabalin 75 mg capsule")
+    found = run(patient(age=72, observations=crcl_labs(25), medications=[gaba, senna()]))["P12"]
+    assert found.summary == "Gabapentinoid with CrCl 21.2 and fall risk: reduce the dose, review falls"
+    assert found.recommendations[0] == (
+        "Pregabalin 75 mg capsule: renally cleared; reduce the dose for CrCl 21.2 mL/min (Cockcroft-Gault), "
+        "below 60 mL/min (service default)."
+    )
+    assert "pain.gabapentinoid_renal_crcl_below" in found.defaults_used
+
+
+def test_p12_gabapentinoid_with_normal_or_unknown_renal_function() -> None:
+    normal = run(patient(age=72, observations=crcl_labs(80), medications=[gabapentin(), senna()]))["P12"]
+    assert normal.summary.startswith("Sedating adjuvant with fall risk")
+    assert not any("renal" in r.lower() for r in normal.recommendations)
+    unknown = run(patient(age=72, medications=[gabapentin(), senna()]))["P12"]
+    assert unknown.recommendations[-1].startswith("Renal function unknown: check it before setting")
+    assert any(m.what.startswith("renal function") for m in unknown.missing)
+    # An SNRI alone is not renally dosed here: nothing about the kidney.
+    snri = run(patient(age=72, medications=[duloxetine()]))["P12"]
+    assert not any("renal" in r.lower() for r in snri.recommendations)
 
 
 # --- P13 / P14 / R09 --------------------------------------------------------------------------------

@@ -326,6 +326,7 @@ RENAL_BAND_EDGES = (
     "pain.nsaid_avoid_crcl_below",
     "pain.nsaid_caution_crcl_below",
     "pain.renal_opioid_crcl_below",
+    "pain.gabapentinoid_renal_crcl_below",
     "pain.denosumab_high_risk_crcl_below",
     "pain.za_crcl_min",
     "pain.za_crcl_band_40_min",

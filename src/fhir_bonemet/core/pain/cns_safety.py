@@ -15,7 +15,7 @@ from fhir_bonemet.core.evidence.unreadable import answer_state, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import MedicationFact
-from fhir_bonemet.core.model.finding_builder import Trace
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import (
     Category,
     Finding,
@@ -24,11 +24,12 @@ from fhir_bonemet.core.model.findings import (
     OrderChange,
     Referral,
     UsedFact,
+    spoken_list,
 )
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label, used_obs
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
-from fhir_bonemet.core.pain.medicines import CNS_ACTIVE
+from fhir_bonemet.core.pain.medicines import CNS_ACTIVE, RENAL_CONCEPTS
 
 _NALOXONE = (
     "Consider a take-home naloxone prescription and teach the patient and carers to use it "
@@ -46,9 +47,24 @@ def _mme_fact(t: Trace) -> None:
     "P12",
     "Sedating adjuvant and fall risk",
     Category.MEDICATION_SAFETY,
-    concepts=(c.GABAPENTINOID, c.SNRI_TCA, c.FALLS_HISTORY, c.FALL_RISK, c.MORSE_FALL_SCALE, *CNS_ACTIVE),
-    thresholds=(*OLDER_KEYS, "pain.morse_fall_risk_min", "pain.cns_active_drug_count", "lookback.score_days"),
-    evidence=("S23", "S02"),
+    concepts=(
+        c.GABAPENTINOID,
+        c.SNRI_TCA,
+        c.FALLS_HISTORY,
+        c.FALL_RISK,
+        c.MORSE_FALL_SCALE,
+        *CNS_ACTIVE,
+        *RENAL_CONCEPTS,
+    ),
+    thresholds=(
+        *OLDER_KEYS,
+        *RENAL_KEYS,
+        "pain.morse_fall_risk_min",
+        "pain.cns_active_drug_count",
+        "lookback.score_days",
+        "pain.gabapentinoid_renal_crcl_below",
+    ),
+    evidence=("S23", "S02", "S20"),
     on_orders=True,
 )
 def p12(ctx: RuleContext, t: Trace) -> Finding | None:
@@ -97,13 +113,43 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
     if older and len(cns) >= limit:
         t.meds(cns)
         recs.insert(0, f"{len(cns)} CNS-active drugs at age {ctx.age}: reduce their number (Beers, S23).")
+    renal_line, renal_short = _gabapentinoid_renal(ctx, t)
+    if renal_line is not None:  # a dose to reduce first; renal function unknown after the other advice
+        recs.insert(0 if renal_short is not None else len(recs), renal_line)
     t.act(adjuvants, "update", "use the lowest effective dose; fall risk present")
     return t.finding(
         Indicator.WARNING,
-        "Sedating adjuvant with fall risk: lowest effective dose, review falls",
+        f"Gabapentinoid with {renal_short} and fall risk: reduce the dose, review falls"
+        if renal_short is not None
+        else "Sedating adjuvant with fall risk: lowest effective dose, review falls",
         "Gabapentinoid, SNRI or TCA active with " + ", ".join(reasons) + ".",
         recs,
     )
+
+
+def _gabapentinoid_renal(ctx: RuleContext, t: Trace) -> tuple[str | None, str | None]:
+    """The card's line on renal function for a gabapentinoid, and the renal measure for its summary when
+    the dose is to be reduced.
+
+    Gabapentin and pregabalin are cleared by the kidney (S20): below the cut-off they accumulate, and
+    sedation and falls are what they then cause, so the fall-risk card says so first.  Unknown renal function
+    is said too: the dose cannot be checked."""
+    gabas = ctx.active(c.GABAPENTINOID)
+    if not gabas:
+        return None, None
+    renal = t.renal("gabapentinoid dose could not be checked against renal function")
+    if renal.value is None:
+        return (
+            "Renal function unknown: check it before setting the gabapentinoid dose (renally cleared).",
+            None,
+        )
+    limit = t.renal_label("pain.gabapentinoid_renal_crcl_below", renal)
+    if renal.value >= t.v("pain.gabapentinoid_renal_crcl_below"):
+        return None, None
+    names = spoken_list(list(dict.fromkeys(med_label(m) for m in gabas)))
+    short = f"{'eGFR' if renal.method == 'egfr' else 'CrCl'} {renal.amount()}"
+    line = f"{names}: renally cleared; reduce the dose for {renal.describe()}, below {limit}."
+    return line, short
 
 
 def _cns_combination(
