@@ -173,6 +173,25 @@ def test_a_physiotherapy_order_by_its_catalogue_abbreviation_is_still_deferred(
     assert [c["resourceId"] for s in _cancellations(card) for c in s["actions"]] == [PHYSIO_DRAFT]
 
 
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_an_order_sent_with_a_code_and_no_name_is_named_by_its_code(hook: str) -> None:
+    """A SNOMED-coded exercise-therapy order with no display: the card says which draft (its code) and that
+    the code was not recognised, rather than an 'unnamed draft order' the clinician cannot place."""
+    case, request = _request(hook, platelets=15)
+    (draft,) = [
+        e["resource"]
+        for e in request["context"]["draftOrders"]["entry"]
+        if e["resource"]["id"] in PHYSIO_DRAFT
+    ]
+    draft["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": "229065009"}]}
+    (card,) = _ex04(case, request)
+    assert card["summary"].endswith("defer an unnamed draft order (SNOMED CT 229065009, not recognised)")
+    assert "Draft order (SNOMED CT 229065009, not recognised) may load the bone" in card["detail"]
+    (cancel,) = _cancellations(card)
+    assert cancel["label"] == "Cancel the unnamed draft order (SNOMED CT 229065009)"
+    assert [a["resourceId"] for a in cancel["actions"]] == [PHYSIO_DRAFT]
+
+
 @pytest.mark.parametrize("order_name", ["Complete blood count", "MRI thoracic spine", "PT/INR"])
 def test_a_blood_test_or_scan_while_exercise_is_on_hold_goes_ahead_without_it(order_name: str) -> None:
     assert _ex04(*_request("order-sign", platelets=15, order_name=order_name)) == []

@@ -340,7 +340,7 @@ def test_a_draft_that_is_not_a_medicine_is_cancelled_by_its_own_name() -> None:
     assert [(p.label, p.recommended, p.action["resourceId"]) for p in planned if p is not None] == [
         ("Cancel physiotherapy: gait training order", True, "ServiceRequest/p"),
         ("Cancel walking frame order", True, "DeviceRequest/w"),
-        ("Cancel the unnamed draft order", False, "ServiceRequest/u"),
+        ("Cancel the unnamed draft order (code x)", False, "ServiceRequest/u"),
     ]
     assert planned[0] is not None
     assert planned[0].action["description"] == "Cancel the draft order: exercise on hold"

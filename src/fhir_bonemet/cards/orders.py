@@ -39,6 +39,7 @@ from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.unit_text import readable_units
 from fhir_bonemet.fhir.intake.patient_facts import ORDER_CODE_KEYS
 from fhir_bonemet.fhir.intake.read import contained
+from fhir_bonemet.fhir.intake.values import code_label
 
 __all__ = ["PlannedOrder", "drug_label", "plan_order", "referenced_medication"]
 
@@ -166,10 +167,16 @@ def _cancel(act: OrderAction, draft: Mapping[str, Any], medication: Mapping[str,
     name = order_label(draft, medication)
     return PlannedOrder(
         f"order:delete:{act.order_ref}",
-        f"Cancel {name} order" if name is not None else "Cancel the unnamed draft order",
+        f"Cancel {name} order" if name is not None else _cancel_unnamed(draft),
         {"type": "delete", "description": f"Cancel the draft order: {reason}", "resourceId": act.order_ref},
         act.safest,
     )
+
+
+def _cancel_unnamed(draft: Mapping[str, Any]) -> str:
+    """ "Cancel the unnamed draft order (SNOMED CT 229065009)": its code, when it has one, tells which."""
+    coded = next((code_label(draft.get(key)) for key in ORDER_CODE_KEYS if key in draft), None)
+    return f"Cancel the unnamed draft order ({coded})" if coded else "Cancel the unnamed draft order"
 
 
 def _single_dosage(draft: Mapping[str, Any]) -> Json | None:

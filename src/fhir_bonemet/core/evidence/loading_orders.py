@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import OrderFact
 
-__all__ = ["loading_orders"]
+__all__ = ["draft_order_label", "loading_orders"]
 
 # Stems of the words that name an activity putting weight through the skeleton, in an order's code text or
 # display (lower case): exercise and training, physiotherapy, rehabilitation, mobility, and exercise classes.
@@ -103,3 +103,13 @@ def _may_load(order: OrderFact) -> bool:
     for aid in _WALKING_AID_PHRASES:
         name = name.replace(aid, " ")
     return any(word in name for word in _LOADING_WORDS) or _THERAPY_ABBREVIATION.search(name) is not None
+
+
+def draft_order_label(order: OrderFact) -> str:
+    """ "Draft order (Physiotherapy)", as the cards list it among what they used; one with a code but no name
+    by its code, said not to be recognised ("Draft order (SNOMED CT 229065009, not recognised)")."""
+    if order.display and order.display.strip():
+        return f"Draft order ({order.display.strip()})"
+    if order.coded_as:
+        return f"Draft order ({order.coded_as}, not recognised)"
+    return "Draft order (no name)"

@@ -17,7 +17,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.loading_orders import loading_orders
+from fhir_bonemet.core.evidence.loading_orders import draft_order_label, loading_orders
 from fhir_bonemet.core.exercise.findings import GATE_CONCEPTS, GATE_THRESHOLDS, exercise_work
 from fhir_bonemet.core.exercise.hold_summary import on_hold_summary
 from fhir_bonemet.core.exercise.plan import ExerciseWork
@@ -44,7 +44,12 @@ _LOADING = "a draft order may load the bone (exercise, physiotherapy, rehabilita
 
 
 def _name(order: OrderFact) -> str:
-    return order.display.strip() if order.display and order.display.strip() else "an unnamed draft order"
+    if order.display and order.display.strip():
+        return order.display.strip()
+    # Coded but not named: the code tells the clinician which draft it is, and that it was not recognised.
+    if order.coded_as:
+        return f"an unnamed draft order ({order.coded_as}, not recognised)"
+    return "an unnamed draft order"
 
 
 def _names(orders: tuple[OrderFact, ...]) -> str:
@@ -78,7 +83,7 @@ def ex04_loading_order_on_hold(ctx: RuleContext, t: Trace) -> Finding | None:
 def _ordered(orders: tuple[OrderFact, ...], t: Trace, why: str, *, safest: bool) -> str:
     """The drafts as used facts and their cancellations; the names, for the text."""
     for order in orders:
-        t.fact(UsedFact(f"Draft order ({_name(order)})", "may load the bone", order.ref))
+        t.fact(UsedFact(draft_order_label(order), "may load the bone", order.ref))
         # No order name before the reason: a name such as "Physiotherapy: gait training" holds the separator
         # the card layer splits the reason off at.
         t.actions.append(

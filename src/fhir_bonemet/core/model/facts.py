@@ -315,6 +315,8 @@ class OrderFact:
     concepts: frozenset[str]
     is_selected: bool = False
     display: str | None = None
+    # "SNOMED CT 229065009": its first code, to name an order with no text or display the card can show.
+    coded_as: str | None = None
     # It carries an identifier this service gives what it proposes (its referrals, its CarePlan): the
     # clinician accepted one of its suggestions, made from this same record.
     proposed_here: bool = False

@@ -35,7 +35,7 @@ from fhir_bonemet.core.evidence.lesions import (
     review_covers,
     review_predates,
 )
-from fhir_bonemet.core.evidence.loading_orders import loading_orders
+from fhir_bonemet.core.evidence.loading_orders import draft_order_label, loading_orders
 from fhir_bonemet.core.evidence.unreadable import answer_state, recorded_how, shown, to_correct
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
@@ -497,10 +497,7 @@ def _unread_findings(
         for value in ev.unread:
             if value.concept == c.IMPENDING_FRACTURE:
                 groups.setdefault(value.ref, (value, []))[1].append(ev.lesion)
-    orders = [
-        UsedFact(f"Draft order ({o.display})" if o.display else "Draft order", "may load the bone", o.ref)
-        for o in loading
-    ]
+    orders = [UsedFact(draft_order_label(o), "may load the bone", o.ref) for o in loading]
     out: list[Finding] = []
     for ref in sorted(groups):
         value, lesions = groups[ref]

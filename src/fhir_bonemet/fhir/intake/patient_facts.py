@@ -36,6 +36,7 @@ from fhir_bonemet.fhir.intake.observed_procedures import observed_procedures
 from fhir_bonemet.fhir.intake.read import Item, ReadResult, read_draft_orders
 from fhir_bonemet.fhir.intake.sites import read_body_site
 from fhir_bonemet.fhir.intake.values import (
+    code_label,
     codeable_display,
     parse_date,
     period_date,
@@ -199,6 +200,7 @@ def _orders(
                     concepts=extraction.concepts_for(code) if code is not None else frozenset(),
                     is_selected=item.ref in selections,
                     display=codeable_display(code),
+                    coded_as=code_label(code),
                     proposed_here=bool(own_identifiers) and _proposed_here(item.data, own_identifiers),
                 )
             )

@@ -193,6 +193,29 @@ def codeable_display(value: JsonDict | None) -> str | None:
     return None
 
 
+# The code systems an order may be coded in, named as a clinician knows them; any other is "local code".
+_SYSTEM_NAMES = {
+    "http://snomed.info/sct": "SNOMED CT",
+    "http://loinc.org": "LOINC",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+}
+
+
+def code_label(value: object) -> str | None:
+    """ "SNOMED CT 229065009": the first coding's code with its system's name, to name an order that carries
+    a code but no text or display (the clinician can still tell which draft it is)."""
+    if not isinstance(value, dict):
+        return None
+    for coding in as_list(value.get("coding")):
+        if isinstance(coding, dict):
+            code = coding.get("code")
+            if isinstance(code, str) and code.strip():
+                system = coding.get("system")
+                name = _SYSTEM_NAMES.get(system, "local code") if isinstance(system, str) else "code"
+                return f"{name} {code.strip()}"
+    return None
+
+
 def first_code(value: object) -> str | None:
     """The first ``coding.code`` of a CodeableConcept (used for status-like elements)."""
     if not isinstance(value, dict):
