@@ -33,7 +33,7 @@ ORDER_MAP: Json = {
             "target": BONEMET,
             "element": [
                 {"code": "PT-AMB", "target": [{"code": "bone-loading-order", "equivalence": "equivalent"}]},
-                {"code": "WF-1", "target": [{"code": "bone-loading-order", "equivalence": "equivalent"}]},
+                {"code": "TM-1", "target": [{"code": "bone-loading-order", "equivalence": "equivalent"}]},
             ],
         }
     ],
@@ -81,7 +81,7 @@ def _ex04(case: HookCase, request: Json, conceptmap_dirs: tuple[Path, ...]) -> l
     return [c for c in cards if "EX04" in c.get("extension", {}).get("org.fhir-bonemet.rules", [])]
 
 
-@pytest.mark.parametrize(("resource_type", "code"), [("ServiceRequest", "PT-AMB"), ("DeviceRequest", "WF-1")])
+@pytest.mark.parametrize(("resource_type", "code"), [("ServiceRequest", "PT-AMB"), ("DeviceRequest", "TM-1")])
 def test_a_local_order_code_mapped_as_loading_the_bone_gets_the_hold_card(
     tmp_path: Path, resource_type: str, code: str
 ) -> None:
@@ -97,7 +97,7 @@ def test_the_same_local_order_code_without_a_map_is_read_by_its_name_only() -> N
     assert _ex04(*_request("ServiceRequest", "PT-AMB"), ()) == []
 
 
-@pytest.mark.parametrize(("resource_type", "code"), [("ServiceRequest", "PT-AMB"), ("DeviceRequest", "WF-1")])
+@pytest.mark.parametrize(("resource_type", "code"), [("ServiceRequest", "PT-AMB"), ("DeviceRequest", "TM-1")])
 def test_the_example_conceptmaps_map_the_order_catalogue(resource_type: str, code: str) -> None:
     """The shipped example (examples/conceptmaps, the directory docs/integration.md starts the service
     with) shows the order group: with it alone, the ward's abbreviation gets the hold card and its cancel."""
