@@ -24,7 +24,7 @@ from fhir_bonemet.core.evidence.labs import (
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import UnreadableValue
-from fhir_bonemet.core.model.finding_builder import Trace
+from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, med_label, used_condition, used_obs
@@ -44,8 +44,14 @@ __all__ = ["r03_hypercalcaemia"]
         c.SYMPTOMATIC_HYPERCALCAEMIA,
         c.HYPERCALCAEMIA,
         c.CALCIUM_VITAMIN_D,
+        c.LAB_CREATININE,
+        c.BODY_WEIGHT,
+        c.LAB_CRCL,
+        c.LAB_EGFR,
     ),
     thresholds=(
+        *RENAL_KEYS,
+        "pain.za_crcl_min",
         "lookback.lab_days",
         "labs.calcium_albumin_pair_hours",
         "red_flags.calcium_albumin_coefficient",
@@ -219,6 +225,22 @@ def _supplements(t: Trace) -> tuple[str, str]:
     return f"stop {names}", f"Stop {names}: calcium and vitamin D add to the hypercalcaemia."
 
 
+def _bisphosphonate_renal(t: Trace) -> tuple[str, ...]:
+    """What renal function says about the bisphosphonate the urgent and severe bands propose, as card lines:
+    hypercalcaemia itself injures the kidney, and below the label's clearance cut-off zoledronic acid is given
+    only if the benefit outweighs the risk (S17).  Nothing to add when renal function is above the cut-off."""
+    renal = t.renal("check creatinine before the bisphosphonate")
+    if renal.value is None:
+        return ("Renal function unknown: check creatinine before the bisphosphonate.",)
+    if renal.value < t.v("pain.za_crcl_min"):
+        edge = t.renal_label("pain.za_crcl_min", renal)
+        return (
+            f"{renal.label()} {renal.unit()} is below {edge}: zoledronic acid only if the benefit outweighs "
+            "the risk (label); ask the specialist.",
+        )
+    return ()
+
+
 def _r03_finding(
     t: Trace, band: str, shown: str, *, unverified: bool, check_symptoms: UnreadableValue | None = None
 ) -> Finding:
@@ -235,6 +257,7 @@ def _r03_finding(
             "Severe (or symptomatic: confusion, polyuria, constipation, weakness): suggest admission now.",
             stop_rec,
             "IV fluids and a bisphosphonate per local protocol.",
+            *_bisphosphonate_renal(t),
         )
     elif band == "urgent":
         summary = f"Hypercalcaemia ({shown}): suggest urgent review, IV fluids; {stop}{hold}"
@@ -243,6 +266,7 @@ def _r03_finding(
             stop_rec,
             "Consider zoledronic acid for hypercalcaemia of malignancy (from "
             f"{th['red_flags.calcium_urgent_min'].label()}).",
+            *_bisphosphonate_renal(t),
             "Hold structured exercise until calcium is controlled.",
         )
     else:

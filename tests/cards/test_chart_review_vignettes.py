@@ -1,0 +1,76 @@
+"""What a clinician sees at chart review (patient-view) in cases the shipped examples do not cover.
+
+Each test starts from a shipped example, changes the record the way a real chart differs from it, and reads
+the cards through the real app (``hook_answers.fire``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from hook_answers import HookCase, example_cases, fire
+
+Json = dict[str, Any]
+RULES = "org.fhir-bonemet.rules"
+
+
+def _example(scenario: str) -> HookCase:
+    return next(c for c in example_cases() if c.name == f"example:{scenario}" and c.hook == "patient-view")
+
+
+def _resources(request: Json) -> Iterator[Json]:
+    for value in request["prefetch"].values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            for entry in value.get("entry", []):
+                yield entry["resource"]
+
+
+def _loinc(resource: Json) -> str | None:
+    codings = resource.get("code", {}).get("coding", [])
+    return next((c["code"] for c in codings if c.get("system") == "http://loinc.org"), None)
+
+
+def _card(cards: list[Json], rule_id: str) -> Json:
+    return next(card for card in cards if rule_id in card["extension"][RULES])
+
+
+# --- hypercalcaemia: the bisphosphonate it proposes names the kidney ---------------------------------------
+
+
+def _with_creatinine(case: HookCase, mg_dl: float | None) -> Json:
+    """The hypercalcaemia example with its creatinine changed, or removed (``None``)."""
+    request = copy.deepcopy(case.request)
+    for value in request["prefetch"].values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            entries = value.get("entry", [])
+            if mg_dl is None:
+                value["entry"] = [e for e in entries if _loinc(e["resource"]) != "2160-0"]
+            for entry in value["entry"]:
+                if _loinc(entry["resource"]) == "2160-0":
+                    entry["resource"]["valueQuantity"]["value"] = mg_dl
+    return request
+
+
+def test_hypercalcaemia_with_severe_renal_impairment_does_not_offer_zoledronic_acid_unqualified() -> None:
+    case = _example("hypercalcaemia")
+    card = _card(fire(case, _with_creatinine(case, 3.0)), "R03")  # Cockcroft-Gault CrCl about 20 mL/min
+    assert card["indicator"] == "critical"
+    assert "Consider zoledronic acid for hypercalcaemia of malignancy" in card["detail"]
+    assert "is below 30 mL/min: zoledronic acid only if the benefit outweighs the risk" in card["detail"]
+    assert "Creatinine clearance (Cockcroft-Gault)" in card["detail"]
+
+
+def test_hypercalcaemia_with_renal_function_unknown_asks_for_creatinine_before_the_bisphosphonate() -> None:
+    case = _example("hypercalcaemia")
+    card = _card(fire(case, _with_creatinine(case, None)), "R03")
+    assert "Renal function unknown: check creatinine before the bisphosphonate." in card["detail"]
+    assert "**Missing:** renal function" in card["detail"]
+
+
+def test_hypercalcaemia_with_adequate_renal_function_adds_no_renal_caveat() -> None:
+    card = _card(fire(_example("hypercalcaemia")), "R03")
+    assert "Consider zoledronic acid for hypercalcaemia of malignancy" in card["detail"]
+    assert "benefit outweighs" not in card["detail"]
+    assert "check creatinine before the bisphosphonate" not in card["detail"]
