@@ -74,3 +74,47 @@ def test_hypercalcaemia_with_adequate_renal_function_adds_no_renal_caveat() -> N
     assert "Consider zoledronic acid for hypercalcaemia of malignancy" in card["detail"]
     assert "benefit outweighs" not in card["detail"]
     assert "check creatinine before the bisphosphonate" not in card["detail"]
+
+
+# --- an NSAID in pregnancy: one card for the drug, ranked by the harm it prevents --------------------------
+
+
+def _pregnant(case: HookCase) -> Json:
+    """The example's patient as a pregnant woman of 36 (gestational age not recorded)."""
+    request = copy.deepcopy(case.request)
+    patient = request["prefetch"]["patient"]
+    patient["gender"], patient["birthDate"] = "female", "1990-03-01"
+    request["prefetch"]["conditions"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "pregnancy",
+                "clinicalStatus": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+                "code": {
+                    "coding": [{"system": "http://snomed.info/sct", "code": "77386006"}],
+                    "text": "Pregnancy",
+                },
+                "subject": {"reference": patient["resourceType"] + "/" + patient["id"]},
+            }
+        }
+    )
+    return request
+
+
+def test_an_nsaid_in_pregnancy_is_one_card_with_its_kidney_advice_and_comes_first() -> None:
+    cards = fire(_example("nsaid-renal-impairment"), _pregnant(_example("nsaid-renal-impairment")))
+    nsaid_cards = [card for card in cards if {"P16", "P41"} & set(card["extension"][RULES])]
+    assert len(nsaid_cards) == 1, [card["summary"] for card in cards]
+    (card,) = nsaid_cards
+    assert card["extension"][RULES][0] == "P41"  # the fetal risk leads, the kidney advice is on the card
+    assert "in pregnancy" in card["summary"] + card["detail"]
+    assert "eGFR" in card["detail"] or "CrCl" in card["detail"]
+    warnings = [c for c in cards if c["indicator"] == "warning"]
+    assert warnings[0] is card  # fetal and kidney harm before pain control or exercise

@@ -61,7 +61,8 @@ CARD_BUDGET = 5
 
 # Rules about the same decision: one card.  The NSAID family is further split per drug (see _family_key).
 FAMILIES: dict[str, frozenset[str]] = {
-    "nsaid": frozenset({"P16", "P17", "P18", "P19"}),
+    # P41 (an NSAID in pregnancy) is about the same drug as the kidney and bleeding rules: one card per drug.
+    "nsaid": frozenset({"P16", "P17", "P18", "P19", "P41"}),
     "exercise": frozenset({"EX01", "EX02", "EX03", "EX04", "P25"}),
     "pain-control": frozenset({"P01", "P02", "P03", "P04", "P05", "P06", "P11"}),
     "bone-modifying-agent": frozenset({"P07", "P08", "P09", "P10"}),
@@ -72,6 +73,7 @@ FAMILIES: dict[str, frozenset[str]] = {
 HARM_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08"}),  # red flags
     frozenset({"R09", "P13", "P14"}),  # respiratory depression
+    frozenset({"P41", "P42"}),  # harm to the fetus or newborn
     frozenset({"P16", "P17", "P18", "P19", "P23", "P08"}),  # renal or bleeding toxicity
     frozenset({"P20", "P21"}),  # hepatotoxicity
     frozenset({"P09", "P12"}),  # hypocalcaemia, falls
