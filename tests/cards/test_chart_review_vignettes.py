@@ -7,7 +7,7 @@ the cards through the real app (``hook_answers.fire``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hook_answers import HookCase, example_cases, fire
@@ -118,3 +118,36 @@ def test_an_nsaid_in_pregnancy_is_one_card_with_its_kidney_advice_and_comes_firs
     assert "eGFR" in card["detail"] or "CrCl" in card["detail"]
     warnings = [c for c in cards if c["indicator"] == "warning"]
     assert warnings[0] is card  # fetal and kidney harm before pain control or exercise
+
+
+# --- calcium and vitamin D on a bone-modifying agent: the lines fit the record ------------------------------
+
+
+def _without_resources(case: HookCase, drop: Callable[[Json], bool]) -> Json:
+    request = copy.deepcopy(case.request)
+    for value in request["prefetch"].values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            value["entry"] = [e for e in value.get("entry", []) if not drop(e["resource"])]
+    return request
+
+
+def _is_supplement(resource: Json) -> bool:
+    return "colecalciferol" in resource.get("medicationCodeableConcept", {}).get("text", "")
+
+
+def test_a_normal_calcium_without_supplement_is_not_called_hypocalcaemia() -> None:
+    case = _example("rib-blastic-ecog1")  # zoledronic acid, corrected calcium 9.5 mg/dL
+    card = _card(fire(case, _without_resources(case, _is_supplement)), "P09")
+    assert "no calcium and vitamin D supplement" in card["detail"]
+    assert "Correct hypocalcaemia" not in card["detail"]
+    assert "Check calcium before the next dose; correct it first if low." in card["detail"]
+    assert "Supplement at least 500 mg calcium and 400 IU vitamin D daily" in card["detail"]
+
+
+def test_a_supplemented_patient_without_a_recent_calcium_is_asked_for_calcium_not_a_supplement() -> None:
+    case = _example("rib-blastic-ecog1")
+    card = _card(fire(case, _without_resources(case, lambda r: _loinc(r) == "17861-6")), "P09")
+    assert "no recent calcium result" in card["detail"]
+    assert "Check calcium before the next dose" in card["detail"]
+    assert "Supplement at least" not in card["detail"]
+    assert "Continue at least 500 mg calcium and 400 IU vitamin D daily." in card["detail"]

@@ -347,9 +347,17 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     t.meds(bmas)
     ca_mg, vit_d = t.v("pain.calcium_supplement_min_mg"), t.v("pain.vitamin_d_supplement_min_iu")
+    # Each line says what this record calls for: "correct hypocalcaemia" only beside a low calcium, "add a
+    # supplement" only where none is taken (the card fires as well for an unknown calcium or kidney).
+    supplemented = ctx.has(c.CALCIUM_VITAMIN_D)
     recs = [
-        "Correct hypocalcaemia before the next dose.",
-        f"Supplement at least {ca_mg:g} mg calcium and {vit_d:g} IU vitamin D daily unless hypercalcaemic.",
+        "Correct hypocalcaemia before the next dose."
+        if low
+        else "Check calcium before the next dose; correct it first if low.",
+        f"Continue at least {ca_mg:g} mg calcium and {vit_d:g} IU vitamin D daily."
+        if supplemented
+        else f"Supplement at least {ca_mg:g} mg calcium and {vit_d:g} IU vitamin D daily unless "
+        "hypercalcaemic.",
     ]
     if high:
         recs[1] = "Calcium is above normal: do not add calcium supplements now (see R03)."
@@ -360,7 +368,7 @@ def p09(ctx: RuleContext, t: Trace) -> Finding | None:
         t.fact(UsedFact("25-OH vitamin D", f"{vit.quantity.value:g} {vit.quantity.unit}", vit.ref))
     if denosumab:
         recs.append(f"Denosumab with {below} carries the highest hypocalcaemia risk: monitor calcium.")
-    if not ctx.has(c.CALCIUM_VITAMIN_D) and not high:
+    if not supplemented and not high:
         t.act(
             bmas,
             "update",
