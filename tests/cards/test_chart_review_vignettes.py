@@ -151,3 +151,29 @@ def test_a_supplemented_patient_without_a_recent_calcium_is_asked_for_calcium_no
     assert "Check calcium before the next dose" in card["detail"]
     assert "Supplement at least" not in card["detail"]
     assert "Continue at least 500 mg calcium and 400 IU vitamin D daily." in card["detail"]
+
+
+# --- a sedating adjuvant beside recommended exercise: no programme is said to exist -------------------------
+
+
+def test_a_gabapentinoid_beside_recommended_exercise_does_not_claim_a_programme_in_progress() -> None:
+    case = _example("rib-blastic-ecog1")  # 59, ECOG 1, no falls: exercise is the only fall-risk context
+    request = copy.deepcopy(case.request)
+    request["prefetch"]["medication-statements"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "MedicationStatement",
+                "id": "pregabalin",
+                "status": "active",
+                "medicationCodeableConcept": {
+                    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "187832"}],
+                    "text": "Pregabalin 75 mg twice daily",
+                },
+                "subject": {"reference": "Patient/" + request["prefetch"]["patient"]["id"]},
+            }
+        }
+    )
+    card = _card(fire(case, request), "P12")
+    assert "structured exercise recommended" in card["detail"]
+    assert "in progress" not in card["detail"]
+    assert "Schedule exercise at times of lower sedation" in card["detail"]

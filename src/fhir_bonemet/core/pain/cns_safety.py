@@ -99,7 +99,9 @@ def p12(ctx: RuleContext, t: Trace) -> Finding | None:
         if morse.quantity.value >= t.v("pain.morse_fall_risk_min"):
             reasons.append(f"Morse Fall Scale {morse.quantity.value:g}")
     if ctx.exercise_active:
-        reasons.append("exercise programme in progress")
+        # The programme this answer recommends (no exercise CarePlan need exist yet): saying "in progress"
+        # told the clinician of a programme the record does not hold.
+        reasons.append("structured exercise recommended")
     if older is None:
         reasons.append("age unknown")
     if not reasons:
