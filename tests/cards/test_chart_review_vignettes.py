@@ -177,3 +177,31 @@ def test_a_gabapentinoid_beside_recommended_exercise_does_not_claim_a_programme_
     assert "structured exercise recommended" in card["detail"]
     assert "in progress" not in card["detail"]
     assert "Schedule exercise at times of lower sedation" in card["detail"]
+
+
+# --- the exercise card's limits agree with the CarePlan it creates -----------------------------------------
+
+
+def _careplan_activity(card: Json, code: str) -> str:
+    for suggestion in card.get("suggestions", []):
+        for action in suggestion["actions"]:
+            resource = action.get("resource", {})
+            if resource.get("resourceType") != "CarePlan":
+                continue
+            for activity in resource.get("activity", []):
+                detail = activity.get("detail", {})
+                if any(c.get("code") == code for c in detail.get("code", {}).get("coding", [])):
+                    return str(detail.get("description", ""))
+    raise AssertionError(f"no CarePlan activity {code} on the card")
+
+
+def test_a_low_tier_limit_is_not_called_light_when_the_plan_gives_a_moderate_dose() -> None:
+    cards = fire(_example("rib-blastic-ecog1"))  # low tier, rib: elbow-only upper-body resistance
+    card = _card(cards, "EX01")
+    assert card["summary"].startswith("Low skeletal risk")
+    assert "upper-body resistance" in card["detail"]
+    assert "within the exclusions and intensity the plan sets" in card["detail"]
+    assert "light, nothing that loads a lesion" not in card["detail"]
+    upper = _careplan_activity(card, "ex-resist-upper")
+    assert "start low, go slow" in upper
+    assert "Elbow flexion/extension only" in upper

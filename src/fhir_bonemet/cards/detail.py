@@ -362,8 +362,13 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
         limited = [DOMAIN_NAMES[d.domain] for d in plan.domains if d.status is DomainStatus.RESTRICTED]
         if avoided:
             todo.append(f"Avoid {', '.join(avoided)}.")
-        if limited:
+        if limited and plan.tier is Tier.HIGH:  # the plan's high-tier doses: light, sparing every lesion
             todo.append(f"Limit {', '.join(limited)}: light, nothing that loads a lesion.")
+        elif limited:
+            # Below the high tier a domain is limited by a site exclusion ("elbow only") or an intensity cap
+            # (haemoglobin, platelets): "light" contradicted the plan's moderate dose, and a haemoglobin
+            # cap has nothing to do with a lesion.  The plan carries each limit.
+            todo.append(f"Limit {', '.join(limited)}: within the exclusions and intensity the plan sets.")
     if plan.stop_and_call:
         todo.append(_stop_and_call(plan))
     return todo
