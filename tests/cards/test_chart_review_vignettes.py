@@ -205,3 +205,17 @@ def test_a_low_tier_limit_is_not_called_light_when_the_plan_gives_a_moderate_dos
     upper = _careplan_activity(card, "ex-resist-upper")
     assert "start low, go slow" in upper
     assert "Elbow flexion/extension only" in upper
+
+
+def test_a_careplan_activity_limited_by_its_dose_alone_does_not_point_at_restrictions_below() -> None:
+    case = _example("rib-blastic-ecog1")
+    request = copy.deepcopy(case.request)
+    for resource in _resources(request):
+        if _loinc(resource) == "718-7":
+            resource["valueQuantity"]["value"] = 7.6  # g/dL: low-to-moderate intensity only
+    card = _card(fire(case, request), "EX01")
+    aerobic = _careplan_activity(card, "ex-aerobic-nwb")
+    assert "low-to-moderate intensity only (haemoglobin)" in aerobic
+    assert "restrictions below" not in aerobic
+    upper = _careplan_activity(card, "ex-resist-upper")  # the rib's exclusion is listed: "below" is right
+    assert "Only with the restrictions below. Exclusions: Elbow flexion/extension only" in upper

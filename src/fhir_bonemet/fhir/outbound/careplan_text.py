@@ -92,7 +92,9 @@ def domain_description(advice: DomainAdvice, display: str, *, held: bool, hold_r
         parts.append(f"Do not perform: {display.lower()}.")
     else:
         parts.append(_sentence(f"{display}: {advice.dose}" if advice.dose else display))
-        if advice.status is DomainStatus.RESTRICTED:
+        # "Below" must point at something: a restriction carried by the dose itself (a haemoglobin cap,
+        # "Seated or supported only") has no exclusion list to point at.
+        if advice.status is DomainStatus.RESTRICTED and advice.exclusions:
             parts.append("Only with the restrictions below.")
     if advice.exclusions:
         parts.append("Exclusions: " + "; ".join(advice.exclusions) + ".")
