@@ -219,3 +219,17 @@ def test_a_careplan_activity_limited_by_its_dose_alone_does_not_point_at_restric
     assert "restrictions below" not in aerobic
     upper = _careplan_activity(card, "ex-resist-upper")  # the rib's exclusion is listed: "below" is right
     assert "Only with the restrictions below. Exclusions: Elbow flexion/extension only" in upper
+
+
+# --- severe pain: the opioid to start or titrate depends on the kidney, as for moderate pain ----------------
+
+
+def test_severe_pain_with_a_clearance_under_30_warns_against_morphine_beside_starting_an_opioid() -> None:
+    case = _example("nsaid-renal-impairment")  # Cockcroft-Gault CrCl 25.6 mL/min, no opioid
+    request = copy.deepcopy(case.request)
+    for resource in _resources(request):
+        if _loinc(resource) == "72514-3":
+            resource["valueInteger"] = 8
+    card = _card(fire(case, request), "P04")
+    assert "Start a strong opioid (oral morphine, oxycodone or hydromorphone)" in card["detail"]
+    assert "CrCl 25.6 mL/min (Cockcroft-Gault): avoid morphine and codeine." in card["detail"]

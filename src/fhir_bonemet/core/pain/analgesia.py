@@ -146,9 +146,11 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
     "P04",
     "Severe pain",
     Category.PAIN,
-    concepts=(c.PAIN_SCORE, c.OPIOID, c.STRONG_OPIOID),
+    concepts=(c.PAIN_SCORE, c.OPIOID, c.STRONG_OPIOID, *RENAL_CONCEPTS),
     thresholds=(
         *PAIN_KEYS,
+        *RENAL_KEYS,
+        "pain.renal_opioid_crcl_below",
         "pain.nrs_severe_min",
         "pain.severe_reassess_min_hours",
         "pain.severe_reassess_max_hours",
@@ -183,14 +185,22 @@ def p04(ctx: RuleContext, t: Trace) -> Finding | None:
         if unknown
         else "start a titrated strong opioid"
     )
+    recs = [
+        first,
+        f"Reassess pain and side effects within {lo:g}-{hi:g} h (service default).",
+        "If the pain is focal bone pain, consider palliative radiotherapy (see P06).",
+        "Prescribe a bowel regimen with the opioid.",
+    ]
+    # The opioid to start or titrate depends on the kidney, as for moderate pain (P03): morphine named
+    # first, or titrated, beside a clearance under 30 contradicted P23.  Second, so the card shows it.
+    renal = t.renal("renal dosing could not be checked: avoid morphine and codeine until it is known")
+    if not renal.known:
+        recs.insert(1, "Renal function unknown: check it before choosing the opioid and its dose.")
+    elif renal.value is not None and renal.value < t.v("pain.renal_opioid_crcl_below"):
+        recs.insert(1, f"{renal.describe()}: avoid morphine and codeine (see P23).")
     return t.finding(
         Indicator.WARNING,
         f"Severe pain (NRS {score.value:g}): {action}",
         "Severe pain on the latest 0-10 score.",
-        (
-            first,
-            f"Reassess pain and side effects within {lo:g}-{hi:g} h (service default).",
-            "If the pain is focal bone pain, consider palliative radiotherapy (see P06).",
-            "Prescribe a bowel regimen with the opioid.",
-        ),
+        recs,
     )
