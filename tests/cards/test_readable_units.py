@@ -36,3 +36,9 @@ def test_units_read_as_words() -> None:
     assert readable_units("30 mg/d") == "30 mg/day"
     assert readable_units("3 {score}") == "3"
     assert readable_units("72.7 mL/min") == "72.7 mL/min"  # nothing to change
+
+
+def test_a_decimal_digit_of_another_script_reads_as_one() -> None:
+    # ASCII texts take patterns written with [0-9]; any other text keeps the Unicode \d.
+    assert readable_units("٣ d") == _every_substitution("٣ d") == "٣ days"
+    assert readable_units("7 d …") == "7 days …"
