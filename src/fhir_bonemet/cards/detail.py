@@ -192,8 +192,14 @@ def md_escape(text: str) -> str:
     # splitting unless a space is doubled or at an end.
     if not text.isprintable() or "  " in text or text[:1] == " " or text[-1:] == " ":
         text = " ".join(text.split())
-    # Most strings have nothing to escape: a search is cheaper than a substitution (dozens per call).
-    return _MD_SPECIAL.sub(r"\\\1", text) if _MD_SPECIAL.search(text) else text
+    # Most strings have nothing to escape (dozens per call): each special character is looked for with
+    # ``in``, a byte scan, where a search for the set has the engine test every character of the text
+    # against it (some 50 instructions a character, several times the nine scans together).
+    special = (
+        "\\" in text or "`" in text or "*" in text or "_" in text or "[" in text
+        or "]" in text or "<" in text or "|" in text or "~" in text
+    )  # fmt: skip
+    return _MD_SPECIAL.sub(r"\\\1", text) if special else text
 
 
 # Whether any of _INTERNAL may match a text whose whitespace is single spaces (as :func:`plain` makes it):
