@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from builders import TODAY, at, condition, dose, med, obs, patient
-from pain_support import crcl_labs, denosumab, fired, ibuprofen, oxycodone, run
+from pain_support import crcl_labs, denosumab, fired, ibuprofen, oxycodone, pain, run
 
+from fhir_bonemet.cards.detail import detail_markdown
 from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import PatientFacts, Sex, UnreadableValue
@@ -208,3 +209,34 @@ def test_a_pregnancy_status_answered_unknown_is_named_where_a_bone_modifying_age
     )
     assert _status_lines(later["P41"]) == []
     assert any(m.what == "a current pregnancy status" for m in later["P41"].missing)
+
+
+def test_the_pain_cards_ask_for_obstetric_input_before_suggesting_an_opioid_in_pregnancy() -> None:
+    """P03 and P04 suggest an opioid and radiotherapy before any opioid is active, when P42 cannot yet say a
+    word: in pregnancy they lead with the caveat and show the pregnancy record they read."""
+    moderate = _assessed(patient(**WOMAN, conditions=[PREGNANT], observations=[*LABS, pain(6)]))["P03"]
+    caveat = moderate.recommendations[0]
+    assert caveat.startswith("Pregnant: choose the opioid and any radiotherapy with obstetric and specialist")
+    assert caveat.endswith("(awaiting clinical review).")
+    assert moderate.unverified
+    assert moderate.used[1].ref == "preg"  # right after the score, so "Based on" shows it
+    assert "Pregnancy" in detail_markdown([moderate]).split("Based on:")[1].split("\n")[0]
+    weeks = obs(c.GESTATIONAL_AGE, 24, "wk", days_ago=0, ref="ga")
+    severe = _assessed(patient(**WOMAN, conditions=[PREGNANT], observations=[*LABS, weeks, pain(8)]))["P04"]
+    assert severe.recommendations[0].startswith("Pregnant (24 weeks): choose the opioid and any radiotherapy")
+    assert {"preg", "ga"} <= {u.ref for u in severe.used}
+
+
+def test_the_pain_cards_say_nothing_of_pregnancy_when_none_is_recorded_and_name_an_unknown_status() -> None:
+    for score, rule_id in ((6, "P03"), (8, "P04")):
+        plain = _assessed(patient(**WOMAN, observations=[*LABS, pain(score)]))[rule_id]
+        assert not any("regnan" in line for line in plain.recommendations)
+        assert not any("regnan" in u.label for u in plain.used)
+        assert _status_lines(plain) == []
+        # "Unknown" is not pregnancy: no caveat, but the status is named as on the other pregnancy cards.
+        asked = patient(**WOMAN, observations=[*LABS, _status("unknown", 3), pain(score)])
+        unknown = _assessed(asked)[rule_id]
+        assert not any("regnan" in line for line in unknown.recommendations)
+        assert _status_lines(unknown) == [
+            f"Pregnancy status (recorded with no answer: unknown, {at(3).date().isoformat()})"
+        ]

@@ -1,7 +1,9 @@
 """Pain assessment and analgesia rules P01-P04 (docs/clinical-model.md#pain): patient-view only.
 
 They read the latest 0-10 pain score (worst pain in 24 h) and the active analgesics, and suggest the next
-step: record a score, simple analgesia, a weak or low-dose strong opioid, a titrated strong opioid.
+step: record a score, simple analgesia, a weak or low-dose strong opioid, a titrated strong opioid.  In
+pregnancy the opioid and radiotherapy cards lead with a line asking for obstetric and specialist input
+(:func:`~fhir_bonemet.core.pain.pregnancy.pain_plan_caveat`).
 
 Standard library only: this module is part of the pure core.
 """
@@ -9,6 +11,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme
+from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS
 from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
@@ -18,6 +21,7 @@ from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedF
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.checks import NSAID_CAUTION_CONCEPTS, NSAID_CAUTION_KEYS, nsaid_cautions
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
+from fhir_bonemet.core.pain.pregnancy import pain_plan_caveat
 
 ANALGESICS = (c.ACETAMINOPHEN, c.NSAID, c.OPIOID)
 NON_DRUG = (
@@ -100,8 +104,8 @@ def p02(ctx: RuleContext, t: Trace) -> Finding | None:
     "P03",
     "Moderate pain without an opioid",
     Category.PAIN,
-    concepts=(c.PAIN_SCORE, c.OPIOID, c.SNRI_TCA, c.SSRI, *RENAL_CONCEPTS),
-    thresholds=(*_BANDS, *RENAL_KEYS, "pain.renal_opioid_crcl_below"),
+    concepts=(c.PAIN_SCORE, c.OPIOID, c.SNRI_TCA, c.SSRI, *RENAL_CONCEPTS, *PREGNANCY_CONCEPTS),
+    thresholds=(*_BANDS, *RENAL_KEYS, "pain.renal_opioid_crcl_below", *PREGNANCY_KEYS),
     evidence=("S19", "S18", "S20"),
     unverified=True,
 )
@@ -111,6 +115,8 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     if ctx.has(c.OPIOID):
         return None
+    # Read before the kidney so that the pregnancy records come right after the score under "Based on".
+    pregnant = pain_plan_caveat(t)
     recs = [
         "Add a weak opioid (e.g. tramadol) or a low-dose strong opioid (morphine or oxycodone) to the "
         "non-opioid analgesic, given orally and around the clock, with a rescue dose.",
@@ -126,6 +132,8 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
         t.meds(serotonergic)
         recs.append("Antidepressant active: tramadol raises serotonin-toxicity and seizure risk (see P24).")
     recs.append(NON_DRUG)
+    if pregnant:  # first: it qualifies the opioid the next line suggests
+        recs.insert(0, pregnant)
     if ctx.facts.medications_unknown:  # "no opioid" cannot be said of a list that could not be read
         recs.insert(0, "Check the current medicines first: the medication list could not be read.")
         return t.finding(
@@ -146,10 +154,11 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
     "P04",
     "Severe pain",
     Category.PAIN,
-    concepts=(c.PAIN_SCORE, c.OPIOID, c.STRONG_OPIOID, *RENAL_CONCEPTS),
+    concepts=(c.PAIN_SCORE, c.OPIOID, c.STRONG_OPIOID, *RENAL_CONCEPTS, *PREGNANCY_CONCEPTS),
     thresholds=(
         *PAIN_KEYS,
         *RENAL_KEYS,
+        *PREGNANCY_KEYS,
         "pain.renal_opioid_crcl_below",
         "pain.nrs_severe_min",
         "pain.severe_reassess_min_hours",
@@ -163,6 +172,7 @@ def p04(ctx: RuleContext, t: Trace) -> Finding | None:
     if score is None or score.value < t.v("pain.nrs_severe_min"):
         return None
     lo, hi = t.v("pain.severe_reassess_min_hours"), t.v("pain.severe_reassess_max_hours")
+    pregnant = pain_plan_caveat(t)  # before the medicines, so "Based on" shows it beside the score
     opioids = ctx.active(c.OPIOID)
     t.meds(opioids)
     if opioids:
@@ -198,6 +208,8 @@ def p04(ctx: RuleContext, t: Trace) -> Finding | None:
         recs.insert(1, "Renal function unknown: check it before choosing the opioid and its dose.")
     elif renal.value is not None and renal.value < t.v("pain.renal_opioid_crcl_below"):
         recs.insert(1, f"{renal.describe()}: avoid morphine and codeine (see P23).")
+    if pregnant:  # first: it qualifies the opioid and the radiotherapy the lines below suggest
+        recs.insert(0, pregnant)
     return t.finding(
         Indicator.WARNING,
         f"Severe pain (NRS {score.value:g}): {action}",

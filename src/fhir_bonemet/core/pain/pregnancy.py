@@ -14,6 +14,9 @@ from a primary source and are marked as awaiting clinical review.
   Low-dose aspirin is outside this advice.
 * P42: opioids (neonatal opioid withdrawal syndrome, S43; never stopped abruptly in a dependent patient) and
   the other sedatives.
+* :func:`pain_plan_caveat`: the moderate and severe pain cards (P03, P04) suggest an opioid and radiotherapy
+  before any opioid is active, so before P42 can fire; in pregnancy they lead with a line saying both are
+  chosen with obstetric and specialist input.  The catalogue has no wording for it: awaiting clinical review.
 
 Standard library only: this module is part of the pure core.
 """
@@ -36,7 +39,7 @@ from fhir_bonemet.core.pain.bone_health import BMA_CLASSES, bmas_of
 from fhir_bonemet.core.pain.medicines import is_systemic
 from fhir_bonemet.core.pain.nsaid import is_low_dose_aspirin
 
-__all__ = ["p40", "p41", "p42", "pregnancy"]
+__all__ = ["p40", "p41", "p42", "pain_plan_caveat", "pregnancy"]
 
 _TEAMS = "Discuss with the oncology and obstetric teams."
 
@@ -49,6 +52,21 @@ def pregnancy(t: Trace) -> Pregnancy:
         t.fact(*state.used)
         t.missing.extend(m for m in state.missing if m not in t.missing)
     return state
+
+
+def pain_plan_caveat(t: Trace) -> str | None:
+    """The line a pain card leads with when the record says pregnant, its pregnancy records added to what the
+    card is based on; None otherwise.  A status answered unknown is not pregnancy: the rule declares the
+    pregnancy concepts, so the card names that status as the other pregnancy cards do
+    (:mod:`fhir_bonemet.core.data_gaps`)."""
+    if not pregnancy_state(t.ctx.index, t.ctx.today, t.ctx.th).pregnant:
+        return None  # the thresholds are relied on, and the records shown, only where the line is said
+    state = pregnancy(t)
+    weeks = "" if state.weeks is None else f" ({int(state.weeks)} weeks)"
+    return (
+        f"Pregnant{weeks}: choose the opioid and any radiotherapy with obstetric and specialist input "
+        "(awaiting clinical review)."
+    )
 
 
 @rule(
