@@ -8,7 +8,7 @@ from pain_support import crcl_labs, docusate, fired, oxycodone, plan, run, senna
 
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.facts import Sex
-from fhir_bonemet.core.model.findings import Indicator
+from fhir_bonemet.core.model.findings import Indicator, Referral
 
 
 def gabapentin(**kw):  # type: ignore[no-untyped-def]
@@ -137,6 +137,8 @@ def test_r09_triple_combination_is_critical_and_supersedes_p13_p14() -> None:
     assert result["R09"].indicator is Indicator.CRITICAL
     assert result["R09"].related_rules == ("P14", "P13")
     assert {m.ref for m in meds[:3]} <= {u.ref for u in result["R09"].used}
+    # A review of the regimen, not the interventional pain referral of uncontrolled pain (P05).
+    assert result["R09"].referrals == (Referral.SEDATING_REGIMEN_REVIEW,)
 
 
 def test_r09_silent_with_two_of_three() -> None:

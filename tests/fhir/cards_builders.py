@@ -153,7 +153,7 @@ def r09() -> Finding:
         order_actions=(
             OrderAction("MedicationRequest/draft-lorazepam", "delete", "Remove the lorazepam draft"),
         ),
-        referrals=(Referral.PAIN_SPECIALIST,),
+        referrals=(Referral.SEDATING_REGIMEN_REVIEW,),
         one_change_only=True,
     )
 

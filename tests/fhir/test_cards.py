@@ -210,7 +210,7 @@ def test_a_red_flag_with_one_draft_to_stop_offers_the_referral_beside_the_cancel
     )[0]
     assert card["selectionBehavior"] == "any"
     assert [s["label"] for s in card["suggestions"]] == [
-        "Order referral to a pain specialist (interventional pain management)",
+        "Order referral to a pain or palliative care specialist (review of the sedating regimen)",
         "Cancel lorazepam 1 mg order",
     ]
 

@@ -19,6 +19,7 @@ from fhir_bonemet.settings import Settings
 from fhir_bonemet.workflow import Workflow
 
 CODES = load_outbound_codes()
+SEDATING_REVIEW = "Referral to a pain or palliative care specialist (review of the sedating regimen)"
 TODAY = date(2025, 6, 1)
 MEDS = (
     UsedFact("Oxycodone 10 mg", "active (MedicationRequest)", "MedicationRequest/oxy", "2025-05-01"),
@@ -50,7 +51,9 @@ def referral(f: Finding) -> dict[str, Any]:
 
 def test_a_referral_on_medication_orders_alone_names_its_concern_as_reason_code() -> None:
     resource = referral(
-        finding("R09", "Opioid, benzodiazepine and gabapentinoid together", MEDS, Referral.PAIN_SPECIALIST)
+        finding(
+            "R09", "Opioid, benzodiazepine and gabapentinoid together", MEDS, Referral.SEDATING_REGIMEN_REVIEW
+        )
     )
     assert resource["reasonCode"] == [{"text": "R09 Opioid, benzodiazepine and gabapentinoid together"}]
     # The orders that raised it are not reasonReference targets in R4: they stay the supporting information.
@@ -95,8 +98,15 @@ def test_the_r09_referral_of_the_example_patient_carries_its_reason(tmp_path: Pa
         for a in s["actions"]
         if a["type"] == "create" and a["resource"]["resourceType"] == "ServiceRequest"
     ]
-    assert requests, "R09 proposes a pain-specialist referral"
+    labels = [s["label"] for s in card["suggestions"]]
+    assert f"Order {SEDATING_REVIEW[0].lower()}{SEDATING_REVIEW[1:]}" in labels
+    assert not any("interventional" in label for label in labels)
+    assert requests, "R09 proposes a review of the sedating regimen"
     for resource in requests:
+        # What the referral is for, said the same way in its label, code and text: not an intervention.
+        coding = resource["code"]["coding"][0]
+        assert (coding["code"], coding["display"]) == ("ref-sedating-regimen-review", SEDATING_REVIEW)
+        assert resource["code"]["text"] == SEDATING_REVIEW
         validate_referral(resource)
         assert resource["reasonCode"][0]["text"].startswith("R09 ")
         assert {r["reference"].split("/")[0] for r in resource["supportingInfo"]} == {"MedicationRequest"}

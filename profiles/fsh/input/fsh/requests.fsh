@@ -12,6 +12,7 @@ Description: "The referrals a card may propose (profiles/outbound-codes.toml); a
 * $bonemet#ref-oral-maxillofacial "Referral to dentistry or oral-maxillofacial surgery (suspected jaw osteonecrosis)"
 * $bonemet#ref-palliative-care "Referral to palliative care"
 * $bonemet#ref-pain-specialist "Referral to a pain specialist (interventional pain management)"
+* $bonemet#ref-sedating-regimen-review "Referral to a pain or palliative care specialist (review of the sedating regimen)"
 * $bonemet#ref-acute-oncology "Acute oncology review"
 
 Profile: BonemetReferralServiceRequest

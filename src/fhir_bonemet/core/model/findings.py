@@ -109,7 +109,9 @@ class Referral(StrEnum):
     DENTAL = "dental-examination"
     ORAL_MAXILLOFACIAL = "oral-maxillofacial"  # R07: suspected jaw osteonecrosis
     PALLIATIVE_CARE = "palliative-care"
-    PAIN_SPECIALIST = "pain-specialist"
+    PAIN_SPECIALIST = "pain-specialist"  # P05: uncontrolled pain, interventional options
+    # R09: a review of the sedating regimen, to take one medicine away safely; no intervention intended.
+    SEDATING_REGIMEN_REVIEW = "sedating-regimen-review"
     ACUTE_ONCOLOGY = "acute-oncology"
 
 

@@ -194,7 +194,7 @@ def r09(ctx: RuleContext, t: Trace) -> Finding | None:
         "Opioid + benzodiazepine + gabapentinoid: avoid this combination; reduce or stop one",
         "An opioid, a benzodiazepine and a gabapentinoid are all active (boxed warnings S21, S22).",
         recs,
-        referrals=(Referral.PAIN_SPECIALIST,),  # a specialist review of the regimen, to take one away safely
+        referrals=(Referral.SEDATING_REGIMEN_REVIEW,),  # a review of the regimen, to take one away safely
         one_change_only=True,  # the draft that completes the combination is the one to cancel
     )
 
