@@ -507,6 +507,21 @@ class _Taken(NamedTuple):
     date_unreadable: bool = False
 
 
+# The concepts of a code are one of a few frozensets the terminology hands out again and again (a long
+# record repeats the same lab codes): the value concepts among them, in order, are worked out once per set.
+_VALUE_CONCEPTS_OF: dict[frozenset[str], tuple[str, ...]] = {}
+
+
+def _value_concepts(concepts: frozenset[str]) -> tuple[str, ...]:
+    """The concepts of ``concepts`` an Observation can carry a value for, sorted (its facts, in order)."""
+    found = _VALUE_CONCEPTS_OF.get(concepts)
+    if found is None:
+        found = tuple(sorted(concepts & VALUE_CONCEPTS))
+        if len(_VALUE_CONCEPTS_OF) < 1024:  # codes form a small vocabulary; the bound stops abuse
+            _VALUE_CONCEPTS_OF[concepts] = found
+    return found
+
+
 def _facts_for(
     extraction: Extraction,
     item: Item,
@@ -523,13 +538,13 @@ def _facts_for(
         return []
     if code is not data.get("code"):
         extraction.issue(item, f"{path}code.coding", "a coding is not a JSON object; that coding ignored")
-    concepts &= VALUE_CONCEPTS
-    if not concepts:
+    read = _value_concepts(concepts)
+    if not read:
         return []
     data = _with_mapped_answers(extraction, data)
     display = codeable_display(code)
     facts: list[ObservationFact] = []
-    for concept in sorted(concepts):
+    for concept in read:
         quantity: Quantity | None = None
         answer: str | None = None
         flag: bool | None = None
