@@ -134,6 +134,13 @@ def _not_a_date(value: object) -> bool:
 
 def _effective(data: JsonDict) -> tuple[datetime | None, str, Precision]:
     """When the result was taken, the element it was read from, and how precise that element is."""
+    # Nearly every result carries a full date or dateTime in effectiveDateTime: read at once, to the day.
+    # Anything else (a partial date, text that is not a date, another element) takes the way below.
+    value = data.get("effectiveDateTime")
+    if type(value) is str and len(value) >= 10:
+        found = parse_datetime(value)
+        if found is not None:
+            return found, "effectiveDateTime", "day"
     for path in _EFFECTIVE_KEYS:
         value = data.get(path)
         if value is not None:
