@@ -224,6 +224,22 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
     """The value of ``concept`` in ``data`` in its canonical unit, why it cannot be used, or None (none)."""
     quantity = data.get("valueQuantity")
     if quantity is not None:
+        if type(quantity) is dict and "comparator" not in quantity:
+            # The usual Quantity, as laboratories send it: a plain number, its unit in ``code`` and ``unit``
+            # alike (or in ``code`` alone), a unit known for the concept and a value in its range.  Read at
+            # once; anything else (no code, another ``unit``, a bound, a value not usable) goes the way below.
+            number, code = quantity.get("value"), quantity.get("code")
+            if (
+                (type(number) is float or type(number) is int)
+                and type(code) is str
+                and code
+                and quantity.get("unit", code) == code
+            ):
+                value = as_number(number)
+                if value is not None:
+                    found = normalise(concept, value, code)
+                    if type(found) is Quantity:
+                        return found
         if not isinstance(quantity, dict):
             return _Unusable("valueQuantity", "not a Quantity; value not used", None)
         unit = _quantity_unit(concept, quantity)
@@ -238,7 +254,11 @@ def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity |
         return (
             _Unusable("value", result, quantity.get("value"), reported) if isinstance(result, str) else result
         )
-    raw: Any = next((data[key] for key in _NUMBER_KEYS if data.get(key) is not None), None)
+    raw: Any = None
+    for key in _NUMBER_KEYS:  # a plain loop: a generator costs more than the lookups, for every score
+        raw = data.get(key)
+        if raw is not None:
+            break
     if raw is None and data.get("valueCodeableConcept") is not None:
         raw = _score_in_answer(extraction, concept, data.get("valueCodeableConcept"))
         if raw is None:
