@@ -764,12 +764,74 @@ def _site(extraction: Extraction, item: Item) -> BodySite | None:
     return extraction.body_site(body_site)[0] if body_site is not None else None
 
 
+# What an Observation may carry beside a measured value that changes how it is read: a site, the lesions it
+# is about, components.  One without them takes the short way of :func:`_plain_measured`.
+_NOT_PLAIN: Final = ("bodySite", "focus", "component")
+
+
+def _plain_measured(extraction: Extraction, item: Item, data: JsonDict) -> list[ObservationFact] | None:
+    """The facts of an Observation of the shape nearly every result of a long record has, read the short
+    way: measured concepts only, a full ``effectiveDateTime``, a usable code, a plain number in a unit known
+    for each concept and in its range (a valueQuantity with its unit in ``code``, or a bare number), and
+    nothing said about it (no read issue, no unreadable value).  None for any other: the caller then reads
+    it the careful way, which gives these same facts for this shape, and says what is wrong with the rest.
+    """
+    if "bodySite" in data or "focus" in data or "component" in data:
+        return None
+    when = data.get("effectiveDateTime")
+    if type(when) is not str or len(when) < 10:
+        return None
+    effective = parse_datetime(when)
+    if effective is None:
+        return None
+    code, concepts = extraction.observation_code(item)
+    if code is None or code is not data.get("code"):
+        return None
+    read = _value_concepts(concepts)
+    if not read:
+        return None
+    quantity = data.get("valueQuantity")
+    if quantity is not None:
+        if type(quantity) is not dict or "comparator" in quantity:
+            return None
+        number, unit = quantity.get("value"), quantity.get("code")
+        if type(unit) is not str or not unit or quantity.get("unit", unit) != unit:
+            return None
+    else:
+        for key in _NUMBER_KEYS:
+            number = data.get(key)
+            if number is not None:
+                break
+        unit = None
+    if type(number) is not float and type(number) is not int:
+        return None
+    value = as_number(number)
+    if value is None:
+        return None
+    display = codeable_display(code)
+    facts: list[ObservationFact] = []
+    for concept in read:
+        if concept not in UNIT_RULES or concept in _FLAGS:
+            return None
+        found = normalise(concept, value, unit)
+        if type(found) is not Quantity:
+            return None
+        facts.append(
+            ObservationFact(item.ref, concept, effective, found, None, None, None, (), display, "day")
+        )
+    return facts
+
+
 def observation_facts(extraction: Extraction, items: list[Item]) -> list[ObservationFact]:
     facts: list[ObservationFact] = []
     for item in items:
         data = item.data
         status = data.get("status")
         if (isinstance(status, str) and status in _NOT_RESULTS) or not extraction.belongs_to_patient(item):
+            continue
+        plain = _plain_measured(extraction, item, data)
+        if plain is not None:
+            facts += plain
             continue
         effective, effective_path, precision = _effective(data)
         # Looked for only when the first choice was not read (a date parsed once per result is enough).
