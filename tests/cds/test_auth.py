@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,20 @@ from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
 from fhir_bonemet.web.auth import JwtVerifier, ReplayCache
 from fhir_bonemet.web.jwks import KeyDownloadNeeded, KeyResolver
+
+
+@dataclass(frozen=True)
+class FromNow:
+    """A NumericDate ``seconds`` from when the token is signed, not from when the tests were collected: on a
+    loaded machine a test ran over five minutes after collection, signed an ``exp`` already past, and was
+    refused for that reason instead of the one it tests.  ``text`` writes it as a numeric string."""
+
+    seconds: int
+    text: bool = False
+
+    def at(self, now: int) -> int | str:
+        return str(now + self.seconds) if self.text else now + self.seconds
+
 
 PV = "/cds-services/bonemet-patient-view"
 PV_AUD = PUBLIC_BASE + PV
@@ -227,18 +242,18 @@ class TestRejected:
             ({"iss": "https://untrusted.example"}, "issuer not trusted"),
             ({"aud": "http://testserver" + PV}, "InvalidAudienceError"),  # what the Host header would give
             ({"aud": PUBLIC_BASE + "/cds-services"}, "InvalidAudienceError"),  # discovery audience on a call
-            ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 420}, "ExpiredSignatureError"),
-            ({"iat": int(time.time()) + 600, "exp": int(time.time()) + 900}, "ImmatureSignatureError"),
-            ({"nbf": int(time.time()) + 600}, "ImmatureSignatureError"),
-            ({"exp": int(time.time()) + 7200}, "lifetime exceeds the replay window"),
+            ({"exp": FromNow(-120), "iat": FromNow(-420)}, "ExpiredSignatureError"),
+            ({"iat": FromNow(600), "exp": FromNow(900)}, "ImmatureSignatureError"),
+            ({"nbf": FromNow(600)}, "ImmatureSignatureError"),
+            ({"exp": FromNow(7200)}, "lifetime exceeds the replay window"),
             ({"drop": ("jti",)}, "MissingRequiredClaimError"),
             ({"drop": ("exp",)}, "MissingRequiredClaimError"),
             ({"drop": ("iat",)}, "MissingRequiredClaimError"),
             ({"jti": ""}, "jti must be a non-empty string"),
             # NumericDate claims are JSON numbers; a numeric string once made the service answer 500.
-            ({"exp": str(int(time.time()) + 300)}, "exp must be a JSON number"),
-            ({"iat": str(int(time.time()))}, "iat must be a JSON number"),
-            ({"nbf": str(int(time.time()) - 10)}, "nbf must be a JSON number"),
+            ({"exp": FromNow(300, text=True)}, "exp must be a JSON number"),
+            ({"iat": FromNow(0, text=True)}, "iat must be a JSON number"),
+            ({"nbf": FromNow(-10, text=True)}, "nbf must be a JSON number"),
             ({"iat": True}, "iat must be a JSON number"),
             ({"padding": "x" * 70_000}, "JWT larger than 16384 bytes"),
         ],
@@ -251,7 +266,8 @@ class TestRejected:
         mutation: dict[str, Any],
         reason: str,
     ) -> None:
-        mutation = dict(mutation)
+        now = int(time.time())
+        mutation = {k: v.at(now) if isinstance(v, FromNow) else v for k, v in mutation.items()}
         headers = {"jku": SANDBOX_JKU, **mutation.pop("headers", {})}
         aud = mutation.pop("aud", PV_AUD)
         iss = mutation.pop("iss", SANDBOX_ISS)
