@@ -379,3 +379,55 @@ def test_p08_dose_for_hypercalcaemia_is_not_reduced_by_the_bone_metastasis_table
     found = run(patient(observations=[*crcl_labs(45), *CA_OK], medications=[za]), hook="order-sign")["P08"]
     assert found.order_actions == ()
     assert any("hypercalcaemia" in r for r in found.recommendations)
+
+
+CA_URGENT = [obs(c.LAB_CALCIUM, 13.2, "mg/dL", days_ago=2), obs(c.LAB_ALBUMIN, 3.2, "g/dL", days_ago=2)]
+CA_MILD = [obs(c.LAB_CALCIUM, 11.0, "mg/dL", days_ago=2), obs(c.LAB_ALBUMIN, 4.0, "g/dL", days_ago=2)]
+
+
+def test_p08_order_without_reason_in_urgent_hypercalcaemia_gives_both_readings() -> None:
+    """R03 suggests zoledronic acid for a corrected calcium of 13.8 mg/dL; P08 told the same draft, which
+    names no reason, to drop to the bone-metastasis dose as if that were the only reading of it."""
+    za = zoledronic(4.0, draft=True)
+    found = run(patient(observations=[*crcl_labs(55), *CA_URGENT], medications=[za]), hook="order-sign")[
+        "P08"
+    ]
+    assert found.indicator is Indicator.WARNING
+    assert (
+        found.summary
+        == "Zoledronic acid with CrCl 55: 4 mg for hypercalcaemia, 3.5 mg if for bone metastases"
+    )
+    assert found.recommendations[-2:] == (
+        "If for hypercalcaemia of malignancy: 4 mg (label), no CrCl reduction while creatinine is below "
+        "4.5 mg/dL (awaiting clinical review).",
+        "If for bone metastases: the CrCl table applies (3.5 mg for CrCl 55).",
+    )
+    assert any("creatinine before every dose" in r for r in found.recommendations)
+    assert "hypercalcaemia is urgent (corrected Ca 13.8 mg/dL)" in found.rationale
+    assert found.order_actions == ()
+    assert found.unverified
+
+
+def test_p08_order_without_reason_in_mild_hypercalcaemia_keeps_the_clearance_table() -> None:
+    za = zoledronic(4.0, draft=True)
+    found = run(patient(observations=[*crcl_labs(55), *CA_MILD], medications=[za]), hook="order-sign")["P08"]
+    assert "4 mg is above the 3.5 mg advised" in found.summary
+    assert [a.action for a in found.order_actions] == ["update"]
+
+
+def test_p08_order_for_bone_metastases_in_hypercalcaemia_keeps_the_clearance_table() -> None:
+    za = zoledronic(4.0, draft=True, reasons=[c.BONE_METASTASIS])
+    found = run(patient(observations=[*crcl_labs(55), *CA_URGENT], medications=[za]), hook="order-sign")[
+        "P08"
+    ]
+    assert "4 mg is above the 3.5 mg advised" in found.summary
+    assert not any("hypercalcaemia of malignancy" in r for r in found.recommendations)
+
+
+def test_p08_very_low_clearance_in_hypercalcaemia_is_still_critical() -> None:
+    za = zoledronic(4.0, draft=True)
+    found = run(patient(observations=[*crcl_labs(25), *CA_URGENT], medications=[za]), hook="order-sign")[
+        "P08"
+    ]
+    assert found.indicator is Indicator.CRITICAL
+    assert "not recommended" in found.summary

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from fhir_bonemet.core.evidence.derived import RenalFunction
 from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg, has_ingredient
+from fhir_bonemet.core.evidence.hypercalcaemia import HYPERCALCAEMIA_KEYS, hypercalcaemia_state
 from fhir_bonemet.core.evidence.labs import (
     CalciumMethod,
     CalciumResult,
@@ -37,6 +38,7 @@ from fhir_bonemet.core.model.findings import (
 )
 from fhir_bonemet.core.model.queries import procedures
 from fhir_bonemet.core.model.rule import rule
+from fhir_bonemet.core.model.used_facts import used_condition, used_obs
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 BMA_CLASSES = (c.BONE_MODIFYING_AGENT, c.ZOLEDRONIC_ACID, c.PAMIDRONATE, c.DENOSUMAB)
@@ -204,8 +206,15 @@ def p07(ctx: RuleContext, t: Trace) -> Finding | None:
     "P08",
     "Zoledronic acid dose for renal function",
     Category.BONE_HEALTH,
-    concepts=(c.ZOLEDRONIC_ACID, c.HYPERCALCAEMIA, *RENAL_CONCEPTS, *PREGNANCY_CONCEPTS),
-    thresholds=(*ZA_KEYS, *PREGNANCY_KEYS),
+    concepts=(
+        c.ZOLEDRONIC_ACID,
+        c.HYPERCALCAEMIA,
+        *CALCIUM_CONCEPTS,
+        c.SYMPTOMATIC_HYPERCALCAEMIA,
+        *RENAL_CONCEPTS,
+        *PREGNANCY_CONCEPTS,
+    ),
+    thresholds=(*ZA_KEYS, *PREGNANCY_KEYS, *HYPERCALCAEMIA_KEYS, "pain.za_hypercalcaemia_creatinine_max"),
     evidence=("S17", "S16"),
     on_orders=True,
 )
@@ -236,6 +245,12 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
     tolerance = t.v("pain.za_dose_tolerance_mg")
     too_high: list[tuple[MedicationFact, float]] = []
     for_hypercalcaemia = [m for m in za if c.HYPERCALCAEMIA in m.reason_concepts]
+    # An order naming no reason while R03 calls for a bisphosphonate may be the hypercalcaemia dose, which
+    # the label gives as 4 mg without the CrCl reduction: the card gives both readings rather than offer
+    # to reduce it to the bone-metastasis dose.
+    either, hypercalcaemia = (
+        _unreasoned_in_hypercalcaemia(ctx, t, za) if advised < t.v("pain.za_dose_full") else ([], "")
+    )
     for med in za:
         ordered = dose_mg(med, ZA_NAME)
         if med in for_hypercalcaemia:
@@ -243,6 +258,8 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
         if isinstance(ordered, str):
             # Named by its ingredient: a full product name pushed the reason out of the shortened line.
             t.miss(f"ordered dose of {ZA_NAME} ({ordered})", f"compare it with the {advised:g} mg advised")
+        elif med in either:
+            continue
         elif ordered > advised + tolerance:
             too_high.append((med, ordered))
             t.act(
@@ -255,12 +272,17 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
     if too_high:
         ordered_mg = too_high[0][1]
         summary = f"Zoledronic acid {ordered_mg:g} mg is above the {advised:g} mg advised for {shown}: reduce"
+    elif either:
+        summary = (
+            f"Zoledronic acid with {shown}: {t.v('pain.za_dose_full'):g} mg for hypercalcaemia, "
+            f"{advised:g} mg if for bone metastases"
+        )
     else:
         summary = f"Zoledronic acid: {advised:g} mg advised for {shown}; check creatinine before each dose"
     return t.finding(
         Indicator.WARNING,
         summary,
-        f"Zoledronic acid dose depends on renal function: {renal.describe()}.",
+        f"Zoledronic acid dose depends on renal function: {renal.describe()}.{hypercalcaemia}",
         (
             table,
             "Withhold if renal function worsens.",
@@ -269,7 +291,40 @@ def p08(ctx: RuleContext, t: Trace) -> Finding | None:
                 if for_hypercalcaemia
                 else []
             ),
+            *(_hypercalcaemia_dose_lines(t, advised, shown) if either else ()),
         ),
+        unverified=bool(either) and t.ctx.th["pain.za_hypercalcaemia_creatinine_max"].basis == "unverified",
+    )
+
+
+def _unreasoned_in_hypercalcaemia(
+    ctx: RuleContext, t: Trace, za: list[MedicationFact]
+) -> tuple[list[MedicationFact], str]:
+    """The zoledronic acid orders that name no reason, when the chart shows hypercalcaemia R03 treats as
+    urgent or critical (its own band, read the same way), and a sentence saying so: none otherwise."""
+    unreasoned = [m for m in za if not m.reason_concepts]
+    if not unreasoned:
+        return [], ""
+    state = hypercalcaemia_state(ctx.facts, ctx.today, ctx.th, ctx.index)
+    if not state.needs_treatment:
+        return [], ""
+    t.rely(*state.keys)
+    if state.calcium is not None:
+        t.fact(*state.calcium.used)
+    else:
+        t.fact(*(used_condition("Hypercalcaemia", x) for x in state.conditions))
+    t.fact(*(used_obs("Symptoms of hypercalcaemia", o) for o in state.symptomatic))
+    shown = state.calcium.short if state.calcium is not None else "calcium not measured recently"
+    return unreasoned, f" The order names no reason and hypercalcaemia is {state.band} ({shown})."
+
+
+def _hypercalcaemia_dose_lines(t: Trace, advised: float, shown: str) -> tuple[str, str]:
+    """Both readings of a zoledronic acid order that names no reason, in hypercalcaemia (S17)."""
+    creatinine = t.label("pain.za_hypercalcaemia_creatinine_max")
+    return (
+        f"If for hypercalcaemia of malignancy: {t.v('pain.za_dose_full'):g} mg (label), no CrCl reduction "
+        f"while creatinine is below {creatinine}.",
+        f"If for bone metastases: the CrCl table applies ({advised:g} mg for {shown}).",
     )
 
 

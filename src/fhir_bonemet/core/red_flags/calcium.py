@@ -15,19 +15,15 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence import unreadable as unread_values
-from fhir_bonemet.core.evidence.labs import (
-    CalciumMethod,
-    calcium_above_uln,
-    calcium_uln_key,
-    corrected_calcium,
-)
+from fhir_bonemet.core.evidence.hypercalcaemia import HYPERCALCAEMIA_KEYS, hypercalcaemia_state
+from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import UnreadableValue
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.rule import rule
-from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, med_label, used_condition, used_obs
+from fhir_bonemet.core.model.used_facts import med_label, used_condition, used_obs
 
 __all__ = ["r03_hypercalcaemia"]
 
@@ -52,30 +48,15 @@ __all__ = ["r03_hypercalcaemia"]
     thresholds=(
         *RENAL_KEYS,
         "pain.za_crcl_min",
-        "lookback.lab_days",
-        "labs.calcium_albumin_pair_hours",
-        "red_flags.calcium_albumin_coefficient",
-        "red_flags.calcium_reference_albumin",
-        "red_flags.calcium_uln",
-        "red_flags.calcium_uln_mmol",
-        "red_flags.calcium_urgent_min",
-        "red_flags.calcium_critical_min",
-        "red_flags.calcium_critical_above_mmol",
-        "red_flags.ionised_calcium_uln",
-        "red_flags.ionised_calcium_urgent_min",
-        "red_flags.ionised_calcium_critical_min",
-        "red_flags.symptom_lookback_days",
+        *HYPERCALCAEMIA_KEYS,
     ),
     evidence=("S24", "S17"),
     on_orders=True,  # critical bands interrupt any order; the mild band speaks when a supplement is ordered
 )
 def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
-    facts, today, th, idx = ctx.facts, ctx.today, ctx.th, ctx.index
-    ca = corrected_calcium(facts, today, th, idx)
-    # A "yes" without a date counts unless a dated answer settles it, as R01 reads its symptoms.
-    symptomatic = idx.answered_yes(
-        (c.SYMPTOMATIC_HYPERCALCAEMIA,), today, th.v("red_flags.symptom_lookback_days"), undated_yes=True
-    )
+    today, th, idx = ctx.today, ctx.th, ctx.index
+    state = hypercalcaemia_state(ctx.facts, today, th, idx)
+    ca, symptomatic = state.calcium, state.symptomatic
     used: list[UsedFact] = [used_obs("Symptoms of hypercalcaemia", o) for o in symptomatic]
     missing: list[MissingFact] = [
         MissingFact("date of the hypercalcaemia symptom record", "treated as current")
@@ -91,14 +72,13 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
             idx, c.SYMPTOMATIC_HYPERCALCAEMIA, today, th.v("red_flags.symptom_lookback_days")
         )
     )
-    keys = ["red_flags.calcium_uln"]
+    keys = list(state.keys)
     if ca is None:
-        conds = [x for x in idx.conditions(c.HYPERCALCAEMIA) if x.clinical_status in ACTIVE_STATUSES]
-        if not conds and not symptomatic:
+        if state.band is None:
             if unread is None:
                 return None
             return _unread_without_calcium(t, unread)
-        used.extend(used_condition("Hypercalcaemia", x) for x in conds)
+        used.extend(used_condition("Hypercalcaemia", x) for x in state.conditions)
         missing.append(
             MissingFact(
                 "calcium result within the lab lookback",
@@ -106,7 +86,7 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
                 concept=c.LAB_CALCIUM,
             )
         )
-        band, shown = ("critical" if symptomatic else "urgent"), "not measured recently"
+        band, shown = state.band, "not measured recently"
     else:
         used.extend(ca.used)
         if ca.method is CalciumMethod.UNCORRECTED:
@@ -117,24 +97,9 @@ def r03_hypercalcaemia(ctx: RuleContext, t: Trace) -> Finding | None:
                     concept=c.LAB_ALBUMIN,
                 )
             )
-        prefix = "red_flags.ionised_calcium_" if ca.method is CalciumMethod.IONISED else "red_flags.calcium_"
-        keys = [calcium_uln_key(ca), prefix + "urgent_min", prefix + "critical_min"]
-        # A calcium reported in mmol/L is also read against the mmol/L severe band, which lies lower, and
-        # against the mmol/L upper limit of normal (calcium_above_uln).
-        molar_severe = ca.molar and ca.mmol_per_l > th.v("red_flags.calcium_critical_above_mmol")
-        if ca.molar:
-            keys.append("red_flags.calcium_critical_above_mmol")
-        if ca.value >= th.v(prefix + "critical_min") or molar_severe:
-            band = "critical"
-        elif ca.value >= th.v(prefix + "urgent_min"):
-            band = "urgent"
-        elif calcium_above_uln(ca, th):
-            band = "mild"
-        else:
+        if state.band is None:
             return None
-        if symptomatic:
-            band = "critical"
-        shown = ca.short
+        band, shown = state.band, ca.short
     check = unread is not None and band != "critical"
     if band == "mild" and not check and not ctx.concerns_focus(ctx.active(c.CALCIUM_VITAMIN_D)):
         # Order hooks: a mildly raised calcium is not news unless calcium is being ordered; with an
