@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
-from builders import TODAY, condition, lesion, med, obs, order, patient, procedure, site
+from builders import TODAY, condition, dose, lesion, med, obs, order, patient, procedure, site
 
 from fhir_bonemet.core.engine import assess
 from fhir_bonemet.core.evidence.lesions import Attributed, FixationOrder, LesionEvidence, fixation_order
 from fhir_bonemet.core.exercise.assess import assess_exercise
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import ConditionFact, PatientFacts, SiteClass
+from fhir_bonemet.core.model.facts import ConditionFact, MedicationFact, PatientFacts, SiteClass
 from fhir_bonemet.core.model.findings import Finding, Indicator, Referral, Tier
 from fhir_bonemet.core.red_flags.spinal import assess_red_flags
 from fhir_bonemet.knowledge import load_thresholds
@@ -52,6 +52,51 @@ def test_any_neurological_symptom_is_critical(symptom: str) -> None:
     assert any("dexamethasone 16 mg" in r for r in r01.recommendations)
     assert r01.unverified  # MRI timing awaits review
     assert "R02" not in found
+
+
+def _dexamethasone(*, draft: bool = False) -> MedicationFact:
+    return med(
+        c.CORTICOSTEROID, ingredients=["dexamethasone"], doses=[dose(16, "mg")], draft=draft, selected=draft
+    )
+
+
+def _r01(hook: str, *meds: MedicationFact) -> Finding:
+    facts = spine(obs(c.RF_LIMB_WEAKNESS, flag=True, days_ago=1), medications=list(meds))
+    (r01,) = [f for f in assess(facts, TODAY, TH, hook=hook).findings if f.rule_id == "R01"]
+    return r01
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_r01_acknowledges_a_dexamethasone_draft_instead_of_suggesting_it(hook: str) -> None:
+    r01 = _r01(hook, _dexamethasone(draft=True))
+    assert (
+        "Dexamethasone is ordered: if neurological symptoms or signs, confirm 16 mg oral (or equivalent) is "
+        "given as soon as possible." in r01.recommendations
+    )
+    assert not any("consider dexamethasone" in r for r in r01.recommendations)
+
+
+def test_r01_acknowledges_active_dexamethasone_and_another_systemic_corticosteroid() -> None:
+    r01 = _r01("patient-view", _dexamethasone())
+    assert (
+        "Dexamethasone is active: if neurological symptoms or signs, confirm 16 mg oral (or equivalent) is "
+        "given as soon as possible." in r01.recommendations
+    )
+    prednisolone = med(c.CORTICOSTEROID, ingredients=["prednisolone"], doses=[dose(50, "mg")])
+    r01 = _r01("patient-view", prednisolone)
+    assert (
+        "Prednisolone is active: if neurological symptoms or signs, confirm the equivalent of dexamethasone "
+        "16 mg is given as soon as possible." in r01.recommendations
+    )
+
+
+def test_r01_still_suggests_dexamethasone_beside_an_inhaled_corticosteroid() -> None:
+    inhaler = med(c.CORTICOSTEROID, ingredients=["budesonide"], doses=[dose(0.2, "mg", route="inhalation")])
+    r01 = _r01("patient-view", inhaler)
+    assert (
+        "If neurological symptoms or signs: consider dexamethasone 16 mg oral (or equivalent) as soon as "
+        "possible, unless contraindicated." in r01.recommendations
+    )
 
 
 def test_a_later_no_clears_a_symptom_and_old_answers_are_ignored() -> None:

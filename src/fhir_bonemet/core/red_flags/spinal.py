@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from fhir_bonemet.core.evidence.dose_arithmetic import has_ingredient
 from fhir_bonemet.core.evidence.unreadable import LABELS, answer_state, missing_line, recorded_how, to_correct
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.catalogue import Family
@@ -26,6 +27,7 @@ from fhir_bonemet.core.model.queries import noted_on, within_days
 from fhir_bonemet.core.model.rule import declared, rule, run_rules
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_condition, used_obs
+from fhir_bonemet.core.pain.medicines import is_systemic
 
 __all__ = ["assess_red_flags", "r01_mscc", "r02_spinal", "symptoms", "unread_symptoms"]
 
@@ -86,7 +88,7 @@ _EVIDENCE_WITH_R02 = (*_EVIDENCE, "S13")
     "R01",
     "Suspected metastatic spinal cord compression",
     Category.RED_FLAG,
-    concepts=(c.CORD_COMPRESSION, *c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS),
+    concepts=(c.CORD_COMPRESSION, *c.MSCC_NEURO_SYMPTOMS, *c.SPINAL_MET_SYMPTOMS, c.CORTICOSTEROID),
     thresholds=(
         "red_flags.mscc_recent_days",
         "red_flags.symptom_lookback_days",
@@ -139,9 +141,7 @@ def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
         (
             "Oncological emergency: contact the MSCC coordinator or acute oncology immediately.",
             f"Suggest whole-spine MRI urgently (within {mri.label()}).",
-            f"If neurological symptoms or signs: consider dexamethasone {num(dex.value)} mg oral "
-            "(or equivalent) "
-            "as soon as possible, unless contraindicated.",
+            _steroid_line(t, num(dex.value)),
             "Stop all exercise and put the exercise plan on hold until assessed.",
             *_spinal_pattern_line(t, spinal),
         ),
@@ -149,6 +149,32 @@ def r01_mscc(ctx: RuleContext, t: Trace) -> Finding | None:
         # The spinal pain pattern of R02 is part of this concern only when it is present.
         related=("R02",) if spinal else (),
         evidence=_EVIDENCE_WITH_R02 if spinal else _EVIDENCE,
+    )
+
+
+def _steroid_line(t: Trace, dose: str) -> str:
+    """The dexamethasone line: suggested afresh, or, when a systemic corticosteroid is already ordered (a
+    draft) or active, acknowledged with the dose to confirm; suggesting it again beside that order read as
+    if it had not been seen."""
+    steroids = [m for m in t.ctx.active(c.CORTICOSTEROID) if is_systemic(m)]
+    if not steroids:
+        return (
+            f"If neurological symptoms or signs: consider dexamethasone {dose} mg oral (or equivalent) "
+            "as soon as possible, unless contraindicated."
+        )
+    t.meds(steroids)
+    dexamethasone = [m for m in steroids if has_ingredient(m, "dexamethasone")]
+    named = dexamethasone or steroids
+    state = "ordered" if any(m.is_draft for m in named) else "active"
+    if dexamethasone:
+        return (
+            f"Dexamethasone is {state}: if neurological symptoms or signs, confirm {dose} mg oral (or "
+            "equivalent) is given as soon as possible."
+        )
+    drug = next((m.ingredients[0] for m in named if m.ingredients), "a corticosteroid").capitalize()
+    return (
+        f"{drug} is {state}: if neurological symptoms or signs, confirm the equivalent of dexamethasone "
+        f"{dose} mg is given as soon as possible."
     )
 
 
