@@ -83,3 +83,10 @@ def test_every_fhir_name_holds_the_hint_that_lets_plain_look_for_it() -> None:
     names = [name for name in _ELEMENT_WORDS if _FHIR_NAMES.fullmatch(name)]
     assert "timing.repeat.frequency" in names
     assert all(_FHIR_HINT.search(name) for name in names)
+
+
+def test_a_reference_whose_id_starts_with_a_dot_or_dash_is_not_skipped() -> None:
+    """A FHIR id may start with "." or "-": the shortcut once looked only for a letter or digit after the
+    "/", so "(Medication/." kept its reference where every pass removes it (found by the property test)."""
+    for text in ("(Medication/.", "Observation/-a1 not read"):
+        assert plain.__wrapped__(text) == _every_pass(text)

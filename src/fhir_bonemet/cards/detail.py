@@ -161,7 +161,7 @@ def _record_words(match: re.Match[str]) -> str:
 # Internal vocabulary that means nothing at the bedside.
 _INTERNAL = (
     # First: an id may hold what the later passes remove ("lab-S12"), and the whole reference goes.
-    _Pass(_RECORD_REF, _record_words, re.compile(r"[A-Za-z]/[A-Za-z0-9]")),
+    _Pass(_RECORD_REF, _record_words, re.compile(r"[A-Za-z]/[A-Za-z0-9\-.]")),
     # After the references, whose element the pass above names: what remains is a message's FHIR names.
     _Pass(_FHIR_NAMES, lambda m: _ELEMENT_WORDS[m[0]], _FHIR_HINT),
     _pass(
@@ -203,15 +203,16 @@ def md_escape(text: str) -> str:
 
 
 # Whether any of _INTERNAL may match a text whose whitespace is single spaces (as :func:`plain` makes it):
-# every match holds a record reference (a letter, "/", a letter or digit), a rule or evidence id (R04, P01,
-# EX01, S25), "(Medication", "(service default)", "[D" or "[M", "§", "latestNRS", a separator after another
-# or after an opening bracket, a separator or an opening bracket before a closing one, a space before
-# punctuation, or what every FHIR name of ``_ELEMENT_WORDS`` holds (``_FHIR_HINT``).  Most texts hold none,
-# and a text none of the passes matches comes out of them unchanged.  Every alternative but the FHIR hint
-# starts with a literal character or "/" after a letter, so the engine tries a match only where one of
-# those is; the hint's classes cost some 10 % on a clean text, where the names themselves cost 35 %.
+# every match holds a record reference (a letter, "/", then a character a FHIR id may start with: a letter,
+# a digit, "-" or "."), a rule or evidence id (R04, P01, EX01, S25), "(Medication", "(service default)",
+# "[D" or "[M", "§", "latestNRS", a separator after another or after an opening bracket, a separator or an
+# opening bracket before a closing one, a space before punctuation, or what every FHIR name of
+# ``_ELEMENT_WORDS`` holds (``_FHIR_HINT``).  Most texts hold none, and a text none of the passes matches
+# comes out of them unchanged.  Every alternative but the FHIR hint starts with a literal character or "/"
+# after a letter, so the engine tries a match only where one of those is; the hint's classes cost some 10 %
+# on a clean text, where the names themselves cost 35 %.
 _ANY_INTERNAL = re.compile(
-    r"(?<=[A-Za-z])/[A-Za-z0-9]|R\d\d|P\d\d|X\d\d|S\d\d|\((?:Medication|service default\)|\s*[;,)])|\[[DM]"
+    r"(?<=[A-Za-z])/[A-Za-z0-9\-.]|R\d\d|P\d\d|X\d\d|S\d\d|\((?:Medication|service default\)|\s*[;,)])|\[[DM]"
     r"|§|latestNRS|;\s*[;,)]|,\s*[;,)]| [,.;:)]|" + _FHIR_HINT.pattern
 )
 
