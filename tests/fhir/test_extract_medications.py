@@ -10,7 +10,7 @@ from reader_fixtures import PATIENT_ID, RXNORM, SCT, SUBJECT, coding, facts_of, 
 
 from fhir_bonemet.core.evidence.dose_arithmetic import daily_acetaminophen, dose_mg
 from fhir_bonemet.core.model import concepts as c
-from fhir_bonemet.core.model.facts import MedicationFact, Strength
+from fhir_bonemet.core.model.facts import MedicationFact, PatientFacts, Strength
 from fhir_bonemet.fhir.intake.patient_facts import extract_facts
 from fhir_bonemet.fhir.intake.read import read_prefetch
 
@@ -368,16 +368,12 @@ def test_a_planned_course_that_is_not_a_duration_is_said_and_not_guessed() -> No
     ]
 
 
-@pytest.mark.parametrize(
-    "prior", ["MedicationRequest/apap-1", "https://ehr.example.org/fhir/MedicationRequest/apap-1/_history/3"]
-)
-def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
-    # A dose change (Modify, Reorder) is drafted as a new order naming the old one in priorPrescription;
-    # once signed the old one ends.  Counted together, 1 g three times a day raised to four read as 7 g.
+def _two_acetaminophen_orders_and(*drafts: dict[str, Any]) -> PatientFacts:
+    """The facts of a record holding two acetaminophen orders, apap-1 (started 2024-12-01) and apap-2,
+    with ``drafts`` as the draft orders."""
     active = _request("apap-1", ACETAMINOPHEN_TEXT, authoredOn="2024-12-01")
     other = _request("apap-2", ACETAMINOPHEN_TEXT)
-    draft = _request("apap-new", ACETAMINOPHEN_TEXT, status="draft", priorPrescription={"reference": prior})
-    facts = extract_facts(
+    return extract_facts(
         read_prefetch(
             {
                 "patient": patient(),
@@ -386,8 +382,18 @@ def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
         ),
         terminology(),
         patient_id=PATIENT_ID,
-        draft_orders={"resourceType": "Bundle", "entry": [{"resource": draft}]},
+        draft_orders={"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]},
     )
+
+
+@pytest.mark.parametrize(
+    "prior", ["MedicationRequest/apap-1", "https://ehr.example.org/fhir/MedicationRequest/apap-1/_history/3"]
+)
+def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
+    # A dose change (Modify, Reorder) is drafted as a new order naming the old one in priorPrescription;
+    # once signed the old one ends.  Counted together, 1 g three times a day raised to four read as 7 g.
+    draft = _request("apap-new", ACETAMINOPHEN_TEXT, status="draft", priorPrescription={"reference": prior})
+    facts = _two_acetaminophen_orders_and(draft)
     assert [(m.ref, m.is_draft) for m in facts.medications] == [
         ("MedicationRequest/apap-2", False),
         ("MedicationRequest/apap-new", True),
@@ -400,21 +406,9 @@ def test_an_order_a_draft_replaces_is_not_counted_beside_it(prior: str) -> None:
 def test_two_drafts_replacing_one_order_both_count_and_the_order_is_left_out_once() -> None:
     # One order changed into two (two strengths), or drafted twice: both drafts are new orders, each
     # continues the old course, and the old order counts neither beside them nor twice against them.
-    active = _request("apap-1", ACETAMINOPHEN_TEXT, authoredOn="2024-12-01")
-    other = _request("apap-2", ACETAMINOPHEN_TEXT)
     prior = {"priorPrescription": {"reference": "MedicationRequest/apap-1"}}
     drafts = [_request(ref, ACETAMINOPHEN_TEXT, status="draft", **prior) for ref in ("apap-a", "apap-b")]
-    facts = extract_facts(
-        read_prefetch(
-            {
-                "patient": patient(),
-                "meds": {"resourceType": "Bundle", "entry": [{"resource": active}, {"resource": other}]},
-            }
-        ),
-        terminology(),
-        patient_id=PATIENT_ID,
-        draft_orders={"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]},
-    )
+    facts = _two_acetaminophen_orders_and(*drafts)
     assert [(m.ref, m.is_draft, m.replaces, m.course_start) for m in facts.medications] == [
         ("MedicationRequest/apap-2", False, None, None),
         ("MedicationRequest/apap-a", True, "MedicationRequest/apap-1", date(2024, 12, 1)),
