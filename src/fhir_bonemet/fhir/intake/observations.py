@@ -220,26 +220,32 @@ _VALUE_TEXT = re.compile(r"\s*(<=|>=|<|>)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\
 _RANGE_TAIL = re.compile(r"(?:[-–—]|to\b|or\b)\s*\d", re.IGNORECASE)
 
 
+def _plain_quantity(quantity: object) -> tuple[float, str] | None:
+    """The number and unit of the usual Quantity, as laboratories send it: a plain number (no comparator),
+    its unit in ``code`` and ``unit`` alike (or in ``code`` alone); None for any other shape, which only the
+    careful reading of :func:`_reading` may use or report."""
+    if type(quantity) is not dict or "comparator" in quantity:
+        return None
+    number, code = quantity.get("value"), quantity.get("code")
+    if (type(number) is not float and type(number) is not int) or type(code) is not str or not code:
+        return None
+    if quantity.get("unit", code) != code:
+        return None
+    value = as_number(number)
+    return None if value is None else (value, code)
+
+
 def _reading(extraction: Extraction, concept: str, data: JsonDict) -> Quantity | _Unusable | None:
     """The value of ``concept`` in ``data`` in its canonical unit, why it cannot be used, or None (none)."""
     quantity = data.get("valueQuantity")
     if quantity is not None:
-        if type(quantity) is dict and "comparator" not in quantity:
-            # The usual Quantity, as laboratories send it: a plain number, its unit in ``code`` and ``unit``
-            # alike (or in ``code`` alone), a unit known for the concept and a value in its range.  Read at
-            # once; anything else (no code, another ``unit``, a bound, a value not usable) goes the way below.
-            number, code = quantity.get("value"), quantity.get("code")
-            if (
-                (type(number) is float or type(number) is int)
-                and type(code) is str
-                and code
-                and quantity.get("unit", code) == code
-            ):
-                value = as_number(number)
-                if value is not None:
-                    found = normalise(concept, value, code)
-                    if type(found) is Quantity:
-                        return found
+        # The usual Quantity, in a unit known for the concept and a value in its range, is read at once;
+        # anything else (no code, another ``unit``, a bound, a value not usable) goes the way below.
+        plain = _plain_quantity(quantity)
+        if plain is not None:
+            found = normalise(concept, *plain)
+            if type(found) is Quantity:
+                return found
         if not isinstance(quantity, dict):
             return _Unusable("valueQuantity", "not a Quantity; value not used", None)
         unit = _quantity_unit(concept, quantity)
@@ -764,11 +770,6 @@ def _site(extraction: Extraction, item: Item) -> BodySite | None:
     return extraction.body_site(body_site)[0] if body_site is not None else None
 
 
-# What an Observation may carry beside a measured value that changes how it is read: a site, the lesions it
-# is about, components.  One without them takes the short way of :func:`_plain_measured`.
-_NOT_PLAIN: Final = ("bodySite", "focus", "component")
-
-
 def _plain_measured(extraction: Extraction, item: Item, data: JsonDict) -> list[ObservationFact] | None:
     """The facts of an Observation of the shape nearly every result of a long record has, read the short
     way: measured concepts only, a full ``effectiveDateTime``, a usable code, a plain number in a unit known
@@ -776,6 +777,7 @@ def _plain_measured(extraction: Extraction, item: Item, data: JsonDict) -> list[
     nothing said about it (no read issue, no unreadable value).  None for any other: the caller then reads
     it the careful way, which gives these same facts for this shape, and says what is wrong with the rest.
     """
+    # A site, the lesions it is about or components change how a result is read: the careful way reads them.
     if "bodySite" in data or "focus" in data or "component" in data:
         return None
     when = data.get("effectiveDateTime")
@@ -791,23 +793,23 @@ def _plain_measured(extraction: Extraction, item: Item, data: JsonDict) -> list[
     if not read:
         return None
     quantity = data.get("valueQuantity")
+    unit: str | None = None
     if quantity is not None:
-        if type(quantity) is not dict or "comparator" in quantity:
+        plain = _plain_quantity(quantity)
+        if plain is None:
             return None
-        number, unit = quantity.get("value"), quantity.get("code")
-        if type(unit) is not str or not unit or quantity.get("unit", unit) != unit:
-            return None
+        value, unit = plain
     else:
         for key in _NUMBER_KEYS:
             number = data.get(key)
             if number is not None:
                 break
-        unit = None
-    if type(number) is not float and type(number) is not int:
-        return None
-    value = as_number(number)
-    if value is None:
-        return None
+        if type(number) is not float and type(number) is not int:
+            return None
+        found_number = as_number(number)
+        if found_number is None:
+            return None
+        value = found_number
     display = codeable_display(code)
     facts: list[ObservationFact] = []
     for concept in read:
