@@ -5,7 +5,7 @@
 * The colour matches the words: only a critical card says "urgent", "immediately" or "now".
 * No critical red flag loses its card or its referral: every critical red-flag finding of the engine leads
   a critical card, and each referral it asks for is offered.
-* The budget holds: at most five cards, detail at most 2,500 characters, no internal vocabulary in prose.
+* The budget holds: at most four cards, detail at most 2,500 characters, no internal vocabulary in prose.
 * A derived value a card's advice rests on (an MME or acetaminophen total, a computed clearance) is on
   its "Based on" line, however many records the line lists.
 """
@@ -85,7 +85,7 @@ def test_the_colour_matches_the_words_and_the_budget_holds(
     case: HookCase, answers: dict[str, list[Json]]
 ) -> None:
     cards = answers[f"{case.name}:{case.hook}"]
-    assert len(cards) <= 5
+    assert len(cards) <= 4  # a clinician reads two to four cards (the card budget)
     ranks = [{"critical": 0, "warning": 1, "info": 2}[c["indicator"]] for c in cards]
     assert ranks == sorted(ranks)
     for card in cards:

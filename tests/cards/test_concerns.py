@@ -131,8 +131,8 @@ def test_advice_folded_onto_a_card_names_its_evidence_there() -> None:
     p07 = replace(P07, evidence=("S16",))
     waiting = cards(r01, p07)  # routine advice waiting under a critical red flag
     assert rules(waiting) == [["R01", "P07"]]
-    roomless = cards(*_six_warnings(p07))  # a concern folded to keep the card budget
-    assert rules(roomless)[-1] == ["X5", "P07"]
+    roomless = cards(*_warnings_past_the_budget(p07))  # a concern folded to keep the card budget
+    assert rules(roomless)[-1] == [LAST_KEPT, "P07"]
     s16 = SOURCES["S16"]
     for host in (waiting[0], roomless[-1]):
         assert "S16" in host["source"]["label"]
@@ -155,7 +155,7 @@ def test_beyond_the_budget_the_least_urgent_fold_into_the_last_card() -> None:
     ]
     answer = cards(*many)
     assert len(answer) == CARD_BUDGET
-    assert answer[-1]["extension"][RULES_EXTENSION] == ["X5", "X6", "X7", "X8"]
+    assert answer[-1]["extension"][RULES_EXTENSION] == [f"X{i}" for i in range(CARD_BUDGET, 9)]
     assert "Advice number 8" in answer[-1]["detail"]
 
 
@@ -163,19 +163,23 @@ def _labels(card: dict[str, Any]) -> list[str]:
     return [s["label"] for s in card.get("suggestions", [])]
 
 
-def _six_warnings(last: Finding) -> list[Finding]:
-    """Five warning concerns before ``last``: it is folded into the fifth card to keep the budget."""
+# The last card kept when one warning concern too many arrives (see _warnings_past_the_budget).
+LAST_KEPT = f"X{CARD_BUDGET}"
+
+
+def _warnings_past_the_budget(last: Finding) -> list[Finding]:
+    """A card budget's worth of warning concerns before ``last``: it is folded into the last card kept."""
     return [
-        *(f(f"X{i}", Indicator.WARNING, Category.PAIN, f"Advice number {i}") for i in range(1, 6)),
+        *(f(f"X{i}", Indicator.WARNING, Category.PAIN, f"Advice {i}") for i in range(1, CARD_BUDGET + 1)),
         last,
     ]
 
 
 def test_a_concern_folded_for_room_keeps_its_suggestions_on_the_card_it_joins() -> None:
-    answer = cards(*_six_warnings(P06))
+    answer = cards(*_warnings_past_the_budget(P06))
     assert len(answer) == CARD_BUDGET
     host = answer[-1]
-    assert host["extension"][RULES_EXTENSION] == ["X5", "P06"]
+    assert host["extension"][RULES_EXTENSION] == [LAST_KEPT, "P06"]
     assert "**Also:** Focal bone pain: radiotherapy." in host["detail"]
     assert _labels(host) == ["Order referral to radiation oncology"]
     assert host["selectionBehavior"] == "any"  # one suggestion, no alternative to choose from
@@ -183,7 +187,7 @@ def test_a_concern_folded_for_room_keeps_its_suggestions_on_the_card_it_joins() 
 
 def test_a_folded_referral_another_card_offers_is_not_offered_twice() -> None:
     earlier = f("X1", Indicator.WARNING, Category.PAIN, "Advice number 1", referrals=P06.referrals)
-    answer = cards(earlier, *_six_warnings(P06)[1:])
+    answer = cards(earlier, *_warnings_past_the_budget(P06)[1:])
     assert [label for card in answer for label in _labels(card)] == ["Order referral to radiation oncology"]
     assert _labels(answer[0]) == ["Order referral to radiation oncology"]
 
@@ -272,7 +276,7 @@ def test_a_folded_suggestion_another_card_offers_is_not_named_as_unoffered() -> 
 
 
 def test_a_card_that_offers_what_is_folded_onto_it_names_nothing_as_unoffered() -> None:
-    host = cards(*_six_warnings(P06))[-1]
+    host = cards(*_warnings_past_the_budget(P06))[-1]
     assert _labels(host) == ["Order referral to radiation oncology"]
     assert "Not offered" not in host["detail"]
 
@@ -296,7 +300,7 @@ def _folded_gaps_host(fold: str) -> dict[str, Any]:
         answer = cards(GAPPY_P02, P15)
         host, folded = answer[0], "P02"
     else:  # folded to keep the card budget
-        answer = cards(*_six_warnings(GAPPY_P06))
+        answer = cards(*_warnings_past_the_budget(GAPPY_P06))
         host, folded = answer[-1], "P06"
     assert folded in host["extension"][RULES_EXTENSION]  # the folded advice stays traceable
     assert host["extension"][RULES_EXTENSION][0] != folded  # and leads no card of its own
@@ -375,7 +379,11 @@ def test_a_gap_the_folded_advice_states_itself_is_not_repeated() -> None:
 
 
 def test_folded_advice_without_gaps_adds_no_note() -> None:
-    for answer, host in ((cards(R01, P06, P07), 0), (cards(P02, P15), 0), (cards(*_six_warnings(P06)), -1)):
+    for answer, host in (
+        (cards(R01, P06, P07), 0),
+        (cards(P02, P15), 0),
+        (cards(*_warnings_past_the_budget(P06)), -1),
+    ):
         detail = answer[host]["detail"]
         assert "**Also" in detail
         assert "advice under Also" not in detail
@@ -454,7 +462,7 @@ def _host(answer: list[dict[str, Any]], rule_id: str) -> list[str]:
 
 
 def test_advice_folded_for_room_goes_with_the_pain_plan_not_the_bowel_regimen() -> None:
-    answer = cards(_SPINAL, P16, P04, _EXERCISE, _BOWEL, _DENTAL)
+    answer = cards(_SPINAL, P16, P04, _BOWEL, _DENTAL)
     assert len(answer) == CARD_BUDGET
     assert _host(answer, "P07") == ["P04", "P07"]
     assert _host(answer, "P15") == ["P15"]
@@ -466,7 +474,7 @@ def test_advice_folded_for_room_goes_with_the_pain_plan_not_the_bowel_regimen() 
 def test_advice_folded_for_room_goes_to_a_card_of_its_own_kind_first() -> None:
     # A bone-health rule outside the bone-modifying-agent family (those would share the dental check's card).
     p12 = f("P12", Indicator.WARNING, Category.BONE_HEALTH, "Falls risk with bone metastases: review")
-    answer = cards(_SPINAL, P16, p12, P04, _BOWEL, _DENTAL)
+    answer = cards(_SPINAL, p12, P04, _BOWEL, _DENTAL)
     assert len(answer) == CARD_BUDGET
     assert _host(answer, "P07") == ["P12", "P07"]
 
@@ -477,7 +485,7 @@ def test_a_concern_with_no_related_card_leaves_the_fold_to_one_that_has_one() ->
     regimen's."""
     exercise_info = replace(_EXERCISE, indicator=Indicator.INFO)
     p22 = f("P22", Indicator.WARNING, Category.PAIN, "Neuropathic pain: consider an adjuvant")
-    answer = cards(_SPINAL, P16, P04, _BOWEL, p22, exercise_info)
+    answer = cards(_SPINAL, P04, _BOWEL, p22, exercise_info)
     assert len(answer) == CARD_BUDGET
     assert _host(answer, "EX01") == ["EX01"]
     assert _host(answer, "P15") == ["P15"]

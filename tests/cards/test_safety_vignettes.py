@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hook_answers import HookCase, answer, example_cases, fire, request_of_case
 
+from fhir_bonemet.cards.concerns import CARD_BUDGET
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
 
 SAFETY = Path(__file__).resolve().parents[1] / "data" / "vignettes" / "safety"
@@ -199,8 +200,9 @@ def _order_sign_with_drafts(*drafts: tuple[str, str, str, float, int, str]) -> H
 
 
 def test_concerns_folded_to_keep_the_budget_keep_their_suggestions() -> None:
-    """Eight concerns on order-sign: the bowel regimen and the second NSAID are folded into the last card
-    kept, and their senna order and the cancellation of the second NSAID draft stay on offer there."""
+    """Eight drafts on order-sign: the acetaminophen dose, the bowel regimen and the second NSAID are folded
+    into the NSAID card, and their dose reduction, senna order and the cancellation of the second NSAID
+    draft stay on offer there."""
     case = _order_sign_with_drafts(
         ("draft-naproxen", "7258", "Naproxen 500 mg oral tablet", 500, 2, "mg"),
         ("draft-ibuprofen", "5640", "Ibuprofen 400 mg oral tablet", 400, 3, "mg"),
@@ -212,13 +214,15 @@ def test_concerns_folded_to_keep_the_budget_keep_their_suggestions() -> None:
         ("draft-vitd", "2418", "Cholecalciferol 1000 IU oral tablet", 1000, 1, "[iU]"),
     )
     cards = fire(case)
-    assert len(cards) == 5
+    assert len(cards) == CARD_BUDGET
     by_rule = _cards_by_rule(cards)
     host = by_rule["P15"]
     assert by_rule["P43"] is host
-    assert host["extension"][RULES][0] == "P21"  # both folded into the acetaminophen card
+    assert by_rule["P21"] is host
+    assert host["extension"][RULES][0] == "P16"  # all folded into the NSAID card
     assert "MedicationRequest/draft-naproxen" in _deleted(host)
     assert any(s["label"].startswith("Order senna") for s in host["suggestions"])
+    assert any(s["label"].startswith("Reduce acetaminophen") for s in host["suggestions"])
     assert host["selectionBehavior"] == "any"  # a senna order is no alternative to cancelling the NSAID
     labels = [s["label"] for card in cards for s in card.get("suggestions", [])]
     assert len(labels) == len(set(labels)), labels  # nothing offered twice
@@ -229,16 +233,17 @@ def test_concerns_folded_to_keep_the_budget_keep_their_suggestions() -> None:
 
 def test_the_dental_check_folded_for_room_goes_with_the_pain_plan_not_the_bowel_regimen() -> None:
     """The opioid-benzodiazepine example has six concerns on patient-view; the advice to start a
-    bone-modifying agent after a dental check was folded onto the bowel-regimen card, the last one kept.
-    With no bone-health card, it belongs with the pain plan."""
+    bone-modifying agent after a dental check was once folded onto the bowel-regimen card, the last one
+    kept.  With no bone-health card, it belongs with the pain plan; the bowel regimen goes with the other
+    opioid safety advice."""
     case = next(
         c for c in example_cases() if c.name == "example:opioid-benzodiazepine" and c.hook == "patient-view"
     )
     cards = fire(case)
-    assert len(cards) == 5
+    assert len(cards) == CARD_BUDGET
     by_rule = _cards_by_rule(cards)
     assert by_rule["P07"]["extension"][RULES][0] == "P04"
-    assert by_rule["P15"]["extension"][RULES] == ["P15"]
+    assert by_rule["P15"]["extension"][RULES] == ["P14", "P15"]
     assert "Order dental examination before a bone-modifying agent" in [
         s["label"] for s in by_rule["P07"]["suggestions"]
     ]

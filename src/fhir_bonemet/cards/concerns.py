@@ -57,7 +57,7 @@ __all__ = [
     "natural_key",
 ]
 
-CARD_BUDGET = 5
+CARD_BUDGET = 4
 
 # Rules about the same decision: one card.  The NSAID family is further split per drug (see _family_key).
 FAMILIES: dict[str, frozenset[str]] = {
