@@ -490,3 +490,22 @@ def test_a_concern_with_no_related_card_leaves_the_fold_to_one_that_has_one() ->
     assert _host(answer, "EX01") == ["EX01"]
     assert _host(answer, "P15") == ["P15"]
     assert _host(answer, "P22") == ["P04", "P22"]
+
+
+def test_a_line_pointing_to_advice_merged_into_the_card_is_not_said_twice() -> None:
+    # Severe pain says "if focal bone pain, consider radiotherapy (see P06)"; with P06 on the same card,
+    # its own line ("Focal bone pain: radiotherapy") says it.  Alone, the pointer line stays.
+    recs = (
+        "Titrate the strong opioid.",
+        "Reassess within 24-72 h.",
+        "If the pain is focal bone pain, consider palliative radiotherapy (see P06).",
+        "Prescribe a bowel regimen with the opioid.",
+    )
+    severe = replace(P04, recommendations=recs)
+    (merged,) = cards(severe, replace(P06, indicator=Indicator.WARNING))
+    assert rules([merged]) == [["P04", "P06"]]
+    assert "consider palliative radiotherapy" not in merged["detail"]
+    assert "- Focal bone pain: radiotherapy" in merged["detail"]
+    assert "- Prescribe a bowel regimen with the opioid." in merged["detail"]
+    (alone,) = cards(severe)
+    assert "- If the pain is focal bone pain, consider palliative radiotherapy." in alone["detail"]

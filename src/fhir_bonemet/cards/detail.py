@@ -501,6 +501,15 @@ def _folded_gap_lines(findings: Sequence[Finding], folded: Sequence[Finding]) ->
     return out
 
 
+_POINTER = re.compile(r"\(see ([A-Z]+\d\d)\)\.?$")
+
+
+def _points_to(text: str) -> str | None:
+    """The rule a recommendation ends by pointing to ("... (see P06)."), if any."""
+    found = _POINTER.search(text)
+    return found.group(1) if found else None
+
+
 def detail_markdown(
     findings: Sequence[Finding],
     *,
@@ -523,6 +532,11 @@ def detail_markdown(
         todo = list(primary.recommendations) or [primary.summary]
     # What the merged findings add comes before the lead's secondary advice: it is a decision of its own.
     merged = [f.summary for f in findings[1:] if f.summary != primary.summary]
+    if merged:
+        # A lead's line that points to another rule's advice ("consider palliative radiotherapy (see P06)")
+        # says again what that advice's own line says when it is merged into this card.
+        here = {f.rule_id for f in findings[1:]}
+        todo = [text for text in todo if _points_to(text) not in here]
     todo = [*todo[:2], *merged, *todo[2:]]
     lines = _first_unique((_clip(text) for text in map(plain, todo) if text), MAX_ACTION_BULLETS)
     out = [f"- {md_escape(line)}" for line in lines]
