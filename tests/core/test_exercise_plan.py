@@ -397,6 +397,19 @@ def test_low_haemoglobin_and_fatigue_soften_intensity() -> None:
     assert len(found["EX02"].recommendations) == 2
 
 
+def test_a_haemoglobin_asking_for_medical_review_warns_and_says_so_first() -> None:
+    # Haemoglobin under 8 g/dL restricts intensity and asks for a medical review (clinical-rules.md 2.5):
+    # the review is the clinician's to act on, so the gate warns, and the review leads the summary, which
+    # a card cuts at its end when a platelet restriction comes too.
+    _, found = skull(obs(c.LAB_PLATELETS, 35, "10*9/L"), obs(c.LAB_HAEMOGLOBIN, 7.6, "g/dL"))
+    ex02 = found["EX02"]
+    assert ex02.indicator is Indicator.WARNING
+    assert ex02.summary.startswith(
+        "Adjust exercise: Haemoglobin 7.6 g/dL: low-to-moderate intensity only; medical"
+    )
+    assert ex02.recommendations[0].startswith("Platelets 35")  # the plan's own order is kept
+
+
 def test_missing_labs_are_reported_and_never_assumed_normal() -> None:
     plan, found = skull(labs=False)
     assert plan.tier is Tier.LOW  # a lesion tier is never lowered, and missing labs do not hold

@@ -317,10 +317,14 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
     t.fact(*gates.triggers)
     t.rely(*gates.keys)
     # The summary leaves out the service-default label: the card would drop it anyway, after it had cost the
-    # summary the room of the gate's last words (the recommendations and the plan keep it).
-    summary = "; ".join(d.removesuffix(SERVICE_DEFAULT) for d in gates.descriptions)
+    # summary the room of the gate's last words (the recommendations and the plan keep it).  A gate asking
+    # for a medical review comes first: a long summary is cut at its end, and the review was what got cut
+    # ("Platelets 35 ...; light aerobic only; Haemoglobin 7.6 g/dL: low-to-moderate…").
+    ordered = [*gates.reviewed, *(d for d in gates.descriptions if d not in gates.reviewed)]
+    summary = "; ".join(d.removesuffix(SERVICE_DEFAULT) for d in ordered)
+    # A restriction is for the exercise professional; a medical review is for the clinician reading it.
     return t.finding(
-        Indicator.WARNING if hold else Indicator.INFO,
+        Indicator.WARNING if hold or gates.reviewed else Indicator.INFO,
         f"{head}: {summary}",
         "Global pre-exercise gates applied: " + "; ".join(gates.descriptions) + ".",
         gates.descriptions,

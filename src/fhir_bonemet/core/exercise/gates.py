@@ -65,6 +65,7 @@ class LabGate:
     effect: str  # card text after the value: "hold; medical review"
     hold: bool = False  # suspends structured exercise
     limits: frozenset[Limit] = frozenset()
+    review: bool = False  # asks for a medical review (the card then warns and says so first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +103,15 @@ LAB_GATES = (
     ),
     # An anaemia on record holds too, whatever the haemoglobin (clinical-rules.md 2.5: "<7.0 g/dL, or
     # symptomatic anaemia"): a condition, not a value below a threshold, so not a row here (:func:`_anaemia`).
-    LabGate(c.LAB_HAEMOGLOBIN, "exercise.haemoglobin_hold_below", "hold; medical review", hold=True),
+    LabGate(
+        c.LAB_HAEMOGLOBIN, "exercise.haemoglobin_hold_below", "hold; medical review", hold=True, review=True
+    ),
     LabGate(
         c.LAB_HAEMOGLOBIN,
         "exercise.haemoglobin_low_intensity_below",
         "low-to-moderate intensity only; medical review",
         limits=frozenset({Limit.LOW_MODERATE_INTENSITY}),
+        review=True,
     ),
     LabGate(
         c.LAB_NEUTROPHILS,
@@ -128,6 +132,7 @@ class Gates:
     hold: list[str] = field(default_factory=list)  # reasons that suspend structured exercise
     limits: set[Limit] = field(default_factory=set)
     descriptions: list[str] = field(default_factory=list)  # every gate that applied, for the card
+    reviewed: list[str] = field(default_factory=list)  # those of them that ask for a medical review
     used: list[UsedFact] = field(default_factory=list)  # every value checked, normal or not
     triggers: list[UsedFact] = field(default_factory=list)  # the values behind the gates that applied
     missing: list[MissingFact] = field(default_factory=list)
@@ -135,12 +140,17 @@ class Gates:
     keys: set[str] = field(default_factory=set)
     unverified: bool = False
 
-    def apply(self, description: str, *facts: UsedFact, hold: str | None = None) -> None:
-        """Record a gate that applied, the values behind it and, for a hold gate, the hold reason."""
+    def apply(
+        self, description: str, *facts: UsedFact, hold: str | None = None, review: bool = False
+    ) -> None:
+        """Record a gate that applied, the values behind it, for a hold gate the hold reason, and whether it
+        asks for a medical review."""
         self.descriptions.append(description)
         self.triggers.extend(facts)
         if hold is not None:
             self.hold.append(hold)
+        if review:
+            self.reviewed.append(description)
 
     @property
     def any(self) -> bool:
@@ -215,7 +225,10 @@ def _lab(
         if lab.value < th.v(row.key):
             g.limits |= row.limits
             g.apply(
-                f"{shown}: {row.effect}", lab.used(), hold=shown[0].lower() + shown[1:] if row.hold else None
+                f"{shown}: {row.effect}",
+                lab.used(),
+                hold=shown[0].lower() + shown[1:] if row.hold else None,
+                review=row.review,
             )
             break
     return lab
@@ -255,6 +268,7 @@ def _anaemia(idx: FactIndex, today: date, th: Thresholds, hb: LabValue | None, g
         f"{_anaemia_named(found[0], today)}: hold {despite}; medical review{SERVICE_DEFAULT}",
         *evidence,
         hold="anaemia on record",
+        review=True,
     )
 
 
