@@ -325,6 +325,17 @@ def test_r07_onj_condition_on_zoledronic_acid() -> None:
     assert onj.ref in refs(found)
 
 
+def test_r07_takes_the_place_of_the_screening_dental_examination() -> None:
+    # With the jaw to be assessed now, a second dental order "before a bone-modifying agent" for a patient
+    # on one is noise: R07 names P10 as related and P10 does not fire.
+    found = run(
+        patient(conditions=[condition(c.ONJ)], medications=[zoledronic(), ca_vit_d()], observations=CA_OK)
+    )
+    assert "P10" not in found
+    assert "P10" in found["R07"].related_rules
+    assert "P10" in fired(patient(medications=[zoledronic(), ca_vit_d()], observations=CA_OK))
+
+
 def test_r07_jaw_symptom_observation() -> None:
     symptom = obs(c.RF_ONJ_SYMPTOM, flag=True, days_ago=2)
     assert "R07" in fired(patient(observations=[symptom], medications=[denosumab()]))

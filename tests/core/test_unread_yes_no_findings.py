@@ -327,6 +327,10 @@ def test_r07_an_unreadable_jaw_symptom_answer_asks_to_check_the_jaw() -> None:
     assert "check the jaw before the next dose" in found.summary
     assert found.order_actions == ()  # not read as a symptom: no hold offered
     assert any("Jaw symptom 'unclear'" in m.what and m.unreadable for m in found.missing)
+    # It stands in for the screening dental examination (P10), so it keeps that advice.
+    assert "P10" not in run(replace(on_bma, unreadable=(unread(c.RF_ONJ_SYMPTOM),)))
+    assert any(m.what == "dental examination" for m in found.missing)
+    assert "If absent: no dental examination on record; arrange one." in found.recommendations
     settled = replace(
         on_bma,
         unreadable=(unread(c.RF_ONJ_SYMPTOM),),

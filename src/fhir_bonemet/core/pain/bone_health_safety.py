@@ -87,11 +87,15 @@ def r06(ctx: RuleContext, t: Trace) -> Finding | None:
     "R07",
     "Suspected osteonecrosis of the jaw",
     Category.RED_FLAG,
-    concepts=(*BMA_CLASSES, c.ONJ, c.RF_ONJ_SYMPTOM),
+    concepts=(*BMA_CLASSES, c.ONJ, c.RF_ONJ_SYMPTOM, c.DENTAL_EXAM),
     thresholds=("red_flags.symptom_lookback_days",),
     evidence=("S16", "S17"),
     unverified=True,  # the action (holding the agent) is [M]
     on_orders=True,
+    # The jaw is to be assessed now: the screening examination before a first dose (P10) beside the
+    # referral for the jaw was a second dental order for the same mouth, its label "before a
+    # bone-modifying agent" wrong for a patient on one.
+    supersedes=("P10",),
 )
 def r07(ctx: RuleContext, t: Trace) -> Finding | None:
     bmas = bmas_of(ctx)
@@ -140,16 +144,20 @@ def _r07_unread(t: Trace, bmas: tuple[MedicationFact, ...], unread: UnreadableVa
         if unread.no_answer is not None
         else f"A jaw symptom was recorded while on a bone-modifying agent {how}."
     )
+    recs = [
+        "Ask about jaw pain, swelling or numbness and look for exposed bone before the next dose.",
+        "If present: refer to dentistry or oral-maxillofacial surgery and discuss holding the agent.",
+        to_correct((unread,)),
+    ]
+    if not dental_exam_on_record(t.ctx):  # P10's advice, which this finding supersedes
+        t.miss("dental examination", "treated as not done: a dental examination is advised")
+        recs.insert(2, "If absent: no dental examination on record; arrange one.")
     return t.finding(
         Indicator.WARNING,
         f"Jaw symptom answer {answer_state(unread)} on a bone-modifying agent: check the jaw before the next "
         "dose",
         detail,
-        (
-            "Ask about jaw pain, swelling or numbness and look for exposed bone before the next dose.",
-            "If present: refer to dentistry or oral-maxillofacial surgery and discuss holding the agent.",
-            to_correct((unread,)),
-        ),
+        recs,
     )
 
 
