@@ -442,3 +442,44 @@ def test_p08_very_low_clearance_in_hypercalcaemia_is_still_critical() -> None:
     ]
     assert found.indicator is Indicator.CRITICAL
     assert "not recommended" in found.summary
+
+
+# --- P45 --------------------------------------------------------------------------------------------
+
+
+def test_p45_a_draft_of_a_second_agent_is_offered_for_cancellation() -> None:
+    # A switch to denosumab whose zoledronic acid was never stopped: the draft is the one to cancel.
+    za, dmab = zoledronic(), denosumab(draft=True)
+    found = run(
+        patient(
+            observations=[*crcl_labs(80), *CA_OK], medications=[za, dmab, ca_vit_d()], procedures=[DENTAL]
+        ),
+        hook="order-sign",
+    )["P45"]
+    assert found.indicator is Indicator.WARNING
+    assert found.summary.startswith("Second bone-modifying agent:")
+    assert [(a.order_ref, a.action) for a in found.order_actions] == [(dmab.ref, "delete")]
+    assert {za.ref, dmab.ref} <= refs(found)
+    assert found.unverified
+
+
+def test_p45_two_active_agents_are_named_to_keep_one() -> None:
+    found = run(patient(observations=CA_OK, medications=[zoledronic(), denosumab(), ca_vit_d()]))["P45"]
+    assert found.summary.startswith("Two bone-modifying agents at once")
+    assert found.order_actions == ()
+
+
+def test_p45_silent_for_one_agent_however_many_orders_it_has() -> None:
+    # The next infusion ordered while the last order is still active, and a statement repeating an order.
+    next_dose = zoledronic(draft=True)
+    statement = zoledronic(source="MedicationStatement")
+    facts = patient(observations=CA_OK, medications=[zoledronic(), next_dose, statement, ca_vit_d()])
+    assert "P45" not in fired(facts, hook="order-sign")
+    assert "P45" not in fired(facts)
+
+
+def test_p45_on_order_hooks_speaks_only_about_a_bone_modifying_agent_draft() -> None:
+    both_active = patient(
+        observations=CA_OK, medications=[zoledronic(), denosumab(), med(c.OPIOID, draft=True)]
+    )
+    assert "P45" not in fired(both_active, hook="order-sign")

@@ -65,7 +65,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "nsaid": frozenset({"P16", "P17", "P18", "P19", "P41"}),
     "exercise": frozenset({"EX01", "EX02", "EX03", "EX04", "P25"}),
     "pain-control": frozenset({"P01", "P02", "P03", "P04", "P05", "P06", "P11"}),
-    "bone-modifying-agent": frozenset({"P07", "P08", "P09", "P10"}),
+    "bone-modifying-agent": frozenset({"P07", "P08", "P09", "P10", "P45"}),
     "acetaminophen": frozenset({"P20", "P21"}),
 }
 
@@ -76,7 +76,7 @@ HARM_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"P41", "P42"}),  # harm to the fetus or newborn
     frozenset({"P16", "P17", "P18", "P19", "P23", "P08"}),  # renal or bleeding toxicity
     frozenset({"P20", "P21"}),  # hepatotoxicity
-    frozenset({"P09", "P12"}),  # hypocalcaemia, falls
+    frozenset({"P09", "P45", "P12"}),  # hypocalcaemia, falls
     frozenset({"P03", "P04", "P05", "P11"}),  # uncontrolled pain
     frozenset({"EX01", "EX02", "EX04"}),  # exercise safety
     frozenset({"P15"}),  # bowel regimen

@@ -1,4 +1,5 @@
-"""Safety of bone-modifying agents: P10 (dental exam), R06 (hypocalcaemia) and R07 (jaw osteonecrosis).
+"""Safety of bone-modifying agents: P10 (dental exam), R06 (hypocalcaemia), R07 (jaw osteonecrosis) and
+P45 (two agents at once).
 
 On order hooks each rule speaks only when a bone-modifying-agent draft is in focus, and names it so the
 card can offer to hold (remove) the dose.  Standard library only: this module is part of the pure core.
@@ -6,6 +7,7 @@ card can offer to hold (remove) the dose.  Standard library only: this module is
 
 from __future__ import annotations
 
+from fhir_bonemet.core.evidence.dose_arithmetic import deduplicate
 from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS
 from fhir_bonemet.core.evidence.unreadable import answer_state, received, recorded_how, shown, to_correct
@@ -16,6 +18,7 @@ from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
 from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
 from fhir_bonemet.core.model.queries import obs_date
 from fhir_bonemet.core.model.rule import rule
+from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.bone_health import (
     BMA_CLASSES,
     CALCIUM_CONCEPTS,
@@ -185,4 +188,63 @@ def p10(ctx: RuleContext, t: Trace) -> Finding | None:
             "Avoid invasive dental procedures during therapy; keep good oral hygiene.",
         ),
         referrals=(Referral.DENTAL,),
+    )
+
+
+# The agents a patient may be given for bone metastases, each counted once however many orders it has (the
+# next zoledronic acid infusion ordered while the last order is still active is one agent, not two).
+_AGENTS = (c.ZOLEDRONIC_ACID, c.PAMIDRONATE, c.DENOSUMAB)
+
+
+def _agent(med: MedicationFact) -> str:
+    """Which agent ``med`` is: its named class, else (a bone-modifying agent the service has no class for)
+    its ingredients, else its name."""
+    for agent in _AGENTS:
+        if agent in med.classes:
+            return agent
+    return "+".join(sorted(i.lower() for i in med.ingredients)) or (med.display or med.ref).lower()
+
+
+@rule(
+    "P45",
+    "Two bone-modifying agents at once",
+    Category.BONE_HEALTH,
+    concepts=(*BMA_CLASSES, *PREGNANCY_CONCEPTS),
+    thresholds=PREGNANCY_KEYS,
+    evidence=("S16", "S17"),
+    unverified=True,  # combining agents is not a guideline statement the service could quote [M]
+    on_orders=True,
+)
+def p45(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Denosumab with zoledronic acid (or pamidronate, or two bisphosphonates): a switch whose first agent
+    was never stopped, or a duplicate order.  The guidelines give one agent at a time; together they add
+    hypocalcaemia and jaw-osteonecrosis risk without a known benefit.  A draft of a second agent is
+    offered for cancellation; two agents already active are named to keep one.  Silent in pregnancy and
+    breast-feeding, where P40 says not to give any."""
+    kept, _ = deduplicate(bmas_of(ctx))
+    by_agent: dict[str, list[MedicationFact]] = {}
+    for med in kept:
+        by_agent.setdefault(_agent(med), []).append(med)
+    if len(by_agent) < 2 or not ctx.concerns_focus(kept) or pregnancy_blocks_bma(ctx):
+        return None
+    t.meds(kept)
+    drafts = ctx.focused(kept)
+    draft_agents = {_agent(m) for m in drafts}
+    others = [m for m in kept if _agent(m) not in draft_agents]
+    names = ", ".join(dict.fromkeys(med_label(m) for m in kept))
+    if drafts and others:
+        active = ", ".join(dict.fromkeys(med_label(m) for m in others))
+        t.act(drafts, "delete", f"{active} is already active: one bone-modifying agent at a time")
+        summary = f"Second bone-modifying agent: {med_label(drafts[0])} ordered while {active} is active"
+    else:
+        summary = f"Two bone-modifying agents at once ({names}): keep one"
+    return t.finding(
+        Indicator.WARNING,
+        summary,
+        f"{len(by_agent)} bone-modifying agents active or ordered together: {names}.",
+        (
+            "Give one bone-modifying agent at a time: together they add hypocalcaemia and jaw-osteonecrosis "
+            "risk without a known benefit (awaiting clinical review).",
+            "If switching agents, stop the first and record it, so that both are not given.",
+        ),
     )
