@@ -1,4 +1,4 @@
-"""Pharmacovigilance of CNS-active and opioid therapy: P12, P13, P14, P15, P24 and R09."""
+"""Pharmacovigilance of CNS-active and opioid therapy: P12, P13, P14, P15, P24, P46 and R09."""
 
 from __future__ import annotations
 
@@ -199,3 +199,45 @@ def test_r09_mentions_copd() -> None:
 def test_p15_says_when_the_medication_list_could_not_be_read() -> None:
     found = run(patient(medications=[oxycodone()], unavailable=["MedicationStatement"]))["P15"]
     assert any("medication list" in m.what for m in found.missing)
+
+
+# --- P46 --------------------------------------------------------------------------------------------
+
+
+def pregabalin(**kw):  # type: ignore[no-untyped-def]
+    return med(c.GABAPENTINOID, ingredients=["pregabalin"], display="Pregabalin 75 mg capsule", **kw)
+
+
+def test_p46_a_draft_second_gabapentinoid_is_offered_for_cancellation() -> None:
+    # A switch to pregabalin whose gabapentin was never stopped.
+    gaba, pregab = gabapentin(display="Gabapentin 300 mg capsule"), pregabalin(draft=True)
+    found = run(patient(medications=[gaba, pregab]), hook="order-sign")["P46"]
+    assert found.indicator is Indicator.WARNING
+    assert found.summary == (
+        "Two gabapentinoids at once: keep one (Pregabalin 75 mg capsule ordered while Gabapentin 300 mg "
+        "capsule is active)"
+    )
+    assert [(a.order_ref, a.action) for a in found.order_actions] == [(pregab.ref, "delete")]
+    assert found.unverified
+
+
+def test_p46_names_both_classes_when_both_are_doubled() -> None:
+    diazepam = med(c.BENZODIAZEPINE, ingredients=["diazepam"], display="Diazepam 5 mg tablet")
+    meds = [gabapentin(display="Gabapentin"), pregabalin(), lorazepam(display="Lorazepam"), diazepam]
+    found = run(patient(medications=meds))["P46"]
+    assert found.summary.startswith("Two gabapentinoids and two benzodiazepines at once: keep one")
+    assert found.order_actions == ()
+
+
+def test_p46_silent_for_one_drug_however_many_orders_it_has() -> None:
+    facts = patient(
+        medications=[gabapentin(), gabapentin(draft=True), gabapentin(source="MedicationStatement")]
+    )
+    assert "P46" not in fired(facts)
+    assert "P46" not in fired(facts, hook="order-sign")
+
+
+def test_p46_on_order_hooks_speaks_only_about_a_draft_of_the_class() -> None:
+    facts = patient(medications=[gabapentin(), pregabalin(), oxycodone(draft=True)])
+    assert "P46" not in fired(facts, hook="order-sign")
+    assert "P46" in fired(facts)

@@ -1,4 +1,4 @@
-"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24 and R09
+"""Pharmacovigilance of CNS-active and opioid therapy: P12-P15, P24, P46 and R09
 (docs/clinical-model.md#pharmacovigilance).
 
 Sedation, dizziness, respiratory depression and constipation are what stop patients moving (S02).  On
@@ -10,7 +10,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
+from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, deduplicate, has_ingredient
 from fhir_bonemet.core.evidence.unreadable import answer_state, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
@@ -334,5 +334,61 @@ def p24(ctx: RuleContext, t: Trace) -> Finding | None:
         (
             "Consider an alternative opioid to tramadol.",
             "If continued: watch for agitation, tremor, clonus, hyperthermia and seizures.",
+        ),
+    )
+
+
+# The sedating classes where a second drug of the class adds sedation without adding a different effect.
+_ONE_AT_A_TIME = ((c.GABAPENTINOID, "gabapentinoid"), (c.BENZODIAZEPINE, "benzodiazepine"))
+
+
+def _drug(med: MedicationFact) -> str:
+    """Which drug ``med`` is: its ingredients, else its name (two orders of one drug are one drug)."""
+    return "+".join(sorted(i.lower() for i in med.ingredients)) or (med.display or med.ref).lower()
+
+
+@rule(
+    "P46",
+    "Two gabapentinoids or two benzodiazepines at once",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.GABAPENTINOID, c.BENZODIAZEPINE),
+    evidence=("S22", "S23"),
+    unverified=True,  # duplicate therapy within the class is not a quoted guideline statement [M]
+    on_orders=True,
+)
+def p46(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Gabapentin with pregabalin, or two benzodiazepines: the sedation, dizziness and falls add up (S22,
+    S23) and the effect does not.  Often a switch whose first drug was not stopped.  A draft of a second
+    drug of the class is offered for cancellation; two active ones are named to keep one.  One finding for
+    both classes: the decision is the same."""
+    doubled: list[tuple[str, list[MedicationFact]]] = []
+    for concept, name in _ONE_AT_A_TIME:
+        kept, _ = deduplicate(ctx.active(concept))
+        if len({_drug(m) for m in kept}) >= 2 and ctx.concerns_focus(kept):
+            doubled.append((name, kept))
+    if not doubled:
+        return None
+    summaries: list[str] = []
+    for name, kept in doubled:
+        t.meds(kept)
+        drafts = ctx.focused(kept)
+        draft_drugs = {_drug(m) for m in drafts}
+        others = [m for m in kept if _drug(m) not in draft_drugs]
+        if drafts and others:
+            active = spoken_list(list(dict.fromkeys(med_label(m) for m in others)))
+            t.act(drafts, "delete", f"{active} is already active: one {name} at a time")
+            summaries.append(f"{med_label(drafts[0])} ordered while {active} is active")
+        else:
+            summaries.append(spoken_list(list(dict.fromkeys(med_label(m) for m in kept))))
+    classes = " and ".join(f"two {name}s" for name, _ in doubled)
+    return t.finding(
+        Indicator.WARNING,
+        f"{classes[0].upper()}{classes[1:]} at once: keep one ({'; '.join(summaries)})",
+        f"More than one drug of a sedating class is active or ordered: {'; '.join(summaries)}.",
+        (
+            "Use one drug of each class at a time: a second adds sedation, dizziness and falls without a "
+            "different effect (awaiting clinical review).",
+            "If switching, stop the first (taper a benzodiazepine or gabapentinoid taken for weeks) and "
+            "record it, so that both are not taken.",
         ),
     )
