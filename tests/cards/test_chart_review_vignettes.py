@@ -233,3 +233,11 @@ def test_severe_pain_with_a_clearance_under_30_warns_against_morphine_beside_sta
     card = _card(fire(case, request), "P04")
     assert "Start a strong opioid (oral morphine, oxycodone or hydromorphone)" in card["detail"]
     assert "CrCl 25.6 mL/min (Cockcroft-Gault): avoid morphine and codeine." in card["detail"]
+
+
+def test_the_hypercalcaemia_summary_names_what_to_stop_and_still_says_to_hold_exercise() -> None:
+    # The product's full name ("Calcium carbonate 1250 mg / colecalciferol 400 IU tablet") cut the summary
+    # before "hold exercise"; the summary names the ingredients, the detail the product.
+    card = _card(fire(_example("hypercalcaemia")), "R03")
+    assert card["summary"].endswith("stop calcium carbonate and cholecalciferol; hold exercise")
+    assert "Stop Calcium carbonate 1250 mg / colecalciferol 400 IU tablet" in card["detail"]

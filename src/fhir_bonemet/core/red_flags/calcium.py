@@ -21,7 +21,15 @@ from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import UnreadableValue
 from fhir_bonemet.core.model.finding_builder import RENAL_KEYS, Trace
-from fhir_bonemet.core.model.findings import Category, Finding, Indicator, MissingFact, Referral, UsedFact
+from fhir_bonemet.core.model.findings import (
+    Category,
+    Finding,
+    Indicator,
+    MissingFact,
+    Referral,
+    UsedFact,
+    spoken_list,
+)
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label, used_condition, used_obs
 
@@ -187,7 +195,14 @@ def _supplements(t: Trace) -> tuple[str, str]:
     t.meds(supplements)
     t.act(supplements, "delete", "calcium is high: do not give calcium or vitamin D")
     names = ", ".join(dict.fromkeys(med_label(m) for m in supplements))
-    return f"stop {names}", f"Stop {names}: calcium and vitamin D add to the hypercalcaemia."
+    # The summary names what to stop by ingredient: the products' full names ("Calcium carbonate 1250 mg /
+    # colecalciferol 400 IU tablet") pushed "hold exercise" past the summary's limit.  The line names the
+    # products.  A product with no ingredient known is named as recorded.
+    ingredients = [*dict.fromkeys(i.lower() for m in supplements for i in (m.ingredients or (med_label(m),)))]
+    return (
+        f"stop {spoken_list(ingredients)}",
+        f"Stop {names}: calcium and vitamin D add to the hypercalcaemia.",
+    )
 
 
 def _bisphosphonate_renal(t: Trace) -> tuple[str, ...]:
