@@ -7,7 +7,6 @@ card can offer to hold (remove) the dose.  Standard library only: this module is
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.dose_arithmetic import deduplicate
 from fhir_bonemet.core.evidence.labs import CalciumMethod
 from fhir_bonemet.core.evidence.pregnancy import PREGNANCY_CONCEPTS, PREGNANCY_KEYS
 from fhir_bonemet.core.evidence.unreadable import answer_state, received, recorded_how, shown, to_correct
@@ -30,6 +29,7 @@ from fhir_bonemet.core.pain.bone_health import (
     pregnancy_blocks_bma,
 )
 from fhir_bonemet.core.pain.checks import active_conditions
+from fhir_bonemet.core.pain.duplicate_therapy import by_ingredients, doubled
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
 
 
@@ -202,7 +202,7 @@ def _agent(med: MedicationFact) -> str:
     for agent in _AGENTS:
         if agent in med.classes:
             return agent
-    return "+".join(sorted(i.lower() for i in med.ingredients)) or (med.display or med.ref).lower()
+    return by_ingredients(med)
 
 
 @rule(
@@ -221,27 +221,22 @@ def p45(ctx: RuleContext, t: Trace) -> Finding | None:
     hypocalcaemia and jaw-osteonecrosis risk without a known benefit.  A draft of a second agent is
     offered for cancellation; two agents already active are named to keep one.  Silent in pregnancy and
     breast-feeding, where P40 says not to give any."""
-    kept, _ = deduplicate(bmas_of(ctx))
-    by_agent: dict[str, list[MedicationFact]] = {}
-    for med in kept:
-        by_agent.setdefault(_agent(med), []).append(med)
-    if len(by_agent) < 2 or not ctx.concerns_focus(kept) or pregnancy_blocks_bma(ctx):
+    found = doubled(ctx, bmas_of(ctx), identity=_agent)
+    if found is None or pregnancy_blocks_bma(ctx):
         return None
-    t.meds(kept)
-    drafts = ctx.focused(kept)
-    draft_agents = {_agent(m) for m in drafts}
-    others = [m for m in kept if _agent(m) not in draft_agents]
-    names = ", ".join(dict.fromkeys(med_label(m) for m in kept))
-    if drafts and others:
-        active = ", ".join(dict.fromkeys(med_label(m) for m in others))
-        t.act(drafts, "delete", f"{active} is already active: one bone-modifying agent at a time")
-        summary = f"Second bone-modifying agent: {med_label(drafts[0])} ordered while {active} is active"
+    t.meds(found.meds)
+    if found.second_drafted:
+        active = found.active_names
+        t.act(found.drafts, "delete", f"{active} is already active: one bone-modifying agent at a time")
+        summary = (
+            f"Second bone-modifying agent: {med_label(found.drafts[0])} ordered while {active} is active"
+        )
     else:
-        summary = f"Two bone-modifying agents at once ({names}): keep one"
+        summary = f"Two bone-modifying agents at once ({found.names}): keep one"
     return t.finding(
         Indicator.WARNING,
         summary,
-        f"{len(by_agent)} bone-modifying agents active or ordered together: {names}.",
+        f"{found.drugs} bone-modifying agents active or ordered together: {found.names}.",
         (
             "Give one bone-modifying agent at a time: together they add hypocalcaemia and jaw-osteonecrosis "
             "risk without a known benefit (awaiting clinical review).",

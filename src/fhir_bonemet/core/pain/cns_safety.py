@@ -10,7 +10,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, deduplicate, has_ingredient
+from fhir_bonemet.core.evidence.dose_arithmetic import daily_mme, has_ingredient
 from fhir_bonemet.core.evidence.unreadable import answer_state, received, shown
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
@@ -29,6 +29,7 @@ from fhir_bonemet.core.model.findings import (
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label, used_obs
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older
+from fhir_bonemet.core.pain.duplicate_therapy import by_ingredients, doubled
 from fhir_bonemet.core.pain.medicines import CNS_ACTIVE, RENAL_CONCEPTS
 
 _NALOXONE = (
@@ -342,11 +343,6 @@ def p24(ctx: RuleContext, t: Trace) -> Finding | None:
 _ONE_AT_A_TIME = ((c.GABAPENTINOID, "gabapentinoid"), (c.BENZODIAZEPINE, "benzodiazepine"))
 
 
-def _drug(med: MedicationFact) -> str:
-    """Which drug ``med`` is: its ingredients, else its name (two orders of one drug are one drug)."""
-    return "+".join(sorted(i.lower() for i in med.ingredients)) or (med.display or med.ref).lower()
-
-
 @rule(
     "P46",
     "Two gabapentinoids or two benzodiazepines at once",
@@ -361,26 +357,22 @@ def p46(ctx: RuleContext, t: Trace) -> Finding | None:
     S23) and the effect does not.  Often a switch whose first drug was not stopped.  A draft of a second
     drug of the class is offered for cancellation; two active ones are named to keep one.  One finding for
     both classes: the decision is the same."""
-    doubled: list[tuple[str, list[MedicationFact]]] = []
-    for concept, name in _ONE_AT_A_TIME:
-        kept, _ = deduplicate(ctx.active(concept))
-        if len({_drug(m) for m in kept}) >= 2 and ctx.concerns_focus(kept):
-            doubled.append((name, kept))
-    if not doubled:
+    found = [
+        (name, d)
+        for concept, name in _ONE_AT_A_TIME
+        if (d := doubled(ctx, ctx.active(concept), by_ingredients))
+    ]
+    if not found:
         return None
     summaries: list[str] = []
-    for name, kept in doubled:
-        t.meds(kept)
-        drafts = ctx.focused(kept)
-        draft_drugs = {_drug(m) for m in drafts}
-        others = [m for m in kept if _drug(m) not in draft_drugs]
-        if drafts and others:
-            active = spoken_list(list(dict.fromkeys(med_label(m) for m in others)))
-            t.act(drafts, "delete", f"{active} is already active: one {name} at a time")
-            summaries.append(f"{med_label(drafts[0])} ordered while {active} is active")
+    for name, d in found:
+        t.meds(d.meds)
+        if d.second_drafted:
+            t.act(d.drafts, "delete", f"{d.active_names} is already active: one {name} at a time")
+            summaries.append(f"{med_label(d.drafts[0])} ordered while {d.active_names} is active")
         else:
-            summaries.append(spoken_list(list(dict.fromkeys(med_label(m) for m in kept))))
-    classes = " and ".join(f"two {name}s" for name, _ in doubled)
+            summaries.append(d.names)
+    classes = " and ".join(f"two {name}s" for name, _ in found)
     return t.finding(
         Indicator.WARNING,
         f"{classes[0].upper()}{classes[1:]} at once: keep one ({'; '.join(summaries)})",

@@ -11,7 +11,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from fhir_bonemet.core.evidence.derived import RenalFunction, clearance_text
-from fhir_bonemet.core.evidence.dose_arithmetic import deduplicate, dose_mg
+from fhir_bonemet.core.evidence.dose_arithmetic import dose_mg
 from fhir_bonemet.core.evidence.unreadable import brief, received
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
@@ -21,6 +21,7 @@ from fhir_bonemet.core.model.findings import Category, Finding, Indicator
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.model.used_facts import med_label
 from fhir_bonemet.core.pain.checks import OLDER_KEYS, active_conditions, is_older, platelets
+from fhir_bonemet.core.pain.duplicate_therapy import doubled
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS, is_systemic
 
 _ALTERNATIVES = "Prefer paracetamol or an opioid for analgesia."
@@ -284,24 +285,22 @@ def p43(ctx: RuleContext, t: Trace) -> Finding | None:
     """Two systemic NSAIDs (a draft naproxen while ibuprofen is active, or two active orders): the risks
     add up and the analgesia does not.  A statement that merely repeats an order is one NSAID, not two."""
     analgesic = [m for m in _nsaids(ctx) if not is_low_dose_aspirin(m, t)]
-    nsaids, _ = deduplicate(analgesic)
-    if len(nsaids) < 2 or not ctx.concerns_focus(nsaids):
+    # Every order counts: a second order of the same NSAID doubles it as much as another NSAID does.
+    found = doubled(ctx, analgesic, identity=lambda m: m.ref)
+    if found is None:
         return None
-    t.meds(nsaids)
-    drafts = ctx.focused(nsaids)
-    others = [m for m in nsaids if m not in drafts]
-    names = ", ".join(dict.fromkeys(med_label(m) for m in nsaids))
-    if drafts and others:
-        kept = ", ".join(dict.fromkeys(med_label(m) for m in others))
-        t.act(drafts, "delete", f"{kept} is already active: one NSAID at a time")
-        summary = f"Second NSAID: {med_label(drafts[0])} ordered while {kept} is active; cancel one"
+    t.meds(found.meds)
+    if found.second_drafted:
+        kept = found.active_names
+        t.act(found.drafts, "delete", f"{kept} is already active: one NSAID at a time")
+        summary = f"Second NSAID: {med_label(found.drafts[0])} ordered while {kept} is active; cancel one"
     else:
-        t.act(drafts[1:], "delete", "one NSAID at a time")
-        summary = f"Two NSAIDs at once ({names}): keep one"
+        t.act(found.drafts[1:], "delete", "one NSAID at a time")
+        summary = f"Two NSAIDs at once ({found.names}): keep one"
     return t.finding(
         Indicator.WARNING,
         summary,
-        f"{len(nsaids)} systemic NSAIDs active or ordered together: {names}.",
+        f"{found.drugs} systemic NSAIDs active or ordered together: {found.names}.",
         (
             "Use one NSAID at a time: a second adds kidney, bleeding and GI risk without better analgesia.",
             "If switching, stop the first before starting the second.",
