@@ -240,3 +240,44 @@ def test_the_pain_cards_say_nothing_of_pregnancy_when_none_is_recorded_and_name_
         assert _status_lines(unknown) == [
             f"Pregnancy status (recorded with no answer: unknown, {at(3).date().isoformat()})"
         ]
+
+
+BREAST_FEEDING = condition(c.LACTATION, ref="bf", onset_days_ago=30)
+
+
+def test_codeine_or_tramadol_while_breast_feeding_is_a_warning_with_the_draft_offered_for_removal() -> None:
+    # The FDA recommends against both in breast-feeding (S44): the infant may be sedated or stop breathing.
+    tramadol = med(c.OPIOID, c.TRAMADOL, ingredients=["tramadol"], ref="trm", draft=True)
+    found = run(
+        patient(**WOMAN, conditions=[BREAST_FEEDING], observations=LABS, medications=[tramadol]),
+        hook="order-sign",
+    )["P47"]
+    assert found.indicator is Indicator.WARNING
+    assert "while breast-feeding: not recommended" in found.summary
+    assert [(a.order_ref, a.action) for a in found.order_actions] == [(tramadol.ref, "delete")]
+    assert found.evidence == ("S44",)
+    assert "bf" in {u.ref for u in found.used}
+    codeine = med(c.OPIOID, ingredients=["codeine", "acetaminophen"], ref="cod")
+    assert "P47" in fired(
+        patient(**WOMAN, conditions=[BREAST_FEEDING], observations=LABS, medications=[codeine])
+    )
+
+
+def test_other_opioids_or_no_breast_feeding_raise_no_p47() -> None:
+    assert "P47" not in fired(
+        patient(**WOMAN, conditions=[BREAST_FEEDING], observations=LABS, medications=[oxycodone()])
+    )
+    tramadol = med(c.OPIOID, c.TRAMADOL, ingredients=["tramadol"], ref="trm")
+    assert "P47" not in fired(patient(**WOMAN, observations=LABS, medications=[tramadol]))
+
+
+def test_the_pain_cards_rule_out_codeine_and_tramadol_while_breast_feeding() -> None:
+    moderate = _assessed(patient(**WOMAN, conditions=[BREAST_FEEDING], observations=[*LABS, pain(6)]))["P03"]
+    assert moderate.recommendations[0].startswith("Breast-feeding: not codeine or tramadol")
+    assert moderate.recommendations[1].startswith("Add a low-dose strong opioid (morphine or oxycodone)")
+    assert "S44" in moderate.evidence
+    plain = _assessed(patient(**WOMAN, observations=[*LABS, pain(6)]))["P03"]
+    assert plain.recommendations[0].startswith(
+        "Add a weak opioid (e.g. tramadol) or a low-dose strong opioid"
+    )
+    assert "S44" not in plain.evidence

@@ -21,7 +21,7 @@ from fhir_bonemet.core.model.findings import Category, Finding, Indicator, UsedF
 from fhir_bonemet.core.model.rule import rule
 from fhir_bonemet.core.pain.checks import NSAID_CAUTION_CONCEPTS, NSAID_CAUTION_KEYS, nsaid_cautions
 from fhir_bonemet.core.pain.medicines import RENAL_CONCEPTS
-from fhir_bonemet.core.pain.pregnancy import pain_plan_caveat
+from fhir_bonemet.core.pain.pregnancy import breast_feeding, pain_plan_caveat, pain_plan_sources
 
 ANALGESICS = (c.ACETAMINOPHEN, c.NSAID, c.OPIOID)
 NON_DRUG = (
@@ -106,7 +106,7 @@ def p02(ctx: RuleContext, t: Trace) -> Finding | None:
     Category.PAIN,
     concepts=(c.PAIN_SCORE, c.OPIOID, c.SNRI_TCA, c.SSRI, *RENAL_CONCEPTS, *PREGNANCY_CONCEPTS),
     thresholds=(*_BANDS, *RENAL_KEYS, "pain.renal_opioid_crcl_below", *PREGNANCY_KEYS),
-    evidence=("S19", "S18", "S20"),
+    evidence=("S19", "S18", "S20", "S44"),
     unverified=True,
 )
 def p03(ctx: RuleContext, t: Trace) -> Finding | None:
@@ -117,9 +117,11 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
         return None
     # Read before the kidney so that the pregnancy records come right after the score under "Based on".
     pregnant = pain_plan_caveat(t)
+    # In breast-feeding the weak opioids are the ones ruled out (S44): a low-dose strong opioid remains.
+    weak = "" if breast_feeding(t) else "a weak opioid (e.g. tramadol) or "
     recs = [
-        "Add a weak opioid (e.g. tramadol) or a low-dose strong opioid (morphine or oxycodone) to the "
-        "non-opioid analgesic, given orally and around the clock, with a rescue dose.",
+        f"Add {weak}a low-dose strong opioid (morphine or oxycodone) to the non-opioid analgesic, given "
+        "orally and around the clock, with a rescue dose.",
         "Start a bowel regimen with the opioid (stimulant +/- osmotic laxative).",
     ]
     renal = t.renal("renal dosing could not be checked: avoid morphine and codeine until it is known")
@@ -141,12 +143,14 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
             f"Moderate pain (NRS {score.value:g}); medication list could not be read: check for an opioid",
             "Moderate pain; no opioid was seen, but the medication list could not be read.",
             recs,
+            evidence=pain_plan_sources(t),
         )
     return t.finding(
         Indicator.WARNING,
         f"Moderate pain (NRS {score.value:g}) without an opioid: consider adding a weak or low-dose opioid",
         "Moderate pain and no opioid among the active medications.",
         recs,
+        evidence=pain_plan_sources(t),
     )
 
 
@@ -164,7 +168,7 @@ def p03(ctx: RuleContext, t: Trace) -> Finding | None:
         "pain.severe_reassess_min_hours",
         "pain.severe_reassess_max_hours",
     ),
-    evidence=("S18", "S19"),
+    evidence=("S18", "S19", "S44"),
     unverified=True,
 )
 def p04(ctx: RuleContext, t: Trace) -> Finding | None:
@@ -215,4 +219,5 @@ def p04(ctx: RuleContext, t: Trace) -> Finding | None:
         f"Severe pain (NRS {score.value:g}): {action}",
         "Severe pain on the latest 0-10 score.",
         recs,
+        evidence=pain_plan_sources(t),
     )

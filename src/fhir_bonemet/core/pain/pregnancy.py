@@ -1,8 +1,9 @@
-"""Pregnancy and breast-feeding: P40 (bone-modifying agents), P41 (NSAIDs), P42 (opioids and sedatives).
+"""Pregnancy and breast-feeding: P40 (bone-modifying agents), P41 (NSAIDs), P42 (opioids and sedatives), P47
+(codeine and tramadol while breast-feeding).
 
 What the record says is read by :func:`~fhir_bonemet.core.evidence.pregnancy.pregnancy_state`; nothing
 here fires for a woman whose pregnancy status is unknown.  The advice paraphrases product labels and
-regulatory safety communications (S40-S43); the benzodiazepine and gabapentinoid caveats were not confirmed
+regulatory safety communications (S40-S44); the benzodiazepine and gabapentinoid caveats were not confirmed
 from a primary source and are marked as awaiting clinical review.
 
 * P40: zoledronic acid and denosumab can harm the fetus (S41, S42): none is proposed (P07 stays silent, and
@@ -14,15 +15,19 @@ from a primary source and are marked as awaiting clinical review.
   Low-dose aspirin is outside this advice.
 * P42: opioids (neonatal opioid withdrawal syndrome, S43; never stopped abruptly in a dependent patient) and
   the other sedatives.
+* P47: codeine and tramadol while breast-feeding: the FDA recommends against them (sleepiness, poor feeding
+  and serious breathing problems in the breastfed infant, S44).
 * :func:`pain_plan_caveat`: the moderate and severe pain cards (P03, P04) suggest an opioid and radiotherapy
-  before any opioid is active, so before P42 can fire; in pregnancy they lead with a line saying both are
-  chosen with obstetric and specialist input.  The catalogue has no wording for it: awaiting clinical review.
+  before any opioid is active, so before P42 or P47 can fire; in pregnancy they lead with a line saying both
+  are chosen with obstetric and specialist input (the catalogue has no wording for it: awaiting clinical
+  review), in breast-feeding with a line ruling out codeine and tramadol (S44).
 
 Standard library only: this module is part of the pure core.
 """
 
 from __future__ import annotations
 
+from fhir_bonemet.core.evidence.dose_arithmetic import has_ingredient
 from fhir_bonemet.core.evidence.pregnancy import (
     PREGNANCY_CONCEPTS,
     PREGNANCY_KEYS,
@@ -39,7 +44,21 @@ from fhir_bonemet.core.pain.bone_health import BMA_CLASSES, bmas_of
 from fhir_bonemet.core.pain.medicines import is_systemic
 from fhir_bonemet.core.pain.nsaid import is_low_dose_aspirin
 
-__all__ = ["p40", "p41", "p42", "pain_plan_caveat", "pregnancy"]
+__all__ = [
+    "BREAST_FEEDING_OPIOIDS",
+    "breast_feeding",
+    "p40",
+    "p41",
+    "p42",
+    "p47",
+    "pain_plan_caveat",
+    "pain_plan_sources",
+    "pregnancy",
+]
+
+# The opioids not to give while breast-feeding, and the source that says so.
+BREAST_FEEDING_OPIOIDS = ("codeine", "tramadol")
+_BREAST_FEEDING_SOURCE = "S44"
 
 _TEAMS = "Discuss with the oncology and obstetric teams."
 
@@ -55,18 +74,34 @@ def pregnancy(t: Trace) -> Pregnancy:
 
 
 def pain_plan_caveat(t: Trace) -> str | None:
-    """The line a pain card leads with when the record says pregnant, its pregnancy records added to what the
-    card is based on; None otherwise.  A status answered unknown is not pregnancy: the rule declares the
-    pregnancy concepts, so the card names that status as the other pregnancy cards do
+    """The line a pain card leads with when the record says pregnant or breast-feeding, its pregnancy records
+    added to what the card is based on; None otherwise.  A status answered unknown is not pregnancy: the
+    rule declares the pregnancy concepts, so the card names that status as the other pregnancy cards do
     (:mod:`fhir_bonemet.core.data_gaps`)."""
-    if not pregnancy_state(t.ctx.index, t.ctx.today, t.ctx.th).pregnant:
+    if not pregnancy_state(t.ctx.index, t.ctx.today, t.ctx.th).applies:
         return None  # the thresholds are relied on, and the records shown, only where the line is said
     state = pregnancy(t)
+    if not state.pregnant:
+        return (
+            "Breast-feeding: not codeine or tramadol (risk to the infant); choose the opioid with specialist "
+            "input."
+        )
     weeks = "" if state.weeks is None else f" ({int(state.weeks)} weeks)"
     return (
         f"Pregnant{weeks}: choose the opioid and any radiotherapy with obstetric and specialist input "
         "(awaiting clinical review)."
     )
+
+
+def pain_plan_sources(t: Trace) -> tuple[str, ...]:
+    """The sources a pain card declares, the breast-feeding one (S44) only where its line is said."""
+    return tuple(s for s in t.spec.evidence if s != _BREAST_FEEDING_SOURCE or breast_feeding(t))
+
+
+def breast_feeding(t: Trace) -> bool:
+    """Whether the record says breast-feeding and not pregnant (in pregnancy the pregnancy advice leads)."""
+    state = pregnancy_state(t.ctx.index, t.ctx.today, t.ctx.th)
+    return state.lactating and not state.pregnant
 
 
 @rule(
@@ -226,4 +261,42 @@ def p42(ctx: RuleContext, t: Trace) -> Finding | None:
         f"Opioid or sedative active or ordered; patient {state.describe()}.",
         recs,
         unverified=bool(sedatives),  # the benzodiazepine/gabapentinoid caveat awaits clinical review
+    )
+
+
+@rule(
+    "P47",
+    "Codeine or tramadol while breast-feeding",
+    Category.MEDICATION_SAFETY,
+    concepts=(c.OPIOID, c.TRAMADOL, *PREGNANCY_CONCEPTS),
+    thresholds=PREGNANCY_KEYS,
+    evidence=("S44",),
+    on_orders=True,
+)
+def p47(ctx: RuleContext, t: Trace) -> Finding | None:
+    """Codeine or tramadol active or ordered while the record says breast-feeding: the FDA recommends against
+    both (S44); a draft in focus is offered for cancellation."""
+    risky = [
+        m
+        for m in ctx.active(c.OPIOID, c.TRAMADOL)
+        if c.TRAMADOL in m.classes or has_ingredient(m, *BREAST_FEEDING_OPIOIDS)
+    ]
+    if not risky or not ctx.concerns_focus(risky):
+        return None
+    state = pregnancy(t)
+    if not state.lactating:
+        return None
+    t.meds(risky)
+    t.act(risky, "delete", "breast-feeding: codeine and tramadol are not recommended (risk to the infant)")
+    names = ", ".join(dict.fromkeys(med_label(m) for m in risky))
+    return t.finding(
+        Indicator.WARNING,
+        f"{names} while breast-feeding: not recommended (risk to the infant); choose another analgesic",
+        f"Codeine or tramadol active or ordered; patient {state.describe()}.",
+        (
+            "The FDA recommends against codeine and tramadol in breast-feeding: the infant may become very "
+            "sleepy, feed poorly or have serious breathing problems.",
+            "Choose another analgesic with specialist input; while any opioid is taken, watch the infant for "
+            "sleepiness, feeding difficulty and breathing problems.",
+        ),
     )
