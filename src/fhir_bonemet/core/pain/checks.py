@@ -74,7 +74,9 @@ def is_older(t: Trace, consequence: str) -> bool | None:
 
 
 def platelets(t: Trace) -> LabValue | None:
-    value = latest_lab(t.ctx.facts, c.LAB_PLATELETS, t.ctx.today, t.v("lookback.lab_days"))
+    ctx = t.ctx
+    # The call's index: without it latest_lab indexed the whole record again for one platelet count.
+    value = latest_lab(ctx.facts, c.LAB_PLATELETS, ctx.today, t.v("lookback.lab_days"), ctx.index)
     if value is not None:
         t.fact(value.used())
     return value
