@@ -200,9 +200,12 @@ def pending(
     may be old), so it is returned only with ``name_undated``, for the cards to name it: no rule acts on
     a number that could not be read and whose date is unknown.
     """
+    unreadable = idx.facts.unreadable
+    if not unreadable:  # the usual record, every result read: a dozen rules and gates ask on every call
+        return []
     wanted = set(concepts)
     found: list[UnreadableValue] = []
-    for value in idx.facts.unreadable:
+    for value in unreadable:
         if value.concept not in wanted:
             continue
         # A readable result: a measured value, a coded or yes/no answer understood.
@@ -237,7 +240,9 @@ def received(idx: FactIndex, concept: str, today: date, max_age_days: float) -> 
     """The newest unreadable result of ``concept`` that still matters (see :func:`pending`), if any: a rule
     that found no usable value says "received but not read" instead of "no result"."""
     found = pending(idx, (concept,), today, max_age_days)
-    return max(found, key=lambda u: instant(u.effective) if u.effective else float("-inf"), default=None)
+    if not found:
+        return None
+    return max(found, key=lambda u: instant(u.effective) if u.effective else float("-inf"))
 
 
 def _what(value: UnreadableValue) -> str:
