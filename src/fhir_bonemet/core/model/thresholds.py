@@ -10,7 +10,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 BASES = ("evidence", "service-default", "unverified")
@@ -45,15 +45,27 @@ class UnknownThresholdError(KeyError):
     """A rule asked for a threshold the data file does not define (caught by the start-up check)."""
 
 
+class _Values(dict[str, float]):
+    """The bare values by key; a key the file does not define raises :class:`UnknownThresholdError`."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> float:
+        raise UnknownThresholdError(key)
+
+
 class Thresholds(Mapping[str, Threshold]):
     """Read-only mapping key → :class:`Threshold`; ``th.v(key)`` gives the bare value."""
 
-    __slots__ = ("_items", "known", "service_defaults", "value_of")
+    __slots__ = ("_items", "known", "service_defaults", "v")
+
+    # The bare value of a key (UnknownThresholdError for a key the file does not define).  The rules ask
+    # for a hundred values per call: v is the value dict's own look-up, with no Python call in between.
+    v: Callable[[str], float]
 
     def __init__(self, items: Mapping[str, Threshold]) -> None:
         self._items = dict(items)
-        # The bare values by key, for the rules' builder (Trace.v) to read without a call through v().
-        self.value_of: dict[str, float] = {key: t.value for key, t in self._items.items()}
+        self.v = _Values((key, t.value) for key, t in self._items.items()).__getitem__
         # Every key, and the keys whose value is a service default (every card relying on one labels it as
         # such): the rules ask about some fifty keys per call, and sets answer for many keys at once.
         self.known = frozenset(self._items)
@@ -70,10 +82,3 @@ class Thresholds(Mapping[str, Threshold]):
 
     def __len__(self) -> int:
         return len(self._items)
-
-    def v(self, key: str) -> float:
-        # The rules ask for a hundred values per call: one lookup, not one through __getitem__.
-        try:
-            return self.value_of[key]
-        except KeyError:
-            raise UnknownThresholdError(key) from None
