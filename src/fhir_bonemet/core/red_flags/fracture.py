@@ -213,7 +213,8 @@ def _fracture_findings(
                 continue  # closed, an impending fracture is no longer impending (fixed, or now a fracture)
             lesions = attribute(idx.facts.lesions, (), cond.site)
             where = _where(lesions, cond)
-            surgeon = _surgeon(surgical_referrals(lesions, cond))
+            referrals = surgical_referrals(lesions, cond)
+            surgeon = _surgeon(referrals)
             used = [used_condition(name, cond)]
             orders = [
                 (lesion, fixation_order(by_lesion[id(lesion)], None, when))
@@ -240,7 +241,7 @@ def _fracture_findings(
                         f"{name} recorded within {num(recent)} days and surgically fixed since.",
                         used,
                         missing,
-                        surgical_referrals(lesions, cond),
+                        referrals,
                         ("lookback.recent_fracture_days",),
                         _FIXED_ADVICE,
                     )
@@ -260,7 +261,7 @@ def _fracture_findings(
                     + (f" within {num(recent)} days." if concept == c.PATHOLOGICAL_FRACTURE else "."),
                     used,
                     missing,
-                    surgical_referrals(lesions, cond),
+                    referrals,
                     ("lookback.recent_fracture_days",),
                 )
             )
@@ -436,7 +437,8 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
         indicator, name, score, lesions = groups[ref]
         where = _where(tuple(lesions))
         shown = f"{name} {num(score.value or 0)} at {where}"
-        surgeon = _surgeon(surgical_referrals(tuple(lesions)))
+        referrals = surgical_referrals(tuple(lesions))
+        surgeon = _surgeon(referrals)
         if indicator is Indicator.CRITICAL:
             summary = f"{shown}: high fracture/instability risk; suggest urgent {surgeon} review"
             why = f"{name} at or above the surgical threshold."
@@ -474,7 +476,7 @@ def _score_findings(evidence: tuple[LesionEvidence, ...], t: Trace) -> list[Find
                 why,
                 [used_attr(f"{name} ({where})", score), *earlier, *(used for used, _ in notes)],
                 missing,
-                surgical_referrals(tuple(lesions)),
+                referrals,
                 ("lookback.score_days",),
             )
         )
