@@ -307,8 +307,11 @@ def _procedure(
 ) -> Attributed | None:
     """Newest matching procedure at this lesion; ``own_only`` skips those that may be at another lesion
     (a surgical review reassures only about the lesion it certainly concerns)."""
+    procs = idx.procedures(concept)
+    if not procs:  # most records hold none of a kind: no sort to set up, three kinds per lesion
+        return None
     chosen = sorted(
-        (p for p in idx.procedures(concept) if accept(p)),
+        (p for p in procs if accept(p)),
         key=lambda p: (p.performed is None, -(p.performed.toordinal() if p.performed else 0), p.ref),
     )
     for proc in chosen:
