@@ -459,3 +459,20 @@ def test_service_default_site_rows_are_labelled_as_such() -> None:
     assert any("service default" in r and "skull lesion" in r for r in found["EX01"].recommendations)
     _, found = assess(patient(lesions=[lesion(S.PELVIS)], observations=fit()))
     assert not any("Site restrictions" in r for r in found["EX01"].recommendations)
+
+
+def test_ecog_and_karnofsky_in_different_bands_are_both_applied_and_named_to_confirm() -> None:
+    # ECOG 1 yesterday, Karnofsky 40 three days ago: the worse decides (ADL only) and the card says the
+    # two scales disagree rather than leave the clinician to wonder why the plan ignores "ECOG 1".
+    plan, found = skull(obs(c.ECOG, 1, days_ago=1), obs(c.KPS, 40, days_ago=3))
+    assert plan.tier is Tier.ADL_ONLY
+    (conflict,) = [m for m in found["EX01"].missing if m.conflict]
+    assert conflict.what.startswith("ECOG 1 (")
+    assert "and Karnofsky 40 (" in conflict.what
+    assert conflict.consequence == "the worse applied"
+    assert found["EX03"].summary.startswith(
+        "Before exercise, suggest recording: which performance status is right"
+    )
+    # The same band on both scales is no disagreement.
+    _, agreeing = skull(obs(c.ECOG, 1, days_ago=1), obs(c.KPS, 80, days_ago=3))
+    assert not [m for m in agreeing["EX01"].missing if m.conflict]

@@ -14,7 +14,7 @@ from fhir_bonemet.core.exercise.domains import ADL_ONLY, DEFAULT_ROWS
 from fhir_bonemet.core.exercise.gates import SERVICE_DEFAULT, Gates
 from fhir_bonemet.core.exercise.hold_summary import on_hold_summary
 from fhir_bonemet.core.exercise.plan import ExerciseWork
-from fhir_bonemet.core.exercise.tiers import PersonTier
+from fhir_bonemet.core.exercise.tiers import SCALES_DISAGREE, PersonTier
 from fhir_bonemet.core.model import concepts as c
 from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.finding_builder import Trace
@@ -335,7 +335,10 @@ def ex02_gates(ctx: RuleContext, t: Trace) -> Finding | None:
 
 def _confirm(conflict: MissingFact) -> str:
     """A contradiction to confirm: "ECOG 1 and 3 recorded on 2025-05-29" → "ECOG (1 and 3 recorded on
-    2025-05-29: confirm)"."""
+    2025-05-29: confirm)"; two scales in different bands (:func:`~fhir_bonemet.core.exercise.tiers.
+    scales_disagree`) → "which performance status is right (ECOG 1 (...) and Karnofsky 40 (...) disagree)"."""
+    if conflict.what.endswith(SCALES_DISAGREE):
+        return f"which performance status is right ({conflict.what})"
     name, _, rest = conflict.what.partition(" ")
     return f"{name} ({rest}: confirm)"
 

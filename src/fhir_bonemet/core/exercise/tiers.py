@@ -38,7 +38,15 @@ from fhir_bonemet.core.model.queries import active_meds, has_active, within_days
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.model.used_facts import ACTIVE_STATUSES, num, used_attr, used_condition, used_obs
 
-__all__ = ["LesionTier", "PersonTier", "bma_active", "person_tier", "tier_lesion"]
+__all__ = [
+    "SCALES_DISAGREE",
+    "LesionTier",
+    "PersonTier",
+    "bma_active",
+    "person_tier",
+    "scales_disagree",
+    "tier_lesion",
+]
 
 S = SiteClass
 # The "no score, weight-bearing/axial site" row of docs/clinical-model.md#tier-per-lesion:
@@ -463,6 +471,43 @@ def _performance(idx: FactIndex, today: date, th: Thresholds, days: float, out: 
         elif value <= th.v("exercise.kps_moderate_max"):
             out.raise_to(Tier.MODERATE, f"KPS {num(value)}")
             out.reduced_volume = out.reduced_volume or f"KPS {num(value)}"
+    scales_disagree(ecog, kps, th, out)
+
+
+# How the line naming two performance scales in different bands ends (EX03 asks which is right).
+SCALES_DISAGREE = " disagree"
+
+
+def _band(value: float, limits: tuple[float, float], worse_is_higher: bool) -> int:
+    """0 full programme, 1 moderate, 2 ADL-only: where a performance score falls (``limits``: the moderate
+    and the ADL-only threshold of its scale)."""
+    moderate, adl_only = limits
+    if worse_is_higher:
+        return 2 if value >= adl_only else 1 if value >= moderate else 0
+    return 2 if value <= adl_only else 1 if value <= moderate else 0
+
+
+def scales_disagree(
+    ecog: ObservationFact | None, kps: ObservationFact | None, th: Thresholds, out: PersonTier
+) -> None:
+    """ECOG and Karnofsky both recorded in the lookback but in different bands ("ECOG 1" one day, "KPS 40"
+    another): both are applied, so the worse decides, and the card asks which is right rather than leave
+    the clinician to wonder why the plan is stricter than the score on top of the chart."""
+    if ecog is None or kps is None or ecog.quantity is None or kps.quantity is None:
+        return
+    ecog_limits = (th.v("exercise.ecog_moderate_min"), th.v("exercise.ecog_adl_only_min"))
+    kps_limits = (th.v("exercise.kps_moderate_max"), th.v("exercise.kps_adl_only_max"))
+    if _band(ecog.quantity.value, ecog_limits, True) == _band(kps.quantity.value, kps_limits, False):
+        return
+    when = {o.concept: o.effective.date().isoformat() if o.effective else "undated" for o in (ecog, kps)}
+    out.missing.append(
+        MissingFact(
+            f"ECOG {num(ecog.quantity.value)} ({when[c.ECOG]}) and Karnofsky {num(kps.quantity.value)} "
+            f"({when[c.KPS]}){SCALES_DISAGREE}",
+            "the worse applied",
+            conflict=True,
+        )
+    )
 
 
 def bma_active(facts: PatientFacts, today: date) -> bool:
