@@ -171,6 +171,16 @@ def test_narrative_is_generated_escaped_xhtml() -> None:
     assert "Rules: EX-TIER." in text["div"]
 
 
+@pytest.mark.parametrize(
+    ("special", "reference"), [("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")]
+)
+def test_narrative_escapes_each_markup_character_of_patient_text(special: str, reference: str) -> None:
+    plan_obj = exercise_plan()
+    lesion = replace(plan_obj.lesions[0], reasons=(f"SINS 14 {special} rising",))
+    plan = build(Assessment(True, "x", (exercise_finding(),), replace(plan_obj, lesions=(lesion,))))
+    assert f"SINS 14 {reference} rising" in plan.resource["text"]["div"]
+
+
 def test_identifier_is_stable_for_the_same_plan_and_changes_with_content() -> None:
     first = build()
     assert first.resource["identifier"] == [
