@@ -39,3 +39,25 @@ def test_a_written_view_answers_from_the_store(store: Store) -> None:
         assert views.plan_expiry("plan-3", NOW) is None
     finally:
         views.close()
+
+
+def test_a_pending_view_opened_before_it_is_written_is_rendered_once(store: Store) -> None:
+    renders: list[int] = []
+
+    def render() -> str:
+        renders.append(1)
+        return '{"tier": "high"}'
+
+    views = PlanViews(store, linger=60.0)
+    try:
+        views.plan_put("plan-4", "pk-4", render, NOW + timedelta(hours=1))
+        first, second = views.plan_get("plan-4", NOW), views.plan_get("plan-4", NOW)
+        assert first is not None
+        assert second is not None
+        assert first.body_json == second.body_json == '{"tier": "high"}'
+    finally:
+        views.close()
+    stored = store.plan_get("plan-4", NOW)
+    assert stored is not None
+    assert stored.body_json == '{"tier": "high"}'
+    assert renders == [1]  # opened twice and written: the same rendering each time

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 from fhir_bonemet.store.base import Store, StoredPlanView
 from fhir_bonemet.store.write_behind import WriteBehind
@@ -27,6 +26,26 @@ from fhir_bonemet.store.write_behind import WriteBehind
 __all__ = ["PlanViews"]
 
 log = logging.getLogger("fhir_bonemet.plan_page")
+
+
+class _RenderedOnce:
+    """``render``, run on the first call only; later calls return what it gave.
+
+    functools.cache did the same, but making its wrapper (copying the function's name, doc and attributes)
+    cost more per hook call than the rest of :meth:`PlanViews.plan_put`.  Two threads calling at once (the
+    writer, and a link opened at that moment) may both render: each gets the same text.
+    """
+
+    __slots__ = ("_render", "_text")
+
+    def __init__(self, render: Callable[[], str]) -> None:
+        self._render = render
+        self._text: str | None = None
+
+    def __call__(self) -> str:
+        if self._text is None:
+            self._text = self._render()
+        return self._text
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +69,7 @@ class PlanViews:
         self, plan_id: str, patient_key: str, body_json: Callable[[], str], expires_at: datetime
     ) -> None:
         """Keep the view until ``expires_at``; ``body_json`` renders it, on the writer's thread."""
-        item = _Pending(plan_id, patient_key, cache(body_json), expires_at)
+        item = _Pending(plan_id, patient_key, _RenderedOnce(body_json), expires_at)
         with self._lock:
             self._pending[plan_id] = item
         self._behind.submit(item)
