@@ -9,21 +9,21 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from example_app import EXAMPLES_TODAY as ANCHOR
+from example_app import example_client
+from fhir_bonemet.cli.examples_runner import default_examples_dir, prefetched_request
 from fhir_bonemet.cli.main import main
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
 
 EXAMPLES = default_examples_dir()
-ANCHOR = date.fromisoformat(load_manifest(EXAMPLES)["anchorDate"])
 RULES = "org.fhir-bonemet.rules"
 PV = "/cds-services/bonemet-patient-view"
 SIGN = "/cds-services/bonemet-order-sign"
@@ -35,9 +35,7 @@ def request_for(scenario: str, hook: str = "patient-view") -> dict[str, Any]:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(auth_required=False, data_dir=tmp_path)
-    workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
-    with TestClient(build_app(settings, handler=workflow)) as test_client:
+    with example_client(tmp_path) as test_client:
         yield test_client
 
 

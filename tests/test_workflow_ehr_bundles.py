@@ -11,19 +11,15 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
-from fhir_bonemet.main import build_app
-from fhir_bonemet.settings import Settings
-from fhir_bonemet.workflow import READ_ISSUES_EXTENSION, Workflow
+from example_app import example_client
+from fhir_bonemet.cli.examples_runner import prefetched_request
+from fhir_bonemet.workflow import READ_ISSUES_EXTENSION
 
-EXAMPLES = default_examples_dir()
-ANCHOR = date.fromisoformat(load_manifest(EXAMPLES)["anchorDate"])
 RULES = "org.fhir-bonemet.rules"
 PV = "/cds-services/bonemet-patient-view"
 # Scenarios whose cards rest on the patient (age, sex), conditions, observations and medications.
@@ -32,9 +28,7 @@ SCENARIOS = ["thoracic-spine-sins14", "opioid-benzodiazepine", "nsaid-renal-impa
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(auth_required=False, data_dir=tmp_path_factory.mktemp("ehr-bundles"))
-    workflow = Workflow.from_settings(settings, clock=lambda: ANCHOR)
-    with TestClient(build_app(settings, handler=workflow)) as test_client:
+    with example_client(tmp_path_factory.mktemp("ehr-bundles")) as test_client:
         yield test_client
 
 

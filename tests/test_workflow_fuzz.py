@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -16,16 +15,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from example_app import example_client
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.core.model.hooks import Hook
-from fhir_bonemet.main import build_app
-from fhir_bonemet.settings import Settings
-from fhir_bonemet.workflow import Workflow
 from json_paths import json_paths
 
 EXAMPLES = default_examples_dir()
 MANIFEST = load_manifest(EXAMPLES)
-ANCHOR = date.fromisoformat(MANIFEST["anchorDate"])
 SCENARIOS = [s["id"] for s in MANIFEST["scenarios"]]
 REQUESTS = {(s, h): prefetched_request(s, h) for s in SCENARIOS for h in Hook}
 
@@ -38,9 +34,7 @@ REPLACEMENTS = st.sampled_from(
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     # Module-scoped: hypothesis runs many examples against one app, as an EHR would.
-    config = Settings(auth_required=False, data_dir=tmp_path_factory.mktemp("fuzz"))
-    app = build_app(config, handler=Workflow.from_settings(config, clock=lambda: ANCHOR))
-    with TestClient(app) as test_client:
+    with example_client(tmp_path_factory.mktemp("fuzz")) as test_client:
         yield test_client
 
 

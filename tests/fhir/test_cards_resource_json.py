@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
+from example_app import example_client
 from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
 from fhir_bonemet.core.model.hooks import Hook
 from fhir_bonemet.fhir.outbound.careplan import (
@@ -33,14 +33,10 @@ from fhir_bonemet.fhir.outbound.careplan import (
     with_status,
 )
 from fhir_bonemet.fhir.outbound.elements import typed_element
-from fhir_bonemet.main import build_app
-from fhir_bonemet.settings import Settings
-from fhir_bonemet.workflow import Workflow
 
 EXAMPLES = default_examples_dir()
 MANIFEST = load_manifest(EXAMPLES)
 SCENARIOS = [s["id"] for s in MANIFEST["scenarios"]]
-ANCHOR = date.fromisoformat(MANIFEST["anchorDate"])
 
 
 def canonical(model: type[CarePlan] | type[ServiceRequest], resource: dict[str, Any]) -> dict[str, Any]:
@@ -55,11 +51,8 @@ def same_json(sent: dict[str, Any], expected: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(auth_required=False, data_dir=Path(data_dir))
-        app = build_app(settings, handler=Workflow.from_settings(settings, clock=lambda: ANCHOR))
-        with TestClient(app) as test_client:
-            yield test_client
+    with tempfile.TemporaryDirectory() as data_dir, example_client(Path(data_dir)) as test_client:
+        yield test_client
 
 
 def service_ids(client: TestClient) -> dict[str, str]:

@@ -5,30 +5,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from example_app import EXAMPLES_TODAY as ANCHOR
+from example_app import PUBLIC, example_client
 from fhir_bonemet.cards.build import PLAN_LINK_LABEL
-from fhir_bonemet.cli.examples_runner import default_examples_dir, load_manifest, prefetched_request
+from fhir_bonemet.cli.examples_runner import prefetched_request
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.middleware import loggable_path
 from fhir_bonemet.workflow import Workflow
 
-ANCHOR = date.fromisoformat(load_manifest(default_examples_dir())["anchorDate"])
-PUBLIC = "https://cds.example.org/bonemet"
-
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(auth_required=False, data_dir=tmp_path, public_base_url=PUBLIC)
-    app = build_app(settings, handler=Workflow.from_settings(settings, clock=lambda: ANCHOR))
-    with TestClient(app) as test_client:
+    with example_client(tmp_path, public_base_url=PUBLIC) as test_client:
         yield test_client
 
 
