@@ -28,7 +28,7 @@ from typing import Any
 
 from fhir_bonemet.cards import detail as card_detail
 from fhir_bonemet.cards.concerns import Concern, arrange, group_concerns
-from fhir_bonemet.cards.evidence import ShownSource, evidence_labels, shown_sources
+from fhir_bonemet.cards.evidence import CardEvidence, card_evidence
 from fhir_bonemet.cards.suggestions import SuggestionBuilder, stable_uuid
 from fhir_bonemet.cds.response import Card, rules_extension
 from fhir_bonemet.core.data_gaps import MEDICATIONS_UNREAD
@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 SKELETAL_RISK_EXTENSION = "org.fhir-bonemet.skeletal-risk"
-SERVICE_LABEL = "fhir-bonemet"
 SUGGESTION_LABEL_LIMIT = 120
 PLAN_LINK_LABEL = "Open the full plan"
 
@@ -172,7 +171,6 @@ class _CardBuilder:
     ) -> None:
         self.assessment, self.ctx, self.codes = assessment, ctx, codes
         self.sources, self.thresholds = sources, thresholds
-        self.shown = shown_sources(sources)
         self.suggest = SuggestionBuilder(
             codes,
             thresholds,
@@ -188,8 +186,9 @@ class _CardBuilder:
         primary, findings = concern.primary, list(concern.findings)
         # Source ids, each once: the concern's, then those of the advice folded onto its card, which is as
         # much this card's advice as its rule ids are.
-        evidence = list(dict.fromkeys(e for f in (*findings, *concern.folded) for e in f.evidence))
-        shown = [self.shown[sid] for sid in evidence if sid in self.shown]
+        evidence = card_evidence(
+            self.sources, tuple(dict.fromkeys(e for f in (*findings, *concern.folded) for e in f.evidence))
+        )
         cid = card_uuid(self.ctx.hook_instance, concern.rule_ids, concern.key)
         red_flag = primary.category is Category.RED_FLAG
         suggestions = self._suggestions(concern, cid, red_flag)
@@ -232,7 +231,7 @@ class _CardBuilder:
         plan = self.assessment.exercise if primary.category is Category.EXERCISE else None
         detail = card_detail.detail_markdown(
             findings,
-            evidence=evidence_labels(shown),
+            evidence=evidence.labels,
             folded=concern.folded,
             when_stable=concern.when_stable,
             plan=plan,
@@ -244,7 +243,7 @@ class _CardBuilder:
             "summary": fit_summary(card_detail.plain(primary.summary)),
             "indicator": primary.indicator.value,  # the primary finding is the most severe of the concern
             "detail": detail,
-            "source": self._source(evidence, shown, primary.category),
+            "source": self._source(evidence, primary.category),
             "overrideReasons": self.codes.override_codings(),
             "extension": rules_extension(concern.all_rule_ids),
         }
@@ -261,7 +260,7 @@ class _CardBuilder:
             if exclusive:
                 _one_recommended(suggestions)
             card["suggestions"] = suggestions
-        links = _links(shown)
+        links = [{"label": label, "url": url, "type": "absolute"} for label, url in evidence.links]
         if self.ctx.plan_url is not None and primary.category in (Category.EXERCISE, Category.PAIN):
             links.insert(0, {"label": PLAN_LINK_LABEL, "url": self.ctx.plan_url, "type": "absolute"})
         if links:
@@ -274,15 +273,10 @@ class _CardBuilder:
         # A red flag leads with its referral; elsewhere the change to the order is the point of the card.
         return referrals + orders if red_flag else orders + referrals
 
-    def _source(self, evidence: list[str], shown: list[ShownSource], category: Category) -> dict[str, Any]:
-        label = SERVICE_LABEL + (f" (evidence {', '.join(evidence[:4])})" if evidence else "")
-        source: dict[str, Any] = {
-            "label": label,
-            "topic": self.codes.topic_coding(category),
-        }
-        url = next((s.link[1] for s in shown if s.link is not None), None)
-        if url is not None:
-            source["url"] = url
+    def _source(self, evidence: CardEvidence, category: Category) -> dict[str, Any]:
+        source: dict[str, Any] = {"label": evidence.source_label, "topic": self.codes.topic_coding(category)}
+        if evidence.url is not None:
+            source["url"] = evidence.url
         return source
 
 
@@ -321,16 +315,6 @@ def wire_cards(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [builder.card(c, c is carrier) for c in concerns]
-
-
-def _links(shown: list[ShownSource]) -> list[dict[str, Any]]:
-    """The card's links to its primary sources, each address once."""
-    links: dict[str, dict[str, Any]] = {}
-    for source in shown:
-        if source.link is not None and source.link[1] not in links:
-            label, url = source.link
-            links[url] = {"label": label, "url": url, "type": "absolute"}
-    return list(links.values())
 
 
 def _one_recommended(suggestions: list[dict[str, Any]]) -> None:

@@ -522,7 +522,7 @@ def detail_markdown(
 ) -> str:
     """Detail text for one concern; ``findings[0]`` leads, the rest were merged into it, ``folded`` is
     routine advice from other concerns shown as one line; ``evidence`` the evidence line's source labels
-    (:func:`fhir_bonemet.cards.evidence.evidence_labels`, those of the folded advice included);
+    (:class:`fhir_bonemet.cards.evidence.CardEvidence`, those of the folded advice included);
     ``unoffered`` the labels of what the folded advice proposes that this card cannot offer (its
     suggestions are a choice of one)."""
     primary = findings[0]

@@ -1,15 +1,17 @@
 """How a card shows its evidence sources: worked out once per source catalogue, not once per card.
 
-A card names its sources three times: the first primary link as ``source.url``, every primary link in
-``links`` (labelled with the citation), and the evidence line of its detail (short names, linked sources
-first).  All three depend on the source alone, which is knowledge loaded at start-up, so
-:func:`shown_sources` works them out once for each catalogue and every card looks them up by id.
+A card names its sources four times: the first primary link as ``source.url``, its first source ids in
+``source.label``, every primary link in ``links`` (labelled with the citation), and the evidence line of its
+detail (short names, linked sources first).  All of them depend on the card's source ids alone, which come
+from the rules and the catalogue loaded at start-up: :func:`card_evidence` works them out once for each
+catalogue and each list of ids (a few dozen: the rules' and their usual companions'), and every card looks
+them up.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -18,10 +20,15 @@ from fhir_bonemet.core.model.findings import shorten
 from fhir_bonemet.core.model.per_object import per_object
 from fhir_bonemet.knowledge import EvidenceSource
 
-__all__ = ["LINK_LABEL_LIMIT", "ShownSource", "evidence_labels", "shown_sources"]
+__all__ = ["LINK_LABEL_LIMIT", "SERVICE_LABEL", "CardEvidence", "card_evidence"]
 
 LINK_LABEL_LIMIT = 90
 MAX_EVIDENCE = 2  # sources named on a card's evidence line
+MAX_SOURCE_IDS = 4  # source ids named in the card's source label
+SERVICE_LABEL = "fhir-bonemet"
+# Lists of source ids remembered per catalogue.  Each comes from the rules a card merges and folds, so a
+# service meets some dozens; the bound only keeps a stream of unusual combinations from growing the memory.
+_REMEMBERED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,16 @@ class ShownSource:
     link: tuple[str, str] | None
     label: str  # on the evidence line: the short name (Markdown), linked when there is a primary link
     primary: bool  # has a primary link: listed first on the evidence line
+
+
+@dataclass(frozen=True, slots=True)
+class CardEvidence:
+    """The sources of one card, as the card shows them."""
+
+    labels: tuple[str, ...]  # the evidence line's labels: primary sources first
+    links: tuple[tuple[str, str], ...]  # (label, url) of each primary link, each address once
+    source_label: str  # "fhir-bonemet (evidence S11, S10)"
+    url: str | None  # the first primary link: the card's source url
 
 
 def _absolute(url: str) -> bool:
@@ -55,16 +72,42 @@ def _shown(src: EvidenceSource) -> ShownSource:
     return ShownSource(link, f"[{name}]({src.link})" if src.link else name, bool(src.link))
 
 
-def _table(sources: Mapping[str, EvidenceSource]) -> dict[str, ShownSource]:
-    """Each source of ``sources`` by id, as cards show it (see the module docstring)."""
-    return {sid: _shown(src) for sid, src in sources.items()}
+class _CatalogueView:
+    """One catalogue's sources as cards show them, and the evidence of each list of source ids asked for."""
+
+    def __init__(self, sources: Mapping[str, EvidenceSource]) -> None:
+        self.shown = {sid: _shown(src) for sid, src in sources.items()}
+        self.cards: dict[tuple[str, ...], CardEvidence] = {}
+
+    def card(self, ids: tuple[str, ...]) -> CardEvidence:
+        found = self.cards.get(ids)
+        if found is None:
+            found = self._card(ids)
+            if len(self.cards) >= _REMEMBERED:
+                self.cards.clear()
+            self.cards[ids] = found
+        return found
+
+    def _card(self, ids: tuple[str, ...]) -> CardEvidence:
+        shown = [self.shown[sid] for sid in ids if sid in self.shown]
+        # The evidence line: primary sources first (one a clinician can check in a click).
+        ordered = [s for s in shown if s.primary] + [s for s in shown if not s.primary]
+        links: dict[str, str] = {}  # url -> label, each address once
+        for source in shown:
+            if source.link is not None and source.link[1] not in links:
+                links[source.link[1]] = source.link[0]
+        return CardEvidence(
+            labels=tuple(s.label for s in ordered[:MAX_EVIDENCE]),
+            links=tuple((label, url) for url, label in links.items()),
+            source_label=SERVICE_LABEL + (f" (evidence {', '.join(ids[:MAX_SOURCE_IDS])})" if ids else ""),
+            url=next(iter(links), None),
+        )
 
 
 # Once per catalogue: the service has one (loaded at start-up, never changed); tests build a few.
-shown_sources = per_object(_table)
+_view = per_object(_CatalogueView)
 
 
-def evidence_labels(shown: Sequence[ShownSource]) -> list[str]:
-    """The evidence line's labels: primary sources first (one a clinician can check in a click)."""
-    ordered = [s for s in shown if s.primary] + [s for s in shown if not s.primary]
-    return [s.label for s in ordered[:MAX_EVIDENCE]]
+def card_evidence(sources: Mapping[str, EvidenceSource], ids: tuple[str, ...]) -> CardEvidence:
+    """How a card citing the sources ``ids`` (each once, in the card's order) shows them."""
+    return _view(sources).card(ids)
