@@ -283,11 +283,19 @@ def _based_on(findings: Sequence[Finding]) -> list[str]:
     an opioid-with-benzodiazepine card as soon as a second opioid was active, the clearance on a
     zoledronic-acid dose card.  A derived value past the cut is added rather than put in a record's place,
     which would drop what the card is about (the benzodiazepine of that card)."""
+    facts = [fact for finding in findings for fact in finding.used]
+    # Past the last derived value, once the first values are in, a record changes nothing: its value is
+    # said already or comes after the cut.  Rendering stops there (the exercise card's nine records and
+    # more, of which three are shown).
+    last_derived = len(facts) - 1
+    while last_derived >= 0 and facts[last_derived].ref is not None:
+        last_derived -= 1
     shown: dict[str, bool] = {}  # each distinct value, and whether any fact rendering it is derived
-    for finding in findings:
-        for fact in finding.used:
-            text = _value(fact)
-            shown[text] = shown.get(text, False) or fact.ref is None
+    for i, fact in enumerate(facts):
+        if i > last_derived and len(shown) >= MAX_VALUES:
+            break
+        text = _value(fact)
+        shown[text] = shown.get(text, False) or fact.ref is None
     derived = [text for text, is_derived in shown.items() if is_derived][:MAX_VALUES]
     kept = {*list(shown)[:MAX_VALUES], *derived}
     return [text for text in shown if text in kept]
