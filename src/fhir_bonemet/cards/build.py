@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from fhir_bonemet.cards import detail as card_detail
@@ -245,7 +246,7 @@ class _CardBuilder:
             "detail": detail,
             "source": self._source(evidence, primary.category),
             "overrideReasons": self.codes.override_codings(),
-            "extension": rules_extension(concern.all_rule_ids),
+            "extension": _rules_extension(concern.all_rule_ids),
         }
         if primary.category is Category.EXERCISE and self.assessment.exercise is not None:
             card["extension"][SKELETAL_RISK_EXTENSION] = skeletal_risk(self.assessment.exercise)
@@ -315,6 +316,18 @@ def wire_cards(
         (c for c in concerns if c.primary.category is Category.PAIN), None
     )
     return [builder.card(c, c is carrier) for c in concerns]
+
+
+def _rules_extension(rule_ids: tuple[str, ...]) -> dict[str, Any]:
+    """The card's extension naming its rules: a dict and list of its own (an exercise card adds to it)."""
+    return {name: list(value) for name, value in _checked_rules_extension(rule_ids).items()}
+
+
+# Rule ids come from the rule catalogue, and a service meets some dozens of combinations of them: each is
+# checked once (rules_extension raises on an id that is not one), not on every card.
+@lru_cache(maxsize=1024)
+def _checked_rules_extension(rule_ids: tuple[str, ...]) -> Mapping[str, Any]:
+    return rules_extension(rule_ids)
 
 
 def _one_recommended(suggestions: list[dict[str, Any]]) -> None:
