@@ -94,6 +94,8 @@ class SuggestionBuilder:
         self._careplan_pending = any(r.get("resourceType") == "CarePlan" for r in drafts)
 
     def _already_drafted(self, resource: Mapping[str, Any]) -> bool:
+        if not self._pending:  # most calls: no referral among the draft orders
+            return False
         wanted = _codes_of(resource)
         return any(wanted & _codes_of(pending) for pending in self._pending)
 
