@@ -238,6 +238,16 @@ def _clip(text: str, limit: int = LINE_LIMIT) -> str:
     return shorten(text, limit)
 
 
+# A line of the detail and its Markdown, remembered like plain and for the same texts: the rules'
+# recommendations and rationales come back call after call, and escaping them cost more than the rest of
+# their rendering (a Unicode scan of each text for characters to normalise and nine for Markdown).
+@lru_cache(maxsize=8192)
+def _line(text: str, limit: int = LINE_LIMIT) -> tuple[str, str]:
+    """``text`` at the bedside (:func:`plain`) in at most ``limit`` characters, and that line escaped."""
+    line = _clip(plain(text), limit)
+    return line, md_escape(line)
+
+
 def _unique(items: Iterable[_H]) -> list[_H]:
     return list(dict.fromkeys(items))
 
@@ -546,11 +556,12 @@ def detail_markdown(
         here = {f.rule_id for f in findings[1:]}
         todo = [text for text in todo if _points_to(text) not in here]
     todo = [*todo[:2], *merged, *todo[2:]]
-    lines = _first_unique((_clip(text) for text in map(plain, todo) if text), MAX_ACTION_BULLETS)
-    out = [f"- {md_escape(line)}" for line in lines]
+    # Each line once (the escaped form follows from the line).
+    lines = _first_unique((line for line in map(_line, todo) if line[0]), MAX_ACTION_BULLETS)
+    out = [f"- {escaped}" for _, escaped in lines]
     out += [f"\n{line}" for line in extra]
 
-    why = md_escape(_clip(plain(primary.rationale), 180))
+    why = _line(primary.rationale, 180)[1]
     values = _based_on(findings)
     if values:
         why += f" Based on: {'; '.join(values)}."
