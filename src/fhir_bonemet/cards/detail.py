@@ -367,10 +367,12 @@ def _no_answer(fact: MissingFact) -> bool:
     return fact.unreadable and _NO_ANSWER_MARK in fact.what
 
 
-def _stop_and_call(plan: ExercisePlan) -> str:
+# The plan's stop signs are worded from the thresholds alone: the same few for every patient.
+@lru_cache(maxsize=64)
+def _stop_and_call(stop_and_call: tuple[str, ...]) -> str:
     signs = [
         re.split(r"[:(]", item, maxsplit=1)[0].strip()
-        for item in plan.stop_and_call
+        for item in stop_and_call
         if not item.lower().startswith("re-assess")  # the review schedule lives in the CarePlan
     ]
     return "Stop and call the team on: " + "; ".join(s[0].lower() + s[1:] for s in signs if s) + "."
@@ -395,7 +397,7 @@ def exercise_todo(plan: ExercisePlan) -> list[str]:
             # cap has nothing to do with a lesion.  The plan carries each limit.
             todo.append(f"Limit {', '.join(limited)}: within the exclusions and intensity the plan sets.")
     if plan.stop_and_call:
-        todo.append(_stop_and_call(plan))
+        todo.append(_stop_and_call(plan.stop_and_call))
     return todo
 
 
