@@ -260,3 +260,20 @@ def test_the_critical_cytopenia_referral_gives_the_count_as_the_card_does() -> N
     for text in texts:
         assert "Critical cytopenia (platelets 15 ×10⁹/L)" in text
         assert "10*9" not in text
+
+
+def test_a_first_fentanyl_patch_for_a_patient_on_no_opioid_is_critical_with_its_cancellation() -> None:
+    """A fentanyl patch drafted for a patient taking no opioid (the label allows it only after a week of
+    60 mg oral morphine a day or an equivalent): a critical card offering to cancel the draft."""
+    case = _order_sign_with_drafts(
+        ("draft-fentanyl", "245134", "Fentanyl 25 mcg/hr transdermal patch", 25, 1, "ug/h")
+    )
+    for entry in case.request["context"]["draftOrders"]["entry"]:
+        if entry["resource"]["id"] == "draft-fentanyl":
+            instruction = entry["resource"]["dosageInstruction"][0]
+            instruction["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "45890007"}]}
+            instruction["timing"] = {"repeat": {"frequency": 1, "period": 72, "periodUnit": "h"}}
+    card = _cards_by_rule(fire(case))["P48"]
+    assert card["indicator"] == "critical"
+    assert "not for opioid-naive patients" in card["summary"]
+    assert _deleted(card) == ["MedicationRequest/draft-fentanyl"]

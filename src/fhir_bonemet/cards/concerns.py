@@ -72,7 +72,7 @@ FAMILIES: dict[str, frozenset[str]] = {
 # Reading order of warnings (and of infos) by the harm they prevent; rules not listed come after.
 HARM_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08"}),  # red flags
-    frozenset({"R09", "P13", "P14", "P46"}),  # respiratory depression
+    frozenset({"R09", "P48", "P13", "P14", "P46"}),  # respiratory depression
     frozenset({"P41", "P42", "P47"}),  # harm to the fetus, newborn or breastfed infant
     frozenset({"P16", "P17", "P18", "P19", "P23", "P08"}),  # renal or bleeding toxicity
     frozenset({"P20", "P21"}),  # hepatotoxicity

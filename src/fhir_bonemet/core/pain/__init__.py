@@ -1,4 +1,4 @@
-"""Pain management, pharmacovigilance and bone-modifying agents: P01-P25, P40-P44 and the medication red flags
+"""Pain management, pharmacovigilance and bone-modifying agents: P01-P25, P40-P48 and the medication red flags
 R06, R07 and R09.  Importing this package declares every rule in it.
 """
 
@@ -10,6 +10,7 @@ from fhir_bonemet.core.pain import (
     dosing,
     exercise_timing,
     nsaid,
+    opioid_tolerance,
     pregnancy,
     review,
     unidentified,
@@ -23,6 +24,7 @@ __all__ = [
     "dosing",
     "exercise_timing",
     "nsaid",
+    "opioid_tolerance",
     "pregnancy",
     "review",
     "unidentified",
