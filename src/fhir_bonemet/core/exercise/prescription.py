@@ -52,14 +52,11 @@ class RegionCells:
 # Who supervises, by plan tier: a table made once (it was rebuilt on every call, five enum reads).
 _SUPERVISION = {
     Tier.LOW: "Qualified exercise professional for the initial sessions, then home or community based.",
-    Tier.MODERATE: "Supervised by a physiotherapist or clinical exercise physiologist with oncology "
-    "training "
+    Tier.MODERATE: "Supervised by a physiotherapist or clinical exercise physiologist with oncology training "
     "for most sessions.",
-    Tier.HIGH: "Only after medical/surgical review; 1:1 physiotherapist supervision; ADL and "
-    "safe-movement "
+    Tier.HIGH: "Only after medical/surgical review; 1:1 physiotherapist supervision; ADL and safe-movement "
     "education first.",
-    Tier.ADL_ONLY: "No structured programme: ADL, transfer and mobility maintenance with PT/OT "
-    "referral and "
+    Tier.ADL_ONLY: "No structured programme: ADL, transfer and mobility maintenance with PT/OT referral and "
     "positioning advice.",
     Tier.HOLD: "Structured exercise on hold: functional mobility only until reviewed and re-tiered.",
 }
