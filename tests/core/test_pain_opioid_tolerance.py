@@ -62,3 +62,10 @@ def test_a_patch_continued_or_already_active_is_not_checked() -> None:
     continued = replace(patch(draft=True), replaces="MedicationRequest/old-patch")
     assert "P48" not in fired(patient(medications=[continued]), hook="order-sign")
     assert "P48" not in fired(patient(medications=[patch(start_days_ago=2)]))
+
+
+def test_an_opioid_whose_dose_cannot_be_read_is_named_and_not_counted() -> None:
+    no_dose = med(c.OPIOID, c.STRONG_OPIOID, ingredients=["morphine"], display="Morphine", start_days_ago=10)
+    found = run(patient(medications=[no_dose, patch(draft=True)]), hook="order-sign")["P48"]
+    assert found.indicator is Indicator.WARNING
+    assert any(m.what == "daily dose of Morphine" for m in found.missing)

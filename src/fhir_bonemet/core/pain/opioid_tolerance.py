@@ -69,11 +69,9 @@ def p48(ctx: RuleContext, t: Trace) -> Finding | None:
         if med.start is None:
             t.miss(f"start date of {med_label(med)}", "not counted towards a week of opioid use")
     if mme is not None:
+        label_of = {m.ref: med_label(m) for m in week_or_more}
         for ref, reason in mme.not_computable:
-            t.miss(
-                f"daily dose of {next(med_label(m) for m in taking if m.ref == ref)}",
-                f"not counted ({reason})",
-            )
+            t.miss(f"daily dose of {label_of[ref]}", f"not counted ({reason})")
     unknown = ctx.facts.medications_unknown
     if unknown:
         t.miss("current medicines", "could not be read: opioid tolerance not shown")
