@@ -20,7 +20,9 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from fhir_bonemet.core.evidence.lesion_sites import AXIAL_SITES, WEIGHT_BEARING_SITES
 from fhir_bonemet.core.model.facts import SiteClass
@@ -40,6 +42,8 @@ __all__ = [
     "RESIST_UPPER",
     "STRUCTURED_DOMAINS",
     "Cell",
+    "SiteDomains",
+    "site_domains",
     "site_row",
 ]
 
@@ -208,3 +212,32 @@ def site_row(site: SiteClass) -> dict[str, Cell]:
     else:
         row[IMPACT] = R("No contact or ballistic loading of the affected arm")
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDomains:
+    """A site's row (:func:`site_row`, read-only) with the structured domains it avoids and restricts, in
+    plan order."""
+
+    cells: Mapping[str, Cell]
+    avoided: tuple[str, ...]
+    restricted: tuple[str, ...]
+
+
+def _site_domains(site: SiteClass) -> SiteDomains:
+    cells = site_row(site)
+    return SiteDomains(
+        MappingProxyType(cells),
+        tuple(d for d in STRUCTURED_DOMAINS if cells[d].status is DomainStatus.AVOID),
+        tuple(d for d in STRUCTURED_DOMAINS if cells[d].status is DomainStatus.RESTRICTED),
+    )
+
+
+# Every site's row and the domains it avoids and restricts depend on the site alone: worked out once here,
+# where every plan built each lesion's row and read each domain's status twice on every call.
+_SITE_DOMAINS = {site: _site_domains(site) for site in _ROWS}
+
+
+def site_domains(site: SiteClass) -> SiteDomains:
+    """:func:`site_row` and its avoided and restricted domains, made once per site."""
+    return _SITE_DOMAINS[site]

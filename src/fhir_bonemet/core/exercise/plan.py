@@ -16,13 +16,13 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fhir_bonemet.core.evidence.lesion_sites import WEIGHT_BEARING_SITES, lesion_key, lesion_label
 from fhir_bonemet.core.evidence.lesions import lesion_evidence
 from fhir_bonemet.core.evidence.unreadable import answer_state
-from fhir_bonemet.core.exercise.domains import STRUCTURED_DOMAINS, Cell, site_row
+from fhir_bonemet.core.exercise.domains import site_domains
 from fhir_bonemet.core.exercise.gates import Gates, global_gates
 from fhir_bonemet.core.exercise.prescription import (
     RegionCells,
@@ -36,7 +36,6 @@ from fhir_bonemet.core.model.context import RuleContext
 from fhir_bonemet.core.model.facts import SiteClass
 from fhir_bonemet.core.model.findings import (
     Category,
-    DomainStatus,
     ExercisePlan,
     Finding,
     Indicator,
@@ -83,12 +82,6 @@ def _unread_state(ctx: RuleContext) -> str:
     return answer_state(*unread_symptoms(ctx.index, ctx.today, ctx.th))
 
 
-def _domains_with(cells: Mapping[str, Cell], status: DomainStatus) -> tuple[str, ...]:
-    """The structured domains whose cell has ``status``, in plan order.  The status is read once, not per
-    domain: on Python 3.11 each read of an enum member takes the metaclass's slow attribute path."""
-    return tuple(d for d in STRUCTURED_DOMAINS if cells[d].status is status)
-
-
 def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork | None:
     """The exercise plan and how it was reached; None when the patient has no bone lesion.
 
@@ -122,17 +115,17 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
             unreadable_scores=unreadable_scores,
         )
         keys |= lt.keys
-        cells = site_row(ev.lesion.site.site)
+        row = site_domains(ev.lesion.site.site)
         label = lesion_label(ev.lesion)
-        regions.append(RegionCells(label, cells, ev.lesion.site.site in WEIGHT_BEARING_SITES))
+        regions.append(RegionCells(label, row.cells, ev.lesion.site.site in WEIGHT_BEARING_SITES))
         lesions.append(
             LesionRisk(
                 lesion_ref=ev.lesion.ref,
                 site=ev.lesion.site,
                 tier=lt.tier,
                 reasons=tuple(lt.reasons),
-                avoided_domains=_domains_with(cells, DomainStatus.AVOID),
-                restricted_domains=_domains_with(cells, DomainStatus.RESTRICTED),
+                avoided_domains=row.avoided,
+                restricted_domains=row.restricted,
                 used=tuple(lt.used),
                 missing=tuple(lt.missing),
             )
@@ -149,7 +142,7 @@ def build_plan(ctx: RuleContext, red_flags: Sequence[Finding]) -> ExerciseWork |
             if suspected:
                 person.raise_to(Tier.HIGH, factor)
         regions.append(
-            RegionCells("suspected spinal metastasis", site_row(SiteClass.SPINE_UNSPECIFIED), True)
+            RegionCells("suspected spinal metastasis", site_domains(SiteClass.SPINE_UNSPECIFIED).cells, True)
         )
     gates = global_gates(facts, today, th, idx)
     keys |= gates.keys

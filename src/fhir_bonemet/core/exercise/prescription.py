@@ -10,7 +10,7 @@ Standard library only: this module is part of the pure core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fhir_bonemet.core.exercise.domains import (
@@ -45,7 +45,7 @@ class RegionCells:
     """The matrix cells of one lesion (or of a suspected lesion), with the label used in exclusions."""
 
     label: str
-    cells: dict[str, Cell]
+    cells: Mapping[str, Cell]
     weight_bearing: bool
 
 
