@@ -79,6 +79,10 @@ def progression(tier: Tier, th: Thresholds) -> str:
 
 
 def stop_and_call(th: Thresholds) -> tuple[str, ...]:
+    return th.derived(_stop_and_call)
+
+
+def _stop_and_call(th: Thresholds) -> tuple[str, ...]:
     rise = num(th.v("exercise.stop_pain_rise_points"))
     hours = num(th.v("exercise.stop_pain_persist_hours"))
     weeks = num(th.v("exercise.restratify_weeks"))
@@ -92,7 +96,8 @@ def stop_and_call(th: Thresholds) -> tuple[str, ...]:
 
 
 def _dose_table(th: Thresholds) -> dict[str, dict[Tier, str]]:
-    """The dose text by domain group and tier (built once per plan: it is the same for every domain)."""
+    """The dose text by domain group and tier (the same for every domain and every plan: built once per set
+    of thresholds, read only)."""
     rpe = f"RPE {num(th.v('exercise.rpe_low_min'))}-{num(th.v('exercise.rpe_low_max'))}"
     rm = (
         f"{num(th.v('exercise.resistance_target_rm_min'))}-{num(th.v('exercise.resistance_target_rm_max'))}RM"
@@ -159,7 +164,7 @@ def build_domains(
         held_why = f"On hold: {hold_reason}"
     elif tier is Tier.ADL_ONLY:
         held_why = "ADL-only plan (performance status)"
-    doses = {} if held_why is not None else _dose_table(th)
+    doses = {} if held_why is not None else th.derived(_dose_table)
     for domain in STRUCTURED_DOMAINS:
         status = permitted
         exclusions: list[str] = []

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 BASES = ("evidence", "service-default", "unverified")
 
@@ -57,7 +60,7 @@ class _Values(dict[str, float]):
 class Thresholds(Mapping[str, Threshold]):
     """Read-only mapping key → :class:`Threshold`; ``th.v(key)`` gives the bare value."""
 
-    __slots__ = ("_items", "known", "service_defaults", "v")
+    __slots__ = ("_derived", "_items", "known", "service_defaults", "v")
 
     # The bare value of a key (UnknownThresholdError for a key the file does not define).  The rules ask
     # for a hundred values per call: v is the value dict's own look-up, with no Python call in between.
@@ -70,6 +73,17 @@ class Thresholds(Mapping[str, Threshold]):
         # such): the rules ask about some fifty keys per call, and sets answer for many keys at once.
         self.known = frozenset(self._items)
         self.service_defaults = frozenset(key for key, t in self._items.items() if t.is_default)
+        self._derived: dict[Callable[[Thresholds], Any], Any] = {}
+
+    def derived(self, make: Callable[[Thresholds], _T]) -> _T:
+        """``make(self)``, worked out once for these thresholds: a text or table that depends on the
+        configuration alone (the exercise prescription's stop-and-call lines, its dose table) is the same on
+        every call, and was built again on each.  ``make`` must read nothing but the thresholds."""
+        try:
+            found: _T = self._derived[make]
+        except KeyError:
+            found = self._derived[make] = make(self)
+        return found
 
     def __getitem__(self, key: str) -> Threshold:
         try:
