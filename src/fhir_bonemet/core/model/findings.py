@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from fhir_bonemet.core.model.facts import BodySite
 from fhir_bonemet.core.model.frozen_init import fast_init
@@ -47,7 +48,7 @@ class Indicator(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
 
-    @property
+    @cached_property  # kept on the member: sorting and tiering read ranks on every call
     def rank(self) -> int:
         return _INDICATOR_RANK[self]
 
@@ -62,7 +63,7 @@ class Category(StrEnum):
     BONE_HEALTH = "bone-health"  # bone-modifying agents and their safety checks
     MEDICATION_SAFETY = "medication-safety"
 
-    @property
+    @cached_property  # kept on the member: sorting and tiering read ranks on every call
     def rank(self) -> int:
         """Reading order among concerns of the same urgency: red flags first, then medication harm."""
         return _CATEGORY_RANK[self]
@@ -86,7 +87,7 @@ class Tier(StrEnum):
     ADL_ONLY = "adl-only"
     HOLD = "hold"
 
-    @property
+    @cached_property  # kept on the member: sorting and tiering read ranks on every call
     def rank(self) -> int:
         return _TIER_RANK[self]
 
