@@ -52,14 +52,25 @@ class Trace:
     actions: list[OrderAction]
 
     def __init__(self, ctx: RuleContext, spec: RuleSpec) -> None:
-        # Written out: the runner makes one Trace per rule per call (some forty), and the generated
-        # __init__ checked each list for a value passed in, which no caller does.
+        # Written out: the generated __init__ checked each list for a value passed in, which no caller does.
         self.ctx = ctx
         self.spec = spec
         self.used = []
         self.missing = []
         self.defaults = []
         self.actions = []
+
+    def for_rule(self, spec: RuleSpec) -> Trace:
+        """This builder, emptied, for the next rule of the same call.  The runner hands every rule of a pass
+        the same builder, emptied so: some fifty rules run on every call, and making a new Trace for each
+        (a class call and a Python __init__) cost more than the emptying.  The Findings built keep copies
+        (tuples) of the lists, never the lists themselves."""
+        self.spec = spec
+        self.used = []
+        self.missing = []
+        self.defaults = []
+        self.actions = []
+        return self
 
     def v(self, key: str) -> float:
         """A threshold value; service defaults are recorded so the card can label them."""

@@ -125,13 +125,15 @@ def run_in_order(family: Family, ordered: Sequence[Rule], ctx: RuleContext) -> t
     superseded = {rid for f in ctx.fired for rid in _RULES[f.rule_id].spec.supersedes}
     orders_only = ctx.order_hook and family is not Family.RED_FLAGS
     fired = ctx.fired
+    trace: Trace | None = None  # one builder for the pass, emptied for each rule (Trace.for_rule)
     for entry in ordered:
         spec = entry.spec
         if orders_only and not spec.on_orders:
             continue
         if spec.id in superseded:
             continue
-        result = entry.fn(ctx, Trace(ctx, spec))
+        trace = Trace(ctx, spec) if trace is None else trace.for_rule(spec)
+        result = entry.fn(ctx, trace)
         if result is None:
             continue
         for finding in (result,) if isinstance(result, Finding) else result:
