@@ -64,10 +64,12 @@ _TEAMS = "Discuss with the oncology and obstetric teams."
 
 
 def pregnancy(t: Trace) -> Pregnancy:
-    """The pregnancy state, with what it used and what it lacked recorded on the finding."""
-    t.rely(*PREGNANCY_KEYS)
+    """The pregnancy state, with what it used and what it lacked recorded on the finding.  Recorded only
+    where pregnancy or breast-feeding applies: every caller returns no finding otherwise (and some rules ask
+    on every call of a patient taking an opioid)."""
     state = pregnancy_state(t.ctx.index, t.ctx.today, t.ctx.th)
     if state.applies:
+        t.rely(*PREGNANCY_KEYS)
         t.fact(*state.used)
         t.missing.extend(m for m in state.missing if m not in t.missing)
     return state
