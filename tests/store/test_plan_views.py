@@ -61,3 +61,18 @@ def test_a_pending_view_opened_before_it_is_written_is_rendered_once(store: Stor
     assert stored is not None
     assert stored.body_json == '{"tier": "high"}'
     assert renders == [1]  # opened twice and written: the same rendering each time
+
+
+def test_a_view_rendered_as_bytes_is_read_as_text_pending_or_written(store: Store) -> None:
+    body = '{"value": "245 ×10⁹/L"}'
+    views = PlanViews(store, linger=60.0)
+    try:
+        views.plan_put("plan-5", "pk-5", body.encode, NOW + timedelta(hours=1))
+        pending = views.plan_get("plan-5", NOW)
+        assert pending is not None
+        assert pending.body_json == body
+    finally:
+        views.close()
+    stored = store.plan_get("plan-5", NOW)
+    assert stored is not None
+    assert stored.body_json == body

@@ -376,6 +376,14 @@ class TestPlanViews:
         assert store.plan_get("plan-1", SOON + timedelta(hours=4)) is None
         assert store.plan_get("plan-2", SOON) is None
 
+    def test_a_view_put_as_utf8_bytes_is_given_back_as_the_same_text(self, store: Store) -> None:
+        # The plan-view writer hands the store orjson's bytes; pages read text, beyond Latin-1 included.
+        body = '{"value": "245 ×10⁹/L", "evidence": "Fisher 2010 · ESMO", "dose": "25 µg/h"}'
+        store.plan_put_many([StoredPlanView("plan-1", "pk-1", body.encode(), SOON + timedelta(hours=4))])
+        stored = store.plan_get("plan-1", SOON)
+        assert stored is not None
+        assert stored.body_json == body
+
     def test_the_expiry_is_read_without_the_view(self, store: Store) -> None:
         store.plan_put("plan-1", "pk-1", '{"tier": "low"}', SOON + timedelta(hours=4))
         assert store.plan_expiry("plan-1", SOON) == ("pk-1", SOON + timedelta(hours=4))

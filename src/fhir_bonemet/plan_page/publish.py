@@ -80,7 +80,8 @@ def publish_plan(
             expires_at = existing[1]
         else:
             expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
-            views.plan_put(plan_id, patient_key, lambda: orjson.dumps(render()).decode(), expires_at)
+            # orjson's UTF-8 bytes go to the store as they are (see PlanViews.plan_put).
+            views.plan_put(plan_id, patient_key, lambda: orjson.dumps(render()), expires_at)
     except Exception as exc:
         log.error("plan view not stored", extra={"error_type": type(exc).__name__})
         return None

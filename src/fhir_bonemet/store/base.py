@@ -118,11 +118,14 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class StoredPlanView:
-    """The plan view behind one plan link; ``patient_key`` is a keyed hash, never the patient id."""
+    """The plan view behind one plan link; ``patient_key`` is a keyed hash, never the patient id.
+
+    ``body_json`` is the view's JSON: text as a store gives it back, or (on the way in) the UTF-8 bytes the
+    writer rendered, which a store keeps as the same text."""
 
     plan_id: str
     patient_key: str
-    body_json: str
+    body_json: str | bytes
     expires_at: datetime
 
 
@@ -187,8 +190,9 @@ class Store(Protocol):
 
     def outbox_list(self, status: OutboxStatus | None = None) -> list[OutboxItem]: ...
 
-    def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
-        """Store (or replace) one plan view until ``expires_at``; rows already expired are purged."""
+    def plan_put(self, plan_id: str, patient_key: str, body_json: str | bytes, expires_at: datetime) -> None:
+        """Store (or replace) one plan view until ``expires_at``; rows already expired are purged.
+        ``body_json``: the view's JSON, as text or UTF-8 bytes; it is kept (and given back) as text."""
 
     def plan_put_many(self, views: Sequence[StoredPlanView]) -> None:
         """:meth:`plan_put` for many views at once, in one transaction (all or none); of two views with

@@ -29,7 +29,8 @@ log = logging.getLogger("fhir_bonemet.plan_page")
 
 
 class _RenderedOnce:
-    """``render``, run on the first call only; later calls return what it gave.
+    """``render``, run on the first call only; later calls return what it gave (the view's JSON, as text or
+    UTF-8 bytes).
 
     functools.cache did the same, but making its wrapper (copying the function's name, doc and attributes)
     cost more per hook call than the rest of :meth:`PlanViews.plan_put`.  Two threads calling at once (the
@@ -38,11 +39,11 @@ class _RenderedOnce:
 
     __slots__ = ("_render", "_text")
 
-    def __init__(self, render: Callable[[], str]) -> None:
+    def __init__(self, render: Callable[[], str | bytes]) -> None:
         self._render = render
-        self._text: str | None = None
+        self._text: str | bytes | None = None
 
-    def __call__(self) -> str:
+    def __call__(self) -> str | bytes:
         if self._text is None:
             self._text = self._render()
         return self._text
@@ -52,7 +53,7 @@ class _RenderedOnce:
 class _Pending:
     plan_id: str
     patient_key: str
-    body_json: Callable[[], str]  # renders the view (once) when it is written or read
+    body_json: Callable[[], str | bytes]  # renders the view (once) when it is written or read
     expires_at: datetime
 
 
@@ -66,9 +67,10 @@ class PlanViews:
         self._behind: WriteBehind[_Pending] = WriteBehind(self._write, linger=linger, name="plan-view-writer")
 
     def plan_put(
-        self, plan_id: str, patient_key: str, body_json: Callable[[], str], expires_at: datetime
+        self, plan_id: str, patient_key: str, body_json: Callable[[], str | bytes], expires_at: datetime
     ) -> None:
-        """Keep the view until ``expires_at``; ``body_json`` renders it, on the writer's thread."""
+        """Keep the view until ``expires_at``; ``body_json`` renders it (JSON text, or its UTF-8 bytes as
+        orjson writes them: the store takes those as they are), on the writer's thread."""
         item = _Pending(plan_id, patient_key, _RenderedOnce(body_json), expires_at)
         with self._lock:
             self._pending[plan_id] = item
@@ -82,6 +84,8 @@ class PlanViews:
             if pending.expires_at <= now:
                 return None
             body = pending.body_json()
+            if isinstance(body, bytes):  # text, as a view read from the store is
+                body = body.decode("utf-8")
             return StoredPlanView(pending.plan_id, pending.patient_key, body, pending.expires_at)
         return self._store.plan_get(plan_id, now)
 

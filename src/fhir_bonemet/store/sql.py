@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -418,18 +418,25 @@ class SqlStore(ABC):
         )
 
     # --- plan views behind signed links --------------------------------------------------------------------
-    def plan_put(self, plan_id: str, patient_key: str, body_json: str, expires_at: datetime) -> None:
+    def plan_put(self, plan_id: str, patient_key: str, body_json: str | bytes, expires_at: datetime) -> None:
         self.plan_put_many([StoredPlanView(plan_id, patient_key, body_json, expires_at)])
+
+    def _json_text_in(self, body: str | bytes) -> Any:
+        """A JSON body, text or UTF-8 bytes, as the parameter of a ``CAST(? AS TEXT)``: text here (a
+        store whose driver turns bytes into text at no cost passes them as they are)."""
+        return body.decode("utf-8") if isinstance(body, bytes) else body
 
     def plan_put_many(self, views: Sequence[StoredPlanView]) -> None:
         if not views:
             return
         now = self._ts_in(utc_now())
         latest = {view.plan_id: view for view in views}  # one row may be set once per statement
+        text = self._json_text_in
         rows = [
-            (v.plan_id, v.patient_key, v.body_json, self._ts_in(to_utc(v.expires_at)), now)
+            (v.plan_id, v.patient_key, text(v.body_json), self._ts_in(to_utc(v.expires_at)), now)
             for v in latest.values()
         ]
+        # The body's placeholder is cast to text: a store may bind it as UTF-8 bytes (see _json_text_in).
         self._run_many(
             [
                 ("DELETE FROM plan_views WHERE expires_at <= ?", (now,)),
@@ -438,6 +445,7 @@ class SqlStore(ABC):
                     "VALUES {rows} ON CONFLICT (plan_id) DO UPDATE SET patient_key = excluded.patient_key, "
                     "body_json = excluded.body_json, expires_at = excluded.expires_at",
                     rows,
+                    casts={2: "TEXT"},
                 ),
             ]
         )
@@ -469,9 +477,12 @@ class SqlStore(ABC):
 _ROWS_PER_STATEMENT = 100
 
 
-def _multi_row(template: str, rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
+def _multi_row(
+    template: str, rows: Sequence[tuple[Any, ...]], *, casts: Mapping[int, str] | None = None
+) -> list[tuple[str, list[Any]]]:
     """``template`` (with ``{rows}`` where its VALUES go) as statements of up to
-    :data:`_ROWS_PER_STATEMENT` rows each.
+    :data:`_ROWS_PER_STATEMENT` rows each; ``casts`` gives the SQL type some columns' placeholders are
+    cast to (by column index).
 
     A batch is written with one statement per hundred rows rather than one per row: the database driver
     lets go of the GIL around every statement, and a background writer that lets go of it waits for the
@@ -481,7 +492,8 @@ def _multi_row(template: str, rows: Sequence[tuple[Any, ...]]) -> list[tuple[str
     statements = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        placeholders = ", ".join("(" + ", ".join("?" * len(row)) + ")" for row in chunk)
+        marks = [f"CAST(? AS {casts[i]})" if casts and i in casts else "?" for i in range(len(chunk[0]))]
+        placeholders = ", ".join(["(" + ", ".join(marks) + ")"] * len(chunk))
         statements.append((template.format(rows=placeholders), [value for row in chunk for value in row]))
     return statements
 
