@@ -346,6 +346,11 @@ def _confirm(conflict: MissingFact) -> str:
 _USABLE_BIRTH_DATE = "a usable birth date"
 
 
+def _birth_date_unusable(ctx: RuleContext) -> bool:
+    caveat = age_caveat(ctx.facts, ctx.today, ctx.th)
+    return caveat is not None and caveat.unreadable
+
+
 @rule(
     "EX03",
     "Screening data to complete before exercise",
@@ -368,9 +373,9 @@ def ex03_missing(ctx: RuleContext, t: Trace) -> Finding | None:
         used.append(UsedFact("Patient record", "searched", facts.patient_ref))
     # Performance status, birth date, medication list; contradictory scores are to be confirmed.
     # A birth date that came but cannot be used (not a date, after today, an implausible age) is to be
-    # corrected: "record the birth date" asked for what the record already holds.
-    caveat = age_caveat(facts, ctx.today, ctx.th)
-    unusable = caveat is not None and caveat.unreadable
+    # corrected: "record the birth date" asked for what the record already holds.  Asked only when the plan
+    # misses a birth date at all (most calls it does not).
+    unusable = any(m.what == "birth date" for m in person.missing) and _birth_date_unusable(ctx)
     items.extend(
         _confirm(m) if m.conflict else _USABLE_BIRTH_DATE if unusable and m.what == "birth date" else m.what
         for m in person.missing
