@@ -93,9 +93,8 @@ class Trace:
         unknown = wanted - th.known
         if unknown:
             raise UnknownThresholdError(min(unknown))
-        for key in sorted(wanted & th.service_defaults):
-            if key not in self.defaults:
-                self.defaults.append(key)
+        # The new service defaults in key order, added at once (EX01 adds some twenty).
+        self.defaults.extend(sorted((wanted & th.service_defaults).difference(self.defaults)))
 
     def label(self, key: str) -> str:
         """A threshold as card text cites it: '20 10*9/L (S09)', '7 d (service default)'."""
