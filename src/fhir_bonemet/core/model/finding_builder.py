@@ -66,10 +66,15 @@ class Trace:
         (a class call and a Python __init__) cost more than the emptying.  The Findings built keep copies
         (tuples) of the lists, never the lists themselves."""
         self.spec = spec
-        self.used = []
-        self.missing = []
-        self.defaults = []
-        self.actions = []
+        # A list the last rule left empty is kept (most rules record nothing but the thresholds they read).
+        if self.used:
+            self.used = []
+        if self.missing:
+            self.missing = []
+        if self.defaults:
+            self.defaults = []
+        if self.actions:
+            self.actions = []
         return self
 
     def v(self, key: str) -> float:
