@@ -11,7 +11,7 @@ Standard library only: this module is part of the pure core.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -27,6 +27,11 @@ class Threshold:
     basis: str  # one of BASES
     source: str | None  # evidence id ("S09") when basis is evidence
     note: str = ""
+    # label() in the threshold's own unit, formatted once: the rules cite thresholds on every call.
+    _cited: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_cited", self._label(self.unit))
 
     @property
     def is_default(self) -> bool:
@@ -36,7 +41,10 @@ class Threshold:
         """How card text cites this value: '20 10*9/L (service default)' or '20 10*9/L (S09)'.  ``unit``
         names the value in the unit of the measure it was compared with, where a rule compares a kindred
         measure with it as is (an eGFR against a clearance cut-off: see ``Trace.renal_label``)."""
-        shown = f"{self.value:g} {self.unit if unit is None else unit}".strip()
+        return self._cited if unit is None else self._label(unit)
+
+    def _label(self, unit: str) -> str:
+        shown = f"{self.value:g} {unit}".strip()
         if self.basis == "service-default":
             return f"{shown} (service default)"
         if self.basis == "unverified":
