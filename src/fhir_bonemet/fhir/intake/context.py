@@ -52,6 +52,11 @@ class Extraction:
     _observation_codes: dict[str, tuple[JsonDict | None, frozenset[str]]] = field(default_factory=dict)
     # The names of the concepts, built the first time a code is not understood (most requests: never).
     _result_names: ResultNames | None = None
+    # ``terminology.known_codings``, read for every coding: held here, not asked of the property each time.
+    _known: Mapping[tuple[object, object], frozenset[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._known = self.terminology.known_codings
 
     def body_site(self, body_site: JsonDict) -> tuple[BodySite, bool]:
         """:func:`~fhir_bonemet.fhir.intake.sites.read_body_site`, each distinct bodySite read once."""
@@ -80,7 +85,7 @@ class Extraction:
         found = _NO_CONCEPTS
         if not isinstance(codings, list):
             return found
-        known = self.terminology.known_codings
+        known = self._known
         for coding in codings:
             if isinstance(coding, dict):
                 key = (coding.get("system"), coding.get("code"))
