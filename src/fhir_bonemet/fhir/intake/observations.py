@@ -610,18 +610,21 @@ def _facts_for(
                 elif (unanswered := _no_answer(item, concept, data, taken)) is not None:
                     extraction.unreadable.append(unanswered)
                 continue
+        # By position, in the fields' order (ref, concept, effective, quantity, code, flag, site, focus,
+        # display, date precision): ten keywords cost half as much again as the build itself, for every
+        # result at a lesion of a long record.
         facts.append(
             ObservationFact(
-                ref=taken.ref,
-                concept=concept,
-                effective=taken.effective,
-                quantity=quantity,
-                code=answer,
-                flag=flag,
-                site=taken.site,
-                focus=taken.focus,
-                display=display,
-                date_precision=taken.precision,
+                taken.ref,
+                concept,
+                taken.effective,
+                quantity,
+                answer,
+                flag,
+                taken.site,
+                taken.focus,
+                display,
+                taken.precision,
             )
         )
     return facts
