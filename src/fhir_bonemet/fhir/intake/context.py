@@ -18,7 +18,7 @@ from fhir_bonemet.core.model.facts import BodySite, NamedUnread, ReadIssue, Unre
 from fhir_bonemet.fhir.intake.read import Item, ReadResult
 from fhir_bonemet.fhir.intake.result_names import ResultNames
 from fhir_bonemet.fhir.intake.sites import read_body_site
-from fhir_bonemet.fhir.intake.values import JsonDict, as_list, clean_codeable, relative_ref
+from fhir_bonemet.fhir.intake.values import JsonDict, as_list, clean_codeable, codeable_display, relative_ref
 from fhir_bonemet.fhir.terminology.lookup import MedicationCodes, Terminology
 
 _NO_CONCEPTS: frozenset[str] = frozenset()
@@ -50,6 +50,12 @@ class Extraction:
     _references: dict[str, str | None] = field(default_factory=dict)  # as written → relative reference
     # Both readers of Observations (results, and records of a procedure) need each one's code and concepts.
     _observation_codes: dict[str, tuple[JsonDict | None, frozenset[str]]] = field(default_factory=dict)
+    # A long record writes the same few result codes hundreds of times, nearly always as one coding and no
+    # text: what such a code says (its concepts, and the words a clinician reads) is worked out once per
+    # distinct (system, code, display).
+    _single_codings: dict[tuple[object, object, object], tuple[frozenset[str], str | None]] = field(
+        default_factory=dict
+    )
     # The names of the concepts, built the first time a code is not understood (most requests: never).
     _result_names: ResultNames | None = None
     # ``terminology.known_codings``, read for every coding: held here, not asked of the property each time.
@@ -117,6 +123,27 @@ class Extraction:
             concepts = self.concepts_for(code) if code is not None else _NO_CONCEPTS
             found = self._observation_codes[item.ref] = (code, concepts)
         return found
+
+    def observation_code_display(self, item: Item) -> tuple[JsonDict | None, frozenset[str], str | None]:
+        """:meth:`observation_code`, and the code's :func:`codeable_display`."""
+        found = self._observation_codes.get(item.ref)
+        raw = item.data.get("code")
+        if found is None and type(raw) is dict and "text" not in raw:
+            codings = raw.get("coding")
+            if type(codings) is list and len(codings) == 1 and type(coding := codings[0]) is dict:
+                # One coding, a JSON object, and no text: the code is usable as it is (clean_codeable
+                # keeps it), its concepts are its coding's, and its display is that coding's.
+                key = (coding.get("system"), coding.get("code"), coding.get("display"))
+                try:
+                    known = self._single_codings.get(key)
+                    if known is None:
+                        known = self._single_codings[key] = (self.concepts_for(raw), codeable_display(raw))
+                except TypeError:  # a malformed (unhashable) element: read, not remembered
+                    known = (self.concepts_for(raw), codeable_display(raw))
+                self._observation_codes[item.ref] = (raw, known[0])
+                return raw, known[0], known[1]
+        code, concepts = found if found is not None else self.observation_code(item)
+        return code, concepts, codeable_display(code)
 
     def concepts_named(self, code: Mapping[str, Any]) -> tuple[frozenset[str], str | None]:
         """:meth:`~fhir_bonemet.fhir.intake.result_names.ResultNames.named`: the concepts a code's words

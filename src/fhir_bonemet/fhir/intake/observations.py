@@ -560,11 +560,12 @@ def _facts_for(
     item: Item,
     path: str,
     data: JsonDict,
-    coded: tuple[JsonDict | None, frozenset[str]],
+    coded: tuple[JsonDict | None, frozenset[str], str | None],
     taken: _Taken,
 ) -> list[ObservationFact]:
-    """The facts of one Observation or component whose ``code`` was read as ``coded`` (code, concepts)."""
-    code, concepts = coded
+    """The facts of one Observation or component whose ``code`` was read as ``coded`` (code, concepts,
+    display)."""
+    code, concepts, display = coded
     if code is None:
         if data.get("code") is not None:
             extraction.issue(item, f"{path}code", "not a CodeableConcept; ignored")
@@ -575,7 +576,6 @@ def _facts_for(
     if not read:
         return []
     data = _with_mapped_answers(extraction, data)
-    display = codeable_display(code)
     facts: list[ObservationFact] = []
     for concept in read:
         quantity: Quantity | None = None
@@ -789,7 +789,7 @@ def _plain_measured(extraction: Extraction, item: Item, data: JsonDict) -> list[
     effective = parse_datetime(when)
     if effective is None:
         return None
-    code, concepts = extraction.observation_code(item)
+    code, concepts, display = extraction.observation_code_display(item)
     if code is None or code is not data.get("code"):
         return None
     read = _value_concepts(concepts)
@@ -813,7 +813,6 @@ def _plain_measured(extraction: Extraction, item: Item, data: JsonDict) -> list[
         if found_number is None:
             return None
         value = found_number
-    display = codeable_display(code)
     facts: list[ObservationFact] = []
     for concept in read:
         if concept not in UNIT_RULES or concept in _FLAGS:
@@ -861,14 +860,14 @@ def observation_facts(extraction: Extraction, items: list[Item]) -> list[Observa
             extraction.focus(data) if "focus" in data else (),
             effective is None and bool(unreadable_dates),
         )
-        own = extraction.observation_code(item)
+        own = extraction.observation_code_display(item)
         facts.extend(_facts_for(extraction, item, "", data, own, taken))
         understood = bool(own[1])
         components = data.get("component")
         for position, component in enumerate(as_list(components) if components is not None else ()):
             if isinstance(component, dict):
                 code = clean_codeable(component.get("code"))
-                coded = code, extraction.concepts_for(code)
+                coded = code, extraction.concepts_for(code), codeable_display(code)
                 understood = understood or bool(coded[1])
                 where = f"component[{position}]."
                 facts.extend(_facts_for(extraction, item, where, component, coded, taken))
