@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -138,6 +139,9 @@ class Terminology:
             displays[member.concept].append(member.display)
         self._displays = {cid: tuple(texts) for cid, texts in displays.items()}
         self._known = self._known_codings()
+        # A record names the same few medication codes on every call: what each (system, code) says is
+        # worked out once per process, bounded so that a stream of codes never seen before cannot grow it.
+        self._coded_medication = lru_cache(maxsize=4096)(self._read_medication_coding)
 
     @property
     def known_codings(self) -> Mapping[tuple[object, object], frozenset[str]]:
@@ -335,31 +339,16 @@ class Terminology:
             display = coding.get("display")
             if isinstance(display, str):
                 texts.append(display)
-            key = self._key(coding.get("system"), coding.get("code"))
-            if key is None:
+            system, code = coding.get("system"), coding.get("code")
+            if not isinstance(system, str) or not isinstance(code, str):
+                continue  # no code to read (strings only: the memo is keyed by them)
+            coded = self._coded_medication(system, code)
+            if coded is None:
                 continue
-            keys = [key] + [
-                (m.target_system, self._index.systems.normalise(m.target_system, m.target_code))
-                for m in self._maps.get(key, ())
-            ]
-            for system, code in keys:
-                classes |= self.concepts_for_coding(system, code) & self.medication_concepts
-                product = meds.products.get(code) if system == RXNORM else None
-                if product is not None:
-                    _add(ingredients, (s.ingredient for s in product.strengths))
-                    strengths = strengths or product.strengths
-                    dose_form, route = dose_form or product.dose_form, route or product.route
-                name = (
-                    meds.by_rxcui.get(code)
-                    if system == RXNORM
-                    else meds.by_atc.get(code)
-                    if system == ATC
-                    else None
-                )
-                if name is not None:
-                    _add(ingredients, (name,))
-                elif system == ATC:
-                    _add(ingredients, meds.by_atc_combination.get(code, ()))
+            _add(ingredients, coded.ingredients)
+            classes |= coded.classes
+            strengths = strengths or coded.strengths
+            dose_form, route = dose_form or coded.dose_form, route or coded.route
         packs: list[tuple[float, tuple[Strength, ...]]] = []
         for said in texts:
             reading = meds.text.read(said)
@@ -372,6 +361,43 @@ class Terminology:
             classes |= meds.ingredients[name].classes_for(route)
         pack = _one_pack_volume(packs, strengths)
         return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route, pack)
+
+    def _read_medication_coding(self, system: str, code: str) -> MedicationCodes | None:
+        """What one medication coding says through its code alone (the product table, the ingredient and
+        ATC tables, ConceptMaps); ``None`` for a blank one.  Memoised per (system, code) as
+        ``_coded_medication``: it depends on the loaded tables only."""
+        key = self._key(system, code)
+        if key is None:
+            return None
+        meds = self._meds
+        ingredients: list[str] = []
+        strengths: tuple[Strength, ...] = ()
+        dose_form: str | None = None
+        route: str | None = None
+        classes: set[str] = set()
+        keys = [key] + [
+            (m.target_system, self._index.systems.normalise(m.target_system, m.target_code))
+            for m in self._maps.get(key, ())
+        ]
+        for system, code in keys:
+            classes |= self.concepts_for_coding(system, code) & self.medication_concepts
+            product = meds.products.get(code) if system == RXNORM else None
+            if product is not None:
+                _add(ingredients, (s.ingredient for s in product.strengths))
+                strengths = strengths or product.strengths
+                dose_form, route = dose_form or product.dose_form, route or product.route
+            name = (
+                meds.by_rxcui.get(code)
+                if system == RXNORM
+                else meds.by_atc.get(code)
+                if system == ATC
+                else None
+            )
+            if name is not None:
+                _add(ingredients, (name,))
+            elif system == ATC:
+                _add(ingredients, meds.by_atc_combination.get(code, ()))
+        return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route)
 
     def _check_medications(self, directory: Path) -> None:
         """The medication tables and the ValueSets must tell the same story about every RxCUI."""
