@@ -80,9 +80,15 @@ class Failures:
         return bool(self.outer or self.inner)
 
 
+# The usual answer, shared: every prefetch key's Bundle is judged on every hook call, and nearly all of them
+# report no failure.
+_NO_FAILURES = Failures()
+
+
 def failures(bundle: Mapping[str, Any]) -> Failures:
     """What in ``bundle`` reports a failure, at any depth the reader follows."""
-    return Failures(*_failures(bundle, 0))
+    outer, inner = _failures(bundle, 0)
+    return Failures(outer, inner) if outer or inner else _NO_FAILURES
 
 
 def _failures(bundle: Mapping[str, Any], depth: int) -> tuple[int, int]:
