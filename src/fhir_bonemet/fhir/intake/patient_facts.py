@@ -28,6 +28,7 @@ from fhir_bonemet.core.model.facts import (
     ReadIssue,
     Sex,
 )
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.fhir.intake.conditions import condition_facts
 from fhir_bonemet.fhir.intake.context import Extraction
 from fhir_bonemet.fhir.intake.medications import medication_fact
@@ -60,6 +61,7 @@ _EARLIEST: Final = datetime.min
 _NO_DATE: Final = date.min
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _PatientRead:
     birth_date: date | None = None  # its first day

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.model.facts import Strength
+from fhir_bonemet.core.model.frozen_init import fast_init
 from fhir_bonemet.errors import TerminologyError
 from fhir_bonemet.fhir.terminology.answers import ANSWER_MEANINGS
 from fhir_bonemet.fhir.terminology.conceptmaps import Mapping as ConceptMapping
@@ -77,6 +78,7 @@ def _one_pack_volume(
     return volumes.pop()
 
 
+@fast_init  # one per medication and per coding read on every hook call
 @dataclass(frozen=True, slots=True)
 class MedicationCodes:
     """A medication reduced to what the rules need."""

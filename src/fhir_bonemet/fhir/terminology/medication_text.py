@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fhir_bonemet.core.model.facts import Strength
+from fhir_bonemet.core.model.frozen_init import fast_init
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 # "5 MG", "0.025 MG/HR", "25 mcg/hr", "2 MG/ML", "4 mg/5 mL", "5%": the unit must end a word, so that
@@ -35,6 +36,7 @@ _MICRO = {"mcg", "µg", "ug", "microgram", "micrograms"}
 _GRAM = {"g", "gram", "grams"}
 
 
+@fast_init  # two per medication on every hook call (its text and its coding's display)
 @dataclass(frozen=True, slots=True)
 class TextReading:
     ingredients: tuple[str, ...]
