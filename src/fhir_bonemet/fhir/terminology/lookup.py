@@ -144,6 +144,9 @@ class Terminology:
         # A record names the same few medication codes on every call: what each (system, code) says is
         # worked out once per process, bounded so that a stream of codes never seen before cannot grow it.
         self._coded_medication = lru_cache(maxsize=4096)(self._read_medication_coding)
+        # Codes the profiles do not name as written (a code family member such as ICD-10-CM C50.911, a
+        # system spelled another way) come back on every call too: each is looked up once, likewise bounded.
+        self._looked_up = lru_cache(maxsize=4096)(self._lookup)
 
     @property
     def known_codings(self) -> Mapping[tuple[object, object], frozenset[str]]:
@@ -212,6 +215,7 @@ class Terminology:
             known = self._known.get((system, code))
             if known is not None:
                 return known
+            return self._looked_up(system, code)
         return self._lookup(system, code)
 
     def _lookup(self, system: str | None, code: str | None) -> frozenset[str]:
