@@ -332,11 +332,7 @@ class Terminology:
         if not isinstance(codeable_concept, Mapping):
             return _NO_MEDICATION
         meds = self._meds
-        ingredients: list[str] = []
-        strengths: tuple[Strength, ...] = ()
-        dose_form: str | None = None
-        route: str | None = None
-        classes: set[str] = set()
+        found = _Gathered()
         texts: list[str] = []
         text = codeable_concept.get("text")
         if isinstance(text, str):
@@ -351,22 +347,17 @@ class Terminology:
             coded = self._coded_medication(system, code)
             if coded is None:
                 continue
-            _add(ingredients, coded.ingredients)
-            classes |= coded.classes
-            strengths = strengths or coded.strengths
-            dose_form, route = dose_form or coded.dose_form, route or coded.route
+            found.add(coded.ingredients, coded.strengths, coded.dose_form, coded.route)
+            found.classes |= coded.classes
         packs: list[tuple[float, tuple[Strength, ...]]] = []
         for said in texts:
             reading = meds.text.read(said)
-            _add(ingredients, reading.ingredients)
-            strengths = strengths or reading.strengths
-            dose_form, route = dose_form or reading.dose_form, route or reading.route
+            found.add(reading.ingredients, reading.strengths, reading.dose_form, reading.route)
             if reading.pack_volume_ml is not None:
                 packs.append((reading.pack_volume_ml, reading.strengths))
-        for name in ingredients:
-            classes |= meds.ingredients[name].classes_for(route)
-        pack = _one_pack_volume(packs, strengths)
-        return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route, pack)
+        for name in found.ingredients:
+            found.classes |= meds.ingredients[name].classes_for(found.route)
+        return found.codes(_one_pack_volume(packs, found.strengths))
 
     def _read_medication_coding(self, system: str, code: str) -> MedicationCodes | None:
         """What one medication coding says through its code alone (the product table, the ingredient and
@@ -376,22 +367,17 @@ class Terminology:
         if key is None:
             return None
         meds = self._meds
-        ingredients: list[str] = []
-        strengths: tuple[Strength, ...] = ()
-        dose_form: str | None = None
-        route: str | None = None
-        classes: set[str] = set()
+        found = _Gathered()
         keys = [key] + [
             (m.target_system, self._index.systems.normalise(m.target_system, m.target_code))
             for m in self._maps.get(key, ())
         ]
         for system, code in keys:
-            classes |= self.concepts_for_coding(system, code) & self.medication_concepts
+            found.classes |= self.concepts_for_coding(system, code) & self.medication_concepts
             product = meds.products.get(code) if system == RXNORM else None
             if product is not None:
-                _add(ingredients, (s.ingredient for s in product.strengths))
-                strengths = strengths or product.strengths
-                dose_form, route = dose_form or product.dose_form, route or product.route
+                ingredients = (s.ingredient for s in product.strengths)
+                found.add(ingredients, product.strengths, product.dose_form, product.route)
             name = (
                 meds.by_rxcui.get(code)
                 if system == RXNORM
@@ -400,10 +386,10 @@ class Terminology:
                 else None
             )
             if name is not None:
-                _add(ingredients, (name,))
+                found.add_ingredients((name,))
             elif system == ATC:
-                _add(ingredients, meds.by_atc_combination.get(code, ()))
-        return MedicationCodes(tuple(ingredients), frozenset(classes), strengths, dose_form, route)
+                found.add_ingredients(meds.by_atc_combination.get(code, ()))
+        return found.codes()
 
     def _check_medications(self, directory: Path) -> None:
         """The medication tables and the ValueSets must tell the same story about every RxCUI."""
@@ -430,7 +416,39 @@ class Terminology:
                 )
 
 
-def _add(found: list[str], names: Iterable[str]) -> None:
-    for name in names:
-        if name not in found:
-            found.append(name)
+class _Gathered:
+    """What the codes and words of one medication say, combined as they are read: ingredients in the order
+    first found (a name the code did not explain is kept), the first strengths, dose form and route found,
+    the classes of all."""
+
+    __slots__ = ("classes", "dose_form", "ingredients", "route", "strengths")
+
+    def __init__(self) -> None:
+        self.ingredients: list[str] = []
+        self.classes: set[str] = set()
+        self.strengths: tuple[Strength, ...] = ()
+        self.dose_form: str | None = None
+        self.route: str | None = None
+
+    def add_ingredients(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name not in self.ingredients:
+                self.ingredients.append(name)
+
+    def add(
+        self, names: Iterable[str], strengths: tuple[Strength, ...], dose_form: str | None, route: str | None
+    ) -> None:
+        self.add_ingredients(names)
+        self.strengths = self.strengths or strengths
+        self.dose_form = self.dose_form or dose_form
+        self.route = self.route or route
+
+    def codes(self, pack_volume_ml: float | None = None) -> MedicationCodes:
+        return MedicationCodes(
+            tuple(self.ingredients),
+            frozenset(self.classes),
+            self.strengths,
+            self.dose_form,
+            self.route,
+            pack_volume_ml,
+        )
