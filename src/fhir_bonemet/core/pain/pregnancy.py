@@ -80,9 +80,9 @@ def pain_plan_caveat(t: Trace) -> str | None:
     added to what the card is based on; None otherwise.  A status answered unknown is not pregnancy: the
     rule declares the pregnancy concepts, so the card names that status as the other pregnancy cards do
     (:mod:`fhir_bonemet.core.data_gaps`)."""
-    if not pregnancy_state(t.ctx.index, t.ctx.today, t.ctx.th).applies:
-        return None  # the thresholds are relied on, and the records shown, only where the line is said
-    state = pregnancy(t)
+    state = pregnancy(t)  # relies on the thresholds, and shows the records, only where the line is said
+    if not state.applies:
+        return None
     if not state.pregnant:
         return (
             "Breast-feeding: not codeine or tramadol (risk to the infant); choose the opioid with specialist "
