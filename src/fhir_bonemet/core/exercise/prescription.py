@@ -95,9 +95,9 @@ def _stop_and_call(th: Thresholds) -> tuple[str, ...]:
     )
 
 
-def _dose_table(th: Thresholds) -> dict[str, dict[Tier, str]]:
+def _dose_table(th: Thresholds) -> Mapping[str, Mapping[Tier, str]]:
     """The dose text by domain group and tier (the same for every domain and every plan: built once per set
-    of thresholds, read only)."""
+    of thresholds and shared by every call, hence typed read-only)."""
     rpe = f"RPE {num(th.v('exercise.rpe_low_min'))}-{num(th.v('exercise.rpe_low_max'))}"
     rm = (
         f"{num(th.v('exercise.resistance_target_rm_min'))}-{num(th.v('exercise.resistance_target_rm_max'))}RM"
@@ -127,7 +127,7 @@ def _dose_table(th: Thresholds) -> dict[str, dict[Tier, str]]:
     }
 
 
-def _dose(domain: str, tier: Tier, gates: Gates, table: dict[str, dict[Tier, str]]) -> str | None:
+def _dose(domain: str, tier: Tier, gates: Gates, table: Mapping[str, Mapping[Tier, str]]) -> str | None:
     group = "aerobic" if domain in _AEROBIC else "resist" if domain in _RESIST else domain
     text = table.get(group, {}).get(tier)
     if text is None:
