@@ -368,10 +368,21 @@ def test_a_selection_sent_as_the_draft_fullurl_is_the_draft(selection: str) -> N
     assert _shape(answer(case, request)) == _shape(answer(case))
 
 
-def test_a_selection_sent_as_an_absolute_url_ending_in_the_draft_type_and_id_is_the_draft() -> None:
+@pytest.mark.parametrize(
+    "selection",
+    [
+        "https://ehr.example/fhir/MedicationRequest/draft-gabapentin",
+        "https://ehr.example/fhir/MedicationRequest/draft-gabapentin/_history/2",
+        "MedicationRequest/draft-gabapentin/_history/2",
+    ],
+    ids=["absolute", "absolute with version", "relative with version"],
+)
+def test_a_selection_naming_the_draft_type_and_id_is_the_draft(selection: str) -> None:
+    """A selection naming the draft's type and id, absolute or relative, with or without a version, is that
+    draft even when the entry carries no fullUrl: a versioned one was refused with a 400."""
     case = _case("opioid-benzodiazepine", "order-select")
     request = copy.deepcopy(case.request)
-    request["context"]["selections"] = ["https://ehr.example/fhir/MedicationRequest/draft-gabapentin"]
+    request["context"]["selections"] = [selection]
     assert _shape(answer(case, request)) == _shape(answer(case))
 
 

@@ -210,6 +210,7 @@ class TestContexts:
         "selection",
         [
             "https://ehr.example/fhir/MedicationRequest/not-in-the-bundle",
+            "MedicationRequest/not-in-the-bundle/_history/2",
             UNSAVED,
             "https://ehr.example/fhir",
         ],

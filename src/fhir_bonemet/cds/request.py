@@ -37,6 +37,8 @@ __all__ = [
     "parse_request",
 ]
 
+# A version-specific reference ends in ``/_history/<version id>`` (``MedicationRequest/103/_history/2``).
+_VERSION_SUFFIX = re.compile(r"/_history/[A-Za-z0-9\-.]{1,64}$")
 # An absolute http(s) URL whose path ends in ``Type/id`` (``https://ehr.example/fhir/MedicationRequest/103``).
 _ABSOLUTE_REFERENCE = r"https?://[^/?#\s]+(?:/[^/?#\s]+)*/[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}"
 
@@ -109,9 +111,12 @@ def _names_draft_order(selection: str, bundle: Mapping[str, Any]) -> bool:
 
     The spec writes selections as ``Type/id``; EHRs also send the entry's ``fullUrl`` (absolute, or a
     ``urn:uuid`` for an order not saved yet, which has no id) or an absolute URL ending in ``Type/id``.
+    Either may name a version (``.../Type/id/_history/2``): it is the same order, so the version is
+    dropped before the comparison (the reader drops it the same way).
     """
     if selection in _draft_order_full_urls(bundle):
         return True
+    selection = _VERSION_SUFFIX.sub("", selection)
     refs = _draft_order_refs(bundle)
     if re.fullmatch(REFERENCE_PATTERN, selection):
         return selection in refs
