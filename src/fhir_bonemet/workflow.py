@@ -24,13 +24,14 @@ from fhir_bonemet.cds.request import CDSRequest, OrderSelectContext, OrderSignCo
 from fhir_bonemet.cds.response import WireResponse
 from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.client.fhir import FhirClient, Timeouts
-from fhir_bonemet.client.policy import FhirServerNotAllowedError, server_policy
+from fhir_bonemet.client.policy import FhirServerNotAllowedError, ServerPolicy, server_policy
 from fhir_bonemet.client.prefetch import PrefetchLimits, PrefetchRequest, PrefetchResolver
 from fhir_bonemet.core.model.catalogue import validate_catalogue
 from fhir_bonemet.core.model.concepts import ALL_CONCEPTS
 from fhir_bonemet.core.model.facts import PatientFacts, ReadIssue
 from fhir_bonemet.core.model.findings import Assessment
 from fhir_bonemet.core.model.hooks import Hook
+from fhir_bonemet.core.model.per_object import per_object
 from fhir_bonemet.core.model.thresholds import Thresholds
 from fhir_bonemet.core.rulebook import catalogue
 from fhir_bonemet.errors import ConfigurationError
@@ -64,6 +65,21 @@ _NOTE_LOG: Final = {
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def _build_prefetch_rules(settings: Settings) -> tuple[ServerPolicy, PrefetchLimits]:
+    """The FHIR servers a prefetch may call and how far it may go, as the settings say."""
+    limits = PrefetchLimits(
+        timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
+        max_pages=settings.prefetch_page_cap,
+        page_budget_seconds=settings.prefetch_page_budget_ms / 1000,
+        max_response_bytes=settings.fhir_max_response_bytes,
+    )
+    return server_policy(settings), limits
+
+
+# Settings are fixed at start-up: worked out once per settings object, not on every hook call.
+_prefetch_rules = per_object(_build_prefetch_rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +122,8 @@ class Workflow:
     def _resolver(self, deps: HookDeps) -> PrefetchResolver:
         if self.resolver is not None:
             return self.resolver
-        settings = deps.settings
-        limits = PrefetchLimits(
-            timeouts=Timeouts(settings.fhir_connect_timeout_seconds, settings.fhir_read_timeout_seconds),
-            max_pages=settings.prefetch_page_cap,
-            page_budget_seconds=settings.prefetch_page_budget_ms / 1000,
-            max_response_bytes=settings.fhir_max_response_bytes,
-        )
-        return PrefetchResolver(deps.session, server_policy(settings), limits)
+        policy, limits = _prefetch_rules(deps.settings)
+        return PrefetchResolver(deps.session, policy, limits)
 
     def __call__(self, service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /) -> WireResponse:
         context = request.context
