@@ -241,7 +241,8 @@ class Workflow:
             return None
 
         def render() -> PlanView:
-            # Runs on the plan-view writer's thread (or when the link is opened before it ran).
+            # Runs once the answer is sent (HookDeps.after_sent), else on the plan-view writer's thread (or
+            # when the link is opened before either ran).
             thresholds, sources, codes = self.thresholds, self.sources, self.codes
             view = build_plan_view(
                 assessment, facts, today=today, thresholds=thresholds, sources=sources, codes=codes
@@ -259,6 +260,8 @@ class Workflow:
             base_url=deps.base_url,
             now=datetime.now(UTC),
             ttl_seconds=deps.settings.plan_link_ttl_seconds,
+            # Rendered once the answer is out (see HookDeps.after_sent), not on the writer's thread.
+            render_soon=deps.after_sent,
         )
         return link.url if link is not None else None
 

@@ -17,7 +17,7 @@ from fhir_bonemet.settings import Settings
 from fhir_bonemet.store.sqlite import SqliteStore
 from fhir_bonemet.web.app import create_app
 from fhir_bonemet.web.hook_dispatch import hook_service_id
-from fhir_bonemet.web.routes import HELD_KEY
+from fhir_bonemet.web.routes import AFTER_SENT_KEY, HELD_KEY, run_after_sent
 
 
 def _scope(method: str, path: str, root_path: str = "", kind: str = "http") -> dict[str, Any]:
@@ -45,8 +45,10 @@ def test_websockets_pass_through() -> None:
     assert hook_service_id({"type": "websocket", "path": "/cds-services/svc"}) is None
 
 
-def _held_while_sending(app: Any, body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """What the call held while its answer was sent, and its scope's state afterwards."""
+def _held_while_sending(
+    app: Any, body: dict[str, Any], key: str = HELD_KEY
+) -> tuple[list[Any], dict[str, Any]]:
+    """What the call held under ``key`` while its answer was sent, and its scope's state afterwards."""
     held_while_sending: list[Any] = []
     states: list[dict[str, Any]] = []
 
@@ -55,7 +57,7 @@ def _held_while_sending(app: Any, body: dict[str, Any]) -> tuple[list[Any], dict
 
         async def watched_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.body":
-                held_while_sending.extend(scope["state"].get(HELD_KEY, []))
+                held_while_sending.extend(scope["state"].get(key, []))
             await send(message)
 
         await app(scope, receive, watched_send)
@@ -85,3 +87,38 @@ def test_the_workflow_data_is_freed_after_the_answer_too(open_settings: Settings
     assert isinstance(facts, PatientFacts)
     assert assessment.in_population
     assert HELD_KEY not in state
+
+
+def test_the_plan_view_is_rendered_after_the_answer_is_sent_and_its_link_opens(
+    open_settings: Settings,
+) -> None:
+    """Rendering the plan view is left until the answer is out, and done by the thread that sent it: on the
+    writer's thread it held the interpreter while the next call waited (a call in ten took twice as
+    long).  The link in the card then opens the page."""
+    app = build_app(open_settings)
+    chart = prefetched_request("thoracic-spine-sins14", today=date.today())
+    waiting, state = _held_while_sending(app, chart, key=AFTER_SENT_KEY)
+    assert len(waiting) == 1  # the plan view's rendering, not done before the answer went out
+    assert AFTER_SENT_KEY not in state  # done since, and nothing of it left in the connection's scope
+
+    with TestClient(app) as client:
+        answer = client.post("/cds-services/bonemet-patient-view", json=chart).json()
+        links = [link["url"] for card in answer["cards"] for link in card.get("links", ())]
+        plan_links = [url for url in links if "/plan/" in url]
+        assert plan_links
+        page = client.get(plan_links[0].removeprefix("http://testserver"))
+        assert page.status_code == 200
+        assert "T9" in page.text
+
+
+def test_work_after_the_answer_runs_in_order_and_a_failure_stops_none_of_it() -> None:
+    done: list[str] = []
+
+    def failing() -> None:
+        done.append("failing")
+        raise RuntimeError("rendering failed")
+
+    state = {AFTER_SENT_KEY: [lambda: done.append("first"), failing, lambda: done.append("last")]}
+    run_after_sent({"state": state})
+    assert done == ["first", "failing", "last"]
+    assert AFTER_SENT_KEY not in state

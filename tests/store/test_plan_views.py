@@ -76,3 +76,25 @@ def test_a_view_rendered_as_bytes_is_read_as_text_pending_or_written(store: Stor
     stored = store.plan_get("plan-5", NOW)
     assert stored is not None
     assert stored.body_json == body
+
+
+def test_a_view_its_caller_renders_is_written_as_rendered_not_rendered_again(store: Store) -> None:
+    """The hook renders its plan view once the answer is sent (``HookDeps.after_sent``): the writer then
+    only stores it."""
+    renders: list[int] = []
+
+    def render() -> str:
+        renders.append(1)
+        return '{"tier": "moderate"}'
+
+    views = PlanViews(store, linger=60.0)
+    try:
+        render_now = views.plan_put("plan-6", "pk-6", render, NOW + timedelta(hours=1))
+        render_now()
+        assert renders == [1]
+    finally:
+        views.close()
+    stored = store.plan_get("plan-6", NOW)
+    assert stored is not None
+    assert stored.body_json == '{"tier": "moderate"}'
+    assert renders == [1]

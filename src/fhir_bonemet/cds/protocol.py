@@ -65,6 +65,11 @@ class HookDeps:
     # read resources, the facts) would otherwise be freed before the answer goes out, and freeing the
     # data of a large chart takes milliseconds.  None: nothing to keep (freed as usual).
     hold: Callable[[object], None] | None = None
+    # Runs what it is given once the answer has been sent, on the thread that sent it: work the answer does
+    # not need (rendering the plan view behind its link) done while the EHR reads the answer, rather than
+    # on a background thread, where it would hold the interpreter while the next call waits.  None: no
+    # such moment (the background writer does that work instead).
+    after_sent: Callable[[Callable[[], object]], None] | None = None
 
 
 class HookHandler(Protocol):

@@ -63,6 +63,7 @@ def publish_plan(
     base_url: str,
     now: datetime,
     ttl_seconds: int,
+    render_soon: Callable[[Callable[[], object]], None] | None = None,
 ) -> PlanLink | None:
     """Keep the view ``render`` makes and return its link; None (and the cards go out without it) if the
     store cannot be read.
@@ -71,6 +72,9 @@ def publish_plan(
     :func:`plan_content_key`) finds its plan still kept and gets the very same link, so the cards of a
     retry are identical to the first answer.  The same hookInstance sent again with other data gets a plan
     of its own: the first link must not show a plan the new cards contradict.
+
+    ``render_soon``, when given, is handed the new view's renderer to run at a moment of its choosing
+    (after the answer is sent); the background writer then only stores what it made.
     """
     plan_id = signer.plan_id(hook_instance, patient_ref, content_key)
     patient_key = signer.patient_key(patient_ref)
@@ -81,7 +85,9 @@ def publish_plan(
         else:
             expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
             # orjson's UTF-8 bytes go to the store as they are (see PlanViews.plan_put).
-            views.plan_put(plan_id, patient_key, lambda: orjson.dumps(render()), expires_at)
+            renderer = views.plan_put(plan_id, patient_key, lambda: orjson.dumps(render()), expires_at)
+            if render_soon is not None:
+                render_soon(renderer)
     except Exception as exc:
         log.error("plan view not stored", extra={"error_type": type(exc).__name__})
         return None

@@ -2,8 +2,10 @@
 
 A hook answer carries a signed link to the full plan page; the view it shows must be in the store when the
 clinician clicks, a second or more later, but not before the answer goes out.  Rendering the view and
-writing it cost more than a tenth of a typical hook call, so both happen on a background thread
-(:class:`~fhir_bonemet.store.write_behind.WriteBehind`), within ``linger`` seconds.
+writing it cost more than a tenth of a typical hook call, so neither happens before the answer is sent: the
+hook renders it once the answer is out (the renderer :meth:`PlanViews.plan_put` returns), and a background
+thread (:class:`~fhir_bonemet.store.write_behind.WriteBehind`) writes it within ``linger`` seconds, rendering
+it first if nobody did.
 
 Until it is written, a view is *pending*: :meth:`PlanViews.plan_get` answers from the pending views first,
 so a link opened on this process at once, or a retried hook call, sees the view as if it were stored.
@@ -68,13 +70,16 @@ class PlanViews:
 
     def plan_put(
         self, plan_id: str, patient_key: str, body_json: Callable[[], str | bytes], expires_at: datetime
-    ) -> None:
+    ) -> Callable[[], object]:
         """Keep the view until ``expires_at``; ``body_json`` renders it (JSON text, or its UTF-8 bytes as
-        orjson writes them: the store takes those as they are), on the writer's thread."""
-        item = _Pending(plan_id, patient_key, _RenderedOnce(body_json), expires_at)
+        orjson writes them: the store takes those as they are) on the writer's thread, unless the caller
+        renders it first with the callable returned (once; the writer then only writes it)."""
+        rendered = _RenderedOnce(body_json)
+        item = _Pending(plan_id, patient_key, rendered, expires_at)
         with self._lock:
             self._pending[plan_id] = item
         self._behind.submit(item)
+        return rendered
 
     def plan_get(self, plan_id: str, now: datetime) -> StoredPlanView | None:
         """The view if it exists (pending or stored) and has not expired at ``now``."""

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fhir_bonemet.web.routes import call_service, release_held
+from fhir_bonemet.web.routes import call_service, release_held, run_after_sent
 
 __all__ = ["ExceptionHandlers", "HookCallDispatch", "hook_service_id"]
 
@@ -70,9 +70,11 @@ class HookCallDispatch:
                 response = await handler(request, exc)
             await response(scope, receive, send)
         finally:
-            # The parsed request is freed now that the answer is out, not before it (see hold_until_sent);
-            # and here, not when the server drops the scope (a kept-alive connection keeps it until its
-            # next request, which would then pay for it).
+            # What the call left for after its answer (see HookDeps.after_sent), then the parsed request
+            # is freed now that the answer is out, not before it (see hold_until_sent); and here, not when
+            # the server drops the scope (a kept-alive connection keeps it until its next request, which
+            # would then pay for it).
+            run_after_sent(scope)
             release_held(scope)
 
     def _handler_for(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:

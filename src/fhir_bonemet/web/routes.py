@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -27,7 +28,16 @@ from fhir_bonemet.web.json_body import check_body_headers, json_object
 from fhir_bonemet.web.json_response import FastJSONResponse
 from fhir_bonemet.web.middleware import LOG_STATE_KEY
 
-__all__ = ["HELD_KEY", "hold_until_sent", "issued_cards", "release_held", "router"]
+__all__ = [
+    "AFTER_SENT_KEY",
+    "HELD_KEY",
+    "do_after_sent",
+    "hold_until_sent",
+    "issued_cards",
+    "release_held",
+    "router",
+    "run_after_sent",
+]
 
 log = logging.getLogger("fhir_bonemet.cds")
 router = APIRouter()
@@ -51,6 +61,27 @@ def release_held(scope: Mapping[str, Any]) -> None:
     state = scope.get("state")
     if state is not None:
         state.pop(HELD_KEY, None)
+
+
+# scope["state"][AFTER_SENT_KEY]: what a hook call asked to have done once its answer has been sent.
+AFTER_SENT_KEY = "bonemet_after_sent"
+
+
+def do_after_sent(request: Request, work: Callable[[], object]) -> None:
+    """Run ``work`` once the answer has been sent (see :attr:`HookDeps.after_sent`)."""
+    request.scope.setdefault("state", {}).setdefault(AFTER_SENT_KEY, []).append(work)
+
+
+def run_after_sent(scope: Mapping[str, Any]) -> None:
+    """Run what :func:`do_after_sent` was given (the hook dispatch calls it once the answer is sent).
+
+    The work is of the kind a background writer would otherwise do, and does again if it fails here (the
+    plan view writer renders a view that is not rendered yet, and logs why it cannot): a failure here is
+    not the answer's, which has gone out."""
+    state = scope.get("state")
+    for work in state.pop(AFTER_SENT_KEY, ()) if state is not None else ():
+        with contextlib.suppress(Exception):
+            work()
 
 
 def _log_fields(request: Request, **fields: Any) -> None:
@@ -110,6 +141,7 @@ async def call_service(service_id: str, request: Request) -> JSONResponse:
         base_url=base_url,
         plan_views=state.plan_views,
         hold=partial(hold_until_sent, request),
+        after_sent=partial(do_after_sent, request),
     )
     if settings.writeback_mode == "write" or fetch_needed(
         service.prefetch or {}, cds_request.prefetch, cds_request.fhirServer
