@@ -58,6 +58,7 @@ def test_the_package_exports_its_version_only() -> None:
                 "IssuedCard",
                 "OutboxItem",
                 "OutboxStatus",
+                "PlanViewToStore",
                 "Store",
                 "StoreError",
                 "StoredFeedback",

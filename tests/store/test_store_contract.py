@@ -15,8 +15,8 @@ from fhir_bonemet.store.base import (
     FeedbackItem,
     IssuedCall,
     IssuedCard,
+    PlanViewToStore,
     Store,
-    StoredPlanView,
     StoreError,
     utc_now,
 )
@@ -379,7 +379,7 @@ class TestPlanViews:
     def test_a_view_put_as_utf8_bytes_is_given_back_as_the_same_text(self, store: Store) -> None:
         # The plan-view writer hands the store orjson's bytes; pages read text, beyond Latin-1 included.
         body = '{"value": "245 ×10⁹/L", "evidence": "Fisher 2010 · ESMO", "dose": "25 µg/h"}'
-        store.plan_put_many([StoredPlanView("plan-1", "pk-1", body.encode(), SOON + timedelta(hours=4))])
+        store.plan_put_many([PlanViewToStore("plan-1", "pk-1", body.encode(), SOON + timedelta(hours=4))])
         stored = store.plan_get("plan-1", SOON)
         assert stored is not None
         assert stored.body_json == body
@@ -412,9 +412,9 @@ class TestPlanViews:
 
     def test_many_views_are_put_at_once_and_of_two_with_one_id_the_later_wins(self, store: Store) -> None:
         views = [
-            StoredPlanView(f"plan-{n}", "pk", f'{{"n": {n}}}', SOON + timedelta(hours=1)) for n in range(150)
+            PlanViewToStore(f"plan-{n}", "pk", f'{{"n": {n}}}', SOON + timedelta(hours=1)) for n in range(150)
         ]
-        later = StoredPlanView("plan-3", "pk", '{"n": "again"}', SOON + timedelta(hours=2))
+        later = PlanViewToStore("plan-3", "pk", '{"n": "again"}', SOON + timedelta(hours=2))
         store.plan_put_many([*views, later])
         assert [store.plan_get(f"plan-{n}", SOON) is not None for n in range(150)] == [True] * 150
         stored = store.plan_get("plan-3", SOON + timedelta(minutes=90))

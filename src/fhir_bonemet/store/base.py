@@ -35,6 +35,7 @@ __all__ = [
     "IssuedCard",
     "OutboxItem",
     "OutboxStatus",
+    "PlanViewToStore",
     "Store",
     "StoreError",
     "StoredFeedback",
@@ -118,10 +119,19 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class StoredPlanView:
-    """The plan view behind one plan link; ``patient_key`` is a keyed hash, never the patient id.
+    """The plan view behind one plan link, as a store gives it back; ``patient_key`` is a keyed hash, never
+    the patient id, and ``body_json`` the view's JSON text."""
 
-    ``body_json`` is the view's JSON: text as a store gives it back, or (on the way in) the UTF-8 bytes the
-    writer rendered, which a store keeps as the same text."""
+    plan_id: str
+    patient_key: str
+    body_json: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanViewToStore:
+    """A plan view on its way into a store: as :class:`StoredPlanView`, but ``body_json`` may also be the
+    UTF-8 bytes the writer rendered (orjson's), which the store keeps as the same text."""
 
     plan_id: str
     patient_key: str
@@ -194,7 +204,7 @@ class Store(Protocol):
         """Store (or replace) one plan view until ``expires_at``; rows already expired are purged.
         ``body_json``: the view's JSON, as text or UTF-8 bytes; it is kept (and given back) as text."""
 
-    def plan_put_many(self, views: Sequence[StoredPlanView]) -> None:
+    def plan_put_many(self, views: Sequence[PlanViewToStore]) -> None:
         """:meth:`plan_put` for many views at once, in one transaction (all or none); of two views with
         one ``plan_id``, the later wins."""
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from fhir_bonemet.store.base import Store, StoredPlanView
+from fhir_bonemet.store.base import PlanViewToStore, Store, StoredPlanView
 from fhir_bonemet.store.write_behind import WriteBehind
 
 __all__ = ["PlanViews"]
@@ -112,10 +112,10 @@ class PlanViews:
         self._behind.close()
 
     def _write(self, batch: Sequence[_Pending]) -> None:
-        rendered: list[tuple[_Pending, StoredPlanView]] = []
+        rendered: list[tuple[_Pending, PlanViewToStore]] = []
         for item in batch:
             try:
-                view = StoredPlanView(item.plan_id, item.patient_key, item.body_json(), item.expires_at)
+                view = PlanViewToStore(item.plan_id, item.patient_key, item.body_json(), item.expires_at)
             except Exception as exc:
                 # The link then leads to "Plan not found"; the cards, already sent, stay right.
                 log.error("plan view not rendered", extra={"error_type": type(exc).__name__})

@@ -23,6 +23,7 @@ from fhir_bonemet.store.base import (
     IssuedCard,
     OutboxItem,
     OutboxStatus,
+    PlanViewToStore,
     StoredFeedback,
     StoredIssuedCard,
     StoredPlanView,
@@ -419,14 +420,14 @@ class SqlStore(ABC):
 
     # --- plan views behind signed links --------------------------------------------------------------------
     def plan_put(self, plan_id: str, patient_key: str, body_json: str | bytes, expires_at: datetime) -> None:
-        self.plan_put_many([StoredPlanView(plan_id, patient_key, body_json, expires_at)])
+        self.plan_put_many([PlanViewToStore(plan_id, patient_key, body_json, expires_at)])
 
     def _json_text_in(self, body: str | bytes) -> Any:
         """A JSON body, text or UTF-8 bytes, as the parameter of a ``CAST(? AS TEXT)``: text here (a
         store whose driver turns bytes into text at no cost passes them as they are)."""
         return body.decode("utf-8") if isinstance(body, bytes) else body
 
-    def plan_put_many(self, views: Sequence[StoredPlanView]) -> None:
+    def plan_put_many(self, views: Sequence[PlanViewToStore]) -> None:
         if not views:
             return
         now = self._ts_in(utc_now())
