@@ -201,16 +201,16 @@ class Workflow:
             sources=self.sources,
             thresholds=self.thresholds,
         )
-        log.info(
-            "assessed",
-            extra={
-                "hookInstance": safe_hook_instance(request.hookInstance),
-                "in_population": assessment.in_population,
-                "findings": len(assessment.findings),
-                "cards": len(cards),
-                "read_issues": len(issues),
-            },
-        )
+        outcome = {
+            "in_population": assessment.in_population,
+            "findings": len(assessment.findings),
+            "read_issues": len(issues),
+        }
+        if deps.log_fields is not None:  # on the call's request line: one log line per hook call
+            deps.log_fields(**outcome)
+        else:
+            hook_instance = safe_hook_instance(request.hookInstance)
+            log.info("assessed", extra={"hookInstance": hook_instance, **outcome, "cards": len(cards)})
         # Read issues travel even without cards: an empty answer must not pass for "nothing to say" when
         # data could not be read.
         extension = {READ_ISSUES_EXTENSION: _issue_list(issues)} if issues else None

@@ -6,12 +6,16 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from cds_helpers import PUBLIC_BASE, SANDBOX_ISS, SANDBOX_JKU, RecordingHandler, Signer
 from fastapi.testclient import TestClient
 
+from fhir_bonemet.cli.examples_runner import prefetched_request
 from fhir_bonemet.log_keys import safe_hook_instance
+from fhir_bonemet.main import build_app
+from fhir_bonemet.settings import Settings
 from fhir_bonemet.web.logs import JsonFormatter
 
 Logs = Callable[[], list[dict[str, Any]]]
@@ -57,6 +61,21 @@ def test_a_hook_call_logs_one_line_keyed_by_hook_instance_without_secrets(
     assert "some-opaque-fhir-access-token" not in everything
     for value in PATIENT_DATA:
         assert value not in everything
+
+
+def test_an_assessed_call_says_what_came_of_it_on_its_one_line(
+    open_settings: Settings, json_logs: Logs
+) -> None:
+    chart = prefetched_request("thoracic-spine-sins14", today=date.today())
+    with TestClient(build_app(open_settings)) as client:
+        answer = client.post(PV, json=chart).json()
+    hook_lines = [line for line in json_logs() if line.get("hookInstance") == chart["hookInstance"]]
+    assert [line["event"] for line in hook_lines] == ["request"]
+    [line] = hook_lines
+    assert line["status"] == 200
+    assert line["in_population"] is True
+    assert line["findings"] >= len(answer["cards"]) == line["cards"] > 0
+    assert line["read_issues"] == 0
 
 
 def test_rejected_and_failed_calls_log_no_patient_data(

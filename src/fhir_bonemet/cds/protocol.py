@@ -70,6 +70,9 @@ class HookDeps:
     # on a background thread, where it would hold the interpreter while the next call waits.  None: no
     # such moment (the background writer does that work instead).
     after_sent: Callable[[Callable[[], object]], None] | None = None
+    # Adds fields (counts, never patient data) to the call's one request log line.  None: no such line (the
+    # handler logs its own).
+    log_fields: Callable[..., None] | None = None
 
 
 class HookHandler(Protocol):

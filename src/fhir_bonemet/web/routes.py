@@ -142,6 +142,7 @@ async def call_service(service_id: str, request: Request) -> JSONResponse:
         plan_views=state.plan_views,
         hold=partial(hold_until_sent, request),
         after_sent=partial(do_after_sent, request),
+        log_fields=partial(_log_fields, request),
     )
     if settings.writeback_mode == "write" or fetch_needed(
         service.prefetch or {}, cds_request.prefetch, cds_request.fhirServer
