@@ -11,22 +11,30 @@ from fhir_bonemet.store.plan_views import PlanViews
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def test_the_expiry_of_a_pending_view_is_known_before_it_is_rendered(store: Store) -> None:
-    renders: list[int] = []
+class CountedRender:
+    """A view's renderer that counts its calls."""
 
-    def render() -> str:
-        renders.append(1)
-        return '{"tier": "low"}'
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return self.body
+
+
+def test_the_expiry_of_a_pending_view_is_known_before_it_is_rendered(store: Store) -> None:
+    render = CountedRender('{"tier": "low"}')
 
     views = PlanViews(store, linger=60.0)  # the writer waits: the view stays pending
     try:
         views.plan_put("plan-1", "pk-1", render, NOW + timedelta(hours=1))
         assert views.plan_expiry("plan-1", NOW) == ("pk-1", NOW + timedelta(hours=1))
         assert views.plan_expiry("plan-1", NOW + timedelta(hours=1)) is None
-        assert renders == []
+        assert render.calls == 0
     finally:
         views.close()
-    assert renders == [1]  # written at close, rendered once
+    assert render.calls == 1  # written at close, rendered once
     assert store.plan_expiry("plan-1", NOW) == ("pk-1", NOW + timedelta(hours=1))
 
 
@@ -42,11 +50,7 @@ def test_a_written_view_answers_from_the_store(store: Store) -> None:
 
 
 def test_a_pending_view_opened_before_it_is_written_is_rendered_once(store: Store) -> None:
-    renders: list[int] = []
-
-    def render() -> str:
-        renders.append(1)
-        return '{"tier": "high"}'
+    render = CountedRender('{"tier": "high"}')
 
     views = PlanViews(store, linger=60.0)
     try:
@@ -60,7 +64,7 @@ def test_a_pending_view_opened_before_it_is_written_is_rendered_once(store: Stor
     stored = store.plan_get("plan-4", NOW)
     assert stored is not None
     assert stored.body_json == '{"tier": "high"}'
-    assert renders == [1]  # opened twice and written: the same rendering each time
+    assert render.calls == 1  # opened twice and written: the same rendering each time
 
 
 def test_a_view_rendered_as_bytes_is_read_as_text_pending_or_written(store: Store) -> None:
@@ -81,20 +85,16 @@ def test_a_view_rendered_as_bytes_is_read_as_text_pending_or_written(store: Stor
 def test_a_view_its_caller_renders_is_written_as_rendered_not_rendered_again(store: Store) -> None:
     """The hook renders its plan view once the answer is sent (``HookDeps.after_sent``): the writer then
     only stores it."""
-    renders: list[int] = []
-
-    def render() -> str:
-        renders.append(1)
-        return '{"tier": "moderate"}'
+    render = CountedRender('{"tier": "moderate"}')
 
     views = PlanViews(store, linger=60.0)
     try:
         render_now = views.plan_put("plan-6", "pk-6", render, NOW + timedelta(hours=1))
         render_now()
-        assert renders == [1]
+        assert render.calls == 1
     finally:
         views.close()
     stored = store.plan_get("plan-6", NOW)
     assert stored is not None
     assert stored.body_json == '{"tier": "moderate"}'
-    assert renders == [1]
+    assert render.calls == 1
