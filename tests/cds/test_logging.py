@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -12,10 +13,16 @@ from typing import Any
 from cds_helpers import PUBLIC_BASE, SANDBOX_ISS, SANDBOX_JKU, RecordingHandler, Signer
 from fastapi.testclient import TestClient
 
+from fhir_bonemet.cds.protocol import HookDeps
+from fhir_bonemet.cds.request import CDSRequest
+from fhir_bonemet.cds.response import CDSResponse
+from fhir_bonemet.cds.services import ServiceDefinition
 from fhir_bonemet.cli.examples_runner import prefetched_request
 from fhir_bonemet.log_keys import safe_hook_instance
 from fhir_bonemet.main import build_app
 from fhir_bonemet.settings import Settings
+from fhir_bonemet.store.sqlite import SqliteStore
+from fhir_bonemet.web.app import create_app
 from fhir_bonemet.web.logs import JsonFormatter
 
 Logs = Callable[[], list[dict[str, Any]]]
@@ -76,6 +83,31 @@ def test_an_assessed_call_says_what_came_of_it_on_its_one_line(
     assert line["in_population"] is True
     assert line["findings"] >= len(answer["cards"]) == line["cards"] > 0
     assert line["read_issues"] == 0
+
+
+def test_the_latency_logged_is_until_the_answer_was_sent(
+    open_settings: Settings,
+    handler: RecordingHandler,
+    store: SqliteStore,
+    patient_view_body: dict[str, Any],
+    json_logs: Logs,
+) -> None:
+    """Work a hook call leaves for after its answer (rendering the plan view) is not what the EHR waited for,
+    and is not counted as such."""
+
+    def slow_after_the_answer(
+        service: ServiceDefinition, request: CDSRequest, deps: HookDeps, /
+    ) -> CDSResponse:
+        assert deps.after_sent is not None
+        deps.after_sent(lambda: time.sleep(0.5))
+        return handler(service, request, deps)
+
+    client = TestClient(create_app(open_settings, handler=slow_after_the_answer, store=store))
+    started = time.perf_counter()
+    assert client.post(PV, json=patient_view_body).status_code == 200
+    assert time.perf_counter() - started >= 0.5  # the work ran (the test client waits for it)
+    [line] = request_lines(json_logs)
+    assert line["latency_ms"] < 400
 
 
 def test_rejected_and_failed_calls_log_no_patient_data(

@@ -48,16 +48,21 @@ async def send_outcome(send: Send, status: int, problem: Problem) -> None:
 
 
 class _ResponseWatch:
-    """Passes messages on to ``send`` and remembers the status once the response has started."""
+    """Passes messages on to ``send``; remembers the status once the response has started, and when its
+    last body part went out."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.status: int | None = None
+        self.sent_at: float | None = None
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        kind = message["type"]
+        if kind == "http.response.start":
             self.status = int(message["status"])
         await self._send(message)
+        if kind == "http.response.body" and not message.get("more_body", False):
+            self.sent_at = time.perf_counter()
 
 
 class _TooLarge(Exception):
@@ -193,7 +198,9 @@ class RequestLogMiddleware:
                 "method": scope["method"],
                 "path": loggable_path(scope["path"]),
                 "status": status,
-                "latency_ms": round((time.perf_counter() - start) * 1000, 1),
+                # Until the answer was sent: what a hook call does after it (see HookDeps.after_sent) and
+                # freeing what it held are not what the caller waited for.
+                "latency_ms": round(((response.sent_at or time.perf_counter()) - start) * 1000, 1),
                 **_log_fields(scope),
             }
             log.log(logging.WARNING if status >= 500 else logging.INFO, "request", extra=fields)
